@@ -1,0 +1,26 @@
+# The two commands: `make run` serves the API, `make test` runs the suite with its coverage gate.
+# Both create backend/.venv and install the locked dependencies (backend/uv.lock) first.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+VENV := backend/.venv
+
+.PHONY: run test install lint bench
+
+$(VENV)/bin/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+install: $(VENV)/bin/uv
+	cd backend && .venv/bin/uv sync --frozen --inexact --quiet
+
+run: install
+	cd backend && .venv/bin/python -m app.serve
+
+test: install
+	cd backend && .venv/bin/pytest --cov=app --cov-report=term-missing
+
+lint: install
+	cd backend && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+
+bench: install
+	cd backend && .venv/bin/python -m benchmarks.repositories

@@ -1,0 +1,61 @@
+"""The one settings object: every tunable value comes from the environment or `.env`."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BACKEND_DIR = Path(__file__).resolve().parents[2]
+
+
+def to_asyncpg_url(url: str) -> str:
+    """Accept the usual PostgreSQL URL spellings and name the asyncpg driver explicitly."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url.removeprefix(prefix)
+    raise ValueError(
+        f"DATABASE_URL must be a PostgreSQL URL, got scheme of {url.split(':', 1)[0]!r}"
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # None means "start the embedded PostgreSQL": see app/db/embedded.py.
+    database_url: SecretStr | None = None
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_pre_ping: bool = True
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    db_echo: bool = False
+
+    embedded_pg_dir: Path = BACKEND_DIR / ".data" / "postgres"
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "info"
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _normalise_database_url(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip():
+            return to_asyncpg_url(value.strip())
+        if isinstance(value, str):
+            return None
+        return value
+
+    def require_database_url(self) -> str:
+        """The asyncpg URL to connect to; an error that says how to get one when it is unset."""
+        if self.database_url is None:
+            raise RuntimeError(
+                "DATABASE_URL is not set: export it, or start the service with `make run`, "
+                "which starts the embedded PostgreSQL and sets it."
+            )
+        return self.database_url.get_secret_value()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

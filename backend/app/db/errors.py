@@ -1,0 +1,82 @@
+"""Domain errors raised by the repositories.
+
+Database failures are translated once, here, so that callers (routes, scripts) never inspect
+driver exceptions: a duplicate is a ConflictError, a missing referenced row is a NotFoundError,
+a value the schema refuses is an InvalidValueError. Each names the table, the constraint and
+the clashing value as PostgreSQL reported them.
+"""
+
+import re
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+
+UNIQUE_VIOLATION = "23505"
+FOREIGN_KEY_VIOLATION = "23503"
+INVALID_DATA_CLASSES = ("22", "23")  # data exceptions and the other integrity violations
+
+_KEY_DETAIL = re.compile(r"Key \((?P<fields>.+?)\)=\((?P<values>.*)\)")
+
+
+class RepositoryError(Exception):
+    """Base class of every error the data layer raises on purpose."""
+
+
+class NotFoundError(RepositoryError):
+    """A row the operation needs does not exist."""
+
+    def __init__(self, entity: str, key: Any, detail: str | None = None) -> None:
+        self.entity = entity
+        self.key = key
+        super().__init__(detail or f"{entity} {key} does not exist")
+
+
+class ConstraintError(RepositoryError):
+    """A write the database refused, with what PostgreSQL said about it."""
+
+    def __init__(
+        self, message: str, *, table: str | None, constraint: str | None, detail: str | None
+    ) -> None:
+        self.table = table
+        self.constraint = constraint
+        self.detail = detail
+        self.fields = key_fields(detail)
+        super().__init__(message)
+
+
+class ConflictError(ConstraintError):
+    """A unique constraint would be broken: the value already exists."""
+
+
+class InvalidValueError(ConstraintError):
+    """A value the schema does not accept (check constraint, NOT NULL, too long, bad format)."""
+
+
+def key_fields(detail: str | None) -> dict[str, str]:
+    """Parse PostgreSQL's `Key (a, b)=(1, 2) ...` detail into {"a": "1", "b": "2"}."""
+    match = _KEY_DETAIL.search(detail or "")
+    if match is None:
+        return {}
+    fields = [name.strip() for name in match["fields"].split(",")]
+    values = [value.strip() for value in match["values"].split(",", len(fields) - 1)]
+    return dict(zip(fields, values, strict=False))
+
+
+def translate_database_error(error: DBAPIError) -> RepositoryError | None:
+    """The domain error for a driver error, or None when it is not one the data layer owns."""
+    cause = error.orig.__cause__ if error.orig is not None else None
+    sqlstate: str = getattr(cause, "sqlstate", None) or getattr(error.orig, "pgcode", None) or ""
+    table = getattr(cause, "table_name", None)
+    constraint = getattr(cause, "constraint_name", None)
+    detail = getattr(cause, "detail", None)
+    message = str(getattr(cause, "message", None) or cause or error)
+    if detail:
+        message = f"{message}: {detail}"
+    if sqlstate == UNIQUE_VIOLATION:
+        return ConflictError(message, table=table, constraint=constraint, detail=detail)
+    if sqlstate == FOREIGN_KEY_VIOLATION:
+        fields = key_fields(detail)
+        return NotFoundError("referenced row", fields or constraint, message)
+    if sqlstate[:2] in INVALID_DATA_CLASSES:
+        return InvalidValueError(message, table=table, constraint=constraint, detail=detail)
+    return None

@@ -1,0 +1,270 @@
+"""The eight tables, as typed SQLAlchemy 2.0 mappings.
+
+The migrations in `alembic/versions/` own the schema; these mappings must describe exactly the
+same thing (`alembic check` proves it in the tests). DATABASE_SCHEMA.md explains every choice.
+"""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    FetchedValue,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MESSAGE_ROLES = ("user", "assistant", "system")
+TEMPLATE_TYPES = ("linkedin", "twitter", "blog", "email")
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def _quoted_list(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Read server-generated values (ids, timestamps set by defaults or triggers) back in the same
+    # INSERT/UPDATE ... RETURNING: an async session cannot lazy-load them afterwards.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
+
+
+def uuid_pk() -> Mapped[uuid.UUID]:
+    # The client generates the key so that the ORM can batch many INSERTs into one statement;
+    # the server default still covers rows written by plain SQL.
+    return mapped_column(
+        UUID(as_uuid=True),
+        primary_key=True,
+        default=uuid.uuid4,
+        server_default=func.gen_random_uuid(),
+    )
+
+
+def created_at() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def updated_at() -> Mapped[datetime]:
+    # Moved on every UPDATE by the set_updated_at() trigger (migration 0001).
+    return mapped_column(
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=func.now(),
+        server_onupdate=FetchedValue(),
+    )
+
+
+def owner_fk(table: str, *, nullable: bool = False, index: bool = True) -> Mapped[Any]:
+    # index=False only where a composite index leads with this column and serves it already.
+    return mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey(f"{table}.id", ondelete="CASCADE"),
+        nullable=nullable,
+        index=index,
+    )
+
+
+def jsonb_metadata() -> Mapped[dict[str, Any]]:
+    # `metadata` is reserved on declarative classes, so the attribute is `meta`.
+    return mapped_column(
+        "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb"), default=dict
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"email ~* '{EMAIL_PATTERN}'", name="email_format"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    email: Mapped[str] = mapped_column(String(255), nullable=False, unique=True, index=True)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+    sessions: Mapped[list["Session"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+    conversations: Mapped[list["Conversation"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+    transcripts: Mapped[list["Transcript"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+    templates: Mapped[list["Template"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Session(Base):
+    """A login session. Only the SHA-256 hash of its bearer token is stored."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_fk("users")
+    token_hash: Mapped[str] = mapped_column(String(255), nullable=False, unique=True, index=True)
+    expires_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )
+    created_at: Mapped[datetime] = created_at()
+
+    user: Mapped[User] = relationship(back_populates="sessions")
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    # A user's conversations, most recently updated first, straight from the index.
+    __table_args__ = (
+        Index("ix_conversations_user_id_updated_at", "user_id", text("updated_at DESC")),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_fk("users", index=False)
+    title: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+    user: Mapped[User] = relationship(back_populates="conversations")
+    messages: Mapped[list["Message"]] = relationship(
+        back_populates="conversation", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({_quoted_list(MESSAGE_ROLES)})", name="role_allowed"),
+        Index("ix_messages_metadata", "metadata", postgresql_using="gin"),
+        # A conversation's messages in order (pages and the last n) straight from the index.
+        Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    conversation_id: Mapped[uuid.UUID] = owner_fk("conversations", index=False)
+    role: Mapped[str] = mapped_column(String(50), nullable=False)
+    content: Mapped[str] = mapped_column(Text, nullable=False)
+    meta: Mapped[dict[str, Any]] = jsonb_metadata()
+    # clock_timestamp(), not now(): a question and its answer are often written in one
+    # transaction and must keep their order.
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=func.clock_timestamp(),
+        index=True,
+    )
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class Transcript(Base):
+    __tablename__ = "transcripts"
+    __table_args__ = (
+        # Per user, not global: two users may ingest the same video.
+        UniqueConstraint("user_id", "youtube_video_id"),
+        Index("ix_transcripts_metadata", "metadata", postgresql_using="gin"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_fk("users")
+    youtube_video_id: Mapped[str] = mapped_column(String(50), nullable=False, index=True)
+    title: Mapped[str | None] = mapped_column(String(500))
+    channel_name: Mapped[str | None] = mapped_column(String(255))
+    duration: Mapped[int | None] = mapped_column(Integer)
+    transcript_text: Mapped[str] = mapped_column(Text, nullable=False)
+    meta: Mapped[dict[str, Any]] = jsonb_metadata()
+    created_at: Mapped[datetime] = created_at()
+
+    user: Mapped[User] = relationship(back_populates="transcripts")
+    chunks: Mapped[list["Chunk"]] = relationship(
+        back_populates="transcript", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Chunk(Base):
+    __tablename__ = "chunks"
+    __table_args__ = (
+        UniqueConstraint("transcript_id", "chunk_index"),
+        Index("ix_chunks_metadata", "metadata", postgresql_using="gin"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    transcript_id: Mapped[uuid.UUID] = owner_fk("transcripts")
+    user_id: Mapped[uuid.UUID] = owner_fk("users")
+    chunk_text: Mapped[str] = mapped_column(Text, nullable=False)
+    chunk_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    token_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    meta: Mapped[dict[str, Any]] = jsonb_metadata()
+    created_at: Mapped[datetime] = created_at()
+
+    transcript: Mapped[Transcript] = relationship(back_populates="chunks")
+
+
+class Template(Base):
+    """A content template. `user_id` NULL marks a built-in template offered to everyone."""
+
+    __tablename__ = "templates"
+    __table_args__ = (
+        CheckConstraint(
+            f"template_type IN ({_quoted_list(TEMPLATE_TYPES)})", name="template_type_allowed"
+        ),
+        UniqueConstraint(
+            "user_id", "template_type", "template_name", postgresql_nulls_not_distinct=True
+        ),
+        Index("ix_templates_template_type_is_default", "template_type", "is_default"),
+        # At most one default per (owner, type); the built-ins (NULL owner) count as one owner.
+        Index(
+            "uq_templates_one_default_per_owner_type",
+            "user_id",
+            "template_type",
+            unique=True,
+            postgresql_where=text("is_default"),
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID | None] = owner_fk("users", nullable=True)
+    template_type: Mapped[str] = mapped_column(String(50), nullable=False)
+    template_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    template_content: Mapped[str] = mapped_column(Text, nullable=False)
+    variables: Mapped[list[Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'[]'::jsonb"), default=list
+    )
+    is_default: Mapped[bool] = mapped_column(
+        nullable=False, server_default=text("false"), default=False
+    )
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+    user: Mapped[User | None] = relationship(back_populates="templates")
+
+
+class Config(Base):
+    """Application-wide key/value settings stored as JSON."""
+
+    __tablename__ = "config"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONB, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = updated_at()

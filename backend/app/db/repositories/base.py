@@ -1,0 +1,133 @@
+"""The generic repository every model's repository builds on.
+
+A repository wraps one AsyncSession and one model. It flushes so that database errors surface at
+the call that caused them, but never commits: the unit of work (`get_db()` or `unit_of_work()`)
+decides. Database errors leave as domain errors (app/db/errors.py).
+"""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, delete, func, inspect, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.db.errors import NotFoundError, translate_database_error
+from app.db.models import Base
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+MAX_PAGE_SIZE = 1000
+
+
+def check_page(limit: int, offset: int) -> None:
+    """Refuse page bounds PostgreSQL would reject or that would read a whole table."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
+    if offset < 0:
+        raise ValueError(f"offset must be 0 or more, got {offset}")
+
+
+@asynccontextmanager
+async def database_errors_translated() -> AsyncIterator[None]:
+    """Turn the driver errors raised inside the block into the data layer's domain errors."""
+    try:
+        yield
+    except DBAPIError as error:
+        domain_error = translate_database_error(error)
+        if domain_error is None:
+            raise
+        raise domain_error from error
+
+
+class BaseRepository(Generic[ModelT]):
+    """Typed CRUD for `model`; subclasses name the model and add their own queries."""
+
+    model: ClassVar[type[Any]]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _entity(self) -> str:
+        return str(self.model.__tablename__)
+
+    @property
+    def _primary_key(self) -> InstrumentedAttribute[Any]:
+        column = inspect(self.model).primary_key[0]
+        attribute: InstrumentedAttribute[Any] = getattr(self.model, column.key)
+        return attribute
+
+    async def get_by_id(self, id_: Any) -> ModelT | None:
+        """The row with this primary key, or None."""
+        instance: ModelT | None = await self.session.get(self.model, id_)
+        return instance
+
+    async def get_existing(self, id_: Any) -> ModelT:
+        """The row with this primary key; NotFoundError when there is none."""
+        instance = await self.get_by_id(id_)
+        if instance is None:
+            raise NotFoundError(self._entity, id_)
+        return instance
+
+    async def create(self, **values: Any) -> ModelT:
+        """Insert one row and return it with its server-generated columns filled in."""
+        instance: ModelT = self.model(**values)
+        self.session.add(instance)
+        await self.flush()
+        return instance
+
+    async def update(self, id_: Any, **values: Any) -> ModelT:
+        """Set the given columns on an existing row; NotFoundError when there is none."""
+        unknown = set(values) - set(inspect(self.model).column_attrs.keys())
+        if unknown:
+            raise TypeError(f"{self._entity} has no column(s) {sorted(unknown)}")
+        instance = await self.get_existing(id_)
+        for name, value in values.items():
+            setattr(instance, name, value)
+        await self.flush()
+        return instance
+
+    async def delete(self, id_: Any) -> bool:
+        """Delete the row with this primary key (its dependents cascade); False if none."""
+        result = await self.execute(delete(self.model).where(self._primary_key == id_))
+        deleted = bool(getattr(result, "rowcount", 0))
+        return deleted
+
+    async def list(
+        self,
+        *where: ColumnElement[bool],
+        order_by: Sequence[Any] = (),
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Sequence[ModelT]:
+        """One page of rows matching `where`, in `order_by` order (primary key last)."""
+        check_page(limit, offset)
+        statement = (
+            select(self.model)
+            .where(*where)
+            .order_by(*order_by, self._primary_key)
+            .limit(limit)
+            .offset(offset)
+        )
+        return await self.scalars(statement)
+
+    async def count(self, *where: ColumnElement[bool]) -> int:
+        """How many rows match `where`."""
+        statement = select(func.count()).select_from(self.model).where(*where)
+        async with database_errors_translated():
+            return int(await self.session.scalar(statement) or 0)
+
+    async def flush(self) -> None:
+        async with database_errors_translated():
+            await self.session.flush()
+
+    async def execute(self, statement: Any) -> Any:
+        async with database_errors_translated():
+            return await self.session.execute(statement)
+
+    async def scalars(self, statement: Select[ModelT]) -> Sequence[ModelT]:
+        async with database_errors_translated():
+            return (await self.session.scalars(statement)).all()

@@ -1,0 +1,40 @@
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import delete, func, select
+
+from app.db.models import Session
+from app.db.repositories.base import BaseRepository
+
+# The statement's start time: stable within a statement, so the expires_at index stays usable.
+_NOW = func.statement_timestamp()
+
+
+class SessionRepository(BaseRepository[Session]):
+    """Login sessions, looked up by the SHA-256 hash of their bearer token."""
+
+    model = Session
+
+    async def create(  # type: ignore[override]
+        self, *, user_id: UUID, token_hash: str, expires_at: datetime
+    ) -> Session:
+        """A new session; NotFoundError if the user does not exist."""
+        return await super().create(user_id=user_id, token_hash=token_hash, expires_at=expires_at)
+
+    async def get_by_token(self, token_hash: str) -> Session | None:
+        """The live session with this token hash; None if unknown or expired."""
+        statement = select(Session).where(
+            Session.token_hash == token_hash, Session.expires_at > _NOW
+        )
+        rows = await self.scalars(statement)
+        return rows[0] if rows else None
+
+    async def delete_by_token(self, token_hash: str) -> bool:
+        """Revoke the session with this token hash; False if there was none."""
+        result = await self.execute(delete(Session).where(Session.token_hash == token_hash))
+        return bool(result.rowcount)
+
+    async def delete_expired(self) -> int:
+        """Purge every expired session; returns how many were removed."""
+        result = await self.execute(delete(Session).where(Session.expires_at <= _NOW))
+        return int(result.rowcount)

@@ -1,0 +1,57 @@
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+
+from app.db.models import Transcript
+from app.db.repositories.base import BaseRepository
+
+
+class TranscriptRepository(BaseRepository[Transcript]):
+    model = Transcript
+
+    async def create(  # type: ignore[override]
+        self,
+        *,
+        user_id: UUID,
+        youtube_video_id: str,
+        transcript_text: str,
+        title: str | None = None,
+        channel_name: str | None = None,
+        duration: int | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Transcript:
+        """A new transcript; ConflictError if this user already has this video."""
+        return await super().create(
+            user_id=user_id,
+            youtube_video_id=youtube_video_id,
+            transcript_text=transcript_text,
+            title=title,
+            channel_name=channel_name,
+            duration=duration,
+            meta=metadata or {},
+        )
+
+    async def get_by_video_id(self, user_id: UUID, video_id: str) -> Transcript | None:
+        """This user's transcript of this video, or None."""
+        statement = select(Transcript).where(
+            Transcript.user_id == user_id, Transcript.youtube_video_id == video_id
+        )
+        rows = await self.scalars(statement)
+        return rows[0] if rows else None
+
+    async def list_by_user(
+        self, user_id: UUID, limit: int = 50, offset: int = 0
+    ) -> Sequence[Transcript]:
+        """A page of the user's transcripts, newest first."""
+        return await self.list(
+            Transcript.user_id == user_id,
+            order_by=[Transcript.created_at.desc()],
+            limit=limit,
+            offset=offset,
+        )
+
+    async def count_by_user(self, user_id: UUID) -> int:
+        """How many transcripts the user has."""
+        return await self.count(Transcript.user_id == user_id)

@@ -1,0 +1,23 @@
+from sqlalchemy import select
+
+from app.db.models import User
+from app.db.repositories.base import BaseRepository
+
+
+def normalise_email(email: str) -> str:
+    """Emails are compared case-insensitively: store and look them up trimmed and lower-cased."""
+    return email.strip().lower()
+
+
+class UserRepository(BaseRepository[User]):
+    model = User
+
+    async def get_by_email(self, email: str) -> User | None:
+        """The user with this email (any case, surrounding spaces ignored), or None."""
+        statement = select(User).where(User.email == normalise_email(email))
+        rows = await self.scalars(statement)
+        return rows[0] if rows else None
+
+    async def create(self, *, email: str, password_hash: str) -> User:  # type: ignore[override]
+        """A new user; ConflictError if the email is taken, InvalidValueError if malformed."""
+        return await super().create(email=normalise_email(email), password_hash=password_hash)

@@ -1,0 +1,43 @@
+"""`python -m app.serve`: what `make run` runs.
+
+Starts the embedded PostgreSQL when DATABASE_URL is not set (and stops it on exit), applies the
+migrations, then serves the app with uvicorn on the configured host and port.
+"""
+
+import logging
+import os
+
+import uvicorn
+
+from app.core.config import get_settings
+from app.db.embedded import start_embedded_postgres
+from app.db.migrations import upgrade_to_head
+
+logger = logging.getLogger("app.serve")
+
+
+def resolve_database_url() -> str:
+    """DATABASE_URL when set; otherwise the embedded server's URL, exported for the app."""
+    settings = get_settings()
+    if settings.database_url is not None:
+        logger.info("using the PostgreSQL server named by DATABASE_URL")
+        return settings.require_database_url()
+    url = start_embedded_postgres(settings.embedded_pg_dir)
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    return url
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    database_url = resolve_database_url()
+    logger.info("applying migrations")
+    upgrade_to_head(database_url)
+    settings = get_settings()
+    uvicorn.run(
+        "app.main:app", host=settings.host, port=settings.port, log_level=settings.log_level
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Fixtures: one throw-away database per run, built by the migrations; one rolled-back
+transaction per test.
+
+Each test's session is joined to an outer transaction on its own connection and works inside
+savepoints (SQLAlchemy's "join_transaction_mode='create_savepoint'"), so code under test may
+commit: a commit only releases a savepoint, and the outer rollback removes everything.
+"""
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from app.core.config import get_settings
+from app.db import session as db_session_module
+from app.db.migrations import upgrade_to_head
+from tests.database import create_database, drop_database, test_server_url
+
+
+@pytest.fixture(scope="session")
+async def server_url() -> str:
+    return test_server_url()
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A migrated throw-away database; the app's own settings point at it during the run."""
+    url = await create_database(server_url)
+    previous = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    try:
+        await asyncio.to_thread(upgrade_to_head, url)
+        yield url
+    finally:
+        await db_session_module.dispose_engine()
+        if previous is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = previous
+        get_settings.cache_clear()
+        await drop_database(url)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session whose every change, committed or not, is rolled back after the test."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        test_session = AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield test_session
+        finally:
+            await test_session.close()
+            await transaction.rollback()

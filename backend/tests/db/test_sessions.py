@@ -1,0 +1,59 @@
+import uuid
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.errors import ConflictError, NotFoundError
+from app.db.repositories import SessionRepository
+from tests.factories import in_hours, make_user
+
+
+async def test_create_and_get_by_token(session: AsyncSession) -> None:
+    user = await make_user(session)
+    sessions = SessionRepository(session)
+    created = await sessions.create(user_id=user.id, token_hash="a" * 64, expires_at=in_hours(1))
+
+    found = await sessions.get_by_token("a" * 64)
+
+    assert found is created
+    assert found.user_id == user.id
+    assert await sessions.get_by_token("b" * 64) is None
+
+
+async def test_expired_session_is_not_returned_and_is_purged(session: AsyncSession) -> None:
+    user = await make_user(session)
+    sessions = SessionRepository(session)
+    await sessions.create(user_id=user.id, token_hash="old", expires_at=in_hours(-1))
+    await sessions.create(user_id=user.id, token_hash="older", expires_at=in_hours(-48))
+    live = await sessions.create(user_id=user.id, token_hash="live", expires_at=in_hours(1))
+
+    assert await sessions.get_by_token("old") is None
+    assert await sessions.delete_expired() == 2
+    assert await sessions.delete_expired() == 0
+    assert await sessions.get_by_token("live") is live
+
+
+async def test_token_hash_is_unique(session: AsyncSession) -> None:
+    user = await make_user(session)
+    sessions = SessionRepository(session)
+    await sessions.create(user_id=user.id, token_hash="same", expires_at=in_hours(1))
+    with pytest.raises(ConflictError, match="same"):
+        await sessions.create(user_id=user.id, token_hash="same", expires_at=in_hours(1))
+
+
+async def test_session_for_unknown_user_is_not_found(session: AsyncSession) -> None:
+    missing = uuid.uuid4()
+    with pytest.raises(NotFoundError, match=str(missing)):
+        await SessionRepository(session).create(
+            user_id=missing, token_hash="t", expires_at=in_hours(1)
+        )
+
+
+async def test_delete_by_token_revokes(session: AsyncSession) -> None:
+    user = await make_user(session)
+    sessions = SessionRepository(session)
+    await sessions.create(user_id=user.id, token_hash="revoke-me", expires_at=in_hours(1))
+
+    assert await sessions.delete_by_token("revoke-me") is True
+    assert await sessions.delete_by_token("revoke-me") is False
+    assert await sessions.get_by_token("revoke-me") is None

@@ -1,0 +1,100 @@
+import uuid
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.errors import ConflictError, InvalidValueError, NotFoundError
+from app.db.repositories import UserRepository
+from tests.factories import make_user
+
+
+async def test_create_then_get_by_id_and_email(session: AsyncSession) -> None:
+    users = UserRepository(session)
+    user = await users.create(email="  Ada@Example.COM ", password_hash="hash")
+
+    assert user.id is not None
+    assert user.email == "ada@example.com"
+    assert user.created_at is not None
+    assert user.updated_at == user.created_at
+    assert await users.get_by_id(user.id) is user
+    assert await users.get_by_email("ADA@example.com") is user
+
+
+async def test_unknown_user_is_none(session: AsyncSession) -> None:
+    users = UserRepository(session)
+    assert await users.get_by_id(uuid.uuid4()) is None
+    assert await users.get_by_email("nobody@example.com") is None
+
+
+async def test_duplicate_email_is_a_conflict_naming_the_value(session: AsyncSession) -> None:
+    users = UserRepository(session)
+    await users.create(email="dup@example.com", password_hash="h")
+
+    with pytest.raises(ConflictError) as caught:
+        await users.create(email="DUP@example.com", password_hash="h")
+
+    assert caught.value.table == "users"
+    assert caught.value.fields == {"email": "dup@example.com"}
+    assert "dup@example.com" in str(caught.value)
+
+
+@pytest.mark.parametrize("email", ["no-at-sign", "two@@example.com", "a@b", "sp ace@x.io"])
+async def test_malformed_email_is_refused_by_the_database(
+    session: AsyncSession, email: str
+) -> None:
+    with pytest.raises(InvalidValueError) as caught:
+        await UserRepository(session).create(email=email, password_hash="h")
+    assert caught.value.constraint == "ck_users_email_format"
+
+
+async def test_update_moves_updated_at(session: AsyncSession) -> None:
+    users = UserRepository(session)
+    user = await make_user(session)
+    before = user.updated_at
+
+    updated = await users.update(user.id, password_hash="new-hash")
+
+    assert updated.password_hash == "new-hash"
+    assert updated.updated_at > before
+    assert updated.created_at == user.created_at
+
+
+async def test_update_of_missing_row_or_unknown_column(session: AsyncSession) -> None:
+    users = UserRepository(session)
+    with pytest.raises(NotFoundError, match="users"):
+        await users.update(uuid.uuid4(), password_hash="x")
+    user = await make_user(session)
+    with pytest.raises(TypeError, match="no_such_column"):
+        await users.update(user.id, no_such_column=1)
+
+
+async def test_too_long_email_is_invalid_not_a_crash(session: AsyncSession) -> None:
+    with pytest.raises(InvalidValueError, match="too long"):
+        await UserRepository(session).create(email="a" * 250 + "@example.com", password_hash="h")
+
+
+async def test_delete_reports_whether_a_row_went(session: AsyncSession) -> None:
+    users = UserRepository(session)
+    user = await make_user(session)
+    assert await users.delete(user.id) is True
+    assert await users.delete(user.id) is False
+    assert await users.get_by_id(user.id) is None
+
+
+async def test_paginated_list_and_count(session: AsyncSession) -> None:
+    users = UserRepository(session)
+    created = [await make_user(session, f"page{i}@example.com") for i in range(5)]
+    emails = [u.email for u in created]
+    in_page = UserRepository.model.email.in_(emails)
+
+    first = await users.list(in_page, order_by=[UserRepository.model.email], limit=2)
+    rest = await users.list(in_page, order_by=[UserRepository.model.email], limit=10, offset=2)
+
+    assert [u.email for u in first + list(rest)] == sorted(emails)
+    assert await users.count(in_page) == 5
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (1001, 0), (10, -1)])
+async def test_bad_page_bounds_are_refused(session: AsyncSession, limit: int, offset: int) -> None:
+    with pytest.raises(ValueError, match="limit|offset"):
+        await UserRepository(session).list(limit=limit, offset=offset)

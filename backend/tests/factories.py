@@ -1,0 +1,59 @@
+"""Small builders for rows the tests need, each going through the real repositories."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Conversation, Transcript, User
+from app.db.repositories import (
+    ChunkRepository,
+    ConversationRepository,
+    NewChunk,
+    TranscriptRepository,
+    UserRepository,
+)
+
+
+def unique_email() -> str:
+    return f"user-{uuid.uuid4().hex[:10]}@example.com"
+
+
+async def make_user(session: AsyncSession, email: str | None = None) -> User:
+    return await UserRepository(session).create(
+        email=email or unique_email(), password_hash="argon2-hash-placeholder"
+    )
+
+
+async def make_conversation(
+    session: AsyncSession, user: User, title: str | None = "A chat"
+) -> Conversation:
+    return await ConversationRepository(session).create(user_id=user.id, title=title)
+
+
+async def make_transcript(
+    session: AsyncSession, user: User, video_id: str = "dQw4w9WgXcQ", *, chunks: int = 0
+) -> Transcript:
+    transcript = await TranscriptRepository(session).create(
+        user_id=user.id, youtube_video_id=video_id, transcript_text="words " * 50
+    )
+    if chunks:
+        await ChunkRepository(session).create_many(
+            [new_chunk(transcript, index) for index in range(chunks)]
+        )
+    return transcript
+
+
+def new_chunk(transcript: Transcript, index: int, text: str | None = None) -> NewChunk:
+    return NewChunk(
+        transcript_id=transcript.id,
+        user_id=transcript.user_id,
+        chunk_index=index,
+        chunk_text=text or f"chunk number {index}",
+        token_count=3,
+        metadata={"start": index * 10.0, "end": index * 10.0 + 9.5},
+    )
+
+
+def in_hours(hours: float) -> datetime:
+    return datetime.now(UTC) + timedelta(hours=hours)
