@@ -6,6 +6,9 @@ migrations, then serves the app with uvicorn on the configured host and port.
 
 import logging
 import os
+import signal
+import sys
+from types import FrameType
 
 import uvicorn
 
@@ -28,8 +31,16 @@ def resolve_database_url() -> str:
     return url
 
 
+def exit_cleanly(signum: int, _frame: FrameType | None) -> None:
+    # SIGTERM's default action kills the process at once, skipping the atexit hook that stops
+    # the embedded PostgreSQL; uvicorn re-raises the signal after its graceful shutdown.
+    logger.info("received signal %d, shutting down", signum)
+    sys.exit(0)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, exit_cleanly)
     database_url = resolve_database_url()
     logger.info("applying migrations")
     upgrade_to_head(database_url)

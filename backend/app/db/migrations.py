@@ -1,8 +1,8 @@
 """Run the Alembic migrations from code (the run command and the test fixtures use this)."""
 
-from alembic import command
 from alembic.config import Config
 
+from alembic import command
 from app.core.config import BACKEND_DIR
 
 

@@ -5,7 +5,7 @@
 Repositories only flush; these two are the only places that commit.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import (
@@ -75,7 +75,7 @@ async def unit_of_work() -> AsyncIterator[AsyncSession]:
             raise
 
 
-async def get_db() -> AsyncIterator[AsyncSession]:
+async def get_db() -> AsyncGenerator[AsyncSession, None]:
     """FastAPI dependency: one unit of work per request (`Depends(get_db)`)."""
     async with unit_of_work() as session:
         yield session

@@ -90,11 +90,11 @@ async def test_paginated_list_and_count(session: AsyncSession) -> None:
     first = await users.list(in_page, order_by=[UserRepository.model.email], limit=2)
     rest = await users.list(in_page, order_by=[UserRepository.model.email], limit=10, offset=2)
 
-    assert [u.email for u in first + list(rest)] == sorted(emails)
+    assert [u.email for u in list(first) + list(rest)] == sorted(emails)
     assert await users.count(in_page) == 5
 
 
 @pytest.mark.parametrize(("limit", "offset"), [(0, 0), (1001, 0), (10, -1)])
 async def test_bad_page_bounds_are_refused(session: AsyncSession, limit: int, offset: int) -> None:
-    with pytest.raises(ValueError, match="limit|offset"):
+    with pytest.raises(ValueError, match=r"limit|offset"):
         await UserRepository(session).list(limit=limit, offset=offset)

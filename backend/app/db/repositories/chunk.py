@@ -44,10 +44,13 @@ class ChunkRepository(BaseRepository[Chunk]):
         """
         if not chunks:
             return []
-        statement = insert(Chunk).returning(Chunk, sort_by_parameter_order=True)
+        rows = [chunk.as_row() for chunk in chunks]
         async with database_errors_translated():
-            result = await self.session.scalars(statement, [chunk.as_row() for chunk in chunks])
-            return list(result.all())
+            result = await self.session.scalars(insert(Chunk).returning(Chunk), rows)
+            by_id = {chunk.id: chunk for chunk in result.all()}
+        # The ids are generated here, so the input order is restored without asking PostgreSQL
+        # to keep it (which would cost a sentinel column or one statement per row).
+        return [by_id[row["id"]] for row in rows]
 
     async def get_by_ids(
         self, chunk_ids: Sequence[uuid.UUID], user_id: uuid.UUID | None = None

@@ -1,0 +1,82 @@
+"""The migrations are the schema: they build it, remove it, build it again, and match the models."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from alembic import command
+from app.db.migrations import alembic_config
+from tests.database import create_database, drop_database
+
+APP_TABLES = {
+    "users",
+    "sessions",
+    "conversations",
+    "messages",
+    "transcripts",
+    "chunks",
+    "templates",
+    "config",
+}
+APP_FUNCTIONS = {"set_updated_at", "update_conversation_timestamp"}
+
+
+async def schema_objects(url: str) -> tuple[set[str], set[str], set[str]]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            tables = await connection.scalars(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            )
+            functions = await connection.scalars(
+                text(
+                    "SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                    "WHERE n.nspname = 'public'"
+                )
+            )
+            triggers = await connection.scalars(
+                text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+            )
+            return set(tables), set(functions), set(triggers)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def empty_database(server_url: str) -> AsyncIterator[str]:
+    url = await create_database(server_url, prefix="ytt_migrations")
+    try:
+        yield url
+    finally:
+        await drop_database(url)
+
+
+async def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
+    config = alembic_config(empty_database)
+
+    await asyncio.to_thread(command.upgrade, config, "head")
+    tables, functions, triggers = await schema_objects(empty_database)
+    assert tables >= APP_TABLES
+    assert functions >= APP_FUNCTIONS
+    assert "trg_messages_update_conversation_timestamp" in triggers
+    assert {
+        f"trg_{t}_set_updated_at" for t in ("users", "conversations", "templates", "config")
+    } <= triggers
+
+    await asyncio.to_thread(command.downgrade, config, "base")
+    tables, functions, triggers = await schema_objects(empty_database)
+    assert tables == {"alembic_version"}
+    assert functions == set()
+    assert triggers == set()
+
+    await asyncio.to_thread(command.upgrade, config, "head")
+    tables, _, _ = await schema_objects(empty_database)
+    assert tables >= APP_TABLES
+
+
+async def test_models_and_migrations_agree(database_url: str) -> None:
+    """`alembic check` raises when autogenerate would produce any operation."""
+    await asyncio.to_thread(command.check, alembic_config(database_url))

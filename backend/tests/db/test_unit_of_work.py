@@ -1,0 +1,71 @@
+"""get_db() and unit_of_work() commit on success and roll back on error, on the real engine."""
+
+import uuid
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.repositories import UserRepository
+from app.db.session import get_db, get_engine, unit_of_work
+
+
+async def email_exists(email: str) -> bool:
+    async with unit_of_work() as session:
+        return await UserRepository(session).get_by_email(email) is not None
+
+
+async def delete_user(email: str) -> None:
+    async with unit_of_work() as session:
+        users = UserRepository(session)
+        user = await users.get_by_email(email)
+        if user is not None:
+            await users.delete(user.id)
+
+
+@pytest.fixture
+async def email(database_url: str) -> object:
+    address = f"uow-{uuid.uuid4().hex[:8]}@example.com"
+    yield address
+    await delete_user(address)
+
+
+async def test_unit_of_work_commits_on_success(email: str) -> None:
+    async with unit_of_work() as session:
+        await UserRepository(session).create(email=email, password_hash="h")
+    assert await email_exists(email)
+
+
+async def create_user_then_fail(email: str) -> None:
+    async with unit_of_work() as session:
+        await UserRepository(session).create(email=email, password_hash="h")
+        raise RuntimeError("boom")
+
+
+async def test_unit_of_work_rolls_back_on_error(email: str) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        await create_user_then_fail(email)
+    assert not await email_exists(email)
+
+
+async def test_get_db_commits_when_the_request_succeeds(email: str) -> None:
+    dependency = get_db()
+    session: AsyncSession = await anext(dependency)
+    await UserRepository(session).create(email=email, password_hash="h")
+    with pytest.raises(StopAsyncIteration):
+        await anext(dependency)
+    assert await email_exists(email)
+
+
+async def test_get_db_rolls_back_when_the_request_fails(email: str) -> None:
+    dependency = get_db()
+    session: AsyncSession = await anext(dependency)
+    await UserRepository(session).create(email=email, password_hash="h")
+    with pytest.raises(ValueError, match="route failed"):
+        await dependency.athrow(ValueError("route failed"))
+    assert not await email_exists(email)
+
+
+async def test_engine_uses_the_configured_pool(database_url: str) -> None:
+    pool = get_engine().pool
+    assert pool.size() == 20  # type: ignore[attr-defined]
+    assert get_engine() is get_engine()

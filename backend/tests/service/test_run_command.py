@@ -1,0 +1,84 @@
+"""`python -m app.serve` (what `make run` runs), as a real process: it migrates and serves."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.core.config import BACKEND_DIR
+
+STARTUP_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_health(process: subprocess.Popen[bytes], port: int) -> httpx.Response:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the service exited with {process.returncode}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError(f"no answer on port {port} within {STARTUP_SECONDS} s")
+
+
+@pytest.fixture
+def start_service() -> Iterator[object]:
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(**env: str) -> tuple[subprocess.Popen[bytes], int]:
+        port = free_port()
+        environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        environment.update(env, PORT=str(port), LOG_LEVEL="warning")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.serve"], cwd=BACKEND_DIR, env=environment
+        )
+        processes.append(process)
+        return process, port
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    process.terminate()
+    return process.wait(timeout=30)
+
+
+def test_serves_health_on_the_database_url(database_url: str, start_service) -> None:  # type: ignore[no-untyped-def]
+    process, port = start_service(DATABASE_URL=database_url)
+
+    response = wait_for_health(process, port)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "up"}
+    assert stop(process) == 0
+
+
+def test_without_database_url_it_runs_and_stops_embedded_postgres(  # type: ignore[no-untyped-def]
+    tmp_path: Path, start_service
+) -> None:
+    data_dir = tmp_path / "pg"
+    process, port = start_service(EMBEDDED_PG_DIR=str(data_dir))
+
+    response = wait_for_health(process, port)
+
+    assert response.json() == {"status": "ok", "database": "up"}
+    assert (data_dir / "postmaster.pid").exists()
+    assert stop(process) == 0
+    assert not (data_dir / "postmaster.pid").exists(), "the server outlived the run command"

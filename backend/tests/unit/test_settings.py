@@ -1,0 +1,40 @@
+import pytest
+from pydantic import ValidationError
+
+from app.core.config import Settings, to_asyncpg_url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:p@db:5432/app",
+        "postgres://u:p@db:5432/app",
+        "postgresql+asyncpg://u:p@db:5432/app",
+    ],
+)
+def test_database_url_spellings_all_name_asyncpg(url: str) -> None:
+    assert to_asyncpg_url(url) == "postgresql+asyncpg://u:p@db:5432/app"
+
+
+def test_a_non_postgres_url_is_refused_with_its_scheme() -> None:
+    with pytest.raises(ValidationError, match="'mysql'"):
+        Settings(database_url="mysql://u:p@db/app", _env_file=None)
+
+
+def test_defaults_and_secret_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:s3cret@db/app")
+    settings = Settings(_env_file=None)
+
+    assert settings.db_pool_size == 20
+    assert settings.db_max_overflow == 10
+    assert settings.db_pool_pre_ping is True
+    assert "s3cret" not in repr(settings)
+    assert settings.require_database_url() == "postgresql+asyncpg://u:s3cret@db/app"
+
+
+def test_unset_url_explains_how_to_get_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "")
+    settings = Settings(_env_file=None)
+    assert settings.database_url is None
+    with pytest.raises(RuntimeError, match="make run"):
+        settings.require_database_url()
