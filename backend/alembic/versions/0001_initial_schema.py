@@ -181,7 +181,6 @@ def upgrade() -> None:
         ["template_type", "is_default"],
         unique=False,
     )
-    op.create_index(op.f("ix_templates_user_id"), "templates", ["user_id"], unique=False)
     op.create_index(
         "uq_templates_one_default_per_owner_type",
         "templates",
@@ -222,7 +221,6 @@ def upgrade() -> None:
     op.create_index(
         "ix_transcripts_metadata", "transcripts", ["metadata"], unique=False, postgresql_using="gin"
     )
-    op.create_index(op.f("ix_transcripts_user_id"), "transcripts", ["user_id"], unique=False)
     op.create_index(
         op.f("ix_transcripts_youtube_video_id"), "transcripts", ["youtube_video_id"], unique=False
     )
@@ -263,7 +261,6 @@ def upgrade() -> None:
     op.create_index(
         "ix_chunks_metadata", "chunks", ["metadata"], unique=False, postgresql_using="gin"
     )
-    op.create_index(op.f("ix_chunks_transcript_id"), "chunks", ["transcript_id"], unique=False)
     op.create_index(op.f("ix_chunks_user_id"), "chunks", ["user_id"], unique=False)
     op.create_table(
         "messages",
@@ -337,11 +334,9 @@ def downgrade() -> None:
     op.drop_index("ix_messages_conversation_id_created_at", table_name="messages")
     op.drop_table("messages")
     op.drop_index(op.f("ix_chunks_user_id"), table_name="chunks")
-    op.drop_index(op.f("ix_chunks_transcript_id"), table_name="chunks")
     op.drop_index("ix_chunks_metadata", table_name="chunks", postgresql_using="gin")
     op.drop_table("chunks")
     op.drop_index(op.f("ix_transcripts_youtube_video_id"), table_name="transcripts")
-    op.drop_index(op.f("ix_transcripts_user_id"), table_name="transcripts")
     op.drop_index("ix_transcripts_metadata", table_name="transcripts", postgresql_using="gin")
     op.drop_table("transcripts")
     op.drop_index(
@@ -350,7 +345,6 @@ def downgrade() -> None:
         postgresql_where=sa.text("is_default"),
         postgresql_nulls_not_distinct=True,
     )
-    op.drop_index(op.f("ix_templates_user_id"), table_name="templates")
     op.drop_index("ix_templates_template_type_is_default", table_name="templates")
     op.drop_table("templates")
     op.drop_index(op.f("ix_sessions_user_id"), table_name="sessions")

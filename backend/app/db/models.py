@@ -185,7 +185,7 @@ class Transcript(Base):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    user_id: Mapped[uuid.UUID] = owner_fk("users")
+    user_id: Mapped[uuid.UUID] = owner_fk("users", index=False)  # uq (user_id, video) leads
     youtube_video_id: Mapped[str] = mapped_column(String(50), nullable=False, index=True)
     title: Mapped[str | None] = mapped_column(String(500))
     channel_name: Mapped[str | None] = mapped_column(String(255))
@@ -208,7 +208,7 @@ class Chunk(Base):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    transcript_id: Mapped[uuid.UUID] = owner_fk("transcripts")
+    transcript_id: Mapped[uuid.UUID] = owner_fk("transcripts", index=False)  # uq leads with it
     user_id: Mapped[uuid.UUID] = owner_fk("users")
     chunk_text: Mapped[str] = mapped_column(Text, nullable=False)
     chunk_index: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -243,7 +243,7 @@ class Template(Base):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    user_id: Mapped[uuid.UUID | None] = owner_fk("users", nullable=True)
+    user_id: Mapped[uuid.UUID | None] = owner_fk("users", nullable=True, index=False)  # uq leads
     template_type: Mapped[str] = mapped_column(String(50), nullable=False)
     template_name: Mapped[str] = mapped_column(String(255), nullable=False)
     template_content: Mapped[str] = mapped_column(Text, nullable=False)
