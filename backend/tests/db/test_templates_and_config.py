@@ -2,7 +2,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.errors import ConflictError, InvalidValueError
-from app.db.models import Template
+from app.db.models import TEMPLATE_TYPES, Template
 from app.db.repositories import ConfigRepository, TemplateRepository
 from tests.factories import make_user
 
@@ -20,10 +20,21 @@ async def make_builtin(
     )
 
 
+async def test_the_migrations_seed_one_builtin_default_per_type(session: AsyncSession) -> None:
+    user = await make_user(session)
+    templates = TemplateRepository(session)
+    for template_type in TEMPLATE_TYPES:
+        builtin = await templates.get_template(user.id, template_type)
+        assert builtin is not None
+        assert builtin.user_id is None
+        assert builtin.is_default
+        assert "{topic}" in builtin.template_content
+
+
 async def test_users_default_wins_over_the_builtin(session: AsyncSession) -> None:
     user, other = await make_user(session), await make_user(session)
     templates = TemplateRepository(session)
-    builtin = await make_builtin(session, "linkedin", "test builtin", default=True)
+    builtin = await templates.get_template(other.id, "linkedin")
     own = await templates.create_template(
         user_id=user.id,
         template_type="linkedin",
@@ -44,9 +55,54 @@ async def test_a_non_default_template_is_not_picked(session: AsyncSession) -> No
     await templates.create_template(
         user_id=user.id, template_type="email", template_name="draft", template_content="x"
     )
-    # No built-in email default exists in this database: nothing to fall back on.
     picked = await templates.get_template(user.id, "email")
-    assert picked is None or picked.user_id is None
+    assert picked is not None
+    assert picked.user_id is None  # the built-in default, not the user's non-default draft
+
+
+async def test_make_default_moves_the_default(session: AsyncSession) -> None:
+    user = await make_user(session)
+    templates = TemplateRepository(session)
+    first = await templates.create_template(
+        user_id=user.id,
+        template_type="blog",
+        template_name="a",
+        template_content="x",
+        is_default=True,
+    )
+    first_id = first.id
+    second = await templates.create_template(
+        user_id=user.id, template_type="blog", template_name="b", template_content="y"
+    )
+
+    user_id, second_id = user.id, second.id
+
+    await templates.make_default(second)
+    session.expire_all()
+
+    assert (await templates.get_template(user_id, "blog")).id == second_id  # type: ignore[union-attr]
+    assert (await templates.get_existing(first_id)).is_default is False
+
+
+async def test_list_for_user_shows_own_then_builtins_never_others(session: AsyncSession) -> None:
+    user, other = await make_user(session), await make_user(session)
+    templates = TemplateRepository(session)
+    await templates.create_template(
+        user_id=user.id, template_type="twitter", template_name="mine", template_content="x"
+    )
+    await templates.create_template(
+        user_id=other.id, template_type="twitter", template_name="theirs", template_content="x"
+    )
+
+    listed = await templates.list_for_user(user.id, "twitter")
+
+    assert [(t.template_name, t.user_id) for t in listed] == [
+        ("mine", user.id),
+        ("Built-in twitter", None),
+    ]
+    assert await templates.count_for_user(user.id) == 1 + len(TEMPLATE_TYPES)
+    assert await templates.get_visible(listed[0].id, other.id) is None
+    assert await templates.get_visible(listed[1].id, other.id) is listed[1]
 
 
 async def test_at_most_one_default_per_owner_and_type(session: AsyncSession) -> None:
@@ -71,7 +127,7 @@ async def test_at_most_one_default_per_owner_and_type(session: AsyncSession) -> 
 
 
 async def test_builtins_also_have_a_single_default_per_type(session: AsyncSession) -> None:
-    await make_builtin(session, "twitter", "builtin a", default=True)
+    # The seeded built-in twitter template is already the default.
     with pytest.raises(ConflictError, match="uq_templates_one_default_per_owner_type"):
         await make_builtin(session, "twitter", "builtin b", default=True)
 

@@ -1,5 +1,6 @@
 """One repository per model; each takes the unit of work's AsyncSession."""
 
+from app.db.repositories.api_key import ApiKeyRepository
 from app.db.repositories.chunk import ChunkRepository, NewChunk
 from app.db.repositories.config import ConfigRepository
 from app.db.repositories.conversation import ConversationRepository
@@ -10,6 +11,7 @@ from app.db.repositories.transcript import TranscriptRepository
 from app.db.repositories.user import UserRepository
 
 __all__ = [
+    "ApiKeyRepository",
     "ChunkRepository",
     "ConfigRepository",
     "ConversationRepository",

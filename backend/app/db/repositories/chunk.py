@@ -75,6 +75,10 @@ class ChunkRepository(BaseRepository[Chunk]):
             offset=offset,
         )
 
+    async def count_by_transcript(self, transcript_id: uuid.UUID) -> int:
+        """How many chunks the transcript has."""
+        return await self.count(Chunk.transcript_id == transcript_id)
+
     async def delete_by_transcript(self, transcript_id: uuid.UUID) -> int:
         """Delete every chunk of the transcript; returns how many were removed."""
         result = await self.execute(delete(Chunk).where(Chunk.transcript_id == transcript_id))

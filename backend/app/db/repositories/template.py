@@ -1,7 +1,8 @@
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select, update
 
 from app.db.models import Template
 from app.db.repositories.base import BaseRepository
@@ -12,6 +13,61 @@ class TemplateRepository(BaseRepository[Template]):
 
     model = Template
 
+    @staticmethod
+    def _visible_to(user_id: UUID) -> ColumnElement[bool]:
+        return or_(Template.user_id == user_id, Template.user_id.is_(None))
+
+    async def get_visible(self, template_id: UUID, user_id: UUID) -> Template | None:
+        """The template if it is the user's own or a built-in, else None."""
+        template = await self.get_by_id(template_id)
+        if template is None or template.user_id not in (None, user_id):
+            return None
+        return template
+
+    async def list_for_user(
+        self,
+        user_id: UUID,
+        template_type: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Sequence[Template]:
+        """A page of the user's own templates and the built-ins; own first, then by type, name."""
+        return await self.list(
+            *self._where_visible(user_id, template_type),
+            order_by=[Template.user_id.is_(None), Template.template_type, Template.template_name],
+            limit=limit,
+            offset=offset,
+        )
+
+    async def count_for_user(self, user_id: UUID, template_type: str | None = None) -> int:
+        return await self.count(*self._where_visible(user_id, template_type))
+
+    def _where_visible(self, user_id: UUID, template_type: str | None) -> list[ColumnElement[bool]]:
+        conditions = [self._visible_to(user_id)]
+        if template_type is not None:
+            conditions.append(Template.template_type == template_type)
+        return conditions
+
+    async def make_default(self, template: Template) -> Template:
+        """Make this template its owner's default for its type, in place of the previous one.
+
+        Two statements, the old default cleared first: the unique index is checked row by row,
+        so doing both in one UPDATE could clash with itself.
+        """
+        clear_previous = (
+            update(Template)
+            .where(
+                Template.user_id.is_not_distinct_from(template.user_id),
+                Template.template_type == template.template_type,
+                Template.is_default,
+                Template.id != template.id,
+            )
+            .values(is_default=False)
+            .execution_options(synchronize_session=False)
+        )
+        await self.execute(clear_previous)
+        return await self.update(template.id, is_default=True)
+
     async def get_template(self, user_id: UUID, template_type: str) -> Template | None:
         """The user's default template of this type, else the built-in default, else None."""
         statement = (
@@ -19,7 +75,7 @@ class TemplateRepository(BaseRepository[Template]):
             .where(
                 Template.template_type == template_type,
                 Template.is_default,
-                or_(Template.user_id == user_id, Template.user_id.is_(None)),
+                self._visible_to(user_id),
             )
             .order_by(Template.user_id.is_(None))  # the user's own (False) sorts first
             .limit(1)

@@ -33,6 +33,13 @@ class TranscriptRepository(BaseRepository[Transcript]):
             meta=metadata or {},
         )
 
+    async def get_for_user(self, transcript_id: UUID, user_id: UUID) -> Transcript | None:
+        """The transcript if it exists and belongs to this user, else None."""
+        transcript = await self.get_by_id(transcript_id)
+        if transcript is None or transcript.user_id != user_id:
+            return None
+        return transcript
+
     async def get_by_video_id(self, user_id: UUID, video_id: str) -> Transcript | None:
         """This user's transcript of this video, or None."""
         statement = select(Transcript).where(

@@ -1,5 +1,6 @@
 from sqlalchemy import select
 
+from app.db.errors import NotFoundError
 from app.db.models import User
 from app.db.repositories.base import BaseRepository
 
@@ -21,3 +22,10 @@ class UserRepository(BaseRepository[User]):
     async def create(self, *, email: str, password_hash: str) -> User:  # type: ignore[override]
         """A new user; ConflictError if the email is taken, InvalidValueError if malformed."""
         return await super().create(email=normalise_email(email), password_hash=password_hash)
+
+    async def set_admin(self, email: str, is_admin: bool = True) -> User:
+        """Grant (or withdraw) administrator rights; NotFoundError for an unknown email."""
+        user = await self.get_by_email(email)
+        if user is None:
+            raise NotFoundError("user", normalise_email(email))
+        return await self.update(user.id, is_admin=is_admin)

@@ -1,0 +1,73 @@
+from collections.abc import Sequence
+from datetime import timedelta
+from uuid import UUID
+
+from sqlalchemy import func, or_, select, update
+
+from app.db.models import ApiKey
+from app.db.repositories.base import BaseRepository
+
+# last_used_at is for people, not for auditing to the millisecond: writing it at most once a
+# minute keeps a busy key from turning every request into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKeyRepository(BaseRepository[ApiKey]):
+    """API keys, looked up by the SHA-256 hash of the key."""
+
+    model = ApiKey
+
+    async def create(  # type: ignore[override]
+        self, *, user_id: UUID, name: str, key_prefix: str, key_hash: str
+    ) -> ApiKey:
+        """A new key; NotFoundError if the user does not exist."""
+        return await super().create(
+            user_id=user_id, name=name, key_prefix=key_prefix, key_hash=key_hash
+        )
+
+    async def get_active_by_hash(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash unless it was revoked; None otherwise."""
+        statement = select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        rows = await self.scalars(statement)
+        return rows[0] if rows else None
+
+    async def list_by_user(
+        self, user_id: UUID, limit: int = 50, offset: int = 0
+    ) -> Sequence[ApiKey]:
+        """A page of the user's keys, revoked ones included, newest first."""
+        return await self.list(
+            ApiKey.user_id == user_id,
+            order_by=[ApiKey.created_at.desc()],
+            limit=limit,
+            offset=offset,
+        )
+
+    async def count_by_user(self, user_id: UUID) -> int:
+        return await self.count(ApiKey.user_id == user_id)
+
+    async def revoke(self, key_id: UUID, user_id: UUID) -> bool:
+        """Revoke the user's key; False when it is not theirs or already revoked."""
+        statement = (
+            update(ApiKey)
+            .where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=func.now())
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.execute(statement)
+        return bool(result.rowcount)
+
+    async def record_use(self, key_id: UUID) -> None:
+        """Move last_used_at to now, unless it was moved within the last minute."""
+        statement = (
+            update(ApiKey)
+            .where(
+                ApiKey.id == key_id,
+                or_(
+                    ApiKey.last_used_at.is_(None),
+                    ApiKey.last_used_at < func.now() - LAST_USED_RESOLUTION,
+                ),
+            )
+            .values(last_used_at=func.now())
+            .execution_options(synchronize_session=False)
+        )
+        await self.execute(statement)
