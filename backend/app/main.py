@@ -1,29 +1,93 @@
 """The ASGI application: `uvicorn app.main:app` from backend/."""
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
 
-from app.api.routes import health
-from app.db.session import dispose_engine, get_engine
+from app.api.deps import LoginThrottles
+from app.api.errors import install_error_handlers
+from app.api.middleware import REQUEST_ID_HEADER, BodySizeLimitMiddleware, RequestContextMiddleware
+from app.api.routes import api_keys, auth, config, conversations, health, templates, transcripts
+from app.core.config import Settings, get_settings
+from app.db.repositories import SessionRepository
+from app.db.session import dispose_engine, get_engine, unit_of_work
+from app.services.chunking import get_tokenizer
+from app.services.login_throttle import FailureThrottle
+
+API_PREFIX = "/api/v1"
+SESSION_PURGE_INTERVAL_SECONDS = 3600
+
+logger = logging.getLogger(__name__)
+
+
+async def purge_expired_sessions_forever() -> None:
+    while True:
+        try:
+            async with unit_of_work() as session:
+                purged = await SessionRepository(session).delete_expired()
+            logger.info("purged %d expired sessions", purged)
+        except Exception:
+            logger.exception("purging expired sessions failed; will try again")
+        await asyncio.sleep(SESSION_PURGE_INTERVAL_SECONDS)
 
 
 @asynccontextmanager
-async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine()
+    # Load the tokenizer now rather than in the first transcript upload.
+    await run_in_threadpool(get_tokenizer, app.state.settings.tokenizer_encoding)
+    purger = asyncio.create_task(purge_expired_sessions_forever())
     yield
+    purger.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await purger
     await dispose_engine()
 
 
-def create_app() -> FastAPI:
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    for module in (auth, api_keys, conversations, transcripts, templates, config):
+        router.include_router(module.router)
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     app = FastAPI(
         title="YouTube Talker",
         summary="Chat with YouTube transcripts and turn them into drafts.",
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.settings = settings
+    app.state.login_throttles = LoginThrottles(
+        by_email=FailureThrottle(
+            settings.login_failures_per_email, settings.login_failure_window_seconds
+        ),
+        by_client=FailureThrottle(
+            settings.login_failures_per_client, settings.login_failure_window_seconds
+        ),
+    )
+    install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(api_router())
+    # Added last, runs first: request ids wrap everything, including CORS and size refusals.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=[REQUEST_ID_HEADER],
+        )
+    app.add_middleware(RequestContextMiddleware)
     return app
 
 

@@ -13,6 +13,7 @@ from types import FrameType
 import uvicorn
 
 from app.core.config import get_settings
+from app.core.logging import configure_logging
 from app.db.embedded import start_embedded_postgres
 from app.db.migrations import upgrade_to_head
 
@@ -39,7 +40,7 @@ def exit_cleanly(signum: int, _frame: FrameType | None) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(get_settings().log_level)
     signal.signal(signal.SIGTERM, exit_cleanly)
     database_url = resolve_database_url()
     logger.info("applying migrations")

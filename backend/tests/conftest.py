@@ -10,6 +10,11 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 
+# Argon2id at its cheapest for the test run: hashing cost is not what the tests measure.
+os.environ.setdefault("ARGON2_TIME_COST", "1")
+os.environ.setdefault("ARGON2_MEMORY_COST_KIB", "1024")
+os.environ.setdefault("ARGON2_PARALLELISM", "1")
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 

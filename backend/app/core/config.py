@@ -37,6 +37,29 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
 
+    # HTTP
+    cors_origins: list[str] = Field(default_factory=list)
+    max_request_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+
+    # Accounts
+    session_ttl_hours: float = Field(default=7 * 24, gt=0)
+    password_min_length: int = Field(default=10, ge=8)
+    password_max_length: int = Field(default=256, ge=16)
+    # Argon2id cost (argon2-cffi's defaults: RFC 9106's low-memory profile).
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost_kib: int = Field(default=65_536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+    # Failed logins allowed per window, per email and per client address, before 429.
+    login_failures_per_email: int = Field(default=5, ge=1)
+    login_failures_per_client: int = Field(default=20, ge=1)
+    login_failure_window_seconds: float = Field(default=15 * 60, gt=0)
+
+    # Conversations and transcripts
+    message_max_chars: int = Field(default=2_000, ge=1)
+    chunk_tokens: int = Field(default=700, ge=16)
+    chunk_overlap: float = Field(default=0.2, ge=0, lt=1)
+    tokenizer_encoding: str = "cl100k_base"
+
     @field_validator("database_url", mode="before")
     @classmethod
     def _normalise_database_url(cls, value: object) -> object:

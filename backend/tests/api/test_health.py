@@ -1,36 +1,36 @@
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.api.routes import health
-from app.main import create_app
+from tests.api.conftest import assert_error
 
 
-@pytest.fixture
-async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app())
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        yield client
+async def test_liveness_does_not_need_the_database(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_database() -> None:
+        raise AssertionError("liveness touched the database")
 
-
-async def test_health_reports_the_database_up(client: httpx.AsyncClient) -> None:
+    monkeypatch.setattr(health, "get_engine", no_database)
     response = await client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readiness_queries_the_database(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health/db")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "up"}
 
 
-async def test_health_is_503_when_the_database_is_unreachable(
+async def test_readiness_is_503_when_the_database_is_unreachable(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_path: object
 ) -> None:
-    unreachable = create_async_engine(
-        f"postgresql+asyncpg://postgres@/postgres?host={tmp_path}", pool_pre_ping=False
-    )
+    unreachable = create_async_engine(f"postgresql+asyncpg://postgres@/postgres?host={tmp_path}")
     monkeypatch.setattr(health, "get_engine", lambda: unreachable)
 
-    response = await client.get("/health")
+    response = await client.get("/health/db")
 
-    assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "down"}
+    assert_error(response, 503, "service_unavailable")
     await unreachable.dispose()

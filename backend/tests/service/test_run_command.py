@@ -28,7 +28,7 @@ def wait_for_health(process: subprocess.Popen[bytes], port: int) -> httpx.Respon
         if process.poll() is not None:
             raise AssertionError(f"the service exited with {process.returncode}")
         try:
-            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+            return httpx.get(f"http://127.0.0.1:{port}/health/db", timeout=2)
         except httpx.TransportError:
             time.sleep(0.2)
     raise AssertionError(f"no answer on port {port} within {STARTUP_SECONDS} s")
@@ -41,9 +41,12 @@ def start_service() -> Iterator[object]:
     def start(**env: str) -> tuple[subprocess.Popen[bytes], int]:
         port = free_port()
         environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        environment.update(env, PORT=str(port), LOG_LEVEL="warning")
+        environment.update(env, PORT=str(port), LOG_LEVEL="info")
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.serve"], cwd=BACKEND_DIR, env=environment
+            [sys.executable, "-m", "app.serve"],
+            cwd=BACKEND_DIR,
+            env=environment,
+            stderr=subprocess.PIPE,
         )
         processes.append(process)
         return process, port
@@ -55,19 +58,28 @@ def start_service() -> Iterator[object]:
             process.wait()
 
 
-def stop(process: subprocess.Popen[bytes]) -> int:
+def stop(process: subprocess.Popen[bytes]) -> tuple[int, str]:
+    """Send SIGTERM; return the exit code and what the service logged."""
     process.terminate()
-    return process.wait(timeout=30)
+    _, log = process.communicate(timeout=30)
+    return process.returncode, log.decode()
 
 
-def test_serves_health_on_the_database_url(database_url: str, start_service) -> None:  # type: ignore[no-untyped-def]
+def test_serves_on_the_database_url_and_logs_request_ids(  # type: ignore[no-untyped-def]
+    database_url: str, start_service
+) -> None:
     process, port = start_service(DATABASE_URL=database_url)
 
     response = wait_for_health(process, port)
+    traced = httpx.get(f"http://127.0.0.1:{port}/health", headers={"X-Request-ID": "trace-me-1"})
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "up"}
-    assert stop(process) == 0
+    assert traced.headers["X-Request-ID"] == "trace-me-1"
+    exit_code, log = stop(process)
+    assert exit_code == 0
+    assert "[trace-me-1] GET /health 200" in log
+    assert database_url not in log  # the URL is a secret
 
 
 def test_without_database_url_it_runs_and_stops_embedded_postgres(  # type: ignore[no-untyped-def]
@@ -80,5 +92,5 @@ def test_without_database_url_it_runs_and_stops_embedded_postgres(  # type: igno
 
     assert response.json() == {"status": "ok", "database": "up"}
     assert (data_dir / "postmaster.pid").exists()
-    assert stop(process) == 0
+    assert stop(process)[0] == 0
     assert not (data_dir / "postmaster.pid").exists(), "the server outlived the run command"

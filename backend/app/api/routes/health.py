@@ -1,32 +1,37 @@
 from typing import Literal
 
-from fastapi import APIRouter, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.api.errors import ApiError, error_responses
 from app.db.session import get_engine
 
 router = APIRouter(tags=["health"])
 
 
-class HealthStatus(BaseModel):
-    status: Literal["ok", "unavailable"]
-    database: Literal["up", "down"]
+class Liveness(BaseModel):
+    status: Literal["ok"]
 
 
-@router.get(
-    "/health",
-    response_model=HealthStatus,
-    responses={503: {"model": HealthStatus, "description": "The database does not answer."}},
-)
-async def health() -> HealthStatus | JSONResponse:
-    """The service is up and its database answers a query."""
+class Readiness(BaseModel):
+    status: Literal["ok"]
+    database: Literal["up"]
+
+
+@router.get("/health", response_model=Liveness)
+async def health() -> Liveness:
+    """Liveness: the process answers. It does not touch the database."""
+    return Liveness(status="ok")
+
+
+@router.get("/health/db", response_model=Readiness, responses=error_responses(503))
+async def database_health() -> Readiness:
+    """Readiness: the database answers a query; 503 when it does not."""
     try:
         async with get_engine().connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError):
-        down = HealthStatus(status="unavailable", database="down")
-        return JSONResponse(down.model_dump(), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
-    return HealthStatus(status="ok", database="up")
+    except (SQLAlchemyError, OSError) as error:
+        raise ApiError(503, "service_unavailable", "The database does not answer.") from error
+    return Readiness(status="ok", database="up")

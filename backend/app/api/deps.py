@@ -1,0 +1,103 @@
+"""Dependencies shared by the routes, as `Annotated` aliases so signatures read plainly."""
+
+from dataclasses import dataclass
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.errors import ApiError
+from app.core.config import Settings
+from app.core.security import is_api_key, token_digest
+from app.db.models import User
+from app.db.repositories import ApiKeyRepository, SessionRepository, UserRepository
+from app.db.session import get_db
+from app.services.login_throttle import FailureThrottle
+
+# scope="function": the unit of work commits before the response is sent, so a failed commit
+# becomes an error response instead of a success the client saw for a write that was lost.
+SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
+
+
+def app_settings(request: Request) -> Settings:
+    """The settings the app was built with (`create_app(settings)`)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="A session token from `POST /api/v1/auth/login`, or an API key (`ytk_…`).",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, and with which credential."""
+
+    user: User
+    token_hash: str
+    api_key_id: UUID | None = None
+
+
+def unauthorized(message: str = "Missing or invalid credentials.") -> ApiError:
+    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def current_principal(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    if credentials is None:
+        raise unauthorized()
+    digest = token_digest(credentials.credentials)
+    if is_api_key(credentials.credentials):
+        return await _principal_from_api_key(session, digest)
+    login = await SessionRepository(session).get_by_token(digest)
+    if login is None:
+        raise unauthorized("The session token is unknown, revoked or expired.")
+    user = await UserRepository(session).get_existing(login.user_id)
+    return Principal(user=user, token_hash=digest)
+
+
+async def _principal_from_api_key(session: AsyncSession, digest: str) -> Principal:
+    keys = ApiKeyRepository(session)
+    key = await keys.get_active_by_hash(digest)
+    if key is None:
+        raise unauthorized("The API key is unknown or revoked.")
+    await keys.record_use(key.id)
+    user = await UserRepository(session).get_existing(key.user_id)
+    return Principal(user=user, token_hash=digest, api_key_id=key.id)
+
+
+async def current_user(principal: Annotated[Principal, Depends(current_principal)]) -> User:
+    return principal.user
+
+
+async def current_admin(user: Annotated[User, Depends(current_user)]) -> User:
+    if not user.is_admin:
+        raise ApiError(403, "forbidden", "This needs an administrator.")
+    return user
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+CurrentUser = Annotated[User, Depends(current_user)]
+AdminUser = Annotated[User, Depends(current_admin)]
+
+
+@dataclass(frozen=True, slots=True)
+class LoginThrottles:
+    by_email: FailureThrottle
+    by_client: FailureThrottle
+
+
+def login_throttles(request: Request) -> LoginThrottles:
+    throttles: LoginThrottles = request.app.state.login_throttles
+    return throttles
+
+
+LoginThrottlesDep = Annotated[LoginThrottles, Depends(login_throttles)]

@@ -1,0 +1,172 @@
+"""One error shape for every 4xx and 5xx response, and the handlers that produce it.
+
+    {"error": {"code": "conflict", "message": "...", "details": [...], "request_id": "..."}}
+
+Domain errors from the data layer are translated here, once: ConflictError → 409,
+NotFoundError → 404, InvalidValueError → 422.
+"""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.logging import request_id_var
+from app.db.errors import ConflictError, InvalidValueError, NotFoundError
+
+logger = logging.getLogger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    field: str | None = Field(None, description="Where the problem is, e.g. `body.email`.")
+    message: str
+    type: str = Field(description="A machine-readable kind, e.g. `missing`, `string_too_long`.")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="A machine-readable code, e.g. `not_found`, `conflict`.")
+    message: str = Field(description="What is wrong, for a person.")
+    details: list[ErrorDetail] = Field(default_factory=list)
+    request_id: str = Field(description="Quote it when reporting a problem.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ApiError(Exception):
+    """An error a route raises on purpose, rendered in the one error shape."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        *,
+        details: list[ErrorDetail] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.details = details or []
+        self.headers = headers
+
+
+def not_found(entity: str, key: object) -> ApiError:
+    return ApiError(404, "not_found", f"{entity} {key} was not found")
+
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def code_for(status_code: int) -> str:
+    return _CODES.get(status_code, HTTPStatus(status_code).phrase.lower().replace(" ", "_"))
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    details: list[ErrorDetail] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorResponse(
+        error=ErrorBody(
+            code=code, message=message, details=details or [], request_id=request_id_var.get()
+        )
+    )
+    return JSONResponse(body.model_dump(), status_code=status_code, headers=headers)
+
+
+def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for these statuses, all in the one error shape."""
+    return {
+        status: {"model": ErrorResponse, "description": HTTPStatus(status).phrase}
+        for status in status_codes
+    }
+
+
+def _validation_details(error: RequestValidationError) -> list[ErrorDetail]:
+    # The offending input is left out on purpose: it may be a password.
+    return [
+        ErrorDetail(
+            field=".".join(str(part) for part in item.get("loc", ())) or None,
+            message=item.get("msg", "invalid value"),
+            type=item.get("type", "value_error"),
+        )
+        for item in error.errors()
+    ]
+
+
+def _constraint_details(fields: dict[str, str], message: str, kind: str) -> list[ErrorDetail]:
+    return [ErrorDetail(field=name, message=message, type=kind) for name in fields]
+
+
+async def _api_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiError)
+    return error_response(
+        error.status_code, error.code, error.message, error.details, error.headers
+    )
+
+
+async def _http_exception(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    message = (
+        error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
+    )
+    headers = dict(error.headers) if error.headers else None
+    return error_response(error.status_code, code_for(error.status_code), message, None, headers)
+
+
+async def _request_validation(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    details = _validation_details(error)
+    summary = "; ".join(f"{d.field}: {d.message}" for d in details[:5])
+    return error_response(422, "validation_error", f"Invalid request: {summary}", details)
+
+
+async def _conflict(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ConflictError)
+    fields = error.fields
+    clash = ", ".join(f"{name}={value}" for name, value in fields.items()) or error.constraint
+    details = _constraint_details(fields, "already exists", "unique")
+    return error_response(409, "conflict", f"Already exists: {clash}", details)
+
+
+async def _not_found(_: Request, error: Exception) -> JSONResponse:
+    return error_response(404, "not_found", str(error))
+
+
+async def _invalid_value(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, InvalidValueError)
+    details = _constraint_details(error.fields, "not accepted", "constraint")
+    return error_response(422, "validation_error", f"Value not accepted: {error}", details)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(ConflictError, _conflict)
+    app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(InvalidValueError, _invalid_value)

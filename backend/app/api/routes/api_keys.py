@@ -1,0 +1,50 @@
+from uuid import UUID
+
+from fastapi import APIRouter, Response, status
+
+from app.api.deps import CurrentUser, SessionDep
+from app.api.errors import error_responses, not_found
+from app.api.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
+from app.api.schemas.common import Limit, Offset, Page
+from app.core.security import api_key_prefix, new_api_key, token_digest
+from app.db.repositories import ApiKeyRepository
+
+router = APIRouter(prefix="/api-keys", tags=["api keys"], responses=error_responses(401, 422))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
+async def create_api_key(
+    body: ApiKeyCreate, user: CurrentUser, session: SessionDep
+) -> ApiKeyCreated:
+    """A new key for scripts and agents. The secret is in this response only."""
+    secret = new_api_key()
+    key = await ApiKeyRepository(session).create(
+        user_id=user.id,
+        name=body.name,
+        key_prefix=api_key_prefix(secret),
+        key_hash=token_digest(secret),
+    )
+    return ApiKeyCreated(**ApiKeyPublic.model_validate(key).model_dump(), key=secret)
+
+
+@router.get("", response_model=Page[ApiKeyPublic])
+async def list_api_keys(
+    user: CurrentUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+) -> Page[ApiKeyPublic]:
+    """The caller's keys, newest first, prefixes only."""
+    keys = ApiKeyRepository(session)
+    items = await keys.list_by_user(user.id, limit, offset)
+    return Page(
+        items=[ApiKeyPublic.model_validate(key) for key in items],
+        total=await keys.count_by_user(user.id),
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
+async def revoke_api_key(key_id: UUID, user: CurrentUser, session: SessionDep) -> Response:
+    """Revoke a key; it stops working at once. 404 for a key that is not the caller's."""
+    if not await ApiKeyRepository(session).revoke(key_id, user.id):
+        raise not_found("API key", key_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

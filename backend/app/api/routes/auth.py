@@ -1,0 +1,122 @@
+from datetime import UTC, datetime, timedelta
+
+from fastapi import APIRouter, Request, Response, status
+
+from app.api.deps import (
+    CurrentPrincipal,
+    CurrentUser,
+    LoginThrottlesDep,
+    SessionDep,
+    SettingsDep,
+)
+from app.api.errors import ApiError, ErrorDetail, error_responses
+from app.api.schemas.auth import Credentials, LoginResult, UserPublic
+from app.core.config import Settings
+from app.core.security import (
+    dummy_password_hash,
+    hash_password,
+    new_session_token,
+    token_digest,
+    verify_password,
+)
+from app.db.models import User
+from app.db.repositories import SessionRepository, UserRepository
+from app.db.repositories.user import normalise_email
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+INVALID_LOGIN = "The email or password is incorrect."
+
+
+def check_password_rules(password: str, settings: Settings) -> None:
+    problem = None
+    if len(password) < settings.password_min_length:
+        problem = f"must be at least {settings.password_min_length} characters"
+    elif len(password) > settings.password_max_length:
+        problem = f"must be at most {settings.password_max_length} characters"
+    elif not password.strip():
+        problem = "must not be only spaces"
+    if problem:
+        detail = ErrorDetail(field="body.password", message=problem, type="password_rules")
+        raise ApiError(422, "validation_error", f"The password {problem}.", details=[detail])
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserPublic,
+    responses=error_responses(409, 422),
+)
+async def register(body: Credentials, session: SessionDep, settings: SettingsDep) -> User:
+    """Create an account. The email is stored trimmed and lower-cased; 409 if it is taken."""
+    password = body.password.get_secret_value()
+    check_password_rules(password, settings)
+    return await UserRepository(session).create(
+        email=str(body.email), password_hash=hash_password(password)
+    )
+
+
+def too_many_attempts(retry_after: int) -> ApiError:
+    return ApiError(
+        429,
+        "too_many_requests",
+        f"Too many failed logins. Try again in {retry_after} seconds.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+@router.post("/login", response_model=LoginResult, responses=error_responses(401, 422, 429))
+async def login(
+    body: Credentials,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttles: LoginThrottlesDep,
+) -> LoginResult:
+    """Exchange email and password for a bearer token.
+
+    Unknown email and wrong password get the same answer. Repeated failures for one email or
+    from one client are refused with 429 and `Retry-After`.
+    """
+    email = normalise_email(str(body.email))
+    client = request.client.host if request.client else "unknown"
+    waits = [throttles.by_email.retry_after(email), throttles.by_client.retry_after(client)]
+    if any(waits):
+        raise too_many_attempts(max(wait or 0 for wait in waits))
+
+    user = await UserRepository(session).get_by_email(email)
+    password = body.password.get_secret_value()
+    stored_hash = user.password_hash if user else dummy_password_hash()
+    if not verify_password(stored_hash, password) or user is None:
+        throttles.by_email.record_failure(email)
+        throttles.by_client.record_failure(client)
+        raise ApiError(401, "unauthorized", INVALID_LOGIN)
+
+    throttles.by_email.reset(email)
+    return await open_session(session, user, settings)
+
+
+async def open_session(session: SessionDep, user: User, settings: Settings) -> LoginResult:
+    sessions = SessionRepository(session)
+    await sessions.delete_expired()
+    token = new_session_token()
+    expires_at = datetime.now(UTC) + timedelta(hours=settings.session_ttl_hours)
+    await sessions.create(user_id=user.id, token_hash=token_digest(token), expires_at=expires_at)
+    return LoginResult(access_token=token, expires_at=expires_at)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(400, 401))
+async def logout(principal: CurrentPrincipal, session: SessionDep) -> Response:
+    """Revoke the session token used for this request."""
+    if principal.api_key_id is not None:
+        raise ApiError(
+            400, "bad_request", "This is an API key: revoke it with DELETE /api-keys/{id}."
+        )
+    await SessionRepository(session).delete_by_token(principal.token_hash)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=UserPublic, responses=error_responses(401))
+async def me(user: CurrentUser) -> User:
+    """The account the credentials belong to."""
+    return user

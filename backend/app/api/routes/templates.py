@@ -1,0 +1,138 @@
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.deps import CurrentUser, SessionDep
+from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
+from app.api.schemas.common import Limit, Offset, Page
+from app.api.schemas.templates import (
+    RenderRequest,
+    RenderResult,
+    TemplateCreate,
+    TemplatePublic,
+    TemplateType,
+    TemplateUpdate,
+)
+from app.db.models import Template, User
+from app.db.repositories import TemplateRepository
+from app.services.rendering import MissingVariablesError, placeholders, render
+
+router = APIRouter(prefix="/templates", tags=["templates"], responses=error_responses(401, 422))
+
+
+async def visible_template(session: AsyncSession, template_id: UUID, user: User) -> Template:
+    """The user's own template or a built-in; 404 for a missing or someone else's."""
+    template = await TemplateRepository(session).get_visible(template_id, user.id)
+    if template is None:
+        raise not_found("Template", template_id)
+    return template
+
+
+async def own_template(session: AsyncSession, template_id: UUID, user: User) -> Template:
+    template = await visible_template(session, template_id, user)
+    if template.user_id is None:
+        raise ApiError(403, "forbidden", "Built-in templates are read-only: create your own copy.")
+    return template
+
+
+@router.get("", response_model=Page[TemplatePublic])
+async def list_templates(
+    user: CurrentUser,
+    session: SessionDep,
+    template_type: Annotated[TemplateType | None, Query()] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[TemplatePublic]:
+    """The caller's own templates, then the built-ins."""
+    templates = TemplateRepository(session)
+    items = await templates.list_for_user(user.id, template_type, limit, offset)
+    return Page(
+        items=[TemplatePublic.model_validate(t) for t in items],
+        total=await templates.count_for_user(user.id, template_type),
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TemplatePublic,
+    responses=error_responses(409),
+)
+async def create_template(body: TemplateCreate, user: CurrentUser, session: SessionDep) -> Template:
+    """A new template; its variables are the `{placeholders}` in its content. With
+    `is_default`, it replaces the caller's previous default of that type."""
+    templates = TemplateRepository(session)
+    template = await templates.create_template(
+        user_id=user.id,
+        template_type=body.template_type,
+        template_name=body.template_name,
+        template_content=body.template_content,
+        variables=placeholders(body.template_content),
+    )
+    if body.is_default:
+        template = await templates.make_default(template)
+    return template
+
+
+@router.get("/{template_id}", response_model=TemplatePublic, responses=error_responses(404))
+async def get_template(template_id: UUID, user: CurrentUser, session: SessionDep) -> Template:
+    return await visible_template(session, template_id, user)
+
+
+@router.patch(
+    "/{template_id}", response_model=TemplatePublic, responses=error_responses(403, 404, 409)
+)
+async def update_template(
+    template_id: UUID, body: TemplateUpdate, user: CurrentUser, session: SessionDep
+) -> Template:
+    """Rename or rewrite one of the caller's templates."""
+    template = await own_template(session, template_id, user)
+    changes = body.model_dump(exclude_none=True)
+    if "template_content" in changes:
+        changes["variables"] = placeholders(changes["template_content"])
+    return await TemplateRepository(session).update(template.id, **changes)
+
+
+@router.delete(
+    "/{template_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403, 404)
+)
+async def delete_template(template_id: UUID, user: CurrentUser, session: SessionDep) -> Response:
+    template = await own_template(session, template_id, user)
+    await TemplateRepository(session).delete(template.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{template_id}/default", response_model=TemplatePublic, responses=error_responses(403, 404)
+)
+async def make_default_template(
+    template_id: UUID, user: CurrentUser, session: SessionDep
+) -> Template:
+    """Make this the caller's default of its type; the previous default stops being one."""
+    template = await own_template(session, template_id, user)
+    return await TemplateRepository(session).make_default(template)
+
+
+@router.post("/{template_id}/render", response_model=RenderResult, responses=error_responses(404))
+async def render_template(
+    template_id: UUID, body: RenderRequest, user: CurrentUser, session: SessionDep
+) -> RenderResult:
+    """The template filled with `variables`; 422 naming every missing variable."""
+    template = await visible_template(session, template_id, user)
+    try:
+        return RenderResult(text=render(template.template_content, body.variables))
+    except MissingVariablesError as error:
+        details = [
+            ErrorDetail(field=f"body.variables.{name}", message="missing", type="missing")
+            for name in error.missing
+        ]
+        raise ApiError(
+            422,
+            "validation_error",
+            f"Missing variables: {', '.join(error.missing)}",
+            details=details,
+        ) from error

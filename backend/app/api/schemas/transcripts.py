@@ -1,0 +1,78 @@
+from datetime import datetime
+from typing import Any, Self
+from uuid import UUID
+
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+
+from app.api.schemas.common import OrmModel
+from app.services.youtube import parse_video_id
+
+
+class SegmentIn(BaseModel):
+    text: str
+    start: float = Field(ge=0, description="Seconds from the start of the video.")
+    duration: float = Field(ge=0, description="Seconds.")
+
+
+class TranscriptCreate(BaseModel):
+    video: str = Field(
+        description="A YouTube video id or any YouTube URL (watch, youtu.be, shorts, embed, live).",
+        examples=["https://www.youtube.com/watch?v=dQw4w9WgXcQ"],
+        max_length=2048,
+    )
+    title: str | None = Field(default=None, max_length=500)
+    channel_name: str | None = Field(default=None, max_length=255)
+    duration: int | None = Field(default=None, ge=0, description="Seconds.")
+    transcript_text: str | None = Field(
+        default=None, description="The text; give this or `segments`."
+    )
+    segments: list[SegmentIn] | None = Field(
+        default=None, description="Timed captions; chunks then carry start and end seconds."
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("video")
+    @classmethod
+    def _video_id(cls, value: str) -> str:
+        return parse_video_id(value)
+
+    @model_validator(mode="after")
+    def _one_source_of_text(self) -> Self:
+        if (self.transcript_text is None) == (self.segments is None):
+            raise ValueError("give exactly one of transcript_text and segments")
+        text = self.full_text()
+        if not text.strip():
+            raise ValueError("the transcript is empty")
+        return self
+
+    def full_text(self) -> str:
+        if self.segments is not None:
+            return " ".join(segment.text.strip() for segment in self.segments)
+        return self.transcript_text or ""
+
+
+class TranscriptPublic(OrmModel):
+    id: UUID
+    youtube_video_id: str
+    title: str | None
+    channel_name: str | None
+    duration: int | None
+    metadata: dict[str, Any] = Field(validation_alias=AliasChoices("meta", "metadata"))
+    created_at: datetime
+
+
+class TranscriptDetail(TranscriptPublic):
+    transcript_text: str
+
+
+class TranscriptCreated(TranscriptPublic):
+    chunk_count: int
+
+
+class ChunkPublic(OrmModel):
+    id: UUID
+    transcript_id: UUID
+    chunk_index: int
+    chunk_text: str
+    token_count: int
+    metadata: dict[str, Any] = Field(validation_alias=AliasChoices("meta", "metadata"))

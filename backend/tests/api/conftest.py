@@ -1,0 +1,96 @@
+"""An HTTP client on the ASGI app, its unit of work joined to the test's rolled-back session."""
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import get_settings
+from app.db.session import get_db
+from app.main import create_app
+
+PASSWORD = "correct horse battery staple"
+
+ClientFactory = Callable[..., httpx.AsyncClient]
+
+
+def build_app(session: AsyncSession, **overrides: Any) -> FastAPI:
+    settings = get_settings().model_copy(update=overrides)
+    app = create_app(settings)
+
+    async def unit_of_work_on_test_session() -> AsyncIterator[AsyncSession]:
+        # The same contract as get_db(): commit on success, roll back on error. Here a commit
+        # releases a savepoint and a rollback returns to it; the test's transaction undoes all.
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+    app.dependency_overrides[get_db] = unit_of_work_on_test_session
+    return app
+
+
+def client_for(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+@pytest.fixture
+async def client(session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(build_app(session)) as client:
+        yield client
+
+
+@pytest.fixture
+def make_client(session: AsyncSession) -> ClientFactory:
+    """A client on an app built with changed settings: make_client(message_max_chars=5)."""
+
+    def make(**overrides: Any) -> httpx.AsyncClient:
+        return client_for(build_app(session, **overrides))
+
+    return make
+
+
+@dataclass
+class Account:
+    email: str
+    headers: dict[str, str]
+    id: str
+
+
+async def sign_up(client: httpx.AsyncClient, email: str | None = None) -> Account:
+    email = email or f"person-{uuid.uuid4().hex[:10]}@example.com"
+    registered = await client.post(
+        "/api/v1/auth/register", json={"email": email, "password": PASSWORD}
+    )
+    assert registered.status_code == 201, registered.text
+    login = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    return Account(email=email, headers=headers, id=registered.json()["id"])
+
+
+@pytest.fixture
+async def alice(client: httpx.AsyncClient) -> Account:
+    return await sign_up(client)
+
+
+@pytest.fixture
+async def bob(client: httpx.AsyncClient) -> Account:
+    return await sign_up(client)
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The response is in the one error shape with this status and code; returns the error."""
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+    assert error["request_id"] == response.headers["X-Request-ID"]
+    return error

@@ -1,0 +1,155 @@
+import httpx
+import pytest
+
+from app.core.security import token_digest
+from app.db.repositories import SessionRepository
+from tests.api.conftest import PASSWORD, Account, ClientFactory, assert_error, sign_up
+from tests.factories import in_hours
+
+REGISTER = "/api/v1/auth/register"
+LOGIN = "/api/v1/auth/login"
+ME = "/api/v1/auth/me"
+
+
+async def test_register_normalises_the_email_and_hides_the_hash(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        REGISTER, json={"email": "  Grace@Example.COM", "password": PASSWORD}
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["email"] == "grace@example.com"
+    assert body["is_admin"] is False
+    assert "password" not in response.text
+    assert "hash" not in response.text
+
+
+async def test_register_twice_is_a_conflict(client: httpx.AsyncClient) -> None:
+    await client.post(REGISTER, json={"email": "twice@example.com", "password": PASSWORD})
+    response = await client.post(
+        REGISTER, json={"email": "TWICE@example.com", "password": PASSWORD}
+    )
+    error = assert_error(response, 409, "conflict")
+    assert "twice@example.com" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"email": "not-an-email", "password": PASSWORD}, "body.email"),
+        ({"email": "short@example.com", "password": "short"}, "body.password"),
+        ({"email": "long@example.com", "password": "x" * 300}, "body.password"),
+        ({"email": "blank@example.com", "password": " " * 12}, "body.password"),
+        ({"password": PASSWORD}, "body.email"),
+    ],
+)
+async def test_register_rejects_bad_input_with_field_details(
+    client: httpx.AsyncClient, payload: dict[str, str], field: str
+) -> None:
+    error = assert_error(await client.post(REGISTER, json=payload), 422, "validation_error")
+    assert field in [detail["field"] for detail in error["details"]]
+    assert PASSWORD not in str(error)
+
+
+async def test_login_me_logout(client: httpx.AsyncClient, alice: Account) -> None:
+    me = await client.get(ME, headers=alice.headers)
+    assert me.status_code == 200
+    assert me.json()["email"] == alice.email
+
+    assert (await client.post("/api/v1/auth/logout", headers=alice.headers)).status_code == 204
+
+    assert_error(await client.get(ME, headers=alice.headers), 401, "unauthorized")
+
+
+async def test_login_token_is_random_and_only_its_hash_is_stored(
+    client: httpx.AsyncClient, alice: Account, session: object
+) -> None:
+    response = await client.post(LOGIN, json={"email": alice.email, "password": PASSWORD})
+    token = response.json()["access_token"]
+
+    assert len(token) >= 43  # 32 random bytes, base64url
+    assert response.json()["token_type"] == "bearer"
+    sessions = SessionRepository(session)  # type: ignore[arg-type]
+    stored = await sessions.get_by_token(token_digest(token))
+    assert stored is not None
+    assert await sessions.get_by_token(token) is None  # the clear token is stored nowhere
+
+
+async def test_unknown_user_and_wrong_password_look_the_same(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    wrong_password = await client.post(LOGIN, json={"email": alice.email, "password": "x" * 12})
+    no_such_user = await client.post(
+        LOGIN, json={"email": "nobody@example.com", "password": PASSWORD}
+    )
+
+    first = assert_error(wrong_password, 401, "unauthorized")
+    second = assert_error(no_such_user, 401, "unauthorized")
+    assert first["message"] == second["message"]
+
+
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer not-a-real-token", "Bearer ytk_not-a-real-key", "Basic abc"]
+)
+async def test_protected_routes_need_valid_credentials(
+    client: httpx.AsyncClient, authorization: str | None
+) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    response = await client.get(ME, headers=headers)
+    assert_error(response, 401, "unauthorized")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+async def test_an_expired_session_is_refused_and_purged_at_the_next_login(
+    client: httpx.AsyncClient, alice: Account, session: object
+) -> None:
+    sessions = SessionRepository(session)  # type: ignore[arg-type]
+    expired_token = "expired-token-value"
+    await sessions.create(
+        user_id=alice.id,  # type: ignore[arg-type]
+        token_hash=token_digest(expired_token),
+        expires_at=in_hours(-1),
+    )
+
+    response = await client.get(ME, headers={"Authorization": f"Bearer {expired_token}"})
+    assert_error(response, 401, "unauthorized")
+
+    await client.post(LOGIN, json={"email": alice.email, "password": PASSWORD})
+    assert await sessions.delete_by_token(token_digest(expired_token)) is False
+
+
+async def test_repeated_failures_for_one_email_are_throttled(make_client: ClientFactory) -> None:
+    async with make_client(login_failures_per_email=3) as client:
+        account = await sign_up(client)
+        bad = {"email": account.email, "password": "wrong-password!"}
+        for _ in range(3):
+            assert (await client.post(LOGIN, json=bad)).status_code == 401
+
+        blocked = await client.post(LOGIN, json={"email": account.email, "password": PASSWORD})
+
+        assert_error(blocked, 429, "too_many_requests")
+        assert int(blocked.headers["Retry-After"]) > 0
+        other = await sign_up(client)  # another email from the same client still gets in
+        assert (await client.get(ME, headers=other.headers)).status_code == 200
+
+
+async def test_repeated_failures_from_one_client_are_throttled(make_client: ClientFactory) -> None:
+    async with make_client(login_failures_per_client=2) as client:
+        for attempt in range(2):
+            bad = {"email": f"guess{attempt}@example.com", "password": "wrong-password!"}
+            assert (await client.post(LOGIN, json=bad)).status_code == 401
+        response = await client.post(
+            LOGIN, json={"email": "guess9@example.com", "password": "x" * 12}
+        )
+        assert_error(response, 429, "too_many_requests")
+
+
+async def test_a_success_clears_the_email_failures(make_client: ClientFactory) -> None:
+    async with make_client(login_failures_per_email=2) as client:
+        account = await sign_up(client)
+        bad = {"email": account.email, "password": "wrong-password!"}
+        good = {"email": account.email, "password": PASSWORD}
+        assert (await client.post(LOGIN, json=bad)).status_code == 401
+        assert (await client.post(LOGIN, json=good)).status_code == 200
+        assert (await client.post(LOGIN, json=bad)).status_code == 401
+        assert (await client.post(LOGIN, json=good)).status_code == 200

@@ -1,0 +1,108 @@
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.api.conftest import ClientFactory, assert_error
+
+
+async def test_the_callers_request_id_is_echoed_and_logged(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        response = await client.get("/health", headers={"X-Request-ID": "abc-123"})
+
+    assert response.headers["X-Request-ID"] == "abc-123"
+    access = [r for r in caplog.records if r.name == "app.access"]
+    assert access
+    assert "GET /health 200" in access[-1].getMessage()
+    assert access[-1].getMessage().endswith("ms")
+
+
+async def test_a_missing_or_unsafe_request_id_is_replaced(client: httpx.AsyncClient) -> None:
+    generated = await client.get("/health")
+    unsafe = await client.get("/health", headers={"X-Request-ID": "bad id\twith spaces"})
+
+    assert len(generated.headers["X-Request-ID"]) == 32
+    assert unsafe.headers["X-Request-ID"] != "bad id\twith spaces"
+
+
+async def test_unknown_route_and_method_use_the_error_shape(client: httpx.AsyncClient) -> None:
+    assert_error(await client.get("/api/v1/nope"), 404, "not_found")
+    assert_error(await client.delete("/health"), 405, "method_not_allowed")
+
+
+async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/auth/register", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 422, "validation_error")
+
+
+async def test_unhandled_errors_are_a_logged_500_without_internals(
+    session: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.api.conftest import build_app, client_for
+
+    app: FastAPI = build_app(session)  # type: ignore[arg-type]
+
+    @app.get("/explode")
+    async def explode() -> None:
+        raise RuntimeError("secret internal detail")
+
+    async with client_for(app) as client:
+        response = await client.get("/explode")
+
+    error = assert_error(response, 500, "internal_error")
+    assert "secret" not in response.text
+    assert any("secret internal detail" in (r.exc_text or "") for r in caplog.records)
+    assert error["request_id"]
+
+
+async def test_a_chunked_body_over_the_limit_is_413(make_client: ClientFactory) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            yield b"x" * 1024
+
+    async with make_client(max_request_bytes=4096) as client:
+        response = await client.post(
+            "/api/v1/auth/register", content=body(), headers={"Content-Type": "application/json"}
+        )
+    assert_error(response, 413, "payload_too_large")
+
+
+async def test_cors_allows_the_configured_origins_only(make_client: ClientFactory) -> None:
+    async with make_client(cors_origins=["https://app.example.com"]) as client:
+        preflight = {"Access-Control-Request-Method": "POST"}
+        allowed = await client.options(
+            "/api/v1/auth/login", headers={"Origin": "https://app.example.com", **preflight}
+        )
+        refused = await client.options(
+            "/api/v1/auth/login", headers={"Origin": "https://evil.example.com", **preflight}
+        )
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_openapi_documents_every_route_with_the_error_shape(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    assert "ErrorResponse" in schema["components"]["schemas"]
+    operations = [
+        (path, method, operation)
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+    ]
+    assert len(operations) >= 25
+    for path, method, operation in operations:
+        assert any(code.startswith("2") for code in operation["responses"]), (path, method)
+        if path.startswith("/api/v1/") and not path.endswith(("/register", "/login")):
+            assert "401" in operation["responses"], (path, method)
+        for code, response in operation["responses"].items():
+            if code.startswith(("4", "5")):
+                ref = response["content"]["application/json"]["schema"]["$ref"]
+                assert ref.endswith("/ErrorResponse"), (path, method, code)
+    assert (await client.get("/docs")).status_code == 200
