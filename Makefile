@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.8
 VENV := backend/.venv
 
-.PHONY: run test install lint bench
+.PHONY: run test install lint bench admin
 
 $(VENV)/bin/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -24,3 +24,7 @@ lint: install
 
 bench: install
 	cd backend && .venv/bin/python -m benchmarks.repositories
+
+admin: install
+	@test -n "$(EMAIL)" || (echo "usage: make admin EMAIL=someone@example.com" && exit 2)
+	cd backend && .venv/bin/python -m app.cli grant-admin "$(EMAIL)"
