@@ -46,8 +46,15 @@ def main() -> None:
     logger.info("applying migrations")
     upgrade_to_head(database_url)
     settings = get_settings()
+    # log_config=None keeps the one logging setup (with request ids); the app writes its own
+    # access log, so uvicorn's is off.
     uvicorn.run(
-        "app.main:app", host=settings.host, port=settings.port, log_level=settings.log_level
+        "app.main:app",
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        log_config=None,
+        access_log=False,
     )
 
 

