@@ -13,12 +13,27 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.api.deps import LoginThrottles
 from app.api.errors import install_error_handlers
 from app.api.middleware import REQUEST_ID_HEADER, BodySizeLimitMiddleware, RequestContextMiddleware
-from app.api.routes import api_keys, auth, config, conversations, health, templates, transcripts
+from app.api.routes import (
+    api_keys,
+    auth,
+    config,
+    conversations,
+    drafts,
+    health,
+    jobs,
+    search,
+    templates,
+    transcripts,
+    usage,
+)
 from app.core.config import Settings, get_settings
 from app.db.repositories import SessionRepository
 from app.db.session import dispose_engine, get_engine, unit_of_work
 from app.services.chunking import get_tokenizer
+from app.services.ingest_worker import IngestWorker
+from app.services.llm import OpenAICompatibleModel, build_language_model
 from app.services.login_throttle import FailureThrottle
+from app.services.youtube_fetcher import YouTubeFetcher
 
 API_PREFIX = "/api/v1"
 SESSION_PURGE_INTERVAL_SECONDS = 3600
@@ -37,22 +52,48 @@ async def purge_expired_sessions_forever() -> None:
         await asyncio.sleep(SESSION_PURGE_INTERVAL_SECONDS)
 
 
+def start_ingest_workers(settings: Settings) -> list[asyncio.Task[None]]:
+    if not settings.jobs_enabled:
+        return []
+    worker = IngestWorker(unit_of_work, YouTubeFetcher, settings)
+    return [asyncio.create_task(worker.run_forever()) for _ in range(settings.job_workers)]
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
     get_engine()
     # Load the tokenizer now rather than in the first transcript upload.
-    await run_in_threadpool(get_tokenizer, app.state.settings.tokenizer_encoding)
-    purger = asyncio.create_task(purge_expired_sessions_forever())
+    await run_in_threadpool(get_tokenizer, settings.tokenizer_encoding)
+    background = [asyncio.create_task(purge_expired_sessions_forever())]
+    background += start_ingest_workers(settings)
     yield
-    purger.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await purger
+    for task in background:
+        task.cancel()
+    for task in background:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    model = app.state.language_model
+    if isinstance(model, OpenAICompatibleModel):
+        await model.aclose()
     await dispose_engine()
 
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, api_keys, conversations, transcripts, templates, config):
+    modules = (
+        auth,
+        api_keys,
+        conversations,
+        transcripts,
+        jobs,
+        search,
+        drafts,
+        templates,
+        usage,
+        config,
+    )
+    for module in modules:
         router.include_router(module.router)
     return router
 
@@ -66,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.language_model = build_language_model(settings)
     app.state.login_throttles = LoginThrottles(
         by_email=FailureThrottle(
             settings.login_failures_per_email, settings.login_failure_window_seconds

@@ -1,5 +1,7 @@
 """Dependencies shared by the routes, as `Annotated` aliases so signatures read plainly."""
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
@@ -13,7 +15,8 @@ from app.core.config import Settings
 from app.core.security import is_api_key, token_digest
 from app.db.models import User
 from app.db.repositories import ApiKeyRepository, SessionRepository, UserRepository
-from app.db.session import get_db
+from app.db.session import get_db, unit_of_work
+from app.services.llm import LanguageModel
 from app.services.login_throttle import FailureThrottle
 
 # scope="function": the unit of work commits before the response is sent, so a failed commit
@@ -101,3 +104,22 @@ def login_throttles(request: Request) -> LoginThrottles:
 
 
 LoginThrottlesDep = Annotated[LoginThrottles, Depends(login_throttles)]
+
+
+def language_model(request: Request) -> LanguageModel:
+    """The app's language model: OpenAI-compatible when LLM_BASE_URL is set, else offline."""
+    model: LanguageModel = request.app.state.language_model
+    return model
+
+
+LanguageModelDep = Annotated[LanguageModel, Depends(language_model)]
+
+UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+def unit_of_work_factory() -> UnitOfWorkFactory:
+    """For work that outlives the request's own session, such as a streamed answer."""
+    return unit_of_work
+
+
+UnitOfWorkDep = Annotated[UnitOfWorkFactory, Depends(unit_of_work_factory)]

@@ -60,6 +60,35 @@ class Settings(BaseSettings):
     chunk_overlap: float = Field(default=0.2, ge=0, lt=1)
     tokenizer_encoding: str = "cl100k_base"
 
+    # Ingestion jobs
+    jobs_enabled: bool = True  # run ingest workers inside the API process
+    job_workers: int = Field(default=1, ge=0)
+    job_poll_seconds: float = Field(default=2.0, gt=0)
+    job_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    job_stale_seconds: float = Field(default=120.0, gt=0)
+    job_max_attempts: int = Field(default=5, ge=1)
+    job_retry_base_seconds: float = Field(default=30.0, ge=0)
+    job_retry_max_seconds: float = Field(default=3600.0, ge=0)
+    ingest_languages: list[str] = Field(default_factory=lambda: ["en"])
+
+    # Retrieval and chat
+    search_max_results: int = Field(default=50, ge=1, le=200)
+    chat_context_chunks: int = Field(default=5, ge=1, le=50)
+    chat_history_messages: int = Field(default=10, ge=0, le=100)
+    # Share of the question's words a chunk must contain to count as relevant.
+    chat_min_term_coverage: float = Field(default=0.5, ge=0, le=1)
+
+    # Language model: an OpenAI-compatible server when LLM_BASE_URL is set, else offline.
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_temperature: float = Field(default=0.2, ge=0, le=2)
+    llm_max_tokens: int = Field(default=800, ge=1)
+    llm_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    llm_timeout_seconds: float = Field(default=60.0, gt=0)
+    llm_max_retries: int = Field(default=3, ge=0)
+    llm_retry_base_seconds: float = Field(default=0.5, ge=0)
+
     @field_validator("database_url", mode="before")
     @classmethod
     def _normalise_database_url(cls, value: object) -> object:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    Computed,
     DateTime,
     FetchedValue,
     ForeignKey,
@@ -22,7 +23,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -34,6 +35,11 @@ NAMING_CONVENTION = {
 }
 
 MESSAGE_ROLES = ("user", "assistant", "system")
+JOB_KINDS = ("youtube_ingest",)
+JOB_STATUSES = ("queued", "running", "done", "failed")
+USAGE_KINDS = ("chat", "draft")
+# Full-text search configuration of chunks.search_vector (migration 0004).
+SEARCH_CONFIG = "english"
 TEMPLATE_TYPES = ("linkedin", "twitter", "blog", "email")
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -230,6 +236,7 @@ class Chunk(Base):
     __table_args__ = (
         UniqueConstraint("transcript_id", "chunk_index"),
         Index("ix_chunks_metadata", "metadata", postgresql_using="gin"),
+        Index("ix_chunks_search_vector", "search_vector", postgresql_using="gin"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -240,6 +247,12 @@ class Chunk(Base):
     token_count: Mapped[int] = mapped_column(Integer, nullable=False)
     meta: Mapped[dict[str, Any]] = jsonb_metadata()
     created_at: Mapped[datetime] = created_at()
+    # Maintained by PostgreSQL from chunk_text; never written by the application.
+    search_vector: Mapped[str] = mapped_column(
+        TSVECTOR,
+        Computed(f"to_tsvector('{SEARCH_CONFIG}', chunk_text)", persisted=True),
+        deferred=True,
+    )
 
     transcript: Mapped[Transcript] = relationship(back_populates="chunks")
 
@@ -293,3 +306,82 @@ class Config(Base):
     value: Mapped[Any] = mapped_column(JSONB, nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = updated_at()
+
+
+class Job(Base):
+    """A background job. Workers claim queued jobs with FOR UPDATE SKIP LOCKED; a running job
+    whose heartbeat stops (its worker died) is claimed again."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_quoted_list(JOB_KINDS)})", name="kind_allowed"),
+        CheckConstraint(f"status IN ({_quoted_list(JOB_STATUSES)})", name="status_allowed"),
+        # One live-or-finished job per user and video: asking again returns that job.
+        Index(
+            "uq_jobs_one_active_per_user_video",
+            "user_id",
+            "youtube_video_id",
+            unique=True,
+            postgresql_where=text("status IN ('queued', 'running', 'done')"),
+        ),
+        Index("ix_jobs_user_id_created_at", "user_id", text("created_at DESC")),
+        Index("ix_jobs_queued_run_after", "run_after", postgresql_where=text("status = 'queued'")),
+        Index(
+            "ix_jobs_running_heartbeat_at",
+            "heartbeat_at",
+            postgresql_where=text("status = 'running'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_fk(
+        "users", index=False
+    )  # the (user_id, created_at) index leads
+    kind: Mapped[str] = mapped_column(
+        String(50), nullable=False, server_default=text("'youtube_ingest'")
+    )
+    youtube_video_id: Mapped[str] = mapped_column(String(50), nullable=False)
+    languages: Mapped[list[str]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'[\"en\"]'::jsonb"), default=lambda: ["en"]
+    )
+    status: Mapped[str] = mapped_column(
+        String(20), nullable=False, server_default=text("'queued'"), default="queued"
+    )
+    attempts: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default=text("0"), default=0
+    )
+    max_attempts: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default=text("5"), default=5
+    )
+    run_after: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    transcript_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("transcripts.id", ondelete="CASCADE"), index=True
+    )
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+
+class UsageEvent(Base):
+    """Tokens one language-model call used, for the usage ledger."""
+
+    __tablename__ = "usage_events"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_quoted_list(USAGE_KINDS)})", name="kind_allowed"),
+        Index("ix_usage_events_user_id_created_at", "user_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_fk("users", index=False)  # the composite index leads
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    provider: Mapped[str] = mapped_column(String(50), nullable=False)
+    model: Mapped[str] = mapped_column(String(200), nullable=False)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, nullable=False)
+    completion_tokens: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = created_at()

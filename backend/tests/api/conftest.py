@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.deps import unit_of_work_factory
 from app.core.config import get_settings
 from app.db.session import get_db
 from app.main import create_app
@@ -34,6 +36,9 @@ def build_app(session: AsyncSession, **overrides: Any) -> FastAPI:
             raise
 
     app.dependency_overrides[get_db] = unit_of_work_on_test_session
+    app.dependency_overrides[unit_of_work_factory] = lambda: asynccontextmanager(
+        unit_of_work_on_test_session
+    )
     return app
 
 

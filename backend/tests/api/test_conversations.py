@@ -60,16 +60,20 @@ async def test_list_is_paginated_with_a_total_and_newest_activity_first(
 
 async def test_messages_are_listed_oldest_first(client: httpx.AsyncClient, alice: Account) -> None:
     conversation_id = await new_conversation(client, alice)
-    for i in range(4):
+    for i in range(3):
         created = await say(client, alice, conversation_id, f"message {i}")
-        assert created.json()["role"] == "user"
-        assert created.json()["metadata"] == {}
+        assert created.json()["user_message"]["role"] == "user"
+        assert created.json()["user_message"]["metadata"] == {}
+        assert created.json()["assistant_message"]["role"] == "assistant"
 
     url = f"{CONVERSATIONS}/{conversation_id}/messages"
     page = (await client.get(url, params={"limit": 3}, headers=alice.headers)).json()
 
-    assert [m["content"] for m in page["items"]] == ["message 0", "message 1", "message 2"]
-    assert page["total"] == 4
+    roles = [(m["role"], m["content"]) for m in page["items"]]
+    assert roles[0] == ("user", "message 0")
+    assert roles[1][0] == "assistant"
+    assert roles[2] == ("user", "message 1")
+    assert page["total"] == 6
 
 
 async def test_message_length_limit_comes_from_settings(make_client: ClientFactory) -> None:

@@ -1,19 +1,27 @@
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.api.deps import CurrentUser, LanguageModelDep, SessionDep, SettingsDep, UnitOfWorkDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.schemas.common import Limit, Offset, Page
 from app.api.schemas.conversations import (
+    ChatExchange,
     ConversationCreate,
     ConversationPublic,
     ConversationRename,
     MessageCreate,
     MessagePublic,
 )
-from app.db.models import Conversation, Message, User
-from app.db.repositories import ConversationRepository, MessageRepository
+from app.api.streaming import AnswerStream, stream_answer
+from app.core.config import Settings
+from app.db.models import Conversation, User
+from app.db.repositories import ConversationRepository, MessageRepository, TranscriptRepository
+from app.services import chat
+from app.services.chat import start_turn
+from app.services.llm import LanguageModelError
 
 router = APIRouter(
     prefix="/conversations", tags=["conversations"], responses=error_responses(401, 422)
@@ -106,22 +114,9 @@ async def list_messages(
     )
 
 
-@router.post(
-    "/{conversation_id}/messages",
-    status_code=status.HTTP_201_CREATED,
-    response_model=MessagePublic,
-    responses=error_responses(404),
-)
-async def add_message(
-    conversation_id: UUID,
-    body: MessageCreate,
-    user: CurrentUser,
-    session: SessionDep,
-    settings: SettingsDep,
-) -> Message:
-    """Add a user message; the conversation moves to the top of the list."""
-    if len(body.content) > settings.message_max_chars:
-        limit = settings.message_max_chars
+def check_length(content: str, settings: Settings) -> None:
+    limit = settings.message_max_chars
+    if len(content) > limit:
         detail = ErrorDetail(
             field="body.content", message=f"at most {limit} characters", type="string_too_long"
         )
@@ -131,7 +126,62 @@ async def add_message(
             f"The message is longer than {limit} characters.",
             details=[detail],
         )
+
+
+STREAM_DESCRIPTION = """With `Accept: text/event-stream` the answer streams as server-sent events:
+`user_message` (the stored question), `delta` (`{"text": ...}`, repeated), then `done` (the stored
+answer) or `error`. A client that disconnects leaves the partial answer stored, marked
+`"partial": true` in its metadata."""
+
+
+@router.post(
+    "/{conversation_id}/messages",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ChatExchange,
+    responses={
+        **error_responses(404, 502),
+        201: {"content": {"text/event-stream": {}}, "description": "The question and its answer."},
+    },
+    description=STREAM_DESCRIPTION,
+)
+async def ask(
+    conversation_id: UUID,
+    body: MessageCreate,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    model: LanguageModelDep,
+    unit_of_work: UnitOfWorkDep,
+) -> ChatExchange | StreamingResponse:
+    """Ask about your videos: the question is stored, answered from the most relevant passages
+    with [n] citations linking to the moment in the video, and the answer is stored with its
+    citations and token usage. The first question titles an untitled conversation."""
+    check_length(body.content, settings)
     conversation = await owned_conversation(session, conversation_id, user)
-    return await MessageRepository(session).create(
-        conversation_id=conversation.id, role="user", content=body.content
+    transcript_ids = await owned_transcript_ids(session, body.transcript_ids, user)
+    turn = await start_turn(session, conversation, body.content, transcript_ids, settings)
+    await session.commit()  # the question is kept whatever happens to the answer
+    if "text/event-stream" in request.headers.get("accept", ""):
+        return AnswerStream(stream_answer(turn, model, unit_of_work))
+    try:
+        reply = await chat.answer(session, turn, model)
+    except LanguageModelError as error:
+        raise ApiError(502, "bad_gateway", f"The language model failed: {error}") from error
+    return ChatExchange(
+        user_message=MessagePublic.model_validate(turn.user_message),
+        assistant_message=MessagePublic.model_validate(reply),
     )
+
+
+async def owned_transcript_ids(
+    session: AsyncSession, transcript_ids: list[UUID] | None, user: User
+) -> list[UUID] | None:
+    """The ids, checked to be the user's: a foreign or unknown one answers 404."""
+    if transcript_ids is None:
+        return None
+    transcripts = TranscriptRepository(session)
+    for transcript_id in transcript_ids:
+        if await transcripts.get_for_user(transcript_id, user.id) is None:
+            raise not_found("Transcript", transcript_id)
+    return transcript_ids

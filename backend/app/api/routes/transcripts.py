@@ -1,12 +1,14 @@
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import CurrentUser, SessionDep, SettingsDep
-from app.api.errors import error_responses, not_found
+from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.schemas.common import Limit, Offset, Page
+from app.api.schemas.jobs import IngestRequest, JobPublic
 from app.api.schemas.transcripts import (
     ChunkPublic,
     TranscriptCreate,
@@ -14,10 +16,13 @@ from app.api.schemas.transcripts import (
     TranscriptDetail,
     TranscriptPublic,
 )
-from app.core.config import Settings
 from app.db.models import Transcript, User
-from app.db.repositories import ChunkRepository, NewChunk, TranscriptRepository
-from app.services.chunking import Segment, TextChunk, chunk_segments, chunk_text
+from app.db.repositories import ChunkRepository, JobRepository, TranscriptRepository
+from app.services.captions import CaptionFileError, caption_format, parse_captions
+from app.services.chunking import Segment
+from app.services.ingest_worker import wake_workers
+from app.services.transcripts import NewTranscript, store_transcript
+from app.services.youtube import parse_video_id
 
 router = APIRouter(prefix="/transcripts", tags=["transcripts"], responses=error_responses(401, 422))
 
@@ -27,20 +32,6 @@ async def owned_transcript(session: AsyncSession, transcript_id: UUID, user: Use
     if transcript is None:
         raise not_found("Transcript", transcript_id)
     return transcript
-
-
-def split_into_chunks(body: TranscriptCreate, settings: Settings) -> list[TextChunk]:
-    options = (settings.chunk_tokens, settings.chunk_overlap, settings.tokenizer_encoding)
-    if body.segments is not None:
-        segments = [Segment(s.text, s.start, s.duration) for s in body.segments]
-        return chunk_segments(segments, *options)
-    return chunk_text(body.full_text(), *options)
-
-
-def chunk_metadata(chunk: TextChunk) -> dict[str, float]:
-    if chunk.start is None or chunk.end is None:
-        return {}
-    return {"start_seconds": round(chunk.start, 3), "end_seconds": round(chunk.end, 3)}
 
 
 @router.post(
@@ -54,35 +45,97 @@ async def create_transcript(
 ) -> TranscriptCreated:
     """Store a transcript and its chunks, in one transaction. 409 if the caller already has
     this video."""
-    # Tokenising a long transcript takes tens of milliseconds: keep it off the event loop.
-    pieces = await run_in_threadpool(split_into_chunks, body, settings)
-    metadata = dict(body.metadata)
+    segments = None
     if body.segments is not None:
-        metadata["segments"] = [segment.model_dump() for segment in body.segments]
-    transcript = await TranscriptRepository(session).create(
-        user_id=user.id,
-        youtube_video_id=body.video,
-        transcript_text=body.full_text(),
+        segments = [Segment(s.text, s.start, s.duration) for s in body.segments]
+    new = NewTranscript(
+        video_id=body.video,
+        text=body.transcript_text,
+        segments=segments,
         title=body.title,
         channel_name=body.channel_name,
         duration=body.duration,
-        metadata=metadata,
+        metadata=body.metadata,
     )
-    await ChunkRepository(session).create_many(
-        [
-            NewChunk(
-                transcript_id=transcript.id,
-                user_id=user.id,
-                chunk_index=piece.index,
-                chunk_text=piece.text,
-                token_count=piece.token_count,
-                metadata=chunk_metadata(piece),
-            )
-            for piece in pieces
-        ]
-    )
+    transcript, chunk_count = await store_transcript(session, user.id, new, settings)
     public = TranscriptPublic.model_validate(transcript)
-    return TranscriptCreated(**public.model_dump(), chunk_count=len(pieces))
+    return TranscriptCreated(**public.model_dump(), chunk_count=chunk_count)
+
+
+@router.post(
+    "/ingest",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobPublic,
+    responses={200: {"model": JobPublic, "description": "The existing job for this video."}},
+)
+async def ingest_video(
+    body: IngestRequest, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> JSONResponse:
+    """Queue fetching a video's captions; poll `GET /jobs/{id}`.
+
+    202 with a new job; 200 with the existing one when this video is already queued, running
+    or done for the caller. A failed job can be retried by asking again.
+    """
+    job, created = await JobRepository(session).enqueue_ingest(
+        user_id=user.id,
+        video_id=body.video,
+        languages=body.languages or settings.ingest_languages,
+        max_attempts=settings.job_max_attempts,
+    )
+    await session.commit()  # visible to the workers before they are woken
+    if created:
+        wake_workers()
+    public = JobPublic.model_validate(job).model_dump(mode="json")
+    return JSONResponse(
+        public, status_code=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+    )
+
+
+def invalid_upload(field: str, message: str) -> ApiError:
+    detail = ErrorDetail(field=f"body.{field}", message=message, type="value_error")
+    return ApiError(422, "validation_error", message, details=[detail])
+
+
+@router.post(
+    "/upload",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TranscriptCreated,
+    responses=error_responses(409, 413),
+)
+async def upload_captions(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="An SRT or WebVTT caption file, UTF-8.")],
+    video: Annotated[str, Form(max_length=2048, description="The video id or URL.")],
+    title: Annotated[str | None, Form(max_length=500)] = None,
+    channel_name: Annotated[str | None, Form(max_length=255)] = None,
+) -> TranscriptCreated:
+    """Store a transcript from a caption file; chunks keep the captions' timings."""
+    try:
+        video_id = parse_video_id(video)
+    except ValueError as error:
+        raise invalid_upload("video", str(error)) from error
+    try:
+        content = (await file.read()).decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise invalid_upload("file", "the caption file is not UTF-8 text") from error
+    try:
+        segments = parse_captions(content, caption_format(file.filename or "", content))
+    except CaptionFileError as error:
+        raise invalid_upload("file", str(error)) from error
+    last = segments[-1]
+    new = NewTranscript(
+        video_id=video_id,
+        segments=segments,
+        title=title,
+        channel_name=channel_name,
+        duration=round(last.start + last.duration),
+        metadata={"source": "upload", "filename": file.filename},
+    )
+    transcript, chunk_count = await store_transcript(session, user.id, new, settings)
+    public = TranscriptPublic.model_validate(transcript)
+    return TranscriptCreated(**public.model_dump(), chunk_count=chunk_count)
 
 
 @router.get("", response_model=Page[TranscriptPublic])

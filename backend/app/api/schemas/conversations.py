@@ -25,6 +25,9 @@ class ConversationPublic(OrmModel):
 class MessageCreate(BaseModel):
     # The length limit comes from settings (MESSAGE_MAX_CHARS) and is checked in the route.
     content: str = Field(min_length=1)
+    transcript_ids: list[UUID] | None = Field(
+        default=None, max_length=50, description="Answer from these transcripts only."
+    )
 
 
 class MessagePublic(OrmModel):
@@ -34,3 +37,8 @@ class MessagePublic(OrmModel):
     content: str
     metadata: dict[str, Any] = Field(validation_alias=AliasChoices("meta", "metadata"))
     created_at: datetime
+
+
+class ChatExchange(BaseModel):
+    user_message: MessagePublic
+    assistant_message: MessagePublic

@@ -3,10 +3,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from app.db.models import Chunk
-from app.db.repositories.base import BaseRepository, database_errors_translated
+from app.db.repositories.base import BaseRepository, check_page, database_errors_translated
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,65 @@ class NewChunk:
             "token_count": self.token_count,
             "meta": self.metadata,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkHit:
+    """A chunk that matched a full-text query, with its transcript's identity."""
+
+    chunk_id: uuid.UUID
+    transcript_id: uuid.UUID
+    youtube_video_id: str
+    title: str | None
+    chunk_index: int
+    chunk_text: str
+    metadata: dict[str, Any]
+    rank: float
+    snippet: str
+    matched_terms: int
+    query_terms: int
+
+    @property
+    def coverage(self) -> float:
+        """The share of the query's distinct words (lexemes) this chunk contains."""
+        return self.matched_terms / self.query_terms if self.query_terms else 0.0
+
+
+# Two readings of the query, both with the English configuration the search_vector column uses:
+# "all": websearch_to_tsquery (quotes, OR, -word, every other word required), and
+# "any": the query's own lexemes OR-ed, for questions that share only some words with the text.
+_QUERIES = {
+    "all": "websearch_to_tsquery('english', :query)",
+    "any": """(SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery
+                 FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS lexeme)""",
+}
+
+# Rank and cut first, then headline only the survivors: ts_headline re-parses the text.
+_SEARCH = """
+    WITH query AS (SELECT {tsquery} AS tsq),
+    lexemes AS (
+        SELECT quote_literal(lexeme)::tsquery AS term
+          FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS lexeme
+    ),
+    top AS (
+        SELECT c.id, c.transcript_id, c.chunk_index, c.chunk_text, c.metadata, c.search_vector,
+               ts_rank_cd(c.search_vector, query.tsq) AS rank
+          FROM chunks c, query
+         WHERE c.user_id = :user_id
+           AND c.search_vector @@ query.tsq
+           AND (CAST(:transcript_ids AS uuid[]) IS NULL OR c.transcript_id = ANY(:transcript_ids))
+         ORDER BY rank DESC, c.transcript_id, c.chunk_index
+         LIMIT :limit
+    )
+    SELECT top.id, top.transcript_id, t.youtube_video_id, t.title, top.chunk_index,
+           top.chunk_text, top.metadata, top.rank,
+           ts_headline('english', top.chunk_text, query.tsq,
+                       'StartSel=**, StopSel=**, MaxWords=35, MinWords=15, MaxFragments=2'),
+           (SELECT count(*) FROM lexemes WHERE top.search_vector @@ lexemes.term),
+           (SELECT count(*) FROM lexemes)
+      FROM top JOIN transcripts t ON t.id = top.transcript_id, query
+     ORDER BY top.rank DESC, top.transcript_id, top.chunk_index
+"""
 
 
 class ChunkRepository(BaseRepository[Chunk]):
@@ -83,3 +143,30 @@ class ChunkRepository(BaseRepository[Chunk]):
         """Delete every chunk of the transcript; returns how many were removed."""
         result = await self.execute(delete(Chunk).where(Chunk.transcript_id == transcript_id))
         return int(result.rowcount)
+
+    async def search(
+        self,
+        user_id: uuid.UUID,
+        query: str,
+        *,
+        transcript_ids: Sequence[uuid.UUID] | None = None,
+        limit: int = 10,
+        match: str = "all",
+    ) -> list[ChunkHit]:
+        """The user's chunks that match `query`, best first (full-text search, GIN index).
+
+        match="all" needs every word (websearch syntax); match="any" needs one of them.
+        """
+        check_page(limit, 0)
+        statement = text(_SEARCH.format(tsquery=_QUERIES[match])).bindparams(
+            bindparam("transcript_ids", type_=ARRAY(UUID(as_uuid=True))),
+        )
+        parameters = {
+            "user_id": user_id,
+            "query": query,
+            "transcript_ids": list(transcript_ids) if transcript_ids is not None else None,
+            "limit": limit,
+        }
+        async with database_errors_translated():
+            rows = (await self.session.execute(statement, parameters)).all()
+        return [ChunkHit(*row) for row in rows]

@@ -1,0 +1,92 @@
+from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.deps import CurrentUser, LanguageModelDep, SessionDep, SettingsDep
+from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
+from app.api.routes.conversations import owned_conversation
+from app.api.routes.templates import visible_template
+from app.api.schemas.drafts import DraftRequest, DraftResult
+from app.db.models import Template, User
+from app.db.repositories import TemplateRepository
+from app.services.drafts import NoSourcesError, write_draft
+from app.services.llm import LanguageModelError
+from app.services.rendering import MissingVariablesError
+
+router = APIRouter(prefix="/drafts", tags=["drafts"], responses=error_responses(401, 404, 422, 502))
+
+
+async def chosen_template(session: AsyncSession, body: DraftRequest, user: User) -> Template:
+    if body.template_id is not None:
+        return await visible_template(session, body.template_id, user)
+    assert body.template_type is not None
+    template = await TemplateRepository(session).get_template(user.id, body.template_type)
+    if template is None:
+        raise not_found("Default template of type", body.template_type)
+    return template
+
+
+@router.post("", response_model=DraftResult)
+async def create_draft(
+    body: DraftRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    model: LanguageModelDep,
+) -> DraftResult:
+    """A LinkedIn / Twitter / blog / email draft on `topic`, from what your videos say about it.
+
+    The template's `{topic}`, `{tone}`, `{key_points}` and `{sources}` are filled from the
+    retrieved passages; other placeholders come from `variables`.
+    """
+    template = await chosen_template(session, body, user)
+    if body.conversation_id is not None:
+        await owned_conversation(session, body.conversation_id, user)
+    try:
+        draft = await write_draft(
+            session,
+            user.id,
+            template,
+            topic=body.topic,
+            tone=body.tone,
+            transcript_ids=body.transcript_ids,
+            variables=body.variables,
+            conversation_id=body.conversation_id,
+            model=model,
+            settings=settings,
+        )
+    except NoSourcesError as error:
+        detail = ErrorDetail(
+            field="body.topic", message="not covered by your videos", type="no_sources"
+        )
+        raise ApiError(
+            422, "no_sources", f"None of your videos covers {body.topic!r}.", details=[detail]
+        ) from error
+    except MissingVariablesError as error:
+        details = [
+            ErrorDetail(field=f"body.variables.{n}", message="missing", type="missing")
+            for n in error.missing
+        ]
+        raise ApiError(
+            422,
+            "validation_error",
+            f"Missing variables: {', '.join(error.missing)}",
+            details=details,
+        ) from error
+    except LanguageModelError as error:
+        raise ApiError(502, "bad_gateway", f"The language model failed: {error}") from error
+    usage = draft.completion.usage
+    return DraftResult(
+        text=draft.text,
+        template_id=template.id,
+        template_type=template.template_type,
+        prompt=draft.prompt,
+        sources=[c.as_dict() for c in draft.citations],
+        provider=model.provider,
+        model=model.model,
+        usage={
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        },
+        message_id=draft.message.id if draft.message else None,
+    )

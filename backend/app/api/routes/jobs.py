@@ -1,0 +1,36 @@
+from uuid import UUID
+
+from fastapi import APIRouter
+
+from app.api.deps import CurrentUser, SessionDep
+from app.api.errors import error_responses, not_found
+from app.api.schemas.common import Limit, Offset, Page
+from app.api.schemas.jobs import JobPublic
+from app.db.models import Job
+from app.db.repositories import JobRepository
+
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses=error_responses(401, 422))
+
+
+@router.get("", response_model=Page[JobPublic])
+async def list_jobs(
+    user: CurrentUser, session: SessionDep, limit: Limit = 20, offset: Offset = 0
+) -> Page[JobPublic]:
+    """The caller's ingestion jobs, newest first."""
+    jobs = JobRepository(session)
+    items = await jobs.list_by_user(user.id, limit, offset)
+    return Page(
+        items=[JobPublic.model_validate(job) for job in items],
+        total=await jobs.count_by_user(user.id),
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{job_id}", response_model=JobPublic, responses=error_responses(404))
+async def get_job(job_id: UUID, user: CurrentUser, session: SessionDep) -> Job:
+    """One job: queued → running → done (with its transcript_id) or failed (with the reason)."""
+    job = await JobRepository(session).get_for_user(job_id, user.id)
+    if job is None:
+        raise not_found("Job", job_id)
+    return job

@@ -1,0 +1,32 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.api.deps import CurrentUser, SessionDep
+from app.api.errors import error_responses
+from app.api.schemas.usage import DailyUsagePublic, UsageReport
+from app.db.repositories import UsageRepository
+
+router = APIRouter(prefix="/usage", tags=["usage"], responses=error_responses(401, 422))
+
+
+@router.get("", response_model=UsageReport)
+async def usage(
+    user: CurrentUser, session: SessionDep, days: Annotated[int, Query(ge=1, le=366)] = 7
+) -> UsageReport:
+    """The caller's language-model token usage per UTC day, oldest first, today included."""
+    daily = await UsageRepository(session).daily_totals(user.id, days)
+    return UsageReport(
+        days=days,
+        daily=[
+            DailyUsagePublic(
+                day=row.day,
+                calls=row.calls,
+                prompt_tokens=row.prompt_tokens,
+                completion_tokens=row.completion_tokens,
+                total_tokens=row.total_tokens,
+            )
+            for row in daily
+        ],
+        total_tokens=sum(row.total_tokens for row in daily),
+    )

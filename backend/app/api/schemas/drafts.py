@@ -1,0 +1,40 @@
+from typing import Any, Self
+from uuid import UUID
+
+from pydantic import BaseModel, Field, model_validator
+
+from app.api.schemas.templates import TemplateType
+
+
+class DraftRequest(BaseModel):
+    template_type: TemplateType | None = Field(
+        default=None, description="Use your default template of this type (else the built-in)."
+    )
+    template_id: UUID | None = Field(default=None, description="Or name a template.")
+    topic: str = Field(min_length=1, max_length=500)
+    tone: str = Field(default="clear and friendly", min_length=1, max_length=100)
+    transcript_ids: list[UUID] | None = Field(default=None, max_length=50)
+    variables: dict[str, str] = Field(
+        default_factory=dict, description="Values for any other placeholders of the template."
+    )
+    conversation_id: UUID | None = Field(
+        default=None, description="Also save the draft in this conversation."
+    )
+
+    @model_validator(mode="after")
+    def _one_template(self) -> Self:
+        if (self.template_type is None) == (self.template_id is None):
+            raise ValueError("give exactly one of template_type and template_id")
+        return self
+
+
+class DraftResult(BaseModel):
+    text: str
+    template_id: UUID
+    template_type: str
+    prompt: str = Field(description="The template as rendered and sent to the language model.")
+    sources: list[dict[str, Any]]
+    provider: str
+    model: str
+    usage: dict[str, int]
+    message_id: UUID | None = Field(description="The saved message, when a conversation was given.")

@@ -1,0 +1,135 @@
+from collections.abc import Sequence
+from datetime import timedelta
+from uuid import UUID
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from app.db.models import Job
+from app.db.repositories.base import BaseRepository, database_errors_translated
+
+ACTIVE_OR_DONE = ("queued", "running", "done")
+
+
+class JobRepository(BaseRepository[Job]):
+    """Background jobs: enqueued by requests, claimed and finished by workers."""
+
+    model = Job
+
+    async def enqueue_ingest(
+        self, *, user_id: UUID, video_id: str, languages: Sequence[str], max_attempts: int
+    ) -> tuple[Job, bool]:
+        """The user's queued, running or done job for this video, else a new queued one.
+
+        Returns (job, created). Idempotent under concurrency: the partial unique index decides,
+        and ON CONFLICT DO NOTHING turns the loser of a race into a lookup.
+        """
+        statement = (
+            insert(Job)
+            .values(
+                user_id=user_id,
+                youtube_video_id=video_id,
+                languages=list(languages),
+                max_attempts=max_attempts,
+            )
+            .on_conflict_do_nothing(
+                index_elements=[Job.user_id, Job.youtube_video_id],
+                index_where=Job.status.in_(ACTIVE_OR_DONE),
+            )
+            .returning(Job)
+        )
+        async with database_errors_translated():
+            created = await self.session.scalar(statement)
+        if created is not None:
+            return created, True
+        existing = await self.scalars(
+            select(Job).where(
+                Job.user_id == user_id,
+                Job.youtube_video_id == video_id,
+                Job.status.in_(ACTIVE_OR_DONE),
+            )
+        )
+        return existing[0], False
+
+    async def get_for_user(self, job_id: UUID, user_id: UUID) -> Job | None:
+        job = await self.get_by_id(job_id)
+        return job if job is not None and job.user_id == user_id else None
+
+    async def list_by_user(self, user_id: UUID, limit: int = 50, offset: int = 0) -> Sequence[Job]:
+        """A page of the user's jobs, newest first."""
+        return await self.list(
+            Job.user_id == user_id, order_by=[Job.created_at.desc()], limit=limit, offset=offset
+        )
+
+    async def count_by_user(self, user_id: UUID) -> int:
+        return await self.count(Job.user_id == user_id)
+
+    async def claim_next(self, worker_id: str, stale_after: timedelta) -> Job | None:
+        """Take the next job that is due, or one whose worker stopped sending heartbeats.
+
+        FOR UPDATE SKIP LOCKED lets any number of workers claim concurrently without taking
+        the same job twice. Claiming counts as an attempt.
+        """
+        now = func.clock_timestamp()
+        due = select(Job.id).where(
+            or_(
+                (Job.status == "queued") & (Job.run_after <= now),
+                (Job.status == "running") & (Job.heartbeat_at < now - stale_after),
+            )
+        )
+        candidate = due.order_by(Job.run_after).limit(1).with_for_update(skip_locked=True)
+        statement = (
+            update(Job)
+            .where(Job.id == candidate.scalar_subquery())
+            .values(
+                status="running",
+                locked_by=worker_id,
+                heartbeat_at=now,
+                started_at=now,
+                attempts=Job.attempts + 1,
+                error=None,
+            )
+            .returning(Job)
+            .execution_options(populate_existing=True)
+        )
+        async with database_errors_translated():
+            return await self.session.scalar(statement)
+
+    async def heartbeat(self, job_id: UUID, worker_id: str) -> bool:
+        """Tell the others this worker is still on the job; False if it was taken away."""
+        result = await self.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.locked_by == worker_id, Job.status == "running")
+            .values(heartbeat_at=func.clock_timestamp())
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)
+
+    async def mark_done(self, job_id: UUID, transcript_id: UUID) -> None:
+        await self._finish(job_id, status="done", transcript_id=transcript_id, error=None)
+
+    async def mark_failed(self, job_id: UUID, reason: str) -> None:
+        await self._finish(job_id, status="failed", error=reason)
+
+    async def retry_later(self, job_id: UUID, reason: str, delay: timedelta) -> None:
+        """Back to the queue, due after `delay`, keeping the reason of this failure."""
+        await self.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                status="queued",
+                run_after=func.clock_timestamp() + delay,
+                locked_by=None,
+                heartbeat_at=None,
+                error=reason,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    async def _finish(self, job_id: UUID, **values: object) -> None:
+        await self.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(locked_by=None, finished_at=func.clock_timestamp(), **values)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,49 @@
+"""SRT and WebVTT caption files into timed segments (parsed by webvtt-py)."""
+
+import html
+import io
+
+import webvtt
+from webvtt.errors import MalformedFileError
+from webvtt.models import Timestamp
+
+from app.services.chunking import Segment
+
+CAPTION_FORMATS = ("srt", "vtt")
+
+
+class CaptionFileError(ValueError):
+    """The file is not a caption file of the announced format."""
+
+
+def _seconds(timestamp: Timestamp) -> float:
+    # webvtt-py's *_in_seconds properties drop the milliseconds: keep them.
+    hours, minutes, seconds, milliseconds = timestamp.to_tuple()
+    return hours * 3600 + minutes * 60 + seconds + milliseconds / 1000
+
+
+def caption_format(filename: str, content: str) -> str:
+    """ "vtt" or "srt", from the WEBVTT header first, then the file name."""
+    if content.lstrip("\ufeff").startswith("WEBVTT"):
+        return "vtt"
+    if filename.lower().endswith(".vtt"):
+        return "vtt"
+    return "srt"
+
+
+def parse_captions(content: str, caption_type: str) -> list[Segment]:
+    """The cues of an SRT or WebVTT file as segments; CaptionFileError when there are none."""
+    try:
+        captions = webvtt.from_buffer(io.StringIO(content.lstrip("\ufeff")), format=caption_type)
+    except (MalformedFileError, ValueError, IndexError) as error:
+        raise CaptionFileError(f"not a valid {caption_type.upper()} file: {error}") from error
+    segments = []
+    for caption in captions.captions:
+        text = " ".join(html.unescape(caption.text).split())
+        if not text:
+            continue
+        start = _seconds(caption.start_time)
+        segments.append(Segment(text, start, max(0.0, _seconds(caption.end_time) - start)))
+    if not segments:
+        raise CaptionFileError(f"the {caption_type.upper()} file has no captions")
+    return segments

@@ -1,0 +1,167 @@
+"""Grounded chat: store the question, retrieve, build the prompt, store the answer.
+
+The model only sees numbered excerpts of the user's own videos and is told to cite them as [n];
+the stored answer keeps those citations (with deep links), the provider and the token usage in
+its metadata. A question nothing in the videos covers gets an honest answer, not an invention.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.db.models import Conversation, Message
+from app.db.repositories import ConversationRepository, MessageRepository, UsageRepository
+from app.services.extract import Passage
+from app.services.llm import ChatMessage, LanguageModel, Usage
+from app.services.retrieval import Citation, retrieve, start_seconds, timestamp_label
+
+NOT_IN_VIDEOS = (
+    "I couldn't find anything about that in your videos. Try other words, or ingest a video "
+    "that covers it."
+)
+TITLE_LENGTH = 60
+
+SYSTEM_PROMPT = """You answer questions about the user's YouTube videos.
+Use only the numbered excerpts below. Cite every statement with the excerpt number, like [2].
+If the excerpts do not contain the answer, say that the videos do not cover it.
+
+Excerpts:
+{excerpts}"""
+
+
+@dataclass
+class ChatTurn:
+    """Everything needed to produce and store one answer."""
+
+    conversation: Conversation
+    user_message: Message
+    prompt: list[ChatMessage]
+    citations: list[Citation]
+    passages: list[Passage] = field(default_factory=list)
+
+    @property
+    def grounded(self) -> bool:
+        return bool(self.citations)
+
+
+def title_from(content: str) -> str:
+    """A conversation title from its first question: its first words, cut at a word."""
+    words = " ".join(content.split())
+    if len(words) <= TITLE_LENGTH:
+        return words
+    return words[:TITLE_LENGTH].rsplit(" ", 1)[0] + "…"
+
+
+def excerpt_heading(citation: Citation) -> str:
+    hit = citation.hit
+    when = timestamp_label(start_seconds(hit))
+    title = hit.title or hit.youtube_video_id
+    return f"[{citation.number}] {title}" + (f" at {when}" if when else "")
+
+
+def build_prompt(
+    history: Sequence[Message], question: str, citations: Sequence[Citation]
+) -> list[ChatMessage]:
+    excerpts = "\n\n".join(f"{excerpt_heading(c)}\n{c.hit.chunk_text}" for c in citations)
+    messages = [ChatMessage("system", SYSTEM_PROMPT.format(excerpts=excerpts))]
+    messages += [ChatMessage(m.role, m.content) for m in history if m.role in ("user", "assistant")]  # type: ignore[arg-type]
+    messages.append(ChatMessage("user", question))
+    return messages
+
+
+async def start_turn(
+    session: AsyncSession,
+    conversation: Conversation,
+    content: str,
+    transcript_ids: Sequence[UUID] | None,
+    settings: Settings,
+) -> ChatTurn:
+    """Store the user's message (titling an untitled conversation) and gather the context."""
+    messages = MessageRepository(session)
+    history = (
+        await messages.get_last_n(conversation.id, settings.chat_history_messages)
+        if settings.chat_history_messages
+        else []
+    )
+    user_message = await messages.create(
+        conversation_id=conversation.id, role="user", content=content
+    )
+    if conversation.title is None:
+        await ConversationRepository(session).update(conversation.id, title=title_from(content))
+    hits = await retrieve(
+        session,
+        conversation.user_id,
+        content,
+        transcript_ids=transcript_ids,
+        limit=settings.chat_context_chunks,
+        min_coverage=settings.chat_min_term_coverage,
+    )
+    citations = [Citation(number, hit) for number, hit in enumerate(hits, start=1)]
+    return ChatTurn(
+        conversation=conversation,
+        user_message=user_message,
+        prompt=build_prompt(history, content, citations),
+        citations=citations,
+        passages=[Passage(c.number, c.hit.chunk_text) for c in citations],
+    )
+
+
+def answer_metadata(
+    turn: ChatTurn, model: LanguageModel, usage: Usage | None, *, partial: bool = False
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "grounded": turn.grounded,
+        "citations": [c.as_dict() for c in turn.citations],
+        "provider": model.provider if turn.grounded else None,
+        "model": model.model if turn.grounded else None,
+        "offline": model.provider.startswith("offline") if turn.grounded else None,
+        "partial": partial,
+    }
+    if usage is not None:
+        metadata["usage"] = {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        }
+    return metadata
+
+
+async def store_answer(
+    session: AsyncSession,
+    turn: ChatTurn,
+    model: LanguageModel,
+    text: str,
+    usage: Usage | None,
+    *,
+    partial: bool = False,
+    kind: str = "chat",
+) -> Message:
+    """Store the assistant's message and, when a model ran, its line in the usage ledger."""
+    answer = await MessageRepository(session).create(
+        conversation_id=turn.conversation.id,
+        role="assistant",
+        content=text,
+        metadata=answer_metadata(turn, model, usage, partial=partial),
+    )
+    if usage is not None:
+        await UsageRepository(session).record(
+            user_id=turn.conversation.user_id,
+            kind=kind,
+            provider=model.provider,
+            model=model.model,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+    return answer
+
+
+async def answer(session: AsyncSession, turn: ChatTurn, model: LanguageModel) -> Message:
+    """The whole answer at once (no streaming)."""
+    if not turn.grounded:
+        return await store_answer(session, turn, model, NOT_IN_VIDEOS, None)
+    completion = await model.complete(turn.prompt, turn.passages)
+    return await store_answer(session, turn, model, completion.text, completion.usage)

@@ -1,0 +1,113 @@
+"""Drafts from templates: retrieve on the topic, fill the template, ask the model."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.db.models import Message, Template
+from app.db.repositories import MessageRepository, UsageRepository
+from app.services.extract import Passage, best_sentences
+from app.services.llm import ChatMessage, Completion, LanguageModel
+from app.services.rendering import render
+from app.services.retrieval import Citation, retrieve, start_seconds, timestamp_label
+
+KEY_POINTS = 5
+SYSTEM_PROMPT = (
+    "You write drafts from notes taken from the user's own YouTube videos. Follow the "
+    "instructions, use only the key points and sources given, and cite sources as [n]."
+)
+
+
+class NoSourcesError(Exception):
+    """None of the user's videos covers the topic."""
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    text: str
+    prompt: str
+    citations: list[Citation]
+    completion: Completion
+    message: Message | None
+
+
+def source_line(citation: Citation) -> str:
+    hit = citation.hit
+    when = timestamp_label(start_seconds(hit))
+    label = hit.title or hit.youtube_video_id
+    return (
+        f"[{citation.number}] {label}"
+        + (f" ({when})" if when else "")
+        + f" {citation.as_dict()['url']}"
+    )
+
+
+def template_variables(
+    topic: str, tone: str, citations: Sequence[Citation], extra: Mapping[str, str]
+) -> dict[str, str]:
+    passages = [Passage(c.number, c.hit.chunk_text) for c in citations]
+    points = best_sentences(topic, passages, KEY_POINTS)
+    return {
+        **extra,
+        "topic": topic,
+        "tone": tone,
+        "key_points": "\n".join(f"- {sentence} [{number}]" for number, sentence in points),
+        "sources": "\n".join(source_line(c) for c in citations),
+    }
+
+
+async def write_draft(
+    session: AsyncSession,
+    user_id: UUID,
+    template: Template,
+    *,
+    topic: str,
+    tone: str,
+    transcript_ids: Sequence[UUID] | None,
+    variables: Mapping[str, str],
+    conversation_id: UUID | None,
+    model: LanguageModel,
+    settings: Settings,
+) -> Draft:
+    """The draft, its sources and usage; saved into the conversation when one is given.
+    NoSourcesError when no video covers the topic; MissingVariablesError from the template."""
+    hits = await retrieve(
+        session, user_id, topic, transcript_ids=transcript_ids, limit=settings.chat_context_chunks
+    )
+    if not hits:
+        raise NoSourcesError(topic)
+    citations = [Citation(number, hit) for number, hit in enumerate(hits, start=1)]
+    prompt = render(
+        template.template_content, template_variables(topic, tone, citations, variables)
+    )
+    messages = [ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", prompt)]
+    passages = [Passage(c.number, c.hit.chunk_text) for c in citations]
+    completion = await model.complete(messages, passages)
+    await UsageRepository(session).record(
+        user_id=user_id,
+        kind="draft",
+        provider=model.provider,
+        model=model.model,
+        prompt_tokens=completion.usage.prompt_tokens,
+        completion_tokens=completion.usage.completion_tokens,
+    )
+    message = None
+    if conversation_id is not None:
+        message = await MessageRepository(session).create(
+            conversation_id=conversation_id,
+            role="assistant",
+            content=completion.text,
+            metadata={
+                "kind": "draft",
+                "template_id": str(template.id),
+                "template_type": template.template_type,
+                "topic": topic,
+                "citations": [c.as_dict() for c in citations],
+                "provider": model.provider,
+                "model": model.model,
+            },
+        )
+    return Draft(completion.text, prompt, citations, completion, message)

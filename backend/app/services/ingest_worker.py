@@ -1,0 +1,147 @@
+"""The worker that turns queued ingest jobs into transcripts.
+
+Each job is claimed in its own short transaction (FOR UPDATE SKIP LOCKED), fetched outside any
+transaction while a heartbeat tells other workers it is alive, then stored together with its
+"done" mark in one transaction. Permanent failures fail the job with the reason; transient ones
+put it back in the queue with exponential backoff until max_attempts.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.db.errors import ConflictError
+from app.db.models import Job
+from app.db.repositories import JobRepository, TranscriptRepository
+from app.services.transcripts import NewTranscript, store_transcript
+from app.services.youtube_fetcher import FetchedVideo, FetchError, TranscriptFetcher
+
+logger = logging.getLogger(__name__)
+
+UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+_wake_up = asyncio.Event()
+
+
+def wake_workers() -> None:
+    """A job was queued: workers in this process look now instead of at their next poll."""
+    _wake_up.set()
+
+
+def backoff(attempt: int, settings: Settings) -> timedelta:
+    seconds = settings.job_retry_base_seconds * 2 ** max(attempt - 1, 0)
+    return timedelta(seconds=min(seconds, settings.job_retry_max_seconds))
+
+
+class IngestWorker:
+    def __init__(
+        self,
+        unit_of_work: UnitOfWork,
+        fetcher_factory: Callable[[], TranscriptFetcher],
+        settings: Settings,
+    ) -> None:
+        self.unit_of_work = unit_of_work
+        self.fetcher_factory = fetcher_factory
+        self.settings = settings
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    async def run_forever(self) -> None:
+        """Process jobs until cancelled; errors are logged and the loop goes on."""
+        while True:
+            try:
+                processed = await self.run_once()
+            except Exception:
+                logger.exception("ingest worker %s: unexpected error", self.worker_id)
+                processed = False
+            if not processed:
+                _wake_up.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_wake_up.wait(), self.settings.job_poll_seconds)
+
+    async def run_once(self) -> bool:
+        """Claim and process one job; False when there was none to do."""
+        stale_after = timedelta(seconds=self.settings.job_stale_seconds)
+        async with self.unit_of_work() as session:
+            job = await JobRepository(session).claim_next(self.worker_id, stale_after)
+        if job is None:
+            return False
+        logger.info("job %s: fetching %s (attempt %d)", job.id, job.youtube_video_id, job.attempts)
+        if job.attempts > job.max_attempts:
+            await self._finish_failed(job, f"gave up after {job.max_attempts} attempts")
+            return True
+        try:
+            video = await self._fetch_with_heartbeat(job)
+        except FetchError as error:
+            await self._handle_fetch_error(job, error)
+            return True
+        await self._store(job, video)
+        return True
+
+    async def _fetch_with_heartbeat(self, job: Job) -> FetchedVideo:
+        fetcher = self.fetcher_factory()
+        heart = asyncio.create_task(self._beat(job))
+        try:
+            return await asyncio.to_thread(fetcher.fetch, job.youtube_video_id, job.languages)
+        finally:
+            heart.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heart
+
+    async def _beat(self, job: Job) -> None:
+        while True:
+            await asyncio.sleep(self.settings.job_heartbeat_seconds)
+            async with self.unit_of_work() as session:
+                await JobRepository(session).heartbeat(job.id, self.worker_id)
+
+    async def _handle_fetch_error(self, job: Job, error: FetchError) -> None:
+        if error.permanent:
+            await self._finish_failed(job, error.reason)
+        elif job.attempts >= job.max_attempts:
+            await self._finish_failed(
+                job, f"{error.reason} (gave up after {job.attempts} attempts)"
+            )
+        else:
+            delay = backoff(job.attempts, self.settings)
+            logger.warning("job %s: %s; retrying in %s", job.id, error.reason, delay)
+            async with self.unit_of_work() as session:
+                await JobRepository(session).retry_later(job.id, error.reason, delay)
+
+    async def _finish_failed(self, job: Job, reason: str) -> None:
+        logger.warning("job %s failed: %s", job.id, reason)
+        async with self.unit_of_work() as session:
+            await JobRepository(session).mark_failed(job.id, reason)
+
+    async def _store(self, job: Job, video: FetchedVideo) -> None:
+        new = NewTranscript(
+            video_id=video.video_id,
+            segments=video.segments,
+            title=video.title,
+            channel_name=video.channel_name,
+            duration=video.duration,
+            metadata={"language": video.language_code, "auto_generated": video.is_generated},
+        )
+        try:
+            async with self.unit_of_work() as session:
+                transcript, chunks = await store_transcript(
+                    session, job.user_id, new, self.settings
+                )
+                await JobRepository(session).mark_done(job.id, transcript.id)
+        except ConflictError:
+            # The user uploaded this video another way meanwhile: the job's work is done.
+            async with self.unit_of_work() as session:
+                existing = await TranscriptRepository(session).get_by_video_id(
+                    job.user_id, video.video_id
+                )
+                assert existing is not None
+                await JobRepository(session).mark_done(job.id, existing.id)
+            return
+        logger.info("job %s: stored %d chunks", job.id, chunks)

@@ -1,0 +1,236 @@
+"""Language models behind one small interface.
+
+- `OpenAICompatibleModel`: chat completions over httpx; works with OpenAI, OpenRouter, Ollama,
+  vLLM and anything else speaking that API; streams; retries 429 and 5xx with backoff.
+- `OfflineExtractiveModel`: the default with no server configured. It does not generate: it
+  quotes the retrieved passages that best match the question, with their citation numbers.
+"""
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import httpx
+
+from app.core.config import Settings
+from app.services.chunking import count_tokens
+from app.services.extract import Passage, best_sentences
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    text: str
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    usage: Usage
+
+
+StreamEvent = Delta | Finished
+
+
+class LanguageModelError(Exception):
+    """The model could not answer (after retries)."""
+
+
+class LanguageModel(Protocol):
+    provider: str
+    model: str
+
+    async def complete(
+        self, messages: Sequence[ChatMessage], passages: Sequence[Passage]
+    ) -> Completion: ...
+
+    def stream(
+        self, messages: Sequence[ChatMessage], passages: Sequence[Passage]
+    ) -> AsyncGenerator[StreamEvent, None]: ...
+
+
+def estimate_usage(messages: Sequence[ChatMessage], answer: str, encoding: str) -> Usage:
+    prompt = sum(count_tokens(message.content, encoding) for message in messages)
+    return Usage(prompt_tokens=prompt, completion_tokens=count_tokens(answer, encoding))
+
+
+class OpenAICompatibleModel:
+    provider = "openai-compatible"
+
+    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+        assert settings.llm_base_url is not None
+        self.model = settings.llm_model
+        self.settings = settings
+        headers = {}
+        if settings.llm_api_key is not None:
+            headers["Authorization"] = f"Bearer {settings.llm_api_key.get_secret_value()}"
+        self.client = client or httpx.AsyncClient(
+            base_url=settings.llm_base_url.rstrip("/") + "/",
+            headers=headers,
+            timeout=httpx.Timeout(
+                settings.llm_timeout_seconds, connect=settings.llm_connect_timeout_seconds
+            ),
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def _payload(self, messages: Sequence[ChatMessage], *, stream: bool) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "temperature": self.settings.llm_temperature,
+            "max_tokens": self.settings.llm_max_tokens,
+        }
+        if stream:
+            payload["stream"] = True
+            payload["stream_options"] = {"include_usage": True}
+        return payload
+
+    async def complete(
+        self, messages: Sequence[ChatMessage], passages: Sequence[Passage]
+    ) -> Completion:
+        response = await self._send(self._payload(messages, stream=False), stream=False)
+        try:
+            data = response.json()
+            text = data["choices"][0]["message"]["content"] or ""
+        except (ValueError, KeyError, IndexError, TypeError) as error:
+            raise LanguageModelError("the language model's answer could not be read") from error
+        return Completion(text=text, usage=self._usage(data.get("usage"), messages, text))
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], passages: Sequence[Passage]
+    ) -> AsyncGenerator[StreamEvent, None]:
+        response = await self._send(self._payload(messages, stream=True), stream=True)
+        parts: list[str] = []
+        usage_data: dict[str, Any] | None = None
+        try:
+            async for line in response.aiter_lines():
+                data = _sse_data(line)
+                if data is None:
+                    continue
+                if data == "[DONE]":
+                    break
+                chunk = json.loads(data)
+                usage_data = chunk.get("usage") or usage_data
+                for choice in chunk.get("choices") or []:
+                    piece = (choice.get("delta") or {}).get("content")
+                    if piece:
+                        parts.append(piece)
+                        yield Delta(piece)
+        except (httpx.HTTPError, json.JSONDecodeError) as error:
+            raise LanguageModelError(f"the language model's stream broke off: {error}") from error
+        finally:
+            await response.aclose()
+        yield Finished(self._usage(usage_data, messages, "".join(parts)))
+
+    def _usage(
+        self, data: dict[str, Any] | None, messages: Sequence[ChatMessage], text: str
+    ) -> Usage:
+        if data and "prompt_tokens" in data and "completion_tokens" in data:
+            return Usage(int(data["prompt_tokens"]), int(data["completion_tokens"]))
+        # Some servers send no usage: count it ourselves rather than record nothing.
+        return estimate_usage(messages, text, self.settings.tokenizer_encoding)
+
+    async def _send(self, payload: dict[str, Any], *, stream: bool) -> httpx.Response:
+        """POST chat/completions, retrying 429/5xx and transport errors with backoff."""
+        attempts = self.settings.llm_max_retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                request = self.client.build_request("POST", "chat/completions", json=payload)
+                response = await self.client.send(request, stream=stream)
+            except httpx.TransportError as error:
+                if attempt == attempts:
+                    raise LanguageModelError(
+                        f"the language model is unreachable: {error}"
+                    ) from error
+                await asyncio.sleep(self._backoff(attempt, None))
+                continue
+            if response.status_code < 400:
+                return response
+            await response.aread()
+            await response.aclose()
+            if response.status_code not in RETRYABLE_STATUSES or attempt == attempts:
+                status = response.status_code
+                raise LanguageModelError(
+                    f"the language model answered HTTP {status}: {response.text[:200]}"
+                )
+            logger.warning("language model answered %d; retrying", response.status_code)
+            await asyncio.sleep(self._backoff(attempt, response.headers.get("Retry-After")))
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after is not None:
+            try:
+                return min(float(retry_after), 30.0)
+            except ValueError:
+                pass
+        return float(self.settings.llm_retry_base_seconds * 2 ** (attempt - 1))
+
+
+def _sse_data(line: str) -> str | None:
+    if not line.startswith("data:"):
+        return None
+    return line[len("data:") :].strip()
+
+
+class OfflineExtractiveModel:
+    """Answers by quoting the passages' sentences that share the most words with the question."""
+
+    provider = "offline-extractive"
+    model = "extractive-v1"
+    max_sentences = 3
+
+    def __init__(self, settings: Settings) -> None:
+        self.encoding = settings.tokenizer_encoding
+
+    def answer(self, question: str, passages: Sequence[Passage]) -> str:
+        quoted = best_sentences(question, passages, self.max_sentences)
+        lines = "\n".join(f"- {sentence} [{number}]" for number, sentence in quoted)
+        return f"From your videos (quoted, no language model configured):\n{lines}"
+
+    async def complete(
+        self, messages: Sequence[ChatMessage], passages: Sequence[Passage]
+    ) -> Completion:
+        question = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        text = self.answer(question, passages)
+        return Completion(text=text, usage=estimate_usage(messages, text, self.encoding))
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], passages: Sequence[Passage]
+    ) -> AsyncGenerator[StreamEvent, None]:
+        completion = await self.complete(messages, passages)
+        for piece in re.findall(r"\S+\s*", completion.text):
+            yield Delta(piece)
+            await asyncio.sleep(0)  # let the server send each piece
+        yield Finished(completion.usage)
+
+
+def build_language_model(settings: Settings) -> LanguageModel:
+    if settings.llm_base_url:
+        return OpenAICompatibleModel(settings)
+    return OfflineExtractiveModel(settings)

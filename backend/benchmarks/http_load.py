@@ -1,0 +1,827 @@
+"""How much the application costs per HTTP request, next to a bare server doing the same SQL.
+
+Two uvicorn servers run side by side on loopback, against one throw-away database:
+
+- `app`: the real application (`app.main:app`), with its middleware, dependencies, SQLAlchemy
+  sessions and pydantic response models;
+- `bare`: `bare_app` below, a Starlette app on a raw `asyncpg` pool that runs the same queries
+  for the same four endpoints, with the same bearer-token check (the session by the SHA-256 of
+  the token, unexpired, then its user), and answers with JSON of the same shape. It skips input
+  validation and the OpenAPI response models: that is part of what the app costs.
+
+Endpoints measured (at concurrency 10, and the first one at 1 as well):
+
+1. `GET /api/v1/conversations?limit=20`: a page of 50 conversations and their count;
+2. `GET /api/v1/conversations/{id}/messages?limit=20`: the 20 oldest of 200 messages, and count;
+3. `POST /api/v1/conversations/{id}/messages`: one user message, spread over 50 conversations;
+4. `POST /api/v1/transcripts`: a 10,000-word transcript, chunked (700 tokens, 20 % overlap,
+   cl100k_base, in a thread) and stored with its chunks in one transaction.
+
+The user, conversations and messages are created through the real API. Each scenario runs on one
+server at a time (client, servers and PostgreSQL share the machine's cores), after a short
+warm-up, until its request budget or its time limit is spent. The load comes from one
+`httpx.AsyncClient` per scenario with as many keep-alive connections as the concurrency. Any
+non-2xx answer is an error; the first one's body is printed.
+
+The database is created on the server BENCH_DATABASE_URL or TEST_DATABASE_URL names, else on an
+embedded PostgreSQL in backend/.data/postgres-bench, migrated to head and dropped at the end.
+Takes about two minutes:
+
+    cd backend && .venv/bin/python -m benchmarks.http_load
+
+Reading the table: `app/bare` is the app's req/s divided by the bare server's for the same
+endpoint and concurrency; 1.00 means the framework and the data layer cost nothing, 0.25 means
+the app serves a quarter of what the same SQL could. `server CPU ms/req` is the server
+process's own CPU time per request (PostgreSQL's is not included): it says what the app spends
+even when the load generator, not the server, limits req/s. `client CPU` near 100 % means the
+load generator itself was saturated, so the bare figures are a floor.
+"""
+
+import asyncio
+import itertools
+import json
+import math
+import os
+import platform
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import IO, Any
+
+import asyncpg
+import httpx
+from rich.console import Console
+from rich.table import Table
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.core.config import BACKEND_DIR, get_settings
+from app.core.security import token_digest
+from app.db.repositories import NewChunk
+from app.services.chunking import chunk_text, get_tokenizer
+from benchmarks.repositories import (
+    INSERT_CHUNK,
+    SELECT_USER,
+    asyncpg_dsn,
+    chunk_record,
+    server_url,
+    throwaway_database,
+)
+
+API = "/api/v1"
+HOST = "127.0.0.1"
+PAGE_LIMIT = 20
+
+CONCURRENCY = 10
+READ_REQUESTS = 2_000
+MESSAGE_POSTS = 1_000
+TRANSCRIPT_POSTS = 60
+READ_WARMUP = 100
+MESSAGE_WARMUP = 50
+TRANSCRIPT_WARMUP = 4
+MEASURE_SECONDS = 8.0
+WARMUP_SECONDS = 1.0
+REQUEST_TIMEOUT_SECONDS = 30.0
+STARTUP_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+SETUP_CONVERSATIONS = 50
+SETUP_MESSAGES = 200
+TRANSCRIPT_WORDS = 10_000
+MESSAGE_TEXT = "What does the speaker say about the second part of the video?"
+# The transcript's words, drawn at random: ordinary English words of one or two tokens each.
+VOCABULARY_TEXT = (
+    "the video explains how a small team ships software every week and why it keeps its "
+    "releases boring with tests reviews and careful rollouts so that nobody works late"
+)
+
+APP_TARGET = ("app.main:app",)
+BARE_TARGET = ("benchmarks.http_load:bare_app", "--factory")
+# Cheap password hashing keeps the setup short; the throttle must not refuse the setup's login.
+SERVER_SETTINGS = {
+    "ARGON2_TIME_COST": "1",
+    "ARGON2_MEMORY_COST_KIB": "1024",
+    "ARGON2_PARALLELISM": "1",
+    "LOGIN_FAILURES_PER_CLIENT": "1000000",
+}
+VERSIONED_PACKAGES = (
+    "uvicorn",
+    "uvloop",
+    "httptools",
+    "fastapi",
+    "starlette",
+    "pydantic",
+    "sqlalchemy",
+    "asyncpg",
+    "httpx",
+)
+
+
+# --- the bare server: the same SQL on a raw asyncpg pool -------------------------------------
+
+SELECT_SESSION = (
+    "SELECT * FROM sessions WHERE token_hash = $1 AND expires_at > statement_timestamp()"
+)
+SELECT_OWNED_CONVERSATION = "SELECT * FROM conversations WHERE id = $1 AND user_id = $2"
+SELECT_CONVERSATION_PAGE = (
+    "SELECT id, title, created_at, updated_at FROM conversations WHERE user_id = $1 "
+    "ORDER BY updated_at DESC, id LIMIT $2 OFFSET $3"
+)
+COUNT_CONVERSATIONS = "SELECT count(*) FROM conversations WHERE user_id = $1"
+SELECT_MESSAGE_PAGE = (
+    "SELECT id, conversation_id, role, content, metadata, created_at FROM messages "
+    "WHERE conversation_id = $1 "
+    "ORDER BY created_at, id LIMIT $2 OFFSET $3"
+)
+COUNT_MESSAGES = "SELECT count(*) FROM messages WHERE conversation_id = $1"
+INSERT_MESSAGE = (
+    "INSERT INTO messages (conversation_id, role, content) VALUES ($1, 'user', $2) "
+    "RETURNING id, conversation_id, role, content, metadata, created_at"
+)
+INSERT_TRANSCRIPT = (
+    "INSERT INTO transcripts (user_id, youtube_video_id, transcript_text, title, channel_name, "
+    "duration, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+    "RETURNING id, youtube_video_id, title, channel_name, duration, metadata, created_at"
+)
+
+AuthenticatedHandler = Callable[[Request, asyncpg.Connection, asyncpg.Record], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def error(status_code: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status_code)
+
+
+def json_value(column: str, value: Any) -> Any:
+    if column == "metadata":
+        return json.loads(value)  # asyncpg returns jsonb as text
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def jsonable(record: asyncpg.Record) -> dict[str, Any]:
+    return {column: json_value(column, value) for column, value in record.items()}
+
+
+def page(records: Sequence[asyncpg.Record], total: int, limit: int, offset: int) -> JSONResponse:
+    items = [jsonable(record) for record in records]
+    return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
+
+
+def page_bounds(request: Request, default_limit: int) -> tuple[int, int]:
+    query = request.query_params
+    return int(query.get("limit", default_limit)), int(query.get("offset", 0))
+
+
+async def authenticated_user(
+    request: Request, connection: asyncpg.Connection
+) -> asyncpg.Record | None:
+    """The caller's user row, found as the app finds it: session by token hash, then user."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    login = await connection.fetchrow(SELECT_SESSION, token_digest(token))
+    if login is None:
+        return None
+    return await connection.fetchrow(SELECT_USER, login["user_id"])
+
+
+def authenticated(handler: AuthenticatedHandler) -> Endpoint:
+    """One pooled connection per request, as the app holds one session per request."""
+
+    async def endpoint(request: Request) -> Response:
+        async with request.app.state.pool.acquire() as connection:
+            user = await authenticated_user(request, connection)
+            if user is None:
+                return error(401, "unauthorized", "Missing or invalid credentials.")
+            return await handler(request, connection, user)
+
+    return endpoint
+
+
+async def owned_conversation_id(
+    request: Request, connection: asyncpg.Connection, user: asyncpg.Record
+) -> uuid.UUID | None:
+    conversation_id: uuid.UUID = request.path_params["conversation_id"]
+    found = await connection.fetchrow(SELECT_OWNED_CONVERSATION, conversation_id, user["id"])
+    return conversation_id if found else None
+
+
+async def list_conversations(
+    request: Request, connection: asyncpg.Connection, user: asyncpg.Record
+) -> Response:
+    limit, offset = page_bounds(request, default_limit=20)
+    records = await connection.fetch(SELECT_CONVERSATION_PAGE, user["id"], limit, offset)
+    total = await connection.fetchval(COUNT_CONVERSATIONS, user["id"])
+    return page(records, total, limit, offset)
+
+
+async def list_messages(
+    request: Request, connection: asyncpg.Connection, user: asyncpg.Record
+) -> Response:
+    conversation_id = await owned_conversation_id(request, connection, user)
+    if conversation_id is None:
+        return error(404, "not_found", "Conversation not found")
+    limit, offset = page_bounds(request, default_limit=50)
+    records = await connection.fetch(SELECT_MESSAGE_PAGE, conversation_id, limit, offset)
+    total = await connection.fetchval(COUNT_MESSAGES, conversation_id)
+    return page(records, total, limit, offset)
+
+
+async def add_message(
+    request: Request, connection: asyncpg.Connection, user: asyncpg.Record
+) -> Response:
+    conversation_id = await owned_conversation_id(request, connection, user)
+    if conversation_id is None:
+        return error(404, "not_found", "Conversation not found")
+    body = await request.json()
+    message = await connection.fetchrow(INSERT_MESSAGE, conversation_id, body["content"])
+    return JSONResponse(jsonable(message), status_code=201)
+
+
+async def create_transcript(
+    request: Request, connection: asyncpg.Connection, user: asyncpg.Record
+) -> Response:
+    body = await request.json()
+    settings = get_settings()
+    options = (settings.chunk_tokens, settings.chunk_overlap, settings.tokenizer_encoding)
+    # In a thread, as the app does: tokenising 10,000 words would stall the event loop.
+    pieces = await asyncio.to_thread(chunk_text, body["transcript_text"], *options)
+    async with connection.transaction():
+        transcript = await connection.fetchrow(
+            INSERT_TRANSCRIPT,
+            user["id"],
+            body["video"],
+            body["transcript_text"],
+            body.get("title"),
+            body.get("channel_name"),
+            body.get("duration"),
+            json.dumps(body.get("metadata", {})),
+        )
+        chunks = [
+            NewChunk(transcript["id"], user["id"], piece.index, piece.text, piece.token_count)
+            for piece in pieces
+        ]
+        await connection.executemany(INSERT_CHUNK, [chunk_record(chunk) for chunk in chunks])
+    return JSONResponse({**jsonable(transcript), "chunk_count": len(pieces)}, status_code=201)
+
+
+async def database_health(request: Request) -> Response:
+    await request.app.state.pool.fetchval("SELECT 1")
+    return JSONResponse({"status": "ok", "database": "up"})
+
+
+@asynccontextmanager
+async def bare_lifespan(app: Starlette) -> AsyncIterator[None]:
+    settings = get_settings()
+    # Loaded up front, as the app's lifespan does, so that no measured request pays for it.
+    await asyncio.to_thread(get_tokenizer, settings.tokenizer_encoding)
+    # Sized like the app's SQLAlchemy pool; both open connections as the load needs them.
+    dsn = asyncpg_dsn(settings.require_database_url())
+    app.state.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=settings.db_pool_size)
+    try:
+        yield
+    finally:
+        await app.state.pool.close()
+
+
+def bare_app() -> Starlette:
+    """The uvicorn factory for the bare server; DATABASE_URL names its database."""
+    messages = f"{API}/conversations/{{conversation_id:uuid}}/messages"
+    return Starlette(
+        routes=[
+            Route("/health/db", database_health),
+            Route(f"{API}/conversations", authenticated(list_conversations)),
+            Route(messages, authenticated(list_messages)),
+            Route(messages, authenticated(add_message), methods=["POST"]),
+            Route(f"{API}/transcripts", authenticated(create_transcript), methods=["POST"]),
+        ],
+        lifespan=bare_lifespan,
+    )
+
+
+# --- the two server processes ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    base_url: str
+    process: "subprocess.Popen[bytes]"
+    log: IO[bytes]
+
+    def output(self) -> str:
+        """What the server has written so far (warnings and tracebacks only, at this level)."""
+        # pread leaves the file offset, which the child shares, where the child expects it.
+        size = os.fstat(self.log.fileno()).st_size
+        return os.pread(self.log.fileno(), size, 0).decode(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def stop(process: "subprocess.Popen[bytes]") -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def uvicorn_server(name: str, target: Sequence[str], database_url: str) -> Iterator[Server]:
+    """`python -m uvicorn TARGET` on a free loopback port, stopped when the block exits."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", *target, "--host", HOST, "--port", str(port)]
+    environment = {**os.environ, **SERVER_SETTINGS, "DATABASE_URL": database_url}
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
+            [*command, "--log-level", "warning"],
+            cwd=BACKEND_DIR,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        server = Server(name, f"http://{HOST}:{port}", process, log)
+        try:
+            yield server
+        except Exception:
+            # Whatever went wrong, the server's traceback usually says why: show it.
+            print(f"--- the {name} server's output ---\n{server.output()[-3000:]}", file=sys.stderr)
+            raise
+        finally:
+            stop(process)
+
+
+async def wait_until_ready(server: Server) -> None:
+    """Until GET /health/db answers 200; RuntimeError if the server exits or takes too long."""
+    deadline = time.perf_counter() + STARTUP_TIMEOUT_SECONDS
+    async with httpx.AsyncClient(base_url=server.base_url, trust_env=False) as client:
+        while time.perf_counter() < deadline:
+            if server.process.poll() is not None:
+                break
+            try:
+                if (await client.get("/health/db")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass  # not listening yet
+            await asyncio.sleep(0.1)
+    exit_code = server.process.poll()
+    if exit_code is not None:
+        raise RuntimeError(f"the {server.name} server exited with {exit_code}")
+    raise RuntimeError(f"the {server.name} server was not ready in {STARTUP_TIMEOUT_SECONDS:.0f} s")
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far; None where there is no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --- setup through the real API --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fixture:
+    token: str
+    conversation_ids: list[str]
+    long_conversation_id: str
+
+
+async def expect(request: Awaitable[httpx.Response], status_code: int) -> Any:
+    response = await request
+    if response.status_code != status_code:
+        raise RuntimeError(
+            f"setup: {response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}, expected {status_code}: {response.text[:500]}"
+        )
+    return response.json()
+
+
+async def sign_in(client: httpx.AsyncClient) -> str:
+    credentials = {
+        "email": f"bench-{uuid.uuid4().hex[:12]}@example.com",
+        "password": secrets.token_urlsafe(16),
+    }
+    await expect(client.post(f"{API}/auth/register", json=credentials), 201)
+    login = await expect(client.post(f"{API}/auth/login", json=credentials), 200)
+    return str(login["access_token"])
+
+
+async def new_conversation(client: httpx.AsyncClient, title: str) -> str:
+    created = await expect(client.post(f"{API}/conversations", json={"title": title}), 201)
+    return str(created["id"])
+
+
+async def set_up_fixture(app: Server) -> Fixture:
+    async with httpx.AsyncClient(
+        base_url=app.base_url, timeout=REQUEST_TIMEOUT_SECONDS, trust_env=False
+    ) as client:
+        token = await sign_in(client)
+        client.headers["Authorization"] = f"Bearer {token}"
+        conversation_ids = [
+            await new_conversation(client, f"Conversation {n}") for n in range(SETUP_CONVERSATIONS)
+        ]
+        long_id = await new_conversation(client, "The long one")
+        messages = f"{API}/conversations/{long_id}/messages"
+        # One after another, so that created_at, and so the page's order, follows n.
+        for n in range(SETUP_MESSAGES):
+            await expect(client.post(messages, json={"content": f"Message {n}"}), 201)
+    return Fixture(token, conversation_ids, long_id)
+
+
+# --- scenarios and the load generator --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    body: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    endpoint: str
+    concurrency: int
+    max_requests: int
+    warmup_requests: int
+    next_call: Callable[[], Call]
+
+
+def transcript_text() -> str:
+    words = random.Random(TRANSCRIPT_WORDS)  # seeded: the same text, so the same chunks, each run
+    vocabulary = VOCABULARY_TEXT.split()
+    return " ".join(words.choice(vocabulary) for _ in range(TRANSCRIPT_WORDS))
+
+
+def scenarios(fixture: Fixture) -> list[Scenario]:
+    list_page = Call("GET", f"{API}/conversations?limit={PAGE_LIMIT}")
+    long_chat = f"{API}/conversations/{fixture.long_conversation_id}/messages"
+    messages_page = Call("GET", f"{long_chat}?limit={PAGE_LIMIT}")
+    # Round-robin over 50 conversations: posts into one would queue on its row lock, taken by
+    # the trigger that moves updated_at, which is not what one user's chat does.
+    targets = itertools.cycle(fixture.conversation_ids)
+    # One sequence for both servers: (user, video) is unique. "bench" + 6 digits = 11 characters.
+    video_ids = (f"bench{n:06d}" for n in itertools.count())
+    text = transcript_text()
+
+    def post_message() -> Call:
+        path = f"{API}/conversations/{next(targets)}/messages"
+        return Call("POST", path, {"content": MESSAGE_TEXT})
+
+    def post_transcript() -> Call:
+        body = {"video": next(video_ids), "title": "A talk", "transcript_text": text}
+        return Call("POST", f"{API}/transcripts", body)
+
+    return [
+        Scenario("GET /conversations", 1, READ_REQUESTS, READ_WARMUP, lambda: list_page),
+        Scenario("GET /conversations", CONCURRENCY, READ_REQUESTS, READ_WARMUP, lambda: list_page),
+        Scenario(
+            "GET /conversations/{id}/messages",
+            CONCURRENCY,
+            READ_REQUESTS,
+            READ_WARMUP,
+            lambda: messages_page,
+        ),
+        Scenario(
+            "POST /conversations/{id}/messages",
+            CONCURRENCY,
+            MESSAGE_POSTS,
+            MESSAGE_WARMUP,
+            post_message,
+        ),
+        Scenario(
+            "POST /transcripts", CONCURRENCY, TRANSCRIPT_POSTS, TRANSCRIPT_WARMUP, post_transcript
+        ),
+    ]
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    first_error: str | None = None
+    sample: Any = None  # the first successful answer's JSON, to compare the servers' shapes
+
+    def record(self, seconds: float, failure: str | None) -> None:
+        self.latencies.append(seconds)
+        if failure is not None:
+            self.errors += 1
+            self.first_error = self.first_error or failure
+
+
+async def send(client: httpx.AsyncClient, call: Call, tally: Tally) -> None:
+    started = time.perf_counter()
+    try:
+        response = await client.request(call.method, call.path, json=call.body)
+    except httpx.HTTPError as problem:
+        tally.record(time.perf_counter() - started, f"{call.method} {call.path}: {problem!r}")
+        return
+    elapsed = time.perf_counter() - started
+    if not response.is_success:
+        failure = f"{response.status_code} on {call.method} {call.path}: {response.text[:500]}"
+        tally.record(elapsed, failure)
+        return
+    tally.record(elapsed, None)
+    if tally.sample is None:
+        tally.sample = response.json()
+
+
+async def drive(
+    client: httpx.AsyncClient, scenario: Scenario, max_requests: int, seconds: float
+) -> Tally:
+    """Requests from `concurrency` tasks until `max_requests` are sent or `seconds` pass."""
+    tally = Tally()
+    deadline = time.perf_counter() + seconds
+    # One shared iterator hands out the budget, so faster tasks take more of it.
+    budget = iter(range(max_requests))
+
+    async def worker() -> None:
+        for _ in budget:
+            if time.perf_counter() >= deadline:
+                return
+            await send(client, scenario.next_call(), tally)
+
+    await asyncio.gather(*(worker() for _ in range(scenario.concurrency)))
+    return tally
+
+
+def percentile_ms(latencies: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile, in milliseconds."""
+    ordered = sorted(latencies)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1] * 1000
+
+
+@dataclass(frozen=True)
+class Measurement:
+    server: str
+    tally: Tally
+    seconds: float
+    server_cpu_seconds: float | None
+    client_cpu_seconds: float
+    warmup_error: str | None
+
+    @property
+    def requests(self) -> int:
+        return len(self.tally.latencies)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def server_cpu_ms_per_request(self) -> str:
+        if self.server_cpu_seconds is None or not self.requests:
+            return "-"
+        return f"{self.server_cpu_seconds * 1000 / self.requests:.2f}"
+
+    def client_cpu_share(self) -> str:
+        return f"{self.client_cpu_seconds / self.seconds:.0%}"
+
+
+async def measure(server: Server, token: str, scenario: Scenario) -> Measurement:
+    limits = httpx.Limits(
+        max_connections=scenario.concurrency, max_keepalive_connections=scenario.concurrency
+    )
+    async with httpx.AsyncClient(
+        base_url=server.base_url,
+        headers={"Authorization": f"Bearer {token}"},
+        limits=limits,
+        timeout=REQUEST_TIMEOUT_SECONDS,
+        trust_env=False,  # loopback only, whatever proxy the environment names
+    ) as client:
+        # The warm-up opens the keep-alive connections and the servers' pooled database
+        # connections, and fills their prepared-statement caches.
+        warmup = await drive(client, scenario, scenario.warmup_requests, WARMUP_SECONDS)
+        server_cpu_before = process_cpu_seconds(server.process.pid)
+        client_cpu_before = time.process_time()
+        started = time.perf_counter()
+        tally = await drive(client, scenario, scenario.max_requests, MEASURE_SECONDS)
+        seconds = time.perf_counter() - started
+        client_cpu = time.process_time() - client_cpu_before
+        server_cpu_after = process_cpu_seconds(server.process.pid)
+    server_cpu = None
+    if server_cpu_before is not None and server_cpu_after is not None:
+        server_cpu = server_cpu_after - server_cpu_before
+    if tally.sample is None:  # every timed request failed; the warm-up may have a success
+        tally.sample = warmup.sample
+    return Measurement(server.name, tally, seconds, server_cpu, client_cpu, warmup.first_error)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    scenario: Scenario
+    app: Measurement
+    bare: Measurement
+
+    @property
+    def ratio(self) -> float:
+        return self.app.rate / self.bare.rate if self.bare.rate else math.nan
+
+
+async def compare(app: Server, bare: Server, token: str, scenario: Scenario) -> Comparison:
+    Console(stderr=True).print(
+        f"[dim]{scenario.endpoint} at concurrency {scenario.concurrency}…[/dim]"
+    )
+    return Comparison(
+        scenario, await measure(app, token, scenario), await measure(bare, token, scenario)
+    )
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def json_shape(value: Any) -> Any:
+    """Keys and value types, lists by their first item: what must match between the servers."""
+    if isinstance(value, dict):
+        return {key: json_shape(item) for key, item in sorted(value.items())}
+    if isinstance(value, list):
+        return [json_shape(value[0])] if value else []
+    return type(value).__name__
+
+
+def measurement_row(measurement: Measurement) -> list[str]:
+    latencies = measurement.tally.latencies
+    return [
+        measurement.server,
+        f"{measurement.requests:,}",
+        f"{measurement.rate:,.0f}",
+        f"{percentile_ms(latencies, 0.50):.1f}" if latencies else "-",
+        f"{percentile_ms(latencies, 0.99):.1f}" if latencies else "-",
+        str(measurement.tally.errors),
+        measurement.server_cpu_ms_per_request(),
+        measurement.client_cpu_share(),
+    ]
+
+
+HEADERS = (
+    "endpoint",
+    "c",
+    "server",
+    "requests",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+    "server CPU ms/req",
+    "client CPU",
+    "app/bare",
+)
+# Files and pipes do not wrap: there the table gets the width its columns need.
+UNWRAPPED_WIDTH = 150
+
+
+def results_table(comparisons: Sequence[Comparison]) -> Table:
+    table = Table(title="The application vs a bare Starlette + asyncpg server, same SQL")
+    for index, header in enumerate(HEADERS):
+        table.add_column(header, justify="left" if index < 3 else "right")
+    for comparison in comparisons:
+        scenario = comparison.scenario
+        label = [scenario.endpoint, str(scenario.concurrency)]
+        table.add_row(*label, *measurement_row(comparison.app), f"{comparison.ratio:.2f}")
+        table.add_row("", "", *measurement_row(comparison.bare), "", end_section=True)
+    return table
+
+
+def run_problems(name: str, measurement: Measurement) -> list[str]:
+    where = f"{name} on {measurement.server}"
+    found = []
+    if measurement.tally.first_error:
+        errors = measurement.tally.errors
+        found.append(f"{where}: {errors} errors, the first: {measurement.tally.first_error}")
+    if measurement.warmup_error:
+        found.append(f"{where}, during the warm-up: {measurement.warmup_error}")
+    return found
+
+
+def problems(comparisons: Sequence[Comparison]) -> list[str]:
+    """Errors (the first body of each run) and answers whose shapes differ between servers."""
+    found = []
+    for comparison in comparisons:
+        name = f"{comparison.scenario.endpoint} (c={comparison.scenario.concurrency})"
+        found += run_problems(name, comparison.app) + run_problems(name, comparison.bare)
+        app_shape = json_shape(comparison.app.tally.sample)
+        bare_shape = json_shape(comparison.bare.tally.sample)
+        if app_shape != bare_shape:
+            found.append(f"{name}: the answers differ in shape: app {app_shape}, bare {bare_shape}")
+    return found
+
+
+def installed_version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def versions_line(postgres_version: str) -> str:
+    packages = ", ".join(f"{name} {installed_version(name)}" for name in VERSIONED_PACKAGES)
+    return (
+        f"Python {platform.python_version()}, {packages}, PostgreSQL {postgres_version}; "
+        f"{os.cpu_count()} CPUs. uvicorn runs with --loop auto and --http auto, which pick "
+        "uvloop and httptools when installed; the load generator runs on uvloop too."
+    )
+
+
+async def server_version(database_url: str) -> str:
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        return str(await connection.fetchval("SHOW server_version"))
+    finally:
+        await connection.close()
+
+
+def report_console() -> Console:
+    console = Console()
+    return console if console.is_terminal else Console(width=UNWRAPPED_WIDTH)
+
+
+def print_report(
+    comparisons: Sequence[Comparison],
+    versions: str,
+    server_output: dict[str, str],
+    seconds: float,
+) -> None:
+    console = report_console()
+    console.print(results_table(comparisons))
+    # markup=False throughout: error bodies and server logs are full of square brackets.
+    console.print(versions, markup=False, highlight=False)
+    found = problems(comparisons)
+    for problem in found:
+        console.print(f"! {problem}", style="red", markup=False, highlight=False)
+    if not found:
+        console.print("No errors; the two servers' answers have the same shape.")
+    for name, output in server_output.items():
+        if output.strip():
+            console.print(f"The {name} server said:\n{output[-3000:]}", markup=False)
+    console.print(f"Took {seconds:.0f} s.")
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+
+async def benchmark() -> None:
+    started = time.perf_counter()
+    async with throwaway_database(server_url()) as database_url:
+        with (
+            uvicorn_server("app", APP_TARGET, database_url) as app,
+            uvicorn_server("bare", BARE_TARGET, database_url) as bare,
+        ):
+            await asyncio.gather(wait_until_ready(app), wait_until_ready(bare))
+            fixture = await set_up_fixture(app)
+            comparisons = [
+                await compare(app, bare, fixture.token, scenario) for scenario in scenarios(fixture)
+            ]
+            server_output = {server.name: server.output() for server in (app, bare)}
+        versions = versions_line(await server_version(database_url))
+    print_report(comparisons, versions, server_output, time.perf_counter() - started)
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
+
+
+def main() -> None:
+    # SIGTERM would end the process without the finally blocks that stop the servers and drop
+    # the database; treated like Ctrl-C, it runs them.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    run(benchmark())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,393 @@
+"""YouTubeFetcher against replayed YouTube answers: the real youtube-transcript-api parses them.
+
+See tests/youtube_replay.py for how requests are matched; nothing here reaches the network.
+"""
+
+import dataclasses
+import socket
+from collections.abc import Sequence
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from youtube_transcript_api._errors import (
+    AgeRestricted,
+    CouldNotRetrieveTranscript,
+    IpBlocked,
+    NoTranscriptFound,
+    PoTokenRequired,
+    RequestBlocked,
+    TranscriptsDisabled,
+    VideoUnavailable,
+    VideoUnplayable,
+    YouTubeRequestFailed,
+)
+
+from app.services.chunking import Segment
+from app.services.youtube_fetcher import FetchedVideo, FetchError, YouTubeFetcher
+from tests.youtube_replay import (
+    FIXTURE_VIDEO,
+    FIXTURES,
+    Caption,
+    ReplayAdapter,
+    ReplayTrack,
+    ReplayVideo,
+    Status,
+    Step,
+    fixture_artefacts,
+    replay_session,
+)
+
+GERMAN: list[Caption] = [
+    (0.0, 3.0, "Guten Tag & willkommen."),
+    (3.0, 2.5, "Schön, dass ihr da seid!"),
+]
+
+
+@pytest.fixture(autouse=True)
+def no_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Belt and braces: a request escaping the replay adapter fails instead of connecting."""
+
+    def refuse(self: socket.socket, *args: object) -> None:
+        raise AssertionError(f"a test tried to open a network connection to {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+
+
+def video(
+    status: Status = "ok",
+    *,
+    captions: list[Caption] | None = None,
+    is_generated: bool = False,
+    extra_tracks: tuple[ReplayTrack, ...] = (),
+    failing_step: Step | None = None,
+) -> ReplayVideo:
+    """The fixture video in another scenario."""
+    return dataclasses.replace(
+        FIXTURE_VIDEO,
+        status=status,
+        captions=FIXTURE_VIDEO.captions if captions is None else captions,
+        is_generated=is_generated,
+        extra_tracks=extra_tracks,
+        failing_step=failing_step,
+    )
+
+
+def fetch(
+    *videos: ReplayVideo, languages: Sequence[str] = ("en",), oembed_status: int | None = None
+) -> tuple[FetchedVideo, ReplayAdapter]:
+    session, adapter = replay_session(*videos, oembed_status=oembed_status)
+    fetched = YouTubeFetcher(http=session).fetch(videos[0].video_id, languages)
+    assert_replayed_only(adapter)
+    return fetched, adapter
+
+
+def fetch_error(replayed: ReplayVideo, languages: Sequence[str] = ("en",)) -> FetchError:
+    session, adapter = replay_session(replayed)
+    with pytest.raises(FetchError) as caught:
+        YouTubeFetcher(http=session).fetch(replayed.video_id, languages)
+    assert_replayed_only(adapter)
+    return caught.value
+
+
+def assert_replayed_only(adapter: ReplayAdapter) -> None:
+    """Every request was one of the recorded YouTube ones; none fell through the table."""
+    assert adapter.requests, "the fetcher made no request at all"
+    assert adapter.unmatched == []
+    assert all(url.startswith("https://www.youtube.com/") for url in adapter.urls())
+
+
+def query(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query)
+
+
+# --- Captions that can be fetched -------------------------------------------------------------
+
+
+def test_ok_gives_the_segments_with_unescaped_text_and_their_timing() -> None:
+    fetched, _ = fetch(FIXTURE_VIDEO)
+
+    assert fetched.segments == [
+        Segment("Hello, and welcome.", 0.0, 2.4),
+        Segment('Tom & Jerry\'s "cat and mouse" show', 2.4, 3.12),
+        Segment("if x > 0 & y < 1, it's fine", 5.52, 2.0),
+        Segment("Café crème — ça va?", 7.52, 4.5),
+        Segment("Thanks for watching!", 12.02, 1.98),
+    ]
+    assert fetched.video_id == FIXTURE_VIDEO.video_id
+    assert fetched.language_code == "en"
+    assert fetched.is_generated is False
+    assert fetched.duration == 14  # 12.02 + 1.98
+
+
+def test_ok_takes_title_and_channel_from_oembed() -> None:
+    fetched, adapter = fetch(FIXTURE_VIDEO)
+
+    assert fetched.title == 'Replay & "fixtures": five captions'
+    assert fetched.channel_name == "Offline Test Channel"
+    oembed = [url for url in adapter.urls() if urlsplit(url).path == "/oembed"]
+    assert len(oembed) == 1
+    assert query(oembed[0]) == {
+        "url": [f"https://www.youtube.com/watch?v={FIXTURE_VIDEO.video_id}"],
+        "format": ["json"],
+    }
+
+
+def test_ok_walks_the_library_path_watch_page_player_timedtext_then_oembed() -> None:
+    _, adapter = fetch(FIXTURE_VIDEO)
+
+    steps = [(seen.method, urlsplit(seen.url).path) for seen in adapter.requests]
+    assert steps == [
+        ("GET", "/watch"),
+        ("POST", "/youtubei/v1/player"),
+        ("GET", "/api/timedtext"),
+        ("GET", "/oembed"),
+    ]
+    timedtext = query(adapter.requests[2].url)
+    assert timedtext["lang"] == ["en"]
+    assert "fmt" not in timedtext  # the library drops "&fmt=srv3" from the track's baseUrl
+
+
+def test_generated_captions_are_reported_as_generated() -> None:
+    fetched, adapter = fetch(video(is_generated=True))
+
+    assert fetched.is_generated is True
+    assert fetched.language_code == "en"
+    assert fetched.segments[0].text == "Hello, and welcome."
+    assert query(adapter.urls("GET")[1])["kind"] == ["asr"]
+
+
+def test_blank_captions_are_dropped() -> None:
+    captions: list[Caption] = [
+        (0.0, 2.0, "first"),
+        (2.0, 1.0, "   "),
+        (3.0, 1.0, ""),
+        (4.0, 2.0, "last"),
+    ]
+    fetched, _ = fetch(video(captions=captions))
+
+    assert fetched.segments == [Segment("first", 0.0, 2.0), Segment("last", 4.0, 2.0)]
+    assert fetched.duration == 6
+
+
+@pytest.mark.parametrize(
+    "captions",
+    [[], [(0.0, 1.0, "  "), (1.0, 1.0, "\n")]],
+    ids=["no-caption", "blank-captions"],
+)
+def test_captions_without_any_text_are_a_permanent_failure(captions: list[Caption]) -> None:
+    error = fetch_error(video(captions=captions))
+
+    assert error.permanent is True
+    assert error.reason == "the video's captions are empty"
+    assert error.__cause__ is None
+
+
+def test_the_duration_of_no_segments_is_unknown() -> None:
+    empty = FetchedVideo("Rpl4yF1xtr5", "en", False, [], None, None)
+
+    assert empty.duration is None
+
+
+def test_several_videos_in_one_session_are_told_apart_by_the_player_request_body() -> None:
+    other = ReplayVideo("Othr0Video1", "The other one", "Other Channel", [(1.0, 1.0, "other")])
+    session, adapter = replay_session(FIXTURE_VIDEO, other)
+    fetcher = YouTubeFetcher(http=session)
+
+    second = fetcher.fetch(other.video_id, ["en"])
+    first = fetcher.fetch(FIXTURE_VIDEO.video_id, ["en"])
+
+    assert (second.title, second.segments) == ("The other one", [Segment("other", 1.0, 1.0)])
+    assert first.title == FIXTURE_VIDEO.title
+    assert len(first.segments) == 5
+    assert_replayed_only(adapter)
+
+
+# --- Preferred languages ----------------------------------------------------------------------
+
+
+def test_the_first_preferred_language_available_wins() -> None:
+    bilingual = video(extra_tracks=(ReplayTrack("de", GERMAN),))
+    fetched, adapter = fetch(bilingual, languages=["de", "en"])
+
+    assert fetched.language_code == "de"
+    assert fetched.segments == [
+        Segment("Guten Tag & willkommen.", 0.0, 3.0),
+        Segment("Schön, dass ihr da seid!", 3.0, 2.5),
+    ]
+    timedtext = [url for url in adapter.urls() if "/api/timedtext" in url]
+    assert [query(url)["lang"] for url in timedtext] == [["de"]]
+
+
+def test_falls_back_to_the_next_preferred_language() -> None:
+    fetched, _ = fetch(FIXTURE_VIDEO, languages=["de", "en"])
+
+    assert fetched.language_code == "en"
+    assert fetched.segments[0].text == "Hello, and welcome."
+
+
+def test_no_caption_in_a_requested_language_is_permanent() -> None:
+    error = fetch_error(video("no_english"), ["en"])
+
+    assert error.permanent is True
+    assert error.reason == "the video has no captions in the requested languages"
+    assert isinstance(error.__cause__, NoTranscriptFound)
+
+
+def test_the_no_english_video_does_have_german_captions() -> None:
+    fetched, _ = fetch(video("no_english"), languages=["en", "de"])
+
+    assert fetched.language_code == "de"
+    assert fetched.segments[0].text == "Hello, and welcome."
+
+
+# --- Failures ---------------------------------------------------------------------------------
+
+PERMANENT_CASES: list[tuple[Status, type[CouldNotRetrieveTranscript], str]] = [
+    ("transcripts_disabled", TranscriptsDisabled, "the video has no captions"),
+    ("unavailable", VideoUnavailable, "the video is unavailable (removed, or the id is wrong)"),
+    ("private", VideoUnplayable, "the video cannot be played (private, members-only or blocked)"),
+    ("age_restricted", AgeRestricted, "the video is age-restricted"),
+]
+
+
+@pytest.mark.parametrize(("status", "library_error", "reason"), PERMANENT_CASES)
+def test_permanent_failures(
+    status: Status, library_error: type[CouldNotRetrieveTranscript], reason: str
+) -> None:
+    error = fetch_error(video(status))
+
+    assert error.permanent is True
+    assert error.reason == reason
+    assert type(error.__cause__) is library_error
+
+
+def test_a_private_video_keeps_youtubes_reason_on_the_library_error() -> None:
+    error = fetch_error(video("private"))
+
+    assert isinstance(error.__cause__, VideoUnplayable)
+    assert error.__cause__.reason == "This video is private"
+    assert error.__cause__.sub_reasons == [
+        "If the owner of this video has granted you access, please sign in."
+    ]
+
+
+BLOCKED = "YouTube is refusing requests from this server for now"
+SERVER_ERROR = "YouTube's server answered with an error"
+NETWORK = "network error: ConnectionError"
+TRANSIENT_CASES: list[tuple[Status, Step | None, type[Exception], str]] = [
+    ("rate_limited", "watch", IpBlocked, BLOCKED),
+    ("rate_limited", "player", IpBlocked, BLOCKED),
+    ("rate_limited", "timedtext", IpBlocked, BLOCKED),
+    ("recaptcha", None, IpBlocked, BLOCKED),
+    ("bot_detected", None, RequestBlocked, BLOCKED),
+    ("server_error", "watch", YouTubeRequestFailed, SERVER_ERROR),
+    ("server_error", "player", YouTubeRequestFailed, SERVER_ERROR),
+    ("server_error", "timedtext", YouTubeRequestFailed, SERVER_ERROR),
+    ("network_down", "watch", requests.ConnectionError, NETWORK),
+    ("network_down", "player", requests.ConnectionError, NETWORK),
+    ("network_down", "timedtext", requests.ConnectionError, NETWORK),
+    ("po_token", None, PoTokenRequired, "YouTube asked for a proof-of-origin token"),
+]
+
+
+@pytest.mark.parametrize(("status", "step", "library_error", "reason"), TRANSIENT_CASES)
+def test_transient_failures(
+    status: Status, step: Step | None, library_error: type[Exception], reason: str
+) -> None:
+    error = fetch_error(video(status, failing_step=step))
+
+    assert error.permanent is False
+    assert error.reason == reason
+    assert type(error.__cause__) is library_error
+
+
+def test_a_server_error_keeps_the_status_on_the_library_error() -> None:
+    error = fetch_error(video("server_error", failing_step="timedtext"))
+
+    assert isinstance(error.__cause__, YouTubeRequestFailed)
+    assert error.__cause__.reason.startswith("500 Server Error: Internal Server Error for url:")
+    assert "/api/timedtext" in error.__cause__.reason
+
+
+def test_the_failure_happens_where_the_scenario_says() -> None:
+    session, adapter = replay_session(video("rate_limited", failing_step="player"))
+    with pytest.raises(FetchError):
+        YouTubeFetcher(http=session).fetch(FIXTURE_VIDEO.video_id, ["en"])
+
+    assert [urlsplit(url).path for url in adapter.urls()] == ["/watch", "/youtubei/v1/player"]
+
+
+def test_an_empty_timedtext_answer_is_a_transient_fetch_error() -> None:
+    """YouTube answered timedtext requests with an empty 200 when it wanted a PO token
+    (youtube-transcript-api issues #414, #445); the library 1.2.5 still raises a bare ParseError.
+    """
+    error = fetch_error(video("empty_timedtext"))
+
+    assert error.permanent is False
+
+
+# --- oEmbed -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("replayed", "oembed_status"),
+    [
+        (FIXTURE_VIDEO, 404),
+        (FIXTURE_VIDEO, 401),
+        (video("server_error", failing_step="oembed"), None),
+        (video("network_down", failing_step="oembed"), None),
+    ],
+    ids=["404", "401", "500", "connection-error"],
+)
+def test_the_captions_come_back_even_when_oembed_fails(
+    replayed: ReplayVideo, oembed_status: int | None
+) -> None:
+    fetched, adapter = fetch(replayed, oembed_status=oembed_status)
+
+    assert fetched.title is None
+    assert fetched.channel_name is None
+    assert len(fetched.segments) == 5
+    assert urlsplit(adapter.urls()[-1]).path == "/oembed"
+
+
+# --- The replay itself ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/",
+        "http://www.youtube.com/watch?v=Rpl4yF1xtr5",  # right path, wrong scheme
+        "https://www.youtube.com/watch?v=Rpl4yF1xtr5&t=10",  # an extra query parameter
+        "https://www.youtube.com/watch?v=Unknown0000",
+    ],
+)
+def test_an_unrecorded_request_fails_loudly_and_is_kept(url: str) -> None:
+    session, adapter = replay_session(FIXTURE_VIDEO)
+
+    with pytest.raises(requests.ConnectionError, match="replay: no recorded response"):
+        session.get(url)
+
+    assert [seen.url for seen in adapter.unmatched] == [url]
+
+
+def test_the_player_is_answered_only_for_the_video_in_its_body() -> None:
+    session, adapter = replay_session(FIXTURE_VIDEO)
+    player = adapter.routes[1]
+
+    ok = session.post(
+        player.url, params=dict(player.query), json={"videoId": FIXTURE_VIDEO.video_id}
+    )
+    assert ok.json()["videoDetails"]["videoId"] == FIXTURE_VIDEO.video_id
+    with pytest.raises(requests.ConnectionError):
+        session.post(player.url, params=dict(player.query), json={"videoId": "Unknown0000"})
+    assert len(adapter.unmatched) == 1
+
+
+def test_the_stored_fixtures_are_what_the_replay_serves() -> None:
+    """Regenerate with `.venv/bin/python -m tests.youtube_replay` after changing the shapes."""
+    for name, text in fixture_artefacts().items():
+        assert (FIXTURES / name).read_text(encoding="utf-8") == text, name
+    assert (FIXTURES / "README.md").is_file()
