@@ -407,6 +407,27 @@ def process_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_ticks() -> tuple[int, int] | None:
+    """The machine's (busy, total) CPU ticks since boot; None where there is no /proc."""
+    try:
+        first_line = Path("/proc/stat").read_text().splitlines()[0]
+    except OSError:
+        return None
+    ticks = [int(value) for value in first_line.split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
+async def machine_busy_share(seconds: float = 0.5) -> str:
+    """How busy all CPUs were over `seconds`, as a percentage."""
+    before = cpu_ticks()
+    await asyncio.sleep(seconds)
+    after = cpu_ticks()
+    if before is None or after is None or after[1] == before[1]:
+        return "unknown"
+    return f"{(after[0] - before[0]) / (after[1] - before[1]):.0%}"
+
+
 # --- setup through the real API --------------------------------------------------------------
 
 
@@ -744,12 +765,13 @@ def installed_version(package: str) -> str:
         return "not installed"
 
 
-def versions_line(postgres_version: str) -> str:
+def environment_line(postgres_version: str, busy_before: str) -> str:
     packages = ", ".join(f"{name} {installed_version(name)}" for name in VERSIONED_PACKAGES)
     return (
-        f"Python {platform.python_version()}, {packages}, PostgreSQL {postgres_version}; "
-        f"{os.cpu_count()} CPUs. uvicorn runs with --loop auto and --http auto, which pick "
-        "uvloop and httptools when installed; the load generator runs on uvloop too."
+        f"Python {platform.python_version()}, {packages}, PostgreSQL {postgres_version}. "
+        "uvicorn runs with --loop auto and --http auto, which pick uvloop and httptools when "
+        f"installed; the load generator runs on uvloop too. {os.cpu_count()} CPUs, "
+        f"{busy_before} busy just before the run (other work there skews every figure)."
     )
 
 
@@ -768,14 +790,14 @@ def report_console() -> Console:
 
 def print_report(
     comparisons: Sequence[Comparison],
-    versions: str,
+    environment: str,
     server_output: dict[str, str],
     seconds: float,
 ) -> None:
     console = report_console()
     console.print(results_table(comparisons))
     # markup=False throughout: error bodies and server logs are full of square brackets.
-    console.print(versions, markup=False, highlight=False)
+    console.print(environment, markup=False, highlight=False)
     found = problems(comparisons)
     for problem in found:
         console.print(f"! {problem}", style="red", markup=False, highlight=False)
@@ -792,6 +814,7 @@ def print_report(
 
 async def benchmark() -> None:
     started = time.perf_counter()
+    busy_before = await machine_busy_share()
     async with throwaway_database(server_url()) as database_url:
         with (
             uvicorn_server("app", APP_TARGET, database_url) as app,
@@ -803,8 +826,8 @@ async def benchmark() -> None:
                 await compare(app, bare, fixture.token, scenario) for scenario in scenarios(fixture)
             ]
             server_output = {server.name: server.output() for server in (app, bare)}
-        versions = versions_line(await server_version(database_url))
-    print_report(comparisons, versions, server_output, time.perf_counter() - started)
+        environment = environment_line(await server_version(database_url), busy_before)
+    print_report(comparisons, environment, server_output, time.perf_counter() - started)
 
 
 def run(main: Coroutine[Any, Any, None]) -> None:

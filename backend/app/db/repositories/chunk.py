@@ -51,7 +51,8 @@ class ChunkHit:
 
     @property
     def coverage(self) -> float:
-        """The share of the query's distinct words (lexemes) this chunk contains."""
+        """The share of the query's distinct words (lexemes) found in this chunk or in its
+        video's title (a question often names the video's subject, which the chunk may not)."""
         return self.matched_terms / self.query_terms if self.query_terms else 0.0
 
 
@@ -85,7 +86,9 @@ _SEARCH = """
            top.chunk_text, top.metadata, top.rank,
            ts_headline('english', top.chunk_text, query.tsq,
                        'StartSel=**, StopSel=**, MaxWords=35, MinWords=15, MaxFragments=2'),
-           (SELECT count(*) FROM lexemes WHERE top.search_vector @@ lexemes.term),
+           (SELECT count(*) FROM lexemes
+             WHERE (top.search_vector || to_tsvector('english', coalesce(t.title, '')))
+                   @@ lexemes.term),
            (SELECT count(*) FROM lexemes)
       FROM top JOIN transcripts t ON t.id = top.transcript_id, query
      ORDER BY top.rank DESC, top.transcript_id, top.chunk_index

@@ -1,0 +1,245 @@
+import json
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.repositories import UsageRepository
+from app.services.chat import NOT_IN_VIDEOS
+from tests.api.conftest import Account, ClientFactory, assert_error, build_app, client_for, sign_up
+from tests.api.test_search import ingest_talks
+from tests.fakes import ScriptedModel
+from tests.retrieval.labelled_set import CHUNK_TOKENS
+
+OVEN_QUESTION = "How hot should the oven be for the sourdough?"
+
+
+@pytest.fixture
+async def talks_client(make_client: ClientFactory) -> httpx.AsyncClient:
+    return make_client(chunk_tokens=CHUNK_TOKENS, chunk_overlap=0.2)
+
+
+async def new_conversation(client: httpx.AsyncClient, account: Account) -> str:
+    response = await client.post("/api/v1/conversations", json={}, headers=account.headers)
+    return str(response.json()["id"])
+
+
+async def ask(
+    client: httpx.AsyncClient, account: Account, conversation_id: str, content: str, **body: Any
+) -> httpx.Response:
+    return await client.post(
+        f"/api/v1/conversations/{conversation_id}/messages",
+        json={"content": content, **body},
+        headers=account.headers,
+    )
+
+
+def parse_sse(text: str) -> list[tuple[str, Any]]:
+    events = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+async def test_an_offline_answer_cites_the_moment_in_the_video(
+    talks_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    async with talks_client as client:
+        account = await sign_up(client)
+        await ingest_talks(client, account)
+        conversation_id = await new_conversation(client, account)
+
+        response = await ask(client, account, conversation_id, OVEN_QUESTION)
+        conversation = await client.get(
+            f"/api/v1/conversations/{conversation_id}", headers=account.headers
+        )
+
+    assert response.status_code == 201, response.text
+    answer = response.json()["assistant_message"]
+    metadata = answer["metadata"]
+    assert metadata["grounded"] is True
+    assert metadata["offline"] is True
+    assert metadata["provider"] == "offline-extractive"
+    assert "two hundred and fifty degrees" in answer["content"]
+    cited = {c["number"]: c for c in metadata["citations"]}
+    number = int(answer["content"].split("degrees Celsius")[1].split("[")[1].split("]")[0])
+    citation = cited[number]
+    assert citation["youtube_video_id"] == "sourdough01"
+    assert citation["url"] == f"https://youtu.be/sourdough01?t={int(citation['start_seconds'])}"
+    assert citation["start_seconds"] <= 5 * 6.0 <= citation["end_seconds"]  # the oven sentence
+    assert metadata["usage"]["prompt_tokens"] > 0
+    assert metadata["usage"]["completion_tokens"] > 0
+    assert conversation.json()["title"] == OVEN_QUESTION
+    daily = await UsageRepository(session).daily_totals(uuid.UUID(account.id), 1)
+    assert daily[0].calls == 1
+    assert daily[0].total_tokens == metadata["usage"]["total_tokens"]
+
+
+async def test_a_question_the_videos_do_not_cover_gets_an_honest_answer(
+    talks_client: httpx.AsyncClient,
+) -> None:
+    async with talks_client as client:
+        account = await sign_up(client)
+        await ingest_talks(client, account)
+        conversation_id = await new_conversation(client, account)
+
+        response = await ask(client, account, conversation_id, "What is the capital of Mongolia?")
+        usage = await client.get("/api/v1/usage", params={"days": 1}, headers=account.headers)
+
+    answer = response.json()["assistant_message"]
+    assert answer["content"] == NOT_IN_VIDEOS
+    assert answer["metadata"]["grounded"] is False
+    assert answer["metadata"]["citations"] == []
+    assert usage.json()["total_tokens"] == 0  # no model was asked
+
+
+async def test_answers_can_be_restricted_to_some_transcripts(
+    talks_client: httpx.AsyncClient,
+) -> None:
+    async with talks_client as client:
+        account, other = await sign_up(client), await sign_up(client)
+        ids = await ingest_talks(client, account)
+        conversation_id = await new_conversation(client, account)
+
+        coffee_only = await ask(
+            client,
+            account,
+            conversation_id,
+            "how many minutes",
+            transcript_ids=[ids["coffeeBrew1"]],
+        )
+        foreign = await ask(
+            client,
+            other,
+            await new_conversation(client, other),
+            "minutes",
+            transcript_ids=[ids["coffeeBrew1"]],
+        )
+
+    citations = coffee_only.json()["assistant_message"]["metadata"]["citations"]
+    assert citations
+    assert {c["youtube_video_id"] for c in citations} == {"coffeeBrew1"}
+    assert_error(foreign, 404, "not_found")
+
+
+async def test_the_prompt_holds_the_excerpts_and_the_last_messages(
+    session: AsyncSession,
+) -> None:
+    model = ScriptedModel()
+    app = build_app(session, chunk_tokens=CHUNK_TOKENS, chat_history_messages=2)
+    app.state.language_model = model
+    async with client_for(app) as client:
+        account = await sign_up(client)
+        await ingest_talks(client, account)
+        conversation_id = await new_conversation(client, account)
+        await ask(client, account, conversation_id, "what is autolyse")
+        await ask(client, account, conversation_id, OVEN_QUESTION)
+
+    system, *history, question = model.prompts[-1]
+    assert system.role == "system"
+    assert "[1]" in system.content
+    assert "Sourdough" in system.content
+    assert [m.role for m in history] == ["user", "assistant"]
+    assert history[0].content == "what is autolyse"
+    assert question.role == "user"
+    assert question.content == OVEN_QUESTION
+
+
+async def test_a_failing_model_is_502_and_the_question_is_kept(session: AsyncSession) -> None:
+    model = ScriptedModel()
+    model.fail_with = "upstream timed out"
+    app = build_app(session, chunk_tokens=CHUNK_TOKENS)
+    app.state.language_model = model
+    async with client_for(app) as client:
+        account = await sign_up(client)
+        await ingest_talks(client, account)
+        conversation_id = await new_conversation(client, account)
+
+        response = await ask(client, account, conversation_id, OVEN_QUESTION)
+        messages = await client.get(
+            f"/api/v1/conversations/{conversation_id}/messages", headers=account.headers
+        )
+
+    error = assert_error(response, 502, "bad_gateway")
+    assert "upstream timed out" in error["message"]
+    assert [m["content"] for m in messages.json()["items"]] == [OVEN_QUESTION]
+
+
+async def test_the_streamed_answer_equals_the_stored_one(talks_client: httpx.AsyncClient) -> None:
+    async with talks_client as client:
+        account = await sign_up(client)
+        await ingest_talks(client, account)
+        conversation_id = await new_conversation(client, account)
+
+        response = await client.post(
+            f"/api/v1/conversations/{conversation_id}/messages",
+            json={"content": OVEN_QUESTION},
+            headers={**account.headers, "Accept": "text/event-stream"},
+        )
+        stored = await client.get(
+            f"/api/v1/conversations/{conversation_id}/messages", headers=account.headers
+        )
+
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = parse_sse(response.text)
+    names = [name for name, _ in events]
+    assert names[0] == "user_message"
+    assert names[-1] == "done"
+    assert set(names[1:-1]) == {"delta"}
+    assert len(names) > 3
+    streamed = "".join(data["text"] for name, data in events if name == "delta")
+    done = events[-1][1]
+    assert streamed == done["content"]
+    assert done["metadata"]["partial"] is False
+    assert done["metadata"]["citations"]
+    assert stored.json()["items"][-1]["content"] == streamed
+
+
+async def test_a_model_failing_mid_stream_sends_an_error_and_keeps_the_part(
+    session: AsyncSession,
+) -> None:
+    model = ScriptedModel("one two three four")
+    model.fail_after_pieces = 2
+    app = build_app(session, chunk_tokens=CHUNK_TOKENS)
+    app.state.language_model = model
+    async with client_for(app) as client:
+        account = await sign_up(client)
+        await ingest_talks(client, account)
+        conversation_id = await new_conversation(client, account)
+        response = await client.post(
+            f"/api/v1/conversations/{conversation_id}/messages",
+            json={"content": OVEN_QUESTION},
+            headers={**account.headers, "Accept": "text/event-stream"},
+        )
+        stored = await client.get(
+            f"/api/v1/conversations/{conversation_id}/messages", headers=account.headers
+        )
+
+    events = parse_sse(response.text)
+    assert events[-1][0] == "error"
+    assert events[-1][1]["error"]["code"] == "bad_gateway"
+    last = stored.json()["items"][-1]
+    assert last["content"] == "one two "
+    assert last["metadata"]["partial"] is True
+
+
+async def test_the_first_question_titles_only_an_untitled_conversation(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    titled = await client.post(
+        "/api/v1/conversations", json={"title": "Mine"}, headers=alice.headers
+    )
+    untitled = await new_conversation(client, alice)
+    long_question = "word " * 40
+
+    await ask(client, alice, titled.json()["id"], "first question")
+    await ask(client, alice, untitled, long_question)
+
+    first = await client.get(f"/api/v1/conversations/{titled.json()['id']}", headers=alice.headers)
+    second = await client.get(f"/api/v1/conversations/{untitled}", headers=alice.headers)
+    assert first.json()["title"] == "Mine"
+    assert second.json()["title"].endswith("…")
+    assert len(second.json()["title"]) <= 61

@@ -1,0 +1,142 @@
+"""A client that goes away mid-answer: driven at the ASGI level, as a server would report it."""
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.api.conftest import Account, build_app, client_for, sign_up
+from tests.api.test_chat import OVEN_QUESTION, new_conversation
+from tests.api.test_search import ingest_talks
+from tests.fakes import ScriptedModel
+from tests.retrieval.labelled_set import CHUNK_TOKENS
+
+Message = dict[str, Any]
+
+
+def ask_scope(account: Account, conversation_id: str, body: bytes, spec_version: str) -> Message:
+    path = f"/api/v1/conversations/{conversation_id}/messages"
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": spec_version},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"test"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"accept", b"text/event-stream"),
+            (b"authorization", account.headers["Authorization"].encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("test", 80),
+    }
+
+
+async def prepared_app(session: AsyncSession, model: ScriptedModel) -> tuple[FastAPI, Account, str]:
+    app = build_app(session, chunk_tokens=CHUNK_TOKENS)
+    app.state.language_model = model
+    async with client_for(app) as client:
+        account = await sign_up(client)
+        await ingest_talks(client, account)
+        conversation_id = await new_conversation(client, account)
+    return app, account, conversation_id
+
+
+async def stored_messages(app: FastAPI, account: Account, conversation_id: str) -> list[Message]:
+    async with client_for(app) as client:
+        response = await client.get(
+            f"/api/v1/conversations/{conversation_id}/messages", headers=account.headers
+        )
+    items: list[Message] = response.json()["items"]
+    return items
+
+
+def deltas(sent: list[Message]) -> str:
+    text = ""
+    for message in sent:
+        for block in message.get("body", b"").decode().split("\n\n"):
+            if block.startswith("event: delta"):
+                text += json.loads(block.split("data: ", 1)[1])["text"]
+    return text
+
+
+async def test_a_disconnect_reported_by_the_server_leaves_a_stored_partial_answer(
+    session: AsyncSession,
+) -> None:
+    model = ScriptedModel("alpha beta gamma delta")
+    model.stall_after_pieces = 2
+    app, account, conversation_id = await prepared_app(session, model)
+    body = json.dumps({"content": OVEN_QUESTION}).encode()
+    gone = asyncio.Event()
+    delivered = False
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    request = asyncio.create_task(
+        app(ask_scope(account, conversation_id, body, "2.3"), receive, send)
+    )
+    await asyncio.wait_for(model.stalled.wait(), timeout=10)
+    gone.set()
+    await asyncio.wait_for(request, timeout=10)
+
+    assert deltas(sent) == "alpha beta "
+    question, answer = (await stored_messages(app, account, conversation_id))[-2:]
+    assert question["content"] == OVEN_QUESTION
+    assert answer["role"] == "assistant"
+    assert answer["content"] == "alpha beta "
+    assert answer["metadata"]["partial"] is True
+    assert answer["metadata"]["citations"]
+
+
+@pytest.mark.parametrize("failing_send", [2, 4])
+async def test_a_send_that_fails_mid_stream_leaves_a_stored_partial_answer(
+    session: AsyncSession, failing_send: int
+) -> None:
+    model = ScriptedModel("alpha beta gamma delta epsilon")
+    app, account, conversation_id = await prepared_app(session, model)
+    body = json.dumps({"content": OVEN_QUESTION}).encode()
+    sent: list[Message] = []
+    bodies = 0
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        nonlocal bodies
+        if message["type"] == "http.response.body":
+            bodies += 1
+            if bodies > failing_send:
+                raise OSError("connection reset by peer")
+        sent.append(dict(message))
+
+    run: Callable[[], Awaitable[None]] = lambda: app(  # noqa: E731
+        ask_scope(account, conversation_id, body, "2.4"), receive, send
+    )
+    await asyncio.wait_for(run(), timeout=10)
+
+    answer = (await stored_messages(app, account, conversation_id))[-1]
+    assert answer["metadata"]["partial"] is True
+    # What reached the client, plus at most the piece whose send failed.
+    assert answer["content"].startswith(deltas(sent))
+    assert len(answer["content"].split()) <= len(deltas(sent).split()) + 1
+    assert "epsilon" not in answer["content"]

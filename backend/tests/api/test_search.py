@@ -1,0 +1,138 @@
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import Account, ClientFactory, assert_error, sign_up
+from tests.retrieval.labelled_set import CHUNK_TOKENS, HIT_AT_5_FLOOR, QUESTIONS, TALKS, answers
+
+SEARCH = "/api/v1/search"
+
+
+async def ingest_talks(client: httpx.AsyncClient, account: Account) -> dict[str, str]:
+    """The labelled talks as transcripts; returns video id → transcript id."""
+    ids = {}
+    for talk in TALKS:
+        response = await client.post(
+            "/api/v1/transcripts",
+            json={"video": talk.video_id, "title": talk.title, "segments": talk.segments()},
+            headers=account.headers,
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["chunk_count"] > 1
+        ids[talk.video_id] = response.json()["id"]
+    return ids
+
+
+async def search(
+    client: httpx.AsyncClient, account: Account, q: str, **params: Any
+) -> list[dict[str, Any]]:
+    response = await client.get(SEARCH, params={"q": q, **params}, headers=account.headers)
+    assert response.status_code == 200, response.text
+    hits: list[dict[str, Any]] = response.json()["hits"]
+    return hits
+
+
+@pytest.fixture
+async def talks_client(make_client: ClientFactory) -> httpx.AsyncClient:
+    return make_client(chunk_tokens=CHUNK_TOKENS, chunk_overlap=0.2)
+
+
+async def test_hit_at_5_on_the_labelled_set(
+    talks_client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with talks_client as client:
+        account = await sign_up(client)
+        ids = await ingest_talks(client, account)
+        texts = await chunk_texts(client, account, ids.values())
+        hits_at_5 = 0
+        misses = []
+        for question in QUESTIONS:
+            top = await search(client, account, question.text, limit=5)
+            found = any(
+                answers(question, hit["youtube_video_id"], texts[hit["chunk_id"]]) for hit in top
+            )
+            hits_at_5 += found
+            if not found:
+                misses.append(question.text)
+
+    score = hits_at_5 / len(QUESTIONS)
+    with capsys.disabled():
+        print(f"\nretrieval hit@5 = {score:.2f} ({hits_at_5}/{len(QUESTIONS)}); misses: {misses}")
+    assert score >= HIT_AT_5_FLOOR, misses
+
+
+async def chunk_texts(
+    client: httpx.AsyncClient, account: Account, transcript_ids: Iterable[str]
+) -> dict[str, str]:
+    """chunk id → chunk text, for every chunk of these transcripts."""
+    texts = {}
+    for transcript_id in transcript_ids:
+        url = f"/api/v1/transcripts/{transcript_id}/chunks"
+        page = await client.get(url, params={"limit": 100}, headers=account.headers)
+        texts.update({c["id"]: c["chunk_text"] for c in page.json()["items"]})
+    return texts
+
+
+async def test_hits_carry_timestamps_links_and_highlights(talks_client: httpx.AsyncClient) -> None:
+    async with talks_client as client:
+        account = await sign_up(client)
+        await ingest_talks(client, account)
+        hit = (await search(client, account, "Dutch oven"))[0]
+
+    assert hit["youtube_video_id"] == "sourdough01"
+    assert hit["title"] == "Sourdough bread for beginners"
+    assert hit["start_seconds"] is not None
+    assert hit["end_seconds"] > hit["start_seconds"]
+    assert hit["url"] == f"https://youtu.be/sourdough01?t={int(hit['start_seconds'])}"
+    assert "**Dutch**" in hit["snippet"]
+    assert "**oven**" in hit["snippet"]
+
+
+async def test_websearch_syntax_and_transcript_filter(talks_client: httpx.AsyncClient) -> None:
+    async with talks_client as client:
+        account = await sign_up(client)
+        ids = await ingest_talks(client, account)
+        phrase = await search(client, account, '"twenty percent"')
+        excluded = await search(client, account, "twenty -percent")
+        texts = await chunk_texts(client, account, ids.values())
+        only_coffee = await search(client, account, "minutes", transcript_ids=[ids["coffeeBrew1"]])
+
+    assert {h["youtube_video_id"] for h in phrase} == {"solarPanel1"}
+    assert excluded
+    assert all("percent" not in texts[h["chunk_id"]] for h in excluded)
+    assert all("twenty" in texts[h["chunk_id"]].lower() for h in excluded)
+    assert only_coffee
+    assert {h["youtube_video_id"] for h in only_coffee} == {"coffeeBrew1"}
+
+
+async def test_search_only_sees_the_callers_transcripts(
+    talks_client: httpx.AsyncClient,
+) -> None:
+    async with talks_client as client:
+        owner, stranger = await sign_up(client), await sign_up(client)
+        ids = await ingest_talks(client, owner)
+        assert await search(client, stranger, "sourdough") == []
+        foreign_filter = await search(
+            client, stranger, "sourdough", transcript_ids=[ids["sourdough01"]]
+        )
+        assert foreign_filter == []
+
+
+async def test_nothing_matches_is_an_empty_list_and_bad_queries_are_422(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    assert await search(client, alice, "zeppelin quasar") == []
+    assert await search(client, alice, "the and of") == []  # only stopwords
+    assert_error(
+        await client.get(SEARCH, params={"q": ""}, headers=alice.headers), 422, "validation_error"
+    )
+    bad_id = await client.get(
+        SEARCH, params={"q": "x", "transcript_ids": "nope"}, headers=alice.headers
+    )
+    assert_error(bad_id, 422, "validation_error")
+    assert_error(await client.get(SEARCH, params={"q": "x"}), 401, "unauthorized")
+    unknown = await search(client, alice, "x", transcript_ids=[str(uuid.uuid4())])
+    assert unknown == []

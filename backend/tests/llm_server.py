@@ -1,0 +1,75 @@
+"""A fake OpenAI-compatible chat-completions server, served for real on loopback by uvicorn."""
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+@dataclass
+class FakeLLM:
+    answer: str = "Bake it at 250 degrees [1]."
+    failures: list[int] = field(default_factory=list)  # statuses to answer first, in order
+    send_usage: bool = True
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+
+    async def completions(self, request: Request) -> Response:
+        payload = await request.json()
+        self.requests.append(payload)
+        self.headers.append(dict(request.headers))
+        if self.failures:
+            status = self.failures.pop(0)
+            return JSONResponse(
+                {"error": {"message": f"fake {status}"}}, status, headers={"Retry-After": "0"}
+            )
+        usage = {"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49}
+        if not payload.get("stream"):
+            body: dict[str, Any] = {
+                "choices": [{"message": {"role": "assistant", "content": self.answer}}]
+            }
+            if self.send_usage:
+                body["usage"] = usage
+            return JSONResponse(body)
+        return StreamingResponse(self._events(usage), media_type="text/event-stream")
+
+    async def _events(self, usage: dict[str, int]) -> AsyncIterator[str]:
+        for word in self.answer.split(" "):
+            chunk = {"choices": [{"index": 0, "delta": {"content": word + " "}}]}
+            yield f"data: {json.dumps(chunk)}\n\n"
+        if self.send_usage:
+            yield f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n"
+        yield "data: [DONE]\n\n"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@asynccontextmanager
+async def serving(fake: FakeLLM) -> AsyncIterator[str]:
+    """Serve `fake` on 127.0.0.1; yields its base URL (ending in /v1)."""
+    app = Starlette(routes=[Route("/v1/chat/completions", fake.completions, methods=["POST"])])
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.should_exit = True
+        await task
