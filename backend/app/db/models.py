@@ -322,7 +322,7 @@ class Job(Base):
             "user_id",
             "youtube_video_id",
             unique=True,
-            postgresql_where=text("status IN ('queued', 'running', 'done')"),
+            postgresql_where=text("status IN ('queued', 'running', 'done')"),  # see JobRepository
         ),
         Index("ix_jobs_user_id_created_at", "user_id", text("created_at DESC")),
         Index("ix_jobs_queued_run_after", "run_after", postgresql_where=text("status = 'queued'")),

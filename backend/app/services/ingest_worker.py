@@ -14,6 +14,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +36,29 @@ _wake_up = asyncio.Event()
 def wake_workers() -> None:
     """A job was queued: workers in this process look now instead of at their next poll."""
     _wake_up.set()
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """The claimed job's values, copied: the ORM object belongs to the claim's session."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    video_id: str
+    languages: list[str]
+    attempts: int
+    max_attempts: int
+
+    @classmethod
+    def of(cls, job: Job) -> "ClaimedJob":
+        return cls(
+            job.id,
+            job.user_id,
+            job.youtube_video_id,
+            list(job.languages),
+            job.attempts,
+            job.max_attempts,
+        )
 
 
 def backoff(attempt: int, settings: Settings) -> timedelta:
@@ -71,10 +95,11 @@ class IngestWorker:
         """Claim and process one job; False when there was none to do."""
         stale_after = timedelta(seconds=self.settings.job_stale_seconds)
         async with self.unit_of_work() as session:
-            job = await JobRepository(session).claim_next(self.worker_id, stale_after)
+            claimed = await JobRepository(session).claim_next(self.worker_id, stale_after)
+            job = ClaimedJob.of(claimed) if claimed is not None else None
         if job is None:
             return False
-        logger.info("job %s: fetching %s (attempt %d)", job.id, job.youtube_video_id, job.attempts)
+        logger.info("job %s: fetching %s (attempt %d)", job.id, job.video_id, job.attempts)
         if job.attempts > job.max_attempts:
             await self._finish_failed(job, f"gave up after {job.max_attempts} attempts")
             return True
@@ -86,23 +111,23 @@ class IngestWorker:
         await self._store(job, video)
         return True
 
-    async def _fetch_with_heartbeat(self, job: Job) -> FetchedVideo:
+    async def _fetch_with_heartbeat(self, job: ClaimedJob) -> FetchedVideo:
         fetcher = self.fetcher_factory()
         heart = asyncio.create_task(self._beat(job))
         try:
-            return await asyncio.to_thread(fetcher.fetch, job.youtube_video_id, job.languages)
+            return await asyncio.to_thread(fetcher.fetch, job.video_id, job.languages)
         finally:
             heart.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heart
 
-    async def _beat(self, job: Job) -> None:
+    async def _beat(self, job: ClaimedJob) -> None:
         while True:
             await asyncio.sleep(self.settings.job_heartbeat_seconds)
             async with self.unit_of_work() as session:
                 await JobRepository(session).heartbeat(job.id, self.worker_id)
 
-    async def _handle_fetch_error(self, job: Job, error: FetchError) -> None:
+    async def _handle_fetch_error(self, job: ClaimedJob, error: FetchError) -> None:
         if error.permanent:
             await self._finish_failed(job, error.reason)
         elif job.attempts >= job.max_attempts:
@@ -115,12 +140,12 @@ class IngestWorker:
             async with self.unit_of_work() as session:
                 await JobRepository(session).retry_later(job.id, error.reason, delay)
 
-    async def _finish_failed(self, job: Job, reason: str) -> None:
+    async def _finish_failed(self, job: ClaimedJob, reason: str) -> None:
         logger.warning("job %s failed: %s", job.id, reason)
         async with self.unit_of_work() as session:
             await JobRepository(session).mark_failed(job.id, reason)
 
-    async def _store(self, job: Job, video: FetchedVideo) -> None:
+    async def _store(self, job: ClaimedJob, video: FetchedVideo) -> None:
         new = NewTranscript(
             video_id=video.video_id,
             segments=video.segments,

@@ -2,13 +2,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 from uuid import UUID
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.db.models import Job
 from app.db.repositories.base import BaseRepository, database_errors_translated
 
 ACTIVE_OR_DONE = ("queued", "running", "done")
+ACTIVE_OR_DONE_PREDICATE = text("status IN ('queued', 'running', 'done')")
 
 
 class JobRepository(BaseRepository[Job]):
@@ -34,7 +35,9 @@ class JobRepository(BaseRepository[Job]):
             )
             .on_conflict_do_nothing(
                 index_elements=[Job.user_id, Job.youtube_video_id],
-                index_where=Job.status.in_(ACTIVE_OR_DONE),
+                # Literal, as in the index: with bound values, a generic prepared plan could not
+                # prove the predicate and PostgreSQL would find no arbiter index.
+                index_where=ACTIVE_OR_DONE_PREDICATE,
             )
             .returning(Job)
         )
@@ -52,7 +55,8 @@ class JobRepository(BaseRepository[Job]):
         return existing[0], False
 
     async def get_for_user(self, job_id: UUID, user_id: UUID) -> Job | None:
-        job = await self.get_by_id(job_id)
+        """The user's job, read afresh: workers change jobs behind any session's back."""
+        job = await self.session.get(Job, job_id, populate_existing=True)
         return job if job is not None and job.user_id == user_id else None
 
     async def list_by_user(self, user_id: UUID, limit: int = 50, offset: int = 0) -> Sequence[Job]:

@@ -1,0 +1,192 @@
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import UsageEvent
+from app.db.repositories import UsageRepository
+from tests.api.conftest import ClientFactory, assert_error, build_app, client_for, sign_up
+from tests.api.test_search import ingest_talks
+from tests.fakes import ScriptedModel
+from tests.retrieval.labelled_set import CHUNK_TOKENS
+
+DRAFTS = "/api/v1/drafts"
+
+
+@pytest.fixture
+async def talks_client(make_client: ClientFactory) -> httpx.AsyncClient:
+    return make_client(chunk_tokens=CHUNK_TOKENS, chunk_overlap=0.2)
+
+
+async def test_a_draft_fills_the_builtin_template_from_the_videos(
+    talks_client: httpx.AsyncClient,
+) -> None:
+    async with talks_client as client:
+        account = await sign_up(client)
+        await ingest_talks(client, account)
+        response = await client.post(
+            DRAFTS,
+            json={
+                "template_type": "linkedin",
+                "topic": "sourdough oven temperature",
+                "tone": "warm",
+            },
+            headers=account.headers,
+        )
+
+    assert response.status_code == 200, response.text
+    draft = response.json()
+    assert draft["template_type"] == "linkedin"
+    prompt = draft["prompt"]
+    assert prompt.startswith(
+        "Write a LinkedIn post about sourdough oven temperature in a warm tone."
+    )
+    assert "{" not in prompt  # every placeholder was filled
+    assert "Dutch oven" in prompt
+    assert "https://youtu.be/sourdough01?t=" in prompt
+    assert draft["sources"][0]["youtube_video_id"] == "sourdough01"
+    assert draft["provider"] == "offline-extractive"
+    assert "two hundred and fifty degrees" in draft["text"]
+    assert draft["usage"]["total_tokens"] > 0
+    assert draft["message_id"] is None
+
+
+async def test_a_draft_from_an_own_template_is_saved_into_a_conversation(
+    session: AsyncSession,
+) -> None:
+    model = ScriptedModel("Here is your post [1].")
+    app = build_app(session, chunk_tokens=CHUNK_TOKENS)
+    app.state.language_model = model
+    async with client_for(app) as client:
+        account = await sign_up(client)
+        await ingest_talks(client, account)
+        template = await client.post(
+            "/api/v1/templates",
+            json={
+                "template_type": "email",
+                "template_name": "Newsletter",
+                "template_content": "Dear {reader}, about {topic}:\n{key_points}\n{sources}",
+            },
+            headers=account.headers,
+        )
+        conversation = await client.post("/api/v1/conversations", json={}, headers=account.headers)
+        body = {
+            "template_id": template.json()["id"],
+            "topic": "coffee grind size",
+            "variables": {"reader": "Sam"},
+            "conversation_id": conversation.json()["id"],
+        }
+        response = await client.post(DRAFTS, json=body, headers=account.headers)
+        missing = await client.post(DRAFTS, json={**body, "variables": {}}, headers=account.headers)
+        messages = await client.get(
+            f"/api/v1/conversations/{conversation.json()['id']}/messages", headers=account.headers
+        )
+
+    draft = response.json()
+    assert draft["text"] == "Here is your post [1]."
+    assert model.prompts[0][1].content.startswith("Dear Sam, about coffee grind size:")
+    saved = messages.json()["items"][-1]
+    assert saved["id"] == draft["message_id"]
+    assert saved["metadata"]["kind"] == "draft"
+    error = assert_error(missing, 422, "validation_error")
+    assert error["details"][0]["field"] == "body.variables.reader"
+
+
+async def test_drafts_refuse_topics_no_video_covers_and_foreign_things(
+    talks_client: httpx.AsyncClient,
+) -> None:
+    async with talks_client as client:
+        account, other = await sign_up(client), await sign_up(client)
+        await ingest_talks(client, account)
+        nothing = await client.post(
+            DRAFTS,
+            json={"template_type": "blog", "topic": "quantum chromodynamics"},
+            headers=account.headers,
+        )
+        theirs = await client.post("/api/v1/conversations", json={}, headers=other.headers)
+        foreign = await client.post(
+            DRAFTS,
+            json={
+                "template_type": "blog",
+                "topic": "coffee",
+                "conversation_id": theirs.json()["id"],
+            },
+            headers=account.headers,
+        )
+        unknown_template = await client.post(
+            DRAFTS,
+            json={"template_id": str(uuid.uuid4()), "topic": "coffee"},
+            headers=account.headers,
+        )
+        both = await client.post(
+            DRAFTS,
+            json={"template_type": "blog", "template_id": str(uuid.uuid4()), "topic": "coffee"},
+            headers=account.headers,
+        )
+
+    assert_error(nothing, 422, "no_sources")
+    assert_error(foreign, 404, "not_found")
+    assert_error(unknown_template, 404, "not_found")
+    assert_error(both, 422, "validation_error")
+
+
+async def test_a_failing_model_makes_the_draft_502(session: AsyncSession) -> None:
+    model = ScriptedModel()
+    model.fail_with = "rate limited upstream"
+    app = build_app(session, chunk_tokens=CHUNK_TOKENS)
+    app.state.language_model = model
+    async with client_for(app) as client:
+        account = await sign_up(client)
+        await ingest_talks(client, account)
+        response = await client.post(
+            DRAFTS, json={"template_type": "blog", "topic": "coffee"}, headers=account.headers
+        )
+    assert_error(response, 502, "bad_gateway")
+
+
+async def test_usage_is_totalled_per_day_with_idle_days_as_zero(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    account = await sign_up(client)
+    user_id = uuid.UUID(account.id)
+    usage = UsageRepository(session)
+    for kind, prompt, completion in (("chat", 100, 20), ("draft", 50, 5)):
+        await usage.record(
+            user_id=user_id,
+            kind=kind,
+            provider="p",
+            model="m",
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+        )
+    old = await usage.record(
+        user_id=user_id, kind="chat", provider="p", model="m", prompt_tokens=7, completion_tokens=3
+    )
+    await session.execute(
+        update(UsageEvent)
+        .where(UsageEvent.id == old.id)
+        .values(created_at=datetime.now(UTC) - timedelta(days=2))
+    )
+
+    report = (await client.get("/api/v1/usage", params={"days": 7}, headers=account.headers)).json()
+
+    assert report["days"] == 7
+    assert len(report["daily"]) == 7
+    today, two_days_ago = report["daily"][-1], report["daily"][-3]
+    assert (today["calls"], today["prompt_tokens"], today["completion_tokens"]) == (2, 150, 25)
+    assert today["total_tokens"] == 175
+    assert two_days_ago["total_tokens"] == 10
+    assert report["daily"][-2]["calls"] == 0
+    assert report["total_tokens"] == 185
+    days = [entry["day"] for entry in report["daily"]]
+    assert days == sorted(days)
+    other = await sign_up(client)
+    assert (await client.get("/api/v1/usage", headers=other.headers)).json()["total_tokens"] == 0
+    assert_error(
+        await client.get("/api/v1/usage", params={"days": 0}, headers=account.headers),
+        422,
+        "validation_error",
+    )

@@ -1,0 +1,277 @@
+"""Ingest by link: the job API, and the worker on replayed YouTube responses."""
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import get_settings
+from app.db.models import Job
+from app.services.ingest_worker import IngestWorker
+from app.services.youtube_fetcher import YouTubeFetcher
+from tests.api.conftest import Account, assert_error
+from tests.youtube_replay import ReplayVideo, Status, replay_session
+
+INGEST = "/api/v1/transcripts/ingest"
+VIDEO_ID = "Ingest00001"
+
+
+def talk(video_id: str = VIDEO_ID, status: Status = "ok", **changes: Any) -> ReplayVideo:
+    captions = [
+        (i * 3.0, 3.0, f"Sentence number {i} is about databases & queues.") for i in range(120)
+    ]
+    return ReplayVideo(
+        video_id=video_id,
+        title="Queues in Postgres",
+        channel_name="Backend Talks",
+        captions=captions,
+        status=status,
+        **changes,
+    )
+
+
+def worker_for(session: AsyncSession, *videos: ReplayVideo, **settings: Any) -> IngestWorker:
+    """A worker on the test's session, fetching from the replayed responses only."""
+
+    @asynccontextmanager
+    async def unit_of_work() -> AsyncIterator[AsyncSession]:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+    def fetcher() -> YouTubeFetcher:
+        return YouTubeFetcher(http=replay_session(*videos)[0])
+
+    configured = get_settings().model_copy(update={"job_retry_base_seconds": 60, **settings})
+    return IngestWorker(unit_of_work, fetcher, configured)
+
+
+async def ingest(
+    client: httpx.AsyncClient, account: Account, video: str = VIDEO_ID, **body: Any
+) -> httpx.Response:
+    return await client.post(INGEST, json={"video": video, **body}, headers=account.headers)
+
+
+async def job(client: httpx.AsyncClient, account: Account, job_id: str) -> dict[str, Any]:
+    response = await client.get(f"/api/v1/jobs/{job_id}", headers=account.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_a_link_becomes_a_transcript_through_a_job(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    queued = await ingest(client, alice, f"https://m.youtube.com/watch?v={VIDEO_ID}&feature=share")
+    assert queued.status_code == 202
+    assert queued.json()["status"] == "queued"
+    assert queued.json()["youtube_video_id"] == VIDEO_ID
+    assert queued.json()["languages"] == ["en"]
+
+    assert await worker_for(session, talk()).run_once() is True
+
+    done = await job(client, alice, queued.json()["id"])
+    assert done["status"] == "done"
+    assert done["attempts"] == 1
+    assert done["error"] is None
+    transcript = (
+        await client.get(f"/api/v1/transcripts/{done['transcript_id']}", headers=alice.headers)
+    ).json()
+    assert transcript["title"] == "Queues in Postgres"
+    assert transcript["channel_name"] == "Backend Talks"
+    assert transcript["duration"] == 360
+    assert "databases & queues" in transcript["transcript_text"]
+    assert transcript["metadata"]["language"] == "en"
+    assert len(transcript["metadata"]["segments"]) == 120
+    chunks = (
+        await client.get(
+            f"/api/v1/transcripts/{done['transcript_id']}/chunks", headers=alice.headers
+        )
+    ).json()
+    assert chunks["total"] >= 1
+    assert chunks["items"][0]["metadata"]["start_seconds"] == 0.0
+
+
+async def test_asking_again_returns_the_same_job_while_queued_or_done(
+    client: httpx.AsyncClient, alice: Account, bob: Account, session: AsyncSession
+) -> None:
+    first = await ingest(client, alice)
+    again = await ingest(client, alice, f"https://youtu.be/{VIDEO_ID}")
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+
+    await worker_for(session, talk()).run_once()
+    after_done = await ingest(client, alice)
+    assert after_done.status_code == 200
+    assert after_done.json()["status"] == "done"
+
+    theirs = await ingest(client, bob)  # another user's job for the same video is their own
+    assert theirs.status_code == 202
+    assert theirs.json()["id"] != first.json()["id"]
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        ("private", "cannot be played"),
+        ("unavailable", "unavailable"),
+        ("transcripts_disabled", "no captions"),
+        ("no_english", "requested languages"),
+    ],
+)
+async def test_permanent_failures_fail_the_job_with_the_reason(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession, status: Status, reason: str
+) -> None:
+    queued = await ingest(client, alice)
+
+    await worker_for(session, talk(status=status)).run_once()
+
+    failed = await job(client, alice, queued.json()["id"])
+    assert failed["status"] == "failed"
+    assert reason in failed["error"]
+    assert failed["finished_at"] is not None
+    assert failed["transcript_id"] is None
+    retry = await ingest(client, alice)  # a failed job does not block a new attempt
+    assert retry.status_code == 202
+    assert retry.json()["id"] != queued.json()["id"]
+
+
+async def test_preferred_languages_are_used(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    queued = await ingest(client, alice, languages=["de", "en"])
+    await worker_for(session, talk(status="no_english")).run_once()  # only German captions
+
+    done = await job(client, alice, queued.json()["id"])
+    transcript = (
+        await client.get(f"/api/v1/transcripts/{done['transcript_id']}", headers=alice.headers)
+    ).json()
+    assert done["languages"] == ["de", "en"]
+    assert transcript["metadata"]["language"] == "de"
+
+
+async def test_transient_failures_back_off_then_give_up(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    queued = await ingest(client, alice)
+    job_id = queued.json()["id"]
+    worker = worker_for(session, talk(status="rate_limited"), job_max_attempts=2)
+    await session.execute(update(Job).where(Job.id == uuid.UUID(job_id)).values(max_attempts=2))
+
+    await worker.run_once()
+    waiting = await job(client, alice, job_id)
+    assert waiting["status"] == "queued"
+    assert waiting["attempts"] == 1
+    assert "refusing requests" in waiting["error"]
+    assert waiting["run_after"] > waiting["updated_at"][:19]  # backed off into the future
+    assert await worker.run_once() is False  # not due yet
+
+    await make_due(session, job_id)
+    await worker.run_once()
+    gave_up = await job(client, alice, job_id)
+    assert gave_up["status"] == "failed"
+    assert "gave up after 2 attempts" in gave_up["error"]
+
+
+async def make_due(session: AsyncSession, job_id: str) -> None:
+    await session.execute(
+        update(Job)
+        .where(Job.id == uuid.UUID(job_id))
+        .values(run_after=func.now() - func.make_interval(0, 0, 0, 0, 0, 1))
+    )
+
+
+async def test_a_job_left_running_by_a_dead_worker_is_retried(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    from datetime import timedelta
+
+    from app.db.repositories import JobRepository
+
+    queued = await ingest(client, alice)
+    dead = await JobRepository(session).claim_next("dead-worker", timedelta(seconds=120))
+    assert dead is not None
+    assert dead.status == "running"
+    worker = worker_for(session, talk(), job_stale_seconds=120)
+    assert await worker.run_once() is False  # its heartbeat is still fresh
+
+    await session.execute(
+        update(Job)
+        .where(Job.id == dead.id)
+        .values(heartbeat_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 10))
+    )
+    assert await worker.run_once() is True
+
+    done = await job(client, alice, queued.json()["id"])
+    assert done["status"] == "done"
+    assert done["attempts"] == 2
+
+
+async def test_jobs_are_private_and_listed_newest_first(
+    client: httpx.AsyncClient, alice: Account, bob: Account, session: AsyncSession
+) -> None:
+    first = await ingest(client, alice, "Ingest00001")
+    second = await ingest(client, alice, "Ingest00002")
+    # Both were queued in this test's one transaction, so at the same now(): age the first.
+    await session.execute(
+        update(Job)
+        .where(Job.id == uuid.UUID(first.json()["id"]))
+        .values(created_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 1))
+    )
+
+    listed = (await client.get("/api/v1/jobs", headers=alice.headers)).json()
+    assert [j["id"] for j in listed["items"]] == [second.json()["id"], first.json()["id"]]
+    assert (await client.get("/api/v1/jobs", headers=bob.headers)).json()["total"] == 0
+    assert_error(
+        await client.get(f"/api/v1/jobs/{first.json()['id']}", headers=bob.headers),
+        404,
+        "not_found",
+    )
+    assert_error(
+        await client.get(f"/api/v1/jobs/{uuid.uuid4()}", headers=alice.headers), 404, "not_found"
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"video": "https://vimeo.com/1"},
+        {"video": "nope"},
+        {"video": VIDEO_ID, "languages": []},
+        {"video": VIDEO_ID, "languages": ["english please"]},
+    ],
+)
+async def test_bad_ingest_requests_are_422(
+    client: httpx.AsyncClient, alice: Account, body: dict[str, Any]
+) -> None:
+    assert_error(
+        await client.post(INGEST, json=body, headers=alice.headers), 422, "validation_error"
+    )
+
+
+async def test_the_video_already_uploaded_counts_as_done(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    await client.post(
+        "/api/v1/transcripts",
+        json={"video": VIDEO_ID, "transcript_text": "typed by hand"},
+        headers=alice.headers,
+    )
+    queued = await ingest(client, alice)
+
+    await worker_for(session, talk()).run_once()
+
+    done = await job(client, alice, queued.json()["id"])
+    kept = (
+        await client.get(f"/api/v1/transcripts/{done['transcript_id']}", headers=alice.headers)
+    ).json()
+    assert done["status"] == "done"
+    assert kept["transcript_text"] == "typed by hand"
