@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.8
 VENV := backend/.venv
 
-.PHONY: run test install lint bench admin
+.PHONY: run test install lint bench admin worker
 
 $(VENV)/bin/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,6 @@ bench: install
 admin: install
 	@test -n "$(EMAIL)" || (echo "usage: make admin EMAIL=someone@example.com" && exit 2)
 	cd backend && .venv/bin/python -m app.cli grant-admin "$(EMAIL)"
+
+worker: install
+	cd backend && .venv/bin/python -m app.worker

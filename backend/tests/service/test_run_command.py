@@ -94,3 +94,26 @@ def test_without_database_url_it_runs_and_stops_embedded_postgres(  # type: igno
     assert (data_dir / "postmaster.pid").exists()
     assert stop(process)[0] == 0
     assert not (data_dir / "postmaster.pid").exists(), "the server outlived the run command"
+
+
+def test_the_worker_command_runs_until_told_to_stop(database_url: str) -> None:
+    environment = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "info"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.worker"],
+        cwd=BACKEND_DIR,
+        env=environment,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        assert process.stderr is not None
+        started = b""
+        while b"ingest worker(s) running" not in started and time.monotonic() < deadline:
+            started += process.stderr.readline()
+        assert b"ingest worker(s) running" in started
+        exit_code, log = stop(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert exit_code == 0
+    assert "ingest workers stopped" in log

@@ -1,0 +1,44 @@
+"""`python -m app.worker`: ingest workers in a process of their own.
+
+The API process runs JOB_WORKERS workers itself unless JOBS_ENABLED=false; run this to add more
+capacity or to keep fetching out of the API process. Workers coordinate through PostgreSQL
+(FOR UPDATE SKIP LOCKED), so any number of these processes can run side by side.
+"""
+
+import asyncio
+import logging
+import signal
+
+from app.core.config import get_settings
+from app.core.logging import configure_logging
+from app.db.session import dispose_engine, unit_of_work
+from app.services.ingest_worker import IngestWorker
+from app.services.youtube_fetcher import YouTubeFetcher
+
+logger = logging.getLogger("app.worker")
+
+
+async def run(worker_count: int) -> None:
+    worker = IngestWorker(unit_of_work, YouTubeFetcher, get_settings())
+    tasks = [asyncio.create_task(worker.run_forever()) for _ in range(worker_count)]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    logger.info("%d ingest worker(s) running as %s", worker_count, worker.worker_id)
+    await stop.wait()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await dispose_engine()
+    logger.info("ingest workers stopped")
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(run(max(settings.job_workers, 1)))
+
+
+if __name__ == "__main__":
+    main()
