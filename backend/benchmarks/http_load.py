@@ -25,7 +25,7 @@ non-2xx answer is an error; the first one's body is printed.
 
 The database is created on the server BENCH_DATABASE_URL or TEST_DATABASE_URL names, else on an
 embedded PostgreSQL in backend/.data/postgres-bench, migrated to head and dropped at the end.
-Takes about two minutes:
+Takes about a minute on two cores, never much more than two (every run stops after 8 s):
 
     cd backend && .venv/bin/python -m benchmarks.http_load
 
@@ -324,7 +324,7 @@ def bare_app() -> Starlette:
 class Server:
     name: str
     base_url: str
-    process: "subprocess.Popen[bytes]"
+    process: subprocess.Popen[bytes]
     log: IO[bytes]
 
     def output(self) -> str:
@@ -341,7 +341,7 @@ def free_port() -> int:
         return port
 
 
-def stop(process: "subprocess.Popen[bytes]") -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.terminate()
         try:
@@ -351,15 +351,23 @@ def stop(process: "subprocess.Popen[bytes]") -> None:
             process.wait()
 
 
+def check_running(server: Server) -> None:
+    """Stop the run when a server has died: every request after it would only fail to connect."""
+    exit_code = server.process.poll()
+    if exit_code is not None:
+        raise RuntimeError(f"the {server.name} server exited with {exit_code}")
+
+
 @contextmanager
 def uvicorn_server(name: str, target: Sequence[str], database_url: str) -> Iterator[Server]:
     """`python -m uvicorn TARGET` on a free loopback port, stopped when the block exits."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", *target, "--host", HOST, "--port", str(port)]
+    command += ["--log-level", "warning"]
     environment = {**os.environ, **SERVER_SETTINGS, "DATABASE_URL": database_url}
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
-            [*command, "--log-level", "warning"],
+            command,
             cwd=BACKEND_DIR,
             env=environment,
             stdin=subprocess.DEVNULL,
@@ -390,9 +398,7 @@ async def wait_until_ready(server: Server) -> None:
             except httpx.TransportError:
                 pass  # not listening yet
             await asyncio.sleep(0.1)
-    exit_code = server.process.poll()
-    if exit_code is not None:
-        raise RuntimeError(f"the {server.name} server exited with {exit_code}")
+    check_running(server)
     raise RuntimeError(f"the {server.name} server was not ready in {STARTUP_TIMEOUT_SECONDS:.0f} s")
 
 
@@ -631,6 +637,7 @@ class Measurement:
 
 
 async def measure(server: Server, token: str, scenario: Scenario) -> Measurement:
+    check_running(server)
     limits = httpx.Limits(
         max_connections=scenario.concurrency, max_keepalive_connections=scenario.concurrency
     )
@@ -651,6 +658,7 @@ async def measure(server: Server, token: str, scenario: Scenario) -> Measurement
         seconds = time.perf_counter() - started
         client_cpu = time.process_time() - client_cpu_before
         server_cpu_after = process_cpu_seconds(server.process.pid)
+    check_running(server)
     server_cpu = None
     if server_cpu_before is not None and server_cpu_after is not None:
         server_cpu = server_cpu_after - server_cpu_before
@@ -843,7 +851,11 @@ def main() -> None:
     # SIGTERM would end the process without the finally blocks that stop the servers and drop
     # the database; treated like Ctrl-C, it runs them.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    run(benchmark())
+    try:
+        run(benchmark())
+    except KeyboardInterrupt:
+        print("Interrupted: the servers are stopped and the database is dropped.", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":
