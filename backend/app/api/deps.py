@@ -14,7 +14,7 @@ from app.api.errors import ApiError
 from app.core.config import Settings
 from app.core.security import is_api_key, token_digest
 from app.db.models import User
-from app.db.repositories import ApiKeyRepository, SessionRepository, UserRepository
+from app.db.repositories import ApiKeyRepository, UserRepository
 from app.db.session import get_db, unit_of_work
 from app.services.llm import LanguageModel
 from app.services.login_throttle import FailureThrottle
@@ -60,10 +60,9 @@ async def current_principal(
     digest = token_digest(credentials.credentials)
     if is_api_key(credentials.credentials):
         return await _principal_from_api_key(session, digest)
-    login = await SessionRepository(session).get_by_token(digest)
-    if login is None:
+    user = await UserRepository(session).get_by_session_token(digest)
+    if user is None:
         raise unauthorized("The session token is unknown, revoked or expired.")
-    user = await UserRepository(session).get_existing(login.user_id)
     return Principal(user=user, token_hash=digest)
 
 

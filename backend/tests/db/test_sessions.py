@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.errors import ConflictError, NotFoundError
-from app.db.repositories import SessionRepository
+from app.db.repositories import SessionRepository, UserRepository
 from tests.factories import in_hours, make_user
 
 
@@ -57,3 +57,15 @@ async def test_delete_by_token_revokes(session: AsyncSession) -> None:
     assert await sessions.delete_by_token("revoke-me") is True
     assert await sessions.delete_by_token("revoke-me") is False
     assert await sessions.get_by_token("revoke-me") is None
+
+
+async def test_the_user_behind_a_live_token_in_one_lookup(session: AsyncSession) -> None:
+    user = await make_user(session)
+    sessions = SessionRepository(session)
+    await sessions.create(user_id=user.id, token_hash="live-hash", expires_at=in_hours(1))
+    await sessions.create(user_id=user.id, token_hash="dead-hash", expires_at=in_hours(-1))
+    users = UserRepository(session)
+
+    assert await users.get_by_session_token("live-hash") is user
+    assert await users.get_by_session_token("dead-hash") is None
+    assert await users.get_by_session_token("unknown") is None

@@ -1,7 +1,7 @@
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.db.errors import NotFoundError
-from app.db.models import User
+from app.db.models import Session, User
 from app.db.repositories.base import BaseRepository
 
 
@@ -22,6 +22,20 @@ class UserRepository(BaseRepository[User]):
     async def create(self, *, email: str, password_hash: str) -> User:  # type: ignore[override]
         """A new user; ConflictError if the email is taken, InvalidValueError if malformed."""
         return await super().create(email=normalise_email(email), password_hash=password_hash)
+
+    async def get_by_session_token(self, token_hash: str) -> User | None:
+        """The user of the live session with this token hash, in one query; None if unknown
+        or expired. Every authenticated request makes this lookup."""
+        statement = (
+            select(User)
+            .join(Session, Session.user_id == User.id)
+            .where(
+                Session.token_hash == token_hash,
+                Session.expires_at > func.statement_timestamp(),
+            )
+        )
+        rows = await self.scalars(statement)
+        return rows[0] if rows else None
 
     async def set_admin(self, email: str, is_admin: bool = True) -> User:
         """Grant (or withdraw) administrator rights; NotFoundError for an unknown email."""
