@@ -1,5 +1,6 @@
 """get_db() and unit_of_work() commit on success and roll back on error, on the real engine."""
 
+import asyncio
 import uuid
 
 import pytest
@@ -69,3 +70,19 @@ async def test_engine_uses_the_configured_pool(database_url: str) -> None:
     pool = get_engine().pool
     assert pool.size() == 20  # type: ignore[attr-defined]
     assert get_engine() is get_engine()
+
+
+async def test_read_only_sessions_see_committed_rows_without_a_transaction(email: str) -> None:
+    from sqlalchemy import text
+
+    from app.db.session import read_only
+
+    async with unit_of_work() as session:
+        await UserRepository(session).create(email=email, password_hash="h")
+    async with read_only() as session:
+        assert await UserRepository(session).get_by_email(email) is not None
+        first = await session.scalar(text("SELECT now()"))
+        await asyncio.sleep(0.01)
+        second = await session.scalar(text("SELECT now()"))
+    # now() is the transaction's start: it moves only if each statement is its own transaction.
+    assert second > first
