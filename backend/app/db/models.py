@@ -1,4 +1,4 @@
-"""The eight tables, as typed SQLAlchemy 2.0 mappings.
+"""The tables, as typed SQLAlchemy 2.0 mappings.
 
 The migrations in `alembic/versions/` own the schema; these mappings must describe exactly the
 same thing (`alembic check` proves it in the tests). DATABASE_SCHEMA.md explains every choice.

@@ -9,7 +9,7 @@ its own) and each window starts so that it repeats about `overlap` of the previo
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
@@ -62,7 +62,8 @@ class _Word:
 def chunk_text(text: str, max_tokens: int, overlap: float, encoding: str) -> list[TextChunk]:
     """Chunks of plain text (no timings)."""
     tokenizer = get_tokenizer(encoding)
-    words = [_word(tokenizer, match[0], None, None) for match in _WORD.finditer(text)]
+    count = _word_counter(tokenizer)
+    words = [_Word(m[0], count(m[0]), None, None) for m in _WORD.finditer(text)]
     return _pack(words, max_tokens, overlap, tokenizer)
 
 
@@ -72,17 +73,27 @@ def chunk_segments(
     """Chunks of timed segments; each chunk spans from its first word's segment start to its
     last word's segment end."""
     tokenizer = get_tokenizer(encoding)
+    count = _word_counter(tokenizer)
     words = [
-        _word(tokenizer, match[0], segment.start, segment.start + segment.duration)
+        _Word(match[0], count(match[0]), segment.start, segment.start + segment.duration)
         for segment in segments
         for match in _WORD.finditer(segment.text)
     ]
     return _pack(words, max_tokens, overlap, tokenizer)
 
 
-def _word(tokenizer: Tokenizer, text: str, start: float | None, end: float | None) -> _Word:
-    # With its leading space, as the word appears inside running text.
-    return _Word(text, len(tokenizer.encode_ordinary(" " + text)), start, end)
+def _word_counter(tokenizer: Tokenizer) -> Callable[[str], int]:
+    """Tokens of a word as it appears in running text (after a space), remembered per word:
+    a long talk repeats a few thousand distinct words tens of thousands of times."""
+    counts: dict[str, int] = {}
+
+    def count(word: str) -> int:
+        tokens = counts.get(word)
+        if tokens is None:
+            tokens = counts[word] = len(tokenizer.encode_ordinary(" " + word))
+        return tokens
+
+    return count
 
 
 def _pack(

@@ -243,3 +243,27 @@ async def test_the_first_question_titles_only_an_untitled_conversation(
     assert first.json()["title"] == "Mine"
     assert second.json()["title"].endswith("…")
     assert len(second.json()["title"]) <= 61
+
+
+async def test_most_labelled_questions_get_a_grounded_answer_citing_their_video(
+    talks_client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.retrieval.labelled_set import QUESTIONS
+
+    async with talks_client as client:
+        account = await sign_up(client)
+        await ingest_talks(client, account)
+        answered = []
+        for question in QUESTIONS:
+            conversation_id = await new_conversation(client, account)
+            reply = (await ask(client, account, conversation_id, question.text)).json()
+            metadata = reply["assistant_message"]["metadata"]
+            cited_videos = {c["youtube_video_id"] for c in metadata["citations"]}
+            answered.append(metadata["grounded"] and question.video_id in cited_videos)
+
+    rate = sum(answered) / len(answered)
+    with capsys.disabled():
+        print(
+            f"\nchat answer rate on the labelled set = {rate:.2f} ({sum(answered)}/{len(answered)})"
+        )
+    assert rate >= 0.9

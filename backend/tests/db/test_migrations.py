@@ -20,6 +20,9 @@ APP_TABLES = {
     "chunks",
     "templates",
     "config",
+    "api_keys",
+    "jobs",
+    "usage_events",
 }
 APP_FUNCTIONS = {"set_updated_at", "update_conversation_timestamp"}
 
@@ -62,9 +65,8 @@ async def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
     assert tables >= APP_TABLES
     assert functions >= APP_FUNCTIONS
     assert "trg_messages_update_conversation_timestamp" in triggers
-    assert {
-        f"trg_{t}_set_updated_at" for t in ("users", "conversations", "templates", "config")
-    } <= triggers
+    updated_at_tables = ("users", "conversations", "templates", "config", "jobs")
+    assert {f"trg_{t}_set_updated_at" for t in updated_at_tables} <= triggers
 
     await asyncio.to_thread(command.downgrade, config, "base")
     tables, functions, triggers = await schema_objects(empty_database)

@@ -5,6 +5,7 @@ from uuid import UUID
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
+from app.db.errors import ConflictError
 from app.db.models import Job
 from app.db.repositories.base import BaseRepository, database_errors_translated
 
@@ -41,18 +42,27 @@ class JobRepository(BaseRepository[Job]):
             )
             .returning(Job)
         )
-        async with database_errors_translated():
-            created = await self.session.scalar(statement)
-        if created is not None:
-            return created, True
-        existing = await self.scalars(
-            select(Job).where(
-                Job.user_id == user_id,
-                Job.youtube_video_id == video_id,
-                Job.status.in_(ACTIVE_OR_DONE),
+        # Two rounds at most: the job that won a race can fail (or go) before we read it.
+        for _ in range(2):
+            async with database_errors_translated():
+                created = await self.session.scalar(statement)
+            if created is not None:
+                return created, True
+            existing = await self.scalars(
+                select(Job).where(
+                    Job.user_id == user_id,
+                    Job.youtube_video_id == video_id,
+                    Job.status.in_(ACTIVE_OR_DONE),
+                )
             )
+            if existing:
+                return existing[0], False
+        raise ConflictError(
+            f"the job for video {video_id} changed while it was being queued; ask again",
+            table="jobs",
+            constraint="uq_jobs_one_active_per_user_video",
+            detail=None,
         )
-        return existing[0], False
 
     async def get_for_user(self, job_id: UUID, user_id: UUID) -> Job | None:
         """The user's job, read afresh: workers change jobs behind any session's back."""
