@@ -24,6 +24,8 @@ lint: install
 
 bench: install
 	cd backend && .venv/bin/python -m benchmarks.repositories
+	cd backend && .venv/bin/python -m benchmarks.http_load
+	cd backend && .venv/bin/python -m benchmarks.talk
 
 admin: install
 	@test -n "$(EMAIL)" || (echo "usage: make admin EMAIL=someone@example.com" && exit 2)
