@@ -21,13 +21,12 @@ PASSWORD = "correct horse battery staple"
 ClientFactory = Callable[..., httpx.AsyncClient]
 
 
-def build_app(session: AsyncSession, **overrides: Any) -> FastAPI:
-    settings = get_settings().model_copy(update=overrides)
-    app = create_app(settings)
+def savepoint_unit_of_work(session: AsyncSession) -> Callable[[], AsyncIterator[AsyncSession]]:
+    """The contract of get_db() on the test's session: commit on success, roll back on error.
+    Here a commit releases a savepoint and a rollback returns to it; the test's transaction
+    undoes everything at the end."""
 
-    async def unit_of_work_on_test_session() -> AsyncIterator[AsyncSession]:
-        # The same contract as get_db(): commit on success, roll back on error. Here a commit
-        # releases a savepoint and a rollback returns to it; the test's transaction undoes all.
+    async def unit_of_work() -> AsyncIterator[AsyncSession]:
         try:
             yield session
             await session.commit()
@@ -35,10 +34,15 @@ def build_app(session: AsyncSession, **overrides: Any) -> FastAPI:
             await session.rollback()
             raise
 
-    app.dependency_overrides[get_db] = unit_of_work_on_test_session
-    app.dependency_overrides[unit_of_work_factory] = lambda: asynccontextmanager(
-        unit_of_work_on_test_session
-    )
+    return unit_of_work
+
+
+def build_app(session: AsyncSession, **overrides: Any) -> FastAPI:
+    settings = get_settings().model_copy(update=overrides)
+    app = create_app(settings)
+    unit_of_work = savepoint_unit_of_work(session)
+    app.dependency_overrides[get_db] = unit_of_work
+    app.dependency_overrides[unit_of_work_factory] = lambda: asynccontextmanager(unit_of_work)
     return app
 
 

@@ -1,7 +1,6 @@
 """Ingest by link: the job API, and the worker on replayed YouTube responses."""
 
 import uuid
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,7 +13,7 @@ from app.core.config import get_settings
 from app.db.models import Job
 from app.services.ingest_worker import IngestWorker
 from app.services.youtube_fetcher import YouTubeFetcher
-from tests.api.conftest import Account, assert_error
+from tests.api.conftest import Account, assert_error, savepoint_unit_of_work
 from tests.youtube_replay import ReplayVideo, Status, replay_session
 
 INGEST = "/api/v1/transcripts/ingest"
@@ -38,19 +37,11 @@ def talk(video_id: str = VIDEO_ID, status: Status = "ok", **changes: Any) -> Rep
 def worker_for(session: AsyncSession, *videos: ReplayVideo, **settings: Any) -> IngestWorker:
     """A worker on the test's session, fetching from the replayed responses only."""
 
-    @asynccontextmanager
-    async def unit_of_work() -> AsyncIterator[AsyncSession]:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-
     def fetcher() -> YouTubeFetcher:
         return YouTubeFetcher(http=replay_session(*videos)[0])
 
     configured = get_settings().model_copy(update={"job_retry_base_seconds": 60, **settings})
+    unit_of_work = asynccontextmanager(savepoint_unit_of_work(session))
     return IngestWorker(unit_of_work, fetcher, configured)
 
 

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Response, status
 from app.api.deps import CurrentUser, SessionDep
 from app.api.errors import error_responses, not_found
 from app.api.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
-from app.api.schemas.common import Limit, Offset, Page
+from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.core.security import api_key_prefix, new_api_key, token_digest
 from app.db.repositories import ApiKeyRepository
 
@@ -34,12 +34,7 @@ async def list_api_keys(
     """The caller's keys, newest first, prefixes only."""
     keys = ApiKeyRepository(session)
     items = await keys.list_by_user(user.id, limit, offset)
-    return Page(
-        items=[ApiKeyPublic.model_validate(key) for key in items],
-        total=await keys.count_by_user(user.id),
-        limit=limit,
-        offset=offset,
-    )
+    return page_of(ApiKeyPublic, items, await keys.count_by_user(user.id), limit, offset)
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Path, Response, status
 
 from app.api.deps import AdminUser, SessionDep
 from app.api.errors import error_responses, not_found
-from app.api.schemas.common import Limit, Offset, Page
+from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.config import ConfigEntry, ConfigWrite
 from app.db.models import Config
 from app.db.repositories import ConfigRepository
@@ -21,12 +21,7 @@ async def list_config(
     """Every setting, by key. Administrators only."""
     config = ConfigRepository(session)
     items = await config.list(order_by=[Config.key], limit=limit, offset=offset)
-    return Page(
-        items=[ConfigEntry.model_validate(entry) for entry in items],
-        total=await config.count(),
-        limit=limit,
-        offset=offset,
-    )
+    return page_of(ConfigEntry, items, await config.count(), limit, offset)
 
 
 @router.get("/{key}", response_model=ConfigEntry, responses=error_responses(404))

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import CurrentUser, LanguageModelDep, SessionDep, SettingsDep, UnitOfWorkDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
-from app.api.schemas.common import Limit, Offset, Page
+from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.conversations import (
     ChatExchange,
     ConversationCreate,
@@ -53,11 +53,8 @@ async def list_conversations(
     """The caller's conversations, most recently active first."""
     conversations = ConversationRepository(session)
     items = await conversations.list_by_user(user.id, limit, offset)
-    return Page(
-        items=[ConversationPublic.model_validate(c) for c in items],
-        total=await conversations.count_by_user(user.id),
-        limit=limit,
-        offset=offset,
+    return page_of(
+        ConversationPublic, items, await conversations.count_by_user(user.id), limit, offset
     )
 
 
@@ -106,11 +103,8 @@ async def list_messages(
     conversation = await owned_conversation(session, conversation_id, user)
     messages = MessageRepository(session)
     items = await messages.list_by_conversation(conversation.id, limit, offset)
-    return Page(
-        items=[MessagePublic.model_validate(m) for m in items],
-        total=await messages.count_by_conversation(conversation.id),
-        limit=limit,
-        offset=offset,
+    return page_of(
+        MessagePublic, items, await messages.count_by_conversation(conversation.id), limit, offset
     )
 
 

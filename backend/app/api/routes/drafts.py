@@ -4,7 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.deps import CurrentUser, LanguageModelDep, SessionDep, SettingsDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.routes.conversations import owned_conversation
-from app.api.routes.templates import visible_template
+from app.api.routes.templates import missing_variables, visible_template
 from app.api.schemas.drafts import DraftRequest, DraftResult
 from app.db.models import Template, User
 from app.db.repositories import TemplateRepository
@@ -62,16 +62,7 @@ async def create_draft(
             422, "no_sources", f"None of your videos covers {body.topic!r}.", details=[detail]
         ) from error
     except MissingVariablesError as error:
-        details = [
-            ErrorDetail(field=f"body.variables.{n}", message="missing", type="missing")
-            for n in error.missing
-        ]
-        raise ApiError(
-            422,
-            "validation_error",
-            f"Missing variables: {', '.join(error.missing)}",
-            details=details,
-        ) from error
+        raise missing_variables(error) from error
     except LanguageModelError as error:
         raise ApiError(502, "bad_gateway", f"The language model failed: {error}") from error
     usage = draft.completion.usage

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from app.api.deps import CurrentUser, SessionDep
 from app.api.errors import error_responses, not_found
-from app.api.schemas.common import Limit, Offset, Page
+from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.jobs import JobPublic
 from app.db.models import Job
 from app.db.repositories import JobRepository
@@ -19,12 +19,7 @@ async def list_jobs(
     """The caller's ingestion jobs, newest first."""
     jobs = JobRepository(session)
     items = await jobs.list_by_user(user.id, limit, offset)
-    return Page(
-        items=[JobPublic.model_validate(job) for job in items],
-        total=await jobs.count_by_user(user.id),
-        limit=limit,
-        offset=offset,
-    )
+    return page_of(JobPublic, items, await jobs.count_by_user(user.id), limit, offset)
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=error_responses(404))

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import CurrentUser, SessionDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
-from app.api.schemas.common import Limit, Offset, Page
+from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.templates import (
     RenderRequest,
     RenderResult,
@@ -20,6 +20,16 @@ from app.db.repositories import TemplateRepository
 from app.services.rendering import MissingVariablesError, placeholders, render
 
 router = APIRouter(prefix="/templates", tags=["templates"], responses=error_responses(401, 422))
+
+
+def missing_variables(error: MissingVariablesError) -> ApiError:
+    """422 naming every variable the template needs and the request did not give."""
+    details = [
+        ErrorDetail(field=f"body.variables.{name}", message="missing", type="missing")
+        for name in error.missing
+    ]
+    message = f"Missing variables: {', '.join(error.missing)}"
+    return ApiError(422, "validation_error", message, details=details)
 
 
 async def visible_template(session: AsyncSession, template_id: UUID, user: User) -> Template:
@@ -48,11 +58,8 @@ async def list_templates(
     """The caller's own templates, then the built-ins."""
     templates = TemplateRepository(session)
     items = await templates.list_for_user(user.id, template_type, limit, offset)
-    return Page(
-        items=[TemplatePublic.model_validate(t) for t in items],
-        total=await templates.count_for_user(user.id, template_type),
-        limit=limit,
-        offset=offset,
+    return page_of(
+        TemplatePublic, items, await templates.count_for_user(user.id, template_type), limit, offset
     )
 
 
@@ -126,13 +133,4 @@ async def render_template(
     try:
         return RenderResult(text=render(template.template_content, body.variables))
     except MissingVariablesError as error:
-        details = [
-            ErrorDetail(field=f"body.variables.{name}", message="missing", type="missing")
-            for name in error.missing
-        ]
-        raise ApiError(
-            422,
-            "validation_error",
-            f"Missing variables: {', '.join(error.missing)}",
-            details=details,
-        ) from error
+        raise missing_variables(error) from error

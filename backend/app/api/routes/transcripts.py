@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import CurrentUser, SessionDep, SettingsDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
-from app.api.schemas.common import Limit, Offset, Page
+from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.jobs import IngestRequest, JobPublic
 from app.api.schemas.transcripts import (
     ChunkPublic,
@@ -145,12 +145,7 @@ async def list_transcripts(
     """The caller's transcripts, newest first (without their text)."""
     transcripts = TranscriptRepository(session)
     items = await transcripts.list_by_user(user.id, limit, offset)
-    return Page(
-        items=[TranscriptPublic.model_validate(t) for t in items],
-        total=await transcripts.count_by_user(user.id),
-        limit=limit,
-        offset=offset,
-    )
+    return page_of(TranscriptPublic, items, await transcripts.count_by_user(user.id), limit, offset)
 
 
 @router.get("/{transcript_id}", response_model=TranscriptDetail, responses=error_responses(404))
@@ -184,9 +179,6 @@ async def list_chunks(
     transcript = await owned_transcript(session, transcript_id, user)
     chunks = ChunkRepository(session)
     items = await chunks.list_by_transcript(transcript.id, limit, offset)
-    return Page(
-        items=[ChunkPublic.model_validate(c) for c in items],
-        total=await chunks.count_by_transcript(transcript.id),
-        limit=limit,
-        offset=offset,
+    return page_of(
+        ChunkPublic, items, await chunks.count_by_transcript(transcript.id), limit, offset
     )

@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query
@@ -18,3 +19,14 @@ class Page(BaseModel, Generic[ItemT]):
 
 class OrmModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+OrmT = TypeVar("OrmT", bound=OrmModel)
+
+
+def page_of(
+    schema: type[OrmT], rows: Sequence[object], total: int, limit: int, offset: int
+) -> Page[OrmT]:
+    """A page of `rows` (ORM objects) as `schema` items, with the paging it was asked for."""
+    items = [schema.model_validate(row) for row in rows]
+    return Page[schema](items=items, total=total, limit=limit, offset=offset)  # type: ignore[valid-type]
