@@ -1,4 +1,5 @@
-"""How fast the repository layer is next to raw asyncpg running the same SQL.
+"""How fast the repository layer is next to raw asyncpg running the same SQL, and where the
+difference goes.
 
 Measured in ops/s, each side at concurrency 1 and 10 (that many tasks, each taking its own
 session or connection from a pool of 10 for every operation):
@@ -8,15 +9,37 @@ session or connection from a pool of 10 for every operation):
 - `MessageRepository.get_last_n(conversation, 20)` on a 10,000-message conversation vs the same
   `SELECT ... ORDER BY created_at DESC, id DESC LIMIT 20`;
 - `ChunkRepository.create_many` of 1,000 ~1 KB chunks, committed, in chunks/s at concurrency 1,
-  vs asyncpg `executemany` and `copy_records_to_table`.
+  vs asyncpg `executemany` and `copy_records_to_table` into the same database.
 
-The SQLAlchemy engine is the application's own (`build_engine`, pool pre-ping included); the
-asyncpg side uses `asyncpg.create_pool` as it comes. Both run on uvloop when it is installed.
-The two sides take turns in short slices, so a change in machine load hits both alike; the
-caption shows the load average before the run, as other work on the machine skews every figure.
-Everything happens in a throw-away database, migrated to head and dropped at the end, on the
-server BENCH_DATABASE_URL or TEST_DATABASE_URL names, else on an embedded PostgreSQL in
-backend/.data/postgres-bench. Takes under a minute:
+The two reads run in three session configurations, all against the same asyncpg figures:
+
+- `[app defaults]`: the application's engine (`build_engine`, pool pre-ping on) and a
+  transaction per session, committed at the end: what `get_db()` and `unit_of_work()` give;
+- `[read_only]`: the same engine in AUTOCOMMIT, as `app.db.session.read_only()` opens it: no
+  BEGIN/COMMIT, pre-ping still on;
+- `[read_only without pre-ping]`: AUTOCOMMIT on an engine built with `db_pool_pre_ping=False`.
+
+Before measuring, a probe records the statements each configuration sends around one
+get_by_id (asyncpg's query logger, on engines of its own): BEGIN/COMMIT for the transaction,
+and for pre-ping BEGIN, ';', ROLLBACK, since SQLAlchemy's asyncpg dialect pings inside a
+transaction unless the connection is in autocommit at checkout, before read_only's AUTOCOMMIT
+applies. `create` runs with the app defaults only: a write needs its transaction.
+
+`create_many` runs on two databases in the same run: `[head: with search_vector]`, where
+PostgreSQL computes the generated `chunks.search_vector` (to_tsvector('english', chunk_text),
+GIN-indexed) for every row inserted, and `[0003: without]`, migrated only to revision 0003,
+before that column existed. The report ends with each target's verdict per configuration and a
+paragraph that turns this run's figures at concurrency 1 into time per call: what the
+transaction, the ping and SQLAlchemy's own work each cost, and what the column costs inserts.
+
+The asyncpg side uses `asyncpg.create_pool` as it comes. Both run on uvloop when it is installed.
+All sides of one measurement take turns in short slices (create_many: rounds of one batch each),
+and each side's rate is the median slice's, so a change in machine load hits all sides alike and
+a burst of other work moves the figures little; the caption shows the load average before the
+run, as other work on the machine still skews every figure. Everything happens in throw-away
+databases, migrated and dropped at the end, on the server BENCH_DATABASE_URL or
+TEST_DATABASE_URL names, else on an embedded PostgreSQL in backend/.data/postgres-bench. Takes
+about a minute and a half:
 
     cd backend && .venv/bin/python -m benchmarks.repositories
 """
@@ -25,24 +48,28 @@ import asyncio
 import json
 import os
 import random
+import statistics
 import string
+import textwrap
 import time
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
 import asyncpg
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from alembic import command
 from app.core.config import BACKEND_DIR, Settings, to_asyncpg_url
 from app.db.embedded import start_embedded_postgres
-from app.db.migrations import upgrade_to_head
+from app.db.migrations import alembic_config
 from app.db.repositories import ChunkRepository, MessageRepository, NewChunk, UserRepository
 from app.db.session import build_engine
 from tests.database import create_database, drop_database
@@ -51,9 +78,9 @@ BENCH_SERVER_DIR = BACKEND_DIR / ".data" / "postgres-bench"
 
 CONCURRENCIES = (1, 10)
 POOL_SIZE = max(CONCURRENCIES)
-MEASURE_SECONDS = 2.0  # per side and measurement, split into slices
-MEASURE_MAX_OPS = 20_000
-SLICES = 4
+MEASURE_SECONDS = 2.4  # per side and measurement, split into slices
+MEASURE_MAX_OPS = 40_000
+SLICES = 8
 WARMUP_SECONDS = 0.3
 WARMUP_OPS_PER_TASK = 30
 
@@ -69,6 +96,16 @@ VOCABULARY_SIZE = 5_000
 GET_BY_ID_MIN_RATIO = 0.5
 GET_LAST_N_MIN_RATIO = 0.5
 CREATE_MANY_MIN_CHUNKS_PER_SECOND = 20_000
+
+# Session configurations, as the rows name them.
+APP_DEFAULTS = "app defaults"
+READ_ONLY = "read_only"
+READ_ONLY_NO_PING = "read_only without pre-ping"
+# Schemas create_many runs on: head, and the last revision before chunks.search_vector.
+HEAD_REVISION = "head"
+OLD_REVISION = "0003"
+HEAD_SCHEMA = "head: with search_vector"
+OLD_SCHEMA = "0003: without"
 
 PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$" + "x" * 64
 CHUNK_COLUMNS = (
@@ -97,45 +134,78 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 @dataclass(frozen=True)
+class SessionKind:
+    """One way of opening a session: a configuration the reads are measured in."""
+
+    label: str
+    engine: AsyncEngine
+    sessions: Sessions
+    commits: bool  # a transaction per session, committed at the end (unit_of_work's contract)
+
+
+@dataclass(frozen=True)
 class Seed:
     owner_id: uuid.UUID
     user_ids: list[uuid.UUID]
     conversation_id: uuid.UUID
 
 
+@dataclass(frozen=True)
+class ChunkDatabase:
+    """A database create_many is measured on, with the three ways of inserting into it."""
+
+    schema: str
+    pool: asyncpg.Pool
+    owner_id: uuid.UUID
+    repository: ChunkInsert
+    executemany: ChunkInsert
+    copy: ChunkInsert
+
+
 @dataclass
 class Tally:
-    """Work done and the time it took, summed over the slices of one measurement."""
+    """Work done and the time it took, slice by slice (or round by round), in one measurement."""
 
-    ops: int = 0
-    seconds: float = 0.0
+    slices: list[tuple[int, float]] = field(default_factory=list)
 
     def add(self, ops: int, seconds: float) -> None:
-        self.ops += ops
-        self.seconds += seconds
+        self.slices.append((ops, seconds))
+
+    @property
+    def seconds(self) -> float:
+        return sum(seconds for _, seconds in self.slices)
 
     @property
     def rate(self) -> float:
-        return self.ops / self.seconds
+        """The median slice's rate: a burst of other work on the machine moves it less than
+        it moves the mean."""
+        return statistics.median(ops / seconds for ops, seconds in self.slices)
 
 
 @dataclass(frozen=True)
 class Result:
     operation: str
+    configuration: str  # the session configuration, or for create_many the schema
     concurrency: int
     repository: float
     asyncpg: float
+    baseline: str = ""  # create_many: the asyncpg way of inserting compared against
 
     @property
     def ratio(self) -> float:
         return self.repository / self.asyncpg
 
+    @property
+    def label(self) -> str:
+        label = f"{self.operation} [{self.configuration}]"
+        return f"{label} vs {self.baseline}" if self.baseline else label
+
 
 @dataclass(frozen=True)
-class Target:
-    description: str
-    measured: str
-    met: bool
+class Report:
+    results: list[Result]
+    # Per read configuration, the statements sent around the query (statements_around_a_read).
+    statements: dict[str, list[str]]
 
 
 # --- server and database ---------------------------------------------------------------------
@@ -154,26 +224,69 @@ def asyncpg_dsn(sqlalchemy_url: str) -> str:
     return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(False)
 
 
+def migrate(database_url: str, revision: str) -> None:
+    # Alembic's env.py runs its own event loop: call this from a thread of its own.
+    command.upgrade(alembic_config(database_url), revision)
+
+
 @asynccontextmanager
-async def throwaway_database(server: str) -> AsyncIterator[str]:
+async def throwaway_database(server: str, revision: str = HEAD_REVISION) -> AsyncIterator[str]:
     database_url = await create_database(server, prefix="ytt_bench")
     try:
-        # upgrade_to_head runs its own event loop, so it needs a thread of its own.
-        await asyncio.to_thread(upgrade_to_head, database_url)
+        await asyncio.to_thread(migrate, database_url, revision)
         yield database_url
     finally:
         await drop_database(database_url)
 
 
 @asynccontextmanager
-async def session_factory(database_url: str) -> AsyncIterator[Sessions]:
-    """Sessions on the application's engine, with the pool capped at the highest concurrency."""
-    settings = Settings(database_url=database_url, db_pool_size=POOL_SIZE, db_max_overflow=0)
+async def app_engine(
+    database_url: str, *, pre_ping: bool = True, pool_size: int = POOL_SIZE
+) -> AsyncIterator[AsyncEngine]:
+    """The application's engine, with the pool capped at the highest concurrency."""
+    settings = Settings(
+        database_url=database_url,
+        db_pool_size=pool_size,
+        db_max_overflow=0,
+        db_pool_pre_ping=pre_ping,
+    )
     engine = build_engine(settings)
     try:
-        yield async_sessionmaker(engine, expire_on_commit=False)
+        yield engine
     finally:
         await engine.dispose()
+
+
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """What read_only() does: the same pool, each statement on its own, no BEGIN/COMMIT."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def session_maker(engine: AsyncEngine) -> Sessions:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def session_kinds(
+    database_url: str, pool_size: int = POOL_SIZE
+) -> AsyncIterator[list[SessionKind]]:
+    """The three configurations, app defaults first."""
+    async with (
+        app_engine(database_url, pool_size=pool_size) as engine,
+        app_engine(database_url, pre_ping=False, pool_size=pool_size) as engine_without_ping,
+    ):
+        read_only = autocommit(engine)
+        read_only_without_ping = autocommit(engine_without_ping)
+        yield [
+            SessionKind(APP_DEFAULTS, engine, session_maker(engine), commits=True),
+            SessionKind(READ_ONLY, read_only, session_maker(read_only), commits=False),
+            SessionKind(
+                READ_ONLY_NO_PING,
+                read_only_without_ping,
+                session_maker(read_only_without_ping),
+                commits=False,
+            ),
+        ]
 
 
 @asynccontextmanager
@@ -215,6 +328,16 @@ async def seed(pool: asyncpg.Pool) -> Seed:
         # Fresh statistics, so the planner reads the last n straight from the index.
         await connection.execute("ANALYZE")
     return Seed(owner_id=user_ids[0], user_ids=user_ids, conversation_id=conversation_id)
+
+
+async def seed_owner(pool: asyncpg.Pool) -> uuid.UUID:
+    """The one user the chunks of a create_many-only database belong to."""
+    owner_id: uuid.UUID = await pool.fetchval(
+        "INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING id",
+        unique_email(),
+        PASSWORD_HASH,
+    )
+    return owner_id
 
 
 def message_records(conversation_id: uuid.UUID) -> list[tuple[Any, ...]]:
@@ -286,9 +409,9 @@ def chunk_record(chunk: NewChunk) -> tuple[Any, ...]:
 # --- the operations, each side doing one unit of work per call --------------------------------
 
 
-def repository_create_user(sessions: Sessions) -> Operation:
+def repository_create_user(kind: SessionKind) -> Operation:
     async def create_user() -> None:
-        async with sessions() as session:
+        async with kind.sessions() as session:
             await UserRepository(session).create(email=unique_email(), password_hash=PASSWORD_HASH)
             await session.commit()
 
@@ -302,10 +425,12 @@ def asyncpg_create_user(pool: asyncpg.Pool) -> Operation:
     return create_user
 
 
-def repository_get_user(sessions: Sessions, user_ids: Sequence[uuid.UUID]) -> Operation:
+def repository_get_user(kind: SessionKind, user_ids: Sequence[uuid.UUID]) -> Operation:
     async def get_user() -> None:
-        async with sessions() as session:
+        async with kind.sessions() as session:
             await UserRepository(session).get_by_id(random.choice(user_ids))
+            if kind.commits:
+                await session.commit()
 
     return get_user
 
@@ -317,10 +442,12 @@ def asyncpg_get_user(pool: asyncpg.Pool, user_ids: Sequence[uuid.UUID]) -> Opera
     return get_user
 
 
-def repository_last_messages(sessions: Sessions, conversation_id: uuid.UUID) -> Operation:
+def repository_last_messages(kind: SessionKind, conversation_id: uuid.UUID) -> Operation:
     async def last_messages() -> None:
-        async with sessions() as session:
+        async with kind.sessions() as session:
             await MessageRepository(session).get_last_n(conversation_id, LAST_N)
+            if kind.commits:
+                await session.commit()
 
     return last_messages
 
@@ -360,6 +487,19 @@ def asyncpg_copy_chunks(pool: asyncpg.Pool) -> ChunkInsert:
     return copy_chunks
 
 
+def chunk_database(
+    schema: str, sessions: Sessions, pool: asyncpg.Pool, owner_id: uuid.UUID
+) -> ChunkDatabase:
+    return ChunkDatabase(
+        schema=schema,
+        pool=pool,
+        owner_id=owner_id,
+        repository=repository_create_chunks(sessions),
+        executemany=asyncpg_executemany_chunks(pool),
+        copy=asyncpg_copy_chunks(pool),
+    )
+
+
 # --- measuring -------------------------------------------------------------------------------
 
 
@@ -390,107 +530,263 @@ async def measure_slice(operation: Operation, concurrency: int, tally: Tally) ->
 
 
 async def compare(
-    operation: str, repository: Operation, raw: Operation, concurrency: int
-) -> Result:
-    """Both sides' ops/s, measured in alternating slices after a warm-up of each."""
-    sides = (repository, raw)
+    operation: str,
+    repositories: Sequence[tuple[str, Operation]],
+    raw: Operation,
+    concurrency: int,
+) -> list[Result]:
+    """Each repository configuration's ops/s and asyncpg's, after a warm-up of each, measured
+    in slices taken in turns (the order rotating), so all share one asyncpg baseline."""
+    sides = [*(side for _, side in repositories), raw]
     for side in sides:
         # Opens the pool's connections and fills the prepared-statement caches.
         await run_tasks(side, concurrency, WARMUP_OPS_PER_TASK * concurrency, WARMUP_SECONDS)
-    tallies = (Tally(), Tally())
-    for _ in range(SLICES):
-        for side, tally in zip(sides, tallies, strict=True):
-            await measure_slice(side, concurrency, tally)
-    return Result(operation, concurrency, tallies[0].rate, tallies[1].rate)
+    tallies = [Tally() for _ in sides]
+    for turn in range(SLICES):
+        for offset in range(len(sides)):
+            index = (turn + offset) % len(sides)
+            await measure_slice(sides[index], concurrency, tallies[index])
+    baseline = tallies[-1].rate
+    return [
+        Result(operation, label, concurrency, tally.rate, baseline)
+        for (label, _), tally in zip(repositories, tallies[:-1], strict=True)
+    ]
 
 
-async def measure_single_rows(sessions: Sessions, pool: asyncpg.Pool, data: Seed) -> list[Result]:
-    pairs = [
-        ("create", repository_create_user(sessions), asyncpg_create_user(pool)),
-        (
+async def compare_in_kinds(
+    operation: str,
+    kinds: Sequence[SessionKind],
+    repository: Callable[[SessionKind], Operation],
+    raw: Operation,
+) -> list[Result]:
+    """`compare` at every concurrency; rows grouped by configuration, in the order given."""
+    sides = [(kind.label, repository(kind)) for kind in kinds]
+    results = [
+        result
+        for concurrency in CONCURRENCIES
+        for result in await compare(operation, sides, raw, concurrency)
+    ]
+    order = [kind.label for kind in kinds]
+    return sorted(results, key=lambda result: order.index(result.configuration))
+
+
+async def statements_around_a_read(database_url: str, user_id: uuid.UUID) -> dict[str, list[str]]:
+    """Per configuration, the statements asyncpg's query logger sees during one get_by_id on a
+    connection already in use (it logs simple queries, not the prepared SELECT itself): the
+    round trips a session adds to the query. Engines of their own, with a pool of one."""
+    seen: list[str] = []
+
+    def log_queries(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(lambda query: seen.append(query.query))
+
+    statements = {}
+    async with session_kinds(database_url, pool_size=1) as kinds:
+        # Two configurations share a pool: listen once per pool.
+        for pool in {id(kind.engine.pool): kind.engine.pool for kind in kinds}.values():
+            event.listen(pool, "connect", log_queries)
+        for kind in kinds:
+            get_user = repository_get_user(kind, [user_id])
+            await get_user()  # connects, prepares; a fresh connection is not pinged
+            seen.clear()
+            await get_user()
+            await asyncio.sleep(0)  # the logger runs from the event loop, after the query
+            statements[kind.label] = list(seen)
+    return statements
+
+
+async def measure_single_rows(
+    kinds: Sequence[SessionKind], pool: asyncpg.Pool, data: Seed
+) -> list[Result]:
+    app_defaults = [kind for kind in kinds if kind.label == APP_DEFAULTS]
+    return [
+        *await compare_in_kinds(
+            "create", app_defaults, repository_create_user, asyncpg_create_user(pool)
+        ),
+        *await compare_in_kinds(
             "get_by_id",
-            repository_get_user(sessions, data.user_ids),
+            kinds,
+            lambda kind: repository_get_user(kind, data.user_ids),
             asyncpg_get_user(pool, data.user_ids),
         ),
-        (
+        *await compare_in_kinds(
             "get_last_n",
-            repository_last_messages(sessions, data.conversation_id),
+            kinds,
+            lambda kind: repository_last_messages(kind, data.conversation_id),
             asyncpg_last_messages(pool, data.conversation_id),
         ),
     ]
-    return [
-        await compare(name, repository, raw, concurrency)
-        for name, repository, raw in pairs
-        for concurrency in CONCURRENCIES
-    ]
 
 
-async def insert_round(
-    inserts: Sequence[ChunkInsert], tallies: Sequence[Tally], pool: asyncpg.Pool, owner: uuid.UUID
-) -> None:
+async def insert_round(database: ChunkDatabase, tallies: Sequence[Tally]) -> None:
     """One 1,000-chunk batch per way of inserting, each into a new transcript; only the insert
     and its commit are timed."""
+    inserts = (database.repository, database.executemany, database.copy)
     for insert, tally in zip(inserts, tallies, strict=True):
-        batch = chunk_batch(await new_transcript(pool, owner), owner)
+        batch = chunk_batch(
+            await new_transcript(database.pool, database.owner_id), database.owner_id
+        )
         started = time.perf_counter()
         await insert(batch)
         tally.add(len(batch), time.perf_counter() - started)
 
 
-async def measure_create_many(sessions: Sessions, pool: asyncpg.Pool, data: Seed) -> list[Result]:
-    inserts = (
-        repository_create_chunks(sessions),
-        asyncpg_executemany_chunks(pool),
-        asyncpg_copy_chunks(pool),
-    )
+async def measure_create_many(databases: Sequence[ChunkDatabase]) -> list[Result]:
+    """Rounds over every database in turn, until each way has had MEASURE_SECONDS of inserting
+    (or CHUNK_MAX_ROUNDS rounds: the fast ways on the old schema would take hundreds)."""
     for _ in range(CHUNK_WARMUP_ROUNDS):
-        await insert_round(inserts, [Tally() for _ in inserts], pool, data.owner_id)
-    repository, executemany, copy = tallies = (Tally(), Tally(), Tally())
+        for database in databases:
+            await insert_round(database, [Tally(), Tally(), Tally()])
+    tallies = [[Tally(), Tally(), Tally()] for _ in databases]
     for _ in range(CHUNK_MAX_ROUNDS):
-        await insert_round(inserts, tallies, pool, data.owner_id)
-        if min(tally.seconds for tally in tallies) >= MEASURE_SECONDS:
+        for database, database_tallies in zip(databases, tallies, strict=True):
+            await insert_round(database, database_tallies)
+        if min(tally.seconds for row in tallies for tally in row) >= MEASURE_SECONDS:
             break
-    return [
-        Result("create_many, chunks/s vs executemany", 1, repository.rate, executemany.rate),
-        Result("create_many, chunks/s vs COPY", 1, repository.rate, copy.rate),
-    ]
+    results: list[Result] = []
+    for database, (repository, executemany, copy) in zip(databases, tallies, strict=True):
+        results += [
+            Result(
+                "create_many", database.schema, 1, repository.rate, executemany.rate, "executemany"
+            ),
+            Result("create_many", database.schema, 1, repository.rate, copy.rate, "COPY"),
+        ]
+    return results
 
 
 # --- report ----------------------------------------------------------------------------------
 
-HEADERS = ("operation", "concurrency", "repository ops/s", "asyncpg ops/s", "ratio")
-REPORT_WIDTH = 100
+HEADERS = ("operation [configuration]", "concurrency", "repository ops/s", "asyncpg ops/s", "ratio")
+REPORT_WIDTH = 116
 
 
-def ratios(results: Sequence[Result], operation: str) -> dict[int, float]:
-    return {r.concurrency: r.ratio for r in results if r.operation == operation}
+def verdict(met: bool) -> str:
+    return "PASS" if met else "FAIL"
 
 
-def ratio_target(results: Sequence[Result], operation: str, minimum: float) -> Target:
-    by_concurrency = ratios(results, operation)
-    measured = ", ".join(f"c={c} {ratio:.2f}" for c, ratio in by_concurrency.items())
-    return Target(
-        f"{operation} ratio >= {minimum}", measured, min(by_concurrency.values()) >= minimum
+def configurations(results: Sequence[Result], operation: str) -> list[str]:
+    """The configurations `operation` ran in, in the order of the rows."""
+    return list(dict.fromkeys(r.configuration for r in results if r.operation == operation))
+
+
+def ratio_target(results: Sequence[Result], operation: str, minimum: float) -> str:
+    """Met in a configuration when the ratio reaches `minimum` at every concurrency."""
+    verdicts = []
+    for configuration in configurations(results, operation):
+        worst = min(
+            r.ratio
+            for r in results
+            if r.operation == operation and r.configuration == configuration
+        )
+        verdicts.append(f"[{configuration}] {verdict(worst >= minimum)} ({worst:.2f})")
+    return f"{operation} >= {minimum}x asyncpg (worst concurrency shown): " + ", ".join(verdicts)
+
+
+def create_many_rate(results: Sequence[Result], schema: str) -> float:
+    return next(
+        r.repository for r in results if r.operation == "create_many" and r.configuration == schema
     )
 
 
-def targets(results: Sequence[Result]) -> list[Target]:
-    create_many = next(r.repository for r in results if r.operation.startswith("create_many"))
+def create_many_target(results: Sequence[Result]) -> str:
+    verdicts = []
+    for schema in configurations(results, "create_many"):
+        rate = create_many_rate(results, schema)
+        met = rate >= CREATE_MANY_MIN_CHUNKS_PER_SECOND
+        verdicts.append(f"[{schema}] {verdict(met)} ({rate:,.0f})")
+    return f"create_many >= {CREATE_MANY_MIN_CHUNKS_PER_SECOND:,} chunks/s: " + ", ".join(verdicts)
+
+
+def targets(results: Sequence[Result]) -> list[str]:
     return [
-        ratio_target(results, "get_by_id", GET_BY_ID_MIN_RATIO),
-        ratio_target(results, "get_last_n", GET_LAST_N_MIN_RATIO),
-        Target(
-            f"create_many >= {CREATE_MANY_MIN_CHUNKS_PER_SECOND:,} chunks/s",
-            f"{create_many:,.0f}",
-            create_many >= CREATE_MANY_MIN_CHUNKS_PER_SECOND,
-        ),
+        "Targets, per configuration:",
+        "- " + ratio_target(results, "get_by_id", GET_BY_ID_MIN_RATIO),
+        "- " + ratio_target(results, "get_last_n", GET_LAST_N_MIN_RATIO),
+        "- " + create_many_target(results),
     ]
+
+
+def microseconds(rate: float) -> float:
+    """Time per call at concurrency 1, where calls do not overlap."""
+    return 1_000_000 / rate
+
+
+def read_breakdown(results: Sequence[Result], operation: str, built: str) -> str:
+    at = {r.configuration: r for r in results if r.operation == operation and r.concurrency == 1}
+    app, read_only, bare = (
+        microseconds(at[kind].repository) for kind in (APP_DEFAULTS, READ_ONLY, READ_ONLY_NO_PING)
+    )
+    raw = microseconds(at[APP_DEFAULTS].asyncpg)
+    return (
+        f"{operation} took {app:,.0f} µs per call with the app defaults, {read_only:,.0f} µs "
+        f"in read_only (BEGIN/COMMIT: {app - read_only:,.0f} µs), {bare:,.0f} µs without "
+        f"pre-ping (the ping: {read_only - bare:,.0f} µs), against {raw:,.0f} µs through "
+        f"asyncpg, whose call is its one round trip; the {bare - raw:,.0f} µs left are "
+        "SQLAlchemy's work in Python: session and pool checkout, the compiled-statement cache, "
+        f"building {built} in the identity map"
+    )
+
+
+def statement_list(statements: Sequence[str]) -> str:
+    names = [
+        "';' (the ping)" if query.strip() == ";" else query.strip().rstrip(";")
+        for query in statements
+    ]
+    return ", ".join(names) or "none"
+
+
+def round_trips_sentence(statements: dict[str, list[str]]) -> str:
+    listed = "; ".join(f"[{kind}] {statement_list(sent)}" for kind, sent in statements.items())
+    ping = len(statements[READ_ONLY]) - len(statements[READ_ONLY_NO_PING])
+    transaction = len(statements[APP_DEFAULTS]) - len(statements[READ_ONLY])
+    sentence = (
+        "Round trips a session adds to the query, as asyncpg logged them around one get_by_id: "
+        f"{listed}. The transaction adds {transaction}, pre-ping {ping} per checkout"
+    )
+    if ping > 1:
+        sentence += (
+            ": SQLAlchemy's asyncpg dialect wraps its ';' in BEGIN ... ROLLBACK unless the "
+            "connection is in autocommit when checked out, and a read_only session's "
+            "AUTOCOMMIT is applied only after the checkout"
+        )
+    return sentence + ". "
+
+
+def explanation(report: Report) -> str:
+    """Where the time goes, in figures from this run."""
+    results = report.results
+
+    def asyncpg_rate(schema: str, baseline: str) -> float:
+        return next(
+            r.asyncpg
+            for r in results
+            if r.operation == "create_many" and r.configuration == schema and r.baseline == baseline
+        )
+
+    return (
+        "Where the time goes. "
+        + round_trips_sentence(report.statements)
+        + "At concurrency 1, calls one after the other: "
+        f"{read_breakdown(results, 'get_by_id', 'the User')}; "
+        f"{read_breakdown(results, 'get_last_n', f'{LAST_N} Message objects')}. "
+        "At concurrency 10 one task's round trips overlap with the others' Python work on "
+        "the two cores, so that work, more than the waiting, sets the ratio there. "
+        "create_many: on the head schema PostgreSQL computes to_tsvector('english', chunk_text) "
+        "for every row inserted and adds its lexemes to the GIN index on search_vector, which "
+        "no client can skip: asyncpg reaches "
+        f"{asyncpg_rate(HEAD_SCHEMA, 'executemany'):,.0f} chunks/s with executemany and "
+        f"{asyncpg_rate(HEAD_SCHEMA, 'COPY'):,.0f} with COPY there, against "
+        f"{asyncpg_rate(OLD_SCHEMA, 'executemany'):,.0f} and "
+        f"{asyncpg_rate(OLD_SCHEMA, 'COPY'):,.0f} on 0003 without the column; the repository's "
+        f"{create_many_rate(results, HEAD_SCHEMA):,.0f} and "
+        f"{create_many_rate(results, OLD_SCHEMA):,.0f} chunks/s add building the rows in Python "
+        "and the Chunk objects its RETURNING fills in."
+    )
 
 
 def table_rows(results: Sequence[Result]) -> list[tuple[str, str, str, str, str]]:
     return [
         (
-            result.operation,
+            result.label,
             str(result.concurrency),
             f"{result.repository:,.0f}",
             f"{result.asyncpg:,.0f}",
@@ -500,59 +796,79 @@ def table_rows(results: Sequence[Result]) -> list[tuple[str, str, str, str, str]
     ]
 
 
-def targets_line(checked: Sequence[Target]) -> str:
-    verdicts = (
-        f"{target.description}: {'PASS' if target.met else 'FAIL'} ({target.measured})"
-        for target in checked
-    )
-    return "Targets: " + "; ".join(verdicts)
-
-
-def print_report(results: Sequence[Result], caption: str) -> None:
-    rows = table_rows(results)
-    summary = targets_line(targets(results))
+def print_report(report: Report, caption: str) -> None:
+    rows = table_rows(report.results)
+    summary = targets(report.results)
+    paragraph = explanation(report)
     try:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
     except ImportError:
-        print_plain(rows, caption, summary)
+        print_plain(rows, caption, summary, paragraph)
         return
     table = Table(title="Repository layer vs raw asyncpg (ratio = repository / asyncpg)")
     table.caption = caption
     for index, header in enumerate(HEADERS):
         table.add_column(header, justify="left" if index == 0 else "right")
     for row in rows:
-        table.add_row(*row)
+        # Text, not str: rich would read "[app defaults]" as markup.
+        table.add_row(*(Text(cell) for cell in row))
     console = Console()
     # Piped output defaults to 80 columns, too narrow for the table on one line per row.
     console.width = max(console.width, REPORT_WIDTH)
     console.print(table)
-    console.print(summary, soft_wrap=True)
+    for line in summary:
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
+    console.print()
+    console.print(paragraph, markup=False, highlight=False)
 
 
-def print_plain(rows: Sequence[Sequence[str]], caption: str, summary: str) -> None:
+def print_plain(
+    rows: Sequence[Sequence[str]], caption: str, summary: Sequence[str], paragraph: str
+) -> None:
     widths = [max(len(line[i]) for line in [HEADERS, *rows]) for i in range(len(HEADERS))]
     for line in [HEADERS, *rows]:
-        print("  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)))
+        cells = (
+            cell.ljust(width) if index == 0 else cell.rjust(width)
+            for index, (cell, width) in enumerate(zip(line, widths, strict=True))
+        )
+        print("  ".join(cells))
     print(caption)
-    print(summary)
+    print("\n".join(summary))
+    print()
+    print(textwrap.fill(paragraph, REPORT_WIDTH))
 
 
 # --- entry point -----------------------------------------------------------------------------
 
 
-async def benchmark() -> list[Result]:
+async def benchmark() -> Report:
+    server = server_url()
     async with (
-        throwaway_database(server_url()) as database_url,
-        session_factory(database_url) as sessions,
+        throwaway_database(server) as database_url,
+        session_kinds(database_url) as kinds,
         asyncpg_pool(database_url) as pool,
     ):
         data = await seed(pool)
-        single_rows = await measure_single_rows(sessions, pool, data)
-        return single_rows + await measure_create_many(sessions, pool, data)
+        statements = await statements_around_a_read(database_url, data.user_ids[0])
+        single_rows = await measure_single_rows(kinds, pool, data)
+        async with (
+            throwaway_database(server, OLD_REVISION) as old_url,
+            app_engine(old_url) as old_engine,
+            asyncpg_pool(old_url) as old_pool,
+        ):
+            databases = [
+                chunk_database(HEAD_SCHEMA, kinds[0].sessions, pool, data.owner_id),
+                chunk_database(
+                    OLD_SCHEMA, session_maker(old_engine), old_pool, await seed_owner(old_pool)
+                ),
+            ]
+            create_many = await measure_create_many(databases)
+    return Report(single_rows + create_many, statements)
 
 
-def run(main: Coroutine[Any, Any, list[Result]]) -> list[Result]:
+def run(main: Coroutine[Any, Any, Report]) -> Report:
     """Run on uvloop when installed: it speeds up both sides alike."""
     try:
         import uvloop
@@ -564,7 +880,10 @@ def run(main: Coroutine[Any, Any, list[Result]]) -> list[Result]:
 def main() -> None:
     # The embedded server is stopped at exit, outside start_embedded_postgres's own filter.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-    caption = f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} before the run"
+    caption = (
+        f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} before the run; "
+        "create_many in chunks/s"
+    )
     print_report(run(benchmark()), caption)
 
 
