@@ -779,7 +779,7 @@ def explanation(report: Report) -> str:
         f"{asyncpg_rate(OLD_SCHEMA, 'COPY'):,.0f} on 0003 without the column; the repository's "
         f"{create_many_rate(results, HEAD_SCHEMA):,.0f} and "
         f"{create_many_rate(results, OLD_SCHEMA):,.0f} chunks/s add building the rows in Python "
-        "and the Chunk objects its RETURNING fills in."
+        "and passing them through the ORM's bulk insert (no RETURNING)."
     )
 
 
