@@ -20,8 +20,8 @@ One run, one throw-away database, four measurements:
    up and three times timed, for both users (the second user's hits are checked to be theirs).
    Reports p50/p95/p99/max, the slowest queries with how many chunks they matched, and
    EXPLAIN (ANALYZE, BUFFERS) of the slowest one for both users, run with the exact SQL and
-   parameters the application sent; then that query's matching, ranking with ts_rank and
-   ranking with ts_rank_cd, timed apart.
+   parameters the application sent; then that query's matching, ranking with ts_rank (what
+   retrieve uses) and with ts_rank_cd, timed apart.
 3. An offline chat round trip: the labelled talks (tests/retrieval/labelled_set.py) stored
    with `store_transcript` for a third user, then 50 questions into one conversation, each a
    unit of work of its own (load the conversation, `start_turn`, `answer` with
@@ -63,7 +63,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.core.config import Settings
+from app.core.config import Settings, get_settings
 from app.db.repositories import (
     ChunkRepository,
     ConversationRepository,
@@ -806,7 +806,7 @@ async def explain_query(
 ) -> list[Plan]:
     """EXPLAIN (ANALYZE, BUFFERS) of each search statement retrieve sends for `query`: the
     statement text and parameters are captured on their way to the driver."""
-    with statements_sent(engine, "ts_rank_cd") as sent:
+    with statements_sent(engine, "ts_headline") as sent:
         async with sessions() as session:
             await retrieve(session, user_id, query, limit=SEARCH_LIMIT)
     plans = []
@@ -822,12 +822,12 @@ async def explain_query(
 RANKING_STEPS = (
     ("find the matches only: count(*)", "SELECT count(*) FROM chunks c, q WHERE {match}"),
     (
-        "find them, rank by ts_rank, keep 10",
+        "find them, rank by ts_rank (as retrieve does), keep 10",
         "SELECT c.id FROM chunks c, q WHERE {match} "
         "ORDER BY ts_rank(c.search_vector, q.tsq) DESC LIMIT 10",
     ),
     (
-        "find them, rank by ts_rank_cd (as retrieve does), keep 10",
+        "find them, rank by ts_rank_cd (cover density), keep 10",
         "SELECT c.id FROM chunks c, q WHERE {match} "
         "ORDER BY ts_rank_cd(c.search_vector, q.tsq) DESC LIMIT 10",
     ),
@@ -1220,12 +1220,16 @@ def steps_table(results: SearchResults) -> Table:
     return table
 
 
+CHAT_SETTINGS = get_settings()
+
+
 def chat_table(results: ChatResults) -> Table:
     table = Table(
         title=f"3. Offline chat round trip: {len(results.round_trips)} questions, one conversation",
         caption=(
             "Each question a unit of work of its own. 'retrieval alone': retrieve with the chat's "
-            "settings (5 chunks, coverage 0.5), timed separately after each turn. "
+            f"settings ({CHAT_SETTINGS.chat_context_chunks} chunks, coverage "
+            f"{CHAT_SETTINGS.chat_min_term_coverage}), timed separately after each turn. "
             f"{results.grounded} of {len(results.round_trips)} answers were grounded."
         ),
     )
