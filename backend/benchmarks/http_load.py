@@ -5,23 +5,36 @@ Two uvicorn servers run side by side on loopback, against one throw-away databas
 - `app`: the real application (`app.main:app`), with its middleware, dependencies, SQLAlchemy
   sessions and pydantic response models;
 - `bare`: `bare_app` below, a Starlette app on a raw `asyncpg` pool that runs the same queries
-  for the same four endpoints, with the same bearer-token check (the session by the SHA-256 of
-  the token, unexpired, then its user), and answers with JSON of the same shape. It skips input
-  validation and the OpenAPI response models: that is part of what the app costs.
+  for the same five endpoints, with the same bearer-token check (one query joining the live
+  session with the token's SHA-256 to its user, as `UserRepository.get_by_session_token` does),
+  and answers with JSON of the same shape. It skips input validation and the OpenAPI response
+  models: that is part of what the app costs.
 
 Endpoints measured (at concurrency 10, and the first one at 1 as well):
 
 1. `GET /api/v1/conversations?limit=20`: a page of 50 conversations and their count;
 2. `GET /api/v1/conversations/{id}/messages?limit=20`: the 20 oldest of 200 messages, and count;
-3. `POST /api/v1/conversations/{id}/messages`: one user message, spread over 50 conversations;
-4. `POST /api/v1/transcripts`: a 10,000-word transcript, chunked (700 tokens, 20 % overlap,
+3. `POST /api/v1/conversations`: a titled conversation, the plain write (one INSERT);
+4. `POST /api/v1/conversations/{id}/messages`: a chat turn with the offline model (the default
+   with no LLM_BASE_URL), spread round-robin over 50 conversations. In the app's two
+   transactions: check the conversation, read the last 10 messages, store the question (and
+   title an untitled conversation), search the user's chunks with `ChunkRepository.search`'s
+   own SQL (every word, then any word when nothing matched; the coverage filter), commit; then
+   quote the best sentences of the hits (`best_sentences`), count the prompt's and the answer's
+   tokens, store the answer with its citations and a usage_events row, commit. Seven questions
+   about five ~3,000-word videos (33 chunks with timings) take turns; six match every word, one
+   falls back to any word. A question nothing matches is answered with `NOT_IN_VIDEOS`, without
+   the model and the ledger, on both servers alike;
+5. `POST /api/v1/transcripts`: a 10,000-word transcript, chunked (700 tokens, 20 % overlap,
    cl100k_base, in a thread) and stored with its chunks in one transaction.
 
-The user, conversations and messages are created through the real API. Each scenario runs on one
-server at a time (client, servers and PostgreSQL share the machine's cores), after a short
-warm-up, until its request budget or its time limit is spent. The load comes from one
-`httpx.AsyncClient` per scenario with as many keep-alive connections as the concurrency. Any
-non-2xx answer is an error; the first one's body is printed.
+The user, the five videos, the conversations and their messages are created through the real
+API; each of the 50 conversations is asked 5 questions first, so that every measured turn reads
+a full history on either server, and the setup stops unless every one of those answers is
+grounded. Each scenario runs on one server at a time (client, servers and PostgreSQL share the
+machine's cores), after a short warm-up, until its request budget or its time limit is spent.
+The load comes from one `httpx.AsyncClient` per scenario with as many keep-alive connections as
+the concurrency. Any non-2xx answer is an error; the first one's body is printed.
 
 The database is created on the server BENCH_DATABASE_URL or TEST_DATABASE_URL names, else on an
 embedded PostgreSQL in backend/.data/postgres-bench, migrated to head and dropped at the end.
@@ -44,6 +57,7 @@ import math
 import os
 import platform
 import random
+import re
 import secrets
 import signal
 import socket
@@ -69,13 +83,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.core.config import BACKEND_DIR, get_settings
+from app.core.config import BACKEND_DIR, Settings, get_settings
 from app.core.security import token_digest
 from app.db.repositories import NewChunk
-from app.services.chunking import chunk_text, get_tokenizer
+from app.db.repositories.chunk import _QUERIES, _SEARCH
+from app.services.chat import NOT_IN_VIDEOS, SYSTEM_PROMPT, title_from
+from app.services.chunking import chunk_text, count_tokens, get_tokenizer
+from app.services.extract import Passage, best_sentences
+from app.services.llm import OfflineExtractiveModel
+from app.services.retrieval import timestamp_label
+from app.services.youtube import watch_url
 from benchmarks.repositories import (
     INSERT_CHUNK,
-    SELECT_USER,
+    SELECT_LAST_MESSAGES,
     asyncpg_dsn,
     chunk_record,
     server_url,
@@ -88,10 +108,12 @@ PAGE_LIMIT = 20
 
 CONCURRENCY = 10
 READ_REQUESTS = 2_000
-MESSAGE_POSTS = 1_000
+CONVERSATION_POSTS = 1_000
+QUESTION_POSTS = 1_000
 TRANSCRIPT_POSTS = 60
 READ_WARMUP = 100
-MESSAGE_WARMUP = 50
+CONVERSATION_WARMUP = 50
+QUESTION_WARMUP = 50
 TRANSCRIPT_WARMUP = 4
 MEASURE_SECONDS = 8.0
 WARMUP_SECONDS = 1.0
@@ -100,13 +122,66 @@ STARTUP_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
 
 SETUP_CONVERSATIONS = 50
-SETUP_MESSAGES = 200
+SETUP_QUESTIONS = 100  # in the long conversation: 200 messages with their answers
+# Questions asked in each conversation before the measurement, so that every measured turn
+# reads a full history (CHAT_HISTORY_MESSAGES, 10) on both servers.
+SETUP_TURNS = 5
 TRANSCRIPT_WORDS = 10_000
-MESSAGE_TEXT = "What does the speaker say about the second part of the video?"
 # The transcript's words, drawn at random: ordinary English words of one or two tokens each.
 VOCABULARY_TEXT = (
     "the video explains how a small team ships software every week and why it keeps its "
     "releases boring with tests reviews and careful rollouts so that nobody works late"
+)
+
+# The videos the chat questions are about: TOPIC_WORDS words each, in sentences of 8 to 16
+# words, about a third of them the topic's own, the rest common words; one caption segment
+# per sentence, so that chunks carry timings and citations deep links, as ingested captions do.
+TOPIC_WORDS = 3_000
+TOPIC_SHARE = 0.3
+SECONDS_PER_WORD = 0.4
+COMMON_WORDS = (
+    "speaker explains shows how small change makes every step easier and why it matters when "
+    "you start first good best time need reach much use add help say keep simple careful "
+    "later practice week people often really think right way each part next together"
+)
+TOPICS = (
+    (
+        "Baking sourdough bread at home",
+        "sourdough starter flour dough oven crust yeast loaf bake hydration salt knead "
+        "proofing banneton scoring steam",
+    ),
+    (
+        "How rockets reach orbit",
+        "rocket engine thrust orbit fuel oxygen nozzle stage booster gravity velocity payload "
+        "launch trajectory altitude",
+    ),
+    (
+        "Growing tomatoes in a small garden",
+        "tomato garden soil compost seedling watering sunlight pruning fertilizer harvest pest "
+        "mulch trellis roots leaves",
+    ),
+    (
+        "Indexing a PostgreSQL database",
+        "database index query table postgres planner btree vacuum transaction row column lock "
+        "replica cache disk",
+    ),
+    (
+        "Learning jazz piano",
+        "piano chord scale jazz melody rhythm improvisation harmony keyboard swing voicing "
+        "tempo pedal bassline",
+    ),
+)
+# Seven questions, prime to the 50 conversations, so that each conversation hears them all.
+# All but the last find every word in one video (match="all"); the last mixes two videos, so
+# retrieval falls back to match="any" and the coverage filter keeps the chunks that qualify.
+QUESTIONS = (
+    "How does the sourdough starter change the crust of the loaf?",
+    "Why does the rocket engine need so much thrust to reach orbit?",
+    "When should I add compost to the tomato soil in the garden?",
+    "How does the postgres planner use an index for a query?",
+    "Which chord voicing does the speaker use for a jazz melody?",
+    "What does the speaker say about pruning tomato seedlings and watering?",
+    "Can the piano rhythm help the rocket launch?",
 )
 
 APP_TARGET = ("app.main:app",)
@@ -133,8 +208,10 @@ VERSIONED_PACKAGES = (
 
 # --- the bare server: the same SQL on a raw asyncpg pool -------------------------------------
 
-SELECT_SESSION = (
-    "SELECT * FROM sessions WHERE token_hash = $1 AND expires_at > statement_timestamp()"
+# Authentication in one query, as UserRepository.get_by_session_token makes it.
+SELECT_SESSION_USER = (
+    "SELECT users.* FROM users JOIN sessions ON sessions.user_id = users.id "
+    "WHERE sessions.token_hash = $1 AND sessions.expires_at > statement_timestamp()"
 )
 SELECT_OWNED_CONVERSATION = "SELECT * FROM conversations WHERE id = $1 AND user_id = $2"
 SELECT_CONVERSATION_PAGE = (
@@ -142,6 +219,11 @@ SELECT_CONVERSATION_PAGE = (
     "ORDER BY updated_at DESC, id LIMIT $2 OFFSET $3"
 )
 COUNT_CONVERSATIONS = "SELECT count(*) FROM conversations WHERE user_id = $1"
+INSERT_CONVERSATION = (
+    "INSERT INTO conversations (user_id, title) VALUES ($1, $2) "
+    "RETURNING id, title, created_at, updated_at"
+)
+SET_TITLE = "UPDATE conversations SET title = $2 WHERE id = $1"
 SELECT_MESSAGE_PAGE = (
     "SELECT id, conversation_id, role, content, metadata, created_at FROM messages "
     "WHERE conversation_id = $1 "
@@ -149,14 +231,38 @@ SELECT_MESSAGE_PAGE = (
 )
 COUNT_MESSAGES = "SELECT count(*) FROM messages WHERE conversation_id = $1"
 INSERT_MESSAGE = (
-    "INSERT INTO messages (conversation_id, role, content) VALUES ($1, 'user', $2) "
-    "RETURNING id, conversation_id, role, content, metadata, created_at"
+    "INSERT INTO messages (conversation_id, role, content, metadata) VALUES ($1, $2, $3, $4) "
+    "RETURNING id, created_at"
+)
+INSERT_USAGE = (
+    "INSERT INTO usage_events (user_id, kind, provider, model, prompt_tokens, completion_tokens) "
+    "VALUES ($1, 'chat', $2, $3, $4, $5)"
 )
 INSERT_TRANSCRIPT = (
     "INSERT INTO transcripts (user_id, youtube_video_id, transcript_text, title, channel_name, "
     "duration, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7) "
     "RETURNING id, youtube_video_id, title, channel_name, duration, metadata, created_at"
 )
+_NAMED_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")  # `:name`, not the `::type` of a cast
+
+
+def positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """SQLAlchemy's `:name` parameters as asyncpg's `$n`, and the names in `$n` order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match[1] not in names:
+            names.append(match[1])
+        return f"${names.index(match[1]) + 1}"
+
+    return _NAMED_PARAMETER.sub(number, sql), tuple(names)
+
+
+# ChunkRepository.search's own SQL text, for match="all" and match="any".
+SEARCH = {match: positional(_SEARCH.format(tsquery=tsquery)) for match, tsquery in _QUERIES.items()}
+# The columns after the transcript's: ts_headline, then the matched and the query's lexemes.
+MATCHED_TERMS, QUERY_TERMS = 9, 10
+CHAT_ROLES = ("user", "assistant")  # the history's roles build_prompt keeps
 
 AuthenticatedHandler = Callable[[Request, asyncpg.Connection, asyncpg.Record], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -193,14 +299,12 @@ def page_bounds(request: Request, default_limit: int) -> tuple[int, int]:
 async def authenticated_user(
     request: Request, connection: asyncpg.Connection
 ) -> asyncpg.Record | None:
-    """The caller's user row, found as the app finds it: session by token hash, then user."""
+    """The caller's user row, found as the app finds it: one query joining the live session
+    with this token hash to its user."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return None
-    login = await connection.fetchrow(SELECT_SESSION, token_digest(token))
-    if login is None:
-        return None
-    return await connection.fetchrow(SELECT_USER, login["user_id"])
+    return await connection.fetchrow(SELECT_SESSION_USER, token_digest(token))
 
 
 def authenticated(handler: AuthenticatedHandler) -> Endpoint:
@@ -216,12 +320,11 @@ def authenticated(handler: AuthenticatedHandler) -> Endpoint:
     return endpoint
 
 
-async def owned_conversation_id(
+async def owned_conversation(
     request: Request, connection: asyncpg.Connection, user: asyncpg.Record
-) -> uuid.UUID | None:
+) -> asyncpg.Record | None:
     conversation_id: uuid.UUID = request.path_params["conversation_id"]
-    found = await connection.fetchrow(SELECT_OWNED_CONVERSATION, conversation_id, user["id"])
-    return conversation_id if found else None
+    return await connection.fetchrow(SELECT_OWNED_CONVERSATION, conversation_id, user["id"])
 
 
 async def list_conversations(
@@ -233,27 +336,178 @@ async def list_conversations(
     return page(records, total, limit, offset)
 
 
+async def create_conversation(
+    request: Request, connection: asyncpg.Connection, user: asyncpg.Record
+) -> Response:
+    body = await request.json()
+    conversation = await connection.fetchrow(INSERT_CONVERSATION, user["id"], body.get("title"))
+    return JSONResponse(jsonable(conversation), status_code=201)
+
+
 async def list_messages(
     request: Request, connection: asyncpg.Connection, user: asyncpg.Record
 ) -> Response:
-    conversation_id = await owned_conversation_id(request, connection, user)
-    if conversation_id is None:
+    conversation = await owned_conversation(request, connection, user)
+    if conversation is None:
         return error(404, "not_found", "Conversation not found")
     limit, offset = page_bounds(request, default_limit=50)
-    records = await connection.fetch(SELECT_MESSAGE_PAGE, conversation_id, limit, offset)
-    total = await connection.fetchval(COUNT_MESSAGES, conversation_id)
+    records = await connection.fetch(SELECT_MESSAGE_PAGE, conversation["id"], limit, offset)
+    total = await connection.fetchval(COUNT_MESSAGES, conversation["id"])
     return page(records, total, limit, offset)
 
 
-async def add_message(
-    request: Request, connection: asyncpg.Connection, user: asyncpg.Record
-) -> Response:
-    conversation_id = await owned_conversation_id(request, connection, user)
-    if conversation_id is None:
-        return error(404, "not_found", "Conversation not found")
+async def search(
+    connection: asyncpg.Connection, user_id: uuid.UUID, question: str, settings: Settings
+) -> list[asyncpg.Record]:
+    """What `retrieve` finds: every word, failing that any of them; then the coverage filter."""
+    values = {
+        "user_id": user_id,
+        "query": question,
+        "transcript_ids": None,
+        "limit": settings.chat_context_chunks,
+    }
+    hits: list[asyncpg.Record] = []
+    for sql, names in (SEARCH["all"], SEARCH["any"]):
+        hits = await connection.fetch(sql, *(values[name] for name in names))
+        if hits:
+            break
+    return [hit for hit in hits if coverage(hit) >= settings.chat_min_term_coverage]
+
+
+def coverage(hit: asyncpg.Record) -> float:
+    query_terms: int = hit[QUERY_TERMS]
+    return hit[MATCHED_TERMS] / query_terms if query_terms else 0.0
+
+
+def citation(number: int, hit: asyncpg.Record) -> dict[str, Any]:
+    """`Citation.as_dict()` of a hit, with the prompt's heading for its excerpt."""
+    metadata = json.loads(hit["metadata"])
+    start = metadata.get("start_seconds")
+    start = float(start) if start is not None else None
+    return {
+        "number": number,
+        "transcript_id": str(hit["transcript_id"]),
+        "chunk_id": str(hit["id"]),
+        "chunk_index": hit["chunk_index"],
+        "youtube_video_id": hit["youtube_video_id"],
+        "title": hit["title"],
+        "start_seconds": start,
+        "end_seconds": metadata.get("end_seconds"),
+        "url": watch_url(hit["youtube_video_id"], start),
+    }
+
+
+def excerpt(item: dict[str, Any], text: str) -> str:
+    when = timestamp_label(item["start_seconds"])
+    heading = f"[{item['number']}] {item['title'] or item['youtube_video_id']}"
+    return heading + (f" at {when}" if when else "") + "\n" + text
+
+
+def offline_answer(
+    question: str, history: Sequence[asyncpg.Record], hits: Sequence[asyncpg.Record]
+) -> tuple[str, dict[str, Any]]:
+    """What OfflineExtractiveModel answers, and the answer's metadata with the tokens it
+    counts (`estimate_usage`: the prompt's system, history and question, then the answer)."""
+    settings = get_settings()
+    if not hits:
+        return NOT_IN_VIDEOS, {
+            "grounded": False,
+            "citations": [],
+            "provider": None,
+            "model": None,
+            "offline": None,
+            "partial": False,
+        }
+    citations = [citation(number, hit) for number, hit in enumerate(hits, start=1)]
+    passages = [Passage(number, hit["chunk_text"]) for number, hit in enumerate(hits, start=1)]
+    pairs = zip(citations, passages, strict=True)
+    system = SYSTEM_PROMPT.format(excerpts="\n\n".join(excerpt(c, p.text) for c, p in pairs))
+    prompt = [system, *(m["content"] for m in history if m["role"] in CHAT_ROLES), question]
+    quoted = best_sentences(question, passages, OfflineExtractiveModel.max_sentences)
+    lines = "\n".join(f"- {sentence} [{number}]" for number, sentence in quoted)
+    answer = f"From your videos (quoted, no language model configured):\n{lines}"
+    encoding = settings.tokenizer_encoding
+    prompt_tokens = sum(count_tokens(content, encoding) for content in prompt)
+    completion_tokens = count_tokens(answer, encoding)
+    return answer, {
+        "grounded": True,
+        "citations": citations,
+        "provider": OfflineExtractiveModel.provider,
+        "model": OfflineExtractiveModel.model,
+        "offline": True,
+        "partial": False,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def message_json(
+    stored: asyncpg.Record,
+    conversation_id: uuid.UUID,
+    role: str,
+    content: str,
+    metadata: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "id": str(stored["id"]),
+        "conversation_id": str(conversation_id),
+        "role": role,
+        "content": content,
+        "metadata": metadata,
+        "created_at": stored["created_at"].isoformat(),
+    }
+
+
+async def ask(request: Request, connection: asyncpg.Connection, user: asyncpg.Record) -> Response:
+    """A chat turn as the app runs it with the offline model, in the same two transactions:
+    the question (with the history read, the title and the search), then the answer."""
+    settings = get_settings()
     body = await request.json()
-    message = await connection.fetchrow(INSERT_MESSAGE, conversation_id, body["content"])
-    return JSONResponse(jsonable(message), status_code=201)
+    question: str = body["content"]
+    if len(question) > settings.message_max_chars:
+        limit = settings.message_max_chars
+        return error(422, "validation_error", f"The message is longer than {limit} characters.")
+    conversation = await owned_conversation(request, connection, user)
+    if conversation is None:
+        return error(404, "not_found", "Conversation not found")
+    conversation_id = conversation["id"]
+    history: list[asyncpg.Record] = []
+    async with connection.transaction():
+        if settings.chat_history_messages:
+            newest_first = await connection.fetch(
+                SELECT_LAST_MESSAGES, conversation_id, settings.chat_history_messages
+            )
+            history = newest_first[::-1]
+        stored_question = await connection.fetchrow(
+            INSERT_MESSAGE, conversation_id, "user", question, "{}"
+        )
+        if conversation["title"] is None:
+            await connection.execute(SET_TITLE, conversation_id, title_from(question))
+        hits = await search(connection, user["id"], question, settings)
+    answer, metadata = offline_answer(question, history, hits)
+    async with connection.transaction():
+        stored_answer = await connection.fetchrow(
+            INSERT_MESSAGE, conversation_id, "assistant", answer, json.dumps(metadata)
+        )
+        if "usage" in metadata:
+            await connection.execute(
+                INSERT_USAGE,
+                user["id"],
+                metadata["provider"],
+                metadata["model"],
+                metadata["usage"]["prompt_tokens"],
+                metadata["usage"]["completion_tokens"],
+            )
+    exchange = {
+        "user_message": message_json(stored_question, conversation_id, "user", question, {}),
+        "assistant_message": message_json(
+            stored_answer, conversation_id, "assistant", answer, metadata
+        ),
+    }
+    return JSONResponse(exchange, status_code=201)
 
 
 async def create_transcript(
@@ -309,8 +563,9 @@ def bare_app() -> Starlette:
         routes=[
             Route("/health/db", database_health),
             Route(f"{API}/conversations", authenticated(list_conversations)),
+            Route(f"{API}/conversations", authenticated(create_conversation), methods=["POST"]),
             Route(messages, authenticated(list_messages)),
-            Route(messages, authenticated(add_message), methods=["POST"]),
+            Route(messages, authenticated(ask), methods=["POST"]),
             Route(f"{API}/transcripts", authenticated(create_transcript), methods=["POST"]),
         ],
         lifespan=bare_lifespan,
@@ -469,20 +724,67 @@ async def new_conversation(client: httpx.AsyncClient, title: str) -> str:
     return str(created["id"])
 
 
+def topic_segments(topic: int, words: str) -> list[dict[str, Any]]:
+    """A video's captions: sentences of its topic's and common words, one segment each."""
+    draw = random.Random(topic)  # seeded: the same videos, so the same chunks, each run
+    own, common = words.split(), COMMON_WORDS.split()
+    segments: list[dict[str, Any]] = []
+    start, count = 0.0, 0
+    while count < TOPIC_WORDS:
+        length = draw.randint(8, 16)
+        sentence = [
+            draw.choice(own if draw.random() < TOPIC_SHARE else common) for _ in range(length)
+        ]
+        text = " ".join(sentence).capitalize() + "."
+        duration = length * SECONDS_PER_WORD
+        segments.append({"text": text, "start": round(start, 1), "duration": duration})
+        start, count = start + duration, count + length
+    return segments
+
+
+async def ingest_topics(client: httpx.AsyncClient) -> None:
+    """The videos the questions are about, stored through the real API."""
+    for topic, (title, words) in enumerate(TOPICS):
+        # "topic" + 6 digits = 11 characters, apart from the scenario's "bench" ids.
+        segments = topic_segments(topic, words)
+        body = {"video": f"topic{topic:06d}", "title": title, "segments": segments}
+        await expect(client.post(f"{API}/transcripts", json=body), 201)
+
+
+async def fill_histories(client: httpx.AsyncClient, conversation_ids: Sequence[str]) -> None:
+    """SETUP_TURNS questions in each conversation, CONCURRENCY conversations at a time; every
+    answer must be grounded, or the scenario would not measure retrieval and the answer."""
+    slots = asyncio.Semaphore(CONCURRENCY)
+
+    async def fill(position: int, conversation_id: str) -> None:
+        async with slots:
+            for turn in range(SETUP_TURNS):
+                question = QUESTIONS[(position * SETUP_TURNS + turn) % len(QUESTIONS)]
+                path = f"{API}/conversations/{conversation_id}/messages"
+                exchange = await expect(client.post(path, json={"content": question}), 201)
+                if not exchange["assistant_message"]["metadata"]["grounded"]:
+                    raise RuntimeError(f"setup: nothing in the videos answers {question!r}")
+
+    await asyncio.gather(*(fill(n, id_) for n, id_ in enumerate(conversation_ids)))
+
+
 async def set_up_fixture(app: Server) -> Fixture:
     async with httpx.AsyncClient(
         base_url=app.base_url, timeout=REQUEST_TIMEOUT_SECONDS, trust_env=False
     ) as client:
         token = await sign_in(client)
         client.headers["Authorization"] = f"Bearer {token}"
+        await ingest_topics(client)
         conversation_ids = [
             await new_conversation(client, f"Conversation {n}") for n in range(SETUP_CONVERSATIONS)
         ]
         long_id = await new_conversation(client, "The long one")
         messages = f"{API}/conversations/{long_id}/messages"
-        # One after another, so that created_at, and so the page's order, follows n.
-        for n in range(SETUP_MESSAGES):
+        # One after another, so that created_at, and so the page's order, follows n. No video
+        # mentions these, so each is answered (cheaply) that the videos do not cover it.
+        for n in range(SETUP_QUESTIONS):
             await expect(client.post(messages, json={"content": f"Message {n}"}), 201)
+        await fill_histories(client, conversation_ids)
     return Fixture(token, conversation_ids, long_id)
 
 
@@ -515,16 +817,18 @@ def scenarios(fixture: Fixture) -> list[Scenario]:
     list_page = Call("GET", f"{API}/conversations?limit={PAGE_LIMIT}")
     long_chat = f"{API}/conversations/{fixture.long_conversation_id}/messages"
     messages_page = Call("GET", f"{long_chat}?limit={PAGE_LIMIT}")
+    new_conversation = Call("POST", f"{API}/conversations", {"title": "A new conversation"})
     # Round-robin over 50 conversations: posts into one would queue on its row lock, taken by
     # the trigger that moves updated_at, which is not what one user's chat does.
     targets = itertools.cycle(fixture.conversation_ids)
+    questions = itertools.cycle(QUESTIONS)
     # One sequence for both servers: (user, video) is unique. "bench" + 6 digits = 11 characters.
     video_ids = (f"bench{n:06d}" for n in itertools.count())
     text = transcript_text()
 
-    def post_message() -> Call:
+    def ask_question() -> Call:
         path = f"{API}/conversations/{next(targets)}/messages"
-        return Call("POST", path, {"content": MESSAGE_TEXT})
+        return Call("POST", path, {"content": next(questions)})
 
     def post_transcript() -> Call:
         body = {"video": next(video_ids), "title": "A talk", "transcript_text": text}
@@ -540,13 +844,22 @@ def scenarios(fixture: Fixture) -> list[Scenario]:
             READ_WARMUP,
             lambda: messages_page,
         ),
+        # After the reads: every conversation it creates joins the user's list.
+        Scenario(
+            "POST /conversations",
+            CONCURRENCY,
+            CONVERSATION_POSTS,
+            CONVERSATION_WARMUP,
+            lambda: new_conversation,
+        ),
         Scenario(
             "POST /conversations/{id}/messages",
             CONCURRENCY,
-            MESSAGE_POSTS,
-            MESSAGE_WARMUP,
-            post_message,
+            QUESTION_POSTS,
+            QUESTION_WARMUP,
+            ask_question,
         ),
+        # Last: the chunks it stores would join the searches of any scenario after it.
         Scenario(
             "POST /transcripts", CONCURRENCY, TRANSCRIPT_POSTS, TRANSCRIPT_WARMUP, post_transcript
         ),
