@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories import UsageRepository
 from app.services.chat import NOT_IN_VIDEOS
-from tests.api.conftest import Account, ClientFactory, assert_error, build_app, client_for, sign_up
-from tests.api.test_search import ingest_talks
+from tests.api.conftest import Account, ClientFactory, assert_error, sign_up
+from tests.api.talks import ingest_talks, talking_to
 from tests.fakes import ScriptedModel
 from tests.retrieval.labelled_set import CHUNK_TOKENS
 
@@ -129,11 +129,7 @@ async def test_the_prompt_holds_the_excerpts_and_the_last_messages(
     session: AsyncSession,
 ) -> None:
     model = ScriptedModel()
-    app = build_app(session, chunk_tokens=CHUNK_TOKENS, chat_history_messages=2)
-    app.state.language_model = model
-    async with client_for(app) as client:
-        account = await sign_up(client)
-        await ingest_talks(client, account)
+    async with talking_to(session, model, chat_history_messages=2) as (client, account):
         conversation_id = await new_conversation(client, account)
         await ask(client, account, conversation_id, "what is autolyse")
         await ask(client, account, conversation_id, OVEN_QUESTION)
@@ -151,11 +147,7 @@ async def test_the_prompt_holds_the_excerpts_and_the_last_messages(
 async def test_a_failing_model_is_502_and_the_question_is_kept(session: AsyncSession) -> None:
     model = ScriptedModel()
     model.fail_with = "upstream timed out"
-    app = build_app(session, chunk_tokens=CHUNK_TOKENS)
-    app.state.language_model = model
-    async with client_for(app) as client:
-        account = await sign_up(client)
-        await ingest_talks(client, account)
+    async with talking_to(session, model) as (client, account):
         conversation_id = await new_conversation(client, account)
 
         response = await ask(client, account, conversation_id, OVEN_QUESTION)
@@ -203,11 +195,7 @@ async def test_a_model_failing_mid_stream_sends_an_error_and_keeps_the_part(
 ) -> None:
     model = ScriptedModel("one two three four")
     model.fail_after_pieces = 2
-    app = build_app(session, chunk_tokens=CHUNK_TOKENS)
-    app.state.language_model = model
-    async with client_for(app) as client:
-        account = await sign_up(client)
-        await ingest_talks(client, account)
+    async with talking_to(session, model) as (client, account):
         conversation_id = await new_conversation(client, account)
         response = await client.post(
             f"/api/v1/conversations/{conversation_id}/messages",

@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.api.conftest import Account, build_app, client_for, sign_up
+from tests.api.talks import ingest_talks
 from tests.api.test_chat import OVEN_QUESTION, new_conversation
-from tests.api.test_search import ingest_talks
 from tests.fakes import ScriptedModel
 from tests.retrieval.labelled_set import CHUNK_TOKENS
 

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import UsageEvent
 from app.db.repositories import UsageRepository
-from tests.api.conftest import ClientFactory, assert_error, build_app, client_for, sign_up
-from tests.api.test_search import ingest_talks
+from tests.api.conftest import ClientFactory, assert_error, sign_up
+from tests.api.talks import ingest_talks, talking_to
 from tests.fakes import ScriptedModel
 from tests.retrieval.labelled_set import CHUNK_TOKENS
 
@@ -58,11 +58,7 @@ async def test_a_draft_from_an_own_template_is_saved_into_a_conversation(
     session: AsyncSession,
 ) -> None:
     model = ScriptedModel("Here is your post [1].")
-    app = build_app(session, chunk_tokens=CHUNK_TOKENS)
-    app.state.language_model = model
-    async with client_for(app) as client:
-        account = await sign_up(client)
-        await ingest_talks(client, account)
+    async with talking_to(session, model) as (client, account):
         template = await client.post(
             "/api/v1/templates",
             json={
@@ -136,11 +132,7 @@ async def test_drafts_refuse_topics_no_video_covers_and_foreign_things(
 async def test_a_failing_model_makes_the_draft_502(session: AsyncSession) -> None:
     model = ScriptedModel()
     model.fail_with = "rate limited upstream"
-    app = build_app(session, chunk_tokens=CHUNK_TOKENS)
-    app.state.language_model = model
-    async with client_for(app) as client:
-        account = await sign_up(client)
-        await ingest_talks(client, account)
+    async with talking_to(session, model) as (client, account):
         response = await client.post(
             DRAFTS, json={"template_type": "blog", "topic": "coffee"}, headers=account.headers
         )

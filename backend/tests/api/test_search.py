@@ -6,24 +6,10 @@ import httpx
 import pytest
 
 from tests.api.conftest import Account, ClientFactory, assert_error, sign_up
-from tests.retrieval.labelled_set import CHUNK_TOKENS, HIT_AT_5_FLOOR, QUESTIONS, TALKS, answers
+from tests.api.talks import ingest_talks
+from tests.retrieval.labelled_set import CHUNK_TOKENS, HIT_AT_5_FLOOR, QUESTIONS, answers
 
 SEARCH = "/api/v1/search"
-
-
-async def ingest_talks(client: httpx.AsyncClient, account: Account) -> dict[str, str]:
-    """The labelled talks as transcripts; returns video id → transcript id."""
-    ids = {}
-    for talk in TALKS:
-        response = await client.post(
-            "/api/v1/transcripts",
-            json={"video": talk.video_id, "title": talk.title, "segments": talk.segments()},
-            headers=account.headers,
-        )
-        assert response.status_code == 201, response.text
-        assert response.json()["chunk_count"] > 1
-        ids[talk.video_id] = response.json()["id"]
-    return ids
 
 
 async def search(

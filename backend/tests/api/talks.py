@@ -1,0 +1,40 @@
+"""The labelled talks (tests/retrieval) stored through the API, for tests that need videos."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.services.llm import LanguageModel
+from tests.api.conftest import Account, build_app, client_for, sign_up
+from tests.retrieval.labelled_set import CHUNK_TOKENS, TALKS
+
+
+async def ingest_talks(client: httpx.AsyncClient, account: Account) -> dict[str, str]:
+    """The labelled talks as transcripts; returns video id → transcript id."""
+    ids = {}
+    for talk in TALKS:
+        response = await client.post(
+            "/api/v1/transcripts",
+            json={"video": talk.video_id, "title": talk.title, "segments": talk.segments()},
+            headers=account.headers,
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["chunk_count"] > 1
+        ids[talk.video_id] = response.json()["id"]
+    return ids
+
+
+@asynccontextmanager
+async def talking_to(
+    session: AsyncSession, model: LanguageModel, **settings: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, Account]]:
+    """A client on an app answering with `model`, and an account that owns the talks."""
+    app = build_app(session, chunk_tokens=CHUNK_TOKENS, **settings)
+    app.state.language_model = model
+    async with client_for(app) as client:
+        account = await sign_up(client)
+        await ingest_talks(client, account)
+        yield client, account
