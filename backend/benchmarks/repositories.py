@@ -15,15 +15,15 @@ The two reads run in three session configurations, all against the same asyncpg 
 
 - `[app defaults]`: the application's engine (`build_engine`, pool pre-ping on) and a
   transaction per session, committed at the end: what `get_db()` and `unit_of_work()` give;
-- `[read_only]`: the same engine in AUTOCOMMIT, as `app.db.session.read_only()` opens it: no
-  BEGIN/COMMIT, pre-ping still on;
-- `[read_only without pre-ping]`: AUTOCOMMIT on an engine built with `db_pool_pre_ping=False`.
+- `[read_only]`: the read-only engine behind `app.db.session.read_only()`, whose connections
+  are in AUTOCOMMIT from the start: no BEGIN/COMMIT, and the pre-ping a single ';';
+- `[read_only without pre-ping]`: the same, built with `db_pool_pre_ping=False`.
 
 Before measuring, a probe records the statements each configuration sends around one
 get_by_id (asyncpg's query logger, on engines of its own): BEGIN/COMMIT for the transaction,
-and for pre-ping BEGIN, ';', ROLLBACK, since SQLAlchemy's asyncpg dialect pings inside a
-transaction unless the connection is in autocommit at checkout, before read_only's AUTOCOMMIT
-applies. `create` runs with the app defaults only: a write needs its transaction.
+and for pre-ping BEGIN, ';', ROLLBACK on the app's engine (SQLAlchemy's asyncpg dialect pings
+inside a transaction unless the connection is already in autocommit), a bare ';' on the
+read-only engine. `create` runs with the app defaults only: a write needs its transaction.
 
 `create_many` runs on two databases in the same run: `[head: with search_vector]`, where
 PostgreSQL computes the generated `chunks.search_vector` (to_tsvector('english', chunk_text),
@@ -241,25 +241,25 @@ async def throwaway_database(server: str, revision: str = HEAD_REVISION) -> Asyn
 
 @asynccontextmanager
 async def app_engine(
-    database_url: str, *, pre_ping: bool = True, pool_size: int = POOL_SIZE
+    database_url: str,
+    *,
+    pre_ping: bool = True,
+    pool_size: int = POOL_SIZE,
+    autocommit: bool = False,
 ) -> AsyncIterator[AsyncEngine]:
-    """The application's engine, with the pool capped at the highest concurrency."""
+    """The application's engine (or, with autocommit, its read-only engine), with the pool
+    capped at the highest concurrency."""
     settings = Settings(
         database_url=database_url,
         db_pool_size=pool_size,
         db_max_overflow=0,
         db_pool_pre_ping=pre_ping,
     )
-    engine = build_engine(settings)
+    engine = build_engine(settings, autocommit=autocommit)
     try:
         yield engine
     finally:
         await engine.dispose()
-
-
-def autocommit(engine: AsyncEngine) -> AsyncEngine:
-    """What read_only() does: the same pool, each statement on its own, no BEGIN/COMMIT."""
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def session_maker(engine: AsyncEngine) -> Sessions:
@@ -273,10 +273,11 @@ async def session_kinds(
     """The three configurations, app defaults first."""
     async with (
         app_engine(database_url, pool_size=pool_size) as engine,
-        app_engine(database_url, pre_ping=False, pool_size=pool_size) as engine_without_ping,
+        app_engine(database_url, pool_size=pool_size, autocommit=True) as read_only,
+        app_engine(
+            database_url, pre_ping=False, pool_size=pool_size, autocommit=True
+        ) as read_only_without_ping,
     ):
-        read_only = autocommit(engine)
-        read_only_without_ping = autocommit(engine_without_ping)
         yield [
             SessionKind(APP_DEFAULTS, engine, session_maker(engine), commits=True),
             SessionKind(READ_ONLY, read_only, session_maker(read_only), commits=False),

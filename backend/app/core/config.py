@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
+    # The separate autocommit pool behind read_only() sessions.
+    db_read_pool_size: int = Field(default=10, ge=1)
     db_pool_pre_ping: bool = True
     db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)

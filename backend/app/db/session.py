@@ -1,4 +1,4 @@
-"""One AsyncEngine per process, its session factory, and the two ways to get a unit of work.
+"""The process's engines (one for units of work, one for autocommit reads) and their sessions.
 
 - `get_db()`: the FastAPI dependency; commits when the request succeeded, rolls back otherwise.
 - `unit_of_work()`: the same contract as an `async with` block, for scripts and workers.
@@ -8,6 +8,7 @@ Repositories only flush; the first two are the only places that commit.
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -20,14 +21,18 @@ from app.core.config import Settings, get_settings
 
 _engine: AsyncEngine | None = None
 _session_factory: async_sessionmaker[AsyncSession] | None = None
+_read_only_engine: AsyncEngine | None = None
 _read_only_factory: async_sessionmaker[AsyncSession] | None = None
 
 
-def build_engine(settings: Settings) -> AsyncEngine:
+def build_engine(
+    settings: Settings, *, pool_size: int | None = None, autocommit: bool = False
+) -> AsyncEngine:
     """A pooled engine configured from the settings (pool, pre-ping, statement timeout)."""
+    options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     return create_async_engine(
         settings.require_database_url(),
-        pool_size=settings.db_pool_size,
+        pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=settings.db_pool_pre_ping,
         pool_timeout=settings.db_pool_timeout_seconds,
@@ -38,19 +43,33 @@ def build_engine(settings: Settings) -> AsyncEngine:
                 "application_name": "youtube-talker",
             }
         },
+        **options,
     )
+
+
+def build_read_only_engine(settings: Settings) -> AsyncEngine:
+    """An engine whose connections are in autocommit from the moment they are opened: no
+    BEGIN/COMMIT around reads, and the pre-ping is one round trip instead of three (SQLAlchemy
+    wraps the ping in a transaction unless the connection is already in autocommit)."""
+    return build_engine(settings, pool_size=settings.db_read_pool_size, autocommit=True)
 
 
 def get_engine() -> AsyncEngine:
     """The process's engine, created on first use."""
-    global _engine, _session_factory, _read_only_factory
+    global _engine, _session_factory
     if _engine is None:
         _engine = build_engine(get_settings())
         _session_factory = async_sessionmaker(_engine, expire_on_commit=False)
-        # The same pool; connections go back to it with their isolation level reset.
-        autocommit = _engine.execution_options(isolation_level="AUTOCOMMIT")
-        _read_only_factory = async_sessionmaker(autocommit, expire_on_commit=False)
     return _engine
+
+
+def get_read_only_factory() -> async_sessionmaker[AsyncSession]:
+    """Sessions on the read-only engine, created on first use."""
+    global _read_only_engine, _read_only_factory
+    if _read_only_factory is None:
+        _read_only_engine = build_read_only_engine(get_settings())
+        _read_only_factory = async_sessionmaker(_read_only_engine, expire_on_commit=False)
+    return _read_only_factory
 
 
 def get_session_factory() -> async_sessionmaker[AsyncSession]:
@@ -60,13 +79,13 @@ def get_session_factory() -> async_sessionmaker[AsyncSession]:
 
 
 async def dispose_engine() -> None:
-    """Close every pooled connection; the next `get_engine()` builds a new engine."""
-    global _engine, _session_factory, _read_only_factory
-    if _engine is not None:
-        await _engine.dispose()
-    _engine = None
-    _session_factory = None
-    _read_only_factory = None
+    """Close every pooled connection; the next use builds new engines."""
+    global _engine, _session_factory, _read_only_engine, _read_only_factory
+    for engine in (_engine, _read_only_engine):
+        if engine is not None:
+            await engine.dispose()
+    _engine = _read_only_engine = None
+    _session_factory = _read_only_factory = None
 
 
 @asynccontextmanager
@@ -85,9 +104,7 @@ async def unit_of_work() -> AsyncIterator[AsyncSession]:
 async def read_only() -> AsyncIterator[AsyncSession]:
     """A session for reads: each statement runs on its own, without BEGIN/COMMIT (two round
     trips fewer per use). Nothing written in it is atomic or rolled back: read only."""
-    get_engine()
-    assert _read_only_factory is not None
-    async with _read_only_factory() as session:
+    async with get_read_only_factory()() as session:
         yield session
 
 
