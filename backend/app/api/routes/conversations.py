@@ -174,8 +174,8 @@ async def owned_transcript_ids(
     """The ids, checked to be the user's: a foreign or unknown one answers 404."""
     if transcript_ids is None:
         return None
-    transcripts = TranscriptRepository(session)
+    owned = await TranscriptRepository(session).owned_ids(user.id, transcript_ids)
     for transcript_id in transcript_ids:
-        if await transcripts.get_for_user(transcript_id, user.id) is None:
+        if transcript_id not in owned:
             raise not_found("Transcript", transcript_id)
     return transcript_ids

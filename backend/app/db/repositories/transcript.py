@@ -5,7 +5,7 @@ from uuid import UUID
 from sqlalchemy import select
 
 from app.db.models import Transcript
-from app.db.repositories.base import BaseRepository
+from app.db.repositories.base import BaseRepository, database_errors_translated
 
 
 class TranscriptRepository(BaseRepository[Transcript]):
@@ -39,6 +39,14 @@ class TranscriptRepository(BaseRepository[Transcript]):
         if transcript is None or transcript.user_id != user_id:
             return None
         return transcript
+
+    async def owned_ids(self, user_id: UUID, transcript_ids: Sequence[UUID]) -> set[UUID]:
+        """Those of `transcript_ids` that are this user's, in one query reading ids only."""
+        statement = select(Transcript.id).where(
+            Transcript.user_id == user_id, Transcript.id.in_(transcript_ids)
+        )
+        async with database_errors_translated():
+            return set((await self.session.scalars(statement)).all())
 
     async def get_by_video_id(self, user_id: UUID, video_id: str) -> Transcript | None:
         """This user's transcript of this video, or None."""
