@@ -39,7 +39,7 @@ def test_concurrent_starts_on_a_missing_folder_share_one_server(tmp_path: Path) 
     barrier.mkdir()
     data_dir = tmp_path / "pg" / "data"  # neither folder exists yet
     processes = [
-        subprocess.Popen(
+        subprocess.Popen(  # noqa: S603 (our own interpreter and script)
             [sys.executable, "-c", _START, str(barrier), str(data_dir), str(n), str(PROCESSES)],
             cwd=BACKEND_DIR,
             stdout=subprocess.PIPE,
