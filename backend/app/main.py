@@ -27,6 +27,7 @@ from app.api.routes import (
     usage,
 )
 from app.core.config import Settings, get_settings
+from app.core.offload import shutdown_pools
 from app.db.repositories import SessionRepository
 from app.db.session import dispose_engine, get_engine, unit_of_work
 from app.services.chunking import get_tokenizer
@@ -77,6 +78,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if isinstance(model, OpenAICompatibleModel):
         await model.aclose()
     await dispose_engine()
+    shutdown_pools()
 
 
 def api_router() -> APIRouter:

@@ -1,6 +1,8 @@
 """Passwords, bearer tokens and API keys.
 
-Passwords are hashed with Argon2id (argon2-cffi). Session tokens and API keys are random
+Passwords are hashed with Argon2id (argon2-cffi), off the event loop: a hash costs tens of
+milliseconds of CPU and 64 MiB, so it runs in the bounded CPU thread pool (Argon2 releases the
+GIL), never more at once than there are cores. Session tokens and API keys are random
 256-bit secrets shown to their owner once; only their SHA-256 digest is stored, so a database
 leak reveals no usable credential (a fast hash is enough for secrets this long).
 """
@@ -13,6 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.core.config import get_settings
+from app.core.offload import run_in_thread
 
 TOKEN_BYTES = 32  # 256 bits
 API_KEY_MARKER = "ytk_"
@@ -29,23 +32,36 @@ def password_hasher() -> PasswordHasher:
     )
 
 
-def hash_password(password: str) -> str:
+def _hash(password: str) -> str:
     return password_hasher().hash(password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
-    """True when the password matches; False for a mismatch or an unreadable hash."""
+def _verify(password_hash: str, password: str) -> bool:
     try:
         return password_hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
-@lru_cache
-def dummy_password_hash() -> str:
-    # Verified against when the email is unknown, so that "no such user" costs as much time as
-    # "wrong password" and the two cannot be told apart by timing.
-    return hash_password(secrets.token_urlsafe(16))
+async def hash_password(password: str) -> str:
+    return await run_in_thread(_hash, password)
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    """True when the password matches; False for a mismatch or an unreadable hash."""
+    return await run_in_thread(_verify, password_hash, password)
+
+
+_dummy_hash: str | None = None
+
+
+async def dummy_password_hash() -> str:
+    """A hash to verify against when the email is unknown, so that "no such user" costs as much
+    time as "wrong password" and the two cannot be told apart by timing."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = await hash_password(secrets.token_urlsafe(16))
+    return _dummy_hash
 
 
 def new_session_token() -> str:

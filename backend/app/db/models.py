@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from app.db.types import Document
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -93,7 +95,7 @@ def owner_fk(table: str, *, nullable: bool = False, index: bool = True) -> Mappe
 def jsonb_metadata() -> Mapped[dict[str, Any]]:
     # `metadata` is reserved on declarative classes, so the attribute is `meta`.
     return mapped_column(
-        "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb"), default=dict
+        "metadata", Document, nullable=False, server_default=text("'{}'::jsonb"), default=dict
     )
 
 

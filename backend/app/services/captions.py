@@ -1,4 +1,8 @@
-"""SRT and WebVTT caption files into timed segments (parsed by webvtt-py)."""
+"""SRT and WebVTT caption files into timed segments (parsed by webvtt-py).
+
+Cues are returned in order of their start, whatever their order in the file; a cue that ends
+before it starts is refused with its number, and cues without text are skipped.
+"""
 
 import html
 import io
@@ -32,18 +36,23 @@ def caption_format(filename: str, content: str) -> str:
 
 
 def parse_captions(content: str, caption_type: str) -> list[Segment]:
-    """The cues of an SRT or WebVTT file as segments; CaptionFileError when there are none."""
+    """The cues of an SRT or WebVTT file as segments sorted by start; CaptionFileError when the
+    file is malformed, a cue ends before it starts, or no cue has text."""
     try:
         captions = webvtt.from_buffer(io.StringIO(content.lstrip("\ufeff")), format=caption_type)
     except (MalformedFileError, ValueError, IndexError) as error:
         raise CaptionFileError(f"not a valid {caption_type.upper()} file: {error}") from error
     segments = []
-    for caption in captions.captions:
+    for number, caption in enumerate(captions.captions, start=1):
+        start, end = _seconds(caption.start_time), _seconds(caption.end_time)
+        if end < start:
+            raise CaptionFileError(
+                f"cue {number} ends before it starts ({caption.start} --> {caption.end})"
+            )
         text = " ".join(html.unescape(caption.text).split())
-        if not text:
-            continue
-        start = _seconds(caption.start_time)
-        segments.append(Segment(text, start, max(0.0, _seconds(caption.end_time) - start)))
+        if text:
+            segments.append(Segment(text, start, end - start))
     if not segments:
         raise CaptionFileError(f"the {caption_type.upper()} file has no captions")
+    segments.sort(key=lambda segment: segment.start)
     return segments

@@ -1,40 +1,100 @@
-"""Storing a transcript with its chunks: one place for the upload routes and the ingest worker."""
+"""Storing a transcript with its chunks: one place for the upload routes and the ingest worker.
+
+Parsing captions and chunking are pure Python and hold the GIL for up to a second on a large
+file, so they run in a worker process (app/core/offload.py). What crosses to that process and
+back is strings, plain tuples and a short list of chunks: pickling tens of thousands of segment
+objects would cost the event loop as much as the work itself.
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from fastapi.concurrency import run_in_threadpool
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.config import Settings
+from app.core.offload import run_in_process
 from app.db.models import Transcript
 from app.db.repositories import ChunkRepository, NewChunk, TranscriptRepository
+from app.services.captions import parse_captions
 from app.services.chunking import Segment, TextChunk, chunk_segments, chunk_text
 
 
 @dataclass(frozen=True, slots=True)
+class CaptionFile:
+    """An SRT or WebVTT file's text, parsed in the worker process."""
+
+    content: str
+    format: str
+
+
+@dataclass(frozen=True, slots=True)
 class NewTranscript:
+    """A transcript to store: exactly one of `text`, `segments` and `captions`."""
+
     video_id: str
     text: str | None = None
     segments: Sequence[Segment] | None = None
+    captions: CaptionFile | None = None
     title: str | None = None
     channel_name: str | None = None
     duration: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    def full_text(self) -> str:
-        if self.segments is not None:
-            return " ".join(segment.text.strip() for segment in self.segments)
-        return self.text or ""
+
+@dataclass(frozen=True, slots=True)
+class ChunkOptions:
+    max_tokens: int
+    overlap: float
+    encoding: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> "ChunkOptions":
+        return cls(settings.chunk_tokens, settings.chunk_overlap, settings.tokenizer_encoding)
 
 
-def split_into_chunks(transcript: NewTranscript, settings: Settings) -> list[TextChunk]:
-    options = (settings.chunk_tokens, settings.chunk_overlap, settings.tokenizer_encoding)
+# What the worker process receives: the caption file, plain (text, start, duration) tuples, or
+# the plain text.
+TextSource = CaptionFile | list[tuple[str, float, float]] | str
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedTranscript:
+    """What the worker process returns: cheap to send back."""
+
+    full_text: str
+    chunks: list[TextChunk]
+    segments_json: bytes | None  # the timed segments as a JSON array, kept in the metadata
+    timed_duration: int | None  # the last cue's end, when the text is timed
+
+
+def prepare_text(source: TextSource, options: ChunkOptions) -> PreparedTranscript:
+    """Parse (captions), order (segments) and chunk. Runs in a worker process."""
+    chunking = (options.max_tokens, options.overlap, options.encoding)
+    if isinstance(source, str):
+        return PreparedTranscript(source, chunk_text(source, *chunking), None, None)
+    if isinstance(source, CaptionFile):
+        segments = parse_captions(source.content, source.format)
+    else:
+        segments = sorted((Segment(*values) for values in source), key=lambda s: s.start)
+    full_text = " ".join(segment.text.strip() for segment in segments)
+    segments_json = orjson.dumps(
+        [{"text": s.text, "start": s.start, "duration": s.duration} for s in segments]
+    )
+    last_end = max(segment.start + segment.duration for segment in segments)
+    chunks = chunk_segments(segments, *chunking)
+    return PreparedTranscript(full_text, chunks, segments_json, round(last_end))
+
+
+def text_source(transcript: NewTranscript) -> TextSource:
+    if transcript.captions is not None:
+        return transcript.captions
     if transcript.segments is not None:
-        return chunk_segments(transcript.segments, *options)
-    return chunk_text(transcript.full_text(), *options)
+        return [(s.text, s.start, s.duration) for s in transcript.segments]
+    return transcript.text or ""
 
 
 def chunk_metadata(chunk: TextChunk) -> dict[str, float]:
@@ -48,23 +108,28 @@ async def store_transcript(
 ) -> tuple[Transcript, int]:
     """Chunk and store; returns the transcript and its chunk count. Flushes only: the caller's
     unit of work commits the transcript and its chunks together, or neither.
-    ConflictError when the user already has this video."""
-    # Tokenising a long transcript takes tens of milliseconds: keep it off the event loop.
-    pieces = await run_in_threadpool(split_into_chunks, transcript, settings)
-    metadata = dict(transcript.metadata)
-    if transcript.segments is not None:
-        metadata["segments"] = [
-            {"text": s.text, "start": s.start, "duration": s.duration} for s in transcript.segments
-        ]
+    ConflictError when the user already has this video; CaptionFileError for a bad file."""
+    prepared = await run_in_process(
+        prepare_text, text_source(transcript), ChunkOptions.of(settings)
+    )
+    metadata: dict[str, Any] = dict(transcript.metadata)
+    if prepared.segments_json is not None:
+        # Embedded as it is: serialising it again on the event loop is what we avoid.
+        metadata["segments"] = orjson.Fragment(prepared.segments_json)
     stored = await TranscriptRepository(session).create(
         user_id=user_id,
         youtube_video_id=transcript.video_id,
-        transcript_text=transcript.full_text(),
+        transcript_text=prepared.full_text,
         title=transcript.title,
         channel_name=transcript.channel_name,
-        duration=transcript.duration,
+        duration=transcript.duration
+        if transcript.duration is not None
+        else prepared.timed_duration,
         metadata=metadata,
     )
+    # The object keeps the caller's metadata: the segments are in the database (GET
+    # /transcripts/{id}), not decoded back into this process only to be echoed.
+    set_committed_value(stored, "meta", dict(transcript.metadata))
     await ChunkRepository(session).create_many(
         [
             NewChunk(
@@ -75,7 +140,7 @@ async def store_transcript(
                 token_count=piece.token_count,
                 metadata=chunk_metadata(piece),
             )
-            for piece in pieces
+            for piece in prepared.chunks
         ]
     )
-    return stored, len(pieces)
+    return stored, len(prepared.chunks)

@@ -101,3 +101,69 @@ async def test_a_bad_video_or_a_duplicate_is_refused(
     assert_error(await upload(client, alice, SRT.encode(), "a.srt"), 409, "conflict")
     missing_file = await client.post(UPLOAD, data={"video": "upload00002"}, headers=alice.headers)
     assert_error(missing_file, 422, "validation_error")
+
+
+def srt(*cues: tuple[str, str, str]) -> bytes:
+    blocks = [f"{n}\n{start} --> {end}\n{text}\n" for n, (start, end, text) in enumerate(cues, 1)]
+    return "\n".join(blocks).encode()
+
+
+async def test_cues_out_of_order_are_stored_in_order_of_their_start(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    content = srt(
+        ("00:05:00,000", "00:05:04,000", "Finally the closing words."),
+        ("00:00:00,000", "00:00:04,000", "First the opening words."),
+        ("00:02:00,000", "00:02:04,000", "Then the middle part."),
+    )
+    created = await upload(client, alice, content, "shuffled.srt")
+    assert created.status_code == 201, created.text
+    assert created.json()["duration"] == 304  # the last cue's end
+    transcript_id = created.json()["id"]
+
+    detail = (
+        await client.get(f"/api/v1/transcripts/{transcript_id}", headers=alice.headers)
+    ).json()
+    assert detail["transcript_text"].startswith("First the opening words. Then the middle part.")
+    starts = [segment["start"] for segment in detail["metadata"]["segments"]]
+    assert starts == sorted(starts)
+    chunks = await client.get(f"/api/v1/transcripts/{transcript_id}/chunks", headers=alice.headers)
+    for chunk in chunks.json()["items"]:
+        assert chunk["metadata"]["start_seconds"] <= chunk["metadata"]["end_seconds"]
+
+
+async def test_a_cue_ending_before_it_starts_is_refused_with_its_number(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    content = srt(
+        ("00:00:00,000", "00:00:04,000", "Fine."),
+        ("00:00:09,000", "00:00:05,000", "Ends before it starts."),
+    )
+    response = await upload(client, alice, content, "backwards.srt")
+    error = assert_error(response, 422, "validation_error")
+    assert "cue 2 ends before it starts" in error["message"]
+    assert error["details"][0]["field"] == "body.file"
+
+
+async def test_overlapping_cues_are_kept_and_empty_ones_skipped(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    content = srt(
+        ("00:00:00,000", "00:00:06,000", "Speaker one talks over"),
+        ("00:00:03,000", "00:00:08,000", "speaker two at the same time."),
+        ("00:00:08,000", "00:00:09,000", "<i> </i>"),
+    )
+    created = await upload(client, alice, content, "overlap.srt")
+    assert created.status_code == 201, created.text
+    assert created.json()["duration"] == 8
+    detail = await client.get(f"/api/v1/transcripts/{created.json()['id']}", headers=alice.headers)
+    assert [s["text"] for s in detail.json()["metadata"]["segments"]] == [
+        "Speaker one talks over",
+        "speaker two at the same time.",
+    ]
+
+
+async def test_a_file_of_empty_cues_is_refused(client: httpx.AsyncClient, alice: Account) -> None:
+    content = srt(("00:00:00,000", "00:00:02,000", "<b></b>"))
+    response = await upload(client, alice, content, "empty.srt")
+    assert "has no captions" in assert_error(response, 422, "validation_error")["message"]

@@ -52,7 +52,7 @@ async def register(body: Credentials, session: SessionDep, settings: SettingsDep
     password = body.password.get_secret_value()
     check_password_rules(password, settings)
     return await UserRepository(session).create(
-        email=str(body.email), password_hash=hash_password(password)
+        email=str(body.email), password_hash=await hash_password(password)
     )
 
 
@@ -86,8 +86,8 @@ async def login(
 
     user = await UserRepository(session).get_by_email(email)
     password = body.password.get_secret_value()
-    stored_hash = user.password_hash if user else dummy_password_hash()
-    if not verify_password(stored_hash, password) or user is None:
+    stored_hash = user.password_hash if user else await dummy_password_hash()
+    if not await verify_password(stored_hash, password) or user is None:
         throttles.by_email.record_failure(email)
         throttles.by_client.record_failure(client)
         raise ApiError(401, "unauthorized", INVALID_LOGIN)

@@ -18,10 +18,10 @@ from app.api.schemas.transcripts import (
 )
 from app.db.models import Transcript, User
 from app.db.repositories import ChunkRepository, JobRepository, TranscriptRepository
-from app.services.captions import CaptionFileError, caption_format, parse_captions
+from app.services.captions import CaptionFileError, caption_format
 from app.services.chunking import Segment
 from app.services.ingest_worker import wake_workers
-from app.services.transcripts import NewTranscript, store_transcript
+from app.services.transcripts import CaptionFile, NewTranscript, store_transcript
 from app.services.youtube import parse_video_id
 
 router = APIRouter(prefix="/transcripts", tags=["transcripts"], responses=error_responses(401, 422))
@@ -111,7 +111,11 @@ async def upload_captions(
     title: Annotated[str | None, Form(max_length=500)] = None,
     channel_name: Annotated[str | None, Form(max_length=255)] = None,
 ) -> TranscriptCreated:
-    """Store a transcript from a caption file; chunks keep the captions' timings."""
+    """Store a transcript from a caption file; chunks keep the captions' timings.
+
+    Cues are stored in order of their start; a cue that ends before it starts is refused with
+    its number (422 naming `body.file`); cues without text are skipped. The duration is the
+    last cue's end."""
     try:
         video_id = parse_video_id(video)
     except ValueError as error:
@@ -120,20 +124,17 @@ async def upload_captions(
         content = (await file.read()).decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise invalid_upload("file", "the caption file is not UTF-8 text") from error
-    try:
-        segments = parse_captions(content, caption_format(file.filename or "", content))
-    except CaptionFileError as error:
-        raise invalid_upload("file", str(error)) from error
-    last = segments[-1]
     new = NewTranscript(
         video_id=video_id,
-        segments=segments,
+        captions=CaptionFile(content, caption_format(file.filename or "", content)),
         title=title,
         channel_name=channel_name,
-        duration=round(last.start + last.duration),
         metadata={"source": "upload", "filename": file.filename},
     )
-    transcript, chunk_count = await store_transcript(session, user.id, new, settings)
+    try:
+        transcript, chunk_count = await store_transcript(session, user.id, new, settings)
+    except CaptionFileError as error:
+        raise invalid_upload("file", str(error)) from error
     public = TranscriptPublic.model_validate(transcript)
     return TranscriptCreated(**public.model_dump(), chunk_count=chunk_count)
 

@@ -66,6 +66,9 @@ class TranscriptDetail(TranscriptPublic):
 
 
 class TranscriptCreated(TranscriptPublic):
+    """The stored transcript. `metadata` is what was sent: the timed segments are stored (and
+    shown by `GET /transcripts/{id}`), not echoed back."""
+
     chunk_count: int
 
 

@@ -1,0 +1,71 @@
+"""CPU-heavy work kept off the event loop.
+
+Two kinds of work, two pools:
+- `run_in_process`: pure-Python work (caption parsing, chunking) holds the GIL, so a thread
+  would still starve the event loop; it runs in a pool of worker processes. Send and return
+  strings and small lists: pickling tens of thousands of small objects costs the loop as much
+  as the work itself.
+- `run_in_thread`: C code that releases the GIL (Argon2 hashing) runs in a thread pool sized to
+  the cores, which also bounds how many hashes (64 MiB each) run at once.
+
+Both pools start on first use and are shut down by `shutdown_pools()` (the app's lifespan).
+"""
+
+import asyncio
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from functools import partial
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CPU_WORKERS = max(1, len(os.sched_getaffinity(0)))
+
+_processes: ProcessPoolExecutor | None = None
+_threads: ThreadPoolExecutor | None = None
+
+
+def _process_pool() -> ProcessPoolExecutor:
+    global _processes
+    if _processes is None:
+        # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
+        context = multiprocessing.get_context("spawn")
+        _processes = ProcessPoolExecutor(max_workers=CPU_WORKERS, mp_context=context)
+    return _processes
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    global _threads
+    if _threads is None:
+        _threads = ThreadPoolExecutor(max_workers=CPU_WORKERS, thread_name_prefix="cpu")
+    return _threads
+
+
+async def _run(
+    executor: Executor, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs
+) -> R:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(executor, partial(function, *args, **kwargs))
+
+
+async def run_in_process(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run a module-level function in a worker process; its exceptions are raised here."""
+    return await _run(_process_pool(), function, *args, **kwargs)
+
+
+async def run_in_thread(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run GIL-releasing work in the bounded CPU thread pool."""
+    return await _run(_thread_pool(), function, *args, **kwargs)
+
+
+def shutdown_pools() -> None:
+    global _processes, _threads
+    if _processes is not None:
+        _processes.shutdown(wait=False, cancel_futures=True)
+        _processes = None
+    if _threads is not None:
+        _threads.shutdown(wait=False, cancel_futures=True)
+        _threads = None
