@@ -98,6 +98,18 @@ def error_response(
     return JSONResponse(body.model_dump(), status_code=status_code, headers=headers)
 
 
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable_response() -> JSONResponse:
+    return error_response(
+        503,
+        "service_unavailable",
+        "The database is unavailable at the moment; try again shortly.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for these statuses, all in the one error shape."""
     return {

@@ -13,8 +13,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.errors import error_response
+from app.api.errors import database_unavailable_response, error_response
 from app.core.logging import request_id_var
+from app.db.errors import is_database_unavailable
 
 access_logger = logging.getLogger("app.access")
 logger = logging.getLogger(__name__)
@@ -32,7 +33,8 @@ def incoming_request_id(scope: Scope) -> str:
 class RequestContextMiddleware:
     """Gives each request an id (echoed in X-Request-ID and in every log line), writes one
     access-log line with the status and duration, and turns an unhandled exception into a
-    logged 500 in the one error shape."""
+    logged 500 in the one error shape, or a 503 with Retry-After when the database is
+    unavailable (an outage, not a bug)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -59,10 +61,19 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_request_id)
         except ClientDisconnect:
             logger.info("client disconnected during %s %s", scope["method"], scope["path"])
-        except Exception:
-            logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            if not response_started:
+        except Exception as error:
+            if is_database_unavailable(error):
+                logger.warning(
+                    "database unavailable during %s %s: %s",
+                    scope["method"],
+                    scope["path"],
+                    type(error).__name__,
+                )
+                response = database_unavailable_response()
+            else:
+                logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
                 response = error_response(500, "internal_error", "An unexpected error occurred.")
+            if not response_started:
                 await response(scope, receive, send_with_request_id)
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     db_read_pool_size: int = Field(default=10, ge=1)
     db_pool_pre_ping: bool = True
     db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How long opening a connection may take before the request is answered 503.
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
     db_echo: bool = False
 

@@ -3,14 +3,20 @@
 Database failures are translated once, here, so that callers (routes, scripts) never inspect
 driver exceptions: a duplicate is a ConflictError, a missing referenced row is a NotFoundError,
 a value the schema refuses is an InvalidValueError. Each names the table, the constraint and
-the clashing value as PostgreSQL reported them.
+the clashing value as PostgreSQL reported them. `is_database_unavailable` tells an outage (the
+server refused, went away or the pool is exhausted) from a bug.
 """
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+# Connection exceptions (class 08); shutting down, crashed or starting up; too many connections.
+UNAVAILABLE_SQLSTATE_CLASS = "08"
+UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 UNIQUE_VIOLATION = "23505"
 FOREIGN_KEY_VIOLATION = "23503"
 INVALID_DATA_CLASSES = ("22", "23")  # data exceptions and the other integrity violations
@@ -80,3 +86,40 @@ def translate_database_error(error: DBAPIError) -> RepositoryError | None:
     if sqlstate[:2] in INVALID_DATA_CLASSES:
         return InvalidValueError(message, table=table, constraint=constraint, detail=detail)
     return None
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """True when the error means the database cannot be used right now: connection refused or
+    timed out, the connection lost mid-request, the server shutting down or starting, no free
+    connection in the pool. Such errors deserve a 503 and a retry, not a 500."""
+    for link in _causes(error):
+        if isinstance(link, PoolTimeoutError):
+            return True
+        if isinstance(link, DBAPIError) and link.connection_invalidated:
+            return True
+        sqlstate = str(getattr(link, "sqlstate", None) or "")
+        if sqlstate[:2] == UNAVAILABLE_SQLSTATE_CLASS or sqlstate in UNAVAILABLE_SQLSTATES:
+            return True
+        # Connecting raises plain OSErrors (refused, no socket file, timed out), unwrapped.
+        if isinstance(link, OSError) and _raised_by_the_driver(link):
+            return True
+    return False
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or link.__context__
+
+
+def _raised_by_the_driver(error: BaseException) -> bool:
+    traceback = error.__traceback__
+    while traceback is not None:
+        module = str(traceback.tb_frame.f_globals.get("__name__", ""))
+        if module.startswith(("asyncpg", "sqlalchemy")):
+            return True
+        traceback = traceback.tb_next
+    return False

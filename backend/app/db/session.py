@@ -38,6 +38,7 @@ def build_engine(
         pool_timeout=settings.db_pool_timeout_seconds,
         echo=settings.db_echo,
         connect_args={
+            "timeout": settings.db_connect_timeout_seconds,
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),
                 "application_name": "youtube-talker",

@@ -1,61 +1,15 @@
 """`python -m app.serve` (what `make run` runs), as a real process: it migrates and serves."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from app.core.config import BACKEND_DIR
-
-STARTUP_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for_health(process: subprocess.Popen[bytes], port: int) -> httpx.Response:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the service exited with {process.returncode}")
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/health/db", timeout=2)
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError(f"no answer on port {port} within {STARTUP_SECONDS} s")
-
-
-@pytest.fixture
-def start_service() -> Iterator[object]:
-    processes: list[subprocess.Popen[bytes]] = []
-
-    def start(**env: str) -> tuple[subprocess.Popen[bytes], int]:
-        port = free_port()
-        environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        environment.update(env, PORT=str(port), LOG_LEVEL="info")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.serve"],
-            cwd=BACKEND_DIR,
-            env=environment,
-            stderr=subprocess.PIPE,
-        )
-        processes.append(process)
-        return process, port
-
-    yield start
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+from tests.service.conftest import STARTUP_SECONDS, wait_for_health
 
 
 def stop(process: subprocess.Popen[bytes]) -> tuple[int, str]:

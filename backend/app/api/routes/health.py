@@ -5,7 +5,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api.errors import ApiError, error_responses
+from app.api.errors import DATABASE_RETRY_AFTER_SECONDS, ApiError, error_responses
 from app.db.session import get_engine
 
 router = APIRouter(tags=["health"])
@@ -33,5 +33,10 @@ async def database_health() -> Readiness:
         async with get_engine().connect() as connection:
             await connection.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError) as error:
-        raise ApiError(503, "service_unavailable", "The database does not answer.") from error
+        raise ApiError(
+            503,
+            "service_unavailable",
+            "The database does not answer.",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        ) from error
     return Readiness(status="ok", database="up")

@@ -1,0 +1,116 @@
+"""A database outage is answered 503 with Retry-After on every route, and the service recovers
+by itself when the database is back: the app runs as a real process on a PostgreSQL server of
+its own, which the test stops and starts again."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.core.config import BACKEND_DIR
+from tests.service.conftest import wait_for_health
+
+RECOVERY_SECONDS = 30
+PASSWORD = "correct horse battery staple"
+
+_START_SERVER = """
+import sys
+from pathlib import Path
+from app.db.embedded import start_embedded_postgres
+print(start_embedded_postgres(Path(sys.argv[1]), stop_at_exit=False))
+"""
+
+
+class DedicatedServer:
+    """An embedded PostgreSQL in its own folder, started and stopped on demand."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+
+    def start(self) -> str:
+        started = subprocess.run(  # noqa: S603 (our own interpreter and script)
+            [sys.executable, "-c", _START_SERVER, str(self.data_dir)],
+            cwd=BACKEND_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        return started.stdout.strip()
+
+    def stop(self) -> None:
+        """A fast shutdown (SIGINT to the postmaster): connections are cut, as in an outage."""
+        pid_file = self.data_dir / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not pid_file.exists(), "the server did not stop"
+
+
+@pytest.fixture
+def dedicated_server(tmp_path: Path) -> Iterator[DedicatedServer]:
+    server = DedicatedServer(tmp_path / "pg")
+    yield server
+    server.stop()
+
+
+def sign_in(base: str) -> dict[str, str]:
+    credentials = {"email": "outage@example.com", "password": PASSWORD}
+    httpx.post(f"{base}/api/v1/auth/register", json=credentials).raise_for_status()
+    login = httpx.post(f"{base}/api/v1/auth/login", json=credentials)
+    login.raise_for_status()
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+def assert_unavailable(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert int(response.headers["Retry-After"]) > 0
+    error = response.json()["error"]
+    assert error["code"] == "service_unavailable"
+    assert "asyncpg" not in response.text
+    assert "Errno" not in response.text
+
+
+def test_an_outage_is_answered_503_and_the_service_recovers(  # type: ignore[no-untyped-def]
+    dedicated_server: DedicatedServer, start_service
+) -> None:
+    url = dedicated_server.start()
+    process, port = start_service(DATABASE_URL=url, JOBS_ENABLED="false")
+    assert wait_for_health(process, port).status_code == 200
+    base = f"http://127.0.0.1:{port}"
+    headers = sign_in(base)
+    assert httpx.get(f"{base}/api/v1/conversations", headers=headers).status_code == 200
+
+    dedicated_server.stop()
+
+    credentials = {"email": "outage@example.com", "password": PASSWORD}
+    for response in (
+        httpx.get(f"{base}/api/v1/conversations", headers=headers),
+        httpx.post(f"{base}/api/v1/conversations", json={"title": "x"}, headers=headers),
+        httpx.get(f"{base}/api/v1/search", params={"q": "anything"}, headers=headers),
+        httpx.post(f"{base}/api/v1/auth/login", json=credentials),
+        httpx.get(f"{base}/health/db"),
+    ):
+        assert_unavailable(response)
+    assert httpx.get(f"{base}/health").status_code == 200  # the process itself is alive
+
+    dedicated_server.start()
+
+    deadline = time.monotonic() + RECOVERY_SECONDS
+    while time.monotonic() < deadline:
+        recovered = httpx.get(f"{base}/api/v1/conversations", headers=headers)
+        if recovered.status_code == 200:
+            break
+        assert_unavailable(recovered)
+        time.sleep(0.2)
+    assert recovered.status_code == 200, "the service did not recover without a restart"
+    assert process.poll() is None
