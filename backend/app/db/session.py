@@ -42,7 +42,7 @@ def build_engine(
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),
                 "application_name": "youtube-talker",
-            }
+            },
         },
         **options,
     )
