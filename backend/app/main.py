@@ -10,7 +10,6 @@ from fastapi import APIRouter, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api.deps import LoginThrottles
 from app.api.errors import install_error_handlers
 from app.api.middleware import REQUEST_ID_HEADER, BodySizeLimitMiddleware, RequestContextMiddleware
 from app.api.routes import (
@@ -28,29 +27,30 @@ from app.api.routes import (
 )
 from app.core.config import Settings, get_settings
 from app.core.offload import shutdown_pools
-from app.db.repositories import SessionRepository
+from app.db.repositories import LoginFailureRepository, SessionRepository
 from app.db.session import dispose_engine, get_engine, unit_of_work
 from app.services.chunking import get_tokenizer
 from app.services.ingest_worker import IngestWorker
 from app.services.llm import OpenAICompatibleModel, build_language_model
-from app.services.login_throttle import FailureThrottle
 from app.services.youtube_fetcher import YouTubeFetcher
 
 API_PREFIX = "/api/v1"
-SESSION_PURGE_INTERVAL_SECONDS = 3600
+PURGE_INTERVAL_SECONDS = 3600
 
 logger = logging.getLogger(__name__)
 
 
-async def purge_expired_sessions_forever() -> None:
+async def purge_expired_rows_forever() -> None:
+    """Expired sessions and login-failure counters, once an hour."""
     while True:
         try:
             async with unit_of_work() as session:
-                purged = await SessionRepository(session).delete_expired()
-            logger.info("purged %d expired sessions", purged)
+                sessions = await SessionRepository(session).delete_expired()
+                counters = await LoginFailureRepository(session).delete_expired()
+            logger.info("purged %d expired sessions, %d login-failure counters", sessions, counters)
         except Exception:
-            logger.exception("purging expired sessions failed; will try again")
-        await asyncio.sleep(SESSION_PURGE_INTERVAL_SECONDS)
+            logger.exception("purging expired rows failed; will try again")
+        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
 
 
 def start_ingest_workers(settings: Settings) -> list[asyncio.Task[None]]:
@@ -66,7 +66,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine()
     # Load the tokenizer now rather than in the first transcript upload.
     await run_in_threadpool(get_tokenizer, settings.tokenizer_encoding)
-    background = [asyncio.create_task(purge_expired_sessions_forever())]
+    background = [asyncio.create_task(purge_expired_rows_forever())]
     background += start_ingest_workers(settings)
     yield
     for task in background:
@@ -110,14 +110,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.language_model = build_language_model(settings)
-    app.state.login_throttles = LoginThrottles(
-        by_email=FailureThrottle(
-            settings.login_failures_per_email, settings.login_failure_window_seconds
-        ),
-        by_client=FailureThrottle(
-            settings.login_failures_per_client, settings.login_failure_window_seconds
-        ),
-    )
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router())

@@ -3,9 +3,10 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Conversation, Transcript, User
+from app.db.models import Conversation, LoginFailure, Transcript, User
 from app.db.repositories import (
     ChunkRepository,
     ConversationRepository,
@@ -57,3 +58,14 @@ def new_chunk(transcript: Transcript, index: int, text: str | None = None) -> Ne
 
 def in_hours(hours: float) -> datetime:
     return datetime.now(UTC) + timedelta(hours=hours)
+
+
+async def let_login_failures_age(session: AsyncSession, by: timedelta) -> None:
+    """Move every login-failure counter into the past, as if `by` had passed."""
+    await session.execute(
+        update(LoginFailure).values(
+            last_failure_at=LoginFailure.last_failure_at - by,
+            previous_failure_at=LoginFailure.previous_failure_at - by,
+            expires_at=LoginFailure.expires_at - by,
+        )
+    )

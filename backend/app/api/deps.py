@@ -17,7 +17,6 @@ from app.db.models import User
 from app.db.repositories import ApiKeyRepository, UserRepository
 from app.db.session import get_db, unit_of_work
 from app.services.llm import LanguageModel
-from app.services.login_throttle import FailureThrottle
 
 # scope="function": the unit of work commits before the response is sent, so a failed commit
 # becomes an error response instead of a success the client saw for a write that was lost.
@@ -89,20 +88,6 @@ async def current_admin(user: Annotated[User, Depends(current_user)]) -> User:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 CurrentUser = Annotated[User, Depends(current_user)]
 AdminUser = Annotated[User, Depends(current_admin)]
-
-
-@dataclass(frozen=True, slots=True)
-class LoginThrottles:
-    by_email: FailureThrottle
-    by_client: FailureThrottle
-
-
-def login_throttles(request: Request) -> LoginThrottles:
-    throttles: LoginThrottles = request.app.state.login_throttles
-    return throttles
-
-
-LoginThrottlesDep = Annotated[LoginThrottles, Depends(login_throttles)]
 
 
 def language_model(request: Request) -> LanguageModel:

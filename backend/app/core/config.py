@@ -2,8 +2,9 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
@@ -53,10 +54,19 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost_kib: int = Field(default=65_536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
-    # Failed logins allowed per window, per email and per client address, before 429.
-    login_failures_per_email: int = Field(default=5, ge=1)
-    login_failures_per_client: int = Field(default=20, ge=1)
-    login_failure_window_seconds: float = Field(default=15 * 60, gt=0)
+    # Login throttling (app/services/login_throttle.py; the counters live in PostgreSQL, shared by
+    # every process). Per email from one client address, and per client address whatever the
+    # email: past the allowance, each attempt must come base * 2^k seconds (capped) after the one
+    # before it, or is refused with 429. Those counters restart a window after their first attempt.
+    login_backoff_after_failures: int = Field(default=5, ge=1)
+    login_client_backoff_after_failures: int = Field(default=30, ge=1)
+    login_backoff_base_seconds: float = Field(default=1.0, gt=0)
+    login_backoff_max_seconds: float = Field(default=15 * 60, gt=0)
+    login_failure_window_seconds: float = Field(default=6 * 3600, gt=0)
+    # Per email from every address: past this many wrong passwords in its window, an address that
+    # has itself failed for the email waits for the window to end; other addresses are still let in.
+    login_email_failure_ceiling: int = Field(default=50, ge=1)
+    login_email_ceiling_window_seconds: float = Field(default=3600, gt=0)
 
     # Conversations and transcripts
     message_max_chars: int = Field(default=2_000, ge=1)
@@ -92,6 +102,16 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=3, ge=0)
     llm_retry_base_seconds: float = Field(default=0.5, ge=0)
+
+    @model_validator(mode="after")
+    def _login_backoff_fits_in_its_window(self) -> Self:
+        # A window shorter than the longest wait would restart the count before the wait is over.
+        if self.login_failure_window_seconds < self.login_backoff_max_seconds:
+            raise ValueError(
+                "LOGIN_FAILURE_WINDOW_SECONDS must be at least LOGIN_BACKOFF_MAX_SECONDS "
+                f"({self.login_failure_window_seconds} < {self.login_backoff_max_seconds})"
+            )
+        return self
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -6,6 +6,7 @@ same thing (`alembic check` proves it in the tests). DATABASE_SCHEMA.md explains
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -44,6 +45,14 @@ USAGE_KINDS = ("chat", "draft")
 SEARCH_CONFIG = "english"
 TEMPLATE_TYPES = ("linkedin", "twitter", "blog", "email")
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class LoginFailureScope(StrEnum):
+    """What a login_failures counter counts attempts of."""
+
+    EMAIL_CLIENT = "email_client"  # one email from one client address
+    CLIENT = "client"  # one client address, whatever the email
+    EMAIL = "email"  # one email, from every address
 
 
 def _quoted_list(values: tuple[str, ...]) -> str:
@@ -387,3 +396,30 @@ class UsageEvent(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, nullable=False)
     completion_tokens: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = created_at()
+
+
+class LoginFailure(Base):
+    """A counter of login attempts for one key, shared by every process; the policy that reads it
+    is app/services/login_throttle.py.
+
+    Keys are SHA-256 digests, never the email or the address itself. A counter whose `expires_at`
+    has passed counts as zero: the next attempt starts a new window at 1, and the purge deletes it.
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        CheckConstraint(
+            f"scope IN ({_quoted_list(tuple(LoginFailureScope))})", name="scope_allowed"
+        ),
+        CheckConstraint("failures >= 0", name="failures_not_negative"),
+    )
+
+    scope: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # The attempt counted before the last one, in the same window: how soon the last came after it.
+    previous_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )

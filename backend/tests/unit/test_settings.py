@@ -38,3 +38,8 @@ def test_unset_url_explains_how_to_get_one(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.database_url is None
     with pytest.raises(RuntimeError, match="make run"):
         settings.require_database_url()
+
+
+def test_a_login_window_shorter_than_the_longest_wait_is_refused() -> None:
+    with pytest.raises(ValidationError, match="LOGIN_FAILURE_WINDOW_SECONDS"):
+        Settings(login_failure_window_seconds=600, login_backoff_max_seconds=900, _env_file=None)

@@ -5,9 +5,9 @@ from fastapi import APIRouter, Request, Response, status
 from app.api.deps import (
     CurrentPrincipal,
     CurrentUser,
-    LoginThrottlesDep,
     SessionDep,
     SettingsDep,
+    UnitOfWorkDep,
 )
 from app.api.errors import ApiError, ErrorDetail, error_responses
 from app.api.schemas.auth import Credentials, LoginResult, UserPublic
@@ -21,7 +21,7 @@ from app.core.security import (
 )
 from app.db.models import User
 from app.db.repositories import SessionRepository, UserRepository
-from app.db.repositories.user import normalise_email
+from app.services.login_throttle import LoginAttempt, LoginThrottle
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -71,28 +71,28 @@ async def login(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    throttles: LoginThrottlesDep,
+    unit_of_work: UnitOfWorkDep,
 ) -> LoginResult:
     """Exchange email and password for a bearer token.
 
     Unknown email and wrong password get the same answer. Repeated failures for one email or
-    from one client are refused with 429 and `Retry-After`.
+    from one client are slowed down with 429 and `Retry-After` (see the README's "Login
+    throttling").
     """
-    email = normalise_email(str(body.email))
-    client = request.client.host if request.client else "unknown"
-    waits = [throttles.by_email.retry_after(email), throttles.by_client.retry_after(client)]
-    if any(waits):
-        raise too_many_attempts(max(wait or 0 for wait in waits))
+    attempt = LoginAttempt.of(str(body.email), request.client.host if request.client else "unknown")
+    throttle = LoginThrottle(settings, unit_of_work)
+    wait = await throttle.admit(attempt)
+    if wait is not None:
+        raise too_many_attempts(wait)
 
-    user = await UserRepository(session).get_by_email(email)
+    user = await UserRepository(session).get_by_email(attempt.email)
     password = body.password.get_secret_value()
     stored_hash = user.password_hash if user else await dummy_password_hash()
     if not await verify_password(stored_hash, password) or user is None:
-        throttles.by_email.record_failure(email)
-        throttles.by_client.record_failure(client)
+        await throttle.record_failure(attempt)
         raise ApiError(401, "unauthorized", INVALID_LOGIN)
 
-    throttles.by_email.reset(email)
+    await throttle.record_success(session, attempt)
     return await open_session(session, user, settings)
 
 

@@ -5,6 +5,7 @@ from app.db.repositories.chunk import ChunkHit, ChunkRepository, NewChunk
 from app.db.repositories.config import ConfigRepository
 from app.db.repositories.conversation import ConversationRepository
 from app.db.repositories.job import JobRepository
+from app.db.repositories.login_failure import CounterKey, FailureCount, LoginFailureRepository
 from app.db.repositories.message import MessageRepository
 from app.db.repositories.session import SessionRepository
 from app.db.repositories.template import TemplateRepository
@@ -18,8 +19,11 @@ __all__ = [
     "ChunkRepository",
     "ConfigRepository",
     "ConversationRepository",
+    "CounterKey",
     "DailyUsage",
+    "FailureCount",
     "JobRepository",
+    "LoginFailureRepository",
     "MessageRepository",
     "NewChunk",
     "SessionRepository",
