@@ -23,6 +23,7 @@ APP_TABLES = {
     "api_keys",
     "jobs",
     "usage_events",
+    "chunk_embeddings",
 }
 APP_FUNCTIONS = {"set_updated_at", "update_conversation_timestamp"}
 
