@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from pgvector.sqlalchemy import VECTOR
 
-from alembic import op
+from alembic import context, op
 
 revision: str = "0006"
 down_revision: str | None = "0004"
@@ -39,7 +39,8 @@ def require_extension(bind: sa.Connection, name: str, how_to_get_it: str) -> Non
 
 
 def upgrade() -> None:
-    require_extension(op.get_bind(), "vector", MISSING_PGVECTOR)
+    if not context.is_offline_mode():  # `alembic upgrade --sql` has no server to ask
+        require_extension(op.get_bind(), "vector", MISSING_PGVECTOR)
     op.execute("CREATE EXTENSION IF NOT EXISTS vector")
     op.create_table(
         "chunk_embeddings",
