@@ -1,4 +1,8 @@
-"""Storing a transcript with its chunks: one place for the upload routes and the ingest worker."""
+"""Storing a transcript with its chunks: one place for the upload routes and the ingest worker.
+
+The chunks' vectors are not computed here: an embed job is queued in the same transaction, and a
+worker embeds them (app/services/chunk_embeddings.py). Full-text search works meanwhile.
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -10,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.db.models import Transcript
-from app.db.repositories import ChunkRepository, NewChunk, TranscriptRepository
+from app.db.repositories import ChunkRepository, JobRepository, NewChunk, TranscriptRepository
 from app.services.chunking import Segment, TextChunk, chunk_segments, chunk_text
 
 
@@ -46,8 +50,8 @@ def chunk_metadata(chunk: TextChunk) -> dict[str, float]:
 async def store_transcript(
     session: AsyncSession, user_id: UUID, transcript: NewTranscript, settings: Settings
 ) -> tuple[Transcript, int]:
-    """Chunk and store; returns the transcript and its chunk count. Flushes only: the caller's
-    unit of work commits the transcript and its chunks together, or neither.
+    """Chunk and store, and queue the embed job; returns the transcript and its chunk count.
+    Flushes only: the caller's unit of work commits all of it together, or none of it.
     ConflictError when the user already has this video."""
     # Tokenising a long transcript takes tens of milliseconds: keep it off the event loop.
     pieces = await run_in_threadpool(split_into_chunks, transcript, settings)
@@ -78,4 +82,11 @@ async def store_transcript(
             for piece in pieces
         ]
     )
+    if settings.embeddings_enabled and pieces:
+        await JobRepository(session).enqueue_embed(
+            user_id=user_id,
+            transcript_id=stored.id,
+            video_id=transcript.video_id,
+            max_attempts=settings.job_max_attempts,
+        )
     return stored, len(pieces)

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from alembic import command
+from app.core.config import Settings, get_settings
 from app.db.migrations import alembic_config
 from app.db.models import Transcript, User
 from app.db.repositories import ChunkEmbeddingRepository, ChunkRepository
@@ -25,7 +26,11 @@ from app.db.vector_index import (
     vector_index_ddl,
     vector_index_name,
 )
+from app.services.chunk_embeddings import Embedder
+from app.services.embeddings.base import EmbeddingError
+from app.services.ingest_worker import prepare_index_in_background
 from tests.factories import make_transcript, make_user, new_chunk
+from tests.fakes import HashingEmbedder
 
 DIMS = 16
 MODEL = "test-model"
@@ -290,6 +295,31 @@ async def test_an_index_left_invalid_by_an_interrupted_build_is_rebuilt(
     assert await ensure_vector_index(own_engine, "interrupted-model", 8) is True
 
     assert await index_validity(own_engine, name) is True
+
+
+async def test_the_configured_models_index_is_prepared_in_the_background(
+    own_engine: AsyncEngine,
+) -> None:
+    provider = HashingEmbedder("prepared-model", 24)
+
+    await prepare_index_in_background(Embedder(get_settings(), factory=lambda _: provider))
+
+    assert await index_validity(own_engine, vector_index_name("prepared-model", 24)) is True
+
+
+@pytest.mark.parametrize(
+    ("failure", "level"), [(EmbeddingError("HTTP 503"), "WARNING"), (OSError("no model"), "ERROR")]
+)
+async def test_a_failure_to_prepare_is_reported_not_raised(
+    failure: Exception, level: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    def failing_factory(_: Settings) -> HashingEmbedder:
+        raise failure
+
+    await prepare_index_in_background(Embedder(get_settings(), factory=failing_factory))
+
+    (record,) = [r for r in caplog.records if "vector index is not ready" in r.getMessage()]
+    assert record.levelname == level
 
 
 async def test_the_search_refuses_a_session_without_a_transaction(database_url: str) -> None:
