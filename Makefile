@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.8
 VENV := backend/.venv
 
-.PHONY: run test install lint bench admin worker
+.PHONY: run test install lint bench admin worker embed
 
 $(VENV)/bin/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,6 @@ admin: install
 
 worker: install
 	cd backend && .venv/bin/python -m app.worker
+
+embed: install
+	cd backend && .venv/bin/python -m app.cli embed-missing

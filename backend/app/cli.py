@@ -1,15 +1,31 @@
-"""Administration commands: `python -m app.cli grant-admin EMAIL` (or `make admin EMAIL=…`).
+"""Server-side commands: `python -m app.cli --help`.
 
-Administrator rights are given here, on the server, never through the API.
+- `grant-admin EMAIL` / `revoke-admin EMAIL` (or `make admin EMAIL=…`): administrator rights are
+  given here, on the server, never through the API.
+- `embed-missing` (or `make embed`): embed every chunk still without a vector for the configured
+  embedding model, e.g. after changing EMBEDDING_MODEL. Resumable: each batch is committed, and
+  a new run only embeds what is still missing.
 """
 
-import argparse
 import asyncio
-import sys
 
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from app.core.config import Settings, get_settings
 from app.db.errors import NotFoundError
 from app.db.repositories import UserRepository
-from app.db.session import dispose_engine, unit_of_work
+from app.db.session import dispose_engine, get_engine, unit_of_work
+from app.services.chunk_embeddings import Embedder, ProviderFactory
+from app.services.embeddings.base import EmbeddingError
+from app.services.embeddings.factory import build_embedding_provider
+
+cli = typer.Typer(
+    help="Server-side commands: administrator rights, and embedding what lacks a vector.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
 async def set_admin(email: str, is_admin: bool) -> str:
@@ -21,23 +37,64 @@ async def set_admin(email: str, is_admin: bool) -> str:
     return f"{user.email} is {'now' if is_admin else 'no longer'} an administrator"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app.cli", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (
-        ("grant-admin", "make a user an administrator"),
-        ("revoke-admin", "withdraw it"),
-    ):
-        command = commands.add_parser(name, help=help_text)
-        command.add_argument("email")
-    args = parser.parse_args(argv)
+def _set_admin_or_fail(email: str, is_admin: bool) -> None:
     try:
-        print(asyncio.run(set_admin(args.email, args.command == "grant-admin")))
+        typer.echo(asyncio.run(set_admin(email, is_admin)))
     except NotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from error
+
+
+@cli.command("grant-admin")
+def grant_admin(email: str) -> None:
+    """Make a user an administrator."""
+    _set_admin_or_fail(email, True)
+
+
+@cli.command("revoke-admin")
+def revoke_admin(email: str) -> None:
+    """Withdraw a user's administrator rights."""
+    _set_admin_or_fail(email, False)
+
+
+async def embed_missing(
+    settings: Settings,
+    console: Console,
+    factory: ProviderFactory = build_embedding_provider,
+) -> int:
+    """Embed what lacks a vector, with a progress bar, then make sure the model's vector index
+    exists (built after the vectors: faster than growing it one by one). Returns the count."""
+    embedder = Embedder(settings, factory)
+    try:
+        model = (await embedder.provider()).model_name
+        missing = await embedder.count_missing(unit_of_work)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, TimeRemainingColumn(), console=console) as progress:
+            task = progress.add_task(f"embedding with {model}", total=missing)
+            embedded = await embedder.embed_missing(
+                unit_of_work, on_batch=lambda count: progress.advance(task, count)
+            )
+        await embedder.prepare_index(get_engine())
+    finally:
+        await embedder.aclose()
+        await dispose_engine()
+    console.print(f"Embedded {embedded} chunks with {model}; its vector index is ready.")
+    return embedded
+
+
+@cli.command("embed-missing")
+def embed_missing_command() -> None:
+    """Embed every chunk lacking a vector for the configured model (resumable)."""
+    settings = get_settings()
+    if not settings.embeddings_enabled:
+        typer.echo("error: embeddings are disabled (EMBEDDINGS_ENABLED=false)", err=True)
+        raise typer.Exit(1)
+    try:
+        asyncio.run(embed_missing(settings, Console(stderr=True)))
+    except EmbeddingError as error:
+        typer.echo(f"error: {error}; run the command again to go on", err=True)
+        raise typer.Exit(1) from error
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

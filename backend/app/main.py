@@ -29,8 +29,9 @@ from app.core.config import Settings, get_settings
 from app.core.offload import shutdown_pools
 from app.db.repositories import LoginFailureRepository, SessionRepository
 from app.db.session import dispose_engine, get_engine, unit_of_work
+from app.services.chunk_embeddings import Embedder
 from app.services.chunking import get_tokenizer
-from app.services.ingest_worker import IngestWorker
+from app.services.ingest_worker import start_workers
 from app.services.llm import OpenAICompatibleModel, build_language_model
 from app.services.youtube_fetcher import YouTubeFetcher
 
@@ -53,11 +54,11 @@ async def purge_expired_rows_forever() -> None:
         await asyncio.sleep(PURGE_INTERVAL_SECONDS)
 
 
-def start_ingest_workers(settings: Settings) -> list[asyncio.Task[None]]:
+def start_ingest_workers(settings: Settings, embedder: Embedder | None) -> list[asyncio.Task[None]]:
     if not settings.jobs_enabled:
         return []
-    worker = IngestWorker(unit_of_work, YouTubeFetcher, settings)
-    return [asyncio.create_task(worker.run_forever()) for _ in range(settings.job_workers)]
+    count = settings.job_workers
+    return start_workers(unit_of_work, YouTubeFetcher, settings, count, embedder)[1]
 
 
 @asynccontextmanager
@@ -66,8 +67,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine()
     # Load the tokenizer now rather than in the first transcript upload.
     await run_in_threadpool(get_tokenizer, settings.tokenizer_encoding)
+    embedder: Embedder | None = app.state.embedder
     background = [asyncio.create_task(purge_expired_rows_forever())]
-    background += start_ingest_workers(settings)
+    background += start_ingest_workers(settings, embedder)
     yield
     for task in background:
         task.cancel()
@@ -77,6 +79,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     model = app.state.language_model
     if isinstance(model, OpenAICompatibleModel):
         await model.aclose()
+    if embedder is not None:
+        await embedder.aclose()
     await dispose_engine()
     shutdown_pools()
 
@@ -110,6 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.language_model = build_language_model(settings)
+    # Shared by the workers (passages) and searches (queries); its model loads on first use.
+    app.state.embedder = Embedder(settings) if settings.embeddings_enabled else None
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router())

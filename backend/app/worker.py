@@ -1,4 +1,4 @@
-"""`python -m app.worker`: ingest workers in a process of their own.
+"""`python -m app.worker`: ingest workers (fetching and embedding) in a process of their own.
 
 The API process runs JOB_WORKERS workers itself unless JOBS_ENABLED=false; run this to add more
 capacity or to keep fetching out of the API process. Workers coordinate through PostgreSQL
@@ -12,15 +12,17 @@ import signal
 from app.core.config import get_settings
 from app.core.logging import configure_logging
 from app.db.session import dispose_engine, unit_of_work
-from app.services.ingest_worker import IngestWorker
+from app.services.chunk_embeddings import Embedder
+from app.services.ingest_worker import start_workers
 from app.services.youtube_fetcher import YouTubeFetcher
 
 logger = logging.getLogger("app.worker")
 
 
 async def run(worker_count: int) -> None:
-    worker = IngestWorker(unit_of_work, YouTubeFetcher, get_settings())
-    tasks = [asyncio.create_task(worker.run_forever()) for _ in range(worker_count)]
+    settings = get_settings()
+    embedder = Embedder(settings) if settings.embeddings_enabled else None
+    worker, tasks = start_workers(unit_of_work, YouTubeFetcher, settings, worker_count, embedder)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -30,6 +32,8 @@ async def run(worker_count: int) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    if embedder is not None:
+        await embedder.aclose()
     await dispose_engine()
     logger.info("ingest workers stopped")
 

@@ -1,8 +1,12 @@
-"""Stand-in language models for tests that need to see or steer what a model gets and gives."""
+"""Stand-in models (language and embedding) for tests that need to see or steer what a model
+gets and gives."""
 
 import asyncio
+import hashlib
+import math
 from collections.abc import AsyncGenerator, Sequence
 
+from app.services.embeddings.base import EmbeddingError
 from app.services.extract import Passage
 from app.services.llm import (
     ChatMessage,
@@ -53,3 +57,39 @@ class ScriptedModel:
                 await asyncio.Event().wait()  # until the client goes away
             yield Delta(piece)
         yield Finished(Usage(prompt_tokens=100, completion_tokens=10))
+
+
+class HashingEmbedder:
+    """A deterministic embedding provider: each word adds one to a coordinate picked by its
+    hash, and the vector is scaled to unit length. Texts sharing words are near each other.
+    The next calls to embed_passages take `failures` in order: an error is raised, None passes."""
+
+    def __init__(self, model_name: str = "hashing-64", dimension: int = 64) -> None:
+        self.model_name = model_name
+        self.dimension = dimension
+        self.passage_calls: list[list[str]] = []
+        self.failures: list[EmbeddingError | None] = []
+        self.closed = False
+
+    def vector(self, text: str) -> list[float]:
+        counts = [0.0] * self.dimension
+        for word in text.lower().split():
+            digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+            counts[int.from_bytes(digest, "big") % self.dimension] += 1.0
+        if not any(counts):  # no words: a fixed vector rather than zeros
+            counts[0] = 1.0
+        norm = math.sqrt(sum(value * value for value in counts))
+        return [value / norm for value in counts]
+
+    async def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        self.passage_calls.append(list(texts))
+        failure = self.failures.pop(0) if self.failures else None
+        if failure is not None:
+            raise failure
+        return [self.vector(text) for text in texts]
+
+    async def embed_query(self, text: str) -> list[float]:
+        return self.vector(text)
+
+    async def aclose(self) -> None:
+        self.closed = True

@@ -1,4 +1,5 @@
-"""A fake OpenAI-compatible chat-completions server, served for real on loopback by uvicorn."""
+"""Fake OpenAI-compatible servers (chat completions, embeddings), served for real on loopback by
+uvicorn."""
 
 import asyncio
 import json
@@ -6,7 +7,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 from starlette.applications import Starlette
@@ -22,6 +23,9 @@ class FakeLLM:
     send_usage: bool = True
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+
+    def routes(self) -> list[Route]:
+        return [Route("/v1/chat/completions", self.completions, methods=["POST"])]
 
     async def completions(self, request: Request) -> Response:
         payload = await request.json()
@@ -51,6 +55,47 @@ class FakeLLM:
         yield "data: [DONE]\n\n"
 
 
+@dataclass
+class FakeEmbeddings:
+    """Answers /v1/embeddings in reverse order of `index` (clients must sort), with vectors that
+    are not unit length (clients must scale them) of `dimensions` (or the length asked for)."""
+
+    dimensions: int = 8
+    ignore_requested_dimensions: bool = False
+    failures: list[int] = field(default_factory=list)  # statuses to answer first, in order
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+
+    def routes(self) -> list[Route]:
+        return [Route("/v1/embeddings", self.embeddings, methods=["POST"])]
+
+    @staticmethod
+    def raw_vector(text: str, dimensions: int) -> list[float]:
+        return [float(len(text) + position) for position in range(dimensions)]
+
+    async def embeddings(self, request: Request) -> Response:
+        payload = await request.json()
+        self.requests.append(payload)
+        self.headers.append(dict(request.headers))
+        if self.failures:
+            status = self.failures.pop(0)
+            return JSONResponse(
+                {"error": {"message": f"fake {status}"}}, status, headers={"Retry-After": "0"}
+            )
+        dimensions = self.dimensions
+        if "dimensions" in payload and not self.ignore_requested_dimensions:
+            dimensions = payload["dimensions"]
+        data = [
+            {"object": "embedding", "index": index, "embedding": self.raw_vector(text, dimensions)}
+            for index, text in enumerate(payload["input"])
+        ]
+        return JSONResponse({"object": "list", "data": data[::-1], "model": payload["model"]})
+
+
+class FakeServer(Protocol):
+    def routes(self) -> list[Route]: ...
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -58,9 +103,9 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serving(fake: FakeLLM) -> AsyncIterator[str]:
+async def serving(fake: FakeServer) -> AsyncIterator[str]:
     """Serve `fake` on 127.0.0.1; yields its base URL (ending in /v1)."""
-    app = Starlette(routes=[Route("/v1/chat/completions", fake.completions, methods=["POST"])])
+    app = Starlette(routes=fake.routes())
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")

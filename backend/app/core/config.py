@@ -103,6 +103,21 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=3, ge=0)
     llm_retry_base_seconds: float = Field(default=0.5, ge=0)
 
+    # Embeddings: an OpenAI-compatible /embeddings API when EMBEDDING_BASE_URL is set, else the
+    # offline model. Requests use the LLM_* timeouts and retries.
+    embeddings_enabled: bool = True
+    embedding_base_url: str | None = None
+    embedding_api_key: SecretStr | None = None
+    embedding_model: str = Field(default="text-embedding-3-small", min_length=1, max_length=150)
+    # The vector length: sent as `dimensions` and checked on every answer; None takes the
+    # length of the first answer.
+    embedding_dimensions: int | None = Field(default=None, ge=1, le=4000)
+    embedding_batch_size: int = Field(default=64, ge=1, le=2048)
+    # For models trained with prefixes, e.g. "query: " / "passage: " (e5), "search_query: " /
+    # "search_document: " (nomic-embed-text).
+    embedding_query_prefix: str = ""
+    embedding_passage_prefix: str = ""
+
     @model_validator(mode="after")
     def _login_backoff_fits_in_its_window(self) -> Self:
         # A window shorter than the longest wait would restart the count before the wait is over.

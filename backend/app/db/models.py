@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import (
     CheckConstraint,
     Computed,
@@ -38,7 +39,7 @@ NAMING_CONVENTION = {
 }
 
 MESSAGE_ROLES = ("user", "assistant", "system")
-JOB_KINDS = ("youtube_ingest",)
+JOB_KINDS = ("youtube_ingest", "embed")
 JOB_STATUSES = ("queued", "running", "done", "failed")
 USAGE_KINDS = ("chat", "draft")
 # Full-text search configuration of chunks.search_vector (migration 0004).
@@ -327,13 +328,16 @@ class Job(Base):
     __table_args__ = (
         CheckConstraint(f"kind IN ({_quoted_list(JOB_KINDS)})", name="kind_allowed"),
         CheckConstraint(f"status IN ({_quoted_list(JOB_STATUSES)})", name="status_allowed"),
-        # One live-or-finished job per user and video: asking again returns that job.
+        # One live-or-finished ingest job per user and video: asking again returns that job.
         Index(
             "uq_jobs_one_active_per_user_video",
             "user_id",
             "youtube_video_id",
             unique=True,
-            postgresql_where=text("status IN ('queued', 'running', 'done')"),  # see JobRepository
+            # Literal, and repeated in JobRepository: see ACTIVE_INGEST_PREDICATE there.
+            postgresql_where=text(
+                "kind = 'youtube_ingest' AND status IN ('queued', 'running', 'done')"
+            ),
         ),
         Index("ix_jobs_user_id_created_at", "user_id", text("created_at DESC")),
         Index("ix_jobs_queued_run_after", "run_after", postgresql_where=text("status = 'queued'")),
@@ -423,3 +427,30 @@ class LoginFailure(Base):
     expires_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, index=True
     )
+
+
+class ChunkEmbedding(Base):
+    """A chunk's vector under one embedding model. Several models' vectors coexist: the column
+    has no fixed length, and each (model, dims) gets its own partial HNSW index, created at run
+    time (app/db/vector_index.py)."""
+
+    __tablename__ = "chunk_embeddings"
+    __table_args__ = (
+        CheckConstraint("vector_dims(embedding) = dims", name="dims_match"),
+        # The owner's vectors of a model: a user with few chunks is searched exactly through
+        # this index; it also serves the cascade from users.
+        Index("ix_chunk_embeddings_user_id_model", "user_id", "model"),
+    )
+
+    chunk_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # Copied from the chunk when the vector is stored, so that owner and transcript filters
+    # apply inside the vector index scan. No foreign key of its own for transcript_id: the
+    # chunk's cascade removes the row.
+    user_id: Mapped[uuid.UUID] = owner_fk("users", index=False)  # the composite index leads
+    transcript_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    dims: Mapped[int] = mapped_column(Integer, nullable=False)
+    embedding: Mapped[list[float]] = mapped_column(VECTOR(), nullable=False)
+    created_at: Mapped[datetime] = created_at()

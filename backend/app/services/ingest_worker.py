@@ -1,9 +1,12 @@
-"""The worker that turns queued ingest jobs into transcripts.
+"""The worker that runs queued jobs: ingest (a video's captions → a transcript and its chunks)
+and embed (the transcript's chunks → their vectors, queued when a transcript is stored).
 
-Each job is claimed in its own short transaction (FOR UPDATE SKIP LOCKED), fetched outside any
-transaction while a heartbeat tells other workers it is alive, then stored together with its
-"done" mark in one transaction. Permanent failures fail the job with the reason; transient ones
-put it back in the queue with exponential backoff until max_attempts.
+Each job is claimed in its own short transaction (FOR UPDATE SKIP LOCKED), and its slow part
+(fetching, embedding) runs outside any transaction while a heartbeat tells other workers it is
+alive. A transcript is stored together with its "done" mark in one transaction; vectors are
+stored batch by batch, so a retried embed job only embeds what is still missing. Permanent
+failures fail the job with the reason; transient ones put it back in the queue with exponential
+backoff until max_attempts.
 """
 
 import asyncio
@@ -12,10 +15,11 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,12 +27,17 @@ from app.core.config import Settings
 from app.db.errors import ConflictError
 from app.db.models import Job
 from app.db.repositories import JobRepository, TranscriptRepository
+from app.db.repositories.job import EMBED, INGEST
+from app.db.session import get_engine
+from app.services.chunk_embeddings import Embedder
+from app.services.embeddings.base import EmbeddingError
 from app.services.transcripts import NewTranscript, store_transcript
 from app.services.youtube_fetcher import FetchedVideo, FetchError, TranscriptFetcher
 
 logger = logging.getLogger(__name__)
 
 UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+T = TypeVar("T")
 
 _wake_up = asyncio.Event()
 
@@ -43,21 +52,25 @@ class ClaimedJob:
     """The claimed job's values, copied: the ORM object belongs to the claim's session."""
 
     id: uuid.UUID
+    kind: str
     user_id: uuid.UUID
     video_id: str
     languages: list[str]
     attempts: int
     max_attempts: int
+    transcript_id: uuid.UUID | None
 
     @classmethod
     def of(cls, job: Job) -> "ClaimedJob":
         return cls(
             job.id,
+            job.kind,
             job.user_id,
             job.youtube_video_id,
             list(job.languages),
             job.attempts,
             job.max_attempts,
+            job.transcript_id,
         )
 
 
@@ -67,15 +80,20 @@ def backoff(attempt: int, settings: Settings) -> timedelta:
 
 
 class IngestWorker:
+    """Runs ingest jobs, and embed jobs when given an embedder (else it leaves them queued)."""
+
     def __init__(
         self,
         unit_of_work: UnitOfWork,
         fetcher_factory: Callable[[], TranscriptFetcher],
         settings: Settings,
+        embedder: Embedder | None = None,
     ) -> None:
         self.unit_of_work = unit_of_work
         self.fetcher_factory = fetcher_factory
         self.settings = settings
+        self.embedder = embedder
+        self.kinds = (INGEST, EMBED) if embedder is not None else (INGEST,)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def run_forever(self) -> None:
@@ -95,27 +113,50 @@ class IngestWorker:
         """Claim and process one job; False when there was none to do."""
         stale_after = timedelta(seconds=self.settings.job_stale_seconds)
         async with self.unit_of_work() as session:
-            claimed = await JobRepository(session).claim_next(self.worker_id, stale_after)
+            claimed = await JobRepository(session).claim_next(
+                self.worker_id, stale_after, self.kinds
+            )
             job = ClaimedJob.of(claimed) if claimed is not None else None
         if job is None:
             return False
-        logger.info("job %s: fetching %s (attempt %d)", job.id, job.video_id, job.attempts)
+        logger.info("job %s: %s %s (attempt %d)", job.id, job.kind, job.video_id, job.attempts)
         if job.attempts > job.max_attempts:
             await self._finish_failed(job, f"gave up after {job.max_attempts} attempts")
-            return True
-        try:
-            video = await self._fetch_with_heartbeat(job)
-        except FetchError as error:
-            await self._handle_fetch_error(job, error)
-            return True
-        await self._store(job, video)
+        elif job.kind == EMBED:
+            await self._embed(job)
+        else:
+            await self._ingest(job)
         return True
 
-    async def _fetch_with_heartbeat(self, job: ClaimedJob) -> FetchedVideo:
+    async def _ingest(self, job: ClaimedJob) -> None:
         fetcher = self.fetcher_factory()
+        try:
+            video = await self._with_heartbeat(
+                job, asyncio.to_thread(fetcher.fetch, job.video_id, job.languages)
+            )
+        except FetchError as error:
+            await self._handle_failure(job, error.reason, permanent=error.permanent)
+            return
+        await self._store(job, video)
+
+    async def _embed(self, job: ClaimedJob) -> None:
+        assert self.embedder is not None
+        assert job.transcript_id is not None
+        try:
+            embedded = await self._with_heartbeat(
+                job, self.embedder.embed_missing(self.unit_of_work, transcript_id=job.transcript_id)
+            )
+        except EmbeddingError as error:
+            await self._handle_failure(job, str(error), permanent=False)
+            return
+        async with self.unit_of_work() as session:
+            await JobRepository(session).mark_done(job.id, job.transcript_id)
+        logger.info("job %s: embedded %d chunks", job.id, embedded)
+
+    async def _with_heartbeat(self, job: ClaimedJob, work: Awaitable[T]) -> T:
         heart = asyncio.create_task(self._beat(job))
         try:
-            return await asyncio.to_thread(fetcher.fetch, job.video_id, job.languages)
+            return await work
         finally:
             heart.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -127,18 +168,16 @@ class IngestWorker:
             async with self.unit_of_work() as session:
                 await JobRepository(session).heartbeat(job.id, self.worker_id)
 
-    async def _handle_fetch_error(self, job: ClaimedJob, error: FetchError) -> None:
-        if error.permanent:
-            await self._finish_failed(job, error.reason)
+    async def _handle_failure(self, job: ClaimedJob, reason: str, *, permanent: bool) -> None:
+        if permanent:
+            await self._finish_failed(job, reason)
         elif job.attempts >= job.max_attempts:
-            await self._finish_failed(
-                job, f"{error.reason} (gave up after {job.attempts} attempts)"
-            )
+            await self._finish_failed(job, f"{reason} (gave up after {job.attempts} attempts)")
         else:
             delay = backoff(job.attempts, self.settings)
-            logger.warning("job %s: %s; retrying in %s", job.id, error.reason, delay)
+            logger.warning("job %s: %s; retrying in %s", job.id, reason, delay)
             async with self.unit_of_work() as session:
-                await JobRepository(session).retry_later(job.id, error.reason, delay)
+                await JobRepository(session).retry_later(job.id, reason, delay)
 
     async def _finish_failed(self, job: ClaimedJob, reason: str) -> None:
         logger.warning("job %s failed: %s", job.id, reason)
@@ -170,3 +209,29 @@ class IngestWorker:
                 await JobRepository(session).mark_done(job.id, existing.id)
             return
         logger.info("job %s: stored %d chunks", job.id, chunks)
+
+
+def start_workers(
+    unit_of_work: UnitOfWork,
+    fetcher_factory: Callable[[], TranscriptFetcher],
+    settings: Settings,
+    count: int,
+    embedder: Embedder | None,
+) -> tuple[IngestWorker, list[asyncio.Task[None]]]:
+    """`count` workers sharing one IngestWorker; with an embedder, also the background task
+    that creates the configured model's vector index."""
+    worker = IngestWorker(unit_of_work, fetcher_factory, settings, embedder)
+    tasks = [asyncio.create_task(worker.run_forever()) for _ in range(count)]
+    if embedder is not None and count:
+        tasks.append(asyncio.create_task(prepare_index_in_background(embedder)))
+    return worker, tasks
+
+
+async def prepare_index_in_background(embedder: Embedder) -> None:
+    """Searches work without the index (scanning), so a failure is reported, not raised."""
+    try:
+        await embedder.prepare_index(get_engine())
+    except EmbeddingError as error:
+        logger.warning("the vector index is not ready (%s): next start, or `make embed`", error)
+    except Exception:
+        logger.exception("the vector index is not ready: next start, or `make embed`")

@@ -8,7 +8,6 @@
 
 import asyncio
 import json
-import logging
 import re
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
@@ -19,10 +18,7 @@ import httpx
 from app.core.config import Settings
 from app.services.chunking import count_tokens
 from app.services.extract import Passage, best_sentences
-
-logger = logging.getLogger(__name__)
-
-RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
+from app.services.openai_http import RetryingPoster, api_client
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,15 +81,9 @@ class OpenAICompatibleModel:
         assert settings.llm_base_url is not None
         self.model = settings.llm_model
         self.settings = settings
-        headers = {}
-        if settings.llm_api_key is not None:
-            headers["Authorization"] = f"Bearer {settings.llm_api_key.get_secret_value()}"
-        self.client = client or httpx.AsyncClient(
-            base_url=settings.llm_base_url.rstrip("/") + "/",
-            headers=headers,
-            timeout=httpx.Timeout(
-                settings.llm_timeout_seconds, connect=settings.llm_connect_timeout_seconds
-            ),
+        self.client = client or api_client(settings.llm_base_url, settings.llm_api_key, settings)
+        self.poster = RetryingPoster(
+            self.client, settings, subject="the language model", error_type=LanguageModelError
         )
 
     async def aclose(self) -> None:
@@ -114,7 +104,9 @@ class OpenAICompatibleModel:
     async def complete(
         self, messages: Sequence[ChatMessage], passages: Sequence[Passage]
     ) -> Completion:
-        response = await self._send(self._payload(messages, stream=False), stream=False)
+        response = await self.poster.post(
+            "chat/completions", self._payload(messages, stream=False), stream=False
+        )
         try:
             data = response.json()
             text = data["choices"][0]["message"]["content"] or ""
@@ -125,7 +117,9 @@ class OpenAICompatibleModel:
     async def stream(
         self, messages: Sequence[ChatMessage], passages: Sequence[Passage]
     ) -> AsyncGenerator[StreamEvent, None]:
-        response = await self._send(self._payload(messages, stream=True), stream=True)
+        response = await self.poster.post(
+            "chat/completions", self._payload(messages, stream=True), stream=True
+        )
         parts: list[str] = []
         usage_data: dict[str, Any] | None = None
         try:
@@ -155,41 +149,6 @@ class OpenAICompatibleModel:
             return Usage(int(data["prompt_tokens"]), int(data["completion_tokens"]))
         # Some servers send no usage: count it ourselves rather than record nothing.
         return estimate_usage(messages, text, self.settings.tokenizer_encoding)
-
-    async def _send(self, payload: dict[str, Any], *, stream: bool) -> httpx.Response:
-        """POST chat/completions, retrying 429/5xx and transport errors with backoff."""
-        attempts = self.settings.llm_max_retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                request = self.client.build_request("POST", "chat/completions", json=payload)
-                response = await self.client.send(request, stream=stream)
-            except httpx.TransportError as error:
-                if attempt == attempts:
-                    raise LanguageModelError(
-                        f"the language model is unreachable: {error}"
-                    ) from error
-                await asyncio.sleep(self._backoff(attempt, None))
-                continue
-            if response.status_code < 400:
-                return response
-            await response.aread()
-            await response.aclose()
-            if response.status_code not in RETRYABLE_STATUSES or attempt == attempts:
-                status = response.status_code
-                raise LanguageModelError(
-                    f"the language model answered HTTP {status}: {response.text[:200]}"
-                )
-            logger.warning("language model answered %d; retrying", response.status_code)
-            await asyncio.sleep(self._backoff(attempt, response.headers.get("Retry-After")))
-        raise AssertionError("unreachable")
-
-    def _backoff(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after is not None:
-            try:
-                return min(float(retry_after), 30.0)
-            except ValueError:
-                pass
-        return float(self.settings.llm_retry_base_seconds * 2 ** (attempt - 1))
 
 
 def _sse_data(line: str) -> str | None:

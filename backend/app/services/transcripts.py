@@ -4,6 +4,9 @@ Parsing captions and chunking are pure Python and hold the GIL for up to a secon
 file, so they run in a worker process (app/core/offload.py). What crosses to that process and
 back is strings, plain tuples and a short list of chunks: pickling tens of thousands of segment
 objects would cost the event loop as much as the work itself.
+
+The chunks' vectors are not computed here: an embed job is queued in the same transaction, and a
+worker embeds them (app/services/chunk_embeddings.py). Full-text search works meanwhile.
 """
 
 from collections.abc import Sequence
@@ -18,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.core.config import Settings
 from app.core.offload import run_in_process
 from app.db.models import Transcript
-from app.db.repositories import ChunkRepository, NewChunk, TranscriptRepository
+from app.db.repositories import ChunkRepository, JobRepository, NewChunk, TranscriptRepository
 from app.services.captions import parse_captions
 from app.services.chunking import Segment, TextChunk, chunk_segments, chunk_text
 
@@ -106,8 +109,8 @@ def chunk_metadata(chunk: TextChunk) -> dict[str, float]:
 async def store_transcript(
     session: AsyncSession, user_id: UUID, transcript: NewTranscript, settings: Settings
 ) -> tuple[Transcript, int]:
-    """Chunk and store; returns the transcript and its chunk count. Flushes only: the caller's
-    unit of work commits the transcript and its chunks together, or neither.
+    """Chunk and store, and queue the embed job; returns the transcript and its chunk count.
+    Flushes only: the caller's unit of work commits all of it together, or none of it.
     ConflictError when the user already has this video; CaptionFileError for a bad file."""
     prepared = await run_in_process(
         prepare_text, text_source(transcript), ChunkOptions.of(settings)
@@ -143,4 +146,11 @@ async def store_transcript(
             for piece in prepared.chunks
         ]
     )
+    if settings.embeddings_enabled and prepared.chunks:
+        await JobRepository(session).enqueue_embed(
+            user_id=user_id,
+            transcript_id=stored.id,
+            video_id=transcript.video_id,
+            max_attempts=settings.job_max_attempts,
+        )
     return stored, len(prepared.chunks)

@@ -1,12 +1,25 @@
+import asyncio
+import io
 import os
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from rich.console import Console
+from sqlalchemy import text
 
 from app import cli
-from app.core.config import BACKEND_DIR
-from app.db.repositories import UserRepository
+from app.core.config import BACKEND_DIR, get_settings
+from app.db.repositories import ChunkRepository, UserRepository
 from app.db.session import unit_of_work
+from app.db.vector_index import VECTOR_INDEX_PREFIX, vector_index_name
+from app.services.embeddings.base import EmbeddingError
+from tests.factories import make_transcript, make_user
+from tests.fakes import HashingEmbedder
+from tests.llm_server import FakeEmbeddings, serving
 
 
 async def test_grant_and_revoke_admin(database_url: str) -> None:
@@ -38,3 +51,99 @@ def test_the_command_reports_an_unknown_email(database_url: str) -> None:
     )
     assert completed.returncode == 1
     assert "nobody@example.com" in completed.stderr
+
+
+@asynccontextmanager
+async def committed_chunks(count: int) -> AsyncIterator[list[uuid.UUID]]:
+    """A user with a transcript of `count` chunks, committed; removed afterwards, with their
+    vectors and any vector index built meanwhile."""
+    async with unit_of_work() as session:
+        user = await make_user(session)
+        transcript = await make_transcript(session, user, chunks=count)
+        chunks = [
+            chunk.id for chunk in await ChunkRepository(session).list_by_transcript(transcript.id)
+        ]
+    try:
+        yield chunks
+    finally:
+        async with unit_of_work() as session:
+            await UserRepository(session).delete(user.id)
+            names = await session.scalars(
+                text("SELECT indexname FROM pg_indexes WHERE indexname LIKE :prefix"),
+                {"prefix": VECTOR_INDEX_PREFIX + "%"},
+            )
+            for name in names.all():
+                await session.execute(text(f"DROP INDEX {name}"))
+
+
+async def vector_count(chunks: list[uuid.UUID], model: str) -> int:
+    async with unit_of_work() as session:
+        count = await session.scalar(
+            text("SELECT count(*) FROM chunk_embeddings WHERE chunk_id = ANY(:ids) AND model = :m"),
+            {"ids": chunks, "m": model},
+        )
+    return int(count or 0)
+
+
+async def test_embed_missing_commits_as_it_goes_and_resumes(database_url: str) -> None:
+    provider = HashingEmbedder("cli-model", 12)
+    provider.failures = [None, EmbeddingError("the embedding server is unreachable")]
+    settings = get_settings().model_copy(update={"embedding_batch_size": 4})
+    output = io.StringIO()
+    async with committed_chunks(10) as chunks:
+        with pytest.raises(EmbeddingError):
+            await cli.embed_missing(settings, Console(file=output), factory=lambda _: provider)
+        assert await vector_count(chunks, "cli-model") == 4  # the first batch was kept
+
+        embedded = await cli.embed_missing(
+            settings, Console(file=output), factory=lambda _: provider
+        )
+
+        assert embedded >= 6
+        assert await vector_count(chunks, "cli-model") == 10
+        assert "Embedded" in output.getvalue()
+        assert "cli-model" in output.getvalue()
+        async with unit_of_work() as session:
+            index = await session.scalar(
+                text("SELECT count(*) FROM pg_indexes WHERE indexname = :name"),
+                {"name": vector_index_name("cli-model", 12)},
+            )
+        assert index == 1
+
+
+async def test_the_embed_command_uses_the_configured_server(database_url: str) -> None:
+    server = FakeEmbeddings(dimensions=8)
+    async with serving(server) as base_url, committed_chunks(3) as chunks:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.cli",
+            "embed-missing",
+            cwd=BACKEND_DIR,
+            env={
+                **os.environ,
+                "DATABASE_URL": database_url,
+                "EMBEDDING_BASE_URL": base_url,
+                "EMBEDDING_MODEL": "cli-http-model",
+            },
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, errors = await process.communicate()
+
+        assert process.returncode == 0, errors.decode()
+        assert "Embedded" in errors.decode()
+        assert await vector_count(chunks, "cli-http-model") == 3
+
+
+def test_the_embed_command_refuses_when_embeddings_are_disabled(database_url: str) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "app.cli", "embed-missing"],
+        cwd=BACKEND_DIR,
+        env={**os.environ, "DATABASE_URL": database_url, "EMBEDDINGS_ENABLED": "false"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 1
+    assert "EMBEDDINGS_ENABLED=false" in completed.stderr

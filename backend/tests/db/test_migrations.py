@@ -1,13 +1,16 @@
 """The migrations are the schema: they build it, remove it, build it again, and match the models."""
 
 import asyncio
+import importlib.util
 from collections.abc import AsyncIterator
+from types import ModuleType
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from alembic import command
+from app.core.config import BACKEND_DIR
 from app.db.migrations import alembic_config
 from tests.database import create_database, drop_database
 
@@ -24,6 +27,7 @@ APP_TABLES = {
     "jobs",
     "usage_events",
     "login_failures",
+    "chunk_embeddings",
 }
 APP_FUNCTIONS = {"set_updated_at", "update_conversation_timestamp"}
 
@@ -83,3 +87,24 @@ async def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
 async def test_models_and_migrations_agree(database_url: str) -> None:
     """`alembic check` raises when autogenerate would produce any operation."""
     await asyncio.to_thread(command.check, alembic_config(database_url))
+
+
+def migration(file_name: str) -> ModuleType:
+    path = BACKEND_DIR / "alembic" / "versions" / file_name
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_a_server_without_pgvector_is_told_how_to_get_it(engine: AsyncEngine) -> None:
+    embeddings = migration("0006_chunk_embeddings.py")
+    async with engine.connect() as connection:
+        await connection.run_sync(embeddings.require_extension, "vector", "unused")
+        with pytest.raises(RuntimeError, match="pgvector/pgvector") as refused:
+            await connection.run_sync(
+                embeddings.require_extension, "no_such_extension", embeddings.MISSING_PGVECTOR
+            )
+    assert "postgresql-<major version>-pgvector" in str(refused.value)

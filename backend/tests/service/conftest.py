@@ -54,4 +54,4 @@ def start_service() -> Iterator[object]:
     for process in processes:
         if process.poll() is None:
             process.kill()
-            process.wait()
+        process.communicate()  # reaps it and closes its stderr pipe

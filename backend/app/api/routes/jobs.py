@@ -16,7 +16,7 @@ router = APIRouter(prefix="/jobs", tags=["jobs"], responses=error_responses(401,
 async def list_jobs(
     user: CurrentUser, session: SessionDep, limit: Limit = 20, offset: Offset = 0
 ) -> Page[JobPublic]:
-    """The caller's ingestion jobs, newest first."""
+    """The caller's background jobs (ingest and embed), newest first."""
     jobs = JobRepository(session)
     items = await jobs.list_by_user(user.id, limit, offset)
     return page_of(JobPublic, items, await jobs.count_by_user(user.id), limit, offset)

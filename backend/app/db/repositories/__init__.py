@@ -2,6 +2,7 @@
 
 from app.db.repositories.api_key import ApiKeyRepository
 from app.db.repositories.chunk import ChunkHit, ChunkRepository, NewChunk
+from app.db.repositories.chunk_embedding import ChunkEmbeddingRepository, ChunkText, VectorHit
 from app.db.repositories.config import ConfigRepository
 from app.db.repositories.conversation import ConversationRepository
 from app.db.repositories.job import JobRepository
@@ -15,8 +16,10 @@ from app.db.repositories.user import UserRepository
 
 __all__ = [
     "ApiKeyRepository",
+    "ChunkEmbeddingRepository",
     "ChunkHit",
     "ChunkRepository",
+    "ChunkText",
     "ConfigRepository",
     "ConversationRepository",
     "CounterKey",
@@ -31,4 +34,5 @@ __all__ = [
     "TranscriptRepository",
     "UsageRepository",
     "UserRepository",
+    "VectorHit",
 ]

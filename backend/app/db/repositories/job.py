@@ -9,8 +9,13 @@ from app.db.errors import ConflictError
 from app.db.models import Job
 from app.db.repositories.base import BaseRepository, database_errors_translated
 
+INGEST = "youtube_ingest"
+EMBED = "embed"
 ACTIVE_OR_DONE = ("queued", "running", "done")
-ACTIVE_OR_DONE_PREDICATE = text("status IN ('queued', 'running', 'done')")
+# The predicate of uq_jobs_one_active_per_user_video, written literally (see enqueue_ingest).
+ACTIVE_INGEST_PREDICATE = text(
+    "kind = 'youtube_ingest' AND status IN ('queued', 'running', 'done')"
+)
 
 
 class JobRepository(BaseRepository[Job]):
@@ -38,7 +43,7 @@ class JobRepository(BaseRepository[Job]):
                 index_elements=[Job.user_id, Job.youtube_video_id],
                 # Literal, as in the index: with bound values, a generic prepared plan could not
                 # prove the predicate and PostgreSQL would find no arbiter index.
-                index_where=ACTIVE_OR_DONE_PREDICATE,
+                index_where=ACTIVE_INGEST_PREDICATE,
             )
             .returning(Job)
         )
@@ -50,6 +55,7 @@ class JobRepository(BaseRepository[Job]):
                 return created, True
             existing = await self.scalars(
                 select(Job).where(
+                    Job.kind == INGEST,
                     Job.user_id == user_id,
                     Job.youtube_video_id == video_id,
                     Job.status.in_(ACTIVE_OR_DONE),
@@ -62,6 +68,19 @@ class JobRepository(BaseRepository[Job]):
             table="jobs",
             constraint="uq_jobs_one_active_per_user_video",
             detail=None,
+        )
+
+    async def enqueue_embed(
+        self, *, user_id: UUID, transcript_id: UUID, video_id: str, max_attempts: int
+    ) -> Job:
+        """A queued job that embeds the transcript's chunks (the video id is shown in listings)."""
+        return await self.create(
+            kind=EMBED,
+            user_id=user_id,
+            transcript_id=transcript_id,
+            youtube_video_id=video_id,
+            languages=[],
+            max_attempts=max_attempts,
         )
 
     async def get_for_user(self, job_id: UUID, user_id: UUID) -> Job | None:
@@ -78,18 +97,22 @@ class JobRepository(BaseRepository[Job]):
     async def count_by_user(self, user_id: UUID) -> int:
         return await self.count(Job.user_id == user_id)
 
-    async def claim_next(self, worker_id: str, stale_after: timedelta) -> Job | None:
-        """Take the next job that is due, or one whose worker stopped sending heartbeats.
+    async def claim_next(
+        self, worker_id: str, stale_after: timedelta, kinds: Sequence[str] = (INGEST, EMBED)
+    ) -> Job | None:
+        """Take the next job of these kinds that is due, or one whose worker stopped sending
+        heartbeats.
 
         FOR UPDATE SKIP LOCKED lets any number of workers claim concurrently without taking
         the same job twice. Claiming counts as an attempt.
         """
         now = func.clock_timestamp()
         due = select(Job.id).where(
+            Job.kind.in_(kinds),
             or_(
                 (Job.status == "queued") & (Job.run_after <= now),
                 (Job.status == "running") & (Job.heartbeat_at < now - stale_after),
-            )
+            ),
         )
         candidate = due.order_by(Job.run_after).limit(1).with_for_update(skip_locked=True)
         statement = (

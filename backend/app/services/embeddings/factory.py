@@ -1,0 +1,18 @@
+"""The embedding provider the settings ask for."""
+
+from app.core.config import Settings
+from app.services.embeddings.base import EmbeddingProvider
+from app.services.embeddings.http import HttpEmbeddingProvider
+
+
+def build_embedding_provider(settings: Settings) -> EmbeddingProvider:
+    """An OpenAI-compatible server when EMBEDDING_BASE_URL is set, else the offline model."""
+    if settings.embedding_base_url:
+        return HttpEmbeddingProvider(settings)
+    # Imported here: loading the offline model is only paid for when it is the one chosen.
+    from app.services.embeddings.offline import (  # type: ignore[import-not-found, import-untyped, unused-ignore]
+        OfflineEmbeddingProvider,
+    )
+
+    provider: EmbeddingProvider = OfflineEmbeddingProvider(settings)
+    return provider

@@ -1,0 +1,86 @@
+"""Talking to an OpenAI-compatible HTTP API: one client set-up and one retry policy, shared by
+the language model (chat/completions) and the embedding provider (embeddings).
+
+429, 5xx and transport errors are retried with exponential backoff (or the server's
+`Retry-After`, up to 30 s); other statuses fail at once. The API key goes in a header only:
+it never appears in an error message or a log line.
+"""
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from app.core.config import Settings
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
+MAX_RETRY_AFTER_SECONDS = 30.0
+
+
+def api_client(base_url: str, api_key: SecretStr | None, settings: Settings) -> httpx.AsyncClient:
+    """A client for the API at `base_url`, with the key (if any) and the configured timeouts."""
+    headers = {}
+    if api_key is not None:
+        headers["Authorization"] = f"Bearer {api_key.get_secret_value()}"
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/") + "/",
+        headers=headers,
+        timeout=httpx.Timeout(
+            settings.llm_timeout_seconds, connect=settings.llm_connect_timeout_seconds
+        ),
+    )
+
+
+class RetryingPoster:
+    """POSTs JSON, retrying what may pass; raises `error_type` naming `subject` when it fails."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        settings: Settings,
+        *,
+        subject: str,
+        error_type: type[Exception],
+    ) -> None:
+        self.client = client
+        self.retries = settings.llm_max_retries
+        self.base_seconds = settings.llm_retry_base_seconds
+        self.subject = subject
+        self.error_type = error_type
+
+    async def post(self, path: str, payload: dict[str, Any], *, stream: bool) -> httpx.Response:
+        """The response of the first attempt that succeeds; with stream=True the body is left
+        unread (the caller closes the response)."""
+        attempts = self.retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                request = self.client.build_request("POST", path, json=payload)
+                response = await self.client.send(request, stream=stream)
+            except httpx.TransportError as error:
+                if attempt == attempts:
+                    raise self.error_type(f"{self.subject} is unreachable: {error}") from error
+                await asyncio.sleep(self.backoff(attempt, None))
+                continue
+            if response.status_code < 400:
+                return response
+            await response.aread()
+            await response.aclose()
+            if response.status_code not in RETRYABLE_STATUSES or attempt == attempts:
+                raise self.error_type(
+                    f"{self.subject} answered HTTP {response.status_code}: {response.text[:200]}"
+                )
+            logger.warning("%s answered %d; retrying", self.subject, response.status_code)
+            await asyncio.sleep(self.backoff(attempt, response.headers.get("Retry-After")))
+        raise AssertionError("unreachable")
+
+    def backoff(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after is not None:
+            try:
+                return min(float(retry_after), MAX_RETRY_AFTER_SECONDS)
+            except ValueError:
+                pass
+        return float(self.base_seconds * 2 ** (attempt - 1))
