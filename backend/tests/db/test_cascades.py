@@ -2,11 +2,13 @@
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Base, Chunk, Conversation, Message, Session, Template, Transcript
 from app.db.repositories import (
+    ChunkRepository,
+    ConversationRepository,
     MessageRepository,
     SessionRepository,
     TemplateRepository,
@@ -47,3 +49,46 @@ async def test_deleting_a_user_deletes_everything_they_own(session: AsyncSession
     gone, kept = conversation_of[user_id], conversation_of[bystander.id]
     assert await rows_of(session, Message, conversation_id=gone) == 0
     assert await rows_of(session, Message, conversation_id=kept) == 1
+
+
+def identity(obj: Base) -> tuple[object, ...]:
+    return tuple(inspect(obj).identity or ())
+
+
+async def test_a_deleted_conversation_and_its_messages_are_not_handed_out_again(
+    session: AsyncSession,
+) -> None:
+    user = await make_user(session)
+    conversation = await make_conversation(session, user)
+    messages = MessageRepository(session)
+    message = await messages.create(conversation_id=conversation.id, role="user", content="hi")
+    kept = await make_conversation(session, user)
+    kept_message = await messages.create(conversation_id=kept.id, role="user", content="stay")
+
+    assert await ConversationRepository(session).delete(conversation.id) is True
+
+    assert await ConversationRepository(session).get_by_id(conversation.id) is None
+    assert await messages.get_by_id(message.id) is None
+    assert await messages.get_by_id(kept_message.id) is kept_message
+
+
+async def test_a_deleted_user_takes_the_whole_chain_out_of_the_session(
+    session: AsyncSession,
+) -> None:
+    user, bystander = await make_user(session), await make_user(session)
+    loaded: dict[uuid.UUID, tuple[Base, ...]] = {}
+    for owner in (user, bystander):
+        conversation = await make_conversation(session, owner)
+        message = await MessageRepository(session).create(
+            conversation_id=conversation.id, role="user", content="hi"
+        )
+        transcript = await make_transcript(session, owner, chunks=2)
+        chunk = (await ChunkRepository(session).list_by_transcript(transcript.id))[0]
+        loaded[owner.id] = (owner, conversation, message, transcript, chunk)
+
+    assert await UserRepository(session).delete(user.id) is True
+
+    for obj in loaded[user.id]:
+        assert await session.get(type(obj), identity(obj)) is None, type(obj).__name__
+    for obj in loaded[bystander.id]:
+        assert await session.get(type(obj), identity(obj)) is obj, type(obj).__name__

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.db.cascade import forget_deleted
 from app.db.errors import NotFoundError, translate_database_error
 from app.db.models import Base
 
@@ -92,9 +93,16 @@ class BaseRepository(Generic[ModelT]):
 
     async def delete(self, id_: Any) -> bool:
         """Delete the row with this primary key (its dependents cascade); False if none."""
-        result = await self.execute(delete(self.model).where(self._primary_key == id_))
-        deleted = bool(getattr(result, "rowcount", 0))
-        return deleted
+        return await self.delete_where(self._primary_key == id_) > 0
+
+    async def delete_where(self, *where: ColumnElement[bool]) -> int:
+        """Delete the rows matching `where` (their dependents cascade); returns how many. The
+        session forgets them and their dependents, so it never hands out a deleted row."""
+        primary_key = inspect(self.model).primary_key
+        result = await self.execute(delete(self.model).where(*where).returning(*primary_key))
+        keys = [tuple(row) for row in result]
+        forget_deleted(self.session, self.model.__table__, keys)
+        return len(keys)
 
     async def list(
         self,

@@ -3,7 +3,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, text
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from app.db.models import Chunk
@@ -144,8 +144,7 @@ class ChunkRepository(BaseRepository[Chunk]):
 
     async def delete_by_transcript(self, transcript_id: uuid.UUID) -> int:
         """Delete every chunk of the transcript; returns how many were removed."""
-        result = await self.execute(delete(Chunk).where(Chunk.transcript_id == transcript_id))
-        return int(result.rowcount)
+        return await self.delete_where(Chunk.transcript_id == transcript_id)
 
     async def search(
         self,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import REAL, ColumnElement, bindparam, delete, exists, func, select, text
+from sqlalchemy import REAL, ColumnElement, bindparam, exists, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.sql.elements import TextClause
 
@@ -183,10 +183,7 @@ class ChunkEmbeddingRepository(BaseRepository[ChunkEmbedding]):
 
     async def delete_model(self, model_name: str) -> int:
         """Delete every vector of `model_name` (e.g. a model no longer used); returns how many."""
-        result = await self.execute(
-            delete(ChunkEmbedding).where(ChunkEmbedding.model == model_name)
-        )
-        return int(result.rowcount)
+        return await self.delete_where(ChunkEmbedding.model == model_name)
 
     async def _require_transaction(self) -> None:
         raw = await (await self.session.connection()).get_raw_connection()

@@ -1,7 +1,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from app.db.models import Session
 from app.db.repositories.base import BaseRepository
@@ -31,10 +31,8 @@ class SessionRepository(BaseRepository[Session]):
 
     async def delete_by_token(self, token_hash: str) -> bool:
         """Revoke the session with this token hash; False if there was none."""
-        result = await self.execute(delete(Session).where(Session.token_hash == token_hash))
-        return bool(result.rowcount)
+        return await self.delete_where(Session.token_hash == token_hash) > 0
 
     async def delete_expired(self) -> int:
         """Purge every expired session; returns how many were removed."""
-        result = await self.execute(delete(Session).where(Session.expires_at <= _NOW))
-        return int(result.rowcount)
+        return await self.delete_where(Session.expires_at <= _NOW)
