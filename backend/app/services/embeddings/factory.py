@@ -10,9 +10,6 @@ def build_embedding_provider(settings: Settings) -> EmbeddingProvider:
     if settings.embedding_base_url:
         return HttpEmbeddingProvider(settings)
     # Imported here: loading the offline model is only paid for when it is the one chosen.
-    from app.services.embeddings.offline import (  # type: ignore[import-not-found, import-untyped, unused-ignore]
-        OfflineEmbeddingProvider,
-    )
+    from app.services.embeddings.offline import OfflineEmbeddings
 
-    provider: EmbeddingProvider = OfflineEmbeddingProvider(settings)
-    return provider
+    return OfflineEmbeddings()
