@@ -91,7 +91,7 @@ from app.services.chat import NOT_IN_VIDEOS, SYSTEM_PROMPT, title_from
 from app.services.chunking import chunk_text, count_tokens, get_tokenizer
 from app.services.extract import Passage, best_sentences
 from app.services.llm import OfflineExtractiveModel
-from app.services.retrieval import timestamp_label
+from app.services.retrieval import Ranking, timestamp_label
 from app.services.youtube import watch_url
 from benchmarks.repositories import (
     INSERT_CHUNK,
@@ -371,7 +371,7 @@ async def search(
         hits = await connection.fetch(sql, *(values[name] for name in names))
         if hits:
             break
-    return [hit for hit in hits if coverage(hit) >= settings.chat_min_term_coverage]
+    return [hit for hit in hits if coverage(hit) >= Ranking().min_coverage]
 
 
 def coverage(hit: asyncpg.Record) -> float:

@@ -737,7 +737,8 @@ async def time_queries(
         for timing in timings:
             async with sessions() as session:
                 started = time.perf_counter()
-                hits = await retrieve(session, user_id, timing.query.text, limit=SEARCH_LIMIT)
+                retrieval = await retrieve(session, user_id, timing.query.text, limit=SEARCH_LIMIT)
+                hits = [ranked.hit for ranked in retrieval.hits]
                 elapsed = time.perf_counter() - started
             foreign = [hit.transcript_id for hit in hits if hit.transcript_id not in allowed]
             if foreign:
@@ -969,13 +970,7 @@ async def time_retrieval(
 ) -> float:
     async with sessions() as session:
         started = time.perf_counter()
-        await retrieve(
-            session,
-            user_id,
-            question,
-            limit=settings.chat_context_chunks,
-            min_coverage=settings.chat_min_term_coverage,
-        )
+        await retrieve(session, user_id, question, limit=settings.chat_context_chunks)
         return time.perf_counter() - started
 
 
@@ -1000,8 +995,8 @@ async def measure_chat(sessions: Sessions, settings: Settings, pool: asyncpg.Poo
         results.retrieval.append(await time_retrieval(sessions, settings, user_id, question.text))
     for question in QUESTIONS:
         async with sessions() as session:
-            top = await retrieve(session, user_id, question.text, limit=5)
-        if any(answers(question, hit.youtube_video_id, hit.chunk_text) for hit in top):
+            top = (await retrieve(session, user_id, question.text, limit=5)).hits
+        if any(answers(question, r.hit.youtube_video_id, r.hit.chunk_text) for r in top):
             results.hits_at_5 += 1
         else:
             results.misses.append(question.text)
@@ -1228,8 +1223,8 @@ def chat_table(results: ChatResults) -> Table:
         title=f"3. Offline chat round trip: {len(results.round_trips)} questions, one conversation",
         caption=(
             "Each question a unit of work of its own. 'retrieval alone': retrieve with the chat's "
-            f"settings ({CHAT_SETTINGS.chat_context_chunks} chunks, coverage "
-            f"{CHAT_SETTINGS.chat_min_term_coverage}), timed separately after each turn. "
+            f"settings ({CHAT_SETTINGS.chat_context_chunks} chunks, lexical: no vectors), "
+            "timed separately after each turn. "
             f"{results.grounded} of {len(results.round_trips)} answers were grounded."
         ),
     )

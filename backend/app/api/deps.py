@@ -1,5 +1,6 @@
 """Dependencies shared by the routes, as `Annotated` aliases so signatures read plainly."""
 
+import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -16,7 +17,11 @@ from app.core.security import is_api_key, token_digest
 from app.db.models import User
 from app.db.repositories import ApiKeyRepository, UserRepository
 from app.db.session import get_db, unit_of_work
+from app.services.chunk_embeddings import Embedder
+from app.services.embeddings.base import EmbeddingProvider
 from app.services.llm import LanguageModel
+
+logger = logging.getLogger(__name__)
 
 # scope="function": the unit of work commits before the response is sent, so a failed commit
 # becomes an error response instead of a success the client saw for a write that was lost.
@@ -97,6 +102,22 @@ def language_model(request: Request) -> LanguageModel:
 
 
 LanguageModelDep = Annotated[LanguageModel, Depends(language_model)]
+
+
+async def question_embeddings(request: Request) -> EmbeddingProvider | None:
+    """The provider questions are embedded with; None when embeddings are off or the provider
+    cannot be built (retrieval is then lexical)."""
+    embedder: Embedder | None = getattr(request.app.state, "embedder", None)
+    if embedder is None:
+        return None
+    try:
+        return await embedder.provider()
+    except Exception:
+        logger.exception("the embedding provider could not be built; searching by words only")
+        return None
+
+
+EmbeddingsDep = Annotated[EmbeddingProvider | None, Depends(question_embeddings)]
 
 UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 

@@ -89,8 +89,6 @@ class Settings(BaseSettings):
     search_max_results: int = Field(default=50, ge=1, le=200)
     chat_context_chunks: int = Field(default=5, ge=1, le=50)
     chat_history_messages: int = Field(default=10, ge=0, le=100)
-    # Share of the question's words a chunk must contain to count as relevant.
-    chat_min_term_coverage: float = Field(default=0.4, ge=0, le=1)
 
     # Language model: an OpenAI-compatible server when LLM_BASE_URL is set, else offline.
     llm_base_url: str | None = None

@@ -15,9 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.db.models import Conversation, Message
 from app.db.repositories import ConversationRepository, MessageRepository, UsageRepository
+from app.services.embeddings.base import EmbeddingProvider
 from app.services.extract import Passage
 from app.services.llm import ChatMessage, LanguageModel, Usage
-from app.services.retrieval import Citation, retrieve, start_seconds, timestamp_label
+from app.services.retrieval import (
+    Citation,
+    embed_question,
+    retrieve,
+    start_seconds,
+    timestamp_label,
+)
 
 NOT_IN_VIDEOS = (
     "I couldn't find anything about that in your videos. Try other words, or ingest a video "
@@ -27,7 +34,8 @@ TITLE_LENGTH = 60
 
 SYSTEM_PROMPT = """You answer questions about the user's YouTube videos.
 Use only the numbered excerpts below. Cite every statement with the excerpt number, like [2].
-If the excerpts do not contain the answer, say that the videos do not cover it.
+If the excerpts do not answer the question, say plainly that the videos do not cover it, and
+cite nothing: never answer from your own knowledge.
 
 Excerpts:
 {excerpts}"""
@@ -79,6 +87,7 @@ async def start_turn(
     content: str,
     transcript_ids: Sequence[UUID] | None,
     settings: Settings,
+    embeddings: EmbeddingProvider | None = None,
 ) -> ChatTurn:
     """Store the user's message (titling an untitled conversation) and gather the context."""
     messages = MessageRepository(session)
@@ -92,15 +101,16 @@ async def start_turn(
     )
     if conversation.title is None:
         await ConversationRepository(session).update(conversation.id, title=title_from(content))
-    hits = await retrieve(
+    retrieval = await retrieve(
         session,
         conversation.user_id,
         content,
+        query_vector=await embed_question(embeddings, content),
         transcript_ids=transcript_ids,
         limit=settings.chat_context_chunks,
-        min_coverage=settings.chat_min_term_coverage,
     )
-    citations = [Citation(number, hit) for number, hit in enumerate(hits, start=1)]
+    # A question the videos do not answer gets no citations: the answer says so plainly.
+    citations = [Citation(n, ranked.hit) for n, ranked in enumerate(retrieval.hits, start=1)]
     return ChatTurn(
         conversation=conversation,
         user_message=user_message,

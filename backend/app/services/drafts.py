@@ -9,10 +9,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.db.models import Message, Template
 from app.db.repositories import MessageRepository, UsageRepository
+from app.services.embeddings.base import EmbeddingProvider
 from app.services.extract import Passage, best_sentences
 from app.services.llm import ChatMessage, Completion, LanguageModel
 from app.services.rendering import render
-from app.services.retrieval import Citation, retrieve, start_seconds, timestamp_label
+from app.services.retrieval import (
+    Citation,
+    embed_question,
+    retrieve,
+    start_seconds,
+    timestamp_label,
+)
 
 KEY_POINTS = 5
 SYSTEM_PROMPT = (
@@ -71,15 +78,21 @@ async def write_draft(
     conversation_id: UUID | None,
     model: LanguageModel,
     settings: Settings,
+    embeddings: EmbeddingProvider | None = None,
 ) -> Draft:
     """The draft, its sources and usage; saved into the conversation when one is given.
     NoSourcesError when no video covers the topic; MissingVariablesError from the template."""
-    hits = await retrieve(
-        session, user_id, topic, transcript_ids=transcript_ids, limit=settings.chat_context_chunks
+    retrieval = await retrieve(
+        session,
+        user_id,
+        topic,
+        query_vector=await embed_question(embeddings, topic),
+        transcript_ids=transcript_ids,
+        limit=settings.chat_context_chunks,
     )
-    if not hits:
+    if not retrieval.answerable:
         raise NoSourcesError(topic)
-    citations = [Citation(number, hit) for number, hit in enumerate(hits, start=1)]
+    citations = [Citation(n, ranked.hit) for n, ranked in enumerate(retrieval.hits, start=1)]
     prompt = render(
         template.template_content, template_variables(topic, tone, citations, variables)
     )

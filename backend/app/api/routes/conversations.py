@@ -4,7 +4,14 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import CurrentUser, LanguageModelDep, SessionDep, SettingsDep, UnitOfWorkDep
+from app.api.deps import (
+    CurrentUser,
+    EmbeddingsDep,
+    LanguageModelDep,
+    SessionDep,
+    SettingsDep,
+    UnitOfWorkDep,
+)
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.conversations import (
@@ -147,6 +154,7 @@ async def ask(
     settings: SettingsDep,
     model: LanguageModelDep,
     unit_of_work: UnitOfWorkDep,
+    embeddings: EmbeddingsDep,
 ) -> ChatExchange | StreamingResponse:
     """Ask about your videos: the question is stored, answered from the most relevant passages
     with [n] citations linking to the moment in the video, and the answer is stored with its
@@ -154,7 +162,9 @@ async def ask(
     check_length(body.content, settings)
     conversation = await owned_conversation(session, conversation_id, user)
     transcript_ids = await owned_transcript_ids(session, body.transcript_ids, user)
-    turn = await start_turn(session, conversation, body.content, transcript_ids, settings)
+    turn = await start_turn(
+        session, conversation, body.content, transcript_ids, settings, embeddings
+    )
     await session.commit()  # the question is kept whatever happens to the answer
     if "text/event-stream" in request.headers.get("accept", ""):
         return AnswerStream(stream_answer(turn, model, unit_of_work))

@@ -1,7 +1,7 @@
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import CurrentUser, LanguageModelDep, SessionDep, SettingsDep
+from app.api.deps import CurrentUser, EmbeddingsDep, LanguageModelDep, SessionDep, SettingsDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.routes.conversations import owned_conversation
 from app.api.routes.templates import missing_variables, visible_template
@@ -32,6 +32,7 @@ async def create_draft(
     session: SessionDep,
     settings: SettingsDep,
     model: LanguageModelDep,
+    embeddings: EmbeddingsDep,
 ) -> DraftResult:
     """A LinkedIn / Twitter / blog / email draft on `topic`, from what your videos say about it.
 
@@ -53,6 +54,7 @@ async def create_draft(
             conversation_id=body.conversation_id,
             model=model,
             settings=settings,
+            embeddings=embeddings,
         )
     except NoSourcesError as error:
         detail = ErrorDetail(

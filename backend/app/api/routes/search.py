@@ -3,16 +3,23 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.api.deps import CurrentUser, EmbeddingsDep, SessionDep, SettingsDep
 from app.api.errors import error_responses
 from app.api.schemas.search import SearchHit, SearchResults
-from app.db.repositories import ChunkHit
-from app.services.retrieval import deep_link, retrieve, start_seconds
+from app.services.retrieval import (
+    RankedHit,
+    SearchMode,
+    deep_link,
+    embed_question,
+    retrieve,
+    start_seconds,
+)
 
 router = APIRouter(prefix="/search", tags=["search"], responses=error_responses(401, 422))
 
 
-def public_hit(hit: ChunkHit) -> SearchHit:
+def public_hit(ranked: RankedHit) -> SearchHit:
+    hit = ranked.hit
     return SearchHit(
         transcript_id=hit.transcript_id,
         youtube_video_id=hit.youtube_video_id,
@@ -24,6 +31,9 @@ def public_hit(hit: ChunkHit) -> SearchHit:
         url=deep_link(hit),
         snippet=hit.snippet,
         rank=hit.rank,
+        similarity=ranked.similarity,
+        score=ranked.score,
+        signals=ranked.signals,
     )
 
 
@@ -32,22 +42,38 @@ async def search(
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
+    embeddings: EmbeddingsDep,
     q: Annotated[
         str,
         Query(
-            min_length=1, max_length=500, description='Web-search syntax: "a phrase", or, -word.'
+            min_length=1,
+            max_length=500,
+            description='A question or words; web-search syntax ("a phrase", -word) is honoured.',
         ),
     ],
+    mode: Annotated[
+        SearchMode,
+        Query(description="hybrid (words and meaning), lexical (words) or semantic (meaning)."),
+    ] = SearchMode.HYBRID,
     transcript_ids: Annotated[list[UUID] | None, Query(max_length=50)] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> SearchResults:
-    """Full-text search over the caller's transcripts, best first, each hit with a link to
-    the moment in the video. Every word must match; when nothing does, any word may."""
-    hits = await retrieve(
+    """Search the caller's transcripts: the passages that answer, best first, each with a link
+    to the moment in the video and the signals that found it. A question no video answers gets
+    no hits (`answerable: false`)."""
+    query_vector = None if mode is SearchMode.LEXICAL else await embed_question(embeddings, q)
+    retrieval = await retrieve(
         session,
         user.id,
         q,
+        query_vector=query_vector,
+        mode=mode,
         transcript_ids=transcript_ids,
         limit=min(limit, settings.search_max_results),
     )
-    return SearchResults(query=q, hits=[public_hit(hit) for hit in hits])
+    return SearchResults(
+        query=q,
+        mode=retrieval.mode,
+        answerable=retrieval.answerable,
+        hits=[public_hit(ranked) for ranked in retrieval.hits],
+    )

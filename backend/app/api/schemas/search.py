@@ -1,6 +1,9 @@
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
+
+from app.services.retrieval import SearchMode
 
 
 class SearchHit(BaseModel):
@@ -13,9 +16,23 @@ class SearchHit(BaseModel):
     end_seconds: float | None
     url: str = Field(description="The video at the moment the chunk starts.")
     snippet: str = Field(description="The matching passage, matched words between `**`.")
-    rank: float
+    rank: float = Field(description="Full-text rank of the question's words in the passage.")
+    similarity: float | None = Field(
+        description="Cosine similarity of the passage to the question's meaning; null when the "
+        "passage has no vector yet or the search is lexical."
+    )
+    score: float = Field(description="The combined score the hits are ordered by.")
+    signals: list[Literal["lexical", "semantic"]] = Field(
+        description="What matched: the question's words (`lexical`), its meaning (`semantic`)."
+    )
 
 
 class SearchResults(BaseModel):
     query: str
+    mode: SearchMode = Field(
+        description="The mode used: `hybrid` is answered lexically until the videos' vectors exist."
+    )
+    answerable: bool = Field(
+        description="Whether any passage answers the question; false means no hits."
+    )
     hits: list[SearchHit]

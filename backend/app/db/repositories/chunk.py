@@ -65,6 +65,12 @@ _QUERIES = {
                  FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS lexeme)""",
 }
 
+# Which chunks: those matching the query (and the transcripts asked for), or given ones.
+_MATCHING = """c.search_vector @@ query.tsq
+           AND (CAST(:transcript_ids AS uuid[]) IS NULL
+                OR c.transcript_id = ANY(:transcript_ids))"""
+_GIVEN = "c.id = ANY(:chunk_ids)"
+
 # Rank and cut first, then headline only the survivors: ts_headline re-parses the text.
 # ts_rank, not ts_rank_cd: an "any" query can match tens of thousands of chunks, which
 # ts_rank_cd ranks about twice as slowly, with no gain on the labelled set (tests/retrieval).
@@ -76,18 +82,18 @@ _SEARCH = """
     ),
     top AS (
         SELECT c.id, c.transcript_id, c.chunk_index, c.chunk_text, c.metadata, c.search_vector,
-               ts_rank(c.search_vector, query.tsq) AS rank
+               coalesce(ts_rank(c.search_vector, query.tsq), 0) AS rank
           FROM chunks c, query
          WHERE c.user_id = :user_id
-           AND c.search_vector @@ query.tsq
-           AND (CAST(:transcript_ids AS uuid[]) IS NULL OR c.transcript_id = ANY(:transcript_ids))
+           AND {chunks}
          ORDER BY rank DESC, c.transcript_id, c.chunk_index
          LIMIT :limit
     )
     SELECT top.id, top.transcript_id, t.youtube_video_id, t.title, top.chunk_index,
            top.chunk_text, top.metadata, top.rank,
-           ts_headline('english', top.chunk_text, query.tsq,
+           coalesce(ts_headline('english', top.chunk_text, query.tsq,
                        'StartSel=**, StopSel=**, MaxWords=35, MinWords=15, MaxFragments=2'),
+                    left(top.chunk_text, 240)),
            (SELECT count(*) FROM lexemes
              WHERE (top.search_vector || to_tsvector('english', coalesce(t.title, '')))
                    @@ lexemes.term),
@@ -160,7 +166,7 @@ class ChunkRepository(BaseRepository[Chunk]):
         match="all" needs every word (websearch syntax); match="any" needs one of them.
         """
         check_page(limit, 0)
-        statement = text(_SEARCH.format(tsquery=_QUERIES[match])).bindparams(
+        statement = text(_SEARCH.format(tsquery=_QUERIES[match], chunks=_MATCHING)).bindparams(
             bindparam("transcript_ids", type_=ARRAY(UUID(as_uuid=True))),
         )
         parameters = {
@@ -168,6 +174,27 @@ class ChunkRepository(BaseRepository[Chunk]):
             "query": query,
             "transcript_ids": list(transcript_ids) if transcript_ids is not None else None,
             "limit": limit,
+        }
+        async with database_errors_translated():
+            rows = (await self.session.execute(statement, parameters)).all()
+        return [ChunkHit(*row) for row in rows]
+
+    async def lexical_evidence(
+        self, user_id: uuid.UUID, query: str, chunk_ids: Sequence[uuid.UUID]
+    ) -> list[ChunkHit]:
+        """The user's chunks with these ids, each with its full-text rank against the query's
+        words (0 when none occurs), its share of them and a headline: what `search(match="any")`
+        says of a chunk, for chunks found another way."""
+        if not chunk_ids:
+            return []
+        statement = text(_SEARCH.format(tsquery=_QUERIES["any"], chunks=_GIVEN)).bindparams(
+            bindparam("chunk_ids", type_=ARRAY(UUID(as_uuid=True))),
+        )
+        parameters = {
+            "user_id": user_id,
+            "query": query,
+            "chunk_ids": list(chunk_ids),
+            "limit": len(chunk_ids),
         }
         async with database_errors_translated():
             rows = (await self.session.execute(statement, parameters)).all()

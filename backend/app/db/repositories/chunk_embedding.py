@@ -181,6 +181,31 @@ class ChunkEmbeddingRepository(BaseRepository[ChunkEmbedding]):
             rows = (await self.session.execute(statement, parameters)).all()
         return [VectorHit(*row) for row in rows]
 
+    async def similarities(
+        self, query: Sequence[float], model_name: str, chunk_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, float]:
+        """The cosine similarity of `query` to each of these chunks' vectors of `model_name`;
+        chunks without one are left out."""
+        if not chunk_ids:
+            return {}
+        statement = text("""
+            SELECT chunk_id, 1 - (embedding <=> CAST(CAST(:query AS real[]) AS vector))
+              FROM chunk_embeddings
+             WHERE model = :model AND dims = :dims AND chunk_id = ANY(:chunk_ids)
+        """).bindparams(
+            bindparam("query", type_=ARRAY(REAL)),
+            bindparam("chunk_ids", type_=ARRAY(UUID(as_uuid=True))),
+        )
+        parameters = {
+            "query": list(query),
+            "model": model_name,
+            "dims": len(query),
+            "chunk_ids": list(chunk_ids),
+        }
+        async with database_errors_translated():
+            rows = (await self.session.execute(statement, parameters)).all()
+        return {chunk_id: float(similarity) for chunk_id, similarity in rows}
+
     async def delete_model(self, model_name: str) -> int:
         """Delete every vector of `model_name` (e.g. a model no longer used); returns how many."""
         return await self.delete_where(ChunkEmbedding.model == model_name)
