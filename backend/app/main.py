@@ -6,12 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.api.deps import LoginThrottles
-from app.api.errors import install_error_handlers
+from app.api.errors import error_responses, install_error_handlers
 from app.api.middleware import REQUEST_ID_HEADER, BodySizeLimitMiddleware, RequestContextMiddleware
 from app.api.routes import (
     api_keys,
@@ -26,6 +26,7 @@ from app.api.routes import (
     transcripts,
     usage,
 )
+from app.api.validation import refuse_unstorable_values
 from app.core.config import Settings, get_settings
 from app.db.repositories import SessionRepository
 from app.db.session import dispose_engine, get_engine, unit_of_work
@@ -105,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Chat with YouTube transcripts and turn them into drafts.",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unstorable_values)],
+        responses=error_responses(422),
     )
     app.state.settings = settings
     app.state.language_model = build_language_model(settings)

@@ -3,7 +3,10 @@
     {"error": {"code": "conflict", "message": "...", "details": [...], "request_id": "..."}}
 
 Domain errors from the data layer are translated here, once: ConflictError → 409,
-NotFoundError → 404, InvalidValueError → 422.
+NotFoundError → 404, InvalidValueError → 422. Their messages are built from what the data layer
+parsed out (fields, values), never from the database's own wording, which stays in the logs.
+A body that cannot be read (not UTF-8, malformed JSON or multipart) is a 422, like any other
+invalid input.
 """
 
 import logging
@@ -106,12 +109,17 @@ def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def printable(text: str) -> str:
+    """`text` with anything UTF-8 cannot encode (a lone surrogate in a JSON key) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _validation_details(error: RequestValidationError) -> list[ErrorDetail]:
     # The offending input is left out on purpose: it may be a password.
     return [
         ErrorDetail(
-            field=".".join(str(part) for part in item.get("loc", ())) or None,
-            message=item.get("msg", "invalid value"),
+            field=printable(".".join(str(part) for part in item.get("loc", ()))) or None,
+            message=printable(item.get("msg", "invalid value")),
             type=item.get("type", "value_error"),
         )
         for item in error.errors()
@@ -129,8 +137,20 @@ async def _api_error(_: Request, error: Exception) -> JSONResponse:
     )
 
 
+def unreadable_body() -> JSONResponse:
+    detail = ErrorDetail(
+        field="body",
+        message="could not be read: not UTF-8, or malformed JSON or multipart data",
+        type="body_unreadable",
+    )
+    return error_response(422, "validation_error", "The request body could not be read.", [detail])
+
+
 async def _http_exception(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400:
+        # The framework's own 400s are all bodies it could not parse; the app raises ApiError.
+        return unreadable_body()
     message = (
         error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
     )
@@ -145,22 +165,30 @@ async def _request_validation(_: Request, error: Exception) -> JSONResponse:
     return error_response(422, "validation_error", f"Invalid request: {summary}", details)
 
 
+def _clash(fields: dict[str, str]) -> str:
+    return ", ".join(f"{name}={value}" for name, value in fields.items())
+
+
 async def _conflict(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ConflictError)
-    fields = error.fields
-    clash = ", ".join(f"{name}={value}" for name, value in fields.items()) or error.constraint
-    details = _constraint_details(fields, "already exists", "unique")
-    return error_response(409, "conflict", f"Already exists: {clash}", details)
+    clash = _clash(error.fields)
+    details = _constraint_details(error.fields, "already exists", "unique")
+    message = f"Already exists: {clash}" if clash else "Already exists."
+    return error_response(409, "conflict", message, details)
 
 
 async def _not_found(_: Request, error: Exception) -> JSONResponse:
-    return error_response(404, "not_found", str(error))
+    assert isinstance(error, NotFoundError)
+    return error_response(404, "not_found", error.public_message())
 
 
 async def _invalid_value(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, InvalidValueError)
+    logger.info("value refused by the database: %s", error)
     details = _constraint_details(error.fields, "not accepted", "constraint")
-    return error_response(422, "validation_error", f"Value not accepted: {error}", details)
+    clash = _clash(error.fields)
+    message = f"Value not accepted: {clash}" if clash else "A value was not accepted."
+    return error_response(422, "validation_error", message, details)
 
 
 def install_error_handlers(app: FastAPI) -> None:

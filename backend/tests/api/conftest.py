@@ -1,5 +1,6 @@
 """An HTTP client on the ASGI app, its unit of work joined to the test's rolled-back session."""
 
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -103,3 +104,24 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     assert error["message"]
     assert error["request_id"] == response.headers["X-Request-ID"]
     return error
+
+
+# What PostgreSQL, asyncpg or SQLAlchemy would say, and an API message never should.
+DRIVER_WORDING = re.compile(
+    r"asyncpg|sqlalchemy|postgres|psycopg|\bSQL\b|violates|constraint|relation \"|\btable\b"
+    r"|int64|query argument|\$\d|Key \(|invalid input|byte sequence|escape sequence|DETAIL:",
+    re.IGNORECASE,
+)
+
+
+def driver_wording_in(body: Any) -> str | None:
+    """The first error message (or detail message) of `body` in the database's words. Field
+    names are left out: they echo the caller's own keys, which may be any word."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None
+    details = error["details"]
+    messages = [str(error.get("message", ""))] + [str(d.get("message", "")) for d in details]
+    for field in sorted((str(d["field"]) for d in details if d.get("field")), key=len)[::-1]:
+        messages = [message.replace(field, "") for message in messages]
+    return next((m for m in messages if DRIVER_WORDING.search(m)), None)

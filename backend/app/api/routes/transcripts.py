@@ -16,6 +16,7 @@ from app.api.schemas.transcripts import (
     TranscriptDetail,
     TranscriptPublic,
 )
+from app.api.validation import PROBLEMS, text_problem
 from app.db.models import Transcript, User
 from app.db.repositories import ChunkRepository, JobRepository, TranscriptRepository
 from app.services.captions import CaptionFileError, caption_format, parse_captions
@@ -120,6 +121,8 @@ async def upload_captions(
         content = (await file.read()).decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise invalid_upload("file", "the caption file is not UTF-8 text") from error
+    if problem := text_problem(content):
+        raise invalid_upload("file", f"the caption file {PROBLEMS[problem]}")
     try:
         segments = parse_captions(content, caption_format(file.filename or "", content))
     except CaptionFileError as error:
