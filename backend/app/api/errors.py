@@ -6,7 +6,7 @@ Domain errors from the data layer are translated here, once: ConflictError → 4
 NotFoundError → 404, InvalidValueError → 422. Their messages are built from what the data layer
 parsed out (fields, values), never from the database's own wording, which stays in the logs.
 A body that cannot be read (not UTF-8, malformed JSON or multipart) is a 422, like any other
-invalid input.
+invalid input; a 405 names in `Allow` every method the path answers.
 """
 
 import logging
@@ -18,6 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 from app.core.logging import request_id_var
 from app.db.errors import ConflictError, InvalidValueError, NotFoundError
@@ -137,6 +139,22 @@ async def _api_error(_: Request, error: Exception) -> JSONResponse:
     )
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(routes: list[BaseRoute], scope: Scope) -> str:
+    """Every method some route serves on this request's path, for a 405's `Allow` header.
+
+    Each method is tried against the routes as the router would (included routers nest theirs),
+    so the answer needs no knowledge of how routes are stored."""
+    allowed = [
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+    return ", ".join(sorted(allowed))
+
+
 def unreadable_body() -> JSONResponse:
     detail = ErrorDetail(
         field="body",
@@ -146,7 +164,7 @@ def unreadable_body() -> JSONResponse:
     return error_response(422, "validation_error", "The request body could not be read.", [detail])
 
 
-async def _http_exception(_: Request, error: Exception) -> JSONResponse:
+async def _http_exception(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     if error.status_code == 400:
         # The framework's own 400s are all bodies it could not parse; the app raises ApiError.
@@ -154,8 +172,12 @@ async def _http_exception(_: Request, error: Exception) -> JSONResponse:
     message = (
         error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
     )
-    headers = dict(error.headers) if error.headers else None
-    return error_response(error.status_code, code_for(error.status_code), message, None, headers)
+    headers = dict(error.headers) if error.headers else {}
+    if error.status_code == 405:
+        headers["Allow"] = allowed_methods(request.app.router.routes, request.scope)
+    return error_response(
+        error.status_code, code_for(error.status_code), message, None, headers or None
+    )
 
 
 async def _request_validation(_: Request, error: Exception) -> JSONResponse:

@@ -58,7 +58,9 @@ async def list_conversations(
     )
 
 
-@router.get("/{conversation_id}", response_model=ConversationPublic, responses=error_responses(404))
+@router.get(
+    "/{conversation_id:uuid}", response_model=ConversationPublic, responses=error_responses(404)
+)
 async def get_conversation(
     conversation_id: UUID, user: CurrentUser, session: SessionDep
 ) -> Conversation:
@@ -66,7 +68,7 @@ async def get_conversation(
 
 
 @router.patch(
-    "/{conversation_id}", response_model=ConversationPublic, responses=error_responses(404)
+    "/{conversation_id:uuid}", response_model=ConversationPublic, responses=error_responses(404)
 )
 async def rename_conversation(
     conversation_id: UUID, body: ConversationRename, user: CurrentUser, session: SessionDep
@@ -76,7 +78,9 @@ async def rename_conversation(
 
 
 @router.delete(
-    "/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
+    "/{conversation_id:uuid}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(404),
 )
 async def delete_conversation(
     conversation_id: UUID, user: CurrentUser, session: SessionDep
@@ -88,7 +92,7 @@ async def delete_conversation(
 
 
 @router.get(
-    "/{conversation_id}/messages",
+    "/{conversation_id:uuid}/messages",
     response_model=Page[MessagePublic],
     responses=error_responses(404),
 )
@@ -129,7 +133,7 @@ answer) or `error`. A client that disconnects leaves the partial answer stored, 
 
 
 @router.post(
-    "/{conversation_id}/messages",
+    "/{conversation_id:uuid}/messages",
     status_code=status.HTTP_201_CREATED,
     response_model=ChatExchange,
     responses={

@@ -151,13 +151,15 @@ async def list_transcripts(
     return page_of(TranscriptPublic, items, await transcripts.count_by_user(user.id), limit, offset)
 
 
-@router.get("/{transcript_id}", response_model=TranscriptDetail, responses=error_responses(404))
+@router.get(
+    "/{transcript_id:uuid}", response_model=TranscriptDetail, responses=error_responses(404)
+)
 async def get_transcript(transcript_id: UUID, user: CurrentUser, session: SessionDep) -> Transcript:
     return await owned_transcript(session, transcript_id, user)
 
 
 @router.delete(
-    "/{transcript_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
+    "/{transcript_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
 )
 async def delete_transcript(
     transcript_id: UUID, user: CurrentUser, session: SessionDep
@@ -169,7 +171,7 @@ async def delete_transcript(
 
 
 @router.get(
-    "/{transcript_id}/chunks", response_model=Page[ChunkPublic], responses=error_responses(404)
+    "/{transcript_id:uuid}/chunks", response_model=Page[ChunkPublic], responses=error_responses(404)
 )
 async def list_chunks(
     transcript_id: UUID,
