@@ -12,7 +12,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.api.deps import LoginThrottles
 from app.api.errors import error_responses, install_error_handlers
-from app.api.middleware import REQUEST_ID_HEADER, BodySizeLimitMiddleware, RequestContextMiddleware
+from app.api.middleware import (
+    REQUEST_ID_HEADER,
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from app.api.routes import (
     api_keys,
     auth,
@@ -122,7 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router())
-    # Added last, runs first: request ids wrap everything, including CORS and size refusals.
+    # Added last, runs first: security headers, then request ids, wrap everything (a 500 too).
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -133,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=[REQUEST_ID_HEADER],
         )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, trusted_proxies=settings.trusted_proxies)
     return app
 
 
