@@ -79,11 +79,12 @@ async def sign_up(client: httpx.AsyncClient, email: str | None = None) -> Accoun
     registered = await client.post(
         "/api/v1/auth/register", json={"email": email, "password": PASSWORD}
     )
-    assert registered.status_code == 201, registered.text
+    assert registered.status_code == 202, registered.text
     login = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
     assert login.status_code == 200, login.text
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    return Account(email=email, headers=headers, id=registered.json()["id"])
+    me = await client.get("/api/v1/auth/me", headers=headers)
+    return Account(email=email, headers=headers, id=me.json()["id"])
 
 
 @pytest.fixture
