@@ -38,12 +38,17 @@ def savepoint_unit_of_work(session: AsyncSession) -> Callable[[], AsyncIterator[
     return unit_of_work
 
 
-def build_app(session: AsyncSession, **overrides: Any) -> FastAPI:
-    settings = get_settings().model_copy(update=overrides)
-    app = create_app(settings)
+def join_test_session(app: FastAPI, session: AsyncSession) -> None:
+    """Make the app's units of work run on the test's session."""
     unit_of_work = savepoint_unit_of_work(session)
     app.dependency_overrides[get_db] = unit_of_work
     app.dependency_overrides[unit_of_work_factory] = lambda: asynccontextmanager(unit_of_work)
+
+
+def build_app(session: AsyncSession, **overrides: Any) -> FastAPI:
+    settings = get_settings().model_copy(update=overrides)
+    app = create_app(settings)
+    join_test_session(app, session)
     return app
 
 
