@@ -6,12 +6,17 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api.errors import install_error_handlers
-from app.api.middleware import REQUEST_ID_HEADER, BodySizeLimitMiddleware, RequestContextMiddleware
+from app.api.errors import error_responses, install_error_handlers
+from app.api.middleware import (
+    REQUEST_ID_HEADER,
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from app.api.routes import (
     api_keys,
     auth,
@@ -25,6 +30,7 @@ from app.api.routes import (
     transcripts,
     usage,
 )
+from app.api.validation import refuse_unstorable_values
 from app.core.config import Settings, get_settings
 from app.core.offload import shutdown_pools
 from app.db.repositories import LoginFailureRepository, SessionRepository
@@ -111,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Chat with YouTube transcripts and turn them into drafts.",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unstorable_values)],
+        responses=error_responses(422),
     )
     app.state.settings = settings
     app.state.language_model = build_language_model(settings)
@@ -119,7 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router())
-    # Added last, runs first: request ids wrap everything, including CORS and size refusals.
+    # Added last, runs first: security headers, then request ids, wrap everything (a 500 too).
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -130,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=[REQUEST_ID_HEADER],
         )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, trusted_proxies=settings.trusted_proxies)
     return app
 
 

@@ -714,7 +714,7 @@ async def sign_in(client: httpx.AsyncClient) -> str:
         "email": f"bench-{uuid.uuid4().hex[:12]}@example.com",
         "password": secrets.token_urlsafe(16),
     }
-    await expect(client.post(f"{API}/auth/register", json=credentials), 201)
+    await expect(client.post(f"{API}/auth/register", json=credentials), 202)
     login = await expect(client.post(f"{API}/auth/login", json=credentials), 200)
     return str(login["access_token"])
 

@@ -3,7 +3,10 @@
     {"error": {"code": "conflict", "message": "...", "details": [...], "request_id": "..."}}
 
 Domain errors from the data layer are translated here, once: ConflictError → 409,
-NotFoundError → 404, InvalidValueError → 422.
+NotFoundError → 404, InvalidValueError → 422. Their messages are built from what the data layer
+parsed out (fields, values), never from the database's own wording, which stays in the logs.
+A body that cannot be read (not UTF-8, malformed JSON or multipart) is a 422, like any other
+invalid input; a 405 names in `Allow` every method the path answers.
 """
 
 import logging
@@ -15,6 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 from app.core.logging import request_id_var
 from app.db.errors import ConflictError, InvalidValueError, NotFoundError
@@ -118,12 +123,17 @@ def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def printable(text: str) -> str:
+    """`text` with anything UTF-8 cannot encode (a lone surrogate in a JSON key) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _validation_details(error: RequestValidationError) -> list[ErrorDetail]:
     # The offending input is left out on purpose: it may be a password.
     return [
         ErrorDetail(
-            field=".".join(str(part) for part in item.get("loc", ())) or None,
-            message=item.get("msg", "invalid value"),
+            field=printable(".".join(str(part) for part in item.get("loc", ()))) or None,
+            message=printable(item.get("msg", "invalid value")),
             type=item.get("type", "value_error"),
         )
         for item in error.errors()
@@ -141,13 +151,45 @@ async def _api_error(_: Request, error: Exception) -> JSONResponse:
     )
 
 
-async def _http_exception(_: Request, error: Exception) -> JSONResponse:
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(routes: list[BaseRoute], scope: Scope) -> str:
+    """Every method some route serves on this request's path, for a 405's `Allow` header.
+
+    Each method is tried against the routes as the router would (included routers nest theirs),
+    so the answer needs no knowledge of how routes are stored."""
+    allowed = [
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+    return ", ".join(sorted(allowed))
+
+
+def unreadable_body() -> JSONResponse:
+    detail = ErrorDetail(
+        field="body",
+        message="could not be read: not UTF-8, or malformed JSON or multipart data",
+        type="body_unreadable",
+    )
+    return error_response(422, "validation_error", "The request body could not be read.", [detail])
+
+
+async def _http_exception(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400:
+        # The framework's own 400s are all bodies it could not parse; the app raises ApiError.
+        return unreadable_body()
     message = (
         error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
     )
-    headers = dict(error.headers) if error.headers else None
-    return error_response(error.status_code, code_for(error.status_code), message, None, headers)
+    headers = dict(error.headers) if error.headers else {}
+    if error.status_code == 405:
+        headers["Allow"] = allowed_methods(request.app.router.routes, request.scope)
+    return error_response(
+        error.status_code, code_for(error.status_code), message, None, headers or None
+    )
 
 
 async def _request_validation(_: Request, error: Exception) -> JSONResponse:
@@ -157,22 +199,30 @@ async def _request_validation(_: Request, error: Exception) -> JSONResponse:
     return error_response(422, "validation_error", f"Invalid request: {summary}", details)
 
 
+def _clash(fields: dict[str, str]) -> str:
+    return ", ".join(f"{name}={value}" for name, value in fields.items())
+
+
 async def _conflict(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ConflictError)
-    fields = error.fields
-    clash = ", ".join(f"{name}={value}" for name, value in fields.items()) or error.constraint
-    details = _constraint_details(fields, "already exists", "unique")
-    return error_response(409, "conflict", f"Already exists: {clash}", details)
+    clash = _clash(error.fields)
+    details = _constraint_details(error.fields, "already exists", "unique")
+    message = f"Already exists: {clash}" if clash else "Already exists."
+    return error_response(409, "conflict", message, details)
 
 
 async def _not_found(_: Request, error: Exception) -> JSONResponse:
-    return error_response(404, "not_found", str(error))
+    assert isinstance(error, NotFoundError)
+    return error_response(404, "not_found", error.public_message())
 
 
 async def _invalid_value(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, InvalidValueError)
+    logger.info("value refused by the database: %s", error)
     details = _constraint_details(error.fields, "not accepted", "constraint")
-    return error_response(422, "validation_error", f"Value not accepted: {error}", details)
+    clash = _clash(error.fields)
+    message = f"Value not accepted: {clash}" if clash else "A value was not accepted."
+    return error_response(422, "validation_error", message, details)
 
 
 def install_error_handlers(app: FastAPI) -> None:

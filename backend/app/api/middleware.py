@@ -1,12 +1,17 @@
-"""Pure ASGI middleware: request ids with the access log, and the request-body size limit.
+"""Pure ASGI middleware: request ids with the access log, the request-body size limit, and the
+security headers every response carries.
 
 Pure ASGI rather than BaseHTTPMiddleware: no extra task per request and streaming stays intact.
 """
 
+import base64
+import hashlib
+import ipaddress
 import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -116,3 +121,123 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+# JSON (and every other non-HTML answer) may load nothing and be framed by no page.
+API_CONTENT_POLICY = "default-src 'none'; frame-ancestors 'none'"
+# Swagger UI and ReDoc load their scripts, styles and fonts from these hosts until the
+# assets are served locally.
+DOCS_ASSET_HOSTS = "https://cdn.jsdelivr.net"
+DOCS_FONT_CSS_HOSTS = "https://fonts.googleapis.com"
+DOCS_FONT_HOSTS = "https://fonts.gstatic.com"
+DOCS_IMAGE_HOSTS = "https://fastapi.tiangolo.com https://cdn.redoc.ly"
+HSTS = "max-age=31536000; includeSubDomains"
+
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL)
+
+
+def inline_script_hashes(html: bytes) -> list[str]:
+    """CSP source expressions allowing exactly the page's own inline scripts, and no other."""
+    return [
+        "'sha256-" + base64.b64encode(hashlib.sha256(code).digest()).decode() + "'"
+        for code in _INLINE_SCRIPT.findall(html)
+    ]
+
+
+def html_content_policy(html: bytes) -> str:
+    scripts = " ".join(["'self'", DOCS_ASSET_HOSTS, *inline_script_hashes(html)])
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {scripts}",
+            # Swagger UI and ReDoc set style attributes and inject <style> elements.
+            f"style-src 'self' 'unsafe-inline' {DOCS_ASSET_HOSTS} {DOCS_FONT_CSS_HOSTS}",
+            f"img-src 'self' data: {DOCS_IMAGE_HOSTS}",
+            f"font-src {DOCS_FONT_HOSTS}",
+            "connect-src 'self'",
+            "worker-src blob:",  # ReDoc's search runs in a worker made from a blob
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def trusted_proxy(
+    scope: Scope, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> bool:
+    client = scope.get("client")
+    if not client or not networks:
+        return False
+    try:
+        address = ipaddress.ip_address(client[0])
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+class SecurityHeadersMiddleware:
+    """Adds to every response: `X-Content-Type-Options: nosniff`, `Referrer-Policy:
+    no-referrer`, `X-Frame-Options: DENY`, a Content-Security-Policy (strict for JSON; for an
+    HTML page, one that lets it load the documentation's assets and run its own inline scripts,
+    identified by their hashes), and `Strict-Transport-Security` when the request came over
+    HTTPS: its scheme, or `X-Forwarded-Proto` set by a proxy listed in `trusted_proxies`.
+
+    An HTML response is held until its body is complete, to hash its inline scripts: HTML
+    pages here are small documentation pages; everything else streams as it comes.
+    """
+
+    def __init__(self, app: ASGIApp, trusted_proxies: Sequence[str] = ()) -> None:
+        self.app = app
+        self.trusted_networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+
+    def over_https(self, scope: Scope) -> bool:
+        if scope.get("scheme") == "https":
+            return True
+        forwarded = Headers(scope=scope).get("x-forwarded-proto", "")
+        return forwarded.lower() == "https" and trusted_proxy(scope, self.trusted_networks)
+
+    def common_headers(self, scope: Scope) -> dict[str, str]:
+        headers = {
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "X-Frame-Options": "DENY",
+        }
+        if self.over_https(scope):
+            headers["Strict-Transport-Security"] = HSTS
+        return headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        common = self.common_headers(scope)
+        held_start: Message | None = None
+        held_body: list[bytes] = []
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal held_start
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in common.items():
+                    headers[name] = value
+                if "content-security-policy" in headers:
+                    await send(message)
+                elif headers.get("content-type", "").startswith("text/html"):
+                    held_start = message
+                else:
+                    headers["Content-Security-Policy"] = API_CONTENT_POLICY
+                    await send(message)
+            elif held_start is not None and message["type"] == "http.response.body":
+                held_body.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    html = b"".join(held_body)
+                    MutableHeaders(scope=held_start)["Content-Security-Policy"] = (
+                        html_content_policy(html)
+                    )
+                    await send(held_start)
+                    await send({"type": "http.response.body", "body": html})
+            else:
+                await send(message)
+
+        await self.app(scope, receive, send_with_headers)

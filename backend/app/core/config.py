@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     # HTTP
     cors_origins: list[str] = Field(default_factory=list)
     max_request_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # Addresses (or networks) of the reverse proxies whose X-Forwarded-Proto is believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     # Accounts
     session_ttl_hours: float = Field(default=7 * 24, gt=0)

@@ -3,8 +3,9 @@
 Database failures are translated once, here, so that callers (routes, scripts) never inspect
 driver exceptions: a duplicate is a ConflictError, a missing referenced row is a NotFoundError,
 a value the schema refuses is an InvalidValueError. Each names the table, the constraint and
-the clashing value as PostgreSQL reported them. `is_database_unavailable` tells an outage (the
-server refused, went away or the pool is exhausted) from a bug.
+the clashing value as PostgreSQL reported them; their `str()` keeps PostgreSQL's wording for the
+logs, while what a caller may see is built from the parsed fields alone. `is_database_unavailable`
+tells an outage (the server refused, went away or the pool is exhausted) from a bug.
 """
 
 import re
@@ -34,7 +35,14 @@ class NotFoundError(RepositoryError):
     def __init__(self, entity: str, key: Any, detail: str | None = None) -> None:
         self.entity = entity
         self.key = key
-        super().__init__(detail or f"{entity} {key} does not exist")
+        super().__init__(detail or self.public_message())
+
+    def public_message(self) -> str:
+        """What is missing, in words fit for a caller (no database wording)."""
+        key = self.key
+        if isinstance(key, dict):
+            key = ", ".join(f"{name}={value}" for name, value in key.items())
+        return f"{self.entity} {key} does not exist" if key else f"A {self.entity} does not exist"
 
 
 class ConstraintError(RepositoryError):
@@ -82,7 +90,7 @@ def translate_database_error(error: DBAPIError) -> RepositoryError | None:
         return ConflictError(message, table=table, constraint=constraint, detail=detail)
     if sqlstate == FOREIGN_KEY_VIOLATION:
         fields = key_fields(detail)
-        return NotFoundError("referenced row", fields or constraint, message)
+        return NotFoundError("referenced row", fields or None, message)
     if sqlstate[:2] in INVALID_DATA_CLASSES:
         return InvalidValueError(message, table=table, constraint=constraint, detail=detail)
     return None

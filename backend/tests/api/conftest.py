@@ -1,5 +1,6 @@
 """An HTTP client on the ASGI app, its unit of work joined to the test's rolled-back session."""
 
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -37,12 +38,17 @@ def savepoint_unit_of_work(session: AsyncSession) -> Callable[[], AsyncIterator[
     return unit_of_work
 
 
-def build_app(session: AsyncSession, **overrides: Any) -> FastAPI:
-    settings = get_settings().model_copy(update=overrides)
-    app = create_app(settings)
+def join_test_session(app: FastAPI, session: AsyncSession) -> None:
+    """Make the app's units of work run on the test's session."""
     unit_of_work = savepoint_unit_of_work(session)
     app.dependency_overrides[get_db] = unit_of_work
     app.dependency_overrides[unit_of_work_factory] = lambda: asynccontextmanager(unit_of_work)
+
+
+def build_app(session: AsyncSession, **overrides: Any) -> FastAPI:
+    settings = get_settings().model_copy(update=overrides)
+    app = create_app(settings)
+    join_test_session(app, session)
     return app
 
 
@@ -78,11 +84,12 @@ async def sign_up(client: httpx.AsyncClient, email: str | None = None) -> Accoun
     registered = await client.post(
         "/api/v1/auth/register", json={"email": email, "password": PASSWORD}
     )
-    assert registered.status_code == 201, registered.text
+    assert registered.status_code == 202, registered.text
     login = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
     assert login.status_code == 200, login.text
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    return Account(email=email, headers=headers, id=registered.json()["id"])
+    me = await client.get("/api/v1/auth/me", headers=headers)
+    return Account(email=email, headers=headers, id=me.json()["id"])
 
 
 @pytest.fixture
@@ -103,3 +110,24 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     assert error["message"]
     assert error["request_id"] == response.headers["X-Request-ID"]
     return error
+
+
+# What PostgreSQL, asyncpg or SQLAlchemy would say, and an API message never should.
+DRIVER_WORDING = re.compile(
+    r"asyncpg|sqlalchemy|postgres|psycopg|\bSQL\b|violates|constraint|relation \"|\btable\b"
+    r"|int64|query argument|\$\d|Key \(|invalid input|byte sequence|escape sequence|DETAIL:",
+    re.IGNORECASE,
+)
+
+
+def driver_wording_in(body: Any) -> str | None:
+    """The first error message (or detail message) of `body` in the database's words. Field
+    names are left out: they echo the caller's own keys, which may be any word."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None
+    details = error["details"]
+    messages = [str(error.get("message", ""))] + [str(d.get("message", "")) for d in details]
+    for field in sorted((str(d["field"]) for d in details if d.get("field")), key=len)[::-1]:
+        messages = [message.replace(field, "") for message in messages]
+    return next((m for m in messages if DRIVER_WORDING.search(m)), None)

@@ -1,7 +1,7 @@
 import httpx
 import pytest
 
-from app.core.security import token_digest
+from app.core.security import hash_password, token_digest
 from app.db.repositories import SessionRepository
 from tests.api.conftest import PASSWORD, Account, assert_error
 from tests.factories import in_hours
@@ -11,26 +11,58 @@ LOGIN = "/api/v1/auth/login"
 ME = "/api/v1/auth/me"
 
 
-async def test_register_normalises_the_email_and_hides_the_hash(client: httpx.AsyncClient) -> None:
+async def test_register_normalises_the_email_and_the_client_logs_in_next(
+    client: httpx.AsyncClient,
+) -> None:
     response = await client.post(
         REGISTER, json={"email": "  Grace@Example.COM", "password": PASSWORD}
     )
 
-    assert response.status_code == 201
-    body = response.json()
-    assert body["email"] == "grace@example.com"
-    assert body["is_admin"] is False
-    assert "password" not in response.text
+    assert response.status_code == 202
+    assert response.json()["email"] == "grace@example.com"
     assert "hash" not in response.text
+    login = await client.post(LOGIN, json={"email": "grace@example.com", "password": PASSWORD})
+    token = login.json()["access_token"]
+    me = await client.get(ME, headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["email"] == "grace@example.com"
+    assert me.json()["is_admin"] is False
 
 
-async def test_register_twice_is_a_conflict(client: httpx.AsyncClient) -> None:
-    await client.post(REGISTER, json={"email": "twice@example.com", "password": PASSWORD})
-    response = await client.post(
-        REGISTER, json={"email": "TWICE@example.com", "password": PASSWORD}
+async def test_register_answers_a_taken_email_exactly_as_a_free_one(
+    client: httpx.AsyncClient,
+) -> None:
+    free = await client.post(REGISTER, json={"email": "twice@example.com", "password": PASSWORD})
+    taken = await client.post(
+        REGISTER, json={"email": "TWICE@example.com", "password": "another password"}
     )
-    error = assert_error(response, 409, "conflict")
-    assert "twice@example.com" in error["message"]
+
+    assert free.status_code == taken.status_code == 202
+    assert free.json() == taken.json()
+    assert set(free.headers) == set(taken.headers)
+    # Nothing changed for the taken email: its first password still works, the second not.
+    first = await client.post(LOGIN, json={"email": "twice@example.com", "password": PASSWORD})
+    second = await client.post(
+        LOGIN, json={"email": "twice@example.com", "password": "another password"}
+    )
+    assert first.status_code == 200
+    assert_error(second, 401, "unauthorized")
+
+
+async def test_register_hashes_the_password_for_a_taken_email_too(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same work either way, so timing does not tell a taken email from a free one."""
+    hashed: list[str] = []
+
+    async def counting_hash(password: str) -> str:
+        hashed.append(password)
+        return await hash_password(password)
+
+    monkeypatch.setattr("app.api.routes.auth.hash_password", counting_hash)
+    for _ in range(2):
+        await client.post(REGISTER, json={"email": "timing@example.com", "password": PASSWORD})
+
+    assert len(hashed) == 2
 
 
 @pytest.mark.parametrize(

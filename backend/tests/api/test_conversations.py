@@ -131,11 +131,13 @@ async def test_another_users_conversation_answers_404_like_a_missing_one(
     assert still_there.json()["title"] == "private"
 
 
-async def test_bad_ids_and_pages_are_422(client: httpx.AsyncClient, alice: Account) -> None:
+async def test_bad_pages_are_422_and_an_id_that_is_not_a_uuid_is_404(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
     assert_error(
         await client.get(f"{CONVERSATIONS}/not-a-uuid", headers=alice.headers),
-        422,
-        "validation_error",
+        404,
+        "not_found",
     )
     for params in ({"limit": 0}, {"limit": 101}, {"offset": -1}):
         response = await client.get(CONVERSATIONS, params=params, headers=alice.headers)

@@ -5,7 +5,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.api.conftest import ClientFactory, assert_error
+from tests.api.conftest import Account, ClientFactory, assert_error
 
 
 async def test_the_callers_request_id_is_echoed_and_logged(
@@ -106,3 +106,23 @@ async def test_openapi_documents_every_route_with_the_error_shape(
                 ref = response["content"]["application/json"]["schema"]["$ref"]
                 assert ref.endswith("/ErrorResponse"), (path, method, code)
     assert (await client.get("/docs")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/api/v1/conversations", "GET, POST"),
+        ("PUT", "/api/v1/conversations/{id}", "DELETE, GET, PATCH"),
+        ("PUT", "/api/v1/templates/{id}", "DELETE, GET, PATCH"),
+        ("GET", "/api/v1/transcripts/ingest", "POST"),
+        ("DELETE", "/api/v1/transcripts/upload", "POST"),
+        ("POST", "/api/v1/config/{key}", "DELETE, GET, PUT"),
+    ],
+)
+async def test_405_names_every_method_the_path_answers(
+    client: httpx.AsyncClient, alice: Account, method: str, path: str, allowed: str
+) -> None:
+    url = path.replace("{id}", "6f1c2f8e-95b1-4bb0-9a7a-2b0d1b9d1c3e").replace("{key}", "k")
+    response = await client.request(method, url, headers=alice.headers)
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == allowed

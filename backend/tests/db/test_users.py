@@ -26,6 +26,19 @@ async def test_unknown_user_is_none(session: AsyncSession) -> None:
     assert await users.get_by_email("nobody@example.com") is None
 
 
+async def test_create_unless_taken_inserts_once_and_leaves_a_taken_email_alone(
+    session: AsyncSession,
+) -> None:
+    users = UserRepository(session)
+
+    assert await users.create_unless_taken(email="Once@Example.com", password_hash="first")
+    assert not await users.create_unless_taken(email=" once@example.COM", password_hash="second")
+
+    stored = await users.get_by_email("once@example.com")
+    assert stored is not None
+    assert stored.password_hash == "first"
+
+
 async def test_duplicate_email_is_a_conflict_naming_the_value(session: AsyncSession) -> None:
     users = UserRepository(session)
     await users.create(email="dup@example.com", password_hash="h")

@@ -37,7 +37,9 @@ async def list_api_keys(
     return page_of(ApiKeyPublic, items, await keys.count_by_user(user.id), limit, offset)
 
 
-@router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
+@router.delete(
+    "/{key_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
+)
 async def revoke_api_key(key_id: UUID, user: CurrentUser, session: SessionDep) -> Response:
     """Revoke a key; it stops working at once. 404 for a key that is not the caller's."""
     if not await ApiKeyRepository(session).revoke(key_id, user.id):

@@ -10,7 +10,7 @@ from app.api.deps import (
     UnitOfWorkDep,
 )
 from app.api.errors import ApiError, ErrorDetail, error_responses
-from app.api.schemas.auth import Credentials, LoginResult, UserPublic
+from app.api.schemas.auth import Credentials, LoginResult, RegistrationReceived, UserPublic
 from app.core.config import Settings
 from app.core.security import (
     dummy_password_hash,
@@ -21,6 +21,7 @@ from app.core.security import (
 )
 from app.db.models import User
 from app.db.repositories import SessionRepository, UserRepository
+from app.db.repositories.user import normalise_email
 from app.services.login_throttle import LoginAttempt, LoginThrottle
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -41,19 +42,28 @@ def check_password_rules(password: str, settings: Settings) -> None:
         raise ApiError(422, "validation_error", f"The password {problem}.", details=[detail])
 
 
+REGISTERED = "If this email was free, the account now exists: log in with the password."
+
+
 @router.post(
     "/register",
-    status_code=status.HTTP_201_CREATED,
-    response_model=UserPublic,
-    responses=error_responses(409, 422),
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RegistrationReceived,
+    responses=error_responses(422),
 )
-async def register(body: Credentials, session: SessionDep, settings: SettingsDep) -> User:
-    """Create an account. The email is stored trimmed and lower-cased; 409 if it is taken."""
+async def register(
+    body: Credentials, session: SessionDep, settings: SettingsDep
+) -> RegistrationReceived:
+    """Create an account, then log in. A taken email gets the very same answer (and the
+    password is hashed all the same), so registering cannot tell who has an account; nothing
+    is changed for an email that is taken."""
     password = body.password.get_secret_value()
     check_password_rules(password, settings)
-    return await UserRepository(session).create(
-        email=str(body.email), password_hash=await hash_password(password)
+    email = normalise_email(str(body.email))
+    await UserRepository(session).create_unless_taken(
+        email=email, password_hash=await hash_password(password)
     )
+    return RegistrationReceived(email=email, message=REGISTERED)
 
 
 def too_many_attempts(retry_after: int) -> ApiError:

@@ -65,7 +65,9 @@ async def list_conversations(
     )
 
 
-@router.get("/{conversation_id}", response_model=ConversationPublic, responses=error_responses(404))
+@router.get(
+    "/{conversation_id:uuid}", response_model=ConversationPublic, responses=error_responses(404)
+)
 async def get_conversation(
     conversation_id: UUID, user: CurrentUser, session: SessionDep
 ) -> Conversation:
@@ -73,7 +75,7 @@ async def get_conversation(
 
 
 @router.patch(
-    "/{conversation_id}", response_model=ConversationPublic, responses=error_responses(404)
+    "/{conversation_id:uuid}", response_model=ConversationPublic, responses=error_responses(404)
 )
 async def rename_conversation(
     conversation_id: UUID, body: ConversationRename, user: CurrentUser, session: SessionDep
@@ -83,7 +85,9 @@ async def rename_conversation(
 
 
 @router.delete(
-    "/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
+    "/{conversation_id:uuid}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(404),
 )
 async def delete_conversation(
     conversation_id: UUID, user: CurrentUser, session: SessionDep
@@ -95,7 +99,7 @@ async def delete_conversation(
 
 
 @router.get(
-    "/{conversation_id}/messages",
+    "/{conversation_id:uuid}/messages",
     response_model=Page[MessagePublic],
     responses=error_responses(404),
 )
@@ -136,7 +140,7 @@ answer) or `error`. A client that disconnects leaves the partial answer stored, 
 
 
 @router.post(
-    "/{conversation_id}/messages",
+    "/{conversation_id:uuid}/messages",
     status_code=status.HTTP_201_CREATED,
     response_model=ChatExchange,
     responses={

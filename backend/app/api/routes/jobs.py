@@ -22,7 +22,7 @@ async def list_jobs(
     return page_of(JobPublic, items, await jobs.count_by_user(user.id), limit, offset)
 
 
-@router.get("/{job_id}", response_model=JobPublic, responses=error_responses(404))
+@router.get("/{job_id:uuid}", response_model=JobPublic, responses=error_responses(404))
 async def get_job(job_id: UUID, user: CurrentUser, session: SessionDep) -> Job:
     """One job: queued → running → done (with its transcript_id) or failed (with the reason)."""
     job = await JobRepository(session).get_for_user(job_id, user.id)

@@ -85,13 +85,13 @@ async def create_template(body: TemplateCreate, user: CurrentUser, session: Sess
     return template
 
 
-@router.get("/{template_id}", response_model=TemplatePublic, responses=error_responses(404))
+@router.get("/{template_id:uuid}", response_model=TemplatePublic, responses=error_responses(404))
 async def get_template(template_id: UUID, user: CurrentUser, session: SessionDep) -> Template:
     return await visible_template(session, template_id, user)
 
 
 @router.patch(
-    "/{template_id}", response_model=TemplatePublic, responses=error_responses(403, 404, 409)
+    "/{template_id:uuid}", response_model=TemplatePublic, responses=error_responses(403, 404, 409)
 )
 async def update_template(
     template_id: UUID, body: TemplateUpdate, user: CurrentUser, session: SessionDep
@@ -105,7 +105,9 @@ async def update_template(
 
 
 @router.delete(
-    "/{template_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403, 404)
+    "/{template_id:uuid}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(403, 404),
 )
 async def delete_template(template_id: UUID, user: CurrentUser, session: SessionDep) -> Response:
     template = await own_template(session, template_id, user)
@@ -114,7 +116,9 @@ async def delete_template(template_id: UUID, user: CurrentUser, session: Session
 
 
 @router.post(
-    "/{template_id}/default", response_model=TemplatePublic, responses=error_responses(403, 404)
+    "/{template_id:uuid}/default",
+    response_model=TemplatePublic,
+    responses=error_responses(403, 404),
 )
 async def make_default_template(
     template_id: UUID, user: CurrentUser, session: SessionDep
@@ -124,7 +128,9 @@ async def make_default_template(
     return await TemplateRepository(session).make_default(template)
 
 
-@router.post("/{template_id}/render", response_model=RenderResult, responses=error_responses(404))
+@router.post(
+    "/{template_id:uuid}/render", response_model=RenderResult, responses=error_responses(404)
+)
 async def render_template(
     template_id: UUID, body: RenderRequest, user: CurrentUser, session: SessionDep
 ) -> RenderResult:

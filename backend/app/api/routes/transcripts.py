@@ -16,6 +16,7 @@ from app.api.schemas.transcripts import (
     TranscriptDetail,
     TranscriptPublic,
 )
+from app.api.validation import PROBLEMS
 from app.db.models import Transcript, User
 from app.db.repositories import ChunkRepository, JobRepository, TranscriptRepository
 from app.services.captions import CaptionFileError, caption_format
@@ -124,6 +125,10 @@ async def upload_captions(
         content = (await file.read()).decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise invalid_upload("file", "the caption file is not UTF-8 text") from error
+    # Strict UTF-8 decoding leaves no lone surrogate; a NUL byte is found without a scan in
+    # Python, which on a 5 MB file would hold the event loop.
+    if "\x00" in content:
+        raise invalid_upload("file", f"the caption file {PROBLEMS['nul_character']}")
     new = NewTranscript(
         video_id=video_id,
         captions=CaptionFile(content, caption_format(file.filename or "", content)),
@@ -149,13 +154,15 @@ async def list_transcripts(
     return page_of(TranscriptPublic, items, await transcripts.count_by_user(user.id), limit, offset)
 
 
-@router.get("/{transcript_id}", response_model=TranscriptDetail, responses=error_responses(404))
+@router.get(
+    "/{transcript_id:uuid}", response_model=TranscriptDetail, responses=error_responses(404)
+)
 async def get_transcript(transcript_id: UUID, user: CurrentUser, session: SessionDep) -> Transcript:
     return await owned_transcript(session, transcript_id, user)
 
 
 @router.delete(
-    "/{transcript_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
+    "/{transcript_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
 )
 async def delete_transcript(
     transcript_id: UUID, user: CurrentUser, session: SessionDep
@@ -167,7 +174,7 @@ async def delete_transcript(
 
 
 @router.get(
-    "/{transcript_id}/chunks", response_model=Page[ChunkPublic], responses=error_responses(404)
+    "/{transcript_id:uuid}/chunks", response_model=Page[ChunkPublic], responses=error_responses(404)
 )
 async def list_chunks(
     transcript_id: UUID,

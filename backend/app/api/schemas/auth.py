@@ -12,6 +12,11 @@ class Credentials(BaseModel):
     password: SecretStr = Field(examples=["correct horse battery staple"])
 
 
+class RegistrationReceived(BaseModel):
+    email: str = Field(description="The email as stored: trimmed and lower-cased.")
+    message: str = Field(description="What to do next: log in.")
+
+
 class UserPublic(OrmModel):
     id: UUID
     email: str

@@ -1,13 +1,60 @@
+"""Types and models shared by the request and response schemas."""
+
 from collections.abc import Sequence
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 ItemT = TypeVar("ItemT")
 
+MAX_OFFSET = 1_000_000
+MAX_JSON_DEPTH = 32
+
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page.")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]
+
+
+def json_depth(value: Any) -> int:
+    """How many objects and arrays deep `value` goes (a scalar is 0, `{}` is 1). Iterative:
+    the value may be nested deeper than Python's recursion limit allows walking."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def within_json_depth(value: Any) -> Any:
+    # Deeper values cannot be serialised back (pydantic stops at 255 levels) and serve no use.
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise ValueError(f"must not be nested more than {MAX_JSON_DEPTH} levels deep")
+    return value
+
+
+_DEPTH_NOTE = f"Objects and arrays at most {MAX_JSON_DEPTH} levels deep, this one included."
+
+JsonObject = Annotated[
+    dict[str, Any],
+    AfterValidator(within_json_depth),
+    Field(description=f"Any JSON object. {_DEPTH_NOTE}"),
+]
+JsonValue = Annotated[
+    Any, AfterValidator(within_json_depth), Field(description=f"Any JSON value. {_DEPTH_NOTE}")
+]
+
+
+def not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be only whitespace")
+    return value
+
+
+NonBlankStr = Annotated[str, AfterValidator(not_blank)]
 
 
 class Page(BaseModel, Generic[ItemT]):

@@ -3,11 +3,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from app.api.schemas.common import OrmModel
+from app.api.schemas.common import JsonValue, OrmModel
 
 
 class ConfigWrite(BaseModel):
-    value: Any = Field(description="Any JSON value.")
+    value: JsonValue
     description: str | None = Field(default=None, max_length=2000)
 
 

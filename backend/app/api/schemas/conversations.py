@@ -4,7 +4,7 @@ from uuid import UUID
 
 from pydantic import AliasChoices, BaseModel, Field
 
-from app.api.schemas.common import OrmModel
+from app.api.schemas.common import NonBlankStr, OrmModel
 
 
 class ConversationCreate(BaseModel):
@@ -24,7 +24,7 @@ class ConversationPublic(OrmModel):
 
 class MessageCreate(BaseModel):
     # The length limit comes from settings (MESSAGE_MAX_CHARS) and is checked in the route.
-    content: str = Field(min_length=1)
+    content: NonBlankStr = Field(min_length=1)
     transcript_ids: list[UUID] | None = Field(
         default=None, max_length=50, description="Answer from these transcripts only."
     )

@@ -3,6 +3,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
+from app.api.schemas.common import NonBlankStr
 from app.api.schemas.templates import TemplateType
 
 
@@ -11,7 +12,7 @@ class DraftRequest(BaseModel):
         default=None, description="Use your default template of this type (else the built-in)."
     )
     template_id: UUID | None = Field(default=None, description="Or name a template.")
-    topic: str = Field(min_length=1, max_length=500)
+    topic: NonBlankStr = Field(min_length=1, max_length=500)
     tone: str = Field(default="clear and friendly", min_length=1, max_length=100)
     transcript_ids: list[UUID] | None = Field(default=None, max_length=50)
     variables: dict[str, str] = Field(

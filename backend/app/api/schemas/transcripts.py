@@ -4,14 +4,16 @@ from uuid import UUID
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 
-from app.api.schemas.common import OrmModel
+from app.api.schemas.common import JsonObject, OrmModel
 from app.services.youtube import parse_video_id
+
+MAX_SECONDS = 10_000_000  # about 115 days: longer than any video
 
 
 class SegmentIn(BaseModel):
     text: str
-    start: float = Field(ge=0, description="Seconds from the start of the video.")
-    duration: float = Field(ge=0, description="Seconds.")
+    start: float = Field(ge=0, le=MAX_SECONDS, description="Seconds from the start of the video.")
+    duration: float = Field(ge=0, le=MAX_SECONDS, description="Seconds.")
 
 
 class TranscriptCreate(BaseModel):
@@ -22,14 +24,14 @@ class TranscriptCreate(BaseModel):
     )
     title: str | None = Field(default=None, max_length=500)
     channel_name: str | None = Field(default=None, max_length=255)
-    duration: int | None = Field(default=None, ge=0, description="Seconds.")
+    duration: int | None = Field(default=None, ge=0, le=MAX_SECONDS, description="Seconds.")
     transcript_text: str | None = Field(
         default=None, description="The text; give this or `segments`."
     )
     segments: list[SegmentIn] | None = Field(
         default=None, description="Timed captions; chunks then carry start and end seconds."
     )
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
     @field_validator("video")
     @classmethod

@@ -1,4 +1,5 @@
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 
 from app.db.errors import NotFoundError
 from app.db.models import Session, User
@@ -22,6 +23,18 @@ class UserRepository(BaseRepository[User]):
     async def create(self, *, email: str, password_hash: str) -> User:  # type: ignore[override]
         """A new user; ConflictError if the email is taken, InvalidValueError if malformed."""
         return await super().create(email=normalise_email(email), password_hash=password_hash)
+
+    async def create_unless_taken(self, *, email: str, password_hash: str) -> bool:
+        """Insert a user unless the email is taken; True when a row was inserted. One
+        statement, so two registrations of one email at once cannot turn into an error."""
+        statement = (
+            insert(User)
+            .values(email=normalise_email(email), password_hash=password_hash)
+            .on_conflict_do_nothing(index_elements=[User.email])
+            .returning(User.id)
+        )
+        result = await self.execute(statement)
+        return result.scalar_one_or_none() is not None
 
     async def get_by_session_token(self, token_hash: str) -> User | None:
         """The user of the live session with this token hash, in one query; None if unknown

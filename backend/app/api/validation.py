@@ -1,0 +1,117 @@
+"""Checks every request goes through at the edge, whatever its route: values PostgreSQL cannot
+store are refused here, with the field named, instead of deep inside a query.
+
+PostgreSQL text and JSONB refuse NUL characters; a lone UTF-16 surrogate (`"\\ud800"` in JSON)
+cannot even be encoded as UTF-8; JSONB refuses NaN and Infinity, which Python's JSON parser
+accepts. One app-wide dependency (`refuse_unstorable_values`) looks at the path and query
+parameters and at the parsed body, so every route, present and future, is covered without each
+schema having to remember.
+"""
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.params import Form
+from fastapi.routing import APIRoute
+from starlette.datastructures import UploadFile
+
+Location = tuple[str | int, ...]
+
+_UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+
+# In raw JSON these characters only arrive as `\u0000` / `\udXXX` escapes, as raw surrogate
+# bytes (Python's decoder lets them through) or, for NUL, in a UTF-16/32 body; non-finite
+# numbers only as the words NaN and Infinity. A body with none of these needs no walk.
+_SUSPICIOUS_JSON = re.compile(
+    rb"\\u(?:0000|[dD][89a-fA-F])|\x00|\xed[\xa0-\xbf]|NaN|Infinity", re.ASCII
+)
+
+PROBLEMS = {
+    "nul_character": "must not contain NUL characters (\\u0000)",
+    "lone_surrogate": "must not contain lone UTF-16 surrogates (\\ud800 to \\udfff)",
+    "non_finite_number": "must be a finite number",
+}
+
+
+def text_problem(text: str) -> str | None:
+    """The kind of unstorable character in `text`, or None when it can be stored."""
+    found = _UNSTORABLE_CHARACTER.search(text)
+    if found is None:
+        return None
+    return "nul_character" if found.group() == "\x00" else "lone_surrogate"
+
+
+def value_problems(value: Any, location: Location) -> Iterator[tuple[Location, str]]:
+    """Every (location, problem) inside a decoded JSON value: strings, object keys, numbers.
+
+    Iterative, so that a deeply nested value cannot exhaust the stack. A bad object key is
+    reported at its object: the key itself may not be printable in the answer.
+    """
+    pending: list[tuple[Location, Any]] = [(location, value)]
+    while pending:
+        where, item = pending.pop()
+        if isinstance(item, str):
+            problem = text_problem(item)
+            if problem:
+                yield where, problem
+        elif isinstance(item, float) and not math.isfinite(item):
+            yield where, "non_finite_number"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                problem = text_problem(key)
+                if problem:
+                    yield where, problem
+                else:
+                    pending.append(((*where, key), child))
+        elif isinstance(item, list):
+            pending.extend(((*where, index), child) for index, child in enumerate(item))
+
+
+def parameter_problems(request: Request) -> Iterator[tuple[Location, str]]:
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and (problem := text_problem(value)):
+            yield ("path", name), problem
+    for name, value in request.query_params.multi_items():
+        name_problem = text_problem(name)
+        if name_problem:
+            yield ("query",), name_problem
+        elif problem := text_problem(value):
+            yield ("query", name), problem
+
+
+async def body_problems(request: Request) -> list[tuple[Location, str]]:
+    """Problems in the body the route has already read (a JSON document or a form)."""
+    route = request.scope.get("route")
+    body_field = route.body_field if isinstance(route, APIRoute) else None
+    if body_field is None:
+        return []
+    if isinstance(body_field.field_info, Form):
+        form = await request.form()  # parsed once by the route, cached on the request
+        return [
+            problem
+            for name, value in form.multi_items()
+            if not isinstance(value, UploadFile)
+            for problem in value_problems({name: value}, ("body",))
+        ]
+    raw = await request.body()  # read once by the route, cached on the request
+    if not _SUSPICIOUS_JSON.search(raw):
+        return []
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
+        return []  # not JSON: the route's own validation refuses it
+    return list(value_problems(document, ("body",)))
+
+
+async def refuse_unstorable_values(request: Request) -> None:
+    """422 naming every field that holds a NUL, a lone surrogate or a non-finite number."""
+    problems = [*parameter_problems(request), *await body_problems(request)]
+    if problems:
+        raise RequestValidationError(
+            [{"loc": where, "msg": PROBLEMS[kind], "type": kind} for where, kind in problems]
+        )
