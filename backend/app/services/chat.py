@@ -110,7 +110,8 @@ async def start_turn(
         limit=settings.chat_context_chunks,
     )
     # A question the videos do not answer gets no citations: the answer says so plainly.
-    citations = [Citation(n, ranked.hit) for n, ranked in enumerate(retrieval.hits, start=1)]
+    supporting = retrieval.supporting()
+    citations = [Citation(n, ranked.hit) for n, ranked in enumerate(supporting, start=1)]
     return ChatTurn(
         conversation=conversation,
         user_message=user_message,

@@ -92,7 +92,8 @@ async def write_draft(
     )
     if not retrieval.answerable:
         raise NoSourcesError(topic)
-    citations = [Citation(n, ranked.hit) for n, ranked in enumerate(retrieval.hits, start=1)]
+    supporting = retrieval.supporting()
+    citations = [Citation(n, ranked.hit) for n, ranked in enumerate(supporting, start=1)]
     prompt = render(
         template.template_content, template_variables(topic, tone, citations, variables)
     )

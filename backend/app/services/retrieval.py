@@ -36,7 +36,9 @@ from app.services.youtube import watch_url
 logger = logging.getLogger(__name__)
 
 CANDIDATES_PER_SIGNAL = 30
-_WEBSEARCH_SYNTAX = re.compile(r'"|(^|\s)-\w|\sor\s', re.IGNORECASE)
+# Quotes or a -word: the person asks for exactly these words. ("or" is too common in
+# questions to be read as the operator here.)
+_WEBSEARCH_SYNTAX = re.compile(r'"|(^|\s)-\w')
 
 
 class SearchMode(StrEnum):
@@ -49,14 +51,21 @@ class SearchMode(StrEnum):
 class Ranking:
     """The weights and thresholds of the ranking and of the answerability decision."""
 
-    coverage_weight: float = 0.25
+    coverage_weight: float = 0.2
     rank_weight: float = 0.05
     # Answerable when the best passage's similarity reaches this (hybrid and semantic)...
-    min_similarity: float = 0.45
+    min_similarity: float = 0.25
     # ...or, when no vector exists yet, when it holds this share of the question's words.
     min_coverage: float = 0.4
-    # Passages cited or listed must score within this of the best one.
-    score_margin: float = 0.15
+    # A passage is listed at all when at least this close in meaning, when it holds enough of
+    # the question's words (below), or, without a vector, one of them: search shows what may
+    # be relevant.
+    listed_similarity: float = 0.1
+    # The best full-text match holding this share of the question's words always makes the
+    # list: exact names and rare words are what full-text search is sure of.
+    keep_lexical_coverage: float = 0.5
+    # An answer cites the passages scoring within this of the best one.
+    citation_margin: float = 0.15
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +88,16 @@ class RankedHit:
 @dataclass(frozen=True, slots=True)
 class Retrieval:
     mode: SearchMode  # the mode used: hybrid falls back to lexical before vectors exist
-    hits: list[RankedHit]  # relevant passages only, best first
-    answerable: bool
+    hits: list[RankedHit]  # passages that may be relevant, best first
+    answerable: bool  # whether the best of them answers the question
+    ranking: "Ranking"
+
+    def supporting(self) -> list[RankedHit]:
+        """The passages an answer may cite: none when the question is not answerable."""
+        if not self.answerable:
+            return []
+        best = self.hits[0].score
+        return [r for r in self.hits if r.score >= best - self.ranking.citation_margin]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +142,11 @@ async def retrieve(
         (_scored(c, used, ranking, _best_rank(candidates)) for c in candidates),
         key=lambda ranked: (-ranked.score, ranked.hit.transcript_id, ranked.hit.chunk_index),
     )
+    listed = [ranked for ranked in scored if _listed(ranked, ranking)]
+    top = _top(listed, limit, ranking) if listed else []
     # Quotes and -words ask for exactly those words: whatever matches them is relevant.
-    answerable = bool(scored) and (strict or _answers(scored[0], used, ranking))
-    if not answerable:
-        return Retrieval(used, [], False)
-    relevant = [r for r in scored if r.score >= scored[0].score - ranking.score_margin]
-    return Retrieval(used, relevant[:limit], True)
+    answerable = bool(top) and (strict or _answers(top[0], used, ranking))
+    return Retrieval(used, top, answerable, ranking)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +215,23 @@ def _scored(
     else:
         score = candidate.similarity + lexical
     return RankedHit(hit, candidate.similarity, score)
+
+
+def _listed(ranked: RankedHit, ranking: Ranking) -> bool:
+    if ranked.hit.coverage >= ranking.keep_lexical_coverage:
+        return True
+    if ranked.similarity is not None:
+        return ranked.similarity >= ranking.listed_similarity
+    return ranked.hit.matched_terms > 0
+
+
+def _top(scored: Sequence[RankedHit], limit: int, ranking: Ranking) -> list[RankedHit]:
+    top = list(scored[:limit])
+    lexical = max(scored, key=lambda ranked: ranked.hit.rank)
+    sure = lexical.hit.rank > 0 and lexical.hit.coverage >= ranking.keep_lexical_coverage
+    if sure and lexical not in top:
+        top = [*top[: limit - 1], lexical]
+    return top
 
 
 def _answers(best: RankedHit, mode: SearchMode, ranking: Ranking) -> bool:

@@ -48,11 +48,17 @@ class ChunkHit:
     snippet: str
     matched_terms: int
     query_terms: int
+    matched_weight: float = 0.0
+    query_weight: float = 0.0
 
     @property
     def coverage(self) -> float:
         """The share of the query's distinct words (lexemes) found in this chunk or in its
-        video's title (a question often names the video's subject, which the chunk may not)."""
+        video's title (a question often names the video's subject, which the chunk may not),
+        each word weighted by its rarity among the user's chunks: finding "PASC" says more
+        than finding "stand"."""
+        if self.query_weight > 0:
+            return self.matched_weight / self.query_weight
         return self.matched_terms / self.query_terms if self.query_terms else 0.0
 
 
@@ -71,14 +77,25 @@ _MATCHING = """c.search_vector @@ query.tsq
                 OR c.transcript_id = ANY(:transcript_ids))"""
 _GIVEN = "c.id = ANY(:chunk_ids)"
 
+# A word's weight is its rarity among the user's chunks, ln(1 + cap / chunks holding it), with
+# the count stopped at the cap: a word in more chunks than that is common whatever the number,
+# and counting no further keeps the cost bounded on large libraries.
+DOCUMENT_FREQUENCY_CAP = 1000
+
 # Rank and cut first, then headline only the survivors: ts_headline re-parses the text.
 # ts_rank, not ts_rank_cd: an "any" query can match tens of thousands of chunks, which
 # ts_rank_cd ranks about twice as slowly, with no gain on the labelled set (tests/retrieval).
 _SEARCH = """
     WITH query AS (SELECT {tsquery} AS tsq),
     lexemes AS (
-        SELECT quote_literal(lexeme)::tsquery AS term
-          FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS lexeme
+        SELECT term, ln(1 + {df_cap}::float8 / greatest(1, (
+                   SELECT count(*) FROM (
+                       SELECT 1 FROM chunks d
+                        WHERE d.user_id = :user_id AND d.search_vector @@ term
+                        LIMIT {df_cap}) AS counted))) AS weight
+          FROM (SELECT quote_literal(lexeme)::tsquery AS term
+                  FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS lexeme
+               ) AS terms
     ),
     top AS (
         SELECT c.id, c.transcript_id, c.chunk_index, c.chunk_text, c.metadata, c.search_vector,
@@ -94,13 +111,21 @@ _SEARCH = """
            coalesce(ts_headline('english', top.chunk_text, query.tsq,
                        'StartSel=**, StopSel=**, MaxWords=35, MinWords=15, MaxFragments=2'),
                     left(top.chunk_text, 240)),
-           (SELECT count(*) FROM lexemes
-             WHERE (top.search_vector || to_tsvector('english', coalesce(t.title, '')))
-                   @@ lexemes.term),
-           (SELECT count(*) FROM lexemes)
-      FROM top JOIN transcripts t ON t.id = top.transcript_id, query
+           matched.terms, total.terms, coalesce(matched.weight, 0), coalesce(total.weight, 0)
+      FROM top
+      JOIN transcripts t ON t.id = top.transcript_id
+      CROSS JOIN query
+      CROSS JOIN LATERAL (
+          SELECT count(*) AS terms, sum(weight) AS weight FROM lexemes
+           WHERE (top.search_vector || to_tsvector('english', coalesce(t.title, '')))
+                 @@ lexemes.term) AS matched
+      CROSS JOIN (SELECT count(*) AS terms, sum(weight) AS weight FROM lexemes) AS total
      ORDER BY top.rank DESC, top.transcript_id, top.chunk_index
 """
+
+
+def _search_sql(tsquery: str, chunks: str) -> str:
+    return _SEARCH.format(tsquery=tsquery, chunks=chunks, df_cap=DOCUMENT_FREQUENCY_CAP)
 
 
 class ChunkRepository(BaseRepository[Chunk]):
@@ -166,7 +191,7 @@ class ChunkRepository(BaseRepository[Chunk]):
         match="all" needs every word (websearch syntax); match="any" needs one of them.
         """
         check_page(limit, 0)
-        statement = text(_SEARCH.format(tsquery=_QUERIES[match], chunks=_MATCHING)).bindparams(
+        statement = text(_search_sql(_QUERIES[match], _MATCHING)).bindparams(
             bindparam("transcript_ids", type_=ARRAY(UUID(as_uuid=True))),
         )
         parameters = {
@@ -187,7 +212,7 @@ class ChunkRepository(BaseRepository[Chunk]):
         says of a chunk, for chunks found another way."""
         if not chunk_ids:
             return []
-        statement = text(_SEARCH.format(tsquery=_QUERIES["any"], chunks=_GIVEN)).bindparams(
+        statement = text(_search_sql(_QUERIES["any"], _GIVEN)).bindparams(
             bindparam("chunk_ids", type_=ARRAY(UUID(as_uuid=True))),
         )
         parameters = {
