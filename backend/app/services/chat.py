@@ -22,7 +22,6 @@ from app.services.retrieval import (
     Citation,
     embed_question,
     retrieve,
-    start_seconds,
     timestamp_label,
 )
 
@@ -66,7 +65,7 @@ def title_from(content: str) -> str:
 
 def excerpt_heading(citation: Citation) -> str:
     hit = citation.hit
-    when = timestamp_label(start_seconds(hit))
+    when = timestamp_label(citation.moment)
     title = hit.title or hit.youtube_video_id
     return f"[{citation.number}] {title}" + (f" at {when}" if when else "")
 
@@ -110,8 +109,7 @@ async def start_turn(
         limit=settings.chat_context_chunks,
     )
     # A question the videos do not answer gets no citations: the answer says so plainly.
-    supporting = retrieval.supporting()
-    citations = [Citation(n, ranked.hit) for n, ranked in enumerate(supporting, start=1)]
+    citations = Citation.numbered(retrieval.supporting(), content)
     return ChatTurn(
         conversation=conversation,
         user_message=user_message,

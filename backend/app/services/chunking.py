@@ -49,6 +49,9 @@ class TextChunk:
     token_count: int
     start: float | None
     end: float | None
+    # (word offset in `text`, seconds) where each caption inside the chunk starts: a citation
+    # can point at the moment a passage is said, not only at the chunk's start.
+    moments: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,4 +140,13 @@ def _make_chunk(index: int, words: Sequence[_Word], tokenizer: Tokenizer) -> Tex
         token_count=len(tokenizer.encode_ordinary(text)),
         start=words[0].start,
         end=words[-1].end,
+        moments=_moments(words),
     )
+
+
+def _moments(words: Sequence[_Word]) -> tuple[tuple[int, float], ...]:
+    moments: list[tuple[int, float]] = []
+    for offset, word in enumerate(words):
+        if word.start is not None and (not moments or word.start != moments[-1][1]):
+            moments.append((offset, word.start))
+    return tuple(moments)

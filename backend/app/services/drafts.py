@@ -17,7 +17,6 @@ from app.services.retrieval import (
     Citation,
     embed_question,
     retrieve,
-    start_seconds,
     timestamp_label,
 )
 
@@ -43,7 +42,7 @@ class Draft:
 
 def source_line(citation: Citation) -> str:
     hit = citation.hit
-    when = timestamp_label(start_seconds(hit))
+    when = timestamp_label(citation.moment)
     label = hit.title or hit.youtube_video_id
     return (
         f"[{citation.number}] {label}"
@@ -92,8 +91,7 @@ async def write_draft(
     )
     if not retrieval.answerable:
         raise NoSourcesError(topic)
-    supporting = retrieval.supporting()
-    citations = [Citation(n, ranked.hit) for n, ranked in enumerate(supporting, start=1)]
+    citations = Citation.numbered(retrieval.supporting(), topic)
     prompt = render(
         template.template_content, template_variables(topic, tone, citations, variables)
     )

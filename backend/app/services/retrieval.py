@@ -245,15 +245,65 @@ def start_seconds(hit: ChunkHit) -> float | None:
     return float(value) if value is not None else None
 
 
-def deep_link(hit: ChunkHit) -> str:
-    """The video at the moment the chunk starts (`https://youtu.be/{id}?t={seconds}`)."""
-    return watch_url(hit.youtube_video_id, start_seconds(hit))
+# Words too common to locate anything by.
+_COMMON_WORDS = """
+the and for are but not you all any can had her was one our out has him his how its may new
+now old see two who did does get got let say she too use what when where which while with why
+will would could should about after again also been before being from have here into just like
+more most much only other over some such than that them then there these they this those
+through very were your said
+"""
+_COMMON = frozenset(_COMMON_WORDS.split())
+_LOCATE_WINDOW = 15  # words: about one caption
+
+
+def _stem(word: str) -> str:
+    return word.lower().strip(".,;:!?\"'()[]")[:6]
+
+
+def _stems(text: str) -> set[str]:
+    return {stem for stem in map(_stem, text.split()) if len(stem) >= 3} - _COMMON
+
+
+def moment_seconds(hit: ChunkHit, question: str) -> float | None:
+    """When the passage that answers is said: the start of the caption where the stretch of
+    the chunk holding most of the question's words begins; the chunk's start when the question
+    shares no word with it (a paraphrase) or the chunk has no caption timings."""
+    moments = hit.metadata.get("moments")
+    wanted = _stems(question)
+    # Words of the video's title name the video, not the moment: locate by the others.
+    wanted = (wanted - _stems(hit.title or "")) or wanted
+    if not moments or not wanted:
+        return start_seconds(hit)
+    stems = [_stem(word) for word in hit.chunk_text.split()]
+    best_offset, best_found = 0, 0
+    for offset, stem in enumerate(stems):
+        if stem in wanted:
+            found = len(wanted.intersection(stems[offset : offset + _LOCATE_WINDOW]))
+            if found > best_found:
+                best_offset, best_found = offset, found
+    if best_found == 0:
+        return start_seconds(hit)
+    return float(max((m for m in moments if m[0] <= best_offset), key=lambda m: m[0])[1])
+
+
+def deep_link(hit: ChunkHit, seconds: float | None) -> str:
+    """The video at that moment (`https://youtu.be/{id}?t={seconds}`)."""
+    return watch_url(hit.youtube_video_id, seconds)
 
 
 @dataclass(frozen=True, slots=True)
 class Citation:
     number: int
     hit: ChunkHit
+    moment: float | None  # when the cited passage is said
+
+    @classmethod
+    def numbered(cls, hits: Sequence[RankedHit], question: str) -> list["Citation"]:
+        return [
+            cls(number, ranked.hit, moment_seconds(ranked.hit, question))
+            for number, ranked in enumerate(hits, start=1)
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -265,7 +315,8 @@ class Citation:
             "title": self.hit.title,
             "start_seconds": start_seconds(self.hit),
             "end_seconds": self.hit.metadata.get("end_seconds"),
-            "url": deep_link(self.hit),
+            "moment_seconds": self.moment,
+            "url": deep_link(self.hit, self.moment),
         }
 
 

@@ -100,10 +100,14 @@ def text_source(transcript: NewTranscript) -> TextSource:
     return transcript.text or ""
 
 
-def chunk_metadata(chunk: TextChunk) -> dict[str, float]:
+def chunk_metadata(chunk: TextChunk) -> dict[str, Any]:
     if chunk.start is None or chunk.end is None:
         return {}
-    return {"start_seconds": round(chunk.start, 3), "end_seconds": round(chunk.end, 3)}
+    return {
+        "start_seconds": round(chunk.start, 3),
+        "end_seconds": round(chunk.end, 3),
+        "moments": [[offset, round(seconds, 2)] for offset, seconds in chunk.moments],
+    }
 
 
 async def store_transcript(

@@ -62,7 +62,8 @@ async def test_ingest_search_ask_stream_and_draft(session: AsyncSession) -> None
         oven_at = OVEN_SENTENCE * SECONDS_PER_CAPTION
         assert top["youtube_video_id"] == SOURDOUGH.video_id
         assert top["start_seconds"] <= oven_at < top["end_seconds"]
-        assert seconds_in(top["url"]) == int(top["start_seconds"])
+        assert top["moment_seconds"] == oven_at
+        assert seconds_in(top["url"]) == int(oven_at)
 
         # 3. Ask: the answer cites that chunk, and its link lands at or before the sentence.
         conversation = (await client.post("/api/v1/conversations", json={}, headers=headers)).json()

@@ -72,7 +72,8 @@ async def test_hits_carry_timestamps_links_and_highlights(talks_client: httpx.As
     assert hit["title"] == "Sourdough bread for beginners"
     assert hit["start_seconds"] is not None
     assert hit["end_seconds"] > hit["start_seconds"]
-    assert hit["url"] == f"https://youtu.be/sourdough01?t={int(hit['start_seconds'])}"
+    assert hit["moment_seconds"] == 5 * 6.0  # the Dutch oven sentence, not the chunk's start
+    assert hit["url"] == "https://youtu.be/sourdough01?t=30"
     assert "**Dutch**" in hit["snippet"]
     assert "**oven**" in hit["snippet"]
 

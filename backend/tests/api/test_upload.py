@@ -70,7 +70,9 @@ async def test_caption_files_keep_their_timings(
     chunk = (
         await client.get(f"/api/v1/transcripts/{created['id']}/chunks", headers=alice.headers)
     ).json()["items"][0]
-    assert chunk["metadata"] == {"start_seconds": start, "end_seconds": end}
+    assert chunk["metadata"]["start_seconds"] == start
+    assert chunk["metadata"]["end_seconds"] == end
+    assert chunk["metadata"]["moments"][0] == [0, start]  # where each caption starts
 
 
 @pytest.mark.parametrize(

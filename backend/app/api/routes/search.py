@@ -11,6 +11,7 @@ from app.services.retrieval import (
     SearchMode,
     deep_link,
     embed_question,
+    moment_seconds,
     retrieve,
     start_seconds,
 )
@@ -18,8 +19,9 @@ from app.services.retrieval import (
 router = APIRouter(prefix="/search", tags=["search"], responses=error_responses(401, 422))
 
 
-def public_hit(ranked: RankedHit) -> SearchHit:
+def public_hit(ranked: RankedHit, question: str) -> SearchHit:
     hit = ranked.hit
+    moment = moment_seconds(hit, question)
     return SearchHit(
         transcript_id=hit.transcript_id,
         youtube_video_id=hit.youtube_video_id,
@@ -28,7 +30,8 @@ def public_hit(ranked: RankedHit) -> SearchHit:
         chunk_index=hit.chunk_index,
         start_seconds=start_seconds(hit),
         end_seconds=hit.metadata.get("end_seconds"),
-        url=deep_link(hit),
+        moment_seconds=moment,
+        url=deep_link(hit, moment),
         snippet=hit.snippet,
         rank=hit.rank,
         similarity=ranked.similarity,
@@ -75,5 +78,5 @@ async def search(
         query=q,
         mode=retrieval.mode,
         answerable=retrieval.answerable,
-        hits=[public_hit(ranked) for ranked in retrieval.hits],
+        hits=[public_hit(ranked, q) for ranked in retrieval.hits],
     )

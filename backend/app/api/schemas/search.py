@@ -14,7 +14,11 @@ class SearchHit(BaseModel):
     chunk_index: int
     start_seconds: float | None
     end_seconds: float | None
-    url: str = Field(description="The video at the moment the chunk starts.")
+    moment_seconds: float | None = Field(
+        description="When the passage is said: the caption where the question's words are, "
+        "else the chunk's start."
+    )
+    url: str = Field(description="The video at that moment.")
     snippet: str = Field(description="The matching passage, matched words between `**`.")
     rank: float = Field(description="Full-text rank of the question's words in the passage.")
     similarity: float | None = Field(
