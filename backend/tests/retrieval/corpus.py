@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from app.services.chunking import Segment
+
 HERE = Path(__file__).parent
 TALKS_DIR = HERE / "talks"
 QUESTIONS_FILE = HERE / "questions.json"
@@ -24,13 +26,6 @@ KINDS: tuple[Kind, ...] = ("verbatim", "paraphrase", "unanswerable")
 SUBKINDS: tuple[Subkind, ...] = ("off_topic_shared_word", "near_topic")
 
 _VTT_TIMING = re.compile(r"^(\d+):(\d{2}):(\d{2}\.\d{3}) --> (\d+):(\d{2}):(\d{2}\.\d{3})")
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    text: str
-    start: float
-    duration: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,6 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.services.chunking import Segment
 from app.services.retrieval import QueryVector, Ranking, Retrieval, SearchMode, retrieve
 from app.services.transcripts import NewTranscript, store_transcript
 from tests.retrieval.corpus import Question, Talk
@@ -51,8 +50,7 @@ async def store_talks(
     session: AsyncSession, user_id: UUID, talks: Iterable[Talk], settings: Settings
 ) -> None:
     for talk in talks:
-        segments = [Segment(s.text, s.start, s.duration) for s in talk.segments]
-        new = NewTranscript(video_id=talk.video_id, segments=segments, title=talk.title)
+        new = NewTranscript(video_id=talk.video_id, segments=talk.segments, title=talk.title)
         await store_transcript(session, user_id, new, settings)
 
 
