@@ -26,6 +26,7 @@ bench: install
 	cd backend && .venv/bin/python -m benchmarks.repositories
 	cd backend && .venv/bin/python -m benchmarks.http_load
 	cd backend && .venv/bin/python -m benchmarks.talk
+	cd backend && .venv/bin/python -m benchmarks.loop_stall
 
 admin: install
 	@test -n "$(EMAIL)" || (echo "usage: make admin EMAIL=someone@example.com" && exit 2)

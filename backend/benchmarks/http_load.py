@@ -60,19 +60,15 @@ import random
 import re
 import secrets
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import asyncpg
 import httpx
@@ -83,7 +79,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.core.config import BACKEND_DIR, Settings, get_settings
+from app.core.config import Settings, get_settings
 from app.core.security import token_digest
 from app.db.repositories import NewChunk
 from app.db.repositories.chunk import _QUERIES, _SEARCH
@@ -93,6 +89,15 @@ from app.services.extract import Passage, best_sentences
 from app.services.llm import OfflineExtractiveModel
 from app.services.retrieval import Ranking, timestamp_label
 from app.services.youtube import watch_url
+from benchmarks.harness import (
+    Server,
+    check_running,
+    machine_busy_share,
+    process_cpu_seconds,
+    run,
+    uvicorn_server,
+    wait_until_ready,
+)
 from benchmarks.repositories import (
     INSERT_CHUNK,
     SELECT_LAST_MESSAGES,
@@ -103,7 +108,6 @@ from benchmarks.repositories import (
 )
 
 API = "/api/v1"
-HOST = "127.0.0.1"
 PAGE_LIMIT = 20
 
 CONCURRENCY = 10
@@ -118,8 +122,6 @@ TRANSCRIPT_WARMUP = 4
 MEASURE_SECONDS = 8.0
 WARMUP_SECONDS = 1.0
 REQUEST_TIMEOUT_SECONDS = 30.0
-STARTUP_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 10.0
 
 SETUP_CONVERSATIONS = 50
 SETUP_QUESTIONS = 100  # in the long conversation: 200 messages with their answers
@@ -572,123 +574,6 @@ def bare_app() -> Starlette:
     )
 
 
-# --- the two server processes ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Server:
-    name: str
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log: IO[bytes]
-
-    def output(self) -> str:
-        """What the server has written so far (warnings and tracebacks only, at this level)."""
-        # pread leaves the file offset, which the child shares, where the child expects it.
-        size = os.fstat(self.log.fileno()).st_size
-        return os.pread(self.log.fileno(), size, 0).decode(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def check_running(server: Server) -> None:
-    """Stop the run when a server has died: every request after it would only fail to connect."""
-    exit_code = server.process.poll()
-    if exit_code is not None:
-        raise RuntimeError(f"the {server.name} server exited with {exit_code}")
-
-
-@contextmanager
-def uvicorn_server(name: str, target: Sequence[str], database_url: str) -> Iterator[Server]:
-    """`python -m uvicorn TARGET` on a free loopback port, stopped when the block exits."""
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", *target, "--host", HOST, "--port", str(port)]
-    command += ["--log-level", "warning"]
-    environment = {**os.environ, **SERVER_SETTINGS, "DATABASE_URL": database_url}
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
-            command,
-            cwd=BACKEND_DIR,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        server = Server(name, f"http://{HOST}:{port}", process, log)
-        try:
-            yield server
-        except Exception:
-            # Whatever went wrong, the server's traceback usually says why: show it.
-            print(f"--- the {name} server's output ---\n{server.output()[-3000:]}", file=sys.stderr)
-            raise
-        finally:
-            stop(process)
-
-
-async def wait_until_ready(server: Server) -> None:
-    """Until GET /health/db answers 200; RuntimeError if the server exits or takes too long."""
-    deadline = time.perf_counter() + STARTUP_TIMEOUT_SECONDS
-    async with httpx.AsyncClient(base_url=server.base_url, trust_env=False) as client:
-        while time.perf_counter() < deadline:
-            if server.process.poll() is not None:
-                break
-            try:
-                if (await client.get("/health/db")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass  # not listening yet
-            await asyncio.sleep(0.1)
-    check_running(server)
-    raise RuntimeError(f"the {server.name} server was not ready in {STARTUP_TIMEOUT_SECONDS:.0f} s")
-
-
-def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far; None where there is no /proc."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_ticks() -> tuple[int, int] | None:
-    """The machine's (busy, total) CPU ticks since boot; None where there is no /proc."""
-    try:
-        first_line = Path("/proc/stat").read_text().splitlines()[0]
-    except OSError:
-        return None
-    ticks = [int(value) for value in first_line.split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle and iowait
-    return sum(ticks) - idle, sum(ticks)
-
-
-async def machine_busy_share(seconds: float = 0.5) -> str:
-    """How busy all CPUs were over `seconds`, as a percentage."""
-    before = cpu_ticks()
-    await asyncio.sleep(seconds)
-    after = cpu_ticks()
-    if before is None or after is None or after[1] == before[1]:
-        return "unknown"
-    return f"{(after[0] - before[0]) / (after[1] - before[1]):.0%}"
-
-
 # --- setup through the real API --------------------------------------------------------------
 
 
@@ -1138,8 +1023,8 @@ async def benchmark() -> None:
     busy_before = await machine_busy_share()
     async with throwaway_database(server_url()) as database_url:
         with (
-            uvicorn_server("app", APP_TARGET, database_url) as app,
-            uvicorn_server("bare", BARE_TARGET, database_url) as bare,
+            uvicorn_server("app", APP_TARGET, database_url, SERVER_SETTINGS) as app,
+            uvicorn_server("bare", BARE_TARGET, database_url, SERVER_SETTINGS) as bare,
         ):
             await asyncio.gather(wait_until_ready(app), wait_until_ready(bare))
             fixture = await set_up_fixture(app)
@@ -1149,15 +1034,6 @@ async def benchmark() -> None:
             server_output = {server.name: server.output() for server in (app, bare)}
         environment = environment_line(await server_version(database_url), busy_before)
     print_report(comparisons, environment, server_output, time.perf_counter() - started)
-
-
-def run(main: Coroutine[Any, Any, None]) -> None:
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-        return
-    uvloop.run(main)
 
 
 def main() -> None:

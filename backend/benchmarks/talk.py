@@ -79,7 +79,8 @@ from app.services.llm import ChatMessage, Completion, OfflineExtractiveModel, St
 from app.services.retrieval import retrieve
 from app.services.transcripts import NewTranscript, store_transcript
 from app.services.youtube_fetcher import FetchedVideo, YouTubeFetcher
-from benchmarks.http_load import percentile_ms, report_console, run
+from benchmarks.harness import run
+from benchmarks.http_load import percentile_ms, report_console
 from benchmarks.repositories import (
     CHUNK_COLUMNS,
     INSERT_USER,

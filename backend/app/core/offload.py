@@ -8,12 +8,20 @@ Two kinds of work, two pools:
 - `run_in_thread`: C code that releases the GIL (Argon2 hashing) runs in a thread pool sized to
   the cores, which also bounds how many hashes (64 MiB each) run at once.
 
+Both pools run their work at a lower scheduling priority than the event loop (niceness +10):
+on a busy machine the kernel then gives a core to the loop thread, whose work comes in short
+bursts, before a hash or a parse that takes tens of milliseconds to seconds, rather than
+sharing it with them equally. The loop's requests stay fast; the offloaded work finishes a
+little later only when the cores are short.
+
 Both pools start on first use and are shut down by `shutdown_pools()` (the app's lifespan).
 """
 
 import asyncio
 import multiprocessing
 import os
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
@@ -23,9 +31,25 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 CPU_WORKERS = max(1, len(os.sched_getaffinity(0)))
+BACKGROUND_NICENESS = 10
 
 _processes: ProcessPoolExecutor | None = None
 _threads: ThreadPoolExecutor | None = None
+
+
+def lower_process_priority() -> None:
+    """A worker process's initializer: run below the event loop."""
+    os.nice(BACKGROUND_NICENESS)
+
+
+def lower_thread_priority() -> None:
+    """A worker thread's initializer: run below the event loop. Linux keeps a niceness per
+    thread (and threads inherit it, as Argon2's own lane threads do); elsewhere it is the
+    process's, which includes the loop, so it is left alone there."""
+    if sys.platform == "linux":
+        thread = threading.get_native_id()
+        niceness = os.getpriority(os.PRIO_PROCESS, thread) + BACKGROUND_NICENESS
+        os.setpriority(os.PRIO_PROCESS, thread, niceness)
 
 
 def _process_pool() -> ProcessPoolExecutor:
@@ -33,14 +57,18 @@ def _process_pool() -> ProcessPoolExecutor:
     if _processes is None:
         # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
         context = multiprocessing.get_context("spawn")
-        _processes = ProcessPoolExecutor(max_workers=CPU_WORKERS, mp_context=context)
+        _processes = ProcessPoolExecutor(
+            max_workers=CPU_WORKERS, mp_context=context, initializer=lower_process_priority
+        )
     return _processes
 
 
 def _thread_pool() -> ThreadPoolExecutor:
     global _threads
     if _threads is None:
-        _threads = ThreadPoolExecutor(max_workers=CPU_WORKERS, thread_name_prefix="cpu")
+        _threads = ThreadPoolExecutor(
+            max_workers=CPU_WORKERS, thread_name_prefix="cpu", initializer=lower_thread_priority
+        )
     return _threads
 
 

@@ -1,0 +1,41 @@
+"""The pools' work runs below the event loop's scheduling priority (app/core/offload.py), so that
+on busy cores the kernel runs the loop first; the loop's own thread keeps its priority."""
+
+import os
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from app.core.offload import BACKGROUND_NICENESS, run_in_process, run_in_thread, shutdown_pools
+
+MAX_NICENESS = 19
+
+
+@pytest.fixture(autouse=True)
+def fresh_pools() -> Iterator[None]:
+    """Pools started by these tests, with the initializers under test; stopped after each."""
+    shutdown_pools()
+    yield
+    shutdown_pools()
+
+
+def thread_niceness() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def lowered(niceness: int) -> int:
+    return min(MAX_NICENESS, niceness + BACKGROUND_NICENESS)
+
+
+async def test_a_pool_process_runs_below_the_event_loop() -> None:
+    assert await run_in_process(os.nice, 0) == lowered(os.nice(0))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="only Linux keeps a niceness per thread")
+async def test_a_pool_thread_runs_below_the_event_loop_which_keeps_its_own() -> None:
+    loop_niceness = thread_niceness()
+
+    assert await run_in_thread(thread_niceness) == lowered(loop_niceness)
+    assert thread_niceness() == loop_niceness
