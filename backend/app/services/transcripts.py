@@ -65,11 +65,19 @@ TextSource = CaptionFile | list[tuple[str, float, float]] | str
 
 
 @dataclass(frozen=True, slots=True)
+class PreparedChunk:
+    index: int
+    text: str
+    token_count: int
+    metadata_json: bytes  # serialised in the worker process, stored as it is
+
+
+@dataclass(frozen=True, slots=True)
 class PreparedTranscript:
     """What the worker process returns: cheap to send back."""
 
     full_text: str
-    chunks: list[TextChunk]
+    chunks: list[PreparedChunk]
     segments_json: bytes | None  # the timed segments as a JSON array, kept in the metadata
     timed_duration: int | None  # the last cue's end, when the text is timed
 
@@ -78,7 +86,7 @@ def prepare_text(source: TextSource, options: ChunkOptions) -> PreparedTranscrip
     """Parse (captions), order (segments) and chunk. Runs in a worker process."""
     chunking = (options.max_tokens, options.overlap, options.encoding)
     if isinstance(source, str):
-        return PreparedTranscript(source, chunk_text(source, *chunking), None, None)
+        return PreparedTranscript(source, _prepared(chunk_text(source, *chunking)), None, None)
     if isinstance(source, CaptionFile):
         segments = parse_captions(source.content, source.format)
     else:
@@ -88,8 +96,15 @@ def prepare_text(source: TextSource, options: ChunkOptions) -> PreparedTranscrip
         [{"text": s.text, "start": s.start, "duration": s.duration} for s in segments]
     )
     last_end = max(segment.start + segment.duration for segment in segments)
-    chunks = chunk_segments(segments, *chunking)
+    chunks = _prepared(chunk_segments(segments, *chunking))
     return PreparedTranscript(full_text, chunks, segments_json, round(last_end))
+
+
+def _prepared(chunks: list[TextChunk]) -> list[PreparedChunk]:
+    return [
+        PreparedChunk(c.index, c.text, c.token_count, orjson.dumps(chunk_metadata(c)))
+        for c in chunks
+    ]
 
 
 def text_source(transcript: NewTranscript) -> TextSource:
@@ -145,7 +160,7 @@ async def store_transcript(
                 chunk_index=piece.index,
                 chunk_text=piece.text,
                 token_count=piece.token_count,
-                metadata=chunk_metadata(piece),
+                metadata=orjson.Fragment(piece.metadata_json),
             )
             for piece in prepared.chunks
         ]

@@ -3,6 +3,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
@@ -19,7 +20,8 @@ class NewChunk:
     chunk_index: int
     chunk_text: str
     token_count: int
-    metadata: dict[str, Any] = field(default_factory=dict)
+    # A dict, or an orjson.Fragment holding a JSON object serialised already.
+    metadata: dict[str, Any] | orjson.Fragment = field(default_factory=dict)
 
     def as_row(self) -> dict[str, Any]:
         return {
