@@ -104,8 +104,8 @@ PRODUCTION_DEFAULTS = (
     "argon2_time_cost",
     "argon2_memory_cost_kib",
     "argon2_parallelism",
-    "login_failures_per_email",
-    "login_failures_per_client",
+    "login_backoff_after_failures",
+    "login_client_backoff_after_failures",
     "max_request_bytes",
 )
 SERVER_SETTINGS = {
@@ -232,7 +232,7 @@ async def expect(request: Awaitable[httpx.Response], status_code: int) -> Any:
 async def set_up(client: httpx.AsyncClient) -> Fixture:
     uploader, *users = [new_account() for _ in range(LOGIN_USERS + 1)]
     for account in (uploader, *users):
-        await expect(client.post(f"{API}/auth/register", json=account.login()), 201)
+        await expect(client.post(f"{API}/auth/register", json=account.login()), 202)
     login = await expect(client.post(f"{API}/auth/login", json=uploader.login()), 200)
     return Fixture(users, {"Authorization": f"Bearer {login['access_token']}"})
 
