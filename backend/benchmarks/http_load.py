@@ -86,7 +86,7 @@ from starlette.routing import Route
 from app.core.config import BACKEND_DIR, Settings, get_settings
 from app.core.security import token_digest
 from app.db.repositories import NewChunk
-from app.db.repositories.chunk import _QUERIES, _SEARCH
+from app.db.repositories.chunk import _MATCHING, _QUERIES, _SEARCH
 from app.services.chat import NOT_IN_VIDEOS, SYSTEM_PROMPT, title_from
 from app.services.chunking import chunk_text, count_tokens, get_tokenizer
 from app.services.extract import Passage, best_sentences
@@ -259,7 +259,10 @@ def positional(sql: str) -> tuple[str, tuple[str, ...]]:
 
 
 # ChunkRepository.search's own SQL text, for match="all" and match="any".
-SEARCH = {match: positional(_SEARCH.format(tsquery=tsquery)) for match, tsquery in _QUERIES.items()}
+SEARCH = {
+    match: positional(_SEARCH.format(tsquery=tsquery, chunks=_MATCHING))
+    for match, tsquery in _QUERIES.items()
+}
 # The columns after the transcript's: ts_headline, then the matched and the query's lexemes.
 MATCHED_TERMS, QUERY_TERMS = 9, 10
 CHAT_ROLES = ("user", "assistant")  # the history's roles build_prompt keeps
