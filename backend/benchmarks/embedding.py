@@ -258,7 +258,7 @@ def throughput_table(
     )
     figures = [(label, run_.chunks, seconds, run_.load) for label, run_, seconds in rows]
     figures += [
-        ("3. 3-hour video: its embed job (claim, embed_missing, done)", video.chunks,
+        ("3. 3-hour video: its embed job, one run (claim, embed_missing, done)", video.chunks,
          video.embed_seconds, video.load),
         ("3.   of which the model (embed_passages)", video.chunks, video.model_seconds,
          video.load),
