@@ -26,6 +26,8 @@ bench: install
 	cd backend && .venv/bin/python -m benchmarks.repositories
 	cd backend && .venv/bin/python -m benchmarks.http_load
 	cd backend && .venv/bin/python -m benchmarks.talk
+	cd backend && .venv/bin/python -m benchmarks.vectors
+	cd backend && .venv/bin/python -m benchmarks.embedding
 	cd backend && .venv/bin/python -m benchmarks.loop_stall
 
 admin: install
