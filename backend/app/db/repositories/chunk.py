@@ -69,8 +69,11 @@ class ChunkHit:
 # "any": the query's own lexemes OR-ed, for questions that share only some words with the text.
 _QUERIES = {
     "all": "websearch_to_tsquery('english', :query)",
-    "any": """(SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery
-                 FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS lexeme)""",
+    # Words in more chunks than the cap below are left out when the query has rarer ones: on a
+    # large library they match tens of thousands of chunks, each fetched and ranked, and add
+    # almost nothing to the ranking. Their share still counts in the coverage.
+    "any": """(SELECT string_agg(term::text, ' | ')::tsquery FROM lexemes
+                WHERE NOT common OR NOT EXISTS (SELECT FROM lexemes WHERE NOT common))""",
 }
 
 # Which chunks: those matching the query (and the transcripts asked for), or given ones.
@@ -88,17 +91,21 @@ DOCUMENT_FREQUENCY_CAP = 1000
 # ts_rank, not ts_rank_cd: an "any" query can match tens of thousands of chunks, which
 # ts_rank_cd ranks about twice as slowly, with no gain on the labelled set (tests/retrieval).
 _SEARCH = """
-    WITH query AS (SELECT {tsquery} AS tsq),
-    lexemes AS (
-        SELECT term, ln(1 + {df_cap}::float8 / greatest(1, (
-                   SELECT count(*) FROM (
-                       SELECT 1 FROM chunks d
-                        WHERE d.user_id = :user_id AND d.search_vector @@ term
-                        LIMIT {df_cap}) AS counted))) AS weight
+    WITH counted AS (
+        SELECT term, (SELECT count(*) FROM (
+                          SELECT 1 FROM chunks d
+                           WHERE d.user_id = :user_id AND d.search_vector @@ term
+                           LIMIT {df_cap}) AS matching) AS chunks
           FROM (SELECT quote_literal(lexeme)::tsquery AS term
                   FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS lexeme
                ) AS terms
     ),
+    lexemes AS (
+        SELECT term, ln(1 + {df_cap}::float8 / greatest(1, chunks)) AS weight,
+               chunks >= {df_cap} AS common
+          FROM counted
+    ),
+    query AS (SELECT {tsquery} AS tsq),
     top AS (
         SELECT c.id, c.transcript_id, c.chunk_index, c.chunk_text, c.metadata, c.search_vector,
                coalesce(ts_rank(c.search_vector, query.tsq), 0) AS rank
