@@ -86,6 +86,10 @@ _GIVEN = "c.id = ANY(:chunk_ids)"
 # the count stopped at the cap: a word in more chunks than that is common whatever the number,
 # and counting no further keeps the cost bounded on large libraries.
 DOCUMENT_FREQUENCY_CAP = 1000
+# At most this many matching chunks are ranked. Only a question made of common words alone
+# matches more (rarer words each match fewer than the cap above); its words say little, so
+# ranking a bounded share of its matches costs little precision and keeps every search fast.
+RANKED_MATCHES_CAP = 4 * DOCUMENT_FREQUENCY_CAP
 
 # Rank and cut first, then headline only the survivors: ts_headline re-parses the text.
 # ts_rank, not ts_rank_cd: an "any" query can match tens of thousands of chunks, which
@@ -106,13 +110,17 @@ _SEARCH = """
           FROM counted
     ),
     query AS (SELECT {tsquery} AS tsq),
-    top AS (
-        SELECT c.id, c.transcript_id, c.chunk_index, c.chunk_text, c.metadata, c.search_vector,
-               coalesce(ts_rank(c.search_vector, query.tsq), 0) AS rank
+    matching AS (
+        SELECT c.id, c.transcript_id, c.chunk_index, c.chunk_text, c.metadata, c.search_vector
           FROM chunks c, query
          WHERE c.user_id = :user_id
            AND {chunks}
-         ORDER BY rank DESC, c.transcript_id, c.chunk_index
+         LIMIT {scan_cap}
+    ),
+    top AS (
+        SELECT m.*, coalesce(ts_rank(m.search_vector, query.tsq), 0) AS rank
+          FROM matching m, query
+         ORDER BY rank DESC, m.transcript_id, m.chunk_index
          LIMIT :limit
     )
     SELECT top.id, top.transcript_id, t.youtube_video_id, t.title, top.chunk_index,
@@ -134,7 +142,12 @@ _SEARCH = """
 
 
 def _search_sql(tsquery: str, chunks: str) -> str:
-    return _SEARCH.format(tsquery=tsquery, chunks=chunks, df_cap=DOCUMENT_FREQUENCY_CAP)
+    return _SEARCH.format(
+        tsquery=tsquery,
+        chunks=chunks,
+        df_cap=DOCUMENT_FREQUENCY_CAP,
+        scan_cap=RANKED_MATCHES_CAP,
+    )
 
 
 class ChunkRepository(BaseRepository[Chunk]):
