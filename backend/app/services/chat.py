@@ -119,12 +119,26 @@ async def start_turn(
     )
 
 
+def cited(turn: ChatTurn, text: str, *, partial: bool = False) -> list[Citation]:
+    """The citations the answer refers to as [n]. A complete answer that refers to none is not
+    grounded: the model said the excerpts do not answer. A partial one keeps them all."""
+    if partial:
+        return turn.citations
+    return [citation for citation in turn.citations if f"[{citation.number}]" in text]
+
+
 def answer_metadata(
-    turn: ChatTurn, model: LanguageModel, usage: Usage | None, *, partial: bool = False
+    turn: ChatTurn,
+    model: LanguageModel,
+    usage: Usage | None,
+    text: str,
+    *,
+    partial: bool = False,
 ) -> dict[str, Any]:
+    citations = cited(turn, text, partial=partial)
     metadata: dict[str, Any] = {
-        "grounded": turn.grounded,
-        "citations": [c.as_dict() for c in turn.citations],
+        "grounded": bool(citations),
+        "citations": [c.as_dict() for c in citations],
         "provider": model.provider if turn.grounded else None,
         "model": model.model if turn.grounded else None,
         "offline": model.provider.startswith("offline") if turn.grounded else None,
@@ -154,7 +168,7 @@ async def store_answer(
         conversation_id=turn.conversation.id,
         role="assistant",
         content=text,
-        metadata=answer_metadata(turn, model, usage, partial=partial),
+        metadata=answer_metadata(turn, model, usage, text, partial=partial),
     )
     if usage is not None:
         await UsageRepository(session).record(

@@ -256,3 +256,28 @@ async def test_most_labelled_questions_get_a_grounded_answer_citing_their_video(
             f"\nchat answer rate on the labelled set = {rate:.2f} ({sum(answered)}/{len(answered)})"
         )
     assert rate >= 0.9
+
+
+async def test_a_model_that_says_the_videos_do_not_answer_cites_nothing(
+    session: AsyncSession,
+) -> None:
+    model = ScriptedModel("The excerpts do not say how hot the oven should be.")
+    async with talking_to(session, model) as (client, account):
+        conversation_id = await new_conversation(client, account)
+        response = await ask(client, account, conversation_id, OVEN_QUESTION)
+
+    metadata = response.json()["assistant_message"]["metadata"]
+    assert metadata["grounded"] is False
+    assert metadata["citations"] == []
+    assert metadata["usage"]["completion_tokens"] > 0  # the model ran, and is accounted for
+
+
+async def test_an_answer_keeps_only_the_citations_it_refers_to(session: AsyncSession) -> None:
+    model = ScriptedModel("It bakes at 250 degrees [1].")
+    async with talking_to(session, model) as (client, account):
+        conversation_id = await new_conversation(client, account)
+        response = await ask(client, account, conversation_id, OVEN_QUESTION)
+
+    metadata = response.json()["assistant_message"]["metadata"]
+    assert metadata["grounded"] is True
+    assert [c["number"] for c in metadata["citations"]] == [1]
