@@ -20,9 +20,7 @@ Takes about 30 s on two busy cores:
 """
 
 import os
-import signal
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,7 +38,7 @@ from app.services.embeddings.http import HttpEmbeddingProvider
 from app.services.embeddings.offline import DIMENSION, OfflineEmbeddings
 from app.services.ingest_worker import IngestWorker
 from app.services.youtube_fetcher import YouTubeFetcher
-from benchmarks.harness import run
+from benchmarks.harness import run_database_benchmark
 from benchmarks.http_load import report_console
 from benchmarks.repositories import asyncpg_pool, server_url, throwaway_database
 from benchmarks.talk import (
@@ -304,11 +302,7 @@ async def benchmark() -> None:
 
 
 def main() -> None:
-    # The embedded server is stopped at exit, outside start_embedded_postgres's own filter.
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-    # SIGTERM would skip the finally blocks that drop the database; like Ctrl-C, it runs them.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    run(benchmark())
+    run_database_benchmark(benchmark)
 
 
 if __name__ == "__main__":

@@ -7,12 +7,14 @@ The throw-away database the servers use comes from `benchmarks.repositories`
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,3 +180,23 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     except ImportError:
         return asyncio.run(main)
     return uvloop.run(main)
+
+
+def run_database_benchmark(benchmark: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a benchmark that works on a throw-away database of the embedded server."""
+    # The embedded server is stopped at exit, outside start_embedded_postgres's own filter.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+    # SIGTERM would skip the finally blocks that drop the database; like Ctrl-C, it runs them.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    return run(benchmark())
+
+
+async def expect(request: Awaitable[httpx.Response], status_code: int) -> Any:
+    """The JSON of a set-up request's answer; a clear error when its status is another."""
+    response = await request
+    if response.status_code != status_code:
+        raise RuntimeError(
+            f"setup: {response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}, expected {status_code}: {response.text[:500]}"
+        )
+    return response.json()

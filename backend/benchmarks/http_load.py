@@ -92,6 +92,7 @@ from app.services.youtube import watch_url
 from benchmarks.harness import (
     Server,
     check_running,
+    expect,
     machine_busy_share,
     process_cpu_seconds,
     run,
@@ -582,16 +583,6 @@ class Fixture:
     token: str
     conversation_ids: list[str]
     long_conversation_id: str
-
-
-async def expect(request: Awaitable[httpx.Response], status_code: int) -> Any:
-    response = await request
-    if response.status_code != status_code:
-        raise RuntimeError(
-            f"setup: {response.request.method} {response.request.url.path} answered "
-            f"{response.status_code}, expected {status_code}: {response.text[:500]}"
-        )
-    return response.json()
 
 
 async def sign_in(client: httpx.AsyncClient) -> str:

@@ -62,7 +62,6 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -74,6 +73,7 @@ from benchmarks.harness import (
     Server,
     app_server,
     check_running,
+    expect,
     process_cpu_seconds,
     run,
     stat_cpu_seconds,
@@ -217,16 +217,6 @@ def new_account() -> Account:
 class Fixture:
     users: list[Account]
     uploader_headers: dict[str, str]
-
-
-async def expect(request: Awaitable[httpx.Response], status_code: int) -> Any:
-    response = await request
-    if response.status_code != status_code:
-        raise RuntimeError(
-            f"setup: {response.request.method} {response.request.url.path} answered "
-            f"{response.status_code}, expected {status_code}: {response.text[:500]}"
-        )
-    return response.json()
 
 
 async def set_up(client: httpx.AsyncClient) -> Fixture:

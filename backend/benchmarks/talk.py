@@ -44,11 +44,9 @@ import json
 import os
 import random
 import re
-import signal
 import statistics
 import time
 import uuid
-import warnings
 from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -79,7 +77,7 @@ from app.services.llm import ChatMessage, Completion, OfflineExtractiveModel, St
 from app.services.retrieval import retrieve
 from app.services.transcripts import NewTranscript, store_transcript
 from app.services.youtube_fetcher import FetchedVideo, YouTubeFetcher
-from benchmarks.harness import run
+from benchmarks.harness import run_database_benchmark
 from benchmarks.http_load import percentile_ms, report_console
 from benchmarks.repositories import (
     CHUNK_COLUMNS,
@@ -1295,11 +1293,7 @@ async def benchmark() -> None:
 
 
 def main() -> None:
-    # The embedded server is stopped at exit, outside start_embedded_postgres's own filter.
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-    # SIGTERM would skip the finally blocks that drop the database; like Ctrl-C, it runs them.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    run(benchmark())
+    run_database_benchmark(benchmark)
 
 
 if __name__ == "__main__":

@@ -24,11 +24,9 @@ Takes about two minutes on two busy cores, a minute of it loading and indexing:
 """
 
 import os
-import signal
 import statistics
 import time
 import uuid
-import warnings
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -53,7 +51,7 @@ from app.services.retrieval import (
     SearchMode,
     retrieve,
 )
-from benchmarks.harness import run
+from benchmarks.harness import run_database_benchmark
 from benchmarks.http_load import percentile_ms, report_console
 from benchmarks.repositories import asyncpg_pool, server_url, throwaway_database
 from benchmarks.talk import (
@@ -549,11 +547,7 @@ async def benchmark() -> None:
 
 
 def main() -> None:
-    # The embedded server is stopped at exit, outside start_embedded_postgres's own filter.
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-    # SIGTERM would skip the finally blocks that drop the database; like Ctrl-C, it runs them.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    run(benchmark())
+    run_database_benchmark(benchmark)
 
 
 if __name__ == "__main__":
