@@ -63,7 +63,11 @@ async def run_migrations_online() -> None:
         await engine.dispose()
 
 
+shared_connection = config.attributes.get("connection")
 if context.is_offline_mode():
     run_migrations_offline()
+elif isinstance(shared_connection, Connection):
+    # app.db.migrations.run_alembic: a connection already open on the caller's event loop.
+    run_sync_migrations(shared_connection)
 else:
     asyncio.run(run_migrations_online())

@@ -6,7 +6,6 @@ savepoints (SQLAlchemy's "join_transaction_mode='create_savepoint'"), so code un
 commit: a commit only releases a savepoint, and the outer rollback removes everything.
 """
 
-import asyncio
 import os
 from collections.abc import AsyncIterator
 
@@ -20,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 
 from app.core.config import get_settings
 from app.db import session as db_session_module
-from app.db.migrations import upgrade_to_head
+from app.db.migrations import run_alembic
 from tests.database import create_database, drop_database, test_server_url
 
 
@@ -37,7 +36,7 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
     try:
-        await asyncio.to_thread(upgrade_to_head, url)
+        await run_alembic(url)
         yield url
     finally:
         await db_session_module.dispose_engine()

@@ -1,7 +1,6 @@
 """Chunk vectors: storing, what still lacks one, and the owner-filtered nearest-neighbour search
 with its HNSW index (checked with EXPLAIN)."""
 
-import asyncio
 import math
 import random
 import uuid
@@ -12,9 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from alembic import command
 from app.core.config import Settings, get_settings
-from app.db.migrations import alembic_config
+from app.db.migrations import check, run_alembic
 from app.db.models import Transcript, User
 from app.db.repositories import ChunkEmbeddingRepository, ChunkRepository
 from app.db.repositories.chunk_embedding import nearest_statement
@@ -266,7 +264,7 @@ async def test_the_index_is_built_concurrently_once(
     assert await index_validity(own_engine, name) is True
     assert await ensure_vector_index(own_engine, "concurrent-model", 8) is True  # already there
     # Created at run time, so the migrations' check leaves it alone.
-    await asyncio.to_thread(command.check, alembic_config(database_url))
+    await run_alembic(database_url, check)
 
 
 async def test_a_build_held_elsewhere_is_left_to_its_builder(own_engine: AsyncEngine) -> None:

@@ -1,6 +1,5 @@
 """The migrations are the schema: they build it, remove it, build it again, and match the models."""
 
-import asyncio
 import importlib.util
 from collections.abc import AsyncIterator
 from types import ModuleType
@@ -9,9 +8,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from alembic import command
 from app.core.config import BACKEND_DIR
-from app.db.migrations import alembic_config
+from app.db.migrations import check, downgrade, run_alembic, upgrade
 from tests.database import create_database, drop_database
 
 APP_TABLES = {
@@ -63,9 +61,7 @@ async def empty_database(server_url: str) -> AsyncIterator[str]:
 
 
 async def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
-    config = alembic_config(empty_database)
-
-    await asyncio.to_thread(command.upgrade, config, "head")
+    await run_alembic(empty_database, upgrade)
     tables, functions, triggers = await schema_objects(empty_database)
     assert tables >= APP_TABLES
     assert functions >= APP_FUNCTIONS
@@ -73,20 +69,20 @@ async def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
     updated_at_tables = ("users", "conversations", "templates", "config", "jobs")
     assert {f"trg_{t}_set_updated_at" for t in updated_at_tables} <= triggers
 
-    await asyncio.to_thread(command.downgrade, config, "base")
+    await run_alembic(empty_database, downgrade)
     tables, functions, triggers = await schema_objects(empty_database)
     assert tables == {"alembic_version"}
     assert functions == set()
     assert triggers == set()
 
-    await asyncio.to_thread(command.upgrade, config, "head")
+    await run_alembic(empty_database, upgrade)
     tables, _, _ = await schema_objects(empty_database)
     assert tables >= APP_TABLES
 
 
 async def test_models_and_migrations_agree(database_url: str) -> None:
     """`alembic check` raises when autogenerate would produce any operation."""
-    await asyncio.to_thread(command.check, alembic_config(database_url))
+    await run_alembic(database_url, check)
 
 
 def migration(file_name: str) -> ModuleType:
