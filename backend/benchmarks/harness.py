@@ -97,12 +97,16 @@ def server_process(
 
 @contextmanager
 def uvicorn_server(
-    name: str, target: Sequence[str], database_url: str, settings: Mapping[str, str]
+    name: str,
+    target: Sequence[str],
+    database_url: str,
+    settings: Mapping[str, str],
+    workers: int = 1,
 ) -> Iterator[Server]:
-    """`python -m uvicorn TARGET` (one worker, warnings only) on a free loopback port."""
+    """`python -m uvicorn TARGET` (warnings only) on a free loopback port."""
     port = free_port()
     arguments = ["-m", "uvicorn", *target, "--host", HOST, "--port", str(port)]
-    arguments += ["--log-level", "warning"]
+    arguments += ["--log-level", "warning", "--workers", str(workers)]
     environment = {**settings, "DATABASE_URL": database_url}
     with server_process(name, arguments, environment, port) as server:
         yield server
@@ -150,6 +154,18 @@ def process_cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of a process (all its threads) so far; None where there is no
     /proc."""
     return stat_cpu_seconds(f"/proc/{pid}/stat")
+
+
+def process_tree_cpu_seconds(pid: int) -> float | None:
+    """CPU time of a process and its live children (uvicorn's workers) so far."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    own = process_cpu_seconds(pid)
+    if own is None:
+        return None
+    return own + sum(process_cpu_seconds(int(child)) or 0.0 for child in children)
 
 
 def cpu_ticks() -> tuple[int, int] | None:
