@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -76,6 +77,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     embedder: Embedder | None = app.state.embedder
     background = [asyncio.create_task(purge_expired_rows_forever())]
     background += start_ingest_workers(settings, embedder)
+    freeze_start_up_objects()
     yield
     for task in background:
         task.cancel()
@@ -89,6 +91,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await embedder.aclose()
     await dispose_engine()
     shutdown_pools()
+
+
+def freeze_start_up_objects() -> None:
+    """Move what start-up allocated (modules, the app, its routes: hundreds of thousands of
+    objects that live as long as the process) out of the collector's sight. The oldest
+    generation's collections then walk what requests leave behind only, instead of pausing
+    every request for tens of milliseconds (the p99 of the hot reads fell from ~100 ms to a few
+    times the median; `python -m benchmarks.http_wrk`)."""
+    gc.collect()
+    gc.freeze()
 
 
 def api_router() -> APIRouter:

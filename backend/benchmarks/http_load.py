@@ -74,6 +74,7 @@ import asyncpg
 import httpx
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.dialects import postgresql
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -82,6 +83,8 @@ from starlette.routing import Route
 from app.core.config import Settings, get_settings
 from app.core.security import token_digest
 from app.db.repositories import NewChunk
+from app.db.repositories import conversation as conversation_repository
+from app.db.repositories import message as message_repository
 from app.db.repositories.chunk import _MATCHING, _QUERIES, _search_sql
 from app.services.chat import NOT_IN_VIDEOS, SYSTEM_PROMPT, title_from
 from app.services.chunking import chunk_text, count_tokens, get_tokenizer
@@ -217,22 +220,11 @@ SELECT_SESSION_USER = (
     "WHERE sessions.token_hash = $1 AND sessions.expires_at > statement_timestamp()"
 )
 SELECT_OWNED_CONVERSATION = "SELECT * FROM conversations WHERE id = $1 AND user_id = $2"
-SELECT_CONVERSATION_PAGE = (
-    "SELECT id, title, created_at, updated_at FROM conversations WHERE user_id = $1 "
-    "ORDER BY updated_at DESC, id LIMIT $2 OFFSET $3"
-)
-COUNT_CONVERSATIONS = "SELECT count(*) FROM conversations WHERE user_id = $1"
 INSERT_CONVERSATION = (
     "INSERT INTO conversations (user_id, title) VALUES ($1, $2) "
     "RETURNING id, title, created_at, updated_at"
 )
 SET_TITLE = "UPDATE conversations SET title = $2 WHERE id = $1"
-SELECT_MESSAGE_PAGE = (
-    "SELECT id, conversation_id, role, content, metadata, created_at FROM messages "
-    "WHERE conversation_id = $1 "
-    "ORDER BY created_at, id LIMIT $2 OFFSET $3"
-)
-COUNT_MESSAGES = "SELECT count(*) FROM messages WHERE conversation_id = $1"
 INSERT_MESSAGE = (
     "INSERT INTO messages (conversation_id, role, content, metadata) VALUES ($1, $2, $3, $4) "
     "RETURNING id, created_at"
@@ -261,6 +253,16 @@ def positional(sql: str) -> tuple[str, tuple[str, ...]]:
     return _NAMED_PARAMETER.sub(number, sql), tuple(names)
 
 
+def repository_sql(statement: Any) -> tuple[str, tuple[str, ...]]:
+    """A repository's prepared statement as asyncpg SQL, and its parameters' names in order."""
+    return positional(str(statement.compile(dialect=postgresql.dialect(paramstyle="named"))))  # type: ignore[no-untyped-call]
+
+
+# The hot reads' own statements (ConversationRepository, MessageRepository).
+IS_OWNED = repository_sql(conversation_repository._IS_OWNED)
+CONVERSATION_PAGE = repository_sql(conversation_repository._PAGE_FOR_USER)
+MESSAGE_PAGE = repository_sql(message_repository._PAGE_FOR_CONVERSATION)
+
 # ChunkRepository.search's own SQL text, for match="all" and match="any".
 SEARCH = {match: positional(_search_sql(tsquery, _MATCHING)) for match, tsquery in _QUERIES.items()}
 # The columns after the transcript's: ts_headline, then the matched and the query's lexemes.
@@ -276,7 +278,7 @@ def error(status_code: int, code: str, message: str) -> JSONResponse:
 
 
 def json_value(column: str, value: Any) -> Any:
-    if column == "metadata":
+    if column in ("metadata", "metadata_json"):
         return json.loads(value)  # asyncpg returns jsonb as text
     if isinstance(value, uuid.UUID):
         return str(value)
@@ -286,7 +288,20 @@ def json_value(column: str, value: Any) -> Any:
 
 
 def jsonable(record: asyncpg.Record) -> dict[str, Any]:
-    return {column: json_value(column, value) for column, value in record.items()}
+    return {
+        column.removesuffix("_json"): json_value(column, value) for column, value in record.items()
+    }
+
+
+async def fetch_page(
+    connection: asyncpg.Connection, query: tuple[str, tuple[str, ...]], **params: Any
+) -> tuple[list[asyncpg.Record], int]:
+    """A page and its total from one of the repositories' page statements: the count comes
+    first in each row, and an empty page is one row with NULLs after it."""
+    sql, names = query
+    records = await connection.fetch(sql, *(params[name] for name in names))
+    rows = [record for record in records if record["id"] is not None]
+    return [dict(list(record.items())[1:]) for record in rows], records[0][0]
 
 
 def page(records: Sequence[asyncpg.Record], total: int, limit: int, offset: int) -> JSONResponse:
@@ -330,12 +345,22 @@ async def owned_conversation(
     return await connection.fetchrow(SELECT_OWNED_CONVERSATION, conversation_id, user["id"])
 
 
+async def conversation_is_owned(
+    request: Request, connection: asyncpg.Connection, user: asyncpg.Record
+) -> bool:
+    """ConversationRepository.is_owned_by's statement."""
+    sql, names = IS_OWNED
+    params = {"conversation_id": request.path_params["conversation_id"], "user_id": user["id"]}
+    return bool(await connection.fetchval(sql, *(params[name] for name in names)))
+
+
 async def list_conversations(
     request: Request, connection: asyncpg.Connection, user: asyncpg.Record
 ) -> Response:
     limit, offset = page_bounds(request, default_limit=20)
-    records = await connection.fetch(SELECT_CONVERSATION_PAGE, user["id"], limit, offset)
-    total = await connection.fetchval(COUNT_CONVERSATIONS, user["id"])
+    records, total = await fetch_page(
+        connection, CONVERSATION_PAGE, user_id=user["id"], limit=limit, offset=offset
+    )
     return page(records, total, limit, offset)
 
 
@@ -350,12 +375,13 @@ async def create_conversation(
 async def list_messages(
     request: Request, connection: asyncpg.Connection, user: asyncpg.Record
 ) -> Response:
-    conversation = await owned_conversation(request, connection, user)
-    if conversation is None:
+    if not await conversation_is_owned(request, connection, user):
         return error(404, "not_found", "Conversation not found")
     limit, offset = page_bounds(request, default_limit=50)
-    records = await connection.fetch(SELECT_MESSAGE_PAGE, conversation["id"], limit, offset)
-    total = await connection.fetchval(COUNT_MESSAGES, conversation["id"])
+    conversation_id = request.path_params["conversation_id"]
+    records, total = await fetch_page(
+        connection, MESSAGE_PAGE, conversation_id=conversation_id, limit=limit, offset=offset
+    )
     return page(records, total, limit, offset)
 
 

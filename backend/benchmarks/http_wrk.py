@@ -69,7 +69,8 @@ MIN_WORKER_SCALING = 1.6
 
 _LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
 _RATE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
-_ERRORS = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)|Socket errors:.*")
+_FAILED = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+_TIMEOUTS = re.compile(r"Socket errors:.*timeout (\d+)")
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -80,6 +81,7 @@ class Run:
     p99_ms: float
     server_cpu_ms_per_request: float
     generator_cpu_share: float
+    timeouts: int
 
 
 @dataclass(frozen=True)
@@ -110,17 +112,19 @@ def require_wrk() -> str:
     return path
 
 
-def parse_wrk(output: str) -> tuple[float, float, float]:
-    """(req/s, p50 ms, p99 ms) from `wrk --latency`; an error when any request failed."""
-    if errors := _ERRORS.search(output):
-        raise RuntimeError(f"wrk saw failed requests: {errors.group(0)}\n{output}")
+def parse_wrk(output: str) -> tuple[float, float, float, int]:
+    """(req/s, p50 ms, p99 ms, requests that timed out after 2 s) from `wrk --latency`; an
+    error when any request was answered with an error."""
+    if failed := _FAILED.search(output):
+        raise RuntimeError(f"wrk saw failed requests: {failed.group(0)}\n{output}")
+    timeouts = _TIMEOUTS.search(output)
     latencies = {
         int(p): float(value) * _UNIT_MS[unit] for p, value, unit in _LATENCY.findall(output)
     }
     rate = _RATE.search(output)
     if rate is None or set(latencies) != {50, 99}:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
-    return float(rate.group(1)), latencies[50], latencies[99]
+    return float(rate.group(1)), latencies[50], latencies[99], int(timeouts[1] if timeouts else 0)
 
 
 def wrk(wrk_path: str, url: str, token: str, connections: int, seconds: int) -> tuple[str, float]:
@@ -147,9 +151,9 @@ async def measure(wrk_path: str, server: Server, path: str, token: str, connecti
     )
     server_cpu = (process_tree_cpu_seconds(server.process.pid) or 0.0) - cpu_before
     check_running(server)
-    rate, p50, p99 = parse_wrk(output)
+    rate, p50, p99, timeouts = parse_wrk(output)
     requests = max(rate * RUN_SECONDS, 1.0)
-    return Run(rate, p50, p99, server_cpu * 1000 / requests, generator_cpu / RUN_SECONDS)
+    return Run(rate, p50, p99, server_cpu * 1000 / requests, generator_cpu / RUN_SECONDS, timeouts)
 
 
 async def compare(
@@ -227,6 +231,7 @@ def results_table(comparisons: Sequence[Comparison]) -> Table:
         "app CPU ms/req",
         "bare CPU ms/req",
         "wrk CPU",
+        "timeouts",
     ):
         table.add_column(header, justify="left" if header == "endpoint" else "right")
     for c in comparisons:
@@ -242,6 +247,7 @@ def results_table(comparisons: Sequence[Comparison]) -> Table:
             f"{c.figure('app', 'server_cpu_ms_per_request'):.2f}",
             f"{c.figure('bare', 'server_cpu_ms_per_request'):.2f}",
             f"{max(r.generator_cpu_share for r in c.app + c.bare):.0%}",
+            f"{sum(r.timeouts for r in c.app)} / {sum(r.timeouts for r in c.bare)}",
         )
     return table
 

@@ -16,7 +16,7 @@ from app.core.config import Settings
 from app.core.security import is_api_key, token_digest
 from app.db.models import User
 from app.db.repositories import ApiKeyRepository, UserRepository
-from app.db.session import get_db, unit_of_work
+from app.db.session import get_db, get_read_db, unit_of_work
 from app.services.chunk_embeddings import Embedder
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.llm import LanguageModel
@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 # scope="function": the unit of work commits before the response is sent, so a failed commit
 # becomes an error response instead of a success the client saw for a write that was lost.
 SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
+# Reads and the credential check: autocommit, no transaction or pre-ping around them. Closed
+# before the response is sent, so its connection serves the next request sooner.
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_db, scope="function")]
 
 
 def app_settings(request: Request) -> Settings:
@@ -55,10 +58,17 @@ def unauthorized(message: str = "Missing or invalid credentials.") -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def current_principal(
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+async def current_principal(session: ReadSessionDep, credentials: BearerCredentials) -> Principal:
+    return await authenticate(session, credentials)
+
+
+async def authenticate(
+    session: AsyncSession, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
+    """Who the credentials belong to; 401 when they are missing, unknown or expired."""
     if credentials is None:
         raise unauthorized()
     digest = token_digest(credentials.credentials)
@@ -80,8 +90,9 @@ async def _principal_from_api_key(session: AsyncSession, digest: str) -> Princip
     return Principal(user=user, token_hash=digest, api_key_id=key.id)
 
 
-async def current_user(principal: Annotated[Principal, Depends(current_principal)]) -> User:
-    return principal.user
+async def current_user(session: ReadSessionDep, credentials: BearerCredentials) -> User:
+    # Not through current_principal: one level of dependencies fewer on every request.
+    return (await authenticate(session, credentials)).user
 
 
 async def current_admin(user: Annotated[User, Depends(current_user)]) -> User:

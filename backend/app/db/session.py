@@ -2,10 +2,11 @@
 
 - `get_db()`: the FastAPI dependency; commits when the request succeeded, rolls back otherwise.
 - `unit_of_work()`: the same contract as an `async with` block, for scripts and workers.
-- `read_only()`: a session for reads only, in autocommit mode: no BEGIN/COMMIT round trips.
+- `read_only()` / `get_read_db()`: a session for reads, in autocommit mode: no BEGIN/COMMIT.
 Repositories only flush; the first two are the only places that commit.
 """
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,6 +24,7 @@ _engine: AsyncEngine | None = None
 _session_factory: async_sessionmaker[AsyncSession] | None = None
 _read_only_engine: AsyncEngine | None = None
 _read_only_factory: async_sessionmaker[AsyncSession] | None = None
+_read_gate: asyncio.Semaphore | None = None
 
 
 def build_engine(
@@ -34,7 +36,9 @@ def build_engine(
         settings.require_database_url(),
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=settings.db_pool_pre_ping,
+        # Reads go without: a read on a connection the server dropped fails as a disconnect,
+        # and SQLAlchemy then retires every connection opened before it (see read_only()).
+        pool_pre_ping=settings.db_pool_pre_ping and not autocommit,
         pool_timeout=settings.db_pool_timeout_seconds,
         echo=settings.db_echo,
         connect_args={
@@ -49,9 +53,8 @@ def build_engine(
 
 
 def build_read_only_engine(settings: Settings) -> AsyncEngine:
-    """An engine whose connections are in autocommit from the moment they are opened: no
-    BEGIN/COMMIT around reads, and the pre-ping is one round trip instead of three (SQLAlchemy
-    wraps the ping in a transaction unless the connection is already in autocommit)."""
+    """An engine whose connections are in autocommit from the moment they are opened, with no
+    pre-ping: a read costs its own round trips and nothing else."""
     return build_engine(settings, pool_size=settings.db_read_pool_size, autocommit=True)
 
 
@@ -66,10 +69,12 @@ def get_engine() -> AsyncEngine:
 
 def get_read_only_factory() -> async_sessionmaker[AsyncSession]:
     """Sessions on the read-only engine, created on first use."""
-    global _read_only_engine, _read_only_factory
+    global _read_only_engine, _read_only_factory, _read_gate
     if _read_only_factory is None:
-        _read_only_engine = build_read_only_engine(get_settings())
+        settings = get_settings()
+        _read_only_engine = build_read_only_engine(settings)
         _read_only_factory = async_sessionmaker(_read_only_engine, expire_on_commit=False)
+        _read_gate = asyncio.Semaphore(settings.db_read_pool_size + settings.db_max_overflow)
     return _read_only_factory
 
 
@@ -81,12 +86,13 @@ def get_session_factory() -> async_sessionmaker[AsyncSession]:
 
 async def dispose_engine() -> None:
     """Close every pooled connection; the next use builds new engines."""
-    global _engine, _session_factory, _read_only_engine, _read_only_factory
+    global _engine, _session_factory, _read_only_engine, _read_only_factory, _read_gate
     for engine in (_engine, _read_only_engine):
         if engine is not None:
             await engine.dispose()
     _engine = _read_only_engine = None
     _session_factory = _read_only_factory = None
+    _read_gate = None
 
 
 @asynccontextmanager
@@ -103,9 +109,27 @@ async def unit_of_work() -> AsyncIterator[AsyncSession]:
 
 @asynccontextmanager
 async def read_only() -> AsyncIterator[AsyncSession]:
-    """A session for reads: each statement runs on its own, without BEGIN/COMMIT (two round
-    trips fewer per use). Nothing written in it is atomic or rolled back: read only."""
-    async with get_read_only_factory()() as session:
+    """A session for reads: each statement runs on its own, without BEGIN/COMMIT and without a
+    pre-ping (three round trips fewer per use). Nothing written in it is atomic or rolled back:
+    reads, and single statements that stand alone.
+
+    After a database restart, the first statement on each pooled connection would fail; the
+    first one that does marks the pool, whose older connections are then replaced as they are
+    checked out, so one request answers 503 (retry) and the next ones succeed.
+
+    Sessions are admitted in arrival order, no more at once than the pool has connections:
+    SQLAlchemy's async pool gives a returned connection to whoever asks first, so with more
+    requests than connections a waiting request could be passed over again and again (reads
+    timed out after 2 s at 50 connections; `python -m benchmarks.http_wrk`)."""
+    factory = get_read_only_factory()
+    assert _read_gate is not None
+    async with _read_gate, factory() as session:
+        yield session
+
+
+async def get_read_db() -> AsyncGenerator[AsyncSession, None]:
+    """FastAPI dependency: a read_only() session for the request (`Depends(get_read_db)`)."""
+    async with read_only() as session:
         yield session
 
 

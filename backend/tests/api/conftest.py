@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import unit_of_work_factory
 from app.core.config import get_settings
-from app.db.session import get_db
+from app.db.session import get_db, get_read_db
 from app.main import create_app
 
 PASSWORD = "correct horse battery staple"
@@ -39,9 +39,10 @@ def savepoint_unit_of_work(session: AsyncSession) -> Callable[[], AsyncIterator[
 
 
 def join_test_session(app: FastAPI, session: AsyncSession) -> None:
-    """Make the app's units of work run on the test's session."""
+    """Make the app's units of work, and its reads, run on the test's session."""
     unit_of_work = savepoint_unit_of_work(session)
     app.dependency_overrides[get_db] = unit_of_work
+    app.dependency_overrides[get_read_db] = unit_of_work
     app.dependency_overrides[unit_of_work_factory] = lambda: asynccontextmanager(unit_of_work)
 
 

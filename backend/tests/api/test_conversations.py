@@ -76,6 +76,23 @@ async def test_messages_are_listed_oldest_first(client: httpx.AsyncClient, alice
     assert page["total"] == 6
 
 
+async def test_listed_items_read_exactly_as_the_single_answers_do(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """The lists are written from plain rows, the single answers by pydantic: same JSON."""
+    conversation_id = await new_conversation(client, alice, "Same shape")
+    exchange = (await say(client, alice, conversation_id, "What is said about rockets?")).json()
+    single = (await client.get(f"{CONVERSATIONS}/{conversation_id}", headers=alice.headers)).json()
+
+    listed = (await client.get(CONVERSATIONS, headers=alice.headers)).json()["items"]
+    url = f"{CONVERSATIONS}/{conversation_id}/messages"
+    messages = (await client.get(url, headers=alice.headers)).json()["items"]
+
+    assert listed == [single]
+    assert messages == [exchange["user_message"], exchange["assistant_message"]]
+    assert exchange["assistant_message"]["metadata"]  # grounded or not, it says so
+
+
 async def test_message_length_limit_comes_from_settings(make_client: ClientFactory) -> None:
     from tests.api.conftest import sign_up
 

@@ -168,3 +168,62 @@ async def test_deleting_a_conversation_deletes_its_messages(session: AsyncSessio
     assert await ConversationRepository(session).delete(conversation.id) is True
 
     assert await messages.count_by_conversation(conversation.id) == 0
+
+
+async def test_page_rows_agree_with_list_and_count_and_keep_the_total_past_the_end(
+    session: AsyncSession,
+) -> None:
+    user, other = await make_user(session), await make_user(session)
+    conversations = ConversationRepository(session)
+    for n in range(5):
+        await make_conversation(session, user, f"c{n}")
+    await make_conversation(session, other, "not mine")
+
+    for limit, offset in ((2, 0), (2, 2), (2, 4), (3, 7)):
+        page = await conversations.page_for_user(user.id, limit, offset)
+        listed = await conversations.list_by_user(user.id, limit, offset)
+        assert [row["id"] for row in page.rows] == [c.id for c in listed]
+        assert [row["title"] for row in page.rows] == [c.title for c in listed]
+        assert page.total == 5
+    assert set((await conversations.page_for_user(user.id, 1, 0)).rows[0]) == {
+        "id",
+        "title",
+        "created_at",
+        "updated_at",
+    }
+    nobody = await conversations.page_for_user(uuid.uuid4(), 10, 0)
+    assert (nobody.rows, nobody.total) == ([], 0)
+    with pytest.raises(ValueError, match="limit"):
+        await conversations.page_for_user(user.id, 0, 0)
+
+
+async def test_a_page_of_messages_carries_the_metadata_as_json_text(
+    session: AsyncSession,
+) -> None:
+    user = await make_user(session)
+    conversation = await make_conversation(session, user, "chat")
+    messages = MessageRepository(session)
+    await messages.create(
+        conversation_id=conversation.id, role="user", content="hi", metadata={"n": [1, 2]}
+    )
+    await messages.create(conversation_id=conversation.id, role="assistant", content="hello")
+
+    page = await messages.page_for_conversation(conversation.id, limit=1, offset=1)
+
+    assert page.total == 2
+    [row] = page.rows
+    assert (row["role"], row["content"], row["metadata_json"]) == ("assistant", "hello", "{}")
+    first = (await messages.page_for_conversation(conversation.id, limit=1, offset=0)).rows[0]
+    assert first["metadata_json"] == '{"n": [1, 2]}'
+
+
+async def test_ownership_is_checked_without_loading_the_conversation(
+    session: AsyncSession,
+) -> None:
+    owner, stranger = await make_user(session), await make_user(session)
+    conversation = await make_conversation(session, owner, "mine")
+    conversations = ConversationRepository(session)
+
+    assert await conversations.is_owned_by(conversation.id, owner.id) is True
+    assert await conversations.is_owned_by(conversation.id, stranger.id) is False
+    assert await conversations.is_owned_by(uuid.uuid4(), owner.id) is False

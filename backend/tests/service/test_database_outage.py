@@ -2,6 +2,7 @@
 by itself when the database is back: the app runs as a real process on a PostgreSQL server of
 its own, which the test stops and starts again."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -114,3 +115,37 @@ def test_an_outage_is_answered_503_and_the_service_recovers(  # type: ignore[no-
         time.sleep(0.2)
     assert recovered.status_code == 200, "the service did not recover without a restart"
     assert process.poll() is None
+
+
+async def pooled_reads(base: str, headers: dict[str, str], at_once: int) -> list[int]:
+    """`at_once` reads in flight together, so that the read pool holds that many connections."""
+    async with httpx.AsyncClient(base_url=base, headers=headers) as client:
+        responses = await asyncio.gather(
+            *(client.get("/api/v1/conversations") for _ in range(at_once))
+        )
+    return [response.status_code for response in responses]
+
+
+def test_after_a_restart_one_read_fails_and_the_stale_pool_is_replaced(  # type: ignore[no-untyped-def]
+    dedicated_server: DedicatedServer, start_service
+) -> None:
+    """Reads run without a pre-ping: a connection the restart cut fails on first use, and that
+    failure retires every connection opened before it, so the next reads all succeed."""
+    url = dedicated_server.start()
+    process, port = start_service(DATABASE_URL=url, JOBS_ENABLED="false")
+    assert wait_for_health(process, port).status_code == 200
+    base = f"http://127.0.0.1:{port}"
+    headers = sign_in(base)
+    assert asyncio.run(pooled_reads(base, headers, at_once=5)) == [200] * 5
+
+    dedicated_server.stop()
+    dedicated_server.start()
+
+    first = httpx.get(f"{base}/api/v1/conversations", headers=headers)
+    if first.status_code != 200:
+        assert_unavailable(first)
+    statuses = [
+        httpx.get(f"{base}/api/v1/conversations", headers=headers).status_code for _ in range(10)
+    ]
+    assert statuses == [200] * 10
+    assert asyncio.run(pooled_reads(base, headers, at_once=5)) == [200] * 5

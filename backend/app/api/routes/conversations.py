@@ -8,12 +8,14 @@ from app.api.deps import (
     CurrentUser,
     EmbeddingsDep,
     LanguageModelDep,
+    ReadSessionDep,
     SessionDep,
     SettingsDep,
     UnitOfWorkDep,
 )
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
-from app.api.schemas.common import Limit, Offset, Page, page_of
+from app.api.fast_json import page_response
+from app.api.schemas.common import Limit, Offset, Page
 from app.api.schemas.conversations import (
     ChatExchange,
     ConversationCreate,
@@ -55,14 +57,11 @@ async def create_conversation(
 
 @router.get("", response_model=Page[ConversationPublic])
 async def list_conversations(
-    user: CurrentUser, session: SessionDep, limit: Limit = 20, offset: Offset = 0
-) -> Page[ConversationPublic]:
+    user: CurrentUser, session: ReadSessionDep, limit: Limit = 20, offset: Offset = 0
+) -> Response:
     """The caller's conversations, most recently active first."""
-    conversations = ConversationRepository(session)
-    items = await conversations.list_by_user(user.id, limit, offset)
-    return page_of(
-        ConversationPublic, items, await conversations.count_by_user(user.id), limit, offset
-    )
+    page = await ConversationRepository(session).page_for_user(user.id, limit, offset)
+    return page_response(page, limit, offset)
 
 
 @router.get(
@@ -106,17 +105,15 @@ async def delete_conversation(
 async def list_messages(
     conversation_id: UUID,
     user: CurrentUser,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[MessagePublic]:
+) -> Response:
     """The conversation's messages, oldest first."""
-    conversation = await owned_conversation(session, conversation_id, user)
-    messages = MessageRepository(session)
-    items = await messages.list_by_conversation(conversation.id, limit, offset)
-    return page_of(
-        MessagePublic, items, await messages.count_by_conversation(conversation.id), limit, offset
-    )
+    if not await ConversationRepository(session).is_owned_by(conversation_id, user.id):
+        raise not_found("Conversation", conversation_id)
+    page = await MessageRepository(session).page_for_conversation(conversation_id, limit, offset)
+    return page_response(page, limit, offset)
 
 
 def check_length(content: str, settings: Settings) -> None:

@@ -7,9 +7,10 @@ decides. Database errors leave as domain errors (app/db/errors.py).
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, delete, func, inspect, select
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, inspect, select, true
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -21,6 +22,7 @@ from app.db.models import Base
 ModelT = TypeVar("ModelT", bound=Base)
 
 MAX_PAGE_SIZE = 1000
+_TOTAL = "total_matching_rows"
 
 
 def check_page(limit: int, offset: int) -> None:
@@ -29,6 +31,40 @@ def check_page(limit: int, offset: int) -> None:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
     if offset < 0:
         raise ValueError(f"offset must be 0 or more, got {offset}")
+
+
+@dataclass(frozen=True, slots=True)
+class RowPage:
+    """A page of plain rows (column name → value) and how many rows match in all."""
+
+    rows: list[dict[str, Any]]
+    total: int
+
+
+def page_statement(
+    model: type[Base],
+    columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
+    where: ColumnElement[bool],
+    order_by: Sequence[Any],
+) -> Select[Any]:
+    """A page of plain rows and the number of rows matching `where`, in one round trip, for
+    reads that go straight to a response (ORM objects and the identity map would buy nothing).
+    `where` names its values with `bindparam()`; `limit` and `offset` are parameters too, so
+    the statement is built once and run with `BaseRepository.page_rows()`.
+
+    The count is the outer query and the page a lateral join on it, so an empty page still
+    brings its total back (one row of NULLs). `columns` must include the primary key, and
+    `order_by` should end with it, so that pages never overlap."""
+    counted = select(func.count().label(_TOTAL)).select_from(model).where(where).subquery()
+    page = (
+        select(*columns)
+        .where(where)
+        .order_by(*order_by)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+        .lateral("page")
+    )
+    return select(counted.c[_TOTAL], page).select_from(counted.outerjoin(page, true()))
 
 
 @asynccontextmanager
@@ -121,6 +157,17 @@ class BaseRepository(Generic[ModelT]):
             .offset(offset)
         )
         return await self.scalars(statement)
+
+    async def page_rows(self, statement: Select[Any], **params: Any) -> RowPage:
+        """Run a `page_statement()` with its parameters (`limit`, `offset` and the filter's)."""
+        check_page(params["limit"], params["offset"])
+        async with database_errors_translated():
+            result = (await self.session.execute(statement, params)).all()
+        names = list(result[0]._fields[1:])
+        # The primary key is never NULL in a row of the page: its absence means no page row.
+        key_at = 1 + names.index(self._primary_key.key)
+        rows = [dict(zip(names, row[1:], strict=True)) for row in result if row[key_at] is not None]
+        return RowPage(rows, int(result[0][0]))
 
     async def count(self, *where: ColumnElement[bool]) -> int:
         """How many rows match `where`."""

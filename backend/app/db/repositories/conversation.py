@@ -1,8 +1,38 @@
 from collections.abc import Sequence
 from uuid import UUID
 
+from sqlalchemy import bindparam, exists, select
+
 from app.db.models import Conversation
-from app.db.repositories.base import BaseRepository
+from app.db.repositories.base import (
+    BaseRepository,
+    RowPage,
+    database_errors_translated,
+    page_statement,
+)
+
+# What a conversation shows of itself through the API.
+PUBLIC_COLUMNS = (
+    Conversation.id,
+    Conversation.title,
+    Conversation.created_at,
+    Conversation.updated_at,
+)
+
+
+# Built once: building a statement costs more than running it on a hot read.
+_PAGE_FOR_USER = page_statement(
+    Conversation,
+    PUBLIC_COLUMNS,
+    Conversation.user_id == bindparam("user_id"),
+    order_by=[Conversation.updated_at.desc(), Conversation.id],
+)
+_IS_OWNED = select(
+    exists().where(
+        Conversation.id == bindparam("conversation_id"),
+        Conversation.user_id == bindparam("user_id"),
+    )
+)
 
 
 class ConversationRepository(BaseRepository[Conversation]):
@@ -35,3 +65,13 @@ class ConversationRepository(BaseRepository[Conversation]):
     async def count_by_user(self, user_id: UUID) -> int:
         """How many conversations the user has."""
         return await self.count(Conversation.user_id == user_id)
+
+    async def page_for_user(self, user_id: UUID, limit: int = 50, offset: int = 0) -> RowPage:
+        """`list_by_user()` and `count_by_user()` in one round trip, as plain rows."""
+        return await self.page_rows(_PAGE_FOR_USER, user_id=user_id, limit=limit, offset=offset)
+
+    async def is_owned_by(self, conversation_id: UUID, user_id: UUID) -> bool:
+        """Whether the conversation exists and is this user's, without loading it."""
+        params = {"conversation_id": conversation_id, "user_id": user_id}
+        async with database_errors_translated():
+            return bool(await self.session.scalar(_IS_OWNED, params))

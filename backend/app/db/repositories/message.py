@@ -2,10 +2,29 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Text, bindparam, select
 
 from app.db.models import Message
-from app.db.repositories.base import BaseRepository, check_page
+from app.db.repositories.base import BaseRepository, RowPage, check_page, page_statement
+
+# What a message shows of itself through the API; its metadata as JSON text, which a response
+# can embed as it is rather than decode and encode again.
+PUBLIC_COLUMNS = (
+    Message.id,
+    Message.conversation_id,
+    Message.role,
+    Message.content,
+    Message.meta.cast(Text).label("metadata_json"),
+    Message.created_at,
+)
+
+# Built once: building a statement costs more than running it on a hot read.
+_PAGE_FOR_CONVERSATION = page_statement(
+    Message,
+    PUBLIC_COLUMNS,
+    Message.conversation_id == bindparam("conversation_id"),
+    order_by=[Message.created_at, Message.id],
+)
 
 
 class MessageRepository(BaseRepository[Message]):
@@ -36,6 +55,15 @@ class MessageRepository(BaseRepository[Message]):
             order_by=[Message.created_at],
             limit=limit,
             offset=offset,
+        )
+
+    async def page_for_conversation(
+        self, conversation_id: UUID, limit: int = 50, offset: int = 0
+    ) -> RowPage:
+        """`list_by_conversation()` and `count_by_conversation()` in one round trip, as plain
+        rows (`metadata_json` holds the metadata as JSON text)."""
+        return await self.page_rows(
+            _PAGE_FOR_CONVERSATION, conversation_id=conversation_id, limit=limit, offset=offset
         )
 
     async def count_by_conversation(self, conversation_id: UUID) -> int:

@@ -1,14 +1,25 @@
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.db.errors import NotFoundError
 from app.db.models import Session, User
-from app.db.repositories.base import BaseRepository
+from app.db.repositories.base import BaseRepository, database_errors_translated
 
 
 def normalise_email(email: str) -> str:
     """Emails are compared case-insensitively: store and look them up trimmed and lower-cased."""
     return email.strip().lower()
+
+
+# Built once: every authenticated request runs it, and building it costs more than running it.
+_USER_BY_SESSION_TOKEN = (
+    select(User)
+    .join(Session, Session.user_id == User.id)
+    .where(
+        Session.token_hash == bindparam("token_hash"),
+        Session.expires_at > func.statement_timestamp(),
+    )
+)
 
 
 class UserRepository(BaseRepository[User]):
@@ -39,16 +50,9 @@ class UserRepository(BaseRepository[User]):
     async def get_by_session_token(self, token_hash: str) -> User | None:
         """The user of the live session with this token hash, in one query; None if unknown
         or expired. Every authenticated request makes this lookup."""
-        statement = (
-            select(User)
-            .join(Session, Session.user_id == User.id)
-            .where(
-                Session.token_hash == token_hash,
-                Session.expires_at > func.statement_timestamp(),
-            )
-        )
-        rows = await self.scalars(statement)
-        return rows[0] if rows else None
+        async with database_errors_translated():
+            result = await self.session.scalars(_USER_BY_SESSION_TOKEN, {"token_hash": token_hash})
+            return result.first()
 
     async def set_admin(self, email: str, is_admin: bool = True) -> User:
         """Grant (or withdraw) administrator rights; NotFoundError for an unknown email."""
