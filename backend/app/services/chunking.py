@@ -85,20 +85,20 @@ def chunk_segments(
             firsts.append(len(texts))
             texts += segment_words
     words = _Words.of(texts, get_tokenizer(encoding))
+    starts = [segment.start for segment in timed]
     chunks = []
     for index, (first, last) in enumerate(words.windows(max_tokens, overlap)):
         # The segments with words in [first, last), from the one holding the first word.
         spanned = range(bisect_right(firsts, first) - 1, bisect_left(firsts, last))
         final = timed[spanned[-1]]
-        starts = ((max(firsts[k], first) - first, timed[k].start) for k in spanned)
         chunks.append(
             TextChunk(
                 index=index,
                 text=words.joined(first, last),
                 token_count=words.tokens(first, last),
-                start=timed[spanned[0]].start,
+                start=starts[spanned[0]],
                 end=final.start + final.duration,
-                moments=_moments(starts),
+                moments=_moments(spanned, firsts, starts, first),
             )
         )
     return chunks
@@ -131,7 +131,8 @@ class _Words:
     def windows(self, max_tokens: int, overlap: float) -> Iterator[tuple[int, int]]:
         """(first, last) word ranges, `last` exclusive: each the longest run from `first` within
         max_tokens (at least one word), the next starting as far back from `last` as the overlap
-        allows, but after `first`."""
+        allows, but after `first`. Every word has a token or more, so `cumulative` only grows
+        and can be bisected."""
         overlap_tokens = int(max_tokens * overlap)
         cumulative, first = self.cumulative, 0
         while first < len(self.texts):
@@ -143,10 +144,13 @@ class _Words:
             first = bisect_left(cumulative, cumulative[last] - overlap_tokens, first + 1, last)
 
 
-def _moments(starts: Iterator[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
-    """(word offset, seconds) of each segment start, leaving out a repeat of the one before."""
-    moments: list[tuple[int, float]] = []
-    for offset, seconds in starts:
-        if not moments or seconds != moments[-1][1]:
-            moments.append((offset, seconds))
+def _moments(
+    spanned: range, firsts: list[int], starts: list[float], first: int
+) -> tuple[tuple[int, float], ...]:
+    """(word offset from `first`, seconds) where each spanned segment starts, leaving out a
+    start equal to the one before; the first segment may begin before `first`."""
+    moments = [(0, starts[spanned[0]])]
+    for k in spanned[1:]:
+        if starts[k] != moments[-1][1]:
+            moments.append((firsts[k] - first, starts[k]))
     return tuple(moments)
