@@ -26,6 +26,7 @@ bench: install
 	cd backend && .venv/bin/python -m benchmarks.repositories
 	cd backend && .venv/bin/python -m benchmarks.http_load
 	cd backend && .venv/bin/python -m benchmarks.talk
+	cd backend && .venv/bin/python -m benchmarks.ingest
 	cd backend && .venv/bin/python -m benchmarks.vectors
 	cd backend && .venv/bin/python -m benchmarks.embedding
 	cd backend && .venv/bin/python -m benchmarks.loop_stall
