@@ -14,7 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.db.models import Conversation, Message
-from app.db.repositories import ConversationRepository, MessageRepository, UsageRepository
+from app.db.repositories import (
+    ConversationRepository,
+    MessageRepository,
+    MessageRow,
+    UsageRepository,
+)
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.extract import Passage
 from app.services.llm import ChatMessage, LanguageModel, Usage
@@ -71,7 +76,7 @@ def excerpt_heading(citation: Citation) -> str:
 
 
 def build_prompt(
-    history: Sequence[Message], question: str, citations: Sequence[Citation]
+    history: Sequence[MessageRow], question: str, citations: Sequence[Citation]
 ) -> list[ChatMessage]:
     excerpts = "\n\n".join(f"{excerpt_heading(c)}\n{c.hit.chunk_text}" for c in citations)
     messages = [ChatMessage("system", SYSTEM_PROMPT.format(excerpts=excerpts))]

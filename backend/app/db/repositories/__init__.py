@@ -7,7 +7,7 @@ from app.db.repositories.config import ConfigRepository
 from app.db.repositories.conversation import ConversationRepository
 from app.db.repositories.job import JobRepository
 from app.db.repositories.login_failure import CounterKey, FailureCount, LoginFailureRepository
-from app.db.repositories.message import MessageRepository
+from app.db.repositories.message import MessageRepository, MessageRow
 from app.db.repositories.session import SessionRepository
 from app.db.repositories.template import TemplateRepository
 from app.db.repositories.transcript import TranscriptRepository
@@ -28,6 +28,7 @@ __all__ = [
     "JobRepository",
     "LoginFailureRepository",
     "MessageRepository",
+    "MessageRow",
     "NewChunk",
     "SessionRepository",
     "TemplateRepository",
