@@ -24,6 +24,7 @@ lint: install
 
 bench: install
 	cd backend && .venv/bin/python -m benchmarks.repositories
+	cd backend && .venv/bin/python -m benchmarks.http_wrk
 	cd backend && .venv/bin/python -m benchmarks.http_load
 	cd backend && .venv/bin/python -m benchmarks.talk
 	cd backend && .venv/bin/python -m benchmarks.ingest

@@ -43,3 +43,14 @@ def test_unset_url_explains_how_to_get_one(monkeypatch: pytest.MonkeyPatch) -> N
 def test_a_login_window_shorter_than_the_longest_wait_is_refused() -> None:
     with pytest.raises(ValidationError, match="LOGIN_FAILURE_WINDOW_SECONDS"):
         Settings(login_failure_window_seconds=600, login_backoff_max_seconds=900, _env_file=None)
+
+
+def test_fastapi_telemetry_is_off_unless_enabled() -> None:
+    from app.core.config import Settings
+    from app.main import create_app
+
+    quiet = create_app(Settings(database_url="postgresql://u@h/d"))
+    traced = create_app(Settings(database_url="postgresql://u@h/d", telemetry_enabled=True))
+
+    assert quiet._native_telemetry.enabled() is False
+    assert traced._telemetry["tracing"] is True
