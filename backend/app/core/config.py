@@ -1,10 +1,11 @@
 """The one settings object: every tunable value comes from the environment or `.env`."""
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
@@ -41,6 +42,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
+    # Server processes `make run` starts (uvicorn workers), one per core unless told otherwise.
+    # Everything they share lives in PostgreSQL, so any number can run side by side.
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        validation_alias=AliasChoices("workers", "web_concurrency"),
+    )
 
     # HTTP
     cors_origins: list[str] = Field(default_factory=list)

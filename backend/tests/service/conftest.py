@@ -40,7 +40,8 @@ def start_service() -> Iterator[object]:
     def start(**env: str) -> tuple[subprocess.Popen[bytes], int]:
         port = free_port()
         environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        environment.update(env, PORT=str(port), LOG_LEVEL="info")
+        # One worker unless a test asks for more: the default is one per core.
+        environment.update({"WORKERS": "1", **env}, PORT=str(port), LOG_LEVEL="info")
         process = subprocess.Popen(
             [sys.executable, "-m", "app.serve"],
             cwd=BACKEND_DIR,
