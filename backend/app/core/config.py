@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
     db_echo: bool = False
+    # DATABASE_URL names PgBouncer in transaction pooling mode: app/db/session.py says what changes.
+    db_pgbouncer: bool = False
 
     embedded_pg_dir: Path = BACKEND_DIR / ".data" / "postgres"
 

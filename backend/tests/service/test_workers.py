@@ -1,6 +1,7 @@
 """`make run` with several worker processes: each serves, and what they share behaves as one."""
 
 import re
+import uuid
 from collections import Counter
 
 import httpx
@@ -10,7 +11,10 @@ from tests.service.test_run_command import stop
 
 ALLOWANCE = 3
 ATTEMPTS = 20
-ACCOUNT = {"email": "shared-throttle@example.com", "password": "correct horse battery"}
+ACCOUNT = {
+    "email": f"shared-{uuid.uuid4().hex[:8]}@example.com",
+    "password": "correct horse battery",
+}
 CHEAP_HASHING = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST_KIB": "8", "ARGON2_PARALLELISM": "1"}
 
 
