@@ -1,8 +1,9 @@
 """The app through PgBouncer (transaction pooling) next to the app straight on PostgreSQL.
 
-Three set-ups, one at a time, each `python -m app.serve` with two worker processes (WORKERS=2)
-on one throw-away database of the embedded server (or BENCH_DATABASE_URL / TEST_DATABASE_URL):
+Four set-ups, each `python -m app.serve` with two worker processes (WORKERS=2) unless said, on
+one throw-away database of the embedded server (or BENCH_DATABASE_URL / TEST_DATABASE_URL):
 
+- `direct, WORKERS=1`: one process, as before WORKERS existed;
 - `direct`: DATABASE_URL names the server itself (its Unix socket); prepared statements cached;
 - `direct, DB_PGBOUNCER`: the same, with what DB_PGBOUNCER changes (no statement cache, unique
   names): what those settings cost on their own;
@@ -16,7 +17,7 @@ turns between the set-ups (the median is shown): listing conversations, listing 
 messages, creating a conversation. The load comes from `wrk` (one
 thread) when it is installed, else from httpx (which on two cores takes much of the CPU the
 servers need: its figures are a floor); the table says which. Any non-2xx answer counts as an
-error. Takes about three minutes:
+error. Takes about four minutes:
 
     cd backend && .venv/bin/python -m benchmarks.pgbouncer
 """
@@ -164,6 +165,7 @@ def setups(database_url: str) -> Iterator[list[tuple[str, str, dict[str, str]]]]
     """(name, DATABASE_URL, settings) of each set-up; PgBouncer runs while the block does."""
     with pgbouncer_in_front(database_url, pool_size=SERVER_CONNECTIONS) as through:
         yield [
+            ("direct, WORKERS=1", database_url, {"WORKERS": "1"}),
             ("direct", database_url, {}),
             ("direct, DB_PGBOUNCER", database_url, {"DB_PGBOUNCER": "true"}),
             ("pgbouncer", through, {"DB_PGBOUNCER": "true"}),
@@ -211,7 +213,7 @@ async def benchmark() -> None:
                         request = requests(target.conversation)[index]
                         runs[target.name, request.name].append(await measure(target, request))
     load_generator = "wrk -t1" if shutil.which("wrk") else "httpx (a floor: it shares the CPUs)"
-    title = f"two app workers, concurrency {CONCURRENCY}, {load_generator}, median of {ROUNDS}"
+    title = f"concurrency {CONCURRENCY}, {load_generator}, median of {ROUNDS} runs of {SECONDS} s"
     table = Table(title=title)
     for column in ("set-up", "request", "req/s", "p50 ms", "p99 ms", "errors"):
         table.add_column(column, justify="left" if column in ("set-up", "request") else "right")
