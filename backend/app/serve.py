@@ -3,10 +3,13 @@
 Starts the embedded PostgreSQL when DATABASE_URL is not set (and stops it on exit), applies the
 migrations, then serves the app with uvicorn on the configured host and port, in WORKERS
 processes. Only this parent process starts and stops the server and migrates: the workers are
-spawned afresh (they import `worker_app`, not `main`) and find DATABASE_URL in their environment.
+spawned afresh, import this module without running `main()`, serve `worker_app()`, and find
+DATABASE_URL in the environment the parent exported.
 """
 
+import ctypes
 import logging
+import multiprocessing
 import os
 import signal
 import sys
@@ -42,8 +45,23 @@ def exit_cleanly(signum: int, _frame: FrameType | None) -> None:
     sys.exit(0)
 
 
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def stop_with_the_parent() -> None:
+    """In a spawned worker on Linux: get SIGTERM when the parent dies. A parent killed outright
+    (SIGKILL) cannot stop its workers, which would live on holding the port and its output."""
+    parent = multiprocessing.parent_process()
+    if sys.platform != "linux" or parent is None:
+        return
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent.pid:
+        sys.exit(0)  # the parent died before the request was made
+
+
 def worker_app() -> FastAPI:
     """What each worker process serves: the app, logging as the parent does."""
+    stop_with_the_parent()
     configure_logging(get_settings().log_level)
     from app.main import app  # imported here: the parent never builds the app it does not serve
 
