@@ -31,6 +31,7 @@ bench: install
 	cd backend && .venv/bin/python -m benchmarks.vectors
 	cd backend && .venv/bin/python -m benchmarks.embedding
 	cd backend && .venv/bin/python -m benchmarks.loop_stall
+	cd backend && .venv/bin/python -m benchmarks.pgbouncer
 
 admin: install
 	@test -n "$(EMAIL)" || (echo "usage: make admin EMAIL=someone@example.com" && exit 2)

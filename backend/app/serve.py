@@ -1,16 +1,22 @@
 """`python -m app.serve`: what `make run` runs.
 
 Starts the embedded PostgreSQL when DATABASE_URL is not set (and stops it on exit), applies the
-migrations, then serves the app with uvicorn on the configured host and port.
+migrations, then serves the app with uvicorn on the configured host and port, in WORKERS
+processes. Only this parent process starts and stops the server and migrates: the workers are
+spawned afresh, import this module without running `main()`, serve `worker_app()`, and find
+DATABASE_URL in the environment the parent exported.
 """
 
+import ctypes
 import logging
+import multiprocessing
 import os
 import signal
 import sys
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 
 from app.core.config import get_settings
 from app.core.logging import configure_logging
@@ -39,6 +45,29 @@ def exit_cleanly(signum: int, _frame: FrameType | None) -> None:
     sys.exit(0)
 
 
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def stop_with_the_parent() -> None:
+    """In a spawned worker on Linux: get SIGTERM when the parent dies. A parent killed outright
+    (SIGKILL) cannot stop its workers, which would live on holding the port and its output."""
+    parent = multiprocessing.parent_process()
+    if sys.platform != "linux" or parent is None:
+        return
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent.pid:
+        sys.exit(0)  # the parent died before the request was made
+
+
+def worker_app() -> FastAPI:
+    """What each worker process serves: the app, logging as the parent does."""
+    stop_with_the_parent()
+    configure_logging(get_settings().log_level)
+    from app.main import app  # imported here: the parent never builds the app it does not serve
+
+    return app
+
+
 def main() -> None:
     configure_logging(get_settings().log_level)
     signal.signal(signal.SIGTERM, exit_cleanly)
@@ -46,10 +75,14 @@ def main() -> None:
     logger.info("applying migrations")
     upgrade_to_head(database_url)
     settings = get_settings()
+    logger.info("serving with %d worker process(es)", settings.workers)
     # log_config=None keeps the one logging setup (with request ids); the app writes its own
-    # access log, so uvicorn's is off.
+    # access log, so uvicorn's is off. With more than one worker, uvicorn supervises spawned
+    # processes and handles SIGTERM itself, returning here so that the embedded server stops.
     uvicorn.run(
-        "app.main:app",
+        "app.serve:worker_app",
+        factory=True,
+        workers=settings.workers,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

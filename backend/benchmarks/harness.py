@@ -114,10 +114,11 @@ def uvicorn_server(
 
 @contextmanager
 def app_server(database_url: str, settings: Mapping[str, str]) -> Iterator[Server]:
-    """`python -m app.serve`, as `make run` serves the app (one uvicorn worker, the app's own
-    logging), on a free loopback port."""
+    """`python -m app.serve`, as `make run` serves the app (the app's own logging), on a free
+    loopback port: one worker process unless `settings` names WORKERS."""
     port = free_port()
-    environment = {**settings, "DATABASE_URL": database_url, "HOST": HOST, "PORT": str(port)}
+    environment = {"WORKERS": "1", **settings, "DATABASE_URL": database_url, "HOST": HOST}
+    environment["PORT"] = str(port)
     with server_process("app", ["-m", "app.serve"], environment, port) as server:
         yield server
 

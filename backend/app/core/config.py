@@ -1,10 +1,11 @@
 """The one settings object: every tunable value comes from the environment or `.env`."""
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
@@ -35,6 +36,8 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
     db_echo: bool = False
+    # DATABASE_URL names PgBouncer in transaction pooling mode: app/db/session.py says what changes.
+    db_pgbouncer: bool = False
 
     embedded_pg_dir: Path = BACKEND_DIR / ".data" / "postgres"
 
@@ -44,6 +47,13 @@ class Settings(BaseSettings):
     # FastAPI's OpenTelemetry traces, metrics and logs, sent to the providers the OTEL_*
     # variables configure. Off: checking for them cost every request ~3 % of its CPU.
     telemetry_enabled: bool = False
+    # Server processes `make run` starts (uvicorn workers), one per core unless told otherwise.
+    # Everything they share lives in PostgreSQL, so any number can run side by side.
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        validation_alias=AliasChoices("workers", "web_concurrency"),
+    )
 
     # HTTP
     cors_origins: list[str] = Field(default_factory=list)

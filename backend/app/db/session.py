@@ -4,12 +4,22 @@
 - `unit_of_work()`: the same contract as an `async with` block, for scripts and workers.
 - `read_only()` / `get_read_db()`: a session for reads, in autocommit mode: no BEGIN/COMMIT.
 Repositories only flush; the first two are the only places that commit.
+
+With DB_PGBOUNCER (PgBouncer in transaction pooling mode, before 1.21's prepared-statement
+support), consecutive transactions of one connection may run on different server connections:
+- a statement prepared in one transaction may be missing in the next, and asyncpg's numbered
+  names may already be taken by another client's: nothing is cached, every name is unique;
+- `read_only()` sessions use transactions too: in autocommit, a statement's prepare and its
+  execution are two round trips that PgBouncer may send to two server connections;
+- PgBouncer refuses startup parameters it does not know, so `statement_timeout` is not sent:
+  set it on the role or database (`ALTER ROLE … SET statement_timeout = '30s'`).
 """
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -27,11 +37,34 @@ _read_only_factory: async_sessionmaker[AsyncSession] | None = None
 _read_gate: asyncio.Semaphore | None = None
 
 
+def unique_statement_name() -> str:
+    return f"__asyncpg_{uuid4().hex}__"
+
+
+PGBOUNCER_CONNECT_ARGS: dict[str, Any] = {
+    "statement_cache_size": 0,  # asyncpg's own cache
+    "prepared_statement_cache_size": 0,  # SQLAlchemy's, around asyncpg
+    "prepared_statement_name_func": unique_statement_name,
+}
+
+
+def connect_args(settings: Settings) -> dict[str, Any]:
+    """What asyncpg's connect() gets: timeouts and, behind PgBouncer, no named statement kept."""
+    server_settings = {"application_name": "youtube-talker"}
+    options = {"timeout": settings.db_connect_timeout_seconds, "server_settings": server_settings}
+    if settings.db_pgbouncer:
+        return options | PGBOUNCER_CONNECT_ARGS
+    server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    return options
+
+
 def build_engine(
     settings: Settings, *, pool_size: int | None = None, autocommit: bool = False
 ) -> AsyncEngine:
     """A pooled engine configured from the settings (pool, pre-ping, statement timeout)."""
-    options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+    options: dict[str, Any] = {}
+    if autocommit and not settings.db_pgbouncer:
+        options["isolation_level"] = "AUTOCOMMIT"
     return create_async_engine(
         settings.require_database_url(),
         pool_size=pool_size or settings.db_pool_size,
@@ -41,13 +74,7 @@ def build_engine(
         pool_pre_ping=settings.db_pool_pre_ping and not autocommit,
         pool_timeout=settings.db_pool_timeout_seconds,
         echo=settings.db_echo,
-        connect_args={
-            "timeout": settings.db_connect_timeout_seconds,
-            "server_settings": {
-                "statement_timeout": str(settings.db_statement_timeout_ms),
-                "application_name": "youtube-talker",
-            },
-        },
+        connect_args=connect_args(settings),
         **options,
     )
 

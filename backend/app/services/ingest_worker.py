@@ -229,6 +229,14 @@ def start_workers(
 
 async def prepare_index_in_background(embedder: Embedder) -> None:
     """Searches work without the index (scanning), so a failure is reported, not raised."""
+    if embedder.settings.db_pgbouncer:
+        # The build holds a session (an advisory lock, SET, CREATE INDEX CONCURRENTLY), which
+        # transaction pooling does not give: it needs a direct connection.
+        logger.warning(
+            "the vector index is not built through PgBouncer: run `make embed` with "
+            "DATABASE_URL naming the server itself and DB_PGBOUNCER unset"
+        )
+        return
     try:
         await embedder.prepare_index(get_engine())
     except EmbeddingError as error:

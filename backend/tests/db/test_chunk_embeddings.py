@@ -305,6 +305,18 @@ async def test_the_configured_models_index_is_prepared_in_the_background(
     assert await index_validity(own_engine, vector_index_name("prepared-model", 24)) is True
 
 
+async def test_no_index_is_built_through_pgbouncer(
+    own_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider = HashingEmbedder("pooled-model", 24)
+    settings = get_settings().model_copy(update={"db_pgbouncer": True})
+
+    await prepare_index_in_background(Embedder(settings, factory=lambda _: provider))
+
+    assert await index_validity(own_engine, vector_index_name("pooled-model", 24)) is None
+    assert any("not built through PgBouncer" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.parametrize(
     ("failure", "level"), [(EmbeddingError("HTTP 503"), "WARNING"), (OSError("no model"), "ERROR")]
 )

@@ -1,6 +1,8 @@
 """Helpers for tests that run the service as a real process."""
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -12,7 +14,7 @@ import pytest
 
 from app.core.config import BACKEND_DIR
 
-STARTUP_SECONDS = 60
+STARTUP_SECONDS = 120
 
 
 def free_port() -> int:
@@ -40,12 +42,14 @@ def start_service() -> Iterator[object]:
     def start(**env: str) -> tuple[subprocess.Popen[bytes], int]:
         port = free_port()
         environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        environment.update(env, PORT=str(port), LOG_LEVEL="info")
+        # One worker unless a test asks for more: the default is one per core.
+        environment.update({"WORKERS": "1", **env}, PORT=str(port), LOG_LEVEL="info")
         process = subprocess.Popen(
             [sys.executable, "-m", "app.serve"],
             cwd=BACKEND_DIR,
             env=environment,
             stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: its workers are ended with it
         )
         processes.append(process)
         return process, port
@@ -54,4 +58,6 @@ def start_service() -> Iterator[object]:
     for process in processes:
         if process.poll() is None:
             process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # workers left behind would hold the pipe
         process.communicate()  # reaps it and closes its stderr pipe

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.core.config import BACKEND_DIR
 from tests.service.conftest import STARTUP_SECONDS, wait_for_health
@@ -36,18 +37,24 @@ def test_serves_on_the_database_url_and_logs_request_ids(  # type: ignore[no-unt
     assert database_url not in log  # the URL is a secret
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_without_database_url_it_runs_and_stops_embedded_postgres(  # type: ignore[no-untyped-def]
-    tmp_path: Path, start_service
+    tmp_path: Path, start_service, workers: str
 ) -> None:
+    """Only the parent process starts the server, and it stops it once its workers are done."""
     data_dir = tmp_path / "pg"
-    process, port = start_service(EMBEDDED_PG_DIR=str(data_dir))
+    process, port = start_service(EMBEDDED_PG_DIR=str(data_dir), WORKERS=workers)
 
     response = wait_for_health(process, port)
 
     assert response.json() == {"status": "ok", "database": "up"}
     assert (data_dir / "postmaster.pid").exists()
-    assert stop(process)[0] == 0
+    exit_code, log = stop(process)
+    assert exit_code == 0
     assert not (data_dir / "postmaster.pid").exists(), "the server outlived the run command"
+    assert log.count("embedded PostgreSQL is up") == 1
+    assert log.count("applying migrations") == 1
+    assert log.count("Application startup complete") == int(workers)
 
 
 def test_the_worker_command_runs_until_told_to_stop(database_url: str) -> None:
