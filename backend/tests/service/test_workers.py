@@ -23,15 +23,16 @@ QUICK_START = {"JOBS_ENABLED": "false", "EMBEDDINGS_ENABLED": "false"}
 CHEAP_HASHING = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST_KIB": "8", "ARGON2_PARALLELISM": "1"}
 
 
-def login_attempts(port: int) -> list[tuple[str, int]]:
-    """ATTEMPTS wrong passwords for one account, each on a new connection so that either
-    process may accept it: (request id, status) of each."""
-    url = f"http://127.0.0.1:{port}/api/v1/auth/login"
-    httpx.post(url.replace("login", "register"), json=ACCOUNT, timeout=30).raise_for_status()
+def login_attempts(ports: list[int]) -> list[tuple[str, int]]:
+    """ATTEMPTS wrong passwords for one account, taking turns between the servers on `ports`,
+    each on a new connection: (request id, status) of each."""
+    urls = [f"http://127.0.0.1:{port}/api/v1/auth/login" for port in ports]
+    httpx.post(urls[0].replace("login", "register"), json=ACCOUNT, timeout=30).raise_for_status()
     wrong = {**ACCOUNT, "password": "not the password"}
     answered = []
     for number in range(ATTEMPTS):
         request_id = f"attempt-{number}"
+        url = urls[number % len(urls)]
         response = httpx.post(url, json=wrong, headers={"X-Request-ID": request_id}, timeout=30)
         answered.append((request_id, response.status_code))
     return answered
@@ -48,18 +49,25 @@ def test_two_workers_serve_and_share_the_login_throttle(  # type: ignore[no-unty
 ) -> None:
     settings = {"LOGIN_BACKOFF_AFTER_FAILURES": str(ALLOWANCE), **CHEAP_HASHING}
     process, port = start_service(DATABASE_URL=database_url, WORKERS="2", **settings, **QUICK_START)
+    # Which of two workers accepts a connection is the kernel's choice (on a busy machine one
+    # may take them all): a second server on the same database makes the turns certain.
+    other, other_port = start_service(
+        DATABASE_URL=database_url, WORKERS="1", **settings, **QUICK_START
+    )
     wait_for_health(process, port)
+    wait_for_health(other, other_port)
 
-    attempts = login_attempts(port)
+    attempts = login_attempts([port, other_port])
     exit_code, log = stop(process)
+    other_exit_code, other_log = stop(other)
 
-    assert exit_code == 0
+    assert (exit_code, other_exit_code) == (0, 0)
     assert len(set(re.findall(r"Started server process \[(\d+)\]", log))) == 2
     statuses = Counter(status for _, status in attempts)
-    # Counted in PostgreSQL: the allowance holds for both processes together, not for each.
+    # Counted in PostgreSQL: the allowance holds for all processes together, not for each.
     assert statuses == {401: ALLOWANCE, 429: len(attempts) - ALLOWANCE}
-    served_by = Counter(process_of(log, request_id) for request_id, _ in attempts)
-    assert len(served_by) == 2, f"one process answered every attempt: {served_by}"
+    served_by = Counter(process_of(log + other_log, request_id) for request_id, _ in attempts)
+    assert len(served_by) >= 2, f"one process answered every attempt: {served_by}"
 
 
 def children_of(pid: int) -> list[int]:
