@@ -264,7 +264,9 @@ CONVERSATION_PAGE = repository_sql(conversation_repository._PAGE_FOR_USER)
 MESSAGE_PAGE = repository_sql(message_repository._PAGE_FOR_CONVERSATION)
 
 # ChunkRepository.search's own SQL text, for match="all" and match="any".
-SEARCH = {match: positional(_search_sql(tsquery, _MATCHING)) for match, tsquery in _QUERIES.items()}
+SEARCH = {
+    match: positional(_search_sql(tsquery, _MATCHING, None)) for match, tsquery in _QUERIES.items()
+}
 # The columns after the transcript's: ts_headline, then the matched and the query's lexemes.
 MATCHED_TERMS, QUERY_TERMS = 9, 10
 CHAT_ROLES = ("user", "assistant")  # the history's roles build_prompt keeps

@@ -46,3 +46,16 @@ async def test_a_question_of_common_words_only_still_finds_them(session: AsyncSe
 
     assert len(hits) == 10
     assert all("people" in hit.chunk_text for hit in hits)
+
+
+async def test_a_rarer_word_found_nowhere_does_not_leave_the_common_ones_out(
+    session: AsyncSession,
+) -> None:
+    user_id = await library_with_a_common_word(session)
+
+    hits = await ChunkRepository(session).search(
+        user_id, "people quagmirezz", match="any", limit=10
+    )
+
+    assert len(hits) == 10
+    assert all("people" in hit.chunk_text for hit in hits)

@@ -6,6 +6,7 @@ from typing import Any
 import orjson
 from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.sql.elements import TextClause
 
 from app.db.models import Chunk
 from app.db.repositories.base import BaseRepository, check_page, database_errors_translated
@@ -69,11 +70,13 @@ class ChunkHit:
 # "any": the query's own lexemes OR-ed, for questions that share only some words with the text.
 _QUERIES = {
     "all": "websearch_to_tsquery('english', :query)",
-    # Words in more chunks than the cap below are left out when the query has rarer ones: on a
-    # large library they match tens of thousands of chunks, each fetched and ranked, and add
-    # almost nothing to the ranking. Their share still counts in the coverage.
+    # Words in more chunks than the cap below are left out when the query has rarer ones that
+    # occur: on a large library they match tens of thousands of chunks, each fetched and
+    # ranked, and add almost nothing to the ranking. Their share still counts in the coverage.
+    # (A rarer word found nowhere, a typo or a stem like "aliv", finds nothing in their place.)
     "any": """(SELECT string_agg(term::text, ' | ')::tsquery FROM lexemes
-                WHERE NOT common OR NOT EXISTS (SELECT FROM lexemes WHERE NOT common))""",
+                WHERE NOT common
+                   OR NOT EXISTS (SELECT FROM lexemes WHERE NOT common AND chunks > 0))""",
 }
 
 # Which chunks: those matching the query (and the transcripts asked for), or given ones.
@@ -92,20 +95,15 @@ DOCUMENT_FREQUENCY_CAP = 1000
 RANKED_MATCHES_CAP = 4 * DOCUMENT_FREQUENCY_CAP
 
 # Rank and cut first, then headline only the survivors: ts_headline re-parses the text.
+# `counted` is MATERIALIZED: inlined, its counts would run once for each use of `chunks`.
 # ts_rank, not ts_rank_cd: an "any" query can match tens of thousands of chunks, which
 # ts_rank_cd ranks about twice as slowly, with no gain on the labelled set (tests/retrieval).
 _SEARCH = """
-    WITH counted AS (
-        SELECT term, (SELECT count(*) FROM (
-                          SELECT 1 FROM chunks d
-                           WHERE d.user_id = :user_id AND d.search_vector @@ term
-                           LIMIT {df_cap}) AS matching) AS chunks
-          FROM (SELECT quote_literal(lexeme)::tsquery AS term
-                  FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS lexeme
-               ) AS terms
+    WITH counted AS MATERIALIZED (
+        SELECT quote_literal(lexeme)::tsquery AS term, chunks FROM ({frequencies}) AS counts
     ),
     lexemes AS (
-        SELECT term, ln(1 + {df_cap}::float8 / greatest(1, chunks)) AS weight,
+        SELECT term, chunks, ln(1 + {df_cap}::float8 / greatest(1, chunks)) AS weight,
                chunks >= {df_cap} AS common
           FROM counted
     ),
@@ -141,8 +139,34 @@ _SEARCH = """
 """
 
 
-def _search_sql(tsquery: str, chunks: str) -> str:
+# Each lexeme of the query with the number of the user's chunks holding it, counted up to the
+# cap: one bitmap scan of the word's GIN entry each, and up to the cap's rows read from the heap.
+_FREQUENCIES = """
+    SELECT lexeme, (SELECT count(*) FROM (
+                        SELECT 1 FROM chunks d
+                         WHERE d.user_id = :user_id
+                           AND d.search_vector @@ quote_literal(lexeme)::tsquery
+                         LIMIT {df_cap}) AS matching) AS chunks
+      FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS lexeme
+"""
+# The same, as counted before by `document_frequencies`.
+_GIVEN_FREQUENCIES = """
+    SELECT * FROM unnest(CAST(:lexemes AS text[]), CAST(:chunk_counts AS int[]))
+                  AS given(lexeme, chunks)
+"""
+
+# Lexeme -> how many of the user's chunks hold it (at most DOCUMENT_FREQUENCY_CAP), in the
+# query's lexeme order.
+DocumentFrequencies = dict[str, int]
+
+
+def _search_sql(tsquery: str, chunks: str, frequencies: DocumentFrequencies | None) -> str:
     return _SEARCH.format(
+        frequencies=(
+            _FREQUENCIES.format(df_cap=DOCUMENT_FREQUENCY_CAP)
+            if frequencies is None
+            else _GIVEN_FREQUENCIES
+        ),
         tsquery=tsquery,
         chunks=chunks,
         df_cap=DOCUMENT_FREQUENCY_CAP,
@@ -207,13 +231,15 @@ class ChunkRepository(BaseRepository[Chunk]):
         transcript_ids: Sequence[uuid.UUID] | None = None,
         limit: int = 10,
         match: str = "all",
+        frequencies: DocumentFrequencies | None = None,
     ) -> list[ChunkHit]:
         """The user's chunks that match `query`, best first (full-text search, GIN index).
 
         match="all" needs every word (websearch syntax); match="any" needs one of them.
+        `frequencies`, from `document_frequencies(user_id, query)`, saves counting them again.
         """
         check_page(limit, 0)
-        statement = text(_search_sql(_QUERIES[match], _MATCHING)).bindparams(
+        statement = text(_search_sql(_QUERIES[match], _MATCHING, frequencies)).bindparams(
             bindparam("transcript_ids", type_=ARRAY(UUID(as_uuid=True))),
         )
         parameters = {
@@ -222,19 +248,21 @@ class ChunkRepository(BaseRepository[Chunk]):
             "transcript_ids": list(transcript_ids) if transcript_ids is not None else None,
             "limit": limit,
         }
-        async with database_errors_translated():
-            rows = (await self.session.execute(statement, parameters)).all()
-        return [ChunkHit(*row) for row in rows]
+        return await self._hits(statement, parameters, frequencies)
 
     async def lexical_evidence(
-        self, user_id: uuid.UUID, query: str, chunk_ids: Sequence[uuid.UUID]
+        self,
+        user_id: uuid.UUID,
+        query: str,
+        chunk_ids: Sequence[uuid.UUID],
+        frequencies: DocumentFrequencies | None = None,
     ) -> list[ChunkHit]:
         """The user's chunks with these ids, each with its full-text rank against the query's
         words (0 when none occurs), its share of them and a headline: what `search(match="any")`
         says of a chunk, for chunks found another way."""
         if not chunk_ids:
             return []
-        statement = text(_search_sql(_QUERIES["any"], _GIVEN)).bindparams(
+        statement = text(_search_sql(_QUERIES["any"], _GIVEN, frequencies)).bindparams(
             bindparam("chunk_ids", type_=ARRAY(UUID(as_uuid=True))),
         )
         parameters = {
@@ -243,6 +271,28 @@ class ChunkRepository(BaseRepository[Chunk]):
             "chunk_ids": list(chunk_ids),
             "limit": len(chunk_ids),
         }
+        return await self._hits(statement, parameters, frequencies)
+
+    async def document_frequencies(self, user_id: uuid.UUID, query: str) -> DocumentFrequencies:
+        """How many of the user's chunks hold each of the query's lexemes, counted up to
+        DOCUMENT_FREQUENCY_CAP: what `search` and `lexical_evidence` weigh words by. Counted
+        once, they can be given to both."""
+        statement = text(_FREQUENCIES.format(df_cap=DOCUMENT_FREQUENCY_CAP))
+        async with database_errors_translated():
+            rows = await self.session.execute(statement, {"user_id": user_id, "query": query})
+        return {lexeme: int(chunks) for lexeme, chunks in rows}
+
+    async def _hits(
+        self,
+        statement: TextClause,
+        parameters: dict[str, Any],
+        frequencies: DocumentFrequencies | None,
+    ) -> list[ChunkHit]:
+        if frequencies is not None:
+            parameters |= {
+                "lexemes": list(frequencies),
+                "chunk_counts": list(frequencies.values()),
+            }
         async with database_errors_translated():
             rows = (await self.session.execute(statement, parameters)).all()
         return [ChunkHit(*row) for row in rows]
