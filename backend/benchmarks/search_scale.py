@@ -63,6 +63,7 @@ from benchmarks.talk import (
 from benchmarks.vector_corpus import VectorSetup, prepare_vectors
 from benchmarks.vectors import (
     NEAREST_STEP,
+    QUERY_WORDS_STEP,
     SEARCH_LIMIT,
     SEARCH_PASSES,
     SEARCH_STEP,
@@ -341,7 +342,7 @@ def steps_table(results: Sequence[SizeResults]) -> Table:
         table.add_column(header, justify="left" if header in ("mode", "step") else "right")
     for result in results:
         for timing in result.modes:
-            for step in (SEARCH_STEP, NEAREST_STEP):
+            for step in (QUERY_WORDS_STEP, SEARCH_STEP, NEAREST_STEP):
                 seconds = timing.step_seconds(step)
                 if any(seconds):
                     table.add_row(

@@ -32,7 +32,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.repositories import ChunkEmbeddingRepository, ChunkHit, ChunkRepository
-from app.db.repositories.chunk import DocumentFrequencies
+from app.db.repositories.chunk import QueryWords
 from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
 from app.services.youtube import watch_url
 
@@ -223,28 +223,28 @@ async def _gather(first: Awaitable[A], second: Awaitable[B], together: bool) -> 
 
 async def _both_signals(signals: _Signals, *, lexical_search: bool) -> list[_Candidate]:
     """Each signal's candidates, then each candidate's other signal, in two rounds: the
-    words' side (document frequencies, full-text search) beside the vectors' (nearest), then
-    the lexical hits' vectors beside the vector hits' words."""
+    words' side (the query's words and their frequencies, then full-text search) beside the
+    vectors' (nearest), then the lexical hits' vectors beside the vector hits' words."""
     words = ChunkRepository(signals.words_session)
     vectors = ChunkEmbeddingRepository(signals.session)
     together = signals.words_session is not signals.session
     vector = signals.query_vector
 
-    async def by_words() -> tuple[DocumentFrequencies, list[ChunkHit]]:
-        frequencies = await words.document_frequencies(signals.user_id, signals.question)
+    async def by_words() -> tuple[QueryWords, list[ChunkHit]]:
+        query_words = await words.query_words(signals.user_id, signals.question)
         if not lexical_search:
-            return frequencies, []
+            return query_words, []
         hits = await words.search(
             signals.user_id,
             signals.question,
             transcript_ids=signals.transcript_ids,
             limit=CANDIDATES_PER_SIGNAL,
             match="any",
-            frequencies=frequencies,
+            words=query_words,
         )
-        return frequencies, hits
+        return query_words, hits
 
-    (frequencies, lexical), nearest = await _gather(
+    (query_words, lexical), nearest = await _gather(
         by_words(),
         vectors.nearest(
             signals.user_id,
@@ -267,7 +267,7 @@ async def _both_signals(signals: _Signals, *, lexical_search: bool) -> list[_Can
             signals.user_id,
             signals.question,
             [hit.chunk_id for hit in nearest if hit.chunk_id not in found],
-            frequencies,
+            query_words,
         ),
         together,
     )
