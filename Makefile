@@ -28,6 +28,7 @@ bench: install
 	cd backend && .venv/bin/python -m benchmarks.talk
 	cd backend && .venv/bin/python -m benchmarks.ingest
 	cd backend && .venv/bin/python -m benchmarks.vectors
+	cd backend && .venv/bin/python -m benchmarks.search_scale
 	cd backend && .venv/bin/python -m benchmarks.embedding
 	cd backend && .venv/bin/python -m benchmarks.loop_stall
 

@@ -6,9 +6,10 @@ benchmark's fifty queries (benchmarks/talk.py), lexical and hybrid alike.
 Each corpus is the talk benchmark's (seeded English-like text, twenty topics, a second user's
 100 transcripts of 150 chunks mixed in on disk) with 1,000 or 4,000 transcripts of 150 chunks for
 the big user, a synthetic vector per chunk and the offline model's HNSW index
-(benchmarks/vector_corpus.py). Building the 600,000 takes minutes, so each corpus is kept in a
-database of its own (CORPUS_DATABASE) on a server of its own (backend/.data/postgres-search-bench)
-and reused by later runs; `--rebuild` builds them again. A corpus counts as built only once its
+(benchmarks/vector_corpus.py). Building the 600,000 takes about 9.5 minutes on two cores (7 of
+them the HNSW index; the 150,000 about 1.5), so each corpus is kept in a database of its own
+(CORPUS_DATABASE) on a server of its own (backend/.data/postgres-search-bench) and reused by
+later runs; `--rebuild` builds them again. A corpus counts as built only once its
 last step recorded its build times, and only at the current migration head.
 
 That server runs with shared_buffers = SHARED_BUFFERS (set with ALTER SYSTEM before it starts):
@@ -116,7 +117,7 @@ asyncio.run(configure(start_embedded_postgres(__import__('pathlib').Path(sys.arg
 """
 
 
-def search_server_url() -> str:
+def search_server_url(shared_buffers: str) -> str:
     """BENCH_DATABASE_URL's server as it is, else the benchmark's own embedded server with
     SHARED_BUFFERS: set by a process of its own, whose exit stops the server, so that the start
     below reads the new setting (when another process still holds the server, the setting
@@ -125,7 +126,7 @@ def search_server_url() -> str:
     if configured:
         return configured
     subprocess.run(  # noqa: S603 (our own interpreter, fixed arguments)
-        [sys.executable, "-c", CONFIGURE_SERVER, str(SEARCH_SERVER_DIR), SHARED_BUFFERS],
+        [sys.executable, "-c", CONFIGURE_SERVER, str(SEARCH_SERVER_DIR), shared_buffers],
         cwd=BACKEND_DIR,
         check=True,
     )
@@ -396,6 +397,11 @@ def arguments() -> argparse.Namespace:
         help="the big user's chunk counts, comma-separated (of: %(default)s)",
     )
     parser.add_argument("--plans", action="store_true", help="print the EXPLAIN plans in full")
+    parser.add_argument(
+        "--shared-buffers",
+        default=SHARED_BUFFERS,
+        help="the embedded server's shared_buffers (default: %(default)s)",
+    )
     return parser.parse_args()
 
 
@@ -403,7 +409,7 @@ async def benchmark() -> None:
     options = arguments()
     sizes = [int(size) for size in options.sizes.split(",")]
     started, load_before = time.perf_counter(), os.getloadavg()[0]
-    server = search_server_url()
+    server = search_server_url(options.shared_buffers)
     provider = OfflineEmbeddings()
     results = []
     try:
