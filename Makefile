@@ -29,6 +29,7 @@ bench: install
 	cd backend && .venv/bin/python -m benchmarks.talk
 	cd backend && .venv/bin/python -m benchmarks.ingest
 	cd backend && .venv/bin/python -m benchmarks.vectors
+	cd backend && .venv/bin/python -m benchmarks.search_scale
 	cd backend && .venv/bin/python -m benchmarks.embedding
 	cd backend && .venv/bin/python -m benchmarks.loop_stall
 	cd backend && .venv/bin/python -m benchmarks.pgbouncer

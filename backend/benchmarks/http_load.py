@@ -85,7 +85,13 @@ from app.core.security import token_digest
 from app.db.repositories import NewChunk
 from app.db.repositories import conversation as conversation_repository
 from app.db.repositories import message as message_repository
-from app.db.repositories.chunk import _MATCHING, _QUERIES, _search_sql
+from app.db.repositories.chunk import (
+    _LEXEMES,
+    _MATCHING,
+    QueryWords,
+    count_words_sql,
+    search_sql,
+)
 from app.services.chat import NOT_IN_VIDEOS, SYSTEM_PROMPT, title_from
 from app.services.chunking import chunk_text, count_tokens, get_tokenizer
 from app.services.extract import Passage, best_sentences
@@ -263,8 +269,9 @@ IS_OWNED = repository_sql(conversation_repository._IS_OWNED)
 CONVERSATION_PAGE = repository_sql(conversation_repository._PAGE_FOR_USER)
 MESSAGE_PAGE = repository_sql(message_repository._PAGE_FOR_CONVERSATION)
 
-# ChunkRepository.search's own SQL text, for match="all" and match="any".
-SEARCH = {match: positional(_search_sql(tsquery, _MATCHING)) for match, tsquery in _QUERIES.items()}
+# ChunkRepository.query_words's and .search's own SQL text.
+LEXEMES = positional(_LEXEMES.text)
+SEARCH = positional(search_sql(_MATCHING))
 # The columns after the transcript's: ts_headline, then the matched and the query's lexemes.
 MATCHED_TERMS, QUERY_TERMS = 9, 10
 CHAT_ROLES = ("user", "assistant")  # the history's roles build_prompt keeps
@@ -389,14 +396,29 @@ async def search(
     connection: asyncpg.Connection, user_id: uuid.UUID, question: str, settings: Settings
 ) -> list[asyncpg.Record]:
     """What `retrieve` finds: every word, failing that any of them; then the coverage filter."""
-    values = {
+    sql, names = LEXEMES
+    row = await connection.fetchrow(sql, *({"query": question}[name] for name in names))
+    terms = tuple(row["terms"] or ())
+    chunks: tuple[int, ...] = ()
+    if terms:
+        sql, names = positional(count_words_sql(len(terms)))
+        counted = {"user_id": user_id} | {f"term_{n}": term for n, term in enumerate(terms)}
+        chunks = tuple(await connection.fetchrow(sql, *(counted[name] for name in names)))
+    words = QueryWords(terms, chunks, row["websearch"] or None)
+    values: dict[str, Any] = {
         "user_id": user_id,
-        "query": question,
         "transcript_ids": None,
         "limit": settings.chat_context_chunks,
+        "terms": list(terms),
+        "term_chunks": list(chunks),
     }
     hits: list[asyncpg.Record] = []
-    for sql, names in (SEARCH["all"], SEARCH["any"]):
+    sql, names = SEARCH
+    for tsquery in (words.websearch, words.any_word_query()):
+        values["tsquery"] = tsquery
+        values["ranked_cap"] = words.ranked_matches_cap(
+            "all" if tsquery == words.websearch else "any"
+        )
         hits = await connection.fetch(sql, *(values[name] for name in names))
         if hits:
             break

@@ -565,11 +565,14 @@ class Corpus:
 
 
 def plan_transcripts(
-    owner: uuid.UUID, other: uuid.UUID, text: TextGenerator
+    owner: uuid.UUID,
+    other: uuid.UUID,
+    text: TextGenerator,
+    owner_transcripts: int = OWNER_TRANSCRIPTS,
 ) -> list[PlannedTranscript]:
-    # Every eleventh transcript is the other user's, so both users' chunks share the heap's
-    # pages as they would after months of use.
-    stride = (OWNER_TRANSCRIPTS + OTHER_TRANSCRIPTS) // OTHER_TRANSCRIPTS
+    # The other user's transcripts are spread evenly (every eleventh by default), so both
+    # users' chunks share the heap's pages as they would after months of use.
+    stride = (owner_transcripts + OTHER_TRANSCRIPTS) // OTHER_TRANSCRIPTS
     return [
         PlannedTranscript(
             id=uuid.uuid4(),
@@ -577,7 +580,7 @@ def plan_transcripts(
             video_id=f"corpus{n:05d}",
             topic=text.topic(),
         )
-        for n in range(OWNER_TRANSCRIPTS + OTHER_TRANSCRIPTS)
+        for n in range(owner_transcripts + OTHER_TRANSCRIPTS)
     ]
 
 
@@ -624,10 +627,12 @@ async def generate_chunks(
         await batches.put(None)
 
 
-async def load_corpus(pool: asyncpg.Pool, encoding: str) -> Corpus:
+async def load_corpus(
+    pool: asyncpg.Pool, encoding: str, owner_transcripts: int = OWNER_TRANSCRIPTS
+) -> Corpus:
     text = TextGenerator(SEED)
     owner, other = await new_user(pool), await new_user(pool)
-    corpus = Corpus(owner, other, plan_transcripts(owner, other, text))
+    corpus = Corpus(owner, other, plan_transcripts(owner, other, text, owner_transcripts))
     started = time.perf_counter()
     await pool.copy_records_to_table(
         "transcripts",

@@ -30,7 +30,7 @@ from app.core.config import Settings
 from app.db.vector_index import ensure_vector_index, vector_index_name
 from app.services.embeddings.offline import DIMENSION, OfflineEmbeddings
 from benchmarks.repositories import asyncpg_dsn
-from benchmarks.talk import SEED, Corpus, load_corpus
+from benchmarks.talk import OWNER_TRANSCRIPTS, SEED, Corpus, load_corpus
 
 SAMPLE_CHUNKS_PER_TOPIC = 10  # embedded for real: the centres of the synthetic vectors
 NOISE_NORM = 0.6  # two vectors around one centre: cosine about 0.74
@@ -126,10 +126,15 @@ async def copy_vectors(database_url: str, setup: VectorSetup, centres: dict[str,
         await connection.close()
 
 
-async def build_index(engine: AsyncEngine, pool: asyncpg.Pool, setup: VectorSetup) -> None:
+async def build_index(
+    engine: AsyncEngine,
+    pool: asyncpg.Pool,
+    setup: VectorSetup,
+    maintenance_work_mem: str = BUILD_MAINTENANCE_WORK_MEM,
+) -> None:
     database = await pool.fetchval("SELECT current_database()")
     await pool.execute(
-        f"ALTER DATABASE {database} SET maintenance_work_mem = '{BUILD_MAINTENANCE_WORK_MEM}'"
+        f"ALTER DATABASE {database} SET maintenance_work_mem = '{maintenance_work_mem}'"
     )
     await engine.dispose()  # the build's connection must be a new one, to take the setting
     started = time.perf_counter()
@@ -156,13 +161,16 @@ async def prepare_vectors(
     database_url: str,
     settings: Settings,
     provider: OfflineEmbeddings,
+    *,
+    owner_transcripts: int = OWNER_TRANSCRIPTS,
+    maintenance_work_mem: str = BUILD_MAINTENANCE_WORK_MEM,
 ) -> VectorSetup:
-    corpus = await load_corpus(pool, settings.tokenizer_encoding)
+    corpus = await load_corpus(pool, settings.tokenizer_encoding, owner_transcripts)
     setup = VectorSetup(corpus, provider.model_name)
     started = time.perf_counter()
     centres = await topic_centres(pool, corpus, provider)
     setup.sample_seconds = time.perf_counter() - started
     setup.sample_chunks = sum(len(vectors) for vectors in centres.values())
     await copy_vectors(database_url, setup, centres)
-    await build_index(engine, pool, setup)
+    await build_index(engine, pool, setup, maintenance_work_mem)
     return setup

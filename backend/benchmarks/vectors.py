@@ -84,6 +84,7 @@ SLOWEST_SHOWN = 5
 
 SEARCH_STEP = "search (full-text)"
 NEAREST_STEP = "nearest (HNSW)"
+QUERY_WORDS_STEP = "query_words (lexemes, their frequencies)"
 # Which call of retrieve a statement belongs to: the first label whose marker it contains.
 RETRIEVAL_STEPS = (
     ("set_config (HNSW settings)", "hnsw.iterative_scan"),
@@ -91,6 +92,9 @@ RETRIEVAL_STEPS = (
     ("similarities (lexical hits' vectors)", "FROM chunk_embeddings"),
     ("lexical_evidence (vector hits' words)", "c.id = ANY("),
     (SEARCH_STEP, "ts_headline"),
+    (QUERY_WORDS_STEP, "tsvector_to_array"),
+    (QUERY_WORDS_STEP, ") AS matching)"),
+    (QUERY_WORDS_STEP, "plan_cache_mode"),
 )
 OTHER_STEP = "other statements"
 REST_STEP = "rest: checkout, ping, BEGIN, Python"
@@ -453,7 +457,7 @@ def steps_table(results: SearchResults) -> Table:
     )
     for header in ("step", "p50 ms", "p95 ms", "p99 ms", "max ms", "mean ms"):
         table.add_column(header, justify="left" if header == "step" else "right")
-    steps = [label for label, _ in RETRIEVAL_STEPS] + [OTHER_STEP, REST_STEP]
+    steps = [*dict.fromkeys(label for label, _ in RETRIEVAL_STEPS), OTHER_STEP, REST_STEP]
     rows = [(step, hybrid.step_seconds(step)) for step in steps]
     rows = [(step, seconds) for step, seconds in rows if any(seconds)]
     rows += list(results.alone.items())

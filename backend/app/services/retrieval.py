@@ -19,21 +19,27 @@ be close enough in meaning (similarity), or share enough of the question's words
 is available. A question that fails is declined, and search returns nothing for it.
 """
 
+import asyncio
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.repositories import ChunkEmbeddingRepository, ChunkHit, ChunkRepository
+from app.db.repositories.chunk import QueryWords
 from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
 from app.services.youtube import watch_url
 
 logger = logging.getLogger(__name__)
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 CANDIDATES_PER_SIGNAL = 30
 # Quotes or a -word: the person asks for exactly these words. ("or" is too common in
@@ -165,36 +171,108 @@ async def _candidates(
     *,
     strict: bool,
 ) -> list[_Candidate]:
-    chunks, vectors = ChunkRepository(session), ChunkEmbeddingRepository(session)
-    lexical: list[ChunkHit] = []
-    if mode is not SearchMode.SEMANTIC:
-        match = "all" if strict else "any"
-        lexical = await chunks.search(
+    if query_vector is None or mode is SearchMode.LEXICAL or strict:
+        if mode is SearchMode.SEMANTIC:
+            return []
+        lexical = await ChunkRepository(session).search(
             user_id,
             question,
             transcript_ids=transcript_ids,
             limit=CANDIDATES_PER_SIGNAL,
-            match=match,
+            match="all" if strict else "any",
         )
-    if query_vector is None or mode is SearchMode.LEXICAL or strict:
         return [_Candidate(hit, None) for hit in lexical]
-    nearest = await vectors.nearest(
-        user_id,
-        query_vector.vector,
-        query_vector.model_name,
-        transcript_ids=transcript_ids,
-        limit=CANDIDATES_PER_SIGNAL,
+    async with _second_session(session) as words_session:
+        return await _both_signals(
+            _Signals(session, words_session, user_id, question, query_vector, transcript_ids),
+            lexical_search=mode is not SearchMode.SEMANTIC,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Signals:
+    """Where and what to search by both signals: vectors on `session`, words on
+    `words_session` (a second connection when there is one, so both run at once)."""
+
+    session: AsyncSession
+    words_session: AsyncSession
+    user_id: UUID
+    question: str
+    query_vector: QueryVector
+    transcript_ids: Sequence[UUID] | None
+
+
+@asynccontextmanager
+async def _second_session(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A session on a second connection of the same engine, for the full-text statements to
+    run while the vector ones do: they are independent, and each keeps a core busy. A session
+    bound to one connection (a caller's transaction) is used as it is, in turn. The second
+    session reads committed chunks only: retrieval never reads the caller's own writes."""
+    if not isinstance(session.bind, AsyncEngine):
+        yield session
+        return
+    async with AsyncSession(session.bind) as words_session:
+        yield words_session
+
+
+async def _gather(first: Awaitable[A], second: Awaitable[B], together: bool) -> tuple[A, B]:
+    if together:
+        return await asyncio.gather(first, second)
+    return await first, await second
+
+
+async def _both_signals(signals: _Signals, *, lexical_search: bool) -> list[_Candidate]:
+    """Each signal's candidates, then each candidate's other signal, in two rounds: the
+    words' side (the query's words and their frequencies, then full-text search) beside the
+    vectors' (nearest), then the lexical hits' vectors beside the vector hits' words."""
+    words = ChunkRepository(signals.words_session)
+    vectors = ChunkEmbeddingRepository(signals.session)
+    together = signals.words_session is not signals.session
+    vector = signals.query_vector
+
+    async def by_words() -> tuple[QueryWords, list[ChunkHit]]:
+        query_words = await words.query_words(signals.user_id, signals.question)
+        if not lexical_search:
+            return query_words, []
+        hits = await words.search(
+            signals.user_id,
+            signals.question,
+            transcript_ids=signals.transcript_ids,
+            limit=CANDIDATES_PER_SIGNAL,
+            match="any",
+            words=query_words,
+        )
+        return query_words, hits
+
+    (query_words, lexical), nearest = await _gather(
+        by_words(),
+        vectors.nearest(
+            signals.user_id,
+            vector.vector,
+            vector.model_name,
+            transcript_ids=signals.transcript_ids,
+            limit=CANDIDATES_PER_SIGNAL,
+        ),
+        together,
     )
     similarity = {hit.chunk_id: hit.similarity for hit in nearest}
-    lexical_only = [hit.chunk_id for hit in lexical if hit.chunk_id not in similarity]
-    similarity |= await vectors.similarities(
-        query_vector.vector, query_vector.model_name, lexical_only
-    )
     found = {hit.chunk_id for hit in lexical}
-    lexical += await chunks.lexical_evidence(
-        user_id, question, [hit.chunk_id for hit in nearest if hit.chunk_id not in found]
+    more_similarities, evidence = await _gather(
+        vectors.similarities(
+            vector.vector,
+            vector.model_name,
+            [hit.chunk_id for hit in lexical if hit.chunk_id not in similarity],
+        ),
+        words.lexical_evidence(
+            signals.user_id,
+            signals.question,
+            [hit.chunk_id for hit in nearest if hit.chunk_id not in found],
+            query_words,
+        ),
+        together,
     )
-    return [_Candidate(hit, similarity.get(hit.chunk_id)) for hit in lexical]
+    similarity |= more_similarities
+    return [_Candidate(hit, similarity.get(hit.chunk_id)) for hit in [*lexical, *evidence]]
 
 
 def _best_rank(candidates: Sequence[_Candidate]) -> float:

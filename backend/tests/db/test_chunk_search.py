@@ -1,13 +1,25 @@
 """Full-text search on a large library: words found in more chunks than the document-frequency
-cap are not searched for when the question has rarer words (they would make every search fetch
-and rank tens of thousands of chunks), but they still count in each hit's coverage."""
+cap are not searched for when the question has rarer words that occur (they would make every
+search fetch and rank tens of thousands of chunks), but they still count in each hit's coverage;
+a question of common words alone ranks a bounded share of their matches."""
 
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
+from sqlalchemy import INTEGER, TEXT, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories import ChunkRepository
-from app.db.repositories.chunk import DOCUMENT_FREQUENCY_CAP
+from app.db.repositories.chunk import (
+    _MATCHING,
+    DOCUMENT_FREQUENCY_CAP,
+    RANKED_COMMON_MATCHES_CAP,
+    RANKED_MATCHES_CAP,
+    QueryWords,
+    search_sql,
+)
 from tests.factories import make_transcript, make_user, new_chunk
 
 
@@ -46,3 +58,70 @@ async def test_a_question_of_common_words_only_still_finds_them(session: AsyncSe
 
     assert len(hits) == 10
     assert all("people" in hit.chunk_text for hit in hits)
+
+
+async def test_a_rarer_word_found_nowhere_does_not_leave_the_common_ones_out(
+    session: AsyncSession,
+) -> None:
+    user_id = await library_with_a_common_word(session)
+
+    hits = await ChunkRepository(session).search(
+        user_id, "people quagmirezz", match="any", limit=10
+    )
+
+    assert len(hits) == 10
+    assert all("people" in hit.chunk_text for hit in hits)
+
+
+async def test_a_question_of_common_words_ranks_a_bounded_share_of_their_matches(
+    session: AsyncSession,
+) -> None:
+    user_id = await library_with_a_common_word(session)
+    repository = ChunkRepository(session)
+    words = await repository.query_words(user_id, "people")
+    statement = text("EXPLAIN (ANALYZE, FORMAT JSON) " + search_sql(_MATCHING)).bindparams(
+        bindparam("transcript_ids", type_=ARRAY(UUID(as_uuid=True))),
+        bindparam("terms", type_=ARRAY(TEXT)),
+        bindparam("term_chunks", type_=ARRAY(INTEGER)),
+    )
+    parameters = {
+        "user_id": user_id,
+        "tsquery": words.any_word_query(),
+        "ranked_cap": words.ranked_matches_cap("any"),
+        "transcript_ids": None,
+        "limit": 10,
+        "terms": list(words.terms),
+        "term_chunks": list(words.chunks),
+    }
+
+    plan = (await session.execute(statement, parameters)).scalar_one()
+
+    assert words.chunks == (DOCUMENT_FREQUENCY_CAP,)
+    scans = list(nodes_over(plan[0]["Plan"], "chunks"))
+    assert scans  # the chunks read for ranking: at most the bound, though 1,006 match
+    assert all(node["Actual Rows"] <= RANKED_COMMON_MATCHES_CAP for node in scans)
+    assert any(node["Actual Rows"] == RANKED_COMMON_MATCHES_CAP for node in scans)
+    # The planner saw the question's words as a constant, not a value computed in the query.
+    conditions = [f"{node.get('Filter')} {node.get('Recheck Cond')}" for node in scans]
+    assert any("search_vector @@ '''peopl'''::tsquery" in c for c in conditions)
+
+
+def nodes_over(node: dict[str, Any], relation: str) -> Iterator[dict[str, Any]]:
+    if node.get("Relation Name") == relation:
+        yield node
+    for child in node.get("Plans", []):
+        yield from nodes_over(child, relation)
+
+
+def test_common_words_are_searched_only_when_no_rarer_word_occurs() -> None:
+    common, rare = DOCUMENT_FREQUENCY_CAP, 12
+    words = QueryWords(("'peopl'", "'zebra'", "'quagmir'"), (common, rare, 0), "'peopl'")
+    assert words.any_word_query() == "'zebra' | 'quagmir'"
+    assert words.ranked_matches_cap("any") == RANKED_MATCHES_CAP
+
+    nowhere = QueryWords(("'peopl'", "'quagmir'"), (common, 0), None)
+    assert nowhere.any_word_query() == "'peopl' | 'quagmir'"
+    assert nowhere.ranked_matches_cap("any") == RANKED_COMMON_MATCHES_CAP
+    assert nowhere.ranked_matches_cap("all") == RANKED_MATCHES_CAP
+
+    assert QueryWords((), (), None).any_word_query() is None

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import INTEGER, TEXT, bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from app.db.models import Chunk
@@ -64,24 +64,6 @@ class ChunkHit:
         return self.matched_terms / self.query_terms if self.query_terms else 0.0
 
 
-# Two readings of the query, both with the English configuration the search_vector column uses:
-# "all": websearch_to_tsquery (quotes, OR, -word, every other word required), and
-# "any": the query's own lexemes OR-ed, for questions that share only some words with the text.
-_QUERIES = {
-    "all": "websearch_to_tsquery('english', :query)",
-    # Words in more chunks than the cap below are left out when the query has rarer ones: on a
-    # large library they match tens of thousands of chunks, each fetched and ranked, and add
-    # almost nothing to the ranking. Their share still counts in the coverage.
-    "any": """(SELECT string_agg(term::text, ' | ')::tsquery FROM lexemes
-                WHERE NOT common OR NOT EXISTS (SELECT FROM lexemes WHERE NOT common))""",
-}
-
-# Which chunks: those matching the query (and the transcripts asked for), or given ones.
-_MATCHING = """c.search_vector @@ query.tsq
-           AND (CAST(:transcript_ids AS uuid[]) IS NULL
-                OR c.transcript_id = ANY(:transcript_ids))"""
-_GIVEN = "c.id = ANY(:chunk_ids)"
-
 # A word's weight is its rarity among the user's chunks, ln(1 + cap / chunks holding it), with
 # the count stopped at the cap: a word in more chunks than that is common whatever the number,
 # and counting no further keeps the cost bounded on large libraries.
@@ -90,32 +72,88 @@ DOCUMENT_FREQUENCY_CAP = 1000
 # matches more (rarer words each match fewer than the cap above); its words say little, so
 # ranking a bounded share of its matches costs little precision and keeps every search fast.
 RANKED_MATCHES_CAP = 4 * DOCUMENT_FREQUENCY_CAP
+# When the question's rarer words occur nowhere, its common words are searched instead: every
+# one of their tens of thousands of matches is as good a candidate as another, and ranking a
+# quarter as many reads a quarter as many rows (a common word's matches are read in heap order).
+RANKED_COMMON_MATCHES_CAP = DOCUMENT_FREQUENCY_CAP
+
+
+@dataclass(frozen=True, slots=True)
+class QueryWords:
+    """A query read for full-text search, with the English configuration the search_vector
+    column uses: its lexemes (as tsquery text, e.g. 'peopl'), how many of the user's chunks hold
+    each (counted up to DOCUMENT_FREQUENCY_CAP), and its websearch reading. From
+    `ChunkRepository.query_words`; `search` and `lexical_evidence` take it, so that it is
+    counted once per question."""
+
+    terms: tuple[str, ...]
+    chunks: tuple[int, ...]
+    websearch: str | None  # websearch_to_tsquery: quotes, OR, -word, every other word required
+
+    def ranked_matches_cap(self, match: str) -> int:
+        """How many matching chunks `search` ranks at most for this reading of the query."""
+        if match == "any" and not self._rare_words_occur():
+            return RANKED_COMMON_MATCHES_CAP
+        return RANKED_MATCHES_CAP
+
+    def _rare_words_occur(self) -> bool:
+        return any(0 < chunks < DOCUMENT_FREQUENCY_CAP for chunks in self.chunks)
+
+    def any_word_query(self) -> str | None:
+        """The lexemes OR-ed, for questions that share only some words with the text.
+
+        Words in more chunks than the cap are left out when the query has rarer ones that
+        occur: on a large library they match tens of thousands of chunks, each fetched and
+        ranked, and add almost nothing to the ranking. Their share still counts in the
+        coverage. (A rarer word found nowhere, a typo or a stem like "aliv", finds nothing in
+        their place.)"""
+        kept = list(self.terms)
+        if self._rare_words_occur():
+            pairs = zip(self.terms, self.chunks, strict=True)
+            kept = [term for term, chunks in pairs if chunks < DOCUMENT_FREQUENCY_CAP]
+        return " | ".join(kept) or None
+
+
+# Each tsquery reaches the planner as a constant (with plan_cache_mode = force_custom_plan):
+# it then estimates how many chunks a word matches, and for a common one reads the user's
+# chunks until the limit instead of decoding the word's whole GIN posting list (150,000 entries
+# on a large library) into a bitmap first.
+_PLANNER_SEES_VALUES = text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
+
+_LEXEMES = text("""
+    SELECT array_agg(quote_literal(lexeme)::tsquery::text ORDER BY ordinality) AS terms,
+           websearch_to_tsquery('english', :query)::text AS websearch
+      FROM unnest(tsvector_to_array(to_tsvector('english', :query))) WITH ORDINALITY AS lexeme
+""")
+
+# How many of the user's chunks hold a word, counted up to the cap: a scalar subquery per word.
+_COUNT_WORD = """(SELECT count(*) FROM (
+                     SELECT 1 FROM chunks d
+                      WHERE d.user_id = :user_id AND d.search_vector @@ CAST(:term_{n} AS tsquery)
+                      LIMIT {df_cap}) AS matching)"""
+
+# Which chunks: those matching the query (and the transcripts asked for), or given ones.
+_MATCHING = """c.search_vector @@ CAST(:tsquery AS tsquery)
+           AND (CAST(:transcript_ids AS uuid[]) IS NULL
+                OR c.transcript_id = ANY(:transcript_ids))"""
+_GIVEN = "c.id = ANY(:chunk_ids)"
 
 # Rank and cut first, then headline only the survivors: ts_headline re-parses the text.
 # ts_rank, not ts_rank_cd: an "any" query can match tens of thousands of chunks, which
 # ts_rank_cd ranks about twice as slowly, with no gain on the labelled set (tests/retrieval).
 _SEARCH = """
-    WITH counted AS (
-        SELECT term, (SELECT count(*) FROM (
-                          SELECT 1 FROM chunks d
-                           WHERE d.user_id = :user_id AND d.search_vector @@ term
-                           LIMIT {df_cap}) AS matching) AS chunks
-          FROM (SELECT quote_literal(lexeme)::tsquery AS term
-                  FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS lexeme
-               ) AS terms
+    WITH lexemes AS MATERIALIZED (
+        SELECT CAST(term AS tsquery) AS term,
+               ln(1 + {df_cap}::float8 / greatest(1, chunks)) AS weight
+          FROM unnest(CAST(:terms AS text[]), CAST(:term_chunks AS int[])) AS given(term, chunks)
     ),
-    lexemes AS (
-        SELECT term, ln(1 + {df_cap}::float8 / greatest(1, chunks)) AS weight,
-               chunks >= {df_cap} AS common
-          FROM counted
-    ),
-    query AS (SELECT {tsquery} AS tsq),
+    query AS (SELECT CAST(:tsquery AS tsquery) AS tsq),
     matching AS (
         SELECT c.id, c.transcript_id, c.chunk_index, c.chunk_text, c.metadata, c.search_vector
-          FROM chunks c, query
+          FROM chunks c
          WHERE c.user_id = :user_id
            AND {chunks}
-         LIMIT {scan_cap}
+         LIMIT :ranked_cap
     ),
     top AS (
         SELECT m.*, coalesce(ts_rank(m.search_vector, query.tsq), 0) AS rank
@@ -141,13 +179,29 @@ _SEARCH = """
 """
 
 
-def _search_sql(tsquery: str, chunks: str) -> str:
-    return _SEARCH.format(
-        tsquery=tsquery,
-        chunks=chunks,
-        df_cap=DOCUMENT_FREQUENCY_CAP,
-        scan_cap=RANKED_MATCHES_CAP,
-    )
+def search_sql(chunks: str) -> str:
+    """The search statement for chunks matching `query` (_MATCHING) or given ones (_GIVEN)."""
+    return _SEARCH.format(chunks=chunks, df_cap=DOCUMENT_FREQUENCY_CAP, scan_cap=RANKED_MATCHES_CAP)
+
+
+def count_words_sql(words: int) -> str:
+    """One row: how many of the user's chunks hold each of `words` words (:term_0, ...)."""
+    counts = [_COUNT_WORD.format(n=n, df_cap=DOCUMENT_FREQUENCY_CAP) for n in range(words)]
+    return "SELECT " + ", ".join(counts)
+
+
+_WORD_PARAMETERS = (
+    bindparam("terms", type_=ARRAY(TEXT)),
+    bindparam("term_chunks", type_=ARRAY(INTEGER)),
+)
+_SEARCH_STATEMENTS = {
+    _MATCHING: text(search_sql(_MATCHING)).bindparams(
+        bindparam("transcript_ids", type_=ARRAY(UUID(as_uuid=True))), *_WORD_PARAMETERS
+    ),
+    _GIVEN: text(search_sql(_GIVEN)).bindparams(
+        bindparam("chunk_ids", type_=ARRAY(UUID(as_uuid=True))), *_WORD_PARAMETERS
+    ),
+}
 
 
 class ChunkRepository(BaseRepository[Chunk]):
@@ -207,42 +261,71 @@ class ChunkRepository(BaseRepository[Chunk]):
         transcript_ids: Sequence[uuid.UUID] | None = None,
         limit: int = 10,
         match: str = "all",
+        words: QueryWords | None = None,
     ) -> list[ChunkHit]:
         """The user's chunks that match `query`, best first (full-text search, GIN index).
 
         match="all" needs every word (websearch syntax); match="any" needs one of them.
+        `words`, from `query_words(user_id, query)`, saves reading the query again.
         """
         check_page(limit, 0)
-        statement = text(_search_sql(_QUERIES[match], _MATCHING)).bindparams(
-            bindparam("transcript_ids", type_=ARRAY(UUID(as_uuid=True))),
-        )
+        if match not in ("all", "any"):
+            raise ValueError(f"match must be 'all' or 'any', not {match!r}")
+        words = words or await self.query_words(user_id, query)
         parameters = {
-            "user_id": user_id,
-            "query": query,
+            "tsquery": words.websearch if match == "all" else words.any_word_query(),
+            "ranked_cap": words.ranked_matches_cap(match),
             "transcript_ids": list(transcript_ids) if transcript_ids is not None else None,
             "limit": limit,
         }
-        async with database_errors_translated():
-            rows = (await self.session.execute(statement, parameters)).all()
-        return [ChunkHit(*row) for row in rows]
+        return await self._hits(_MATCHING, user_id, words, parameters)
 
     async def lexical_evidence(
-        self, user_id: uuid.UUID, query: str, chunk_ids: Sequence[uuid.UUID]
+        self,
+        user_id: uuid.UUID,
+        query: str,
+        chunk_ids: Sequence[uuid.UUID],
+        words: QueryWords | None = None,
     ) -> list[ChunkHit]:
         """The user's chunks with these ids, each with its full-text rank against the query's
         words (0 when none occurs), its share of them and a headline: what `search(match="any")`
         says of a chunk, for chunks found another way."""
         if not chunk_ids:
             return []
-        statement = text(_search_sql(_QUERIES["any"], _GIVEN)).bindparams(
-            bindparam("chunk_ids", type_=ARRAY(UUID(as_uuid=True))),
-        )
+        words = words or await self.query_words(user_id, query)
         parameters = {
-            "user_id": user_id,
-            "query": query,
+            "tsquery": words.any_word_query(),
+            "ranked_cap": len(chunk_ids),
             "chunk_ids": list(chunk_ids),
             "limit": len(chunk_ids),
         }
+        return await self._hits(_GIVEN, user_id, words, parameters)
+
+    async def query_words(self, user_id: uuid.UUID, query: str) -> QueryWords:
+        """The query's lexemes, how many of the user's chunks hold each (up to
+        DOCUMENT_FREQUENCY_CAP) and its websearch reading: what `search` and
+        `lexical_evidence` need, read once. Sets plan_cache_mode for the rest of the
+        transaction (see _PLANNER_SEES_VALUES)."""
         async with database_errors_translated():
-            rows = (await self.session.execute(statement, parameters)).all()
+            await self.session.execute(_PLANNER_SEES_VALUES)
+            row = (await self.session.execute(_LEXEMES, {"query": query})).one()
+            terms = tuple(row.terms or ())
+            chunks: tuple[int, ...] = ()
+            if terms:
+                parameters: dict[str, Any] = {"user_id": user_id}
+                parameters |= {f"term_{n}": term for n, term in enumerate(terms)}
+                counts = await self.session.execute(text(count_words_sql(len(terms))), parameters)
+                chunks = tuple(int(count) for count in counts.one())
+        return QueryWords(terms, chunks, row.websearch or None)
+
+    async def _hits(
+        self, chunks: str, user_id: uuid.UUID, words: QueryWords, parameters: dict[str, Any]
+    ) -> list[ChunkHit]:
+        parameters |= {
+            "user_id": user_id,
+            "terms": list(words.terms),
+            "term_chunks": list(words.chunks),
+        }
+        async with database_errors_translated():
+            rows = (await self.session.execute(_SEARCH_STATEMENTS[chunks], parameters)).all()
         return [ChunkHit(*row) for row in rows]
