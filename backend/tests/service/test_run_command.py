@@ -7,9 +7,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.core.config import BACKEND_DIR
 from tests.service.conftest import STARTUP_SECONDS, wait_for_health
+
+pytestmark = pytest.mark.slow
 
 
 def stop(process: subprocess.Popen[bytes]) -> tuple[int, str]:
