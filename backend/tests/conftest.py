@@ -8,6 +8,7 @@ commit: a commit only releases a savepoint, and the outer rollback removes every
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 # Argon2id at its cheapest for the test run: hashing cost is not what the tests measure.
 os.environ.setdefault("ARGON2_TIME_COST", "1")
@@ -21,6 +22,15 @@ from app.core.config import get_settings
 from app.db import session as db_session_module
 from app.db.migrations import run_alembic
 from tests.database import create_database, drop_database, test_server_url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first, those sharing a module fixture together: xdist hands out tests in
+    this order in runs of dozens, so the tests of a module fixture land on one worker (which
+    builds it once), and the run ends with short tests on both workers rather than one long
+    test keeping the other worker waiting. (`--dist loadgroup` would say it more directly, but
+    with pytest 9 it leaves groups unmarked and spreads them.)"""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")
@@ -55,9 +65,9 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-@pytest.fixture
-async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    """A session whose every change, committed or not, is rolled back after the test."""
+@asynccontextmanager
+async def rolled_back_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session whose every change, committed or not, is rolled back when the block ends."""
     async with engine.connect() as connection:
         transaction = await connection.begin()
         test_session = AsyncSession(
@@ -68,3 +78,10 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         finally:
             await test_session.close()
             await transaction.rollback()
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """The test's own rolled-back session."""
+    async with rolled_back_session(engine) as test_session:
+        yield test_session

@@ -1,8 +1,16 @@
-"""An HTTP client on the ASGI app, its unit of work joined to the test's rolled-back session."""
+"""An HTTP client on the ASGI app, its unit of work joined to the test's rolled-back session.
+
+Building the app takes tens of milliseconds, and its first request more (FastAPI prepares the
+middleware stack and each route on first use): the `client` and `make_client` fixtures lend one
+app per test process and settings combination instead, joined to the test's session by
+dependency overrides that are removed when the test ends. A test that changes an app (adds a
+route, swaps its language model) builds its own with build_app(); a shared app found changed
+after a test fails that test.
+"""
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +24,7 @@ from app.api.deps import unit_of_work_factory
 from app.core.config import get_settings
 from app.db.session import get_db, get_read_db
 from app.main import create_app
+from tests.offline_model import embedder_for
 
 PASSWORD = "correct horse battery staple"
 
@@ -46,9 +55,18 @@ def join_test_session(app: FastAPI, session: AsyncSession) -> None:
     app.dependency_overrides[unit_of_work_factory] = lambda: asynccontextmanager(unit_of_work)
 
 
-def build_app(session: AsyncSession, **overrides: Any) -> FastAPI:
+def new_app(**overrides: Any) -> FastAPI:
+    """create_app() with changed settings; the offline embedding model is the process's one."""
     settings = get_settings().model_copy(update=overrides)
     app = create_app(settings)
+    if app.state.embedder is not None:
+        app.state.embedder = embedder_for(settings)
+    return app
+
+
+def build_app(session: AsyncSession, **overrides: Any) -> FastAPI:
+    """An app of the test's own, on its session."""
+    app = new_app(**overrides)
     join_test_session(app, session)
     return app
 
@@ -57,18 +75,64 @@ def client_for(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
+_shared_apps: dict[str, FastAPI] = {}
+
+
+def shared_app(**overrides: Any) -> FastAPI:
+    """The process's app for these settings, built on first use."""
+    key = repr(sorted(overrides.items()))
+    if key not in _shared_apps:
+        _shared_apps[key] = new_app(**overrides)
+    return _shared_apps[key]
+
+
+def what_a_test_could_change(app: FastAPI) -> tuple[object, ...]:
+    state = app.state
+    return (
+        len(app.router.routes),
+        state.settings.model_dump(),
+        id(state.settings),
+        id(state.language_model),
+        id(state.embedder),
+        len(app.user_middleware),
+        len(app.exception_handlers),
+    )
+
+
 @pytest.fixture
-async def client(session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(build_app(session)) as client:
+def lend_app(session: AsyncSession) -> Iterator[Callable[..., FastAPI]]:
+    """lend_app(**overrides): the shared app for those settings, joined to this test's session
+    until the test ends."""
+    lent: dict[int, tuple[FastAPI, tuple[object, ...]]] = {}
+
+    def lend(**overrides: Any) -> FastAPI:
+        app = shared_app(**overrides)
+        if id(app) not in lent:
+            join_test_session(app, session)
+            lent[id(app)] = (app, what_a_test_could_change(app))
+        return app
+
+    yield lend
+    for app, _ in lent.values():
+        app.dependency_overrides.clear()
+    for app, before in lent.values():
+        assert what_a_test_could_change(app) == before, (
+            "the test changed a shared app: build its own with build_app()"
+        )
+
+
+@pytest.fixture
+async def client(lend_app: Callable[..., FastAPI]) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(lend_app()) as client:
         yield client
 
 
 @pytest.fixture
-def make_client(session: AsyncSession) -> ClientFactory:
-    """A client on an app built with changed settings: make_client(message_max_chars=5)."""
+def make_client(lend_app: Callable[..., FastAPI]) -> ClientFactory:
+    """A client on an app with changed settings: make_client(message_max_chars=5)."""
 
     def make(**overrides: Any) -> httpx.AsyncClient:
-        return client_for(build_app(session, **overrides))
+        return client_for(lend_app(**overrides))
 
     return make
 

@@ -12,6 +12,8 @@ from argon2 import PasswordHasher
 from app.core import security
 from tests.api.conftest import PASSWORD, Account
 
+pytestmark = pytest.mark.slow
+
 # Far above what the loop's own work takes (a few ms), far below one Argon2 hash or the parsing
 # of the file below done on the loop (each about half a second or more). Each test first sends
 # its requests once unmeasured: FastAPI prepares a route on its first request, and the first
@@ -56,22 +58,24 @@ def large_srt(cues: int) -> bytes:
     return "\n".join(lines).encode()
 
 
-@pytest.fixture
-def costly_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+def use_costly_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2 at a production-like cost (the suite otherwise runs it at its cheapest)."""
     hasher = PasswordHasher(time_cost=12, memory_cost=65_536, parallelism=1)
     monkeypatch.setattr(security, "password_hasher", lambda: hasher)
     monkeypatch.setattr(security, "_dummy_hash", None, raising=False)
 
 
-@pytest.mark.usefixtures("costly_hashing")
-async def test_registering_and_logging_in_leave_the_loop_free(client: httpx.AsyncClient) -> None:
+async def test_registering_and_logging_in_leave_the_loop_free(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     email = "loop-free@example.com"
     credentials = {"email": email, "password": PASSWORD}
 
+    # The warm-up only prepares the routes and starts the pool: cheap hashes do it.
     unknown = {"email": "nobody-here@example.com", "password": PASSWORD}
     await client.post("/api/v1/auth/register", json={**credentials, "email": "warm@example.com"})
     await client.post("/api/v1/auth/login", json=unknown)
+    use_costly_hashing(monkeypatch)
 
     async def sign_up_and_in() -> None:
         registered = await client.post("/api/v1/auth/register", json=credentials)

@@ -8,14 +8,12 @@ in the database's own words. The examples are derived from a fixed seed: a run i
 """
 
 import os
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import requests
 import schemathesis
-from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
@@ -32,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.security import api_key_prefix, new_api_key, token_digest
 from app.db.repositories import ApiKeyRepository, UserRepository
 from app.main import create_app
-from tests.api.conftest import client_for, driver_wording_in, join_test_session
+from tests.api.conftest import driver_wording_in
 from tests.factories import make_user
 
 # A few per operation keep `make test` quick; PROPERTY_EXAMPLES=200 runs deeper.
@@ -69,21 +67,6 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-
-
-@pytest.fixture(scope="module")
-def shared_app() -> FastAPI:
-    """One app for the module (building one per operation would take most of the run)."""
-    return create_app()
-
-
-@pytest.fixture
-async def api_client(
-    shared_app: FastAPI, session: AsyncSession
-) -> AsyncIterator[httpx.AsyncClient]:
-    join_test_session(shared_app, session)
-    async with client_for(shared_app) as client:
-        yield client
 
 
 @pytest.fixture
@@ -126,10 +109,10 @@ def as_sent(case: Case[Any], headers: dict[str, str]) -> dict[str, Any]:
 async def test_every_answer_is_in_the_document(
     operation: Any,
     mode: GenerationMode,
-    api_client: httpx.AsyncClient,
+    client: httpx.AsyncClient,
     admin_headers: dict[str, str],
     data: st.DataObject,
 ) -> None:
     case = data.draw(operation.as_strategy(generation_mode=mode))
-    response = await api_client.request(**as_sent(case, admin_headers))
+    response = await client.request(**as_sent(case, admin_headers))
     case.validate_response(response, checks=CHECKS, additional_checks=[no_driver_wording])

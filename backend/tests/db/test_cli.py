@@ -40,6 +40,7 @@ async def test_grant_and_revoke_admin(database_url: str) -> None:
             await users.delete(user.id)
 
 
+@pytest.mark.slow
 def test_the_command_reports_an_unknown_email(database_url: str) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "app.cli", "grant-admin", "nobody@example.com"],
@@ -111,6 +112,7 @@ async def test_embed_missing_commits_as_it_goes_and_resumes(database_url: str) -
         assert index == 1
 
 
+@pytest.mark.slow
 async def test_the_embed_command_uses_the_configured_server(database_url: str) -> None:
     server = FakeEmbeddings(dimensions=8)
     async with serving(server) as base_url, committed_chunks(3) as chunks:
@@ -136,6 +138,7 @@ async def test_the_embed_command_uses_the_configured_server(database_url: str) -
         assert await vector_count(chunks, "cli-http-model") == 3
 
 
+@pytest.mark.slow
 def test_the_embed_command_refuses_when_embeddings_are_disabled(database_url: str) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "app.cli", "embed-missing"],

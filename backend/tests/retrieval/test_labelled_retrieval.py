@@ -7,43 +7,45 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.config import get_settings
-from app.services.chunk_embeddings import Embedder
 from app.services.retrieval import QueryVector, SearchMode
+from tests.conftest import rolled_back_session
 from tests.factories import make_user
+from tests.offline_model import embedder_for
 from tests.retrieval.corpus import load_questions, load_talks
 from tests.retrieval.evaluation import Outcome, evaluate, scores, store_talks
+
+pytestmark = pytest.mark.slow
 
 QUESTIONS = load_questions()
 
 
 @pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return Embedder(get_settings())
+async def outcomes(engine: AsyncEngine) -> AsyncIterator[dict[SearchMode, list[Outcome]]]:
+    """Every question asked in every mode, once for the module: the tests below only read the
+    outcomes. The talks live in a transaction of the module's own, rolled back at its end."""
+    async with rolled_back_session(engine) as session:
+        user = await make_user(session)
+        await store_talks(session, user.id, load_talks(), get_settings())
 
+        @asynccontextmanager
+        async def unit_of_work() -> AsyncIterator[AsyncSession]:
+            yield session
 
-@pytest.fixture
-async def outcomes(session: AsyncSession, embedder: Embedder) -> dict[SearchMode, list[Outcome]]:
-    user = await make_user(session)
-    await store_talks(session, user.id, load_talks(), get_settings())
-
-    @asynccontextmanager
-    async def unit_of_work() -> AsyncIterator[AsyncSession]:
-        yield session
-
-    await embedder.embed_missing(unit_of_work)
-    provider = await embedder.provider()
-    vectors = {
-        q.text: QueryVector(provider.model_name, await provider.embed_query(q.text))
-        for q in QUESTIONS
-    }
-    results = {
-        mode: await evaluate(session, user.id, QUESTIONS, vectors, mode) for mode in SearchMode
-    }
-    print_table({mode: scores(found) for mode, found in results.items()})
-    return results
+        embedder = embedder_for(get_settings())
+        await embedder.embed_missing(unit_of_work)
+        provider = await embedder.provider()
+        vectors = {
+            q.text: QueryVector(provider.model_name, await provider.embed_query(q.text))
+            for q in QUESTIONS
+        }
+        results = {
+            mode: await evaluate(session, user.id, QUESTIONS, vectors, mode) for mode in SearchMode
+        }
+        print_table({mode: scores(found) for mode, found in results.items()})
+        yield results
 
 
 def print_table(table: dict[SearchMode, dict[str, float]]) -> None:

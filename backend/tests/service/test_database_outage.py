@@ -15,7 +15,10 @@ import httpx
 import pytest
 
 from app.core.config import BACKEND_DIR
+from tests.database import create_database
 from tests.service.conftest import wait_for_health
+
+pytestmark = pytest.mark.slow
 
 RECOVERY_SECONDS = 30
 PASSWORD = "correct horse battery staple"
@@ -24,6 +27,7 @@ _START_SERVER = """
 import sys
 from pathlib import Path
 from app.db.embedded import start_embedded_postgres
+
 print(start_embedded_postgres(Path(sys.argv[1]), stop_at_exit=False))
 """
 
@@ -40,9 +44,9 @@ class DedicatedServer:
             cwd=BACKEND_DIR,
             capture_output=True,
             text=True,
-            check=True,
             timeout=120,
         )
+        assert started.returncode == 0, f"the server did not start: {started.stderr}"
         return started.stdout.strip()
 
     def stop(self) -> None:
@@ -57,11 +61,19 @@ class DedicatedServer:
         assert not pid_file.exists(), "the server did not stop"
 
 
-@pytest.fixture
-def dedicated_server(tmp_path: Path) -> Iterator[DedicatedServer]:
-    server = DedicatedServer(tmp_path / "pg")
+@pytest.fixture(scope="module")
+def dedicated_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DedicatedServer]:
+    """One server for the module (initialising a data folder takes seconds); each test has a
+    database of its own on it."""
+    server = DedicatedServer(tmp_path_factory.mktemp("outage") / "pg")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def fresh_database(dedicated_server: DedicatedServer) -> str:
+    """An empty database on the dedicated server, started again if a test left it stopped."""
+    return asyncio.run(create_database(dedicated_server.start()))
 
 
 def sign_in(base: str) -> dict[str, str]:
@@ -82,10 +94,9 @@ def assert_unavailable(response: httpx.Response) -> None:
 
 
 def test_an_outage_is_answered_503_and_the_service_recovers(  # type: ignore[no-untyped-def]
-    dedicated_server: DedicatedServer, start_service
+    dedicated_server: DedicatedServer, fresh_database: str, start_service
 ) -> None:
-    url = dedicated_server.start()
-    process, port = start_service(DATABASE_URL=url, JOBS_ENABLED="false")
+    process, port = start_service(DATABASE_URL=fresh_database, JOBS_ENABLED="false")
     assert wait_for_health(process, port).status_code == 200
     base = f"http://127.0.0.1:{port}"
     headers = sign_in(base)
@@ -127,12 +138,11 @@ async def pooled_reads(base: str, headers: dict[str, str], at_once: int) -> list
 
 
 def test_after_a_restart_one_read_fails_and_the_stale_pool_is_replaced(  # type: ignore[no-untyped-def]
-    dedicated_server: DedicatedServer, start_service
+    dedicated_server: DedicatedServer, fresh_database: str, start_service
 ) -> None:
     """Reads run without a pre-ping: a connection the restart cut fails on first use, and that
     failure retires every connection opened before it, so the next reads all succeed."""
-    url = dedicated_server.start()
-    process, port = start_service(DATABASE_URL=url, JOBS_ENABLED="false")
+    process, port = start_service(DATABASE_URL=fresh_database, JOBS_ENABLED="false")
     assert wait_for_health(process, port).status_code == 200
     base = f"http://127.0.0.1:{port}"
     headers = sign_in(base)

