@@ -157,16 +157,25 @@ def process_cpu_seconds(pid: int) -> float | None:
     return stat_cpu_seconds(f"/proc/{pid}/stat")
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (uvicorn's workers, a server's pool workers)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if parent == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
 def process_tree_cpu_seconds(pid: int) -> float | None:
-    """CPU time of a process and its live children (uvicorn's workers) so far."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
+    """CPU time of a process and its live children so far."""
     own = process_cpu_seconds(pid)
     if own is None:
         return None
-    return own + sum(process_cpu_seconds(int(child)) or 0.0 for child in children)
+    return own + sum(process_cpu_seconds(child) or 0.0 for child in child_pids(pid))
 
 
 def cpu_ticks() -> tuple[int, int] | None:

@@ -6,7 +6,7 @@ share is reported beside each run. Install it with `apt-get install wrk` (Debian
 `brew install wrk`.
 
 - `app`: the real application under uvicorn, with its middleware, dependencies and models;
-- `bare`: `benchmarks.http_load:bare_app`, Starlette on a raw asyncpg pool, running the same
+- `bare`: `benchmarks.bare_server:bare_app`, Starlette on a raw asyncpg pool, running the same
   queries (the bearer lookup joining session and user, the page, its count) for the same JSON.
 
 GET /api/v1/conversations (a page of 20 of 50) and GET …/messages (20 of 200 messages) are
@@ -33,6 +33,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.bare_server import API
 from benchmarks.harness import (
     Server,
     check_running,
@@ -44,7 +45,6 @@ from benchmarks.harness import (
     wait_until_ready,
 )
 from benchmarks.http_load import (
-    API,
     APP_TARGET,
     BARE_TARGET,
     SERVER_SETTINGS,

@@ -73,6 +73,7 @@ from benchmarks.harness import (
     Server,
     app_server,
     check_running,
+    child_pids,
     expect,
     process_cpu_seconds,
     run,
@@ -330,19 +331,6 @@ class LoadRun:
 
     def outcomes_of(self, kind: str) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if outcome.kind == kind]
-
-
-def child_pids(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (the server's pool workers)."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-        if parent == pid:
-            children.append(int(stat.parent.name))
-    return children
 
 
 def run_queue_seconds(pid: int, tid: int) -> float | None:
