@@ -11,7 +11,7 @@ $(VENV)/bin/uv:
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 install: $(VENV)/bin/uv
-	cd backend && .venv/bin/uv sync --frozen --inexact --quiet --compile-bytecode
+	cd backend && .venv/bin/uv sync --locked --inexact --quiet --compile-bytecode
 
 run: install
 	cd backend && .venv/bin/python -m app.serve
