@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Conversation, LoginFailure, Transcript, User
+from app.db.models import Conversation, LoginFailure, Transcript, UsageCounter, User
 from app.db.repositories import (
     ChunkRepository,
     ConversationRepository,
@@ -69,3 +69,8 @@ async def let_login_failures_age(session: AsyncSession, by: timedelta) -> None:
             expires_at=LoginFailure.expires_at - by,
         )
     )
+
+
+async def let_usage_counters_age(session: AsyncSession, by: timedelta) -> None:
+    """Move every usage counter's window into the past, as if `by` had passed."""
+    await session.execute(update(UsageCounter).values(window_start=UsageCounter.window_start - by))

@@ -11,6 +11,7 @@ from typing import Any
 
 from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Computed,
     DateTime,
@@ -54,6 +55,14 @@ class LoginFailureScope(StrEnum):
     EMAIL_CLIENT = "email_client"  # one email from one client address
     CLIENT = "client"  # one client address, whatever the email
     EMAIL = "email"  # one email, from every address
+
+
+class LimitedAction(StrEnum):
+    """Costly work counted against a user's limits (usage_counters.action)."""
+
+    ASK = "ask"  # a question in a conversation
+    DRAFT = "draft"
+    INGEST = "ingest"  # a link to fetch, a caption upload or a stored transcript
 
 
 def _quoted_list(values: tuple[str, ...]) -> str:
@@ -454,3 +463,50 @@ class ChunkEmbedding(Base):
     dims: Mapped[int] = mapped_column(Integer, nullable=False)
     embedding: Mapped[list[float]] = mapped_column(VECTOR(), nullable=False)
     created_at: Mapped[datetime] = created_at()
+
+
+class UsageCounter(Base):
+    """How many times a user was admitted to one costly action in the current window, shared by
+    every process; the policy that reads it is app/services/usage_limits.py.
+
+    One row per user and action, counted over fixed windows aligned to the clock (a minute, an
+    hour): a row whose `window_start` is before the current window's counts as zero, and the next
+    admission starts the new window at 1. The table never holds more than users x actions rows.
+    """
+
+    __tablename__ = "usage_counters"
+    __table_args__ = (
+        CheckConstraint(f"action IN ({_quoted_list(tuple(LimitedAction))})", name="action_allowed"),
+        CheckConstraint("used >= 0", name="used_not_negative"),
+    )
+
+    # The primary key leads with user_id, so it also serves the cascade from users.
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    action: Mapped[str] = mapped_column(String(20), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class UserLimit(Base):
+    """An administrator's override of one user's limits. NULL keeps the server's default for
+    that limit, 0 lifts it."""
+
+    __tablename__ = "user_limits"
+    __table_args__ = (
+        CheckConstraint(
+            "asks_per_minute >= 0 AND drafts_per_minute >= 0 AND ingests_per_hour >= 0 "
+            "AND tokens_per_day >= 0",
+            name="limits_not_negative",
+        ),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    asks_per_minute: Mapped[int | None] = mapped_column(Integer)
+    drafts_per_minute: Mapped[int | None] = mapped_column(Integer)
+    ingests_per_hour: Mapped[int | None] = mapped_column(Integer)
+    tokens_per_day: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = updated_at()

@@ -11,10 +11,13 @@ from app.db.repositories.message import MessageRepository, MessageRow
 from app.db.repositories.session import SessionRepository
 from app.db.repositories.template import TemplateRepository
 from app.db.repositories.transcript import TranscriptRepository
-from app.db.repositories.usage import DailyUsage, UsageRepository
+from app.db.repositories.usage import DailyUsage, TokensToday, UsageRepository
+from app.db.repositories.usage_counter import Admission, CounterWindow, UsageCounterRepository
 from app.db.repositories.user import UserRepository
+from app.db.repositories.user_limit import UserLimitRepository
 
 __all__ = [
+    "Admission",
     "ApiKeyRepository",
     "ChunkEmbeddingRepository",
     "ChunkHit",
@@ -23,6 +26,7 @@ __all__ = [
     "ConfigRepository",
     "ConversationRepository",
     "CounterKey",
+    "CounterWindow",
     "DailyUsage",
     "FailureCount",
     "JobRepository",
@@ -32,8 +36,11 @@ __all__ = [
     "NewChunk",
     "SessionRepository",
     "TemplateRepository",
+    "TokensToday",
     "TranscriptRepository",
+    "UsageCounterRepository",
     "UsageRepository",
+    "UserLimitRepository",
     "UserRepository",
     "VectorHit",
 ]

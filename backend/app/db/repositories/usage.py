@@ -1,5 +1,5 @@
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
 
 from sqlalchemy import text
@@ -18,6 +18,16 @@ class DailyUsage:
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class TokensToday:
+    """Tokens used since the start of the current UTC day, which ends at `day_ends_at`; `now`
+    is the database's time when they were summed."""
+
+    tokens: int
+    day_ends_at: datetime
+    now: datetime
 
 
 class UsageRepository(BaseRepository[UsageEvent]):
@@ -52,6 +62,11 @@ class UsageRepository(BaseRepository[UsageEvent]):
             for day, calls, prompt, completion in rows
         ]
 
+    async def tokens_today(self, user_id: UUID) -> TokensToday:
+        """Prompt and completion tokens of every call the user made today (UTC)."""
+        row = (await self.execute(_TOKENS_TODAY.bindparams(user_id=user_id))).one()
+        return TokensToday(int(row.tokens), row.day_ends_at, row.now)
+
 
 # Days are UTC days, counted by the database's clock.
 _DAILY_TOTALS = text("""
@@ -75,4 +90,15 @@ _DAILY_TOTALS = text("""
       FROM calendar LEFT JOIN events USING (day)
      GROUP BY calendar.day
      ORDER BY calendar.day
+""")
+
+# The (user_id, created_at) index finds the day's rows.
+_TOKENS_TODAY = text("""
+    SELECT coalesce(sum(events.prompt_tokens + events.completion_tokens), 0) AS tokens,
+           today.start + interval '1 day' AS day_ends_at,
+           statement_timestamp() AS now
+      FROM (SELECT date_trunc('day', statement_timestamp(), 'UTC') AS start) AS today
+      LEFT JOIN usage_events AS events
+        ON events.user_id = :user_id AND events.created_at >= today.start
+     GROUP BY today.start
 """)
