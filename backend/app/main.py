@@ -27,6 +27,7 @@ from app.api.routes import (
     drafts,
     health,
     jobs,
+    limits,
     search,
     templates,
     transcripts,
@@ -116,6 +117,7 @@ def api_router() -> APIRouter:
         drafts,
         templates,
         usage,
+        limits,
         config,
     )
     for module in modules:

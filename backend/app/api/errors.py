@@ -3,7 +3,8 @@
     {"error": {"code": "conflict", "message": "...", "details": [...], "request_id": "..."}}
 
 Domain errors from the data layer are translated here, once: ConflictError → 409,
-NotFoundError → 404, InvalidValueError → 422. Their messages are built from what the data layer
+NotFoundError → 404, InvalidValueError → 422; a limit on costly work (LimitReachedError) → 429
+`rate_limited` with `Retry-After`. Their messages are built from what the data layer
 parsed out (fields, values), never from the database's own wording, which stays in the logs.
 A body that cannot be read (not UTF-8, malformed JSON or multipart) is a 422, like any other
 invalid input; a 405 names in `Allow` every method the path answers.
@@ -23,6 +24,7 @@ from starlette.types import Scope
 
 from app.core.logging import request_id_var
 from app.db.errors import ConflictError, InvalidValueError, NotFoundError
+from app.services.usage_limits import LimitReachedError
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +227,16 @@ async def _invalid_value(_: Request, error: Exception) -> JSONResponse:
     return error_response(422, "validation_error", message, details)
 
 
+async def _limit_reached(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, LimitReachedError)
+    detail = ErrorDetail(field=None, message=f"{error.label}: {error.limit}", type=error.name)
+    message = (
+        f"Limit reached: {error.label}: {error.limit}. Try again in {error.retry_after} seconds."
+    )
+    headers = {"Retry-After": str(error.retry_after)}
+    return error_response(429, "rate_limited", message, [detail], headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
@@ -232,3 +244,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ConflictError, _conflict)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(InvalidValueError, _invalid_value)
+    app.add_exception_handler(LimitReachedError, _limit_reached)

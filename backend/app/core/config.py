@@ -9,6 +9,9 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
+# Upper bounds of the limits on costly work (settings and per-user overrides alike).
+MAX_REQUESTS_LIMIT = 1_000_000
+MAX_TOKENS_LIMIT = 10**12
 
 
 def to_asyncpg_url(url: str) -> str:
@@ -82,6 +85,15 @@ class Settings(BaseSettings):
     # has itself failed for the email waits for the window to end; other addresses are still let in.
     login_email_failure_ceiling: int = Field(default=50, ge=1)
     login_email_ceiling_window_seconds: float = Field(default=3600, gt=0)
+
+    # Limits on costly work, per user (app/services/usage_limits.py; 0 = no limit). Counted in
+    # PostgreSQL, so every process and replica shares them; administrators override them per user.
+    limit_asks_per_minute: int = Field(default=20, ge=0, le=MAX_REQUESTS_LIMIT)
+    limit_drafts_per_minute: int = Field(default=10, ge=0, le=MAX_REQUESTS_LIMIT)
+    # Links to fetch, caption uploads and stored transcripts together.
+    limit_ingests_per_hour: int = Field(default=60, ge=0, le=MAX_REQUESTS_LIMIT)
+    # Language-model tokens (prompt and completion, from the usage ledger) per UTC day.
+    limit_tokens_per_day: int = Field(default=1_000_000, ge=0, le=MAX_TOKENS_LIMIT)
 
     # Conversations and transcripts
     message_max_chars: int = Field(default=2_000, ge=1)

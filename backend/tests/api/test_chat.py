@@ -235,11 +235,13 @@ async def test_the_first_question_titles_only_an_untitled_conversation(
 
 
 async def test_most_labelled_questions_get_a_grounded_answer_citing_their_video(
-    talks_client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+    make_client: ClientFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from tests.retrieval.labelled_set import QUESTIONS
 
-    async with talks_client as client:
+    # One account asks every labelled question at once: past the default limits.
+    unlimited = {"limit_asks_per_minute": 0, "limit_tokens_per_day": 0}
+    async with make_client(chunk_tokens=CHUNK_TOKENS, chunk_overlap=0.2, **unlimited) as client:
         account = await sign_up(client)
         await ingest_talks(client, account)
         answered = []

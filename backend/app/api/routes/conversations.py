@@ -26,11 +26,12 @@ from app.api.schemas.conversations import (
 )
 from app.api.streaming import AnswerStream, stream_answer
 from app.core.config import Settings
-from app.db.models import Conversation, User
+from app.db.models import Conversation, LimitedAction, User
 from app.db.repositories import ConversationRepository, MessageRepository, TranscriptRepository
 from app.services import chat
 from app.services.chat import start_turn
 from app.services.llm import LanguageModelError
+from app.services.usage_limits import admit
 
 router = APIRouter(
     prefix="/conversations", tags=["conversations"], responses=error_responses(401, 422)
@@ -141,7 +142,7 @@ answer) or `error`. A client that disconnects leaves the partial answer stored, 
     status_code=status.HTTP_201_CREATED,
     response_model=ChatExchange,
     responses={
-        **error_responses(404, 502),
+        **error_responses(404, 429, 502),
         201: {"content": {"text/event-stream": {}}, "description": "The question and its answer."},
     },
     description=STREAM_DESCRIPTION,
@@ -159,10 +160,14 @@ async def ask(
 ) -> ChatExchange | StreamingResponse:
     """Ask about your videos: the question is stored, answered from the most relevant passages
     with [n] citations linking to the moment in the video, and the answer is stored with its
-    citations and token usage. The first question titles an untitled conversation."""
+    citations and token usage. The first question titles an untitled conversation.
+
+    429 `rate_limited` past the caller's asks per minute or tokens per day (`GET /usage`)."""
     check_length(body.content, settings)
     conversation = await owned_conversation(session, conversation_id, user)
     transcript_ids = await owned_transcript_ids(session, body.transcript_ids, user)
+    await admit(session, user.id, LimitedAction.ASK, settings)
+    await session.commit()  # counted, and the counter's lock released before the answer
     turn = await start_turn(
         session, conversation, body.content, transcript_ids, settings, embeddings
     )

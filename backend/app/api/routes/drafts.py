@@ -6,13 +6,16 @@ from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.routes.conversations import owned_conversation
 from app.api.routes.templates import missing_variables, visible_template
 from app.api.schemas.drafts import DraftRequest, DraftResult
-from app.db.models import Template, User
+from app.db.models import LimitedAction, Template, User
 from app.db.repositories import TemplateRepository
 from app.services.drafts import NoSourcesError, write_draft
 from app.services.llm import LanguageModelError
 from app.services.rendering import MissingVariablesError
+from app.services.usage_limits import admit
 
-router = APIRouter(prefix="/drafts", tags=["drafts"], responses=error_responses(401, 404, 422, 502))
+router = APIRouter(
+    prefix="/drafts", tags=["drafts"], responses=error_responses(401, 404, 422, 429, 502)
+)
 
 
 async def chosen_template(session: AsyncSession, body: DraftRequest, user: User) -> Template:
@@ -38,10 +41,14 @@ async def create_draft(
 
     The template's `{topic}`, `{tone}`, `{key_points}` and `{sources}` are filled from the
     retrieved passages; other placeholders come from `variables`.
+
+    429 `rate_limited` past the caller's drafts per minute or tokens per day (`GET /usage`).
     """
     template = await chosen_template(session, body, user)
     if body.conversation_id is not None:
         await owned_conversation(session, body.conversation_id, user)
+    await admit(session, user.id, LimitedAction.DRAFT, settings)
+    await session.commit()  # counted, and the counter's lock released before the draft
     try:
         draft = await write_draft(
             session,

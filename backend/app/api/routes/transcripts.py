@@ -17,12 +17,13 @@ from app.api.schemas.transcripts import (
     TranscriptPublic,
 )
 from app.api.validation import PROBLEMS
-from app.db.models import Transcript, User
+from app.db.models import LimitedAction, Transcript, User
 from app.db.repositories import ChunkRepository, JobRepository, TranscriptRepository
 from app.services.captions import CaptionFileError, caption_format
 from app.services.chunking import Segment
 from app.services.ingest_worker import wake_workers
 from app.services.transcripts import CaptionFile, NewTranscript, store_transcript
+from app.services.usage_limits import admit
 from app.services.youtube import parse_video_id
 
 router = APIRouter(prefix="/transcripts", tags=["transcripts"], responses=error_responses(401, 422))
@@ -39,13 +40,15 @@ async def owned_transcript(session: AsyncSession, transcript_id: UUID, user: Use
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=TranscriptCreated,
-    responses=error_responses(409, 413),
+    responses=error_responses(409, 413, 429),
 )
 async def create_transcript(
     body: TranscriptCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> TranscriptCreated:
     """Store a transcript and its chunks, in one transaction. 409 if the caller already has
-    this video."""
+    this video; 429 past the caller's ingests per hour."""
+    await admit(session, user.id, LimitedAction.INGEST, settings)
+    await session.commit()  # counted, and the counter's lock released before the chunking
     segments = None
     if body.segments is not None:
         segments = [Segment(s.text, s.start, s.duration) for s in body.segments]
@@ -67,7 +70,10 @@ async def create_transcript(
     "/ingest",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobPublic,
-    responses={200: {"model": JobPublic, "description": "The existing job for this video."}},
+    responses={
+        **error_responses(429),
+        200: {"model": JobPublic, "description": "The existing job for this video."},
+    },
 )
 async def ingest_video(
     body: IngestRequest, user: CurrentUser, session: SessionDep, settings: SettingsDep
@@ -75,8 +81,10 @@ async def ingest_video(
     """Queue fetching a video's captions; poll `GET /jobs/{id}`.
 
     202 with a new job; 200 with the existing one when this video is already queued, running
-    or done for the caller. A failed job can be retried by asking again.
+    or done for the caller. A failed job can be retried by asking again. Every request counts
+    against the caller's ingests per hour (429 past it), an existing job's too.
     """
+    await admit(session, user.id, LimitedAction.INGEST, settings)
     job, created = await JobRepository(session).enqueue_ingest(
         user_id=user.id,
         video_id=body.video,
@@ -101,7 +109,7 @@ def invalid_upload(field: str, message: str) -> ApiError:
     "/upload",
     status_code=status.HTTP_201_CREATED,
     response_model=TranscriptCreated,
-    responses=error_responses(409, 413),
+    responses=error_responses(409, 413, 429),
 )
 async def upload_captions(
     user: CurrentUser,
@@ -116,7 +124,7 @@ async def upload_captions(
 
     Cues are stored in order of their start; a cue that ends before it starts is refused with
     its number (422 naming `body.file`); cues without text are skipped. The duration is the
-    last cue's end."""
+    last cue's end. Counts against the caller's ingests per hour (429 past it)."""
     try:
         video_id = parse_video_id(video)
     except ValueError as error:
@@ -129,6 +137,8 @@ async def upload_captions(
     # Python, which on a 5 MB file would hold the event loop.
     if "\x00" in content:
         raise invalid_upload("file", f"the caption file {PROBLEMS['nul_character']}")
+    await admit(session, user.id, LimitedAction.INGEST, settings)
+    await session.commit()  # counted, and the counter's lock released before the chunking
     new = NewTranscript(
         video_id=video_id,
         captions=CaptionFile(content, caption_format(file.filename or "", content)),

@@ -2,20 +2,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import CurrentUser, SessionDep
+from app.api.deps import CurrentUser, SessionDep, SettingsDep
 from app.api.errors import error_responses
-from app.api.schemas.usage import DailyUsagePublic, UsageReport
+from app.api.schemas.usage import DailyUsagePublic, LimitsReport, LimitStatusPublic, UsageReport
 from app.db.repositories import UsageRepository
+from app.services.usage_limits import limit_statuses
 
 router = APIRouter(prefix="/usage", tags=["usage"], responses=error_responses(401, 422))
 
 
 @router.get("", response_model=UsageReport)
 async def usage(
-    user: CurrentUser, session: SessionDep, days: Annotated[int, Query(ge=1, le=366)] = 7
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    days: Annotated[int, Query(ge=1, le=366)] = 7,
 ) -> UsageReport:
-    """The caller's language-model token usage per UTC day, oldest first, today included."""
+    """The caller's language-model token usage per UTC day, oldest first, today included; and
+    the caller's limits on costly work, with what is used and left of each."""
     daily = await UsageRepository(session).daily_totals(user.id, days)
+    statuses = await limit_statuses(session, user.id, settings)
+    limits = {status.name: LimitStatusPublic.model_validate(status) for status in statuses}
     return UsageReport(
         days=days,
         daily=[
@@ -29,4 +36,5 @@ async def usage(
             for row in daily
         ],
         total_tokens=sum(row.total_tokens for row in daily),
+        limits=LimitsReport(**limits),
     )

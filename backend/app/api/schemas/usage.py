@@ -1,6 +1,8 @@
-from datetime import date
+from datetime import date, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from app.api.schemas.common import OrmModel
 
 
 class DailyUsagePublic(BaseModel):
@@ -11,7 +13,30 @@ class DailyUsagePublic(BaseModel):
     total_tokens: int
 
 
+class LimitStatusPublic(OrmModel):
+    limit: int = Field(description="The limit in effect for you; 0 is no limit.")
+    used: int = Field(description="Used in the current window (today, UTC, for tokens).")
+    remaining: int | None = Field(description="What is left; null when there is no limit.")
+    resets_at: datetime | None = Field(
+        description="When the current window ends and `used` starts again from 0; null when no "
+        "window is running (the next request starts one)."
+    )
+
+
+class LimitsReport(BaseModel):
+    asks_per_minute: LimitStatusPublic
+    drafts_per_minute: LimitStatusPublic
+    ingests_per_hour: LimitStatusPublic = Field(
+        description="Links to fetch, caption uploads and stored transcripts together."
+    )
+    tokens_per_day: LimitStatusPublic = Field(
+        description="Language-model tokens (prompt and completion) per UTC day. Checked before "
+        "a question or draft starts: answers under way finish, and may pass it."
+    )
+
+
 class UsageReport(BaseModel):
     days: int
     daily: list[DailyUsagePublic]
     total_tokens: int
+    limits: LimitsReport

@@ -1,0 +1,66 @@
+"""Administrators' per-user overrides of the limits on costly work (app/services/usage_limits.py).
+
+Users see their own limits, and what is left of them, in `GET /usage`.
+"""
+
+from dataclasses import asdict
+from uuid import UUID
+
+from fastapi import APIRouter, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.deps import AdminUser, SessionDep, SettingsDep
+from app.api.errors import error_responses, not_found
+from app.api.schemas.limits import LimitOverride, LimitValues, UserLimitsPublic
+from app.core.config import Settings
+from app.db.repositories import UserLimitRepository, UserRepository
+from app.services.usage_limits import limits_for
+
+router = APIRouter(prefix="/users", tags=["limits"], responses=error_responses(401, 403, 404, 422))
+
+
+async def require_user(session: AsyncSession, user_id: UUID) -> None:
+    if await UserRepository(session).get_by_id(user_id) is None:
+        raise not_found("User", user_id)
+
+
+async def limits_report(
+    session: AsyncSession, user_id: UUID, settings: Settings
+) -> UserLimitsPublic:
+    override = await UserLimitRepository(session).get_by_id(user_id)
+    effective = await limits_for(session, user_id, settings)
+    return UserLimitsPublic(
+        user_id=user_id,
+        override=None if override is None else LimitOverride.model_validate(override),
+        override_updated_at=None if override is None else override.updated_at,
+        effective=LimitValues(**asdict(effective)),
+    )
+
+
+@router.get("/{user_id:uuid}/limits", response_model=UserLimitsPublic)
+async def get_user_limits(
+    user_id: UUID, _: AdminUser, session: SessionDep, settings: SettingsDep
+) -> UserLimitsPublic:
+    """A user's limits: their override, if any, and the limits in effect. Administrators only."""
+    await require_user(session, user_id)
+    return await limits_report(session, user_id, settings)
+
+
+@router.put("/{user_id:uuid}/limits", response_model=UserLimitsPublic)
+async def put_user_limits(
+    user_id: UUID, body: LimitOverride, _: AdminUser, session: SessionDep, settings: SettingsDep
+) -> UserLimitsPublic:
+    """Replace a user's override: each limit given replaces the default for them (0 lifts it),
+    each null or left out keeps the default. It applies from their next request, in every
+    process. Administrators only."""
+    await require_user(session, user_id)
+    await UserLimitRepository(session).replace(user_id, **body.model_dump())
+    return await limits_report(session, user_id, settings)
+
+
+@router.delete("/{user_id:uuid}/limits", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_user_limits(user_id: UUID, _: AdminUser, session: SessionDep) -> Response:
+    """Remove a user's override: the defaults apply to them again. Administrators only."""
+    await require_user(session, user_id)
+    await UserLimitRepository(session).delete(user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

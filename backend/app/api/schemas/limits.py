@@ -1,0 +1,37 @@
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from app.api.schemas.common import OrmModel
+from app.core.config import MAX_REQUESTS_LIMIT, MAX_TOKENS_LIMIT
+
+RequestsLimit = Annotated[int | None, Field(ge=0, le=MAX_REQUESTS_LIMIT)]
+TokensLimit = Annotated[int | None, Field(ge=0, le=MAX_TOKENS_LIMIT)]
+
+
+class LimitOverride(OrmModel):
+    """One user's own limits. Each one null (or left out) keeps the server's default; 0 lifts
+    it; any other number replaces it."""
+
+    asks_per_minute: RequestsLimit = None
+    drafts_per_minute: RequestsLimit = None
+    ingests_per_hour: RequestsLimit = None
+    tokens_per_day: TokensLimit = None
+
+
+class LimitValues(BaseModel):
+    """Limits in effect; 0 is no limit."""
+
+    asks_per_minute: int
+    drafts_per_minute: int
+    ingests_per_hour: int
+    tokens_per_day: int
+
+
+class UserLimitsPublic(BaseModel):
+    user_id: UUID
+    override: LimitOverride | None = Field(description="null when the user has none.")
+    override_updated_at: datetime | None
+    effective: LimitValues = Field(description="The defaults with the override applied.")

@@ -1,0 +1,355 @@
+"""Limits on costly work through the API: 429 naming the limit with `Retry-After`, windows that
+start again, tokens per day from the ledger, administrators' overrides, and `GET /usage`."""
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.repositories import UsageRepository, UserRepository
+from tests.api.conftest import (
+    PASSWORD,
+    Account,
+    ClientFactory,
+    assert_error,
+    build_app,
+    client_for,
+    sign_up,
+)
+from tests.factories import let_usage_counters_age
+
+USAGE = "/api/v1/usage"
+OVEN_TALK = (
+    "The sourdough oven temperature should be two hundred and fifty degrees for the first "
+    "twenty minutes, then lower it so the crust browns without burning."
+)
+OVEN_TOPIC = "sourdough oven temperature"
+CAPTIONS = "1\n00:00:00,000 --> 00:00:04,000\nThe oven goes to two hundred and fifty degrees.\n"
+
+
+async def new_conversation(client: httpx.AsyncClient, account: Account) -> str:
+    response = await client.post("/api/v1/conversations", json={}, headers=account.headers)
+    return str(response.json()["id"])
+
+
+async def ask(
+    client: httpx.AsyncClient, account: Account, conversation_id: str, question: str = "Why?"
+) -> httpx.Response:
+    return await client.post(
+        f"/api/v1/conversations/{conversation_id}/messages",
+        json={"content": question},
+        headers=account.headers,
+    )
+
+
+async def draft(client: httpx.AsyncClient, account: Account) -> httpx.Response:
+    body = {"template_type": "linkedin", "topic": OVEN_TOPIC}
+    return await client.post("/api/v1/drafts", json=body, headers=account.headers)
+
+
+async def store_transcript(
+    client: httpx.AsyncClient, account: Account, video: str = "oventalk001"
+) -> httpx.Response:
+    body = {"video": video, "title": "Baking", "transcript_text": OVEN_TALK}
+    return await client.post("/api/v1/transcripts", json=body, headers=account.headers)
+
+
+async def upload(client: httpx.AsyncClient, account: Account, video: str) -> httpx.Response:
+    return await client.post(
+        "/api/v1/transcripts/upload",
+        files={"file": ("talk.srt", CAPTIONS.encode(), "application/x-subrip")},
+        data={"video": video},
+        headers=account.headers,
+    )
+
+
+async def ingest(client: httpx.AsyncClient, account: Account, video: str) -> httpx.Response:
+    return await client.post(
+        "/api/v1/transcripts/ingest", json={"video": video}, headers=account.headers
+    )
+
+
+async def limits_of(client: httpx.AsyncClient, account: Account) -> dict[str, Any]:
+    response = await client.get(USAGE, headers=account.headers)
+    assert response.status_code == 200, response.text
+    limits: dict[str, Any] = response.json()["limits"]
+    return limits
+
+
+def assert_refused_by(response: httpx.Response, label: str, longest_wait: int) -> int:
+    """A 429 naming the limit (`asks per minute: 2`); returns its `Retry-After`."""
+    error = assert_error(response, 429, "rate_limited")
+    assert label in error["message"]
+    assert error["details"][0]["type"] == label.split(":")[0].replace(" ", "_")
+    wait = int(response.headers["Retry-After"])
+    assert 1 <= wait <= longest_wait
+    return wait
+
+
+async def test_asks_past_the_limit_get_429_until_the_minute_is_over(
+    make_client: ClientFactory, session: AsyncSession
+) -> None:
+    async with make_client(limit_asks_per_minute=2) as client:
+        account = await sign_up(client)
+        conversation = await new_conversation(client, account)
+        allowed = [(await ask(client, account, conversation)).status_code for _ in range(2)]
+        refused = await ask(client, account, conversation)
+        messages = await client.get(
+            f"/api/v1/conversations/{conversation}/messages", headers=account.headers
+        )
+
+        await let_usage_counters_age(session, timedelta(minutes=1))
+        after_the_minute = await ask(client, account, conversation)
+
+    assert allowed == [201, 201]
+    assert_refused_by(refused, "asks per minute: 2", 60)
+    assert messages.json()["total"] == 4  # the refused question was not stored
+    assert after_the_minute.status_code == 201, after_the_minute.text
+
+
+async def test_drafts_past_the_limit_get_429(make_client: ClientFactory) -> None:
+    async with make_client(limit_drafts_per_minute=1) as client:
+        account = await sign_up(client)
+        assert (await store_transcript(client, account)).status_code == 201
+        first = await draft(client, account)
+        second = await draft(client, account)
+        usage = await limits_of(client, account)
+
+    assert first.status_code == 200, first.text
+    assert_refused_by(second, "drafts per minute: 1", 60)
+    assert usage["drafts_per_minute"]["used"] == 1
+    assert usage["drafts_per_minute"]["remaining"] == 0
+
+
+async def test_links_uploads_and_stored_transcripts_share_the_ingests_per_hour(
+    make_client: ClientFactory, session: AsyncSession
+) -> None:
+    async with make_client(limit_ingests_per_hour=2) as client:
+        account = await sign_up(client)
+        stored = await store_transcript(client, account)
+        uploaded = await upload(client, account, "uploaded001")
+        refused = [
+            await ingest(client, account, "dQw4w9WgXcQ"),
+            await upload(client, account, "uploaded002"),
+            await store_transcript(client, account, "oventalk002"),
+        ]
+
+        await let_usage_counters_age(session, timedelta(hours=1))
+        after_the_hour = await ingest(client, account, "dQw4w9WgXcQ")
+
+    assert (stored.status_code, uploaded.status_code) == (201, 201)
+    for response in refused:
+        assert_refused_by(response, "ingests per hour: 2", 3600)
+    assert after_the_hour.status_code == 202, after_the_hour.text
+
+
+async def test_the_days_tokens_from_the_ledger_stop_asks_and_drafts_until_midnight_utc(
+    make_client: ClientFactory, session: AsyncSession
+) -> None:
+    async with make_client(limit_tokens_per_day=1000) as client:
+        account = await sign_up(client)
+        await UsageRepository(session).record(
+            user_id=uuid.UUID(account.id),
+            kind="chat",
+            provider="openai-compatible",
+            model="gpt-4o-mini",
+            prompt_tokens=900,
+            completion_tokens=100,
+        )
+        conversation = await new_conversation(client, account)
+        refused_ask = await ask(client, account, conversation)
+        refused_draft = await draft(client, account)
+        stored = await store_transcript(client, account)  # ingests spend no tokens
+        usage = await limits_of(client, account)
+
+    now = datetime.now(UTC)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+    wait = assert_refused_by(refused_ask, "tokens per day: 1000", 86_400)
+    assert abs(wait - (midnight - now).total_seconds()) < 300
+    assert_refused_by(refused_draft, "tokens per day: 1000", 86_400)
+    assert stored.status_code == 201
+    assert usage["tokens_per_day"]["used"] == 1000
+    assert usage["tokens_per_day"]["remaining"] == 0
+    assert usage["asks_per_minute"]["used"] == 0  # refused asks are not counted
+
+
+async def test_usage_shows_each_limit_with_what_is_used_and_left(
+    make_client: ClientFactory,
+) -> None:
+    async with make_client(limit_asks_per_minute=5, limit_drafts_per_minute=0) as client:
+        account = await sign_up(client)
+        before = await limits_of(client, account)
+        await ask(client, account, await new_conversation(client, account))
+        after = await limits_of(client, account)
+
+    assert before["asks_per_minute"] == {"limit": 5, "used": 0, "remaining": 5, "resets_at": None}
+    assert after["asks_per_minute"]["used"] == 1
+    assert after["asks_per_minute"]["remaining"] == 4
+    resets_at = datetime.fromisoformat(after["asks_per_minute"]["resets_at"])
+    assert timedelta(0) < resets_at - datetime.now(UTC) <= timedelta(minutes=1)
+    assert after["drafts_per_minute"]["limit"] == 0
+    assert after["drafts_per_minute"]["remaining"] is None  # 0: no limit
+    assert set(after) == {
+        "asks_per_minute",
+        "drafts_per_minute",
+        "ingests_per_hour",
+        "tokens_per_day",
+    }
+
+
+async def login_again(client: httpx.AsyncClient, account: Account) -> Account:
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": account.email, "password": PASSWORD}
+    )
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    return Account(email=account.email, headers=headers, id=account.id)
+
+
+async def test_two_login_sessions_of_one_user_share_the_limit(
+    make_client: ClientFactory,
+) -> None:
+    async with make_client(limit_asks_per_minute=2) as client:
+        laptop = await sign_up(client)
+        phone = await login_again(client, laptop)
+        conversation = await new_conversation(client, laptop)
+        statuses = [
+            (await ask(client, laptop, conversation)).status_code,
+            (await ask(client, phone, conversation)).status_code,
+        ]
+        refused = await ask(client, laptop, conversation)
+        seen_from_the_phone = await limits_of(client, phone)
+
+    assert statuses == [201, 201]
+    assert_refused_by(refused, "asks per minute: 2", 60)
+    assert seen_from_the_phone["asks_per_minute"]["used"] == 2
+
+
+async def test_another_app_instance_counts_against_the_same_limit(session: AsyncSession) -> None:
+    """Two processes, or one restarted: the counts live in the database, not in either."""
+    first, second = (build_app(session, limit_asks_per_minute=1) for _ in range(2))
+    async with client_for(first) as one, client_for(second) as other:
+        account = await sign_up(one)
+        conversation = await new_conversation(one, account)
+        assert (await ask(one, account, conversation)).status_code == 201
+        assert_refused_by(await ask(other, account, conversation), "asks per minute: 1", 60)
+
+
+@pytest.fixture
+async def admin(client: httpx.AsyncClient, session: AsyncSession) -> Account:
+    account = await sign_up(client)
+    await UserRepository(session).set_admin(account.email)
+    await session.commit()  # as the grant-admin command does
+    return account
+
+
+def limits_path(user_id: str) -> str:
+    return f"/api/v1/users/{user_id}/limits"
+
+
+async def test_an_administrator_overrides_one_users_limits(
+    client: httpx.AsyncClient, admin: Account, alice: Account, bob: Account
+) -> None:
+    override = {"asks_per_minute": 1, "tokens_per_day": 0}
+    put = await client.put(limits_path(alice.id), json=override, headers=admin.headers)
+    fetched = await client.get(limits_path(alice.id), headers=admin.headers)
+    alices, bobs = await limits_of(client, alice), await limits_of(client, bob)
+    conversation = await new_conversation(client, alice)
+    allowed = await ask(client, alice, conversation)
+    refused = await ask(client, alice, conversation)
+
+    assert put.status_code == 200, put.text
+    report = put.json()
+    assert report["override"] == {
+        "asks_per_minute": 1,
+        "drafts_per_minute": None,
+        "ingests_per_hour": None,
+        "tokens_per_day": 0,
+    }
+    assert report["effective"] == {
+        "asks_per_minute": 1,
+        "drafts_per_minute": 10,
+        "ingests_per_hour": 60,
+        "tokens_per_day": 0,
+    }
+    assert fetched.json() == report
+    assert alices["asks_per_minute"]["limit"] == 1
+    assert (alices["tokens_per_day"]["limit"], alices["tokens_per_day"]["remaining"]) == (0, None)
+    assert bobs["asks_per_minute"]["limit"] == 20  # the default, for everyone else
+    assert allowed.status_code == 201
+    assert_refused_by(refused, "asks per minute: 1", 60)
+
+    removed = await client.delete(limits_path(alice.id), headers=admin.headers)
+    assert removed.status_code == 204
+    assert (await limits_of(client, alice))["asks_per_minute"]["limit"] == 20
+    fetched = await client.get(limits_path(alice.id), headers=admin.headers)
+    assert fetched.json()["override"] is None
+
+
+async def test_only_administrators_see_or_set_limits(
+    client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    for account in (alice, bob):
+        path = limits_path(alice.id)
+        assert_error(await client.get(path, headers=account.headers), 403, "forbidden")
+        put = await client.put(path, json={"asks_per_minute": 0}, headers=account.headers)
+        assert_error(put, 403, "forbidden")
+        assert_error(await client.delete(path, headers=account.headers), 403, "forbidden")
+    assert_error(await client.get(limits_path(alice.id)), 401, "unauthorized")
+
+
+async def test_an_unknown_user_is_404_and_bad_limits_are_422(
+    client: httpx.AsyncClient, admin: Account
+) -> None:
+    unknown = limits_path(str(uuid.uuid4()))
+    assert_error(await client.get(unknown, headers=admin.headers), 404, "not_found")
+    put = await client.put(unknown, json={"asks_per_minute": 3}, headers=admin.headers)
+    assert_error(put, 404, "not_found")
+    assert_error(await client.delete(unknown, headers=admin.headers), 404, "not_found")
+    assert_error(
+        await client.get(limits_path("not-a-uuid"), headers=admin.headers), 404, "not_found"
+    )
+
+    for body, field in [
+        ({"asks_per_minute": -1}, "body.asks_per_minute"),
+        ({"ingests_per_hour": 1_000_001}, "body.ingests_per_hour"),
+        ({"tokens_per_day": 10**12 + 1}, "body.tokens_per_day"),
+    ]:
+        refused = await client.put(limits_path(admin.id), json=body, headers=admin.headers)
+        error = assert_error(refused, 422, "validation_error")
+        assert error["details"][0]["field"] == field
+
+
+@contextmanager
+def statements_run(session: AsyncSession) -> Iterator[list[str]]:
+    statements: list[str] = []
+    sync_engine = session.bind.engine.sync_engine  # type: ignore[union-attr]
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", record)
+
+
+async def test_the_hot_reads_run_no_limit_query(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    conversation = await new_conversation(client, alice)
+    with statements_run(session) as statements:
+        listed = await client.get("/api/v1/conversations", headers=alice.headers)
+        messages = await client.get(
+            f"/api/v1/conversations/{conversation}/messages", headers=alice.headers
+        )
+
+    assert (listed.status_code, messages.status_code) == (200, 200)
+    assert statements
+    assert not [s for s in statements if "usage_counters" in s or "user_limits" in s]
