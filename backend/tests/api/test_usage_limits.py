@@ -105,11 +105,13 @@ async def test_asks_past_the_limit_get_429_until_the_minute_is_over(
         )
 
         await let_usage_counters_age(session, timedelta(minutes=1))
+        ended = (await limits_of(client, account))["asks_per_minute"]
         after_the_minute = await ask(client, account, conversation)
 
     assert allowed == [201, 201]
     assert_refused_by(refused, "asks per minute: 2", 60)
     assert messages.json()["total"] == 4  # the refused question was not stored
+    assert ended == {"limit": 2, "used": 0, "remaining": 2, "resets_at": None}
     assert after_the_minute.status_code == 201, after_the_minute.text
 
 
@@ -323,6 +325,20 @@ async def test_an_unknown_user_is_404_and_bad_limits_are_422(
         refused = await client.put(limits_path(admin.id), json=body, headers=admin.headers)
         error = assert_error(refused, 422, "validation_error")
         assert error["details"][0]["field"] == field
+
+
+async def test_the_limited_operations_document_their_429(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    limited = [
+        ("/api/v1/conversations/{conversation_id}/messages", "post"),
+        ("/api/v1/drafts", "post"),
+        ("/api/v1/transcripts", "post"),
+        ("/api/v1/transcripts/ingest", "post"),
+        ("/api/v1/transcripts/upload", "post"),
+    ]
+    for path, method in limited:
+        assert "429" in paths[path][method]["responses"], (method, path)
+    assert "429" not in paths["/api/v1/conversations"]["get"]["responses"]
 
 
 @contextmanager
