@@ -293,12 +293,16 @@ async def test_an_administrator_overrides_one_users_limits(
     assert fetched.json()["override"] is None
 
 
-async def test_only_administrators_see_or_set_limits(
+async def test_only_administrators_set_limits_and_users_read_only_their_own(
     client: httpx.AsyncClient, alice: Account, bob: Account
 ) -> None:
+    own = await client.get(limits_path(alice.id), headers=alice.headers)
+    assert own.status_code == 200, own.text
+    assert own.json()["override"] is None
+    assert own.json()["effective"]["asks_per_minute"] == 20
+    assert_error(await client.get(limits_path(alice.id), headers=bob.headers), 404, "not_found")
     for account in (alice, bob):
         path = limits_path(alice.id)
-        assert_error(await client.get(path, headers=account.headers), 403, "forbidden")
         put = await client.put(path, json={"asks_per_minute": 0}, headers=account.headers)
         assert_error(put, 403, "forbidden")
         assert_error(await client.delete(path, headers=account.headers), 403, "forbidden")

@@ -1,6 +1,7 @@
 """Administrators' per-user overrides of the limits on costly work (app/services/usage_limits.py).
 
-Users see their own limits, and what is left of them, in `GET /usage`.
+Administrators see and set any user's; a user may read their own, and another user's id answers
+404 to them, as a missing one does. Users see what is left of their limits in `GET /usage`.
 """
 
 from dataclasses import asdict
@@ -9,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import AdminUser, SessionDep, SettingsDep
+from app.api.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
 from app.api.errors import error_responses, not_found
 from app.api.schemas.limits import LimitOverride, LimitValues, UserLimitsPublic
 from app.core.config import Settings
@@ -39,9 +40,12 @@ async def limits_report(
 
 @router.get("/{user_id:uuid}/limits", response_model=UserLimitsPublic)
 async def get_user_limits(
-    user_id: UUID, _: AdminUser, session: SessionDep, settings: SettingsDep
+    user_id: UUID, caller: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> UserLimitsPublic:
-    """A user's limits: their override, if any, and the limits in effect. Administrators only."""
+    """A user's limits: their override, if any, and the limits in effect. Administrators see
+    anyone's; a user sees their own (another user's id is 404)."""
+    if not caller.is_admin and caller.id != user_id:
+        raise not_found("User", user_id)
     await require_user(session, user_id)
     return await limits_report(session, user_id, settings)
 
