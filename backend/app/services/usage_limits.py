@@ -111,7 +111,8 @@ async def admit(
     """Count the request against the user's limits, or raise LimitReachedError.
 
     The count is in `session`'s transaction and holds the counter's row lock until it ends:
-    commit soon after, before slow work, so that the user's next request is not kept waiting.
+    commit soon after, before slow work, so that the user's next request is not kept waiting
+    (`admit_and_commit` does).
     """
     limits = await limits_for(session, user_id, settings)
     if action in SPENDS_TOKENS and limits.tokens_per_day:
@@ -124,6 +125,19 @@ async def admit(
         counter = admission.counter
         wait = seconds_until(counter.window_start + counted.window, counter.now)
         raise LimitReachedError(counted.name, limit, wait)
+
+
+async def admit_and_commit(
+    session: AsyncSession, user_id: UUID, action: LimitedAction, settings: Settings
+) -> None:
+    """`admit`, then commit `session` at once, before the work: the count stands whatever becomes
+    of the work, and the counter's lock is not held during it. Call it before the request writes
+    anything else: the commit does not wait for the disk (a crash may forget the last counts,
+    which a limit can afford; a request's own rows must not be lost so)."""
+    counters = UsageCounterRepository(session)
+    await counters.commit_without_waiting_for_disk()
+    await admit(session, user_id, action, settings)
+    await session.commit()
 
 
 async def _check_tokens(session: AsyncSession, user_id: UUID, limit: int) -> None:

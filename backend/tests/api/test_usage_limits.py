@@ -129,6 +129,23 @@ async def test_drafts_past_the_limit_get_429(make_client: ClientFactory) -> None
     assert usage["drafts_per_minute"]["remaining"] == 0
 
 
+async def test_a_request_counts_once_admitted_even_when_its_work_then_fails(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    no_sources = await draft(client, alice)  # alice has no videos
+    missing = await client.post(
+        f"/api/v1/conversations/{uuid.uuid4()}/messages",
+        json={"content": "Why?"},
+        headers=alice.headers,
+    )
+    usage = await limits_of(client, alice)
+
+    assert_error(no_sources, 422, "no_sources")
+    assert_error(missing, 404, "not_found")
+    assert usage["drafts_per_minute"]["used"] == 1  # admitted, then the draft failed
+    assert usage["asks_per_minute"]["used"] == 0  # refused by its own checks first
+
+
 async def test_links_uploads_and_stored_transcripts_share_the_ingests_per_hour(
     make_client: ClientFactory, session: AsyncSession
 ) -> None:

@@ -31,7 +31,7 @@ from app.db.repositories import ConversationRepository, MessageRepository, Trans
 from app.services import chat
 from app.services.chat import start_turn
 from app.services.llm import LanguageModelError
-from app.services.usage_limits import admit
+from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(
     prefix="/conversations", tags=["conversations"], responses=error_responses(401, 422)
@@ -166,8 +166,7 @@ async def ask(
     check_length(body.content, settings)
     conversation = await owned_conversation(session, conversation_id, user)
     transcript_ids = await owned_transcript_ids(session, body.transcript_ids, user)
-    await admit(session, user.id, LimitedAction.ASK, settings)
-    await session.commit()  # counted, and the counter's lock released before the answer
+    await admit_and_commit(session, user.id, LimitedAction.ASK, settings)
     turn = await start_turn(
         session, conversation, body.content, transcript_ids, settings, embeddings
     )

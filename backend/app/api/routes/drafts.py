@@ -11,7 +11,7 @@ from app.db.repositories import TemplateRepository
 from app.services.drafts import NoSourcesError, write_draft
 from app.services.llm import LanguageModelError
 from app.services.rendering import MissingVariablesError
-from app.services.usage_limits import admit
+from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(
     prefix="/drafts", tags=["drafts"], responses=error_responses(401, 404, 422, 429, 502)
@@ -47,8 +47,7 @@ async def create_draft(
     template = await chosen_template(session, body, user)
     if body.conversation_id is not None:
         await owned_conversation(session, body.conversation_id, user)
-    await admit(session, user.id, LimitedAction.DRAFT, settings)
-    await session.commit()  # counted, and the counter's lock released before the draft
+    await admit_and_commit(session, user.id, LimitedAction.DRAFT, settings)
     try:
         draft = await write_draft(
             session,

@@ -23,7 +23,7 @@ from app.services.captions import CaptionFileError, caption_format
 from app.services.chunking import Segment
 from app.services.ingest_worker import wake_workers
 from app.services.transcripts import CaptionFile, NewTranscript, store_transcript
-from app.services.usage_limits import admit
+from app.services.usage_limits import admit_and_commit
 from app.services.youtube import parse_video_id
 
 router = APIRouter(prefix="/transcripts", tags=["transcripts"], responses=error_responses(401, 422))
@@ -47,8 +47,7 @@ async def create_transcript(
 ) -> TranscriptCreated:
     """Store a transcript and its chunks, in one transaction. 409 if the caller already has
     this video; 429 past the caller's ingests per hour."""
-    await admit(session, user.id, LimitedAction.INGEST, settings)
-    await session.commit()  # counted, and the counter's lock released before the chunking
+    await admit_and_commit(session, user.id, LimitedAction.INGEST, settings)
     segments = None
     if body.segments is not None:
         segments = [Segment(s.text, s.start, s.duration) for s in body.segments]
@@ -84,7 +83,7 @@ async def ingest_video(
     or done for the caller. A failed job can be retried by asking again. Every request counts
     against the caller's ingests per hour (429 past it), an existing job's too.
     """
-    await admit(session, user.id, LimitedAction.INGEST, settings)
+    await admit_and_commit(session, user.id, LimitedAction.INGEST, settings)
     job, created = await JobRepository(session).enqueue_ingest(
         user_id=user.id,
         video_id=body.video,
@@ -137,8 +136,7 @@ async def upload_captions(
     # Python, which on a 5 MB file would hold the event loop.
     if "\x00" in content:
         raise invalid_upload("file", f"the caption file {PROBLEMS['nul_character']}")
-    await admit(session, user.id, LimitedAction.INGEST, settings)
-    await session.commit()  # counted, and the counter's lock released before the chunking
+    await admit_and_commit(session, user.id, LimitedAction.INGEST, settings)
     new = NewTranscript(
         video_id=video_id,
         captions=CaptionFile(content, caption_format(file.filename or "", content)),
