@@ -1,6 +1,7 @@
 """Sorting fetch failures: real local sockets checked against the replay's synthetic errors, the
 rarer requests errors, Retry-After, and the upload route the messages point to."""
 
+import errno
 import socket
 import threading
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 from fastapi.routing import APIRoute
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 from youtube_transcript_api._errors import FailedToCreateConsentCookie, YouTubeRequestFailed
 
 from app.api.routes import transcripts
@@ -111,6 +113,23 @@ def test_rarer_request_errors(
     assert reason in sorted_error.reason
 
 
+def test_a_connection_a_firewall_forbids_is_unreachable_too() -> None:
+    """Any errno without a sentence of its own (here EPERM, a local firewall's answer)."""
+    denied = PermissionError(errno.EPERM, "Operation not permitted")
+    message = f"Failed to establish a new connection: {denied}"
+    reason = NewConnectionError(None, message)  # type: ignore[arg-type]
+    reason.__cause__ = denied
+    wrapped = MaxRetryError(None, "/watch", reason)  # type: ignore[arg-type]
+    error = requests.ConnectionError(wrapped, request=request_to_youtube())
+
+    sorted_error = from_network(error)
+
+    assert sorted_error.code == FailureCode.NETWORK_UNREACHABLE
+    assert sorted_error.reason == (
+        "Could not reach YouTube from this server (no connection could be made)"
+    )
+
+
 def test_a_library_error_not_known_here_is_named_and_not_retried() -> None:
     error = from_library(FailedToCreateConsentCookie("Rpl4yF1xtr5"), None)
 
@@ -138,6 +157,7 @@ NOW = datetime(2026, 12, 1, 0, 0, 0, tzinfo=UTC)
         (" 7 ", 7.0),
         ("Tue, 01 Dec 2026 00:02:00 GMT", 120.0),  # the HTTP-date form
         ("Mon, 30 Nov 2026 23:00:00 GMT", 0.0),  # already past
+        ("Tue, 01 Dec 2026 00:01:00 -0000", 60.0),  # a date without a zone is UTC
         ("-5", None),
         ("soon", None),
         ("", None),

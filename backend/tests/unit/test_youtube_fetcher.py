@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 from youtube_transcript_api._errors import (
     AgeRestricted,
     CouldNotRetrieveTranscript,
@@ -26,7 +27,7 @@ from youtube_transcript_api._errors import (
 
 from app.services.chunking import Segment
 from app.services.youtube_failures import UPLOAD_ROUTE, FailureCode, FetchError
-from app.services.youtube_fetcher import FetchedVideo, YouTubeFetcher
+from app.services.youtube_fetcher import FetchedVideo, YouTubeFetcher, session_with_timeout
 from tests.youtube_replay import (
     FIXTURE_VIDEO,
     FIXTURES,
@@ -398,6 +399,23 @@ def test_an_empty_timedtext_answer_is_an_unreadable_answer() -> None:
 
     assert error.code == FailureCode.UNREADABLE_ANSWER
     assert error.transient is False
+
+
+def test_every_request_waits_5_s_to_connect_and_20_s_for_an_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A network that drops packets fails its connection in 5 s, not 20."""
+    timeouts: list[object] = []
+
+    def send(self: HTTPAdapter, request: requests.PreparedRequest, **kwargs: Any) -> None:
+        timeouts.append(kwargs["timeout"])
+        raise requests.ConnectionError("stopped before the network", request=request)
+
+    monkeypatch.setattr(HTTPAdapter, "send", send)
+    with pytest.raises(requests.ConnectionError):
+        session_with_timeout().get("https://www.youtube.com/watch?v=Rpl4yF1xtr5")
+
+    assert timeouts == [(5, 20)]
 
 
 # --- oEmbed -----------------------------------------------------------------------------------
