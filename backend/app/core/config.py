@@ -96,8 +96,8 @@ class Settings(BaseSettings):
     job_heartbeat_seconds: float = Field(default=15.0, gt=0)
     job_stale_seconds: float = Field(default=120.0, gt=0)
     job_max_attempts: int = Field(default=5, ge=1)
-    job_retry_base_seconds: float = Field(default=30.0, ge=0)
-    job_retry_max_seconds: float = Field(default=3600.0, ge=0)
+    job_retry_base_seconds: float = Field(default=10.0, ge=0)
+    job_retry_max_seconds: float = Field(default=600.0, ge=0)
     ingest_languages: list[str] = Field(default_factory=lambda: ["en"])
 
     # Retrieval and chat

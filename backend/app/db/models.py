@@ -381,6 +381,7 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
+    error_code: Mapped[str | None] = mapped_column(String(50))  # migration 0007: the last column
 
 
 class UsageEvent(Base):

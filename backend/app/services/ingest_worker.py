@@ -4,15 +4,17 @@ and embed (the transcript's chunks → their vectors, queued when a transcript i
 Each job is claimed in its own short transaction (FOR UPDATE SKIP LOCKED), and its slow part
 (fetching, embedding) runs outside any transaction while a heartbeat tells other workers it is
 alive. A transcript is stored together with its "done" mark in one transaction; vectors are
-stored batch by batch, so a retried embed job only embeds what is still missing. Permanent
-failures fail the job with the reason; transient ones put it back in the queue with exponential
-backoff until max_attempts.
+stored batch by batch, so a retried embed job only embeds what is still missing. A failure that
+retrying cannot fix fails the job at once, with a code, the reason and the way out; a transient
+one puts it back in the queue, after an exponential backoff with jitter (or the Retry-After
+YouTube sent), until max_attempts. The waiting job shows its code, reason and when it runs next.
 """
 
 import asyncio
 import contextlib
 import logging
 import os
+import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
@@ -32,7 +34,8 @@ from app.db.session import get_engine
 from app.services.chunk_embeddings import Embedder
 from app.services.embeddings.base import EmbeddingError
 from app.services.transcripts import NewTranscript, store_transcript
-from app.services.youtube_fetcher import FetchedVideo, FetchError, TranscriptFetcher
+from app.services.youtube_failures import FetchError
+from app.services.youtube_fetcher import FetchedVideo, TranscriptFetcher
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +77,35 @@ class ClaimedJob:
         )
 
 
-def backoff(attempt: int, settings: Settings) -> timedelta:
-    seconds = settings.job_retry_base_seconds * 2 ** max(attempt - 1, 0)
-    return timedelta(seconds=min(seconds, settings.job_retry_max_seconds))
+@dataclass(frozen=True, slots=True)
+class JobFailure:
+    """Why an attempt failed: `code` for programs, `reason` for people, and `way_out` (what the
+    person can do instead) added when the job fails for good."""
+
+    code: str
+    reason: str
+    transient: bool
+    way_out: str | None = None
+    retry_after: float | None = None  # seconds the other side asked us to wait
+
+    @classmethod
+    def of_fetch(cls, error: FetchError) -> "JobFailure":
+        return cls(error.code, error.reason, error.transient, error.way_out, error.retry_after)
+
+    def message(self, reason: str | None = None) -> str:
+        said = reason or self.reason
+        return f"{said}. {self.way_out}" if self.way_out else said
+
+
+def backoff(
+    attempt: int, settings: Settings, fraction: Callable[[], float] = random.random
+) -> timedelta:
+    """`base * 2**(attempt - 1)`, capped; half of it fixed, half random, so that jobs which
+    failed together (a YouTube outage) do not all come back at the same moment."""
+    ceiling = min(
+        settings.job_retry_base_seconds * 2 ** max(attempt - 1, 0), settings.job_retry_max_seconds
+    )
+    return timedelta(seconds=ceiling * (0.5 + 0.5 * fraction()))
 
 
 class IngestWorker:
@@ -121,7 +150,11 @@ class IngestWorker:
             return False
         logger.info("job %s: %s %s (attempt %d)", job.id, job.kind, job.video_id, job.attempts)
         if job.attempts > job.max_attempts:
-            await self._finish_failed(job, f"gave up after {job.max_attempts} attempts")
+            await self._finish_failed(
+                job,
+                "interrupted",
+                f"gave up after {job.max_attempts} attempts: the worker running it stopped",
+            )
         elif job.kind == EMBED:
             await self._embed(job)
         else:
@@ -135,7 +168,7 @@ class IngestWorker:
                 job, asyncio.to_thread(fetcher.fetch, job.video_id, job.languages)
             )
         except FetchError as error:
-            await self._handle_failure(job, error.reason, permanent=error.permanent)
+            await self._handle_failure(job, JobFailure.of_fetch(error))
             return
         await self._store(job, video)
 
@@ -147,7 +180,7 @@ class IngestWorker:
                 job, self.embedder.embed_missing(self.unit_of_work, transcript_id=job.transcript_id)
             )
         except EmbeddingError as error:
-            await self._handle_failure(job, str(error), permanent=False)
+            await self._handle_failure(job, JobFailure("embedding_failed", str(error), True))
             return
         async with self.unit_of_work() as session:
             await JobRepository(session).mark_done(job.id, job.transcript_id)
@@ -168,21 +201,32 @@ class IngestWorker:
             async with self.unit_of_work() as session:
                 await JobRepository(session).heartbeat(job.id, self.worker_id)
 
-    async def _handle_failure(self, job: ClaimedJob, reason: str, *, permanent: bool) -> None:
-        if permanent:
-            await self._finish_failed(job, reason)
-        elif job.attempts >= job.max_attempts:
-            await self._finish_failed(job, f"{reason} (gave up after {job.attempts} attempts)")
-        else:
-            delay = backoff(job.attempts, self.settings)
-            logger.warning("job %s: %s; retrying in %s", job.id, reason, delay)
-            async with self.unit_of_work() as session:
-                await JobRepository(session).retry_later(job.id, reason, delay)
-
-    async def _finish_failed(self, job: ClaimedJob, reason: str) -> None:
-        logger.warning("job %s failed: %s", job.id, reason)
+    async def _handle_failure(self, job: ClaimedJob, failure: JobFailure) -> None:
+        final = self._why_not_retried(job, failure)
+        if final is not None:
+            await self._finish_failed(job, failure.code, failure.message(final))
+            return
+        delay = max(
+            backoff(job.attempts, self.settings), timedelta(seconds=failure.retry_after or 0)
+        )
+        logger.warning("job %s: %s; retrying in %s", job.id, failure.reason, delay)
         async with self.unit_of_work() as session:
-            await JobRepository(session).mark_failed(job.id, reason)
+            await JobRepository(session).retry_later(job.id, failure.code, failure.reason, delay)
+
+    def _why_not_retried(self, job: ClaimedJob, failure: JobFailure) -> str | None:
+        """Why the job fails now, or None when another attempt is worth it."""
+        if not failure.transient:
+            return failure.reason
+        if job.attempts >= job.max_attempts:
+            return f"{failure.reason} (gave up after {job.attempts} attempts)"
+        if (failure.retry_after or 0) > self.settings.job_retry_max_seconds:
+            return f"{failure.reason}, and asked to wait {failure.retry_after:.0f} s"
+        return None
+
+    async def _finish_failed(self, job: ClaimedJob, code: str, message: str) -> None:
+        logger.warning("job %s failed (%s): %s", job.id, code, message)
+        async with self.unit_of_work() as session:
+            await JobRepository(session).mark_failed(job.id, code, message)
 
     async def _store(self, job: ClaimedJob, video: FetchedVideo) -> None:
         new = NewTranscript(
