@@ -94,7 +94,10 @@ def start_embedded_postgres(
     data_dir = data_dir.expanduser().resolve()
     if data_dir in _urls:
         return _urls[data_dir]
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise EmbeddedPostgresError(f"cannot make the folder of {data_dir} ({error})") from error
     with _exclusive(data_dir):
         if stop_at_exit and data_dir not in _uses:
             _uses[data_dir] = _join_users(data_dir)
@@ -119,12 +122,21 @@ def _find_or_start(data_dir: Path) -> str:
             server = get_server(data_dir, cleanup_mode=None)
         except (OSError, subprocess.SubprocessError) as error:
             raise EmbeddedPostgresError(
-                f"the embedded PostgreSQL in {data_dir} did not start ({error}); "
+                f"the embedded PostgreSQL in {data_dir} did not start ({_start_failure(error)}); "
                 f"its log is {data_dir / 'log'}"
             ) from error
     url = make_url(server.get_uri()).set(drivername="postgresql+asyncpg")
     logger.info("embedded PostgreSQL is up in %s", data_dir)
     return url.render_as_string(hide_password=False)
+
+
+def _start_failure(error: OSError | subprocess.SubprocessError) -> str:
+    """Why the package could not start the server, without its long command lines."""
+    if isinstance(error, subprocess.CalledProcessError):
+        return f"{Path(error.cmd[0]).name} exited with status {error.returncode}"
+    if isinstance(error, subprocess.TimeoutExpired):
+        return f"{Path(error.cmd[0]).name} did not finish within {error.timeout:g} s"
+    return str(error)
 
 
 def _join_users(data_dir: Path) -> IO[str]:

@@ -188,3 +188,20 @@ def test_an_unreachable_database_is_said_in_one_line(
     assert "Traceback" not in completed.stderr
     assert "s3cret-word" not in completed.stderr
     assert not (tmp_path / "pg").exists(), "DATABASE_URL is set: nothing is started"
+
+
+def test_an_embedded_server_that_cannot_start_is_said_in_one_line(
+    embedded_data_dir: Path,
+) -> None:
+    embedded_data_dir.mkdir()
+    (embedded_data_dir / "PG_VERSION").write_text("18\n")  # a folder with nothing else in it
+
+    completed = run_cli(embedded_data_dir, "grant-admin", "ada@example.com")
+
+    assert completed.returncode == 1
+    last_line = completed.stderr.strip().splitlines()[-1]
+    assert last_line == (
+        f"error: the embedded PostgreSQL in {embedded_data_dir} did not start "
+        f"(pg_ctl exited with status 1); its log is {embedded_data_dir / 'log'}"
+    )
+    assert "Traceback" not in completed.stderr
