@@ -8,6 +8,8 @@ stored batch by batch, so a retried embed job only embeds what is still missing.
 retrying cannot fix fails the job at once, with a code, the reason and the way out; a transient
 one puts it back in the queue, after an exponential backoff with jitter (or the Retry-After
 YouTube sent), until max_attempts. The waiting job shows its code, reason and when it runs next.
+When the worker itself fails (the database is down), it waits twice as long after each failure
+in a row, up to a minute, and logs a traceback only for the first.
 """
 
 import asyncio
@@ -26,7 +28,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.db.errors import ConflictError
+from app.db.errors import ConflictError, is_database_unavailable, outage_reason
 from app.db.models import Job
 from app.db.repositories import JobRepository, TranscriptRepository
 from app.db.repositories.job import EMBED, INGEST
@@ -43,6 +45,8 @@ UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 T = TypeVar("T")
 
 _wake_up = asyncio.Event()
+
+MAX_PAUSE_SECONDS = 60.0
 
 
 def wake_workers() -> None:
@@ -108,6 +112,13 @@ def backoff(
     return timedelta(seconds=ceiling * (0.5 + 0.5 * fraction()))
 
 
+def pause_after(failures: int, settings: Settings) -> float:
+    """Seconds a worker waits before looking again: the poll interval when all is well, doubled
+    after each failure in a row up to a minute (never below the poll interval)."""
+    pause: float = settings.job_poll_seconds * 2.0 ** min(failures, 16)  # no float overflow
+    return max(min(pause, MAX_PAUSE_SECONDS), settings.job_poll_seconds)
+
+
 class IngestWorker:
     """Runs ingest jobs, and embed jobs when given an embedder (else it leaves them queued)."""
 
@@ -126,17 +137,47 @@ class IngestWorker:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def run_forever(self) -> None:
-        """Process jobs until cancelled; errors are logged and the loop goes on."""
+        """Process jobs until cancelled; errors are logged and the loop goes on, backing off."""
+        failures = 0
         while True:
             try:
                 processed = await self.run_once()
-            except Exception:
-                logger.exception("ingest worker %s: unexpected error", self.worker_id)
+            except Exception as error:
+                failures += 1
+                self._report_failure(error, failures)
                 processed = False
+            else:
+                if failures:
+                    logger.info("ingest worker %s: working again", self.worker_id)
+                failures = 0
             if not processed:
                 _wake_up.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_wake_up.wait(), self.settings.job_poll_seconds)
+                    await asyncio.wait_for(_wake_up.wait(), pause_after(failures, self.settings))
+
+    def _report_failure(self, error: Exception, failures: int) -> None:
+        """An outage in one line; another error with its traceback the first time in a row."""
+        pause = pause_after(failures, self.settings)
+        if is_database_unavailable(error):
+            logger.warning(
+                "ingest worker %s: the database is unavailable (%s); trying again in %g s",
+                self.worker_id,
+                outage_reason(error),
+                pause,
+            )
+        elif failures == 1:
+            logger.exception(
+                "ingest worker %s: unexpected error; trying again in %g s", self.worker_id, pause
+            )
+        else:
+            logger.warning(
+                "ingest worker %s: failed %d times in a row (%s: %s); trying again in %g s",
+                self.worker_id,
+                failures,
+                type(error).__name__,
+                error,
+                pause,
+            )
 
     async def run_once(self) -> bool:
         """Claim and process one job; False when there was none to do."""

@@ -2,17 +2,21 @@
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from app.core.config import BACKEND_DIR
+from app.db.embedded import stop_embedded_postgres
 
 STARTUP_SECONDS = 120
 
@@ -61,3 +65,26 @@ def start_service() -> Iterator[object]:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # workers left behind would hold the pipe
         process.communicate()  # reaps it and closes its stderr pipe
+
+
+@contextlib.contextmanager
+def embedded_data_folder() -> Iterator[Path]:
+    """A data folder for an embedded server of a test's own, not yet created; any server left
+    on it is stopped at the end.
+
+    It is not under pytest's tmp_path: run as root, the server runs as another user, and every
+    pytest session started meanwhile (by anyone on the machine) closes /tmp/pytest-of-root to
+    other users again, so that the server can no longer start or even shut down cleanly."""
+    parent = Path(tempfile.mkdtemp(prefix="ytt-embedded-"))
+    data_dir = parent / "pg"
+    try:
+        yield data_dir
+    finally:
+        stop_embedded_postgres(data_dir)
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.fixture
+def embedded_data_dir() -> Iterator[Path]:
+    with embedded_data_folder() as data_dir:
+        yield data_dir
