@@ -10,6 +10,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.types import Scope
 
 WEB_DIR = Path(__file__).parent
 STATIC_PATH = "/static"
@@ -30,6 +32,16 @@ PAGE_CONTENT_POLICY = "; ".join(
 )
 
 
+class RevalidatedFiles(StaticFiles):
+    """Static files a browser asks about again (a cheap 304) before each use, so a new version
+    of the page never runs beside an old cached module."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.setdefault("Cache-Control", "no-cache")
+        return response
+
+
 async def page() -> FileResponse:
     return FileResponse(
         WEB_DIR / "index.html",
@@ -41,4 +53,4 @@ async def page() -> FileResponse:
 def install_web_page(app: FastAPI) -> None:
     """Serve the page at `/` and its scripts, styles and icon under `/static`."""
     app.add_api_route("/", page, methods=["GET"], include_in_schema=False)
-    app.mount(STATIC_PATH, StaticFiles(directory=WEB_DIR / "static"), name="static")
+    app.mount(STATIC_PATH, RevalidatedFiles(directory=WEB_DIR / "static"), name="static")

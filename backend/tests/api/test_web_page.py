@@ -86,3 +86,14 @@ async def test_the_page_is_not_part_of_the_api_document(client: httpx.AsyncClien
 
     assert "/" not in paths
     assert not any(path.startswith("/static") for path in paths)
+
+
+async def test_the_files_are_checked_again_before_each_use(client: httpx.AsyncClient) -> None:
+    """A new version of the page never runs beside an old module kept in the browser's cache."""
+    first = await client.get("/static/app.js")
+
+    again = await client.get("/static/app.js", headers={"If-None-Match": first.headers["etag"]})
+
+    assert first.headers["cache-control"] == "no-cache"
+    assert (await client.get("/")).headers["cache-control"] == "no-cache"
+    assert again.status_code == 304

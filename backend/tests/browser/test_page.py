@@ -135,6 +135,42 @@ async def test_sign_up_upload_ask_and_follow_the_citation(page: Page, tmp_path: 
     await screenshot(page, "07-usage")
 
 
+async def test_a_reload_keeps_you_signed_in_with_your_conversations(
+    page: Page, tmp_path: Path
+) -> None:
+    await sign_up(page, new_email())
+    await upload_captions(page, tmp_path)
+    await page.get_by_role("link", name="Chat").click()
+    await page.get_by_label("Your question").fill("When is the oven preheated?")
+    await page.get_by_role("button", name="Ask").click()
+    await expect(page.locator(".message.from-assistant a.cite").first).to_be_visible()
+
+    await page.reload()
+    await page.get_by_role("button", name="When is the oven preheated?").click()
+
+    await expect(page.locator(".message.from-user")).to_have_text(
+        re.compile("When is the oven preheated")
+    )
+    await expect(page.locator(".message.from-assistant a.cite").first).to_have_attribute(
+        "href", re.compile(rf"\?v={VIDEO_ID}&t=\d+s")
+    )
+
+
+async def test_a_video_is_deleted_once_you_confirm(page: Page, tmp_path: Path) -> None:
+    await sign_up(page, new_email())
+    await upload_captions(page, tmp_path)
+    video = page.locator("#transcript-list li", has_text="Sourdough at home")
+
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    await video.get_by_role("button", name="Delete Sourdough at home").click()
+    await expect(video).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    await video.get_by_role("button", name="Delete Sourdough at home").click()
+
+    await expect(video).to_have_count(0)
+    await expect(page.get_by_text("Nothing here yet")).to_be_visible()
+
+
 async def test_a_link_that_cannot_be_fetched_fails_with_a_way_out(page: Page) -> None:
     await sign_up(page, new_email())
 

@@ -1,6 +1,6 @@
 // Chat: conversations, and answers that stream in with citations linking to the moment.
 
-import { call, request, serverSentEvents } from "./api.js";
+import { ApiProblem, call, request, serverSentEvents } from "./api.js";
 import { clearProblem, clock, el, momentLink, showProblem } from "./dom.js";
 
 const conversationList = document.getElementById("conversation-list");
@@ -117,7 +117,8 @@ async function streamInto(answer, response) {
     } else if (event.name === "done") {
       answer.replaceChildren(answer.firstChild, ...answerParts(event.data));
     } else if (event.name === "error") {
-      showProblem(problem, { message: event.data.error.message, requestId: event.data.error.request_id });
+      // The model failed part-way: what came is kept (and stored), and the reason shown.
+      showProblem(problem, new ApiProblem(502, event.data));
     }
   }
 }

@@ -32,7 +32,16 @@ function jobText(job) {
 }
 
 function retry(job) {
-  return el("button", { type: "button", class: "quiet", text: "Try again", onclick: () => startIngest(job.youtube_video_id) });
+  const again = async () => {
+    clearProblem(problem);
+    followed.delete(job.id);
+    try {
+      await startIngest(job.youtube_video_id);
+    } catch (error) {
+      showProblem(problem, error);
+    }
+  };
+  return el("button", { type: "button", class: "quiet", text: "Try again", onclick: again });
 }
 
 function uploadInstead(job) {
