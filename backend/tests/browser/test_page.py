@@ -199,6 +199,32 @@ async def test_an_api_error_is_shown_with_the_field_it_names(page: Page) -> None
     await expect(ingest.get_by_role("alert")).to_contain_text("Reference:")
 
 
+async def test_a_draft_on_a_topic_no_video_covers_says_so(page: Page) -> None:
+    await sign_up(page, new_email())
+    await page.get_by_role("link", name="Drafts").click()
+    await expect(page.get_by_label("Template")).to_contain_text("Email")
+
+    await page.get_by_label("Topic").fill("volcanoes on Mars")
+    await page.get_by_role("button", name="Write the draft").click()
+
+    problem = page.locator("#draft-form").get_by_role("alert")
+    await expect(problem).to_contain_text("None of your videos covers 'volcanoes on Mars'.")
+    await expect(problem).to_contain_text("topic: not covered by your videos")
+    await screenshot(page, "12-draft-not-covered")
+    await expect(page.locator("#draft-result")).to_be_hidden()
+
+
+async def test_a_search_no_video_answers_says_so(page: Page) -> None:
+    await sign_up(page, new_email())
+    await page.get_by_role("link", name="Search").click()
+
+    await page.get_by_label("Words or a question").fill("volcanoes on Mars")
+    await page.get_by_role("button", name="Search").click()
+
+    await expect(page.get_by_text("None of your videos answers this.")).to_be_visible()
+    await expect(page.locator("#search-results li")).to_have_count(0)
+
+
 async def test_a_wrong_password_is_said_plainly(page: Page) -> None:
     await page.goto("/")
     await page.get_by_label("Email").fill(new_email())

@@ -89,14 +89,14 @@ async function pollJobs() {
       return;
     }
   }
-  renderJobs();
   if (finished) await loadTranscripts();
   forgetFinished();
+  renderJobs();
   keepPolling();
 }
 
 function forgetFinished() {
-  // A finished job stays on view for one more round, saying so, then makes way.
+  // A finished job stays on view for one round, saying so, then makes way.
   for (const job of followed.values()) {
     if (job.status === "done" && job.shown) followed.delete(job.id);
     else if (job.status === "done") job.shown = true;
