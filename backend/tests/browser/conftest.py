@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,7 @@ def chromium_path() -> str | None:
     return configured if Path(configured).exists() else shutil.which("chromium")
 
 
-def server_environment(database_url: str, port: int) -> dict[str, str]:
+def server_environment(database_url: str, port: int, **settings: str) -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LLM_")}
     environment.update(
         DATABASE_URL=database_url,
@@ -57,6 +58,8 @@ def server_environment(database_url: str, port: int) -> dict[str, str]:
         JOB_MAX_ATTEMPTS="1",  # a failed fetch fails its job at once, with the reason
         HTTPS_PROXY=REFUSING_PROXY,
         HTTP_PROXY=REFUSING_PROXY,
+        NO_PROXY="127.0.0.1,localhost",  # a fake language model on loopback is reached
+        **settings,
     )
     return environment
 
@@ -72,14 +75,16 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)  # a worker left behind
 
 
-def start_server(database_url: str, log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(
+    database_url: str, log_path: Path, settings: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], int]:
     """`python -m app.serve` on a free port, once it answers; its log goes to `log_path`."""
     port = free_port()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "app.serve"],
             cwd=BACKEND_DIR,
-            env=server_environment(database_url, port),
+            env=server_environment(database_url, port, **settings),
             stderr=log,
             start_new_session=True,  # its own process group: a worker is ended with it
         )
@@ -91,21 +96,30 @@ def start_server(database_url: str, log_path: Path) -> tuple[subprocess.Popen[by
     return process, port
 
 
-@pytest.fixture(scope="module")
-async def live_server(
-    server_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[str]:
-    """The base URL of the app serving the page."""
+@asynccontextmanager
+async def serving_the_app(server_url: str, log_dir: Path, **settings: str) -> AsyncIterator[str]:
+    """The base URL of the app, served on a database of its own with these settings."""
     database_url = await create_database(server_url, prefix="ytt_browser")
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
     try:
-        process, port = await asyncio.to_thread(start_server, database_url, log_path)
+        started = await asyncio.to_thread(
+            start_server, database_url, log_dir / "server.log", settings
+        )
+        process, port = started
         try:
             yield f"http://127.0.0.1:{port}"
         finally:
             await asyncio.to_thread(stop, process)
     finally:
         await drop_database(database_url)
+
+
+@pytest.fixture(scope="module")
+async def live_server(
+    server_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """The base URL of the app serving the page, with the offline models."""
+    async with serving_the_app(server_url, tmp_path_factory.mktemp("server")) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="module")

@@ -108,19 +108,24 @@ function startNew() {
   question.focus();
 }
 
+/** Shows the answer as it comes; false when the model failed on the way. */
 async function streamInto(answer, response) {
   const text = el("div", { class: "text" });
   answer.append(text);
+  let answered = true;
   for await (const event of serverSentEvents(response)) {
     if (event.name === "delta") {
       text.append(event.data.text);
     } else if (event.name === "done") {
       answer.replaceChildren(answer.firstChild, ...answerParts(event.data));
     } else if (event.name === "error") {
-      // The model failed part-way: what came is kept (and stored), and the reason shown.
+      // The model failed: what came is kept (the server stored it too), and the reason shown.
+      if (!text.textContent) answer.remove();
       showProblem(problem, new ApiProblem(502, event.data));
+      answered = false;
     }
   }
+  return answered;
 }
 
 async function ask(content) {
@@ -137,7 +142,7 @@ async function ask(content) {
       json: { content },
       accept: "text/event-stream",
     });
-    await streamInto(answer, response);
+    if (!(await streamInto(answer, response))) question.value = content; // to ask again
   } catch (error) {
     mine.remove();
     answer.remove();
