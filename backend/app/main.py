@@ -42,6 +42,7 @@ from app.services.chunking import get_tokenizer
 from app.services.ingest_worker import start_workers
 from app.services.llm import OpenAICompatibleModel, build_language_model
 from app.services.youtube_fetcher import YouTubeFetcher
+from app.web import install_web_page
 
 API_PREFIX = "/api/v1"
 PURGE_INTERVAL_SECONDS = 3600
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router())
+    install_web_page(app)
     # Added last, runs first: security headers, then request ids, wrap everything (a 500 too).
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:
