@@ -10,8 +10,10 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 
+from app.api.docs import install_docs
 from app.api.errors import error_responses, install_error_handlers
 from app.api.middleware import (
     REQUEST_ID_HEADER,
@@ -123,6 +125,12 @@ def api_router() -> APIRouter:
     return router
 
 
+def operation_id(route: APIRoute) -> str:
+    """The route function's name (`list_conversations`, `ask`): generated clients turn
+    operation ids into method names, and FastAPI's default appends the path and method."""
+    return route.name
+
+
 TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
@@ -136,12 +144,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(refuse_unstorable_values)],
         responses=error_responses(422),
         telemetry=None if settings.telemetry_enabled else TELEMETRY_OFF,
+        docs_url=None,  # served by install_docs, with local assets
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.language_model = build_language_model(settings)
     # Shared by the workers (passages) and searches (queries); its model loads on first use.
     app.state.embedder = Embedder(settings) if settings.embeddings_enabled else None
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(health.router)
     app.include_router(api_router())
     # Added last, runs first: security headers, then request ids, wrap everything (a 500 too).
