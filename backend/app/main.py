@@ -6,6 +6,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -34,6 +35,7 @@ from app.api.routes import (
     transcripts,
     usage,
 )
+from app.api.streaming import document_answer_stream
 from app.api.validation import refuse_unstorable_values
 from app.core.config import Settings, get_settings
 from app.core.offload import shutdown_pools
@@ -131,6 +133,19 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def document_answer_stream_in(app: FastAPI) -> None:
+    """The answer stream's event schemas, added to the document FastAPI builds (it knows the
+    models of JSON bodies only)."""
+    build_document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document_answer_stream(build_document())
+        return app.openapi_schema or build_document()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
@@ -154,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.embedder = Embedder(settings) if settings.embeddings_enabled else None
     install_error_handlers(app)
     install_docs(app)
+    document_answer_stream_in(app)
     app.include_router(health.router)
     app.include_router(api_router())
     # Added last, runs first: security headers, then request ids, wrap everything (a 500 too).
