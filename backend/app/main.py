@@ -141,7 +141,7 @@ def document_answer_stream_in(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document_answer_stream(build_document())
-        return app.openapi_schema or build_document()
+        return build_document()  # FastAPI's, built once and kept
 
     app.openapi = openapi  # type: ignore[method-assign]
 
