@@ -6,12 +6,15 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 
+from app.api.docs import install_docs
 from app.api.errors import error_responses, install_error_handlers
 from app.api.middleware import (
     REQUEST_ID_HEADER,
@@ -32,6 +35,7 @@ from app.api.routes import (
     transcripts,
     usage,
 )
+from app.api.streaming import document_answer_stream
 from app.api.validation import refuse_unstorable_values
 from app.core.config import Settings, get_settings
 from app.core.offload import shutdown_pools
@@ -124,6 +128,25 @@ def api_router() -> APIRouter:
     return router
 
 
+def operation_id(route: APIRoute) -> str:
+    """The route function's name (`list_conversations`, `ask`): generated clients turn
+    operation ids into method names, and FastAPI's default appends the path and method."""
+    return route.name
+
+
+def document_answer_stream_in(app: FastAPI) -> None:
+    """The answer stream's event schemas, added to the document FastAPI builds (it knows the
+    models of JSON bodies only)."""
+    build_document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document_answer_stream(build_document())
+        return build_document()  # FastAPI's, built once and kept
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
@@ -137,12 +160,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(refuse_unstorable_values)],
         responses=error_responses(422),
         telemetry=None if settings.telemetry_enabled else TELEMETRY_OFF,
+        docs_url=None,  # served by install_docs, with local assets
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.language_model = build_language_model(settings)
     # Shared by the workers (passages) and searches (queries); its model loads on first use.
     app.state.embedder = Embedder(settings) if settings.embeddings_enabled else None
     install_error_handlers(app)
+    install_docs(app)
+    document_answer_stream_in(app)
     app.include_router(health.router)
     app.include_router(api_router())
     install_web_page(app)

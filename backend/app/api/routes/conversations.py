@@ -24,7 +24,7 @@ from app.api.schemas.conversations import (
     MessageCreate,
     MessagePublic,
 )
-from app.api.streaming import AnswerStream, stream_answer
+from app.api.streaming import STREAM_EVENT_SCHEMA, AnswerStream, stream_answer
 from app.core.config import Settings
 from app.db.models import Conversation, User
 from app.db.repositories import ConversationRepository, MessageRepository, TranscriptRepository
@@ -130,10 +130,23 @@ def check_length(content: str, settings: Settings) -> None:
         )
 
 
-STREAM_DESCRIPTION = """With `Accept: text/event-stream` the answer streams as server-sent events:
+STREAM_DESCRIPTION = """With `Accept: text/event-stream` the answer streams as server-sent events,
+each an `event: NAME` line and a `data: JSON` line (schema `AnswerStreamEvent`):
 `user_message` (the stored question), `delta` (`{"text": ...}`, repeated), then `done` (the stored
-answer) or `error`. A client that disconnects leaves the partial answer stored, marked
-`"partial": true` in its metadata."""
+answer) or `error` (the error shape). A client that disconnects leaves the partial answer stored,
+marked `"partial": true` in its metadata."""
+
+STREAM_EXAMPLE = """event: user_message
+data: {"id": "…", "role": "user", "content": "How long do I proof the dough?", …}
+
+event: delta
+data: {"text": "Proof it overnight in the fridge [1]."}
+
+event: done
+data: {"id": "…", "role": "assistant", "content": "Proof it overnight in the fridge [1].", \
+"metadata": {"grounded": true, "citations": [{"number": 1, …}], …}, …}
+
+"""
 
 
 @router.post(
@@ -142,7 +155,15 @@ answer) or `error`. A client that disconnects leaves the partial answer stored, 
     response_model=ChatExchange,
     responses={
         **error_responses(404, 502),
-        201: {"content": {"text/event-stream": {}}, "description": "The question and its answer."},
+        201: {
+            "description": "The question and its answer; or, streamed, the events of the answer.",
+            "content": {
+                "text/event-stream": {
+                    "schema": {"$ref": f"#/components/schemas/{STREAM_EVENT_SCHEMA}"},
+                    "example": STREAM_EXAMPLE,
+                }
+            },
+        },
     },
     description=STREAM_DESCRIPTION,
 )

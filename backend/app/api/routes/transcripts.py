@@ -97,11 +97,21 @@ def invalid_upload(field: str, message: str) -> ApiError:
     return ApiError(422, "validation_error", message, details=[detail])
 
 
+UPLOAD_EXAMPLE = {
+    "file": "1\n00:00:00,000 --> 00:00:03,500\nFeed your starter twice a day.\n",
+    "video": "https://youtu.be/dQw4w9WgXcQ",
+    "title": "Sourdough for beginners",
+}
+
+
 @router.post(
     "/upload",
     status_code=status.HTTP_201_CREATED,
     response_model=TranscriptCreated,
     responses=error_responses(409, 413),
+    openapi_extra={
+        "requestBody": {"content": {"multipart/form-data": {"example": UPLOAD_EXAMPLE}}}
+    },
 )
 async def upload_captions(
     user: CurrentUser,

@@ -11,7 +11,7 @@ router = APIRouter(prefix="/usage", tags=["usage"], responses=error_responses(40
 
 
 @router.get("", response_model=UsageReport)
-async def usage(
+async def get_usage(
     user: CurrentUser, session: SessionDep, days: Annotated[int, Query(ge=1, le=366)] = 7
 ) -> UsageReport:
     """The caller's language-model token usage per UTC day, oldest first, today included."""

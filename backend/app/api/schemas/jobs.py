@@ -5,11 +5,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, computed_field, field_validator
 
-from app.api.schemas.common import OrmModel
+from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, OrmModel, example
 from app.services.youtube import parse_video_id
 
 
 class IngestRequest(BaseModel):
+    model_config = example(video="https://youtu.be/dQw4w9WgXcQ", languages=["en", "de"])
+
     video: str = Field(
         max_length=2048,
         description="A YouTube video id or any YouTube URL (watch, youtu.be, shorts, embed, live).",
@@ -38,6 +40,23 @@ class IngestRequest(BaseModel):
 
 
 class JobPublic(OrmModel):
+    model_config = example(
+        id=EXAMPLE_ID,
+        kind="youtube_ingest",
+        youtube_video_id="dQw4w9WgXcQ",
+        languages=["en"],
+        status="done",
+        attempts=1,
+        max_attempts=5,
+        error=None,
+        transcript_id="9b2e4c1a-7d3f-4e8b-a6c5-0f1d2e3a4b5c",
+        run_after=EXAMPLE_TIME,
+        started_at=EXAMPLE_TIME,
+        finished_at="2026-03-14T09:26:58Z",
+        created_at=EXAMPLE_TIME,
+        updated_at="2026-03-14T09:26:58Z",
+    )
+
     id: UUID
     kind: str
     youtube_video_id: str
