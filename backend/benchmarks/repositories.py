@@ -22,10 +22,11 @@ The two reads run in two session configurations, both against the same asyncpg f
   session's asyncpg connection (asyncpg's prepared-statement cache, no SQLAlchemy execution),
   and get_by_id makes the User from the row and adds it to the session itself.
 
-On a quiet machine (two runs, 2 cores): get_by_id [read_only] 0.73 at concurrency 1 and
-0.29-0.31 at 10, get_last_n [read_only] 0.74 and 0.38, against 0.52 / 0.18 and 0.55 / 0.27
-through the ORM and SQLAlchemy's execution before. At 10 the client's CPU sets the ratio, and
-the session's own work per lookup (open, connection, close) is about asyncpg's whole call.
+On a quiet machine (three runs, 2 cores): get_by_id [read_only] 0.73-0.74 at concurrency 1
+and 0.29-0.31 at 10, get_last_n [read_only] 0.74-0.75 and 0.38-0.39, against 0.52 / 0.18
+and 0.55 / 0.27 through the ORM and SQLAlchemy's execution before. At 10 the client's CPU
+sets the ratio, and the session's own work per lookup (open, connection, close) is about
+asyncpg's whole call.
 
 Before measuring, a probe records the statements each configuration sends around one
 get_by_id (asyncpg's query logger, on engines of its own): BEGIN, ';', ROLLBACK (the ping,
