@@ -199,3 +199,25 @@ async def test_a_read_begun_before_an_invalidation_is_not_kept(
         ConfigRepository.stored_values = original  # type: ignore[method-assign]
     await ConfigRepository(session).set_value(KEY, 9)
     assert (await runtime.effective(session)).chat_context_chunks == 9
+
+
+async def test_a_failed_read_is_tried_again_at_the_next_request(
+    session: AsyncSession, base: Settings
+) -> None:
+    clock = Clock()
+    runtime = RuntimeSettings(base, clock=clock)
+    await runtime.effective(session)
+    clock.now += runtime.ttl + 1
+    await ConfigRepository(session).set_value(KEY, 7)
+    original = ConfigRepository.stored_values
+
+    async def unavailable(self: ConfigRepository) -> dict[str, Any]:
+        raise ConnectionError("the database went away")
+
+    ConfigRepository.stored_values = unavailable  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConnectionError):
+            await runtime.effective(session)
+    finally:
+        ConfigRepository.stored_values = original  # type: ignore[method-assign]
+    assert (await runtime.effective(session)).chat_context_chunks == 7
