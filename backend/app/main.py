@@ -45,6 +45,7 @@ from app.services.chunk_embeddings import Embedder
 from app.services.chunking import get_tokenizer
 from app.services.ingest_worker import start_workers
 from app.services.llm import OpenAICompatibleModel, build_language_model
+from app.services.runtime_settings import RuntimeSettings
 from app.services.youtube_fetcher import YouTubeFetcher
 from app.web import install_web_page
 
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.language_model = build_language_model(settings)
+    app.state.runtime_settings = RuntimeSettings(settings)
     # Shared by the workers (passages) and searches (queries); its model loads on first use.
     app.state.embedder = Embedder(settings) if settings.embeddings_enabled else None
     install_error_handlers(app)

@@ -35,6 +35,7 @@ from app.db.repositories.job import EMBED, INGEST
 from app.db.session import get_engine
 from app.services.chunk_embeddings import Embedder
 from app.services.embeddings.base import EmbeddingError
+from app.services.runtime_settings import RuntimeSettings
 from app.services.transcripts import NewTranscript, store_transcript
 from app.services.youtube_failures import FetchError
 from app.services.youtube_fetcher import FetchedVideo, TranscriptFetcher
@@ -132,6 +133,8 @@ class IngestWorker:
         self.unit_of_work = unit_of_work
         self.fetcher_factory = fetcher_factory
         self.settings = settings
+        # Chunk size and overlap for new transcripts may change at run time.
+        self.runtime_settings = RuntimeSettings(settings)
         self.embedder = embedder
         self.kinds = (INGEST, EMBED) if embedder is not None else (INGEST,)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -280,9 +283,8 @@ class IngestWorker:
         )
         try:
             async with self.unit_of_work() as session:
-                transcript, chunks = await store_transcript(
-                    session, job.user_id, new, self.settings
-                )
+                settings = await self.runtime_settings.effective(session)
+                transcript, chunks = await store_transcript(session, job.user_id, new, settings)
                 await JobRepository(session).mark_done(job.id, transcript.id)
         except ConflictError:
             # The user uploaded this video another way meanwhile: the job's work is done.

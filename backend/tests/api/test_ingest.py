@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import get_settings
 from app.db.models import Job
+from app.db.repositories import ConfigRepository
 from app.services.ingest_worker import IngestWorker
 from app.services.youtube_fetcher import YouTubeFetcher
 from tests.api.conftest import Account, assert_error, savepoint_unit_of_work
@@ -411,3 +412,22 @@ async def test_the_video_already_uploaded_counts_as_done(
     ).json()
     assert done["status"] == "done"
     assert kept["transcript_text"] == "typed by hand"
+
+
+async def test_the_worker_chunks_with_the_runtime_settings(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    await ConfigRepository(session).set_value("chunk_tokens", 50)
+    queued = await ingest(client, alice)
+
+    assert await worker_for(session, talk()).run_once() is True
+
+    done = await job(client, alice, queued.json()["id"])
+    chunks = await client.get(
+        f"/api/v1/transcripts/{done['transcript_id']}/chunks",
+        params={"limit": 100},
+        headers=alice.headers,
+    )
+    token_counts = [chunk["token_count"] for chunk in chunks.json()["items"]]
+    assert len(token_counts) > 10
+    assert max(token_counts) <= 50

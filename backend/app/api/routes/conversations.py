@@ -9,8 +9,8 @@ from app.api.deps import (
     EmbeddingsDep,
     LanguageModelDep,
     ReadSessionDep,
+    RuntimeSettingsDep,
     SessionDep,
-    SettingsDep,
     UnitOfWorkDep,
 )
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
@@ -173,7 +173,7 @@ async def ask(
     request: Request,
     user: CurrentUser,
     session: SessionDep,
-    settings: SettingsDep,
+    settings: RuntimeSettingsDep,
     model: LanguageModelDep,
     unit_of_work: UnitOfWorkDep,
     embeddings: EmbeddingsDep,

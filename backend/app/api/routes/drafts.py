@@ -1,7 +1,13 @@
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import CurrentUser, EmbeddingsDep, LanguageModelDep, SessionDep, SettingsDep
+from app.api.deps import (
+    CurrentUser,
+    EmbeddingsDep,
+    LanguageModelDep,
+    RuntimeSettingsDep,
+    SessionDep,
+)
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.routes.conversations import owned_conversation
 from app.api.routes.templates import missing_variables, visible_template
@@ -31,7 +37,7 @@ async def create_draft(
     body: DraftRequest,
     user: CurrentUser,
     session: SessionDep,
-    settings: SettingsDep,
+    settings: RuntimeSettingsDep,
     model: LanguageModelDep,
     embeddings: EmbeddingsDep,
 ) -> DraftResult:

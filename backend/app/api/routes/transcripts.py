@@ -5,7 +5,7 @@ from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep, SettingsDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.jobs import IngestRequest, JobPublic
@@ -42,7 +42,10 @@ async def owned_transcript(session: AsyncSession, transcript_id: UUID, user: Use
     responses=error_responses(409, 413),
 )
 async def create_transcript(
-    body: TranscriptCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    body: TranscriptCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: RuntimeSettingsDep,
 ) -> TranscriptCreated:
     """Store a transcript and its chunks, in one transaction. 409 if the caller already has
     this video."""
@@ -116,7 +119,7 @@ UPLOAD_EXAMPLE = {
 async def upload_captions(
     user: CurrentUser,
     session: SessionDep,
-    settings: SettingsDep,
+    settings: RuntimeSettingsDep,
     file: Annotated[UploadFile, File(description="An SRT or WebVTT caption file, UTF-8.")],
     video: Annotated[str, Form(max_length=2048, description="The video id or URL.")],
     title: Annotated[str | None, Form(max_length=500)] = None,
