@@ -5,15 +5,22 @@
 - `embed-missing` (or `make embed`): embed every chunk still without a vector for the configured
   embedding model, e.g. after changing EMBEDDING_MODEL. Resumable: each batch is committed, and
   a new run only embeds what is still missing.
+
+Each command finds its database as `make run` does (`resolve_database_url`): DATABASE_URL, or
+the embedded PostgreSQL, whether `make run` is up or not. A database that cannot be used, like
+an unknown email, ends the command with one line on stderr and exit code 1.
 """
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from app.core.config import Settings, get_settings
+from app.db.embedded import database_failure_message, resolve_database_url
 from app.db.errors import NotFoundError
 from app.db.repositories import UserRepository
 from app.db.session import dispose_engine, get_engine, unit_of_work
@@ -27,6 +34,26 @@ cli = typer.Typer(
     add_completion=False,
 )
 
+T = TypeVar("T")
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def run_on_database(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Find the database, then run `work` on it; a database that cannot be used fails the
+    command with a sentence instead of a traceback."""
+    try:
+        resolve_database_url()
+        return asyncio.run(work())
+    except Exception as error:
+        message = database_failure_message(error)
+        if message is None:
+            raise
+        fail(message)
+
 
 async def set_admin(email: str, is_admin: bool) -> str:
     try:
@@ -39,10 +66,9 @@ async def set_admin(email: str, is_admin: bool) -> str:
 
 def _set_admin_or_fail(email: str, is_admin: bool) -> None:
     try:
-        typer.echo(asyncio.run(set_admin(email, is_admin)))
+        typer.echo(run_on_database(lambda: set_admin(email, is_admin)))
     except NotFoundError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from error
+        fail(str(error))
 
 
 @cli.command("grant-admin")
@@ -85,15 +111,12 @@ async def embed_missing(
 @cli.command("embed-missing")
 def embed_missing_command() -> None:
     """Embed every chunk lacking a vector for the configured model (resumable)."""
-    settings = get_settings()
-    if not settings.embeddings_enabled:
-        typer.echo("error: embeddings are disabled (EMBEDDINGS_ENABLED=false)", err=True)
-        raise typer.Exit(1)
+    if not get_settings().embeddings_enabled:
+        fail("embeddings are disabled (EMBEDDINGS_ENABLED=false)")
     try:
-        asyncio.run(embed_missing(settings, Console(stderr=True)))
+        run_on_database(lambda: embed_missing(get_settings(), Console(stderr=True)))
     except EmbeddingError as error:
-        typer.echo(f"error: {error}; run the command again to go on", err=True)
-        raise typer.Exit(1) from error
+        fail(f"{error}; run the command again to go on")
 
 
 if __name__ == "__main__":

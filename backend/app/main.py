@@ -6,12 +6,15 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 
+from app.api.docs import install_docs
 from app.api.errors import error_responses, install_error_handlers
 from app.api.middleware import (
     REQUEST_ID_HEADER,
@@ -33,6 +36,7 @@ from app.api.routes import (
     transcripts,
     usage,
 )
+from app.api.streaming import document_answer_stream
 from app.api.validation import refuse_unstorable_values
 from app.core.config import Settings, get_settings
 from app.core.offload import shutdown_pools
@@ -42,7 +46,9 @@ from app.services.chunk_embeddings import Embedder
 from app.services.chunking import get_tokenizer
 from app.services.ingest_worker import start_workers
 from app.services.llm import OpenAICompatibleModel, build_language_model
+from app.services.runtime_settings import RuntimeSettings
 from app.services.youtube_fetcher import YouTubeFetcher
+from app.web import install_web_page
 
 API_PREFIX = "/api/v1"
 PURGE_INTERVAL_SECONDS = 3600
@@ -125,6 +131,25 @@ def api_router() -> APIRouter:
     return router
 
 
+def operation_id(route: APIRoute) -> str:
+    """The route function's name (`list_conversations`, `ask`): generated clients turn
+    operation ids into method names, and FastAPI's default appends the path and method."""
+    return route.name
+
+
+def document_answer_stream_in(app: FastAPI) -> None:
+    """The answer stream's event schemas, added to the document FastAPI builds (it knows the
+    models of JSON bodies only)."""
+    build_document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document_answer_stream(build_document())
+        return build_document()  # FastAPI's, built once and kept
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
@@ -138,14 +163,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(refuse_unstorable_values)],
         responses=error_responses(422),
         telemetry=None if settings.telemetry_enabled else TELEMETRY_OFF,
+        docs_url=None,  # served by install_docs, with local assets
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.language_model = build_language_model(settings)
+    app.state.runtime_settings = RuntimeSettings(settings)
     # Shared by the workers (passages) and searches (queries); its model loads on first use.
     app.state.embedder = Embedder(settings) if settings.embeddings_enabled else None
     install_error_handlers(app)
+    install_docs(app)
+    document_answer_stream_in(app)
     app.include_router(health.router)
     app.include_router(api_router())
+    install_web_page(app)
     # Added last, runs first: security headers, then request ids, wrap everything (a 500 too).
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:

@@ -1,10 +1,11 @@
 """`python -m app.serve`: what `make run` runs.
 
-Starts the embedded PostgreSQL when DATABASE_URL is not set (and stops it on exit), applies the
-migrations, then serves the app with uvicorn on the configured host and port, in WORKERS
-processes. Only this parent process starts and stops the server and migrates: the workers are
-spawned afresh, import this module without running `main()`, serve `worker_app()`, and find
-DATABASE_URL in the environment the parent exported.
+Finds the database as every command does (`app.db.embedded.resolve_database_url`: DATABASE_URL,
+or the embedded PostgreSQL, started unless another command runs it and stopped by the last
+command using it), applies the migrations, then serves the app with uvicorn on the configured
+host and port, in WORKERS processes. Only this parent process starts and stops the server and
+migrates: the workers are spawned afresh, import this module without running `main()`, serve
+`worker_app()`, and find DATABASE_URL in the environment the parent exported.
 """
 
 import ctypes
@@ -20,22 +21,9 @@ from fastapi import FastAPI
 
 from app.core.config import get_settings
 from app.core.logging import configure_logging
-from app.db.embedded import start_embedded_postgres
-from app.db.migrations import upgrade_to_head
+from app.db.embedded import resolve_database_url
 
 logger = logging.getLogger("app.serve")
-
-
-def resolve_database_url() -> str:
-    """DATABASE_URL when set; otherwise the embedded server's URL, exported for the app."""
-    settings = get_settings()
-    if settings.database_url is not None:
-        logger.info("using the PostgreSQL server named by DATABASE_URL")
-        return settings.require_database_url()
-    url = start_embedded_postgres(settings.embedded_pg_dir)
-    os.environ["DATABASE_URL"] = url
-    get_settings.cache_clear()
-    return url
 
 
 def exit_cleanly(signum: int, _frame: FrameType | None) -> None:
@@ -71,9 +59,7 @@ def worker_app() -> FastAPI:
 def main() -> None:
     configure_logging(get_settings().log_level)
     signal.signal(signal.SIGTERM, exit_cleanly)
-    database_url = resolve_database_url()
-    logger.info("applying migrations")
-    upgrade_to_head(database_url)
+    resolve_database_url(migrate=True)
     settings = get_settings()
     logger.info("serving with %d worker process(es)", settings.workers)
     # log_config=None keeps the one logging setup (with request ids); the app writes its own

@@ -3,15 +3,23 @@
 The API process runs JOB_WORKERS workers itself unless JOBS_ENABLED=false; run this to add more
 capacity or to keep fetching out of the API process. Workers coordinate through PostgreSQL
 (FOR UPDATE SKIP LOCKED), so any number of these processes can run side by side.
+
+The database is found as `make run` finds it (`resolve_database_url`), whether the service is up
+or not. A database that cannot be reached at start ends the command with one line and exit code
+1; an outage later is waited out, the workers retrying less and less often (ingest_worker.py).
 """
 
 import asyncio
 import logging
 import signal
+import sys
+
+from sqlalchemy import text
 
 from app.core.config import get_settings
 from app.core.logging import configure_logging
-from app.db.session import dispose_engine, unit_of_work
+from app.db.embedded import database_failure_message, resolve_database_url
+from app.db.session import dispose_engine, get_engine, unit_of_work
 from app.services.chunk_embeddings import Embedder
 from app.services.ingest_worker import start_workers
 from app.services.youtube_fetcher import YouTubeFetcher
@@ -21,6 +29,7 @@ logger = logging.getLogger("app.worker")
 
 async def run(worker_count: int) -> None:
     settings = get_settings()
+    await check_database()
     embedder = Embedder(settings) if settings.embeddings_enabled else None
     worker, tasks = start_workers(unit_of_work, YouTubeFetcher, settings, worker_count, embedder)
     stop = asyncio.Event()
@@ -38,10 +47,23 @@ async def run(worker_count: int) -> None:
     logger.info("ingest workers stopped")
 
 
+async def check_database() -> None:
+    """Connect once before starting: a wrong DATABASE_URL is said at once, not retried."""
+    async with get_engine().connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
 def main() -> None:
-    settings = get_settings()
-    configure_logging(settings.log_level)
-    asyncio.run(run(max(settings.job_workers, 1)))
+    configure_logging(get_settings().log_level)
+    try:
+        resolve_database_url()
+        asyncio.run(run(max(get_settings().job_workers, 1)))
+    except Exception as error:
+        message = database_failure_message(error)
+        if message is None:
+            raise
+        logger.error("the ingest workers cannot start: %s", message)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -140,15 +140,19 @@ async def wait_until_ready(server: Server) -> None:
     raise RuntimeError(f"the {server.name} server was not ready in {STARTUP_TIMEOUT_SECONDS:.0f} s")
 
 
-def stat_cpu_seconds(stat_path: str) -> float | None:
-    """User + system CPU time from a /proc/.../stat file; None when it cannot be read."""
+def stat_cpu_seconds(stat_path: str, *, reaped_children: bool = False) -> float | None:
+    """User + system CPU time from a /proc/.../stat file; None when it cannot be read. With
+    `reaped_children`, also that of the children it has waited for (ended connections'
+    backends, for a PostgreSQL postmaster)."""
     try:
         stat = Path(stat_path).read_text()
     except OSError:
         return None
-    # Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    # Fields after the parenthesised command name: utime, stime, cutime and cstime are the
+    # 12th to the 15th.
+    fields = [int(field) for field in stat.rsplit(")", 1)[1].split()[11:15]]
+    ticks = sum(fields) if reaped_children else fields[0] + fields[1]
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def process_cpu_seconds(pid: int) -> float | None:
@@ -170,9 +174,10 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
-def process_tree_cpu_seconds(pid: int) -> float | None:
-    """CPU time of a process and its live children so far."""
-    own = process_cpu_seconds(pid)
+def process_tree_cpu_seconds(pid: int, *, reaped_children: bool = False) -> float | None:
+    """CPU time of a process and its live children so far (and of its ended children, with
+    `reaped_children`)."""
+    own = stat_cpu_seconds(f"/proc/{pid}/stat", reaped_children=reaped_children)
     if own is None:
         return None
     return own + sum(process_cpu_seconds(child) or 0.0 for child in child_pids(pid))

@@ -14,6 +14,10 @@ each loaded with 1, 10 and 50 connections, app and bare alternated A B B A so th
 shared machine falls on both alike; then with as many uvicorn workers as cores at 50. Each run
 is `RUN_SECONDS` long after a warm-up. Figures are medians of the two runs of each side.
 
+Beside the workers' scaling, the table says how much the cores allow: the app's, PostgreSQL's
+(the embedded server's processes) and wrk's CPU per request, measured with one worker, bound
+what any number of workers can serve on this machine.
+
     cd backend && .venv/bin/python -m benchmarks.http_wrk
 """
 
@@ -27,11 +31,13 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from statistics import median
 
 import httpx
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from benchmarks.bare_server import API
 from benchmarks.harness import (
@@ -80,6 +86,8 @@ class Run:
     p50_ms: float
     p99_ms: float
     server_cpu_ms_per_request: float
+    database_cpu_ms_per_request: float | None
+    generator_cpu_ms_per_request: float
     generator_cpu_share: float
     timeouts: int
 
@@ -142,18 +150,52 @@ def wrk(wrk_path: str, url: str, token: str, connections: int, seconds: int) -> 
     return completed.stdout, cpu
 
 
-async def measure(wrk_path: str, server: Server, path: str, token: str, connections: int) -> Run:
+def postmaster_pid(database_url: str) -> int | None:
+    """The embedded server's main process (its socket folder is its data folder); None for a
+    server elsewhere, whose CPU this machine cannot see."""
+    socket_folder = make_url(database_url).query.get("host")
+    if not isinstance(socket_folder, str):
+        return None
+    try:
+        return int((Path(socket_folder) / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def database_cpu_seconds(pid: int | None) -> float | None:
+    return None if pid is None else process_tree_cpu_seconds(pid, reaped_children=True)
+
+
+async def measure(
+    wrk_path: str, server: Server, path: str, token: str, connections: int, database: int | None
+) -> Run:
     url = server.base_url + path
     await asyncio.to_thread(wrk, wrk_path, url, token, connections, WARMUP_SECONDS)
     cpu_before = process_tree_cpu_seconds(server.process.pid) or 0.0
+    database_before = database_cpu_seconds(database)
     output, generator_cpu = await asyncio.to_thread(
         wrk, wrk_path, url, token, connections, RUN_SECONDS
     )
     server_cpu = (process_tree_cpu_seconds(server.process.pid) or 0.0) - cpu_before
+    database_after = database_cpu_seconds(database)
     check_running(server)
     rate, p50, p99, timeouts = parse_wrk(output)
     requests = max(rate * RUN_SECONDS, 1.0)
-    return Run(rate, p50, p99, server_cpu * 1000 / requests, generator_cpu / RUN_SECONDS, timeouts)
+    database_ms = (
+        None
+        if database_before is None or database_after is None
+        else (database_after - database_before) * 1000 / requests
+    )
+    return Run(
+        rate,
+        p50,
+        p99,
+        server_cpu * 1000 / requests,
+        database_ms,
+        generator_cpu * 1000 / requests,
+        generator_cpu / RUN_SECONDS,
+        timeouts,
+    )
 
 
 async def compare(
@@ -163,13 +205,16 @@ async def compare(
     token: str,
     connections: int,
     workers: int,
+    database: int | None,
 ) -> Comparison:
     """A B B A: app, bare, bare, app."""
     app, bare = servers
     name, path = endpoint
     runs: dict[str, list[Run]] = {"app": [], "bare": []}
     for server in (app, bare, bare, app):
-        runs[server.name].append(await measure(wrk_path, server, path, token, connections))
+        runs[server.name].append(
+            await measure(wrk_path, server, path, token, connections, database)
+        )
     return Comparison(name, connections, workers, runs["app"], runs["bare"])
 
 
@@ -204,9 +249,10 @@ async def load(
     ):
         await asyncio.gather(wait_until_ready(app), wait_until_ready(bare))
         fixture = fixture or await set_up(app)
+        database = postmaster_pid(database_url)
         token, endpoints = fixture
         comparisons = [
-            await compare(wrk_path, (app, bare), endpoint, token, count, workers)
+            await compare(wrk_path, (app, bare), endpoint, token, count, workers, database)
             for endpoint in endpoints
             for count in connections
         ]
@@ -215,6 +261,12 @@ async def load(
 
 def verdict(passed: bool) -> str:
     return "[green]PASS[/]" if passed else "[red]FAIL[/]"
+
+
+def database_figure(comparison: Comparison) -> str:
+    if any(run.database_cpu_ms_per_request is None for run in comparison.app):
+        return "?"
+    return f"{comparison.figure('app', 'database_cpu_ms_per_request'):.2f}"
 
 
 def results_table(comparisons: Sequence[Comparison]) -> Table:
@@ -230,6 +282,7 @@ def results_table(comparisons: Sequence[Comparison]) -> Table:
         "bare p50/p99 ms",
         "app CPU ms/req",
         "bare CPU ms/req",
+        "db CPU ms/req (app)",
         "wrk CPU",
         "timeouts",
     ):
@@ -246,10 +299,27 @@ def results_table(comparisons: Sequence[Comparison]) -> Table:
             f"{c.figure('bare', 'p50_ms'):.1f} / {c.figure('bare', 'p99_ms'):.1f}",
             f"{c.figure('app', 'server_cpu_ms_per_request'):.2f}",
             f"{c.figure('bare', 'server_cpu_ms_per_request'):.2f}",
+            database_figure(c),
             f"{max(r.generator_cpu_share for r in c.app + c.bare):.0%}",
             f"{sum(r.timeouts for r in c.app)} / {sum(r.timeouts for r in c.bare)}",
         )
     return table
+
+
+def cpu_ceiling(one_worker: Comparison) -> str:
+    """The most any number of workers could serve on this machine's cores, as a multiple of one
+    worker's rate: every request costs the app, PostgreSQL and wrk their CPU per request (as
+    measured with one worker), and the cores can give no more than CORES seconds a second."""
+    database = [run.database_cpu_ms_per_request for run in one_worker.app]
+    if None in database:
+        return "?: the database's CPU is not visible"
+    per_request_ms = (
+        one_worker.figure("app", "server_cpu_ms_per_request")
+        + one_worker.figure("app", "database_cpu_ms_per_request")
+        + one_worker.figure("app", "generator_cpu_ms_per_request")
+    )
+    most = CORES * 1000 / per_request_ms
+    return f"{most / one_worker.figure('app', 'requests_per_second'):.2f} x"
 
 
 def targets_table(one: Sequence[Comparison], many: Sequence[Comparison]) -> Table:
@@ -287,7 +357,7 @@ def targets_table(one: Sequence[Comparison], many: Sequence[Comparison]) -> Tabl
             rows.append(
                 (
                     f"{endpoint}: {CORES} workers ≥ {MIN_WORKER_SCALING} x one at 50",
-                    f"{scaling:.2f} x",
+                    f"{scaling:.2f} x (CPU allows {cpu_ceiling(at_50)})",
                     scaling >= MIN_WORKER_SCALING,
                 )
             )

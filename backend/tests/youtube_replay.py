@@ -18,6 +18,10 @@ parameters are exactly the route's (order aside); a player route also needs the 
 `ReplayAdapter.unmatched`, so an unexpected request fails loudly and nothing reaches the network.
 Every request is recorded in `ReplayAdapter.requests`.
 
+A "network_down" video's request raises what requests raises when the network fails that way
+(`network_error`): the same exception wrapped in the same urllib3 errors, down to the socket's
+OSError with its errno, so the code under test classifies exactly what it would meet.
+
 None of this was recorded from YouTube (there is no network where this was written): it is
 synthesised after the library's parser (`youtube_transcript_api/_transcripts.py`) and the real
 responses it ships as test assets (`youtube_transcript_api/test/assets/`).
@@ -25,9 +29,11 @@ responses it ships as test assets (`youtube_transcript_api/test/assets/`).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
+import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +44,14 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 
 Caption = tuple[float, float, str]
 """One caption: start in seconds, duration in seconds, text (plain, as the viewer reads it)."""
@@ -51,8 +65,9 @@ Status = Literal[
     "bot_detected",  # LOGIN_REQUIRED, "Sign in to confirm you're not a bot" (a curly ')
     "rate_limited",  # `failing_step` (the watch page by default) answers 429
     "recaptcha",  # the watch page answers 200 with a reCAPTCHA page and no API key
-    "server_error",  # `failing_step` (the player by default) answers 500
-    "network_down",  # `failing_step` (the watch page by default) raises ConnectionError
+    "server_error",  # `failing_step` (the player by default) answers `server_status` (500)
+    "forbidden",  # `failing_step` (the watch page by default) answers 403
+    "network_down",  # `failing_step` (the watch page by default) fails as `network_failure` says
     "no_english",  # the captions are published in German only
     "po_token",  # the track's baseUrl carries `&exp=xpe` (a PO token is required)
     "empty_timedtext",  # the timedtext request answers 200 with an empty body
@@ -63,8 +78,19 @@ Step = Literal["watch", "player", "timedtext", "oembed"]
 _DEFAULT_FAILING_STEP: dict[Status, Step] = {
     "rate_limited": "watch",
     "server_error": "player",
+    "forbidden": "watch",
     "network_down": "watch",
 }
+
+NetworkFailure = Literal[
+    "unreachable",  # no route: [Errno 101] Network is unreachable
+    "dns",  # the name does not resolve
+    "refused",  # [Errno 111] Connection refused
+    "connect_timeout",  # no answer to the connection attempt in time
+    "read_timeout",  # connected, then no answer in time
+    "reset",  # connected, then the connection was cut: [Errno 104]
+]
+NETWORK_FAILURES: tuple[NetworkFailure, ...] = get_args(NetworkFailure)
 
 WATCH_URL = "https://www.youtube.com/watch"
 PLAYER_URL = "https://www.youtube.com/youtubei/v1/player"
@@ -104,9 +130,12 @@ class ReplayVideo:
     is_generated: bool = False
     status: Status = "ok"
     extra_tracks: tuple[ReplayTrack, ...] = ()
-    # Which request fails for "rate_limited", "server_error" and "network_down"
-    # (None: the watch page, the player and the watch page respectively).
+    # Which request fails for "rate_limited", "server_error", "forbidden" and "network_down"
+    # (None: the watch page, the player, the watch page and the watch page respectively).
     failing_step: Step | None = None
+    network_failure: NetworkFailure = "unreachable"  # how a "network_down" request fails
+    server_status: int = 500  # what a "server_error" request answers
+    retry_after: str | None = None  # the Retry-After header of a 429 or 5xx answer
 
     def tracks(self) -> list[ReplayTrack]:
         main = ReplayTrack(self.language_code, self.captions, self.is_generated)
@@ -324,8 +353,9 @@ class ReplayResponse:
     status: int = 200
     body: str = ""
     content_type: str = "text/html; charset=utf-8"
-    # When set, the request raises requests.ConnectionError with this message instead.
-    network_error: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    # When set, the request raises what requests raises for this failure instead.
+    network_failure: NetworkFailure | None = None
 
     @classmethod
     def json(cls, data: Mapping[str, Any], status: int = 200) -> ReplayResponse:
@@ -370,9 +400,12 @@ class SeenRequest:
 _REASONS = {
     200: "OK",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
 }
 
 
@@ -414,8 +447,8 @@ class ReplayAdapter(BaseAdapter):
             raise requests.ConnectionError(
                 f"replay: no recorded response for {method} {url}", request=request
             )
-        if route.response.network_error is not None:
-            raise requests.ConnectionError(route.response.network_error, request=request)
+        if route.response.network_failure is not None:
+            raise network_error(route.response.network_failure, request)
         return self._response(request, route.response)
 
     def close(self) -> None:
@@ -442,12 +475,55 @@ class ReplayAdapter(BaseAdapter):
         response = requests.Response()
         response.status_code = recorded.status
         response.reason = _REASONS.get(recorded.status, "")
-        response.headers = CaseInsensitiveDict({"Content-Type": recorded.content_type})
+        response.headers = CaseInsensitiveDict(
+            {"Content-Type": recorded.content_type, **dict(recorded.headers)}
+        )
         response.encoding = get_encoding_from_headers(response.headers)
         response.raw = io.BytesIO(recorded.body.encode("utf-8"))
         response.url = request.url or ""
         response.request = request
         return response
+
+
+def network_error(
+    failure: NetworkFailure, request: requests.PreparedRequest
+) -> requests.RequestException:
+    """What requests 2.32 over urllib3 2.x raises when `request` fails this way, built as
+    `HTTPAdapter.send` builds it: the socket's error inside urllib3's, inside requests'."""
+    url = request.url or ""
+    host = urlsplit(url).hostname or ""
+    if failure == "read_timeout":
+        message = "Read timed out. (read timeout=20)"
+        timed_out = ReadTimeoutError(None, url, message)  # type: ignore[arg-type]
+        return requests.ReadTimeout(timed_out, request=request)
+    if failure == "reset":
+        reset = ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+        return requests.ConnectionError(
+            ProtocolError("Connection aborted.", reset), request=request
+        )
+    reason: Exception
+    if failure == "connect_timeout":
+        reason = ConnectTimeoutError(None, f"Connection to {host} timed out. (connect timeout=5)")
+    elif failure == "dns":
+        gaierror = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        reason = NameResolutionError(host, None, gaierror)  # type: ignore[arg-type]
+        reason.__cause__ = gaierror
+    else:
+        number = errno.ENETUNREACH if failure == "unreachable" else errno.ECONNREFUSED
+        os_error: OSError = (
+            ConnectionRefusedError(number, "Connection refused")
+            if failure == "refused"
+            else OSError(number, "Network is unreachable")
+        )
+        reason = NewConnectionError(
+            None,  # type: ignore[arg-type]
+            f"Failed to establish a new connection: {os_error}",
+        )
+        reason.__cause__ = os_error
+    wrapped = MaxRetryError(None, url, reason)  # type: ignore[arg-type]
+    if failure == "connect_timeout":
+        return requests.ConnectTimeout(wrapped, request=request)
+    return requests.ConnectionError(wrapped, request=request)
 
 
 def _sorted_query(query: str) -> tuple[tuple[str, str], ...]:
@@ -491,17 +567,10 @@ def routes_for(video: ReplayVideo, *, oembed_status: int | None = None) -> list[
         "player": ReplayResponse.json(player_json(video)),
         "oembed": _oembed_response(video, oembed_status),
     }
-    failing = video.failing_step or _DEFAULT_FAILING_STEP.get(video.status)
     if video.status == "recaptcha":
         answers["watch"] = ReplayResponse(body=_RECAPTCHA_PAGE)
-    elif video.status == "rate_limited" and failing is not None:
-        answers[failing] = ReplayResponse(429, _SORRY_PAGE)
-    elif video.status == "server_error" and failing is not None:
-        answers[failing] = ReplayResponse(500, _SERVER_ERROR_PAGE)
-    elif video.status == "network_down" and failing is not None:
-        answers[failing] = ReplayResponse(
-            network_error="replay: [Errno 101] Network is unreachable (a simulated failure)"
-        )
+    elif video.status in _DEFAULT_FAILING_STEP:
+        answers[video.failing_step or _DEFAULT_FAILING_STEP[video.status]] = _failing_answer(video)
 
     watch_url = f"{WATCH_URL}?{urlencode({'v': video.video_id})}"
     player_url = f"{PLAYER_URL}?{urlencode({'key': API_KEY})}"
@@ -521,6 +590,17 @@ def routes_for(video: ReplayVideo, *, oembed_status: int | None = None) -> list[
             )
             routes.append(Route.build("GET", url, answer))
     return routes
+
+
+def _failing_answer(video: ReplayVideo) -> ReplayResponse:
+    if video.status == "network_down":
+        return ReplayResponse(network_failure=video.network_failure)
+    status, page = {
+        "rate_limited": (429, _SORRY_PAGE),
+        "forbidden": (403, "Forbidden"),
+    }.get(video.status, (video.server_status, _SERVER_ERROR_PAGE))
+    headers = () if video.retry_after is None else (("Retry-After", video.retry_after),)
+    return ReplayResponse(status, page, headers=headers)
 
 
 def _oembed_response(video: ReplayVideo, status: int | None) -> ReplayResponse:

@@ -19,7 +19,8 @@ from app.db.repositories import ApiKeyRepository, UserRepository
 from app.db.session import get_db, get_read_db, unit_of_work
 from app.services.chunk_embeddings import Embedder
 from app.services.embeddings.base import EmbeddingProvider
-from app.services.llm import LanguageModel
+from app.services.llm import LanguageModel, with_settings
+from app.services.runtime_settings import RuntimeSettings
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,24 @@ def app_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]
+
+
+def runtime_settings_store(request: Request) -> RuntimeSettings:
+    """The app's runtime settings, with their cache."""
+    store: RuntimeSettings = request.app.state.runtime_settings
+    return store
+
+
+RuntimeSettingsStoreDep = Annotated[RuntimeSettings, Depends(runtime_settings_store)]
+
+
+async def effective_settings(store: RuntimeSettingsStoreDep, session: SessionDep) -> Settings:
+    """The settings with the administrators' overrides applied (read from memory in the
+    steady state: app/services/runtime_settings.py). For routes whose work they tune."""
+    return await store.effective(session)
+
+
+RuntimeSettingsDep = Annotated[Settings, Depends(effective_settings)]
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -106,10 +125,11 @@ CurrentUser = Annotated[User, Depends(current_user)]
 AdminUser = Annotated[User, Depends(current_admin)]
 
 
-def language_model(request: Request) -> LanguageModel:
-    """The app's language model: OpenAI-compatible when LLM_BASE_URL is set, else offline."""
+def language_model(request: Request, settings: RuntimeSettingsDep) -> LanguageModel:
+    """The app's language model (OpenAI-compatible when LLM_BASE_URL is set, else offline),
+    with the runtime settings' model name, temperature and token limit."""
     model: LanguageModel = request.app.state.language_model
-    return model
+    return with_settings(model, settings)
 
 
 LanguageModelDep = Annotated[LanguageModel, Depends(language_model)]

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
+from app.api.schemas.common import example
 from app.core.logging import request_id_var
 from app.db.errors import ConflictError, InvalidValueError, NotFoundError
 from app.services.usage_limits import LimitReachedError
@@ -43,6 +44,21 @@ class ErrorBody(BaseModel):
 
 
 class ErrorResponse(BaseModel):
+    model_config = example(
+        error={
+            "code": "validation_error",
+            "message": "Invalid request: body.title: String should have at most 500 characters",
+            "details": [
+                {
+                    "field": "body.title",
+                    "message": "String should have at most 500 characters",
+                    "type": "string_too_long",
+                }
+            ],
+            "request_id": "5d0c2a7e9b1f4c3d8e6a0b2c4d6e8f10",
+        }
+    )
+
     error: ErrorBody
 
 

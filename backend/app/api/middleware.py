@@ -125,12 +125,6 @@ class BodySizeLimitMiddleware:
 
 # JSON (and every other non-HTML answer) may load nothing and be framed by no page.
 API_CONTENT_POLICY = "default-src 'none'; frame-ancestors 'none'"
-# Swagger UI and ReDoc load their scripts, styles and fonts from these hosts until the
-# assets are served locally.
-DOCS_ASSET_HOSTS = "https://cdn.jsdelivr.net"
-DOCS_FONT_CSS_HOSTS = "https://fonts.googleapis.com"
-DOCS_FONT_HOSTS = "https://fonts.gstatic.com"
-DOCS_IMAGE_HOSTS = "https://fastapi.tiangolo.com https://cdn.redoc.ly"
 HSTS = "max-age=31536000; includeSubDomains"
 
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL)
@@ -145,15 +139,17 @@ def inline_script_hashes(html: bytes) -> list[str]:
 
 
 def html_content_policy(html: bytes) -> str:
-    scripts = " ".join(["'self'", DOCS_ASSET_HOSTS, *inline_script_hashes(html)])
+    """The documentation pages' policy: their scripts, styles, images and fetches come from the
+    app's own origin only (app/api/docs.py serves the assets), and no inline script runs but
+    the page's own, allowed by its hash."""
+    scripts = " ".join(["'self'", *inline_script_hashes(html)])
     return "; ".join(
         [
             "default-src 'none'",
             f"script-src {scripts}",
             # Swagger UI and ReDoc set style attributes and inject <style> elements.
-            f"style-src 'self' 'unsafe-inline' {DOCS_ASSET_HOSTS} {DOCS_FONT_CSS_HOSTS}",
-            f"img-src 'self' data: {DOCS_IMAGE_HOSTS}",
-            f"font-src {DOCS_FONT_HOSTS}",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",  # Swagger UI's icons are data: URLs in its stylesheet
             "connect-src 'self'",
             "worker-src blob:",  # ReDoc's search runs in a worker made from a blob
             "base-uri 'none'",
@@ -179,9 +175,10 @@ def trusted_proxy(
 class SecurityHeadersMiddleware:
     """Adds to every response: `X-Content-Type-Options: nosniff`, `Referrer-Policy:
     no-referrer`, `X-Frame-Options: DENY`, a Content-Security-Policy (strict for JSON; for an
-    HTML page, one that lets it load the documentation's assets and run its own inline scripts,
-    identified by their hashes), and `Strict-Transport-Security` when the request came over
-    HTTPS: its scheme, or `X-Forwarded-Proto` set by a proxy listed in `trusted_proxies`.
+    HTML page without a policy of its own, one that lets it load assets from the app's own
+    origin and run its own inline scripts, identified by their hashes), and
+    `Strict-Transport-Security` when the request came over HTTPS: its scheme, or
+    `X-Forwarded-Proto` set by a proxy listed in `trusted_proxies`.
 
     An HTML response is held until its body is complete, to hash its inline scripts: HTML
     pages here are small documentation pages; everything else streams as it comes.

@@ -1,17 +1,23 @@
-"""Answers streamed as server-sent events, stored when complete, or partial on disconnect."""
+"""Answers streamed as server-sent events, stored when complete, or partial on disconnect.
+
+The events are pydantic models, written by `sse()` and described by the same models in the
+OpenAPI document (`document_answer_stream`): the stream and its documentation cannot drift.
+"""
 
 import json
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from pydantic.json_schema import models_json_schema
 from starlette.types import Receive, Scope, Send
 
 from app.api.deps import UnitOfWorkFactory
-from app.api.errors import ErrorBody
+from app.api.errors import ErrorBody, ErrorResponse
 from app.api.schemas.conversations import MessagePublic
 from app.core.logging import request_id_var
 from app.db.models import Message
@@ -21,12 +27,78 @@ from app.services.llm import Delta, LanguageModel, LanguageModelError, Usage
 logger = logging.getLogger(__name__)
 
 
-def sse(event: str, data: Any) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+class UserMessageEvent(BaseModel):
+    """First: the question, as stored."""
+
+    event: Literal["user_message"]
+    data: MessagePublic
 
 
-def message_event(event: str, message: Message) -> bytes:
-    return sse(event, MessagePublic.model_validate(message).model_dump(mode="json"))
+class TextDelta(BaseModel):
+    text: str = Field(description="The next piece of the answer's text.")
+
+
+class DeltaEvent(BaseModel):
+    """Repeated: the answer's text as it is written; joined, they make the answer."""
+
+    event: Literal["delta"]
+    data: TextDelta
+
+
+class DoneEvent(BaseModel):
+    """Last, on success: the answer as stored, with its citations and usage."""
+
+    event: Literal["done"]
+    data: MessagePublic
+
+
+class ErrorEvent(BaseModel):
+    """Last, when the language model failed mid-answer (the partial answer is stored)."""
+
+    event: Literal["error"]
+    data: ErrorResponse
+
+
+StreamEvent = UserMessageEvent | DeltaEvent | DoneEvent | ErrorEvent
+STREAM_EVENTS: dict[str, type[StreamEvent]] = {
+    "user_message": UserMessageEvent,
+    "delta": DeltaEvent,
+    "done": DoneEvent,
+    "error": ErrorEvent,
+}
+STREAM_EVENT_SCHEMA = "AnswerStreamEvent"
+COMPONENTS = "#/components/schemas/"
+
+
+def sse(event: StreamEvent) -> bytes:
+    """The event on the wire: `event: NAME`, then its data as one line of JSON."""
+    data = json.dumps(event.model_dump(mode="json")["data"])
+    return f"event: {event.event}\ndata: {data}\n\n".encode()
+
+
+def message_public(message: Message) -> MessagePublic:
+    return MessagePublic.model_validate(message)
+
+
+def document_answer_stream(document: dict[str, Any]) -> None:
+    """Add the stream's events to the document's components, as `AnswerStreamEvent` (one of
+    them, told apart by `event`) and one schema per event, for the ask operation's
+    `text/event-stream` response to refer to."""
+    _, definitions = models_json_schema(
+        [(model, "serialization") for model in STREAM_EVENTS.values()],
+        ref_template=COMPONENTS + "{model}",
+    )
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in definitions.get("$defs", {}).items():
+        schemas.setdefault(name, schema)
+    schemas[STREAM_EVENT_SCHEMA] = {
+        "description": "One event of the answer stream: `event: NAME` and `data: JSON` lines.",
+        "oneOf": [{"$ref": COMPONENTS + model.__name__} for model in STREAM_EVENTS.values()],
+        "discriminator": {
+            "propertyName": "event",
+            "mapping": {name: COMPONENTS + model.__name__ for name, model in STREAM_EVENTS.items()},
+        },
+    }
 
 
 class AnswerStream(StreamingResponse):
@@ -54,7 +126,7 @@ class AnswerStream(StreamingResponse):
 async def stream_answer(
     turn: ChatTurn, model: LanguageModel, unit_of_work: UnitOfWorkFactory
 ) -> AsyncGenerator[bytes, None]:
-    yield message_event("user_message", turn.user_message)
+    yield sse(UserMessageEvent(event="user_message", data=message_public(turn.user_message)))
     parts: list[str] = []
     usage: Usage | None = None
     stored = False
@@ -69,16 +141,16 @@ async def stream_answer(
     try:
         if not turn.grounded:
             parts.append(NOT_IN_VIDEOS)
-            yield sse("delta", {"text": NOT_IN_VIDEOS})
+            yield sse(DeltaEvent(event="delta", data=TextDelta(text=NOT_IN_VIDEOS)))
         else:
             async with aclosing(model.stream(turn.prompt, turn.passages)) as events:
                 async for event in events:
                     if isinstance(event, Delta):
                         parts.append(event.text)
-                        yield sse("delta", {"text": event.text})
+                        yield sse(DeltaEvent(event="delta", data=TextDelta(text=event.text)))
                     else:
                         usage = event.usage
-        yield message_event("done", await store(partial=False))
+        yield sse(DoneEvent(event="done", data=message_public(await store(partial=False))))
     except LanguageModelError as error:
         logger.warning("language model failed mid-stream: %s", error)
         await store(partial=True)
@@ -87,7 +159,7 @@ async def stream_answer(
             message=f"The language model failed: {error}",
             request_id=request_id_var.get(),
         )
-        yield sse("error", {"error": body.model_dump()})
+        yield sse(ErrorEvent(event="error", data=ErrorResponse(error=body)))
     finally:
         if not stored:
             # The client went away (or the task was cancelled) before the end.

@@ -97,7 +97,7 @@ class Settings(BaseSettings):
 
     # Conversations and transcripts
     message_max_chars: int = Field(default=2_000, ge=1)
-    chunk_tokens: int = Field(default=700, ge=16)
+    chunk_tokens: int = Field(default=700, ge=16, le=8192)
     chunk_overlap: float = Field(default=0.2, ge=0, lt=1)
     tokenizer_encoding: str = "cl100k_base"
 
@@ -108,21 +108,30 @@ class Settings(BaseSettings):
     job_heartbeat_seconds: float = Field(default=15.0, gt=0)
     job_stale_seconds: float = Field(default=120.0, gt=0)
     job_max_attempts: int = Field(default=5, ge=1)
-    job_retry_base_seconds: float = Field(default=30.0, ge=0)
-    job_retry_max_seconds: float = Field(default=3600.0, ge=0)
+    job_retry_base_seconds: float = Field(default=10.0, ge=0)
+    job_retry_max_seconds: float = Field(default=600.0, ge=0)
     ingest_languages: list[str] = Field(default_factory=lambda: ["en"])
 
     # Retrieval and chat
     search_max_results: int = Field(default=50, ge=1, le=200)
+    search_default_limit: int = Field(default=10, ge=1, le=50)
     chat_context_chunks: int = Field(default=5, ge=1, le=50)
     chat_history_messages: int = Field(default=10, ge=0, le=100)
+    # Whether the videos answer a question (app/services/retrieval.py, `Ranking`): the best
+    # passage's similarity in meaning, or without vectors its share of the question's words.
+    answer_min_similarity: float = Field(default=0.25, ge=0, le=1)
+    answer_min_coverage: float = Field(default=0.4, ge=0, le=1)
+
+    # The settings administrators may change at run time (app/core/runtime_settings.py) are
+    # read again from the database at most this often by each process.
+    runtime_settings_cache_seconds: float = Field(default=5.0, gt=0, le=300)
 
     # Language model: an OpenAI-compatible server when LLM_BASE_URL is set, else offline.
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
-    llm_model: str = "gpt-4o-mini"
+    llm_model: str = Field(default="gpt-4o-mini", min_length=1, max_length=200)
     llm_temperature: float = Field(default=0.2, ge=0, le=2)
-    llm_max_tokens: int = Field(default=800, ge=1)
+    llm_max_tokens: int = Field(default=800, ge=1, le=128_000)
     llm_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=3, ge=0)

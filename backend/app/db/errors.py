@@ -114,6 +114,13 @@ def is_database_unavailable(error: BaseException) -> bool:
     return False
 
 
+def outage_reason(error: BaseException) -> str:
+    """The root cause of an outage in a few words, e.g. `ConnectionRefusedError: [Errno 111]
+    Connect call failed ('127.0.0.1', 5432)`; the driver's words hold no password."""
+    root = list(_causes(error))[-1]
+    return f"{type(root).__name__}: {root}" if str(root) else type(root).__name__
+
+
 def _causes(error: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     link: BaseException | None = error

@@ -329,6 +329,27 @@ class Config(Base):
     updated_at: Mapped[datetime] = updated_at()
 
 
+class ConfigChange(Base):
+    """One change of a runtime setting's override: who made it, when, the override before and
+    after (NULL: none, the default applied). Written in the transaction of the change."""
+
+    __tablename__ = "config_changes"
+    __table_args__ = (Index("ix_config_changes_key_changed_at", "key", text("changed_at DESC")),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    key: Mapped[str] = mapped_column(String(100), nullable=False)
+    old_value: Mapped[Any] = mapped_column(JSONB(none_as_null=True), nullable=True)
+    new_value: Mapped[Any] = mapped_column(JSONB(none_as_null=True), nullable=True)
+    # The history outlives the administrator who made the change.
+    changed_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    # clock_timestamp(): two changes in one transaction keep their order.
+    changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()
+    )
+
+
 class Job(Base):
     """A background job. Workers claim queued jobs with FOR UPDATE SKIP LOCKED; a running job
     whose heartbeat stops (its worker died) is claimed again."""
@@ -390,6 +411,7 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
+    error_code: Mapped[str | None] = mapped_column(String(50))  # migration 0007: the last column
 
 
 class UsageEvent(Base):

@@ -25,6 +25,7 @@ from app.services.extract import Passage
 from app.services.llm import ChatMessage, LanguageModel, Usage
 from app.services.retrieval import (
     Citation,
+    Ranking,
     embed_question,
     retrieve,
     timestamp_label,
@@ -112,6 +113,7 @@ async def start_turn(
         query_vector=await embed_question(embeddings, content),
         transcript_ids=transcript_ids,
         limit=settings.chat_context_chunks,
+        ranking=Ranking.of(settings),
     )
     # A question the videos do not answer gets no citations: the answer says so plainly.
     citations = Citation.numbered(retrieval.supporting(), content)

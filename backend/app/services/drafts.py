@@ -15,6 +15,7 @@ from app.services.llm import ChatMessage, Completion, LanguageModel
 from app.services.rendering import render
 from app.services.retrieval import (
     Citation,
+    Ranking,
     embed_question,
     retrieve,
     timestamp_label,
@@ -88,6 +89,7 @@ async def write_draft(
         query_vector=await embed_question(embeddings, topic),
         transcript_ids=transcript_ids,
         limit=settings.chat_context_chunks,
+        ranking=Ranking.of(settings),
     )
     if not retrieval.answerable:
         raise NoSourcesError(topic)

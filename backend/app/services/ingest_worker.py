@@ -4,15 +4,19 @@ and embed (the transcript's chunks → their vectors, queued when a transcript i
 Each job is claimed in its own short transaction (FOR UPDATE SKIP LOCKED), and its slow part
 (fetching, embedding) runs outside any transaction while a heartbeat tells other workers it is
 alive. A transcript is stored together with its "done" mark in one transaction; vectors are
-stored batch by batch, so a retried embed job only embeds what is still missing. Permanent
-failures fail the job with the reason; transient ones put it back in the queue with exponential
-backoff until max_attempts.
+stored batch by batch, so a retried embed job only embeds what is still missing. A failure that
+retrying cannot fix fails the job at once, with a code, the reason and the way out; a transient
+one puts it back in the queue, after an exponential backoff with jitter (or the Retry-After
+YouTube sent), until max_attempts. The waiting job shows its code, reason and when it runs next.
+When the worker itself fails (the database is down), it waits twice as long after each failure
+in a row, up to a minute, and logs a traceback only for the first.
 """
 
 import asyncio
 import contextlib
 import logging
 import os
+import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,15 +28,17 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.db.errors import ConflictError
+from app.db.errors import ConflictError, is_database_unavailable, outage_reason
 from app.db.models import Job
 from app.db.repositories import JobRepository, TranscriptRepository
 from app.db.repositories.job import EMBED, INGEST
 from app.db.session import get_engine
 from app.services.chunk_embeddings import Embedder
 from app.services.embeddings.base import EmbeddingError
+from app.services.runtime_settings import RuntimeSettings
 from app.services.transcripts import NewTranscript, store_transcript
-from app.services.youtube_fetcher import FetchedVideo, FetchError, TranscriptFetcher
+from app.services.youtube_failures import FetchError
+from app.services.youtube_fetcher import FetchedVideo, TranscriptFetcher
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +46,8 @@ UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 T = TypeVar("T")
 
 _wake_up = asyncio.Event()
+
+MAX_PAUSE_SECONDS = 60.0
 
 
 def wake_workers() -> None:
@@ -74,9 +82,42 @@ class ClaimedJob:
         )
 
 
-def backoff(attempt: int, settings: Settings) -> timedelta:
-    seconds = settings.job_retry_base_seconds * 2 ** max(attempt - 1, 0)
-    return timedelta(seconds=min(seconds, settings.job_retry_max_seconds))
+@dataclass(frozen=True, slots=True)
+class JobFailure:
+    """Why an attempt failed: `code` for programs, `reason` for people, and `way_out` (what the
+    person can do instead) added when the job fails for good."""
+
+    code: str
+    reason: str
+    transient: bool
+    way_out: str | None = None
+    retry_after: float | None = None  # seconds the other side asked us to wait
+
+    @classmethod
+    def of_fetch(cls, error: FetchError) -> "JobFailure":
+        return cls(error.code, error.reason, error.transient, error.way_out, error.retry_after)
+
+    def message(self, reason: str | None = None) -> str:
+        said = reason or self.reason
+        return f"{said}. {self.way_out}" if self.way_out else said
+
+
+def backoff(
+    attempt: int, settings: Settings, fraction: Callable[[], float] = random.random
+) -> timedelta:
+    """`base * 2**(attempt - 1)`, capped; half of it fixed, half random, so that jobs which
+    failed together (a YouTube outage) do not all come back at the same moment."""
+    ceiling = min(
+        settings.job_retry_base_seconds * 2 ** max(attempt - 1, 0), settings.job_retry_max_seconds
+    )
+    return timedelta(seconds=ceiling * (0.5 + 0.5 * fraction()))
+
+
+def pause_after(failures: int, settings: Settings) -> float:
+    """Seconds a worker waits before looking again: the poll interval when all is well, doubled
+    after each failure in a row up to a minute (never below the poll interval)."""
+    pause: float = settings.job_poll_seconds * 2.0 ** min(failures, 16)  # no float overflow
+    return max(min(pause, MAX_PAUSE_SECONDS), settings.job_poll_seconds)
 
 
 class IngestWorker:
@@ -92,22 +133,54 @@ class IngestWorker:
         self.unit_of_work = unit_of_work
         self.fetcher_factory = fetcher_factory
         self.settings = settings
+        # Chunk size and overlap for new transcripts may change at run time.
+        self.runtime_settings = RuntimeSettings(settings)
         self.embedder = embedder
         self.kinds = (INGEST, EMBED) if embedder is not None else (INGEST,)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def run_forever(self) -> None:
-        """Process jobs until cancelled; errors are logged and the loop goes on."""
+        """Process jobs until cancelled; errors are logged and the loop goes on, backing off."""
+        failures = 0
         while True:
             try:
                 processed = await self.run_once()
-            except Exception:
-                logger.exception("ingest worker %s: unexpected error", self.worker_id)
+            except Exception as error:
+                failures += 1
+                self._report_failure(error, failures)
                 processed = False
+            else:
+                if failures:
+                    logger.info("ingest worker %s: working again", self.worker_id)
+                failures = 0
             if not processed:
                 _wake_up.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_wake_up.wait(), self.settings.job_poll_seconds)
+                    await asyncio.wait_for(_wake_up.wait(), pause_after(failures, self.settings))
+
+    def _report_failure(self, error: Exception, failures: int) -> None:
+        """An outage in one line; another error with its traceback the first time in a row."""
+        pause = pause_after(failures, self.settings)
+        if is_database_unavailable(error):
+            logger.warning(
+                "ingest worker %s: the database is unavailable (%s); trying again in %g s",
+                self.worker_id,
+                outage_reason(error),
+                pause,
+            )
+        elif failures == 1:
+            logger.exception(
+                "ingest worker %s: unexpected error; trying again in %g s", self.worker_id, pause
+            )
+        else:
+            logger.warning(
+                "ingest worker %s: failed %d times in a row (%s: %s); trying again in %g s",
+                self.worker_id,
+                failures,
+                type(error).__name__,
+                error,
+                pause,
+            )
 
     async def run_once(self) -> bool:
         """Claim and process one job; False when there was none to do."""
@@ -121,7 +194,11 @@ class IngestWorker:
             return False
         logger.info("job %s: %s %s (attempt %d)", job.id, job.kind, job.video_id, job.attempts)
         if job.attempts > job.max_attempts:
-            await self._finish_failed(job, f"gave up after {job.max_attempts} attempts")
+            await self._finish_failed(
+                job,
+                "interrupted",
+                f"gave up after {job.max_attempts} attempts: the worker running it stopped",
+            )
         elif job.kind == EMBED:
             await self._embed(job)
         else:
@@ -135,7 +212,7 @@ class IngestWorker:
                 job, asyncio.to_thread(fetcher.fetch, job.video_id, job.languages)
             )
         except FetchError as error:
-            await self._handle_failure(job, error.reason, permanent=error.permanent)
+            await self._handle_failure(job, JobFailure.of_fetch(error))
             return
         await self._store(job, video)
 
@@ -147,7 +224,7 @@ class IngestWorker:
                 job, self.embedder.embed_missing(self.unit_of_work, transcript_id=job.transcript_id)
             )
         except EmbeddingError as error:
-            await self._handle_failure(job, str(error), permanent=False)
+            await self._handle_failure(job, JobFailure("embedding_failed", str(error), True))
             return
         async with self.unit_of_work() as session:
             await JobRepository(session).mark_done(job.id, job.transcript_id)
@@ -168,21 +245,32 @@ class IngestWorker:
             async with self.unit_of_work() as session:
                 await JobRepository(session).heartbeat(job.id, self.worker_id)
 
-    async def _handle_failure(self, job: ClaimedJob, reason: str, *, permanent: bool) -> None:
-        if permanent:
-            await self._finish_failed(job, reason)
-        elif job.attempts >= job.max_attempts:
-            await self._finish_failed(job, f"{reason} (gave up after {job.attempts} attempts)")
-        else:
-            delay = backoff(job.attempts, self.settings)
-            logger.warning("job %s: %s; retrying in %s", job.id, reason, delay)
-            async with self.unit_of_work() as session:
-                await JobRepository(session).retry_later(job.id, reason, delay)
-
-    async def _finish_failed(self, job: ClaimedJob, reason: str) -> None:
-        logger.warning("job %s failed: %s", job.id, reason)
+    async def _handle_failure(self, job: ClaimedJob, failure: JobFailure) -> None:
+        final = self._why_not_retried(job, failure)
+        if final is not None:
+            await self._finish_failed(job, failure.code, failure.message(final))
+            return
+        delay = max(
+            backoff(job.attempts, self.settings), timedelta(seconds=failure.retry_after or 0)
+        )
+        logger.warning("job %s: %s; retrying in %s", job.id, failure.reason, delay)
         async with self.unit_of_work() as session:
-            await JobRepository(session).mark_failed(job.id, reason)
+            await JobRepository(session).retry_later(job.id, failure.code, failure.reason, delay)
+
+    def _why_not_retried(self, job: ClaimedJob, failure: JobFailure) -> str | None:
+        """Why the job fails now, or None when another attempt is worth it."""
+        if not failure.transient:
+            return failure.reason
+        if job.attempts >= job.max_attempts:
+            return f"{failure.reason} (gave up after {job.attempts} attempts)"
+        if (failure.retry_after or 0) > self.settings.job_retry_max_seconds:
+            return f"{failure.reason}, and asked to wait {failure.retry_after:.0f} s"
+        return None
+
+    async def _finish_failed(self, job: ClaimedJob, code: str, message: str) -> None:
+        logger.warning("job %s failed (%s): %s", job.id, code, message)
+        async with self.unit_of_work() as session:
+            await JobRepository(session).mark_failed(job.id, code, message)
 
     async def _store(self, job: ClaimedJob, video: FetchedVideo) -> None:
         new = NewTranscript(
@@ -195,9 +283,8 @@ class IngestWorker:
         )
         try:
             async with self.unit_of_work() as session:
-                transcript, chunks = await store_transcript(
-                    session, job.user_id, new, self.settings
-                )
+                settings = await self.runtime_settings.effective(session)
+                transcript, chunks = await store_transcript(session, job.user_id, new, settings)
                 await JobRepository(session).mark_done(job.id, transcript.id)
         except ConflictError:
             # The user uploaded this video another way meanwhile: the job's work is done.

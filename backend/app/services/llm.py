@@ -7,6 +7,7 @@
 """
 
 import asyncio
+import copy
 import json
 import re
 from collections.abc import AsyncGenerator, Sequence
@@ -85,6 +86,19 @@ class OpenAICompatibleModel:
         self.poster = RetryingPoster(
             self.client, settings, subject="the language model", error_type=LanguageModelError
         )
+
+    def configured(self, settings: Settings) -> "OpenAICompatibleModel":
+        """This model with another name, temperature and token limit, on the same client."""
+        if (settings.llm_model, settings.llm_temperature, settings.llm_max_tokens) == (
+            self.model,
+            self.settings.llm_temperature,
+            self.settings.llm_max_tokens,
+        ):
+            return self
+        configured = copy.copy(self)
+        configured.model = settings.llm_model
+        configured.settings = settings
+        return configured
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -187,6 +201,14 @@ class OfflineExtractiveModel:
             yield Delta(piece)
             await asyncio.sleep(0)  # let the server send each piece
         yield Finished(completion.usage)
+
+
+def with_settings(model: LanguageModel, settings: Settings) -> LanguageModel:
+    """The model as the (runtime) settings configure it; models with nothing to configure as
+    they are."""
+    if isinstance(model, OpenAICompatibleModel):
+        return model.configured(settings)
+    return model
 
 
 def build_language_model(settings: Settings) -> LanguageModel:

@@ -31,6 +31,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.core.config import Settings
 from app.db.repositories import ChunkEmbeddingRepository, ChunkHit, ChunkRepository
 from app.db.repositories.chunk import QueryWords
 from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
@@ -72,6 +73,14 @@ class Ranking:
     keep_lexical_coverage: float = 0.5
     # An answer cites the passages scoring within this of the best one.
     citation_margin: float = 0.15
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Ranking":
+        """The ranking with the answerability thresholds the (runtime) settings give."""
+        return cls(
+            min_similarity=settings.answer_min_similarity,
+            min_coverage=settings.answer_min_coverage,
+        )
 
 
 @dataclass(frozen=True, slots=True)

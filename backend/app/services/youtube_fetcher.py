@@ -1,8 +1,8 @@
 """Fetching a video's captions (youtube-transcript-api) and its title (YouTube's oEmbed).
 
-The fetch is blocking (requests); callers run it in a thread. Failures are sorted once, here, into
-permanent ones (private, removed, no captions: retrying cannot help, the job fails with the
-reason) and transient ones (network, rate limits, YouTube's 5xx: the job is retried later).
+The fetch is blocking (requests); callers run it in a thread. Every failure is raised as a
+`FetchError` sorted by `app/services/youtube_failures.py`: what went wrong, whether retrying can
+help, and what a person can do instead.
 """
 
 from collections.abc import Sequence
@@ -14,24 +14,22 @@ import requests
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 from youtube_transcript_api import YouTubeTranscriptApi
-from youtube_transcript_api._errors import (
-    AgeRestricted,
-    CouldNotRetrieveTranscript,
-    InvalidVideoId,
-    NoTranscriptFound,
-    PoTokenRequired,
-    RequestBlocked,
-    TranscriptsDisabled,
-    VideoUnavailable,
-    VideoUnplayable,
-    YouTubeDataUnparsable,
-    YouTubeRequestFailed,
-)
+from youtube_transcript_api._errors import CouldNotRetrieveTranscript
 
 from app.services.chunking import Segment
+from app.services.youtube_failures import (
+    empty_captions,
+    from_library,
+    from_network,
+    unreadable_answer,
+)
 
 OEMBED_URL = "https://www.youtube.com/oembed"
-TIMEOUT_SECONDS = 20
+# YouTube accepts connections in milliseconds from anywhere it is reachable: a short connect
+# timeout makes a network that drops packets fail fast; answers may take longer.
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 20
+TIMEOUT_SECONDS = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,46 +67,8 @@ def session_with_timeout() -> requests.Session:
     return session
 
 
-class FetchError(Exception):
-    """The captions could not be fetched; `permanent` says whether trying again can help."""
-
-    def __init__(self, reason: str, *, permanent: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
-
-
 class TranscriptFetcher(Protocol):
     def fetch(self, video_id: str, languages: Sequence[str]) -> FetchedVideo: ...
-
-
-_PERMANENT_REASONS: list[tuple[type[CouldNotRetrieveTranscript], str]] = [
-    (InvalidVideoId, "the video id is not valid"),
-    (AgeRestricted, "the video is age-restricted"),
-    (VideoUnavailable, "the video is unavailable (removed, or the id is wrong)"),
-    (VideoUnplayable, "the video cannot be played (private, members-only or blocked)"),
-    (TranscriptsDisabled, "the video has no captions"),
-    (NoTranscriptFound, "the video has no captions in the requested languages"),
-]
-# Worth another try later: YouTube refused or failed this time.
-_TRANSIENT_REASONS: list[tuple[type[CouldNotRetrieveTranscript], str]] = [
-    (RequestBlocked, "YouTube is refusing requests from this server for now"),
-    (YouTubeRequestFailed, "YouTube's server answered with an error"),
-    (PoTokenRequired, "YouTube asked for a proof-of-origin token"),
-    (YouTubeDataUnparsable, "YouTube's answer could not be read"),
-]
-
-
-def classify(error: CouldNotRetrieveTranscript) -> FetchError:
-    for kind, reason in _PERMANENT_REASONS:
-        if isinstance(error, kind):
-            return FetchError(reason, permanent=True)
-    for kind, reason in _TRANSIENT_REASONS:
-        if isinstance(error, kind):
-            return FetchError(reason, permanent=False)
-    return FetchError(
-        f"the captions could not be retrieved ({type(error).__name__})", permanent=False
-    )
 
 
 class YouTubeFetcher:
@@ -118,27 +78,32 @@ class YouTubeFetcher:
         # One fetcher, and so one session, per job: the library is not thread-safe and changes
         # the session (headers, a consent cookie).
         self.http = http or session_with_timeout()
+        # The library turns a 429 into an error without the answer: its Retry-After is kept here.
+        self.last_response: Response | None = None
+        self.http.hooks["response"].append(self._remember)
+
+    def _remember(self, response: Response, *args: Any, **kwargs: Any) -> None:
+        self.last_response = response
 
     def fetch(self, video_id: str, languages: Sequence[str]) -> FetchedVideo:
+        self.last_response = None
         try:
             fetched = YouTubeTranscriptApi(http_client=self.http).fetch(
                 video_id, languages=languages
             )
         except CouldNotRetrieveTranscript as error:
-            raise classify(error) from error
+            raise from_library(error, self.last_response) from error
         except requests.JSONDecodeError as error:  # a RequestException, but not the network's
-            raise FetchError("YouTube's answer could not be read", permanent=False) from error
+            raise unreadable_answer() from error
         except requests.RequestException as error:
-            raise FetchError(f"network error: {type(error).__name__}", permanent=False) from error
+            raise from_network(error) from error
         except (ParseError, KeyError, TypeError) as error:
-            # An empty or reshaped answer (YouTube sends an empty caption body when it wants a
-            # proof-of-origin token): not this video's fault, so worth trying again later.
-            raise FetchError("YouTube's answer could not be read", permanent=False) from error
+            raise unreadable_answer() from error
         segments = [
             Segment(s.text, s.start, s.duration) for s in fetched.snippets if s.text.strip()
         ]
         if not segments:
-            raise FetchError("the video's captions are empty", permanent=True)
+            raise empty_captions()
         title, channel = self._title_and_channel(video_id)
         return FetchedVideo(
             video_id=video_id,

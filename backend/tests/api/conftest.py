@@ -53,6 +53,8 @@ def join_test_session(app: FastAPI, session: AsyncSession) -> None:
     app.dependency_overrides[get_db] = unit_of_work
     app.dependency_overrides[get_read_db] = unit_of_work
     app.dependency_overrides[unit_of_work_factory] = lambda: asynccontextmanager(unit_of_work)
+    # Overrides an earlier test stored were rolled back with it: forget them.
+    app.state.runtime_settings.invalidate()
 
 
 def new_app(**overrides: Any) -> FastAPI:

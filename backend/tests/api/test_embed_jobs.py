@@ -196,6 +196,7 @@ async def test_a_provider_failing_every_time_fails_the_job(
 
     assert failed["status"] == "failed"
     assert failed["error"] == "the embedding server answered HTTP 503 (gave up after 2 attempts)"
+    assert failed["error_code"] == "embedding_failed"
 
 
 async def test_a_worker_without_an_embedder_leaves_embed_jobs_queued(

@@ -1,7 +1,9 @@
 """Ingest by link: the job API, and the worker on replayed YouTube responses."""
 
 import uuid
+from collections.abc import Iterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -11,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import get_settings
 from app.db.models import Job
+from app.db.repositories import ConfigRepository
 from app.services.ingest_worker import IngestWorker
 from app.services.youtube_fetcher import YouTubeFetcher
 from tests.api.conftest import Account, assert_error, savepoint_unit_of_work
@@ -40,6 +43,21 @@ def worker_for(session: AsyncSession, *videos: ReplayVideo, **settings: Any) -> 
     def fetcher() -> YouTubeFetcher:
         return YouTubeFetcher(http=replay_session(*videos)[0])
 
+    return worker_with(session, fetcher, **settings)
+
+
+def worker_through(session: AsyncSession, *attempts: ReplayVideo, **settings: Any) -> IngestWorker:
+    """A worker whose first attempt meets YouTube as `attempts[0]` says, its second as
+    `attempts[1]`, and so on."""
+    answers: Iterator[ReplayVideo] = iter(attempts)
+
+    def fetcher() -> YouTubeFetcher:
+        return YouTubeFetcher(http=replay_session(next(answers))[0])
+
+    return worker_with(session, fetcher, **settings)
+
+
+def worker_with(session: AsyncSession, fetcher: Any, **settings: Any) -> IngestWorker:
     configured = get_settings().model_copy(update={"job_retry_base_seconds": 60, **settings})
     unit_of_work = asynccontextmanager(savepoint_unit_of_work(session))
     return IngestWorker(unit_of_work, fetcher, configured)
@@ -109,17 +127,27 @@ async def test_asking_again_returns_the_same_job_while_queued_or_done(
     assert theirs.json()["id"] != first.json()["id"]
 
 
+UPLOAD = "POST /api/v1/transcripts/upload"
+
+
 @pytest.mark.parametrize(
-    ("status", "reason"),
+    ("status", "code", "reason"),
     [
-        ("private", "cannot be played"),
-        ("unavailable", "unavailable"),
-        ("transcripts_disabled", "no captions"),
-        ("no_english", "requested languages"),
+        ("network_down", "network_unreachable", "Could not reach YouTube from this server"),
+        ("private", "video_unavailable", "cannot be played"),
+        ("unavailable", "video_unavailable", "unavailable"),
+        ("transcripts_disabled", "no_captions", "The video has no captions. Upload"),
+        ("no_english", "no_captions", "no captions in en; it has captions in de"),
+        ("bot_detected", "blocked", "confirm it is not a bot"),
     ],
 )
-async def test_permanent_failures_fail_the_job_with_the_reason(
-    client: httpx.AsyncClient, alice: Account, session: AsyncSession, status: Status, reason: str
+async def test_failures_retrying_cannot_fix_fail_the_job_at_once_with_the_way_out(
+    client: httpx.AsyncClient,
+    alice: Account,
+    session: AsyncSession,
+    status: Status,
+    code: str,
+    reason: str,
 ) -> None:
     queued = await ingest(client, alice)
 
@@ -127,9 +155,14 @@ async def test_permanent_failures_fail_the_job_with_the_reason(
 
     failed = await job(client, alice, queued.json()["id"])
     assert failed["status"] == "failed"
+    assert failed["attempts"] == 1
+    assert failed["error_code"] == code
     assert reason in failed["error"]
+    assert UPLOAD in failed["error"]
     assert failed["finished_at"] is not None
     assert failed["transcript_id"] is None
+    assert failed["next_attempt_at"] is None
+    assert failed["retry_in_seconds"] is None
     retry = await ingest(client, alice)  # a failed job does not block a new attempt
     assert retry.status_code == 202
     assert retry.json()["id"] != queued.json()["id"]
@@ -149,27 +182,118 @@ async def test_preferred_languages_are_used(
     assert transcript["metadata"]["language"] == "de"
 
 
-async def test_transient_failures_back_off_then_give_up(
+async def test_an_unreachable_network_fails_the_job_in_one_attempt(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    """The README's first hour: no network, and the job said nothing for 7.5 minutes."""
+    queued = await ingest(client, alice)
+    worker = worker_for(session, talk(status="network_down", network_failure="dns"))
+
+    await worker.run_once()
+
+    failed = await job(client, alice, queued.json()["id"])
+    assert (failed["status"], failed["attempts"]) == ("failed", 1)
+    assert failed["error_code"] == "network_unreachable"
+    assert failed["error"] == (
+        "Could not reach YouTube from this server (DNS lookup of www.youtube.com failed). "
+        "Upload the video's captions instead: POST /api/v1/transcripts/upload "
+        "(an SRT or WebVTT file)."
+    )
+    assert await worker.run_once() is False  # nothing left to retry
+
+
+async def test_a_rate_limit_is_waited_out_visibly_then_the_job_succeeds(
     client: httpx.AsyncClient, alice: Account, session: AsyncSession
 ) -> None:
     queued = await ingest(client, alice)
     job_id = queued.json()["id"]
-    worker = worker_for(session, talk(status="rate_limited"), job_max_attempts=2)
-    await session.execute(update(Job).where(Job.id == uuid.UUID(job_id)).values(max_attempts=2))
+    worker = worker_through(
+        session,
+        talk(status="rate_limited", retry_after="120"),
+        talk(),
+        job_retry_base_seconds=0.01,  # Retry-After, not the backoff, sets this wait
+    )
 
     await worker.run_once()
     waiting = await job(client, alice, job_id)
-    assert waiting["status"] == "queued"
-    assert waiting["attempts"] == 1
-    assert "refusing requests" in waiting["error"]
-    assert waiting["run_after"] > waiting["updated_at"][:19]  # backed off into the future
+    assert (waiting["status"], waiting["attempts"]) == ("queued", 1)
+    assert waiting["error_code"] == "rate_limited"
+    assert waiting["error"] == "YouTube is limiting this server's requests (HTTP 429)"
+    assert waiting["next_attempt_at"] == waiting["run_after"]
+    assert 60 < waiting["retry_in_seconds"] <= 120  # YouTube's 120 s, already counting down
     assert await worker.run_once() is False  # not due yet
 
     await make_due(session, job_id)
     await worker.run_once()
+    done = await job(client, alice, job_id)
+    assert (done["status"], done["attempts"]) == ("done", 2)
+    assert done["error"] is None
+    assert done["error_code"] is None
+    assert done["next_attempt_at"] is None
+    assert done["transcript_id"] is not None
+
+
+async def test_the_backoff_without_retry_after_is_short_and_shown(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    queued = await ingest(client, alice)
+    worker = worker_for(
+        session,
+        talk(status="network_down", network_failure="read_timeout"),
+        job_retry_base_seconds=30,
+    )
+
+    await worker.run_once()
+
+    waiting = await job(client, alice, queued.json()["id"])
+    assert waiting["error_code"] == "timeout"
+    assert waiting["error"] == "www.youtube.com did not answer in time"
+    assert 0 < waiting["retry_in_seconds"] <= 30  # half fixed, half random: 15 to 30 s
+    scheduled = datetime.fromisoformat(waiting["next_attempt_at"])
+    assert scheduled > datetime.fromisoformat(waiting["updated_at"])
+
+
+async def test_server_errors_beyond_the_retry_budget_fail_with_a_clear_message(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    queued = await ingest(client, alice)
+    job_id = queued.json()["id"]
+    await session.execute(update(Job).where(Job.id == uuid.UUID(job_id)).values(max_attempts=2))
+    worker = worker_for(session, talk(status="server_error", server_status=503))
+
+    await worker.run_once()
+    waiting = await job(client, alice, job_id)
+    assert (waiting["status"], waiting["error_code"]) == ("queued", "upstream_error")
+    await make_due(session, job_id)
+    await worker.run_once()
+
     gave_up = await job(client, alice, job_id)
-    assert gave_up["status"] == "failed"
-    assert "gave up after 2 attempts" in gave_up["error"]
+    assert (gave_up["status"], gave_up["attempts"]) == ("failed", 2)
+    assert gave_up["error_code"] == "upstream_error"
+    assert gave_up["error"] == (
+        "YouTube's server answered HTTP 503 (gave up after 2 attempts). "
+        "Ask again later, or upload the video's captions: POST /api/v1/transcripts/upload."
+    )
+    assert gave_up["next_attempt_at"] is None
+
+
+async def test_a_retry_after_longer_than_the_longest_wait_fails_at_once(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    queued = await ingest(client, alice)
+    worker = worker_for(
+        session, talk(status="rate_limited", retry_after="7200"), job_retry_max_seconds=600
+    )
+
+    await worker.run_once()
+
+    failed = await job(client, alice, queued.json()["id"])
+    assert (failed["status"], failed["attempts"]) == ("failed", 1)
+    assert failed["error_code"] == "rate_limited"
+    assert failed["error"].startswith(
+        "YouTube is limiting this server's requests (HTTP 429), and asked to wait 7200 s. "
+        "Ask again later"
+    )
 
 
 async def make_due(session: AsyncSession, job_id: str) -> None:
@@ -204,6 +328,28 @@ async def test_a_job_left_running_by_a_dead_worker_is_retried(
     done = await job(client, alice, queued.json()["id"])
     assert done["status"] == "done"
     assert done["attempts"] == 2
+
+
+async def test_a_job_whose_workers_keep_dying_fails_as_interrupted(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    queued = await ingest(client, alice)
+    await session.execute(
+        update(Job)
+        .where(Job.id == uuid.UUID(queued.json()["id"]))
+        .values(
+            status="running",
+            attempts=Job.max_attempts,
+            heartbeat_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 10),
+        )
+    )
+
+    assert await worker_for(session, talk(), job_stale_seconds=1).run_once() is True
+
+    failed = await job(client, alice, queued.json()["id"])
+    assert failed["status"] == "failed"
+    assert failed["error_code"] == "interrupted"
+    assert failed["error"] == "gave up after 5 attempts: the worker running it stopped"
 
 
 async def test_jobs_are_private_and_listed_newest_first(
@@ -266,3 +412,22 @@ async def test_the_video_already_uploaded_counts_as_done(
     ).json()
     assert done["status"] == "done"
     assert kept["transcript_text"] == "typed by hand"
+
+
+async def test_the_worker_chunks_with_the_runtime_settings(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    await ConfigRepository(session).set_value("chunk_tokens", 50)
+    queued = await ingest(client, alice)
+
+    assert await worker_for(session, talk()).run_once() is True
+
+    done = await job(client, alice, queued.json()["id"])
+    chunks = await client.get(
+        f"/api/v1/transcripts/{done['transcript_id']}/chunks",
+        params={"limit": 100},
+        headers=alice.headers,
+    )
+    token_counts = [chunk["token_count"] for chunk in chunks.json()["items"]]
+    assert len(token_counts) > 10
+    assert max(token_counts) <= 50

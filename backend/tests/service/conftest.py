@@ -2,17 +2,21 @@
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from app.core.config import BACKEND_DIR
+from app.db.embedded import stop_embedded_postgres
 
 STARTUP_SECONDS = 120
 
@@ -35,29 +39,63 @@ def wait_for_health(process: subprocess.Popen[bytes], port: int) -> httpx.Respon
     raise AssertionError(f"no answer on port {port} within {STARTUP_SECONDS} s")
 
 
+def start_process(**env: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`python -m app.serve` on a free port, with `env` added to this process's environment
+    (DATABASE_URL only if given); returns the process and its port."""
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    # One worker unless a test asks for more: the default is one per core.
+    environment.update({"WORKERS": "1", "LOG_LEVEL": "info", **env}, PORT=str(port))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.serve"],
+        cwd=BACKEND_DIR,
+        env=environment,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: its workers are ended with it
+    )
+    return process, port
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # workers left behind would hold the pipe
+    process.communicate()  # reaps it and closes its stderr pipe
+
+
 @pytest.fixture
 def start_service() -> Iterator[object]:
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(**env: str) -> tuple[subprocess.Popen[bytes], int]:
-        port = free_port()
-        environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        # One worker unless a test asks for more: the default is one per core.
-        environment.update({"WORKERS": "1", **env}, PORT=str(port), LOG_LEVEL="info")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.serve"],
-            cwd=BACKEND_DIR,
-            env=environment,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group: its workers are ended with it
-        )
+        process, port = start_process(**env)
         processes.append(process)
         return process, port
 
     yield start
     for process in processes:
-        if process.poll() is None:
-            process.kill()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # workers left behind would hold the pipe
-        process.communicate()  # reaps it and closes its stderr pipe
+        stop_process(process)
+
+
+@contextlib.contextmanager
+def embedded_data_folder() -> Iterator[Path]:
+    """A data folder for an embedded server of a test's own, not yet created; any server left
+    on it is stopped at the end.
+
+    It is not under pytest's tmp_path: run as root, the server runs as another user, and every
+    pytest session started meanwhile (by anyone on the machine) closes /tmp/pytest-of-root to
+    other users again, so that the server can no longer start or even shut down cleanly."""
+    parent = Path(tempfile.mkdtemp(prefix="ytt-embedded-"))
+    data_dir = parent / "pg"
+    try:
+        yield data_dir
+    finally:
+        stop_embedded_postgres(data_dir)
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.fixture
+def embedded_data_dir() -> Iterator[Path]:
+    with embedded_data_folder() as data_dir:
+        yield data_dir

@@ -16,7 +16,7 @@ import pytest
 
 from app.core.config import BACKEND_DIR
 from tests.database import create_database
-from tests.service.conftest import wait_for_health
+from tests.service.conftest import embedded_data_folder, wait_for_health
 
 pytestmark = pytest.mark.slow
 
@@ -62,12 +62,13 @@ class DedicatedServer:
 
 
 @pytest.fixture(scope="module")
-def dedicated_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DedicatedServer]:
+def dedicated_server() -> Iterator[DedicatedServer]:
     """One server for the module (initialising a data folder takes seconds); each test has a
     database of its own on it."""
-    server = DedicatedServer(tmp_path_factory.mktemp("outage") / "pg")
-    yield server
-    server.stop()
+    with embedded_data_folder() as data_dir:
+        server = DedicatedServer(data_dir)
+        yield server
+        server.stop()
 
 
 @pytest.fixture

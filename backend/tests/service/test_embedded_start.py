@@ -38,10 +38,12 @@ print(start_embedded_postgres(data_dir))
 """
 
 
-def test_concurrent_starts_on_a_missing_folder_share_one_server(tmp_path: Path) -> None:
+def test_concurrent_starts_on_a_missing_folder_share_one_server(
+    tmp_path: Path, embedded_data_dir: Path
+) -> None:
     barrier = tmp_path / "barrier"
     barrier.mkdir()
-    data_dir = tmp_path / "pg" / "data"  # neither folder exists yet
+    data_dir = embedded_data_dir  # it does not exist yet
     processes = [
         subprocess.Popen(  # noqa: S603 (our own interpreter and script)
             [sys.executable, "-c", _START, str(barrier), str(data_dir), str(n), str(PROCESSES)],

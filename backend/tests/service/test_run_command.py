@@ -41,10 +41,10 @@ def test_serves_on_the_database_url_and_logs_request_ids(  # type: ignore[no-unt
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_without_database_url_it_runs_and_stops_embedded_postgres(  # type: ignore[no-untyped-def]
-    tmp_path: Path, start_service, workers: str
+    embedded_data_dir: Path, start_service, workers: str
 ) -> None:
     """Only the parent process starts the server, and it stops it once its workers are done."""
-    data_dir = tmp_path / "pg"
+    data_dir = embedded_data_dir
     process, port = start_service(EMBEDDED_PG_DIR=str(data_dir), WORKERS=workers)
 
     response = wait_for_health(process, port)

@@ -127,6 +127,6 @@ async def logout(principal: CurrentPrincipal, session: SessionDep) -> Response:
 
 
 @router.get("/me", response_model=UserPublic, responses=error_responses(401))
-async def me(user: CurrentUser) -> User:
+async def get_me(user: CurrentUser) -> User:
     """The account the credentials belong to."""
     return user

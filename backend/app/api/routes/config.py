@@ -1,47 +1,106 @@
+"""Runtime settings for administrators: what is in effect, changes, and their history.
+
+The keys, types and bounds are declared in app/core/runtime_settings.py; README, "Runtime
+settings", lists them.
+"""
+
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from app.api.deps import AdminUser, SessionDep
-from app.api.errors import error_responses, not_found
-from app.api.schemas.common import Limit, Offset, Page, page_of
-from app.api.schemas.config import ConfigEntry, ConfigWrite
-from app.db.models import Config
-from app.db.repositories import ConfigRepository
+from app.api.deps import AdminUser, RuntimeSettingsStoreDep, SessionDep, SettingsDep
+from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
+from app.api.schemas.common import Limit, Offset, Page
+from app.api.schemas.config import ConfigChangePublic, ConfigWrite, SettingPublic
+from app.core.runtime_settings import InvalidSettingError, UnknownSettingError
+from app.services import runtime_settings
 
 router = APIRouter(prefix="/config", tags=["config"], responses=error_responses(401, 403, 422))
 
 ConfigKey = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
-@router.get("", response_model=Page[ConfigEntry])
+def unknown_setting(error: UnknownSettingError) -> ApiError:
+    detail = ErrorDetail(field="path.key", message=str(error), type="unknown_setting")
+    return ApiError(422, "validation_error", str(error), details=[detail])
+
+
+def invalid_setting(error: InvalidSettingError) -> ApiError:
+    details = [
+        ErrorDetail(field="body.value", message=f"{error.key}: {problem}", type="invalid_setting")
+        for problem in error.problems
+    ]
+    return ApiError(422, "validation_error", str(error), details=details)
+
+
+@router.get("", response_model=Page[SettingPublic])
 async def list_config(
-    _: AdminUser, session: SessionDep, limit: Limit = 100, offset: Offset = 0
-) -> Page[ConfigEntry]:
-    """Every setting, by key. Administrators only."""
-    config = ConfigRepository(session)
-    items = await config.list(order_by=[Config.key], limit=limit, offset=offset)
-    return page_of(ConfigEntry, items, await config.count(), limit, offset)
+    _: AdminUser, session: SessionDep, settings: SettingsDep, limit: Limit = 100, offset: Offset = 0
+) -> Page[SettingPublic]:
+    """Every runtime setting with its value in effect and where it comes from, then any stored
+    key that is no setting (`source: ignored`). Administrators only."""
+    views = await runtime_settings.describe_settings(session, settings)
+    items = [SettingPublic.model_validate(v) for v in views[offset : offset + limit]]
+    return Page[SettingPublic](items=items, total=len(views), limit=limit, offset=offset)
 
 
-@router.get("/{key}", response_model=ConfigEntry, responses=error_responses(404))
-async def get_config(key: ConfigKey, _: AdminUser, session: SessionDep) -> Config:
-    entry = await ConfigRepository(session).get_by_id(key)
-    if entry is None:
-        raise not_found("Config key", key)
-    return entry
+@router.get("/{key}", response_model=SettingPublic, responses=error_responses(404))
+async def get_config(
+    key: ConfigKey, _: AdminUser, session: SessionDep, settings: SettingsDep
+) -> SettingPublic:
+    try:
+        view = await runtime_settings.describe_setting(session, settings, key)
+    except UnknownSettingError as error:
+        raise not_found("Config key", key) from error
+    return SettingPublic.model_validate(view)
 
 
-@router.put("/{key}", response_model=ConfigEntry)
+@router.put("/{key}", response_model=SettingPublic)
 async def put_config(
-    key: ConfigKey, body: ConfigWrite, _: AdminUser, session: SessionDep
-) -> Config:
-    """Set the value under key (created or replaced)."""
-    return await ConfigRepository(session).set_value(key, body.value, body.description)
+    key: ConfigKey,
+    body: ConfigWrite,
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: RuntimeSettingsStoreDep,
+) -> SettingPublic:
+    """Override a runtime setting; every process uses the new value within
+    `RUNTIME_SETTINGS_CACHE_SECONDS` (this one at once). 422 naming the key when it is no
+    setting or the value does not fit its type and bounds. The change is recorded."""
+    try:
+        view = await runtime_settings.set_override(session, settings, key, body.value, admin.id)
+    except UnknownSettingError as error:
+        raise unknown_setting(error) from error
+    except InvalidSettingError as error:
+        raise invalid_setting(error) from error
+    await session.commit()  # before the cache is dropped, so no reload sees the old value
+    store.invalidate()
+    return SettingPublic.model_validate(view)
 
 
 @router.delete("/{key}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
-async def delete_config(key: ConfigKey, _: AdminUser, session: SessionDep) -> Response:
-    if not await ConfigRepository(session).delete(key):
+async def delete_config(
+    key: ConfigKey, admin: AdminUser, session: SessionDep, store: RuntimeSettingsStoreDep
+) -> Response:
+    """Remove the override: the setting returns to its default. The change is recorded."""
+    if not await runtime_settings.remove_override(session, key, admin.id):
         raise not_found("Config key", key)
+    await session.commit()
+    store.invalidate()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{key}/history", response_model=Page[ConfigChangePublic], responses=error_responses(404)
+)
+async def config_history(
+    key: ConfigKey, _: AdminUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+) -> Page[ConfigChangePublic]:
+    """Who changed the key's override and when, with the values before and after; newest
+    first."""
+    try:
+        page = await runtime_settings.setting_history(session, key, limit=limit, offset=offset)
+    except UnknownSettingError as error:
+        raise not_found("Config key", key) from error
+    items = [ConfigChangePublic.model_validate(row) for row in page.rows]
+    return Page[ConfigChangePublic](items=items, total=page.total, limit=limit, offset=offset)

@@ -9,8 +9,8 @@ from app.api.deps import (
     EmbeddingsDep,
     LanguageModelDep,
     ReadSessionDep,
+    RuntimeSettingsDep,
     SessionDep,
-    SettingsDep,
     UnitOfWorkDep,
 )
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
@@ -24,7 +24,7 @@ from app.api.schemas.conversations import (
     MessageCreate,
     MessagePublic,
 )
-from app.api.streaming import AnswerStream, stream_answer
+from app.api.streaming import STREAM_EVENT_SCHEMA, AnswerStream, stream_answer
 from app.core.config import Settings
 from app.db.models import Conversation, LimitedAction, User
 from app.db.repositories import ConversationRepository, MessageRepository, TranscriptRepository
@@ -131,10 +131,23 @@ def check_length(content: str, settings: Settings) -> None:
         )
 
 
-STREAM_DESCRIPTION = """With `Accept: text/event-stream` the answer streams as server-sent events:
+STREAM_DESCRIPTION = """With `Accept: text/event-stream` the answer streams as server-sent events,
+each an `event: NAME` line and a `data: JSON` line (schema `AnswerStreamEvent`):
 `user_message` (the stored question), `delta` (`{"text": ...}`, repeated), then `done` (the stored
-answer) or `error`. A client that disconnects leaves the partial answer stored, marked
-`"partial": true` in its metadata."""
+answer) or `error` (the error shape). A client that disconnects leaves the partial answer stored,
+marked `"partial": true` in its metadata."""
+
+STREAM_EXAMPLE = """event: user_message
+data: {"id": "…", "role": "user", "content": "How long do I proof the dough?", …}
+
+event: delta
+data: {"text": "Proof it overnight in the fridge [1]."}
+
+event: done
+data: {"id": "…", "role": "assistant", "content": "Proof it overnight in the fridge [1].", \
+"metadata": {"grounded": true, "citations": [{"number": 1, …}], …}, …}
+
+"""
 
 
 @router.post(
@@ -143,7 +156,15 @@ answer) or `error`. A client that disconnects leaves the partial answer stored, 
     response_model=ChatExchange,
     responses={
         **error_responses(404, 429, 502),
-        201: {"content": {"text/event-stream": {}}, "description": "The question and its answer."},
+        201: {
+            "description": "The question and its answer; or, streamed, the events of the answer.",
+            "content": {
+                "text/event-stream": {
+                    "schema": {"$ref": f"#/components/schemas/{STREAM_EVENT_SCHEMA}"},
+                    "example": STREAM_EXAMPLE,
+                }
+            },
+        },
     },
     description=STREAM_DESCRIPTION,
 )
@@ -153,7 +174,7 @@ async def ask(
     request: Request,
     user: CurrentUser,
     session: SessionDep,
-    settings: SettingsDep,
+    settings: RuntimeSettingsDep,
     model: LanguageModelDep,
     unit_of_work: UnitOfWorkDep,
     embeddings: EmbeddingsDep,

@@ -1,10 +1,17 @@
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import CurrentUser, EmbeddingsDep, LanguageModelDep, SessionDep, SettingsDep
+from app.api.deps import (
+    CurrentUser,
+    EmbeddingsDep,
+    LanguageModelDep,
+    RuntimeSettingsDep,
+    SessionDep,
+)
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.routes.conversations import owned_conversation
 from app.api.routes.templates import missing_variables, visible_template
+from app.api.schemas.conversations import Citation, TokenUsage
 from app.api.schemas.drafts import DraftRequest, DraftResult
 from app.db.models import LimitedAction, Template, User
 from app.db.repositories import TemplateRepository
@@ -33,7 +40,7 @@ async def create_draft(
     body: DraftRequest,
     user: CurrentUser,
     session: SessionDep,
-    settings: SettingsDep,
+    settings: RuntimeSettingsDep,
     model: LanguageModelDep,
     embeddings: EmbeddingsDep,
 ) -> DraftResult:
@@ -79,13 +86,13 @@ async def create_draft(
         template_id=template.id,
         template_type=template.template_type,
         prompt=draft.prompt,
-        sources=[c.as_dict() for c in draft.citations],
+        sources=[Citation.model_validate(c.as_dict()) for c in draft.citations],
         provider=model.provider,
         model=model.model,
-        usage={
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-        },
+        usage=TokenUsage(
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            total_tokens=usage.prompt_tokens + usage.completion_tokens,
+        ),
         message_id=draft.message.id if draft.message else None,
     )

@@ -21,13 +21,13 @@ class Readiness(BaseModel):
 
 
 @router.get("/health", response_model=Liveness)
-async def health() -> Liveness:
+async def get_health() -> Liveness:
     """Liveness: the process answers. It does not touch the database."""
     return Liveness(status="ok")
 
 
 @router.get("/health/db", response_model=Readiness, responses=error_responses(503))
-async def database_health() -> Readiness:
+async def get_database_health() -> Readiness:
     """Readiness: the database answers a query; 503 when it does not."""
     try:
         async with get_engine().connect() as connection:

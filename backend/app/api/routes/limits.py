@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from app.api.deps import AdminUser, CurrentUser, RuntimeSettingsDep, SessionDep
 from app.api.errors import error_responses, not_found
 from app.api.schemas.limits import LimitOverride, LimitValues, UserLimitsPublic
 from app.core.config import Settings
@@ -40,7 +40,7 @@ async def limits_report(
 
 @router.get("/{user_id:uuid}/limits", response_model=UserLimitsPublic)
 async def get_user_limits(
-    user_id: UUID, caller: CurrentUser, session: SessionDep, settings: SettingsDep
+    user_id: UUID, caller: CurrentUser, session: SessionDep, settings: RuntimeSettingsDep
 ) -> UserLimitsPublic:
     """A user's limits: their override, if any, and the limits in effect. Administrators see
     anyone's; a user sees their own (another user's id is 404)."""
@@ -52,7 +52,11 @@ async def get_user_limits(
 
 @router.put("/{user_id:uuid}/limits", response_model=UserLimitsPublic)
 async def put_user_limits(
-    user_id: UUID, body: LimitOverride, _: AdminUser, session: SessionDep, settings: SettingsDep
+    user_id: UUID,
+    body: LimitOverride,
+    _: AdminUser,
+    session: SessionDep,
+    settings: RuntimeSettingsDep,
 ) -> UserLimitsPublic:
     """Replace a user's override: each limit given replaces the default for them (0 lifts it),
     each null or left out keeps the default. It applies from their next request, in every

@@ -3,11 +3,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import CurrentUser, EmbeddingsDep, SessionDep, SettingsDep
+from app.api.deps import CurrentUser, EmbeddingsDep, RuntimeSettingsDep, SessionDep
 from app.api.errors import error_responses
 from app.api.schemas.search import SearchHit, SearchResults
 from app.services.retrieval import (
     RankedHit,
+    Ranking,
     SearchMode,
     deep_link,
     embed_question,
@@ -44,7 +45,7 @@ def public_hit(ranked: RankedHit, question: str) -> SearchHit:
 async def search(
     user: CurrentUser,
     session: SessionDep,
-    settings: SettingsDep,
+    settings: RuntimeSettingsDep,
     embeddings: EmbeddingsDep,
     q: Annotated[
         str,
@@ -59,7 +60,10 @@ async def search(
         Query(description="hybrid (words and meaning), lexical (words) or semantic (meaning)."),
     ] = SearchMode.HYBRID,
     transcript_ids: Annotated[list[UUID] | None, Query(max_length=50)] = None,
-    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=50, description="Hits wanted; the `search_default_limit` setting if unset."),
+    ] = None,
 ) -> SearchResults:
     """Search the caller's transcripts: the passages that answer, best first, each with a link
     to the moment in the video and the signals that found it. A question no video answers gets
@@ -72,7 +76,8 @@ async def search(
         query_vector=query_vector,
         mode=mode,
         transcript_ids=transcript_ids,
-        limit=min(limit, settings.search_max_results),
+        limit=min(limit or settings.search_default_limit, settings.search_max_results),
+        ranking=Ranking.of(settings),
     )
     return SearchResults(
         query=q,

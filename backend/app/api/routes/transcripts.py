@@ -5,7 +5,7 @@ from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.jobs import IngestRequest, JobPublic
@@ -43,7 +43,10 @@ async def owned_transcript(session: AsyncSession, transcript_id: UUID, user: Use
     responses=error_responses(409, 413, 429),
 )
 async def create_transcript(
-    body: TranscriptCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    body: TranscriptCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: RuntimeSettingsDep,
 ) -> TranscriptCreated:
     """Store a transcript and its chunks, in one transaction. 409 if the caller already has
     this video; 429 past the caller's ingests per hour."""
@@ -75,7 +78,7 @@ async def create_transcript(
     },
 )
 async def ingest_video(
-    body: IngestRequest, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    body: IngestRequest, user: CurrentUser, session: SessionDep, settings: RuntimeSettingsDep
 ) -> JSONResponse:
     """Queue fetching a video's captions; poll `GET /jobs/{id}`.
 
@@ -104,16 +107,26 @@ def invalid_upload(field: str, message: str) -> ApiError:
     return ApiError(422, "validation_error", message, details=[detail])
 
 
+UPLOAD_EXAMPLE = {
+    "file": "1\n00:00:00,000 --> 00:00:03,500\nFeed your starter twice a day.\n",
+    "video": "https://youtu.be/dQw4w9WgXcQ",
+    "title": "Sourdough for beginners",
+}
+
+
 @router.post(
     "/upload",
     status_code=status.HTTP_201_CREATED,
     response_model=TranscriptCreated,
     responses=error_responses(409, 413, 429),
+    openapi_extra={
+        "requestBody": {"content": {"multipart/form-data": {"example": UPLOAD_EXAMPLE}}}
+    },
 )
 async def upload_captions(
     user: CurrentUser,
     session: SessionDep,
-    settings: SettingsDep,
+    settings: RuntimeSettingsDep,
     file: Annotated[UploadFile, File(description="An SRT or WebVTT caption file, UTF-8.")],
     video: Annotated[str, Form(max_length=2048, description="The video id or URL.")],
     title: Annotated[str | None, Form(max_length=500)] = None,

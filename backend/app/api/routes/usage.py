@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep
 from app.api.errors import error_responses
 from app.api.schemas.usage import DailyUsagePublic, LimitsReport, LimitStatusPublic, UsageReport
 from app.db.repositories import UsageRepository
@@ -12,10 +12,10 @@ router = APIRouter(prefix="/usage", tags=["usage"], responses=error_responses(40
 
 
 @router.get("", response_model=UsageReport)
-async def usage(
+async def get_usage(
     user: CurrentUser,
     session: SessionDep,
-    settings: SettingsDep,
+    settings: RuntimeSettingsDep,
     days: Annotated[int, Query(ge=1, le=366)] = 7,
 ) -> UsageReport:
     """The caller's language-model token usage per UTC day, oldest first, today included; and

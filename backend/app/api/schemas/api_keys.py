@@ -3,10 +3,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from app.api.schemas.common import OrmModel
+from app.api.schemas.common import OrmModel, example
 
 
 class ApiKeyCreate(BaseModel):
+    model_config = example(name="nightly export")
+
     name: str = Field(min_length=1, max_length=100, examples=["nightly export"])
 
 

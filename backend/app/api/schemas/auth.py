@@ -4,10 +4,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, EmailStr, Field, SecretStr
 
-from app.api.schemas.common import OrmModel
+from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, OrmModel, example
 
 
 class Credentials(BaseModel):
+    model_config = example(
+        email="ada@example.com",
+        password="correct horse battery staple",  # noqa: S106 - the documentation's example
+    )
+
     email: EmailStr = Field(max_length=255, examples=["ada@example.com"])
     password: SecretStr = Field(examples=["correct horse battery staple"])
 
@@ -18,6 +23,10 @@ class RegistrationReceived(BaseModel):
 
 
 class UserPublic(OrmModel):
+    model_config = example(
+        id=EXAMPLE_ID, email="ada@example.com", is_admin=False, created_at=EXAMPLE_TIME
+    )
+
     id: UUID
     email: str
     is_admin: bool
@@ -25,6 +34,12 @@ class UserPublic(OrmModel):
 
 
 class LoginResult(BaseModel):
+    model_config = example(
+        access_token="q3Jm0Zp7tK1xVb9LwYc2N4hR8sDfE6uA5gHjKlMnOpQ",  # noqa: S106 - an example
+        token_type="bearer",  # noqa: S106 - the OAuth2 token type
+        expires_at="2026-03-21T09:26:53Z",
+    )
+
     access_token: str = Field(description="Send as `Authorization: Bearer <token>`. Shown once.")
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_at: datetime

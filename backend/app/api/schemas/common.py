@@ -57,6 +57,15 @@ def not_blank(value: str) -> str:
 NonBlankStr = Annotated[str, AfterValidator(not_blank)]
 
 
+def example(**fields: Any) -> ConfigDict:
+    """A model's example in the OpenAPI document (what /docs pre-fills and clients show)."""
+    return ConfigDict(json_schema_extra={"examples": [fields]})
+
+
+EXAMPLE_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+EXAMPLE_TIME = "2026-03-14T09:26:53Z"
+
+
 class Page(BaseModel, Generic[ItemT]):
     items: list[ItemT]
     total: int

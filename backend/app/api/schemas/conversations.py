@@ -1,21 +1,32 @@
+"""Conversations and their messages, with the metadata an answer carries: the passages it
+cites, the model that wrote it and the tokens it used."""
+
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import MISSING, AliasChoices, BaseModel, ConfigDict, Field
 
-from app.api.schemas.common import NonBlankStr, OrmModel
+from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, NonBlankStr, OrmModel, example
 
 
 class ConversationCreate(BaseModel):
+    model_config = example(title="Sourdough questions")
+
     title: str | None = Field(default=None, max_length=500)
 
 
 class ConversationRename(BaseModel):
+    model_config = example(title="Bread, mostly")
+
     title: str = Field(min_length=1, max_length=500)
 
 
 class ConversationPublic(OrmModel):
+    model_config = example(
+        id=EXAMPLE_ID, title="Sourdough questions", created_at=EXAMPLE_TIME, updated_at=EXAMPLE_TIME
+    )
+
     id: UUID
     title: str | None
     created_at: datetime
@@ -23,6 +34,8 @@ class ConversationPublic(OrmModel):
 
 
 class MessageCreate(BaseModel):
+    model_config = example(content="How often should I feed my starter?")
+
     # The length limit comes from settings (MESSAGE_MAX_CHARS) and is checked in the route.
     content: NonBlankStr = Field(min_length=1)
     transcript_ids: list[UUID] | None = Field(
@@ -30,12 +43,94 @@ class MessageCreate(BaseModel):
     )
 
 
+EXAMPLE_CITATION = {
+    "number": 1,
+    "transcript_id": EXAMPLE_ID,
+    "chunk_id": "9b2e4c1a-7d3f-4e8b-a6c5-0f1d2e3a4b5c",
+    "chunk_index": 3,
+    "youtube_video_id": "dQw4w9WgXcQ",
+    "title": "Sourdough for beginners",
+    "start_seconds": 182.0,
+    "end_seconds": 241.5,
+    "moment_seconds": 196.0,
+    "url": "https://youtu.be/dQw4w9WgXcQ?t=196",
+}
+
+
+class Citation(BaseModel):
+    """A passage an answer or draft cites as [number], and the moment it is said."""
+
+    model_config = example(**EXAMPLE_CITATION)
+
+    number: int = Field(description="The n of [n] in the text.")
+    transcript_id: UUID
+    chunk_id: UUID
+    chunk_index: int
+    youtube_video_id: str
+    title: str | None
+    start_seconds: float | None = Field(description="Where the passage starts in the video.")
+    end_seconds: float | None
+    moment_seconds: float | None = Field(description="When the cited words are said.")
+    url: str = Field(description="The video at that moment: `https://youtu.be/{id}?t={s}`.")
+
+
+class TokenUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class MessageMetadata(BaseModel):
+    """What the service stored with a message: nothing for a question; for an answer its
+    citations, the model and its token usage; for a saved draft its template and topic. A key
+    is present only when it was stored (a missing `usage`: no model ran)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    grounded: bool | MISSING = Field(
+        default=MISSING, description="Whether the answer rests on passages of your videos."
+    )
+    citations: list[Citation] | MISSING = MISSING
+    provider: str | MISSING | None = Field(
+        default=MISSING, description="The language model's provider; null when none ran."
+    )
+    model: str | MISSING | None = MISSING
+    offline: bool | MISSING | None = Field(
+        default=MISSING, description="Whether the offline extractive answerer wrote it."
+    )
+    partial: bool | MISSING = Field(
+        default=MISSING, description="The answer was cut short (client gone, model failed)."
+    )
+    usage: TokenUsage | MISSING = MISSING
+    kind: Literal["draft"] | MISSING = MISSING
+    template_id: UUID | MISSING = MISSING
+    template_type: str | MISSING = MISSING
+    topic: str | MISSING = MISSING
+
+
 class MessagePublic(OrmModel):
+    model_config = example(
+        id="c0ffee00-1234-4abc-8def-0123456789ab",
+        conversation_id=EXAMPLE_ID,
+        role="assistant",
+        content="Twice a day while it is young, then once a day [1].",
+        metadata={
+            "grounded": True,
+            "citations": [EXAMPLE_CITATION],
+            "provider": "openai",
+            "model": "gpt-4o-mini",
+            "offline": False,
+            "partial": False,
+            "usage": {"prompt_tokens": 812, "completion_tokens": 24, "total_tokens": 836},
+        },
+        created_at=EXAMPLE_TIME,
+    )
+
     id: UUID
     conversation_id: UUID
     role: Literal["user", "assistant", "system"]
     content: str
-    metadata: dict[str, Any] = Field(validation_alias=AliasChoices("meta", "metadata"))
+    metadata: MessageMetadata = Field(validation_alias=AliasChoices("meta", "metadata"))
     created_at: datetime
 
 

@@ -1,13 +1,18 @@
-from typing import Any, Self
+from typing import Self
 from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.api.schemas.common import NonBlankStr
+from app.api.schemas.common import NonBlankStr, example
+from app.api.schemas.conversations import Citation, TokenUsage
 from app.api.schemas.templates import TemplateType
 
 
 class DraftRequest(BaseModel):
+    model_config = example(
+        template_type="linkedin", topic="keeping a sourdough starter alive", tone="playful"
+    )
+
     template_type: TemplateType | None = Field(
         default=None, description="Use your default template of this type (else the built-in)."
     )
@@ -34,8 +39,8 @@ class DraftResult(BaseModel):
     template_id: UUID
     template_type: str
     prompt: str = Field(description="The template as rendered and sent to the language model.")
-    sources: list[dict[str, Any]]
+    sources: list[Citation]
     provider: str
     model: str
-    usage: dict[str, int]
+    usage: TokenUsage
     message_id: UUID | None = Field(description="The saved message, when a conversation was given.")

@@ -4,12 +4,19 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from app.api.schemas.common import OrmModel
+from app.api.schemas.common import OrmModel, example
 
 TemplateType = Literal["linkedin", "twitter", "blog", "email"]
 
 
 class TemplateCreate(BaseModel):
+    model_config = example(
+        template_type="linkedin",
+        template_name="Short and warm",
+        template_content="Write a LinkedIn post about {topic} in a {tone} tone.\n\n{sources}",
+        is_default=True,
+    )
+
     template_type: TemplateType
     template_name: str = Field(min_length=1, max_length=255)
     template_content: str = Field(
@@ -21,6 +28,8 @@ class TemplateCreate(BaseModel):
 
 
 class TemplateUpdate(BaseModel):
+    model_config = example(template_name="Short, warm and to the point")
+
     template_name: str | None = Field(default=None, min_length=1, max_length=255)
     template_content: str | None = Field(default=None, min_length=1, max_length=20_000)
 
@@ -38,6 +47,8 @@ class TemplatePublic(OrmModel):
 
 
 class RenderRequest(BaseModel):
+    model_config = example(variables={"topic": "sourdough starters", "tone": "playful"})
+
     variables: dict[str, str] = Field(default_factory=dict)
 
 

@@ -4,7 +4,7 @@ from uuid import UUID
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 
-from app.api.schemas.common import JsonObject, OrmModel
+from app.api.schemas.common import JsonObject, OrmModel, example
 from app.services.youtube import parse_video_id
 
 MAX_SECONDS = 10_000_000  # about 115 days: longer than any video
@@ -17,6 +17,15 @@ class SegmentIn(BaseModel):
 
 
 class TranscriptCreate(BaseModel):
+    model_config = example(
+        video="https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+        title="Sourdough for beginners",
+        segments=[
+            {"text": "Feed your starter twice a day.", "start": 0.0, "duration": 3.5},
+            {"text": "Keep it somewhere warm.", "start": 3.5, "duration": 2.0},
+        ],
+    )
+
     video: str = Field(
         description="A YouTube video id or any YouTube URL (watch, youtu.be, shorts, embed, live).",
         examples=["https://www.youtube.com/watch?v=dQw4w9WgXcQ"],

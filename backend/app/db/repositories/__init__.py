@@ -4,6 +4,7 @@ from app.db.repositories.api_key import ApiKeyRepository
 from app.db.repositories.chunk import ChunkHit, ChunkRepository, NewChunk
 from app.db.repositories.chunk_embedding import ChunkEmbeddingRepository, ChunkText, VectorHit
 from app.db.repositories.config import ConfigRepository
+from app.db.repositories.config_change import ConfigChangeRepository
 from app.db.repositories.conversation import ConversationRepository
 from app.db.repositories.job import JobRepository
 from app.db.repositories.login_failure import CounterKey, FailureCount, LoginFailureRepository
@@ -23,6 +24,7 @@ __all__ = [
     "ChunkHit",
     "ChunkRepository",
     "ChunkText",
+    "ConfigChangeRepository",
     "ConfigRepository",
     "ConversationRepository",
     "CounterKey",

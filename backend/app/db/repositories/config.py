@@ -1,6 +1,6 @@
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.db.models import Config
@@ -8,7 +8,7 @@ from app.db.repositories.base import BaseRepository, database_errors_translated
 
 
 class ConfigRepository(BaseRepository[Config]):
-    """Application-wide JSON settings by key."""
+    """Application-wide JSON values by key: the administrators' overrides of runtime settings."""
 
     model = Config
 
@@ -16,6 +16,19 @@ class ConfigRepository(BaseRepository[Config]):
         """The value stored under key, or None when the key is not set."""
         entry = await self.get_by_id(key)
         return None if entry is None else entry.value
+
+    async def stored_values(self) -> dict[str, Any]:
+        """Every key with its value, in one statement (the runtime settings' reload)."""
+        async with database_errors_translated():
+            rows = await self.session.execute(select(Config.key, Config.value))
+        return {key: value for key, value in rows}
+
+    async def lock_key(self, key: str) -> None:
+        """Hold the key until the transaction ends, whether or not a row exists for it yet, so
+        that concurrent changes of one key read and record its value one after the other."""
+        lock = func.pg_advisory_xact_lock(func.hashtextextended("config:" + key, 0))
+        async with database_errors_translated():
+            await self.session.execute(select(lock))
 
     async def set_value(self, key: str, value: Any, description: str | None = None) -> Config:
         """Insert or replace the value under key in one statement (an upsert).

@@ -104,7 +104,8 @@ class JobRepository(BaseRepository[Job]):
         heartbeats.
 
         FOR UPDATE SKIP LOCKED lets any number of workers claim concurrently without taking
-        the same job twice. Claiming counts as an attempt.
+        the same job twice. Claiming counts as an attempt. The previous attempt's error stays
+        while this one runs: it says why the job is on another attempt.
         """
         now = func.clock_timestamp()
         due = select(Job.id).where(
@@ -124,7 +125,6 @@ class JobRepository(BaseRepository[Job]):
                 heartbeat_at=now,
                 started_at=now,
                 attempts=Job.attempts + 1,
-                error=None,
             )
             .returning(Job)
             .execution_options(populate_existing=True)
@@ -143,13 +143,15 @@ class JobRepository(BaseRepository[Job]):
         return bool(result.rowcount)
 
     async def mark_done(self, job_id: UUID, transcript_id: UUID) -> None:
-        await self._finish(job_id, status="done", transcript_id=transcript_id, error=None)
+        await self._finish(
+            job_id, status="done", transcript_id=transcript_id, error=None, error_code=None
+        )
 
-    async def mark_failed(self, job_id: UUID, reason: str) -> None:
-        await self._finish(job_id, status="failed", error=reason)
+    async def mark_failed(self, job_id: UUID, code: str, reason: str) -> None:
+        await self._finish(job_id, status="failed", error=reason, error_code=code)
 
-    async def retry_later(self, job_id: UUID, reason: str, delay: timedelta) -> None:
-        """Back to the queue, due after `delay`, keeping the reason of this failure."""
+    async def retry_later(self, job_id: UUID, code: str, reason: str, delay: timedelta) -> None:
+        """Back to the queue, due after `delay`, keeping why this attempt failed."""
         await self.execute(
             update(Job)
             .where(Job.id == job_id)
@@ -159,6 +161,7 @@ class JobRepository(BaseRepository[Job]):
                 locked_by=None,
                 heartbeat_at=None,
                 error=reason,
+                error_code=code,
             )
             .execution_options(synchronize_session=False)
         )

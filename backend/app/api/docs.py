@@ -1,0 +1,87 @@
+"""The interactive documentation: Swagger UI at /docs and ReDoc at /redoc, with every asset
+(scripts, stylesheet, icon) served by the app itself from the fastapi-offline package, which
+ships them with their licences. Nothing is fetched from a CDN, so the pages render without a
+network, and their Content-Security-Policy (SecurityHeadersMiddleware) can allow the app's own
+origin only.
+"""
+
+import functools
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+    swagger_ui_default_parameters,
+)
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import HTMLResponse, Response
+
+DOCS_URL = "/docs"
+REDOC_URL = "/redoc"
+OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
+ASSETS_URL = "/docs/assets"
+ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
+
+REDOC_BUNDLE = "redoc.standalone.js"
+# ReDoc's credit line shows Redocly's logo from their CDN, the one thing its bundle fetches from
+# elsewhere: it is replaced by an empty image so that the page asks nothing of another origin.
+REDOC_CDN_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+EMPTY_IMAGE = b"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E"
+
+# Swagger UI would otherwise send the document to validator.swagger.io for a badge.
+SWAGGER_UI_PARAMETERS = {**swagger_ui_default_parameters, "validatorUrl": None}
+
+
+def _root(request: Request) -> str:
+    """The path prefix the app is mounted under behind a proxy (`--root-path`), or ''."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+@functools.cache
+def redoc_bundle() -> bytes:
+    return (ASSETS_DIR / REDOC_BUNDLE).read_bytes().replace(REDOC_CDN_LOGO, EMPTY_IMAGE)
+
+
+async def serve_redoc_bundle(_: Request) -> Response:
+    return Response(redoc_bundle(), media_type="text/javascript; charset=utf-8")
+
+
+def install_docs(app: FastAPI) -> None:
+    """Serve the documentation pages and their assets. The app is created with
+    `docs_url=None, redoc_url=None`, so FastAPI's CDN-backed pages are not added too."""
+    # Before the mount, which would otherwise serve the bundle as shipped.
+    app.add_route(f"{ASSETS_URL}/{REDOC_BUNDLE}", serve_redoc_bundle, include_in_schema=False)
+    app.mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = _root(request)
+        return get_swagger_ui_html(
+            openapi_url=root + openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+            oauth2_redirect_url=root + OAUTH2_REDIRECT_URL,
+            swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
+        )
+
+    async def swagger_ui_oauth2_redirect(_: Request) -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    async def redoc(request: Request) -> HTMLResponse:
+        root = _root(request)
+        return get_redoc_html(
+            openapi_url=root + openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}{ASSETS_URL}/{REDOC_BUNDLE}",
+            redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+            with_google_fonts=False,
+        )
+
+    app.add_route(DOCS_URL, swagger_ui, include_in_schema=False)
+    app.add_route(OAUTH2_REDIRECT_URL, swagger_ui_oauth2_redirect, include_in_schema=False)
+    app.add_route(REDOC_URL, redoc, include_in_schema=False)

@@ -1,0 +1,198 @@
+// Chat: conversations, and answers that stream in with citations linking to the moment.
+
+import { ApiProblem, call, request, serverSentEvents } from "./api.js";
+import { clearProblem, clock, el, momentLink, showProblem } from "./dom.js";
+
+const conversationList = document.getElementById("conversation-list");
+const newButton = document.getElementById("new-conversation");
+const heading = document.getElementById("conversation-title");
+const messages = document.getElementById("messages");
+const empty = document.getElementById("chat-empty");
+const form = document.getElementById("ask-form");
+const question = document.getElementById("question");
+const problem = form.querySelector(".problem");
+const UNTITLED = "New conversation";
+
+let current = null; // the conversation on view: {id, title}, or null before the first question
+
+function citationLabel(citation) {
+  const seconds = citation.moment_seconds ?? citation.start_seconds;
+  const when = seconds === null || seconds === undefined ? "" : ` at ${clock(seconds)}`;
+  return `Source ${citation.number}: ${citation.title || citation.youtube_video_id}${when}`;
+}
+
+/** The answer's text with each [n] a link to its source's moment, then the list of sources. */
+function answerParts(message) {
+  const metadata = message.metadata || {};
+  const citations = new Map((metadata.citations || []).map((c) => [c.number, c]));
+  const text = el("div", { class: "text" });
+  for (const part of message.content.split(/(\[\d+\])/)) {
+    const marker = /^\[(\d+)\]$/.exec(part);
+    const citation = marker && citations.get(Number(marker[1]));
+    if (citation) {
+      const link = momentLink(citation, part);
+      link.classList.add("cite");
+      link.setAttribute("aria-label", citationLabel(citation));
+      text.append(link);
+    } else {
+      text.append(part);
+    }
+  }
+  const parts = [text];
+  if (metadata.partial) parts.push(el("p", { class: "hint", text: "This answer was cut short." }));
+  if (citations.size) {
+    const items = [...citations.values()].map((c) => el("li", { value: c.number }, momentLink(c)));
+    parts.push(el("p", { class: "sources-title", text: "Sources" }), el("ol", { class: "sources" }, ...items));
+  }
+  return parts;
+}
+
+function bubble(role, ...parts) {
+  const who = role === "user" ? "You" : "YouTube Talker";
+  return el("li", { class: `message from-${role}` }, el("p", { class: "who", text: who }), ...parts);
+}
+
+function messageItem(message) {
+  if (message.role === "user") return bubble("user", el("div", { class: "text", text: message.content }));
+  return bubble("assistant", ...answerParts(message));
+}
+
+function showMessages(items) {
+  messages.replaceChildren(...items.map(messageItem));
+  empty.hidden = items.length > 0;
+}
+
+function conversationItem(conversation) {
+  const button = el("button", {
+    type: "button",
+    class: "conversation-button",
+    "aria-current": current && current.id === conversation.id ? "true" : null,
+    text: conversation.title || UNTITLED,
+    onclick: () => open(conversation),
+  });
+  return el("li", {}, button);
+}
+
+async function loadConversations() {
+  const page = await call("/conversations?limit=50");
+  conversationList.replaceChildren(...page.items.map(conversationItem));
+  if (current) {
+    const fresh = page.items.find((c) => c.id === current.id);
+    if (fresh) setCurrent(fresh);
+  }
+}
+
+function setCurrent(conversation) {
+  current = conversation;
+  heading.textContent = (conversation && conversation.title) || UNTITLED;
+}
+
+async function open(conversation) {
+  clearProblem(problem);
+  setCurrent(conversation);
+  try {
+    const page = await call(`/conversations/${conversation.id}/messages?limit=100`);
+    showMessages(page.items);
+    await loadConversations();
+  } catch (error) {
+    showProblem(problem, error);
+  }
+  question.focus();
+}
+
+function startNew() {
+  setCurrent(null);
+  showMessages([]);
+  clearProblem(problem);
+  loadConversations().catch((error) => showProblem(problem, error));
+  question.focus();
+}
+
+/** Shows the answer as it comes; false when the model failed on the way. */
+async function streamInto(answer, response) {
+  const text = el("div", { class: "text" });
+  answer.append(text);
+  let answered = true;
+  for await (const event of serverSentEvents(response)) {
+    if (event.name === "delta") {
+      text.append(event.data.text);
+    } else if (event.name === "done") {
+      answer.replaceChildren(answer.firstChild, ...answerParts(event.data));
+    } else if (event.name === "error") {
+      // The model failed: what came is kept (the server stored it too), and the reason shown.
+      if (!text.textContent) answer.remove();
+      showProblem(problem, new ApiProblem(502, event.data));
+      answered = false;
+    }
+  }
+  return answered;
+}
+
+async function ask(content) {
+  if (!current) setCurrent(await call("/conversations", { method: "POST", json: {} }));
+  const mine = bubble("user", el("div", { class: "text", text: content }));
+  const answer = bubble("assistant");
+  answer.setAttribute("aria-busy", "true");
+  answer.classList.add("streaming");
+  messages.append(mine, answer);
+  empty.hidden = true;
+  try {
+    const response = await request(`/conversations/${current.id}/messages`, {
+      method: "POST",
+      json: { content },
+      accept: "text/event-stream",
+    });
+    if (!(await streamInto(answer, response))) question.value = content; // to ask again
+  } catch (error) {
+    mine.remove();
+    answer.remove();
+    question.value = content; // nothing was lost: ask again once the problem is fixed
+    throw error;
+  } finally {
+    answer.removeAttribute("aria-busy");
+    answer.classList.remove("streaming");
+  }
+  await loadConversations();
+}
+
+export async function showChat() {
+  clearProblem(problem);
+  try {
+    await loadConversations();
+  } catch (error) {
+    showProblem(problem, error);
+  }
+}
+
+export function setUpChat() {
+  newButton.addEventListener("click", startNew);
+  question.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const content = question.value.trim();
+    if (!content) return;
+    const button = form.querySelector("button[type=submit]");
+    clearProblem(problem);
+    button.disabled = true;
+    question.value = "";
+    try {
+      await ask(content);
+    } catch (error) {
+      showProblem(problem, error);
+    } finally {
+      button.disabled = false;
+      question.focus();
+    }
+  });
+}
+
+export function stopChat() {
+  setCurrent(null);
+  showMessages([]);
+  conversationList.replaceChildren();
+}

@@ -1,0 +1,173 @@
+"""The OpenAPI document is fit for generated clients: it validates, its operation ids read as
+method names, every request body has an example (and every example is valid), the message
+metadata is typed, and the answer stream's events are documented as they are sent."""
+
+import importlib
+import pkgutil
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import app.api.schemas
+from app.api.streaming import STREAM_EVENTS
+from app.main import create_app
+from tests.api.talks import talking_to
+from tests.api.test_chat import OVEN_QUESTION, new_conversation, parse_sse
+from tests.fakes import ScriptedModel
+
+METHOD_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+COMPONENTS = "#/components/schemas/"
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return create_app().openapi()
+
+
+def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            yield method.upper(), path, operation
+
+
+def resolve(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].removeprefix(COMPONENTS)]
+    return schema
+
+
+def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
+    validate(document)
+
+
+def test_operation_ids_read_as_method_names_and_are_unique(document: dict[str, Any]) -> None:
+    ids = [operation["operationId"] for _, _, operation in operations(document)]
+
+    assert len(ids) == len(set(ids))
+    for operation_id in ids:
+        assert METHOD_NAME.match(operation_id), operation_id
+        assert "api_v1" not in operation_id, operation_id  # no path or method appended
+    assert {"register", "login", "list_conversations", "create_conversation", "ask"} <= set(ids)
+
+
+def test_every_request_body_has_an_example(document: dict[str, Any]) -> None:
+    missing = [
+        (method, path, media_type)
+        for method, path, operation in operations(document)
+        for media_type, content in operation.get("requestBody", {}).get("content", {}).items()
+        if not {"example", "examples"} & set(content)
+        and "examples" not in resolve(content["schema"], document)
+    ]
+    assert missing == []
+
+
+def models_with_examples() -> Iterator[type[BaseModel]]:
+    modules = [f"app.api.schemas.{m.name}" for m in pkgutil.iter_modules(app.api.schemas.__path__)]
+    for module in map(importlib.import_module, [*modules, "app.api.errors"]):
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseModel)
+                and value.__module__ == module.__name__
+                and isinstance(value.model_config.get("json_schema_extra"), dict)
+            ):
+                yield value
+
+
+def test_every_example_is_valid_for_its_model() -> None:
+    checked = set()
+    for model in models_with_examples():
+        extra = model.model_config["json_schema_extra"]
+        assert isinstance(extra, dict)
+        for example in extra["examples"]:  # type: ignore[union-attr]
+            model.model_validate(example)
+        checked.add(model.__name__)
+    # The main answers carry one too, not only the requests.
+    assert {"ConversationPublic", "MessagePublic", "LoginResult", "ErrorResponse"} <= checked
+
+
+def test_message_metadata_citations_and_usage_are_typed(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    message = schemas["MessagePublic"]["properties"]
+    metadata = resolve(message["metadata"], document)
+    assert message["metadata"] == {"$ref": COMPONENTS + "MessageMetadata"}
+    assert metadata["properties"]["citations"]["items"] == {"$ref": COMPONENTS + "Citation"}
+    assert metadata["properties"]["usage"] == {"$ref": COMPONENTS + "TokenUsage"}
+    assert "required" not in metadata  # a question's metadata is {}
+    draft = schemas["DraftResult"]["properties"]
+    assert draft["sources"]["items"] == {"$ref": COMPONENTS + "Citation"}
+    assert draft["usage"] == {"$ref": COMPONENTS + "TokenUsage"}
+    assert set(schemas["Citation"]["required"]) >= {"number", "transcript_id", "url"}
+
+
+def test_the_answer_stream_is_documented(document: dict[str, Any]) -> None:
+    ask = document["paths"]["/api/v1/conversations/{conversation_id}/messages"]["post"]
+    stream = ask["responses"]["201"]["content"]["text/event-stream"]
+    event = resolve(stream["schema"], document)
+
+    assert stream["schema"] == {"$ref": COMPONENTS + "AnswerStreamEvent"}
+    assert set(event["discriminator"]["mapping"]) == {"user_message", "delta", "done", "error"}
+    payloads = {
+        name: resolve({"$ref": ref}, document)["properties"]["data"]
+        for name, ref in event["discriminator"]["mapping"].items()
+    }
+    assert payloads["user_message"] == {"$ref": COMPONENTS + "MessagePublic"}
+    assert payloads["done"] == {"$ref": COMPONENTS + "MessagePublic"}
+    assert payloads["error"] == {"$ref": COMPONENTS + "ErrorResponse"}
+    assert resolve(payloads["delta"], document)["required"] == ["text"]
+    assert "text/event-stream" in ask["description"]
+
+
+async def test_streamed_events_match_their_documented_schemas(session: AsyncSession) -> None:
+    async with talking_to(session, ScriptedModel()) as (client, account):
+        conversation_id = await new_conversation(client, account)
+        response = await client.post(
+            f"/api/v1/conversations/{conversation_id}/messages",
+            json={"content": OVEN_QUESTION},
+            headers={**account.headers, "Accept": "text/event-stream"},
+        )
+
+    events = parse_sse(response.text)
+    assert (events[0][0], events[-1][0]) == ("user_message", "done")
+    for name, data in events:
+        STREAM_EVENTS[name].model_validate({"event": name, "data": data})
+    done = STREAM_EVENTS["done"].model_validate({"event": "done", "data": events[-1][1]})
+    assert done.data.metadata.citations  # type: ignore[union-attr]
+
+
+async def test_the_typed_answer_is_the_json_that_was_stored(session: AsyncSession) -> None:
+    """The answer as `POST …/messages` returns it (through the typed models) is, byte for
+    byte once parsed, what `GET …/messages` reads straight from the database."""
+    async with talking_to(session, ScriptedModel()) as (client, account):
+        conversation_id = await new_conversation(client, account)
+        grounded = await client.post(
+            f"/api/v1/conversations/{conversation_id}/messages",
+            json={"content": OVEN_QUESTION},
+            headers=account.headers,
+        )
+        declined = await client.post(
+            f"/api/v1/conversations/{conversation_id}/messages",
+            json={"content": "Who won the 1954 football world cup?"},
+            headers=account.headers,
+        )
+        listed = await client.get(
+            f"/api/v1/conversations/{conversation_id}/messages", headers=account.headers
+        )
+
+    returned = [
+        message
+        for exchange in (grounded.json(), declined.json())
+        for message in (exchange["user_message"], exchange["assistant_message"])
+    ]
+    assert returned == listed.json()["items"]
+    answer, refusal = returned[1]["metadata"], returned[3]["metadata"]
+    assert returned[0]["metadata"] == {}
+    assert answer["usage"] == {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
+    assert answer["citations"][0]["url"].startswith("https://youtu.be/")
+    assert refusal["provider"] is None  # stored as null: kept as null
+    assert "usage" not in refusal  # not stored: not invented
