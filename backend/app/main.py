@@ -31,6 +31,7 @@ from app.api.routes import (
     templates,
     transcripts,
     usage,
+    webhooks,
 )
 from app.api.validation import refuse_unstorable_values
 from app.core.config import Settings, get_settings
@@ -41,6 +42,7 @@ from app.services.chunk_embeddings import Embedder
 from app.services.chunking import get_tokenizer
 from app.services.ingest_worker import start_workers
 from app.services.llm import OpenAICompatibleModel, build_language_model
+from app.services.webhooks.sender import start_senders
 from app.services.youtube_fetcher import YouTubeFetcher
 
 API_PREFIX = "/api/v1"
@@ -66,7 +68,8 @@ def start_ingest_workers(settings: Settings, embedder: Embedder | None) -> list[
     if not settings.jobs_enabled:
         return []
     count = settings.job_workers
-    return start_workers(unit_of_work, YouTubeFetcher, settings, count, embedder)[1]
+    workers = start_workers(unit_of_work, YouTubeFetcher, settings, count, embedder)[1]
+    return workers + start_senders(unit_of_work, settings, settings.webhook_senders)
 
 
 @asynccontextmanager
@@ -116,6 +119,7 @@ def api_router() -> APIRouter:
         drafts,
         templates,
         usage,
+        webhooks,
         config,
     )
     for module in modules:

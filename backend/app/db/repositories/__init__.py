@@ -13,6 +13,8 @@ from app.db.repositories.template import TemplateRepository
 from app.db.repositories.transcript import TranscriptRepository
 from app.db.repositories.usage import DailyUsage, UsageRepository
 from app.db.repositories.user import UserRepository
+from app.db.repositories.webhook_delivery import ClaimedDelivery, WebhookDeliveryRepository
+from app.db.repositories.webhook_endpoint import WebhookEndpointRepository
 
 __all__ = [
     "ApiKeyRepository",
@@ -20,6 +22,7 @@ __all__ = [
     "ChunkHit",
     "ChunkRepository",
     "ChunkText",
+    "ClaimedDelivery",
     "ConfigRepository",
     "ConversationRepository",
     "CounterKey",
@@ -36,4 +39,6 @@ __all__ = [
     "UsageRepository",
     "UserRepository",
     "VectorHit",
+    "WebhookDeliveryRepository",
+    "WebhookEndpointRepository",
 ]

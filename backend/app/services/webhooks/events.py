@@ -1,0 +1,45 @@
+"""The events a webhook can tell, and writing them down as deliveries.
+
+An event is written in the same transaction as the change it reports (a job finished, a
+transcript's vectors stored): both are committed, or neither. Nothing is sent here; the
+delivery loop (`sender.py`) sends what was committed. The body follows the Standard Webhooks
+shape: `{"type": …, "timestamp": …, "data": {…}}`.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import WEBHOOK_EVENTS
+from app.db.repositories import WebhookDeliveryRepository
+
+JOB_SUCCEEDED, JOB_FAILED, TRANSCRIPT_READY = WEBHOOK_EVENTS
+
+
+async def record_event(
+    session: AsyncSession, user_id: UUID, event_type: str, data: dict[str, Any]
+) -> int:
+    """A pending delivery for each of the user's endpoints listening for `event_type`, in the
+    session's transaction; returns how many."""
+    assert event_type in WEBHOOK_EVENTS, event_type
+    payload = {"type": event_type, "timestamp": datetime.now(UTC).isoformat(), "data": data}
+    return await WebhookDeliveryRepository(session).enqueue_for_subscribers(
+        user_id, event_type, payload
+    )
+
+
+def job_data(job_id: UUID, kind: str, video_id: str, attempts: int, status: str) -> dict[str, Any]:
+    """What every job event says; the caller adds the outcome (transcript, or error)."""
+    return {
+        "job_id": str(job_id),
+        "kind": kind,
+        "youtube_video_id": video_id,
+        "status": status,
+        "attempts": attempts,
+    }
+
+
+def transcript_ready_data(transcript_id: UUID, video_id: str) -> dict[str, Any]:
+    return {"transcript_id": str(transcript_id), "youtube_video_id": video_id}

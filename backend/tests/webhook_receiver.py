@@ -1,0 +1,57 @@
+"""A webhook receiver for the tests: a tiny HTTP server on 127.0.0.1 in the test's own event
+loop, which records each request and answers with the statuses it is told to, in turn."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    port: int
+    # The status of each answer in turn; once used up, 204. A 3xx answer carries `Location`.
+    statuses: list[int] = field(default_factory=list)
+    received: list[ReceivedRequest] = field(default_factory=list)
+
+    def url(self, path: str = "/hooks") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request_line = (await reader.readline()).decode()
+            method, path, _ = request_line.split(" ", 2)
+            headers: dict[str, str] = {}
+            while (line := (await reader.readline()).decode().strip()) != "":
+                name, value = line.split(":", 1)
+                headers[name.strip().lower()] = value.strip()
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            self.received.append(ReceivedRequest(method, path, headers, body))
+            status = self.statuses.pop(0) if self.statuses else 204
+            location = f"Location: {self.url('/elsewhere')}\r\n" if 300 <= status < 400 else ""
+            head = f"HTTP/1.1 {status} X\r\n{location}Content-Length: 0\r\nConnection: close"
+            writer.write(f"{head}\r\n\r\n".encode())
+            await writer.drain()
+        finally:
+            writer.close()
+
+
+@asynccontextmanager
+async def receiver() -> AsyncIterator[Receiver]:
+    """A receiver listening on a free port of 127.0.0.1 while the block runs."""
+    listening = Receiver(port=0)
+    server = await asyncio.start_server(listening.handle, "127.0.0.1", 0)
+    listening.port = server.sockets[0].getsockname()[1]
+    try:
+        yield listening
+    finally:
+        server.close()
+        await server.wait_closed()
