@@ -2,9 +2,13 @@
 loop, which records each request and answers with the statuses it is told to, in turn."""
 
 import asyncio
+import shutil
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -55,3 +59,48 @@ async def receiver() -> AsyncIterator[Receiver]:
     finally:
         server.close()
         await server.wait_closed()
+
+
+@asynccontextmanager
+async def tls_receiver(certificate: Path, key: Path) -> AsyncIterator[Receiver]:
+    """A receiver answering https on a free port of 127.0.0.1 with this certificate."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate, key)
+    listening = Receiver(port=0)
+    server = await asyncio.start_server(listening.handle, "127.0.0.1", 0, ssl=context)
+    listening.port = server.sockets[0].getsockname()[1]
+    try:
+        yield listening
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def self_signed_certificate(folder: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for `name` and its key, made by the openssl command."""
+    certificate, key = folder / "certificate.pem", folder / "key.pem"
+    openssl = shutil.which("openssl")
+    assert openssl is not None, "the openssl command is needed"
+    subprocess.run(  # noqa: S603 (our own arguments)
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+            "-subj",
+            f"/CN={name}",
+            "-addext",
+            f"subjectAltName=DNS:{name}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return certificate, key

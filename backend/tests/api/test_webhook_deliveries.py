@@ -3,23 +3,35 @@ receiver would), sent by the delivery loop after the event's transaction, retrie
 given up, and the endpoint disabled after failing again and again. No redirect is followed, and
 a host resolving to a loopback address is refused unless the setting allows it."""
 
+import shutil
+import ssl
 import uuid
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks import Webhook
 
 from app.core.config import get_settings
+from app.db.repositories import WebhookDeliveryRepository
 from app.services.webhooks.events import JOB_SUCCEEDED, record_event
 from app.services.webhooks.sender import WebhookSender
 from tests.api import test_embed_jobs, test_ingest
 from tests.api.conftest import Account, ClientFactory, savepoint_unit_of_work
 from tests.api.test_webhooks import LOCAL, WEBHOOKS, register
 from tests.fakes import HashingEmbedder
-from tests.webhook_receiver import ReceivedRequest, Receiver, receiver
+from tests.webhook_receiver import (
+    ReceivedRequest,
+    Receiver,
+    receiver,
+    self_signed_certificate,
+    tls_receiver,
+)
 
 
 def sender_for(session: AsyncSession, **settings: Any) -> WebhookSender:
@@ -271,3 +283,77 @@ async def test_an_endpoint_that_cannot_be_reached_is_retried(
 
     assert delivery["status"] == "pending"
     assert delivery["last_error"].startswith("could not deliver: ConnectError")
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+async def test_https_goes_to_the_checked_address_with_the_name_for_tls(
+    make_client: ClientFactory, alice: Account, session: AsyncSession, tmp_path: Path
+) -> None:
+    certificate, key = self_signed_certificate(tmp_path, "localhost")
+    trusted = ssl.create_default_context(cafile=str(certificate))
+    sender = WebhookSender(sender_for(session).unit_of_work, sender_for(session).settings, trusted)
+    async with tls_receiver(certificate, key) as hooks, make_client(**LOCAL) as client:
+        url = f"https://localhost:{hooks.port}/hooks"
+        endpoint = await register(client, alice, url, ["job.succeeded"])
+        await record_event(session, uuid.UUID(alice.id), JOB_SUCCEEDED, {})
+        await send_due(sender)
+        (delivery,) = await deliveries(client, alice, endpoint["id"])
+
+    # Connected to a resolved address, yet the certificate was checked against "localhost".
+    assert delivery["status"] == "succeeded", delivery["last_error"]
+    (request,) = hooks.received
+    assert request.headers["host"] == f"localhost:{hooks.port}"
+    verified(request, endpoint["secret"])
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+async def test_a_certificate_for_another_name_is_refused(
+    make_client: ClientFactory, alice: Account, session: AsyncSession, tmp_path: Path
+) -> None:
+    certificate, key = self_signed_certificate(tmp_path, "example.com")
+    trusted = ssl.create_default_context(cafile=str(certificate))
+    sender = WebhookSender(sender_for(session).unit_of_work, sender_for(session).settings, trusted)
+    async with tls_receiver(certificate, key) as hooks, make_client(**LOCAL) as client:
+        endpoint = await register(
+            client, alice, f"https://localhost:{hooks.port}/hooks", ["job.succeeded"]
+        )
+        await record_event(session, uuid.UUID(alice.id), JOB_SUCCEEDED, {})
+        await send_due(sender)
+        (delivery,) = await deliveries(client, alice, endpoint["id"])
+
+    assert delivery["status"] == "pending"
+    assert "CERTIFICATE_VERIFY_FAILED" in delivery["last_error"]
+    assert hooks.received == []
+
+
+async def test_a_transcript_with_nothing_to_embed_is_ready_when_stored(
+    make_client: ClientFactory, alice: Account, session: AsyncSession
+) -> None:
+    async with receiver() as hooks, make_client(**LOCAL, embeddings_enabled=False) as client:
+        endpoint = await register(client, alice, hooks.url(), ["transcript.ready"])
+        transcript_id = await test_embed_jobs.upload(client, alice)
+        await send_due(sender_for(session))
+
+    payload = verified(hooks.received[0], endpoint["secret"])
+    assert payload["type"] == "transcript.ready"
+    assert payload["data"]["transcript_id"] == transcript_id
+
+
+async def test_a_claimed_delivery_is_claimed_again_only_after_its_lease(
+    make_client: ClientFactory, alice: Account, session: AsyncSession
+) -> None:
+    async with receiver() as hooks, make_client(**LOCAL) as client:
+        await record_one_event(hooks, client, alice, session)
+    deliveries_table = WebhookDeliveryRepository(session)
+    lease = timedelta(minutes=5)
+
+    first = await deliveries_table.claim_next(lease)  # its loop dies while sending
+    assert first is not None
+    assert await deliveries_table.claim_next(lease) is None  # leased
+    await make_due(session)
+    again = await deliveries_table.claim_next(lease)
+
+    assert again is not None
+    assert (again.id, again.attempts) == (first.id, 2)
+    assert again.url == hooks.url()
+    assert again.payload["type"] == "job.succeeded"

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -79,9 +80,15 @@ def outcome_of(status: int, location: str | None) -> Outcome:
 class WebhookSender:
     """Claims due deliveries and sends them, one at a time per loop."""
 
-    def __init__(self, unit_of_work: UnitOfWork, settings: Settings) -> None:
+    def __init__(
+        self,
+        unit_of_work: UnitOfWork,
+        settings: Settings,
+        verify: ssl.SSLContext | bool = True,  # the certificates trusted: the system's
+    ) -> None:
         self.unit_of_work = unit_of_work
         self.settings = settings
+        self.verify = verify
         # Longer than any attempt can take: a claim older than this belongs to a dead loop.
         self.lease = timedelta(
             seconds=2 * settings.webhook_connect_timeout_seconds
@@ -101,6 +108,7 @@ class WebhookSender:
             timeout=timeout,
             follow_redirects=False,
             trust_env=False,
+            verify=self.verify,
             limits=httpx.Limits(max_keepalive_connections=0),
         )
 
