@@ -2,6 +2,7 @@
 loop, which records each request and answers with the statuses it is told to, in turn."""
 
 import asyncio
+import contextlib
 import shutil
 import ssl
 import subprocess
@@ -25,6 +26,7 @@ class Receiver:
     # The status of each answer in turn; once used up, 204. A 3xx answer carries `Location`.
     statuses: list[int] = field(default_factory=list)
     received: list[ReceivedRequest] = field(default_factory=list)
+    answer_after: float = 0.0  # seconds to wait before answering
 
     def url(self, path: str = "/hooks") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -42,8 +44,10 @@ class Receiver:
             status = self.statuses.pop(0) if self.statuses else 204
             location = f"Location: {self.url('/elsewhere')}\r\n" if 300 <= status < 400 else ""
             head = f"HTTP/1.1 {status} X\r\n{location}Content-Length: 0\r\nConnection: close"
+            await asyncio.sleep(self.answer_after)
             writer.write(f"{head}\r\n\r\n".encode())
-            await writer.drain()
+            with contextlib.suppress(OSError):  # the sender may have given up waiting
+                await writer.drain()
         finally:
             writer.close()
 

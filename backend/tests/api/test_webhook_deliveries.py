@@ -3,6 +3,7 @@ receiver would), sent by the delivery loop after the event's transaction, retrie
 given up, and the endpoint disabled after failing again and again. No redirect is followed, and
 a host resolving to a loopback address is refused unless the setting allows it."""
 
+import ipaddress
 import shutil
 import ssl
 import uuid
@@ -19,6 +20,7 @@ from standardwebhooks import Webhook
 
 from app.core.config import get_settings
 from app.db.repositories import WebhookDeliveryRepository
+from app.services.webhooks import addresses
 from app.services.webhooks.events import JOB_SUCCEEDED, record_event
 from app.services.webhooks.sender import WebhookSender
 from tests.api import test_embed_jobs, test_ingest
@@ -357,3 +359,60 @@ async def test_a_claimed_delivery_is_claimed_again_only_after_its_lease(
     assert (again.id, again.attempts) == (first.id, 2)
     assert again.url == hooks.url()
     assert again.payload["type"] == "job.succeeded"
+
+
+async def test_an_endpoint_too_slow_to_answer_is_retried(
+    make_client: ClientFactory, alice: Account, session: AsyncSession
+) -> None:
+    async with receiver() as hooks, make_client(**LOCAL) as client:
+        hooks.answer_after = 2.0
+        endpoint = await record_one_event(hooks, client, alice, session)
+        await send_due(sender_for(session, webhook_read_timeout_seconds=0.2))
+        (delivery,) = await deliveries(client, alice, endpoint["id"])
+
+    assert delivery["status"] == "pending"
+    assert delivery["last_error"] == "timed out (ReadTimeout)"
+    assert delivery["last_response_code"] is None
+
+
+async def test_the_request_goes_to_the_addresses_that_were_checked(
+    make_client: ClientFactory,
+    alice: Account,
+    session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name is looked up once per attempt, and the request connects to what that lookup
+    returned, in turn (127.0.0.2 has no listener here), keeping the name in Host."""
+    lookups: list[str] = []
+
+    async def resolve(host: str, port: int, lookup_seconds: float) -> list[Any]:
+        lookups.append(host)
+        return [ipaddress.ip_address("127.0.0.2"), ipaddress.ip_address("127.0.0.1")]
+
+    async with receiver() as hooks, make_client(**LOCAL) as client:
+        endpoint = await register(client, alice, hooks.url(), ["job.succeeded"])
+        path = f"{WEBHOOKS}/{endpoint['id']}"
+        moved = await client.patch(
+            path, json={"url": f"http://hooks.test:{hooks.port}/in"}, headers=alice.headers
+        )
+        assert moved.status_code == 422  # hooks.test resolves to nothing yet
+        monkeypatch.setattr(addresses, "resolve", resolve)
+        moved = await client.patch(
+            path, json={"url": f"http://hooks.test:{hooks.port}/in"}, headers=alice.headers
+        )
+        assert moved.status_code == 200, moved.text
+        await record_event(session, uuid.UUID(alice.id), JOB_SUCCEEDED, {})
+        refused = sender_for(session, webhook_allow_private_addresses=False)
+        await send_due(refused)
+        (not_sent,) = await deliveries(client, alice, endpoint["id"])
+        await make_due(session)
+        await send_due(sender_for(session))
+        (sent,) = await deliveries(client, alice, endpoint["id"])
+
+    assert not_sent["last_error"] == (
+        "not sent: hooks.test resolves to 127.0.0.2, which is not a public address (loopback)"
+    )
+    assert sent["status"] == "succeeded", sent["last_error"]
+    (request,) = hooks.received
+    assert (request.path, request.headers["host"]) == ("/in", f"hooks.test:{hooks.port}")
+    assert lookups == ["hooks.test"] * 3  # the PATCH, then one per attempt
