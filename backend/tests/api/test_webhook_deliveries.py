@@ -24,7 +24,7 @@ from app.services.webhooks import addresses
 from app.services.webhooks.events import JOB_SUCCEEDED, record_event
 from app.services.webhooks.sender import WebhookSender
 from tests.api import test_embed_jobs, test_ingest
-from tests.api.conftest import Account, ClientFactory, savepoint_unit_of_work
+from tests.api.conftest import Account, ClientFactory, assert_error, savepoint_unit_of_work
 from tests.api.test_webhooks import LOCAL, WEBHOOKS, register
 from tests.fakes import HashingEmbedder
 from tests.webhook_receiver import (
@@ -416,3 +416,26 @@ async def test_the_request_goes_to_the_addresses_that_were_checked(
     (request,) = hooks.received
     assert (request.path, request.headers["host"]) == ("/in", f"hooks.test:{hooks.port}")
     assert lookups == ["hooks.test"] * 3  # the PATCH, then one per attempt
+
+
+async def test_a_test_delivery_tries_the_receiver(
+    make_client: ClientFactory, alice: Account, bob: Account, session: AsyncSession
+) -> None:
+    async with receiver() as hooks, make_client(**LOCAL) as client:
+        endpoint = await register(client, alice, hooks.url(), ["transcript.ready"])
+        path = f"{WEBHOOKS}/{endpoint['id']}"
+        queued = await client.post(f"{path}/test", headers=alice.headers)
+        assert_error(await client.post(f"{path}/test", headers=bob.headers), 404, "not_found")
+        await send_due(sender_for(session))
+        (delivered,) = await deliveries(client, alice, endpoint["id"])
+        await client.patch(path, json={"enabled": False}, headers=alice.headers)
+        off = await client.post(f"{path}/test", headers=alice.headers)
+
+    assert queued.status_code == 202, queued.text
+    assert (queued.json()["status"], queued.json()["event_type"]) == ("pending", "webhook.test")
+    assert delivered["id"] == queued.json()["id"]
+    assert delivered["status"] == "succeeded"
+    payload = verified(hooks.received[0], endpoint["secret"])
+    assert payload["type"] == "webhook.test"
+    assert payload["data"] == {"endpoint_id": endpoint["id"]}
+    assert "turn it on" in assert_error(off, 409, "conflict")["message"]

@@ -15,7 +15,7 @@ from app.api.schemas.webhooks import (
     WebhookPublic,
     WebhookUpdate,
 )
-from app.db.models import WebhookEndpoint
+from app.db.models import WebhookDelivery, WebhookEndpoint
 from app.db.repositories import WebhookDeliveryRepository, WebhookEndpointRepository
 from app.services.webhooks.endpoints import (
     TooManyEndpointsError,
@@ -23,6 +23,7 @@ from app.services.webhooks.endpoints import (
     change_endpoint,
     register_endpoint,
 )
+from app.services.webhooks.events import record_ping
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=error_responses(401, 422))
 
@@ -124,3 +125,20 @@ async def list_deliveries(
     items = await deliveries.list_by_endpoint(endpoint_id, limit, offset)
     total = await deliveries.count_by_endpoint(endpoint_id)
     return page_of(WebhookDeliveryPublic, items, total, limit, offset)
+
+
+@router.post(
+    "/{endpoint_id:uuid}/test",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=WebhookDeliveryPublic,
+    responses=error_responses(404, 409),
+)
+async def send_test_delivery(
+    endpoint_id: UUID, user: CurrentUser, session: SessionDep
+) -> WebhookDelivery:
+    """Queue a signed `webhook.test` delivery to this endpoint, whatever its events, to try
+    the receiver; follow it in the delivery log."""
+    endpoint = await owned_endpoint(session, endpoint_id, user.id)
+    if not endpoint.enabled:
+        raise ApiError(409, "conflict", "the endpoint is disabled: turn it on (PATCH) first")
+    return await record_ping(session, endpoint.id)

@@ -72,7 +72,7 @@ class WebhookCreated(WebhookPublic):
 
 class WebhookDeliveryPublic(OrmModel):
     id: UUID = Field(description="Sent as the `webhook-id` header, the same on every attempt.")
-    event_type: WebhookEvent
+    event_type: WebhookEvent | Literal["webhook.test"]
     status: Literal["pending", "succeeded", "failed"]
     attempts: int
     last_response_code: int | None = Field(description="The HTTP status of the last answer.")

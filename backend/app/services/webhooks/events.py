@@ -12,10 +12,12 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import WEBHOOK_EVENTS
+from app.db.models import WEBHOOK_EVENTS, WebhookDelivery
 from app.db.repositories import WebhookDeliveryRepository
 
 JOB_SUCCEEDED, JOB_FAILED, TRANSCRIPT_READY = WEBHOOK_EVENTS
+# Sent on request (POST /webhooks/{id}/test) to that endpoint only, whatever its events.
+PING = "webhook.test"
 
 
 async def record_event(
@@ -24,10 +26,22 @@ async def record_event(
     """A pending delivery for each of the user's endpoints listening for `event_type`, in the
     session's transaction; returns how many."""
     assert event_type in WEBHOOK_EVENTS, event_type
-    payload = {"type": event_type, "timestamp": datetime.now(UTC).isoformat(), "data": data}
     return await WebhookDeliveryRepository(session).enqueue_for_subscribers(
-        user_id, event_type, payload
+        user_id, event_type, body(event_type, data)
     )
+
+
+async def record_ping(session: AsyncSession, endpoint_id: UUID) -> WebhookDelivery:
+    """A `webhook.test` delivery for this endpoint alone, to try a receiver."""
+    return await WebhookDeliveryRepository(session).create(
+        endpoint_id=endpoint_id,
+        event_type=PING,
+        payload=body(PING, {"endpoint_id": str(endpoint_id)}),
+    )
+
+
+def body(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"type": event_type, "timestamp": datetime.now(UTC).isoformat(), "data": data}
 
 
 def job_data(job_id: UUID, kind: str, video_id: str, attempts: int, status: str) -> dict[str, Any]:
