@@ -439,3 +439,18 @@ async def test_a_test_delivery_tries_the_receiver(
     assert payload["type"] == "webhook.test"
     assert payload["data"] == {"endpoint_id": endpoint["id"]}
     assert "turn it on" in assert_error(off, 409, "conflict")["message"]
+
+
+async def test_an_attempt_has_a_deadline_of_its_own(
+    make_client: ClientFactory, alice: Account, session: AsyncSession
+) -> None:
+    sender = sender_for(session, webhook_read_timeout_seconds=5)
+    sender.attempt_seconds = 0.2  # shorter than the wait for the answer, not than one read
+    async with receiver() as hooks, make_client(**LOCAL) as client:
+        hooks.answer_after = 2.0
+        endpoint = await record_one_event(hooks, client, alice, session)
+        await send_due(sender)
+        (delivery,) = await deliveries(client, alice, endpoint["id"])
+
+    assert delivery["status"] == "pending"
+    assert delivery["last_error"] == "timed out (no answer within 0.2 s)"

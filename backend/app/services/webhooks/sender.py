@@ -89,12 +89,16 @@ class WebhookSender:
         self.unit_of_work = unit_of_work
         self.settings = settings
         self.verify = verify
-        # Longer than any attempt can take: a claim older than this belongs to a dead loop.
-        self.lease = timedelta(
-            seconds=2 * settings.webhook_connect_timeout_seconds
-            + 2 * settings.webhook_read_timeout_seconds
-            + 30
+        connect, read = (
+            settings.webhook_connect_timeout_seconds,
+            settings.webhook_read_timeout_seconds,
         )
+        # The read timeout bounds each read, not the answer: a receiver sending its headers a
+        # byte at a time could hold an attempt for ever. The request has this long in all.
+        self.attempt_seconds = 2 * connect + read
+        # Longer than any attempt (the lookup, then the request) can take: a claim older than
+        # this belongs to a loop that died.
+        self.lease = timedelta(seconds=connect + self.attempt_seconds + 30)
 
     def new_client(self) -> httpx.AsyncClient:
         """No redirects, bounded waits, no proxy from the environment (it would connect to
@@ -146,7 +150,10 @@ class WebhookSender:
         body = json.dumps(delivery.payload, separators=(",", ":"))
         headers = target.headers | signed_headers(delivery, body, datetime.now(UTC))
         try:
-            status, location = await self._post(client, target, body, headers)
+            async with asyncio.timeout(self.attempt_seconds):
+                status, location = await self._post(client, target, body, headers)
+        except TimeoutError:
+            return Outcome(error=f"timed out (no answer within {self.attempt_seconds:g} s)")
         except httpx.TimeoutException as error:
             return Outcome(error=f"timed out ({type(error).__name__})")
         except httpx.HTTPError as error:
