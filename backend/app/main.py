@@ -35,6 +35,7 @@ from app.api.routes import (
     templates,
     transcripts,
     usage,
+    webhooks,
 )
 from app.api.streaming import document_answer_stream
 from app.api.validation import refuse_unstorable_values
@@ -47,6 +48,7 @@ from app.services.chunking import get_tokenizer
 from app.services.ingest_worker import start_workers
 from app.services.llm import OpenAICompatibleModel, build_language_model
 from app.services.runtime_settings import RuntimeSettings
+from app.services.webhooks.sender import start_senders
 from app.services.youtube_fetcher import YouTubeFetcher
 from app.web import install_web_page
 
@@ -73,7 +75,8 @@ def start_ingest_workers(settings: Settings, embedder: Embedder | None) -> list[
     if not settings.jobs_enabled:
         return []
     count = settings.job_workers
-    return start_workers(unit_of_work, YouTubeFetcher, settings, count, embedder)[1]
+    workers = start_workers(unit_of_work, YouTubeFetcher, settings, count, embedder)[1]
+    return workers + start_senders(unit_of_work, settings, settings.webhook_senders)
 
 
 @asynccontextmanager
@@ -124,6 +127,7 @@ def api_router() -> APIRouter:
         templates,
         usage,
         limits,
+        webhooks,
         config,
     )
     for module in modules:

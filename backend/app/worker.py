@@ -1,4 +1,5 @@
-"""`python -m app.worker`: ingest workers (fetching and embedding) in a process of their own.
+"""`python -m app.worker`: ingest workers (fetching and embedding) and webhook delivery loops
+in a process of their own.
 
 The API process runs JOB_WORKERS workers itself unless JOBS_ENABLED=false; run this to add more
 capacity or to keep fetching out of the API process. Workers coordinate through PostgreSQL
@@ -22,6 +23,7 @@ from app.db.embedded import database_failure_message, resolve_database_url
 from app.db.session import dispose_engine, get_engine, unit_of_work
 from app.services.chunk_embeddings import Embedder
 from app.services.ingest_worker import start_workers
+from app.services.webhooks.sender import start_senders
 from app.services.youtube_fetcher import YouTubeFetcher
 
 logger = logging.getLogger("app.worker")
@@ -32,6 +34,7 @@ async def run(worker_count: int) -> None:
     await check_database()
     embedder = Embedder(settings) if settings.embeddings_enabled else None
     worker, tasks = start_workers(unit_of_work, YouTubeFetcher, settings, worker_count, embedder)
+    tasks += start_senders(unit_of_work, settings, settings.webhook_senders)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

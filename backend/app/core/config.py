@@ -112,6 +112,24 @@ class Settings(BaseSettings):
     job_retry_max_seconds: float = Field(default=600.0, ge=0)
     ingest_languages: list[str] = Field(default_factory=lambda: ["en"])
 
+    # Webhooks (app/services/webhooks/): deliveries are sent by a background loop beside the
+    # job workers, never on the request path.
+    webhook_senders: int = Field(default=1, ge=0)  # delivery loops per process that runs jobs
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    webhook_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_retry_base_seconds: float = Field(default=30.0, ge=0)
+    webhook_retry_max_seconds: float = Field(default=6 * 3600, ge=0)
+    # Failed attempts in a row (any of the endpoint's deliveries) that disable an endpoint.
+    webhook_disable_after_failures: int = Field(default=20, ge=1)
+    # Off, endpoints must be https:// (the body is signed, not encrypted).
+    webhook_allow_http: bool = False
+    # Private, loopback, link-local and other non-public addresses are refused unless this is
+    # on (a development machine, or tests with a local receiver): see webhooks/addresses.py.
+    webhook_allow_private_addresses: bool = False
+    webhook_max_endpoints_per_user: int = Field(default=20, ge=1)
+
     # Retrieval and chat
     search_max_results: int = Field(default=50, ge=1, le=200)
     search_default_limit: int = Field(default=10, ge=1, le=50)

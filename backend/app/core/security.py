@@ -7,6 +7,7 @@ GIL), never more at once than there are cores. Session tokens and API keys are r
 leak reveals no usable credential (a fast hash is enough for secrets this long).
 """
 
+import base64
 import hashlib
 import secrets
 from functools import lru_cache
@@ -70,6 +71,11 @@ def new_session_token() -> str:
 
 def new_api_key() -> str:
     return API_KEY_MARKER + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks signing secret: `whsec_` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
 def is_api_key(credential: str) -> bool:

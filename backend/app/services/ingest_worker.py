@@ -27,6 +27,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.backoff import exponential_backoff
 from app.core.config import Settings
 from app.db.errors import ConflictError, is_database_unavailable, outage_reason
 from app.db.models import Job
@@ -37,6 +38,14 @@ from app.services.chunk_embeddings import Embedder
 from app.services.embeddings.base import EmbeddingError
 from app.services.runtime_settings import RuntimeSettings
 from app.services.transcripts import NewTranscript, store_transcript
+from app.services.webhooks.events import (
+    JOB_FAILED,
+    JOB_SUCCEEDED,
+    TRANSCRIPT_READY,
+    job_data,
+    record_event,
+    transcript_ready_data,
+)
 from app.services.youtube_failures import FetchError
 from app.services.youtube_fetcher import FetchedVideo, TranscriptFetcher
 
@@ -105,12 +114,10 @@ class JobFailure:
 def backoff(
     attempt: int, settings: Settings, fraction: Callable[[], float] = random.random
 ) -> timedelta:
-    """`base * 2**(attempt - 1)`, capped; half of it fixed, half random, so that jobs which
-    failed together (a YouTube outage) do not all come back at the same moment."""
-    ceiling = min(
-        settings.job_retry_base_seconds * 2 ** max(attempt - 1, 0), settings.job_retry_max_seconds
+    """The wait before a job's next attempt (see exponential_backoff)."""
+    return exponential_backoff(
+        attempt, settings.job_retry_base_seconds, settings.job_retry_max_seconds, fraction
     )
-    return timedelta(seconds=ceiling * (0.5 + 0.5 * fraction()))
 
 
 def pause_after(failures: int, settings: Settings) -> float:
@@ -227,7 +234,13 @@ class IngestWorker:
             await self._handle_failure(job, JobFailure("embedding_failed", str(error), True))
             return
         async with self.unit_of_work() as session:
-            await JobRepository(session).mark_done(job.id, job.transcript_id)
+            await self._mark_done(session, job, job.transcript_id)
+            await record_event(
+                session,
+                job.user_id,
+                TRANSCRIPT_READY,
+                transcript_ready_data(job.transcript_id, job.video_id),
+            )
         logger.info("job %s: embedded %d chunks", job.id, embedded)
 
     async def _with_heartbeat(self, job: ClaimedJob, work: Awaitable[T]) -> T:
@@ -271,6 +284,18 @@ class IngestWorker:
         logger.warning("job %s failed (%s): %s", job.id, code, message)
         async with self.unit_of_work() as session:
             await JobRepository(session).mark_failed(job.id, code, message)
+            data = job_data(job.id, job.kind, job.video_id, job.attempts, status="failed")
+            data |= {"error_code": code, "error": message}
+            await record_event(session, job.user_id, JOB_FAILED, data)
+
+    async def _mark_done(
+        self, session: AsyncSession, job: ClaimedJob, transcript_id: uuid.UUID
+    ) -> None:
+        """The job is done, and its owner's webhooks will say so, in the caller's transaction."""
+        await JobRepository(session).mark_done(job.id, transcript_id)
+        data = job_data(job.id, job.kind, job.video_id, job.attempts, status="done")
+        data["transcript_id"] = str(transcript_id)
+        await record_event(session, job.user_id, JOB_SUCCEEDED, data)
 
     async def _store(self, job: ClaimedJob, video: FetchedVideo) -> None:
         new = NewTranscript(
@@ -285,7 +310,7 @@ class IngestWorker:
             async with self.unit_of_work() as session:
                 settings = await self.runtime_settings.effective(session)
                 transcript, chunks = await store_transcript(session, job.user_id, new, settings)
-                await JobRepository(session).mark_done(job.id, transcript.id)
+                await self._mark_done(session, job, transcript.id)
         except ConflictError:
             # The user uploaded this video another way meanwhile: the job's work is done.
             async with self.unit_of_work() as session:
@@ -293,7 +318,7 @@ class IngestWorker:
                     job.user_id, video.video_id
                 )
                 assert existing is not None
-                await JobRepository(session).mark_done(job.id, existing.id)
+                await self._mark_done(session, job, existing.id)
             return
         logger.info("job %s: stored %d chunks", job.id, chunks)
 

@@ -24,6 +24,7 @@ from app.db.models import Transcript
 from app.db.repositories import ChunkRepository, JobRepository, NewChunk, TranscriptRepository
 from app.services.captions import parse_captions
 from app.services.chunking import Segment, TextChunk, chunk_segments, chunk_text
+from app.services.webhooks.events import TRANSCRIPT_READY, record_event, transcript_ready_data
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,5 +172,12 @@ async def store_transcript(
             transcript_id=stored.id,
             video_id=transcript.video_id,
             max_attempts=settings.job_max_attempts,
+        )
+    else:  # nothing to embed: the transcript is as ready as it will be
+        await record_event(
+            session,
+            user_id,
+            TRANSCRIPT_READY,
+            transcript_ready_data(stored.id, stored.youtube_video_id),
         )
     return stored, len(prepared.chunks)

@@ -28,6 +28,8 @@ APP_TABLES = {
     "chunk_embeddings",
     "usage_counters",
     "user_limits",
+    "webhook_endpoints",
+    "webhook_deliveries",
 }
 APP_FUNCTIONS = {"set_updated_at", "update_conversation_timestamp"}
 
@@ -68,7 +70,15 @@ async def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
     assert tables >= APP_TABLES
     assert functions >= APP_FUNCTIONS
     assert "trg_messages_update_conversation_timestamp" in triggers
-    updated_at_tables = ("users", "conversations", "templates", "config", "jobs", "user_limits")
+    updated_at_tables = (
+        "users",
+        "conversations",
+        "templates",
+        "config",
+        "jobs",
+        "user_limits",
+        "webhook_endpoints",
+    )
     assert {f"trg_{t}_set_updated_at" for t in updated_at_tables} <= triggers
 
     await run_alembic(empty_database, downgrade)

@@ -16,6 +16,8 @@ from app.db.repositories.usage import DailyUsage, TokensToday, UsageRepository
 from app.db.repositories.usage_counter import Admission, CounterWindow, UsageCounterRepository
 from app.db.repositories.user import UserRepository
 from app.db.repositories.user_limit import UserLimitRepository
+from app.db.repositories.webhook_delivery import ClaimedDelivery, WebhookDeliveryRepository
+from app.db.repositories.webhook_endpoint import WebhookEndpointRepository
 
 __all__ = [
     "Admission",
@@ -24,6 +26,7 @@ __all__ = [
     "ChunkHit",
     "ChunkRepository",
     "ChunkText",
+    "ClaimedDelivery",
     "ConfigChangeRepository",
     "ConfigRepository",
     "ConversationRepository",
@@ -45,4 +48,6 @@ __all__ = [
     "UserLimitRepository",
     "UserRepository",
     "VectorHit",
+    "WebhookDeliveryRepository",
+    "WebhookEndpointRepository",
 ]

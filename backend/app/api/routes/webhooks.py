@@ -1,0 +1,144 @@
+"""Webhook endpoints: register a URL for events, see its deliveries. Deliveries are sent by the
+delivery loop (app/services/webhooks/sender.py), never by these routes."""
+
+from uuid import UUID
+
+from fastapi import APIRouter, Response, status
+
+from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
+from app.api.schemas.common import Limit, Offset, Page, page_of
+from app.api.schemas.webhooks import (
+    WebhookCreate,
+    WebhookCreated,
+    WebhookDeliveryPublic,
+    WebhookPublic,
+    WebhookUpdate,
+)
+from app.db.models import WebhookDelivery, WebhookEndpoint
+from app.db.repositories import WebhookDeliveryRepository, WebhookEndpointRepository
+from app.services.webhooks.endpoints import (
+    TooManyEndpointsError,
+    WebhookUrlError,
+    change_endpoint,
+    register_endpoint,
+)
+from app.services.webhooks.events import record_ping
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=error_responses(401, 422))
+
+
+def invalid_url(error: WebhookUrlError) -> ApiError:
+    message = f"url {error}"
+    detail = ErrorDetail(field="body.url", message=message, type="value_error")
+    return ApiError(422, "validation_error", message, details=[detail])
+
+
+async def owned_endpoint(session: SessionDep, endpoint_id: UUID, user_id: UUID) -> WebhookEndpoint:
+    endpoint = await WebhookEndpointRepository(session).get_for_user(endpoint_id, user_id)
+    if endpoint is None:
+        raise not_found("Webhook endpoint", endpoint_id)
+    return endpoint
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WebhookCreated,
+    responses=error_responses(409),
+)
+async def create_webhook(
+    body: WebhookCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> WebhookCreated:
+    """Register an endpoint for events. The signing secret is in this response only."""
+    try:
+        endpoint, secret = await register_endpoint(
+            session, user.id, body.url, body.events, settings
+        )
+    except WebhookUrlError as error:
+        raise invalid_url(error) from None
+    except TooManyEndpointsError as error:
+        raise ApiError(409, "conflict", str(error)) from None
+    return WebhookCreated(**WebhookPublic.model_validate(endpoint).model_dump(), secret=secret)
+
+
+@router.get("", response_model=Page[WebhookPublic])
+async def list_webhooks(
+    user: CurrentUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+) -> Page[WebhookPublic]:
+    """The caller's endpoints, newest first, without their secrets."""
+    endpoints = WebhookEndpointRepository(session)
+    items = await endpoints.list_by_user(user.id, limit, offset)
+    return page_of(WebhookPublic, items, await endpoints.count_by_user(user.id), limit, offset)
+
+
+@router.get("/{endpoint_id:uuid}", response_model=WebhookPublic, responses=error_responses(404))
+async def get_webhook(endpoint_id: UUID, user: CurrentUser, session: SessionDep) -> WebhookEndpoint:
+    """One endpoint: whether it is on, and why not when it was disabled."""
+    return await owned_endpoint(session, endpoint_id, user.id)
+
+
+@router.patch("/{endpoint_id:uuid}", response_model=WebhookPublic, responses=error_responses(404))
+async def update_webhook(
+    endpoint_id: UUID,
+    body: WebhookUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> WebhookEndpoint:
+    """Change the URL or the events, or turn the endpoint on (`enabled: true`) or off."""
+    endpoint = await owned_endpoint(session, endpoint_id, user.id)
+    try:
+        return await change_endpoint(
+            session, endpoint, settings, url=body.url, events=body.events, enabled=body.enabled
+        )
+    except WebhookUrlError as error:
+        raise invalid_url(error) from None
+
+
+@router.delete(
+    "/{endpoint_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
+)
+async def delete_webhook(endpoint_id: UUID, user: CurrentUser, session: SessionDep) -> Response:
+    """Remove the endpoint and its delivery log."""
+    if not await WebhookEndpointRepository(session).delete_for_user(endpoint_id, user.id):
+        raise not_found("Webhook endpoint", endpoint_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{endpoint_id:uuid}/deliveries",
+    response_model=Page[WebhookDeliveryPublic],
+    responses=error_responses(404),
+)
+async def list_deliveries(
+    endpoint_id: UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Limit = 20,
+    offset: Offset = 0,
+) -> Page[WebhookDeliveryPublic]:
+    """The endpoint's deliveries, newest first: status, attempts, the last answer's code and
+    error, and when a pending one is tried next."""
+    await owned_endpoint(session, endpoint_id, user.id)
+    deliveries = WebhookDeliveryRepository(session)
+    items = await deliveries.list_by_endpoint(endpoint_id, limit, offset)
+    total = await deliveries.count_by_endpoint(endpoint_id)
+    return page_of(WebhookDeliveryPublic, items, total, limit, offset)
+
+
+@router.post(
+    "/{endpoint_id:uuid}/test",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=WebhookDeliveryPublic,
+    responses=error_responses(404, 409),
+)
+async def send_test_delivery(
+    endpoint_id: UUID, user: CurrentUser, session: SessionDep
+) -> WebhookDelivery:
+    """Queue a signed `webhook.test` delivery to this endpoint, whatever its events, to try
+    the receiver; follow it in the delivery log."""
+    endpoint = await owned_endpoint(session, endpoint_id, user.id)
+    if not endpoint.enabled:
+        raise ApiError(409, "conflict", "the endpoint is disabled: turn it on (PATCH) first")
+    return await record_ping(session, endpoint.id)

@@ -1,0 +1,76 @@
+from collections.abc import Sequence
+from uuid import UUID
+
+from sqlalchemy import update
+
+from app.db.models import WebhookEndpoint
+from app.db.repositories.base import BaseRepository
+
+
+class WebhookEndpointRepository(BaseRepository[WebhookEndpoint]):
+    """The URLs users register for events, and the failure count that can disable them."""
+
+    model = WebhookEndpoint
+
+    async def create(  # type: ignore[override]
+        self, *, user_id: UUID, url: str, events: Sequence[str], secret: str
+    ) -> WebhookEndpoint:
+        """A new enabled endpoint; NotFoundError if the user does not exist."""
+        return await super().create(user_id=user_id, url=url, events=list(events), secret=secret)
+
+    async def get_for_user(self, endpoint_id: UUID, user_id: UUID) -> WebhookEndpoint | None:
+        """The user's endpoint, read afresh: the delivery loop changes it behind any session."""
+        endpoint = await self.session.get(WebhookEndpoint, endpoint_id, populate_existing=True)
+        return endpoint if endpoint is not None and endpoint.user_id == user_id else None
+
+    async def list_by_user(
+        self, user_id: UUID, limit: int = 50, offset: int = 0
+    ) -> Sequence[WebhookEndpoint]:
+        """A page of the user's endpoints, newest first."""
+        return await self.list(
+            WebhookEndpoint.user_id == user_id,
+            order_by=[WebhookEndpoint.created_at.desc()],
+            limit=limit,
+            offset=offset,
+        )
+
+    async def count_by_user(self, user_id: UUID) -> int:
+        return await self.count(WebhookEndpoint.user_id == user_id)
+
+    async def delete_for_user(self, endpoint_id: UUID, user_id: UUID) -> bool:
+        """Delete the user's endpoint and its deliveries; False when it is not theirs."""
+        deleted = await self.delete_where(
+            WebhookEndpoint.id == endpoint_id, WebhookEndpoint.user_id == user_id
+        )
+        return deleted > 0
+
+    async def enable(self, endpoint: WebhookEndpoint) -> None:
+        """On again, with a clean slate: no reason, no failures counted."""
+        endpoint.enabled, endpoint.disabled_reason, endpoint.consecutive_failures = True, None, 0
+        await self.flush()
+
+    async def record_success(self, endpoint_id: UUID) -> None:
+        await self._set(endpoint_id, consecutive_failures=0)
+
+    async def record_failure(self, endpoint_id: UUID) -> int:
+        """Count one more failed attempt in a row; returns the count (0 if the endpoint went)."""
+        result = await self.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id)
+            .values(consecutive_failures=WebhookEndpoint.consecutive_failures + 1)
+            .returning(WebhookEndpoint.consecutive_failures)
+            .execution_options(synchronize_session=False)
+        )
+        count = result.scalar_one_or_none()
+        return int(count or 0)
+
+    async def disable(self, endpoint_id: UUID, reason: str) -> None:
+        await self._set(endpoint_id, enabled=False, disabled_reason=reason)
+
+    async def _set(self, endpoint_id: UUID, **values: object) -> None:
+        await self.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )

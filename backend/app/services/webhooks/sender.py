@@ -1,0 +1,243 @@
+"""The delivery loop: sends the committed webhook deliveries, signed, and settles each attempt.
+
+It runs beside the job workers (in the API process and in `make worker`), never on a request.
+Each delivery is claimed in its own short transaction (FOR UPDATE SKIP LOCKED), sent outside any
+transaction, and its outcome recorded in another. A 2xx answer is a success; anything else (an
+error status, a redirect, which is never followed, a timeout, a refused address) is retried
+after an exponential backoff with jitter, up to WEBHOOK_MAX_ATTEMPTS. An endpoint whose attempts
+fail WEBHOOK_DISABLE_AFTER_FAILURES times in a row is disabled, with the reason, and its pending
+deliveries are given up; its owner turns it on again with PATCH.
+
+Signatures follow Standard Webhooks (the `standardwebhooks` library): the headers webhook-id
+(the delivery's id, the same on every attempt, for the receiver's deduplication),
+webhook-timestamp (this attempt's time) and webhook-signature (`v1,` + base64 HMAC-SHA256 of
+`id.timestamp.body` under the endpoint's secret).
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import ssl
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+from standardwebhooks import Webhook
+
+from app.core.backoff import exponential_backoff
+from app.core.config import Settings
+from app.db.repositories import (
+    ClaimedDelivery,
+    WebhookDeliveryRepository,
+    WebhookEndpointRepository,
+)
+from app.services.webhooks.addresses import (
+    AddressRefusedError,
+    IPAddress,
+    PinnedTarget,
+    checked_target,
+)
+
+logger = logging.getLogger(__name__)
+
+UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+USER_AGENT = "YouTube-Talker-Webhooks/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one attempt went: the answer's status, if any, and what went wrong, if anything."""
+
+    response_code: int | None = None
+    error: str | None = None  # None: it succeeded
+
+
+def signed_headers(delivery: ClaimedDelivery, body: str, now: datetime) -> dict[str, str]:
+    """The Standard Webhooks headers of one attempt."""
+    message_id = str(delivery.id)
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(delivery.secret).sign(message_id, now, body),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+
+
+def outcome_of(status: int, location: str | None) -> Outcome:
+    if 200 <= status < 300:
+        return Outcome(status)
+    if 300 <= status < 400:
+        to = f" to {location}" if location else ""
+        return Outcome(status, f"answered HTTP {status}{to}; redirects are not followed")
+    return Outcome(status, f"answered HTTP {status}")
+
+
+class WebhookSender:
+    """Claims due deliveries and sends them, one at a time per loop."""
+
+    def __init__(
+        self,
+        unit_of_work: UnitOfWork,
+        settings: Settings,
+        verify: ssl.SSLContext | bool = True,  # the certificates trusted: the system's
+    ) -> None:
+        self.unit_of_work = unit_of_work
+        self.settings = settings
+        self.verify = verify
+        connect, read = (
+            settings.webhook_connect_timeout_seconds,
+            settings.webhook_read_timeout_seconds,
+        )
+        # The read timeout bounds each read, not the answer: a receiver sending its headers a
+        # byte at a time could hold an attempt for ever. The request has this long in all.
+        self.attempt_seconds = 2 * connect + read
+        # Longer than any attempt (the lookup, then the request) can take: a claim older than
+        # this belongs to a loop that died.
+        self.lease = timedelta(seconds=connect + self.attempt_seconds + 30)
+
+    def new_client(self) -> httpx.AsyncClient:
+        """No redirects, bounded waits, no proxy from the environment (it would connect to
+        the name, not to the checked address), and no connection kept for another request:
+        a pooled connection to an address verified for one name must not carry another's."""
+        settings = self.settings
+        timeout = httpx.Timeout(
+            settings.webhook_read_timeout_seconds, connect=settings.webhook_connect_timeout_seconds
+        )
+        return httpx.AsyncClient(
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
+            verify=self.verify,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
+
+    async def run_forever(self) -> None:
+        """Send deliveries until cancelled; errors are logged and the loop goes on."""
+        async with self.new_client() as client:
+            while True:
+                try:
+                    sent = await self.run_once(client)
+                except Exception:
+                    logger.exception("webhook sender: unexpected error")
+                    sent = False
+                if not sent:
+                    await asyncio.sleep(self.settings.webhook_poll_seconds)
+
+    async def run_once(self, client: httpx.AsyncClient) -> bool:
+        """Claim, send and settle one due delivery; False when none was due."""
+        async with self.unit_of_work() as session:
+            delivery = await WebhookDeliveryRepository(session).claim_next(self.lease)
+        if delivery is None:
+            return False
+        outcome = await self.send(client, delivery)
+        await self.settle(delivery, outcome)
+        return True
+
+    async def send(self, client: httpx.AsyncClient, delivery: ClaimedDelivery) -> Outcome:
+        try:
+            target = await checked_target(
+                delivery.url,
+                allow_private=self.settings.webhook_allow_private_addresses,
+                lookup_seconds=self.settings.webhook_connect_timeout_seconds,
+            )
+        except AddressRefusedError as error:
+            return Outcome(error=f"not sent: {error}")
+        body = json.dumps(delivery.payload, separators=(",", ":"))
+        headers = target.headers | signed_headers(delivery, body, datetime.now(UTC))
+        try:
+            async with asyncio.timeout(self.attempt_seconds):
+                status, location = await self._post(client, target, body, headers)
+        except TimeoutError:
+            return Outcome(error=f"timed out (no answer within {self.attempt_seconds:g} s)")
+        except httpx.TimeoutException as error:
+            return Outcome(error=f"timed out ({type(error).__name__})")
+        except httpx.HTTPError as error:
+            return Outcome(error=f"could not deliver: {type(error).__name__}: {error}")
+        return outcome_of(status, location)
+
+    async def _post(
+        self, client: httpx.AsyncClient, target: PinnedTarget, body: str, headers: dict[str, str]
+    ) -> tuple[int, str | None]:
+        """POST to the checked addresses in turn until one takes the connection; the answer's
+        status and Location. Its body is never read: the status is all a delivery needs."""
+
+        async def post_to(address: IPAddress) -> tuple[int, str | None]:
+            request = client.build_request(
+                "POST",
+                target.url_at(address),
+                content=body,
+                headers=headers,
+                extensions=target.extensions,
+            )
+            response = await client.send(request, stream=True)
+            await response.aclose()
+            return response.status_code, response.headers.get("location")
+
+        *others, last = target.addresses
+        for address in others:
+            with contextlib.suppress(httpx.ConnectError):
+                return await post_to(address)
+        return await post_to(last)
+
+    async def settle(self, delivery: ClaimedDelivery, outcome: Outcome) -> None:
+        """Record the attempt: success, a retry later, or a failure; and the endpoint's count
+        of failures in a row, which can disable it."""
+        async with self.unit_of_work() as session:
+            deliveries = WebhookDeliveryRepository(session)
+            endpoints = WebhookEndpointRepository(session)
+            if outcome.error is None:
+                assert outcome.response_code is not None
+                await deliveries.mark_succeeded(delivery.id, outcome.response_code)
+                await endpoints.record_success(delivery.endpoint_id)
+                logger.info("webhook delivery %s: delivered", delivery.id)
+                return
+            await self._settle_failure(deliveries, delivery, outcome.response_code, outcome.error)
+            failures = await endpoints.record_failure(delivery.endpoint_id)
+            if failures >= self.settings.webhook_disable_after_failures:
+                reason = (
+                    f"disabled after {failures} failed attempts in a row; the last: {outcome.error}"
+                )
+                await endpoints.disable(delivery.endpoint_id, reason)
+                given_up = await deliveries.fail_pending_of(
+                    delivery.endpoint_id, "not sent again: the endpoint was disabled"
+                )
+                logger.warning(
+                    "webhook endpoint %s %s (%d pending deliveries given up)",
+                    delivery.endpoint_id,
+                    reason,
+                    given_up,
+                )
+
+    async def _settle_failure(
+        self,
+        deliveries: WebhookDeliveryRepository,
+        delivery: ClaimedDelivery,
+        response_code: int | None,
+        error: str,
+    ) -> None:
+        settings = self.settings
+        if delivery.attempts >= settings.webhook_max_attempts:
+            final = f"{error} (gave up after {delivery.attempts} attempts)"
+            await deliveries.mark_failed(delivery.id, response_code, final)
+            logger.warning("webhook delivery %s failed: %s", delivery.id, final)
+            return
+        delay = exponential_backoff(
+            delivery.attempts,
+            settings.webhook_retry_base_seconds,
+            settings.webhook_retry_max_seconds,
+        )
+        await deliveries.retry_later(delivery.id, response_code, error, delay)
+        logger.info("webhook delivery %s: %s; retrying in %s", delivery.id, error, delay)
+
+
+def start_senders(
+    unit_of_work: UnitOfWork, settings: Settings, count: int
+) -> list[asyncio.Task[None]]:
+    """`count` delivery loops sharing one sender."""
+    sender = WebhookSender(unit_of_work, settings)
+    return [asyncio.create_task(sender.run_forever()) for _ in range(count)]

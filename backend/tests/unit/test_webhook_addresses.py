@@ -1,0 +1,86 @@
+"""Where a webhook may be sent: the URL's form, public addresses only, and the request pinned to
+the address that was checked."""
+
+import ipaddress
+
+import pytest
+
+from app.services.webhooks.addresses import (
+    AddressRefusedError,
+    checked_target,
+    non_public_kind,
+    url_form_problem,
+)
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.8.9.10", "loopback"),
+        ("::1", "loopback"),
+        ("::ffff:127.0.0.1", "loopback"),  # IPv4 written as IPv6
+        ("10.0.0.5", "private"),
+        ("172.16.3.4", "private"),
+        ("192.168.1.1", "private"),
+        ("fd00::1", "private"),
+        ("169.254.169.254", "link-local"),  # the cloud metadata service
+        ("fe80::1", "link-local"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("0.0.0.0", "unspecified"),  # noqa: S104
+        ("::", "unspecified"),
+        ("240.0.0.1", "private"),  # reserved, and listed among the special-purpose blocks
+        ("100.64.0.1", "non-public"),  # carrier-grade NAT
+        ("8.8.8.8", None),
+        ("2606:4700:4700::1111", None),
+    ],
+)
+def test_only_public_addresses_pass(address: str, kind: str | None) -> None:
+    assert non_public_kind(ipaddress.ip_address(address)) == kind
+
+
+@pytest.mark.parametrize(
+    ("url", "allow_http", "problem"),
+    [
+        ("https://example.com/hooks?x=1", False, None),
+        ("http://example.com/hooks", True, None),
+        ("http://example.com/hooks", False, "must start with https://"),
+        ("ftp://example.com/", True, "must be an http(s) URL"),
+        ("https://", False, "must name a host"),
+        ("https://me:pw@example.com/", False, "must not carry a user name or password"),
+        ("https://example.com/#top", False, "must not have a #fragment"),
+        ("https://[::1/", False, "is not a valid URL"),
+    ],
+)
+def test_the_url_form(url: str, allow_http: bool, problem: str | None) -> None:
+    found = url_form_problem(url, allow_http=allow_http)
+    assert (found if found is None else found[: len(problem or "")]) == problem
+
+
+async def test_a_name_resolving_to_loopback_is_refused_unless_allowed() -> None:
+    with pytest.raises(AddressRefusedError, match=r"^localhost resolves to .*\(loopback\)$"):
+        await checked_target("https://localhost/x", allow_private=False, lookup_seconds=5)
+
+    allowed = await checked_target("https://localhost/x", allow_private=True, lookup_seconds=5)
+    assert {str(a) for a in allowed.addresses} <= {"127.0.0.1", "::1"}
+
+
+async def test_a_request_goes_to_the_checked_address_in_the_names_name() -> None:
+    target = await checked_target(
+        "https://93.184.215.14:8443/a?b=c", allow_private=False, lookup_seconds=5
+    )
+    address = target.addresses[0]
+
+    assert str(target.url_at(address)) == "https://93.184.215.14:8443/a?b=c"
+    assert target.headers == {"Host": "93.184.215.14:8443"}
+    assert target.extensions == {"sni_hostname": "93.184.215.14"}
+    ipv6 = await checked_target("http://[::1]:9/", allow_private=True, lookup_seconds=5)
+    assert str(ipv6.url_at(ipv6.addresses[0])) == "http://[::1]:9/"
+    assert ipv6.headers == {"Host": "[::1]:9"}
+    assert ipv6.extensions == {}
+
+
+async def test_a_name_that_does_not_resolve_is_refused() -> None:
+    with pytest.raises(AddressRefusedError, match="could not be resolved"):
+        await checked_target("https://no-such-host.invalid/", allow_private=True, lookup_seconds=5)
