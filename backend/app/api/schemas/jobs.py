@@ -49,6 +49,7 @@ class JobPublic(OrmModel):
         attempts=1,
         max_attempts=5,
         error=None,
+        error_code=None,
         transcript_id="9b2e4c1a-7d3f-4e8b-a6c5-0f1d2e3a4b5c",
         run_after=EXAMPLE_TIME,
         started_at=EXAMPLE_TIME,

@@ -4,7 +4,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from app.api.schemas.common import OrmModel
+from app.api.schemas.common import OrmModel, example
 from app.core.config import MAX_REQUESTS_LIMIT, MAX_TOKENS_LIMIT
 
 RequestsLimit = Annotated[int | None, Field(ge=0, le=MAX_REQUESTS_LIMIT)]
@@ -14,6 +14,8 @@ TokensLimit = Annotated[int | None, Field(ge=0, le=MAX_TOKENS_LIMIT)]
 class LimitOverride(OrmModel):
     """One user's own limits. Each one null (or left out) keeps the server's default; 0 lifts
     it; any other number replaces it."""
+
+    model_config = example(asks_per_minute=60, ingests_per_hour=0)
 
     asks_per_minute: RequestsLimit = None
     drafts_per_minute: RequestsLimit = None

@@ -4,7 +4,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from app.api.schemas.common import OrmModel
+from app.api.schemas.common import OrmModel, example
 
 WebhookEvent = Literal["job.succeeded", "job.failed", "transcript.ready"]
 
@@ -38,11 +38,17 @@ Url = Annotated[
 
 
 class WebhookCreate(BaseModel):
+    model_config = example(
+        url="https://hooks.example.com/youtube-talker", events=["transcript.ready", "job.failed"]
+    )
+
     url: Url
     events: Events
 
 
 class WebhookUpdate(BaseModel):
+    model_config = example(enabled=True)
+
     url: Url | None = None
     events: Events | None = None
     enabled: bool | None = Field(
