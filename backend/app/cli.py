@@ -24,9 +24,9 @@ from app.db.embedded import database_failure_message, resolve_database_url
 from app.db.errors import NotFoundError
 from app.db.repositories import UserRepository
 from app.db.session import dispose_engine, get_engine, unit_of_work
-from app.services.chunk_embeddings import Embedder, ProviderFactory
 from app.services.embeddings.base import EmbeddingError
 from app.services.embeddings.factory import build_embedding_provider
+from app.services.passage_embeddings import Embedder, ProviderFactory
 
 cli = typer.Typer(
     help="Server-side commands: administrator rights, and embedding what lacks a vector.",

@@ -43,10 +43,10 @@ from app.core.config import Settings, get_settings
 from app.core.offload import shutdown_pools
 from app.db.repositories import LoginFailureRepository, SessionRepository
 from app.db.session import dispose_engine, get_engine, unit_of_work
-from app.services.chunk_embeddings import Embedder
 from app.services.chunking import get_tokenizer
 from app.services.ingest_worker import start_workers
 from app.services.llm import OpenAICompatibleModel, build_language_model
+from app.services.passage_embeddings import Embedder
 from app.services.runtime_settings import RuntimeSettings
 from app.services.webhooks.sender import start_senders
 from app.services.youtube_fetcher import YouTubeFetcher

@@ -21,8 +21,8 @@ from app.core.config import get_settings
 from app.core.logging import configure_logging
 from app.db.embedded import database_failure_message, resolve_database_url
 from app.db.session import dispose_engine, get_engine, unit_of_work
-from app.services.chunk_embeddings import Embedder
 from app.services.ingest_worker import start_workers
+from app.services.passage_embeddings import Embedder
 from app.services.webhooks.sender import start_senders
 from app.services.youtube_fetcher import YouTubeFetcher
 

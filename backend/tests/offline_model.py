@@ -9,21 +9,23 @@ HTTP server is still built from the settings, per app.
 from functools import cache
 
 from app.core.config import Settings
-from app.services.chunk_embeddings import Embedder
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.embeddings.factory import build_embedding_provider
-from app.services.embeddings.offline import OfflineEmbeddings
+from app.services.passage_embeddings import Embedder
 
 
 @cache
-def offline_model() -> OfflineEmbeddings:
-    return OfflineEmbeddings()
+def offline_model(name: str = Settings.model_fields["offline_embedding_model"].default) -> (
+    EmbeddingProvider
+):
+    """The offline model of that name (OFFLINE_EMBEDDING_MODEL), loaded once per process."""
+    return build_embedding_provider(Settings(offline_embedding_model=name))
 
 
 def provider_for(settings: Settings) -> EmbeddingProvider:
     if settings.embedding_base_url:
         return build_embedding_provider(settings)
-    return offline_model()
+    return offline_model(settings.offline_embedding_model)
 
 
 def embedder_for(settings: Settings) -> Embedder:

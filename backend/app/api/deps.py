@@ -17,9 +17,9 @@ from app.core.security import is_api_key, token_digest
 from app.db.models import User
 from app.db.repositories import ApiKeyRepository, UserRepository
 from app.db.session import get_db, get_read_db, unit_of_work
-from app.services.chunk_embeddings import Embedder
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.llm import LanguageModel, with_settings
+from app.services.passage_embeddings import Embedder
 from app.services.runtime_settings import RuntimeSettings
 
 logger = logging.getLogger(__name__)

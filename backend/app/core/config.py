@@ -3,7 +3,7 @@
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -158,6 +158,11 @@ class Settings(BaseSettings):
     # Embeddings: an OpenAI-compatible /embeddings API when EMBEDDING_BASE_URL is set, else the
     # offline model. Requests use the LLM_* timeouts and retries.
     embeddings_enabled: bool = True
+    # The model run in-process when no embedding server is set: multilingual-e5-small finds
+    # passages across languages; all-MiniLM-L6-v2 is English only, and faster.
+    offline_embedding_model: Literal["multilingual-e5-small", "all-minilm-l6-v2"] = (
+        "multilingual-e5-small"
+    )
     embedding_base_url: str | None = None
     embedding_api_key: SecretStr | None = None
     embedding_model: str = Field(default="text-embedding-3-small", min_length=1, max_length=150)

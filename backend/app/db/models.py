@@ -15,6 +15,7 @@ from sqlalchemy import (
     CheckConstraint,
     Computed,
     DateTime,
+    Double,
     FetchedValue,
     ForeignKey,
     Index,
@@ -462,26 +463,57 @@ class LoginFailure(Base):
     )
 
 
-class ChunkEmbedding(Base):
-    """A chunk's vector under one embedding model. Several models' vectors coexist: the column
-    has no fixed length, and each (model, dims) gets its own partial HNSW index, created at run
-    time (app/db/vector_index.py)."""
+class Passage(Base):
+    """A run of whole caption cues inside a chunk, short enough for the embedding model to read
+    whole: the unit search ranks by (app/services/passages.py). Chunks overlap, so the words of
+    an overlap are in a passage of each chunk."""
 
-    __tablename__ = "chunk_embeddings"
+    __tablename__ = "passages"
+    __table_args__ = (
+        UniqueConstraint("chunk_id", "passage_index"),
+        Index("ix_passages_search_vector", "search_vector", postgresql_using="gin"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    chunk_id: Mapped[uuid.UUID] = owner_fk("chunks", index=False)  # uq leads with it
+    # Copied from the chunk so that searches filter without a join; the chunk's cascade
+    # removes the row.
+    transcript_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    user_id: Mapped[uuid.UUID] = owner_fk("users")
+    passage_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    passage_text: Mapped[str] = mapped_column(Text, nullable=False)
+    word_offset: Mapped[int] = mapped_column(Integer, nullable=False)
+    start_seconds: Mapped[float | None] = mapped_column(Double)
+    end_seconds: Mapped[float | None] = mapped_column(Double)
+    created_at: Mapped[datetime] = created_at()
+    # Maintained by PostgreSQL from passage_text; never written by the application.
+    search_vector: Mapped[str] = mapped_column(
+        TSVECTOR,
+        Computed(f"to_tsvector('{SEARCH_CONFIG}', passage_text)", persisted=True),
+        deferred=True,
+    )
+
+
+class PassageEmbedding(Base):
+    """A passage's vector under one embedding model. Several models' vectors coexist: the
+    column has no fixed length, and each (model, dims) gets its own partial HNSW index, created
+    at run time (app/db/vector_index.py)."""
+
+    __tablename__ = "passage_embeddings"
     __table_args__ = (
         CheckConstraint("vector_dims(embedding) = dims", name="dims_match"),
-        # The owner's vectors of a model: a user with few chunks is searched exactly through
+        # The owner's vectors of a model: a user with few passages is searched exactly through
         # this index; it also serves the cascade from users.
-        Index("ix_chunk_embeddings_user_id_model", "user_id", "model"),
+        Index("ix_passage_embeddings_user_id_model", "user_id", "model"),
     )
 
-    chunk_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True
+    passage_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("passages.id", ondelete="CASCADE"), primary_key=True
     )
     model: Mapped[str] = mapped_column(String(200), primary_key=True)
-    # Copied from the chunk when the vector is stored, so that owner and transcript filters
+    # Copied from the passage when the vector is stored, so that owner and transcript filters
     # apply inside the vector index scan. No foreign key of its own for transcript_id: the
-    # chunk's cascade removes the row.
+    # passage's cascade removes the row.
     user_id: Mapped[uuid.UUID] = owner_fk("users", index=False)  # the composite index leads
     transcript_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     dims: Mapped[int] = mapped_column(Integer, nullable=False)

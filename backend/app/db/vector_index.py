@@ -1,10 +1,10 @@
 """The HNSW index of one embedding model's vectors, and the expression queries must repeat.
 
-`chunk_embeddings.embedding` has no fixed length, so that several models' vectors can live in
+`passage_embeddings.embedding` has no fixed length, so that several models' vectors can live in
 one table; an HNSW index needs one. Each (model, dims) therefore gets its own partial expression
 index, created when the application first meets that model:
 
-    CREATE INDEX ix_chunk_embeddings_hnsw_<hash of the model>_<dims> ON chunk_embeddings
+    CREATE INDEX ix_passage_embeddings_hnsw_<hash of the model>_<dims> ON passage_embeddings
         USING hnsw ((embedding::vector(384)) vector_cosine_ops)
         WHERE model = '<model>' AND dims = 384
 
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 # pgvector indexes `vector` up to 2,000 dimensions and `halfvec` (16-bit floats) up to 4,000.
 VECTOR_INDEX_MAX_DIMS = 2000
 HALFVEC_INDEX_MAX_DIMS = 4000
-VECTOR_INDEX_PREFIX = "ix_chunk_embeddings_hnsw_"
+VECTOR_INDEX_PREFIX = "ix_passage_embeddings_hnsw_"
 
 
 def sql_literal(value: str) -> str:
@@ -70,7 +70,7 @@ def vector_index_ddl(model: str, dims: int, *, concurrently: bool = True) -> str
     operators = "vector_cosine_ops" if dims <= VECTOR_INDEX_MAX_DIMS else "halfvec_cosine_ops"
     return (
         f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}IF NOT EXISTS "
-        f"{vector_index_name(model, dims)} ON chunk_embeddings "
+        f"{vector_index_name(model, dims)} ON passage_embeddings "
         f"USING hnsw ({indexed_vector(dims)} {operators}) WHERE {model_filter(model, dims)}"
     )
 

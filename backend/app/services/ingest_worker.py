@@ -34,8 +34,8 @@ from app.db.models import Job
 from app.db.repositories import JobRepository, TranscriptRepository
 from app.db.repositories.job import EMBED, INGEST
 from app.db.session import get_engine
-from app.services.chunk_embeddings import Embedder
 from app.services.embeddings.base import EmbeddingError
+from app.services.passage_embeddings import Embedder
 from app.services.runtime_settings import RuntimeSettings
 from app.services.transcripts import NewTranscript, store_transcript
 from app.services.webhooks.events import (

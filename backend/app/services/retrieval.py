@@ -32,7 +32,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.config import Settings
-from app.db.repositories import ChunkEmbeddingRepository, ChunkHit, ChunkRepository
+from app.db.repositories import ChunkHit, PassageEmbeddingRepository, PassageRepository
 from app.db.repositories.chunk import QueryWords
 from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
 from app.services.youtube import watch_url
@@ -42,7 +42,8 @@ logger = logging.getLogger(__name__)
 A = TypeVar("A")
 B = TypeVar("B")
 
-CANDIDATES_PER_SIGNAL = 30
+# Passages each signal proposes: a chunk holds six to ten of them.
+CANDIDATES_PER_SIGNAL = 60
 # Quotes or a -word: the person asks for exactly these words. ("or" is too common in
 # questions to be read as the operator here.)
 _WEBSEARCH_SYNTAX = re.compile(r'"|(^|\s)-\w')
@@ -153,9 +154,11 @@ async def retrieve(
     used = mode if any(c.similarity is not None for c in candidates) else SearchMode.LEXICAL
     if mode is SearchMode.SEMANTIC and used is SearchMode.LEXICAL:
         candidates, used = [], SearchMode.SEMANTIC  # no vectors: nothing found by meaning
-    scored = sorted(
-        (_scored(c, used, ranking, _best_rank(candidates)) for c in candidates),
-        key=lambda ranked: (-ranked.score, ranked.hit.transcript_id, ranked.hit.chunk_index),
+    scored = _best_passage_per_chunk(
+        sorted(
+            (_scored(c, used, ranking, _best_rank(candidates)) for c in candidates),
+            key=lambda ranked: (-ranked.score, ranked.hit.transcript_id, ranked.hit.chunk_index),
+        )
     )
     listed = [ranked for ranked in scored if _listed(ranked, ranking)]
     top = _top(listed, limit, ranking) if listed else []
@@ -183,7 +186,7 @@ async def _candidates(
     if query_vector is None or mode is SearchMode.LEXICAL or strict:
         if mode is SearchMode.SEMANTIC:
             return []
-        lexical = await ChunkRepository(session).search(
+        lexical = await PassageRepository(session).search(
             user_id,
             question,
             transcript_ids=transcript_ids,
@@ -234,8 +237,8 @@ async def _both_signals(signals: _Signals, *, lexical_search: bool) -> list[_Can
     """Each signal's candidates, then each candidate's other signal, in two rounds: the
     words' side (the query's words and their frequencies, then full-text search) beside the
     vectors' (nearest), then the lexical hits' vectors beside the vector hits' words."""
-    words = ChunkRepository(signals.words_session)
-    vectors = ChunkEmbeddingRepository(signals.session)
+    words = PassageRepository(signals.words_session)
+    vectors = PassageEmbeddingRepository(signals.session)
     together = signals.words_session is not signals.session
     vector = signals.query_vector
 
@@ -264,24 +267,41 @@ async def _both_signals(signals: _Signals, *, lexical_search: bool) -> list[_Can
         ),
         together,
     )
-    similarity = {hit.chunk_id: hit.similarity for hit in nearest}
-    found = {hit.chunk_id for hit in lexical}
+    similarity = {near.passage_id: near.similarity for near in nearest}
+    found = {passage_id(hit) for hit in lexical}
     more_similarities, evidence = await _gather(
         vectors.similarities(
             vector.vector,
             vector.model_name,
-            [hit.chunk_id for hit in lexical if hit.chunk_id not in similarity],
+            [passage_id(hit) for hit in lexical if passage_id(hit) not in similarity],
         ),
         words.lexical_evidence(
             signals.user_id,
             signals.question,
-            [hit.chunk_id for hit in nearest if hit.chunk_id not in found],
+            [near.passage_id for near in nearest if near.passage_id not in found],
             query_words,
         ),
         together,
     )
     similarity |= more_similarities
-    return [_Candidate(hit, similarity.get(hit.chunk_id)) for hit in [*lexical, *evidence]]
+    return [_Candidate(hit, similarity.get(passage_id(hit))) for hit in [*lexical, *evidence]]
+
+
+def passage_id(hit: ChunkHit) -> UUID:
+    if hit.passage is None:
+        raise ValueError(f"chunk {hit.chunk_id} was found without its passage")
+    return hit.passage.passage_id
+
+
+def _best_passage_per_chunk(scored: Sequence[RankedHit]) -> list[RankedHit]:
+    """A chunk scores by its best passage: the first of each chunk in `scored`, best first."""
+    seen: set[UUID] = set()
+    best = []
+    for ranked in scored:
+        if ranked.hit.chunk_id not in seen:
+            seen.add(ranked.hit.chunk_id)
+            best.append(ranked)
+    return best
 
 
 def _best_rank(candidates: Sequence[_Candidate]) -> float:
@@ -328,7 +348,17 @@ def _answers(best: RankedHit, mode: SearchMode, ranking: Ranking) -> bool:
 
 
 def start_seconds(hit: ChunkHit) -> float | None:
+    """When the passage found is said: its own start, or its chunk's when found as a chunk."""
+    if hit.passage is not None and hit.passage.start_seconds is not None:
+        return hit.passage.start_seconds
     value = hit.metadata.get("start_seconds")
+    return float(value) if value is not None else None
+
+
+def end_seconds(hit: ChunkHit) -> float | None:
+    if hit.passage is not None and hit.passage.end_seconds is not None:
+        return hit.passage.end_seconds
+    value = hit.metadata.get("end_seconds")
     return float(value) if value is not None else None
 
 
@@ -353,9 +383,12 @@ def _stems(text: str) -> set[str]:
 
 
 def moment_seconds(hit: ChunkHit, question: str) -> float | None:
-    """When the passage that answers is said: the start of the caption where the stretch of
-    the chunk holding most of the question's words begins; the chunk's start when the question
-    shares no word with it (a paraphrase) or the chunk has no caption timings."""
+    """When the passage that answers is said: the passage's start when the hit is a passage
+    (it is short: 30 to 50 seconds); for a chunk, the start of the caption where the stretch
+    of the chunk holding most of the question's words begins, or the chunk's start when the
+    question shares no word with it (a paraphrase) or the chunk has no caption timings."""
+    if hit.passage is not None:
+        return start_seconds(hit)
     moments = hit.metadata.get("moments")
     wanted = _stems(question)
     # Words of the video's title name the video, not the moment: locate by the others.
@@ -401,7 +434,7 @@ class Citation:
             "youtube_video_id": self.hit.youtube_video_id,
             "title": self.hit.title,
             "start_seconds": start_seconds(self.hit),
-            "end_seconds": self.hit.metadata.get("end_seconds"),
+            "end_seconds": end_seconds(self.hit),
             "moment_seconds": self.moment,
             "url": deep_link(self.hit, self.moment),
         }

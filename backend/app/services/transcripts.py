@@ -6,9 +6,10 @@ back is strings, plain tuples and a short list of chunks: pickling tens of thous
 objects would cost the event loop as much as the work itself.
 
 The chunks' vectors are not computed here: an embed job is queued in the same transaction, and a
-worker embeds them (app/services/chunk_embeddings.py). Full-text search works meanwhile.
+worker embeds their passages (app/services/passage_embeddings.py). Full-text search works meanwhile.
 """
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,9 +22,18 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.core.config import Settings
 from app.core.offload import run_in_process
 from app.db.models import Transcript
-from app.db.repositories import ChunkRepository, JobRepository, NewChunk, TranscriptRepository
+from app.db.repositories import (
+    ChunkRepository,
+    JobRepository,
+    NewChunk,
+    NewPassage,
+    PassageRepository,
+    TranscriptRepository,
+    UncutChunk,
+)
 from app.services.captions import parse_captions
 from app.services.chunking import Segment, TextChunk, chunk_segments, chunk_text
+from app.services.passages import TextPassage, chunk_passages
 from app.services.webhooks.events import TRANSCRIPT_READY, record_event, transcript_ready_data
 
 
@@ -71,6 +81,7 @@ class PreparedChunk:
     text: str
     token_count: int
     metadata_json: bytes  # serialised in the worker process, stored as it is
+    passages: list[TextPassage]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +113,16 @@ def prepare_text(source: TextSource, options: ChunkOptions) -> PreparedTranscrip
 
 
 def _prepared(chunks: list[TextChunk]) -> list[PreparedChunk]:
-    return [
-        PreparedChunk(c.index, c.text, c.token_count, orjson.dumps(chunk_metadata(c)))
-        for c in chunks
-    ]
+    prepared = []
+    for chunk in chunks:
+        metadata = chunk_metadata(chunk)
+        passages = chunk_passages(chunk.text, metadata)
+        prepared.append(
+            PreparedChunk(
+                chunk.index, chunk.text, chunk.token_count, orjson.dumps(metadata), passages
+            )
+        )
+    return prepared
 
 
 def text_source(transcript: NewTranscript) -> TextSource:
@@ -153,7 +170,7 @@ async def store_transcript(
     # The object keeps the caller's metadata: the segments are in the database (GET
     # /transcripts/{id}), not decoded back into this process only to be echoed.
     set_committed_value(stored, "meta", dict(transcript.metadata))
-    await ChunkRepository(session).create_many(
+    chunk_ids = await ChunkRepository(session).create_many(
         [
             NewChunk(
                 transcript_id=stored.id,
@@ -164,6 +181,13 @@ async def store_transcript(
                 metadata=orjson.Fragment(piece.metadata_json),
             )
             for piece in prepared.chunks
+        ]
+    )
+    await PassageRepository(session).create_many(
+        [
+            new_passage(passage, chunk_id, stored.id, user_id)
+            for piece, chunk_id in zip(prepared.chunks, chunk_ids, strict=True)
+            for passage in piece.passages
         ]
     )
     if settings.embeddings_enabled and prepared.chunks:
@@ -181,3 +205,39 @@ async def store_transcript(
             transcript_ready_data(stored.id, stored.youtube_video_id),
         )
     return stored, len(prepared.chunks)
+
+
+def new_passage(
+    passage: TextPassage, chunk_id: UUID, transcript_id: UUID, user_id: UUID
+) -> NewPassage:
+    return NewPassage(
+        chunk_id=chunk_id,
+        transcript_id=transcript_id,
+        user_id=user_id,
+        passage_index=passage.index,
+        passage_text=passage.text,
+        word_offset=passage.word_offset,
+        start_seconds=passage.start,
+        end_seconds=passage.end,
+    )
+
+
+def _passages_of(chunks: Sequence[UncutChunk]) -> list[NewPassage]:
+    return [
+        new_passage(passage, chunk.chunk_id, chunk.transcript_id, chunk.user_id)
+        for chunk in chunks
+        for passage in chunk_passages(chunk.chunk_text, chunk.metadata)
+    ]
+
+
+async def cut_missing_passages(
+    session: AsyncSession, *, transcript_id: UUID | None = None, batch: int = 200
+) -> int:
+    """Cut into passages the chunks (of the transcript, or all) stored before passages
+    existed: the backfill. Flushes a batch at a time; returns how many chunks were cut."""
+    repository, cut = PassageRepository(session), 0
+    while chunks := await repository.uncut_chunks(transcript_id=transcript_id, limit=batch):
+        if not await repository.create_many(await asyncio.to_thread(_passages_of, chunks)):
+            break  # chunks of white space alone: nothing to cut, now or later
+        cut += len(chunks)
+    return cut

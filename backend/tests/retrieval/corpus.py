@@ -20,9 +20,11 @@ HERE = Path(__file__).parent
 TALKS_DIR = HERE / "talks"
 QUESTIONS_FILE = HERE / "questions.json"
 
-Kind = Literal["verbatim", "paraphrase", "unanswerable"]
+Kind = Literal["verbatim", "paraphrase", "other_language", "unanswerable"]
 Subkind = Literal["off_topic_shared_word", "near_topic"]
-KINDS: tuple[Kind, ...] = ("verbatim", "paraphrase", "unanswerable")
+Split = Literal["tuning", "test"]
+KINDS: tuple[Kind, ...] = ("verbatim", "paraphrase", "other_language", "unanswerable")
+SPLITS: tuple[Split, ...] = ("tuning", "test")
 SUBKINDS: tuple[Subkind, ...] = ("off_topic_shared_word", "near_topic")
 
 _VTT_TIMING = re.compile(r"^(\d+):(\d{2}):(\d{2}\.\d{3}) --> (\d+):(\d{2}):(\d{2}\.\d{3})")
@@ -33,6 +35,8 @@ class Talk:
     video_id: str
     title: str
     segments: tuple[Segment, ...]
+    language: str = "en"
+    split: Split = "tuning"
 
     @property
     def text(self) -> str:
@@ -47,6 +51,9 @@ class Question:
     video_id: str | None
     answer: str | None  # a verbatim quote of the passage that answers, for answerable kinds
     subkind: Subkind | None = None  # only for unanswerable questions
+    language: str = "en"  # of the question; other_language questions differ from the talk's
+    # Split once, by talk: tuning questions fit the ranking and the decision, test ones report.
+    split: Split = "tuning"
 
     @property
     def answerable(self) -> bool:
@@ -58,19 +65,39 @@ def normalise_space(text: str) -> str:
 
 
 def load_talks() -> tuple[Talk, ...]:
-    entries = json.loads((TALKS_DIR / "index.json").read_text(encoding="utf-8"))
+    entries = _index()
     return tuple(
-        Talk(entry["video_id"], entry["title"], _read_segments(TALKS_DIR / entry["file"]))
+        Talk(
+            entry["video_id"],
+            entry["title"],
+            _read_segments(TALKS_DIR / entry["file"]),
+            entry.get("language", "en"),
+            _split(entry.get("split", "tuning")),
+        )
         for entry in entries
     )
 
 
 def load_questions() -> tuple[Question, ...]:
     raw = json.loads(QUESTIONS_FILE.read_text(encoding="utf-8"))
-    return tuple(_question(item) for item in raw)
+    splits = {talk["video_id"]: talk.get("split", "tuning") for talk in _index()}
+    return tuple(_question(item, splits) for item in raw)
 
 
-def _question(item: dict[str, str | None]) -> Question:
+def _index() -> list[dict[str, str]]:
+    entries: list[dict[str, str]] = json.loads(
+        (TALKS_DIR / "index.json").read_text(encoding="utf-8")
+    )
+    return entries
+
+
+def _split(value: str | None) -> Split:
+    if value not in SPLITS:
+        raise ValueError(f"unknown split {value!r}: expected one of {SPLITS}")
+    return value  # type: ignore[return-value]
+
+
+def _question(item: dict[str, str | None], splits: dict[str, str]) -> Question:
     kind = item["kind"]
     if kind not in KINDS:
         raise ValueError(f"unknown question kind {kind!r} in {item!r}")
@@ -83,6 +110,8 @@ def _question(item: dict[str, str | None]) -> Question:
         video_id=item.get("video_id"),
         answer=item.get("answer"),
         subkind=subkind,
+        language=item.get("language") or "en",
+        split=_split(item.get("split") or splits.get(item.get("video_id") or "", "tuning")),
     )
 
 

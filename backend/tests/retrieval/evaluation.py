@@ -22,7 +22,8 @@ from tests.retrieval.corpus import Question, Talk
 
 TOP = 5
 ANSWER_SHARE = 0.6  # of the quote's words, in a window of the chunk
-_WORD = re.compile(r"[a-z0-9']+")
+_WORD = re.compile(r"[\w']+")
+SHARED_RUN = 5  # words in a row that a quote or a passage shares with the answer
 
 TARGETS = {
     "verbatim hit@5": 0.95,
@@ -44,6 +45,17 @@ def holds_answer(chunk_text: str, answer: str) -> bool:
         " ".join(wanted[: max(1, len(wanted) // 3)]) in " ".join(words(chunk_text))
         or " ".join(wanted[-max(1, len(wanted) // 3) :]) in " ".join(words(chunk_text))
     )
+
+
+def overlaps_answer(text: str, answer: str) -> bool:
+    """The text (a quoted sentence, a cited passage) says part of the answer: it shares a run
+    of SHARED_RUN words in a row with the quote (all of a shorter quote)."""
+    wanted, found = words(answer), words(text)
+    run = min(SHARED_RUN, len(wanted))
+    if run == 0:
+        return False
+    runs = {tuple(wanted[i : i + run]) for i in range(len(wanted) - run + 1)}
+    return any(tuple(found[i : i + run]) in runs for i in range(len(found) - run + 1))
 
 
 async def store_talks(

@@ -26,8 +26,8 @@ LONG_TALK = " ".join(
 
 
 @pytest.fixture(scope="session")
-async def embeddings() -> AsyncIterator[OfflineEmbeddings]:
-    provider = offline_model()
+async def embeddings() -> AsyncIterator[EmbeddingProvider]:
+    provider = offline_model("all-minilm-l6-v2")
     yield provider
     await provider.aclose()  # the run is over: nothing embeds after the session's end
 

@@ -1,14 +1,19 @@
 """One repository per model; each takes the unit of work's AsyncSession."""
 
 from app.db.repositories.api_key import ApiKeyRepository
-from app.db.repositories.chunk import ChunkHit, ChunkRepository, NewChunk
-from app.db.repositories.chunk_embedding import ChunkEmbeddingRepository, ChunkText, VectorHit
+from app.db.repositories.chunk import ChunkHit, ChunkRepository, NewChunk, PassageSpan
 from app.db.repositories.config import ConfigRepository
 from app.db.repositories.config_change import ConfigChangeRepository
 from app.db.repositories.conversation import ConversationRepository
 from app.db.repositories.job import JobRepository
 from app.db.repositories.login_failure import CounterKey, FailureCount, LoginFailureRepository
 from app.db.repositories.message import MessageRepository, MessageRow
+from app.db.repositories.passage import NewPassage, PassageRepository, UncutChunk
+from app.db.repositories.passage_embedding import (
+    NearPassage,
+    PassageEmbeddingRepository,
+    PassageText,
+)
 from app.db.repositories.session import SessionRepository
 from app.db.repositories.template import TemplateRepository
 from app.db.repositories.transcript import TranscriptRepository
@@ -22,10 +27,8 @@ from app.db.repositories.webhook_endpoint import WebhookEndpointRepository
 __all__ = [
     "Admission",
     "ApiKeyRepository",
-    "ChunkEmbeddingRepository",
     "ChunkHit",
     "ChunkRepository",
-    "ChunkText",
     "ClaimedDelivery",
     "ConfigChangeRepository",
     "ConfigRepository",
@@ -38,16 +41,22 @@ __all__ = [
     "LoginFailureRepository",
     "MessageRepository",
     "MessageRow",
+    "NearPassage",
     "NewChunk",
+    "NewPassage",
+    "PassageEmbeddingRepository",
+    "PassageRepository",
+    "PassageSpan",
+    "PassageText",
     "SessionRepository",
     "TemplateRepository",
     "TokensToday",
     "TranscriptRepository",
+    "UncutChunk",
     "UsageCounterRepository",
     "UsageRepository",
     "UserLimitRepository",
     "UserRepository",
-    "VectorHit",
     "WebhookDeliveryRepository",
     "WebhookEndpointRepository",
 ]

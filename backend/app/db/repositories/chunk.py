@@ -6,6 +6,7 @@ from typing import Any
 import orjson
 from sqlalchemy import INTEGER, TEXT, bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Chunk
 from app.db.repositories.base import BaseRepository, check_page, database_errors_translated
@@ -52,6 +53,8 @@ class ChunkHit:
     query_terms: int
     matched_weight: float = 0.0
     query_weight: float = 0.0
+    # The passage of the chunk that was found (app/services/passages.py), when found by one.
+    passage: "PassageSpan | None" = None
 
     @property
     def coverage(self) -> float:
@@ -62,6 +65,18 @@ class ChunkHit:
         if self.query_weight > 0:
             return self.matched_weight / self.query_weight
         return self.matched_terms / self.query_terms if self.query_terms else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PassageSpan:
+    """A passage inside a chunk: where its words are and when they are said."""
+
+    passage_id: uuid.UUID
+    index: int
+    text: str
+    word_offset: int
+    start_seconds: float | None
+    end_seconds: float | None
 
 
 # A word's weight is its rarity among the user's chunks, ln(1 + cap / chunks holding it), with
@@ -128,7 +143,7 @@ _LEXEMES = text("""
 
 # How many of the user's chunks hold a word, counted up to the cap: a scalar subquery per word.
 _COUNT_WORD = """(SELECT count(*) FROM (
-                     SELECT 1 FROM chunks d
+                     SELECT 1 FROM {table} d
                       WHERE d.user_id = :user_id AND d.search_vector @@ CAST(:term_{n} AS tsquery)
                       LIMIT {df_cap}) AS matching)"""
 
@@ -184,10 +199,32 @@ def search_sql(chunks: str) -> str:
     return _SEARCH.format(chunks=chunks, df_cap=DOCUMENT_FREQUENCY_CAP, scan_cap=RANKED_MATCHES_CAP)
 
 
-def count_words_sql(words: int) -> str:
-    """One row: how many of the user's chunks hold each of `words` words (:term_0, ...)."""
-    counts = [_COUNT_WORD.format(n=n, df_cap=DOCUMENT_FREQUENCY_CAP) for n in range(words)]
+def count_words_sql(words: int, table: str = "chunks") -> str:
+    """One row: how many of the user's rows of `table` (chunks, or passages) hold each of
+    `words` words (:term_0, ...)."""
+    counts = [
+        _COUNT_WORD.format(n=n, df_cap=DOCUMENT_FREQUENCY_CAP, table=table) for n in range(words)
+    ]
     return "SELECT " + ", ".join(counts)
+
+
+async def read_query_words(
+    session: AsyncSession, user_id: uuid.UUID, query: str, table: str
+) -> QueryWords:
+    """The query's lexemes, how many of the user's rows of `table` (chunks or passages) hold
+    each, and its websearch reading. Sets plan_cache_mode for the rest of the transaction (see
+    _PLANNER_SEES_VALUES)."""
+    async with database_errors_translated():
+        await session.execute(_PLANNER_SEES_VALUES)
+        row = (await session.execute(_LEXEMES, {"query": query})).one()
+        terms = tuple(row.terms or ())
+        counted: tuple[int, ...] = ()
+        if terms:
+            parameters: dict[str, Any] = {"user_id": user_id}
+            parameters |= {f"term_{n}": term for n, term in enumerate(terms)}
+            counts = await session.execute(text(count_words_sql(len(terms), table)), parameters)
+            counted = tuple(int(count) for count in counts.one())
+    return QueryWords(terms, counted, row.websearch or None)
 
 
 _WORD_PARAMETERS = (
@@ -306,17 +343,7 @@ class ChunkRepository(BaseRepository[Chunk]):
         DOCUMENT_FREQUENCY_CAP) and its websearch reading: what `search` and
         `lexical_evidence` need, read once. Sets plan_cache_mode for the rest of the
         transaction (see _PLANNER_SEES_VALUES)."""
-        async with database_errors_translated():
-            await self.session.execute(_PLANNER_SEES_VALUES)
-            row = (await self.session.execute(_LEXEMES, {"query": query})).one()
-            terms = tuple(row.terms or ())
-            chunks: tuple[int, ...] = ()
-            if terms:
-                parameters: dict[str, Any] = {"user_id": user_id}
-                parameters |= {f"term_{n}": term for n, term in enumerate(terms)}
-                counts = await self.session.execute(text(count_words_sql(len(terms))), parameters)
-                chunks = tuple(int(count) for count in counts.one())
-        return QueryWords(terms, chunks, row.websearch or None)
+        return await read_query_words(self.session, user_id, query, "chunks")
 
     async def _hits(
         self, chunks: str, user_id: uuid.UUID, words: QueryWords, parameters: dict[str, Any]

@@ -6,10 +6,15 @@ from app.services.embeddings.http import HttpEmbeddingProvider
 
 
 def build_embedding_provider(settings: Settings) -> EmbeddingProvider:
-    """An OpenAI-compatible server when EMBEDDING_BASE_URL is set, else the offline model."""
+    """An OpenAI-compatible server when EMBEDDING_BASE_URL is set, else the offline model
+    OFFLINE_EMBEDDING_MODEL names."""
     if settings.embedding_base_url:
         return HttpEmbeddingProvider(settings)
-    # Imported here: loading the offline model is only paid for when it is the one chosen.
-    from app.services.embeddings.offline import OfflineEmbeddings
+    # Imported here: loading an offline model is only paid for when it is the one chosen.
+    if settings.offline_embedding_model == "all-minilm-l6-v2":
+        from app.services.embeddings.offline import OfflineEmbeddings
 
-    return OfflineEmbeddings()
+        return OfflineEmbeddings()
+    from app.services.embeddings.multilingual import MultilingualEmbeddings
+
+    return MultilingualEmbeddings()

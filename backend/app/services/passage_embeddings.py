@@ -1,10 +1,11 @@
-"""Giving stored chunks their vectors, off the request path.
+"""Giving stored passages their vectors, off the request path.
 
 Storing a transcript queues an embed job (app/services/transcripts.py); a worker runs it with
 `Embedder.embed_missing(transcript_id=…)`, and `python -m app.cli embed-missing` runs the same
-over every chunk. Both embed only chunks still lacking a vector for the configured model, and
-commit batch by batch: an interrupted run resumes where it stopped, and a new model's vectors
-are added beside the old ones.
+over every passage. Both first cut into passages any chunk stored before passages existed (the
+backfill), then embed only passages still lacking a vector for the configured model, and commit
+batch by batch: an interrupted run resumes where it stopped, and a new model's vectors are added
+beside the old ones, which search keeps using until the new model's are in.
 """
 
 import asyncio
@@ -15,10 +16,11 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.config import Settings
-from app.db.repositories import ChunkEmbeddingRepository
+from app.db.repositories import PassageEmbeddingRepository
 from app.db.vector_index import ensure_vector_index
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.embeddings.factory import build_embedding_provider
+from app.services.transcripts import cut_missing_passages
 
 UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 ProviderFactory = Callable[[Settings], EmbeddingProvider]
@@ -49,33 +51,38 @@ class Embedder:
         transcript_id: UUID | None = None,
         on_batch: Callable[[int], None] | None = None,
     ) -> int:
-        """Embed and store every chunk (of the transcript, or all) without a vector for the
+        """Embed and store every passage (of the transcript, or all) without a vector for the
         provider's model, a batch per transaction; returns how many were embedded."""
         provider = await self.provider()
+        async with unit_of_work() as session:
+            await cut_missing_passages(session, transcript_id=transcript_id)
         model, batch_size = provider.model_name, self.settings.embedding_batch_size
         after: UUID | None = None
         embedded = 0
         while True:
             async with unit_of_work() as session:
-                batch = await ChunkEmbeddingRepository(session).lacking(
+                batch = await PassageEmbeddingRepository(session).lacking(
                     model, transcript_id=transcript_id, after=after, limit=batch_size
                 )
             if not batch:
                 return embedded
-            vectors = await provider.embed_passages([chunk.text for chunk in batch])
+            vectors = await provider.embed_passages([passage.text for passage in batch])
             async with unit_of_work() as session:
-                await ChunkEmbeddingRepository(session).store_many(
-                    model, [(c.chunk_id, v) for c, v in zip(batch, vectors, strict=True)]
+                await PassageEmbeddingRepository(session).store_many(
+                    model, [(p.passage_id, v) for p, v in zip(batch, vectors, strict=True)]
                 )
-            after, embedded = batch[-1].chunk_id, embedded + len(batch)
+            after, embedded = batch[-1].passage_id, embedded + len(batch)
             if on_batch is not None:
                 on_batch(len(batch))
 
     async def count_missing(self, unit_of_work: UnitOfWork) -> int:
-        """How many chunks have no vector for the provider's model."""
+        """How many passages have no vector for the provider's model (chunks not yet cut into
+        passages are cut first, so that they count)."""
         provider = await self.provider()
         async with unit_of_work() as session:
-            return await ChunkEmbeddingRepository(session).count_lacking(provider.model_name)
+            await cut_missing_passages(session)
+        async with unit_of_work() as session:
+            return await PassageEmbeddingRepository(session).count_lacking(provider.model_name)
 
     async def prepare_index(self, engine: AsyncEngine) -> None:
         """Create the model's vector index unless it exists. One embedding tells its length,

@@ -1,4 +1,5 @@
-"""Chunk vectors: storing them, finding chunks still without one, and the nearest to a query.
+"""Passage vectors: storing them, finding passages still without one, and the nearest to a
+query.
 
 Vectors travel as `real[]` (asyncpg's own binary array codec) and are cast to `vector` in SQL:
 no codec to register on each connection, about four times cheaper than formatting text.
@@ -13,7 +14,7 @@ from sqlalchemy import REAL, ColumnElement, bindparam, exists, func, select, tex
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.sql.elements import TextClause
 
-from app.db.models import Chunk, ChunkEmbedding
+from app.db.models import Passage, PassageEmbedding
 from app.db.repositories.base import BaseRepository, check_page, database_errors_translated
 from app.db.vector_index import indexed_vector, model_filter, query_vector
 
@@ -24,35 +25,28 @@ MAX_EF_SEARCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
-class ChunkText:
-    """A chunk waiting for its vector."""
+class PassageText:
+    """A passage waiting for its vector."""
 
-    chunk_id: uuid.UUID
+    passage_id: uuid.UUID
     text: str
 
 
 @dataclass(frozen=True, slots=True)
-class VectorHit:
-    """A chunk near a query vector, with its transcript's identity (the fields of ChunkHit
-    that do not come from full-text search, and the cosine similarity)."""
+class NearPassage:
+    """A passage near a query vector, with its cosine similarity."""
 
-    chunk_id: uuid.UUID
-    transcript_id: uuid.UUID
-    youtube_video_id: str
-    title: str | None
-    chunk_index: int
-    chunk_text: str
-    metadata: dict[str, Any]
+    passage_id: uuid.UUID
     similarity: float
 
 
 _STORE = text("""
-    INSERT INTO chunk_embeddings (chunk_id, model, user_id, transcript_id, dims, embedding)
-    SELECT c.id, :model, c.user_id, c.transcript_id, :dims,
+    INSERT INTO passage_embeddings (passage_id, model, user_id, transcript_id, dims, embedding)
+    SELECT p.id, :model, p.user_id, p.transcript_id, :dims,
            CAST(CAST(:embedding AS real[]) AS vector)
-      FROM chunks c
-     WHERE c.id = :chunk_id
-    ON CONFLICT (chunk_id, model) DO UPDATE
+      FROM passages p
+     WHERE p.id = :passage_id
+    ON CONFLICT (passage_id, model) DO UPDATE
        SET embedding = EXCLUDED.embedding, dims = EXCLUDED.dims, created_at = now()
 """).bindparams(bindparam("embedding", type_=ARRAY(REAL)))
 
@@ -70,24 +64,21 @@ _SEARCH_SETTINGS = text(
 
 def nearest_statement(model_name: str, dims: int, *, by_transcript: bool) -> TextClause:
     """The search: candidates in index order (the index's own expression and predicate), then
-    the exact cosine distance, best first, joined to the chunk and its transcript."""
+    the exact cosine similarity, best first."""
     transcripts = "AND e.transcript_id = ANY(:transcript_ids)" if by_transcript else ""
     statement = text(f"""
         WITH nearest AS MATERIALIZED (
-            SELECT e.chunk_id, e.embedding,
+            SELECT e.passage_id, e.embedding,
                    {indexed_vector(dims, "e.embedding")} <=> {query_vector(dims)} AS distance
-              FROM chunk_embeddings e
+              FROM passage_embeddings e
              WHERE {model_filter(model_name, dims, "e")} AND e.user_id = :user_id {transcripts}
              ORDER BY distance
              LIMIT :limit
         )
-        SELECT n.chunk_id, c.transcript_id, t.youtube_video_id, t.title, c.chunk_index,
-               c.chunk_text, c.metadata,
+        SELECT n.passage_id,
                1 - (n.embedding <=> CAST(CAST(:query AS real[]) AS vector)) AS similarity
           FROM nearest n
-          JOIN chunks c ON c.id = n.chunk_id
-          JOIN transcripts t ON t.id = c.transcript_id
-         ORDER BY similarity DESC, c.transcript_id, c.chunk_index
+         ORDER BY similarity DESC, n.passage_id
     """)  # noqa: S608 - model and dims are literals by design, escaped by model_filter
     parameters = [bindparam("query", type_=ARRAY(REAL))]
     if by_transcript:
@@ -95,18 +86,23 @@ def nearest_statement(model_name: str, dims: int, *, by_transcript: bool) -> Tex
     return statement.bindparams(*parameters)
 
 
-class ChunkEmbeddingRepository(BaseRepository[ChunkEmbedding]):
-    model = ChunkEmbedding
+class PassageEmbeddingRepository(BaseRepository[PassageEmbedding]):
+    model = PassageEmbedding
 
     async def store_many(
         self, model_name: str, vectors: Sequence[tuple[uuid.UUID, Sequence[float]]]
     ) -> None:
-        """Store (or replace) each chunk's vector under `model_name`, in one statement (an
-        executemany). The owner and transcript are copied from the chunk; a chunk deleted in
-        the meantime is skipped."""
+        """Store (or replace) each passage's vector under `model_name`, in one statement (an
+        executemany). The owner and transcript are copied from the passage; a passage deleted
+        in the meantime is skipped."""
         rows = [
-            {"chunk_id": chunk_id, "model": model_name, "dims": len(vector), "embedding": vector}
-            for chunk_id, vector in vectors
+            {
+                "passage_id": passage_id,
+                "model": model_name,
+                "dims": len(vector),
+                "embedding": vector,
+            }
+            for passage_id, vector in vectors
         ]
         if rows:
             async with database_errors_translated():
@@ -119,24 +115,24 @@ class ChunkEmbeddingRepository(BaseRepository[ChunkEmbedding]):
         transcript_id: uuid.UUID | None = None,
         after: uuid.UUID | None = None,
         limit: int = 100,
-    ) -> list[ChunkText]:
-        """Chunks (of one transcript, or all) without a vector for `model_name`, in id order
+    ) -> list[PassageText]:
+        """Passages (of one transcript, or all) without a vector for `model_name`, in id order
         from `after`: page with the last id returned."""
         check_page(limit, 0)
-        statement = select(Chunk.id, Chunk.chunk_text).where(
+        statement = select(Passage.id, Passage.passage_text).where(
             *self._lacking(model_name, transcript_id)
         )
         if after is not None:
-            statement = statement.where(Chunk.id > after)
+            statement = statement.where(Passage.id > after)
         async with database_errors_translated():
-            rows = await self.session.execute(statement.order_by(Chunk.id).limit(limit))
-        return [ChunkText(chunk_id, chunk_text) for chunk_id, chunk_text in rows]
+            rows = await self.session.execute(statement.order_by(Passage.id).limit(limit))
+        return [PassageText(passage_id, passage_text) for passage_id, passage_text in rows]
 
     async def count_lacking(
         self, model_name: str, *, transcript_id: uuid.UUID | None = None
     ) -> int:
-        """How many chunks (of one transcript, or all) have no vector for `model_name`."""
-        statement = select(func.count()).select_from(Chunk)
+        """How many passages (of one transcript, or all) have no vector for `model_name`."""
+        statement = select(func.count()).select_from(Passage)
         async with database_errors_translated():
             count = await self.session.scalar(
                 statement.where(*self._lacking(model_name, transcript_id))
@@ -146,11 +142,11 @@ class ChunkEmbeddingRepository(BaseRepository[ChunkEmbedding]):
     @staticmethod
     def _lacking(model_name: str, transcript_id: uuid.UUID | None) -> list[ColumnElement[bool]]:
         has_vector = exists().where(
-            ChunkEmbedding.chunk_id == Chunk.id, ChunkEmbedding.model == model_name
+            PassageEmbedding.passage_id == Passage.id, PassageEmbedding.model == model_name
         )
         conditions = [~has_vector]
         if transcript_id is not None:
-            conditions.append(Chunk.transcript_id == transcript_id)
+            conditions.append(Passage.transcript_id == transcript_id)
         return conditions
 
     async def nearest(
@@ -161,10 +157,10 @@ class ChunkEmbeddingRepository(BaseRepository[ChunkEmbedding]):
         *,
         transcript_ids: Sequence[uuid.UUID] | None = None,
         limit: int = 10,
-    ) -> list[VectorHit]:
-        """The user's `limit` chunks nearest to `query` (cosine), best first.
+    ) -> list[NearPassage]:
+        """The user's `limit` passages nearest to `query` (cosine), best first.
 
-        Another user's chunk is never returned. Needs a transaction (its index settings are
+        Another user's passage is never returned. Needs a transaction (its index settings are
         SET LOCAL): a session from unit_of_work() or get_db(), not read_only().
         """
         check_page(limit, 0)
@@ -179,36 +175,36 @@ class ChunkEmbeddingRepository(BaseRepository[ChunkEmbedding]):
         async with database_errors_translated():
             await self.session.execute(_SEARCH_SETTINGS, {"ef_search": str(ef_search)})
             rows = (await self.session.execute(statement, parameters)).all()
-        return [VectorHit(*row) for row in rows]
+        return [NearPassage(passage_id, float(similarity)) for passage_id, similarity in rows]
 
     async def similarities(
-        self, query: Sequence[float], model_name: str, chunk_ids: Sequence[uuid.UUID]
+        self, query: Sequence[float], model_name: str, passage_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, float]:
-        """The cosine similarity of `query` to each of these chunks' vectors of `model_name`;
-        chunks without one are left out."""
-        if not chunk_ids:
+        """The cosine similarity of `query` to each of these passages' vectors of `model_name`;
+        passages without one are left out."""
+        if not passage_ids:
             return {}
         statement = text("""
-            SELECT chunk_id, 1 - (embedding <=> CAST(CAST(:query AS real[]) AS vector))
-              FROM chunk_embeddings
-             WHERE model = :model AND dims = :dims AND chunk_id = ANY(:chunk_ids)
+            SELECT passage_id, 1 - (embedding <=> CAST(CAST(:query AS real[]) AS vector))
+              FROM passage_embeddings
+             WHERE model = :model AND dims = :dims AND passage_id = ANY(:passage_ids)
         """).bindparams(
             bindparam("query", type_=ARRAY(REAL)),
-            bindparam("chunk_ids", type_=ARRAY(UUID(as_uuid=True))),
+            bindparam("passage_ids", type_=ARRAY(UUID(as_uuid=True))),
         )
         parameters = {
             "query": list(query),
             "model": model_name,
             "dims": len(query),
-            "chunk_ids": list(chunk_ids),
+            "passage_ids": list(passage_ids),
         }
         async with database_errors_translated():
             rows = (await self.session.execute(statement, parameters)).all()
-        return {chunk_id: float(similarity) for chunk_id, similarity in rows}
+        return {passage_id: float(similarity) for passage_id, similarity in rows}
 
     async def delete_model(self, model_name: str) -> int:
         """Delete every vector of `model_name` (e.g. a model no longer used); returns how many."""
-        return await self.delete_where(ChunkEmbedding.model == model_name)
+        return await self.delete_where(PassageEmbedding.model == model_name)
 
     async def _require_transaction(self) -> None:
         raw = await (await self.session.connection()).get_raw_connection()

@@ -1,0 +1,235 @@
+"""Passages: storing them, finding chunks still without them, and full-text search over them.
+
+Full-text search over passages works as over chunks (app/db/repositories/chunk.py: the query's
+words read and counted once, rarer words weighted more), but ranks passages and returns each
+with its chunk, which is what an answer quotes and a hit names.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import INTEGER, TEXT, bindparam, exists, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+
+from app.db.models import Chunk, Passage
+from app.db.repositories.base import BaseRepository, check_page, database_errors_translated
+from app.db.repositories.chunk import (
+    DOCUMENT_FREQUENCY_CAP,
+    ChunkHit,
+    PassageSpan,
+    QueryWords,
+    read_query_words,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewPassage:
+    """One passage to store with `PassageRepository.create_many`."""
+
+    chunk_id: uuid.UUID
+    transcript_id: uuid.UUID
+    user_id: uuid.UUID
+    passage_index: int
+    passage_text: str
+    word_offset: int
+    start_seconds: float | None
+    end_seconds: float | None
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "id": uuid.uuid4(),
+            "chunk_id": self.chunk_id,
+            "transcript_id": self.transcript_id,
+            "user_id": self.user_id,
+            "passage_index": self.passage_index,
+            "passage_text": self.passage_text,
+            "word_offset": self.word_offset,
+            "start_seconds": self.start_seconds,
+            "end_seconds": self.end_seconds,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UncutChunk:
+    """A chunk that has no passages yet (stored before passages existed)."""
+
+    chunk_id: uuid.UUID
+    transcript_id: uuid.UUID
+    user_id: uuid.UUID
+    chunk_text: str
+    metadata: dict[str, Any]
+
+
+_MATCHING = """p.search_vector @@ CAST(:tsquery AS tsquery)
+           AND (CAST(:transcript_ids AS uuid[]) IS NULL
+                OR p.transcript_id = ANY(:transcript_ids))"""
+_GIVEN = "p.id = ANY(:passage_ids)"
+
+# As chunk.py's search: rank and cut first, then headline only the survivors.
+_SEARCH = """
+    WITH lexemes AS MATERIALIZED (
+        SELECT CAST(term AS tsquery) AS term,
+               ln(1 + {df_cap}::float8 / greatest(1, passages)) AS weight
+          FROM unnest(CAST(:terms AS text[]), CAST(:term_passages AS int[]))
+               AS given(term, passages)
+    ),
+    query AS (SELECT CAST(:tsquery AS tsquery) AS tsq),
+    matching AS (
+        SELECT p.id, p.chunk_id, p.transcript_id, p.passage_index, p.passage_text,
+               p.word_offset, p.start_seconds, p.end_seconds, p.search_vector
+          FROM passages p
+         WHERE p.user_id = :user_id
+           AND {passages}
+         LIMIT :ranked_cap
+    ),
+    top AS (
+        SELECT m.*, coalesce(ts_rank(m.search_vector, query.tsq), 0) AS rank
+          FROM matching m, query
+         ORDER BY rank DESC, m.id
+         LIMIT :limit
+    )
+    SELECT c.id, top.transcript_id, t.youtube_video_id, t.title, c.chunk_index,
+           c.chunk_text, c.metadata, top.rank,
+           coalesce(ts_headline('english', top.passage_text, query.tsq,
+                       'StartSel=**, StopSel=**, MaxWords=35, MinWords=15, MaxFragments=2'),
+                    left(top.passage_text, 240)),
+           matched.terms, total.terms, coalesce(matched.weight, 0), coalesce(total.weight, 0),
+           top.id, top.passage_index, top.passage_text, top.word_offset,
+           top.start_seconds, top.end_seconds
+      FROM top
+      JOIN chunks c ON c.id = top.chunk_id
+      JOIN transcripts t ON t.id = top.transcript_id
+      CROSS JOIN query
+      CROSS JOIN LATERAL (
+          SELECT count(*) AS terms, sum(weight) AS weight FROM lexemes
+           WHERE (top.search_vector || to_tsvector('english', coalesce(t.title, '')))
+                 @@ lexemes.term) AS matched
+      CROSS JOIN (SELECT count(*) AS terms, sum(weight) AS weight FROM lexemes) AS total
+     ORDER BY top.rank DESC, top.id
+"""
+
+_WORD_PARAMETERS = (
+    bindparam("terms", type_=ARRAY(TEXT)),
+    bindparam("term_passages", type_=ARRAY(INTEGER)),
+)
+_STATEMENTS = {
+    _MATCHING: text(_SEARCH.format(passages=_MATCHING, df_cap=DOCUMENT_FREQUENCY_CAP)).bindparams(
+        bindparam("transcript_ids", type_=ARRAY(UUID(as_uuid=True))), *_WORD_PARAMETERS
+    ),
+    _GIVEN: text(_SEARCH.format(passages=_GIVEN, df_cap=DOCUMENT_FREQUENCY_CAP)).bindparams(
+        bindparam("passage_ids", type_=ARRAY(UUID(as_uuid=True))), *_WORD_PARAMETERS
+    ),
+}
+
+
+def _hit(row: Sequence[Any]) -> ChunkHit:
+    (chunk_id, transcript_id, video_id, title, chunk_index, chunk_text, metadata, rank) = row[:8]
+    snippet, matched_terms, query_terms, matched_weight, query_weight = row[8:13]
+    return ChunkHit(
+        chunk_id,
+        transcript_id,
+        video_id,
+        title,
+        chunk_index,
+        chunk_text,
+        metadata,
+        rank,
+        snippet,
+        matched_terms,
+        query_terms,
+        matched_weight,
+        query_weight,
+        passage=PassageSpan(*row[13:19]),
+    )
+
+
+class PassageRepository(BaseRepository[Passage]):
+    model = Passage
+
+    async def create_many(self, passages: Sequence[NewPassage]) -> list[uuid.UUID]:
+        """Store a batch of passages in one statement; returns their ids, in input order."""
+        if not passages:
+            return []
+        rows = [passage.as_row() for passage in passages]
+        async with database_errors_translated():
+            await self.session.execute(insert(Passage), rows)
+        return [row["id"] for row in rows]
+
+    async def uncut_chunks(
+        self, *, transcript_id: uuid.UUID | None = None, limit: int = 100
+    ) -> list[UncutChunk]:
+        """Chunks (of one transcript, or all) that have no passage yet, in id order."""
+        check_page(limit, 0)
+        has_passage = exists().where(Passage.chunk_id == Chunk.id)
+        statement = select(
+            Chunk.id, Chunk.transcript_id, Chunk.user_id, Chunk.chunk_text, Chunk.meta
+        ).where(~has_passage)
+        if transcript_id is not None:
+            statement = statement.where(Chunk.transcript_id == transcript_id)
+        async with database_errors_translated():
+            rows = await self.session.execute(statement.order_by(Chunk.id).limit(limit))
+        return [UncutChunk(*row) for row in rows]
+
+    async def search(
+        self,
+        user_id: uuid.UUID,
+        query: str,
+        *,
+        transcript_ids: Sequence[uuid.UUID] | None = None,
+        limit: int = 10,
+        match: str = "all",
+        words: QueryWords | None = None,
+    ) -> list[ChunkHit]:
+        """The user's passages that match `query`, best first, each with its chunk.
+
+        match="all" needs every word (websearch syntax); match="any" needs one of them.
+        """
+        check_page(limit, 0)
+        if match not in ("all", "any"):
+            raise ValueError(f"match must be 'all' or 'any', not {match!r}")
+        words = words or await self.query_words(user_id, query)
+        parameters = {
+            "tsquery": words.websearch if match == "all" else words.any_word_query(),
+            "ranked_cap": words.ranked_matches_cap(match),
+            "transcript_ids": list(transcript_ids) if transcript_ids is not None else None,
+            "limit": limit,
+        }
+        return await self._hits(_MATCHING, user_id, words, parameters)
+
+    async def lexical_evidence(
+        self,
+        user_id: uuid.UUID,
+        query: str,
+        passage_ids: Sequence[uuid.UUID],
+        words: QueryWords | None = None,
+    ) -> list[ChunkHit]:
+        """The user's passages with these ids, each with its full-text rank against the
+        query's words (0 when none occurs), its share of them and a headline."""
+        if not passage_ids:
+            return []
+        words = words or await self.query_words(user_id, query)
+        parameters = {
+            "tsquery": words.any_word_query(),
+            "ranked_cap": len(passage_ids),
+            "passage_ids": list(passage_ids),
+            "limit": len(passage_ids),
+        }
+        return await self._hits(_GIVEN, user_id, words, parameters)
+
+    async def query_words(self, user_id: uuid.UUID, query: str) -> QueryWords:
+        """The query's lexemes and how many of the user's passages hold each."""
+        return await read_query_words(self.session, user_id, query, "passages")
+
+    async def _hits(
+        self, passages: str, user_id: uuid.UUID, words: QueryWords, parameters: dict[str, Any]
+    ) -> list[ChunkHit]:
+        parameters |= {
+            "user_id": user_id,
+            "terms": list(words.terms),
+            "term_passages": list(words.chunks),
+        }
+        async with database_errors_translated():
+            rows = (await self.session.execute(_STATEMENTS[passages], parameters)).all()
+        return [_hit(row) for row in rows]

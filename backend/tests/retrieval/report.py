@@ -1,0 +1,255 @@
+"""`make eval`: the labelled set through the service's own pipeline, with its default settings,
+scored per split (tuning / test) and kind of question.
+
+The talks are stored and embedded as an upload is, in a throw-away database (or a kept one:
+--database-url reuses a library already stored there); each question is asked as search and
+chat ask it. Prints the table; --dump writes each question's candidates and signals as JSON,
+for fitting the ranking and the "not in your videos" decision on the tuning split.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from app.core.config import Settings, get_settings
+from app.db.migrations import run_alembic
+from app.db.models import User
+from app.services.answers import answer_sentences
+from app.services.passage_embeddings import Embedder
+from app.services.retrieval import (
+    Citation,
+    QueryVector,
+    Ranking,
+    RankedHit,
+    Retrieval,
+    retrieve,
+)
+from tests.factories import make_user
+from tests.database import create_database, drop_database, test_server_url
+from tests.retrieval.corpus import Question, load_questions, load_talks
+from tests.retrieval.evaluation import holds_answer, overlaps_answer, store_talks
+
+EVAL_EMAIL = "labelled-set@example.com"
+TOP = 5
+
+TARGETS: dict[str, tuple[str, float]] = {
+    "hit@5 all answerable": (">=", 0.90),
+    "hit@5 paraphrase": (">=", 0.80),
+    "hit@5 other language": (">=", 0.75),
+    "answer cites the passage (paraphrase)": (">=", 0.70),
+    "unanswerable declined": (">=", 0.85),
+    "  near-topic declined": (">=", 0.70),
+    "answerable wrongly declined": ("<=", 0.05),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    question: Question
+    retrieval: Retrieval
+    quoted: list[tuple[int, str]]  # the offline answer's sentences, with citation numbers
+    cited: list[Citation]
+
+    @property
+    def hit(self) -> bool:
+        return any(self._holds(ranked) for ranked in self.retrieval.hits[:TOP])
+
+    @property
+    def declined(self) -> bool:
+        return not self.retrieval.answerable
+
+    @property
+    def answer_cites_passage(self) -> bool:
+        """A citation of the answer is a passage that holds the answer."""
+        answer = self.question.answer or ""
+        return any(
+            c.hit.youtube_video_id == self.question.video_id
+            and overlaps_answer(c.hit.passage.text if c.hit.passage else c.hit.chunk_text, answer)
+            for c in self.cited
+        )
+
+    @property
+    def quote_holds_answer(self) -> bool:
+        answer = self.question.answer or ""
+        return any(overlaps_answer(sentence, answer) for _, sentence in self.quoted)
+
+    def _holds(self, ranked: RankedHit) -> bool:
+        return ranked.hit.youtube_video_id == self.question.video_id and holds_answer(
+            ranked.hit.chunk_text, self.question.answer or ""
+        )
+
+
+def share(flags: Sequence[bool]) -> float | None:
+    return sum(flags) / len(flags) if flags else None
+
+
+def score_table(asked: Sequence[Asked]) -> dict[str, tuple[float | None, int]]:
+    answerable = [a for a in asked if a.question.answerable]
+    unanswerable = [a for a in asked if not a.question.answerable]
+
+    def kind(name: str) -> list[Asked]:
+        return [a for a in answerable if a.question.kind == name]
+
+    near = [a for a in unanswerable if a.question.subkind == "near_topic"]
+    rows: dict[str, list[bool]] = {
+        "hit@5 all answerable": [a.hit for a in answerable],
+        "hit@5 verbatim": [a.hit for a in kind("verbatim")],
+        "hit@5 paraphrase": [a.hit for a in kind("paraphrase")],
+        "hit@5 other language": [a.hit for a in kind("other_language")],
+        "answer cites the passage (paraphrase)": [a.answer_cites_passage for a in kind("paraphrase")],
+        "answer cites the passage (other language)": [
+            a.answer_cites_passage for a in kind("other_language")
+        ],
+        "quoted sentence holds the answer (paraphrase)": [
+            a.quote_holds_answer for a in kind("paraphrase")
+        ],
+        "unanswerable declined": [a.declined for a in unanswerable],
+        "  near-topic declined": [a.declined for a in near],
+        "  off-topic declined": [a.declined for a in unanswerable if a not in near],
+        "answerable wrongly declined": [a.declined for a in answerable],
+    }
+    return {name: (share(flags), len(flags)) for name, flags in rows.items()}
+
+
+def print_table(tables: dict[str, dict[str, tuple[float | None, int]]]) -> None:
+    splits = list(tables)
+    header = f"{'':<46}" + "".join(f"{split:>14}" for split in splits) + f"{'target':>10}"
+    print(header)
+    for row in next(iter(tables.values())):
+        cells = ""
+        for split in splits:
+            value, count = tables[split][row]
+            cells += f"{'-':>14}" if value is None else f"{value:>8.2f} ({count:>3})"
+        target = TARGETS.get(row)
+        verdict = ""
+        if target is not None:
+            value = tables[splits[-1]][row][0]
+            op, bound = target
+            passed = value is not None and (value >= bound if op == ">=" else value <= bound)
+            verdict = f"{op} {bound:.2f} {'PASS' if passed else 'FAIL'}"
+        print(f"{row:<46}{cells}  {verdict}")
+
+
+async def ensure_library(url: str, settings: Settings) -> UUID:
+    """The labelled talks stored and embedded for one user; reuses what is there."""
+    await run_alembic(url)
+    engine = create_async_engine(url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def unit_of_work() -> AsyncIterator[AsyncSession]:
+        async with sessions() as session:
+            yield session
+            await session.commit()
+
+    async with unit_of_work() as session:
+        user = await session.scalar(select(User).where(User.email == EVAL_EMAIL))
+        if user is None:
+            user = await make_user(session, EVAL_EMAIL)
+            await store_talks(session, user.id, load_talks(), settings)
+        user_id = user.id
+    started = time.perf_counter()
+    embedder = Embedder(settings)
+    embedded = await embedder.embed_missing(unit_of_work)
+    if embedded:
+        print(f"embedded {embedded} passages in {time.perf_counter() - started:.1f} s")
+    await embedder.aclose()
+    await engine.dispose()
+    return user_id
+
+
+async def ask_all(url: str, user_id: UUID, settings: Settings) -> list[Asked]:
+    engine = create_async_engine(url)
+    embedder = Embedder(settings)
+    provider = await embedder.provider()
+    asked = []
+    try:
+        for question in load_questions():
+            vector = QueryVector(provider.model_name, await provider.embed_query(question.text))
+            async with AsyncSession(engine) as session:
+                retrieval = await retrieve(
+                    session,
+                    user_id,
+                    question.text,
+                    query_vector=vector,
+                    limit=max(TOP, settings.chat_context_chunks),
+                    ranking=Ranking.of(settings),
+                )
+            citations = Citation.numbered(retrieval.supporting(), question.text)
+            quoted = await answer_sentences(question.text, citations, provider)
+            numbers = {number for number, _ in quoted}
+            cited = [c for c in citations if c.number in numbers]
+            asked.append(Asked(question, retrieval, quoted, cited))
+    finally:
+        await embedder.aclose()
+        await engine.dispose()
+    return asked
+
+
+def dump(asked: Sequence[Asked], path: Path) -> None:
+    rows: list[dict[str, Any]] = []
+    for a in asked:
+        q = a.question
+        rows.append(
+            {
+                "text": q.text,
+                "kind": q.kind,
+                "subkind": q.subkind,
+                "language": q.language,
+                "split": q.split,
+                "answerable": q.answerable,
+                "hits": [
+                    {
+                        "video_id": r.hit.youtube_video_id,
+                        "similarity": r.similarity,
+                        "score": r.score,
+                        "coverage": r.hit.coverage,
+                        "rank": r.hit.rank,
+                        "matched_terms": r.hit.matched_terms,
+                        "query_terms": r.hit.query_terms,
+                        "holds": a._holds(r),
+                        "passage": r.hit.passage.text if r.hit.passage else None,
+                    }
+                    for r in a.retrieval.hits
+                ],
+            }
+        )
+    path.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+async def main(argv: Sequence[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", help="keep the library in this database")
+    parser.add_argument("--dump", type=Path, help="write each question's signals here")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    server = test_server_url()  # starts the embedded test server when it is the one used
+    url = args.database_url or await create_database(server, "ytt_eval")
+    try:
+        user_id = await ensure_library(url, settings)
+        asked = await ask_all(url, user_id, settings)
+    finally:
+        if not args.database_url:
+            await drop_database(url)
+    if args.dump:
+        dump(asked, args.dump)
+    tables = {
+        split: score_table([a for a in asked if a.question.split == split])
+        for split in ("tuning", "test")
+    }
+    print_table(tables)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))
