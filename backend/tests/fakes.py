@@ -23,6 +23,7 @@ class ScriptedModel:
     """Answers with a fixed text, remembers every prompt, and can fail or stall on demand."""
 
     provider = "scripted"
+    extractive = False
     model = "scripted-1"
 
     def __init__(self, answer: str = "It bakes at 250 degrees [1].") -> None:

@@ -21,7 +21,7 @@ from app.api.errors import ErrorBody, ErrorResponse
 from app.api.schemas.conversations import MessagePublic
 from app.core.logging import request_id_var
 from app.db.models import Message
-from app.services.chat import NOT_IN_VIDEOS, ChatTurn, store_answer
+from app.services.chat import NOT_IN_VIDEOS, ChatTurn, store_answer, without_invented_citations
 from app.services.llm import Delta, LanguageModel, LanguageModelError, Usage
 
 logger = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ async def stream_answer(
     async def store(*, partial: bool) -> Message:
         nonlocal stored
         stored = True
-        text = "".join(parts) if turn.grounded else NOT_IN_VIDEOS
+        text = without_invented_citations(turn, "".join(parts)) if turn.grounded else NOT_IN_VIDEOS
         async with unit_of_work() as session:
             return await store_answer(session, turn, model, text, usage, partial=partial)
 

@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     # Whether the videos answer a question (app/services/retrieval.py, `Ranking`): the best
     # passage's similarity in meaning, or without vectors its share of the question's words.
     answer_min_similarity: float = Field(default=0.25, ge=0, le=1)
+    # ...and how much closer than the question comes to everyday sentences that answer nothing
+    # (app/services/embeddings/background.py).
+    answer_min_margin: float = Field(default=0.035, ge=-1, le=1)
     answer_min_coverage: float = Field(default=0.4, ge=0, le=1)
 
     # The settings administrators may change at run time (app/core/runtime_settings.py) are

@@ -84,6 +84,10 @@ RUNTIME_SETTINGS: dict[str, RuntimeSetting] = {
             "A question is answerable when its best passage is at least this close in meaning.",
         ),
         runtime(
+            "answer_min_margin",
+            "...and at least this much closer than the question comes to unrelated sentences.",
+        ),
+        runtime(
             "answer_min_coverage",
             "Without vectors: answerable when the best passage holds this share of its words.",
         ),

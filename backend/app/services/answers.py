@@ -10,6 +10,7 @@ Captions often carry no punctuation: a "sentence" longer than MAX_SENTENCE_WORDS
 caption boundaries (or every SENTENCE_PIECE_WORDS words), so a quote stays short.
 """
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
-from app.services.extract import STOPWORDS
+from app.services.extract import STOPWORDS, Quote
 
 MAX_SENTENCE_WORDS = 45
 SENTENCE_PIECE_WORDS = 25
@@ -28,14 +29,6 @@ WORD_WEIGHT = 0.05  # the share of the question's words a sentence holds, agains
 QUOTE_MARGIN = 0.02
 _SENTENCE_END = re.compile(r"[.!?…]['\")\]]*$")
 _WORD = re.compile(r"\w+")
-
-
-@dataclass(frozen=True, slots=True)
-class Quote:
-    number: int  # the citation it comes from
-    text: str
-    seconds: float | None
-    score: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +71,7 @@ def _split_long(pieces: list[tuple[int, int]]) -> list[tuple[int, int]]:
             continue
         parts = max(2, round((end - start) / SENTENCE_PIECE_WORDS))
         bounds = [start + (end - start) * k // parts for k in range(parts + 1)]
-        result += list(zip(bounds, bounds[1:], strict=False))
+        result += list(itertools.pairwise(bounds))
     return result
 
 
@@ -132,7 +125,12 @@ async def choose_quotes(
     similarity = await _similarities(question, [c.text for c in candidates], provider)
     scored = sorted(
         (
-            Quote(c.number, c.text, c.seconds, similarity[i] + WORD_WEIGHT * word_share(question, c.text))
+            Quote(
+                c.number,
+                c.text,
+                c.seconds,
+                similarity[i] + WORD_WEIGHT * word_share(question, c.text),
+            )
             for i, c in enumerate(candidates)
         ),
         key=lambda quote: -quote.score,

@@ -5,8 +5,9 @@ the stored answer keeps those citations (with deep links), the provider and the 
 its metadata. A question nothing in the videos covers gets an honest answer, not an invention.
 """
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
@@ -20,8 +21,9 @@ from app.db.repositories import (
     MessageRow,
     UsageRepository,
 )
+from app.services.answers import choose_quotes
 from app.services.embeddings.base import EmbeddingProvider
-from app.services.extract import Passage
+from app.services.extract import Passage, Quote
 from app.services.llm import ChatMessage, LanguageModel, Usage
 from app.services.retrieval import (
     Citation,
@@ -93,8 +95,12 @@ async def start_turn(
     transcript_ids: Sequence[UUID] | None,
     settings: Settings,
     embeddings: EmbeddingProvider | None = None,
+    *,
+    quote: bool = False,
 ) -> ChatTurn:
-    """Store the user's message (titling an untitled conversation) and gather the context."""
+    """Store the user's message (titling an untitled conversation) and gather the context.
+    With `quote` (an extractive model), the sentences to quote are chosen here, by meaning and
+    words, and each quoted citation links to the second its sentence is said."""
     messages = MessageRepository(session)
     history = (
         await messages.get_last_n(conversation.id, settings.chat_history_messages)
@@ -117,12 +123,37 @@ async def start_turn(
     )
     # A question the videos do not answer gets no citations: the answer says so plainly.
     citations = Citation.numbered(retrieval.supporting(), content)
+    quotes = await choose_quotes(content, citations, embeddings) if quote and citations else []
+    citations = [at_quote(citation, quotes) for citation in citations]
     return ChatTurn(
         conversation=conversation,
         user_message=user_message,
         prompt=build_prompt(history, content, citations),
         citations=citations,
-        passages=[Passage(c.number, c.hit.chunk_text) for c in citations],
+        passages=[
+            Passage(c.number, c.hit.chunk_text, tuple(q for q in quotes if q.number == c.number))
+            for c in citations
+        ],
+    )
+
+
+def at_quote(citation: Citation, quotes: Sequence[Quote]) -> Citation:
+    """The citation linking to its best quoted sentence's second, when one is quoted."""
+    quoted = [q for q in quotes if q.number == citation.number and q.seconds is not None]
+    if not quoted:
+        return citation
+    return replace(citation, moment=max(quoted, key=lambda q: q.score).seconds)
+
+
+_CITATION_MARK = re.compile(r"\[(\d+)\]")
+
+
+def without_invented_citations(turn: ChatTurn, text: str) -> str:
+    """The answer without the [n] marks of excerpts that do not exist: a model may invent a
+    number, and a link to nothing is never shown."""
+    numbers = {citation.number for citation in turn.citations}
+    return _CITATION_MARK.sub(
+        lambda mark: mark.group(0) if int(mark.group(1)) in numbers else "", text
     )
 
 
@@ -194,4 +225,5 @@ async def answer(session: AsyncSession, turn: ChatTurn, model: LanguageModel) ->
     if not turn.grounded:
         return await store_answer(session, turn, model, NOT_IN_VIDEOS, None)
     completion = await model.complete(turn.prompt, turn.passages)
-    return await store_answer(session, turn, model, completion.text, completion.usage)
+    text = without_invented_citations(turn, completion.text)
+    return await store_answer(session, turn, model, text, completion.usage)

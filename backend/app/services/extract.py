@@ -6,11 +6,23 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
+class Quote:
+    """A sentence an answer may quote, chosen for the question (app/services/answers.py)."""
+
+    number: int  # the citation it comes from
+    text: str
+    seconds: float | None  # when it is said
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
 class Passage:
-    """A retrieved excerpt that an answer may cite as [number]."""
+    """A retrieved excerpt that an answer may cite as [number], with the sentences of it
+    already chosen for the question, when they were."""
 
     number: int
     text: str
+    quotes: tuple[Quote, ...] = ()
 
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")

@@ -60,6 +60,9 @@ class LanguageModelError(Exception):
 class LanguageModel(Protocol):
     provider: str
     model: str
+    # True when the model quotes sentences chosen beforehand (Passage.quotes) rather than
+    # writing: the chat chooses them by meaning only for such a model.
+    extractive: bool
 
     async def complete(
         self, messages: Sequence[ChatMessage], passages: Sequence[Passage]
@@ -77,6 +80,7 @@ def estimate_usage(messages: Sequence[ChatMessage], answer: str, encoding: str) 
 
 class OpenAICompatibleModel:
     provider = "openai-compatible"
+    extractive = False
 
     def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
         assert settings.llm_base_url is not None
@@ -172,17 +176,25 @@ def _sse_data(line: str) -> str | None:
 
 
 class OfflineExtractiveModel:
-    """Answers by quoting the passages' sentences that share the most words with the question."""
+    """Answers by quoting the 1 to 3 sentences of the passages chosen for the question by
+    meaning and words (Passage.quotes), best first; without them, those sharing the most words
+    with the question."""
 
     provider = "offline-extractive"
-    model = "extractive-v1"
+    model = "extractive-v2"
+    extractive = True
     max_sentences = 3
 
     def __init__(self, settings: Settings) -> None:
         self.encoding = settings.tokenizer_encoding
 
     def answer(self, question: str, passages: Sequence[Passage]) -> str:
-        quoted = best_sentences(question, passages, self.max_sentences)
+        chosen = sorted(
+            (quote for passage in passages for quote in passage.quotes), key=lambda q: -q.score
+        )
+        quoted = [(q.number, q.text) for q in chosen[: self.max_sentences]] or best_sentences(
+            question, passages, self.max_sentences
+        )
         lines = "\n".join(f"- {sentence} [{number}]" for number, sentence in quoted)
         return f"From your videos (quoted, no language model configured):\n{lines}"
 

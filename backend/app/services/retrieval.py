@@ -24,7 +24,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 from uuid import UUID
@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.core.config import Settings
 from app.db.repositories import ChunkHit, PassageEmbeddingRepository, PassageRepository
 from app.db.repositories.chunk import QueryWords
+from app.services.embeddings.background import background_similarity
 from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
 from app.services.youtube import watch_url
 
@@ -59,10 +60,16 @@ class SearchMode(StrEnum):
 class Ranking:
     """The weights and thresholds of the ranking and of the answerability decision."""
 
-    coverage_weight: float = 0.2
-    rank_weight: float = 0.05
-    # Answerable when the best passage's similarity reaches this (hybrid and semantic)...
+    coverage_weight: float = 0.02
+    rank_weight: float = 0.0
+    # Without vectors (lexical search), the full-text rank against the best one's, beside the
+    # share of the question's words.
+    lexical_rank_weight: float = 0.25
+    # Answerable when the best passage's similarity reaches this (hybrid and semantic), and
+    # when it is at least `min_margin` closer than the question comes to everyday sentences
+    # that answer nothing (app/services/embeddings/background.py)...
     min_similarity: float = 0.25
+    min_margin: float = 0.035
     # ...or, when no vector exists yet, when it holds this share of the question's words.
     min_coverage: float = 0.4
     # A passage is listed at all when at least this close in meaning, when it holds enough of
@@ -80,6 +87,7 @@ class Ranking:
         """The ranking with the answerability thresholds the (runtime) settings give."""
         return cls(
             min_similarity=settings.answer_min_similarity,
+            min_margin=settings.answer_min_margin,
             min_coverage=settings.answer_min_coverage,
         )
 
@@ -107,6 +115,10 @@ class Retrieval:
     hits: list[RankedHit]  # passages that may be relevant, best first
     answerable: bool  # whether the best of them answers the question
     ranking: "Ranking"
+    # Every passage found, scored, best first (several per chunk), and the question's words
+    # with how many passages hold each: the evidence the decision above was made on.
+    passages: list[RankedHit] = field(default_factory=list)
+    words: QueryWords | None = None
 
     def supporting(self) -> list[RankedHit]:
         """The passages an answer may cite: none when the question is not answerable."""
@@ -120,6 +132,8 @@ class Retrieval:
 class QueryVector:
     model_name: str
     vector: list[float]
+    # The question's similarity to the closest everyday sentence (background.py), when known.
+    background: float | None = None
 
 
 async def embed_question(provider: EmbeddingProvider | None, question: str) -> QueryVector | None:
@@ -128,7 +142,9 @@ async def embed_question(provider: EmbeddingProvider | None, question: str) -> Q
     if provider is None:
         return None
     try:
-        return QueryVector(provider.model_name, await provider.embed_query(question))
+        vector = await provider.embed_query(question)
+        background = await background_similarity(provider, vector)
+        return QueryVector(provider.model_name, vector, background)
     except EmbeddingError as error:
         logger.warning("embedding the question failed (%s); searching by words only", error)
         return None
@@ -148,23 +164,23 @@ async def retrieve(
     """The user's passages that answer the question, best first, and whether any does."""
     ranking = ranking or Ranking()
     strict = mode is not SearchMode.SEMANTIC and bool(_WEBSEARCH_SYNTAX.search(question))
-    candidates = await _candidates(
+    candidates, words = await _candidates(
         session, user_id, question, query_vector, mode, transcript_ids, strict=strict
     )
     used = mode if any(c.similarity is not None for c in candidates) else SearchMode.LEXICAL
     if mode is SearchMode.SEMANTIC and used is SearchMode.LEXICAL:
         candidates, used = [], SearchMode.SEMANTIC  # no vectors: nothing found by meaning
-    scored = _best_passage_per_chunk(
-        sorted(
-            (_scored(c, used, ranking, _best_rank(candidates)) for c in candidates),
-            key=lambda ranked: (-ranked.score, ranked.hit.transcript_id, ranked.hit.chunk_index),
-        )
+    passages = sorted(
+        (_scored(c, used, ranking, _best_rank(candidates)) for c in candidates),
+        key=lambda ranked: (-ranked.score, ranked.hit.transcript_id, ranked.hit.chunk_index),
     )
+    scored = _best_passage_per_chunk(passages)
     listed = [ranked for ranked in scored if _listed(ranked, ranking)]
     top = _top(listed, limit, ranking) if listed else []
     # Quotes and -words ask for exactly those words: whatever matches them is relevant.
-    answerable = bool(top) and (strict or _answers(top[0], used, ranking))
-    return Retrieval(used, top, answerable, ranking)
+    background = query_vector.background if query_vector is not None else None
+    answerable = bool(top) and (strict or _answers(top[0], used, ranking, background))
+    return Retrieval(used, top, answerable, ranking, passages, words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,18 +198,21 @@ async def _candidates(
     transcript_ids: Sequence[UUID] | None,
     *,
     strict: bool,
-) -> list[_Candidate]:
+) -> tuple[list[_Candidate], QueryWords | None]:
     if query_vector is None or mode is SearchMode.LEXICAL or strict:
         if mode is SearchMode.SEMANTIC:
-            return []
-        lexical = await PassageRepository(session).search(
+            return [], None
+        passages = PassageRepository(session)
+        words = await passages.query_words(user_id, question)
+        lexical = await passages.search(
             user_id,
             question,
             transcript_ids=transcript_ids,
             limit=CANDIDATES_PER_SIGNAL,
             match="all" if strict else "any",
+            words=words,
         )
-        return [_Candidate(hit, None) for hit in lexical]
+        return [_Candidate(hit, None) for hit in lexical], words
     async with _second_session(session) as words_session:
         return await _both_signals(
             _Signals(session, words_session, user_id, question, query_vector, transcript_ids),
@@ -233,7 +252,9 @@ async def _gather(first: Awaitable[A], second: Awaitable[B], together: bool) -> 
     return await first, await second
 
 
-async def _both_signals(signals: _Signals, *, lexical_search: bool) -> list[_Candidate]:
+async def _both_signals(
+    signals: _Signals, *, lexical_search: bool
+) -> tuple[list[_Candidate], QueryWords]:
     """Each signal's candidates, then each candidate's other signal, in two rounds: the
     words' side (the query's words and their frequencies, then full-text search) beside the
     vectors' (nearest), then the lexical hits' vectors beside the vector hits' words."""
@@ -284,7 +305,8 @@ async def _both_signals(signals: _Signals, *, lexical_search: bool) -> list[_Can
         together,
     )
     similarity |= more_similarities
-    return [_Candidate(hit, similarity.get(passage_id(hit))) for hit in [*lexical, *evidence]]
+    candidates = [_Candidate(hit, similarity.get(passage_id(hit))) for hit in [*lexical, *evidence]]
+    return candidates, query_words
 
 
 def passage_id(hit: ChunkHit) -> UUID:
@@ -317,8 +339,7 @@ def _scored(
     if mode is SearchMode.SEMANTIC:
         score = candidate.similarity or 0.0
     elif mode is SearchMode.LEXICAL or candidate.similarity is None:
-        # Without a vector, the lexical evidence stands on the similarity scale's middle.
-        score = ranking.min_similarity * hit.coverage + lexical
+        score = hit.coverage + ranking.lexical_rank_weight * relative_rank
     else:
         score = candidate.similarity + lexical
     return RankedHit(hit, candidate.similarity, score)
@@ -341,9 +362,10 @@ def _top(scored: Sequence[RankedHit], limit: int, ranking: Ranking) -> list[Rank
     return top
 
 
-def _answers(best: RankedHit, mode: SearchMode, ranking: Ranking) -> bool:
+def _answers(best: RankedHit, mode: SearchMode, ranking: Ranking, background: float | None) -> bool:
     if best.similarity is not None:
-        return best.similarity >= ranking.min_similarity
+        stands_out = background is None or best.similarity - background >= ranking.min_margin
+        return best.similarity >= ranking.min_similarity and stands_out
     return mode is not SearchMode.SEMANTIC and best.hit.coverage >= ranking.min_coverage
 
 

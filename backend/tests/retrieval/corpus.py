@@ -94,7 +94,7 @@ def _index() -> list[dict[str, str]]:
 def _split(value: str | None) -> Split:
     if value not in SPLITS:
         raise ValueError(f"unknown split {value!r}: expected one of {SPLITS}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _question(item: dict[str, str | None], splits: dict[str, str]) -> Question:

@@ -29,14 +29,14 @@ from app.services.answers import answer_sentences
 from app.services.passage_embeddings import Embedder
 from app.services.retrieval import (
     Citation,
-    QueryVector,
-    Ranking,
     RankedHit,
+    Ranking,
     Retrieval,
+    embed_question,
     retrieve,
 )
-from tests.factories import make_user
 from tests.database import create_database, drop_database, test_server_url
+from tests.factories import make_user
 from tests.retrieval.corpus import Question, load_questions, load_talks
 from tests.retrieval.evaluation import holds_answer, overlaps_answer, store_talks
 
@@ -60,6 +60,7 @@ class Asked:
     retrieval: Retrieval
     quoted: list[tuple[int, str]]  # the offline answer's sentences, with citation numbers
     cited: list[Citation]
+    background: float | None  # the question's closeness to everyday sentences
 
     @property
     def hit(self) -> bool:
@@ -107,7 +108,9 @@ def score_table(asked: Sequence[Asked]) -> dict[str, tuple[float | None, int]]:
         "hit@5 verbatim": [a.hit for a in kind("verbatim")],
         "hit@5 paraphrase": [a.hit for a in kind("paraphrase")],
         "hit@5 other language": [a.hit for a in kind("other_language")],
-        "answer cites the passage (paraphrase)": [a.answer_cites_passage for a in kind("paraphrase")],
+        "answer cites the passage (paraphrase)": [
+            a.answer_cites_passage for a in kind("paraphrase")
+        ],
         "answer cites the passage (other language)": [
             a.answer_cites_passage for a in kind("other_language")
         ],
@@ -176,7 +179,7 @@ async def ask_all(url: str, user_id: UUID, settings: Settings) -> list[Asked]:
     asked = []
     try:
         for question in load_questions():
-            vector = QueryVector(provider.model_name, await provider.embed_query(question.text))
+            vector = await embed_question(provider, question.text)
             async with AsyncSession(engine) as session:
                 retrieval = await retrieve(
                     session,
@@ -190,7 +193,8 @@ async def ask_all(url: str, user_id: UUID, settings: Settings) -> list[Asked]:
             quoted = await answer_sentences(question.text, citations, provider)
             numbers = {number for number, _ in quoted}
             cited = [c for c in citations if c.number in numbers]
-            asked.append(Asked(question, retrieval, quoted, cited))
+            background = vector.background if vector else None
+            asked.append(Asked(question, retrieval, quoted, cited, background))
     finally:
         await embedder.aclose()
         await engine.dispose()
@@ -209,6 +213,26 @@ def dump(asked: Sequence[Asked], path: Path) -> None:
                 "language": q.language,
                 "split": q.split,
                 "answerable": q.answerable,
+                "background": a.background,
+                "df": list(a.retrieval.words.chunks) if a.retrieval.words else [],
+                "passages": [
+                    {
+                        "chunk_id": str(r.hit.chunk_id),
+                        "video_id": r.hit.youtube_video_id,
+                        "similarity": r.similarity,
+                        "coverage": r.hit.coverage,
+                        "rank": r.hit.rank,
+                        "matched_terms": r.hit.matched_terms,
+                        "query_terms": r.hit.query_terms,
+                        "holds": a._holds(r),
+                        "passage_holds": bool(
+                            r.hit.passage
+                            and r.hit.youtube_video_id == q.video_id
+                            and overlaps_answer(r.hit.passage.text, q.answer or "")
+                        ),
+                    }
+                    for r in a.retrieval.passages
+                ],
                 "hits": [
                     {
                         "video_id": r.hit.youtube_video_id,

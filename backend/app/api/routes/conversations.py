@@ -189,7 +189,13 @@ async def ask(
     transcript_ids = await owned_transcript_ids(session, body.transcript_ids, user)
     await admit_and_commit(session, user.id, LimitedAction.ASK, settings)
     turn = await start_turn(
-        session, conversation, body.content, transcript_ids, settings, embeddings
+        session,
+        conversation,
+        body.content,
+        transcript_ids,
+        settings,
+        embeddings,
+        quote=model.extractive,
     )
     await session.commit()  # the question is kept whatever happens to the answer
     if "text/event-stream" in request.headers.get("accept", ""):
