@@ -104,7 +104,7 @@ async def embed_missing(
     finally:
         await embedder.aclose()
         await dispose_engine()
-    console.print(f"Embedded {embedded} chunks with {model}; its vector index is ready.")
+    console.print(f"Embedded {embedded} passages with {model}; its vector index is ready.")
     return embedded
 
 

@@ -10,7 +10,8 @@ embedded by its background job.
    the fake's handler spent answering.
 3. A 3-hour video (the talk benchmark's replayed one) ingested by an `IngestWorker` with an
    `Embedder` on the offline model, then the embed job the ingest queued (`run_once`: claim,
-   `Embedder.embed_missing(transcript_id=...)`, done), timed with its chunks/s.
+   `Embedder.embed_missing(transcript_id=...)`, done), timed with its passages/s (a passage
+   is a run of captions inside a chunk, app/services/passages.py: the unit that gets a vector).
 
 The database is created on the server BENCH_DATABASE_URL or TEST_DATABASE_URL names, else on an
 embedded PostgreSQL in backend/.data/postgres-bench, migrated to head and dropped at the end.
@@ -32,11 +33,11 @@ from starlette.responses import Response
 
 from app.core.config import Settings
 from app.db.repositories import JobRepository
-from app.services.chunk_embeddings import Embedder
 from app.services.chunking import Segment, chunk_segments
 from app.services.embeddings.http import HttpEmbeddingProvider
 from app.services.embeddings.offline import DIMENSION, OfflineEmbeddings
 from app.services.ingest_worker import IngestWorker
+from app.services.passage_embeddings import Embedder
 from app.services.youtube_fetcher import YouTubeFetcher
 from benchmarks.harness import run_database_benchmark
 from benchmarks.http_load import report_console
@@ -183,7 +184,7 @@ class TimedProvider:
 
 @dataclass(frozen=True)
 class VideoEmbedding:
-    chunks: int
+    passages: int
     ingest_seconds: float
     embed_seconds: float
     model_seconds: float  # within embed_seconds
@@ -216,15 +217,15 @@ async def embed_a_video(
         raise RuntimeError("no embed job was queued for the ingested video")
     embed_seconds = time.perf_counter() - started
     counts = await pool.fetchrow(
-        "SELECT (SELECT count(*) FROM chunks WHERE user_id = $1) AS chunks, "
-        "(SELECT count(*) FROM chunk_embeddings WHERE user_id = $1) AS embedded, "
+        "SELECT (SELECT count(*) FROM passages WHERE user_id = $1) AS passages, "
+        "(SELECT count(*) FROM passage_embeddings WHERE user_id = $1) AS embedded, "
         "(SELECT count(*) FROM jobs WHERE user_id = $1 AND kind = 'embed' AND status = 'done') "
         "AS done",
         user_id,
     )
-    if counts["done"] != 1 or counts["embedded"] != counts["chunks"]:
+    if counts["done"] != 1 or counts["embedded"] != counts["passages"] or not counts["passages"]:
         raise RuntimeError(f"the embed job did not finish its work: {dict(counts.items())}")
-    return VideoEmbedding(counts["chunks"], ingest_seconds, embed_seconds, timed.seconds, load)
+    return VideoEmbedding(counts["passages"], ingest_seconds, embed_seconds, timed.seconds, load)
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -245,7 +246,7 @@ def throughput_table(
             "its claim to done, batches of the configured size, each stored in a transaction."
         ),
     )
-    for header in ("what", "chunks", "s", "chunks/s", "load", "target"):
+    for header in ("what", "texts", "s", "texts/s", "load", "target"):
         table.add_column(header, justify="left" if header in ("what", "target") else "right")
     best_offline = max(offline, key=lambda r: r.chunks / r.seconds)
     best_http = max(http, key=lambda r: r.chunks / r.seconds)
@@ -257,9 +258,9 @@ def throughput_table(
     )
     figures = [(label, run_.chunks, seconds, run_.load) for label, run_, seconds in rows]
     figures += [
-        ("3. 3-hour video: its embed job, one run (claim, embed_missing, done)", video.chunks,
-         video.embed_seconds, video.load),
-        ("3.   of which the model (embed_passages)", video.chunks, video.model_seconds,
+        ("3. 3-hour video's passages: its embed job, one run (claim, embed_missing, done)",
+         video.passages, video.embed_seconds, video.load),
+        ("3.   of which the model (embed_passages)", video.passages, video.model_seconds,
          video.load),
     ]  # fmt: skip
     for label, chunks, seconds, load in figures:
@@ -293,7 +294,7 @@ async def benchmark() -> None:
     console = report_console()
     console.print(throughput_table(offline, http, video, settings.chunk_tokens))
     console.print(
-        f"3-hour video: {video.chunks} chunks, ingested in {video.ingest_seconds:.1f} s, "
+        f"3-hour video: {video.passages} passages, ingested in {video.ingest_seconds:.1f} s, "
         f"embedded by its job in {video.embed_seconds:.1f} s. {os.cpu_count()} cores; load "
         f"average {load_before:.2f} before the run and {os.getloadavg()[0]:.2f} at the end. "
         f"Took {time.perf_counter() - started:.0f} s.",

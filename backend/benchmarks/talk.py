@@ -74,6 +74,7 @@ from app.services.chunking import Segment, chunk_segments, count_tokens, get_tok
 from app.services.extract import Passage
 from app.services.ingest_worker import IngestWorker, UnitOfWork
 from app.services.llm import ChatMessage, Completion, OfflineExtractiveModel, StreamEvent
+from app.services.passages import chunk_passages
 from app.services.retrieval import retrieve
 from app.services.transcripts import NewTranscript, store_transcript
 from app.services.youtube_fetcher import FetchedVideo, YouTubeFetcher
@@ -349,6 +350,8 @@ def statement_kind(statement: str) -> str:
         return "transcripts"
     if text.startswith("INSERT INTO chunks"):
         return "chunks"
+    if text.startswith("INSERT INTO passages"):
+        return "passages"
     if "jobs" in text:
         return "jobs"
     return "other"
@@ -555,6 +558,7 @@ class Corpus:
     other: uuid.UUID
     transcripts: list[PlannedTranscript]
     chunks: int = 0
+    passages: int = 0
     tokens: int = 0
     load_seconds: float = 0.0
     vacuum_seconds: float = 0.0
@@ -584,45 +588,96 @@ def plan_transcripts(
     ]
 
 
+PASSAGE_COLUMNS = (
+    "id",
+    "chunk_id",
+    "transcript_id",
+    "user_id",
+    "passage_index",
+    "passage_text",
+    "word_offset",
+    "start_seconds",
+    "end_seconds",
+)
+
+
+@dataclass(frozen=True)
+class RowBatch:
+    """Chunk rows and their passages' rows, copied in that order (passages reference chunks)."""
+
+    chunks: list[ChunkRow]
+    passages: list[ChunkRow]
+
+
+def passage_records(
+    chunk_id: uuid.UUID, chunk: NewChunk, metadata: dict[str, Any]
+) -> list[ChunkRow]:
+    """The chunk's passages as storing a transcript cuts them (app/services/passages.py)."""
+    return [
+        (
+            uuid.uuid4(),
+            chunk_id,
+            chunk.transcript_id,
+            chunk.user_id,
+            passage.index,
+            passage.text,
+            passage.word_offset,
+            passage.start,
+            passage.end,
+        )
+        for passage in chunk_passages(chunk.chunk_text, metadata)
+    ]
+
+
 def chunk_rows(
     transcripts: Sequence[PlannedTranscript], text: TextGenerator, encoding: str
-) -> list[ChunkRow]:
-    rows = []
+) -> RowBatch:
+    batch = RowBatch([], [])
     for transcript in transcripts:
         for index in range(CHUNKS_PER_TRANSCRIPT):
             body = text.chunk_text(transcript.topic)
             start = index * CHUNK_SECONDS
+            metadata = {"start_seconds": start, "end_seconds": start + CHUNK_SECONDS}
             chunk = NewChunk(
                 transcript_id=transcript.id,
                 user_id=transcript.user_id,
                 chunk_index=index,
                 chunk_text=body,
                 token_count=count_tokens(body, encoding),
-                metadata={"start_seconds": start, "end_seconds": start + CHUNK_SECONDS},
+                metadata=metadata,
             )
-            rows.append(chunk_record(chunk))
-    return rows
+            record = chunk_record(chunk)
+            batch.chunks.append(record)
+            batch.passages.extend(passage_records(record[0], chunk, metadata))
+    return batch
 
 
-async def copy_chunks(pool: asyncpg.Pool, batches: asyncio.Queue[list[ChunkRow] | None]) -> None:
+async def copy_chunks(pool: asyncpg.Pool, batches: asyncio.Queue[RowBatch | None]) -> None:
     async with pool.acquire() as connection:
-        while (rows := await batches.get()) is not None:
-            await connection.copy_records_to_table("chunks", records=rows, columns=CHUNK_COLUMNS)
+        while (batch := await batches.get()) is not None:
+            await connection.copy_records_to_table(
+                "chunks", records=batch.chunks, columns=CHUNK_COLUMNS
+            )
+            await connection.copy_records_to_table(
+                "passages", records=batch.passages, columns=PASSAGE_COLUMNS
+            )
 
 
 async def generate_chunks(
     corpus: Corpus,
     text: TextGenerator,
     encoding: str,
-    batches: asyncio.Queue[list[ChunkRow] | None],
+    batches: asyncio.Queue[RowBatch | None],
 ) -> None:
-    """Batches of chunk rows, each generated in a thread while the loaders copy the last ones."""
+    """Batches of chunk rows with their passages, each generated in a thread while the loaders
+    copy the last ones."""
     for first in range(0, len(corpus.transcripts), TRANSCRIPTS_PER_BATCH):
         planned = corpus.transcripts[first : first + TRANSCRIPTS_PER_BATCH]
-        rows = await asyncio.to_thread(chunk_rows, planned, text, encoding)
-        corpus.chunks += len(rows)
-        corpus.tokens += sum(row[CHUNK_COLUMNS.index("token_count")] for row in rows)
-        await batches.put(rows)
+        batch = await asyncio.to_thread(chunk_rows, planned, text, encoding)
+        corpus.chunks += len(batch.chunks)
+        corpus.passages += len(batch.passages)
+        corpus.tokens += sum(row[CHUNK_COLUMNS.index("token_count")] for row in batch.chunks)
+        await batches.put(batch)
     for _ in range(LOADERS):
         await batches.put(None)
 
@@ -643,19 +698,20 @@ async def load_corpus(
         ],
         columns=("id", "user_id", "youtube_video_id", "title", "transcript_text"),
     )
-    batches: asyncio.Queue[list[ChunkRow] | None] = asyncio.Queue(maxsize=LOADERS)
+    batches: asyncio.Queue[RowBatch | None] = asyncio.Queue(maxsize=LOADERS)
     async with asyncio.TaskGroup() as group:
         for _ in range(LOADERS):
             group.create_task(copy_chunks(pool, batches))
         group.create_task(generate_chunks(corpus, text, encoding, batches))
     corpus.load_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    await pool.execute("VACUUM ANALYZE transcripts, chunks")
+    await pool.execute("VACUUM ANALYZE transcripts, chunks, passages")
     corpus.vacuum_seconds = time.perf_counter() - started
     sizes = await pool.fetchrow(
         "SELECT pg_size_pretty(pg_relation_size('chunks')) AS heap, "
         "pg_size_pretty(pg_relation_size('ix_chunks_search_vector')) AS gin, "
         "pg_size_pretty(pg_total_relation_size('chunks')) AS total, "
+        "pg_size_pretty(pg_total_relation_size('passages')) AS passages_total, "
         "current_setting('shared_buffers') AS shared_buffers, "
         "current_setting('server_version') AS version"
     )
@@ -759,12 +815,13 @@ MATCH_ANY = (
     "(SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery "
     "FROM unnest(tsvector_to_array(to_tsvector('english', $2))) AS lexeme)"
 )
-COUNT_MATCHES = "SELECT count(*) FROM chunks WHERE user_id = $1 AND search_vector @@ {tsquery}"
+# Retrieve searches the passages' words (app/db/repositories/passage.py).
+COUNT_MATCHES = "SELECT count(*) FROM passages WHERE user_id = $1 AND search_vector @@ {tsquery}"
 
 
 async def count_matches(pool: asyncpg.Pool, user_id: uuid.UUID, timing: QueryTiming) -> None:
-    """How many of the user's chunks the query matched, and in which reading: retrieve falls
-    back to "any" word when no chunk has them all."""
+    """How many of the user's passages the query matched, and in which reading: retrieve falls
+    back to "any" word when no passage has them all."""
     for mode, tsquery in (("all", MATCH_ALL), ("any", MATCH_ANY)):
         matched: int = await pool.fetchval(
             COUNT_MATCHES.format(tsquery=tsquery), user_id, timing.query.text
@@ -825,19 +882,19 @@ async def explain_query(
 # The slowest query's SQL without retrieve's extras (headlines, coverage, the join), to tell
 # finding the matches from ranking them.
 RANKING_STEPS = (
-    ("find the matches only: count(*)", "SELECT count(*) FROM chunks c, q WHERE {match}"),
+    ("find the matches only: count(*)", "SELECT count(*) FROM passages p, q WHERE {match}"),
     (
         "find them, rank by ts_rank (as retrieve does), keep 10",
-        "SELECT c.id FROM chunks c, q WHERE {match} "
-        "ORDER BY ts_rank(c.search_vector, q.tsq) DESC LIMIT 10",
+        "SELECT p.id FROM passages p, q WHERE {match} "
+        "ORDER BY ts_rank(p.search_vector, q.tsq) DESC LIMIT 10",
     ),
     (
         "find them, rank by ts_rank_cd (cover density), keep 10",
-        "SELECT c.id FROM chunks c, q WHERE {match} "
-        "ORDER BY ts_rank_cd(c.search_vector, q.tsq) DESC LIMIT 10",
+        "SELECT p.id FROM passages p, q WHERE {match} "
+        "ORDER BY ts_rank_cd(p.search_vector, q.tsq) DESC LIMIT 10",
     ),
 )
-USERS_MATCHES = "c.user_id = $1 AND c.search_vector @@ q.tsq"
+USERS_MATCHES = "p.user_id = $1 AND p.search_vector @@ q.tsq"
 
 
 async def take_apart(pool: asyncpg.Pool, user_id: uuid.UUID, timing: QueryTiming) -> list[float]:
@@ -901,6 +958,7 @@ class TimedModel:
         self.inner = OfflineExtractiveModel(settings)
         self.provider = self.inner.provider
         self.model = self.inner.model
+        self.extractive = self.inner.extractive
         self.seconds: list[float] = []
 
     async def complete(
@@ -1057,6 +1115,7 @@ INGEST_ROWS: tuple[tuple[str, Callable[[IngestRun], float], bool], ...] = (
     ("  chunking, s", lambda r: r.chunking, True),
     ("  SQL INSERT transcripts, s", lambda r: r.sql.get("transcripts", 0.0), True),
     ("  SQL INSERT chunks, s", lambda r: r.sql.get("chunks", 0.0), True),
+    ("  SQL INSERT passages, s", lambda r: r.sql.get("passages", 0.0), True),
     ("  SQL on jobs (enqueue, claim, done), s", lambda r: r.sql.get("jobs", 0.0), True),
     ("  SQL other, s", lambda r: r.sql.get("other", 0.0), True),
     ("  commits, s", lambda r: r.commits, True),
@@ -1076,8 +1135,8 @@ def load_table(corpus: Corpus) -> Table:
         ),
     )
     headers = (
-        "transcripts", "chunks", "avg tokens", "load s", "chunks/s", "VACUUM ANALYZE s",
-        "heap", "GIN index", "table + indexes",
+        "transcripts", "chunks", "passages", "avg tokens", "load s", "chunks/s",
+        "VACUUM ANALYZE s", "heap", "GIN index", "table + indexes", "passages + indexes",
     )  # fmt: skip
     for header in headers:
         table.add_column(header, justify="right")
@@ -1085,6 +1144,7 @@ def load_table(corpus: Corpus) -> Table:
     table.add_row(
         f"{len(corpus.transcripts):,} ({owned:,} + {len(corpus.transcripts) - owned:,})",
         f"{corpus.chunks:,}",
+        f"{corpus.passages:,}",
         f"{corpus.tokens / corpus.chunks:.0f}",
         f"{corpus.load_seconds:.1f}",
         f"{corpus.chunks / corpus.load_seconds:,.0f}",
@@ -1092,6 +1152,7 @@ def load_table(corpus: Corpus) -> Table:
         corpus.sizes["heap"],
         corpus.sizes["gin"],
         corpus.sizes["total"],
+        corpus.sizes["passages_total"],
     )
     return table
 

@@ -1,11 +1,13 @@
-"""The talk benchmark's search corpus, with a vector per chunk and the model's HNSW index.
+"""The talk benchmark's search corpus, with a vector per passage and the model's HNSW index.
 
-Computing 165,000 vectors with the offline model would take hours on two cores (about 13
-chunks/s), so they are synthetic but shaped like the model's: SAMPLE_CHUNKS_PER_TOPIC chunks of
-each of the corpus's twenty topics are embedded for real, and every chunk gets one of its topic's
-real vectors plus Gaussian noise (norm NOISE_NORM), scaled to unit length, stored under the
-offline model's name by binary COPY straight into chunk_embeddings. Then `ensure_vector_index`
-builds the model's HNSW index, timed, and ANALYZE runs.
+The corpus's chunks are about 94 words, so each is one passage (benchmarks/talk.py cuts them as
+storing a transcript does). Computing 165,000 vectors with the offline model would take hours on
+two cores (about 13 passages/s), so they are synthetic but shaped like the model's:
+SAMPLE_CHUNKS_PER_TOPIC passages of each of the corpus's twenty topics are embedded for real, and
+every passage gets one of its topic's real vectors plus Gaussian noise (norm NOISE_NORM), scaled
+to unit length, stored under the offline model's name by binary COPY straight into
+passage_embeddings. Then `ensure_vector_index` builds the model's HNSW index, timed, and ANALYZE
+runs.
 
 The build runs with maintenance_work_mem raised to BUILD_MAINTENANCE_WORK_MEM for the database:
 with the server's default of 64 MB the graph no longer fits in memory after ~28,000 vectors and
@@ -32,11 +34,11 @@ from app.services.embeddings.offline import DIMENSION, OfflineEmbeddings
 from benchmarks.repositories import asyncpg_dsn
 from benchmarks.talk import OWNER_TRANSCRIPTS, SEED, Corpus, load_corpus
 
-SAMPLE_CHUNKS_PER_TOPIC = 10  # embedded for real: the centres of the synthetic vectors
+SAMPLE_CHUNKS_PER_TOPIC = 10  # passages embedded for real: the centres of the synthetic vectors
 NOISE_NORM = 0.6  # two vectors around one centre: cosine about 0.74
 VECTORS_PER_COPY = 15_000
 BUILD_MAINTENANCE_WORK_MEM = "1GB"
-EMBEDDING_COLUMNS = ("chunk_id", "model", "user_id", "transcript_id", "dims", "embedding")
+EMBEDDING_COLUMNS = ("passage_id", "model", "user_id", "transcript_id", "dims", "embedding")
 
 Vectors = npt.NDArray[np.float32]
 
@@ -56,17 +58,19 @@ class VectorSetup:
 async def topic_centres(
     pool: asyncpg.Pool, corpus: Corpus, provider: OfflineEmbeddings
 ) -> dict[str, Vectors]:
-    """Real vectors of SAMPLE_CHUNKS_PER_TOPIC chunks of each topic (the first transcript's)."""
+    """Real vectors of the passages of the first SAMPLE_CHUNKS_PER_TOPIC chunks of each topic
+    (the first transcript's)."""
     first_of_topic: dict[str, uuid.UUID] = {}
     for transcript in corpus.transcripts:
         first_of_topic.setdefault(transcript.topic, transcript.id)
     rows = await pool.fetch(
-        "SELECT transcript_id, chunk_text FROM chunks "
-        "WHERE transcript_id = ANY($1) AND chunk_index < $2 ORDER BY transcript_id, chunk_index",
+        "SELECT p.transcript_id, p.passage_text FROM passages p JOIN chunks c ON c.id = p.chunk_id "
+        "WHERE p.transcript_id = ANY($1) AND c.chunk_index < $2 "
+        "ORDER BY p.transcript_id, c.chunk_index, p.passage_index",
         list(first_of_topic.values()),
         SAMPLE_CHUNKS_PER_TOPIC,
     )
-    vectors = np.array(await provider.embed_passages([row["chunk_text"] for row in rows]))
+    vectors = np.array(await provider.embed_passages([row["passage_text"] for row in rows]))
     topic_of = {transcript_id: topic for topic, transcript_id in first_of_topic.items()}
     topics = [topic_of[row["transcript_id"]] for row in rows]
     return {
@@ -95,31 +99,31 @@ def embedding_records(
     for row in rows:
         by_topic[topics[row["transcript_id"]]].append(row)
     records = []
-    for topic, chunks in by_topic.items():
-        vectors = noisy_unit_vectors(centres[topic], len(chunks), rng)
+    for topic, passages in by_topic.items():
+        vectors = noisy_unit_vectors(centres[topic], len(passages), rng)
         records += [
             (row["id"], model, row["user_id"], row["transcript_id"], DIMENSION, vector)
-            for row, vector in zip(chunks, vectors, strict=True)
+            for row, vector in zip(passages, vectors, strict=True)
         ]
     return records
 
 
 async def copy_vectors(database_url: str, setup: VectorSetup, centres: dict[str, Vectors]) -> None:
-    """A synthetic vector for every chunk, by binary COPY (pgvector's asyncpg codec)."""
+    """A synthetic vector for every passage, by binary COPY (pgvector's asyncpg codec)."""
     topics = {t.id: t.topic for t in setup.corpus.transcripts}
     rng = np.random.default_rng(SEED)
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         await register_vector(connection)
         started = time.perf_counter()
-        chunks = await connection.fetch("SELECT id, user_id, transcript_id FROM chunks")
-        for first in range(0, len(chunks), VECTORS_PER_COPY):
-            batch = chunks[first : first + VECTORS_PER_COPY]
+        passages = await connection.fetch("SELECT id, user_id, transcript_id FROM passages")
+        for first in range(0, len(passages), VECTORS_PER_COPY):
+            batch = passages[first : first + VECTORS_PER_COPY]
             records = await asyncio.to_thread(
                 embedding_records, batch, topics, centres, setup.model, rng
             )
             await connection.copy_records_to_table(
-                "chunk_embeddings", records=records, columns=EMBEDDING_COLUMNS
+                "passage_embeddings", records=records, columns=EMBEDDING_COLUMNS
             )
         setup.copy_seconds = time.perf_counter() - started
     finally:
@@ -142,14 +146,15 @@ async def build_index(
         raise RuntimeError("another process holds the vector index build")
     setup.build_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    await pool.execute("ANALYZE chunk_embeddings")
+    await pool.execute("ANALYZE passage_embeddings")
     setup.analyze_seconds = time.perf_counter() - started
     sizes = await pool.fetchrow(
-        "SELECT pg_size_pretty(pg_relation_size('chunk_embeddings')) AS heap, "
+        "SELECT pg_size_pretty(pg_relation_size('passage_embeddings')) AS heap, "
         "pg_size_pretty(pg_relation_size($1::regclass)) AS hnsw, "
         "pg_size_pretty(pg_relation_size('chunks')) AS chunks, "
+        "pg_size_pretty(pg_relation_size('passages')) AS passages, "
         "current_setting('shared_buffers') AS shared_buffers, "
-        "(SELECT count(*) FROM chunk_embeddings) AS vectors",
+        "(SELECT count(*) FROM passage_embeddings) AS vectors",
         vector_index_name(setup.model, DIMENSION),
     )
     setup.sizes = {key: str(value) for key, value in sizes.items()}

@@ -1,18 +1,18 @@
 """Hybrid search over 150,000 chunks of one user: latency by mode, and where the time goes.
 
 The talk benchmark's corpus (benchmarks/talk.py: 1,000 transcripts of 150 chunks for one user,
-100 for a second, mixed on disk) with a synthetic vector per chunk and the offline model's HNSW
-index (benchmarks/vector_corpus.py). The fifty queries of the talk benchmark are embedded by the
-real model (timed apart: a search pays it before retrieve), then go through
-`retrieve(session, user, q, query_vector=..., mode=..., limit=10)`, a session each, one warm-up
-pass and SEARCH_PASSES timed ones: lexical, hybrid and semantic for the big user, hybrid for the
-second. Reported:
+100 for a second, mixed on disk; one passage a chunk) with a synthetic vector per passage and
+the offline model's HNSW index (benchmarks/vector_corpus.py). The fifty queries of the talk
+benchmark are embedded by the real model (timed apart: a search pays it before retrieve), then
+go through `retrieve(session, user, q, query_vector=..., mode=..., limit=10)`, a session each,
+one warm-up pass and SEARCH_PASSES timed ones: lexical, hybrid and semantic for the big user,
+hybrid for the second. Reported:
 
 - p50/p95/p99 by mode, the big user's hybrid p99 against its target (under 50 ms);
 - each SQL statement's time inside the hybrid calls (full-text search, nearest, and the two
-  look-ups that give every candidate both signals), and `ChunkRepository.search` and
-  `ChunkEmbeddingRepository.nearest` timed alone, a session each;
-- the slowest hybrid queries, with how many chunks their full-text reading matched;
+  look-ups that give every candidate both signals), and `PassageRepository.search` and
+  `PassageEmbeddingRepository.nearest` timed alone, a session each;
+- the slowest hybrid queries, with how many passages their full-text reading matched;
 - EXPLAIN (ANALYZE) of the nearest search for both users (which index the plan walks), and of
   every statement of the slowest hybrid query, with its buffers.
 
@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
-from app.db.repositories import ChunkEmbeddingRepository, ChunkRepository
+from app.db.repositories import PassageEmbeddingRepository, PassageRepository
 from app.db.vector_index import vector_index_name
 from app.services.embeddings.offline import DIMENSION, OfflineEmbeddings
 from app.services.retrieval import (
@@ -89,8 +89,8 @@ QUERY_WORDS_STEP = "query_words (lexemes, their frequencies)"
 RETRIEVAL_STEPS = (
     ("set_config (HNSW settings)", "hnsw.iterative_scan"),
     (NEAREST_STEP, "WITH nearest AS MATERIALIZED"),
-    ("similarities (lexical hits' vectors)", "FROM chunk_embeddings"),
-    ("lexical_evidence (vector hits' words)", "c.id = ANY("),
+    ("similarities (lexical hits' vectors)", "FROM passage_embeddings"),
+    ("lexical_evidence (vector hits' words)", "p.id = ANY("),
     (SEARCH_STEP, "ts_headline"),
     (QUERY_WORDS_STEP, "tsvector_to_array"),
     (QUERY_WORDS_STEP, ") AS matching)"),
@@ -227,7 +227,7 @@ async def time_alone(
             strict = bool(_WEBSEARCH_SYNTAX.search(query.text))
             async with sessions() as session:
                 started = time.perf_counter()
-                await ChunkRepository(session).search(
+                await PassageRepository(session).search(
                     user_id,
                     query.text,
                     limit=CANDIDATES_PER_SIGNAL,
@@ -237,13 +237,13 @@ async def time_alone(
             vector = vectors[query.text]
             async with sessions() as session:
                 started = time.perf_counter()
-                await ChunkEmbeddingRepository(session).nearest(
+                await PassageEmbeddingRepository(session).nearest(
                     user_id, vector.vector, vector.model_name, limit=CANDIDATES_PER_SIGNAL
                 )
                 nearest = time.perf_counter() - started
             if timed:
-                alone["ChunkRepository.search alone"].append(searched)
-                alone["ChunkEmbeddingRepository.nearest alone"].append(nearest)
+                alone["PassageRepository.search alone"].append(searched)
+                alone["PassageEmbeddingRepository.nearest alone"].append(nearest)
     return alone
 
 
@@ -287,7 +287,7 @@ async def explain_statements(
 
 def nearest_call(user_id: uuid.UUID, vector: QueryVector) -> SessionCall:
     def call(session: AsyncSession) -> Awaitable[object]:
-        return ChunkEmbeddingRepository(session).nearest(
+        return PassageEmbeddingRepository(session).nearest(
             user_id, vector.vector, vector.model_name, limit=CANDIDATES_PER_SIGNAL
         )
 
@@ -302,7 +302,7 @@ class SearchResults:
     alone: dict[str, list[float]]
     nearest_plans: dict[str, list[Plan]]
     slowest_plans: list[Plan]
-    matched: dict[str, int]  # by query: the big user's chunks its full-text reading matches
+    matched: dict[str, int]  # by query: the big user's passages its full-text reading matches
 
     @property
     def hybrid(self) -> ModeTiming:
@@ -361,7 +361,7 @@ def hybrid_call(user_id: uuid.UUID, question: str, vector: QueryVector) -> Sessi
 
 
 async def count_matched(pool: asyncpg.Pool, user_id: uuid.UUID, question: str) -> int:
-    """How many of the user's chunks the full-text reading retrieve uses matches."""
+    """How many of the user's passages the full-text reading retrieve uses matches."""
     tsquery = MATCH_ALL if _WEBSEARCH_SYNTAX.search(question) else MATCH_ANY
     matched: int = await pool.fetchval(COUNT_MATCHES.format(tsquery=tsquery), user_id, question)
     return matched
@@ -384,8 +384,8 @@ def setup_table(results: SearchResults) -> Table:
     table = Table(
         title="1. The corpus and its vectors",
         caption=(
-            f"Synthetic vectors: {setup.sample_chunks} chunks embedded for real "
-            f"({setup.sample_seconds:.1f} s), each chunk a random one of its topic's plus noise "
+            f"Synthetic vectors: {setup.sample_chunks} passages embedded for real "
+            f"({setup.sample_seconds:.1f} s), each passage a random one of its topic's plus noise "
             f"(norm {NOISE_NORM}), unit length. Index built by ensure_vector_index with "
             f"maintenance_work_mem {BUILD_MAINTENANCE_WORK_MEM} (the server's default 64 MB: "
             "~5x slower, the graph spills to disk)."
@@ -397,13 +397,15 @@ def setup_table(results: SearchResults) -> Table:
             f"{corpus.chunks:,} ({owned:,} + {corpus.chunks - owned:,})",
         ),
         ("chunks load (COPY, talk.py) s", f"{corpus.load_seconds:.1f}"),
+        ("passages", f"{corpus.passages:,}"),
         ("chunks heap", setup.sizes["chunks"]),
-        ("vectors (384 dims)", f"{int(setup.sizes['vectors']):,}"),
+        ("passages heap", setup.sizes["passages"]),
+        ("vectors (384 dims, one a passage)", f"{int(setup.sizes['vectors']):,}"),
         ("vectors COPY s", f"{setup.copy_seconds:.1f}"),
-        ("chunk_embeddings heap", setup.sizes["heap"]),
+        ("passage_embeddings heap", setup.sizes["heap"]),
         ("HNSW build (ensure_vector_index) s", f"{setup.build_seconds:.1f}"),
         ("HNSW index size", setup.sizes["hnsw"]),
-        ("ANALYZE chunk_embeddings s", f"{setup.analyze_seconds:.1f}"),
+        ("ANALYZE passage_embeddings s", f"{setup.analyze_seconds:.1f}"),
         ("shared_buffers (the server's)", setup.sizes["shared_buffers"]),
         (
             "query embedding (real model, apart from retrieve) p50 / p99 ms",
@@ -497,7 +499,7 @@ def slowest_table(results: SearchResults) -> Table:
     table = Table(
         title=f"4. The {SLOWEST_SHOWN} slowest hybrid queries (big user; medians of their passes)",
         caption=(
-            "matched: the big user's chunks that the full-text reading retrieve uses (any of the "
+            "matched: the big user's passages that the full-text reading retrieve uses (any of the "
             "words; all of them for quotes, -word, or) matches: each is read from the heap and "
             "ranked before the best 30 are kept."
         ),

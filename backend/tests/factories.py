@@ -11,6 +11,8 @@ from app.db.repositories import (
     ChunkRepository,
     ConversationRepository,
     NewChunk,
+    NewPassage,
+    PassageRepository,
     TranscriptRepository,
     UserRepository,
 )
@@ -53,6 +55,38 @@ def new_chunk(transcript: Transcript, index: int, text: str | None = None) -> Ne
         chunk_text=text or f"chunk number {index}",
         token_count=3,
         metadata={"start": index * 10.0, "end": index * 10.0 + 9.5},
+    )
+
+
+async def make_passages(
+    session: AsyncSession, transcript: Transcript, chunks: int, *, per_chunk: int = 1
+) -> list[uuid.UUID]:
+    """`chunks` chunks of the transcript, each with `per_chunk` passages ("passage c.p"); the
+    passages' ids, in chunk then passage order."""
+    chunk_ids = await ChunkRepository(session).create_many(
+        [new_chunk(transcript, index) for index in range(chunks)]
+    )
+    return await PassageRepository(session).create_many(
+        [
+            new_passage(transcript, chunk_id, index, f"passage {chunk}.{index}")
+            for chunk, chunk_id in enumerate(chunk_ids)
+            for index in range(per_chunk)
+        ]
+    )
+
+
+def new_passage(
+    transcript: Transcript, chunk_id: uuid.UUID, index: int, text: str, word_offset: int = 0
+) -> NewPassage:
+    return NewPassage(
+        chunk_id=chunk_id,
+        transcript_id=transcript.id,
+        user_id=transcript.user_id,
+        passage_index=index,
+        passage_text=text,
+        word_offset=word_offset,
+        start_seconds=None,
+        end_seconds=None,
     )
 
 

@@ -15,9 +15,9 @@ from app.services.passage_embeddings import Embedder
 
 
 @cache
-def offline_model(name: str = Settings.model_fields["offline_embedding_model"].default) -> (
-    EmbeddingProvider
-):
+def offline_model(
+    name: str = Settings.model_fields["offline_embedding_model"].default,
+) -> EmbeddingProvider:
     """The offline model of that name (OFFLINE_EMBEDDING_MODEL), loaded once per process."""
     return build_embedding_provider(Settings(offline_embedding_model=name))
 

@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     answer_min_similarity: float = Field(default=0.25, ge=0, le=1)
     # ...and how much closer than the question comes to everyday sentences that answer nothing
     # (app/services/embeddings/background.py).
-    answer_min_margin: float = Field(default=0.035, ge=-1, le=1)
+    answer_min_margin: float = Field(default=0.03, ge=0, le=1)
     answer_min_coverage: float = Field(default=0.4, ge=0, le=1)
 
     # The settings administrators may change at run time (app/core/runtime_settings.py) are

@@ -123,7 +123,11 @@ async def start_turn(
     )
     # A question the videos do not answer gets no citations: the answer says so plainly.
     citations = Citation.numbered(retrieval.supporting(), content)
-    quotes = await choose_quotes(content, citations, embeddings) if quote and citations else []
+    quotes = (
+        await choose_quotes(content, citations, embeddings, retrieval.passages)
+        if quote and citations
+        else []
+    )
     citations = [at_quote(citation, quotes) for citation in citations]
     return ChatTurn(
         conversation=conversation,

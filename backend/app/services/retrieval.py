@@ -69,7 +69,7 @@ class Ranking:
     # when it is at least `min_margin` closer than the question comes to everyday sentences
     # that answer nothing (app/services/embeddings/background.py)...
     min_similarity: float = 0.25
-    min_margin: float = 0.035
+    min_margin: float = 0.03
     # ...or, when no vector exists yet, when it holds this share of the question's words.
     min_coverage: float = 0.4
     # A passage is listed at all when at least this close in meaning, when it holds enough of
@@ -405,19 +405,20 @@ def _stems(text: str) -> set[str]:
 
 
 def moment_seconds(hit: ChunkHit, question: str) -> float | None:
-    """When the passage that answers is said: the passage's start when the hit is a passage
-    (it is short: 30 to 50 seconds); for a chunk, the start of the caption where the stretch
-    of the chunk holding most of the question's words begins, or the chunk's start when the
-    question shares no word with it (a paraphrase) or the chunk has no caption timings."""
-    if hit.passage is not None:
-        return start_seconds(hit)
+    """When the passage that answers is said: the start of the caption where the stretch of
+    the passage (or, found as a chunk, of the chunk) holding most of the question's words
+    begins; the passage's start when the question shares no word with it (a paraphrase, a
+    question in another language) or the text has no caption timings."""
     moments = hit.metadata.get("moments")
     wanted = _stems(question)
     # Words of the video's title name the video, not the moment: locate by the others.
     wanted = (wanted - _stems(hit.title or "")) or wanted
     if not moments or not wanted:
         return start_seconds(hit)
-    stems = [_stem(word) for word in hit.chunk_text.split()]
+    text, first = hit.chunk_text, 0
+    if hit.passage is not None:
+        text, first = hit.passage.text, hit.passage.word_offset
+    stems = [_stem(word) for word in text.split()]
     best_offset, best_found = 0, 0
     for offset, stem in enumerate(stems):
         if stem in wanted:
@@ -426,7 +427,8 @@ def moment_seconds(hit: ChunkHit, question: str) -> float | None:
                 best_offset, best_found = offset, found
     if best_found == 0:
         return start_seconds(hit)
-    return float(max((m for m in moments if m[0] <= best_offset), key=lambda m: m[0])[1])
+    said = [m for m in moments if m[0] <= first + best_offset]
+    return float(max(said, key=lambda m: m[0])[1]) if said else start_seconds(hit)
 
 
 def deep_link(hit: ChunkHit, seconds: float | None) -> str:

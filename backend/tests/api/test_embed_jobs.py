@@ -1,5 +1,5 @@
 """Embedding off the request path: storing a transcript queues an embed job, and a worker stores
-one vector per chunk (with a deterministic stand-in provider)."""
+one vector per passage (with a deterministic stand-in provider)."""
 
 import math
 import uuid
@@ -7,13 +7,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import get_settings
-from app.services.chunk_embeddings import Embedder
 from app.services.embeddings.base import EmbeddingError
 from app.services.ingest_worker import IngestWorker
+from app.services.passage_embeddings import Embedder
 from app.services.youtube_fetcher import YouTubeFetcher
 from tests.api.conftest import Account, ClientFactory, savepoint_unit_of_work
 from tests.api.test_ingest import make_due, talk
@@ -63,22 +64,33 @@ async def jobs_of(client: httpx.AsyncClient, account: Account) -> list[dict[str,
 
 
 async def vectors_of(session: AsyncSession, transcript_id: str, model: str) -> list[list[float]]:
+    """The transcript's passages' vectors of `model`, in chunk and passage order."""
     rows = await session.scalars(
         text(
-            "SELECT e.embedding::real[] FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id "
-            "WHERE c.transcript_id = :transcript AND e.model = :model ORDER BY c.chunk_index"
+            "SELECT e.embedding::real[] FROM passage_embeddings e "
+            "JOIN passages p ON p.id = e.passage_id JOIN chunks c ON c.id = p.chunk_id "
+            "WHERE p.transcript_id = :transcript AND e.model = :model "
+            "ORDER BY c.chunk_index, p.passage_index"
         ),
         {"transcript": uuid.UUID(transcript_id), "model": model},
     )
     return list(rows)
 
 
-async def chunk_count(client: httpx.AsyncClient, account: Account, transcript_id: str) -> int:
-    chunks = await client.get(
-        f"/api/v1/transcripts/{transcript_id}/chunks", headers=account.headers
+async def passage_texts(session: AsyncSession, transcript_id: str) -> list[str]:
+    """The transcript's passages, in chunk and passage order."""
+    rows = await session.scalars(
+        text(
+            "SELECT p.passage_text FROM passages p JOIN chunks c ON c.id = p.chunk_id "
+            "WHERE p.transcript_id = :transcript ORDER BY c.chunk_index, p.passage_index"
+        ),
+        {"transcript": uuid.UUID(transcript_id)},
     )
-    total: int = chunks.json()["total"]
-    return total
+    return list(rows)
+
+
+async def passage_count(session: AsyncSession, transcript_id: str) -> int:
+    return len(await passage_texts(session, transcript_id))
 
 
 async def test_a_stored_transcript_gets_an_embed_job(
@@ -117,14 +129,14 @@ async def test_with_embeddings_disabled_no_job_is_queued(
         assert await jobs_of(client, alice) == []
 
 
-async def test_the_worker_stores_one_vector_per_chunk_in_batches(
+async def test_the_worker_stores_one_vector_per_passage_in_batches(
     make_client: ClientFactory, alice: Account, session: AsyncSession
 ) -> None:
     provider = HashingEmbedder()
     async with make_client(chunk_tokens=40) as client:
         transcript_id = await upload(client, alice)
         other_id = await upload(client, alice, "EmbedVid003")
-        chunks = await chunk_count(client, alice, transcript_id)
+        passages = await passage_count(session, transcript_id)
         (job_id,) = [
             j["id"] for j in await jobs_of(client, alice) if j["transcript_id"] == transcript_id
         ]
@@ -139,15 +151,22 @@ async def test_the_worker_stores_one_vector_per_chunk_in_batches(
     assert job["status"] == "done"
     assert job["finished_at"] is not None
     vectors = await vectors_of(session, transcript_id, provider.model_name)
-    assert chunks > 4
-    assert len(vectors) == chunks
+    assert passages > 4
+    assert len(vectors) == passages
     assert all(len(vector) == provider.dimension for vector in vectors)
     assert all(
         math.isclose(math.fsum(v * v for v in vector), 1.0, rel_tol=1e-5) for vector in vectors
     )
-    assert [len(call) for call in provider.passage_calls] == [4] * (chunks // 4) + (
-        [chunks % 4] if chunks % 4 else []
+    assert [len(call) for call in provider.passage_calls] == [4] * (passages // 4) + (
+        [passages % 4] if passages % 4 else []
     )
+    # What was embedded is the passages' own texts, each once.
+    embedded = [text for call in provider.passage_calls for text in call]
+    assert sorted(embedded) == sorted(await passage_texts(session, transcript_id))
+    assert vectors == [
+        pytest.approx(provider.vector(text), rel=1e-6)
+        for text in await passage_texts(session, transcript_id)
+    ]
     assert await vectors_of(session, other_id, provider.model_name) == []  # its own job
 
 
@@ -158,7 +177,7 @@ async def test_a_failing_provider_is_retried_with_backoff_and_resumes(
     provider.failures = [None, EmbeddingError("the embedding server is unreachable")]
     async with make_client(chunk_tokens=40) as client:
         transcript_id = await upload(client, alice)
-        chunks = await chunk_count(client, alice, transcript_id)
+        passages = await passage_count(session, transcript_id)
         worker = worker_for(session, provider)
 
         await worker.run_once()
@@ -176,9 +195,9 @@ async def test_a_failing_provider_is_retried_with_backoff_and_resumes(
 
     assert done["status"] == "done"
     assert done["attempts"] == 2
-    assert len(await vectors_of(session, transcript_id, provider.model_name)) == chunks
+    assert len(await vectors_of(session, transcript_id, provider.model_name)) == passages
     embedded = [text for call in provider.passage_calls for text in call]
-    assert len(embedded) == chunks + 4  # the failed batch again, nothing stored twice
+    assert len(embedded) == passages + 4  # the failed batch again, nothing stored twice
 
 
 async def test_a_provider_failing_every_time_fails_the_job(
@@ -215,22 +234,22 @@ async def test_a_changed_model_embeds_beside_the_old_vectors(
     old, new = HashingEmbedder("old-model", 32), HashingEmbedder("new-model", 48)
     async with make_client(chunk_tokens=40) as client:
         transcript_id = await upload(client, alice)
-        chunks = await chunk_count(client, alice, transcript_id)
+    passages = await passage_count(session, transcript_id)
     unit_of_work = asynccontextmanager(savepoint_unit_of_work(session))
     await embedder_for(old).embed_missing(unit_of_work, transcript_id=uuid.UUID(transcript_id))
     old_vectors = await vectors_of(session, transcript_id, "old-model")
 
     new_embedder = embedder_for(new)
-    assert await new_embedder.count_missing(unit_of_work) >= chunks
+    assert await new_embedder.count_missing(unit_of_work) >= passages
     await new_embedder.embed_missing(unit_of_work, transcript_id=uuid.UUID(transcript_id))
 
     assert await vectors_of(session, transcript_id, "old-model") == old_vectors
     new_vectors = await vectors_of(session, transcript_id, "new-model")
-    assert len(new_vectors) == chunks
+    assert len(new_vectors) == passages
     assert {len(vector) for vector in new_vectors} == {48}
     again = embedder_for(old).embed_missing(unit_of_work, transcript_id=uuid.UUID(transcript_id))
     assert await again == 0  # the old model's vectors are all there still
-    assert len(old.passage_calls) == math.ceil(chunks / 4)
+    assert len(old.passage_calls) == math.ceil(passages / 4)
 
 
 async def test_a_fetched_video_is_embedded_after_it_is_stored(
@@ -249,8 +268,9 @@ async def test_a_fetched_video_is_embedded_after_it_is_stored(
     assert ingest["id"] == queued.json()["id"]
     assert (ingest["status"], embed["status"]) == ("done", "done")
     assert embed["transcript_id"] == ingest["transcript_id"]
-    chunks = await chunk_count(client, alice, ingest["transcript_id"])
-    assert len(await vectors_of(session, ingest["transcript_id"], provider.model_name)) == chunks
+    passages = await passage_count(session, ingest["transcript_id"])
+    assert passages > 0
+    assert len(await vectors_of(session, ingest["transcript_id"], provider.model_name)) == passages
 
 
 async def test_search_works_before_any_vector_exists(

@@ -5,16 +5,33 @@ import uuid
 from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Base, Chunk, Conversation, Message, Session, Template, Transcript
+from app.db.models import (
+    Base,
+    Chunk,
+    Conversation,
+    Message,
+    Passage,
+    PassageEmbedding,
+    Session,
+    Template,
+    Transcript,
+)
 from app.db.repositories import (
     ChunkRepository,
     ConversationRepository,
     MessageRepository,
+    PassageEmbeddingRepository,
     SessionRepository,
     TemplateRepository,
     UserRepository,
 )
-from tests.factories import in_hours, make_conversation, make_transcript, make_user
+from tests.factories import (
+    in_hours,
+    make_conversation,
+    make_passages,
+    make_transcript,
+    make_user,
+)
 
 
 async def rows_of(session: AsyncSession, model: type[Base], **where: object) -> int:
@@ -36,6 +53,11 @@ async def test_deleting_a_user_deletes_everything_they_own(session: AsyncSession
             conversation_id=conversation.id, role="user", content="hi"
         )
         await make_transcript(session, owner, chunks=3)
+        with_passages = await make_transcript(session, owner, "cascadeVid1")
+        passages = await make_passages(session, with_passages, 2)
+        await PassageEmbeddingRepository(session).store_many(
+            "cascade-model", [(passage, [1.0, 0.0]) for passage in passages]
+        )
         await TemplateRepository(session).create_template(
             user_id=owner.id, template_type="blog", template_name="t", template_content="x"
         )
@@ -43,7 +65,7 @@ async def test_deleting_a_user_deletes_everything_they_own(session: AsyncSession
 
     assert await UserRepository(session).delete(user_id) is True
 
-    for model in (Session, Conversation, Transcript, Chunk, Template):
+    for model in (Session, Conversation, Transcript, Chunk, Passage, PassageEmbedding, Template):
         assert await rows_of(session, model, user_id=user_id) == 0, model.__tablename__
         assert await rows_of(session, model, user_id=bystander.id) > 0, model.__tablename__
     gone, kept = conversation_of[user_id], conversation_of[bystander.id]

@@ -56,8 +56,9 @@ def test_the_command_reports_an_unknown_email(database_url: str) -> None:
 
 @asynccontextmanager
 async def committed_chunks(count: int) -> AsyncIterator[list[uuid.UUID]]:
-    """A user with a transcript of `count` chunks, committed; removed afterwards, with their
-    vectors and any vector index built meanwhile."""
+    """A user with a transcript of `count` chunks stored without passages (as before passages
+    existed), committed; removed afterwards, with their passages, vectors and any vector index
+    built meanwhile."""
     async with unit_of_work() as session:
         user = await make_user(session)
         transcript = await make_transcript(session, user, chunks=count)
@@ -78,10 +79,22 @@ async def committed_chunks(count: int) -> AsyncIterator[list[uuid.UUID]]:
 
 
 async def vector_count(chunks: list[uuid.UUID], model: str) -> int:
+    """How many passages of these chunks have a vector of `model`."""
     async with unit_of_work() as session:
         count = await session.scalar(
-            text("SELECT count(*) FROM chunk_embeddings WHERE chunk_id = ANY(:ids) AND model = :m"),
+            text(
+                "SELECT count(*) FROM passage_embeddings e JOIN passages p ON p.id = e.passage_id "
+                "WHERE p.chunk_id = ANY(:ids) AND e.model = :m"
+            ),
             {"ids": chunks, "m": model},
+        )
+    return int(count or 0)
+
+
+async def passage_count(chunks: list[uuid.UUID]) -> int:
+    async with unit_of_work() as session:
+        count = await session.scalar(
+            text("SELECT count(*) FROM passages WHERE chunk_id = ANY(:ids)"), {"ids": chunks}
         )
     return int(count or 0)
 
@@ -94,6 +107,7 @@ async def test_embed_missing_commits_as_it_goes_and_resumes(database_url: str) -
     async with committed_chunks(10) as chunks:
         with pytest.raises(EmbeddingError):
             await cli.embed_missing(settings, Console(file=output), factory=lambda _: provider)
+        assert await passage_count(chunks) == 10  # cut first: one short passage per chunk
         assert await vector_count(chunks, "cli-model") == 4  # the first batch was kept
 
         embedded = await cli.embed_missing(
@@ -135,6 +149,7 @@ async def test_the_embed_command_uses_the_configured_server(database_url: str) -
 
         assert process.returncode == 0, errors.decode()
         assert "Embedded" in errors.decode()
+        assert await passage_count(chunks) == 3
         assert await vector_count(chunks, "cli-http-model") == 3
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.errors import InvalidValueError, is_database_unavailable
-from app.db.models import ChunkEmbedding, Message, User
+from app.db.models import Message, PassageEmbedding, User
 from app.db.repositories import ConversationRepository, MessageRepository, UserRepository
 from app.db.repositories.base import database_errors_translated, primary_key_read
 from app.db.repositories.hot import HotRead
@@ -165,7 +165,7 @@ def test_reads_sqlalchemy_would_convert_are_refused() -> None:
         HotRead.of(select(Message.id).where(Message.role == "user"))
     with pytest.raises(ValueError, match="converts"):
         HotRead.of(
-            select(ChunkEmbedding.embedding).where(ChunkEmbedding.chunk_id == bindparam("id"))
+            select(PassageEmbedding.embedding).where(PassageEmbedding.passage_id == bindparam("id"))
         )
-    assert primary_key_read(ChunkEmbedding) is None
+    assert primary_key_read(PassageEmbedding) is None
     assert primary_key_read(User) is not None

@@ -3,13 +3,16 @@
 import importlib.util
 from collections.abc import AsyncIterator
 from types import ModuleType
+from typing import Any
 
 import pytest
+from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from alembic import command
 from app.core.config import BACKEND_DIR
-from app.db.migrations import check, downgrade, run_alembic, upgrade
+from app.db.migrations import AlembicCommand, check, downgrade, run_alembic, upgrade
 from tests.database import create_database, drop_database
 
 APP_TABLES = {
@@ -25,7 +28,8 @@ APP_TABLES = {
     "jobs",
     "usage_events",
     "login_failures",
-    "chunk_embeddings",
+    "passages",
+    "passage_embeddings",
     "usage_counters",
     "user_limits",
     "webhook_endpoints",
@@ -116,3 +120,80 @@ async def test_a_server_without_pgvector_is_told_how_to_get_it(engine: AsyncEngi
                 embeddings.require_extension, "no_such_extension", embeddings.MISSING_PGVECTOR
             )
     assert "postgresql-<major version>-pgvector" in str(refused.value)
+
+
+def upgrade_to(revision: str) -> AlembicCommand:
+    def run(config: Config) -> None:
+        command.upgrade(config, revision)
+
+    return run
+
+
+def downgrade_to(revision: str) -> AlembicCommand:
+    def run(config: Config) -> None:
+        command.downgrade(config, revision)
+
+    return run
+
+
+async def query(url: str, statement: str, **parameters: Any) -> list[tuple[Any, ...]]:
+    """The rows of one statement, in a committed transaction of its own."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            result = await connection.execute(text(statement), parameters)
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        await engine.dispose()
+
+
+async def test_0011_drops_chunk_vectors_and_queues_an_embed_job_per_chunked_transcript(
+    empty_database: str,
+) -> None:
+    """Vectors move from chunks to passages: the old ones go, and every transcript with chunks
+    gets an embed job, which cuts its passages and embeds them (the backfill)."""
+    await run_alembic(empty_database, upgrade_to("0010"))
+    [(user,)] = await query(
+        empty_database,
+        "INSERT INTO users (email, password_hash) VALUES ('m@example.com', 'h') RETURNING id",
+    )
+    insert_transcript = (
+        "INSERT INTO transcripts (user_id, youtube_video_id, transcript_text) "
+        "VALUES (:user, :video, 'a b c') RETURNING id"
+    )
+    [(chunked,)] = await query(empty_database, insert_transcript, user=user, video="chunkedVid1")
+    await query(empty_database, insert_transcript, user=user, video="bareVideo01")
+    [(chunk,)] = await query(
+        empty_database,
+        "INSERT INTO chunks (transcript_id, user_id, chunk_text, chunk_index, token_count) "
+        "VALUES (:transcript, :user, 'a b c', 0, 3) RETURNING id",
+        transcript=chunked,
+        user=user,
+    )
+    await query(
+        empty_database,
+        "INSERT INTO chunk_embeddings (chunk_id, model, user_id, transcript_id, dims, embedding) "
+        "VALUES (:chunk, 'old-model', :user, :transcript, 2, '[1, 0]')",
+        chunk=chunk,
+        user=user,
+        transcript=chunked,
+    )
+
+    await run_alembic(empty_database, upgrade)
+
+    tables, _, _ = await schema_objects(empty_database)
+    assert "chunk_embeddings" not in tables
+    jobs = await query(
+        empty_database,
+        "SELECT kind, status, transcript_id, youtube_video_id, languages, attempts, max_attempts "
+        "FROM jobs",
+    )
+    assert jobs == [("embed", "queued", chunked, "chunkedVid1", [], 0, 5)]
+    # The job cuts the passages: the migration itself leaves the chunks as they are.
+    assert await query(empty_database, "SELECT count(*) FROM passages") == [(0,)]
+    assert await query(empty_database, "SELECT count(*) FROM chunks") == [(1,)]
+
+    await run_alembic(empty_database, downgrade_to("0010"))
+    tables, _, _ = await schema_objects(empty_database)
+    assert "chunk_embeddings" in tables
+    assert not {"passages", "passage_embeddings"} & tables

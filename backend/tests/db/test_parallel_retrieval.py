@@ -10,9 +10,9 @@ from sqlalchemy import delete, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.models import User
-from app.db.repositories import ChunkEmbeddingRepository, ChunkRepository
+from app.db.repositories import ChunkRepository, PassageEmbeddingRepository, PassageRepository
 from app.services.retrieval import QueryVector, Retrieval, SearchMode, retrieve
-from tests.factories import make_transcript, make_user, new_chunk
+from tests.factories import make_transcript, make_user, new_chunk, new_passage
 
 MODEL = "test-parallel-model"
 TEXTS = [
@@ -25,15 +25,21 @@ VECTORS = [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]
 
 @pytest.fixture
 async def library(engine: AsyncEngine) -> AsyncIterator[uuid.UUID]:
-    """A user with three chunks and their vectors, committed (a second connection sees only
-    committed rows); deleted afterwards."""
+    """A user with three chunks of one passage each and the passages' vectors, committed (a
+    second connection sees only committed rows); deleted afterwards."""
     async with AsyncSession(engine, expire_on_commit=False) as session:
         user = await make_user(session)
         transcript = await make_transcript(session, user)
         chunks = [new_chunk(transcript, index, text) for index, text in enumerate(TEXTS)]
-        ids = await ChunkRepository(session).create_many(chunks)
-        await ChunkEmbeddingRepository(session).store_many(
-            MODEL, list(zip(ids, VECTORS, strict=True))
+        chunk_ids = await ChunkRepository(session).create_many(chunks)
+        passage_ids = await PassageRepository(session).create_many(
+            [
+                new_passage(transcript, chunk_id, 0, text)
+                for chunk_id, text in zip(chunk_ids, TEXTS, strict=True)
+            ]
+        )
+        await PassageEmbeddingRepository(session).store_many(
+            MODEL, list(zip(passage_ids, VECTORS, strict=True))
         )
         await session.commit()
     try:
@@ -58,7 +64,7 @@ async def test_words_and_vectors_run_on_two_connections(
     def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
         if "ts_headline" in statement or "to_tsvector" in statement:
             connections["words"].add(id(conn.connection.dbapi_connection))
-        if "FROM chunk_embeddings" in statement:
+        if "FROM passage_embeddings" in statement:
             connections["vectors"].add(id(conn.connection.dbapi_connection))
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)
@@ -80,5 +86,8 @@ async def test_words_and_vectors_run_on_two_connections(
     assert len(connections["vectors"]) == 1
     assert connections["words"] != connections["vectors"]
     assert together.hits[0].hit.chunk_text == TEXTS[2]
+    passage = together.hits[0].hit.passage
+    assert passage is not None
+    assert passage.text == TEXTS[2]  # found by its passage, which the hit carries
     assert hits(together) == hits(in_turn)
     assert {tuple(r.signals) for r in together.hits} >= {("lexical", "semantic")}

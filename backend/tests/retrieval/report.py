@@ -190,7 +190,7 @@ async def ask_all(url: str, user_id: UUID, settings: Settings) -> list[Asked]:
                     ranking=Ranking.of(settings),
                 )
             citations = Citation.numbered(retrieval.supporting(), question.text)
-            quoted = await answer_sentences(question.text, citations, provider)
+            quoted = await answer_sentences(question.text, citations, provider, retrieval.passages)
             numbers = {number for number, _ in quoted}
             cited = [c for c in citations if c.number in numbers]
             background = vector.background if vector else None
@@ -218,6 +218,8 @@ def dump(asked: Sequence[Asked], path: Path) -> None:
                 "passages": [
                     {
                         "chunk_id": str(r.hit.chunk_id),
+                        "score": r.score,
+                        "text": r.hit.passage.text if r.hit.passage else None,
                         "video_id": r.hit.youtube_video_id,
                         "similarity": r.similarity,
                         "coverage": r.hit.coverage,

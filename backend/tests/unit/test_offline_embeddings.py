@@ -26,8 +26,9 @@ LONG_TALK = " ".join(
 
 
 @pytest.fixture(scope="session")
-async def embeddings() -> AsyncIterator[EmbeddingProvider]:
+async def embeddings() -> AsyncIterator[OfflineEmbeddings]:
     provider = offline_model("all-minilm-l6-v2")
+    assert isinstance(provider, OfflineEmbeddings)  # the English-only MiniLM, not the default
     yield provider
     await provider.aclose()  # the run is over: nothing embeds after the session's end
 

@@ -1,5 +1,5 @@
-"""Chunk vectors: storing, what still lacks one, and the owner-filtered nearest-neighbour search
-with its HNSW index (checked with EXPLAIN)."""
+"""Passage vectors: storing one per passage, what still lacks one, and the owner-filtered
+nearest-neighbour search with its HNSW index (checked with EXPLAIN)."""
 
 import math
 import random
@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from app.core.config import Settings, get_settings
 from app.db.migrations import check, run_alembic
 from app.db.models import Transcript, User
-from app.db.repositories import ChunkEmbeddingRepository, ChunkRepository
-from app.db.repositories.chunk_embedding import nearest_statement
+from app.db.repositories import PassageEmbeddingRepository
+from app.db.repositories.passage_embedding import nearest_statement
 from app.db.vector_index import (
     VECTOR_INDEX_PREFIX,
     ensure_vector_index,
@@ -24,10 +24,10 @@ from app.db.vector_index import (
     vector_index_ddl,
     vector_index_name,
 )
-from app.services.chunk_embeddings import Embedder
 from app.services.embeddings.base import EmbeddingError
 from app.services.ingest_worker import prepare_index_in_background
-from tests.factories import make_transcript, make_user, new_chunk
+from app.services.passage_embeddings import Embedder
+from tests.factories import make_passages, make_transcript, make_user
 from tests.fakes import HashingEmbedder
 
 DIMS = 16
@@ -43,37 +43,59 @@ def near(target: Sequence[float], spread: float, rng: random.Random) -> list[flo
     return unit([value + rng.gauss(0, spread) for value in target])
 
 
-async def chunk_ids(session: AsyncSession, transcript: Transcript, count: int) -> list[uuid.UUID]:
-    chunks = [new_chunk(transcript, index) for index in range(count)]
-    return await ChunkRepository(session).create_many(chunks)
+async def passage_ids(session: AsyncSession, transcript: Transcript, count: int) -> list[uuid.UUID]:
+    """`count` passages of the transcript, one per chunk."""
+    return await make_passages(session, transcript, count)
 
 
 async def stored_vectors(session: AsyncSession, model: str) -> dict[uuid.UUID, tuple[Any, ...]]:
     rows = await session.execute(
         text(
-            "SELECT chunk_id, user_id, transcript_id, dims, embedding::real[] "
-            "FROM chunk_embeddings WHERE model = :model"
+            "SELECT passage_id, user_id, transcript_id, dims, embedding::real[] "
+            "FROM passage_embeddings WHERE model = :model"
         ),
         {"model": model},
     )
     return {row[0]: tuple(row[1:]) for row in rows}
 
 
-async def test_vectors_are_stored_with_the_chunks_owner_and_replaced_on_upsert(
+async def test_vectors_are_stored_with_the_passages_owner_and_replaced_on_upsert(
     session: AsyncSession,
 ) -> None:
     user = await make_user(session)
     transcript = await make_transcript(session, user)
-    first, second = await chunk_ids(session, transcript, 2)
-    vectors = ChunkEmbeddingRepository(session)
+    first, second = await passage_ids(session, transcript, 2)
+    vectors = PassageEmbeddingRepository(session)
 
     await vectors.store_many(MODEL, [(first, [1.0, 0.0, 0.0]), (second, [0.0, 1.0, 0.0])])
     await vectors.store_many(MODEL, [(first, [0.0, 0.0, 1.0])])
-    await vectors.store_many(MODEL, [(uuid.uuid4(), [1.0, 0.0, 0.0])])  # no such chunk: skipped
+    await vectors.store_many(MODEL, [(uuid.uuid4(), [1.0, 0.0, 0.0])])  # no such passage: skipped
 
     stored = await stored_vectors(session, MODEL)
     assert set(stored) == {first, second}
     assert stored[first] == (user.id, transcript.id, 3, [0.0, 0.0, 1.0])
+    assert stored[second] == (user.id, transcript.id, 3, [0.0, 1.0, 0.0])
+
+
+async def test_each_passage_of_a_chunk_has_its_own_vector(session: AsyncSession) -> None:
+    user = await make_user(session)
+    transcript = await make_transcript(session, user)
+    first, second, third = await make_passages(session, transcript, 1, per_chunk=3)
+    vectors = PassageEmbeddingRepository(session)
+
+    await vectors.store_many(MODEL, [(first, [1.0, 0.0]), (second, [0.0, 1.0])])
+
+    stored = await stored_vectors(session, MODEL)
+    assert {passage: row[3] for passage, row in stored.items()} == {
+        first: [1.0, 0.0],
+        second: [0.0, 1.0],
+    }
+    lacking = await vectors.lacking(MODEL, transcript_id=transcript.id)
+    assert [(passage.passage_id, passage.text) for passage in lacking] == [(third, "passage 0.2")]
+    hits = await vectors.nearest(user.id, [0.0, 1.0], MODEL)
+    assert [hit.passage_id for hit in hits] == [second, first]
+    assert hits[0].similarity == pytest.approx(1.0)
+    assert hits[1].similarity == pytest.approx(0.0, abs=1e-6)
 
 
 async def test_what_lacks_a_vector_is_listed_per_model_in_id_order_and_counted(
@@ -82,61 +104,62 @@ async def test_what_lacks_a_vector_is_listed_per_model_in_id_order_and_counted(
     user = await make_user(session)
     transcript = await make_transcript(session, user, "lackingVid1")
     other = await make_transcript(session, user, "lackingVid2")
-    created = await chunk_ids(session, transcript, 5)
+    created = await passage_ids(session, transcript, 5)
     ids = sorted(created)
-    other_ids = await chunk_ids(session, other, 2)
-    vectors = ChunkEmbeddingRepository(session)
+    other_ids = await passage_ids(session, other, 2)
+    vectors = PassageEmbeddingRepository(session)
     await vectors.store_many(MODEL, [(ids[0], [1.0, 0.0]), (ids[3], [0.0, 1.0])])
 
     lacking = await vectors.lacking(MODEL, transcript_id=transcript.id)
-    assert [chunk.chunk_id for chunk in lacking] == [ids[1], ids[2], ids[4]]
-    assert lacking[0].text == f"chunk number {created.index(ids[1])}"
+    assert [passage.passage_id for passage in lacking] == [ids[1], ids[2], ids[4]]
+    assert lacking[0].text == f"passage {created.index(ids[1])}.0"
     page = await vectors.lacking(MODEL, transcript_id=transcript.id, after=ids[1], limit=1)
-    assert [chunk.chunk_id for chunk in page] == [ids[2]]
+    assert [passage.passage_id for passage in page] == [ids[2]]
     assert await vectors.count_lacking(MODEL, transcript_id=transcript.id) == 3
     assert await vectors.count_lacking("another-model", transcript_id=transcript.id) == 5
-    everywhere = {chunk.chunk_id for chunk in await vectors.lacking(MODEL, limit=1000)}
+    everywhere = {passage.passage_id for passage in await vectors.lacking(MODEL, limit=1000)}
     assert {ids[1], ids[2], ids[4], *other_ids} <= everywhere
     assert ids[0] not in everywhere
 
 
 async def test_deleting_a_model_leaves_the_others(session: AsyncSession) -> None:
     user = await make_user(session)
-    (chunk,) = await chunk_ids(session, await make_transcript(session, user), 1)
-    vectors = ChunkEmbeddingRepository(session)
-    await vectors.store_many("old-model", [(chunk, [1.0, 0.0])])
-    await vectors.store_many("new-model", [(chunk, [0.0, 1.0, 0.0])])
+    (passage,) = await passage_ids(session, await make_transcript(session, user), 1)
+    vectors = PassageEmbeddingRepository(session)
+    await vectors.store_many("old-model", [(passage, [1.0, 0.0])])
+    await vectors.store_many("new-model", [(passage, [0.0, 1.0, 0.0])])
 
     assert await vectors.delete_model("old-model") == 1
 
     assert await stored_vectors(session, "old-model") == {}
-    assert set(await stored_vectors(session, "new-model")) == {chunk}
+    assert set(await stored_vectors(session, "new-model")) == {passage}
 
 
 @pytest.mark.parametrize("indexed", [False, True])
-async def test_another_users_chunk_is_never_returned_however_close(
+async def test_another_users_passage_is_never_returned_however_close(
     session: AsyncSession, indexed: bool
 ) -> None:
     model = "owner's model"  # a quote, to be escaped in the literal predicate
     alice, bob = await make_user(session), await make_user(session)
     query = unit([1.0] + [0.0] * (DIMS - 1))
-    (alice_chunk,) = await chunk_ids(session, await make_transcript(session, alice), 1)
+    (alice_passage,) = await passage_ids(session, await make_transcript(session, alice), 1)
     bob_transcript = await make_transcript(session, bob)
-    bob_chunks = await chunk_ids(session, bob_transcript, 2)
-    vectors = ChunkEmbeddingRepository(session)
+    bob_passages = await passage_ids(session, bob_transcript, 2)
+    vectors = PassageEmbeddingRepository(session)
     far = [unit([0.5, 1.0] + [0.1] * (DIMS - 2)), unit([0.2, 0.0, 1.0] + [0.1] * (DIMS - 3))]
-    await vectors.store_many(model, [(alice_chunk, query), *zip(bob_chunks, far, strict=True)])
+    await vectors.store_many(model, [(alice_passage, query), *zip(bob_passages, far, strict=True)])
     if indexed:
         await session.execute(text(vector_index_ddl(model, DIMS, concurrently=False)))
 
     hits = await vectors.nearest(bob.id, query, model, limit=10)
 
-    assert [hit.chunk_id for hit in hits] == bob_chunks
+    assert [hit.passage_id for hit in hits] == bob_passages
     assert hits[0].similarity > hits[1].similarity
-    assert hits[0].youtube_video_id == bob_transcript.youtube_video_id
-    assert hits[0].chunk_text == "chunk number 0"
+    assert hits[0].similarity == pytest.approx(
+        sum(a * b for a, b in zip(query, far[0], strict=True))
+    )
     alice_hits = await vectors.nearest(alice.id, query, model, limit=10)
-    assert [hit.chunk_id for hit in alice_hits] == [alice_chunk]
+    assert [hit.passage_id for hit in alice_hits] == [alice_passage]
     assert alice_hits[0].similarity == pytest.approx(1.0)
 
 
@@ -144,15 +167,32 @@ async def test_the_search_can_be_limited_to_some_transcripts(session: AsyncSessi
     user = await make_user(session)
     first = await make_transcript(session, user, "filterVid01")
     second = await make_transcript(session, user, "filterVid02")
-    (in_first,) = await chunk_ids(session, first, 1)
-    (in_second,) = await chunk_ids(session, second, 1)
-    vectors = ChunkEmbeddingRepository(session)
+    (in_first,) = await passage_ids(session, first, 1)
+    (in_second,) = await passage_ids(session, second, 1)
+    vectors = PassageEmbeddingRepository(session)
     await vectors.store_many(MODEL, [(in_first, [1.0, 0.0]), (in_second, [0.9, 0.1])])
 
     hits = await vectors.nearest(user.id, [1.0, 0.0], MODEL, transcript_ids=[second.id])
 
-    assert [hit.chunk_id for hit in hits] == [in_second]
+    assert [hit.passage_id for hit in hits] == [in_second]
     assert await vectors.nearest(user.id, [1.0, 0.0], MODEL, transcript_ids=[]) == []
+
+
+async def test_similarities_are_given_for_the_asked_passages_with_a_vector_of_the_model(
+    session: AsyncSession,
+) -> None:
+    user = await make_user(session)
+    first, second, third = await passage_ids(session, await make_transcript(session, user), 3)
+    vectors = PassageEmbeddingRepository(session)
+    await vectors.store_many(MODEL, [(first, [1.0, 0.0]), (second, [0.6, 0.8])])
+    await vectors.store_many("another-model", [(third, [1.0, 0.0])])
+
+    similarities = await vectors.similarities([1.0, 0.0], MODEL, [first, second, third])
+
+    assert similarities == pytest.approx({first: 1.0, second: 0.6})
+    assert await vectors.similarities([1.0, 0.0], MODEL, []) == {}
+    # A query of another length is another model's space: nothing to compare with.
+    assert await vectors.similarities([1.0, 0.0, 0.0], MODEL, [first]) == {}
 
 
 async def crowded_index(session: AsyncSession) -> tuple[User, User, list[float]]:
@@ -161,13 +201,13 @@ async def crowded_index(session: AsyncSession) -> tuple[User, User, list[float]]
     crowd, few = await make_user(session), await make_user(session)
     query = unit([rng.gauss(0, 1) for _ in range(DIMS)])
     opposite = [-value for value in query]
-    crowd_chunks = await chunk_ids(session, await make_transcript(session, crowd), 2000)
-    few_chunks = await chunk_ids(session, await make_transcript(session, few), 3)
-    vectors = ChunkEmbeddingRepository(session)
-    await vectors.store_many(MODEL, [(chunk, near(query, 0.3, rng)) for chunk in crowd_chunks])
-    await vectors.store_many(MODEL, [(chunk, near(opposite, 0.3, rng)) for chunk in few_chunks])
+    crowd_passages = await passage_ids(session, await make_transcript(session, crowd), 2000)
+    few_passages = await passage_ids(session, await make_transcript(session, few), 3)
+    vectors = PassageEmbeddingRepository(session)
+    await vectors.store_many(MODEL, [(p, near(query, 0.3, rng)) for p in crowd_passages])
+    await vectors.store_many(MODEL, [(p, near(opposite, 0.3, rng)) for p in few_passages])
     await session.execute(text(vector_index_ddl(MODEL, DIMS, concurrently=False)))
-    await session.execute(text("ANALYZE chunk_embeddings"))
+    await session.execute(text("ANALYZE passage_embeddings"))
     return crowd, few, query
 
 
@@ -187,19 +227,19 @@ async def test_the_planner_walks_the_vector_index_for_a_user_with_many_vectors(
     few_plan = await plan(session, few, query)
 
     index = vector_index_name(MODEL, DIMS)
-    assert f"Index Scan using {index} on chunk_embeddings" in crowd_plan
+    assert f"Index Scan using {index} on passage_embeddings" in crowd_plan
     assert f"Order By: ((embedding)::vector({DIMS}) <=>" in crowd_plan
     assert "Filter: (user_id = " in crowd_plan
     # A user with few vectors is read exactly through the owner index instead.
-    assert "Index Scan using ix_chunk_embeddings_user_id_model" in few_plan
+    assert "Index Scan using ix_passage_embeddings_user_id_model" in few_plan
     assert index not in few_plan
 
 
-async def test_a_user_with_three_chunks_among_thousands_gets_all_three(
+async def test_a_user_with_three_passages_among_thousands_gets_all_three(
     session: AsyncSession,
 ) -> None:
     crowd, few, query = await crowded_index(session)
-    vectors = ChunkEmbeddingRepository(session)
+    vectors = PassageEmbeddingRepository(session)
     assert len(await vectors.nearest(few.id, query, MODEL, limit=10)) == 3
     settings = await session.execute(
         text(
@@ -337,7 +377,7 @@ async def test_the_search_refuses_a_session_without_a_transaction(database_url: 
     try:
         async with AsyncSession(engine) as session:
             with pytest.raises(RuntimeError, match="needs a transaction"):
-                await ChunkEmbeddingRepository(session).nearest(uuid.uuid4(), [1.0], MODEL)
+                await PassageEmbeddingRepository(session).nearest(uuid.uuid4(), [1.0], MODEL)
     finally:
         await engine.dispose()
 
