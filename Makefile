@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.8
 VENV := backend/.venv
 
-.PHONY: run test install lint bench admin worker embed
+.PHONY: run test install lint bench eval admin worker embed
 
 $(VENV)/bin/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ bench: install
 	cd backend && .venv/bin/python -m benchmarks.embedding
 	cd backend && .venv/bin/python -m benchmarks.loop_stall
 	cd backend && .venv/bin/python -m benchmarks.pgbouncer
+
+# The labelled set (backend/tests/retrieval) through the service's pipeline and defaults: the
+# table of hit@5, citations and declines per split; the test split is the one to report.
+eval: install
+	cd backend && .venv/bin/python -m tests.retrieval.report
 
 admin: install
 	@test -n "$(EMAIL)" || (echo "usage: make admin EMAIL=someone@example.com" && exit 2)

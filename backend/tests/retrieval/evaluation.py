@@ -89,7 +89,7 @@ async def evaluate(
     session: AsyncSession,
     user_id: UUID,
     questions: Sequence[Question],
-    vectors: dict[str, QueryVector] | None,
+    vectors: dict[str, QueryVector | None] | None,
     mode: SearchMode,
     ranking: Ranking | None = None,
 ) -> list[Outcome]:
@@ -115,14 +115,14 @@ def scores(outcomes: Sequence[Outcome]) -> dict[str, float]:
     for outcome in outcomes:
         by_kind[outcome.question.kind].append(outcome)
     table = {}
-    for kind in ("verbatim", "paraphrase"):
-        group = by_kind[kind]
-        table[f"{kind} hit@5"] = sum(o.hit for o in group) / len(group)
+    for kind in ("verbatim", "paraphrase", "other_language"):
+        if group := by_kind[kind]:
+            table[f"{kind} hit@5"] = sum(o.hit for o in group) / len(group)
     unanswerable = by_kind["unanswerable"]
     table["unanswerable declined"] = sum(o.declined for o in unanswerable) / len(unanswerable)
     for subkind in sorted({o.question.subkind or "" for o in unanswerable}):
         group = [o for o in unanswerable if o.question.subkind == subkind]
         table[f"  {subkind} declined"] = sum(o.declined for o in group) / len(group)
-    answerable = by_kind["verbatim"] + by_kind["paraphrase"]
+    answerable = by_kind["verbatim"] + by_kind["paraphrase"] + by_kind["other_language"]
     table["answerable falsely declined"] = sum(o.declined for o in answerable) / len(answerable)
     return table

@@ -41,6 +41,7 @@ from tests.retrieval.corpus import Question, load_questions, load_talks
 from tests.retrieval.evaluation import holds_answer, overlaps_answer, store_talks
 
 EVAL_EMAIL = "labelled-set@example.com"
+OTHER_LANGUAGES = ("en", "es", "de", "fr", "pl")  # of the other-language questions
 TOP = 5
 
 TARGETS: dict[str, tuple[str, float]] = {
@@ -108,6 +109,12 @@ def score_table(asked: Sequence[Asked]) -> dict[str, tuple[float | None, int]]:
         "hit@5 verbatim": [a.hit for a in kind("verbatim")],
         "hit@5 paraphrase": [a.hit for a in kind("paraphrase")],
         "hit@5 other language": [a.hit for a in kind("other_language")],
+        **{
+            f"  asked in {language}": [
+                a.hit for a in kind("other_language") if a.question.language == language
+            ]
+            for language in OTHER_LANGUAGES
+        },
         "answer cites the passage (paraphrase)": [
             a.answer_cites_passage for a in kind("paraphrase")
         ],

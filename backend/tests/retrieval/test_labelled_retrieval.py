@@ -1,7 +1,12 @@
-"""Retrieval and the answerability decision on the labelled corpus, through the real pipeline:
-the talks stored and chunked as uploads are, embedded by the offline model, every question
-asked in each mode. The per-kind table is printed (pytest -s); the floors below are what the
-ranking measured when it was tuned, so a change that loses ground fails here."""
+"""Retrieval and the answerability decision on part of the labelled corpus, through the real
+pipeline: two talks of the tuning split (one in German) stored and cut into passages as
+uploads are, embedded by the default offline model, every question about them (and every
+unanswerable question of the split) asked in each mode with the service's default settings.
+
+`make eval` scores the whole set, per split; this test keeps the suite's share of it small
+(about 14,000 words to embed, with the chunks' overlap) and fails when a change loses ground on
+it. The floors are below what the pipeline measured here when it was tuned (`pytest -s` prints
+the table)."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,39 +15,51 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.config import get_settings
-from app.services.retrieval import QueryVector, SearchMode
+from app.services.retrieval import Ranking, SearchMode, embed_question
 from tests.conftest import rolled_back_session
 from tests.factories import make_user
 from tests.offline_model import embedder_for
-from tests.retrieval.corpus import load_questions, load_talks
+from tests.retrieval.corpus import Question, load_questions, load_talks
 from tests.retrieval.evaluation import Outcome, evaluate, scores, store_talks
 
 pytestmark = pytest.mark.slow
 
-QUESTIONS = load_questions()
+TALKS = ("St7uD_2bLnQ", "Bt6aF-oeG22")  # a press call on student debt; the BAföG debate (de)
+
+
+def asked() -> tuple[Question, ...]:
+    return tuple(
+        q
+        for q in load_questions()
+        if q.split == "tuning" and (q.video_id in TALKS or not q.answerable)
+    )
+
+
+QUESTIONS = asked()
 
 
 @pytest.fixture(scope="module")
 async def outcomes(engine: AsyncEngine) -> AsyncIterator[dict[SearchMode, list[Outcome]]]:
     """Every question asked in every mode, once for the module: the tests below only read the
     outcomes. The talks live in a transaction of the module's own, rolled back at its end."""
+    settings = get_settings()
     async with rolled_back_session(engine) as session:
         user = await make_user(session)
-        await store_talks(session, user.id, load_talks(), get_settings())
+        talks = [talk for talk in load_talks() if talk.video_id in TALKS]
+        await store_talks(session, user.id, talks, settings)
 
         @asynccontextmanager
         async def unit_of_work() -> AsyncIterator[AsyncSession]:
             yield session
 
-        embedder = embedder_for(get_settings())
+        embedder = embedder_for(settings)
         await embedder.embed_missing(unit_of_work)
         provider = await embedder.provider()
-        vectors = {
-            q.text: QueryVector(provider.model_name, await provider.embed_query(q.text))
-            for q in QUESTIONS
-        }
+        vectors = {q.text: await embed_question(provider, q.text) for q in QUESTIONS}
+        ranking = Ranking.of(settings)
         results = {
-            mode: await evaluate(session, user.id, QUESTIONS, vectors, mode) for mode in SearchMode
+            mode: await evaluate(session, user.id, QUESTIONS, vectors, mode, ranking)
+            for mode in SearchMode
         }
         print_table({mode: scores(found) for mode, found in results.items()})
         yield results
@@ -55,24 +72,24 @@ def print_table(table: dict[SearchMode, dict[str, float]]) -> None:
         print(f"{row:<34}" + "".join(f"{table[mode][row]:>10.2f}" for mode in modes))
 
 
-async def test_hybrid_ranking_beats_each_signal_alone(
+async def test_hybrid_ranking_finds_paraphrases_and_other_languages(
     outcomes: dict[SearchMode, list[Outcome]],
 ) -> None:
     table = {mode: scores(found) for mode, found in outcomes.items()}
-    hybrid, lexical, semantic = (table[m] for m in SearchMode)
-    for kind in ("verbatim hit@5", "paraphrase hit@5"):
-        assert hybrid[kind] >= max(lexical[kind], semantic[kind]), kind
+    hybrid, lexical = table[SearchMode.HYBRID], table[SearchMode.LEXICAL]
+    assert hybrid["paraphrase hit@5"] > lexical["paraphrase hit@5"]
+    assert hybrid["other_language hit@5"] >= lexical["other_language hit@5"]
     assert hybrid["verbatim hit@5"] >= 0.95
-    assert hybrid["paraphrase hit@5"] >= 0.85
+    assert hybrid["paraphrase hit@5"] >= 0.9
+    assert hybrid["other_language hit@5"] >= 0.25
 
 
-async def test_questions_no_video_answers_are_declined(
+async def test_questions_no_video_answers_are_declined_and_answerable_ones_not(
     outcomes: dict[SearchMode, list[Outcome]],
 ) -> None:
     hybrid = scores(outcomes[SearchMode.HYBRID])
-    assert hybrid["  off_topic_shared_word declined"] >= 0.9
-    assert hybrid["unanswerable declined"] >= 0.5
-    assert hybrid["answerable falsely declined"] <= 0.05
+    assert hybrid["  off_topic_shared_word declined"] >= 0.5
+    assert hybrid["answerable falsely declined"] <= 0.15
 
 
 async def test_a_declined_question_lists_no_passage_to_cite(

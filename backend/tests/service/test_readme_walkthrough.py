@@ -59,7 +59,7 @@ def json_answers(output: str) -> list[dict[str, object]]:
 def test_the_readme_walkthrough_runs_as_pasted(  # type: ignore[no-untyped-def]
     empty_database: str, start_service
 ) -> None:
-    process, port = start_service(DATABASE_URL=empty_database, JOBS_ENABLED="false")
+    process, port = start_service(DATABASE_URL=empty_database)  # the defaults of `make run`
     wait_for_health(process, port)
     script = walkthrough_script().replace(DEFAULT_ADDRESS, f"http://127.0.0.1:{port}")
 
@@ -84,7 +84,11 @@ def test_the_readme_walkthrough_runs_as_pasted(  # type: ignore[no-untyped-def]
     assert citations, "the answer cites nothing from the uploaded talk"
     assert all("exampleTalk" in c["url"] and "t=" in c["url"] for c in citations)
     assert server_sent_events(finished.stdout)[-1] == "done"
-    assert any(answer.get("hits") for answer in answers), "the search found nothing"
+    search = next(answer for answer in answers if "hits" in answer)
+    assert search["hits"], "the search found nothing"
+    # The walk-through waited for the background job: search went by meaning as well as words.
+    assert search["mode"] == "hybrid"
+    assert any("semantic" in hit["signals"] for hit in search["hits"])
     assert any(answer.get("text") for answer in answers), "no draft"
 
 
