@@ -29,7 +29,7 @@ from app.db.repositories import conversation as conversation_repository
 from app.db.repositories import message as message_repository
 from app.db.repositories.chunk import (
     _LEXEMES,
-    _MATCHING,
+    _MATCHING_CHUNKS,
     QueryWords,
     count_words_sql,
     search_sql,
@@ -100,7 +100,7 @@ MESSAGE_PAGE = repository_sql(message_repository._PAGE_FOR_CONVERSATION)
 
 # ChunkRepository.query_words's and .search's own SQL text.
 LEXEMES = positional(_LEXEMES.text)
-SEARCH = positional(search_sql(_MATCHING))
+SEARCH = positional(search_sql(_MATCHING_CHUNKS))
 # The columns after the transcript's: ts_headline, then the matched and the query's lexemes.
 MATCHED_TERMS, QUERY_TERMS = 9, 10
 CHAT_ROLES = ("user", "assistant")  # the history's roles build_prompt keeps
@@ -239,7 +239,7 @@ async def search(
         "transcript_ids": None,
         "limit": settings.chat_context_chunks,
         "terms": list(terms),
-        "term_chunks": list(chunks),
+        "term_counts": list(chunks),
     }
     hits: list[asyncpg.Record] = []
     sql, names = SEARCH

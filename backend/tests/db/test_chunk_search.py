@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories import ChunkRepository
 from app.db.repositories.chunk import (
-    _MATCHING,
+    _MATCHING_CHUNKS,
     DOCUMENT_FREQUENCY_CAP,
     RANKED_COMMON_MATCHES_CAP,
     RANKED_MATCHES_CAP,
@@ -79,10 +79,10 @@ async def test_a_question_of_common_words_ranks_a_bounded_share_of_their_matches
     user_id = await library_with_a_common_word(session)
     repository = ChunkRepository(session)
     words = await repository.query_words(user_id, "people")
-    statement = text("EXPLAIN (ANALYZE, FORMAT JSON) " + search_sql(_MATCHING)).bindparams(
+    statement = text("EXPLAIN (ANALYZE, FORMAT JSON) " + search_sql(_MATCHING_CHUNKS)).bindparams(
         bindparam("transcript_ids", type_=ARRAY(UUID(as_uuid=True))),
         bindparam("terms", type_=ARRAY(TEXT)),
-        bindparam("term_chunks", type_=ARRAY(INTEGER)),
+        bindparam("term_counts", type_=ARRAY(INTEGER)),
     )
     parameters = {
         "user_id": user_id,
@@ -91,7 +91,7 @@ async def test_a_question_of_common_words_ranks_a_bounded_share_of_their_matches
         "transcript_ids": None,
         "limit": 10,
         "terms": list(words.terms),
-        "term_chunks": list(words.chunks),
+        "term_counts": list(words.chunks),
     }
 
     plan = (await session.execute(statement, parameters)).scalar_one()

@@ -85,10 +85,12 @@ def test_the_readme_walkthrough_runs_as_pasted(  # type: ignore[no-untyped-def]
     assert all("exampleTalk" in c["url"] and "t=" in c["url"] for c in citations)
     assert server_sent_events(finished.stdout)[-1] == "done"
     search = next(answer for answer in answers if "hits" in answer)
-    assert search["hits"], "the search found nothing"
+    hits = search["hits"]
+    assert isinstance(hits, list)
+    assert hits, "the search found nothing"
     # The walk-through waited for the background job: search went by meaning as well as words.
     assert search["mode"] == "hybrid"
-    assert any("semantic" in hit["signals"] for hit in search["hits"])
+    assert any("semantic" in hit["signals"] for hit in hits)
     assert any(answer.get("text") for answer in answers), "no draft"
 
 

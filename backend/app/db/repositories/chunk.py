@@ -1,15 +1,21 @@
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from sqlalchemy import INTEGER, TEXT, bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import TextClause
 
 from app.db.models import Chunk
-from app.db.repositories.base import BaseRepository, check_page, database_errors_translated
+from app.db.repositories.base import (
+    BaseRepository,
+    ModelT,
+    check_page,
+    database_errors_translated,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +154,13 @@ _COUNT_WORD = """(SELECT count(*) FROM (
                       LIMIT {df_cap}) AS matching)"""
 
 # Which chunks: those matching the query (and the transcripts asked for), or given ones.
-_MATCHING = """c.search_vector @@ CAST(:tsquery AS tsquery)
+_MATCHING_CHUNKS = """c.search_vector @@ CAST(:tsquery AS tsquery)
            AND (CAST(:transcript_ids AS uuid[]) IS NULL
                 OR c.transcript_id = ANY(:transcript_ids))"""
-_GIVEN = "c.id = ANY(:chunk_ids)"
+_GIVEN_CHUNKS = "c.id = ANY(:chunk_ids)"
+# The two searches of a FullTextSearch repository, naming its statements.
+MATCHING = "matching"
+GIVEN = "given"
 
 # Rank and cut first, then headline only the survivors: ts_headline re-parses the text.
 # ts_rank, not ts_rank_cd: an "any" query can match tens of thousands of chunks, which
@@ -160,7 +169,7 @@ _SEARCH = """
     WITH lexemes AS MATERIALIZED (
         SELECT CAST(term AS tsquery) AS term,
                ln(1 + {df_cap}::float8 / greatest(1, chunks)) AS weight
-          FROM unnest(CAST(:terms AS text[]), CAST(:term_chunks AS int[])) AS given(term, chunks)
+          FROM unnest(CAST(:terms AS text[]), CAST(:term_counts AS int[])) AS given(term, chunks)
     ),
     query AS (SELECT CAST(:tsquery AS tsquery) AS tsq),
     matching AS (
@@ -195,7 +204,7 @@ _SEARCH = """
 
 
 def search_sql(chunks: str) -> str:
-    """The search statement for chunks matching `query` (_MATCHING) or given ones (_GIVEN)."""
+    """The search statement for chunks matching `query` or given ones (the WHERE fragment)."""
     return _SEARCH.format(chunks=chunks, df_cap=DOCUMENT_FREQUENCY_CAP, scan_cap=RANKED_MATCHES_CAP)
 
 
@@ -229,20 +238,109 @@ async def read_query_words(
 
 _WORD_PARAMETERS = (
     bindparam("terms", type_=ARRAY(TEXT)),
-    bindparam("term_chunks", type_=ARRAY(INTEGER)),
+    bindparam("term_counts", type_=ARRAY(INTEGER)),
 )
 _SEARCH_STATEMENTS = {
-    _MATCHING: text(search_sql(_MATCHING)).bindparams(
+    MATCHING: text(search_sql(_MATCHING_CHUNKS)).bindparams(
         bindparam("transcript_ids", type_=ARRAY(UUID(as_uuid=True))), *_WORD_PARAMETERS
     ),
-    _GIVEN: text(search_sql(_GIVEN)).bindparams(
+    GIVEN: text(search_sql(_GIVEN_CHUNKS)).bindparams(
         bindparam("chunk_ids", type_=ARRAY(UUID(as_uuid=True))), *_WORD_PARAMETERS
     ),
 }
 
 
-class ChunkRepository(BaseRepository[Chunk]):
+class FullTextSearch(BaseRepository[ModelT]):
+    """Full-text search over a table of texts with a `search_vector` (chunks, passages): the
+    query's words read and counted once (`query_words`), then the matching rows ranked
+    (`search`) or given rows scored against them (`lexical_evidence`). A subclass names its
+    table, its two statements (by MATCHING rows, by GIVEN ids) and how a row becomes a hit."""
+
+    table: ClassVar[str]
+    ids_parameter: ClassVar[str]  # the bound array of `lexical_evidence`'s given ids
+    statements: ClassVar[dict[str, TextClause]]
+
+    @staticmethod
+    def hit(row: Sequence[Any]) -> ChunkHit:
+        raise NotImplementedError
+
+    async def search(
+        self,
+        user_id: uuid.UUID,
+        query: str,
+        *,
+        transcript_ids: Sequence[uuid.UUID] | None = None,
+        limit: int = 10,
+        match: str = "all",
+        words: QueryWords | None = None,
+    ) -> list[ChunkHit]:
+        """The user's chunks that match `query`, best first (full-text search, GIN index).
+
+        match="all" needs every word (websearch syntax); match="any" needs one of them.
+        `words`, from `query_words(user_id, query)`, saves reading the query again.
+        """
+        check_page(limit, 0)
+        if match not in ("all", "any"):
+            raise ValueError(f"match must be 'all' or 'any', not {match!r}")
+        words = words or await self.query_words(user_id, query)
+        parameters = {
+            "tsquery": words.websearch if match == "all" else words.any_word_query(),
+            "ranked_cap": words.ranked_matches_cap(match),
+            "transcript_ids": list(transcript_ids) if transcript_ids is not None else None,
+            "limit": limit,
+        }
+        return await self._hits(MATCHING, user_id, words, parameters)
+
+    async def lexical_evidence(
+        self,
+        user_id: uuid.UUID,
+        query: str,
+        chunk_ids: Sequence[uuid.UUID],
+        words: QueryWords | None = None,
+    ) -> list[ChunkHit]:
+        """The user's chunks with these ids, each with its full-text rank against the query's
+        words (0 when none occurs), its share of them and a headline: what `search(match="any")`
+        says of a chunk, for chunks found another way."""
+        if not chunk_ids:
+            return []
+        words = words or await self.query_words(user_id, query)
+        parameters = {
+            "tsquery": words.any_word_query(),
+            "ranked_cap": len(chunk_ids),
+            self.ids_parameter: list(chunk_ids),
+            "limit": len(chunk_ids),
+        }
+        return await self._hits(GIVEN, user_id, words, parameters)
+
+    async def query_words(self, user_id: uuid.UUID, query: str) -> QueryWords:
+        """The query's lexemes, how many of the user's chunks hold each (up to
+        DOCUMENT_FREQUENCY_CAP) and its websearch reading: what `search` and
+        `lexical_evidence` need, read once. Sets plan_cache_mode for the rest of the
+        transaction (see _PLANNER_SEES_VALUES)."""
+        return await read_query_words(self.session, user_id, query, self.table)
+
+    async def _hits(
+        self, which: str, user_id: uuid.UUID, words: QueryWords, parameters: dict[str, Any]
+    ) -> list[ChunkHit]:
+        parameters |= {
+            "user_id": user_id,
+            "terms": list(words.terms),
+            "term_counts": list(words.chunks),
+        }
+        async with database_errors_translated():
+            rows = (await self.session.execute(self.statements[which], parameters)).all()
+        return [self.hit(row) for row in rows]
+
+
+class ChunkRepository(FullTextSearch[Chunk]):
     model = Chunk
+    table = "chunks"
+    ids_parameter = "chunk_ids"
+    statements = _SEARCH_STATEMENTS
+
+    @staticmethod
+    def hit(row: Sequence[Any]) -> ChunkHit:
+        return ChunkHit(*row)
 
     async def create_many(self, chunks: Sequence[NewChunk]) -> list[uuid.UUID]:
         """Store a batch of chunks; returns their ids, in input order.
@@ -289,70 +387,3 @@ class ChunkRepository(BaseRepository[Chunk]):
     async def delete_by_transcript(self, transcript_id: uuid.UUID) -> int:
         """Delete every chunk of the transcript; returns how many were removed."""
         return await self.delete_where(Chunk.transcript_id == transcript_id)
-
-    async def search(
-        self,
-        user_id: uuid.UUID,
-        query: str,
-        *,
-        transcript_ids: Sequence[uuid.UUID] | None = None,
-        limit: int = 10,
-        match: str = "all",
-        words: QueryWords | None = None,
-    ) -> list[ChunkHit]:
-        """The user's chunks that match `query`, best first (full-text search, GIN index).
-
-        match="all" needs every word (websearch syntax); match="any" needs one of them.
-        `words`, from `query_words(user_id, query)`, saves reading the query again.
-        """
-        check_page(limit, 0)
-        if match not in ("all", "any"):
-            raise ValueError(f"match must be 'all' or 'any', not {match!r}")
-        words = words or await self.query_words(user_id, query)
-        parameters = {
-            "tsquery": words.websearch if match == "all" else words.any_word_query(),
-            "ranked_cap": words.ranked_matches_cap(match),
-            "transcript_ids": list(transcript_ids) if transcript_ids is not None else None,
-            "limit": limit,
-        }
-        return await self._hits(_MATCHING, user_id, words, parameters)
-
-    async def lexical_evidence(
-        self,
-        user_id: uuid.UUID,
-        query: str,
-        chunk_ids: Sequence[uuid.UUID],
-        words: QueryWords | None = None,
-    ) -> list[ChunkHit]:
-        """The user's chunks with these ids, each with its full-text rank against the query's
-        words (0 when none occurs), its share of them and a headline: what `search(match="any")`
-        says of a chunk, for chunks found another way."""
-        if not chunk_ids:
-            return []
-        words = words or await self.query_words(user_id, query)
-        parameters = {
-            "tsquery": words.any_word_query(),
-            "ranked_cap": len(chunk_ids),
-            "chunk_ids": list(chunk_ids),
-            "limit": len(chunk_ids),
-        }
-        return await self._hits(_GIVEN, user_id, words, parameters)
-
-    async def query_words(self, user_id: uuid.UUID, query: str) -> QueryWords:
-        """The query's lexemes, how many of the user's chunks hold each (up to
-        DOCUMENT_FREQUENCY_CAP) and its websearch reading: what `search` and
-        `lexical_evidence` need, read once. Sets plan_cache_mode for the rest of the
-        transaction (see _PLANNER_SEES_VALUES)."""
-        return await read_query_words(self.session, user_id, query, "chunks")
-
-    async def _hits(
-        self, chunks: str, user_id: uuid.UUID, words: QueryWords, parameters: dict[str, Any]
-    ) -> list[ChunkHit]:
-        parameters |= {
-            "user_id": user_id,
-            "terms": list(words.terms),
-            "term_chunks": list(words.chunks),
-        }
-        async with database_errors_translated():
-            rows = (await self.session.execute(_SEARCH_STATEMENTS[chunks], parameters)).all()
-        return [ChunkHit(*row) for row in rows]

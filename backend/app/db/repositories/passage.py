@@ -14,13 +14,14 @@ from sqlalchemy import INTEGER, TEXT, bindparam, exists, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from app.db.models import Chunk, Passage
-from app.db.repositories.base import BaseRepository, check_page, database_errors_translated
+from app.db.repositories.base import check_page, database_errors_translated
 from app.db.repositories.chunk import (
     DOCUMENT_FREQUENCY_CAP,
+    GIVEN,
+    MATCHING,
     ChunkHit,
+    FullTextSearch,
     PassageSpan,
-    QueryWords,
-    read_query_words,
 )
 
 
@@ -62,17 +63,17 @@ class UncutChunk:
     metadata: dict[str, Any]
 
 
-_MATCHING = """p.search_vector @@ CAST(:tsquery AS tsquery)
+_MATCHING_PASSAGES = """p.search_vector @@ CAST(:tsquery AS tsquery)
            AND (CAST(:transcript_ids AS uuid[]) IS NULL
                 OR p.transcript_id = ANY(:transcript_ids))"""
-_GIVEN = "p.id = ANY(:passage_ids)"
+_GIVEN_PASSAGES = "p.id = ANY(:passage_ids)"
 
 # As chunk.py's search: rank and cut first, then headline only the survivors.
 _SEARCH = """
     WITH lexemes AS MATERIALIZED (
         SELECT CAST(term AS tsquery) AS term,
                ln(1 + {df_cap}::float8 / greatest(1, passages)) AS weight
-          FROM unnest(CAST(:terms AS text[]), CAST(:term_passages AS int[]))
+          FROM unnest(CAST(:terms AS text[]), CAST(:term_counts AS int[]))
                AS given(term, passages)
     ),
     query AS (SELECT CAST(:tsquery AS tsquery) AS tsq),
@@ -112,13 +113,13 @@ _SEARCH = """
 
 _WORD_PARAMETERS = (
     bindparam("terms", type_=ARRAY(TEXT)),
-    bindparam("term_passages", type_=ARRAY(INTEGER)),
+    bindparam("term_counts", type_=ARRAY(INTEGER)),
 )
 _STATEMENTS = {
-    _MATCHING: text(_SEARCH.format(passages=_MATCHING, df_cap=DOCUMENT_FREQUENCY_CAP)).bindparams(
-        bindparam("transcript_ids", type_=ARRAY(UUID(as_uuid=True))), *_WORD_PARAMETERS
-    ),
-    _GIVEN: text(_SEARCH.format(passages=_GIVEN, df_cap=DOCUMENT_FREQUENCY_CAP)).bindparams(
+    MATCHING: text(
+        _SEARCH.format(passages=_MATCHING_PASSAGES, df_cap=DOCUMENT_FREQUENCY_CAP)
+    ).bindparams(bindparam("transcript_ids", type_=ARRAY(UUID(as_uuid=True))), *_WORD_PARAMETERS),
+    GIVEN: text(_SEARCH.format(passages=_GIVEN_PASSAGES, df_cap=DOCUMENT_FREQUENCY_CAP)).bindparams(
         bindparam("passage_ids", type_=ARRAY(UUID(as_uuid=True))), *_WORD_PARAMETERS
     ),
 }
@@ -145,8 +146,15 @@ def _hit(row: Sequence[Any]) -> ChunkHit:
     )
 
 
-class PassageRepository(BaseRepository[Passage]):
+class PassageRepository(FullTextSearch[Passage]):
     model = Passage
+    table = "passages"
+    ids_parameter = "passage_ids"
+    statements = _STATEMENTS
+
+    @staticmethod
+    def hit(row: Sequence[Any]) -> ChunkHit:
+        return _hit(row)
 
     async def create_many(self, passages: Sequence[NewPassage]) -> list[uuid.UUID]:
         """Store a batch of passages in one statement; returns their ids, in input order."""
@@ -171,65 +179,3 @@ class PassageRepository(BaseRepository[Passage]):
         async with database_errors_translated():
             rows = await self.session.execute(statement.order_by(Chunk.id).limit(limit))
         return [UncutChunk(*row) for row in rows]
-
-    async def search(
-        self,
-        user_id: uuid.UUID,
-        query: str,
-        *,
-        transcript_ids: Sequence[uuid.UUID] | None = None,
-        limit: int = 10,
-        match: str = "all",
-        words: QueryWords | None = None,
-    ) -> list[ChunkHit]:
-        """The user's passages that match `query`, best first, each with its chunk.
-
-        match="all" needs every word (websearch syntax); match="any" needs one of them.
-        """
-        check_page(limit, 0)
-        if match not in ("all", "any"):
-            raise ValueError(f"match must be 'all' or 'any', not {match!r}")
-        words = words or await self.query_words(user_id, query)
-        parameters = {
-            "tsquery": words.websearch if match == "all" else words.any_word_query(),
-            "ranked_cap": words.ranked_matches_cap(match),
-            "transcript_ids": list(transcript_ids) if transcript_ids is not None else None,
-            "limit": limit,
-        }
-        return await self._hits(_MATCHING, user_id, words, parameters)
-
-    async def lexical_evidence(
-        self,
-        user_id: uuid.UUID,
-        query: str,
-        passage_ids: Sequence[uuid.UUID],
-        words: QueryWords | None = None,
-    ) -> list[ChunkHit]:
-        """The user's passages with these ids, each with its full-text rank against the
-        query's words (0 when none occurs), its share of them and a headline."""
-        if not passage_ids:
-            return []
-        words = words or await self.query_words(user_id, query)
-        parameters = {
-            "tsquery": words.any_word_query(),
-            "ranked_cap": len(passage_ids),
-            "passage_ids": list(passage_ids),
-            "limit": len(passage_ids),
-        }
-        return await self._hits(_GIVEN, user_id, words, parameters)
-
-    async def query_words(self, user_id: uuid.UUID, query: str) -> QueryWords:
-        """The query's lexemes and how many of the user's passages hold each."""
-        return await read_query_words(self.session, user_id, query, "passages")
-
-    async def _hits(
-        self, passages: str, user_id: uuid.UUID, words: QueryWords, parameters: dict[str, Any]
-    ) -> list[ChunkHit]:
-        parameters |= {
-            "user_id": user_id,
-            "terms": list(words.terms),
-            "term_passages": list(words.chunks),
-        }
-        async with database_errors_translated():
-            rows = (await self.session.execute(_STATEMENTS[passages], parameters)).all()
-        return [_hit(row) for row in rows]
