@@ -3,11 +3,11 @@
 The corpus's chunks are about 94 words, so each is one passage (benchmarks/talk.py cuts them as
 storing a transcript does). Computing 165,000 vectors with the offline model would take hours on
 two cores (about 13 passages/s), so they are synthetic but shaped like the model's:
-SAMPLE_CHUNKS_PER_TOPIC passages of each of the corpus's twenty topics are embedded for real, and
-every passage gets one of its topic's real vectors plus Gaussian noise (norm NOISE_NORM), scaled
-to unit length, stored under the offline model's name by binary COPY straight into
-passage_embeddings. Then `ensure_vector_index` builds the model's HNSW index, timed, and ANALYZE
-runs.
+SAMPLE_CHUNKS_PER_TOPIC passages of each of the corpus's twenty topics are embedded for real by
+the provider given, and every passage gets one of its topic's real vectors plus Gaussian noise
+(norm NOISE_NORM), scaled to unit length, stored under that provider's model name (the name its
+questions search under) by binary COPY straight into passage_embeddings. Then
+`ensure_vector_index` builds that model's HNSW index, timed, and ANALYZE runs.
 
 The build runs with maintenance_work_mem raised to BUILD_MAINTENANCE_WORK_MEM for the database:
 with the server's default of 64 MB the graph no longer fits in memory after ~28,000 vectors and
@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.db.vector_index import ensure_vector_index, vector_index_name
-from app.services.embeddings.offline import DIMENSION, OfflineEmbeddings
+from app.services.embeddings.base import EmbeddingProvider
 from benchmarks.repositories import asyncpg_dsn
 from benchmarks.talk import OWNER_TRANSCRIPTS, SEED, Corpus, load_corpus
 
@@ -47,6 +47,7 @@ Vectors = npt.NDArray[np.float32]
 class VectorSetup:
     corpus: Corpus
     model: str
+    dimension: int
     sample_chunks: int = 0
     sample_seconds: float = 0.0
     copy_seconds: float = 0.0
@@ -56,7 +57,7 @@ class VectorSetup:
 
 
 async def topic_centres(
-    pool: asyncpg.Pool, corpus: Corpus, provider: OfflineEmbeddings
+    pool: asyncpg.Pool, corpus: Corpus, provider: EmbeddingProvider
 ) -> dict[str, Vectors]:
     """Real vectors of the passages of the first SAMPLE_CHUNKS_PER_TOPIC chunks of each topic
     (the first transcript's)."""
@@ -81,9 +82,10 @@ async def topic_centres(
 
 def noisy_unit_vectors(centres: Vectors, count: int, rng: np.random.Generator) -> Vectors:
     """`count` vectors, each a random centre plus noise of norm about NOISE_NORM, unit length."""
+    dimension = centres.shape[1]
     chosen = centres[rng.integers(0, len(centres), count)]
-    noise = rng.standard_normal((count, DIMENSION), dtype=np.float32)
-    vectors = chosen + noise * np.float32(NOISE_NORM / np.sqrt(DIMENSION))
+    noise = rng.standard_normal((count, dimension), dtype=np.float32)
+    vectors = chosen + noise * np.float32(NOISE_NORM / np.sqrt(dimension))
     unit: Vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     return unit
 
@@ -102,7 +104,7 @@ def embedding_records(
     for topic, passages in by_topic.items():
         vectors = noisy_unit_vectors(centres[topic], len(passages), rng)
         records += [
-            (row["id"], model, row["user_id"], row["transcript_id"], DIMENSION, vector)
+            (row["id"], model, row["user_id"], row["transcript_id"], len(vector), vector)
             for row, vector in zip(passages, vectors, strict=True)
         ]
     return records
@@ -142,7 +144,7 @@ async def build_index(
     )
     await engine.dispose()  # the build's connection must be a new one, to take the setting
     started = time.perf_counter()
-    if not await ensure_vector_index(engine, setup.model, DIMENSION):
+    if not await ensure_vector_index(engine, setup.model, setup.dimension):
         raise RuntimeError("another process holds the vector index build")
     setup.build_seconds = time.perf_counter() - started
     started = time.perf_counter()
@@ -155,7 +157,7 @@ async def build_index(
         "pg_size_pretty(pg_relation_size('passages')) AS passages, "
         "current_setting('shared_buffers') AS shared_buffers, "
         "(SELECT count(*) FROM passage_embeddings) AS vectors",
-        vector_index_name(setup.model, DIMENSION),
+        vector_index_name(setup.model, setup.dimension),
     )
     setup.sizes = {key: str(value) for key, value in sizes.items()}
 
@@ -165,13 +167,13 @@ async def prepare_vectors(
     pool: asyncpg.Pool,
     database_url: str,
     settings: Settings,
-    provider: OfflineEmbeddings,
+    provider: EmbeddingProvider,
     *,
     owner_transcripts: int = OWNER_TRANSCRIPTS,
     maintenance_work_mem: str = BUILD_MAINTENANCE_WORK_MEM,
 ) -> VectorSetup:
     corpus = await load_corpus(pool, settings.tokenizer_encoding, owner_transcripts)
-    setup = VectorSetup(corpus, provider.model_name)
+    setup = VectorSetup(corpus, provider.model_name, provider.dimension)
     started = time.perf_counter()
     centres = await topic_centres(pool, corpus, provider)
     setup.sample_seconds = time.perf_counter() - started

@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.core.config import Settings
 from app.db.repositories import PassageEmbeddingRepository, PassageRepository
 from app.db.vector_index import vector_index_name
+from app.services.embeddings.base import EmbeddingProvider
 from app.services.embeddings.offline import DIMENSION, OfflineEmbeddings
 from app.services.retrieval import (
     _WEBSEARCH_SYNTAX,  # the test retrieve makes: quotes, -words and "or" read strictly
@@ -253,7 +254,9 @@ class QueryEmbeddings:
     seconds: list[float]
 
 
-async def embed_queries(provider: OfflineEmbeddings, queries: Sequence[Query]) -> QueryEmbeddings:
+async def embed_queries(
+    provider: EmbeddingProvider, queries: Sequence[Query]
+) -> QueryEmbeddings:
     vectors, seconds = {}, []
     for query in queries:
         started = time.perf_counter()

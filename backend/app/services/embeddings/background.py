@@ -4,10 +4,12 @@
 Embedding models differ in their range: multilingual-e5 puts almost any two texts above 0.7
 in cosine, all-MiniLM spreads them from 0 to 1, and one question sits closer to everything
 than another. A fixed similarity threshold therefore declines paraphrases while letting
-questions that share a word with the talk through. Measured against the same question's
-closeness to ~50 sentences on unrelated subjects (`background.txt`, several languages), the
-best passage of a video that answers stands out by a margin; a passage that merely shares a
-topic word does not (README, "How answers are found and declined").
+questions that share a word with the talk through. Measured against the same question's mean
+closeness to ~50 sentences on everyday subjects (`background.txt`, several languages), the best
+passage of a video that answers stands out by a margin; a passage that merely shares a topic
+word does not (README, "How answers are found and declined"). The mean, not the closest one:
+a question about baking is close to the one sentence about baking, and a video about baking
+must still answer it.
 """
 
 import asyncio
@@ -39,10 +41,10 @@ async def _background(provider: EmbeddingProvider) -> npt.NDArray[np.float32]:
 
 
 async def background_similarity(provider: EmbeddingProvider, query: list[float]) -> float | None:
-    """The question's cosine similarity to the closest background sentence; None when the
+    """The question's mean cosine similarity to the background sentences; None when the
     provider cannot embed them now (the decision then uses the similarity alone)."""
     try:
         background = await _background(provider)
     except EmbeddingError:
         return None
-    return float(np.max(background @ np.asarray(query, dtype=np.float32)))
+    return float(np.mean(background @ np.asarray(query, dtype=np.float32)))
