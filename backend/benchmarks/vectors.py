@@ -254,9 +254,7 @@ class QueryEmbeddings:
     seconds: list[float]
 
 
-async def embed_queries(
-    provider: EmbeddingProvider, queries: Sequence[Query]
-) -> QueryEmbeddings:
+async def embed_queries(provider: EmbeddingProvider, queries: Sequence[Query]) -> QueryEmbeddings:
     vectors, seconds = {}, []
     for query in queries:
         started = time.perf_counter()
