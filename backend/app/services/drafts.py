@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.db.models import Message, Template
 from app.db.repositories import MessageRepository, UsageRepository
+from app.services.answers import choose_quotes
 from app.services.embeddings.base import EmbeddingProvider
-from app.services.extract import Passage, best_sentences
+from app.services.extract import Passage, Quote, best_sentences
 from app.services.llm import ChatMessage, Completion, LanguageModel
 from app.services.rendering import render
 from app.services.retrieval import (
@@ -53,10 +54,16 @@ def source_line(citation: Citation) -> str:
 
 
 def template_variables(
-    topic: str, tone: str, citations: Sequence[Citation], extra: Mapping[str, str]
+    topic: str,
+    tone: str,
+    citations: Sequence[Citation],
+    extra: Mapping[str, str],
+    quotes: Sequence[Quote] = (),
 ) -> dict[str, str]:
+    """The template's values. The key points are the sentences chosen for the topic by meaning
+    (`quotes`), or without them the sentences sharing most of its words."""
     passages = [Passage(c.number, c.hit.chunk_text) for c in citations]
-    points = best_sentences(topic, passages, KEY_POINTS)
+    points = [(q.number, q.text) for q in quotes] or best_sentences(topic, passages, KEY_POINTS)
     return {
         **extra,
         "topic": topic,
@@ -94,8 +101,9 @@ async def write_draft(
     if not retrieval.answerable:
         raise NoSourcesError(topic)
     citations = Citation.numbered(retrieval.supporting(), topic)
+    quotes = await choose_quotes(topic, citations, embeddings, retrieval.passages, KEY_POINTS)
     prompt = render(
-        template.template_content, template_variables(topic, tone, citations, variables)
+        template.template_content, template_variables(topic, tone, citations, variables, quotes)
     )
     messages = [ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", prompt)]
     passages = [Passage(c.number, c.hit.chunk_text) for c in citations]
