@@ -6,20 +6,18 @@ and test that wants the offline model shares this one instead. A provider config
 HTTP server is still built from the settings, per app.
 """
 
-from functools import cache
-
-from app.core.config import Settings
+from app.core.config import OfflineEmbeddingModel, Settings
 from app.services.embeddings.base import EmbeddingProvider
-from app.services.embeddings.factory import build_embedding_provider
+from app.services.embeddings.factory import build_embedding_provider, offline_provider
 from app.services.passage_embeddings import Embedder
 
 
-@cache
 def offline_model(
-    name: str = Settings.model_fields["offline_embedding_model"].default,
+    name: OfflineEmbeddingModel = Settings.model_fields["offline_embedding_model"].default,
 ) -> EmbeddingProvider:
-    """The offline model of that name (OFFLINE_EMBEDDING_MODEL), loaded once per process."""
-    return build_embedding_provider(Settings(offline_embedding_model=name))
+    """The offline model of that name (OFFLINE_EMBEDDING_MODEL), loaded once per process: the
+    same instance retrieval searches an earlier model's vectors with."""
+    return offline_provider(name)
 
 
 def provider_for(settings: Settings) -> EmbeddingProvider:

@@ -24,6 +24,10 @@ def to_asyncpg_url(url: str) -> str:
     )
 
 
+# The embedding models that ship inside wheels (app/services/embeddings/).
+OfflineEmbeddingModel = Literal["multilingual-e5-small", "all-minilm-l6-v2"]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -163,9 +167,7 @@ class Settings(BaseSettings):
     embeddings_enabled: bool = True
     # The model run in-process when no embedding server is set: multilingual-e5-small finds
     # passages across languages; all-MiniLM-L6-v2 is English only, and faster.
-    offline_embedding_model: Literal["multilingual-e5-small", "all-minilm-l6-v2"] = (
-        "multilingual-e5-small"
-    )
+    offline_embedding_model: OfflineEmbeddingModel = "multilingual-e5-small"
     embedding_base_url: str | None = None
     embedding_api_key: SecretStr | None = None
     embedding_model: str = Field(default="text-embedding-3-small", min_length=1, max_length=150)

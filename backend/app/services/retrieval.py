@@ -32,10 +32,16 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.config import Settings
-from app.db.repositories import ChunkHit, PassageEmbeddingRepository, PassageRepository
+from app.db.repositories import (
+    ChunkHit,
+    NearPassage,
+    PassageEmbeddingRepository,
+    PassageRepository,
+)
 from app.db.repositories.chunk import QueryWords
 from app.services.embeddings.background import background_similarity
 from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
+from app.services.embeddings.factory import OFFLINE_MODELS, offline_provider
 from app.services.youtube import watch_url
 
 logger = logging.getLogger(__name__)
@@ -140,6 +146,9 @@ class QueryVector:
     vector: list[float]
     # The question's mean similarity to everyday sentences (background.py), when known.
     background: float | None = None
+    # Offline models whose vectors a library may still hold from before a change of model:
+    # searched when it has none of this model's yet (the new ones are being embedded).
+    earlier_models: tuple[EmbeddingProvider, ...] = ()
 
 
 async def embed_question(provider: EmbeddingProvider | None, question: str) -> QueryVector | None:
@@ -150,7 +159,12 @@ async def embed_question(provider: EmbeddingProvider | None, question: str) -> Q
     try:
         vector = await provider.embed_query(question)
         background = await background_similarity(provider, vector)
-        return QueryVector(provider.model_name, vector, background)
+        earlier = tuple(
+            model
+            for model in map(offline_provider, OFFLINE_MODELS)
+            if model.model_name != provider.model_name
+        )
+        return QueryVector(provider.model_name, vector, background, earlier)
     except EmbeddingError as error:
         logger.warning("embedding the question failed (%s); searching by words only", error)
         return None
@@ -170,7 +184,8 @@ async def retrieve(
     """The user's passages that answer the question, best first, and whether any does."""
     ranking = ranking or Ranking()
     strict = mode is not SearchMode.SEMANTIC and bool(_WEBSEARCH_SYNTAX.search(question))
-    candidates, words = await _candidates(
+    # The vector used may be an earlier model's, while the new model's are embedded.
+    candidates, words, query_vector = await _candidates(
         session, user_id, question, query_vector, mode, transcript_ids, strict=strict
     )
     used = mode if any(c.similarity is not None for c in candidates) else SearchMode.LEXICAL
@@ -204,10 +219,10 @@ async def _candidates(
     transcript_ids: Sequence[UUID] | None,
     *,
     strict: bool,
-) -> tuple[list[_Candidate], QueryWords | None]:
+) -> tuple[list[_Candidate], QueryWords | None, QueryVector | None]:
     if query_vector is None or mode is SearchMode.LEXICAL or strict:
         if mode is SearchMode.SEMANTIC:
-            return [], None
+            return [], None, query_vector
         passages = PassageRepository(session)
         words = await passages.query_words(user_id, question)
         lexical = await passages.search(
@@ -218,7 +233,7 @@ async def _candidates(
             match="all" if strict else "any",
             words=words,
         )
-        return [_Candidate(hit, None) for hit in lexical], words
+        return [_Candidate(hit, None) for hit in lexical], words, query_vector
     async with _second_session(session) as words_session:
         return await _both_signals(
             _Signals(session, words_session, user_id, question, query_vector, transcript_ids),
@@ -260,14 +275,13 @@ async def _gather(first: Awaitable[A], second: Awaitable[B], together: bool) -> 
 
 async def _both_signals(
     signals: _Signals, *, lexical_search: bool
-) -> tuple[list[_Candidate], QueryWords]:
+) -> tuple[list[_Candidate], QueryWords, QueryVector]:
     """Each signal's candidates, then each candidate's other signal, in two rounds: the
     words' side (the query's words and their frequencies, then full-text search) beside the
     vectors' (nearest), then the lexical hits' vectors beside the vector hits' words."""
     words = PassageRepository(signals.words_session)
     vectors = PassageEmbeddingRepository(signals.session)
     together = signals.words_session is not signals.session
-    vector = signals.query_vector
 
     async def by_words() -> tuple[QueryWords, list[ChunkHit]]:
         query_words = await words.query_words(signals.user_id, signals.question)
@@ -283,16 +297,8 @@ async def _both_signals(
         )
         return query_words, hits
 
-    (query_words, lexical), nearest = await _gather(
-        by_words(),
-        vectors.nearest(
-            signals.user_id,
-            vector.vector,
-            vector.model_name,
-            transcript_ids=signals.transcript_ids,
-            limit=CANDIDATES_PER_SIGNAL,
-        ),
-        together,
+    (query_words, lexical), (vector, nearest) = await _gather(
+        by_words(), _nearest(vectors, signals), together
     )
     similarity = {near.passage_id: near.similarity for near in nearest}
     found = {passage_id(hit) for hit in lexical}
@@ -312,7 +318,38 @@ async def _both_signals(
     )
     similarity |= more_similarities
     candidates = [_Candidate(hit, similarity.get(passage_id(hit))) for hit in [*lexical, *evidence]]
-    return candidates, query_words
+    return candidates, query_words, vector
+
+
+async def _nearest(
+    vectors: PassageEmbeddingRepository, signals: _Signals
+) -> tuple[QueryVector, list[NearPassage]]:
+    """The passages nearest to the question, and the question's vector they were found with:
+    the configured model's, or, while the library holds none of its vectors yet (a new model's
+    are being embedded), the first earlier model's that it does hold."""
+    vector = signals.query_vector
+    nearest = await _nearest_by(vectors, signals, vector)
+    if nearest:
+        return vector, nearest
+    for provider in vector.earlier_models:
+        if not await vectors.has_vectors(signals.user_id, provider.model_name):
+            continue
+        earlier = await embed_question(provider, signals.question)
+        if earlier is not None and (found := await _nearest_by(vectors, signals, earlier)):
+            return earlier, found
+    return vector, nearest
+
+
+async def _nearest_by(
+    vectors: PassageEmbeddingRepository, signals: _Signals, vector: QueryVector
+) -> list[NearPassage]:
+    return await vectors.nearest(
+        signals.user_id,
+        vector.vector,
+        vector.model_name,
+        transcript_ids=signals.transcript_ids,
+        limit=CANDIDATES_PER_SIGNAL,
+    )
 
 
 def passage_id(hit: ChunkHit) -> UUID:

@@ -7,17 +7,20 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings, get_settings
 from app.db.models import Chunk, Passage, PassageEmbedding, Transcript, User
-from app.db.repositories import ChunkRepository
+from app.db.repositories import ChunkRepository, PassageEmbeddingRepository
 from app.services.chunking import Segment
 from app.services.passage_embeddings import Embedder
+from app.services.retrieval import SearchMode, embed_question, retrieve
 from app.services.transcripts import NewTranscript, cut_missing_passages, store_transcript
 from tests.factories import make_user
 from tests.fakes import HashingEmbedder
+from tests.offline_model import offline_model
 
 CAPTIONS = [
     Segment(
@@ -27,6 +30,9 @@ CAPTIONS = [
 ]
 TALK = " ".join(
     f"Sentence {n} explains how vacuum keeps PostgreSQL tables small and fast." for n in range(80)
+)
+DIFFERENT_TALK = " ".join(
+    f"Step {n}: knead the bread dough, let it rise, then bake it until golden." for n in range(80)
 )
 
 
@@ -198,3 +204,52 @@ async def test_chunks_without_passages_are_cut_again_and_then_embedded(
     assert sorted(embedded_texts) == sorted(expected)
     assert embedded >= len(expected)  # and any other test's committed passages
     assert await embedder.count_missing(savepoint_unit_of_work(session)) == 0
+
+
+async def test_search_uses_an_earlier_models_vectors_until_the_new_ones_are_in(
+    session: AsyncSession,
+) -> None:
+    """After a change of offline model, a library embedded by the earlier one is still searched
+    by meaning: with the earlier model's vectors, until the new model's are in."""
+    user = await make_user(session)
+    await store(session, user, "earlierMod1", text=TALK)
+    await store(session, user, "earlierMod2", text=DIFFERENT_TALK)
+    earlier, current = offline_model("all-minilm-l6-v2"), offline_model("multilingual-e5-small")
+
+    @asynccontextmanager
+    async def unit_of_work() -> AsyncIterator[AsyncSession]:
+        yield session
+
+    await Embedder(settings(), factory=lambda _: earlier).embed_missing(unit_of_work)
+    question = "how do I stop my tables from bloating"
+
+    found = await retrieve(
+        session, user.id, question, query_vector=await embed_question(current, question)
+    )
+    assert found.mode is SearchMode.HYBRID  # by meaning, though no passage has a vector of e5
+    assert found.hits[0].similarity is not None
+    assert found.hits[0].hit.youtube_video_id == "earlierMod1"
+
+    await Embedder(settings(), factory=lambda _: current).embed_missing(unit_of_work)
+    vector = await embed_question(current, question)
+    assert vector is not None
+    found = await retrieve(session, user.id, question, query_vector=vector)
+    best = found.hits[0].hit.passage
+    assert best is not None
+    similarities = await PassageEmbeddingRepository(session).similarities(
+        vector.vector, current.model_name, [best.passage_id]
+    )
+    assert found.hits[0].similarity == pytest.approx(next(iter(similarities.values())))
+
+
+async def test_without_vectors_of_any_model_search_goes_by_words(session: AsyncSession) -> None:
+    user = await make_user(session)
+    await store(session, user, "noVectors01", text=TALK)
+    current = offline_model("multilingual-e5-small")
+    question = "vacuum keeps tables small"
+    found = await retrieve(
+        session, user.id, question, query_vector=await embed_question(current, question)
+    )
+    assert found.mode is SearchMode.LEXICAL
+    assert found.hits
+    assert found.hits[0].similarity is None

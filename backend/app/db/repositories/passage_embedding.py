@@ -202,6 +202,16 @@ class PassageEmbeddingRepository(BaseRepository[PassageEmbedding]):
             rows = (await self.session.execute(statement, parameters)).all()
         return {passage_id: float(similarity) for passage_id, similarity in rows}
 
+    async def has_vectors(self, user_id: uuid.UUID, model_name: str) -> bool:
+        """Whether any of the user's passages has a vector of `model_name`."""
+        statement = select(
+            exists().where(
+                PassageEmbedding.user_id == user_id, PassageEmbedding.model == model_name
+            )
+        )
+        async with database_errors_translated():
+            return bool(await self.session.scalar(statement))
+
     async def delete_model(self, model_name: str) -> int:
         """Delete every vector of `model_name` (e.g. a model no longer used); returns how many."""
         return await self.delete_where(PassageEmbedding.model == model_name)

@@ -1,6 +1,9 @@
-"""The embedding provider the settings ask for."""
+"""The embedding provider the settings ask for, and the offline models this package ships."""
 
-from app.core.config import Settings
+from functools import cache
+from typing import get_args
+
+from app.core.config import OfflineEmbeddingModel, Settings
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.embeddings.http import HttpEmbeddingProvider
 
@@ -18,3 +21,13 @@ def build_embedding_provider(settings: Settings) -> EmbeddingProvider:
     from app.services.embeddings.multilingual import MultilingualEmbeddings
 
     return MultilingualEmbeddings()
+
+
+OFFLINE_MODELS: tuple[OfflineEmbeddingModel, ...] = get_args(OfflineEmbeddingModel)
+
+
+@cache
+def offline_provider(name: OfflineEmbeddingModel) -> EmbeddingProvider:
+    """The offline model of that name, one per process (it loads on first use): for searching
+    the vectors of a model used before, while a new model's are being embedded."""
+    return build_embedding_provider(Settings(offline_embedding_model=name))
