@@ -1,5 +1,6 @@
 """Drafts from templates: retrieve on the topic, fill the template, ask the model."""
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -102,8 +103,11 @@ async def write_draft(
         raise NoSourcesError(topic)
     citations = Citation.numbered(retrieval.supporting(), topic)
     quotes = await choose_quotes(topic, citations, embeddings, retrieval.passages, KEY_POINTS)
-    prompt = render(
-        template.template_content, template_variables(topic, tone, citations, variables, quotes)
+    # Off the event loop: a render is bounded (rendering.MAX_RENDERED_CHARACTERS), not free.
+    prompt = await asyncio.to_thread(
+        render,
+        template.template_content,
+        template_variables(topic, tone, citations, variables, quotes),
     )
     messages = [ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", prompt)]
     passages = [Passage(c.number, c.hit.chunk_text) for c in citations]

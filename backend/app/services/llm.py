@@ -130,7 +130,8 @@ class OpenAICompatibleModel:
             text = data["choices"][0]["message"]["content"] or ""
         except (ValueError, KeyError, IndexError, TypeError) as error:
             raise LanguageModelError("the language model's answer could not be read") from error
-        return Completion(text=text, usage=self._usage(data.get("usage"), messages, text))
+        usage = await asyncio.to_thread(self._usage, data.get("usage"), messages, text)
+        return Completion(text=text, usage=usage)
 
     async def stream(
         self, messages: Sequence[ChatMessage], passages: Sequence[Passage]
@@ -158,7 +159,7 @@ class OpenAICompatibleModel:
             raise LanguageModelError(f"the language model's stream broke off: {error}") from error
         finally:
             await response.aclose()
-        yield Finished(self._usage(usage_data, messages, "".join(parts)))
+        yield Finished(await asyncio.to_thread(self._usage, usage_data, messages, "".join(parts)))
 
     def _usage(
         self, data: dict[str, Any] | None, messages: Sequence[ChatMessage], text: str
@@ -203,7 +204,9 @@ class OfflineExtractiveModel:
     ) -> Completion:
         question = next((m.content for m in reversed(messages) if m.role == "user"), "")
         text = self.answer(question, passages)
-        return Completion(text=text, usage=estimate_usage(messages, text, self.encoding))
+        # Counting tokens over a prompt of up to 64 KiB is CPU work: off the event loop.
+        usage = await asyncio.to_thread(estimate_usage, messages, text, self.encoding)
+        return Completion(text=text, usage=usage)
 
     async def stream(
         self, messages: Sequence[ChatMessage], passages: Sequence[Passage]

@@ -10,14 +10,14 @@ from app.api.deps import (
 )
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.routes.conversations import owned_conversation
-from app.api.routes.templates import missing_variables, visible_template
+from app.api.routes.templates import missing_variables, render_too_large, visible_template
 from app.api.schemas.conversations import Citation, TokenUsage
 from app.api.schemas.drafts import DraftRequest, DraftResult
 from app.db.models import LimitedAction, Template, User
 from app.db.repositories import TemplateRepository
 from app.services.drafts import NoSourcesError, write_draft
 from app.services.llm import LanguageModelError
-from app.services.rendering import MissingVariablesError
+from app.services.rendering import MissingVariablesError, RenderTooLargeError
 from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(
@@ -78,6 +78,8 @@ async def create_draft(
         ) from error
     except MissingVariablesError as error:
         raise missing_variables(error) from error
+    except RenderTooLargeError as error:
+        raise render_too_large(error) from error
     except LanguageModelError as error:
         raise ApiError(502, "bad_gateway", f"The language model failed: {error}") from error
     usage = draft.completion.usage

@@ -1,10 +1,11 @@
+import asyncio
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import CurrentUser, SessionDep
+from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.templates import (
@@ -15,9 +16,15 @@ from app.api.schemas.templates import (
     TemplateType,
     TemplateUpdate,
 )
-from app.db.models import Template, User
+from app.db.models import LimitedAction, Template, User
 from app.db.repositories import TemplateRepository
-from app.services.rendering import MissingVariablesError, placeholders, render
+from app.services.rendering import (
+    MissingVariablesError,
+    RenderTooLargeError,
+    placeholders,
+    render,
+)
+from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(prefix="/templates", tags=["templates"], responses=error_responses(401, 422))
 
@@ -30,6 +37,12 @@ def missing_variables(error: MissingVariablesError) -> ApiError:
     ]
     message = f"Missing variables: {', '.join(error.missing)}"
     return ApiError(422, "validation_error", message, details=details)
+
+
+def render_too_large(error: RenderTooLargeError) -> ApiError:
+    """422 naming the values, which make the rendered text too long."""
+    detail = ErrorDetail(field="body.variables", message=str(error), type="too_large")
+    return ApiError(422, "validation_error", f"The {error}.", details=[detail])
 
 
 async def visible_template(session: AsyncSession, template_id: UUID, user: User) -> Template:
@@ -132,11 +145,20 @@ async def make_default_template(
     "/{template_id:uuid}/render", response_model=RenderResult, responses=error_responses(404)
 )
 async def render_template(
-    template_id: UUID, body: RenderRequest, user: CurrentUser, session: SessionDep
+    template_id: UUID,
+    body: RenderRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: RuntimeSettingsDep,
 ) -> RenderResult:
-    """The template filled with `variables`; 422 naming every missing variable."""
+    """The template filled with `variables`; 422 naming every missing variable, or the values
+    when the text would pass 64 KiB. Each render counts against the drafts per minute."""
     template = await visible_template(session, template_id, user)
+    await admit_and_commit(session, user.id, LimitedAction.DRAFT, settings)
     try:
-        return RenderResult(text=render(template.template_content, body.variables))
+        text = await asyncio.to_thread(render, template.template_content, body.variables)
     except MissingVariablesError as error:
         raise missing_variables(error) from error
+    except RenderTooLargeError as error:
+        raise render_too_large(error) from error
+    return RenderResult(text=text)

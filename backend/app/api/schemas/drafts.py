@@ -5,7 +5,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from app.api.schemas.common import NonBlankStr, example
 from app.api.schemas.conversations import Citation, TokenUsage
-from app.api.schemas.templates import TemplateType
+from app.api.schemas.templates import TemplateType, TemplateVariables
 
 
 class DraftRequest(BaseModel):
@@ -20,7 +20,7 @@ class DraftRequest(BaseModel):
     topic: NonBlankStr = Field(min_length=1, max_length=500)
     tone: str = Field(default="clear and friendly", min_length=1, max_length=100)
     transcript_ids: list[UUID] | None = Field(default=None, max_length=50)
-    variables: dict[str, str] = Field(
+    variables: TemplateVariables = Field(
         default_factory=dict, description="Values for any other placeholders of the template."
     )
     conversation_id: UUID | None = Field(

@@ -1,10 +1,43 @@
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from app.api.schemas.common import OrmModel, example
+from app.services.rendering import (
+    MAX_PLACEHOLDERS,
+    MAX_VALUE_CHARACTERS,
+    MAX_VARIABLES,
+    placeholder_count,
+)
+
+
+def _few_placeholders(content: str) -> str:
+    if (count := placeholder_count(content)) > MAX_PLACEHOLDERS:
+        raise ValueError(f"holds {count} placeholders; at most {MAX_PLACEHOLDERS} are allowed")
+    return content
+
+
+TemplateContent = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=20_000,
+        description="Text with `{variable}` placeholders; `{{` and `}}` are literal braces. "
+        f"At most {MAX_PLACEHOLDERS} placeholders, repeats included.",
+    ),
+    AfterValidator(_few_placeholders),
+]
+# Values for a template's placeholders: each is repeated at every placeholder naming it, so
+# both their number and their length are bounded (and the rendered text, when rendering).
+TemplateVariables = Annotated[
+    dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=64)],
+        Annotated[str, StringConstraints(max_length=MAX_VALUE_CHARACTERS)],
+    ],
+    Field(max_length=MAX_VARIABLES),
+]
 
 TemplateType = Literal["linkedin", "twitter", "blog", "email"]
 
@@ -19,11 +52,7 @@ class TemplateCreate(BaseModel):
 
     template_type: TemplateType
     template_name: str = Field(min_length=1, max_length=255)
-    template_content: str = Field(
-        min_length=1,
-        max_length=20_000,
-        description="Text with `{variable}` placeholders; `{{` and `}}` are literal braces.",
-    )
+    template_content: TemplateContent
     is_default: bool = False
 
 
@@ -31,7 +60,7 @@ class TemplateUpdate(BaseModel):
     model_config = example(template_name="Short, warm and to the point")
 
     template_name: str | None = Field(default=None, min_length=1, max_length=255)
-    template_content: str | None = Field(default=None, min_length=1, max_length=20_000)
+    template_content: TemplateContent | None = None
 
 
 class TemplatePublic(OrmModel):
@@ -49,7 +78,7 @@ class TemplatePublic(OrmModel):
 class RenderRequest(BaseModel):
     model_config = example(variables={"topic": "sourdough starters", "tone": "playful"})
 
-    variables: dict[str, str] = Field(default_factory=dict)
+    variables: TemplateVariables = Field(default_factory=dict)
 
 
 class RenderResult(BaseModel):
