@@ -62,30 +62,35 @@ class RequestContextMiddleware:
                 MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
             await send(message)
 
+        path = loggable(scope["path"])
         try:
             await self.app(scope, receive, send_with_request_id)
         except ClientDisconnect:
-            logger.info("client disconnected during %s %s", scope["method"], scope["path"])
+            logger.info("client disconnected during %s %s", scope["method"], path)
         except Exception as error:
             if is_database_unavailable(error):
                 logger.warning(
                     "database unavailable during %s %s: %s",
                     scope["method"],
-                    scope["path"],
+                    path,
                     type(error).__name__,
                 )
                 response = database_unavailable_response()
             else:
-                logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+                logger.exception("unhandled error on %s %s", scope["method"], path)
                 response = error_response(500, "internal_error", "An unexpected error occurred.")
             if not response_started:
                 await response(scope, receive, send_with_request_id)
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
-            access_logger.info(
-                "%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed_ms
-            )
+            access_logger.info("%s %s %d %.1fms", scope["method"], path, status, elapsed_ms)
             request_id_var.reset(token)
+
+
+def loggable(path: str) -> str:
+    """The request path as one log line can hold it: a decoded `%0a` or other control
+    character would start a forged line, so each is written as its escape (`\\n`)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in path)
 
 
 class BodySizeLimitMiddleware:
@@ -174,7 +179,8 @@ def trusted_proxy(
 
 class SecurityHeadersMiddleware:
     """Adds to every response: `X-Content-Type-Options: nosniff`, `Referrer-Policy:
-    no-referrer`, `X-Frame-Options: DENY`, a Content-Security-Policy (strict for JSON; for an
+    no-referrer`, `X-Frame-Options: DENY`, `Cache-Control: no-store` on JSON answers that set
+    no caching of their own, a Content-Security-Policy (strict for JSON; for an
     HTML page without a policy of its own, one that lets it load assets from the app's own
     origin and run its own inline scripts, identified by their hashes), and
     `Strict-Transport-Security` when the request came over HTTPS: its scheme, or
@@ -224,6 +230,9 @@ class SecurityHeadersMiddleware:
                     held_start = message
                 else:
                     headers["Content-Security-Policy"] = API_CONTENT_POLICY
+                    if headers.get("content-type", "").startswith("application/json"):
+                        # Answers hold a user's data: no browser or proxy keeps a copy.
+                        headers.setdefault("Cache-Control", "no-store")
                     await send(message)
             elif held_start is not None and message["type"] == "http.response.body":
                 held_body.append(message.get("body", b""))

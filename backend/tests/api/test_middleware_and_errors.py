@@ -126,3 +126,16 @@ async def test_405_names_every_method_the_path_answers(
     response = await client.request(method, url, headers=alice.headers)
     assert_error(response, 405, "method_not_allowed")
     assert response.headers["allow"] == allowed
+
+
+async def test_a_path_cannot_forge_a_log_line(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        await client.get("/api/v1/nope%0a2026-12-05 INFO app.access GET /admin 200%0d")
+
+    (access,) = [r for r in caplog.records if r.name == "app.access"]
+    line = access.getMessage()
+    assert "\n" not in line
+    assert "\r" not in line
+    assert "/api/v1/nope\\n2026-12-05 INFO app.access GET /admin 200\\r 404" in line

@@ -45,6 +45,8 @@ async def test_json_answers_and_errors_carry_the_strict_headers(
         assert_baseline(response)
         assert response.headers["content-security-policy"] == STRICT_POLICY
         assert "strict-transport-security" not in response.headers  # plain HTTP
+        # A user's data is never kept by a browser or a proxy.
+        assert response.headers["cache-control"] == "no-store", response.request.url
 
 
 async def test_an_unhandled_error_carries_them_too(session: Any) -> None:
