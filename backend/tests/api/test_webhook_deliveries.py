@@ -262,8 +262,9 @@ async def test_a_host_resolving_to_loopback_is_refused_when_sending(
     assert refused["status"] == "pending"
     assert refused["last_response_code"] is None
     # 127.0.0.1 or ::1, whichever the resolver names first
-    assert refused["last_error"].startswith("not sent: localhost resolves to ")
-    assert refused["last_error"].endswith(", which is not a public address (loopback)")
+    assert refused["last_error"] == (
+        "not sent: localhost resolves to a non-public address (loopback)"
+    )
     assert delivered["status"] == "succeeded"
     (request,) = hooks.received
     assert request.headers["host"] == f"localhost:{hooks.port}"
@@ -410,7 +411,7 @@ async def test_the_request_goes_to_the_addresses_that_were_checked(
         (sent,) = await deliveries(client, alice, endpoint["id"])
 
     assert not_sent["last_error"] == (
-        "not sent: hooks.test resolves to 127.0.0.2, which is not a public address (loopback)"
+        "not sent: hooks.test resolves to a non-public address (loopback)"
     )
     assert sent["status"] == "succeeded", sent["last_error"]
     (request,) = hooks.received

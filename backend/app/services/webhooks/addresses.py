@@ -107,9 +107,9 @@ async def checked_target(url: str, *, allow_private: bool, lookup_seconds: float
         for address in addresses:
             kind = non_public_kind(address)
             if kind is not None:
-                raise AddressRefusedError(
-                    f"{host} resolves to {address}, which is not a public address ({kind})"
-                )
+                # The address is not named: a refusal must not map internal names to
+                # addresses for whoever registers the URL.
+                raise AddressRefusedError(f"{host} resolves to a non-public address ({kind})")
     host_header = parsed.netloc.decode("ascii")  # host[:port], IPv6 in brackets
     extensions = {"sni_hostname": host} if parsed.scheme == "https" else {}
     return PinnedTarget(parsed, addresses, {"Host": host_header}, extensions)
