@@ -20,6 +20,7 @@ import numpy as np
 
 from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
 from app.services.extract import STOPWORDS, Quote
+from app.services.retrieval import caption_second
 
 MAX_SENTENCE_WORDS = 45
 SENTENCE_PIECE_WORDS = 25
@@ -81,14 +82,6 @@ def _split_long(pieces: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return result
 
 
-def second_of(word_offset: int, moments: Any, fallback: float | None) -> float | None:
-    """When the word at `word_offset` of a chunk is said: the start of its caption."""
-    if not isinstance(moments, list) or not moments:
-        return fallback
-    said = [float(seconds) for offset, seconds in moments if int(offset) <= word_offset]
-    return said[-1] if said else fallback
-
-
 def candidates_of(citations: Sequence[Any], found: Sequence[Any]) -> list[Candidate]:
     """The sentences of the best PASSAGES_QUOTED passages found (ranked hits, several per
     chunk) whose chunks are cited; of each cited chunk's own passage when none is given."""
@@ -104,7 +97,7 @@ def candidates_of(citations: Sequence[Any], found: Sequence[Any]) -> list[Candid
         base = span.word_offset if span is not None else 0
         start = span.start_seconds if span is not None else None
         for offset, sentence in sentences(text):
-            seconds = second_of(base + offset, hit.metadata.get("moments"), start)
+            seconds = caption_second(hit.metadata.get("moments"), base + offset, start)
             candidates.append(
                 Candidate(numbers[hit.chunk_id], rank, passage.score, sentence, seconds)
             )
@@ -137,14 +130,18 @@ async def choose_quotes(
     provider: EmbeddingProvider | None,
     found: Sequence[Any] = (),
     limit: int = 3,
+    question_vector: Sequence[float] | None = None,
 ) -> list[Quote]:
     """Up to `limit` sentences that answer the question best, each from another passage, best
     first. `found` are the passages retrieval scored (RankedHit, best first): a sentence counts
-    its closeness to the question plus its passage's score against the best passage's."""
+    its closeness to the question plus its passage's score against the best passage's.
+    `question_vector`, the provider's vector of the question when the caller has it already,
+    saves embedding the question again."""
     candidates = candidates_of(citations, found)
     if not candidates:
         return []
-    similarity = await _similarities(question, [c.text for c in candidates], provider)
+    texts = [c.text for c in candidates]
+    similarity = await _similarities(question, texts, provider, question_vector)
     # Without meaning (no provider), the question's words choose.
     words = WORD_WEIGHT if provider is not None else 1.0
     best = max(c.passage_score for c in candidates)
@@ -170,14 +167,18 @@ async def choose_quotes(
 
 
 async def _similarities(
-    question: str, texts: list[str], provider: EmbeddingProvider | None
+    question: str,
+    texts: list[str],
+    provider: EmbeddingProvider | None,
+    question_vector: Sequence[float] | None,
 ) -> list[float]:
     """Each text's cosine similarity to the question; zeros without a working provider, so
     that the words alone decide."""
     if provider is None:
         return [0.0] * len(texts)
     try:
-        query = np.asarray(await provider.embed_query(question), dtype=np.float32)
+        vector = question_vector or await provider.embed_query(question)
+        query = np.asarray(vector, dtype=np.float32)
         vectors = np.asarray(await provider.embed_passages(texts), dtype=np.float32)
     except EmbeddingError:
         return [0.0] * len(texts)
@@ -189,7 +190,8 @@ async def answer_sentences(
     citations: Sequence[Any],
     provider: EmbeddingProvider | None,
     found: Sequence[Any] = (),
+    question_vector: Sequence[float] | None = None,
 ) -> list[tuple[int, str]]:
     """(citation number, sentence) pairs an offline answer quotes."""
-    quotes = await choose_quotes(question, citations, provider, found)
+    quotes = await choose_quotes(question, citations, provider, found, 3, question_vector)
     return [(q.number, q.text) for q in quotes]

@@ -112,11 +112,12 @@ async def start_turn(
     )
     if conversation.title is None:
         await ConversationRepository(session).update(conversation.id, title=title_from(content))
+    question_vector = await embed_question(embeddings, content)
     retrieval = await retrieve(
         session,
         conversation.user_id,
         content,
-        query_vector=await embed_question(embeddings, content),
+        query_vector=question_vector,
         transcript_ids=transcript_ids,
         limit=settings.chat_context_chunks,
         ranking=Ranking.of(settings),
@@ -124,7 +125,13 @@ async def start_turn(
     # A question the videos do not answer gets no citations: the answer says so plainly.
     citations = Citation.numbered(retrieval.supporting(), content)
     quotes = (
-        await choose_quotes(content, citations, embeddings, retrieval.passages)
+        await choose_quotes(
+            content,
+            citations,
+            embeddings,
+            retrieval.passages,
+            question_vector=question_vector.vector if question_vector else None,
+        )
         if quote and citations
         else []
     )

@@ -90,11 +90,12 @@ async def write_draft(
 ) -> Draft:
     """The draft, its sources and usage; saved into the conversation when one is given.
     NoSourcesError when no video covers the topic; MissingVariablesError from the template."""
+    question_vector = await embed_question(embeddings, topic)
     retrieval = await retrieve(
         session,
         user_id,
         topic,
-        query_vector=await embed_question(embeddings, topic),
+        query_vector=question_vector,
         transcript_ids=transcript_ids,
         limit=settings.chat_context_chunks,
         ranking=Ranking.of(settings),
@@ -102,7 +103,14 @@ async def write_draft(
     if not retrieval.answerable:
         raise NoSourcesError(topic)
     citations = Citation.numbered(retrieval.supporting(), topic)
-    quotes = await choose_quotes(topic, citations, embeddings, retrieval.passages, KEY_POINTS)
+    quotes = await choose_quotes(
+        topic,
+        citations,
+        embeddings,
+        retrieval.passages,
+        KEY_POINTS,
+        question_vector.vector if question_vector else None,
+    )
     # Off the event loop: a render is bounded (rendering.MAX_RENDERED_CHARACTERS), not free.
     prompt = await asyncio.to_thread(
         render,

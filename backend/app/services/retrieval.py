@@ -473,8 +473,16 @@ def moment_seconds(hit: ChunkHit, question: str) -> float | None:
                 best_offset, best_found = offset, found
     if best_found == 0:
         return start_seconds(hit)
-    said = [m for m in moments if m[0] <= first + best_offset]
-    return float(max(said, key=lambda m: m[0])[1]) if said else start_seconds(hit)
+    return caption_second(moments, first + best_offset, start_seconds(hit))
+
+
+def caption_second(moments: Any, word_offset: int, fallback: float | None) -> float | None:
+    """When the word at `word_offset` of a chunk is said: the start of the caption holding it
+    (`moments`: the chunk's [word offset, seconds] of each caption start, in order)."""
+    if not isinstance(moments, list):
+        return fallback
+    said = [float(seconds) for offset, seconds in moments if int(offset) <= word_offset]
+    return said[-1] if said else fallback
 
 
 def deep_link(hit: ChunkHit, seconds: float | None) -> str:

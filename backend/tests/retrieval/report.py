@@ -197,7 +197,13 @@ async def ask_all(url: str, user_id: UUID, settings: Settings) -> list[Asked]:
                     ranking=Ranking.of(settings),
                 )
             citations = Citation.numbered(retrieval.supporting(), question.text)
-            quoted = await answer_sentences(question.text, citations, provider, retrieval.passages)
+            quoted = await answer_sentences(
+                question.text,
+                citations,
+                provider,
+                retrieval.passages,
+                vector.vector if vector else None,
+            )
             numbers = {number for number, _ in quoted}
             cited = [c for c in citations if c.number in numbers]
             background = vector.background if vector else None
