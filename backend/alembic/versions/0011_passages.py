@@ -31,6 +31,30 @@ def created_at() -> sa.Column[object]:
     )
 
 
+def create_vector_table(table: str, *, key: str, parent: str) -> None:
+    """A table of vectors for the rows of `parent`, any number of models each (the shape of
+    0006's chunk_embeddings, which passage_embeddings takes over)."""
+    op.create_table(
+        table,
+        sa.Column(key, sa.UUID(), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("user_id", sa.UUID(), nullable=False),
+        sa.Column("transcript_id", sa.UUID(), nullable=False),
+        sa.Column("dims", sa.Integer(), nullable=False),
+        sa.Column("embedding", VECTOR(), nullable=False),
+        created_at(),
+        sa.CheckConstraint("vector_dims(embedding) = dims", name=op.f(f"ck_{table}_dims_match")),
+        sa.ForeignKeyConstraint(
+            [key], [f"{parent}.id"], name=op.f(f"fk_{table}_{key}_{parent}"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f(f"fk_{table}_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint(key, "model", name=op.f(f"pk_{table}")),
+    )
+    op.create_index(f"ix_{table}_user_id_model", table, ["user_id", "model"])
+
+
 def upgrade() -> None:
     op.create_table(
         "passages",
@@ -69,35 +93,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_passages_search_vector", "passages", ["search_vector"], postgresql_using="gin"
     )
-    op.create_table(
-        "passage_embeddings",
-        sa.Column("passage_id", sa.UUID(), nullable=False),
-        sa.Column("model", sa.String(length=200), nullable=False),
-        sa.Column("user_id", sa.UUID(), nullable=False),
-        sa.Column("transcript_id", sa.UUID(), nullable=False),
-        sa.Column("dims", sa.Integer(), nullable=False),
-        sa.Column("embedding", VECTOR(), nullable=False),
-        created_at(),
-        sa.CheckConstraint(
-            "vector_dims(embedding) = dims", name=op.f("ck_passage_embeddings_dims_match")
-        ),
-        sa.ForeignKeyConstraint(
-            ["passage_id"],
-            ["passages.id"],
-            name=op.f("fk_passage_embeddings_passage_id_passages"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-            name=op.f("fk_passage_embeddings_user_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("passage_id", "model", name=op.f("pk_passage_embeddings")),
-    )
-    op.create_index(
-        "ix_passage_embeddings_user_id_model", "passage_embeddings", ["user_id", "model"]
-    )
+    create_vector_table("passage_embeddings", key="passage_id", parent="passages")
     op.drop_table("chunk_embeddings")  # its HNSW indexes go with it
     # The backfill: each stored transcript's passages are cut and embedded by an embed job.
     op.execute(
@@ -112,34 +108,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.create_table(
-        "chunk_embeddings",
-        sa.Column("chunk_id", sa.UUID(), nullable=False),
-        sa.Column("model", sa.String(length=200), nullable=False),
-        sa.Column("user_id", sa.UUID(), nullable=False),
-        sa.Column("transcript_id", sa.UUID(), nullable=False),
-        sa.Column("dims", sa.Integer(), nullable=False),
-        sa.Column("embedding", VECTOR(), nullable=False),
-        created_at(),
-        sa.CheckConstraint(
-            "vector_dims(embedding) = dims", name=op.f("ck_chunk_embeddings_dims_match")
-        ),
-        sa.ForeignKeyConstraint(
-            ["chunk_id"],
-            ["chunks.id"],
-            name=op.f("fk_chunk_embeddings_chunk_id_chunks"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-            name=op.f("fk_chunk_embeddings_user_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("chunk_id", "model", name=op.f("pk_chunk_embeddings")),
-    )
-    op.create_index(
-        "ix_chunk_embeddings_user_id_model", "chunk_embeddings", ["user_id", "model"], unique=False
-    )
+    create_vector_table("chunk_embeddings", key="chunk_id", parent="chunks")
     op.drop_table("passage_embeddings")
     op.drop_table("passages")
