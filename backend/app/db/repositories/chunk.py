@@ -165,13 +165,23 @@ GIVEN = "given"
 # Rank and cut first, then headline only the survivors: ts_headline re-parses the text.
 # ts_rank, not ts_rank_cd: an "any" query can match tens of thousands of chunks, which
 # ts_rank_cd ranks about twice as slowly, with no gain on the labelled set (tests/retrieval).
-_SEARCH = """
-    WITH lexemes AS MATERIALIZED (
+# Shared by the searches over chunks and passages (passage.py): the question's lexemes with
+# their rarity weights, and each hit's share of them (in its text or its video's title).
+LEXEMES_AND_QUERY = f"""lexemes AS MATERIALIZED (
         SELECT CAST(term AS tsquery) AS term,
-               ln(1 + {df_cap}::float8 / greatest(1, chunks)) AS weight
-          FROM unnest(CAST(:terms AS text[]), CAST(:term_counts AS int[])) AS given(term, chunks)
+               ln(1 + {DOCUMENT_FREQUENCY_CAP}::float8 / greatest(1, counted)) AS weight
+          FROM unnest(CAST(:terms AS text[]), CAST(:term_counts AS int[])) AS given(term, counted)
     ),
-    query AS (SELECT CAST(:tsquery AS tsquery) AS tsq),
+    query AS (SELECT CAST(:tsquery AS tsquery) AS tsq),"""  # noqa: S608 - a constant, no input
+COVERAGE = """      CROSS JOIN query
+      CROSS JOIN LATERAL (
+          SELECT count(*) AS terms, sum(weight) AS weight FROM lexemes
+           WHERE (top.search_vector || to_tsvector('english', coalesce(t.title, '')))
+                 @@ lexemes.term) AS matched
+      CROSS JOIN (SELECT count(*) AS terms, sum(weight) AS weight FROM lexemes) AS total"""
+
+_SEARCH = """
+    WITH {lexemes_and_query}
     matching AS (
         SELECT c.id, c.transcript_id, c.chunk_index, c.chunk_text, c.metadata, c.search_vector
           FROM chunks c
@@ -193,19 +203,14 @@ _SEARCH = """
            matched.terms, total.terms, coalesce(matched.weight, 0), coalesce(total.weight, 0)
       FROM top
       JOIN transcripts t ON t.id = top.transcript_id
-      CROSS JOIN query
-      CROSS JOIN LATERAL (
-          SELECT count(*) AS terms, sum(weight) AS weight FROM lexemes
-           WHERE (top.search_vector || to_tsvector('english', coalesce(t.title, '')))
-                 @@ lexemes.term) AS matched
-      CROSS JOIN (SELECT count(*) AS terms, sum(weight) AS weight FROM lexemes) AS total
+{coverage}
      ORDER BY top.rank DESC, top.transcript_id, top.chunk_index
 """
 
 
 def search_sql(chunks: str) -> str:
     """The search statement for chunks matching `query` or given ones (the WHERE fragment)."""
-    return _SEARCH.format(chunks=chunks, df_cap=DOCUMENT_FREQUENCY_CAP, scan_cap=RANKED_MATCHES_CAP)
+    return _SEARCH.format(chunks=chunks, lexemes_and_query=LEXEMES_AND_QUERY, coverage=COVERAGE)
 
 
 def count_words_sql(words: int, table: str = "chunks") -> str:

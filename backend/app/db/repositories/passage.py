@@ -16,8 +16,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from app.db.models import Chunk, Passage
 from app.db.repositories.base import check_page, database_errors_translated
 from app.db.repositories.chunk import (
-    DOCUMENT_FREQUENCY_CAP,
+    COVERAGE,
     GIVEN,
+    LEXEMES_AND_QUERY,
     MATCHING,
     ChunkHit,
     FullTextSearch,
@@ -70,13 +71,7 @@ _GIVEN_PASSAGES = "p.id = ANY(:passage_ids)"
 
 # As chunk.py's search: rank and cut first, then headline only the survivors.
 _SEARCH = """
-    WITH lexemes AS MATERIALIZED (
-        SELECT CAST(term AS tsquery) AS term,
-               ln(1 + {df_cap}::float8 / greatest(1, passages)) AS weight
-          FROM unnest(CAST(:terms AS text[]), CAST(:term_counts AS int[]))
-               AS given(term, passages)
-    ),
-    query AS (SELECT CAST(:tsquery AS tsquery) AS tsq),
+    WITH {lexemes_and_query}
     matching AS (
         SELECT p.id, p.chunk_id, p.transcript_id, p.passage_index, p.passage_text,
                p.word_offset, p.start_seconds, p.end_seconds, p.search_vector
@@ -102,24 +97,24 @@ _SEARCH = """
       FROM top
       JOIN chunks c ON c.id = top.chunk_id
       JOIN transcripts t ON t.id = top.transcript_id
-      CROSS JOIN query
-      CROSS JOIN LATERAL (
-          SELECT count(*) AS terms, sum(weight) AS weight FROM lexemes
-           WHERE (top.search_vector || to_tsvector('english', coalesce(t.title, '')))
-                 @@ lexemes.term) AS matched
-      CROSS JOIN (SELECT count(*) AS terms, sum(weight) AS weight FROM lexemes) AS total
+{coverage}
      ORDER BY top.rank DESC, top.id
 """
+
+
+def _search_sql(passages: str) -> str:
+    return _SEARCH.format(passages=passages, lexemes_and_query=LEXEMES_AND_QUERY, coverage=COVERAGE)
+
 
 _WORD_PARAMETERS = (
     bindparam("terms", type_=ARRAY(TEXT)),
     bindparam("term_counts", type_=ARRAY(INTEGER)),
 )
 _STATEMENTS = {
-    MATCHING: text(
-        _SEARCH.format(passages=_MATCHING_PASSAGES, df_cap=DOCUMENT_FREQUENCY_CAP)
-    ).bindparams(bindparam("transcript_ids", type_=ARRAY(UUID(as_uuid=True))), *_WORD_PARAMETERS),
-    GIVEN: text(_SEARCH.format(passages=_GIVEN_PASSAGES, df_cap=DOCUMENT_FREQUENCY_CAP)).bindparams(
+    MATCHING: text(_search_sql(_MATCHING_PASSAGES)).bindparams(
+        bindparam("transcript_ids", type_=ARRAY(UUID(as_uuid=True))), *_WORD_PARAMETERS
+    ),
+    GIVEN: text(_search_sql(_GIVEN_PASSAGES)).bindparams(
         bindparam("passage_ids", type_=ARRAY(UUID(as_uuid=True))), *_WORD_PARAMETERS
     ),
 }
