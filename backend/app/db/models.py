@@ -27,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from app.db.types import Document
@@ -58,6 +58,7 @@ class LoginFailureScope(StrEnum):
     EMAIL_CLIENT = "email_client"  # one email from one client address
     CLIENT = "client"  # one client address, whatever the email
     EMAIL = "email"  # one email, from every address
+    SIGNUP_CLIENT = "signup_client"  # sign-ups from one client address
 
 
 class LimitedAction(StrEnum):
@@ -66,6 +67,16 @@ class LimitedAction(StrEnum):
     ASK = "ask"  # a question in a conversation
     DRAFT = "draft"
     INGEST = "ingest"  # a link to fetch, a caption upload or a stored transcript
+    SEARCH = "search"
+    WEBHOOK_TEST = "webhook_test"  # a test ping sent to an endpoint
+
+
+class ApiKeyScope(StrEnum):
+    """What an API key may do. A session token may do all of it."""
+
+    READ = "read"  # read anything the user owns, and search it
+    WRITE = "write"  # ask, draft, add and delete videos, conversations and templates
+    ADMIN = "admin"  # manage API keys and webhooks, and the administrators' routes
 
 
 def _quoted_list(values: tuple[str, ...]) -> str:
@@ -173,13 +184,27 @@ class ApiKey(Base):
     prefix is kept in clear so that an owner can tell keys apart."""
 
     __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint(
+            f"cardinality(scopes) > 0 AND scopes <@ ARRAY[{_quoted_list(tuple(ApiKeyScope))}]"
+            "::varchar[]",
+            name="scopes_allowed",
+        ),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = owner_fk("users")
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     key_prefix: Mapped[str] = mapped_column(String(16), nullable=False)
     key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True, index=True)
+    scopes: Mapped[list[str]] = mapped_column(
+        ARRAY(String(10)),
+        nullable=False,
+        server_default=text("'{read,write}'"),
+        default=lambda: [ApiKeyScope.READ.value, ApiKeyScope.WRITE.value],
+    )
     created_at: Mapped[datetime] = created_at()
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -246,6 +271,10 @@ class Transcript(Base):
     channel_name: Mapped[str | None] = mapped_column(String(255))
     duration: Mapped[int | None] = mapped_column(Integer)
     transcript_text: Mapped[str] = mapped_column(Text, nullable=False)
+    # Counted against the owner's stored-words quota (user_limits.stored_words).
+    word_count: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default=text("0"), default=0
+    )
     meta: Mapped[dict[str, Any]] = jsonb_metadata()
     created_at: Mapped[datetime] = created_at()
 
@@ -553,7 +582,8 @@ class UserLimit(Base):
     __table_args__ = (
         CheckConstraint(
             "asks_per_minute >= 0 AND drafts_per_minute >= 0 AND ingests_per_hour >= 0 "
-            "AND tokens_per_day >= 0",
+            "AND tokens_per_day >= 0 AND searches_per_minute >= 0 "
+            "AND webhook_tests_per_hour >= 0 AND stored_words >= 0",
             name="limits_not_negative",
         ),
     )
@@ -565,7 +595,39 @@ class UserLimit(Base):
     drafts_per_minute: Mapped[int | None] = mapped_column(Integer)
     ingests_per_hour: Mapped[int | None] = mapped_column(Integer)
     tokens_per_day: Mapped[int | None] = mapped_column(BigInteger)
+    searches_per_minute: Mapped[int | None] = mapped_column(Integer)
+    webhook_tests_per_hour: Mapped[int | None] = mapped_column(Integer)
+    stored_words: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = updated_at()
+
+
+class TokenReservation(Base):
+    """Language-model tokens set aside for an answer or a draft under way, so that answers
+    started together cannot all pass the daily token limit (app/services/usage_limits.py). Taken
+    back when the work records its usage; one left by a crashed process counts until it expires."""
+
+    __tablename__ = "token_reservations"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_fk("users")
+    tokens: Mapped[int] = mapped_column(Integer, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = created_at()
+
+
+class Invitation(Base):
+    """An administrator's invitation to sign up while open sign-up is off. Only the SHA-256 of
+    its token is stored; an email, when given, is the only one it admits."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    created_by: Mapped[uuid.UUID] = owner_fk("users")
+    email: Mapped[str | None] = mapped_column(String(255))
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at()
 
 
 class WebhookEndpoint(Base):
@@ -581,7 +643,11 @@ class WebhookEndpoint(Base):
     user_id: Mapped[uuid.UUID] = owner_fk("users", index=False)  # the composite index leads
     url: Mapped[str] = mapped_column(String(2048), nullable=False)
     events: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
-    secret: Mapped[str] = mapped_column(String(100), nullable=False)
+    # Encrypted with WEBHOOK_SECRET_KEYS (app/services/webhooks/secrets.py).
+    secret: Mapped[str] = mapped_column(Text, nullable=False)
+    # The secret before the last rotation, still signing beside the new one until it expires.
+    previous_secret: Mapped[str | None] = mapped_column(Text)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     enabled: Mapped[bool] = mapped_column(nullable=False, server_default=text("true"), default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     consecutive_failures: Mapped[int] = mapped_column(

@@ -34,6 +34,8 @@ APP_TABLES = {
     "user_limits",
     "webhook_endpoints",
     "webhook_deliveries",
+    "token_reservations",
+    "invitations",
 }
 APP_FUNCTIONS = {"set_updated_at", "update_conversation_timestamp"}
 
