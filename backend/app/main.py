@@ -29,6 +29,7 @@ from app.api.routes import (
     conversations,
     drafts,
     health,
+    invitations,
     jobs,
     limits,
     search,
@@ -129,6 +130,7 @@ def api_router() -> APIRouter:
         limits,
         webhooks,
         config,
+        invitations,
     )
     for module in modules:
         router.include_router(module.router)

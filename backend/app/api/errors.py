@@ -4,7 +4,8 @@
 
 Domain errors from the data layer are translated here, once: ConflictError → 409,
 NotFoundError → 404, InvalidValueError → 422; a limit on costly work (LimitReachedError) → 429
-`rate_limited` with `Retry-After`. Their messages are built from what the data layer
+`rate_limited` with `Retry-After`; the stored-words quota (QuotaExceededError) → 403
+`quota_exceeded`. Their messages are built from what the data layer
 parsed out (fields, values), never from the database's own wording, which stays in the logs.
 A body that cannot be read (not UTF-8, malformed JSON or multipart) is a 422, like any other
 invalid input; a 405 names in `Allow` every method the path answers.
@@ -25,7 +26,7 @@ from starlette.types import Scope
 from app.api.schemas.common import example
 from app.core.logging import request_id_var
 from app.db.errors import ConflictError, InvalidValueError, NotFoundError
-from app.services.usage_limits import LimitReachedError
+from app.services.usage_limits import LimitReachedError, QuotaExceededError
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +254,12 @@ async def _limit_reached(_: Request, error: Exception) -> JSONResponse:
     return error_response(429, "rate_limited", message, [detail], headers)
 
 
+async def _quota_exceeded(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, QuotaExceededError)
+    detail = ErrorDetail(field=None, message=f"stored words: {error.limit}", type="stored_words")
+    return error_response(403, "quota_exceeded", str(error), [detail])
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
@@ -261,3 +268,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(InvalidValueError, _invalid_value)
     app.add_exception_handler(LimitReachedError, _limit_reached)
+    app.add_exception_handler(QuotaExceededError, _quota_exceeded)

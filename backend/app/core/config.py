@@ -24,6 +24,9 @@ def to_asyncpg_url(url: str) -> str:
     )
 
 
+# Who may create an account: anyone, holders of an administrator's invitation, or nobody.
+SignupMode = Literal["open", "invitation", "closed"]
+
 # The embedding models that ship inside wheels (app/services/embeddings/).
 OfflineEmbeddingModel = Literal["multilingual-e5-small", "all-minilm-l6-v2"]
 
@@ -89,6 +92,11 @@ class Settings(BaseSettings):
     # has itself failed for the email waits for the window to end; other addresses are still let in.
     login_email_failure_ceiling: int = Field(default=50, ge=1)
     login_email_ceiling_window_seconds: float = Field(default=3600, gt=0)
+    # Sign-up (app/services/signup.py): who may, and how many accounts one client address may
+    # create per hour (0 = no limit), counted in PostgreSQL before any password is hashed.
+    signup_mode: SignupMode = "open"
+    signup_per_address_per_hour: int = Field(default=10, ge=0, le=MAX_REQUESTS_LIMIT)
+    invitation_ttl_hours: float = Field(default=7 * 24, gt=0, le=365 * 24)
 
     # Limits on costly work, per user (app/services/usage_limits.py; 0 = no limit). Counted in
     # PostgreSQL, so every process and replica shares them; administrators override them per user.
@@ -98,6 +106,11 @@ class Settings(BaseSettings):
     limit_ingests_per_hour: int = Field(default=60, ge=0, le=MAX_REQUESTS_LIMIT)
     # Language-model tokens (prompt and completion, from the usage ledger) per UTC day.
     limit_tokens_per_day: int = Field(default=1_000_000, ge=0, le=MAX_TOKENS_LIMIT)
+    limit_searches_per_minute: int = Field(default=60, ge=0, le=MAX_REQUESTS_LIMIT)
+    # Test pings to webhook endpoints: each is traffic to a URL the user chose.
+    limit_webhook_tests_per_hour: int = Field(default=10, ge=0, le=MAX_REQUESTS_LIMIT)
+    # Words of transcript a user's library may hold in all (a quota, not a rate).
+    limit_stored_words: int = Field(default=5_000_000, ge=0, le=MAX_TOKENS_LIMIT)
 
     # Conversations and transcripts
     message_max_chars: int = Field(default=2_000, ge=1)

@@ -32,6 +32,7 @@ from app.services.retrieval import (
     retrieve,
     timestamp_label,
 )
+from app.services.usage_limits import release_tokens
 
 NOT_IN_VIDEOS = (
     "I couldn't find anything about that in your videos. Try other words, or ingest a video "
@@ -212,7 +213,8 @@ async def store_answer(
     partial: bool = False,
     kind: str = "chat",
 ) -> Message:
-    """Store the assistant's message and, when a model ran, its line in the usage ledger."""
+    """Store the assistant's message and, when a model ran, its line in the usage ledger; the
+    tokens the question reserved are taken back."""
     answer = await MessageRepository(session).create(
         conversation_id=turn.conversation.id,
         role="assistant",
@@ -228,6 +230,7 @@ async def store_answer(
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
         )
+    await release_tokens(session, turn.conversation.user_id)
     return answer
 
 

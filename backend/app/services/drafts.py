@@ -22,6 +22,7 @@ from app.services.retrieval import (
     retrieve,
     timestamp_label,
 )
+from app.services.usage_limits import release_tokens
 
 KEY_POINTS = 5
 SYSTEM_PROMPT = (
@@ -128,6 +129,7 @@ async def write_draft(
         prompt_tokens=completion.usage.prompt_tokens,
         completion_tokens=completion.usage.completion_tokens,
     )
+    await release_tokens(session, user_id)
     message = None
     if conversation_id is not None:
         message = await MessageRepository(session).create(

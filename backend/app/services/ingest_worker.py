@@ -38,6 +38,7 @@ from app.services.embeddings.base import EmbeddingError
 from app.services.passage_embeddings import Embedder
 from app.services.runtime_settings import RuntimeSettings
 from app.services.transcripts import NewTranscript, store_transcript
+from app.services.usage_limits import QuotaExceededError
 from app.services.webhooks.events import (
     JOB_FAILED,
     JOB_SUCCEEDED,
@@ -319,6 +320,9 @@ class IngestWorker:
                 )
                 assert existing is not None
                 await self._mark_done(session, job, existing.id)
+            return
+        except QuotaExceededError as error:
+            await self._handle_failure(job, JobFailure("quota_exceeded", str(error), False))
             return
         logger.info("job %s: stored %d chunks", job.id, chunks)
 

@@ -52,7 +52,7 @@ def client_network(host: str) -> str:
     return str(address)
 
 
-def _digest(*parts: str) -> str:
+def key_digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
@@ -70,10 +70,10 @@ class LoginAttempt:
     def key(self, scope: LoginFailureScope) -> str:
         """The digest this attempt is counted under in `scope`."""
         if scope is LoginFailureScope.EMAIL_CLIENT:
-            return _digest(self.email, self.client)
+            return key_digest(self.email, self.client)
         if scope is LoginFailureScope.CLIENT:
-            return _digest(self.client)
-        return _digest(self.email)
+            return key_digest(self.client)
+        return key_digest(self.email)
 
 
 @dataclass(frozen=True, slots=True)

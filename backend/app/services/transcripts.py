@@ -34,6 +34,7 @@ from app.db.repositories import (
 from app.services.captions import parse_captions
 from app.services.chunking import Segment, TextChunk, chunk_segments, chunk_text
 from app.services.passages import TextPassage, chunk_passages
+from app.services.usage_limits import check_stored_words
 from app.services.webhooks.events import TRANSCRIPT_READY, record_event, transcript_ready_data
 
 
@@ -92,13 +93,15 @@ class PreparedTranscript:
     chunks: list[PreparedChunk]
     segments_json: bytes | None  # the timed segments as a JSON array, kept in the metadata
     timed_duration: int | None  # the last cue's end, when the text is timed
+    word_count: int  # counted against the owner's stored-words quota
 
 
 def prepare_text(source: TextSource, options: ChunkOptions) -> PreparedTranscript:
     """Parse (captions), order (segments) and chunk. Runs in a worker process."""
     chunking = (options.max_tokens, options.overlap, options.encoding)
     if isinstance(source, str):
-        return PreparedTranscript(source, _prepared(chunk_text(source, *chunking)), None, None)
+        chunks = _prepared(chunk_text(source, *chunking))
+        return PreparedTranscript(source, chunks, None, None, len(source.split()))
     if isinstance(source, CaptionFile):
         segments = parse_captions(source.content, source.format)
     else:
@@ -109,7 +112,9 @@ def prepare_text(source: TextSource, options: ChunkOptions) -> PreparedTranscrip
     )
     last_end = max(segment.start + segment.duration for segment in segments)
     chunks = _prepared(chunk_segments(segments, *chunking))
-    return PreparedTranscript(full_text, chunks, segments_json, round(last_end))
+    return PreparedTranscript(
+        full_text, chunks, segments_json, round(last_end), len(full_text.split())
+    )
 
 
 def _prepared(chunks: list[TextChunk]) -> list[PreparedChunk]:
@@ -148,10 +153,12 @@ async def store_transcript(
 ) -> tuple[Transcript, int]:
     """Chunk and store, and queue the embed job; returns the transcript and its chunk count.
     Flushes only: the caller's unit of work commits all of it together, or none of it.
-    ConflictError when the user already has this video; CaptionFileError for a bad file."""
+    ConflictError when the user already has this video; CaptionFileError for a bad file;
+    QuotaExceededError when the user's library has no room for its words."""
     prepared = await run_in_process(
         prepare_text, text_source(transcript), ChunkOptions.of(settings)
     )
+    await check_stored_words(session, user_id, prepared.word_count, settings)
     metadata: dict[str, Any] = dict(transcript.metadata)
     if prepared.segments_json is not None:
         # Embedded as it is: serialising it again on the event loop is what we avoid.
@@ -160,6 +167,7 @@ async def store_transcript(
         user_id=user_id,
         youtube_video_id=transcript.video_id,
         transcript_text=prepared.full_text,
+        word_count=prepared.word_count,
         title=transcript.title,
         channel_name=transcript.channel_name,
         duration=transcript.duration

@@ -1,19 +1,25 @@
-"""Limits on costly work, per user: asks and drafts per minute, ingests per hour, and
-language-model tokens per UTC day.
+"""Limits on costly work, per user: asks, drafts and searches per minute, ingests and webhook
+test pings per hour, language-model tokens per UTC day, and words of transcript stored in all.
 
 The defaults are settings (`LIMIT_*`); an administrator may override any of them for one user
 (table user_limits). 0 means no limit. `limits_for` is the one place both are read.
 
-Asks, drafts and ingests are counted in PostgreSQL (usage_counters) by one
+Asks, drafts, searches, ingests and test pings are counted in PostgreSQL (usage_counters) by one
 INSERT … ON CONFLICT DO UPDATE per request, so every process and replica shares the counts and
 two requests at the limit cannot both pass. Each counter counts over a fixed window (a minute,
 an hour) that starts with the first request after the previous window ended. A request is
 counted when it is admitted, before its work, whatever then becomes of the work; a refused one
 is not counted.
 
-Tokens are summed from the usage ledger for the current UTC day before a question or a draft
-starts. Answers already under way when the limit is reached still finish, so the day's total
-can pass the limit by those answers.
+Tokens: before a question or a draft starts, the day's tokens in the usage ledger and the
+tokens reserved by work still under way must be below the limit; the work then reserves what
+it may use at most (its prompt's budget and `LLM_MAX_TOKENS`) and takes it back when it records
+its usage. The reservations are made under a per-user lock, so answers started together each
+see the others', and the day's total can pass the limit by at most one answer. A reservation
+whose work failed before recording counts until it expires (`TOKEN_RESERVATION_LASTS`).
+
+Stored words are a quota, not a rate: a transcript that would take the user's library past it is
+refused (`QuotaExceededError`), whatever the time.
 """
 
 import math
@@ -27,6 +33,8 @@ from app.core.config import Settings
 from app.db.models import LimitedAction, UserLimit
 from app.db.repositories import (
     CounterWindow,
+    TokenReservationRepository,
+    TranscriptRepository,
     UsageCounterRepository,
     UsageRepository,
     UserLimitRepository,
@@ -41,6 +49,9 @@ class Limits:
     drafts_per_minute: int
     ingests_per_hour: int
     tokens_per_day: int
+    searches_per_minute: int
+    webhook_tests_per_hour: int
+    stored_words: int
 
     @classmethod
     def defaults(cls, settings: Settings) -> "Limits":
@@ -49,6 +60,9 @@ class Limits:
             drafts_per_minute=settings.limit_drafts_per_minute,
             ingests_per_hour=settings.limit_ingests_per_hour,
             tokens_per_day=settings.limit_tokens_per_day,
+            searches_per_minute=settings.limit_searches_per_minute,
+            webhook_tests_per_hour=settings.limit_webhook_tests_per_hour,
+            stored_words=settings.limit_stored_words,
         )
 
     def overridden_by(self, override: UserLimit | None) -> "Limits":
@@ -64,6 +78,9 @@ class Limits:
 
 LIMIT_NAMES = tuple(field.name for field in fields(Limits))
 TOKENS_PER_DAY = "tokens_per_day"
+STORED_WORDS = "stored_words"
+# Longer than any answer or draft takes (the language model's own timeout is shorter).
+TOKEN_RESERVATION_LASTS = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +95,8 @@ COUNTED = {
     LimitedAction.ASK: CountedLimit("asks_per_minute", timedelta(minutes=1)),
     LimitedAction.DRAFT: CountedLimit("drafts_per_minute", timedelta(minutes=1)),
     LimitedAction.INGEST: CountedLimit("ingests_per_hour", timedelta(hours=1)),
+    LimitedAction.SEARCH: CountedLimit("searches_per_minute", timedelta(minutes=1)),
+    LimitedAction.WEBHOOK_TEST: CountedLimit("webhook_tests_per_hour", timedelta(hours=1)),
 }
 # Work that calls the language model, refused once the day's tokens reach the limit.
 SPENDS_TOKENS = frozenset({LimitedAction.ASK, LimitedAction.DRAFT})
@@ -94,6 +113,19 @@ class LimitReachedError(Exception):
         super().__init__(f"{self.label}: {limit}")
 
 
+class QuotaExceededError(Exception):
+    """Storing this would take the user's library past its stored-words quota."""
+
+    def __init__(self, limit: int, used: int, adding: int) -> None:
+        self.limit = limit
+        self.used = used
+        self.adding = adding
+        super().__init__(
+            f"This transcript has {adding:,} words and your library holds {used:,} of the "
+            f"{limit:,} it may: delete videos to make room."
+        )
+
+
 def seconds_until(moment: datetime, now: datetime) -> int:
     """Whole seconds from `now` until `moment`, at least 1 (for `Retry-After`)."""
     return max(1, math.ceil((moment - now).total_seconds()))
@@ -106,7 +138,12 @@ async def limits_for(session: AsyncSession, user_id: UUID, settings: Settings) -
 
 
 async def admit(
-    session: AsyncSession, user_id: UUID, action: LimitedAction, settings: Settings
+    session: AsyncSession,
+    user_id: UUID,
+    action: LimitedAction,
+    settings: Settings,
+    *,
+    spends_tokens: bool = True,
 ) -> None:
     """Count the request against the user's limits, or raise LimitReachedError.
 
@@ -115,8 +152,8 @@ async def admit(
     (`admit_and_commit` does).
     """
     limits = await limits_for(session, user_id, settings)
-    if action in SPENDS_TOKENS and limits.tokens_per_day:
-        await _check_tokens(session, user_id, limits.tokens_per_day)
+    if spends_tokens and action in SPENDS_TOKENS and limits.tokens_per_day:
+        await _reserve_tokens(session, user_id, limits.tokens_per_day, settings)
     counted = COUNTED[action]
     limit = getattr(limits, counted.name)
     counters = UsageCounterRepository(session)
@@ -128,7 +165,12 @@ async def admit(
 
 
 async def admit_and_commit(
-    session: AsyncSession, user_id: UUID, action: LimitedAction, settings: Settings
+    session: AsyncSession,
+    user_id: UUID,
+    action: LimitedAction,
+    settings: Settings,
+    *,
+    spends_tokens: bool = True,
 ) -> None:
     """`admit`, then commit `session` at once, before the work: the count stands whatever becomes
     of the work, and the counter's lock is not held during it. Call it before the request writes
@@ -136,14 +178,44 @@ async def admit_and_commit(
     which a limit can afford; a request's own rows must not be lost so)."""
     counters = UsageCounterRepository(session)
     await counters.commit_without_waiting_for_disk()
-    await admit(session, user_id, action, settings)
+    await admit(session, user_id, action, settings, spends_tokens=spends_tokens)
     await session.commit()
 
 
-async def _check_tokens(session: AsyncSession, user_id: UUID, limit: int) -> None:
+def token_budget(settings: Settings) -> int:
+    """The most tokens one answer or draft is expected to use: its excerpts, and what the model
+    may write."""
+    return settings.chat_context_chunks * settings.chunk_tokens + settings.llm_max_tokens
+
+
+async def _reserve_tokens(
+    session: AsyncSession, user_id: UUID, limit: int, settings: Settings
+) -> None:
+    reservations = TokenReservationRepository(session)
+    await reservations.lock_user(user_id)
     today = await UsageRepository(session).tokens_today(user_id)
-    if today.tokens >= limit:
+    if today.tokens + await reservations.reserved(user_id) >= limit:
         raise LimitReachedError(TOKENS_PER_DAY, limit, seconds_until(today.day_ends_at, today.now))
+    await reservations.reserve(user_id, token_budget(settings), TOKEN_RESERVATION_LASTS)
+
+
+async def release_tokens(session: AsyncSession, user_id: UUID) -> None:
+    """Work that reserved tokens has recorded what it used: take its reservation back."""
+    await TokenReservationRepository(session).release_oldest(user_id)
+
+
+async def check_stored_words(
+    session: AsyncSession, user_id: UUID, adding: int, settings: Settings
+) -> None:
+    """QuotaExceededError when `adding` more words would take the library past its quota."""
+    limit = (await limits_for(session, user_id, settings)).stored_words
+    if not limit:
+        return
+    transcripts = TranscriptRepository(session)
+    await transcripts.lock_library(user_id)
+    used = await transcripts.words_stored(user_id)
+    if used + adding > limit:
+        raise QuotaExceededError(limit, used, adding)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,4 +259,6 @@ async def limit_statuses(
     statuses[TOKENS_PER_DAY] = _status(
         TOKENS_PER_DAY, limits.tokens_per_day, today.tokens, today.day_ends_at
     )
+    words = await TranscriptRepository(session).words_stored(user_id)
+    statuses[STORED_WORDS] = _status(STORED_WORDS, limits.stored_words, words, None)
     return [statuses[name] for name in LIMIT_NAMES]

@@ -1,3 +1,4 @@
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from fastapi import APIRouter, Response, status
@@ -16,13 +17,20 @@ router = APIRouter(prefix="/api-keys", tags=["api keys"], responses=error_respon
 async def create_api_key(
     body: ApiKeyCreate, user: CurrentUser, session: SessionDep
 ) -> ApiKeyCreated:
-    """A new key for scripts and agents. The secret is in this response only."""
+    """A new key for scripts and agents, scoped to what it may do (`read` and `write` unless
+    told), with an optional expiry. The secret is in this response only. An API key needs the
+    `admin` scope to create keys."""
     secret = new_api_key()
+    expires_at = None
+    if body.expires_in_days is not None:
+        expires_at = datetime.now(UTC) + timedelta(days=body.expires_in_days)
     key = await ApiKeyRepository(session).create(
         user_id=user.id,
         name=body.name,
         key_prefix=api_key_prefix(secret),
         key_hash=token_digest(secret),
+        scopes=body.scopes,
+        expires_at=expires_at,
     )
     return ApiKeyCreated(**ApiKeyPublic.model_validate(key).model_dump(), key=secret)
 

@@ -5,12 +5,22 @@ from fastapi import APIRouter, Request, Response, status
 from app.api.deps import (
     CurrentPrincipal,
     CurrentUser,
+    Principal,
+    RuntimeSettingsDep,
     SessionDep,
     SettingsDep,
     UnitOfWorkDep,
 )
 from app.api.errors import ApiError, ErrorDetail, error_responses
-from app.api.schemas.auth import Credentials, LoginResult, RegistrationReceived, UserPublic
+from app.api.schemas.auth import (
+    Credentials,
+    LoginResult,
+    PasswordChange,
+    Registration,
+    RegistrationReceived,
+    SessionsEnded,
+    UserPublic,
+)
 from app.core.config import Settings
 from app.core.security import (
     dummy_password_hash,
@@ -20,8 +30,9 @@ from app.core.security import (
     verify_password,
 )
 from app.db.models import User
-from app.db.repositories import SessionRepository, UserRepository
+from app.db.repositories import InvitationRepository, SessionRepository, UserRepository
 from app.db.repositories.user import normalise_email
+from app.services import signup
 from app.services.login_throttle import LoginAttempt, LoginThrottle
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -29,7 +40,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 INVALID_LOGIN = "The email or password is incorrect."
 
 
-def check_password_rules(password: str, settings: Settings) -> None:
+def check_password_rules(password: str, settings: Settings, field: str = "body.password") -> None:
     problem = None
     if len(password) < settings.password_min_length:
         problem = f"must be at least {settings.password_min_length} characters"
@@ -38,31 +49,63 @@ def check_password_rules(password: str, settings: Settings) -> None:
     elif not password.strip():
         problem = "must not be only spaces"
     if problem:
-        detail = ErrorDetail(field="body.password", message=problem, type="password_rules")
+        detail = ErrorDetail(field=field, message=problem, type="password_rules")
         raise ApiError(422, "validation_error", f"The password {problem}.", details=[detail])
 
 
 REGISTERED = "If this email was free, the account now exists: log in with the password."
 
 
+def client_host(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 @router.post(
     "/register",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RegistrationReceived,
-    responses=error_responses(422),
+    responses=error_responses(403, 422, 429),
 )
 async def register(
-    body: Credentials, session: SessionDep, settings: SettingsDep
+    body: Registration,
+    request: Request,
+    session: SessionDep,
+    settings: RuntimeSettingsDep,
+    unit_of_work: UnitOfWorkDep,
 ) -> RegistrationReceived:
     """Create an account, then log in. A taken email gets the very same answer (and the
     password is hashed all the same), so registering cannot tell who has an account; nothing
-    is changed for an email that is taken."""
+    is changed for an email that is taken.
+
+    Refused before any password is hashed: 403 when sign-up is closed or needs an invitation
+    (`SIGNUP_MODE`), 429 with `Retry-After` past the sign-ups one address may make per hour.
+    """
     password = body.password.get_secret_value()
     check_password_rules(password, settings)
+    invitation_token = body.invitation.get_secret_value() if body.invitation else None
     email = normalise_email(str(body.email))
-    await UserRepository(session).create_unless_taken(
+    try:
+        signup.check_mode(settings, invitation_token)
+        await signup.count_signup(settings, unit_of_work, client_host(request))
+        invitation = (
+            None
+            if invitation_token is None
+            else await signup.take_invitation(session, invitation_token, email)
+        )
+    except signup.SignupRefusedError as refused:
+        raise ApiError(403, refused.code, refused.message) from None
+    except signup.SignupThrottledError as throttled:
+        raise ApiError(
+            429,
+            "too_many_requests",
+            f"Too many sign-ups from this address. Try again in {throttled.retry_after} seconds.",
+            headers={"Retry-After": str(throttled.retry_after)},
+        ) from None
+    created = await UserRepository(session).create_unless_taken(
         email=email, password_hash=await hash_password(password)
     )
+    if created and invitation is not None:
+        await InvitationRepository(session).mark_accepted(invitation.id)
     return RegistrationReceived(email=email, message=REGISTERED)
 
 
@@ -89,7 +132,7 @@ async def login(
     from one client are slowed down with 429 and `Retry-After` (see the README's "Login
     throttling").
     """
-    attempt = LoginAttempt.of(str(body.email), request.client.host if request.client else "unknown")
+    attempt = LoginAttempt.of(str(body.email), client_host(request))
     throttle = LoginThrottle(settings, unit_of_work)
     wait = await throttle.admit(attempt)
     if wait is not None:
@@ -130,3 +173,43 @@ async def logout(principal: CurrentPrincipal, session: SessionDep) -> Response:
 async def get_me(user: CurrentUser) -> User:
     """The account the credentials belong to."""
     return user
+
+
+def session_only(principal: Principal, action: str) -> None:
+    """Some acts need the password's own session: a leaked API key must not do them."""
+    if principal.api_key_id is not None:
+        raise ApiError(403, "forbidden", f"{action} needs a session token, not an API key.")
+
+
+@router.post("/password", response_model=SessionsEnded, responses=error_responses(401, 403, 422))
+async def change_password(
+    body: PasswordChange, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
+) -> SessionsEnded:
+    """Change the password, given the current one. Every other session of the account ends;
+    the one making the change stays signed in. API keys are not touched (revoke them with
+    `DELETE /api-keys/{id}`)."""
+    session_only(principal, "Changing the password")
+    new_password = body.new_password.get_secret_value()
+    check_password_rules(new_password, settings, field="body.new_password")
+    user = principal.user
+    if not await verify_password(user.password_hash, body.current_password.get_secret_value()):
+        detail = ErrorDetail(
+            field="body.current_password", message="is not the current password", type="invalid"
+        )
+        raise ApiError(
+            422, "validation_error", "The current password is not right.", details=[detail]
+        )
+    await UserRepository(session).update(user.id, password_hash=await hash_password(new_password))
+    ended = await SessionRepository(session).delete_for_user(user.id, keep=principal.token_hash)
+    return SessionsEnded(sessions_ended=ended)
+
+
+@router.post(
+    "/logout-everywhere", response_model=SessionsEnded, responses=error_responses(401, 403)
+)
+async def logout_everywhere(principal: CurrentPrincipal, session: SessionDep) -> SessionsEnded:
+    """End every session of the account, this one included: each device must log in again.
+    API keys are not touched (revoke them with `DELETE /api-keys/{id}`)."""
+    session_only(principal, "Signing out everywhere")
+    ended = await SessionRepository(session).delete_for_user(principal.user.id)
+    return SessionsEnded(sessions_ended=ended)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 from app.api.deps import CurrentUser, EmbeddingsDep, RuntimeSettingsDep, SessionDep
 from app.api.errors import error_responses
 from app.api.schemas.search import SearchHit, SearchResults
+from app.db.models import LimitedAction
 from app.services.retrieval import (
     RankedHit,
     Ranking,
@@ -17,6 +18,7 @@ from app.services.retrieval import (
     retrieve,
     start_seconds,
 )
+from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(prefix="/search", tags=["search"], responses=error_responses(401, 422))
 
@@ -68,7 +70,10 @@ async def search(
 ) -> SearchResults:
     """Search the caller's transcripts: the passages that answer, best first, each with a link
     to the moment in the video and the signals that found it. A question no video answers gets
-    no hits (`answerable: false`)."""
+    no hits (`answerable: false`).
+
+    429 `rate_limited` past the caller's searches per minute (`GET /usage`)."""
+    await admit_and_commit(session, user.id, LimitedAction.SEARCH, settings)
     query_vector = None if mode is SearchMode.LEXICAL else await embed_question(embeddings, q)
     retrieval = await retrieve(
         session,

@@ -154,7 +154,8 @@ async def render_template(
     """The template filled with `variables`; 422 naming every missing variable, or the values
     when the text would pass 64 KiB. Each render counts against the drafts per minute."""
     template = await visible_template(session, template_id, user)
-    await admit_and_commit(session, user.id, LimitedAction.DRAFT, settings)
+    # Counted as a draft, but reserves no tokens: no language model runs.
+    await admit_and_commit(session, user.id, LimitedAction.DRAFT, settings, spends_tokens=False)
     try:
         text = await asyncio.to_thread(render, template.template_content, body.variables)
     except MissingVariablesError as error:

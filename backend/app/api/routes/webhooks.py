@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep, SettingsDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.webhooks import (
@@ -15,8 +15,9 @@ from app.api.schemas.webhooks import (
     WebhookPublic,
     WebhookUpdate,
 )
-from app.db.models import WebhookDelivery, WebhookEndpoint
+from app.db.models import LimitedAction, WebhookDelivery, WebhookEndpoint
 from app.db.repositories import WebhookDeliveryRepository, WebhookEndpointRepository
+from app.services.usage_limits import admit_and_commit
 from app.services.webhooks.endpoints import (
     TooManyEndpointsError,
     WebhookUrlError,
@@ -131,14 +132,17 @@ async def list_deliveries(
     "/{endpoint_id:uuid}/test",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=WebhookDeliveryPublic,
-    responses=error_responses(404, 409),
+    responses=error_responses(404, 409, 429),
 )
 async def send_test_delivery(
-    endpoint_id: UUID, user: CurrentUser, session: SessionDep
+    endpoint_id: UUID, user: CurrentUser, session: SessionDep, settings: RuntimeSettingsDep
 ) -> WebhookDelivery:
     """Queue a signed `webhook.test` delivery to this endpoint, whatever its events, to try
-    the receiver; follow it in the delivery log."""
+    the receiver; follow it in the delivery log.
+
+    429 `rate_limited` past the caller's test pings per hour (`GET /usage`)."""
     endpoint = await owned_endpoint(session, endpoint_id, user.id)
     if not endpoint.enabled:
         raise ApiError(409, "conflict", "the endpoint is disabled: turn it on (PATCH) first")
+    await admit_and_commit(session, user.id, LimitedAction.WEBHOOK_TEST, settings)
     return await record_ping(session, endpoint.id)

@@ -17,6 +17,34 @@ class Credentials(BaseModel):
     password: SecretStr = Field(examples=["correct horse battery staple"])
 
 
+class Registration(Credentials):
+    model_config = example(
+        email="ada@example.com",
+        password="correct horse battery staple",  # noqa: S106 - the documentation's example
+    )
+
+    invitation: SecretStr | None = Field(
+        default=None,
+        max_length=100,
+        description="An administrator's invitation (`inv_…`): needed when sign-up is by "
+        "invitation only.",
+    )
+
+
+class PasswordChange(BaseModel):
+    model_config = example(
+        current_password="correct horse battery staple",  # noqa: S106 - an example
+        new_password="a longer and newer passphrase",  # noqa: S106 - an example
+    )
+
+    current_password: SecretStr = Field(max_length=1024)
+    new_password: SecretStr
+
+
+class SessionsEnded(BaseModel):
+    sessions_ended: int = Field(description="How many sessions were ended.")
+
+
 class RegistrationReceived(BaseModel):
     email: str = Field(description="The email as stored: trimmed and lower-cased.")
     message: str = Field(description="What to do next: log in.")

@@ -21,6 +21,9 @@ class LimitOverride(OrmModel):
     drafts_per_minute: RequestsLimit = None
     ingests_per_hour: RequestsLimit = None
     tokens_per_day: TokensLimit = None
+    searches_per_minute: RequestsLimit = None
+    webhook_tests_per_hour: RequestsLimit = None
+    stored_words: TokensLimit = None
 
 
 class LimitValues(BaseModel):
@@ -30,6 +33,9 @@ class LimitValues(BaseModel):
     drafts_per_minute: int
     ingests_per_hour: int
     tokens_per_day: int
+    searches_per_minute: int
+    webhook_tests_per_hour: int
+    stored_words: int
 
 
 class UserLimitsPublic(BaseModel):

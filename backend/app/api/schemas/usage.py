@@ -30,8 +30,14 @@ class LimitsReport(BaseModel):
         description="Links to fetch, caption uploads and stored transcripts together."
     )
     tokens_per_day: LimitStatusPublic = Field(
-        description="Language-model tokens (prompt and completion) per UTC day. Checked before "
-        "a question or draft starts: answers under way finish, and may pass it."
+        description="Language-model tokens (prompt and completion) per UTC day. A question or "
+        "draft starts only below it, and reserves what it may use until it ends: the day's total "
+        "passes it by one answer at most."
+    )
+    searches_per_minute: LimitStatusPublic
+    webhook_tests_per_hour: LimitStatusPublic = Field(description="Webhook test pings.")
+    stored_words: LimitStatusPublic = Field(
+        description="Words of transcript your library holds, against its quota (no window)."
     )
 
 

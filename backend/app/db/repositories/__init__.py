@@ -5,6 +5,7 @@ from app.db.repositories.chunk import ChunkHit, ChunkRepository, NewChunk, Passa
 from app.db.repositories.config import ConfigRepository
 from app.db.repositories.config_change import ConfigChangeRepository
 from app.db.repositories.conversation import ConversationRepository
+from app.db.repositories.invitation import InvitationRepository
 from app.db.repositories.job import JobRepository
 from app.db.repositories.login_failure import CounterKey, FailureCount, LoginFailureRepository
 from app.db.repositories.message import MessageRepository, MessageRow
@@ -16,6 +17,7 @@ from app.db.repositories.passage_embedding import (
 )
 from app.db.repositories.session import SessionRepository
 from app.db.repositories.template import TemplateRepository
+from app.db.repositories.token_reservation import TokenReservationRepository
 from app.db.repositories.transcript import TranscriptRepository
 from app.db.repositories.usage import DailyUsage, TokensToday, UsageRepository
 from app.db.repositories.usage_counter import Admission, CounterWindow, UsageCounterRepository
@@ -37,6 +39,7 @@ __all__ = [
     "CounterWindow",
     "DailyUsage",
     "FailureCount",
+    "InvitationRepository",
     "JobRepository",
     "LoginFailureRepository",
     "MessageRepository",
@@ -50,6 +53,7 @@ __all__ = [
     "PassageText",
     "SessionRepository",
     "TemplateRepository",
+    "TokenReservationRepository",
     "TokensToday",
     "TranscriptRepository",
     "UncutChunk",

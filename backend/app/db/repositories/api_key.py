@@ -1,5 +1,5 @@
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import func, or_, select, update
@@ -18,16 +18,32 @@ class ApiKeyRepository(BaseRepository[ApiKey]):
     model = ApiKey
 
     async def create(  # type: ignore[override]
-        self, *, user_id: UUID, name: str, key_prefix: str, key_hash: str
+        self,
+        *,
+        user_id: UUID,
+        name: str,
+        key_prefix: str,
+        key_hash: str,
+        scopes: Sequence[str],
+        expires_at: datetime | None = None,
     ) -> ApiKey:
         """A new key; NotFoundError if the user does not exist."""
         return await super().create(
-            user_id=user_id, name=name, key_prefix=key_prefix, key_hash=key_hash
+            user_id=user_id,
+            name=name,
+            key_prefix=key_prefix,
+            key_hash=key_hash,
+            scopes=list(scopes),
+            expires_at=expires_at,
         )
 
     async def get_active_by_hash(self, key_hash: str) -> ApiKey | None:
-        """The key with this hash unless it was revoked; None otherwise."""
-        statement = select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        """The key with this hash unless it was revoked or has expired; None otherwise."""
+        statement = select(ApiKey).where(
+            ApiKey.key_hash == key_hash,
+            ApiKey.revoked_at.is_(None),
+            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > func.now()),
+        )
         rows = await self.scalars(statement)
         return rows[0] if rows else None
 

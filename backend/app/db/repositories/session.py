@@ -36,3 +36,10 @@ class SessionRepository(BaseRepository[Session]):
     async def delete_expired(self) -> int:
         """Purge every expired session; returns how many were removed."""
         return await self.delete_where(Session.expires_at <= _NOW)
+
+    async def delete_for_user(self, user_id: UUID, *, keep: str | None = None) -> int:
+        """End the user's sessions, all but the one whose token hash is `keep`; how many."""
+        where = [Session.user_id == user_id]
+        if keep is not None:
+            where.append(Session.token_hash != keep)
+        return await self.delete_where(*where)

@@ -2,7 +2,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.db.models import Transcript
 from app.db.repositories.base import BaseRepository, database_errors_translated
@@ -17,6 +17,7 @@ class TranscriptRepository(BaseRepository[Transcript]):
         user_id: UUID,
         youtube_video_id: str,
         transcript_text: str,
+        word_count: int | None = None,
         title: str | None = None,
         channel_name: str | None = None,
         duration: int | None = None,
@@ -27,11 +28,26 @@ class TranscriptRepository(BaseRepository[Transcript]):
             user_id=user_id,
             youtube_video_id=youtube_video_id,
             transcript_text=transcript_text,
+            word_count=len(transcript_text.split()) if word_count is None else word_count,
             title=title,
             channel_name=channel_name,
             duration=duration,
             meta=metadata or {},
         )
+
+    async def lock_library(self, user_id: UUID) -> None:
+        """Serialise the user's stores until the transaction ends, so that two transcripts
+        stored at once cannot both fit under the quota the pair exceeds."""
+        await self.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(f"library:{user_id}", 0)))
+        )
+
+    async def words_stored(self, user_id: UUID) -> int:
+        """Words of every transcript the user holds (their quota's use)."""
+        statement = select(func.coalesce(func.sum(Transcript.word_count), 0)).where(
+            Transcript.user_id == user_id
+        )
+        return int((await self.execute(statement)).scalar_one())
 
     async def get_for_user(self, transcript_id: UUID, user_id: UUID) -> Transcript | None:
         """The transcript if it exists and belongs to this user, else None."""

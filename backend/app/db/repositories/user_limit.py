@@ -7,29 +7,25 @@ from sqlalchemy.dialects.postgresql import insert
 from app.db.models import UserLimit
 from app.db.repositories.base import BaseRepository, database_errors_translated
 
+LIMIT_COLUMNS = tuple(
+    column.name
+    for column in UserLimit.__table__.columns
+    if column.name not in ("user_id", "updated_at")
+)
+
 
 class UserLimitRepository(BaseRepository[UserLimit]):
     """One optional row per user; NULL in a column keeps the server's default for that limit."""
 
     model = UserLimit
 
-    async def replace(
-        self,
-        user_id: UUID,
-        *,
-        asks_per_minute: int | None,
-        drafts_per_minute: int | None,
-        ingests_per_hour: int | None,
-        tokens_per_day: int | None,
-    ) -> UserLimit:
-        """Set the user's override, every column at once (an upsert); NotFoundError when the
-        user does not exist."""
-        values = {
-            "asks_per_minute": asks_per_minute,
-            "drafts_per_minute": drafts_per_minute,
-            "ingests_per_hour": ingests_per_hour,
-            "tokens_per_day": tokens_per_day,
-        }
+    async def replace(self, user_id: UUID, **limits: int | None) -> UserLimit:
+        """Set the user's override, every column at once (an upsert): each limit column not
+        given is set to NULL. NotFoundError when the user does not exist."""
+        values = {name: limits.get(name) for name in LIMIT_COLUMNS}
+        unknown = set(limits) - set(LIMIT_COLUMNS)
+        if unknown:
+            raise TypeError(f"not limits: {', '.join(sorted(unknown))}")
         new_row = insert(UserLimit).values(user_id=user_id, **values)
         statement = new_row.on_conflict_do_update(
             index_elements=[UserLimit.user_id],

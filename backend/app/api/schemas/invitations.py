@@ -1,0 +1,39 @@
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, EmailStr, Field
+
+from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, OrmModel, example
+
+
+class InvitationCreate(BaseModel):
+    model_config = example(email="grace@example.com")
+
+    email: EmailStr | None = Field(
+        default=None,
+        max_length=255,
+        description="The only email the invitation admits; any email when left out.",
+    )
+
+
+class InvitationPublic(OrmModel):
+    model_config = example(
+        id=EXAMPLE_ID,
+        email="grace@example.com",
+        created_at=EXAMPLE_TIME,
+        expires_at=EXAMPLE_TIME,
+        accepted_at=None,
+    )
+
+    id: UUID
+    email: str | None
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None
+
+
+class InvitationCreated(InvitationPublic):
+    token: str = Field(
+        description="Give it to the person invited, who signs up with it as `invitation`. "
+        "Shown only in this response."
+    )

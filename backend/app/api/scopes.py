@@ -1,0 +1,33 @@
+"""What an API key must be scoped for to call each route (a session token may call them all).
+
+- `read`: every GET, and the POSTs that only read (rendering a template).
+- `write`: every other change to what the user owns: questions, drafts, videos, templates.
+- `admin`: managing API keys and webhooks (a leaked read or write key cannot mint keys, or send
+  the user's events elsewhere), and the administrators' routes.
+
+Decided from the route the request matched, so a new route falls under the rule of its tag and
+method without a line here; `tests/api/test_api_key_scopes.py` walks every route.
+"""
+
+from fastapi.routing import APIRoute
+
+from app.db.models import ApiKeyScope
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Tags whose every route needs `admin`: the administrators' own.
+ADMIN_TAGS = frozenset({"config", "invitations"})
+# Tags whose changes need `admin` (listing them is a read).
+ADMIN_WRITE_TAGS = frozenset({"api keys", "webhooks", "limits"})
+# POST routes that change nothing.
+READ_ONLY_POSTS = frozenset({"render_template"})
+
+
+def required_scope(route: APIRoute, method: str) -> ApiKeyScope:
+    tags = {str(tag) for tag in route.tags}
+    if tags & ADMIN_TAGS:
+        return ApiKeyScope.ADMIN
+    if method in SAFE_METHODS or route.name in READ_ONLY_POSTS:
+        return ApiKeyScope.READ
+    if tags & ADMIN_WRITE_TAGS:
+        return ApiKeyScope.ADMIN
+    return ApiKeyScope.WRITE

@@ -1,0 +1,51 @@
+"""Invitations to sign up, looked up by the SHA-256 of their token."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import func, select, update
+
+from app.db.models import Invitation
+from app.db.repositories.base import BaseRepository
+
+
+class InvitationRepository(BaseRepository[Invitation]):
+    model = Invitation
+
+    async def create(  # type: ignore[override]
+        self, *, created_by: UUID, email: str | None, token_hash: str, expires_at: datetime
+    ) -> Invitation:
+        return await super().create(
+            created_by=created_by, email=email, token_hash=token_hash, expires_at=expires_at
+        )
+
+    async def take_usable(self, token_hash: str) -> Invitation | None:
+        """The invitation with this token, locked until the transaction ends, unless it was
+        accepted or has expired: two sign-ups with one invitation cannot both use it."""
+        statement = (
+            select(Invitation)
+            .where(
+                Invitation.token_hash == token_hash,
+                Invitation.accepted_at.is_(None),
+                Invitation.expires_at > func.now(),
+            )
+            .with_for_update()
+        )
+        rows = await self.scalars(statement)
+        return rows[0] if rows else None
+
+    async def mark_accepted(self, invitation_id: UUID) -> None:
+        statement = (
+            update(Invitation)
+            .where(Invitation.id == invitation_id)
+            .values(accepted_at=func.now())
+            .execution_options(synchronize_session=False)
+        )
+        await self.execute(statement)
+
+    async def list_recent(self, limit: int, offset: int) -> Sequence[Invitation]:
+        return await self.list(order_by=[Invitation.created_at.desc()], limit=limit, offset=offset)
+
+    async def count_all(self) -> int:
+        return await self.count()
