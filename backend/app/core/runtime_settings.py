@@ -70,7 +70,9 @@ _STRICT = ConfigDict(strict=True)
 def runtime(name: str, description: str) -> RuntimeSetting:
     """A runtime setting named after a Settings field, with that field's type and bounds."""
     field = Settings.model_fields[name]
-    field_type = Annotated[(field.annotation, *field.metadata)]  # type: ignore[name-defined]
+    field_type: Any = field.annotation
+    if field.metadata:
+        field_type = Annotated[(field.annotation, *field.metadata)]
     return RuntimeSetting(name, description, TypeAdapter(field_type, config=_STRICT))
 
 

@@ -219,6 +219,9 @@ async def test_usage_shows_each_limit_with_what_is_used_and_left(
         "drafts_per_minute",
         "ingests_per_hour",
         "tokens_per_day",
+        "searches_per_minute",
+        "webhook_tests_per_hour",
+        "stored_words",
     }
 
 
@@ -289,12 +292,18 @@ async def test_an_administrator_overrides_one_users_limits(
         "drafts_per_minute": None,
         "ingests_per_hour": None,
         "tokens_per_day": 0,
+        "searches_per_minute": None,
+        "webhook_tests_per_hour": None,
+        "stored_words": None,
     }
     assert report["effective"] == {
         "asks_per_minute": 1,
         "drafts_per_minute": 10,
         "ingests_per_hour": 60,
         "tokens_per_day": 0,
+        "searches_per_minute": 60,
+        "webhook_tests_per_hour": 10,
+        "stored_words": 5_000_000,
     }
     assert fetched.json() == report
     assert alices["asks_per_minute"]["limit"] == 1

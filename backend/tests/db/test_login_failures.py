@@ -14,7 +14,11 @@ from app.db.repositories import CounterKey, LoginFailureRepository
 from app.db.session import unit_of_work
 from tests.factories import let_login_failures_age
 
-PAIR, CLIENT, EMAIL = LoginFailureScope
+PAIR, CLIENT, EMAIL = (
+    LoginFailureScope.EMAIL_CLIENT,
+    LoginFailureScope.CLIENT,
+    LoginFailureScope.EMAIL,
+)
 HOUR = timedelta(hours=1)
 
 
