@@ -36,8 +36,9 @@ NEW_LIMITS = (
     "AND webhook_tests_per_hour >= 0 AND stored_words >= 0"
 )
 # Words as the app counts them (str.split): runs of anything but white space.
-WORD_COUNT = (
-    "coalesce(array_length(regexp_split_to_array(btrim(transcript_text), '\\s+'), 1), 0)"
+COUNT_WORDS = (
+    "UPDATE transcripts SET word_count ="
+    " coalesce(array_length(regexp_split_to_array(btrim(transcript_text), '\\s+'), 1), 0)"
     " * (btrim(transcript_text) <> '')::int"
 )
 
@@ -92,7 +93,7 @@ def upgrade() -> None:
         "transcripts",
         sa.Column("word_count", sa.Integer(), server_default=sa.text("0"), nullable=False),
     )
-    op.execute(f"UPDATE transcripts SET word_count = {WORD_COUNT}")
+    op.execute(COUNT_WORDS)
 
     op.create_table(
         "token_reservations",
@@ -123,9 +124,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_invitations_token_hash")),
     )
     op.alter_column("invitations", "expires_at", server_default=None)
-    op.create_index(
-        op.f("ix_invitations_created_by"), "invitations", ["created_by"], unique=False
-    )
+    op.create_index(op.f("ix_invitations_created_by"), "invitations", ["created_by"], unique=False)
 
     op.alter_column(
         "webhook_endpoints",

@@ -1,0 +1,101 @@
+"""Changing the password ends the account's other sessions; signing out everywhere ends them
+all; neither can be done with an API key."""
+
+import httpx
+
+from tests.api.conftest import PASSWORD, Account, assert_error
+
+NEW_PASSWORD = "a longer and newer passphrase"
+
+
+async def second_session(
+    client: httpx.AsyncClient, account: Account, password: str
+) -> dict[str, str]:
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": account.email, "password": password}
+    )
+    assert login.status_code == 200, login.text
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+async def me(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
+    return (await client.get("/api/v1/auth/me", headers=headers)).status_code
+
+
+async def test_a_new_password_ends_every_other_session(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    phone = await second_session(client, alice, PASSWORD)
+
+    changed = await client.post(
+        "/api/v1/auth/password",
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        headers=alice.headers,
+    )
+    old_password = await client.post(
+        "/api/v1/auth/login", json={"email": alice.email, "password": PASSWORD}
+    )
+
+    assert changed.status_code == 200, changed.text
+    assert changed.json() == {"sessions_ended": 1}
+    assert await me(client, alice.headers) == 200
+    assert await me(client, phone) == 401
+    assert old_password.status_code == 401
+    assert await me(client, await second_session(client, alice, NEW_PASSWORD)) == 200
+
+
+async def test_the_current_password_must_be_right_and_the_new_one_fit_the_rules(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    wrong = await client.post(
+        "/api/v1/auth/password",
+        json={"current_password": "not it at all", "new_password": NEW_PASSWORD},
+        headers=alice.headers,
+    )
+    short = await client.post(
+        "/api/v1/auth/password",
+        json={"current_password": PASSWORD, "new_password": "short"},
+        headers=alice.headers,
+    )
+
+    assert assert_error(wrong, 422, "validation_error")["details"][0]["field"] == (
+        "body.current_password"
+    )
+    assert assert_error(short, 422, "validation_error")["details"][0]["field"] == (
+        "body.new_password"
+    )
+    assert await me(client, await second_session(client, alice, PASSWORD)) == 200
+
+
+async def test_signing_out_everywhere_ends_every_session(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    phone = await second_session(client, alice, PASSWORD)
+
+    ended = await client.post("/api/v1/auth/logout-everywhere", headers=alice.headers)
+
+    assert ended.json() == {"sessions_ended": 2}
+    assert await me(client, alice.headers) == 401
+    assert await me(client, phone) == 401
+
+
+async def test_an_api_key_cannot_change_the_password_or_end_sessions(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    created = await client.post(
+        "/api/v1/api-keys",
+        json={"name": "all of it", "scopes": ["read", "write", "admin"]},
+        headers=alice.headers,
+    )
+    key = {"Authorization": f"Bearer {created.json()['key']}"}
+
+    changed = await client.post(
+        "/api/v1/auth/password",
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        headers=key,
+    )
+    ended = await client.post("/api/v1/auth/logout-everywhere", headers=key)
+
+    assert_error(changed, 403, "forbidden")
+    assert_error(ended, 403, "forbidden")
+    assert await me(client, alice.headers) == 200
