@@ -123,7 +123,8 @@ async def test_every_route_that_changes_something_refuses_a_read_key(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
     ) as client:
         key = await new_key(client, alice, scopes=["read"])
-        allowed, refused = [], []
+        allowed: list[tuple[str, str]] = []
+        refused: list[tuple[str, str]] = []
         for template, operations in app.openapi()["paths"].items():
             for method in set(operations) - {"get", "head"}:
                 response = await client.request(

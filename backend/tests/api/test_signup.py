@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import app.api.routes.auth as auth_routes
+from app.core.security import hash_password
 from app.db.models import Invitation
 from tests.api.conftest import PASSWORD, Account, assert_error, sign_up
 from tests.api.test_config import make_admin, put_setting
@@ -29,13 +29,12 @@ def client_from(app: FastAPI, address: str) -> httpx.AsyncClient:
 def hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The passwords the sign-up route hashed, in order."""
     hashed: list[str] = []
-    real = auth_routes.hash_password
 
     async def counting(password: str) -> str:
         hashed.append(password)
-        return await real(password)
+        return await hash_password(password)
 
-    monkeypatch.setattr(auth_routes, "hash_password", counting)
+    monkeypatch.setattr("app.api.routes.auth.hash_password", counting)
     return hashed
 
 

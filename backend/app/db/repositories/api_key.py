@@ -4,7 +4,7 @@ from uuid import UUID
 
 from sqlalchemy import func, or_, select, update
 
-from app.db.models import ApiKey
+from app.db.models import ApiKey, ApiKeyScope
 from app.db.repositories.base import BaseRepository
 
 # last_used_at is for people, not for auditing to the millisecond: writing it at most once a
@@ -24,7 +24,7 @@ class ApiKeyRepository(BaseRepository[ApiKey]):
         name: str,
         key_prefix: str,
         key_hash: str,
-        scopes: Sequence[str],
+        scopes: Sequence[str] = (ApiKeyScope.READ, ApiKeyScope.WRITE),
         expires_at: datetime | None = None,
     ) -> ApiKey:
         """A new key; NotFoundError if the user does not exist."""
