@@ -210,8 +210,15 @@ class TalkerApi:
             body["tone"] = tone
         return self._json("POST", "/drafts", json=body)
 
-    def create_api_key(self, name: str) -> dict[str, Any]:
-        return self._json("POST", "/api-keys", json={"name": name})
+    def create_api_key(
+        self, name: str, scopes: list[str] | None = None, expires_in_days: int | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": name}
+        if scopes:
+            body["scopes"] = scopes
+        if expires_in_days is not None:
+            body["expires_in_days"] = expires_in_days
+        return self._json("POST", "/api-keys", json=body)
 
     def api_keys(self) -> dict[str, Any]:
         return self._json("GET", "/api-keys", params={"limit": PAGE_SIZE})

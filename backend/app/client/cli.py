@@ -359,11 +359,28 @@ def draft(
     print_citations(out, result["sources"])
 
 
+class KeyScope(StrEnum):
+    read = "read"
+    write = "write"
+    admin = "admin"
+
+
 @keys_app.command("create")
-def create_key(ctx: typer.Context, name: str) -> None:
+def create_key(
+    ctx: typer.Context,
+    name: str,
+    scope: Annotated[
+        list[KeyScope] | None,
+        typer.Option(help="What the key may do (repeat it); read and write when left out."),
+    ] = None,
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, max=3650, help="The key stops working after this.")
+    ] = None,
+) -> None:
     """A new key; its secret is printed this once."""
+    scopes = [item.value for item in scope] if scope else None
     with server(ctx).api() as api:
-        key = api.create_api_key(name)
+        key = api.create_api_key(name, scopes, expires_in_days)
     out = console()
     out.print(f"Created {key['name']} ({key['id']}). Store the key now; it is not shown again:")
     out.out(key["key"], highlight=False)

@@ -77,14 +77,16 @@ def minute(moment: str | None) -> str:
 
 def api_keys_table(page: dict[str, Any]) -> Table:
     table = Table()
-    for column in ("name", "prefix", "created", "last used", "revoked"):
+    for column in ("name", "prefix", "scopes", "created", "expires", "last used", "revoked"):
         table.add_column(column)
     table.add_column("id", overflow="fold")
     for key in page["items"]:
         table.add_row(
             key["name"],
             key["key_prefix"],
+            ", ".join(key["scopes"]),
             minute(key["created_at"]),
+            minute(key["expires_at"]),
             minute(key["last_used_at"]),
             minute(key["revoked_at"]),
             key["id"],

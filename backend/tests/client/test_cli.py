@@ -135,10 +135,15 @@ def test_a_failed_ingest_prints_the_reason_and_exits_1(talker: Talker) -> None:
 def test_an_api_key_works_instead_of_a_login(talker: Talker, tmp_path: Path) -> None:
     email = new_email()
     signed_up(talker, email)
-    created = ok(talker("keys", "create", "laptop")).output
+    created = ok(
+        talker("keys", "create", "laptop", "--scope", "read", "--expires-in-days", "30")
+    ).output
     secret = created.strip().splitlines()[-1]
     assert secret.startswith("ytk_")
-    assert secret not in ok(talker("keys", "list")).output
+    listed = ok(talker("keys", "list")).output
+    assert secret not in listed
+    assert "read" in listed
+    assert "write" not in listed
 
     elsewhere = Talker(talker.env["TALKER_URL"] or "", tmp_path / "no-login")
     assert email in ok(elsewhere("whoami", TALKER_API_KEY=secret)).output
@@ -149,7 +154,7 @@ def test_an_api_key_works_instead_of_a_login(talker: Talker, tmp_path: Path) -> 
     assert f"Revoked {key_id}" in ok(talker("keys", "revoke", key_id)).output
     refused = elsewhere("whoami", TALKER_API_KEY=secret)
     assert refused.exit_code == 1
-    assert "error: The API key is unknown or revoked." in refused.stderr
+    assert "error: The API key is unknown, revoked or expired." in refused.stderr
 
 
 def test_logout_revokes_and_forgets_the_token(talker: Talker) -> None:
