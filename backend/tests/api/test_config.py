@@ -113,6 +113,8 @@ def out_of_bounds(schema: dict[str, Any]) -> list[Any]:
         values.append("x" * (schema["minLength"] - 1))
     if "maxLength" in schema:
         values.append("x" * (schema["maxLength"] + 1))
+    if "enum" in schema:
+        values.append("x".join(schema["enum"]))  # a word that is none of them
     return values
 
 

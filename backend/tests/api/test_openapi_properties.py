@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import api_key_prefix, new_api_key, token_digest
+from app.db.models import ApiKeyScope
 from app.db.repositories import ApiKeyRepository, UserRepository
 from app.main import create_app
 from tests.api.conftest import driver_wording_in
@@ -79,6 +80,7 @@ async def admin_headers(session: AsyncSession) -> dict[str, str]:
         name="property run",
         key_prefix=api_key_prefix(key),
         key_hash=token_digest(key),
+        scopes=list(ApiKeyScope),
     )
     return {"Authorization": f"Bearer {key}"}
 

@@ -10,7 +10,7 @@ from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.core.security import api_key_prefix, new_api_key, token_digest
 from app.db.repositories import ApiKeyRepository
 
-router = APIRouter(prefix="/api-keys", tags=["api keys"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/api-keys", tags=["api keys"], responses=error_responses(401, 403, 422))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)

@@ -158,7 +158,9 @@ async def open_session(session: SessionDep, user: User, settings: Settings) -> L
     return LoginResult(access_token=token, expires_at=expires_at)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(400, 401))
+@router.post(
+    "/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(400, 401, 403)
+)
 async def logout(principal: CurrentPrincipal, session: SessionDep) -> Response:
     """Revoke the session token used for this request."""
     if principal.api_key_id is not None:
@@ -169,7 +171,7 @@ async def logout(principal: CurrentPrincipal, session: SessionDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/me", response_model=UserPublic, responses=error_responses(401))
+@router.get("/me", response_model=UserPublic, responses=error_responses(401, 403))
 async def get_me(user: CurrentUser) -> User:
     """The account the credentials belong to."""
     return user

@@ -34,7 +34,7 @@ from app.services.llm import LanguageModelError
 from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(
-    prefix="/conversations", tags=["conversations"], responses=error_responses(401, 422)
+    prefix="/conversations", tags=["conversations"], responses=error_responses(401, 403, 422)
 )
 
 

@@ -21,7 +21,7 @@ from app.services.rendering import MissingVariablesError, RenderTooLargeError
 from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(
-    prefix="/drafts", tags=["drafts"], responses=error_responses(401, 404, 422, 429, 502)
+    prefix="/drafts", tags=["drafts"], responses=error_responses(401, 403, 404, 422, 429, 502)
 )
 
 

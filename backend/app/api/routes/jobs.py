@@ -9,7 +9,7 @@ from app.api.schemas.jobs import JobPublic
 from app.db.models import Job
 from app.db.repositories import JobRepository
 
-router = APIRouter(prefix="/jobs", tags=["jobs"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses=error_responses(401, 403, 422))
 
 
 @router.get("", response_model=Page[JobPublic])

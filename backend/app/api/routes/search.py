@@ -20,7 +20,7 @@ from app.services.retrieval import (
 )
 from app.services.usage_limits import admit_and_commit
 
-router = APIRouter(prefix="/search", tags=["search"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/search", tags=["search"], responses=error_responses(401, 403, 422))
 
 
 def public_hit(ranked: RankedHit, question: str) -> SearchHit:

@@ -26,7 +26,9 @@ from app.services.rendering import (
 )
 from app.services.usage_limits import admit_and_commit
 
-router = APIRouter(prefix="/templates", tags=["templates"], responses=error_responses(401, 422))
+router = APIRouter(
+    prefix="/templates", tags=["templates"], responses=error_responses(401, 403, 422)
+)
 
 
 def missing_variables(error: MissingVariablesError) -> ApiError:

@@ -26,7 +26,9 @@ from app.services.transcripts import CaptionFile, NewTranscript, store_transcrip
 from app.services.usage_limits import admit_and_commit
 from app.services.youtube import parse_video_id
 
-router = APIRouter(prefix="/transcripts", tags=["transcripts"], responses=error_responses(401, 422))
+router = APIRouter(
+    prefix="/transcripts", tags=["transcripts"], responses=error_responses(401, 403, 422)
+)
 
 
 async def owned_transcript(session: AsyncSession, transcript_id: UUID, user: User) -> Transcript:

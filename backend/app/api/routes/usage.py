@@ -8,7 +8,7 @@ from app.api.schemas.usage import DailyUsagePublic, LimitsReport, LimitStatusPub
 from app.db.repositories import UsageRepository
 from app.services.usage_limits import limit_statuses
 
-router = APIRouter(prefix="/usage", tags=["usage"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/usage", tags=["usage"], responses=error_responses(401, 403, 422))
 
 
 @router.get("", response_model=UsageReport)

@@ -26,7 +26,7 @@ from app.services.webhooks.endpoints import (
 )
 from app.services.webhooks.events import record_ping
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=error_responses(401, 403, 422))
 
 
 def invalid_url(error: WebhookUrlError) -> ApiError:

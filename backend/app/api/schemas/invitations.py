@@ -33,6 +33,15 @@ class InvitationPublic(OrmModel):
 
 
 class InvitationCreated(InvitationPublic):
+    model_config = example(
+        id=EXAMPLE_ID,
+        email="grace@example.com",
+        created_at=EXAMPLE_TIME,
+        expires_at=EXAMPLE_TIME,
+        accepted_at=None,
+        token="inv_Zp7tK1xVb9LwYc2N4hR8sDfE6uA5gHjKlMnOpQq3Jm0",  # noqa: S106 - an example
+    )
+
     token: str = Field(
         description="Give it to the person invited, who signs up with it as `invitation`. "
         "Shown only in this response."
