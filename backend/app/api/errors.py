@@ -4,8 +4,10 @@
 
 Domain errors from the data layer are translated here, once: ConflictError → 409,
 NotFoundError → 404, InvalidValueError → 422; a limit on costly work (LimitReachedError) → 429
-`rate_limited` with `Retry-After`. Their messages are built from what the data layer
-parsed out (fields, values), never from the database's own wording, which stays in the logs.
+`rate_limited` with `Retry-After`; a failed language model (LanguageModelError) → 502
+`bad_gateway`. Their messages are built from what the data layer parsed out (fields, values),
+never from the database's own wording, nor from the model server's answer, which stay in the
+logs.
 A body that cannot be read (not UTF-8, malformed JSON or multipart) is a 422, like any other
 invalid input; a 405 names in `Allow` every method the path answers.
 """
@@ -25,6 +27,7 @@ from starlette.types import Scope
 from app.api.schemas.common import example
 from app.core.logging import request_id_var
 from app.db.errors import ConflictError, InvalidValueError, NotFoundError
+from app.services.llm import LanguageModelError
 from app.services.usage_limits import LimitReachedError
 
 logger = logging.getLogger(__name__)
@@ -253,6 +256,12 @@ async def _limit_reached(_: Request, error: Exception) -> JSONResponse:
     return error_response(429, "rate_limited", message, [detail], headers)
 
 
+async def _language_model_failed(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, LanguageModelError)
+    logger.warning("the language model failed: %s", error)
+    return error_response(502, "bad_gateway", error.public_message())
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
@@ -261,3 +270,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(InvalidValueError, _invalid_value)
     app.add_exception_handler(LimitReachedError, _limit_reached)
+    app.add_exception_handler(LanguageModelError, _language_model_failed)
