@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
 MAX_RETRY_AFTER_SECONDS = 30.0
-LOGGED_BODY_BYTES = 1000
+LOGGED_BODY_CHARACTERS = 1000
 
 
 class UpstreamError(Exception):
@@ -98,16 +98,11 @@ class RetryingPoster:
         raise AssertionError("unreachable")
 
     def log_refusal(self, response: httpx.Response, *, retrying: bool) -> None:
-        """The start of the error body, for whoever runs the server; repr keeps it one line."""
-        body = response.content[:LOGGED_BODY_BYTES].decode("utf-8", "replace")
+        """The start of the error body, for whoever runs the server; repr keeps it one line.
+        The key is blanked before the body is cut, so that no part of it is left at the cut."""
+        body = self.without_key(response.text)[:LOGGED_BODY_CHARACTERS]
         then = "; retrying" if retrying else ""
-        logger.warning(
-            "%s answered HTTP %d%s: %r",
-            self.subject,
-            response.status_code,
-            then,
-            self.without_key(body),
-        )
+        logger.warning("%s answered HTTP %d%s: %r", self.subject, response.status_code, then, body)
 
     def without_key(self, text: str) -> str:
         """`text` with the API key blanked, should the server have echoed it."""
