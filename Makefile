@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.8
 VENV := backend/.venv
 
-.PHONY: run test install lint bench eval admin worker embed
+.PHONY: run test install lint audit bench eval admin worker embed
 
 $(VENV)/bin/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,20 @@ test: install
 
 lint: install
 	cd backend && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+
+# Known vulnerabilities in every locked package (runtime, dev group and any extra), asked of OSV
+# (OSV_URL may name another OSV-compatible service). It fails on a finding, and also when a
+# package could not be checked (--strict): an audit that could not ask is no pass. The lock is
+# exported to a file first, so that a failed export cannot pass as an empty, clean list.
+OSV_URL ?= https://api.osv.dev/v1/query
+
+audit: install
+	cd backend && locked=$$(mktemp) && trap 'rm -f "$$locked"' EXIT && \
+	  .venv/bin/uv export --locked --all-groups --all-extras --no-emit-project --quiet \
+	    --format requirements.txt --output-file "$$locked" && \
+	  .venv/bin/pip-audit --requirement "$$locked" --disable-pip --strict --aliases on \
+	    --vulnerability-service osv --osv-url "$(OSV_URL)" --progress-spinner off || \
+	  { echo "make audit: a known vulnerability (listed above), or $(OSV_URL) could not be asked" >&2; exit 1; }
 
 bench: install
 	cd backend && .venv/bin/python -m benchmarks.repositories

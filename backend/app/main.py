@@ -1,4 +1,5 @@
-"""The ASGI application: `uvicorn app.main:app` from backend/."""
+"""The ASGI application: `uvicorn app.main:app --no-proxy-headers` from backend/ (the app reads
+forwarded addresses itself, from TRUSTED_PROXIES' proxies only); `make run` runs app/serve.py."""
 
 import asyncio
 import contextlib
@@ -13,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.api.docs import install_docs
 from app.api.errors import error_responses, install_error_handlers
@@ -195,7 +197,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=[REQUEST_ID_HEADER],
         )
     app.add_middleware(RequestContextMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware, trusted_proxies=settings.trusted_proxies)
+    app.add_middleware(SecurityHeadersMiddleware)
+    if settings.trusted_proxies:
+        # Outermost, so everything inside (the login throttle, HSTS) sees the client address and
+        # scheme the proxy forwarded. The only reader of these headers: app/serve.py turns
+        # uvicorn's own off, whatever FORWARDED_ALLOW_IPS says.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
 
 

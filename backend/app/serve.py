@@ -65,6 +65,8 @@ def main() -> None:
     # log_config=None keeps the one logging setup (with request ids); the app writes its own
     # access log, so uvicorn's is off. With more than one worker, uvicorn supervises spawned
     # processes and handles SIGTERM itself, returning here so that the embedded server stops.
+    # proxy_headers=False: the app reads X-Forwarded-For from TRUSTED_PROXIES' proxies only
+    # (app/main.py); uvicorn's reader would trust 127.0.0.1 (or FORWARDED_ALLOW_IPS) on its own.
     uvicorn.run(
         "app.serve:worker_app",
         factory=True,
@@ -74,6 +76,7 @@ def main() -> None:
         log_level=settings.log_level,
         log_config=None,
         access_log=False,
+        proxy_headers=False,
     )
 
 

@@ -16,10 +16,18 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 
+def failure(request: Request, status: int, message: str) -> Response:
+    """An error answer that, like some real servers', echoes the request's address and key."""
+    echoed = {"url": str(request.url), "authorization": request.headers.get("authorization")}
+    body = {"error": {"message": f"{message} ({status})", "request": echoed}}
+    return JSONResponse(body, status, headers={"Retry-After": "0"})
+
+
 @dataclass
 class FakeLLM:
     answer: str = "Bake it at 250 degrees [1]."
     failures: list[int] = field(default_factory=list)  # statuses to answer first, in order
+    error_message: str = "fake failure"  # what a failure's body says
     send_usage: bool = True
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
@@ -32,10 +40,7 @@ class FakeLLM:
         self.requests.append(payload)
         self.headers.append(dict(request.headers))
         if self.failures:
-            status = self.failures.pop(0)
-            return JSONResponse(
-                {"error": {"message": f"fake {status}"}}, status, headers={"Retry-After": "0"}
-            )
+            return failure(request, self.failures.pop(0), self.error_message)
         usage = {"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49}
         if not payload.get("stream"):
             body: dict[str, Any] = {
@@ -63,6 +68,7 @@ class FakeEmbeddings:
     dimensions: int = 8
     ignore_requested_dimensions: bool = False
     failures: list[int] = field(default_factory=list)  # statuses to answer first, in order
+    error_message: str = "fake failure"
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
 
@@ -78,10 +84,7 @@ class FakeEmbeddings:
         self.requests.append(payload)
         self.headers.append(dict(request.headers))
         if self.failures:
-            status = self.failures.pop(0)
-            return JSONResponse(
-                {"error": {"message": f"fake {status}"}}, status, headers={"Retry-After": "0"}
-            )
+            return failure(request, self.failures.pop(0), self.error_message)
         dimensions = self.dimensions
         if "dimensions" in payload and not self.ignore_requested_dimensions:
             dimensions = payload["dimensions"]

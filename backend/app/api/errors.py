@@ -5,8 +5,9 @@
 Domain errors from the data layer are translated here, once: ConflictError → 409,
 NotFoundError → 404, InvalidValueError → 422; a limit on costly work (LimitReachedError) → 429
 `rate_limited` with `Retry-After`; the stored-words quota (QuotaExceededError) → 403
-`quota_exceeded`. Their messages are built from what the data layer
-parsed out (fields, values), never from the database's own wording, which stays in the logs.
+`quota_exceeded`; a failed language model (LanguageModelError) → 502 `bad_gateway`. Their
+messages are built from what the data layer parsed out (fields, values), never from the
+database's own wording, nor from the model server's answer, which stay in the logs.
 A body that cannot be read (not UTF-8, malformed JSON or multipart) is a 422, like any other
 invalid input; a 405 names in `Allow` every method the path answers.
 """
@@ -26,6 +27,7 @@ from starlette.types import Scope
 from app.api.schemas.common import example
 from app.core.logging import request_id_var
 from app.db.errors import ConflictError, InvalidValueError, NotFoundError
+from app.services.llm import LanguageModelError
 from app.services.usage_limits import LimitReachedError, QuotaExceededError
 
 logger = logging.getLogger(__name__)
@@ -260,6 +262,12 @@ async def _quota_exceeded(_: Request, error: Exception) -> JSONResponse:
     return error_response(403, "quota_exceeded", str(error), [detail])
 
 
+async def _language_model_failed(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, LanguageModelError)
+    logger.warning("the language model failed: %s", error)
+    return error_response(502, "bad_gateway", error.public_message())
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
@@ -269,3 +277,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidValueError, _invalid_value)
     app.add_exception_handler(LimitReachedError, _limit_reached)
     app.add_exception_handler(QuotaExceededError, _quota_exceeded)
+    app.add_exception_handler(LanguageModelError, _language_model_failed)

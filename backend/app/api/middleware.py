@@ -6,12 +6,10 @@ Pure ASGI rather than BaseHTTPMiddleware: no extra task per request and streamin
 
 import base64
 import hashlib
-import ipaddress
 import logging
 import re
 import time
 import uuid
-from collections.abc import Sequence
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -164,41 +162,21 @@ def html_content_policy(html: bytes) -> str:
     )
 
 
-def trusted_proxy(
-    scope: Scope, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
-) -> bool:
-    client = scope.get("client")
-    if not client or not networks:
-        return False
-    try:
-        address = ipaddress.ip_address(client[0])
-    except ValueError:
-        return False
-    return any(address in network for network in networks)
-
-
 class SecurityHeadersMiddleware:
     """Adds to every response: `X-Content-Type-Options: nosniff`, `Referrer-Policy:
     no-referrer`, `X-Frame-Options: DENY`, `Cache-Control: no-store` on JSON answers that set
     no caching of their own, a Content-Security-Policy (strict for JSON; for an
     HTML page without a policy of its own, one that lets it load assets from the app's own
     origin and run its own inline scripts, identified by their hashes), and
-    `Strict-Transport-Security` when the request came over HTTPS: its scheme, or
-    `X-Forwarded-Proto` set by a proxy listed in `trusted_proxies`.
+    `Strict-Transport-Security` when the request came over HTTPS: its scheme, which a proxy
+    listed in TRUSTED_PROXIES sets with `X-Forwarded-Proto` (app/main.py).
 
     An HTML response is held until its body is complete, to hash its inline scripts: HTML
     pages here are small documentation pages; everything else streams as it comes.
     """
 
-    def __init__(self, app: ASGIApp, trusted_proxies: Sequence[str] = ()) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.trusted_networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
-
-    def over_https(self, scope: Scope) -> bool:
-        if scope.get("scheme") == "https":
-            return True
-        forwarded = Headers(scope=scope).get("x-forwarded-proto", "")
-        return forwarded.lower() == "https" and trusted_proxy(scope, self.trusted_networks)
 
     def common_headers(self, scope: Scope) -> dict[str, str]:
         headers = {
@@ -206,7 +184,7 @@ class SecurityHeadersMiddleware:
             "Referrer-Policy": "no-referrer",
             "X-Frame-Options": "DENY",
         }
-        if self.over_https(scope):
+        if scope.get("scheme") == "https":
             headers["Strict-Transport-Security"] = HSTS
         return headers
 

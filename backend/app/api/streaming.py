@@ -155,9 +155,7 @@ async def stream_answer(
         logger.warning("language model failed mid-stream: %s", error)
         await store(partial=True)
         body = ErrorBody(
-            code="bad_gateway",
-            message=f"The language model failed: {error}",
-            request_id=request_id_var.get(),
+            code="bad_gateway", message=error.public_message(), request_id=request_id_var.get()
         )
         yield sse(ErrorEvent(event="error", data=ErrorResponse(error=body)))
     finally:

@@ -1,5 +1,6 @@
 """The one settings object: every tunable value comes from the environment or `.env`."""
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -68,7 +69,9 @@ class Settings(BaseSettings):
     # HTTP
     cors_origins: list[str] = Field(default_factory=list)
     max_request_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
-    # Addresses (or networks) of the reverse proxies whose X-Forwarded-Proto is believed.
+    # Addresses (or networks) of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto
+    # are believed (app/main.py). None by default: a server reached directly must not let its
+    # clients choose the address they are counted by.
     trusted_proxies: list[str] = Field(default_factory=list)
 
     # Accounts
@@ -202,6 +205,16 @@ class Settings(BaseSettings):
                 f"({self.login_failure_window_seconds} < {self.login_backoff_max_seconds})"
             )
         return self
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_as_networks(cls, proxies: list[str]) -> list[str]:
+        # uvicorn's reader takes an entry it cannot parse for a host name, which never matches:
+        # a typo would trust nobody, silently. "10.0.0.1" becomes "10.0.0.1/32".
+        try:
+            return [str(ipaddress.ip_network(proxy.strip(), strict=False)) for proxy in proxies]
+        except ValueError as error:
+            raise ValueError(f"TRUSTED_PROXIES: {error}") from error
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -19,7 +19,7 @@ import httpx
 from app.core.config import Settings
 from app.services.chunking import count_tokens
 from app.services.extract import Passage, best_sentences
-from app.services.openai_http import RetryingPoster, api_client
+from app.services.openai_http import RetryingPoster, UpstreamError, api_client
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +53,14 @@ class Finished:
 StreamEvent = Delta | Finished
 
 
-class LanguageModelError(Exception):
+class LanguageModelError(UpstreamError):
     """The model could not answer (after retries)."""
+
+    def public_message(self) -> str:
+        """What a user is told: the HTTP status at most. The rest is in the server's log."""
+        if self.status is None:
+            return "The language model failed."
+        return f"The language model failed (HTTP {self.status})."
 
 
 class LanguageModel(Protocol):

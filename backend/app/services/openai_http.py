@@ -4,6 +4,10 @@ the language model (chat/completions) and the embedding provider (embeddings).
 429, 5xx and transport errors are retried with exponential backoff (or the server's
 `Retry-After`, up to 30 s); other statuses fail at once. The API key goes in a header only:
 it never appears in an error message or a log line.
+
+A server's error body may echo the prompt, the key or its own internals, so it never goes into
+the raised error (whose message users may see): it is logged at WARNING, shortened, on one
+line, with the key blanked.
 """
 
 import asyncio
@@ -19,6 +23,19 @@ logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
 MAX_RETRY_AFTER_SECONDS = 30.0
+LOGGED_BODY_CHARACTERS = 1000
+
+
+class UpstreamError(Exception):
+    """A server could not answer: unreachable, refused, or an answer that cannot be used.
+
+    The message says what failed and the HTTP status, never the server's body or address, so
+    it may be shown; `status` is the HTTP status the server answered, None when it answered none.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def api_client(base_url: str, api_key: SecretStr | None, settings: Settings) -> httpx.AsyncClient:
@@ -44,7 +61,7 @@ class RetryingPoster:
         settings: Settings,
         *,
         subject: str,
-        error_type: type[Exception],
+        error_type: type[UpstreamError],
     ) -> None:
         self.client = client
         self.retries = settings.llm_max_retries
@@ -61,21 +78,36 @@ class RetryingPoster:
                 request = self.client.build_request("POST", path, json=payload)
                 response = await self.client.send(request, stream=stream)
             except httpx.TransportError as error:
+                # Its text may name the server's address: logged, not raised.
+                logger.warning("%s is unreachable: %r", self.subject, error)
                 if attempt == attempts:
-                    raise self.error_type(f"{self.subject} is unreachable: {error}") from error
+                    unreachable = f"{self.subject} is unreachable ({type(error).__name__})"
+                    raise self.error_type(unreachable) from error
                 await asyncio.sleep(self.backoff(attempt, None))
                 continue
             if response.status_code < 400:
                 return response
             await response.aread()
             await response.aclose()
-            if response.status_code not in RETRYABLE_STATUSES or attempt == attempts:
-                raise self.error_type(
-                    f"{self.subject} answered HTTP {response.status_code}: {response.text[:200]}"
-                )
-            logger.warning("%s answered %d; retrying", self.subject, response.status_code)
+            status = response.status_code
+            retrying = status in RETRYABLE_STATUSES and attempt < attempts
+            self.log_refusal(response, retrying=retrying)
+            if not retrying:
+                raise self.error_type(f"{self.subject} answered HTTP {status}", status=status)
             await asyncio.sleep(self.backoff(attempt, response.headers.get("Retry-After")))
         raise AssertionError("unreachable")
+
+    def log_refusal(self, response: httpx.Response, *, retrying: bool) -> None:
+        """The start of the error body, for whoever runs the server; repr keeps it one line.
+        The key is blanked before the body is cut, so that no part of it is left at the cut."""
+        body = self.without_key(response.text)[:LOGGED_BODY_CHARACTERS]
+        then = "; retrying" if retrying else ""
+        logger.warning("%s answered HTTP %d%s: %r", self.subject, response.status_code, then, body)
+
+    def without_key(self, text: str) -> str:
+        """`text` with the API key blanked, should the server have echoed it."""
+        key = self.client.headers.get("Authorization", "").removeprefix("Bearer ")
+        return text.replace(key, "[API key]") if key else text
 
     def backoff(self, attempt: int, retry_after: str | None) -> float:
         if retry_after is not None:

@@ -167,6 +167,21 @@ async def test_the_key_is_sent_and_never_shown(
     assert SECRET not in repr(settings)
 
 
+async def test_an_error_answer_stays_out_of_the_error(fake: tuple[FakeEmbeddings, str]) -> None:
+    server, base_url = fake
+    server.failures = [400]
+    server.error_message = "marker-8d02"
+    provider = HttpEmbeddingProvider(settings_for(base_url))
+    try:
+        with pytest.raises(EmbeddingError, match="HTTP 400") as refused:
+            await provider.embed_query("text")
+    finally:
+        await provider.aclose()
+    # The message becomes a job's visible failure reason: the body stays in the log.
+    assert "marker-8d02" not in str(refused.value)
+    assert base_url.removeprefix("http://") not in str(refused.value)
+
+
 async def test_an_unreachable_server_is_a_clear_error() -> None:
     settings = settings_for(f"http://127.0.0.1:{free_port()}/v1", llm_max_retries=1)
     provider = HttpEmbeddingProvider(settings)

@@ -1,8 +1,10 @@
 """The OpenAI-compatible provider against a fake server on loopback."""
 
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
+from pydantic import SecretStr
 
 from app.core.config import Settings, get_settings
 from app.services.extract import Passage
@@ -41,8 +43,6 @@ async def fake() -> AsyncIterator[tuple[FakeLLM, str]]:
 
 async def test_complete_sends_the_model_messages_and_key(fake: tuple[FakeLLM, str]) -> None:
     llm, base_url = fake
-    from pydantic import SecretStr
-
     model = OpenAICompatibleModel(settings_for(base_url, llm_api_key=SecretStr("sk-test")))
     try:
         completion = await model.complete(MESSAGES, [])
@@ -111,6 +111,30 @@ async def test_a_client_error_is_not_retried(fake: tuple[FakeLLM, str]) -> None:
     assert len(llm.requests) == 1
 
 
+async def test_an_error_answer_is_logged_shortened_and_kept_out_of_the_error(
+    fake: tuple[FakeLLM, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    llm, base_url = fake
+    llm.failures = [400]
+    llm.error_message = "marker-31c7 " + "x" * 10_000
+    model = OpenAICompatibleModel(settings_for(base_url, llm_api_key=SecretStr("sk-echoed")))
+    caplog.set_level(logging.WARNING)
+    try:
+        with pytest.raises(LanguageModelError) as refused:
+            await model.complete(MESSAGES, [])
+    finally:
+        await model.aclose()
+
+    assert refused.value.status == 400
+    assert refused.value.public_message() == "The language model failed (HTTP 400)."
+    assert "marker-31c7" not in str(refused.value)
+    [logged] = [r for r in caplog.records if "marker-31c7" in r.getMessage()]
+    assert logged.levelno == logging.WARNING
+    assert "HTTP 400" in logged.getMessage()
+    assert len(logged.getMessage()) < 2_000
+    assert "sk-echoed" not in caplog.text
+
+
 async def test_missing_usage_is_counted_locally(fake: tuple[FakeLLM, str]) -> None:
     llm, base_url = fake
     llm.send_usage = False
@@ -129,14 +153,16 @@ async def test_missing_usage_is_counted_locally(fake: tuple[FakeLLM, str]) -> No
 async def test_an_unreachable_server_fails_after_retries() -> None:
     from tests.llm_server import free_port
 
-    model = OpenAICompatibleModel(
-        settings_for(f"http://127.0.0.1:{free_port()}/v1", llm_max_retries=1)
-    )
+    address = f"127.0.0.1:{free_port()}"
+    model = OpenAICompatibleModel(settings_for(f"http://{address}/v1", llm_max_retries=1))
     try:
-        with pytest.raises(LanguageModelError, match="unreachable"):
+        with pytest.raises(LanguageModelError, match="unreachable") as unreachable:
             await model.complete(MESSAGES, [])
     finally:
         await model.aclose()
+    assert unreachable.value.status is None
+    assert unreachable.value.public_message() == "The language model failed."
+    assert address not in str(unreachable.value)
 
 
 def test_the_provider_follows_the_settings() -> None:

@@ -54,3 +54,14 @@ def test_fastapi_telemetry_is_off_unless_enabled() -> None:
 
     assert quiet._native_telemetry.enabled() is False
     assert traced._telemetry["tracing"] is True
+
+
+def test_trusted_proxies_are_read_as_networks() -> None:
+    settings = Settings(trusted_proxies=["127.0.0.1", "10.1.2.3/8", "::1"], _env_file=None)
+    assert settings.trusted_proxies == ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
+
+
+def test_a_trusted_proxy_that_is_no_address_is_refused_by_name() -> None:
+    # uvicorn would take it for a host name that never matches, and trust nobody, silently.
+    with pytest.raises(ValidationError, match="TRUSTED_PROXIES: 'proxy-internal'"):
+        Settings(trusted_proxies=["proxy-internal"], _env_file=None)

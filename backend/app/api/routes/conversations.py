@@ -30,7 +30,6 @@ from app.db.models import Conversation, LimitedAction, User
 from app.db.repositories import ConversationRepository, MessageRepository, TranscriptRepository
 from app.services import chat
 from app.services.chat import start_turn
-from app.services.llm import LanguageModelError
 from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(
@@ -200,10 +199,7 @@ async def ask(
     await session.commit()  # the question is kept whatever happens to the answer
     if "text/event-stream" in request.headers.get("accept", ""):
         return AnswerStream(stream_answer(turn, model, unit_of_work))
-    try:
-        reply = await chat.answer(session, turn, model)
-    except LanguageModelError as error:
-        raise ApiError(502, "bad_gateway", f"The language model failed: {error}") from error
+    reply = await chat.answer(session, turn, model)  # a failed model: 502 (app/api/errors.py)
     return ChatExchange(
         user_message=MessagePublic.model_validate(turn.user_message),
         assistant_message=MessagePublic.model_validate(reply),

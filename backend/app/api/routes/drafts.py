@@ -16,7 +16,6 @@ from app.api.schemas.drafts import DraftRequest, DraftResult
 from app.db.models import LimitedAction, Template, User
 from app.db.repositories import TemplateRepository
 from app.services.drafts import NoSourcesError, write_draft
-from app.services.llm import LanguageModelError
 from app.services.rendering import MissingVariablesError, RenderTooLargeError
 from app.services.usage_limits import admit_and_commit
 
@@ -80,8 +79,6 @@ async def create_draft(
         raise missing_variables(error) from error
     except RenderTooLargeError as error:
         raise render_too_large(error) from error
-    except LanguageModelError as error:
-        raise ApiError(502, "bad_gateway", f"The language model failed: {error}") from error
     usage = draft.completion.usage
     return DraftResult(
         text=draft.text,

@@ -8,8 +8,10 @@ e5 and bge expect a different prefix or instruction for each side. Every stored 
 from collections.abc import Sequence
 from typing import Protocol
 
+from app.services.openai_http import UpstreamError
 
-class EmbeddingError(Exception):
+
+class EmbeddingError(UpstreamError):
     """A provider could not embed: unreachable, refused, or answered with the wrong shape."""
 
 
