@@ -199,3 +199,40 @@ async def test_0011_drops_chunk_vectors_and_queues_an_embed_job_per_chunked_tran
     tables, _, _ = await schema_objects(empty_database)
     assert "chunk_embeddings" in tables
     assert not {"passages", "passage_embeddings"} & tables
+
+
+async def test_0012_counts_stored_words_and_narrows_existing_api_keys(empty_database: str) -> None:
+    """Transcripts stored before the quota count against it as `str.split` counts them, and a
+    key made before scopes keeps reading and writing but can no longer mint keys."""
+    await run_alembic(empty_database, upgrade_to("0011"))
+    [(user,)] = await query(
+        empty_database,
+        "INSERT INTO users (email, password_hash) VALUES ('w@example.com', 'h') RETURNING id",
+    )
+    texts = {"wordsVideo1": "  one two\tthree\n four  ", "emptyVideo1": "   "}
+    for video, words in texts.items():
+        await query(
+            empty_database,
+            "INSERT INTO transcripts (user_id, youtube_video_id, transcript_text) "
+            "VALUES (:user, :video, :words)",
+            user=user,
+            video=video,
+            words=words,
+        )
+    await query(
+        empty_database,
+        "INSERT INTO api_keys (user_id, name, key_prefix, key_hash) "
+        "VALUES (:user, 'old', 'ytk_abcdefgh', :digest)",
+        user=user,
+        digest="0" * 64,
+    )
+
+    await run_alembic(empty_database, upgrade)
+
+    counted = await query(
+        empty_database, "SELECT youtube_video_id, word_count FROM transcripts ORDER BY 1"
+    )
+    assert counted == [(video, len(words.split())) for video, words in sorted(texts.items())]
+    assert await query(empty_database, "SELECT scopes, expires_at FROM api_keys") == [
+        (["read", "write"], None)
+    ]
