@@ -3,7 +3,7 @@
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -132,6 +132,11 @@ class Settings(BaseSettings):
     # Private, loopback, link-local and other non-public addresses are refused unless this is
     # on (a development machine, or tests with a local receiver): see webhooks/addresses.py.
     webhook_allow_private_addresses: bool = False
+    # The ports an endpoint's URL may name (or imply: 443 for https, 80 for http). Others would
+    # let a webhook probe services that listen beside a public web server.
+    webhook_allowed_ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(
+        default_factory=lambda: [443, 80], min_length=1
+    )
     webhook_max_endpoints_per_user: int = Field(default=20, ge=1)
 
     # Retrieval and chat

@@ -30,6 +30,7 @@ from tests.fakes import HashingEmbedder
 from tests.webhook_receiver import (
     ReceivedRequest,
     Receiver,
+    closed_port,
     receiver,
     self_signed_certificate,
     tls_receiver,
@@ -39,11 +40,7 @@ from tests.webhook_receiver import (
 def sender_for(session: AsyncSession, **settings: Any) -> WebhookSender:
     """A sender on the test's session that may reach the local receiver, unless told not to."""
     configured = get_settings().model_copy(
-        update={
-            "webhook_allow_private_addresses": True,
-            "webhook_retry_base_seconds": 60,
-            **settings,
-        }
+        update={**LOCAL, "webhook_retry_base_seconds": 60, **settings}
     )
     return WebhookSender(asynccontextmanager(savepoint_unit_of_work(session)), configured)
 
@@ -271,18 +268,34 @@ async def test_a_host_resolving_to_loopback_is_refused_when_sending(
     verified(request, endpoint["secret"])
 
 
+async def test_a_port_no_longer_allowed_is_not_sent_to(
+    make_client: ClientFactory, alice: Account, session: AsyncSession
+) -> None:
+    async with receiver() as hooks, make_client(**LOCAL) as client:
+        endpoint = await record_one_event(hooks, client, alice, session)
+        await send_due(sender_for(session, webhook_allowed_ports=[443, 80]))
+        (refused,) = await deliveries(client, alice, endpoint["id"])
+        assert hooks.received == []
+
+        await make_due(session)
+        await send_due(sender_for(session))
+        (delivered,) = await deliveries(client, alice, endpoint["id"])
+
+    assert refused["status"] == "pending"
+    assert refused["last_error"] == f"not sent: the URL must use port 443 or 80, not {hooks.port}"
+    assert delivered["status"] == "succeeded"
+
+
 async def test_an_endpoint_that_cannot_be_reached_is_retried(
     make_client: ClientFactory, alice: Account, session: AsyncSession
 ) -> None:
-    async with receiver() as hooks:
-        closed_port = hooks.port
-    async with make_client(**LOCAL) as client:
-        endpoint = await register(
-            client, alice, f"http://127.0.0.1:{closed_port}/hooks", ["job.succeeded"]
-        )
-        await record_event(session, uuid.UUID(alice.id), JOB_SUCCEEDED, {})
-        await send_due(sender_for(session))
-        (delivery,) = await deliveries(client, alice, endpoint["id"])
+    with closed_port() as port:
+        async with make_client(**LOCAL) as client:
+            url = f"http://127.0.0.1:{port}/hooks"
+            endpoint = await register(client, alice, url, ["job.succeeded"])
+            await record_event(session, uuid.UUID(alice.id), JOB_SUCCEEDED, {})
+            await send_due(sender_for(session))
+            (delivery,) = await deliveries(client, alice, endpoint["id"])
 
     assert delivery["status"] == "pending"
     assert delivery["last_error"].startswith("could not deliver: ConnectError")

@@ -54,3 +54,12 @@ def test_fastapi_telemetry_is_off_unless_enabled() -> None:
 
     assert quiet._native_telemetry.enabled() is False
     assert traced._telemetry["tracing"] is True
+
+
+def test_webhook_ports_are_read_as_a_list_of_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).webhook_allowed_ports == [443, 80]
+    monkeypatch.setenv("WEBHOOK_ALLOWED_PORTS", "[443, 8443]")
+    assert Settings(_env_file=None).webhook_allowed_ports == [443, 8443]
+    monkeypatch.setenv("WEBHOOK_ALLOWED_PORTS", "[443, 70000]")
+    with pytest.raises(ValidationError, match="webhook_allowed_ports.1"):
+        Settings(_env_file=None)

@@ -95,10 +95,15 @@ def test_ipv4_addresses_inside_ipv6_ones_are_checked_as_ipv4(
         ("https://me:pw@example.com/", False, "must not carry a user name or password"),
         ("https://example.com/#top", False, "must not have a #fragment"),
         ("https://[::1/", False, "is not a valid URL"),
+        ("https://example.com:443/", False, None),
+        ("http://example.com:80/", True, None),
+        ("https://example.com:80/", False, None),  # a port allowed, whatever the scheme
+        ("https://example.com:8443/", False, "must use port 443 or 80, not 8443"),
+        ("http://example.com:8080/", True, "must use port 443 or 80, not 8080"),
     ],
 )
 def test_the_url_form(url: str, allow_http: bool, problem: str | None) -> None:
-    found = url_form_problem(url, allow_http=allow_http)
+    found = url_form_problem(url, allow_http=allow_http, allowed_ports=[443, 80])
     assert (found if found is None else found[: len(problem or "")]) == problem
 
 

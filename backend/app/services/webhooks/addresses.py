@@ -17,6 +17,7 @@ NAT64 addresses wrapping 127.0.0.1 or 169.254.169.254 all pass as global.
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -86,7 +87,7 @@ class AddressRefusedError(ValueError):
     """The URL may not be requested; the message says why, for the endpoint's owner."""
 
 
-def url_form_problem(url: str, *, allow_http: bool) -> str | None:
+def url_form_problem(url: str, *, allow_http: bool, allowed_ports: Sequence[int]) -> str | None:
     """What is wrong with the URL's form, or None."""
     try:
         parsed = httpx.URL(url)
@@ -101,7 +102,20 @@ def url_form_problem(url: str, *, allow_http: bool) -> str | None:
         return "must not carry a user name or password: deliveries are signed instead"
     if parsed.fragment:
         return "must not have a #fragment"
+    if port_of(parsed) not in allowed_ports:
+        return f"must use port {either(allowed_ports)}, not {port_of(parsed)}"
     return None
+
+
+def port_of(url: httpx.URL) -> int:
+    """The port a request to the URL goes to, named or implied by the scheme."""
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
+def either(values: Sequence[int]) -> str:
+    """ "443", "443 or 80", "443, 80 or 8443" """
+    *others, last = [str(value) for value in values]
+    return f"{', '.join(others)} or {last}" if others else last
 
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, str] | None:
@@ -169,8 +183,7 @@ async def checked_target(url: str, *, allow_private: bool, lookup_seconds: float
     not public (and such addresses are not allowed)."""
     parsed = httpx.URL(url)
     host = parsed.raw_host.decode("ascii")  # as DNS and TLS spell it (IDNA)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    addresses = await resolve(host, port, lookup_seconds)
+    addresses = await resolve(host, port_of(parsed), lookup_seconds)
     if not addresses:
         raise AddressRefusedError(f"{host} resolves to no address")
     if not allow_private:

@@ -20,10 +20,17 @@ class TooManyEndpointsError(Exception):
     pass
 
 
+def url_problem(url: str, settings: Settings) -> str | None:
+    """What the settings find wrong with the URL's form (scheme, port, …), or None."""
+    return url_form_problem(
+        url, allow_http=settings.webhook_allow_http, allowed_ports=settings.webhook_allowed_ports
+    )
+
+
 async def check_url(url: str, settings: Settings) -> None:
     """WebhookUrlError unless the URL has an allowed form and its host resolves to addresses a
-    delivery may reach (checked again before each delivery: addresses change)."""
-    problem = url_form_problem(url, allow_http=settings.webhook_allow_http)
+    delivery may reach (both checked again before each delivery: settings and addresses change)."""
+    problem = url_problem(url, settings)
     if problem is not None:
         raise WebhookUrlError(problem)
     try:

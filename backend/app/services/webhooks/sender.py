@@ -41,6 +41,7 @@ from app.services.webhooks.addresses import (
     PinnedTarget,
     checked_target,
 )
+from app.services.webhooks.endpoints import url_problem
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +140,9 @@ class WebhookSender:
         return True
 
     async def send(self, client: httpx.AsyncClient, delivery: ClaimedDelivery) -> Outcome:
+        problem = url_problem(delivery.url, self.settings)
+        if problem is not None:
+            return Outcome(error=f"not sent: the URL {problem}")
         try:
             target = await checked_target(
                 delivery.url,
