@@ -61,5 +61,5 @@ def test_webhook_ports_are_read_as_a_list_of_ports(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("WEBHOOK_ALLOWED_PORTS", "[443, 8443]")
     assert Settings(_env_file=None).webhook_allowed_ports == [443, 8443]
     monkeypatch.setenv("WEBHOOK_ALLOWED_PORTS", "[443, 70000]")
-    with pytest.raises(ValidationError, match="webhook_allowed_ports.1"):
+    with pytest.raises(ValidationError, match=r"webhook_allowed_ports\.1"):
         Settings(_env_file=None)

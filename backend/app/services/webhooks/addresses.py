@@ -158,7 +158,8 @@ async def resolve(host: str, port: int, lookup_seconds: float) -> list[IPAddress
             loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), lookup_seconds
         )
     except (OSError, UnicodeError, ValueError, TimeoutError) as error:
-        raise AddressRefusedError(f"{host} could not be resolved ({error})") from error
+        # Without the resolver's words: they are the system's, not the owner's.
+        raise AddressRefusedError(f"{host} could not be resolved") from error
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
     return list(dict.fromkeys(addresses))
 

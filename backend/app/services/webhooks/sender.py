@@ -78,6 +78,35 @@ def outcome_of(status: int, location: str | None) -> Outcome:
     return Outcome(status, f"answered HTTP {status}")
 
 
+def transport_failure(error: httpx.HTTPError) -> str:
+    """What the endpoint's owner is told when no answer came. Never the address, the port or
+    the system's words ("[Errno 111] Connect call failed ('10.0.0.5', 8081)"): whoever registers
+    URLs could map what listens where. A refused connection and one closed without an answer
+    read alike."""
+    if isinstance(error, httpx.ConnectTimeout):
+        return "could not connect"
+    if isinstance(error, httpx.TimeoutException):
+        return f"timed out ({type(error).__name__})"
+    tls = tls_error_behind(error)
+    if isinstance(tls, ssl.SSLCertVerificationError):
+        return "TLS failed: the certificate was not accepted"
+    if tls is not None:
+        return "TLS failed"
+    return "could not connect"
+
+
+def tls_error_behind(error: BaseException) -> ssl.SSLError | None:
+    """The TLS error that caused `error` (httpx wraps httpcore's, which wraps ssl's), if any."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ssl.SSLError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 class WebhookSender:
     """Claims due deliveries and sends them, one at a time per loop."""
 
@@ -158,10 +187,10 @@ class WebhookSender:
                 status, location = await self._post(client, target, body, headers)
         except TimeoutError:
             return Outcome(error=f"timed out (no answer within {self.attempt_seconds:g} s)")
-        except httpx.TimeoutException as error:
-            return Outcome(error=f"timed out ({type(error).__name__})")
         except httpx.HTTPError as error:
-            return Outcome(error=f"could not deliver: {type(error).__name__}: {error}")
+            # The address and the system's words are for the operator's eyes only.
+            logger.debug("webhook delivery %s: %r", delivery.id, error)
+            return Outcome(error=transport_failure(error))
         return outcome_of(status, location)
 
     async def _post(
