@@ -251,3 +251,23 @@ async def test_deliveries_are_listed_newest_first_for_subscribed_events_only(
     assert first["event_type"] == "job.succeeded"
     assert first["payload"]["type"] == "job.succeeded"
     assert first["next_attempt_at"] is not None
+
+
+async def test_each_endpoint_listening_for_an_event_gets_a_delivery_of_its_own(
+    make_client: ClientFactory, alice: Account, session: AsyncSession
+) -> None:
+    async with make_client(**LOCAL) as client:
+        endpoints = [
+            await register(client, alice, f"http://127.0.0.1:{port}/hooks", ["job.succeeded"])
+            for port in (9, 10)
+        ]
+        recorded = await record_event(session, uuid.UUID(alice.id), JOB_SUCCEEDED, {"n": 1})
+        logs = [
+            (await client.get(f"{WEBHOOKS}/{e['id']}/deliveries", headers=alice.headers)).json()
+            for e in endpoints
+        ]
+
+    assert recorded == 2
+    (first,), (second,) = (log["items"] for log in logs)
+    assert first["id"] != second["id"]
+    assert first["payload"] == second["payload"]

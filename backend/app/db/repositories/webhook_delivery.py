@@ -44,9 +44,13 @@ class WebhookDeliveryRepository(BaseRepository[WebhookDelivery]):
             WebhookEndpoint.enabled,
             WebhookEndpoint.events.contains([event_type]),
         )
+        # Without the mapping's Python defaults: its client-side id would be one value for
+        # every row selected. The table's defaults (gen_random_uuid(), …) fill each row.
         result = await self.execute(
             insert(WebhookDelivery)
-            .from_select(["endpoint_id", "event_type", "payload"], subscribers)
+            .from_select(
+                ["endpoint_id", "event_type", "payload"], subscribers, include_defaults=False
+            )
             .returning(WebhookDelivery.id)
         )
         return len(result.all())
