@@ -48,6 +48,7 @@ from app.services.ingest_worker import start_workers
 from app.services.llm import OpenAICompatibleModel, build_language_model
 from app.services.passage_embeddings import Embedder
 from app.services.runtime_settings import RuntimeSettings
+from app.services.webhooks.secrets import webhook_secrets
 from app.services.webhooks.sender import start_senders
 from app.services.youtube_fetcher import YouTubeFetcher
 from app.web import install_web_page
@@ -82,6 +83,7 @@ def start_ingest_workers(settings: Settings, embedder: Embedder | None) -> list[
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    webhook_secrets(settings)  # a bad WEBHOOK_SECRET_KEYS stops the start, not a registration
     get_engine()
     # Load the tokenizer now rather than in the first transcript upload.
     await run_in_threadpool(get_tokenizer, settings.tokenizer_encoding)

@@ -138,6 +138,12 @@ class Settings(BaseSettings):
         default_factory=lambda: [443, 80], min_length=1
     )
     webhook_max_endpoints_per_user: int = Field(default=20, ge=1)
+    # Fernet keys that encrypt the signing secrets at rest (app/services/webhooks/secrets.py):
+    # the first encrypts, all decrypt. Rotate by putting a new key first, running
+    # `python -m app.cli encrypt-webhook-secrets`, then dropping the old one. None given, a key
+    # is made once in the key file: enough for one machine, lost with its disk.
+    webhook_secret_keys: list[SecretStr] = Field(default_factory=list)
+    webhook_secret_key_file: Path = BACKEND_DIR / ".data" / "webhook-secret.key"
 
     # Retrieval and chat
     search_max_results: int = Field(default=50, ge=1, le=200)

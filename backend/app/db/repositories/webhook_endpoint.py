@@ -1,10 +1,20 @@
 from collections.abc import Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.db.models import WebhookEndpoint
 from app.db.repositories.base import BaseRepository
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSecrets:
+    """An endpoint's secrets as stored: encrypted, or in clear when written before that."""
+
+    id: UUID
+    secret: str
+    previous_secret: str | None
 
 
 class WebhookEndpointRepository(BaseRepository[WebhookEndpoint]):
@@ -66,6 +76,25 @@ class WebhookEndpointRepository(BaseRepository[WebhookEndpoint]):
 
     async def disable(self, endpoint_id: UUID, reason: str) -> None:
         await self._set(endpoint_id, enabled=False, disabled_reason=reason)
+
+    async def stored_secrets_after(self, after: UUID | None, limit: int) -> list[StoredSecrets]:
+        """The stored secrets of up to `limit` endpoints, in id order after `after`, locked
+        until the transaction ends."""
+        statement = (
+            select(WebhookEndpoint.id, WebhookEndpoint.secret, WebhookEndpoint.previous_secret)
+            .order_by(WebhookEndpoint.id)
+            .limit(limit)
+            .with_for_update()
+        )
+        if after is not None:
+            statement = statement.where(WebhookEndpoint.id > after)
+        rows = await self.execute(statement)
+        return [StoredSecrets(*row) for row in rows]
+
+    async def store_secrets(
+        self, endpoint_id: UUID, secret: str, previous_secret: str | None
+    ) -> None:
+        await self._set(endpoint_id, secret=secret, previous_secret=previous_secret)
 
     async def _set(self, endpoint_id: UUID, **values: object) -> None:
         await self.execute(

@@ -10,6 +10,7 @@ from app.core.security import new_webhook_secret
 from app.db.models import WebhookEndpoint
 from app.db.repositories import WebhookDeliveryRepository, WebhookEndpointRepository
 from app.services.webhooks.addresses import AddressRefusedError, checked_target, url_form_problem
+from app.services.webhooks.secrets import webhook_secrets
 
 
 class WebhookUrlError(ValueError):
@@ -46,7 +47,8 @@ async def check_url(url: str, settings: Settings) -> None:
 async def register_endpoint(
     session: AsyncSession, user_id: UUID, url: str, events: Sequence[str], settings: Settings
 ) -> tuple[WebhookEndpoint, str]:
-    """A new endpoint and its secret, which is returned here and never shown again."""
+    """A new endpoint and its secret, which is returned here and never shown again (it is
+    stored encrypted)."""
     endpoints = WebhookEndpointRepository(session)
     if await endpoints.count_by_user(user_id) >= settings.webhook_max_endpoints_per_user:
         raise TooManyEndpointsError(
@@ -54,7 +56,8 @@ async def register_endpoint(
         )
     await check_url(url, settings)
     secret = new_webhook_secret()
-    endpoint = await endpoints.create(user_id=user_id, url=url, events=events, secret=secret)
+    stored = webhook_secrets(settings).encrypt(secret)
+    endpoint = await endpoints.create(user_id=user_id, url=url, events=events, secret=stored)
     return endpoint, secret
 
 

@@ -42,6 +42,7 @@ from app.services.webhooks.addresses import (
     checked_target,
 )
 from app.services.webhooks.endpoints import url_problem
+from app.services.webhooks.secrets import SecretUnreadableError, webhook_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +58,16 @@ class Outcome:
     error: str | None = None  # None: it succeeded
 
 
-def signed_headers(delivery: ClaimedDelivery, body: str, now: datetime) -> dict[str, str]:
-    """The Standard Webhooks headers of one attempt."""
-    message_id = str(delivery.id)
+class NotSentError(Exception):
+    """The delivery may not be attempted now; the message says why, for the owner."""
+
+
+def signed_headers(message_id: str, body: str, now: datetime, secret: str) -> dict[str, str]:
+    """The Standard Webhooks headers of one attempt, signed with the secret in clear."""
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(delivery.secret).sign(message_id, now, body),
+        "webhook-signature": Webhook(secret).sign(message_id, now, body),
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }
@@ -119,6 +123,7 @@ class WebhookSender:
         self.unit_of_work = unit_of_work
         self.settings = settings
         self.verify = verify
+        self.secrets = webhook_secrets(settings)  # a bad key stops the start, not a delivery
         connect, read = (
             settings.webhook_connect_timeout_seconds,
             settings.webhook_read_timeout_seconds,
@@ -169,31 +174,55 @@ class WebhookSender:
         return True
 
     async def send(self, client: httpx.AsyncClient, delivery: ClaimedDelivery) -> Outcome:
+        try:
+            target = await self.checked_target(delivery)
+            secret = self.secret_of(delivery)
+        except NotSentError as refusal:
+            return Outcome(error=f"not sent: {refusal}")
+        body = json.dumps(delivery.payload, separators=(",", ":"))
+        now = datetime.now(UTC)
+        headers = target.headers | signed_headers(str(delivery.id), body, now, secret)
+        return await self.post(client, target, body, headers)
+
+    async def checked_target(self, delivery: ClaimedDelivery) -> PinnedTarget:
+        """The URL checked again (the settings may have changed since it was registered), and
+        the addresses its host resolves to now."""
         problem = url_problem(delivery.url, self.settings)
         if problem is not None:
-            return Outcome(error=f"not sent: the URL {problem}")
+            raise NotSentError(f"the URL {problem}")
         try:
-            target = await checked_target(
+            return await checked_target(
                 delivery.url,
                 allow_private=self.settings.webhook_allow_private_addresses,
                 lookup_seconds=self.settings.webhook_connect_timeout_seconds,
             )
         except AddressRefusedError as error:
-            return Outcome(error=f"not sent: {error}")
-        body = json.dumps(delivery.payload, separators=(",", ":"))
-        headers = target.headers | signed_headers(delivery, body, datetime.now(UTC))
+            raise NotSentError(str(error)) from None
+
+    def secret_of(self, delivery: ClaimedDelivery) -> str:
+        """The endpoint's secret decrypted, just before it signs."""
+        try:
+            return self.secrets.decrypt(delivery.secret)
+        except SecretUnreadableError as error:
+            logger.error("webhook endpoint %s: its secret: %s", delivery.endpoint_id, error)
+            raise NotSentError("the server cannot read the endpoint's secret") from None
+
+    async def post(
+        self, client: httpx.AsyncClient, target: PinnedTarget, body: str, headers: dict[str, str]
+    ) -> Outcome:
+        """The signed request and its outcome, within the attempt's deadline."""
         try:
             async with asyncio.timeout(self.attempt_seconds):
-                status, location = await self._post(client, target, body, headers)
+                status, location = await self.post_in_turn(client, target, body, headers)
         except TimeoutError:
             return Outcome(error=f"timed out (no answer within {self.attempt_seconds:g} s)")
         except httpx.HTTPError as error:
             # The address and the system's words are for the operator's eyes only.
-            logger.debug("webhook delivery %s: %r", delivery.id, error)
+            logger.debug("webhook to %s: %r", target.url, error)
             return Outcome(error=transport_failure(error))
         return outcome_of(status, location)
 
-    async def _post(
+    async def post_in_turn(
         self, client: httpx.AsyncClient, target: PinnedTarget, body: str, headers: dict[str, str]
     ) -> tuple[int, str | None]:
         """POST to the checked addresses in turn until one takes the connection; the answer's
