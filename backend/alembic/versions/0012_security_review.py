@@ -92,7 +92,7 @@ def upgrade() -> None:
         "transcripts",
         sa.Column("word_count", sa.Integer(), server_default=sa.text("0"), nullable=False),
     )
-    op.execute(f"UPDATE transcripts SET word_count = {WORD_COUNT}")
+    op.execute(f"UPDATE transcripts SET word_count = {WORD_COUNT}")  # noqa: S608 (a constant)
 
     op.create_table(
         "token_reservations",
@@ -123,9 +123,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_invitations_token_hash")),
     )
     op.alter_column("invitations", "expires_at", server_default=None)
-    op.create_index(
-        op.f("ix_invitations_created_by"), "invitations", ["created_by"], unique=False
-    )
+    op.create_index(op.f("ix_invitations_created_by"), "invitations", ["created_by"], unique=False)
 
     op.alter_column(
         "webhook_endpoints",
