@@ -41,7 +41,11 @@ from app.api.streaming import document_answer_stream
 from app.api.validation import refuse_unstorable_values
 from app.core.config import Settings, get_settings
 from app.core.offload import shutdown_pools
-from app.db.repositories import LoginFailureRepository, SessionRepository
+from app.db.repositories import (
+    LoginFailureRepository,
+    SessionRepository,
+    WebhookEndpointRepository,
+)
 from app.db.session import dispose_engine, get_engine, unit_of_work
 from app.services.chunking import get_tokenizer
 from app.services.ingest_worker import start_workers
@@ -60,13 +64,21 @@ logger = logging.getLogger(__name__)
 
 
 async def purge_expired_rows_forever() -> None:
-    """Expired sessions and login-failure counters, once an hour."""
+    """Expired sessions and login-failure counters, and webhook secrets replaced by a rotation
+    whose overlap is over, once an hour."""
     while True:
         try:
             async with unit_of_work() as session:
                 sessions = await SessionRepository(session).delete_expired()
                 counters = await LoginFailureRepository(session).delete_expired()
-            logger.info("purged %d expired sessions, %d login-failure counters", sessions, counters)
+                secrets = await WebhookEndpointRepository(session).forget_ended_previous_secrets()
+            logger.info(
+                "purged %d expired sessions, %d login-failure counters; forgot %d webhook "
+                "secrets replaced by a rotation",
+                sessions,
+                counters,
+                secrets,
+            )
         except Exception:
             logger.exception("purging expired rows failed; will try again")
         await asyncio.sleep(PURGE_INTERVAL_SECONDS)

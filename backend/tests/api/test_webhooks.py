@@ -190,6 +190,7 @@ async def test_another_users_endpoint_is_not_found(
             await client.get(path, headers=bob.headers),
             await client.patch(path, json={"enabled": False}, headers=bob.headers),
             await client.get(f"{path}/deliveries", headers=bob.headers),
+            await client.post(f"{path}/rotate-secret", headers=bob.headers),
             await client.delete(path, headers=bob.headers),
         ]
         theirs = await client.get(WEBHOOKS, headers=bob.headers)

@@ -1,6 +1,8 @@
-"""Registering and changing webhook endpoints: the URL rules, and the secret made once."""
+"""Registering and changing webhook endpoints: the URL rules, and the secret made once and
+rotated on request."""
 
 from collections.abc import Sequence
+from datetime import timedelta
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +12,7 @@ from app.core.security import new_webhook_secret
 from app.db.models import WebhookEndpoint
 from app.db.repositories import WebhookDeliveryRepository, WebhookEndpointRepository
 from app.services.webhooks.addresses import AddressRefusedError, checked_target, url_form_problem
-from app.services.webhooks.secrets import webhook_secrets
+from app.services.webhooks.secrets import SecretUnreadableError, WebhookSecrets, webhook_secrets
 
 
 class WebhookUrlError(ValueError):
@@ -86,3 +88,27 @@ async def change_endpoint(
         )
     await endpoints.flush()
     return endpoint
+
+
+async def rotate_secret(
+    session: AsyncSession, endpoint: WebhookEndpoint, settings: Settings, overlap: timedelta
+) -> str:
+    """A new secret for the endpoint, returned here and never shown again. The one it replaces
+    still signs beside it for `overlap` (not at all when zero); one kept from an earlier
+    rotation is dropped."""
+    secrets = webhook_secrets(settings)
+    secret = new_webhook_secret()
+    previous = kept_secret(secrets, endpoint.secret) if overlap else None
+    await WebhookEndpointRepository(session).replace_secret(
+        endpoint, secrets.encrypt(secret), previous, overlap
+    )
+    return secret
+
+
+def kept_secret(secrets: WebhookSecrets, stored: str) -> str | None:
+    """The secret being replaced, encrypted with the first key (it may be in clear, or under an
+    older key); None when no key reads it: it could not sign anyway."""
+    try:
+        return secrets.reencrypted(stored) or stored
+    except SecretUnreadableError:
+        return None

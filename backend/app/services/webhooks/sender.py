@@ -11,7 +11,8 @@ deliveries are given up; its owner turns it on again with PATCH.
 Signatures follow Standard Webhooks (the `standardwebhooks` library): the headers webhook-id
 (the delivery's id, the same on every attempt, for the receiver's deduplication),
 webhook-timestamp (this attempt's time) and webhook-signature (`v1,` + base64 HMAC-SHA256 of
-`id.timestamp.body` under the endpoint's secret).
+`id.timestamp.body` under the endpoint's secret, decrypted just before; during the overlap of a
+secret rotation, a second signature under the previous secret follows, after a space).
 """
 
 import asyncio
@@ -19,7 +20,7 @@ import contextlib
 import json
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -62,12 +63,16 @@ class NotSentError(Exception):
     """The delivery may not be attempted now; the message says why, for the owner."""
 
 
-def signed_headers(message_id: str, body: str, now: datetime, secret: str) -> dict[str, str]:
-    """The Standard Webhooks headers of one attempt, signed with the secret in clear."""
+def signed_headers(
+    message_id: str, body: str, now: datetime, secrets: Sequence[str]
+) -> dict[str, str]:
+    """The Standard Webhooks headers of one attempt, signed with each secret (in clear), the
+    signatures separated by spaces: a receiver accepts the message if one of them matches."""
+    signatures = " ".join(Webhook(secret).sign(message_id, now, body) for secret in secrets)
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(secret).sign(message_id, now, body),
+        "webhook-signature": signatures,
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }
@@ -176,12 +181,12 @@ class WebhookSender:
     async def send(self, client: httpx.AsyncClient, delivery: ClaimedDelivery) -> Outcome:
         try:
             target = await self.checked_target(delivery)
-            secret = self.secret_of(delivery)
+            secrets = self.secrets_of(delivery)
         except NotSentError as refusal:
             return Outcome(error=f"not sent: {refusal}")
         body = json.dumps(delivery.payload, separators=(",", ":"))
         now = datetime.now(UTC)
-        headers = target.headers | signed_headers(str(delivery.id), body, now, secret)
+        headers = target.headers | signed_headers(str(delivery.id), body, now, secrets)
         return await self.post(client, target, body, headers)
 
     async def checked_target(self, delivery: ClaimedDelivery) -> PinnedTarget:
@@ -199,10 +204,12 @@ class WebhookSender:
         except AddressRefusedError as error:
             raise NotSentError(str(error)) from None
 
-    def secret_of(self, delivery: ClaimedDelivery) -> str:
-        """The endpoint's secret decrypted, just before it signs."""
+    def secrets_of(self, delivery: ClaimedDelivery) -> list[str]:
+        """The endpoint's secret, and the previous one during a rotation's overlap, decrypted
+        just before they sign."""
+        stored = [delivery.secret, delivery.previous_secret]
         try:
-            return self.secrets.decrypt(delivery.secret)
+            return [self.secrets.decrypt(secret) for secret in stored if secret is not None]
         except SecretUnreadableError as error:
             logger.error("webhook endpoint %s: its secret: %s", delivery.endpoint_id, error)
             raise NotSentError("the server cannot read the endpoint's secret") from None
