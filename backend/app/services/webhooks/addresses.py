@@ -113,7 +113,7 @@ def port_of(url: httpx.URL) -> int:
 
 
 def either(values: Sequence[int]) -> str:
-    """ "443", "443 or 80", "443, 80 or 8443" """
+    """The values as a sentence says them: "443", "443 or 80", "443, 80 or 8443"."""
     *others, last = [str(value) for value in values]
     return f"{', '.join(others)} or {last}" if others else last
 
