@@ -5,6 +5,10 @@
 - `embed-missing` (or `make embed`): embed every chunk still without a vector for the configured
   embedding model, e.g. after changing EMBEDDING_MODEL. Resumable: each batch is committed, and
   a new run only embeds what is still missing.
+- `encrypt-webhook-secrets`: encrypt every stored webhook secret with the first key of
+  WEBHOOK_SECRET_KEYS (those stored in clear before encryption too), to rotate the key: put a
+  new key first, run this, then drop the old key. Each batch is committed; a second run changes
+  nothing. `new-webhook-secret-key` prints a new key.
 
 Each command finds its database as `make run` does (`resolve_database_url`): DATABASE_URL, or
 the embedded PostgreSQL, whether `make run` is up or not. A database that cannot be used, like
@@ -13,28 +17,39 @@ an unknown email, ends the command with one line on stderr and exit code 1.
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings, get_settings
 from app.db.embedded import database_failure_message, resolve_database_url
 from app.db.errors import NotFoundError
-from app.db.repositories import UserRepository
+from app.db.repositories import UserRepository, WebhookEndpointRepository
 from app.db.session import dispose_engine, get_engine, unit_of_work
 from app.services.embeddings.base import EmbeddingError
 from app.services.embeddings.factory import build_embedding_provider
 from app.services.passage_embeddings import Embedder, ProviderFactory
+from app.services.webhooks.secrets import (
+    SecretKeysError,
+    SecretUnreadableError,
+    encrypt_stored_secrets,
+    webhook_secrets,
+)
 
 cli = typer.Typer(
-    help="Server-side commands: administrator rights, and embedding what lacks a vector.",
+    help="Server-side commands: administrator rights, embedding what lacks a vector, and the "
+    "webhook secrets' key.",
     no_args_is_help=True,
     add_completion=False,
 )
 
 T = TypeVar("T")
+UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 def fail(message: str) -> NoReturn:
@@ -117,6 +132,49 @@ def embed_missing_command() -> None:
         run_on_database(lambda: embed_missing(get_settings(), Console(stderr=True)))
     except EmbeddingError as error:
         fail(f"{error}; run the command again to go on")
+
+
+async def encrypt_webhook_secrets(
+    settings: Settings, unit_of_work: UnitOfWork, console: Console, batch_size: int = 500
+) -> int:
+    """Encrypt every stored webhook secret with the first key, with a progress bar; returns
+    how many endpoints changed."""
+    secrets = webhook_secrets(settings)
+    async with unit_of_work() as session:
+        total = await WebhookEndpointRepository(session).count()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("encrypting webhook secrets", total=total)
+        changed = await encrypt_stored_secrets(
+            unit_of_work, secrets, batch_size, on_batch=lambda count: progress.advance(task, count)
+        )
+    console.print(
+        f"Encrypted the secrets of {changed} of {total} webhook endpoints with the first key; "
+        "the others already were."
+    )
+    return changed
+
+
+@cli.command("encrypt-webhook-secrets")
+def encrypt_webhook_secrets_command() -> None:
+    """Encrypt every webhook secret with the first key of WEBHOOK_SECRET_KEYS (idempotent)."""
+
+    async def encrypt() -> int:
+        try:
+            return await encrypt_webhook_secrets(get_settings(), unit_of_work, Console(stderr=True))
+        finally:
+            await dispose_engine()
+
+    try:
+        run_on_database(encrypt)
+    except (SecretKeysError, SecretUnreadableError) as error:
+        fail(str(error))
+
+
+@cli.command("new-webhook-secret-key")
+def new_webhook_secret_key() -> None:
+    """Print a new key for WEBHOOK_SECRET_KEYS."""
+    typer.echo(Fernet.generate_key().decode())
 
 
 if __name__ == "__main__":

@@ -44,13 +44,18 @@ from app.api.streaming import document_answer_stream
 from app.api.validation import refuse_unstorable_values
 from app.core.config import Settings, get_settings
 from app.core.offload import shutdown_pools
-from app.db.repositories import LoginFailureRepository, SessionRepository
+from app.db.repositories import (
+    LoginFailureRepository,
+    SessionRepository,
+    WebhookEndpointRepository,
+)
 from app.db.session import dispose_engine, get_engine, unit_of_work
 from app.services.chunking import get_tokenizer
 from app.services.ingest_worker import start_workers
 from app.services.llm import OpenAICompatibleModel, build_language_model
 from app.services.passage_embeddings import Embedder
 from app.services.runtime_settings import RuntimeSettings
+from app.services.webhooks.secrets import webhook_secrets
 from app.services.webhooks.sender import start_senders
 from app.services.youtube_fetcher import YouTubeFetcher
 from app.web import install_web_page
@@ -62,13 +67,21 @@ logger = logging.getLogger(__name__)
 
 
 async def purge_expired_rows_forever() -> None:
-    """Expired sessions and login-failure counters, once an hour."""
+    """Expired sessions and login-failure counters, and webhook secrets replaced by a rotation
+    whose overlap is over, once an hour."""
     while True:
         try:
             async with unit_of_work() as session:
                 sessions = await SessionRepository(session).delete_expired()
                 counters = await LoginFailureRepository(session).delete_expired()
-            logger.info("purged %d expired sessions, %d login-failure counters", sessions, counters)
+                secrets = await WebhookEndpointRepository(session).forget_ended_previous_secrets()
+            logger.info(
+                "purged %d expired sessions, %d login-failure counters; forgot %d webhook "
+                "secrets replaced by a rotation",
+                sessions,
+                counters,
+                secrets,
+            )
         except Exception:
             logger.exception("purging expired rows failed; will try again")
         await asyncio.sleep(PURGE_INTERVAL_SECONDS)
@@ -85,6 +98,7 @@ def start_ingest_workers(settings: Settings, embedder: Embedder | None) -> list[
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    webhook_secrets(settings)  # a bad WEBHOOK_SECRET_KEYS stops the start, not a registration
     get_engine()
     # Load the tokenizer now rather than in the first transcript upload.
     await run_in_threadpool(get_tokenizer, settings.tokenizer_encoding)

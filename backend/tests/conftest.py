@@ -6,14 +6,20 @@ savepoints (SQLAlchemy's "join_transaction_mode='create_savepoint'"), so code un
 commit: a commit only releases a savepoint, and the outer rollback removes everything.
 """
 
+import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+
+from cryptography.fernet import Fernet
 
 # Argon2id at its cheapest for the test run: hashing cost is not what the tests measure.
 os.environ.setdefault("ARGON2_TIME_COST", "1")
 os.environ.setdefault("ARGON2_MEMORY_COST_KIB", "1024")
 os.environ.setdefault("ARGON2_PARALLELISM", "1")
+# A key of the run's own for webhook secrets, rather than the key file `make run` keeps in
+# backend/.data (app/services/webhooks/secrets.py).
+os.environ.setdefault("WEBHOOK_SECRET_KEYS", json.dumps([Fernet.generate_key().decode()]))
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine

@@ -1,15 +1,23 @@
 """A webhook receiver for the tests: a tiny HTTP server on 127.0.0.1 in the test's own event
-loop, which records each request and answers with the statuses it is told to, in turn."""
+loop, which records each request and answers with the statuses it is told to, in turn. It
+listens on one of `RECEIVER_PORTS`, which the tests' settings allow (WEBHOOK_ALLOWED_PORTS)."""
 
 import asyncio
 import contextlib
+import random
 import shutil
+import socket
 import ssl
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# Below Linux's ephemeral range (32768-60999), so that outgoing connections do not hold them.
+RECEIVER_PORTS = range(28_100, 28_200)
+
+ConnectionHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 @dataclass
@@ -52,11 +60,27 @@ class Receiver:
             writer.close()
 
 
+def ports_in_turn() -> list[int]:
+    """RECEIVER_PORTS from a random one on: tests running side by side rarely try the same."""
+    start = random.randrange(len(RECEIVER_PORTS))
+    return [*RECEIVER_PORTS[start:], *RECEIVER_PORTS[:start]]
+
+
+async def serve(
+    handle: ConnectionHandler, ssl_context: ssl.SSLContext | None = None
+) -> asyncio.Server:
+    """A server on the first free port of RECEIVER_PORTS."""
+    for port in ports_in_turn():
+        with contextlib.suppress(OSError):  # taken
+            return await asyncio.start_server(handle, "127.0.0.1", port, ssl=ssl_context)
+    raise OSError(f"no free port in {RECEIVER_PORTS}")
+
+
 @asynccontextmanager
-async def receiver() -> AsyncIterator[Receiver]:
-    """A receiver listening on a free port of 127.0.0.1 while the block runs."""
-    listening = Receiver(port=0)
-    server = await asyncio.start_server(listening.handle, "127.0.0.1", 0)
+async def serving(
+    listening: Receiver, ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[Receiver]:
+    server = await serve(listening.handle, ssl_context)
     listening.port = server.sockets[0].getsockname()[1]
     try:
         yield listening
@@ -65,19 +89,31 @@ async def receiver() -> AsyncIterator[Receiver]:
         await server.wait_closed()
 
 
-@asynccontextmanager
-async def tls_receiver(certificate: Path, key: Path) -> AsyncIterator[Receiver]:
-    """A receiver answering https on a free port of 127.0.0.1 with this certificate."""
+def receiver() -> contextlib.AbstractAsyncContextManager[Receiver]:
+    """A receiver listening on 127.0.0.1 while the block runs."""
+    return serving(Receiver(port=0))
+
+
+def tls_receiver(certificate: Path, key: Path) -> contextlib.AbstractAsyncContextManager[Receiver]:
+    """A receiver answering https on 127.0.0.1 with this certificate."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(certificate, key)
-    listening = Receiver(port=0)
-    server = await asyncio.start_server(listening.handle, "127.0.0.1", 0, ssl=context)
-    listening.port = server.sockets[0].getsockname()[1]
-    try:
-        yield listening
-    finally:
-        server.close()
-        await server.wait_closed()
+    return serving(Receiver(port=0), context)
+
+
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    """A port of RECEIVER_PORTS that refuses connections: bound, so no other test can listen
+    on it meanwhile, but not listening."""
+    for port in ports_in_turn():
+        with socket.socket() as bound:
+            try:
+                bound.bind(("127.0.0.1", port))
+            except OSError:  # taken
+                continue
+            yield port
+            return
+    raise OSError(f"no free port in {RECEIVER_PORTS}")
 
 
 def self_signed_certificate(folder: Path, name: str) -> tuple[Path, Path]:

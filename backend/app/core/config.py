@@ -4,7 +4,7 @@ import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -148,7 +148,18 @@ class Settings(BaseSettings):
     # Private, loopback, link-local and other non-public addresses are refused unless this is
     # on (a development machine, or tests with a local receiver): see webhooks/addresses.py.
     webhook_allow_private_addresses: bool = False
+    # The ports an endpoint's URL may name (or imply: 443 for https, 80 for http). Others would
+    # let a webhook probe services that listen beside a public web server.
+    webhook_allowed_ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(
+        default_factory=lambda: [443, 80], min_length=1
+    )
     webhook_max_endpoints_per_user: int = Field(default=20, ge=1)
+    # Fernet keys that encrypt the signing secrets at rest (app/services/webhooks/secrets.py):
+    # the first encrypts, all decrypt. Rotate by putting a new key first, running
+    # `python -m app.cli encrypt-webhook-secrets`, then dropping the old one. None given, a key
+    # is made once in the key file: enough for one machine, lost with its disk.
+    webhook_secret_keys: list[SecretStr] = Field(default_factory=list)
+    webhook_secret_key_file: Path = BACKEND_DIR / ".data" / "webhook-secret.key"
 
     # Retrieval and chat
     search_max_results: int = Field(default=50, ge=1, le=200)

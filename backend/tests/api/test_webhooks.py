@@ -10,10 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.webhooks.events import JOB_SUCCEEDED, record_event
 from tests.api.conftest import Account, ClientFactory, assert_error
+from tests.webhook_receiver import RECEIVER_PORTS
 
 WEBHOOKS = "/api/v1/webhooks"
-# The settings a test needs to register a local receiver.
-LOCAL = {"webhook_allow_http": True, "webhook_allow_private_addresses": True}
+# The settings a test needs to register a local receiver (or ports 9 and 10, where nothing is
+# ever sent).
+LOCAL = {
+    "webhook_allow_http": True,
+    "webhook_allow_private_addresses": True,
+    "webhook_allowed_ports": [9, 10, *RECEIVER_PORTS],
+}
 
 
 async def register(
@@ -81,11 +87,13 @@ async def test_events_come_from_the_fixed_list(make_client: ClientFactory, alice
         ("https://user:secret@example.com/", "user name or password"),
         ("https://example.com/#x", "fragment"),
         ("https://localhost/hooks", "localhost resolves to a non-public address (loopback)"),
-        ("https://127.0.0.1:8443/hooks", "a non-public address (loopback)"),
+        ("https://127.0.0.1/hooks", "a non-public address (loopback)"),
         ("https://169.254.169.254/latest/meta-data", "link-local"),
         ("https://10.1.2.3/hooks", "private"),
         ("https://[::1]/hooks", "loopback"),
         ("https://no-such-host.invalid/hooks", "could not be resolved"),
+        ("https://example.com:8443/hooks", "must use port 443 or 80, not 8443"),
+        ("https://93.184.215.14:22/", "must use port 443 or 80, not 22"),
     ],
 )
 async def test_urls_that_may_not_be_reached_are_refused_by_default(
@@ -98,6 +106,7 @@ async def test_urls_that_may_not_be_reached_are_refused_by_default(
     error = assert_error(response, 422, "validation_error")
     assert [d["field"] for d in error["details"]] == ["body.url"]
     assert words in error["message"]
+    assert "Errno" not in error["message"]  # the system's words are not the owner's
     if "localhost" in url:  # a refusal names no address a name resolved to
         assert "127.0.0.1" not in error["message"]
         assert "::1" not in error["message"]
@@ -106,7 +115,8 @@ async def test_urls_that_may_not_be_reached_are_refused_by_default(
 async def test_a_local_receiver_is_allowed_only_by_the_setting(
     make_client: ClientFactory, alice: Account
 ) -> None:
-    async with make_client(webhook_allow_http=True) as client:
+    local_but_private = {**LOCAL, "webhook_allow_private_addresses": False}
+    async with make_client(**local_but_private) as client:
         refused = await client.post(
             WEBHOOKS,
             json={"url": "http://localhost:9/hooks", "events": ["job.failed"]},
@@ -115,6 +125,33 @@ async def test_a_local_receiver_is_allowed_only_by_the_setting(
     assert "(loopback)" in assert_error(refused, 422, "validation_error")["message"]
     async with make_client(**LOCAL) as client:
         await register(client, alice, "http://localhost:9/hooks")
+
+
+async def test_other_ports_are_allowed_only_by_the_setting(
+    make_client: ClientFactory, alice: Account
+) -> None:
+    async with make_client(webhook_allowed_ports=[443, 8443]) as client:
+        allowed = await client.post(
+            WEBHOOKS,
+            json={"url": "https://93.184.215.14:8443/hooks", "events": ["job.failed"]},
+            headers=alice.headers,
+        )
+        default_port = await client.post(
+            WEBHOOKS,
+            json={"url": "https://93.184.215.14/hooks", "events": ["job.failed"]},
+            headers=alice.headers,
+        )
+        http_default = await client.post(
+            WEBHOOKS,
+            json={"url": "https://93.184.215.14:80/hooks", "events": ["job.failed"]},
+            headers=alice.headers,
+        )
+
+    assert allowed.status_code == 201, allowed.text
+    assert default_port.status_code == 201, default_port.text  # https without a port: 443
+    error = assert_error(http_default, 422, "validation_error")
+    assert [d["field"] for d in error["details"]] == ["body.url"]
+    assert error["message"] == "url must use port 443 or 8443, not 80"
 
 
 async def test_changing_an_endpoint(make_client: ClientFactory, alice: Account) -> None:
@@ -153,6 +190,7 @@ async def test_another_users_endpoint_is_not_found(
             await client.get(path, headers=bob.headers),
             await client.patch(path, json={"enabled": False}, headers=bob.headers),
             await client.get(f"{path}/deliveries", headers=bob.headers),
+            await client.post(f"{path}/rotate-secret", headers=bob.headers),
             await client.delete(path, headers=bob.headers),
         ]
         theirs = await client.get(WEBHOOKS, headers=bob.headers)
@@ -214,3 +252,23 @@ async def test_deliveries_are_listed_newest_first_for_subscribed_events_only(
     assert first["event_type"] == "job.succeeded"
     assert first["payload"]["type"] == "job.succeeded"
     assert first["next_attempt_at"] is not None
+
+
+async def test_each_endpoint_listening_for_an_event_gets_a_delivery_of_its_own(
+    make_client: ClientFactory, alice: Account, session: AsyncSession
+) -> None:
+    async with make_client(**LOCAL) as client:
+        endpoints = [
+            await register(client, alice, f"http://127.0.0.1:{port}/hooks", ["job.succeeded"])
+            for port in (9, 10)
+        ]
+        recorded = await record_event(session, uuid.UUID(alice.id), JOB_SUCCEEDED, {"n": 1})
+        logs = [
+            (await client.get(f"{WEBHOOKS}/{e['id']}/deliveries", headers=alice.headers)).json()
+            for e in endpoints
+        ]
+
+    assert recorded == 2
+    (first,), (second,) = (log["items"] for log in logs)
+    assert first["id"] != second["id"]
+    assert first["payload"] == second["payload"]

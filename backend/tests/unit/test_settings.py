@@ -65,3 +65,12 @@ def test_a_trusted_proxy_that_is_no_address_is_refused_by_name() -> None:
     # uvicorn would take it for a host name that never matches, and trust nobody, silently.
     with pytest.raises(ValidationError, match="TRUSTED_PROXIES: 'proxy-internal'"):
         Settings(trusted_proxies=["proxy-internal"], _env_file=None)
+
+
+def test_webhook_ports_are_read_as_a_list_of_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).webhook_allowed_ports == [443, 80]
+    monkeypatch.setenv("WEBHOOK_ALLOWED_PORTS", "[443, 8443]")
+    assert Settings(_env_file=None).webhook_allowed_ports == [443, 8443]
+    monkeypatch.setenv("WEBHOOK_ALLOWED_PORTS", "[443, 70000]")
+    with pytest.raises(ValidationError, match=r"webhook_allowed_ports\.1"):
+        Settings(_env_file=None)

@@ -1,9 +1,11 @@
 """Webhook endpoints: register a URL for events, see its deliveries. Deliveries are sent by the
 delivery loop (app/services/webhooks/sender.py), never by these routes."""
 
+from datetime import timedelta
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Body, Response, status
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep, SettingsDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
@@ -13,6 +15,8 @@ from app.api.schemas.webhooks import (
     WebhookCreated,
     WebhookDeliveryPublic,
     WebhookPublic,
+    WebhookSecretRotated,
+    WebhookSecretRotation,
     WebhookUpdate,
 )
 from app.db.models import LimitedAction, WebhookDelivery, WebhookEndpoint
@@ -23,10 +27,19 @@ from app.services.webhooks.endpoints import (
     WebhookUrlError,
     change_endpoint,
     register_endpoint,
+    rotate_secret,
 )
 from app.services.webhooks.events import record_ping
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=error_responses(401, 403, 422))
+
+
+# Optional: no body keeps the previous secret for a day. The example is given here, as FastAPI
+# does not take the model's for an optional body.
+RotationBody = Annotated[
+    WebhookSecretRotation | None,
+    Body(openapi_examples={"an hour": {"value": {"overlap_seconds": 3600}}}),
+]
 
 
 def invalid_url(error: WebhookUrlError) -> ApiError:
@@ -146,3 +159,26 @@ async def send_test_delivery(
         raise ApiError(409, "conflict", "the endpoint is disabled: turn it on (PATCH) first")
     await admit_and_commit(session, user.id, LimitedAction.WEBHOOK_TEST, settings)
     return await record_ping(session, endpoint.id)
+
+
+@router.post(
+    "/{endpoint_id:uuid}/rotate-secret",
+    response_model=WebhookSecretRotated,
+    responses=error_responses(404),
+)
+async def rotate_webhook_secret(
+    endpoint_id: UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    body: RotationBody = None,
+) -> WebhookSecretRotated:
+    """Make a new signing secret, shown in this response only. The old one still signs each
+    delivery beside it for `overlap_seconds` (a day unless told), so the receiver can switch
+    over without refusing a delivery; then only the new one signs."""
+    endpoint = await owned_endpoint(session, endpoint_id, user.id)
+    overlap = timedelta(seconds=(body or WebhookSecretRotation()).overlap_seconds)
+    secret = await rotate_secret(session, endpoint, settings, overlap)
+    return WebhookSecretRotated(
+        **WebhookPublic.model_validate(endpoint).model_dump(), secret=secret
+    )

@@ -58,6 +58,24 @@ class WebhookUpdate(BaseModel):
     )
 
 
+# Long enough for a receiver's deployment to take the new secret; short enough that a leaked
+# secret replaced by a rotation stops signing within days.
+MAX_OVERLAP_SECONDS = 7 * 24 * 3600
+
+
+class WebhookSecretRotation(BaseModel):
+    model_config = example(overlap_seconds=3600)
+
+    overlap_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        le=MAX_OVERLAP_SECONDS,
+        description="How long the secret being replaced still signs deliveries beside the new "
+        "one (a second signature in `webhook-signature`), for the receiver to switch over; 0 "
+        "ends it at once. At most a week.",
+    )
+
+
 class WebhookPublic(OrmModel):
     id: UUID
     url: str
@@ -65,6 +83,10 @@ class WebhookPublic(OrmModel):
     enabled: bool
     disabled_reason: str | None = Field(description="Why the endpoint is off, when it is.")
     consecutive_failures: int = Field(description="Failed attempts in a row, reset by a success.")
+    previous_secret_expires_at: datetime | None = Field(
+        description="After a secret rotation: until when the previous secret signs beside the "
+        "new one."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -73,6 +95,12 @@ class WebhookCreated(WebhookPublic):
     secret: str = Field(
         description="The signing secret (Standard Webhooks, `whsec_…`). Shown only in this "
         "response: store it now."
+    )
+
+
+class WebhookSecretRotated(WebhookPublic):
+    secret: str = Field(
+        description="The new signing secret (`whsec_…`). Shown only in this response: store it now."
     )
 
 

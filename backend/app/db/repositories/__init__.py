@@ -24,7 +24,7 @@ from app.db.repositories.usage_counter import Admission, CounterWindow, UsageCou
 from app.db.repositories.user import UserRepository
 from app.db.repositories.user_limit import UserLimitRepository
 from app.db.repositories.webhook_delivery import ClaimedDelivery, WebhookDeliveryRepository
-from app.db.repositories.webhook_endpoint import WebhookEndpointRepository
+from app.db.repositories.webhook_endpoint import StoredSecrets, WebhookEndpointRepository
 
 __all__ = [
     "Admission",
@@ -52,6 +52,7 @@ __all__ = [
     "PassageSpan",
     "PassageText",
     "SessionRepository",
+    "StoredSecrets",
     "TemplateRepository",
     "TokenReservationRepository",
     "TokensToday",

@@ -4,7 +4,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import case, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from app.db.models import WebhookDelivery, WebhookEndpoint
@@ -18,7 +18,8 @@ class ClaimedDelivery:
     id: UUID
     endpoint_id: UUID
     url: str
-    secret: str
+    secret: str  # as stored: encrypted
+    previous_secret: str | None  # as stored; None once its overlap is over
     event_type: str
     payload: dict[str, Any]
     attempts: int
@@ -44,9 +45,13 @@ class WebhookDeliveryRepository(BaseRepository[WebhookDelivery]):
             WebhookEndpoint.enabled,
             WebhookEndpoint.events.contains([event_type]),
         )
+        # Without the mapping's Python defaults: its client-side id would be one value for
+        # every row selected. The table's defaults (gen_random_uuid(), …) fill each row.
         result = await self.execute(
             insert(WebhookDelivery)
-            .from_select(["endpoint_id", "event_type", "payload"], subscribers)
+            .from_select(
+                ["endpoint_id", "event_type", "payload"], subscribers, include_defaults=False
+            )
             .returning(WebhookDelivery.id)
         )
         return len(result.all())
@@ -83,6 +88,12 @@ class WebhookDeliveryRepository(BaseRepository[WebhookDelivery]):
                 WebhookDelivery.endpoint_id,
                 WebhookEndpoint.url,
                 WebhookEndpoint.secret,
+                case(
+                    (
+                        WebhookEndpoint.previous_secret_expires_at > now,
+                        WebhookEndpoint.previous_secret,
+                    )
+                ),
                 WebhookDelivery.event_type,
                 WebhookDelivery.payload,
                 WebhookDelivery.attempts,

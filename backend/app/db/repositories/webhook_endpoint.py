@@ -1,10 +1,21 @@
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from uuid import UUID
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from app.db.models import WebhookEndpoint
 from app.db.repositories.base import BaseRepository
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSecrets:
+    """An endpoint's secrets as stored: encrypted, or in clear when written before that."""
+
+    id: UUID
+    secret: str
+    previous_secret: str | None
 
 
 class WebhookEndpointRepository(BaseRepository[WebhookEndpoint]):
@@ -66,6 +77,53 @@ class WebhookEndpointRepository(BaseRepository[WebhookEndpoint]):
 
     async def disable(self, endpoint_id: UUID, reason: str) -> None:
         await self._set(endpoint_id, enabled=False, disabled_reason=reason)
+
+    async def replace_secret(
+        self,
+        endpoint: WebhookEndpoint,
+        secret: str,
+        previous_secret: str | None,
+        overlap: timedelta,
+    ) -> None:
+        """A new (stored) secret; the previous one kept for `overlap` by the database's clock,
+        which the claim compares it with."""
+        endpoint.secret, endpoint.previous_secret = secret, previous_secret
+        endpoint.previous_secret_expires_at = (
+            None if previous_secret is None else func.clock_timestamp() + overlap
+        )
+        await self.flush()
+        # The expression's value is read back; an async session cannot load it lazily later.
+        await self.session.refresh(endpoint, ["previous_secret_expires_at"])
+
+    async def forget_ended_previous_secrets(self) -> int:
+        """Clear the previous secrets whose overlap is over; returns how many. They sign
+        nothing any more (the claim skips them), and a replaced secret may be a leaked one."""
+        result = await self.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.previous_secret_expires_at <= func.clock_timestamp())
+            .values(previous_secret=None, previous_secret_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)
+
+    async def stored_secrets_after(self, after: UUID | None, limit: int) -> list[StoredSecrets]:
+        """The stored secrets of up to `limit` endpoints, in id order after `after`, locked
+        until the transaction ends."""
+        statement = (
+            select(WebhookEndpoint.id, WebhookEndpoint.secret, WebhookEndpoint.previous_secret)
+            .order_by(WebhookEndpoint.id)
+            .limit(limit)
+            .with_for_update()
+        )
+        if after is not None:
+            statement = statement.where(WebhookEndpoint.id > after)
+        rows = await self.execute(statement)
+        return [StoredSecrets(*row) for row in rows]
+
+    async def store_secrets(
+        self, endpoint_id: UUID, secret: str, previous_secret: str | None
+    ) -> None:
+        await self._set(endpoint_id, secret=secret, previous_secret=previous_secret)
 
     async def _set(self, endpoint_id: UUID, **values: object) -> None:
         await self.execute(

@@ -1,6 +1,8 @@
-"""Registering and changing webhook endpoints: the URL rules, and the secret made once."""
+"""Registering and changing webhook endpoints: the URL rules, and the secret made once and
+rotated on request."""
 
 from collections.abc import Sequence
+from datetime import timedelta
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +12,7 @@ from app.core.security import new_webhook_secret
 from app.db.models import WebhookEndpoint
 from app.db.repositories import WebhookDeliveryRepository, WebhookEndpointRepository
 from app.services.webhooks.addresses import AddressRefusedError, checked_target, url_form_problem
+from app.services.webhooks.secrets import SecretUnreadableError, WebhookSecrets, webhook_secrets
 
 
 class WebhookUrlError(ValueError):
@@ -20,10 +23,17 @@ class TooManyEndpointsError(Exception):
     pass
 
 
+def url_problem(url: str, settings: Settings) -> str | None:
+    """What the settings find wrong with the URL's form (scheme, port, …), or None."""
+    return url_form_problem(
+        url, allow_http=settings.webhook_allow_http, allowed_ports=settings.webhook_allowed_ports
+    )
+
+
 async def check_url(url: str, settings: Settings) -> None:
     """WebhookUrlError unless the URL has an allowed form and its host resolves to addresses a
-    delivery may reach (checked again before each delivery: addresses change)."""
-    problem = url_form_problem(url, allow_http=settings.webhook_allow_http)
+    delivery may reach (both checked again before each delivery: settings and addresses change)."""
+    problem = url_problem(url, settings)
     if problem is not None:
         raise WebhookUrlError(problem)
     try:
@@ -39,7 +49,8 @@ async def check_url(url: str, settings: Settings) -> None:
 async def register_endpoint(
     session: AsyncSession, user_id: UUID, url: str, events: Sequence[str], settings: Settings
 ) -> tuple[WebhookEndpoint, str]:
-    """A new endpoint and its secret, which is returned here and never shown again."""
+    """A new endpoint and its secret, which is returned here and never shown again (it is
+    stored encrypted)."""
     endpoints = WebhookEndpointRepository(session)
     if await endpoints.count_by_user(user_id) >= settings.webhook_max_endpoints_per_user:
         raise TooManyEndpointsError(
@@ -47,7 +58,8 @@ async def register_endpoint(
         )
     await check_url(url, settings)
     secret = new_webhook_secret()
-    endpoint = await endpoints.create(user_id=user_id, url=url, events=events, secret=secret)
+    stored = webhook_secrets(settings).encrypt(secret)
+    endpoint = await endpoints.create(user_id=user_id, url=url, events=events, secret=stored)
     return endpoint, secret
 
 
@@ -76,3 +88,27 @@ async def change_endpoint(
         )
     await endpoints.flush()
     return endpoint
+
+
+async def rotate_secret(
+    session: AsyncSession, endpoint: WebhookEndpoint, settings: Settings, overlap: timedelta
+) -> str:
+    """A new secret for the endpoint, returned here and never shown again. The one it replaces
+    still signs beside it for `overlap` (not at all when zero); one kept from an earlier
+    rotation is dropped."""
+    secrets = webhook_secrets(settings)
+    secret = new_webhook_secret()
+    previous = kept_secret(secrets, endpoint.secret) if overlap else None
+    await WebhookEndpointRepository(session).replace_secret(
+        endpoint, secrets.encrypt(secret), previous, overlap
+    )
+    return secret
+
+
+def kept_secret(secrets: WebhookSecrets, stored: str) -> str | None:
+    """The secret being replaced, encrypted with the first key (it may be in clear, or under an
+    older key); None when no key reads it: it could not sign anyway."""
+    try:
+        return secrets.reencrypted(stored) or stored
+    except SecretUnreadableError:
+        return None

@@ -11,7 +11,8 @@ deliveries are given up; its owner turns it on again with PATCH.
 Signatures follow Standard Webhooks (the `standardwebhooks` library): the headers webhook-id
 (the delivery's id, the same on every attempt, for the receiver's deduplication),
 webhook-timestamp (this attempt's time) and webhook-signature (`v1,` + base64 HMAC-SHA256 of
-`id.timestamp.body` under the endpoint's secret).
+`id.timestamp.body` under the endpoint's secret, decrypted just before; during the overlap of a
+secret rotation, a second signature under the previous secret follows, after a space).
 """
 
 import asyncio
@@ -19,7 +20,7 @@ import contextlib
 import json
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,8 @@ from app.services.webhooks.addresses import (
     PinnedTarget,
     checked_target,
 )
+from app.services.webhooks.endpoints import url_problem
+from app.services.webhooks.secrets import SecretUnreadableError, webhook_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -56,13 +59,20 @@ class Outcome:
     error: str | None = None  # None: it succeeded
 
 
-def signed_headers(delivery: ClaimedDelivery, body: str, now: datetime) -> dict[str, str]:
-    """The Standard Webhooks headers of one attempt."""
-    message_id = str(delivery.id)
+class NotSentError(Exception):
+    """The delivery may not be attempted now; the message says why, for the owner."""
+
+
+def signed_headers(
+    message_id: str, body: str, now: datetime, secrets: Sequence[str]
+) -> dict[str, str]:
+    """The Standard Webhooks headers of one attempt, signed with each secret (in clear), the
+    signatures separated by spaces: a receiver accepts the message if one of them matches."""
+    signatures = " ".join(Webhook(secret).sign(message_id, now, body) for secret in secrets)
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(delivery.secret).sign(message_id, now, body),
+        "webhook-signature": signatures,
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }
@@ -77,6 +87,35 @@ def outcome_of(status: int, location: str | None) -> Outcome:
     return Outcome(status, f"answered HTTP {status}")
 
 
+def transport_failure(error: httpx.HTTPError) -> str:
+    """What the endpoint's owner is told when no answer came. Never the address, the port or
+    the system's words ("[Errno 111] Connect call failed ('10.0.0.5', 8081)"): whoever registers
+    URLs could map what listens where. A refused connection and one closed without an answer
+    read alike."""
+    if isinstance(error, httpx.ConnectTimeout):
+        return "could not connect"
+    if isinstance(error, httpx.TimeoutException):
+        return f"timed out ({type(error).__name__})"
+    tls = tls_error_behind(error)
+    if isinstance(tls, ssl.SSLCertVerificationError):
+        return "TLS failed: the certificate was not accepted"
+    if tls is not None:
+        return "TLS failed"
+    return "could not connect"
+
+
+def tls_error_behind(error: BaseException) -> ssl.SSLError | None:
+    """The TLS error that caused `error` (httpx wraps httpcore's, which wraps ssl's), if any."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ssl.SSLError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 class WebhookSender:
     """Claims due deliveries and sends them, one at a time per loop."""
 
@@ -89,6 +128,7 @@ class WebhookSender:
         self.unit_of_work = unit_of_work
         self.settings = settings
         self.verify = verify
+        self.secrets = webhook_secrets(settings)  # a bad key stops the start, not a delivery
         connect, read = (
             settings.webhook_connect_timeout_seconds,
             settings.webhook_read_timeout_seconds,
@@ -140,27 +180,56 @@ class WebhookSender:
 
     async def send(self, client: httpx.AsyncClient, delivery: ClaimedDelivery) -> Outcome:
         try:
-            target = await checked_target(
+            target = await self.checked_target(delivery)
+            secrets = self.secrets_of(delivery)
+        except NotSentError as refusal:
+            return Outcome(error=f"not sent: {refusal}")
+        body = json.dumps(delivery.payload, separators=(",", ":"))
+        now = datetime.now(UTC)
+        headers = target.headers | signed_headers(str(delivery.id), body, now, secrets)
+        return await self.post(client, target, body, headers)
+
+    async def checked_target(self, delivery: ClaimedDelivery) -> PinnedTarget:
+        """The URL checked again (the settings may have changed since it was registered), and
+        the addresses its host resolves to now."""
+        problem = url_problem(delivery.url, self.settings)
+        if problem is not None:
+            raise NotSentError(f"the URL {problem}")
+        try:
+            return await checked_target(
                 delivery.url,
                 allow_private=self.settings.webhook_allow_private_addresses,
                 lookup_seconds=self.settings.webhook_connect_timeout_seconds,
             )
         except AddressRefusedError as error:
-            return Outcome(error=f"not sent: {error}")
-        body = json.dumps(delivery.payload, separators=(",", ":"))
-        headers = target.headers | signed_headers(delivery, body, datetime.now(UTC))
+            raise NotSentError(str(error)) from None
+
+    def secrets_of(self, delivery: ClaimedDelivery) -> list[str]:
+        """The endpoint's secret, and the previous one during a rotation's overlap, decrypted
+        just before they sign."""
+        stored = [delivery.secret, delivery.previous_secret]
+        try:
+            return [self.secrets.decrypt(secret) for secret in stored if secret is not None]
+        except SecretUnreadableError as error:
+            logger.error("webhook endpoint %s: its secret: %s", delivery.endpoint_id, error)
+            raise NotSentError("the server cannot read the endpoint's secret") from None
+
+    async def post(
+        self, client: httpx.AsyncClient, target: PinnedTarget, body: str, headers: dict[str, str]
+    ) -> Outcome:
+        """The signed request and its outcome, within the attempt's deadline."""
         try:
             async with asyncio.timeout(self.attempt_seconds):
-                status, location = await self._post(client, target, body, headers)
+                status, location = await self.post_in_turn(client, target, body, headers)
         except TimeoutError:
             return Outcome(error=f"timed out (no answer within {self.attempt_seconds:g} s)")
-        except httpx.TimeoutException as error:
-            return Outcome(error=f"timed out ({type(error).__name__})")
         except httpx.HTTPError as error:
-            return Outcome(error=f"could not deliver: {type(error).__name__}: {error}")
+            # The address and the system's words are for the operator's eyes only.
+            logger.debug("webhook to %s: %r", target.url, error)
+            return Outcome(error=transport_failure(error))
         return outcome_of(status, location)
 
-    async def _post(
+    async def post_in_turn(
         self, client: httpx.AsyncClient, target: PinnedTarget, body: str, headers: dict[str, str]
     ) -> tuple[int, str | None]:
         """POST to the checked addresses in turn until one takes the connection; the answer's
