@@ -409,13 +409,10 @@ _REASONS = {
 }
 
 
-class ReplayAdapter(BaseAdapter):
-    """Answers requests from its routes; anything else raises `requests.ConnectionError`."""
+class RequestLog:
+    """The requests a replay was asked, answered or not."""
 
-    def __init__(self, routes: Iterable[Route] = ()) -> None:
-        super().__init__()
-        self.routes: list[Route] = list(routes)
-        self.requests: list[SeenRequest] = []
+    requests: list[SeenRequest]
 
     @property
     def unmatched(self) -> list[SeenRequest]:
@@ -423,6 +420,15 @@ class ReplayAdapter(BaseAdapter):
 
     def urls(self, method: str | None = None) -> list[str]:
         return [seen.url for seen in self.requests if method is None or seen.method == method]
+
+
+class ReplayAdapter(BaseAdapter, RequestLog):
+    """Answers requests from its routes; anything else raises `requests.ConnectionError`."""
+
+    def __init__(self, routes: Iterable[Route] = ()) -> None:
+        super().__init__()
+        self.routes: list[Route] = list(routes)
+        self.requests = []
 
     def add(self, route: Route) -> None:
         self.routes.append(route)
