@@ -383,7 +383,7 @@ class Route:
         return cls(
             method.upper(),
             f"{parts.scheme}://{parts.netloc}{parts.path}",
-            _sorted_query(parts.query),
+            sorted_query(parts.query),
             response,
             video_id_in_body,
         )
@@ -463,7 +463,7 @@ class ReplayAdapter(BaseAdapter, RequestLog):
     def _find(self, method: str, url: str, body: bytes | None) -> Route | None:
         parts = urlsplit(url)
         base = f"{parts.scheme}://{parts.netloc}{parts.path}"
-        query = _sorted_query(parts.query)
+        query = sorted_query(parts.query)
         for route in self.routes:
             if (route.method, route.url, route.query) != (method, base, query):
                 continue
@@ -532,7 +532,7 @@ def network_error(
     return requests.ConnectionError(wrapped, request=request)
 
 
-def _sorted_query(query: str) -> tuple[tuple[str, str], ...]:
+def sorted_query(query: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(parse_qsl(query, keep_blank_values=True)))
 
 
