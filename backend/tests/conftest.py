@@ -8,6 +8,7 @@ commit: a commit only releases a savepoint, and the outer rollback removes every
 
 import json
 import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -91,3 +92,15 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """The test's own rolled-back session."""
     async with rolled_back_session(engine) as test_session:
         yield test_session
+
+
+@pytest.fixture
+def no_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Belt and braces for replayed answers: a request escaping the replay fails instead of
+    connecting."""
+
+    def refuse(self: socket.socket, *args: object) -> None:
+        raise AssertionError(f"a test tried to open a network connection to {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)

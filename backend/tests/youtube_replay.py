@@ -383,7 +383,7 @@ class Route:
         return cls(
             method.upper(),
             f"{parts.scheme}://{parts.netloc}{parts.path}",
-            _sorted_query(parts.query),
+            sorted_query(parts.query),
             response,
             video_id_in_body,
         )
@@ -409,13 +409,10 @@ _REASONS = {
 }
 
 
-class ReplayAdapter(BaseAdapter):
-    """Answers requests from its routes; anything else raises `requests.ConnectionError`."""
+class RequestLog:
+    """The requests a replay was asked, answered or not."""
 
-    def __init__(self, routes: Iterable[Route] = ()) -> None:
-        super().__init__()
-        self.routes: list[Route] = list(routes)
-        self.requests: list[SeenRequest] = []
+    requests: list[SeenRequest]
 
     @property
     def unmatched(self) -> list[SeenRequest]:
@@ -423,6 +420,15 @@ class ReplayAdapter(BaseAdapter):
 
     def urls(self, method: str | None = None) -> list[str]:
         return [seen.url for seen in self.requests if method is None or seen.method == method]
+
+
+class ReplayAdapter(BaseAdapter, RequestLog):
+    """Answers requests from its routes; anything else raises `requests.ConnectionError`."""
+
+    def __init__(self, routes: Iterable[Route] = ()) -> None:
+        super().__init__()
+        self.routes: list[Route] = list(routes)
+        self.requests = []
 
     def add(self, route: Route) -> None:
         self.routes.append(route)
@@ -457,7 +463,7 @@ class ReplayAdapter(BaseAdapter):
     def _find(self, method: str, url: str, body: bytes | None) -> Route | None:
         parts = urlsplit(url)
         base = f"{parts.scheme}://{parts.netloc}{parts.path}"
-        query = _sorted_query(parts.query)
+        query = sorted_query(parts.query)
         for route in self.routes:
             if (route.method, route.url, route.query) != (method, base, query):
                 continue
@@ -526,7 +532,7 @@ def network_error(
     return requests.ConnectionError(wrapped, request=request)
 
 
-def _sorted_query(query: str) -> tuple[tuple[str, str], ...]:
+def sorted_query(query: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(parse_qsl(query, keep_blank_values=True)))
 
 

@@ -4,7 +4,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
-_YOUTUBE_HOSTS = {
+YOUTUBE_HOSTS = {
     "youtube.com",
     "www.youtube.com",
     "m.youtube.com",
@@ -12,7 +12,7 @@ _YOUTUBE_HOSTS = {
     "youtube-nocookie.com",
     "www.youtube-nocookie.com",
 }
-_SHORT_HOSTS = {"youtu.be", "www.youtu.be"}
+SHORT_HOSTS = {"youtu.be", "www.youtu.be"}
 _PATH_PREFIXES = ("embed", "shorts", "live", "v", "e")
 
 
@@ -24,9 +24,9 @@ def parse_video_id(value: str) -> str:
     url = urlparse(candidate if "://" in candidate else f"https://{candidate}")
     host = (url.hostname or "").lower()
     found: str | None = None
-    if host in _SHORT_HOSTS:
+    if host in SHORT_HOSTS:
         found = url.path.strip("/").split("/")[0]
-    elif host in _YOUTUBE_HOSTS:
+    elif host in YOUTUBE_HOSTS:
         found = _id_from_youtube_url(url.path, url.query)
     else:
         raise ValueError(f"not a YouTube video id or URL: {value!r}")

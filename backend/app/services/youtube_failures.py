@@ -12,6 +12,10 @@ Every failure is sorted once, here, into what retrying can fix and what it canno
 
 A failure that ends the job names the way out: upload the captions (`UPLOAD_INSTEAD`), or ask
 again in a language the video has.
+
+Listing a playlist's or a channel's videos (`app/services/youtube_listing.py`) fails in the same
+ways, plus one of its own: the playlist or channel does not exist or is private
+(`COLLECTION_NOT_FOUND`). `for_collection` gives such a failure a way out that fits a collection.
 """
 
 import errno
@@ -42,6 +46,12 @@ from youtube_transcript_api._errors import (
 UPLOAD_ROUTE = "POST /api/v1/transcripts/upload"
 UPLOAD_INSTEAD = f"Upload the video's captions instead: {UPLOAD_ROUTE} (an SRT or WebVTT file)."
 LATER_OR_UPLOAD = f"Ask again later, or upload the video's captions: {UPLOAD_ROUTE}."
+COLLECTION_LATER = "Ask again later."
+COLLECTION_UPLOAD_INSTEAD = f"Upload the videos' captions instead, one file each: {UPLOAD_ROUTE}."
+COLLECTION_CHECK_LINK = (
+    "Check the link: the playlist or channel must exist and be public or unlisted "
+    "(YouTube shows private ones only to their owner)."
+)
 
 
 class FailureCode(StrEnum):
@@ -54,6 +64,7 @@ class FailureCode(StrEnum):
     UNREADABLE_ANSWER = "unreadable_answer"
     NO_CAPTIONS = "no_captions"
     VIDEO_UNAVAILABLE = "video_unavailable"
+    COLLECTION_NOT_FOUND = "collection_not_found"
 
 
 RETRIED = frozenset(
@@ -129,17 +140,25 @@ def _rate_limited(response: requests.Response | None) -> FetchError:
             FailureCode.RATE_LIMITED,
             "YouTube answered with a CAPTCHA page: too many requests from this server's address",
         )
-    return FetchError(
-        FailureCode.RATE_LIMITED,
-        "YouTube is limiting this server's requests (HTTP 429)",
-        retry_after=retry_after_seconds(response.headers.get("Retry-After")),
-    )
+    return from_http_status(429, response.headers.get("Retry-After"))
 
 
 def _http_failure(response: requests.Response | None) -> FetchError:
-    status = response.status_code if response is not None else None
+    if response is None:
+        return from_http_status(None)
+    return from_http_status(response.status_code, response.headers.get("Retry-After"))
+
+
+def from_http_status(status: int | None, retry_after: str | None = None) -> FetchError:
+    """An answer with an error status (None: a 5xx whose status was lost), with the
+    `Retry-After` header YouTube sent with it."""
+    if status == 429:
+        return FetchError(
+            FailureCode.RATE_LIMITED,
+            "YouTube is limiting this server's requests (HTTP 429)",
+            retry_after=retry_after_seconds(retry_after),
+        )
     if status is None or status >= 500:
-        retry_after = response.headers.get("Retry-After") if response is not None else None
         return FetchError(
             FailureCode.UPSTREAM_ERROR,
             f"YouTube's server answered HTTP {status or '5xx'}",
@@ -197,6 +216,23 @@ def unreadable_answer() -> FetchError:
 
 def empty_captions() -> FetchError:
     return FetchError(FailureCode.NO_CAPTIONS, "The video's captions are empty")
+
+
+# --- Playlists and channels -------------------------------------------------------------------
+
+
+def collection_not_found(reason: str) -> FetchError:
+    """The playlist or channel does not exist, or only its owner may see it."""
+    return FetchError(FailureCode.COLLECTION_NOT_FOUND, reason, way_out=COLLECTION_CHECK_LINK)
+
+
+def for_collection(error: FetchError) -> FetchError:
+    """The same failure met while listing a playlist or channel: uploading one video's captions
+    is no way out for a list of videos."""
+    if error.code == FailureCode.COLLECTION_NOT_FOUND:
+        return error
+    way_out = COLLECTION_LATER if error.transient else COLLECTION_UPLOAD_INSTEAD
+    return FetchError(error.code, error.reason, way_out=way_out, retry_after=error.retry_after)
 
 
 # --- The network ------------------------------------------------------------------------------

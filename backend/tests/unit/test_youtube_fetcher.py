@@ -4,7 +4,6 @@ See tests/youtube_replay.py for how requests are matched; nothing here reaches t
 """
 
 import dataclasses
-import socket
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -48,15 +47,7 @@ GERMAN: list[Caption] = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def no_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Belt and braces: a request escaping the replay adapter fails instead of connecting."""
-
-    def refuse(self: socket.socket, *args: object) -> None:
-        raise AssertionError(f"a test tried to open a network connection to {args}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+pytestmark = pytest.mark.usefixtures("no_sockets")
 
 
 def video(
