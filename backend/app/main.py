@@ -27,6 +27,7 @@ from app.api.middleware import (
 from app.api.routes import (
     api_keys,
     auth,
+    collections,
     config,
     conversations,
     drafts,
@@ -58,6 +59,7 @@ from app.services.runtime_settings import RuntimeSettings
 from app.services.webhooks.secrets import webhook_secrets
 from app.services.webhooks.sender import start_senders
 from app.services.youtube_fetcher import YouTubeFetcher
+from app.services.youtube_listing import YouTubeLister
 from app.web import install_web_page
 
 API_PREFIX = "/api/v1"
@@ -147,6 +149,7 @@ def api_router() -> APIRouter:
         webhooks,
         config,
         invitations,
+        collections,
     )
     for module in modules:
         router.include_router(module.router)
@@ -194,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime_settings = RuntimeSettings(settings)
     # Shared by the workers (passages) and searches (queries); its model loads on first use.
     app.state.embedder = Embedder(settings) if settings.embeddings_enabled else None
+    app.state.video_lister = YouTubeLister()
     install_error_handlers(app)
     install_docs(app)
     document_answer_stream_in(app)

@@ -136,6 +136,7 @@ class ReplayVideo:
     network_failure: NetworkFailure = "unreachable"  # how a "network_down" request fails
     server_status: int = 500  # what a "server_error" request answers
     retry_after: str | None = None  # the Retry-After header of a 429 or 5xx answer
+    description: str = ""  # videoDetails.shortDescription: where a video's own chapters are
 
     def tracks(self) -> list[ReplayTrack]:
         main = ReplayTrack(self.language_code, self.captions, self.is_generated)
@@ -186,6 +187,7 @@ def player_json(video: ReplayVideo) -> dict[str, Any]:
         "title": video.title,
         "author": video.channel_name,
         "lengthSeconds": str(_length_seconds(video.captions)),
+        "shortDescription": video.description,
     }
     if video.status == "transcripts_disabled":
         return data

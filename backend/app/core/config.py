@@ -131,6 +131,11 @@ class Settings(BaseSettings):
     job_retry_base_seconds: float = Field(default=10.0, ge=0)
     job_retry_max_seconds: float = Field(default=600.0, ge=0)
     ingest_languages: list[str] = Field(default_factory=lambda: ["en"])
+    # Collections (app/services/collections.py): the most videos one listing of a playlist or a
+    # channel takes (its newest, for a channel), and the least time between two
+    # collection.progress webhook events of one collection.
+    collection_max_videos: int = Field(default=50, ge=1, le=500)
+    collection_progress_event_seconds: float = Field(default=10.0, ge=0)
 
     # Webhooks (app/services/webhooks/): deliveries are sent by a background loop beside the
     # job workers, never on the request path.

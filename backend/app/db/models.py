@@ -44,8 +44,16 @@ MESSAGE_ROLES = ("user", "assistant", "system")
 JOB_KINDS = ("youtube_ingest", "embed")
 JOB_STATUSES = ("queued", "running", "done", "failed")
 USAGE_KINDS = ("chat", "draft")
-WEBHOOK_EVENTS = ("job.succeeded", "job.failed", "transcript.ready")
+WEBHOOK_EVENTS = (
+    "job.succeeded",
+    "job.failed",
+    "transcript.ready",
+    "collection.progress",
+    "collection.ready",
+)
 WEBHOOK_DELIVERY_STATUSES = ("pending", "succeeded", "failed")
+COLLECTION_KINDS = ("playlist", "channel", "videos")
+CHAPTER_SOURCES = ("description", "computed", "model")
 # Full-text search configuration of chunks.search_vector (migration 0004).
 SEARCH_CONFIG = "english"
 TEMPLATE_TYPES = ("linkedin", "twitter", "blog", "email")
@@ -221,6 +229,10 @@ class Conversation(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = owner_fk("users", index=False)
     title: Mapped[str | None] = mapped_column(String(500))
+    # What its questions may cite: these transcripts and the videos of these collections (both
+    # NULL: the whole library). Ids that no longer exist are ignored when the scope is read.
+    scope_transcript_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
+    scope_collection_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
@@ -271,6 +283,9 @@ class Transcript(Base):
     channel_name: Mapped[str | None] = mapped_column(String(255))
     duration: Mapped[int | None] = mapped_column(Integer)
     transcript_text: Mapped[str] = mapped_column(Text, nullable=False)
+    # A few sentences on the whole video, and where its chapters came from (`chapters`).
+    summary: Mapped[str | None] = mapped_column(Text)
+    chapters_source: Mapped[str | None] = mapped_column(String(20))
     # Counted against the owner's stored-words quota (user_limits.stored_words).
     word_count: Mapped[int] = mapped_column(
         Integer, nullable=False, server_default=text("0"), default=0
@@ -701,3 +716,89 @@ class WebhookDelivery(Base):
         DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()
     )
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Collection(Base):
+    """A named set of videos: a playlist's, a channel's, or a list of links. Its videos are
+    ingested by one job each; its progress is read from them (app/services/collections.py)."""
+
+    __tablename__ = "collections"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_quoted_list(COLLECTION_KINDS)})", name="kind_allowed"),
+        Index("ix_collections_user_id_created_at", "user_id", text("created_at DESC")),
+        # One collection per playlist or channel and user: adding it again is a refresh.
+        Index(
+            "uq_collections_user_id_kind_source_id",
+            "user_id",
+            "kind",
+            "source_id",
+            unique=True,
+            postgresql_where=text("source_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_fk("users", index=False)  # the composite index leads
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    source_url: Mapped[str | None] = mapped_column(Text)
+    source_id: Mapped[str | None] = mapped_column(String(200))
+    # The last listing: why it stopped early, and whether the source held more than the cap.
+    listing_error: Mapped[str | None] = mapped_column(Text)
+    listing_truncated: Mapped[bool] = mapped_column(
+        nullable=False, server_default=text("false"), default=False
+    )
+    refreshed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    # When the last collection.progress event was recorded: they are throttled.
+    progress_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+
+class CollectionVideo(Base):
+    """One video of a collection, in the collection's order. Its state is its transcript's (the
+    owner's, by video id) or its ingest job's; a video the listing found unavailable says why."""
+
+    __tablename__ = "collection_videos"
+
+    collection_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("collections.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    youtube_video_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    title: Mapped[str | None] = mapped_column(String(500))
+    duration: Mapped[int | None] = mapped_column(Integer)
+    unavailable_reason: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="SET NULL"), index=True
+    )
+    added_at: Mapped[datetime] = created_at()
+
+
+class Chapter(Base):
+    """A part of a transcript on one topic: where it starts, a title and a short summary."""
+
+    __tablename__ = "chapters"
+    __table_args__ = (
+        UniqueConstraint("transcript_id", "chapter_index"),
+        CheckConstraint(f"source IN ({_quoted_list(CHAPTER_SOURCES)})", name="source_allowed"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    transcript_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("transcripts.id", ondelete="CASCADE"),
+        nullable=False,
+    )
+    user_id: Mapped[uuid.UUID] = owner_fk("users")
+    chapter_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    title: Mapped[str] = mapped_column(String(300), nullable=False)
+    start_seconds: Mapped[float] = mapped_column(Double, nullable=False)
+    end_seconds: Mapped[float | None] = mapped_column(Double)
+    summary: Mapped[str] = mapped_column(Text, nullable=False)
+    source: Mapped[str] = mapped_column(String(20), nullable=False)
+    created_at: Mapped[datetime] = created_at()

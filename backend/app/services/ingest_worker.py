@@ -34,6 +34,7 @@ from app.db.models import Job
 from app.db.repositories import JobRepository, TranscriptRepository
 from app.db.repositories.job import EMBED, INGEST
 from app.db.session import get_engine
+from app.services import chapters, collections
 from app.services.embeddings.base import EmbeddingError
 from app.services.passage_embeddings import Embedder
 from app.services.runtime_settings import RuntimeSettings
@@ -234,6 +235,7 @@ class IngestWorker:
         except EmbeddingError as error:
             await self._handle_failure(job, JobFailure("embedding_failed", str(error), True))
             return
+        await self._with_heartbeat(job, self._find_chapters(job.transcript_id))
         async with self.unit_of_work() as session:
             await self._mark_done(session, job, job.transcript_id)
             await record_event(
@@ -243,6 +245,19 @@ class IngestWorker:
                 transcript_ready_data(job.transcript_id, job.video_id),
             )
         logger.info("job %s: embedded %d chunks", job.id, embedded)
+
+    async def _find_chapters(self, transcript_id: uuid.UUID) -> None:
+        """Chapters, now that the vectors are in. A failure here leaves the transcript without
+        chapters (they are found on first read then), not its job failed."""
+        assert self.embedder is not None
+        try:
+            model_name = (await self.embedder.provider()).model_name
+            async with self.unit_of_work() as session:
+                transcript = await TranscriptRepository(session).get_by_id(transcript_id)
+                if transcript is not None:
+                    await chapters.find_and_store(session, transcript, model_name)
+        except Exception:
+            logger.exception("transcript %s: its chapters could not be found", transcript_id)
 
     async def _with_heartbeat(self, job: ClaimedJob, work: Awaitable[T]) -> T:
         heart = asyncio.create_task(self._beat(job))
@@ -288,6 +303,7 @@ class IngestWorker:
             data = job_data(job.id, job.kind, job.video_id, job.attempts, status="failed")
             data |= {"error_code": code, "error": message}
             await record_event(session, job.user_id, JOB_FAILED, data)
+            await collections.job_settled(session, job.id, self.settings)
 
     async def _mark_done(
         self, session: AsyncSession, job: ClaimedJob, transcript_id: uuid.UUID
@@ -297,6 +313,7 @@ class IngestWorker:
         data = job_data(job.id, job.kind, job.video_id, job.attempts, status="done")
         data["transcript_id"] = str(transcript_id)
         await record_event(session, job.user_id, JOB_SUCCEEDED, data)
+        await collections.job_settled(session, job.id, self.settings)
 
     async def _store(self, job: ClaimedJob, video: FetchedVideo) -> None:
         new = NewTranscript(
@@ -305,7 +322,7 @@ class IngestWorker:
             title=video.title,
             channel_name=video.channel_name,
             duration=video.duration,
-            metadata={"language": video.language_code, "auto_generated": video.is_generated},
+            metadata=video_metadata(video),
         )
         try:
             async with self.unit_of_work() as session:
@@ -325,6 +342,16 @@ class IngestWorker:
             await self._handle_failure(job, JobFailure("quota_exceeded", str(error), False))
             return
         logger.info("job %s: stored %d chunks", job.id, chunks)
+
+
+def video_metadata(video: FetchedVideo) -> dict[str, object]:
+    metadata: dict[str, object] = {
+        "language": video.language_code,
+        "auto_generated": video.is_generated,
+    }
+    if video.description:
+        metadata["description"] = video.description[:5000]
+    return metadata
 
 
 def start_workers(

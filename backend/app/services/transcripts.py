@@ -31,6 +31,7 @@ from app.db.repositories import (
     TranscriptRepository,
     UncutChunk,
 )
+from app.services import chapters
 from app.services.captions import parse_captions
 from app.services.chunking import Segment, TextChunk, chunk_segments, chunk_text
 from app.services.passages import TextPassage, chunk_passages
@@ -206,6 +207,8 @@ async def store_transcript(
             max_attempts=settings.job_max_attempts,
         )
     else:  # nothing to embed: the transcript is as ready as it will be
+        await session.flush()
+        await chapters.find_and_store(session, stored, None)
         await record_event(
             session,
             user_id,

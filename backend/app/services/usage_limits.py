@@ -144,8 +144,10 @@ async def admit(
     settings: Settings,
     *,
     spends_tokens: bool = True,
+    amount: int = 1,
 ) -> None:
-    """Count the request against the user's limits, or raise LimitReachedError.
+    """Count the request against the user's limits (`amount` times: each video of a playlist
+    counts), or raise LimitReachedError.
 
     The count is in `session`'s transaction and holds the counter's row lock until it ends:
     commit soon after, before slow work, so that the user's next request is not kept waiting
@@ -156,8 +158,10 @@ async def admit(
         await _reserve_tokens(session, user_id, limits.tokens_per_day, settings)
     counted = COUNTED[action]
     limit = getattr(limits, counted.name)
+    if limit and amount > limit:  # can never fit: no window would admit it
+        raise LimitReachedError(counted.name, limit, int(counted.window.total_seconds()))
     counters = UsageCounterRepository(session)
-    admission = await counters.count_one(user_id, action, counted.window, limit or None)
+    admission = await counters.count_many(user_id, action, counted.window, limit or None, amount)
     if not admission.admitted:
         counter = admission.counter
         wait = seconds_until(counter.window_start + counted.window, counter.now)
@@ -171,6 +175,7 @@ async def admit_and_commit(
     settings: Settings,
     *,
     spends_tokens: bool = True,
+    amount: int = 1,
 ) -> None:
     """`admit`, then commit `session` at once, before the work: the count stands whatever becomes
     of the work, and the counter's lock is not held during it. Call it before the request writes
@@ -178,7 +183,7 @@ async def admit_and_commit(
     which a limit can afford; a request's own rows must not be lost so)."""
     counters = UsageCounterRepository(session)
     await counters.commit_without_waiting_for_disk()
-    await admit(session, user_id, action, settings, spends_tokens=spends_tokens)
+    await admit(session, user_id, action, settings, spends_tokens=spends_tokens, amount=amount)
     await session.commit()
 
 

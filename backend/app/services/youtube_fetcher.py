@@ -40,6 +40,7 @@ class FetchedVideo:
     segments: list[Segment]
     title: str | None
     channel_name: str | None
+    description: str | None = None  # where a video lists its own chapters
 
     @property
     def duration(self) -> int | None:
@@ -47,6 +48,19 @@ class FetchedVideo:
         if not self.segments:
             return None
         return round(max(segment.start + segment.duration for segment in self.segments))
+
+
+PLAYER_PATH = "/youtubei/v1/player"
+
+
+def description_of(response: Response) -> str | None:
+    """`videoDetails.shortDescription` of an innertube player answer, if it has one."""
+    try:
+        details = response.json().get("videoDetails") or {}
+    except (ValueError, AttributeError):
+        return None
+    description = details.get("shortDescription") if isinstance(details, dict) else None
+    return description if isinstance(description, str) and description.strip() else None
 
 
 class TimeoutAdapter(HTTPAdapter):
@@ -80,13 +94,17 @@ class YouTubeFetcher:
         self.http = http or session_with_timeout()
         # The library turns a 429 into an error without the answer: its Retry-After is kept here.
         self.last_response: Response | None = None
+        # The library reads the player answer for captions only; its description is kept here.
+        self.description: str | None = None
         self.http.hooks["response"].append(self._remember)
 
     def _remember(self, response: Response, *args: Any, **kwargs: Any) -> None:
         self.last_response = response
+        if response.ok and response.request.path_url.startswith(PLAYER_PATH):
+            self.description = description_of(response)
 
     def fetch(self, video_id: str, languages: Sequence[str]) -> FetchedVideo:
-        self.last_response = None
+        self.last_response, self.description = None, None
         try:
             fetched = YouTubeTranscriptApi(http_client=self.http).fetch(
                 video_id, languages=languages
@@ -112,6 +130,7 @@ class YouTubeFetcher:
             segments=segments,
             title=title,
             channel_name=channel,
+            description=self.description,
         )
 
     def _title_and_channel(self, video_id: str) -> tuple[str | None, str | None]:

@@ -36,6 +36,9 @@ APP_TABLES = {
     "webhook_deliveries",
     "token_reservations",
     "invitations",
+    "collections",
+    "collection_videos",
+    "chapters",
 }
 APP_FUNCTIONS = {"set_updated_at", "update_conversation_timestamp"}
 

@@ -20,16 +20,22 @@ from app.api.schemas.conversations import (
     ChatExchange,
     ConversationCreate,
     ConversationPublic,
-    ConversationRename,
+    ConversationUpdate,
     MessageCreate,
     MessagePublic,
 )
 from app.api.streaming import STREAM_EVENT_SCHEMA, AnswerStream, stream_answer
 from app.core.config import Settings
 from app.db.models import Conversation, LimitedAction, User
-from app.db.repositories import ConversationRepository, MessageRepository, TranscriptRepository
+from app.db.repositories import (
+    CollectionRepository,
+    ConversationRepository,
+    MessageRepository,
+    TranscriptRepository,
+)
 from app.services import chat
 from app.services.chat import start_turn
+from app.services.scope import narrowed, scoped_transcripts
 from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(
@@ -47,12 +53,39 @@ async def owned_conversation(
     return conversation
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ConversationPublic)
+async def check_scope(
+    session: AsyncSession,
+    user: User,
+    transcript_ids: list[UUID] | None,
+    collection_ids: list[UUID] | None,
+) -> None:
+    """Every id is the user's: a foreign or unknown one answers 404."""
+    await owned_transcript_ids(session, transcript_ids, user)
+    if collection_ids:
+        owned = await CollectionRepository(session).owned_ids(user.id, collection_ids)
+        for collection_id in collection_ids:
+            if collection_id not in owned:
+                raise not_found("Collection", collection_id)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ConversationPublic,
+    responses=error_responses(404),
+)
 async def create_conversation(
     body: ConversationCreate, user: CurrentUser, session: SessionDep
 ) -> Conversation:
-    """Start a conversation, optionally titled."""
-    return await ConversationRepository(session).create(user_id=user.id, title=body.title)
+    """Start a conversation, optionally titled, and optionally scoped: its questions are then
+    answered from the chosen transcripts and collections only."""
+    await check_scope(session, user, body.transcript_ids, body.collection_ids)
+    return await ConversationRepository(session).create(
+        user_id=user.id,
+        title=body.title,
+        transcript_ids=body.transcript_ids,
+        collection_ids=body.collection_ids,
+    )
 
 
 @router.get("", response_model=Page[ConversationPublic])
@@ -76,11 +109,23 @@ async def get_conversation(
 @router.patch(
     "/{conversation_id:uuid}", response_model=ConversationPublic, responses=error_responses(404)
 )
-async def rename_conversation(
-    conversation_id: UUID, body: ConversationRename, user: CurrentUser, session: SessionDep
+async def update_conversation(
+    conversation_id: UUID, body: ConversationUpdate, user: CurrentUser, session: SessionDep
 ) -> Conversation:
+    """Rename it, or change its scope: each field given is changed (`null` ids: any video)."""
     conversation = await owned_conversation(session, conversation_id, user)
-    return await ConversationRepository(session).update(conversation.id, title=body.title)
+    given = body.model_fields_set
+    await check_scope(session, user, body.transcript_ids, body.collection_ids)
+    changes: dict[str, object] = {}
+    if "title" in given and body.title is not None:
+        changes["title"] = body.title
+    if "transcript_ids" in given:
+        changes["scope_transcript_ids"] = body.transcript_ids
+    if "collection_ids" in given:
+        changes["scope_collection_ids"] = body.collection_ids
+    if not changes:
+        return conversation
+    return await ConversationRepository(session).update(conversation.id, **changes)
 
 
 @router.delete(
@@ -185,7 +230,11 @@ async def ask(
     429 `rate_limited` past the caller's asks per minute or tokens per day (`GET /usage`)."""
     check_length(body.content, settings)
     conversation = await owned_conversation(session, conversation_id, user)
-    transcript_ids = await owned_transcript_ids(session, body.transcript_ids, user)
+    asked = await owned_transcript_ids(session, body.transcript_ids, user)
+    scope = await scoped_transcripts(
+        session, user.id, conversation.scope_transcript_ids, conversation.scope_collection_ids
+    )
+    transcript_ids = narrowed(scope, asked)
     await admit_and_commit(session, user.id, LimitedAction.ASK, settings)
     turn = await start_turn(
         session,

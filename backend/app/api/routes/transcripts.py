@@ -5,11 +5,13 @@ from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep
+from app.api.deps import CurrentUser, EmbeddingsDep, RuntimeSettingsDep, SessionDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.jobs import IngestRequest, JobPublic
 from app.api.schemas.transcripts import (
+    ChapterPublic,
+    ChaptersPublic,
     ChunkPublic,
     TranscriptCreate,
     TranscriptCreated,
@@ -18,13 +20,19 @@ from app.api.schemas.transcripts import (
 )
 from app.api.validation import PROBLEMS
 from app.db.models import LimitedAction, Transcript, User
-from app.db.repositories import ChunkRepository, JobRepository, TranscriptRepository
+from app.db.repositories import (
+    ChapterRepository,
+    ChunkRepository,
+    JobRepository,
+    TranscriptRepository,
+)
+from app.services import chapters
 from app.services.captions import CaptionFileError, caption_format
 from app.services.chunking import Segment
 from app.services.ingest_worker import wake_workers
 from app.services.transcripts import CaptionFile, NewTranscript, store_transcript
 from app.services.usage_limits import admit_and_commit
-from app.services.youtube import parse_video_id
+from app.services.youtube import parse_video_id, watch_url
 
 router = APIRouter(
     prefix="/transcripts", tags=["transcripts"], responses=error_responses(401, 403, 422)
@@ -212,4 +220,45 @@ async def list_chunks(
     items = await chunks.list_by_transcript(transcript.id, limit, offset)
     return page_of(
         ChunkPublic, items, await chunks.count_by_transcript(transcript.id), limit, offset
+    )
+
+
+@router.get(
+    "/{transcript_id:uuid}/chapters",
+    response_model=ChaptersPublic,
+    responses=error_responses(404),
+)
+async def get_chapters(
+    transcript_id: UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    embeddings: EmbeddingsDep,
+) -> ChaptersPublic:
+    """The video's chapters (title, start, a short summary, a link to the moment) and a summary
+    of the whole: its own chapters when its description lists them, else found where its topics
+    change. Found in the background once its vectors are in; a transcript stored before is
+    outlined on this first read."""
+    transcript = await owned_transcript(session, transcript_id, user)
+    if transcript.chapters_source is None:
+        model_name = embeddings.model_name if embeddings is not None else None
+        await chapters.find_and_store(session, transcript, model_name)
+        await session.refresh(transcript)
+    found = await ChapterRepository(session).for_transcript(transcript.id)
+    video = transcript.youtube_video_id
+    return ChaptersPublic(
+        transcript_id=transcript.id,
+        youtube_video_id=video,
+        source=transcript.chapters_source if found else None,
+        summary=transcript.summary,
+        chapters=[
+            ChapterPublic(
+                index=chapter.chapter_index,
+                title=chapter.title,
+                start_seconds=chapter.start_seconds,
+                end_seconds=chapter.end_seconds,
+                summary=chapter.summary,
+                url=watch_url(video, chapter.start_seconds),
+            )
+            for chapter in found
+        ],
     )

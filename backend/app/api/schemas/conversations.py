@@ -9,26 +9,59 @@ from pydantic import MISSING, AliasChoices, BaseModel, ConfigDict, Field
 
 from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, NonBlankStr, OrmModel, example
 
+ScopeTranscripts = Field(
+    default=None,
+    max_length=200,
+    description="Answer from these transcripts only (with `collection_ids`: from either).",
+)
+ScopeCollections = Field(
+    default=None,
+    max_length=50,
+    description="Answer from the videos of these collections only (as they hold them when "
+    "each question is asked).",
+)
+
 
 class ConversationCreate(BaseModel):
-    model_config = example(title="Sourdough questions")
+    model_config = example(title="Sourdough questions", collection_ids=[EXAMPLE_ID])
 
     title: str | None = Field(default=None, max_length=500)
+    transcript_ids: list[UUID] | None = ScopeTranscripts
+    collection_ids: list[UUID] | None = ScopeCollections
 
 
-class ConversationRename(BaseModel):
-    model_config = example(title="Bread, mostly")
+class ConversationUpdate(BaseModel):
+    """Each field given is changed; `null` for both ids lifts the scope (the whole library)."""
 
-    title: str = Field(min_length=1, max_length=500)
+    model_config = example(title="Bread, mostly", transcript_ids=[EXAMPLE_ID])
+
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    transcript_ids: list[UUID] | None = ScopeTranscripts
+    collection_ids: list[UUID] | None = ScopeCollections
 
 
 class ConversationPublic(OrmModel):
     model_config = example(
-        id=EXAMPLE_ID, title="Sourdough questions", created_at=EXAMPLE_TIME, updated_at=EXAMPLE_TIME
+        id=EXAMPLE_ID,
+        title="Sourdough questions",
+        transcript_ids=None,
+        collection_ids=[EXAMPLE_ID],
+        created_at=EXAMPLE_TIME,
+        updated_at=EXAMPLE_TIME,
     )
 
     id: UUID
     title: str | None
+    transcript_ids: list[UUID] | None = Field(
+        default=None,
+        validation_alias=AliasChoices("transcript_ids", "scope_transcript_ids"),
+        description="The scope: its questions cite these transcripts only (null: any).",
+    )
+    collection_ids: list[UUID] | None = Field(
+        default=None,
+        validation_alias=AliasChoices("collection_ids", "scope_collection_ids"),
+        description="The scope: and the videos of these collections (null: any).",
+    )
     created_at: datetime
     updated_at: datetime
 

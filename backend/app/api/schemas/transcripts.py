@@ -1,10 +1,10 @@
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Literal, Self
 from uuid import UUID
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 
-from app.api.schemas.common import JsonObject, OrmModel, example
+from app.api.schemas.common import EXAMPLE_ID, JsonObject, OrmModel, example
 from app.services.youtube import parse_video_id
 
 MAX_SECONDS = 10_000_000  # about 115 days: longer than any video
@@ -90,3 +90,41 @@ class ChunkPublic(OrmModel):
     chunk_text: str
     token_count: int
     metadata: dict[str, Any] = Field(validation_alias=AliasChoices("meta", "metadata"))
+
+
+class ChapterPublic(BaseModel):
+    index: int
+    title: str
+    start_seconds: float
+    end_seconds: float | None
+    summary: str = Field(description="Two or three of its own sentences.")
+    url: str = Field(description="The video at the chapter's start.")
+
+
+class ChaptersPublic(BaseModel):
+    model_config = example(
+        transcript_id=EXAMPLE_ID,
+        youtube_video_id="dQw4w9WgXcQ",
+        source="computed",
+        summary="We start the starter on Monday. Feed it twice a day until it doubles.",
+        chapters=[
+            {
+                "index": 0,
+                "title": "Starter, flour, feeding",
+                "start_seconds": 0.0,
+                "end_seconds": 212.5,
+                "summary": "We start the starter on Monday. Feed it twice a day.",
+                "url": "https://youtu.be/dQw4w9WgXcQ?t=0",
+            }
+        ],
+    )
+
+    transcript_id: UUID
+    youtube_video_id: str
+    source: Literal["description", "computed", "model"] | None = Field(
+        description="The video's own chapters (`description`), found from its words "
+        "(`computed`), or titled by the language model (`model`); null for a transcript "
+        "without timing."
+    )
+    summary: str | None = Field(description="A few sentences on the whole video.")
+    chapters: list[ChapterPublic]

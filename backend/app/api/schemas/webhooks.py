@@ -6,11 +6,15 @@ from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from app.api.schemas.common import OrmModel, example
 
-WebhookEvent = Literal["job.succeeded", "job.failed", "transcript.ready"]
+WebhookEvent = Literal[
+    "job.succeeded", "job.failed", "transcript.ready", "collection.progress", "collection.ready"
+]
 
 EVENTS_NOTE = (
     "`job.succeeded` and `job.failed`: a job (ingest or embed) finished; "
-    "`transcript.ready`: a transcript's vectors are in (it is searchable by meaning)."
+    "`transcript.ready`: a transcript's vectors are in (it is searchable by meaning); "
+    "`collection.progress`: a collection's video was fetched or failed (at most every "
+    "COLLECTION_PROGRESS_EVENT_SECONDS); `collection.ready`: none of its videos is pending."
 )
 URL_NOTE = (
     "An https:// URL (http:// only where the server allows it) whose host resolves to public "

@@ -1,7 +1,9 @@
 """One repository per model; each takes the unit of work's AsyncSession."""
 
 from app.db.repositories.api_key import ApiKeyRepository
+from app.db.repositories.chapter import ChapterRepository, NewChapter, OutlinePassage
 from app.db.repositories.chunk import ChunkHit, ChunkRepository, NewChunk, PassageSpan
+from app.db.repositories.collection import CollectionRepository
 from app.db.repositories.config import ConfigRepository
 from app.db.repositories.config_change import ConfigChangeRepository
 from app.db.repositories.conversation import ConversationRepository
@@ -29,9 +31,11 @@ from app.db.repositories.webhook_endpoint import StoredSecrets, WebhookEndpointR
 __all__ = [
     "Admission",
     "ApiKeyRepository",
+    "ChapterRepository",
     "ChunkHit",
     "ChunkRepository",
     "ClaimedDelivery",
+    "CollectionRepository",
     "ConfigChangeRepository",
     "ConfigRepository",
     "ConversationRepository",
@@ -45,8 +49,10 @@ __all__ = [
     "MessageRepository",
     "MessageRow",
     "NearPassage",
+    "NewChapter",
     "NewChunk",
     "NewPassage",
+    "OutlinePassage",
     "PassageEmbeddingRepository",
     "PassageRepository",
     "PassageSpan",

@@ -15,6 +15,8 @@ from app.db.repositories.base import (
 PUBLIC_COLUMNS = (
     Conversation.id,
     Conversation.title,
+    Conversation.scope_transcript_ids.label("transcript_ids"),
+    Conversation.scope_collection_ids.label("collection_ids"),
     Conversation.created_at,
     Conversation.updated_at,
 )
@@ -39,10 +41,21 @@ class ConversationRepository(BaseRepository[Conversation]):
     model = Conversation
 
     async def create(  # type: ignore[override]
-        self, *, user_id: UUID, title: str | None = None
+        self,
+        *,
+        user_id: UUID,
+        title: str | None = None,
+        transcript_ids: Sequence[UUID] | None = None,
+        collection_ids: Sequence[UUID] | None = None,
     ) -> Conversation:
-        """A new conversation; NotFoundError if the user does not exist."""
-        return await super().create(user_id=user_id, title=title)
+        """A new conversation, scoped when ids are given; NotFoundError if the user does not
+        exist."""
+        return await super().create(
+            user_id=user_id,
+            title=title,
+            scope_transcript_ids=None if transcript_ids is None else list(transcript_ids),
+            scope_collection_ids=None if collection_ids is None else list(collection_ids),
+        )
 
     async def get_for_user(self, conversation_id: UUID, user_id: UUID) -> Conversation | None:
         """The conversation if it exists and belongs to this user, else None."""

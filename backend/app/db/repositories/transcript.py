@@ -64,6 +64,23 @@ class TranscriptRepository(BaseRepository[Transcript]):
         async with database_errors_translated():
             return set((await self.session.scalars(statement)).all())
 
+    async def delete_for_user(self, user_id: UUID, transcript_ids: Sequence[UUID]) -> int:
+        """Delete these transcripts of the user's (their chunks and passages go with them)."""
+        if not transcript_ids:
+            return 0
+        return await self.delete_where(
+            Transcript.user_id == user_id, Transcript.id.in_(transcript_ids)
+        )
+
+    async def stored_video_ids(self, user_id: UUID, video_ids: Sequence[str]) -> set[str]:
+        """Which of these videos the user has a transcript of."""
+        if not video_ids:
+            return set()
+        statement = select(Transcript.youtube_video_id).where(
+            Transcript.user_id == user_id, Transcript.youtube_video_id.in_(video_ids)
+        )
+        return set((await self.execute(statement)).scalars())
+
     async def get_by_video_id(self, user_id: UUID, video_id: str) -> Transcript | None:
         """This user's transcript of this video, or None."""
         statement = select(Transcript).where(

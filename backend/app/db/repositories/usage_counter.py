@@ -48,15 +48,33 @@ class UsageCounterRepository(BaseRepository[UsageCounter]):
     async def count_one(
         self, user_id: UUID, action: LimitedAction, window: timedelta, limit: int | None
     ) -> Admission:
-        """Count one admission unless `limit` are already counted in the current window (None:
-        no limit, always counted). A counter whose window has ended starts a new one at 1.
+        """`count_many` of one."""
+        return await self.count_many(user_id, action, window, limit, 1)
+
+    async def count_many(
+        self,
+        user_id: UUID,
+        action: LimitedAction,
+        window: timedelta,
+        limit: int | None,
+        amount: int,
+    ) -> Admission:
+        """Count `amount` admissions at once unless that would take the current window past
+        `limit` (None: no limit, always counted); all or none. A counter whose window has ended
+        starts a new one at `amount`. Callers keep `amount` at most `limit`.
 
         INSERT … ON CONFLICT DO UPDATE takes the row's lock, so concurrent calls, in this process
         or another, queue on it and each sees the count the one before it left: at the limit,
         no two can both pass. A refused call changes nothing; the lock it took (held until its
         transaction ends) keeps the counter still while it is read back.
         """
-        params = {"user_id": user_id, "action": action.value, "window": window, "cap": limit}
+        params = {
+            "user_id": user_id,
+            "action": action.value,
+            "window": window,
+            "cap": limit,
+            "amount": amount,
+        }
         row = (await self.execute(_COUNT_ONE.bindparams(**params))).first()
         if row is not None:
             return Admission(True, CounterWindow(*row))
@@ -79,21 +97,22 @@ class UsageCounterRepository(BaseRepository[UsageCounter]):
 # In SET and WHERE, `counter.` is the row before the update, read under its lock.
 _COUNT_ONE = text("""
 INSERT INTO usage_counters AS counter (user_id, action, window_start, used)
-VALUES (:user_id, :action, statement_timestamp(), 1)
+VALUES (:user_id, :action, statement_timestamp(), :amount)
     ON CONFLICT (user_id, action) DO UPDATE
-   SET used = CASE WHEN counter.window_start + :window <= statement_timestamp() THEN 1
-                   ELSE counter.used + 1 END,
+   SET used = CASE WHEN counter.window_start + :window <= statement_timestamp() THEN :amount
+                   ELSE counter.used + :amount END,
        window_start = CASE WHEN counter.window_start + :window <= statement_timestamp()
                            THEN statement_timestamp() ELSE counter.window_start END
  WHERE counter.window_start + :window <= statement_timestamp()
     OR CAST(:cap AS integer) IS NULL
-    OR counter.used < :cap
+    OR counter.used + :amount <= :cap
 RETURNING used, window_start, statement_timestamp()
 """).bindparams(
     bindparam("user_id", type_=Uuid()),
     bindparam("action", type_=String),
     bindparam("window", type_=Interval),
     bindparam("cap", type_=Integer),
+    bindparam("amount", type_=Integer),
 )
 
 # Only after _COUNT_ONE refused, in the same transaction: the row exists and is locked by it.

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import WEBHOOK_EVENTS, WebhookDelivery
 from app.db.repositories import WebhookDeliveryRepository
 
-JOB_SUCCEEDED, JOB_FAILED, TRANSCRIPT_READY = WEBHOOK_EVENTS
+JOB_SUCCEEDED, JOB_FAILED, TRANSCRIPT_READY, COLLECTION_PROGRESS, COLLECTION_READY = WEBHOOK_EVENTS
 # Sent on request (POST /webhooks/{id}/test) to that endpoint only, whatever its events.
 PING = "webhook.test"
 

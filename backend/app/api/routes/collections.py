@@ -1,0 +1,326 @@
+"""Collections: a playlist, a channel or a list of links, ingested video by video, with their
+progress as a document, as server-sent events and as webhook events
+(app/services/collections.py)."""
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep, UnitOfWorkDep
+from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
+from app.api.schemas.collections import (
+    CollectionCreate,
+    CollectionDetail,
+    CollectionPublic,
+    CollectionRename,
+    CollectionVideoPublic,
+    ProgressPublic,
+    RefreshResult,
+)
+from app.api.schemas.common import Limit, Offset, Page
+from app.core.config import Settings
+from app.db.models import Collection, User
+from app.db.repositories import CollectionRepository, TranscriptRepository
+from app.services import collections
+from app.services.ingest_worker import wake_workers
+from app.services.youtube_failures import FetchError
+from app.services.youtube_listing import (
+    CollectionLink,
+    CollectionLister,
+    ListedVideo,
+    Listing,
+    parse_collection_link,
+)
+
+router = APIRouter(
+    prefix="/collections", tags=["collections"], responses=error_responses(401, 403, 422)
+)
+
+# How often a progress stream looks again: a finished job shows within this (and a query).
+STREAM_POLL_SECONDS = 0.5
+
+
+def video_lister(request: Request) -> CollectionLister:
+    """The app's lister (yt-dlp's; tests give one that answers from replayed pages)."""
+    lister: CollectionLister = request.app.state.video_lister
+    return lister
+
+
+async def owned_collection(session: AsyncSession, collection_id: UUID, user: User) -> Collection:
+    collection = await CollectionRepository(session).get_for_user(collection_id, user.id)
+    if collection is None:
+        raise not_found("Collection", collection_id)
+    return collection
+
+
+def public(collection: Collection, progress: collections.Progress) -> CollectionPublic:
+    return CollectionPublic(
+        id=collection.id,
+        name=collection.name,
+        kind=collection.kind,
+        source_url=collection.source_url,
+        listing_error=collection.listing_error,
+        listing_truncated=collection.listing_truncated,
+        refreshed_at=collection.refreshed_at,
+        created_at=collection.created_at,
+        progress=progress_public(progress),
+    )
+
+
+def progress_public(progress: collections.Progress) -> ProgressPublic:
+    return ProgressPublic(**progress.summary(), eta_seconds=progress.eta_seconds)
+
+
+def detail(collection: Collection, progress: collections.Progress) -> CollectionDetail:
+    videos = [
+        CollectionVideoPublic(
+            video_id=video.video_id,
+            title=video.title,
+            status=video.status,
+            reason=video.reason,
+            error_code=video.error_code,
+            transcript_id=video.transcript_id,
+            job_id=video.job_id,
+        )
+        for video in progress.videos
+    ]
+    return CollectionDetail(**public(collection, progress).model_dump(), videos=videos)
+
+
+def bad_link(error: ValueError) -> ApiError:
+    detail_ = ErrorDetail(field="body.url", message=str(error), type="value_error")
+    return ApiError(422, "validation_error", f"The link is not usable: {error}", details=[detail_])
+
+
+def listing_failed(error: FetchError) -> ApiError:
+    if not error.transient:
+        detail_ = ErrorDetail(field="body.url", message=error.reason, type=error.code)
+        return ApiError(422, "validation_error", error.message, details=[detail_])
+    return ApiError(502, "bad_gateway", f"YouTube could not list the videos: {error.reason}.")
+
+
+async def list_source(
+    lister: CollectionLister, link: CollectionLink, settings: Settings
+) -> Listing:
+    """The source's videos, listed off the event loop (yt-dlp blocks)."""
+    try:
+        return await asyncio.to_thread(lister.list_videos, link, settings.collection_max_videos)
+    except FetchError as error:
+        raise listing_failed(error) from error
+
+
+async def add_and_queue(
+    session: AsyncSession,
+    collection: Collection,
+    planned: collections.Plan,
+    settings: Settings,
+) -> int:
+    queued = await collections.add_videos(session, collection, planned, settings)
+    await session.flush()
+    await collections.report(session, collection, settings, throttle=False)
+    return queued
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CollectionDetail,
+    responses=error_responses(409, 429, 502),
+)
+async def create_collection(
+    body: CollectionCreate,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: RuntimeSettingsDep,
+) -> CollectionDetail:
+    """Add a playlist's or a channel's videos (its newest `COLLECTION_MAX_VIDEOS`), or a list of
+    links, as a named collection: one ingest job per video you do not have yet; videos you have
+    count as done at once. Each queued video counts against your ingests per hour (429 when
+    they do not all fit). Follow it with `GET /collections/{id}` or its event stream."""
+    if body.videos is not None:
+        kind, source_url, source_id = "videos", None, None
+        videos = [ListedVideo(video_id, None, None) for video_id in body.videos]
+        name, error, truncated = body.name or "Videos", None, False
+    else:
+        try:
+            link = parse_collection_link(body.url or "")
+        except ValueError as problem:
+            raise bad_link(problem) from problem
+        listing = await list_source(video_lister(request), link, settings)
+        kind, source_url, source_id = link.kind, link.url, link.source_id
+        videos = listing.videos
+        name = body.name or listing.title or link.source_id
+        error = listing.error.message if listing.error else None
+        truncated = listing.truncated
+    planned = await collections.plan(session, user.id, videos, set())
+    await collections.admit_videos(session, user.id, planned, settings)
+    collection = await CollectionRepository(session).create(
+        user_id=user.id, name=name[:200], kind=kind, source_url=source_url, source_id=source_id
+    )
+    await CollectionRepository(session).record_listing(
+        collection.id, error=error, truncated=truncated
+    )
+    await add_and_queue(session, collection, planned, settings)
+    await session.commit()  # visible to the workers before they are woken
+    wake_workers()
+    await session.refresh(collection)
+    return detail(collection, await collections.progress(session, collection.id, settings))
+
+
+@router.get("", response_model=Page[CollectionPublic])
+async def list_collections(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: RuntimeSettingsDep,
+    limit: Limit = 20,
+    offset: Offset = 0,
+) -> Page[CollectionPublic]:
+    """Your collections, newest first, each with its progress."""
+    repository = CollectionRepository(session)
+    rows = await repository.list_by_user(user.id, limit, offset)
+    items = [public(row, await collections.progress(session, row.id, settings)) for row in rows]
+    total = await repository.count_by_user(user.id)
+    return Page[CollectionPublic](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/{collection_id:uuid}", response_model=CollectionDetail, responses=error_responses(404)
+)
+async def get_collection(
+    collection_id: UUID, user: CurrentUser, session: SessionDep, settings: RuntimeSettingsDep
+) -> CollectionDetail:
+    """The collection, its progress (done, failed with reasons, pending, time left) and its
+    videos in order."""
+    collection = await owned_collection(session, collection_id, user)
+    return detail(collection, await collections.progress(session, collection.id, settings))
+
+
+async def progress_events(
+    collection_id: UUID, unit_of_work: UnitOfWorkDep, settings: Settings
+) -> AsyncGenerator[bytes, None]:
+    """`progress` at once and whenever it changes, then `ready` when nothing is pending."""
+    last = None
+    while True:
+        async with unit_of_work() as session:
+            current = await collections.progress(session, collection_id, settings)
+        summary = progress_public(current).model_dump(mode="json")
+        if summary != last:
+            yield f"event: progress\ndata: {json.dumps(summary)}\n\n".encode()
+            last = summary
+        if current.ready:
+            yield f"event: ready\ndata: {json.dumps(summary)}\n\n".encode()
+            return
+        await asyncio.sleep(STREAM_POLL_SECONDS)
+
+
+@router.get(
+    "/{collection_id:uuid}/events",
+    response_class=StreamingResponse,
+    responses={
+        **error_responses(404),
+        200: {
+            "description": "Server-sent events: `progress` (the progress document, at once and "
+            "whenever it changes) and, last, `ready`.",
+            "content": {
+                "text/event-stream": {"schema": {"$ref": "#/components/schemas/ProgressPublic"}}
+            },
+        },
+    },
+)
+async def stream_progress(
+    collection_id: UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: RuntimeSettingsDep,
+    unit_of_work: UnitOfWorkDep,
+) -> StreamingResponse:
+    """The collection's progress as server-sent events, within a second of each video."""
+    await owned_collection(session, collection_id, user)
+    await session.close()  # the stream reads in short transactions of its own
+    return StreamingResponse(
+        progress_events(collection_id, unit_of_work, settings),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post(
+    "/{collection_id:uuid}/refresh",
+    response_model=RefreshResult,
+    responses=error_responses(404, 409, 429, 502),
+)
+async def refresh_collection(
+    collection_id: UUID,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: RuntimeSettingsDep,
+) -> RefreshResult:
+    """List the playlist or channel again and add only the videos the collection does not hold
+    yet (each counts against your ingests per hour)."""
+    collection = await owned_collection(session, collection_id, user)
+    if collection.kind == "videos" or collection.source_url is None:
+        raise ApiError(409, "conflict", "A collection of links has nothing to list again.")
+    link = parse_collection_link(collection.source_url)
+    listing = await list_source(video_lister(request), link, settings)
+    known = await CollectionRepository(session).video_ids(collection.id)
+    planned = await collections.plan(session, user.id, listing.videos, known)
+    await collections.admit_videos(session, user.id, planned, settings)
+    collection = await owned_collection(session, collection_id, user)
+    error = listing.error.message if listing.error else None
+    await CollectionRepository(session).record_listing(
+        collection.id, error=error, truncated=listing.truncated
+    )
+    queued = await add_and_queue(session, collection, planned, settings) if planned.new else 0
+    await session.commit()
+    wake_workers()
+    await session.refresh(collection)
+    current = await collections.progress(session, collection.id, settings)
+    return RefreshResult(
+        added=len(planned.new), queued=queued, collection=detail(collection, current)
+    )
+
+
+@router.patch(
+    "/{collection_id:uuid}", response_model=CollectionDetail, responses=error_responses(404)
+)
+async def rename_collection(
+    collection_id: UUID,
+    body: CollectionRename,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: RuntimeSettingsDep,
+) -> CollectionDetail:
+    collection = await owned_collection(session, collection_id, user)
+    collection = await CollectionRepository(session).update(collection.id, name=body.name)
+    return detail(collection, await collections.progress(session, collection.id, settings))
+
+
+@router.delete(
+    "/{collection_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
+)
+async def delete_collection(
+    collection_id: UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    delete_videos: Annotated[
+        bool,
+        Query(description="Also delete the transcripts of its videos (yours, however stored)."),
+    ] = False,
+) -> Response:
+    """Delete the collection. Its videos' transcripts stay unless `delete_videos=true`."""
+    collection = await owned_collection(session, collection_id, user)
+    if delete_videos:
+        transcript_ids = await CollectionRepository(session).transcript_ids(
+            user.id, [collection.id]
+        )
+        await TranscriptRepository(session).delete_for_user(user.id, transcript_ids)
+    await CollectionRepository(session).delete(collection.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

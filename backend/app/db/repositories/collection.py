@@ -1,0 +1,180 @@
+"""Collections and their videos (the policy: app/services/collections.py)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import ARRAY, Uuid, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+
+from app.db.models import Collection, CollectionVideo
+from app.db.repositories.base import BaseRepository
+
+
+@dataclass(frozen=True, slots=True)
+class NewCollectionVideo:
+    youtube_video_id: str
+    position: int
+    title: str | None = None
+    duration: int | None = None
+    unavailable_reason: str | None = None
+    job_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VideoState:
+    """One video of a collection as it stands: its transcript if stored, else its job."""
+
+    youtube_video_id: str
+    position: int
+    title: str | None
+    unavailable_reason: str | None
+    transcript_id: UUID | None
+    job_id: UUID | None
+    job_status: str | None
+    job_error: str | None
+    job_error_code: str | None
+    job_started_at: datetime | None
+    job_finished_at: datetime | None
+
+
+class CollectionRepository(BaseRepository[Collection]):
+    model = Collection
+
+    async def create(  # type: ignore[override]
+        self,
+        *,
+        user_id: UUID,
+        name: str,
+        kind: str,
+        source_url: str | None = None,
+        source_id: str | None = None,
+    ) -> Collection:
+        """A new collection; ConflictError when the user has one of this source already."""
+        return await super().create(
+            user_id=user_id, name=name, kind=kind, source_url=source_url, source_id=source_id
+        )
+
+    async def get_for_user(self, collection_id: UUID, user_id: UUID) -> Collection | None:
+        collection = await self.get_by_id(collection_id)
+        if collection is None or collection.user_id != user_id:
+            return None
+        return collection
+
+    async def lock(self, collection_id: UUID) -> Collection | None:
+        """The collection, locked until the transaction ends: its progress events are decided
+        one job at a time."""
+        rows = await self.scalars(
+            select(Collection).where(Collection.id == collection_id).with_for_update()
+        )
+        return rows[0] if rows else None
+
+    async def list_by_user(self, user_id: UUID, limit: int, offset: int) -> Sequence[Collection]:
+        return await self.list(
+            Collection.user_id == user_id,
+            order_by=[Collection.created_at.desc(), Collection.id],
+            limit=limit,
+            offset=offset,
+        )
+
+    async def count_by_user(self, user_id: UUID) -> int:
+        return await self.count(Collection.user_id == user_id)
+
+    async def owned_ids(self, user_id: UUID, collection_ids: Sequence[UUID]) -> set[UUID]:
+        statement = select(Collection.id).where(
+            Collection.user_id == user_id, Collection.id.in_(collection_ids)
+        )
+        return set((await self.execute(statement)).scalars())
+
+    async def add_videos(self, collection_id: UUID, videos: Sequence[NewCollectionVideo]) -> None:
+        """Add videos the collection does not hold yet (one already there is left as it is)."""
+        if not videos:
+            return
+        rows = [
+            {
+                "collection_id": collection_id,
+                "youtube_video_id": video.youtube_video_id,
+                "position": video.position,
+                "title": video.title,
+                "duration": video.duration,
+                "unavailable_reason": video.unavailable_reason,
+                "job_id": video.job_id,
+            }
+            for video in videos
+        ]
+        await self.execute(insert(CollectionVideo).values(rows).on_conflict_do_nothing())
+
+    async def video_ids(self, collection_id: UUID) -> set[str]:
+        statement = select(CollectionVideo.youtube_video_id).where(
+            CollectionVideo.collection_id == collection_id
+        )
+        return set((await self.execute(statement)).scalars())
+
+    async def next_position(self, collection_id: UUID) -> int:
+        statement = select(func.coalesce(func.max(CollectionVideo.position) + 1, 0)).where(
+            CollectionVideo.collection_id == collection_id
+        )
+        return int((await self.execute(statement)).scalar_one())
+
+    async def record_listing(
+        self, collection_id: UUID, *, error: str | None, truncated: bool
+    ) -> None:
+        await self.execute(
+            update(Collection)
+            .where(Collection.id == collection_id)
+            .values(listing_error=error, listing_truncated=truncated, refreshed_at=func.now())
+            .execution_options(synchronize_session=False)
+        )
+
+    async def record_progress_event(self, collection_id: UUID) -> None:
+        await self.execute(
+            update(Collection)
+            .where(Collection.id == collection_id)
+            .values(progress_event_at=func.now())
+            .execution_options(synchronize_session=False)
+        )
+
+    async def states(self, collection_id: UUID) -> list[VideoState]:
+        """Every video of the collection in its order, with its transcript or its job."""
+        rows = (await self.execute(_STATES.bindparams(collection_id=collection_id))).all()
+        return [VideoState(*row) for row in rows]
+
+    async def containing_job(self, job_id: UUID) -> list[UUID]:
+        """The collections a job was queued for."""
+        statement = select(CollectionVideo.collection_id).where(CollectionVideo.job_id == job_id)
+        return list((await self.execute(statement)).scalars())
+
+    async def transcript_ids(self, user_id: UUID, collection_ids: Sequence[UUID]) -> list[UUID]:
+        """The user's transcripts of the videos of these collections."""
+        statement = _TRANSCRIPTS_OF.bindparams(user_id=user_id, collection_ids=list(collection_ids))
+        return list((await self.execute(statement)).scalars())
+
+
+# A video is matched to the owner's transcript by its id (however it was stored: by this
+# collection's job, an earlier ingest or an upload), else to the job queued for it.
+_STATES = text("""
+    SELECT video.youtube_video_id, video.position, video.title, video.unavailable_reason,
+           transcript.id, job.id, job.status, job.error, job.error_code,
+           job.started_at, job.finished_at
+      FROM collection_videos AS video
+      JOIN collections AS collection ON collection.id = video.collection_id
+      LEFT JOIN transcripts AS transcript
+        ON transcript.user_id = collection.user_id
+       AND transcript.youtube_video_id = video.youtube_video_id
+      LEFT JOIN jobs AS job ON job.id = video.job_id
+     WHERE video.collection_id = :collection_id
+     ORDER BY video.position, video.youtube_video_id
+""").bindparams(bindparam("collection_id", type_=Uuid()))
+
+_TRANSCRIPTS_OF = text("""
+    SELECT DISTINCT transcript.id
+      FROM collections AS collection
+      JOIN collection_videos AS video ON video.collection_id = collection.id
+      JOIN transcripts AS transcript
+        ON transcript.user_id = collection.user_id
+       AND transcript.youtube_video_id = video.youtube_video_id
+     WHERE collection.user_id = :user_id AND collection.id = ANY(:collection_ids)
+""").bindparams(
+    bindparam("user_id", type_=Uuid()), bindparam("collection_ids", type_=ARRAY(Uuid()))
+)

@@ -1,0 +1,80 @@
+"""Chapters and a summary per transcript: found from its passages (app/services/chapter_finding.py)
+in a worker process, stored, and read by `GET /transcripts/{id}/chapters`.
+
+Computed by the embed job once a transcript's vectors are in (so topic changes are found in
+meaning, any language), or on first read for a transcript stored before; from words (tf-idf)
+when there are no vectors. A video whose description lists its chapters keeps those.
+"""
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.offload import run_in_process
+from app.db.models import Transcript
+from app.db.repositories import ChapterRepository, NewChapter, OutlinePassage
+from app.services.chapter_finding import Block, outline
+
+# A passage as stored: (chunk_index, passage_index, start, end, text).
+StoredPassage = tuple[int, int, float | None, float | None, str]
+
+
+def blocks_of_passages(passages: Sequence[StoredPassage]) -> list[Block]:
+    """The passages in the order they are said, each span of speech once: chunks overlap, so a
+    passage that starts before the last one kept has ended is a repeat. Untimed ones are left
+    out (a chapter needs a second to start at)."""
+    blocks: list[Block] = []
+    for _, _, start, end, text in sorted(passages, key=lambda p: (p[0], p[1])):
+        if start is None or end is None:
+            continue
+        if blocks and start < blocks[-1].end - 1.0:
+            continue
+        blocks.append(Block(start, end, text))
+    return blocks
+
+
+def blocks_and_vectors(
+    passages: Sequence[OutlinePassage],
+) -> tuple[list[Block], list[list[float]] | None]:
+    """The blocks to find chapters in, with their vectors when every one has one."""
+    kept = _kept(passages)
+    blocks = [Block(p.start_seconds or 0.0, p.end_seconds or 0.0, p.text) for p in kept]
+    vectors = [p.vector for p in kept]
+    if kept and all(vector is not None for vector in vectors):
+        return blocks, [list(vector) for vector in vectors if vector is not None]
+    return blocks, None
+
+
+def _kept(passages: Sequence[OutlinePassage]) -> list[OutlinePassage]:
+    kept: list[OutlinePassage] = []
+    for passage in passages:
+        if passage.start_seconds is None or passage.end_seconds is None:
+            continue
+        if kept and passage.start_seconds < (kept[-1].end_seconds or 0.0) - 1.0:
+            continue
+        kept.append(passage)
+    return kept
+
+
+async def find_and_store(
+    session: AsyncSession, transcript: Transcript, model_name: str | None
+) -> None:
+    """Find the transcript's chapters (in a worker process) and store them with its summary,
+    in the session's transaction."""
+    passages = await ChapterRepository(session).outline_passages(transcript.id, model_name)
+    blocks, vectors = blocks_and_vectors(passages)
+    meta = transcript.meta or {}
+    found = await run_in_process(
+        outline, blocks, vectors, _text(meta.get("description")), _text(meta.get("language"))
+    )
+    chapters = [
+        NewChapter(chapter.title, chapter.start, chapter.end, chapter.summary)
+        for chapter in found.chapters
+    ]
+    await ChapterRepository(session).replace(
+        transcript, chapters, summary=found.summary, source=found.source
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

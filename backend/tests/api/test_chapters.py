@@ -1,0 +1,120 @@
+"""Chapters per transcript: the video's own when its description lists them, else found where
+its topics change; each with a title, a summary and a link to its moment."""
+
+import json
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.api.conftest import Account, assert_error
+from tests.api.test_ingest import ingest, job, talk, worker_for
+from tests.retrieval.chapters_report import TOLERANCE_SECONDS, score
+from tests.retrieval.corpus import TALKS_DIR, load_talks
+
+TALK_FILE = "covid_briefing_2021_02_08.json"  # of the test split
+
+
+async def store(client: httpx.AsyncClient, account: Account, **body: Any) -> dict[str, Any]:
+    response = await client.post("/api/v1/transcripts", json=body, headers=account.headers)
+    assert response.status_code == 201, response.text
+    stored: dict[str, Any] = response.json()
+    return stored
+
+
+async def chapters_of(
+    client: httpx.AsyncClient, account: Account, transcript_id: str
+) -> dict[str, Any]:
+    response = await client.get(
+        f"/api/v1/transcripts/{transcript_id}/chapters", headers=account.headers
+    )
+    assert response.status_code == 200, response.text
+    outline: dict[str, Any] = response.json()
+    return outline
+
+
+async def test_a_long_talk_is_outlined_where_its_topics_change(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    marked = json.loads((TALKS_DIR / "chapters.json").read_text(encoding="utf-8"))["talks"]
+    changes = [change["second"] for change in marked[TALK_FILE]["changes"]]
+    briefing = next(t for t in load_talks() if t.video_id == marked[TALK_FILE]["video_id"])
+    segments = [
+        {"text": s.text, "start": s.start, "duration": s.duration} for s in briefing.segments
+    ]
+    stored = await store(client, alice, video=briefing.video_id, segments=segments)
+
+    outline = await chapters_of(client, alice, stored["id"])
+    again = await chapters_of(client, alice, stored["id"])
+
+    chapters = outline["chapters"]
+    starts = [chapter["start_seconds"] for chapter in chapters]
+    assert outline["source"] == "computed"
+    assert again == outline  # found once, then read
+    assert starts[0] < 30
+    assert starts == sorted(starts)
+    assert 4 <= len(chapters) <= 3 * len(changes)
+    for chapter in chapters:
+        assert chapter["title"].strip()
+        assert len(chapter["summary"].split()) >= 5
+        assert chapter["summary"].split()[0] in briefing.text
+        assert (
+            chapter["url"]
+            == f"https://youtu.be/{briefing.video_id}?t={int(chapter['start_seconds'])}"
+        )
+    found = score(changes, starts[1:])
+    assert found.recall >= 0.7, (found, TOLERANCE_SECONDS)
+    assert outline["summary"]
+
+
+async def test_a_description_that_lists_chapters_gives_them(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    description = "Bread at home.\n\n0:00 Welcome\n1:30 The starter\n3:05 - Baking day\n"
+    segments = [
+        {
+            "text": f"Sentence {i} on starters and loaves and ovens.",
+            "start": i * 5.0,
+            "duration": 5.0,
+        }
+        for i in range(60)
+    ]
+    stored = await store(
+        client, alice, video="Bread000001", segments=segments, metadata={"description": description}
+    )
+
+    outline = await chapters_of(client, alice, stored["id"])
+
+    assert outline["source"] == "description"
+    assert [(c["title"], c["start_seconds"]) for c in outline["chapters"]] == [
+        ("Welcome", 0.0),
+        ("The starter", 90.0),
+        ("Baking day", 185.0),
+    ]
+    assert outline["chapters"][1]["end_seconds"] == 185.0
+
+
+async def test_an_untimed_transcript_has_no_chapters_and_others_are_not_found(
+    client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    stored = await store(client, alice, video="Untimed0001", transcript_text="Just words. " * 300)
+
+    outline = await chapters_of(client, alice, stored["id"])
+    foreign = await client.get(f"/api/v1/transcripts/{stored['id']}/chapters", headers=bob.headers)
+
+    assert outline["chapters"] == []
+    assert outline["source"] is None
+    assert_error(foreign, 404, "not_found")
+
+
+async def test_a_fetched_video_keeps_its_description_and_its_chapters(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    description = "0:00 Queues\n2:00 Locks\n4:00 Vacuum"
+    queued = await ingest(client, alice)
+    assert await worker_for(session, talk(description=description)).run_once() is True
+    done = await job(client, alice, queued.json()["id"])
+
+    outline = await chapters_of(client, alice, done["transcript_id"])
+
+    assert [c["title"] for c in outline["chapters"]] == ["Queues", "Locks", "Vacuum"]

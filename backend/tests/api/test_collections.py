@@ -1,0 +1,271 @@
+"""Collections: a playlist's or a channel's videos (listed by yt-dlp's real extractor from
+replayed pages), one ingest job each, their progress, and the webhook events it makes."""
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import WebhookDelivery
+from app.services.youtube_listing import YouTubeLister
+from tests.api.conftest import Account, assert_error, build_app, client_for
+from tests.api.test_ingest import worker_for
+from tests.api.test_webhooks import LOCAL, register
+from tests.youtube_listing_replay import (
+    BROKEN_PLAYLIST,
+    FIFTY_TALKS,
+    MISSING_PLAYLIST_ID,
+    TALKS_CHANNEL,
+    ReplayPlaylist,
+    ReplayRH,
+    channel_routes,
+    entries,
+    missing_playlist_routes,
+    playlist_routes,
+)
+from tests.youtube_replay import ReplayVideo
+
+COLLECTIONS = "/api/v1/collections"
+PLAYLIST_LINK = f"https://www.youtube.com/playlist?list={FIFTY_TALKS.playlist_id}"
+SHORT = ReplayPlaylist(
+    playlist_id="PLrEpLaYsHoRtCoUrSe00000000000000",
+    title="A short course",
+    owner=TALKS_CHANNEL,
+    videos=entries("sc", 3),
+)
+SHORT_LINK = f"https://www.youtube.com/playlist?list={SHORT.playlist_id}"
+
+Lists = Callable[..., httpx.AsyncClient]
+
+
+@pytest.fixture
+def listing_app(session: AsyncSession) -> Callable[..., FastAPI]:
+    """An app of the test's own whose lister answers from replayed YouTube pages."""
+
+    def make(*playlists: ReplayPlaylist, **settings: Any) -> FastAPI:
+        app = build_app(session, **LOCAL, **settings)
+        routes = [route for playlist in playlists for route in playlist_routes(playlist)]
+        routes += channel_routes(TALKS_CHANNEL) + missing_playlist_routes(MISSING_PLAYLIST_ID)
+        app.state.video_lister = YouTubeLister(transport=ReplayRH(routes))
+        return app
+
+    return make
+
+
+async def create(client: httpx.AsyncClient, account: Account, **body: Any) -> httpx.Response:
+    return await client.post(COLLECTIONS, json=body, headers=account.headers)
+
+
+def video(entry_id: str, title: str = "A lesson") -> ReplayVideo:
+    captions = [(i * 4.0, 4.0, f"Lesson sentence {i} about {title}.") for i in range(20)]
+    return ReplayVideo(
+        video_id=entry_id, title=title, channel_name="Replay Talks", captions=captions
+    )
+
+
+async def test_a_playlist_becomes_a_collection_with_a_job_per_video(
+    listing_app: Callable[..., FastAPI], alice: Account
+) -> None:
+    async with client_for(listing_app(FIFTY_TALKS)) as client:
+        created = await create(client, alice, url=PLAYLIST_LINK)
+        jobs = await client.get("/api/v1/jobs", params={"limit": 100}, headers=alice.headers)
+        listed = await client.get(COLLECTIONS, headers=alice.headers)
+
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["name"] == FIFTY_TALKS.title
+    assert body["kind"] == "playlist"
+    assert body["progress"] | {"eta_seconds": None} == {
+        "total": 50,
+        "done": 0,
+        "failed": 2,
+        "pending": 48,
+        "ready": False,
+        "eta_seconds": None,
+    }
+    assert body["progress"]["eta_seconds"] > 0
+    failed = {v["video_id"]: v["reason"] for v in body["videos"] if v["status"] == "failed"}
+    assert sorted(failed) == [FIFTY_TALKS.videos[6].video_id, FIFTY_TALKS.videos[40].video_id]
+    assert all(reason for reason in failed.values())
+    assert [v["video_id"] for v in body["videos"]] == [e.video_id for e in FIFTY_TALKS.videos]
+    assert jobs.json()["total"] == 48
+    assert listed.json()["items"][0]["progress"]["pending"] == 48
+
+
+async def test_videos_already_stored_are_done_at_once_and_not_counted(
+    listing_app: Callable[..., FastAPI], alice: Account
+) -> None:
+    first = SHORT.videos[0].video_id
+    async with client_for(listing_app(SHORT, limit_ingests_per_hour=3)) as client:
+        stored = await client.post(
+            "/api/v1/transcripts",
+            json={"video": first, "transcript_text": "Already here. " * 20},
+            headers=alice.headers,
+        )
+        created = await create(client, alice, url=SHORT_LINK)
+
+    assert stored.status_code == 201
+    assert created.status_code == 201, created.text  # two to fetch: fits the three an hour
+    progress = created.json()["progress"]
+    assert (progress["done"], progress["pending"]) == (1, 2)
+
+
+async def test_videos_that_do_not_fit_the_ingest_limit_are_refused_whole(
+    listing_app: Callable[..., FastAPI], alice: Account
+) -> None:
+    async with client_for(listing_app(FIFTY_TALKS, limit_ingests_per_hour=10)) as client:
+        refused = await create(client, alice, url=PLAYLIST_LINK)
+        listed = await client.get(COLLECTIONS, headers=alice.headers)
+
+    error = assert_error(refused, 429, "rate_limited")
+    assert error["details"][0]["type"] == "ingests_per_hour"
+    assert listed.json()["total"] == 0
+
+
+async def test_a_channel_past_the_cap_and_a_listing_cut_midway_say_so(
+    listing_app: Callable[..., FastAPI], alice: Account
+) -> None:
+    async with client_for(listing_app(BROKEN_PLAYLIST, collection_max_videos=20)) as client:
+        channel = await create(client, alice, url="https://www.youtube.com/@replaytalks")
+    cap = {"collection_max_videos": 120, "limit_ingests_per_hour": 0}
+    async with client_for(listing_app(BROKEN_PLAYLIST, **cap)) as client:
+        broken = await create(client, alice, url=BROKEN_PLAYLIST.playlist_id)
+
+    assert channel.status_code == 201, channel.text
+    assert channel.json()["listing_truncated"] is True
+    assert channel.json()["progress"]["total"] == 20
+    assert broken.status_code == 201, broken.text
+    assert broken.json()["listing_error"]
+    assert broken.json()["progress"]["total"] == 100  # the first page's videos stay
+
+
+async def test_bad_links_and_missing_playlists_are_refused_naming_the_field(
+    listing_app: Callable[..., FastAPI], alice: Account
+) -> None:
+    async with client_for(listing_app()) as client:
+        single = await create(client, alice, url="https://youtu.be/dQw4w9WgXcQ")
+        missing = await create(client, alice, url=MISSING_PLAYLIST_ID)
+        both = await create(client, alice, url=SHORT_LINK, videos=["dQw4w9WgXcQ"])
+        bad_video = await create(client, alice, videos=["dQw4w9WgXcQ", "not a video"])
+
+    for response in (single, missing):
+        error = assert_error(response, 422, "validation_error")
+        assert error["details"][0]["field"] == "body.url"
+    assert_error(both, 422, "validation_error")
+    assert assert_error(bad_video, 422, "validation_error")["details"][0]["field"] == (
+        "body.videos"
+    )
+
+
+async def deliveries(session: AsyncSession, event_type: str) -> list[dict[str, Any]]:
+    rows = await session.scalars(
+        select(WebhookDelivery.payload).where(WebhookDelivery.event_type == event_type)
+    )
+    return [row["data"] for row in rows]
+
+
+async def test_jobs_move_the_progress_and_tell_webhooks_until_ready(
+    listing_app: Callable[..., FastAPI], alice: Account, session: AsyncSession
+) -> None:
+    ids = [entry.video_id for entry in SHORT.videos]
+    app = listing_app(SHORT, collection_progress_event_seconds=3600)
+    async with client_for(app) as client:
+        await register(client, alice, events=["collection.progress", "collection.ready"])
+        created = (await create(client, alice, url=SHORT_LINK, name="Course")).json()
+        worker = worker_for(session, *(video(video_id) for video_id in ids))
+        for _ in ids:
+            assert await worker.run_once()
+        after = (await client.get(f"{COLLECTIONS}/{created['id']}", headers=alice.headers)).json()
+
+    assert after["progress"] == {
+        "total": 3,
+        "done": 3,
+        "failed": 0,
+        "pending": 0,
+        "ready": True,
+        "eta_seconds": None,
+    }
+    assert all(v["transcript_id"] for v in after["videos"])
+    progress = await deliveries(session, "collection.progress")
+    ready = await deliveries(session, "collection.ready")
+    # One when it was made; the jobs' were throttled (one an hour at most here).
+    assert [event["done"] for event in progress] == [0]
+    assert ready == [
+        {
+            "collection_id": created["id"],
+            "name": "Course",
+            "total": 3,
+            "done": 3,
+            "failed": 0,
+            "pending": 0,
+            "ready": True,
+        }
+    ]
+
+
+async def test_a_refresh_adds_only_the_new_videos(
+    listing_app: Callable[..., FastAPI], alice: Account
+) -> None:
+    grown = dataclasses.replace(SHORT, videos=entries("sc", 5))
+    async with client_for(listing_app(SHORT)) as client:
+        created = (await create(client, alice, url=SHORT_LINK)).json()
+    async with client_for(listing_app(grown)) as client:
+        refreshed = await client.post(
+            f"{COLLECTIONS}/{created['id']}/refresh", headers=alice.headers
+        )
+        again = await client.post(f"{COLLECTIONS}/{created['id']}/refresh", headers=alice.headers)
+
+    assert refreshed.status_code == 200, refreshed.text
+    assert (refreshed.json()["added"], refreshed.json()["queued"]) == (2, 2)
+    assert refreshed.json()["collection"]["progress"]["total"] == 5
+    assert (again.json()["added"], again.json()["queued"]) == (0, 0)
+
+
+async def test_a_collection_is_renamed_and_deleted_with_or_without_its_videos(
+    listing_app: Callable[..., FastAPI], alice: Account, bob: Account
+) -> None:
+    async with client_for(listing_app()) as client:
+        for video_id in ("Keep0000001", "Drop0000001"):
+            await client.post(
+                "/api/v1/transcripts",
+                json={"video": video_id, "transcript_text": "Words. " * 20},
+                headers=alice.headers,
+            )
+        keep = (await create(client, alice, videos=["Keep0000001"])).json()
+        drop = (await create(client, alice, videos=["Drop0000001"], name="Drop")).json()
+        renamed = await client.patch(
+            f"{COLLECTIONS}/{keep['id']}", json={"name": "Kept"}, headers=alice.headers
+        )
+        foreign = await client.get(f"{COLLECTIONS}/{keep['id']}", headers=bob.headers)
+        await client.delete(f"{COLLECTIONS}/{keep['id']}", headers=alice.headers)
+        await client.delete(
+            f"{COLLECTIONS}/{drop['id']}", params={"delete_videos": True}, headers=alice.headers
+        )
+        left = await client.get("/api/v1/transcripts", headers=alice.headers)
+
+    assert keep["progress"]["ready"] is True  # stored already: done at once
+    assert renamed.json()["name"] == "Kept"
+    assert_error(foreign, 404, "not_found")
+    assert [t["youtube_video_id"] for t in left.json()["items"]] == ["Keep0000001"]
+
+
+async def test_the_event_stream_tells_the_progress_and_ends_when_ready(
+    listing_app: Callable[..., FastAPI], alice: Account
+) -> None:
+    async with client_for(listing_app()) as client:
+        await client.post(
+            "/api/v1/transcripts",
+            json={"video": "Done0000001", "transcript_text": "Words. " * 20},
+            headers=alice.headers,
+        )
+        created = (await create(client, alice, videos=["Done0000001"])).json()
+        stream = await client.get(f"{COLLECTIONS}/{created['id']}/events", headers=alice.headers)
+
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    events = [block.split("\n")[0] for block in stream.text.strip().split("\n\n")]
+    assert events == ["event: progress", "event: ready"]
