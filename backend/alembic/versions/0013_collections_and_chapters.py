@@ -137,9 +137,7 @@ def create_chapters() -> None:
     )
     op.create_index(op.f("ix_chapters_user_id"), "chapters", ["user_id"])
     op.add_column("transcripts", sa.Column("summary", sa.Text(), nullable=True))
-    op.add_column(
-        "transcripts", sa.Column("chapters_source", sa.String(length=20), nullable=True)
-    )
+    op.add_column("transcripts", sa.Column("chapters_source", sa.String(length=20), nullable=True))
 
 
 def upgrade() -> None:
