@@ -18,6 +18,7 @@ from app.services.retrieval import (
     retrieve,
     start_seconds,
 )
+from app.services.scope import scoped_transcripts
 from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(prefix="/search", tags=["search"], responses=error_responses(401, 403, 422))
@@ -62,7 +63,13 @@ async def search(
         SearchMode,
         Query(description="hybrid (words and meaning), lexical (words) or semantic (meaning)."),
     ] = SearchMode.HYBRID,
-    transcript_ids: Annotated[list[UUID] | None, Query(max_length=50)] = None,
+    transcript_ids: Annotated[
+        list[UUID] | None, Query(max_length=50, description="Search these transcripts only.")
+    ] = None,
+    collection_ids: Annotated[
+        list[UUID] | None,
+        Query(max_length=50, description="Search the videos of these collections only."),
+    ] = None,
     limit: Annotated[
         int | None,
         Query(ge=1, le=50, description="Hits wanted; the `search_default_limit` setting if unset."),
@@ -81,7 +88,7 @@ async def search(
         q,
         query_vector=query_vector,
         mode=mode,
-        transcript_ids=transcript_ids,
+        transcript_ids=await scoped_transcripts(session, user.id, transcript_ids, collection_ids),
         limit=min(limit or settings.search_default_limit, settings.search_max_results),
         ranking=Ranking.of(settings),
     )

@@ -1,0 +1,135 @@
+"""Questions and searches scoped to chosen videos or collections cite only those."""
+
+from typing import Any
+
+import httpx
+
+from tests.api.conftest import Account, assert_error
+
+BREAD = (
+    "To bake sourdough bread, heat the oven to 250 degrees. The loaf bakes for forty minutes "
+    "in a covered pot, then ten minutes more without the lid so the crust turns dark. "
+) * 3
+ROCKETS = (
+    "A rocket engine burns kerosene with liquid oxygen. The booster lands on a barge after "
+    "separation, and the upper stage carries the capsule to orbit in about nine minutes. "
+) * 3
+
+
+async def store(client: httpx.AsyncClient, account: Account, video: str, text: str) -> str:
+    response = await client.post(
+        "/api/v1/transcripts",
+        json={"video": video, "transcript_text": text, "title": video},
+        headers=account.headers,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def ask(
+    client: httpx.AsyncClient, account: Account, conversation: dict[str, Any], question: str
+) -> set[str]:
+    """The transcripts the answer cites."""
+    response = await client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages",
+        json={"content": question},
+        headers=account.headers,
+    )
+    assert response.status_code == 201, response.text
+    citations = response.json()["assistant_message"]["metadata"].get("citations", [])
+    return {citation["transcript_id"] for citation in citations}
+
+
+async def conversation(client: httpx.AsyncClient, account: Account, **scope: Any) -> dict[str, Any]:
+    response = await client.post("/api/v1/conversations", json=scope, headers=account.headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def test_a_conversation_scoped_to_a_collection_cites_only_its_videos(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    bread = await store(client, alice, "BreadVideo1", BREAD)
+    rockets = await store(client, alice, "RocketVide1", ROCKETS)
+    course = (
+        await client.post(
+            "/api/v1/collections", json={"videos": ["RocketVide1"]}, headers=alice.headers
+        )
+    ).json()
+    scoped = await conversation(client, alice, collection_ids=[course["id"]])
+    whole = await conversation(client, alice)
+
+    assert scoped["collection_ids"] == [course["id"]]
+    assert await ask(client, alice, scoped, "How hot should the oven be for sourdough?") == set()
+    assert await ask(client, alice, scoped, "Where does the booster land?") == {rockets}
+    assert await ask(client, alice, whole, "How hot should the oven be for sourdough?") == {bread}
+
+
+async def test_a_scope_is_changed_and_lifted_and_a_question_narrows_it(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    bread = await store(client, alice, "BreadVideo1", BREAD)
+    rockets = await store(client, alice, "RocketVide1", ROCKETS)
+    talk = await conversation(client, alice, transcript_ids=[rockets])
+    oven = "How hot should the oven be for sourdough?"
+
+    before = await ask(client, alice, talk, oven)
+    changed = await client.patch(
+        f"/api/v1/conversations/{talk['id']}",
+        json={"transcript_ids": None, "title": "Anything"},
+        headers=alice.headers,
+    )
+    after = await ask(client, alice, talk, oven)
+    listed = await client.get("/api/v1/conversations", headers=alice.headers)
+
+    assert before == set()
+    assert changed.json()["transcript_ids"] is None
+    assert changed.json()["title"] == "Anything"
+    assert after == {bread}
+    assert listed.json()["items"][0]["transcript_ids"] is None
+
+
+async def test_a_search_scoped_to_a_collection_finds_only_its_videos(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    await store(client, alice, "BreadVideo1", BREAD)
+    rockets = await store(client, alice, "RocketVide1", ROCKETS)
+    course = (
+        await client.post(
+            "/api/v1/collections", json={"videos": ["RocketVide1"]}, headers=alice.headers
+        )
+    ).json()
+
+    everywhere = await client.get(
+        "/api/v1/search", params={"q": "oven rocket"}, headers=alice.headers
+    )
+    scoped = await client.get(
+        "/api/v1/search",
+        params={"q": "oven rocket", "collection_ids": course["id"]},
+        headers=alice.headers,
+    )
+
+    assert len({hit["transcript_id"] for hit in everywhere.json()["hits"]}) == 2
+    assert {hit["transcript_id"] for hit in scoped.json()["hits"]} == {rockets}
+
+
+async def test_another_users_videos_cannot_be_in_a_scope(
+    client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    bread = await store(client, alice, "BreadVideo1", BREAD)
+    course = (
+        await client.post(
+            "/api/v1/collections", json={"videos": ["BreadVideo1"]}, headers=alice.headers
+        )
+    ).json()
+
+    by_transcript = await client.post(
+        "/api/v1/conversations", json={"transcript_ids": [bread]}, headers=bob.headers
+    )
+    by_collection = await client.post(
+        "/api/v1/conversations", json={"collection_ids": [course["id"]]}, headers=bob.headers
+    )
+
+    assert_error(by_transcript, 404, "not_found")
+    assert_error(by_collection, 404, "not_found")
