@@ -173,6 +173,40 @@ class TalkerApi:
             offset, total = offset + PAGE_SIZE, page["total"]
         raise ClientError(f"you have no transcript of video {video_id}: ingest or upload it first")
 
+    def create_collection(self, url: str, name: str | None) -> dict[str, Any]:
+        body = {"url": url} | ({"name": name} if name else {})
+        return self._json("POST", "/collections", json=body, timeout=STREAM_TIMEOUT)
+
+    def collections(self) -> dict[str, Any]:
+        return self._json("GET", "/collections", params={"limit": PAGE_SIZE})
+
+    def collection(self, collection_id: str) -> dict[str, Any]:
+        return self._json("GET", f"/collections/{collection_id}")
+
+    def refresh_collection(self, collection_id: str) -> dict[str, Any]:
+        path = f"/collections/{collection_id}/refresh"
+        return self._json("POST", path, timeout=STREAM_TIMEOUT)
+
+    def collection_events(self, collection_id: str) -> Iterator[ServerEvent]:
+        """The collection's progress as it moves: `progress`…, then `ready`."""
+        yield from self._events("GET", f"/collections/{collection_id}/events")
+
+    def chapters(self, transcript_id: str) -> dict[str, Any]:
+        return self._json("GET", f"/transcripts/{transcript_id}/chapters")
+
+    def _events(self, method: str, path: str, **options: Any) -> Iterator[ServerEvent]:
+        headers = {"Accept": "text/event-stream"}
+        try:
+            with self._http.stream(
+                method, path, headers=headers, timeout=STREAM_TIMEOUT, **options
+            ) as response:
+                if response.is_error:
+                    response.read()
+                    raise api_error(response)
+                yield from server_events(response.iter_lines())
+        except httpx.TransportError as error:
+            raise unreachable(self.base_url, error) from error
+
     def create_conversation(self) -> str:
         return str(self._json("POST", "/conversations", json={})["id"])
 
@@ -181,18 +215,7 @@ class TalkerApi:
     ) -> Iterator[ServerEvent]:
         """The answer's events as they arrive: `user_message`, `delta`…, then `done` or `error`."""
         body = {"content": question, "transcript_ids": transcript_ids}
-        path = f"/conversations/{conversation_id}/messages"
-        headers = {"Accept": "text/event-stream"}
-        try:
-            with self._http.stream(
-                "POST", path, json=body, headers=headers, timeout=STREAM_TIMEOUT
-            ) as response:
-                if response.is_error:
-                    response.read()
-                    raise api_error(response)
-                yield from server_events(response.iter_lines())
-        except httpx.TransportError as error:
-            raise unreachable(self.base_url, error) from error
+        yield from self._events("POST", f"/conversations/{conversation_id}/messages", json=body)
 
     def search(
         self, words: str, mode: str, limit: int, transcript_ids: list[str] | None

@@ -8,7 +8,6 @@ standard error (no traceback) and exits 1. No secret is printed, but a new API k
 
 import sys
 import time
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +21,8 @@ from typer._click import Command, Context
 from typer.core import TyperGroup
 
 from app.client.api import ApiError, ClientError, TalkerApi
+from app.client.collections import chapters, collections_app
+from app.client.context import Server, console, server
 from app.client.credentials import CredentialStore, Login
 from app.client.output import (
     api_keys_table,
@@ -81,23 +82,8 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="API keys, for scripts and other programs.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-
-
-@dataclass(frozen=True, slots=True)
-class Server:
-    """Where the commands go, and with which credentials."""
-
-    url: str
-    api_key: str | None
-    store: CredentialStore
-
-    def api(self) -> TalkerApi:
-        """A connection with the API key when one is given, else the stored login, else none."""
-        login = None if self.api_key else self.store.get(self.url)
-        return TalkerApi(self.url, self.api_key or (login.token if login else None))
-
-    def anonymous(self) -> TalkerApi:
-        return TalkerApi(self.url)
+app.add_typer(collections_app, name="collections")
+app.command()(chapters)
 
 
 @app.callback()
@@ -119,15 +105,6 @@ def connect(
     if not url.startswith(("http://", "https://")):
         raise typer.BadParameter(f"not an http:// or https:// URL: {url!r}", param_hint="--url")
     ctx.obj = Server(url.rstrip("/"), api_key or None, CredentialStore())
-
-
-def server(ctx: typer.Context) -> Server:
-    found: Server = ctx.obj
-    return found
-
-
-def console() -> Console:
-    return Console(highlight=False)
 
 
 PasswordFromStdin = Annotated[

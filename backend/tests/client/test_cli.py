@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.client.conftest import PASSWORD, Talker, ok, signed_up
-from tests.client.server import BAKING, PRIVATE
+from tests.client.server import BAKING, COURSE, LESSONS, PRIVATE
 from tests.service.conftest import free_port
 
 pytestmark = pytest.mark.slow  # a server process of its own
@@ -200,3 +200,19 @@ def test_an_unreachable_server_is_one_line_naming_it(talker: Talker) -> None:
     assert result.stderr.startswith(f"error: cannot reach {url}: ")
     assert len(result.stderr.splitlines()) == 1
     assert "Traceback" not in result.output
+
+
+def test_a_playlist_is_followed_with_a_bar_until_its_videos_are_in(talker: Talker) -> None:
+    signed_up(talker, new_email())
+    link = f"https://www.youtube.com/playlist?list={COURSE.playlist_id}"
+
+    added = ok(talker("collections", "add", link))
+    listed = ok(talker("collections", "list")).output
+    outline = ok(talker("chapters", LESSONS[0].video_id)).output
+
+    assert "Bread course: 3 done, 1 failed, 0 pending" in added.output
+    assert "Lesson00004" in added.output  # the private one, with its reason
+    assert "4/4" in added.output  # the bar, at its end
+    assert "Bread course" in listed
+    assert "0:50  The starter" in outline
+    assert f"https://youtu.be/{LESSONS[0].video_id}?t=50" in outline
