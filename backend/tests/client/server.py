@@ -38,18 +38,32 @@ PRIVATE = ReplayVideo(
 )
 
 
+LESSON_TEXTS = {
+    1: (
+        "A rye starter needs rye flour and water, fed twice a day.",
+        "Keep the starter somewhere warm, around twenty-five degrees.",
+        "When it doubles within six hours, the starter is ready to bake with.",
+    ),
+    2: (
+        "Heat the oven to two hundred and fifty degrees with the pot inside.",
+        "Bake the loaf covered for twenty minutes, then uncovered until dark.",
+        "A loaf is done when it sounds hollow underneath.",
+    ),
+    3: (
+        "Shape the dough into a tight ball on an unfloured bench.",
+        "Let it rise in a floured basket in the fridge overnight.",
+        "Score the top with a razor just before it goes into the oven.",
+    ),
+}
 LESSONS = [
     ReplayVideo(
         video_id=f"Lesson{number:05d}",
         title=f"Lesson {number}",
         channel_name="Replay Talks",
-        captions=[
-            (i * 5.0, 5.0, f"Lesson {number}, sentence {i}: rye, starters and ovens.")
-            for i in range(30)
-        ],
+        captions=[(i * 5.0, 5.0, texts[i % len(texts)]) for i in range(30)],
         description="0:00 Welcome\n0:50 The starter\n1:40 The oven" if number == 1 else "",
     )
-    for number in (1, 2, 3)
+    for number, texts in LESSON_TEXTS.items()
 ]
 COURSE = ReplayPlaylist(
     playlist_id="PLrEpLaYcLiEnTcOuRsE0000000000000",
