@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from typing import Any, cast
 
 import pytest
 
@@ -85,7 +86,7 @@ def test_the_readme_collections_block_runs_as_pasted(replayed_server: int) -> No
     events = server_sent_events(finished.stdout)
     assert events[0] == "progress"
     assert events[-1] == "ready"
-    answers = json_answers(finished.stdout)
+    answers = cast(list[dict[str, Any]], json_answers(finished.stdout))
     collection = next(answer for answer in answers if "videos" in answer)
     assert collection["progress"] == {
         "total": 4,
