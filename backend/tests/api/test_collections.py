@@ -214,12 +214,14 @@ async def test_a_refresh_adds_only_the_new_videos(
     grown = dataclasses.replace(SHORT, videos=entries("sc", 5))
     async with client_for(listing_app(SHORT)) as client:
         created = (await create(client, alice, url=SHORT_LINK)).json()
+        twice = await create(client, alice, url=SHORT_LINK)
     async with client_for(listing_app(grown)) as client:
         refreshed = await client.post(
             f"{COLLECTIONS}/{created['id']}/refresh", headers=alice.headers
         )
         again = await client.post(f"{COLLECTIONS}/{created['id']}/refresh", headers=alice.headers)
 
+    assert created["id"] in assert_error(twice, 409, "conflict")["message"]
     assert refreshed.status_code == 200, refreshed.text
     assert (refreshed.json()["added"], refreshed.json()["queued"]) == (2, 2)
     assert refreshed.json()["collection"]["progress"]["total"] == 5

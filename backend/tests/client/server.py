@@ -15,6 +15,7 @@ import app.main
 from app.services.youtube_fetcher import YouTubeFetcher
 from app.services.youtube_listing import YouTubeLister
 from tests.youtube_listing_replay import (
+    FIFTY_TALKS,
     TALKS_CHANNEL,
     ReplayEntry,
     ReplayPlaylist,
@@ -76,12 +77,29 @@ COURSE = ReplayPlaylist(
 )
 
 
+# The 50-video playlist of the listing tests, with captions for its public videos (for the
+# collections benchmark: benchmarks/collections.py).
+FIFTY_VIDEOS = [
+    ReplayVideo(
+        video_id=entry.video_id,
+        title=entry.title,
+        channel_name="Replay Talks",
+        captions=[
+            (i * 5.0, 5.0, f"{entry.title}, part {i}: queues and indexes.") for i in range(60)
+        ],
+    )
+    for entry in FIFTY_TALKS.videos
+    if entry.availability == "public"
+]
+
+
 def replayed_fetcher() -> YouTubeFetcher:
-    return YouTubeFetcher(http=replay_session(BAKING, PRIVATE, *LESSONS)[0])
+    return YouTubeFetcher(http=replay_session(BAKING, PRIVATE, *LESSONS, *FIFTY_VIDEOS)[0])
 
 
 def replayed_lister() -> YouTubeLister:
-    return YouTubeLister(transport=ReplayRH(playlist_routes(COURSE)))
+    routes = playlist_routes(COURSE) + playlist_routes(FIFTY_TALKS)
+    return YouTubeLister(transport=ReplayRH(routes))
 
 
 def main(port: int) -> None:

@@ -153,6 +153,16 @@ async def create_collection(
             link = parse_collection_link(body.url or "")
         except ValueError as problem:
             raise bad_link(problem) from problem
+        existing = await CollectionRepository(session).of_source(
+            user.id, link.kind, link.source_id
+        )
+        if existing is not None:  # before anything is listed or counted
+            raise ApiError(
+                409,
+                "conflict",
+                f"You have this {link.kind} already: collection {existing.id}. "
+                f"Refresh it with POST /collections/{existing.id}/refresh.",
+            )
         listing = await list_source(video_lister(request), link, settings)
         kind, source_url, source_id = link.kind, link.url, link.source_id
         videos = listing.videos

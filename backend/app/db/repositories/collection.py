@@ -62,6 +62,17 @@ class CollectionRepository(BaseRepository[Collection]):
             return None
         return collection
 
+    async def of_source(self, user_id: UUID, kind: str, source_id: str) -> Collection | None:
+        """The user's collection of this playlist or channel, if there is one."""
+        rows = await self.scalars(
+            select(Collection).where(
+                Collection.user_id == user_id,
+                Collection.kind == kind,
+                Collection.source_id == source_id,
+            )
+        )
+        return rows[0] if rows else None
+
     async def lock(self, collection_id: UUID) -> Collection | None:
         """The collection, locked until the transaction ends: its progress events are decided
         one job at a time."""

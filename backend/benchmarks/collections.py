@@ -1,0 +1,227 @@
+"""Collections and chapters against their targets, on a live server whose YouTube answers are
+replayed (tests/client/server.py: yt-dlp's real tab extractor on replayed pages, the caption
+fetcher on replayed answers), on a throw-away database:
+
+1. A 50-video playlist listed and its jobs queued (`POST /collections`, 48 public videos): the
+   time to the 201, for several users in turn; target < 2 s each. Beside it, in the same run,
+   one `POST /transcripts/ingest` (a single job queued) as the baseline.
+2. Progress events: a client follows `GET /collections/{id}/events` while the server's worker
+   fetches the 48 videos; for each video that settles, the time from its job's `finished_at`
+   (the database's clock) to the arrival of the first event counting it; target ≤ 1 s.
+3. Chapters of a one-hour talk with its vectors in (the labelled talks' captions joined to an
+   hour, embedded by the server's job): `GET /transcripts/{id}/chapters` after its chapters are
+   removed, so that they are found again on that read; target ≤ 5 s.
+
+    cd backend && .venv/bin/python -m benchmarks.collections
+"""
+
+import asyncio
+import json
+import os
+import statistics
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import httpx
+from rich.table import Table
+
+from benchmarks.harness import (
+    expect,
+    free_port,
+    run_database_benchmark,
+    server_process,
+    wait_until_ready,
+)
+from benchmarks.http_load import report_console
+from benchmarks.repositories import asyncpg_dsn, server_url, throwaway_database
+from tests.client.server import FIFTY_TALKS
+from tests.retrieval.corpus import load_talks
+
+PLAYLIST = f"https://www.youtube.com/playlist?list={FIFTY_TALKS.playlist_id}"
+USERS = 5
+HOUR_SECONDS = 3600.0
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    measure: str
+    figure: str
+    target: str
+    passed: bool
+
+
+async def signed_in(client: httpx.AsyncClient, name: str) -> dict[str, str]:
+    email = f"{name}-{time.monotonic_ns()}@example.com"
+    credentials = {"email": email, "password": PASSWORD}
+    await expect(client.post("/api/v1/auth/register", json=credentials), 202)
+    login = await expect(client.post("/api/v1/auth/login", json=credentials), 200)
+    return {"Authorization": f"Bearer {login['access_token']}"}
+
+
+async def timed(request: Any) -> tuple[float, httpx.Response]:
+    began = time.perf_counter()
+    response = await request
+    return time.perf_counter() - began, response
+
+
+async def listing_times(client: httpx.AsyncClient) -> tuple[list[float], list[float]]:
+    collections, singles = [], []
+    for user in range(USERS):
+        headers = await signed_in(client, f"lister{user}")
+        seconds, response = await timed(
+            client.post("/api/v1/collections", json={"url": PLAYLIST}, headers=headers)
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["progress"]["pending"] == 48
+        collections.append(seconds)
+        seconds, response = await timed(
+            client.post(
+                "/api/v1/transcripts/ingest", json={"video": "Lesson00002"}, headers=headers
+            )
+        )
+        singles.append(seconds)
+    return collections, singles
+
+
+async def event_lags(client: httpx.AsyncClient, database_url: str) -> list[float]:
+    """Seconds from each job's end to the first event that counts it, while the worker runs."""
+    headers = await signed_in(client, "follower")
+    created = await expect(
+        client.post("/api/v1/collections", json={"url": PLAYLIST}, headers=headers), 201
+    )
+    arrivals: list[tuple[float, int]] = []
+    async with client.stream(
+        "GET", f"/api/v1/collections/{created['id']}/events", headers=headers, timeout=600
+    ) as stream:
+        event = ""
+        async for line in stream.aiter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                data = json.loads(line.split(":", 1)[1])
+                arrivals.append((time.time(), data["done"] + data["failed"]))
+                if event == "ready":
+                    break
+    finished = await finish_times(database_url, created["id"])
+    lags = []
+    for settled, ended in enumerate(sorted(finished), start=1):
+        first = next(arrived for arrived, count in arrivals if count >= settled + 2)
+        lags.append(first - ended)
+    return lags
+
+
+async def finish_times(database_url: str, collection_id: str) -> list[float]:
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        rows = await connection.fetch(
+            "SELECT job.finished_at FROM collection_videos AS video "
+            "JOIN jobs AS job ON job.id = video.job_id "
+            "WHERE video.collection_id = $1 AND job.finished_at IS NOT NULL",
+            uuid.UUID(collection_id),
+        )
+    finally:
+        await connection.close()
+    return [row["finished_at"].timestamp() for row in rows]
+
+
+def hour_of_speech() -> list[dict[str, float | str]]:
+    """The labelled talks' captions, one after another, up to an hour."""
+    segments: list[dict[str, float | str]] = []
+    offset = 0.0
+    for talk in load_talks():
+        if talk.language != "en":
+            continue
+        for segment in talk.segments:
+            start = offset + segment.start
+            if start >= HOUR_SECONDS:
+                return segments
+            segments.append({"text": segment.text, "start": start, "duration": segment.duration})
+        offset = float(segments[-1]["start"]) + 5.0  # type: ignore[arg-type]
+    return segments
+
+
+async def chapter_seconds(client: httpx.AsyncClient, database_url: str) -> float:
+    headers = await signed_in(client, "outliner")
+    stored = await expect(
+        client.post(
+            "/api/v1/transcripts",
+            json={"video": "HourOfTalk1", "segments": hour_of_speech()},
+            headers=headers,
+            timeout=120,
+        ),
+        201,
+    )
+    while True:  # the embed job: vectors, then chapters
+        jobs = await expect(client.get("/api/v1/jobs", headers=headers), 200)
+        if all(job["status"] in ("done", "failed") for job in jobs["items"]):
+            break
+        await asyncio.sleep(0.5)
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        transcript = uuid.UUID(stored["id"])
+        await connection.execute("DELETE FROM chapters WHERE transcript_id = $1", transcript)
+        await connection.execute(
+            "UPDATE transcripts SET chapters_source = NULL WHERE id = $1", transcript
+        )
+    finally:
+        await connection.close()
+    seconds, response = await timed(
+        client.get(f"/api/v1/transcripts/{stored['id']}/chapters", headers=headers, timeout=60)
+    )
+    assert response.status_code == 200 and response.json()["chapters"], response.text
+    return seconds
+
+
+async def main() -> None:
+    async with throwaway_database(server_url()) as database_url:
+        port = free_port()
+        environment = {"DATABASE_URL": database_url, "JOB_WORKERS": "1", "LOG_LEVEL": "warning"}
+        environment |= {"LIMIT_INGESTS_PER_HOUR": "0"}  # every user adds 48 videos, some twice
+        with server_process(
+            "replayed", ["-m", "tests.client.server", str(port)], os.environ | environment, port
+        ) as server:
+            await wait_until_ready(server)
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
+                collections, singles = await listing_times(client)
+                lags = await event_lags(client, database_url)
+                chapters = await chapter_seconds(client, database_url)
+    report(collections, singles, lags, chapters)
+
+
+def report(
+    collections: list[float], singles: list[float], lags: list[float], chapters: float
+) -> None:
+    worst, median = max(collections), statistics.median(collections)
+    rows = [
+        Row(
+            "50-video playlist listed, 48 jobs queued (POST /collections)",
+            f"median {median:.2f} s, worst {worst:.2f} s "
+            f"(one ingest POST: {statistics.median(singles) * 1000:.0f} ms)",
+            "< 2 s",
+            worst < 2.0,
+        ),
+        Row(
+            "progress event after a job ends",
+            f"median {statistics.median(lags):.2f} s, worst {max(lags):.2f} s "
+            f"({len(lags)} jobs)",
+            "≤ 1 s",
+            max(lags) <= 1.0,
+        ),
+        Row("chapters of a one-hour talk, vectors in", f"{chapters:.2f} s", "≤ 5 s", chapters <= 5),
+    ]
+    table = Table(title="Collections and chapters")
+    for column in ("measure", "figure", "target", "result"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row.measure, row.figure, row.target, "PASS" if row.passed else "FAIL")
+    report_console().print(table)
+    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; at {datetime.now():%H:%M}")
+
+
+if __name__ == "__main__":
+    run_database_benchmark(main)
