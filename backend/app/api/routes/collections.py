@@ -153,9 +153,7 @@ async def create_collection(
             link = parse_collection_link(body.url or "")
         except ValueError as problem:
             raise bad_link(problem) from problem
-        existing = await CollectionRepository(session).of_source(
-            user.id, link.kind, link.source_id
-        )
+        existing = await CollectionRepository(session).of_source(user.id, link.kind, link.source_id)
         if existing is not None:  # before anything is listed or counted
             raise ApiError(
                 409,
