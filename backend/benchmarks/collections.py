@@ -38,8 +38,8 @@ from benchmarks.harness import (
 )
 from benchmarks.http_load import report_console
 from benchmarks.repositories import asyncpg_dsn, server_url, throwaway_database
-from tests.client.server import FIFTY_TALKS
 from tests.retrieval.corpus import load_talks
+from tests.youtube_listing_replay import FIFTY_TALKS
 
 PLAYLIST = f"https://www.youtube.com/playlist?list={FIFTY_TALKS.playlist_id}"
 USERS = 5
@@ -141,7 +141,7 @@ def hour_of_speech() -> list[dict[str, float | str]]:
             if start >= HOUR_SECONDS:
                 return segments
             segments.append({"text": segment.text, "start": start, "duration": segment.duration})
-        offset = float(segments[-1]["start"]) + 5.0  # type: ignore[arg-type]
+        offset = float(segments[-1]["start"]) + 5.0
     return segments
 
 
