@@ -187,8 +187,9 @@ def player_json(video: ReplayVideo) -> dict[str, Any]:
         "title": video.title,
         "author": video.channel_name,
         "lengthSeconds": str(_length_seconds(video.captions)),
-        "shortDescription": video.description,
     }
+    if video.description:
+        data["videoDetails"]["shortDescription"] = video.description
     if video.status == "transcripts_disabled":
         return data
     tracks = video.tracks()

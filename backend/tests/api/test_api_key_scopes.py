@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ApiKey
-from tests.api.conftest import Account, assert_error
+from tests.api.conftest import Account, assert_error, client_for
 
 KEYS = "/api/v1/api-keys"
 
@@ -119,9 +119,7 @@ async def test_every_route_that_changes_something_refuses_a_read_key(
     """Walks the whole documented API, so that a route added later is covered by its tag and
     method."""
     app = lend_app()
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as client:
+    async with client_for(app) as client:
         key = await new_key(client, alice, scopes=["read"])
         allowed: list[tuple[str, str]] = []
         refused: list[tuple[str, str]] = []

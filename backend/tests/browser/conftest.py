@@ -59,6 +59,9 @@ def server_environment(database_url: str, port: int, **settings: str) -> dict[st
         HTTPS_PROXY=REFUSING_PROXY,
         HTTP_PROXY=REFUSING_PROXY,
         NO_PROXY="127.0.0.1,localhost",  # a fake language model on loopback is reached
+        # Each test signs up a person of its own, all from 127.0.0.1: more than the ten
+        # sign-ups an hour one address gets by default.
+        SIGNUP_PER_ADDRESS_PER_HOUR="0",
         **settings,
     )
     return environment

@@ -26,6 +26,9 @@ def talker_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
         "DATABASE_URL": database_url,
         "EMBEDDINGS_ENABLED": "false",  # no model to load: search and chat go by words
         "JOB_WORKERS": "1",
+        # Every test signs up an account of its own, all from 127.0.0.1: more than the ten
+        # sign-ups an hour one address gets by default.
+        "SIGNUP_PER_ADDRESS_PER_HOUR": "0",
     }
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments

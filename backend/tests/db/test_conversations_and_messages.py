@@ -188,6 +188,8 @@ async def test_page_rows_agree_with_list_and_count_and_keep_the_total_past_the_e
     assert set((await conversations.page_for_user(user.id, 1, 0)).rows[0]) == {
         "id",
         "title",
+        "transcript_ids",
+        "collection_ids",
         "created_at",
         "updated_at",
     }
