@@ -53,7 +53,7 @@ from app.db.repositories import (
 from app.db.session import dispose_engine, get_engine, unit_of_work
 from app.services.chunking import get_tokenizer
 from app.services.ingest_worker import start_workers
-from app.services.llm import OpenAICompatibleModel, build_language_model
+from app.services.llm import LanguageModel, OpenAICompatibleModel, build_language_model
 from app.services.passage_embeddings import Embedder
 from app.services.runtime_settings import RuntimeSettings
 from app.services.webhooks.secrets import webhook_secrets
@@ -89,11 +89,15 @@ async def purge_expired_rows_forever() -> None:
         await asyncio.sleep(PURGE_INTERVAL_SECONDS)
 
 
-def start_ingest_workers(settings: Settings, embedder: Embedder | None) -> list[asyncio.Task[None]]:
+def start_ingest_workers(
+    settings: Settings, embedder: Embedder | None, language_model: LanguageModel
+) -> list[asyncio.Task[None]]:
     if not settings.jobs_enabled:
         return []
     count = settings.job_workers
-    workers = start_workers(unit_of_work, YouTubeFetcher, settings, count, embedder)[1]
+    workers = start_workers(
+        unit_of_work, YouTubeFetcher, settings, count, embedder, language_model
+    )[1]
     return workers + start_senders(unit_of_work, settings, settings.webhook_senders)
 
 
@@ -106,7 +110,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await run_in_threadpool(get_tokenizer, settings.tokenizer_encoding)
     embedder: Embedder | None = app.state.embedder
     background = [asyncio.create_task(purge_expired_rows_forever())]
-    background += start_ingest_workers(settings, embedder)
+    background += start_ingest_workers(settings, embedder, app.state.language_model)
     freeze_start_up_objects()
     yield
     for task in background:

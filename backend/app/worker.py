@@ -22,6 +22,7 @@ from app.core.logging import configure_logging
 from app.db.embedded import database_failure_message, resolve_database_url
 from app.db.session import dispose_engine, get_engine, unit_of_work
 from app.services.ingest_worker import start_workers
+from app.services.llm import build_language_model
 from app.services.passage_embeddings import Embedder
 from app.services.webhooks.sender import start_senders
 from app.services.youtube_fetcher import YouTubeFetcher
@@ -33,7 +34,14 @@ async def run(worker_count: int) -> None:
     settings = get_settings()
     await check_database()
     embedder = Embedder(settings) if settings.embeddings_enabled else None
-    worker, tasks = start_workers(unit_of_work, YouTubeFetcher, settings, worker_count, embedder)
+    worker, tasks = start_workers(
+        unit_of_work,
+        YouTubeFetcher,
+        settings,
+        worker_count,
+        embedder,
+        build_language_model(settings),
+    )
     tasks += start_senders(unit_of_work, settings, settings.webhook_senders)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -140,9 +140,18 @@ def create_chapters() -> None:
     op.add_column("transcripts", sa.Column("chapters_source", sa.String(length=20), nullable=True))
 
 
+def replace_usage_kinds(kinds: str) -> None:
+    op.drop_constraint(op.f("ck_usage_events_kind_allowed"), "usage_events", type_="check")
+    op.create_check_constraint(
+        op.f("ck_usage_events_kind_allowed"), "usage_events", f"kind IN ({kinds})"
+    )
+
+
 def upgrade() -> None:
     create_collections()
     create_chapters()
+    # A language model's titles for a transcript's chapters are recorded as `chapters`.
+    replace_usage_kinds("'chat', 'draft', 'chapters'")
     for column in ("scope_transcript_ids", "scope_collection_ids"):
         op.add_column(
             "conversations", sa.Column(column, postgresql.ARRAY(sa.UUID()), nullable=True)
@@ -150,6 +159,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM usage_events WHERE kind = 'chapters'")
+    replace_usage_kinds("'chat', 'draft'")
     for column in ("scope_collection_ids", "scope_transcript_ids"):
         op.drop_column("conversations", column)
     op.drop_column("transcripts", "chapters_source")

@@ -43,7 +43,7 @@ NAMING_CONVENTION = {
 MESSAGE_ROLES = ("user", "assistant", "system")
 JOB_KINDS = ("youtube_ingest", "embed")
 JOB_STATUSES = ("queued", "running", "done", "failed")
-USAGE_KINDS = ("chat", "draft")
+USAGE_KINDS = ("chat", "draft", "chapters")
 WEBHOOK_EVENTS = (
     "job.succeeded",
     "job.failed",

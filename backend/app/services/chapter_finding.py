@@ -25,7 +25,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
@@ -76,6 +76,7 @@ class Outline:
     chapters: list[FoundChapter]
     summary: str
     source: str  # "description" or "computed"
+    texts: list[str] = field(default_factory=list)  # each chapter's words, for the model
 
 
 def words(text: str) -> list[str]:
@@ -316,7 +317,7 @@ def outline(
         chapters.append(
             FoundChapter(start, end, name, " ".join(central_sentences(text, stop, count)))
         )
-    return Outline(chapters, video_summary(chapters, texts, stop), source)
+    return Outline(chapters, video_summary(chapters, texts, stop), source, texts)
 
 
 def video_summary(

@@ -7,13 +7,18 @@ when there are no vectors. A video whose description lists its chapters keeps th
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.config import Settings
 from app.core.offload import run_in_process
 from app.db.models import Transcript
-from app.db.repositories import ChapterRepository, NewChapter, OutlinePassage
-from app.services.chapter_finding import Block, outline
+from app.db.repositories import ChapterRepository, NewChapter, OutlinePassage, UsageRepository
+from app.services.chapter_finding import Block, Outline, outline
+from app.services.chapter_titles import named_by_model
+from app.services.llm import LanguageModel
+from app.services.usage_limits import has_tokens_left
 
 # A passage as stored: (chunk_index, passage_index, start, end, text).
 StoredPassage = tuple[int, int, float | None, float | None, str]
@@ -56,17 +61,51 @@ def _kept(passages: Sequence[OutlinePassage]) -> list[OutlinePassage]:
     return kept
 
 
+@dataclass(frozen=True, slots=True)
+class Namer:
+    """The language model that may name chapters, and the settings its tokens count under."""
+
+    model: LanguageModel
+    settings: Settings
+
+    async def name(self, session: AsyncSession, transcript: Transcript, found: Outline) -> Outline:
+        """The model's titles and summaries, with their tokens in the owner's usage ledger; the
+        outline as found when there is no model, no tokens left, or no usable answer."""
+        if self.model.extractive:
+            return found
+        if not await has_tokens_left(session, transcript.user_id, self.settings):
+            return found
+        named = await named_by_model(self.model, found, found.texts)
+        if named is None:
+            return found
+        outline_named, usage = named
+        await UsageRepository(session).record(
+            user_id=transcript.user_id,
+            kind="chapters",
+            provider=self.model.provider,
+            model=self.model.model,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+        return outline_named
+
+
 async def find_and_store(
-    session: AsyncSession, transcript: Transcript, model_name: str | None
+    session: AsyncSession,
+    transcript: Transcript,
+    model_name: str | None,
+    namer: Namer | None = None,
 ) -> None:
     """Find the transcript's chapters (in a worker process) and store them with its summary,
-    in the session's transaction."""
+    in the session's transaction; named by the language model when `namer` has one."""
     passages = await ChapterRepository(session).outline_passages(transcript.id, model_name)
     blocks, vectors = blocks_and_vectors(passages)
     meta = transcript.meta or {}
     found = await run_in_process(
         outline, blocks, vectors, _text(meta.get("description")), _text(meta.get("language"))
     )
+    if namer is not None and found.source == "computed":
+        found = await namer.name(session, transcript, found)
     chapters = [
         NewChapter(chapter.title, chapter.start, chapter.end, chapter.summary)
         for chapter in found.chapters

@@ -36,6 +36,7 @@ from app.db.repositories.job import EMBED, INGEST
 from app.db.session import get_engine
 from app.services import chapters, collections
 from app.services.embeddings.base import EmbeddingError
+from app.services.llm import LanguageModel, with_settings
 from app.services.passage_embeddings import Embedder
 from app.services.runtime_settings import RuntimeSettings
 from app.services.transcripts import NewTranscript, store_transcript
@@ -138,10 +139,13 @@ class IngestWorker:
         fetcher_factory: Callable[[], TranscriptFetcher],
         settings: Settings,
         embedder: Embedder | None = None,
+        language_model: LanguageModel | None = None,
     ) -> None:
         self.unit_of_work = unit_of_work
         self.fetcher_factory = fetcher_factory
         self.settings = settings
+        # Names the chapters of embedded transcripts, when it is not the offline one.
+        self.language_model = language_model
         # Chunk size and overlap for new transcripts may change at run time.
         self.runtime_settings = RuntimeSettings(settings)
         self.embedder = embedder
@@ -255,9 +259,16 @@ class IngestWorker:
             async with self.unit_of_work() as session:
                 transcript = await TranscriptRepository(session).get_by_id(transcript_id)
                 if transcript is not None:
-                    await chapters.find_and_store(session, transcript, model_name)
+                    namer = await self._chapter_namer(session)
+                    await chapters.find_and_store(session, transcript, model_name, namer)
         except Exception:
             logger.exception("transcript %s: its chapters could not be found", transcript_id)
+
+    async def _chapter_namer(self, session: AsyncSession) -> chapters.Namer | None:
+        if self.language_model is None:
+            return None
+        settings = await self.runtime_settings.effective(session)
+        return chapters.Namer(with_settings(self.language_model, settings), settings)
 
     async def _with_heartbeat(self, job: ClaimedJob, work: Awaitable[T]) -> T:
         heart = asyncio.create_task(self._beat(job))
@@ -360,10 +371,11 @@ def start_workers(
     settings: Settings,
     count: int,
     embedder: Embedder | None,
+    language_model: LanguageModel | None = None,
 ) -> tuple[IngestWorker, list[asyncio.Task[None]]]:
     """`count` workers sharing one IngestWorker; with an embedder, also the background task
     that creates the configured model's vector index."""
-    worker = IngestWorker(unit_of_work, fetcher_factory, settings, embedder)
+    worker = IngestWorker(unit_of_work, fetcher_factory, settings, embedder, language_model)
     tasks = [asyncio.create_task(worker.run_forever()) for _ in range(count)]
     if embedder is not None and count:
         tasks.append(asyncio.create_task(prepare_index_in_background(embedder)))

@@ -187,6 +187,17 @@ async def admit_and_commit(
     await session.commit()
 
 
+async def has_tokens_left(session: AsyncSession, user_id: UUID, settings: Settings) -> bool:
+    """Whether the user's day has tokens left, for work nobody asked for just now (a model's
+    chapter titles): it is skipped, not refused, when there are none."""
+    limit = (await limits_for(session, user_id, settings)).tokens_per_day
+    if not limit:
+        return True
+    today = await UsageRepository(session).tokens_today(user_id)
+    reserved = await TokenReservationRepository(session).reserved(user_id)
+    return today.tokens + reserved + token_budget(settings) <= limit
+
+
 def token_budget(settings: Settings) -> int:
     """The most tokens one answer or draft is expected to use: its excerpts, and what the model
     may write."""

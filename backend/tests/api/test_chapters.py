@@ -5,9 +5,13 @@ import json
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.api.conftest import Account, assert_error
+from app.core.config import get_settings
+from app.services.llm import OpenAICompatibleModel
+from tests.api.conftest import Account, assert_error, build_app, client_for
+from tests.llm_server import FakeLLM, serving
 from tests.api.test_ingest import ingest, job, talk, worker_for
 from tests.retrieval.chapters_report import TOLERANCE_SECONDS, score
 from tests.retrieval.corpus import TALKS_DIR, load_talks
@@ -118,3 +122,55 @@ async def test_a_fetched_video_keeps_its_description_and_its_chapters(
     outline = await chapters_of(client, alice, done["transcript_id"])
 
     assert [c["title"] for c in outline["chapters"]] == ["Queues", "Locks", "Vacuum"]
+
+
+NAMED = "\n".join(f"{n} | Named chapter {n} | What part {n} says. And more." for n in range(1, 31))
+
+
+async def outline_with_model(
+    session: AsyncSession, alice: Account, llm: FakeLLM
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    async with serving(llm) as base_url:
+        settings = get_settings().model_copy(
+            update={"llm_base_url": base_url, "llm_api_key": SecretStr("k"), "llm_max_retries": 0}
+        )
+        app = build_app(session)
+        app.state.language_model = OpenAICompatibleModel(settings)
+        try:
+            async with client_for(app) as client:
+                segments = [
+                    {
+                        "text": f"Part {i // 20} sentence {i} on topic {i // 20}.",
+                        "start": i * 6.0,
+                        "duration": 6.0,
+                    }
+                    for i in range(120)
+                ]
+                stored = await store(client, alice, video="Named000001", segments=segments)
+                outline = await chapters_of(client, alice, stored["id"])
+                usage = (await client.get("/api/v1/usage", headers=alice.headers)).json()
+        finally:
+            await app.state.language_model.aclose()
+    return outline, usage["daily"]
+
+
+async def test_a_configured_language_model_names_the_chapters_on_the_owners_tokens(
+    session: AsyncSession, alice: Account
+) -> None:
+    outline, daily = await outline_with_model(session, alice, FakeLLM(answer=NAMED))
+
+    assert outline["source"] == "model"
+    assert outline["chapters"][0]["title"] == "Named chapter 1"
+    assert outline["chapters"][0]["summary"] == "What part 1 says. And more."
+    assert sum(day["prompt_tokens"] + day["completion_tokens"] for day in daily) == 49
+
+
+async def test_a_failing_or_garbled_model_leaves_the_titles_found_from_the_words(
+    session: AsyncSession, alice: Account, bob: Account
+) -> None:
+    failed, _ = await outline_with_model(session, alice, FakeLLM(failures=[500] * 5))
+    garbled, _ = await outline_with_model(session, bob, FakeLLM(answer="Sure! Here you go."))
+
+    assert failed["source"] == "computed"
+    assert garbled["source"] == "computed"
+    assert all(chapter["title"] for chapter in failed["chapters"])

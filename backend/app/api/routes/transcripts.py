@@ -5,7 +5,13 @@ from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import CurrentUser, EmbeddingsDep, RuntimeSettingsDep, SessionDep
+from app.api.deps import (
+    CurrentUser,
+    EmbeddingsDep,
+    LanguageModelDep,
+    RuntimeSettingsDep,
+    SessionDep,
+)
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.jobs import IngestRequest, JobPublic
@@ -232,16 +238,20 @@ async def get_chapters(
     transcript_id: UUID,
     user: CurrentUser,
     session: SessionDep,
+    settings: RuntimeSettingsDep,
     embeddings: EmbeddingsDep,
+    model: LanguageModelDep,
 ) -> ChaptersPublic:
     """The video's chapters (title, start, a short summary, a link to the moment) and a summary
     of the whole: its own chapters when its description lists them, else found where its topics
-    change. Found in the background once its vectors are in; a transcript stored before is
-    outlined on this first read."""
+    change, named by the language model when one is configured (its tokens count as yours).
+    Found in the background once its vectors are in; a transcript stored before is outlined
+    on this first read."""
     transcript = await owned_transcript(session, transcript_id, user)
     if transcript.chapters_source is None:
         model_name = embeddings.model_name if embeddings is not None else None
-        await chapters.find_and_store(session, transcript, model_name)
+        namer = chapters.Namer(model, settings)
+        await chapters.find_and_store(session, transcript, model_name, namer)
         await session.refresh(transcript)
     found = await ChapterRepository(session).for_transcript(transcript.id)
     video = transcript.youtube_video_id
