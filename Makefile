@@ -49,7 +49,7 @@ bench: install
 	cd backend && .venv/bin/python -m benchmarks.pgbouncer
 	cd backend && .venv/bin/python -m benchmarks.collections
 
-# The labelled set (backend/tests/retrieval) through the service's pipeline and defaults: the
+# The labelled set (backend/testkit: talks/, questions.json) through the service's pipeline and defaults: the
 # table of hit@5, citations and declines per split; the test split is the one to report.
 eval: install
 	cd backend && .venv/bin/python -m tests.retrieval.report

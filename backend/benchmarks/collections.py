@@ -1,5 +1,5 @@
 """Collections and chapters against their targets, on a live server whose YouTube answers are
-replayed (tests/client/server.py: yt-dlp's real tab extractor on replayed pages, the caption
+replayed (testkit/replayed_server.py: yt-dlp's real tab extractor on replayed pages, the caption
 fetcher on replayed answers), on a throw-away database:
 
 1. A 50-video playlist listed and its jobs queued (`POST /collections`, 48 public videos): the
@@ -38,8 +38,8 @@ from benchmarks.harness import (
 )
 from benchmarks.http_load import report_console
 from benchmarks.repositories import asyncpg_dsn, server_url, throwaway_database
-from tests.retrieval.corpus import load_talks
-from tests.youtube_listing_replay import FIFTY_TALKS
+from testkit.corpus import load_talks
+from testkit.youtube_listing_replay import FIFTY_TALKS
 
 PLAYLIST = f"https://www.youtube.com/playlist?list={FIFTY_TALKS.playlist_id}"
 USERS = 5
@@ -184,7 +184,7 @@ async def main() -> None:
         environment = {"DATABASE_URL": database_url, "JOB_WORKERS": "1", "LOG_LEVEL": "warning"}
         environment |= {"LIMIT_INGESTS_PER_HOUR": "0"}  # every user adds 48 videos, some twice
         with server_process(
-            "replayed", ["-m", "tests.client.server", str(port)], os.environ | environment, port
+            "replayed", ["-m", "testkit.replayed_server", str(port)], os.environ | environment, port
         ) as server:
             await wait_until_ready(server)
             async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:

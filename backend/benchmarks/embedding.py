@@ -2,10 +2,10 @@
 embedded by its background job.
 
 1. The offline model (all-MiniLM-L6-v2, int8, in this process) on ~700-token chunks of real talks
-   (tests/retrieval/talks, chunked with the application's settings), best of 3, with the load
+   (testkit/talks, chunked with the application's settings), best of 3, with the load
    average at each run.
 2. The HTTP client (`HttpEmbeddingProvider`, batches of 64) against the tests' fake
-   OpenAI-compatible server (tests/llm_server.py) on 127.0.0.1, in this process: it answers at
+   OpenAI-compatible server (testkit/llm_server.py) on 127.0.0.1, in this process: it answers at
    once, so this measures the client's own overhead; best of 3, end to end and without the time
    the fake's handler spent answering.
 3. A 3-hour video (the talk benchmark's replayed one) ingested by an `IngestWorker` with an
@@ -52,9 +52,9 @@ from benchmarks.talk import (
     three_hour_video,
     units_of_work,
 )
-from tests.llm_server import FakeEmbeddings, serving
-from tests.retrieval.corpus import load_talks
-from tests.youtube_replay import replay_session
+from testkit.corpus import load_talks
+from testkit.llm_server import FakeEmbeddings, serving
+from testkit.youtube_replay import replay_session
 
 OFFLINE_CHUNKS = 32
 HTTP_CHUNKS = 1_280

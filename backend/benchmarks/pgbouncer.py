@@ -8,7 +8,7 @@ one throw-away database of the embedded server (or BENCH_DATABASE_URL / TEST_DAT
 - `direct, DB_PGBOUNCER`: the same, with what DB_PGBOUNCER changes (no statement cache, unique
   names): what those settings cost on their own;
 - `pgbouncer`: through PgBouncer 1.18 (Debian's package, started with its own configuration in a
-  temporary folder by `tests/pgbouncer.py`) with 20 server connections, DB_PGBOUNCER=true.
+  temporary folder by `testkit/pgbouncer.py`) with 20 server connections, DB_PGBOUNCER=true.
 
 Each set-up first checks the API end to end through it (register, log in, create a conversation,
 ask a question and get a grounded answer from the offline model, list conversations and
@@ -46,7 +46,7 @@ from benchmarks.harness import (
     wait_until_ready,
 )
 from benchmarks.repositories import server_url, throwaway_database
-from tests.pgbouncer import pgbouncer_binary, pgbouncer_in_front
+from testkit.pgbouncer import pgbouncer_binary, pgbouncer_in_front
 
 SECONDS = 5
 ROUNDS = 3

@@ -83,7 +83,7 @@ from app.db.models import User
 from app.db.repositories import ChunkRepository, MessageRepository, NewChunk, UserRepository
 from app.db.repositories.base import primary_key_read
 from app.db.session import build_engine
-from tests.database import create_database, drop_database
+from testkit.database import create_database, drop_database
 
 BENCH_SERVER_DIR = BACKEND_DIR / ".data" / "postgres-bench"
 

@@ -97,7 +97,7 @@ from benchmarks.vectors import (
     percentiles,
     time_mode,
 )
-from tests.database import _run_on_server, with_database
+from testkit.database import _run_on_server, with_database
 
 # Chunks of the big user -> its p99 target in ms (both modes).
 TARGETS_MS = {150_000: 50.0, 600_000: 100.0}

@@ -4,7 +4,7 @@ One run, one throw-away database, four measurements:
 
 1. Ingestion of a 3-hour video end to end: a job queued with `JobRepository.enqueue_ingest`,
    then `IngestWorker.run_once()` with a `YouTubeFetcher` on the offline replay session
-   (tests/youtube_replay.py) serving 2,700 captions of about 12 words, 4 s apart. Timed from
+   (testkit/youtube_replay.py) serving 2,700 captions of about 12 words, 4 s apart. Timed from
    the enqueue to the job marked done, three times (new video ids), with where the time goes:
    the fetch and parse (timed around the fetcher), the chunking (`chunk_segments` again on the
    same captions, alone), the SQL statements by table (round trips included), the commits,
@@ -22,7 +22,7 @@ One run, one throw-away database, four measurements:
    EXPLAIN (ANALYZE, BUFFERS) of the slowest one for both users, run with the exact SQL and
    parameters the application sent; then that query's matching, ranking with ts_rank (what
    retrieve uses) and with ts_rank_cd, timed apart.
-3. An offline chat round trip: the labelled talks (tests/retrieval/labelled_set.py) stored
+3. An offline chat round trip: the labelled talks (testkit/labelled_set.py) stored
    with `store_transcript` for a third user, then 50 questions into one conversation, each a
    unit of work of its own (load the conversation, `start_turn`, `answer` with
    `OfflineExtractiveModel`, commit); split into those steps, the model's own time, and
@@ -90,7 +90,7 @@ from benchmarks.repositories import (
     throwaway_database,
     unique_email,
 )
-from tests.retrieval.labelled_set import (
+from testkit.labelled_set import (
     CHUNK_TOKENS,
     HIT_AT_5_FLOOR,
     QUESTIONS,
@@ -98,7 +98,7 @@ from tests.retrieval.labelled_set import (
     Talk,
     answers,
 )
-from tests.youtube_replay import Caption, ReplayVideo, replay_session
+from testkit.youtube_replay import Caption, ReplayVideo, replay_session
 
 SEED = 20_240_611
 POOL_SIZE = 4

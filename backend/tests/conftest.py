@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from app.core.config import get_settings
 from app.db import session as db_session_module
 from app.db.migrations import run_alembic
-from tests.database import create_database, drop_database, test_server_url
+from testkit.database import create_database, drop_database, test_server_url
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,4 +1,4 @@
-"""The labelled talks (tests/retrieval) stored through the API, for tests that need videos."""
+"""The labelled talks (testkit/talks) stored through the API, for tests that need videos."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -8,8 +8,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.llm import LanguageModel
+from testkit.labelled_set import CHUNK_TOKENS, TALKS
 from tests.api.conftest import Account, build_app, client_for, sign_up
-from tests.retrieval.labelled_set import CHUNK_TOKENS, TALKS
 
 
 async def ingest_talks(client: httpx.AsyncClient, account: Account) -> dict[str, str]:

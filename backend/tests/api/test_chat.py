@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories import UsageRepository
 from app.services.chat import NOT_IN_VIDEOS
+from testkit.labelled_set import CHUNK_TOKENS
 from tests.api.conftest import Account, ClientFactory, assert_error, sign_up
 from tests.api.talks import ingest_talks, talking_to
 from tests.fakes import ScriptedModel
-from tests.retrieval.labelled_set import CHUNK_TOKENS
 
 OVEN_QUESTION = "How hot should the oven be for the sourdough?"
 
@@ -237,7 +237,7 @@ async def test_the_first_question_titles_only_an_untitled_conversation(
 async def test_most_labelled_questions_get_a_grounded_answer_citing_their_video(
     make_client: ClientFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.retrieval.labelled_set import QUESTIONS
+    from testkit.labelled_set import QUESTIONS
 
     # One account asks every labelled question at once: past the default limits.
     unlimited = {"limit_asks_per_minute": 0, "limit_tokens_per_day": 0}

@@ -9,11 +9,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from testkit.labelled_set import CHUNK_TOKENS
 from tests.api.conftest import Account, build_app, client_for, sign_up
 from tests.api.talks import ingest_talks
 from tests.api.test_chat import OVEN_QUESTION, new_conversation
 from tests.fakes import ScriptedModel
-from tests.retrieval.labelled_set import CHUNK_TOKENS
 
 Message = dict[str, Any]
 

@@ -13,10 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import WebhookDelivery
 from app.services.youtube_listing import YouTubeLister
-from tests.api.conftest import Account, assert_error, build_app, client_for
-from tests.api.test_ingest import worker_for
-from tests.api.test_webhooks import LOCAL, register
-from tests.youtube_listing_replay import (
+from testkit.youtube_listing_replay import (
     BROKEN_PLAYLIST,
     FIFTY_TALKS,
     MISSING_PLAYLIST_ID,
@@ -28,7 +25,10 @@ from tests.youtube_listing_replay import (
     missing_playlist_routes,
     playlist_routes,
 )
-from tests.youtube_replay import ReplayVideo
+from testkit.youtube_replay import ReplayVideo
+from tests.api.conftest import Account, assert_error, build_app, client_for
+from tests.api.test_ingest import worker_for
+from tests.api.test_webhooks import LOCAL, register
 
 COLLECTIONS = "/api/v1/collections"
 PLAYLIST_LINK = f"https://www.youtube.com/playlist?list={FIFTY_TALKS.playlist_id}"

@@ -13,11 +13,11 @@ from app.core.runtime_settings import RUNTIME_SETTINGS, RuntimeSetting
 from app.db.repositories import ConfigRepository, UserRepository
 from app.services.chunking import count_tokens
 from app.services.llm import OpenAICompatibleModel
+from testkit.labelled_set import CHUNK_TOKENS
+from testkit.llm_server import FakeLLM, serving
 from tests.api.conftest import Account, ClientFactory, assert_error, sign_up
 from tests.api.talks import ingest_talks, talking_to
 from tests.fakes import ScriptedModel
-from tests.llm_server import FakeLLM, serving
-from tests.retrieval.labelled_set import CHUNK_TOKENS
 
 CONFIG = "/api/v1/config"
 OVEN_QUESTION = "How hot should the oven be for the sourdough?"

@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import UsageEvent
 from app.db.repositories import UsageRepository
+from testkit.labelled_set import CHUNK_TOKENS
 from tests.api.conftest import ClientFactory, assert_error, sign_up
 from tests.api.talks import ingest_talks, talking_to
 from tests.fakes import ScriptedModel
-from tests.retrieval.labelled_set import CHUNK_TOKENS
 
 DRAFTS = "/api/v1/drafts"
 

@@ -16,8 +16,8 @@ from app.db.models import Job
 from app.db.repositories import ConfigRepository
 from app.services.ingest_worker import IngestWorker
 from app.services.youtube_fetcher import YouTubeFetcher
+from testkit.youtube_replay import ReplayVideo, Status, replay_session
 from tests.api.conftest import Account, assert_error, savepoint_unit_of_work
-from tests.youtube_replay import ReplayVideo, Status, replay_session
 
 INGEST = "/api/v1/transcripts/ingest"
 VIDEO_ID = "Ingest00001"

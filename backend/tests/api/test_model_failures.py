@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import get_settings
 from app.services.llm import OpenAICompatibleModel
+from testkit.llm_server import FakeLLM, serving
 from tests.api.conftest import Account, assert_error
 from tests.api.talks import talking_to
 from tests.api.test_chat import OVEN_QUESTION, ask, new_conversation, parse_sse
-from tests.llm_server import FakeLLM, serving
 
 MARKER = "internal-trace-7f3a9c"
 API_KEY = "sk-never-shown-5b21e0"

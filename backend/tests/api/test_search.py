@@ -5,9 +5,9 @@ from typing import Any
 import httpx
 import pytest
 
+from testkit.labelled_set import CHUNK_TOKENS, HIT_AT_5_FLOOR, QUESTIONS, answers
 from tests.api.conftest import Account, ClientFactory, assert_error, sign_up
 from tests.api.talks import ingest_talks
-from tests.retrieval.labelled_set import CHUNK_TOKENS, HIT_AT_5_FLOOR, QUESTIONS, answers
 
 SEARCH = "/api/v1/search"
 

@@ -32,7 +32,7 @@ from playwright.async_api import (
 )
 
 from app.core.config import BACKEND_DIR
-from tests.database import create_database, drop_database
+from testkit.database import create_database, drop_database
 from tests.service.conftest import free_port, wait_for_health
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
+from testkit.llm_server import FakeLLM, serving
 from tests.browser.conftest import serving_the_app
 from tests.browser.test_page import new_email, sign_up, upload_captions
-from tests.llm_server import FakeLLM, serving
 
 pytestmark = pytest.mark.slow
 

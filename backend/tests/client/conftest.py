@@ -19,7 +19,7 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(scope="session")
 def talker_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python -m tests.client.server` on a free port, on the run's test database."""
+    """`python -m testkit.replayed_server` on a free port, on the run's test database."""
     port = free_port()
     log = tmp_path_factory.mktemp("talker-server") / "server.log"
     environment = os.environ | {
@@ -32,7 +32,7 @@ def talker_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     }
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [sys.executable, "-m", "tests.client.server", str(port)],
+            [sys.executable, "-m", "testkit.replayed_server", str(port)],
             cwd=BACKEND_DIR,
             env=environment,
             stdout=output,

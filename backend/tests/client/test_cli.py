@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testkit.replayed_server import BAKING, COURSE, LESSONS, PRIVATE
 from tests.client.conftest import PASSWORD, Talker, ok, signed_up
-from tests.client.server import BAKING, COURSE, LESSONS, PRIVATE
 from tests.service.conftest import free_port
 
 pytestmark = pytest.mark.slow  # a server process of its own

@@ -17,9 +17,9 @@ from app.db.repositories import ChunkRepository, UserRepository
 from app.db.session import unit_of_work
 from app.db.vector_index import VECTOR_INDEX_PREFIX, vector_index_name
 from app.services.embeddings.base import EmbeddingError
+from testkit.llm_server import FakeEmbeddings, serving
 from tests.factories import make_transcript, make_user
 from tests.fakes import HashingEmbedder
-from tests.llm_server import FakeEmbeddings, serving
 
 
 async def test_grant_and_revoke_admin(database_url: str) -> None:

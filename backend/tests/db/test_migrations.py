@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from alembic import command
 from app.core.config import BACKEND_DIR
 from app.db.migrations import AlembicCommand, check, downgrade, run_alembic, upgrade
-from tests.database import create_database, drop_database
+from testkit.database import create_database, drop_database
 
 APP_TABLES = {
     "users",

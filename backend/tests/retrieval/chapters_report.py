@@ -20,7 +20,7 @@ from app.services.chapter_finding import Block, outline
 from app.services.chapters import blocks_of_passages
 from app.services.embeddings.factory import offline_provider
 from app.services.transcripts import ChunkOptions, prepare_text
-from tests.retrieval.corpus import TALKS_DIR, load_talks
+from testkit.corpus import TALKS_DIR, load_talks
 
 TOLERANCE_SECONDS = 60.0
 

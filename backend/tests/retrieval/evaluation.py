@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.services.retrieval import QueryVector, Ranking, Retrieval, SearchMode, retrieve
 from app.services.transcripts import NewTranscript, store_transcript
-from tests.retrieval.corpus import Question, Talk
+from testkit.corpus import Question, Talk
 
 TOP = 5
 ANSWER_SHARE = 0.6  # of the quote's words, in a window of the chunk

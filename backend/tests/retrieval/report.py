@@ -35,9 +35,9 @@ from app.services.retrieval import (
     embed_question,
     retrieve,
 )
-from tests.database import create_database, drop_database, test_server_url
+from testkit.corpus import Question, load_questions, load_talks
+from testkit.database import create_database, drop_database, test_server_url
 from tests.factories import make_user
-from tests.retrieval.corpus import Question, load_questions, load_talks
 from tests.retrieval.evaluation import holds_answer, overlaps_answer, store_talks
 
 EVAL_EMAIL = "labelled-set@example.com"

@@ -4,8 +4,8 @@ alone here; `python -m tests.retrieval.chapters_report` reports with embeddings 
 import json
 
 from app.services.chapter_finding import outline
+from testkit.corpus import TALKS_DIR, load_talks
 from tests.retrieval.chapters_report import score, summed, talk_blocks
-from tests.retrieval.corpus import TALKS_DIR, load_talks
 
 
 def test_most_marked_topic_changes_of_unseen_talks_are_found_within_a_minute() -> None:

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.config import get_settings
 from app.services.retrieval import Ranking, SearchMode, embed_question
+from testkit.corpus import Question, load_questions, load_talks
 from tests.conftest import rolled_back_session
 from tests.factories import make_user
 from tests.offline_model import embedder_for
-from tests.retrieval.corpus import Question, load_questions, load_talks
 from tests.retrieval.evaluation import Outcome, evaluate, scores, store_talks
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from app.core.config import BACKEND_DIR
-from tests.database import create_database
+from testkit.database import create_database
 from tests.service.conftest import embedded_data_folder, wait_for_health
 
 pytestmark = pytest.mark.slow

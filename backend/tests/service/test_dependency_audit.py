@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.core.config import BACKEND_DIR
-from tests.llm_server import serving
+from testkit.llm_server import serving
 
 pytestmark = pytest.mark.slow
 

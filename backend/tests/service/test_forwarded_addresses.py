@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.database import create_database, drop_database
+from testkit.database import create_database, drop_database
 from tests.service.conftest import wait_for_health
 from tests.service.test_workers import CHEAP_HASHING, QUICK_START
 

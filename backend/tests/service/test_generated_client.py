@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from app.main import create_app
-from tests.database import create_database, drop_database
+from testkit.database import create_database, drop_database
 from tests.service.conftest import start_process, stop_process, wait_for_health
 
 pytestmark = pytest.mark.slow

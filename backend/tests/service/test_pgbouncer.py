@@ -19,8 +19,8 @@ from app.core.config import Settings
 from app.db.migrations import run_alembic
 from app.db.models import User
 from app.db.session import build_engine, build_read_only_engine
-from tests.database import create_database, drop_database, with_database
-from tests.pgbouncer import pgbouncer_binary, pgbouncer_in_front
+from testkit.database import create_database, drop_database, with_database
+from testkit.pgbouncer import pgbouncer_binary, pgbouncer_in_front
 
 pytestmark = pytest.mark.skipif(
     pgbouncer_binary() is None and not os.environ.get("CI"),

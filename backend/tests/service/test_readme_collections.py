@@ -1,5 +1,5 @@
 """The README's collections block, run as pasted against a live server whose YouTube answers
-(the playlist's pages and its videos' captions) are replayed: tests/client/server.py."""
+(the playlist's pages and its videos' captions) are replayed: testkit/replayed_server.py."""
 
 import os
 import re
@@ -12,8 +12,8 @@ import pytest
 
 from app.core.config import BACKEND_DIR
 from app.db.migrations import run_alembic, upgrade
-from tests.client.server import COURSE, LESSONS
-from tests.database import create_database, drop_database
+from testkit.database import create_database, drop_database
+from testkit.replayed_server import COURSE, LESSONS
 from tests.service.conftest import free_port, wait_for_health
 from tests.service.test_readme_walkthrough import (
     DEFAULT_ADDRESS,
@@ -53,7 +53,7 @@ def replayed_server(empty_database: str) -> Iterator[int]:
     port = free_port()
     environment = os.environ | {"DATABASE_URL": empty_database}
     process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-        [sys.executable, "-m", "tests.client.server", str(port)],
+        [sys.executable, "-m", "testkit.replayed_server", str(port)],
         cwd=BACKEND_DIR,
         env=environment,
         stdout=subprocess.DEVNULL,

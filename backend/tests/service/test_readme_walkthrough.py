@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.core.config import BACKEND_DIR
-from tests.database import create_database, drop_database
+from testkit.database import create_database, drop_database
 from tests.service.conftest import wait_for_health
 
 REPOSITORY_DIR = BACKEND_DIR.parent

@@ -11,7 +11,7 @@ from app.core.config import Settings, get_settings
 from app.services.embeddings.base import EmbeddingError
 from app.services.embeddings.factory import build_embedding_provider
 from app.services.embeddings.http import HttpEmbeddingProvider, read_embeddings
-from tests.llm_server import FakeEmbeddings, free_port, serving
+from testkit.llm_server import FakeEmbeddings, free_port, serving
 
 SECRET = "sk-embedding-secret-0123456789"
 

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from tests.retrieval.corpus import (
+from testkit.corpus import (
     Kind,
     Question,
     Subkind,

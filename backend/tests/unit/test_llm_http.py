@@ -17,7 +17,7 @@ from app.services.llm import (
     OpenAICompatibleModel,
     build_language_model,
 )
-from tests.llm_server import FakeLLM, serving
+from testkit.llm_server import FakeLLM, serving
 
 MESSAGES = [ChatMessage("system", "Use the excerpts."), ChatMessage("user", "How hot is the oven?")]
 
@@ -151,7 +151,7 @@ async def test_missing_usage_is_counted_locally(fake: tuple[FakeLLM, str]) -> No
 
 
 async def test_an_unreachable_server_fails_after_retries() -> None:
-    from tests.llm_server import free_port
+    from testkit.llm_server import free_port
 
     address = f"127.0.0.1:{free_port()}"
     model = OpenAICompatibleModel(settings_for(f"http://{address}/v1", llm_max_retries=1))

@@ -1,6 +1,6 @@
 """YouTubeFetcher against replayed YouTube answers: the real youtube-transcript-api parses them.
 
-See tests/youtube_replay.py for how requests are matched; nothing here reaches the network.
+See testkit/youtube_replay.py for how requests are matched; nothing here reaches the network.
 """
 
 import dataclasses
@@ -27,7 +27,7 @@ from youtube_transcript_api._errors import (
 from app.services.chunking import Segment
 from app.services.youtube_failures import UPLOAD_ROUTE, FailureCode, FetchError
 from app.services.youtube_fetcher import FetchedVideo, YouTubeFetcher, session_with_timeout
-from tests.youtube_replay import (
+from testkit.youtube_replay import (
     FIXTURE_VIDEO,
     FIXTURES,
     Caption,
@@ -468,7 +468,7 @@ def test_the_player_is_answered_only_for_the_video_in_its_body() -> None:
 
 
 def test_the_stored_fixtures_are_what_the_replay_serves() -> None:
-    """Regenerate with `.venv/bin/python -m tests.youtube_replay` after changing the shapes."""
+    """Regenerate with `.venv/bin/python -m testkit.youtube_replay` after changing the shapes."""
     for name, text in fixture_artefacts().items():
         assert (FIXTURES / name).read_text(encoding="utf-8") == text, name
     assert (FIXTURES / "README.md").is_file()

@@ -1,7 +1,7 @@
 """Listing playlists and channels: links people paste, and yt-dlp's real YouTube tab extractor
 against replayed answers.
 
-See tests/youtube_listing_replay.py for what is replayed and how requests are matched; nothing
+See testkit/youtube_listing_replay.py for what is replayed and how requests are matched; nothing
 here reaches the network.
 """
 
@@ -26,7 +26,7 @@ from app.services.youtube_listing import (
     parse_collection_link,
     proxy_like_requests,
 )
-from tests.youtube_listing_replay import (
+from testkit.youtube_listing_replay import (
     BROKEN_PLAYLIST,
     BROWSE_URL,
     FIFTY_TALKS,
@@ -41,7 +41,7 @@ from tests.youtube_listing_replay import (
     missing_playlist_routes,
     playlist_routes,
 )
-from tests.youtube_replay import NetworkFailure, ReplayResponse
+from testkit.youtube_replay import NetworkFailure, ReplayResponse
 
 PLAYLIST_ID = FIFTY_TALKS.playlist_id
 CHANNEL_ID = TALKS_CHANNEL.channel_id

@@ -638,7 +638,7 @@ def replay_session(
     return session, adapter
 
 
-# --- The example artefacts kept under tests/fixtures/youtube/ ---------------------------------
+# --- The example artefacts kept under testkit/fixtures/youtube/ ---------------------------------
 
 FIXTURES = Path(__file__).parent / "fixtures" / "youtube"
 FIXTURE_VIDEO = ReplayVideo(
@@ -656,7 +656,7 @@ FIXTURE_VIDEO = ReplayVideo(
 
 
 def fixture_artefacts(video: ReplayVideo = FIXTURE_VIDEO) -> dict[str, str]:
-    """The files stored under tests/fixtures/youtube/, by name."""
+    """The files stored under testkit/fixtures/youtube/, by name."""
     return {
         "watch.html": watch_html(video),
         "player.json": json.dumps(player_json(video), indent=2, ensure_ascii=False) + "\n",

@@ -1,8 +1,9 @@
-"""The API served for real for the client's tests: `python -m tests.client.server PORT`.
+"""The API served for real with YouTube replayed, for the client's tests and the collections
+benchmark: `python -m testkit.replayed_server PORT`.
 
 It serves the database named by DATABASE_URL (the test run's throw-away one) with the offline
-language model, fetches YouTube from replayed responses (tests/youtube_replay.py) of the videos
-below only, and lists the COURSE playlist from replayed pages (tests/youtube_listing_replay.py),
+language model, fetches YouTube from replayed responses (testkit/youtube_replay.py) of the videos
+below only, and lists the COURSE playlist from replayed pages (testkit/youtube_listing_replay.py),
 so `talker ingest` and `talker collections add` run the real jobs and workers without network.
 """
 
@@ -14,7 +15,7 @@ import uvicorn
 import app.main
 from app.services.youtube_fetcher import YouTubeFetcher
 from app.services.youtube_listing import YouTubeLister
-from tests.youtube_listing_replay import (
+from testkit.youtube_listing_replay import (
     FIFTY_TALKS,
     TALKS_CHANNEL,
     ReplayEntry,
@@ -22,7 +23,7 @@ from tests.youtube_listing_replay import (
     ReplayRH,
     playlist_routes,
 )
-from tests.youtube_replay import ReplayVideo, replay_session
+from testkit.youtube_replay import ReplayVideo, replay_session
 
 BAKING = ReplayVideo(
     video_id="Client00001",

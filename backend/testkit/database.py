@@ -1,4 +1,4 @@
-"""Throw-away PostgreSQL databases for the tests.
+"""Throw-away PostgreSQL databases for the tests and the benchmarks.
 
 The server is the one TEST_DATABASE_URL names, or else an embedded PostgreSQL with its own data
 folder (backend/.data/postgres-test), never the development server's. Each test run creates
