@@ -17,53 +17,28 @@ fetcher on replayed answers), on a throw-away database:
 
 import asyncio
 import json
-import os
 import statistics
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from collections.abc import Awaitable
 
-import asyncpg
 import httpx
-from rich.table import Table
 
-from benchmarks.harness import (
-    expect,
-    free_port,
-    run_database_benchmark,
-    server_process,
-    wait_until_ready,
-)
-from benchmarks.http_load import report_console
-from benchmarks.repositories import asyncpg_dsn, server_url, throwaway_database
+from benchmarks.harness import database as db
+from benchmarks.harness import report
+from benchmarks.harness.api import API, expect, sign_in
+from benchmarks.harness.machine import Clock
+from benchmarks.harness.runner import run_benchmark
+from benchmarks.harness.servers import free_port, server_process, wait_until_ready
 from testkit.corpus import load_talks
 from testkit.youtube_listing_replay import FIFTY_TALKS
 
 PLAYLIST = f"https://www.youtube.com/playlist?list={FIFTY_TALKS.playlist_id}"
 USERS = 5
 HOUR_SECONDS = 3600.0
-PASSWORD = "correct horse battery staple"  # noqa: S105 - a throw-away account
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    measure: str
-    figure: str
-    target: str
-    passed: bool
-
-
-async def signed_in(client: httpx.AsyncClient, name: str) -> dict[str, str]:
-    email = f"{name}-{time.monotonic_ns()}@example.com"
-    credentials = {"email": email, "password": PASSWORD}
-    await expect(client.post("/api/v1/auth/register", json=credentials), 202)
-    login = await expect(client.post("/api/v1/auth/login", json=credentials), 200)
-    return {"Authorization": f"Bearer {login['access_token']}"}
-
-
-async def timed(request: Any) -> tuple[float, httpx.Response]:
+async def timed(request: Awaitable[httpx.Response]) -> tuple[float, httpx.Response]:
     began = time.perf_counter()
     response = await request
     return time.perf_counter() - began, response
@@ -72,17 +47,15 @@ async def timed(request: Any) -> tuple[float, httpx.Response]:
 async def listing_times(client: httpx.AsyncClient) -> tuple[list[float], list[float]]:
     collections, singles = [], []
     for user in range(USERS):
-        headers = await signed_in(client, f"lister{user}")
+        headers = await sign_in(client, f"lister{user}")
         seconds, response = await timed(
-            client.post("/api/v1/collections", json={"url": PLAYLIST}, headers=headers)
+            client.post(f"{API}/collections", json={"url": PLAYLIST}, headers=headers)
         )
         assert response.status_code == 201, response.text
         assert response.json()["progress"]["pending"] == 48
         collections.append(seconds)
         seconds, response = await timed(
-            client.post(
-                "/api/v1/transcripts/ingest", json={"video": "Lesson00002"}, headers=headers
-            )
+            client.post(f"{API}/transcripts/ingest", json={"video": "Lesson00002"}, headers=headers)
         )
         singles.append(seconds)
     return collections, singles
@@ -90,13 +63,13 @@ async def listing_times(client: httpx.AsyncClient) -> tuple[list[float], list[fl
 
 async def event_lags(client: httpx.AsyncClient, database_url: str) -> list[float]:
     """Seconds from each job's end to the first event that counts it, while the worker runs."""
-    headers = await signed_in(client, "follower")
+    headers = await sign_in(client, "follower")
     created = await expect(
-        client.post("/api/v1/collections", json={"url": PLAYLIST}, headers=headers), 201
+        client.post(f"{API}/collections", json={"url": PLAYLIST}, headers=headers), 201
     )
     arrivals: list[tuple[float, int]] = []
     async with client.stream(
-        "GET", f"/api/v1/collections/{created['id']}/events", headers=headers, timeout=600
+        "GET", f"{API}/collections/{created['id']}/events", headers=headers, timeout=600
     ) as stream:
         event = ""
         async for line in stream.aiter_lines():
@@ -116,16 +89,13 @@ async def event_lags(client: httpx.AsyncClient, database_url: str) -> list[float
 
 
 async def finish_times(database_url: str, collection_id: str) -> list[float]:
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
+    async with db.connected(database_url) as connection:
         rows = await connection.fetch(
             "SELECT job.finished_at FROM collection_videos AS video "
             "JOIN jobs AS job ON job.id = video.job_id "
             "WHERE video.collection_id = $1 AND job.finished_at IS NOT NULL",
             uuid.UUID(collection_id),
         )
-    finally:
-        await connection.close()
     return [row["finished_at"].timestamp() for row in rows]
 
 
@@ -146,10 +116,10 @@ def hour_of_speech() -> list[dict[str, float | str]]:
 
 
 async def chapter_seconds(client: httpx.AsyncClient, database_url: str) -> float:
-    headers = await signed_in(client, "outliner")
+    headers = await sign_in(client, "outliner")
     stored = await expect(
         client.post(
-            "/api/v1/transcripts",
+            f"{API}/transcripts",
             json={"video": "HourOfTalk1", "segments": hour_of_speech()},
             headers=headers,
             timeout=120,
@@ -157,72 +127,64 @@ async def chapter_seconds(client: httpx.AsyncClient, database_url: str) -> float
         201,
     )
     while True:  # the embed job: vectors, then chapters
-        jobs = await expect(client.get("/api/v1/jobs", headers=headers), 200)
+        jobs = await expect(client.get(f"{API}/jobs", headers=headers), 200)
         if all(job["status"] in ("done", "failed") for job in jobs["items"]):
             break
         await asyncio.sleep(0.5)
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
+    async with db.connected(database_url) as connection:
         transcript = uuid.UUID(stored["id"])
         await connection.execute("DELETE FROM chapters WHERE transcript_id = $1", transcript)
         await connection.execute(
             "UPDATE transcripts SET chapters_source = NULL WHERE id = $1", transcript
         )
-    finally:
-        await connection.close()
     seconds, response = await timed(
-        client.get(f"/api/v1/transcripts/{stored['id']}/chapters", headers=headers, timeout=60)
+        client.get(f"{API}/transcripts/{stored['id']}/chapters", headers=headers, timeout=60)
     )
     assert response.status_code == 200, response.text
     assert response.json()["chapters"], response.text
     return seconds
 
 
-async def main() -> None:
-    async with throwaway_database(server_url()) as database_url:
+async def benchmark() -> None:
+    clock = Clock()
+    async with db.throwaway_database() as database_url:
         port = free_port()
         environment = {"DATABASE_URL": database_url, "JOB_WORKERS": "1", "LOG_LEVEL": "warning"}
         environment |= {"LIMIT_INGESTS_PER_HOUR": "0"}  # every user adds 48 videos, some twice
-        with server_process(
-            "replayed", ["-m", "testkit.replayed_server", str(port)], os.environ | environment, port
-        ) as server:
+        arguments = ["-m", "testkit.replayed_server", str(port)]
+        with server_process("replayed", arguments, environment, port) as server:
             await wait_until_ready(server)
             async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
                 collections, singles = await listing_times(client)
                 lags = await event_lags(client, database_url)
                 chapters = await chapter_seconds(client, database_url)
-    report(collections, singles, lags, chapters)
-
-
-def report(
-    collections: list[float], singles: list[float], lags: list[float], chapters: float
-) -> None:
     worst, median = max(collections), statistics.median(collections)
     rows = [
-        Row(
+        (
             "50-video playlist listed, 48 jobs queued (POST /collections)",
             f"median {median:.2f} s, worst {worst:.2f} s "
             f"(one ingest POST: {statistics.median(singles) * 1000:.0f} ms)",
             "< 2 s",
             worst < 2.0,
         ),
-        Row(
+        (
             "progress event after a job ends",
             f"median {statistics.median(lags):.2f} s, worst {max(lags):.2f} s ({len(lags)} jobs)",
             "≤ 1 s",
             max(lags) <= 1.0,
         ),
-        Row("chapters of a one-hour talk, vectors in", f"{chapters:.2f} s", "≤ 5 s", chapters <= 5),
+        ("chapters of a one-hour talk, vectors in", f"{chapters:.2f} s", "≤ 5 s", chapters <= 5),
     ]
-    table = Table(title="Collections and chapters")
-    for column in ("measure", "figure", "target", "result"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(row.measure, row.figure, row.target, "PASS" if row.passed else "FAIL")
-    report_console().print(table)
-    load = os.getloadavg()[0]
-    print(f"load average: {load:.1f} on {os.cpu_count()} cores; at {datetime.now():%H:%M}")
+    report.print_tables(
+        report.table(
+            "Collections and chapters",
+            ("measure", "figure", "target", "result"),
+            [[*texts, report.verdict(passed)] for *texts, passed in rows],
+            left=4,
+        )
+    )
+    report.say(clock.closing())
 
 
 if __name__ == "__main__":
-    run_database_benchmark(main)
+    run_benchmark(benchmark)

@@ -1,33 +1,26 @@
-"""What embedding costs: the offline model and the HTTP client in chunks/s, and a 3-hour video
+"""What embedding costs: the offline model and the HTTP client in texts/s, and a 3-hour video
 embedded by its background job.
 
-1. The offline model (all-MiniLM-L6-v2, int8, in this process) on ~700-token chunks of real talks
-   (testkit/talks, chunked with the application's settings), best of 3, with the load
-   average at each run.
-2. The HTTP client (`HttpEmbeddingProvider`, batches of 64) against the tests' fake
-   OpenAI-compatible server (testkit/llm_server.py) on 127.0.0.1, in this process: it answers at
-   once, so this measures the client's own overhead; best of 3, end to end and without the time
-   the fake's handler spent answering.
-3. A 3-hour video (the talk benchmark's replayed one) ingested by an `IngestWorker` with an
-   `Embedder` on the offline model, then the embed job the ingest queued (`run_once`: claim,
-   `Embedder.embed_missing(transcript_id=...)`, done), timed with its passages/s (a passage
-   is a run of captions inside a chunk, app/services/passages.py: the unit that gets a vector).
+1. The offline model (in this process) on ~700-token chunks of the labelled talks
+   (testkit/talks, chunked with the application's settings), best of 3.
+2. The HTTP client (`HttpEmbeddingProvider`, batches of 64) against the fake OpenAI-compatible
+   server (testkit/llm_server.py) on 127.0.0.1, in this process: it answers at once, so this
+   measures the client's own overhead; best of 3, end to end and without the fake's own time.
+3. A 3-hour video (harness/ingestion.py) ingested by an `IngestWorker` with an `Embedder` on the
+   offline model, then the embed job the ingest queued (`run_once`: claim,
+   `Embedder.embed_missing(transcript_id=...)`, done), in passages/s.
 
-The database is created on the server BENCH_DATABASE_URL or TEST_DATABASE_URL names, else on an
-embedded PostgreSQL in backend/.data/postgres-bench, migrated to head and dropped at the end.
-Takes about 30 s on two busy cores:
+About 30 s on two busy cores:
 
     cd backend && .venv/bin/python -m benchmarks.embedding
 """
 
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
 from rich.table import Table
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -39,19 +32,12 @@ from app.services.embeddings.offline import DIMENSION, OfflineEmbeddings
 from app.services.ingest_worker import IngestWorker
 from app.services.passage_embeddings import Embedder
 from app.services.youtube_fetcher import YouTubeFetcher
-from benchmarks.harness import run_database_benchmark
-from benchmarks.http_load import report_console
-from benchmarks.repositories import asyncpg_pool, server_url, throwaway_database
-from benchmarks.talk import (
-    POOL_SIZE,
-    SEED,
-    Sessions,
-    TextGenerator,
-    application_engine,
-    new_user,
-    three_hour_video,
-    units_of_work,
-)
+from benchmarks.harness import database as db
+from benchmarks.harness import report
+from benchmarks.harness.ingestion import three_hour_video
+from benchmarks.harness.machine import Clock, load_average
+from benchmarks.harness.runner import run_benchmark
+from benchmarks.harness.text import SEED, TextGenerator
 from testkit.corpus import load_talks
 from testkit.llm_server import FakeEmbeddings, serving
 from testkit.youtube_replay import replay_session
@@ -96,7 +82,7 @@ async def offline_throughput(
 ) -> list[ThroughputRun]:
     runs = []
     for _ in range(THROUGHPUT_RUNS):
-        load = os.getloadavg()[0]
+        load = load_average()
         started = time.perf_counter()
         await provider.embed_passages(texts)
         runs.append(ThroughputRun(len(texts), time.perf_counter() - started, load))
@@ -136,7 +122,7 @@ async def http_throughput(settings: Settings, texts: Sequence[str]) -> list[Thro
         try:
             await provider.embed_passages(texts[:HTTP_BATCH_SIZE])  # connect, warm up
             for _ in range(THROUGHPUT_RUNS):
-                load, fake.seconds = os.getloadavg()[0], 0.0
+                load, fake.seconds = load_average(), 0.0
                 started = time.perf_counter()
                 await provider.embed_passages(texts)
                 seconds = time.perf_counter() - started
@@ -192,14 +178,14 @@ class VideoEmbedding:
 
 
 async def embed_a_video(
-    sessions: Sessions, pool: asyncpg.Pool, settings: Settings, provider: OfflineEmbeddings
+    sessions: db.Sessions, pool: asyncpg.Pool, settings: Settings, provider: OfflineEmbeddings
 ) -> VideoEmbedding:
     """Ingest the 3-hour video with an embedding worker, then run the embed job it queued."""
-    user_id = await new_user(pool)
+    user_id = await db.new_user(pool)
     video = three_hour_video("bench3hvec", TextGenerator(SEED + 2))
     timed = TimedProvider(provider)
     embedder = Embedder(settings, factory=lambda _: timed)
-    unit_of_work = units_of_work(sessions)
+    unit_of_work = db.units_of_work(sessions)
     fetcher = YouTubeFetcher(http=replay_session(video)[0])
     worker = IngestWorker(unit_of_work, lambda: fetcher, settings, embedder)
     started = time.perf_counter()
@@ -211,7 +197,7 @@ async def embed_a_video(
             max_attempts=settings.job_max_attempts,
         )
     await worker.run_once()
-    ingest_seconds, load = time.perf_counter() - started, os.getloadavg()[0]
+    ingest_seconds, load = time.perf_counter() - started, load_average()
     started = time.perf_counter()
     if not await worker.run_once():
         raise RuntimeError("no embed job was queued for the ingested video")
@@ -237,74 +223,59 @@ def throughput_table(
     video: VideoEmbedding,
     chunk_tokens: int,
 ) -> Table:
-    table = Table(
-        title="Embedding throughput: 1. the offline model, 2. the HTTP client, 3. an embed job",
-        caption=(
-            f"1 and 2: best of {THROUGHPUT_RUNS}; load: the 1-minute load average at that run. "
-            "The HTTP client runs against the tests' fake server in this process: 'client only' "
-            "leaves out the time the fake's handler spent building its answers. 3: the job from "
-            "its claim to done, batches of the configured size, each stored in a transaction."
-        ),
-    )
-    for header in ("what", "texts", "s", "texts/s", "load", "target"):
-        table.add_column(header, justify="left" if header in ("what", "target") else "right")
     best_offline = max(offline, key=lambda r: r.chunks / r.seconds)
     best_http = max(http, key=lambda r: r.chunks / r.seconds)
     best_client = max(http, key=lambda r: r.chunks / r.client_seconds)
-    rows = (
+    bests = (
         (f"1. offline model, ~{chunk_tokens}-token chunks", best_offline, best_offline.seconds),
         (f"2. HTTP client + fake, batches of {HTTP_BATCH_SIZE}", best_http, best_http.seconds),
         ("2. HTTP client only", best_client, best_client.client_seconds),
     )
-    figures = [(label, run_.chunks, seconds, run_.load) for label, run_, seconds in rows]
+    figures = [(label, run_.chunks, seconds, run_.load) for label, run_, seconds in bests]
     figures += [
         ("3. 3-hour video's passages: its embed job, one run (claim, embed_missing, done)",
          video.passages, video.embed_seconds, video.load),
         ("3.   of which the model (embed_passages)", video.passages, video.model_seconds,
          video.load),
     ]  # fmt: skip
-    for label, chunks, seconds, load in figures:
-        table.add_row(
-            label, f"{chunks:,}", f"{seconds:.2f}", f"{chunks / seconds:,.1f}", f"{load:.2f}",
-            "no target",
-        )  # fmt: skip
-    return table
+    rows = []
+    for label, texts, seconds, load in figures:
+        rate = f"{texts / seconds:,.1f}"
+        rows.append([label, f"{texts:,}", f"{seconds:.2f}", rate, f"{load:.2f}", "no target"])
+    return report.table(
+        "Embedding throughput: 1. the offline model, 2. the HTTP client, 3. an embed job",
+        ("what", "texts", "s", "texts/s", "load", "target"),
+        rows,
+        caption=f"1 and 2: best of {THROUGHPUT_RUNS}; load: the 1-minute load average at that "
+        "run. The HTTP client runs against the tests' fake server in this process: 'client "
+        "only' leaves out the time the fake's handler spent building its answers. 3: the job "
+        "from its claim to done, batches of the configured size, each stored in a transaction.",
+    )
 
 
 # --- entry point -----------------------------------------------------------------------------
 
 
 async def benchmark() -> None:
-    started, load_before = time.perf_counter(), os.getloadavg()[0]
+    clock = Clock()
     provider = OfflineEmbeddings()
     try:
-        async with throwaway_database(server_url()) as database_url:
-            settings = Settings(
-                database_url=database_url, db_pool_size=POOL_SIZE, db_max_overflow=0
-            )
+        async with db.throwaway_database() as database_url:
+            settings = db.bench_settings(database_url)
             texts = long_chunks(settings)
             await provider.embed_passages(texts[:1])  # load the model
             offline = await offline_throughput(provider, cycled(texts, OFFLINE_CHUNKS))
             http = await http_throughput(settings, cycled(texts, HTTP_CHUNKS))
-            async with application_engine(settings) as engine, asyncpg_pool(database_url) as pool:
-                sessions = async_sessionmaker(engine, expire_on_commit=False)
-                video = await embed_a_video(sessions, pool, settings, provider)
+            async with db.app_engine(settings) as engine, db.asyncpg_pool(database_url) as pool:
+                video = await embed_a_video(db.session_maker(engine), pool, settings, provider)
     finally:
         await provider.aclose()
-    console = report_console()
-    console.print(throughput_table(offline, http, video, settings.chunk_tokens))
-    console.print(
+    report.print_tables(throughput_table(offline, http, video, settings.chunk_tokens))
+    report.say(
         f"3-hour video: {video.passages} passages, ingested in {video.ingest_seconds:.1f} s, "
-        f"embedded by its job in {video.embed_seconds:.1f} s. {os.cpu_count()} cores; load "
-        f"average {load_before:.2f} before the run and {os.getloadavg()[0]:.2f} at the end. "
-        f"Took {time.perf_counter() - started:.0f} s.",
-        markup=False,
+        f"embedded by its job in {video.embed_seconds:.1f} s. {clock.closing()}"
     )
 
 
-def main() -> None:
-    run_database_benchmark(benchmark)
-
-
 if __name__ == "__main__":
-    main()
+    run_benchmark(benchmark)

@@ -1,32 +1,23 @@
 """What ingesting a long transcript costs: chunking, storing, and the garbage collector's share.
 
-One run, one throw-away database, three measurements, each with its target and verdict:
+Three measurements, each figure the median of three rounds, each with its target and verdict:
 
-1. Chunking 300,000 words (captions of 10-14 words, 4 s apart, in talk.py's seeded text):
+1. Chunking 300,000 words (captions of 10-14 words, 4 s apart, harness/text.py's seeded text):
    `chunk_segments` on the captions and `chunk_text` on their text, against the word-by-word
    implementation they replaced (an object per word, every chunk encoded again), kept here as
-   the baseline and checked to give the same chunks, with the garbage collector's pauses
-   within; and the floor, encoding the whole text once. The application's chunking settings
-   apply (700 tokens, 20 % overlap by default).
-2. A 3-hour video ingested (talk.py's `ingest_once`: enqueue, `IngestWorker.run_once` on the
-   offline replay); the garbage collector's pauses as a share of its time: this process's
-   (gc.callbacks around the run) plus the worker process's (the same captions through
-   `prepare_text` in a worker process, with gc.callbacks there).
-3. Storing the 300,000 words end to end: `store_transcript` of the captions and commit, the
-   process pool warmed up first (as a running server's is), with its parts: `prepare_text`
-   alone (what the worker process does: ordering, chunking, serialising) and the two INSERTs
-   (round trips included). In turns with that, the same with the two GIN indexes on `metadata`
-   rebuilt as `jsonb_path_ops`, and without them, on this throw-away database: no query filters
-   on metadata yet, and the transcript's indexes every caption of its segments.
+   the baseline and checked to give the same chunks, with the GC's pauses within; and the
+   floor, encoding the whole text once.
+2. A 3-hour video ingested (harness/ingestion.py); the GC's pauses as a share of its time: this
+   process's plus the worker process's (the same captions through `prepare_text` there).
+3. Storing the 300,000 words: `store_transcript` of the captions and commit, the process pool
+   warmed up first, with its parts (`prepare_text` alone, the two INSERTs); in turns with the
+   two GIN indexes on `metadata` rebuilt as `jsonb_path_ops`, and without them.
 
-Each figure is the median of three rounds. The database is created as talk.py's is (the
-server BENCH_DATABASE_URL or TEST_DATABASE_URL names, else an embedded PostgreSQL). Takes about
-half a minute:
+About half a minute:
 
     cd backend && .venv/bin/python -m benchmarks.ingest
 """
 
-import os
 import statistics
 import time
 import uuid
@@ -35,28 +26,19 @@ from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 import asyncpg
-from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.core.offload import run_in_process, shutdown_pools
 from app.services.chunking import Segment, TextChunk, chunk_segments, chunk_text, get_tokenizer
 from app.services.transcripts import ChunkOptions, NewTranscript, prepare_text, store_transcript
-from benchmarks.harness import run_database_benchmark
-from benchmarks.http_load import report_console
-from benchmarks.repositories import asyncpg_pool, server_url, throwaway_database
-from benchmarks.talk import (
-    SEED,
-    Sessions,
-    StatementTimer,
-    TextGenerator,
-    application_engine,
-    gc_pauses,
-    ingest_once,
-    new_user,
-    three_hour_video,
-    units_of_work,
-)
+from benchmarks.harness import database as db
+from benchmarks.harness import report
+from benchmarks.harness.ingestion import ingest_once, statement_kind, three_hour_video
+from benchmarks.harness.machine import Clock
+from benchmarks.harness.runner import run_benchmark
+from benchmarks.harness.text import SEED, TextGenerator
+from benchmarks.harness.timing import StatementTimer, gc_pauses, pause_seconds
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -68,6 +50,7 @@ CHUNKING_TARGET = 0.25  # seconds, 300,000 words
 STORING_TARGET = 0.5  # seconds, 300,000 words, end to end
 GC_SHARE_TARGET = 0.10  # of a 3-hour video's ingestion
 FLOOR_SLICE_WORDS = 50_000  # the tokenizer refuses texts of a million characters
+OPERATOR_CLASSES = ("jsonb_ops", "jsonb_path_ops", None)  # as migrated, values only, no index
 METADATA_INDEXES = {"ix_transcripts_metadata": "transcripts", "ix_chunks_metadata": "chunks"}
 
 
@@ -145,7 +128,7 @@ def median_seconds(function: Callable[[], object]) -> tuple[float, float]:
     for _ in range(ROUNDS):
         with gc_pauses() as pauses:
             seconds = timed(function)[1]
-        rounds.append((seconds, sum(pause for _, pause in pauses)))
+        rounds.append((seconds, pause_seconds(pauses)))
     return statistics.median(r[0] for r in rounds), statistics.median(r[1] for r in rounds)
 
 
@@ -166,7 +149,7 @@ def prepare_with_gc_pauses(
     """`prepare_text` in a worker process: (its seconds, the GC's pauses within them)."""
     with gc_pauses() as pauses:
         seconds = timed(prepare_text, source, options)[1]
-    return seconds, sum(pause for _, pause in pauses)
+    return seconds, pause_seconds(pauses)
 
 
 @dataclass(frozen=True)
@@ -182,7 +165,7 @@ class Row:
         value = f"{self.seconds:.1%}" if self.share else f"{self.seconds:.3f}"
         if self.target is None:
             return [self.label, value, ratio, "", ""]
-        verdict = "PASS" if self.seconds <= self.target else "FAIL"
+        verdict = report.verdict(self.seconds <= self.target)
         limit = f"< {self.target:.0%}" if self.share else f"<= {self.target:g}"
         return [self.label, value, ratio, limit, verdict]
 
@@ -215,11 +198,11 @@ async def store_once(
     engine: AsyncEngine, settings: Settings, user_id: uuid.UUID, captions: Sequence[Segment]
 ) -> dict[str, float]:
     """Seconds of storing the captions, and of its parts."""
-    unit_of_work = units_of_work(async_sessionmaker(engine, expire_on_commit=False))
+    unit_of_work = db.units_of_work(db.session_maker(engine))
     source = [(c.text, c.start, c.duration) for c in captions]
     preparing = timed(prepare_text, source, ChunkOptions.of(settings))[1]
     new = NewTranscript(video_id=f"long{uuid.uuid4().hex[:7]}", segments=captions)
-    with StatementTimer().listening(engine) as statements, gc_pauses() as pauses:
+    with StatementTimer(statement_kind).listening(engine) as statements, gc_pauses() as pauses:
         started = time.perf_counter()
         async with unit_of_work() as session:
             await store_transcript(session, user_id, new, settings)
@@ -229,7 +212,7 @@ async def store_once(
         "prepare": preparing,
         "transcripts": statements.seconds["transcripts"],
         "chunks": statements.seconds["chunks"],
-        "gc": sum(pause for _, pause in pauses),
+        "gc": pause_seconds(pauses),
     }
 
 
@@ -251,11 +234,7 @@ async def storing_rows(
     await run_in_process(prepare_text, [("warm up", 0.0, 1.0)], ChunkOptions.of(settings))
     # What the two GIN indexes on metadata cost (no query filters on metadata yet): in turns,
     # as migrated, rebuilt with jsonb_path_ops (values only, not keys), and none.
-    variants: dict[str | None, list[dict[str, float]]] = {
-        "jsonb_ops": [],
-        "jsonb_path_ops": [],
-        None: [],
-    }
+    variants: dict[str | None, list[dict[str, float]]] = {op: [] for op in OPERATOR_CLASSES}
     for _ in range(ROUNDS):
         for operators, rounds in variants.items():
             await index_metadata(pool, operators)
@@ -282,14 +261,14 @@ async def storing_rows(
 
 
 async def gc_rows(
-    engine: AsyncEngine, sessions: Sessions, settings: Settings, user_id: uuid.UUID
+    engine: AsyncEngine, sessions: db.Sessions, settings: Settings, user_id: uuid.UUID
 ) -> list[Row]:
     text, runs, shares = TextGenerator(SEED + 1), [], []
     options = ChunkOptions.of(settings)
     for n in range(ROUNDS):
         video = three_hour_video(f"gc3h{n:04d}{uuid.uuid4().hex[:3]}", text)
         run = await ingest_once(engine, sessions, settings, user_id, video)
-        here = sum(pause for _, pause in run.gc_pauses)
+        here = run.gc_seconds
         source = [(caption, start, duration) for start, duration, caption in video.captions]
         _, in_worker = await run_in_process(prepare_with_gc_pauses, source, options)
         runs.append((run.seconds, here, in_worker))
@@ -304,45 +283,32 @@ async def gc_rows(
     ]
 
 
-def report(rows: Sequence[Row], settings: Settings, load_before: float) -> None:
-    table = Table(
-        title=f"Ingesting long transcripts ({WORDS:,} words; medians of {ROUNDS} rounds)",
-        caption=(
-            f"Chunking: {settings.chunk_tokens} tokens, {settings.chunk_overlap:.0%} overlap, "
-            f"{settings.tokenizer_encoding}. 'vs': the time as a multiple of the row it compares "
-            "with (the baseline; the whole ingestion; the whole store). "
-            f"{os.cpu_count()} cores; load average {load_before:.2f} before the run, "
-            f"{os.getloadavg()[0]:.2f} at the end."
-        ),
-    )
-    for column in ("", "seconds", "vs", "target", ""):
-        table.add_column(column, justify="left" if not column else "right")
-    for row in rows:
-        table.add_row(*row.cells())
-    report_console().print(table)
-
-
 async def benchmark() -> None:
-    load_before = os.getloadavg()[0]
-    async with throwaway_database(server_url()) as database_url:
+    clock = Clock()
+    async with db.throwaway_database() as database_url:
         settings = Settings(database_url=database_url)
         captions = long_captions(TextGenerator(SEED))
         get_tokenizer(settings.tokenizer_encoding)  # loaded once, before any timing
         rows = chunking_rows(captions, settings)
-        async with application_engine(settings) as engine, asyncpg_pool(database_url) as pool:
-            sessions = async_sessionmaker(engine, expire_on_commit=False)
-            user_id = await new_user(pool)
+        async with db.app_engine(settings) as engine, db.asyncpg_pool(database_url) as pool:
+            user_id = await db.new_user(pool)
             try:
-                rows += await gc_rows(engine, sessions, settings, user_id)
+                rows += await gc_rows(engine, db.session_maker(engine), settings, user_id)
                 rows += await storing_rows(engine, pool, settings, user_id, captions)
             finally:
                 shutdown_pools()
-    report(rows, settings, load_before)
-
-
-def main() -> None:
-    run_database_benchmark(benchmark)
+    report.print_tables(
+        report.table(
+            f"Ingesting long transcripts ({WORDS:,} words; medians of {ROUNDS} rounds)",
+            ("", "seconds", "vs", "target", ""),
+            [row.cells() for row in rows],
+            caption=f"Chunking: {settings.chunk_tokens} tokens, {settings.chunk_overlap:.0%} "
+            f"overlap, {settings.tokenizer_encoding}. 'vs': the time as a multiple of the row it "
+            "compares with (the baseline; the whole ingestion; the whole store). "
+            + clock.closing(),
+        )
+    )
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(benchmark)

@@ -1,7 +1,7 @@
-"""The talk benchmark's search corpus, with a vector per passage and the model's HNSW index.
+"""The search corpus (corpus.py), with a vector per passage and the model's HNSW index.
 
-The corpus's chunks are about 94 words, so each is one passage (benchmarks/talk.py cuts them as
-storing a transcript does). Computing 165,000 vectors with the offline model would take hours on
+The corpus's chunks are about 94 words, so each is one passage (cut as storing a transcript
+cuts them). Computing 165,000 vectors with the offline model would take hours on
 two cores (about 13 passages/s), so they are synthetic but shaped like the model's:
 SAMPLE_CHUNKS_PER_TOPIC passages of each of the corpus's twenty topics are embedded for real by
 the provider given, and every passage gets one of its topic's real vectors plus Gaussian noise
@@ -31,8 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.core.config import Settings
 from app.db.vector_index import ensure_vector_index, vector_index_name
 from app.services.embeddings.base import EmbeddingProvider
-from benchmarks.repositories import asyncpg_dsn
-from benchmarks.talk import OWNER_TRANSCRIPTS, SEED, Corpus, load_corpus
+from benchmarks.harness.corpus import OWNER_TRANSCRIPTS, Corpus, load_corpus
+from benchmarks.harness.database import asyncpg_dsn
+from benchmarks.harness.text import SEED
 
 SAMPLE_CHUNKS_PER_TOPIC = 10  # passages embedded for real: the centres of the synthetic vectors
 NOISE_NORM = 0.6  # two vectors around one centre: cosine about 0.74

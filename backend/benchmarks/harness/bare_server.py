@@ -3,7 +3,8 @@ running the same SQL as the app's repositories for the same endpoints, with the 
 check, and answering JSON of the same shape. It skips input validation and the OpenAPI response
 models: that is part of what the app costs.
 
-Served by uvicorn as `benchmarks.bare_server:bare_app --factory`; DATABASE_URL names its database.
+Served by uvicorn as `benchmarks.harness.bare_server:bare_app --factory` (servers.BARE_TARGET);
+DATABASE_URL names its database.
 """
 
 import asyncio
@@ -40,14 +41,13 @@ from app.services.extract import Passage, best_sentences
 from app.services.llm import OfflineExtractiveModel
 from app.services.retrieval import Ranking, timestamp_label
 from app.services.youtube import watch_url
-from benchmarks.repositories import (
+from benchmarks.harness.api import API
+from benchmarks.harness.database import (
     INSERT_CHUNK,
     SELECT_LAST_MESSAGES,
     asyncpg_dsn,
     chunk_record,
 )
-
-API = "/api/v1"  # app.main.API_PREFIX, without building the app here
 
 # Authentication in one query, as UserRepository.get_by_session_token makes it.
 SELECT_SESSION_USER = (

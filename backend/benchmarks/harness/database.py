@@ -1,0 +1,160 @@
+"""The throw-away database a benchmark runs in, and the ways it talks to it: the application's
+engine and units of work, and a raw asyncpg pool for set-up and for the asyncpg baselines.
+
+The server is the one BENCH_DATABASE_URL or TEST_DATABASE_URL names, else an embedded PostgreSQL
+with a data folder of its own (backend/.data/postgres-bench). Each database gets a unique name,
+is migrated before the block and dropped after it.
+"""
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from alembic import command
+from app.core.config import BACKEND_DIR, Settings, to_asyncpg_url
+from app.db.embedded import start_embedded_postgres
+from app.db.migrations import alembic_config
+from app.db.repositories import NewChunk
+from app.db.session import build_engine
+from app.services.ingest_worker import UnitOfWork
+from testkit.database import create_database, drop_database
+
+BENCH_SERVER_DIR = BACKEND_DIR / ".data" / "postgres-bench"
+POOL_SIZE = 4  # the application's engine, where a benchmark runs one thing at a time
+ASYNCPG_POOL_SIZE = 10
+
+PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$" + "x" * 64
+INSERT_USER = "INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING *"
+SELECT_LAST_MESSAGES = (
+    "SELECT * FROM messages WHERE conversation_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+)
+CHUNK_COLUMNS = tuple(
+    "id transcript_id user_id chunk_index chunk_text token_count metadata".split()  # noqa: SIM905
+)
+INSERT_CHUNK = (
+    "INSERT INTO chunks (id, transcript_id, user_id, chunk_index, chunk_text, token_count, "
+    "metadata) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+)
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def server_url() -> str:
+    """The configured server, else the embedded one (its own data folder, not the tests')."""
+    for variable in ("BENCH_DATABASE_URL", "TEST_DATABASE_URL"):
+        configured = os.environ.get(variable, "").strip()
+        if configured:
+            return to_asyncpg_url(configured)
+    return start_embedded_postgres(BENCH_SERVER_DIR)
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(False)
+
+
+def migrate(database_url: str, revision: str = "head") -> None:
+    # Alembic's env.py runs its own event loop: call this from a thread of its own.
+    command.upgrade(alembic_config(database_url), revision)
+
+
+@asynccontextmanager
+async def throwaway_database(
+    server: str | None = None, revision: str = "head"
+) -> AsyncIterator[str]:
+    database_url = await create_database(server or server_url(), prefix="ytt_bench")
+    try:
+        await asyncio.to_thread(migrate, database_url, revision)
+        yield database_url
+    finally:
+        await drop_database(database_url)
+
+
+def bench_settings(database_url: str, pool_size: int = POOL_SIZE, **values: Any) -> Settings:
+    """The application's settings with a pool of `pool_size` connections and no overflow."""
+    return Settings(database_url=database_url, db_pool_size=pool_size, db_max_overflow=0, **values)
+
+
+@asynccontextmanager
+async def app_engine(settings: Settings, *, autocommit: bool = False) -> AsyncIterator[AsyncEngine]:
+    """The application's engine (with autocommit, its read-only engine), disposed after."""
+    engine = build_engine(settings, autocommit=autocommit)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+def session_maker(engine: AsyncEngine) -> Sessions:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def units_of_work(sessions: Sessions, commits: list[float] | None = None) -> UnitOfWork:
+    """`app.db.session.unit_of_work`'s contract on the benchmark's own engine; the time each
+    commit took goes to `commits` when given."""
+
+    @asynccontextmanager
+    async def unit_of_work() -> AsyncIterator[AsyncSession]:
+        async with sessions() as session:
+            try:
+                yield session
+                started = time.perf_counter()
+                await session.commit()
+                if commits is not None:
+                    commits.append(time.perf_counter() - started)
+            except BaseException:
+                await session.rollback()
+                raise
+
+    return unit_of_work
+
+
+@asynccontextmanager
+async def asyncpg_pool(
+    database_url: str, size: int = ASYNCPG_POOL_SIZE
+) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(asyncpg_dsn(database_url), min_size=size, max_size=size)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def connected(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """One plain connection, closed after the block."""
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+def unique_email() -> str:
+    return f"bench-{uuid.uuid4().hex}@example.com"
+
+
+async def new_user(pool: asyncpg.Pool) -> uuid.UUID:
+    user_id: uuid.UUID = (await pool.fetchrow(INSERT_USER, unique_email(), PASSWORD_HASH))["id"]
+    return user_id
+
+
+def chunk_record(chunk: NewChunk) -> tuple[Any, ...]:
+    """The row asyncpg sends for a chunk: the same values `NewChunk.as_row` gives the ORM."""
+    return (
+        uuid.uuid4(),
+        chunk.transcript_id,
+        chunk.user_id,
+        chunk.chunk_index,
+        chunk.chunk_text,
+        chunk.token_count,
+        json.dumps(chunk.metadata),  # asyncpg's jsonb codec takes text
+    )
