@@ -16,19 +16,15 @@ the time means something.
 import argparse
 import time
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.db.repositories import PassageRepository
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.embeddings.factory import build_embedding_provider
 from app.services.retrieval import (
-    _WEBSEARCH_SYNTAX,
-    CANDIDATES_PER_SIGNAL,
     SearchMode,
     embed_question,
     retrieve,
@@ -78,16 +74,6 @@ class SizeResults:
     embedded: EmbeddedTiming
     plans: dict[SearchMode, tuple[str, list[Plan]]]
     shared_buffers: str
-
-
-def lexical_call(user_id: uuid.UUID, question: str) -> search.SessionCall:
-    def call(session: AsyncSession) -> Awaitable[object]:
-        match = "all" if _WEBSEARCH_SYNTAX.search(question) else "any"
-        return PassageRepository(session).search(
-            user_id, question, limit=CANDIDATES_PER_SIGNAL, match=match
-        )
-
-    return call
 
 
 async def time_embedded(
@@ -147,7 +133,7 @@ async def measure_size(
         for timing in modes:
             slowest = timing.slowest(1)[0][0].query.text
             call = (
-                lexical_call(owner, slowest)
+                search.lexical_call(owner, slowest)
                 if timing.mode is SearchMode.LEXICAL
                 else search.hybrid_call(owner, slowest, embedded.vectors[slowest])
             )

@@ -17,22 +17,18 @@ About two minutes on two busy cores, a minute of it loading and indexing:
 """
 
 import statistics
-import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.repositories import PassageEmbeddingRepository, PassageRepository
 from app.db.vector_index import vector_index_name
 from app.services.embeddings.offline import DIMENSION, OfflineEmbeddings
 from app.services.retrieval import (
-    _WEBSEARCH_SYNTAX,  # the test retrieve makes: quotes, -words and "or" read strictly
-    CANDIDATES_PER_SIGNAL,
     QueryVector,
     SearchMode,
 )
@@ -41,7 +37,7 @@ from benchmarks.harness import report, search
 from benchmarks.harness.machine import Clock
 from benchmarks.harness.runner import run_benchmark
 from benchmarks.harness.search import SEARCH_LIMIT, SEARCH_PASSES, ModeTiming, Plan
-from benchmarks.harness.timing import StatementTimer
+from benchmarks.harness.timing import StatementTimer, timed
 from benchmarks.harness.vector_corpus import (
     BUILD_MAINTENANCE_WORK_MEM,
     NOISE_NORM,
@@ -54,10 +50,6 @@ SLOWEST_SHOWN = 5
 BIG, SECOND = "big user", "second user"
 
 
-def strict(question: str) -> bool:
-    return bool(_WEBSEARCH_SYNTAX.search(question))
-
-
 async def time_alone(
     sessions: db.Sessions,
     user_id: uuid.UUID,
@@ -66,42 +58,17 @@ async def time_alone(
 ) -> dict[str, list[float]]:
     """Each signal's repository call as retrieve makes it, alone in a session of its own."""
     alone: dict[str, list[float]] = defaultdict(list)
-    for timed in (False, *([True] * SEARCH_PASSES)):
+    for warm_up in (True, *([False] * SEARCH_PASSES)):
         for query in queries:
-            match = "all" if strict(query.text) else "any"
             async with sessions() as session:
-                started = time.perf_counter()
-                await PassageRepository(session).search(
-                    user_id, query.text, limit=CANDIDATES_PER_SIGNAL, match=match
-                )
-                searched = time.perf_counter() - started
-            vector = vectors[query.text]
+                _, searched = await timed(search.lexical_call(user_id, query.text)(session))
             async with sessions() as session:
-                started = time.perf_counter()
-                await PassageEmbeddingRepository(session).nearest(
-                    user_id, vector.vector, vector.model_name, limit=CANDIDATES_PER_SIGNAL
-                )
-                nearest = time.perf_counter() - started
-            if timed:
+                call = search.nearest_call(user_id, vectors[query.text])
+                _, nearest = await timed(call(session))
+            if not warm_up:
                 alone["PassageRepository.search alone"].append(searched)
                 alone["PassageEmbeddingRepository.nearest alone"].append(nearest)
     return alone
-
-
-async def count_matched(pool: asyncpg.Pool, user_id: uuid.UUID, question: str) -> int:
-    """How many of the user's passages the full-text reading retrieve uses matches."""
-    return await search.count_matching(
-        pool, user_id, question, "all" if strict(question) else "any"
-    )
-
-
-def nearest_call(user_id: uuid.UUID, vector: QueryVector) -> search.SessionCall:
-    def call(session: AsyncSession) -> Awaitable[object]:
-        return PassageEmbeddingRepository(session).nearest(
-            user_id, vector.vector, vector.model_name, limit=CANDIDATES_PER_SIGNAL
-        )
-
-    return call
 
 
 @dataclass
@@ -146,7 +113,7 @@ async def measure_search(
     question = vectors[next(q.text for q in queries if q.kind == "question")]
     nearest_plans = {
         label: await search.explain_statements(
-            engine, sessions, pool, nearest_call(user_id, question)
+            engine, sessions, pool, search.nearest_call(user_id, question)
         )
         for label, user_id in users.items()
     }
@@ -155,9 +122,7 @@ async def measure_search(
     call = search.hybrid_call(corpus.owner, slowest[0], vectors[slowest[0]])
     slowest_plans = await search.explain_statements(engine, sessions, pool, call)
     matched = {
-        text: await search.count_matching(
-            pool, corpus.owner, text, "all" if strict(text) else "any"
-        )
+        text: await search.count_matching(pool, corpus.owner, text, search.reading(text))
         for text in slowest
     }
     return SearchResults(setup, embedded, modes, alone, nearest_plans, slowest_plans, matched)

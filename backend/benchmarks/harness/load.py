@@ -1,6 +1,8 @@
-"""The two load generators: `wrk` (compiled: a few percent of a core, so a server's figures are
-the server's) and an httpx client (Python: on two cores it takes much of the CPU the server
-needs, so its rates are a floor). Both send a `Call` from a number of connections at once."""
+"""Load: over HTTP from `wrk` (compiled: a few percent of a core, so a server's figures are the
+server's) or from an httpx client (Python: on two cores it takes much of the CPU the server
+needs, so its rates are a floor), each sending a `Call` from a number of connections at once;
+and in process, an operation from a number of tasks (`run_tasks`), or several operations
+measured in turns (`rates_in_turns`)."""
 
 import asyncio
 import json

@@ -12,8 +12,15 @@ from dataclasses import dataclass, field
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.db.repositories import PassageEmbeddingRepository, PassageRepository
 from app.services.embeddings.base import EmbeddingProvider
-from app.services.retrieval import QueryVector, SearchMode, retrieve
+from app.services.retrieval import (
+    _WEBSEARCH_SYNTAX,  # the test retrieve makes: quotes, -words and "or" read strictly
+    CANDIDATES_PER_SIGNAL,
+    QueryVector,
+    SearchMode,
+    retrieve,
+)
 from benchmarks.harness.database import Sessions
 from benchmarks.harness.text import vocabulary
 from benchmarks.harness.timing import StatementTimer, statements_sent
@@ -164,6 +171,34 @@ async def explain_statements(
             rows = await connection.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, *parameters)
             plans.append(Plan(label(statement), [row[0] for row in rows]))
     return plans
+
+
+def reading(question: str) -> str:
+    """The full-text reading retrieve uses for a question: "all" its words for quotes, -word
+    and "or" (retrieve's strict test), else "any"."""
+    return "all" if _WEBSEARCH_SYNTAX.search(question) else "any"
+
+
+def lexical_call(user_id: uuid.UUID, question: str) -> SessionCall:
+    """`PassageRepository.search` as retrieve calls it."""
+
+    def call(session: AsyncSession) -> Awaitable[object]:
+        return PassageRepository(session).search(
+            user_id, question, limit=CANDIDATES_PER_SIGNAL, match=reading(question)
+        )
+
+    return call
+
+
+def nearest_call(user_id: uuid.UUID, vector: QueryVector) -> SessionCall:
+    """`PassageEmbeddingRepository.nearest` as retrieve calls it."""
+
+    def call(session: AsyncSession) -> Awaitable[object]:
+        return PassageEmbeddingRepository(session).nearest(
+            user_id, vector.vector, vector.model_name, limit=CANDIDATES_PER_SIGNAL
+        )
+
+    return call
 
 
 def hybrid_call(user_id: uuid.UUID, question: str, vector: QueryVector | None) -> SessionCall:
