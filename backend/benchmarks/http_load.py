@@ -2,7 +2,7 @@
 
 Two uvicorn servers side by side on loopback, one throw-away database: `app` (the application,
 with its middleware, dependencies, SQLAlchemy sessions and response models) and `bare`
-(harness/bare_server.py: Starlette on a raw asyncpg pool, the same queries, the same bearer-token
+(harness/bare/: Starlette on a raw asyncpg pool, the same queries, the same bearer-token
 check, JSON of the same shape; no input validation and no response models). Measured at
 concurrency 10, and the first one at 1 as well:
 

@@ -2,7 +2,7 @@
 
 `wrk` needs a few percent of a core where an httpx client needed all of one, so the bare
 server's figures are the server's, not the generator's; its CPU share is reported beside each
-run. `app` is the application under uvicorn; `bare` is harness/bare_server.py (Starlette on a
+run. `app` is the application under uvicorn; `bare` is harness/bare/ (Starlette on a
 raw asyncpg pool, the same queries for the same JSON).
 
 GET /api/v1/conversations (a page of 20 of 50) and GET …/messages (20 of 200 messages) are each

@@ -3,4 +3,4 @@
 the API), `load` (wrk, httpx and in-process load), `machine` (CPU, load average), `report`
 (tables, percentiles, PASS/FAIL), `timing` (statements, GC pauses), `text`, `corpus`,
 `vector_corpus` and `kept_corpus` (the data), `search` and `ingestion` (measurements several
-benchmarks make), and `bare_server` (the server the app is measured against)."""
+benchmarks make), and `bare` (the server the app is measured against)."""

@@ -22,7 +22,7 @@ STARTUP_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
 
 APP_TARGET = ("app.main:app",)
-BARE_TARGET = ("benchmarks.harness.bare_server:bare_app", "--factory")
+BARE_TARGET = ("benchmarks.harness.bare.server:bare_app", "--factory")
 # Cheap password hashing keeps a set-up short; the throttles must not refuse a set-up's logins,
 # and one user asks thousands of questions: no limits, though each is still counted.
 CHEAP_SETTINGS = {
