@@ -136,6 +136,17 @@ async def measure(
     )
 
 
+async def set_up(app: Server) -> Fixture:
+    """A user with CONVERSATIONS conversations, one of them holding MESSAGES messages."""
+    async with httpx.AsyncClient(base_url=app.base_url, timeout=30, trust_env=False) as client:
+        headers = await sign_in(client)
+        client.headers.update(headers)
+        _, long_id = await conversations(client, CONVERSATIONS - 1, MESSAGES // 2)
+    messages = f"{API}/conversations/{long_id}/messages?limit={PAGE}"
+    conversation_page = f"{API}/conversations?limit={PAGE}"
+    return headers, [("GET /conversations", conversation_page), ("GET …/messages", messages)]
+
+
 async def load(
     database_url: str, workers: int, connections: Sequence[int], fixture: Fixture | None
 ) -> tuple[Fixture, list[Comparison]]:
@@ -145,17 +156,7 @@ async def load(
         uvicorn_server("bare", BARE_TARGET, database_url, CHEAP_SETTINGS, workers) as bare,
     ):
         await wait_until_ready(app, bare)
-        if fixture is None:  # a user with CONVERSATIONS conversations, one holding MESSAGES
-            async with httpx.AsyncClient(
-                base_url=app.base_url, timeout=30, trust_env=False
-            ) as client:
-                headers = await sign_in(client)
-                client.headers.update(headers)
-                _, long_id = await conversations(client, CONVERSATIONS - 1, MESSAGES // 2)
-            messages = f"{API}/conversations/{long_id}/messages?limit={PAGE}"
-            endpoints = [("GET /conversations", f"{API}/conversations?limit={PAGE}"),
-                         ("GET …/messages", messages)]  # fmt: skip
-            fixture = (headers, endpoints)
+        fixture = fixture or await set_up(app)
         database = postmaster_pid(database_url)
         headers, endpoints = fixture
         comparisons = []
