@@ -180,7 +180,6 @@ async def benchmark() -> None:
             "Collections and chapters",
             ("measure", "figure", "target", "result"),
             [[*texts, report.verdict(passed)] for *texts, passed in rows],
-            left=4,
         )
     )
     report.say(clock.closing())

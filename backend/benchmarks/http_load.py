@@ -335,7 +335,7 @@ async def benchmark() -> None:
         label = [scenario.endpoint, str(scenario.concurrency)]
         rows += [[*label, *app_run.row(), f"{ratio:.2f}"], ["", "", *bare_run.row(), ""], None]
     title = "The application vs a bare Starlette + asyncpg server, same SQL"
-    report.print_tables(report.table(title, HEADERS, rows, left=3))
+    report.print_tables(report.table(title, HEADERS, rows))
     packages = ", ".join(f"{name} {installed_version(name)}" for name in VERSIONED_PACKAGES)
     report.say(
         f"Python {platform.python_version()}, {packages}, PostgreSQL {postgres_version}. "

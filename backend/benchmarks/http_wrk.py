@@ -231,7 +231,7 @@ def targets_table(one: Sequence[Comparison], many: Sequence[Comparison]) -> Tabl
                 f"{scaling:.2f} x (CPU allows {cpu_ceiling(at_50)})",
                 report.verdict(scaling >= MIN_WORKER_SCALING),
             ])  # fmt: skip
-    return report.table("targets (one worker unless named)", ("target", "figure", ""), rows, left=3)
+    return report.table("targets (one worker unless named)", ("target", "figure", ""), rows)
 
 
 async def benchmark() -> None:

@@ -147,7 +147,6 @@ async def benchmark() -> None:
             f"concurrency {CONCURRENCY}, {generator}, median of {ROUNDS} runs of {SECONDS} s",
             ("set-up", "request", "req/s", "p50 ms", "p99 ms", "errors"),
             rows,
-            left=2,
         )
     )
     report.say(f"machine busy before the run (other users): {busy_before}; {pgbouncer_version()}")

@@ -163,7 +163,6 @@ def corpus_table(results: Sequence[SizeResults]) -> Table:
         ("big user's chunks", "its passages", "database", "built", "load s", "VACUUM s",
          "vectors s", "HNSW s", "chunks heap", "vectors heap", "vector indexes", "shared_buffers"),
         rows,
-        left=0,
     )  # fmt: skip
 
 
@@ -189,7 +188,6 @@ def latency_table(results: Sequence[SizeResults]) -> Table:
          "load"),
         rows,
         caption="load: the 1-minute load average before / after the mode's passes (2 cores).",
-        left=0,
     )  # fmt: skip
 
 
@@ -223,7 +221,6 @@ def embedded_table(results: Sequence[SizeResults], model: str) -> Table:
         caption=f"The question embedded by the default offline provider, {model} (the corpus's "
         "vectors are synthetic under its name: only the time means something). load: the "
         "1-minute load average before / after the passes (2 cores).",
-        left=0,
     )  # fmt: skip
 
 
@@ -247,13 +244,11 @@ def steps_tables(results: Sequence[SizeResults]) -> list[Table]:
             "3. Each signal's statement inside the timed calls",
             ("chunks", "mode", "step", "p50 ms", "p95 ms", "p99 ms", "max ms"),
             steps,
-            left=0,
         ),
         report.table(
             f"4. The {SLOWEST_SHOWN} slowest queries (medians of their passes)",
             ("chunks", "mode", "query", "kind", "ms", "full-text ms"),
             slowest,
-            left=4,
         ),
     ]
 

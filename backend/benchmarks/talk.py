@@ -321,7 +321,6 @@ def slowest_table(results: SearchResults) -> Table:
         ("query", "kind", "median ms", "second user ms", "hits", "matched", "reading"),
         rows,
         caption='reading "any": no chunk had every word, so retrieve searched again for any.',
-        left=2,
     )
 
 

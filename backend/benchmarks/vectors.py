@@ -182,7 +182,6 @@ def latency_table(results: SearchResults) -> Table:
         caption="A session per query, after a warm-up pass; the query's vector is computed "
         "beforehand. Strict queries (quotes, -word, or) use no vectors in hybrid. Every hit was "
         "checked to be the searching user's own.",
-        left=2,
     )
 
 
@@ -219,7 +218,6 @@ def slowest_table(results: SearchResults) -> Table:
         caption="matched: the big user's passages that the full-text reading retrieve uses (any "
         "of the words; all of them for quotes, -word, or) matches: each is read from the heap "
         "and ranked before the best 30 are kept.",
-        left=2,
     )
 
 

@@ -86,7 +86,6 @@ class Corpus:
             [row],
             caption=f"PostgreSQL {sizes['version']}, shared_buffers {sizes['shared_buffers']}. "
             "Transcripts carry a placeholder text (search never reads it).",
-            left=0,
         )
 
 

@@ -1,6 +1,7 @@
 """How benchmarks print: rich tables, one percentile function, and PASS/FAIL beside a target."""
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 
 from rich.console import Console
@@ -10,6 +11,7 @@ from rich.text import Text
 # Files and pipes do not wrap: there a table gets the width its columns need.
 UNWRAPPED_WIDTH = 170
 PERCENTILES = (0.5, 0.95, 0.99)
+_FIGURE = re.compile(r"[-+]?\d")
 
 Row = Sequence[str] | None  # None: a line under the row before
 
@@ -25,23 +27,27 @@ def say(text: str, *, style: str | None = None) -> None:
 
 
 def table(
-    title: str,
-    headers: Sequence[str],
-    rows: Iterable[Row],
-    *,
-    caption: str | None = None,
-    left: int = 1,
+    title: str, headers: Sequence[str], rows: Iterable[Row], caption: str | None = None
 ) -> Table:
-    """A table whose first `left` columns are left-justified, the others right-justified."""
+    """A table of text: the first column and the columns of words left-justified, the columns
+    of figures right-justified."""
+    rows = list(rows)
     shown = Table(title=title, caption=caption)
     for index, header in enumerate(headers):
-        shown.add_column(header, justify="left" if index < left else "right")
+        cells = [row[index] for row in rows if row is not None]
+        shown.add_column(header, justify="right" if index and figures(cells) else "left")
     for row in rows:
         if row is None:
             shown.add_section()
         else:
             shown.add_row(*(Text(cell) for cell in row))
     return shown
+
+
+def figures(cells: Sequence[str]) -> bool:
+    """Whether a column holds figures: every cell but the empty ones starts with a number."""
+    filled = [cell for cell in cells if cell not in ("", "-", "?", "n/a")]
+    return bool(filled) and all(_FIGURE.match(cell) for cell in filled)
 
 
 def print_tables(*tables: Table) -> None:
