@@ -1,8 +1,9 @@
 """Throw-away PostgreSQL databases for the tests and the benchmarks.
 
-The server is the one TEST_DATABASE_URL names, or else an embedded PostgreSQL with its own data
-folder (backend/.data/postgres-test), never the development server's. Each test run creates
-databases with unique names on it and drops them at the end.
+The tests' server is the one TEST_DATABASE_URL names, or else an embedded PostgreSQL with its own
+data folder (backend/.data/postgres-test), never the development server's; the functions below
+take any server (the benchmarks pass their own). Each run creates databases with unique names on
+it and drops them at the end.
 """
 
 import os
