@@ -2,6 +2,7 @@
 
 import { ApiProblem, call, request, serverSentEvents } from "./api.js";
 import { clearProblem, clock, el, momentLink, showProblem } from "./dom.js";
+import { PagedList } from "./pager.js";
 
 const conversationList = document.getElementById("conversation-list");
 const newButton = document.getElementById("new-conversation");
@@ -73,14 +74,12 @@ function conversationItem(conversation) {
   return el("li", {}, button);
 }
 
-async function loadConversations() {
-  const page = await call("/conversations?limit=50");
-  conversationList.replaceChildren(...page.items.map(conversationItem));
-  if (current) {
-    const fresh = page.items.find((c) => c.id === current.id);
-    if (fresh) setCurrent(fresh);
-  }
-}
+const conversations = new PagedList(conversationList, {
+  path: "/conversations",
+  row: conversationItem,
+  more: "Show more conversations",
+  failed: (error) => showProblem(problem, error),
+});
 
 function setCurrent(conversation) {
   current = conversation;
@@ -93,7 +92,7 @@ async function open(conversation) {
   try {
     const page = await call(`/conversations/${conversation.id}/messages?limit=100`);
     showMessages(page.items);
-    await loadConversations();
+    await conversations.reload();
   } catch (error) {
     showProblem(problem, error);
   }
@@ -104,7 +103,7 @@ function startNew() {
   setCurrent(null);
   showMessages([]);
   clearProblem(problem);
-  loadConversations().catch((error) => showProblem(problem, error));
+  conversations.reload().catch((error) => showProblem(problem, error));
   question.focus();
 }
 
@@ -152,13 +151,14 @@ async function ask(content) {
     answer.removeAttribute("aria-busy");
     answer.classList.remove("streaming");
   }
-  await loadConversations();
+  setCurrent(await call(`/conversations/${current.id}`)); // titled by its first question
+  await conversations.reload();
 }
 
 export async function showChat() {
   clearProblem(problem);
   try {
-    await loadConversations();
+    await conversations.reload();
   } catch (error) {
     showProblem(problem, error);
   }
@@ -194,5 +194,5 @@ export function setUpChat() {
 export function stopChat() {
   setCurrent(null);
   showMessages([]);
-  conversationList.replaceChildren();
+  conversations.clear();
 }

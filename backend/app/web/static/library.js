@@ -3,6 +3,7 @@
 
 import { call } from "./api.js";
 import { clearProblem, clock, el, shortDate, showProblem, watchUrl, whileBusy } from "./dom.js";
+import { PagedList } from "./pager.js";
 
 const POLL_MS = 1500;
 const ingestForm = document.getElementById("ingest-form");
@@ -143,11 +144,17 @@ async function remove(transcript, title) {
   }
 }
 
+const videos = new PagedList(list, {
+  path: "/transcripts",
+  row: transcriptRow,
+  more: "Show more videos",
+  failed: (error) => showProblem(problem, error),
+});
+
+/** The first page of videos again (after one is added or deleted). */
 export async function loadTranscripts() {
   try {
-    const page = await call("/transcripts?limit=100");
-    list.replaceChildren(...page.items.map(transcriptRow));
-    empty.hidden = page.items.length > 0;
+    empty.hidden = (await videos.reload()) > 0;
   } catch (error) {
     showProblem(problem, error);
   }
@@ -197,6 +204,7 @@ export function setUpLibrary() {
 }
 
 export function stopLibrary() {
+  videos.clear();
   clearTimeout(polling);
   polling = null;
   followed.clear();
