@@ -1,7 +1,8 @@
 // The library: fetch a video's captions by link (a background job), upload a caption file,
-// list and delete transcripts.
+// list transcripts (with their chapters) and delete them.
 
 import { call } from "./api.js";
+import { chapterOutline } from "./chapters.js";
 import { clearProblem, clock, el, shortDate, showProblem, watchUrl, whileBusy } from "./dom.js";
 import { PagedList } from "./pager.js";
 
@@ -122,6 +123,7 @@ function transcriptRow(transcript) {
   if (transcript.duration) facts.splice(1, 0, clock(transcript.duration));
   if (transcript.metadata && transcript.metadata.source === "upload") facts.push("uploaded");
   const title = transcript.title || `Video ${transcript.youtube_video_id}`;
+  const chapters = chapterOutline(transcript, title);
   return el(
     "li",
     { class: "row" },
@@ -129,7 +131,9 @@ function transcriptRow(transcript) {
       el("a", { class: "row-title", href: watchUrl(transcript.youtube_video_id), target: "_blank", rel: "noopener", text: title }),
       el("span", { class: "row-facts", text: facts.join(" · ") })),
     el("div", { class: "actions" },
+      chapters.button,
       el("button", { type: "button", class: "quiet danger", "aria-label": `Delete ${title}`, text: "Delete", onclick: () => remove(transcript, title) })),
+    chapters.region,
   );
 }
 
