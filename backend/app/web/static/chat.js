@@ -1,8 +1,10 @@
-// Chat: conversations, and answers that stream in with citations linking to the moment.
+// Chat: conversations (renamed, and limited to chosen videos: scope.js), and answers that
+// stream in with citations linking to the moment.
 
 import { ApiProblem, call, request, serverSentEvents } from "./api.js";
-import { clearProblem, clock, el, momentLink, showProblem } from "./dom.js";
+import { clearProblem, clock, el, momentLink, showProblem, whileBusy } from "./dom.js";
 import { PagedList } from "./pager.js";
+import { setUpScope, showScope, stopScope } from "./scope.js";
 
 const conversationList = document.getElementById("conversation-list");
 const newButton = document.getElementById("new-conversation");
@@ -12,9 +14,14 @@ const empty = document.getElementById("chat-empty");
 const form = document.getElementById("ask-form");
 const question = document.getElementById("question");
 const problem = form.querySelector(".problem");
+const renameButton = document.getElementById("rename-conversation");
+const renameForm = document.getElementById("rename-form");
+const renameField = document.getElementById("rename-title");
 const UNTITLED = "New conversation";
+const UNSTARTED = { title: null, transcript_ids: null, collection_ids: null };
 
-let current = null; // the conversation on view: {id, title}, or null before the first question
+let current = null; // the conversation on view, or null before its first question
+let unstarted = { ...UNSTARTED }; // what is chosen for it until then: sent with that question
 
 function citationLabel(citation) {
   const seconds = citation.moment_seconds ?? citation.start_seconds;
@@ -83,7 +90,34 @@ const conversations = new PagedList(conversationList, {
 
 function setCurrent(conversation) {
   current = conversation;
-  heading.textContent = (conversation && conversation.title) || UNTITLED;
+  const shown = conversation || unstarted;
+  heading.textContent = shown.title || UNTITLED;
+  closeRename();
+  showScope(shown).catch((error) => showProblem(problem, error));
+}
+
+/** Renames the conversation or changes its scope: saved at once on one that has started. */
+async function change(fields) {
+  if (!current) {
+    Object.assign(unstarted, fields);
+    setCurrent(null);
+    return;
+  }
+  setCurrent(await call(`/conversations/${current.id}`, { method: "PATCH", json: fields }));
+  await conversations.reload();
+}
+
+function closeRename() {
+  renameForm.hidden = true;
+  renameButton.setAttribute("aria-expanded", "false");
+}
+
+function openRename() {
+  clearProblem(renameForm.querySelector(".problem"));
+  renameField.value = (current || unstarted).title || "";
+  renameForm.hidden = false;
+  renameButton.setAttribute("aria-expanded", "true");
+  renameField.focus();
 }
 
 async function open(conversation) {
@@ -100,6 +134,7 @@ async function open(conversation) {
 }
 
 function startNew() {
+  unstarted = { ...UNSTARTED };
   setCurrent(null);
   showMessages([]);
   clearProblem(problem);
@@ -128,7 +163,7 @@ async function streamInto(answer, response) {
 }
 
 async function ask(content) {
-  if (!current) setCurrent(await call("/conversations", { method: "POST", json: {} }));
+  if (!current) setCurrent(await call("/conversations", { method: "POST", json: unstarted }));
   const mine = bubble("user", el("div", { class: "text", text: content }));
   const answer = bubble("assistant");
   answer.setAttribute("aria-busy", "true");
@@ -157,6 +192,7 @@ async function ask(content) {
 
 export async function showChat() {
   clearProblem(problem);
+  setCurrent(current);
   try {
     await conversations.reload();
   } catch (error) {
@@ -164,7 +200,24 @@ export async function showChat() {
   }
 }
 
+function setUpRename() {
+  renameButton.addEventListener("click", () => (renameForm.hidden ? openRename() : closeRename()));
+  renameForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    whileBusy(renameForm, async () => {
+      await change({ title: renameField.value.trim() || null });
+      renameButton.focus();
+    });
+  });
+  document.getElementById("rename-cancel").addEventListener("click", () => {
+    closeRename();
+    renameButton.focus();
+  });
+}
+
 export function setUpChat() {
+  setUpRename();
+  setUpScope(change);
   newButton.addEventListener("click", startNew);
   question.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -192,7 +245,11 @@ export function setUpChat() {
 }
 
 export function stopChat() {
-  setCurrent(null);
+  unstarted = { ...UNSTARTED };
+  current = null;
+  heading.textContent = UNTITLED;
+  closeRename();
+  stopScope();
   showMessages([]);
   conversations.clear();
 }
