@@ -1,9 +1,11 @@
-"""The API served for real for the client's tests: `python -m tests.client.server PORT`.
+"""The API served for real for the client's and the page's tests: `python -m tests.client.server
+[PORT]` (PORT from the environment when not given).
 
-It serves the database named by DATABASE_URL (the test run's throw-away one) with the offline
-language model, fetches YouTube from replayed responses (tests/youtube_replay.py) of the videos
-below only, and lists the COURSE playlist from replayed pages (tests/youtube_listing_replay.py),
-so `talker ingest` and `talker collections add` run the real jobs and workers without network.
+It serves the database named by DATABASE_URL (a test's throw-away one), migrated first as
+`make run` does, with the offline language model, fetches YouTube from replayed responses
+(tests/youtube_replay.py) of the videos below only, and lists the COURSE playlist from replayed
+pages (tests/youtube_listing_replay.py), so `talker ingest`, `talker collections add` and the
+page's collections run the real jobs and workers without network.
 """
 
 import sys
@@ -12,6 +14,8 @@ import pytest
 import uvicorn
 
 import app.main
+from app.core.config import get_settings
+from app.db.embedded import resolve_database_url
 from app.services.youtube_fetcher import YouTubeFetcher
 from app.services.youtube_listing import YouTubeLister
 from tests.youtube_listing_replay import (
@@ -103,6 +107,7 @@ def replayed_lister() -> YouTubeLister:
 
 
 def main(port: int) -> None:
+    resolve_database_url(migrate=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(app.main, "YouTubeFetcher", replayed_fetcher)
         patch.setattr(app.main, "YouTubeLister", replayed_lister)
@@ -110,4 +115,4 @@ def main(port: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else get_settings().port)
