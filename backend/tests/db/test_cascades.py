@@ -58,7 +58,7 @@ async def test_deleting_a_user_deletes_everything_they_own(session: AsyncSession
         await PassageEmbeddingRepository(session).store_many(
             "cascade-model", [(passage, [1.0, 0.0]) for passage in passages]
         )
-        await TemplateRepository(session).create_template(
+        await TemplateRepository(session).create(
             user_id=owner.id, template_type="blog", template_name="t", template_content="x"
         )
     user_id = user.id

@@ -88,7 +88,7 @@ async def create_template(body: TemplateCreate, user: CurrentUser, session: Sess
     """A new template; its variables are the `{placeholders}` in its content. With
     `is_default`, it replaces the caller's previous default of that type."""
     templates = TemplateRepository(session)
-    template = await templates.create_template(
+    template = await templates.create(
         user_id=user.id,
         template_type=body.template_type,
         template_name=body.template_name,

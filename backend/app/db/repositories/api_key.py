@@ -17,7 +17,7 @@ class ApiKeyRepository(BaseRepository[ApiKey]):
 
     model = ApiKey
 
-    async def create(  # type: ignore[override]
+    async def create(
         self,
         *,
         user_id: UUID,
@@ -28,7 +28,7 @@ class ApiKeyRepository(BaseRepository[ApiKey]):
         expires_at: datetime | None = None,
     ) -> ApiKey:
         """A new key; NotFoundError if the user does not exist."""
-        return await super().create(
+        return await self._insert(
             user_id=user_id,
             name=name,
             key_prefix=key_prefix,

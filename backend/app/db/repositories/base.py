@@ -189,8 +189,9 @@ class BaseRepository(Generic[ModelT]):
             raise NotFoundError(self._entity, id_)
         return instance
 
-    async def create(self, **values: Any) -> ModelT:
-        """Insert one row and return it with its server-generated columns filled in."""
+    async def _insert(self, **values: Any) -> ModelT:
+        """Insert one row and return it with its server-generated columns filled in. Each
+        repository's `create()` names the columns a new row of its model takes, typed."""
         instance: ModelT = self.model(**values)
         self.session.add(instance)
         await self.flush()

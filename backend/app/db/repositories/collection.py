@@ -42,7 +42,7 @@ class VideoState:
 class CollectionRepository(BaseRepository[Collection]):
     model = Collection
 
-    async def create(  # type: ignore[override]
+    async def create(
         self,
         *,
         user_id: UUID,
@@ -52,7 +52,7 @@ class CollectionRepository(BaseRepository[Collection]):
         source_id: str | None = None,
     ) -> Collection:
         """A new collection; ConflictError when the user has one of this source already."""
-        return await super().create(
+        return await self._insert(
             user_id=user_id, name=name, kind=kind, source_url=source_url, source_id=source_id
         )
 

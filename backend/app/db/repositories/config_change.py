@@ -30,7 +30,7 @@ class ConfigChangeRepository(BaseRepository[ConfigChange]):
         self, key: str, old_value: Any | None, new_value: Any | None, changed_by: UUID | None
     ) -> ConfigChange:
         """One change, in the caller's transaction (None: no override)."""
-        return await self.create(
+        return await self._insert(
             key=key, old_value=old_value, new_value=new_value, changed_by=changed_by
         )
 

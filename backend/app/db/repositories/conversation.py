@@ -40,7 +40,7 @@ _IS_OWNED = select(
 class ConversationRepository(BaseRepository[Conversation]):
     model = Conversation
 
-    async def create(  # type: ignore[override]
+    async def create(
         self,
         *,
         user_id: UUID,
@@ -50,7 +50,7 @@ class ConversationRepository(BaseRepository[Conversation]):
     ) -> Conversation:
         """A new conversation, scoped when ids are given; NotFoundError if the user does not
         exist."""
-        return await super().create(
+        return await self._insert(
             user_id=user_id,
             title=title,
             scope_transcript_ids=None if transcript_ids is None else list(transcript_ids),

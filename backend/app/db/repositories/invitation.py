@@ -13,10 +13,10 @@ from app.db.repositories.base import BaseRepository
 class InvitationRepository(BaseRepository[Invitation]):
     model = Invitation
 
-    async def create(  # type: ignore[override]
+    async def create(
         self, *, created_by: UUID, email: str | None, token_hash: str, expires_at: datetime
     ) -> Invitation:
-        return await super().create(
+        return await self._insert(
             created_by=created_by, email=email, token_hash=token_hash, expires_at=expires_at
         )
 

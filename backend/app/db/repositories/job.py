@@ -74,7 +74,7 @@ class JobRepository(BaseRepository[Job]):
         self, *, user_id: UUID, transcript_id: UUID, video_id: str, max_attempts: int
     ) -> Job:
         """A queued job that embeds the transcript's chunks (the video id is shown in listings)."""
-        return await self.create(
+        return await self._insert(
             kind=EMBED,
             user_id=user_id,
             transcript_id=transcript_id,

@@ -66,7 +66,7 @@ _LAST_N = HotRead.of(
 class MessageRepository(BaseRepository[Message]):
     model = Message
 
-    async def create(  # type: ignore[override]
+    async def create(
         self,
         *,
         conversation_id: UUID,
@@ -78,7 +78,7 @@ class MessageRepository(BaseRepository[Message]):
 
         NotFoundError if the conversation does not exist, InvalidValueError for an unknown role.
         """
-        return await super().create(
+        return await self._insert(
             conversation_id=conversation_id, role=role, content=content, meta=metadata or {}
         )
 

@@ -15,11 +15,9 @@ class SessionRepository(BaseRepository[Session]):
 
     model = Session
 
-    async def create(  # type: ignore[override]
-        self, *, user_id: UUID, token_hash: str, expires_at: datetime
-    ) -> Session:
+    async def create(self, *, user_id: UUID, token_hash: str, expires_at: datetime) -> Session:
         """A new session; NotFoundError if the user does not exist."""
-        return await super().create(user_id=user_id, token_hash=token_hash, expires_at=expires_at)
+        return await self._insert(user_id=user_id, token_hash=token_hash, expires_at=expires_at)
 
     async def get_by_token(self, token_hash: str) -> Session | None:
         """The live session with this token hash; None if unknown or expired."""

@@ -83,7 +83,7 @@ class TemplateRepository(BaseRepository[Template]):
         rows = await self.scalars(statement)
         return rows[0] if rows else None
 
-    async def create_template(
+    async def create(
         self,
         *,
         user_id: UUID | None,
@@ -98,7 +98,7 @@ class TemplateRepository(BaseRepository[Template]):
         ConflictError for a name already used for this owner and type, or for a second default
         of one type; InvalidValueError for an unknown template_type.
         """
-        return await self.create(
+        return await self._insert(
             user_id=user_id,
             template_type=template_type,
             template_name=template_name,

@@ -11,7 +11,7 @@ from app.db.repositories.base import BaseRepository, database_errors_translated
 class TranscriptRepository(BaseRepository[Transcript]):
     model = Transcript
 
-    async def create(  # type: ignore[override]
+    async def create(
         self,
         *,
         user_id: UUID,
@@ -24,7 +24,7 @@ class TranscriptRepository(BaseRepository[Transcript]):
         metadata: dict[str, Any] | None = None,
     ) -> Transcript:
         """A new transcript; ConflictError if this user already has this video."""
-        return await super().create(
+        return await self._insert(
             user_id=user_id,
             youtube_video_id=youtube_video_id,
             transcript_text=transcript_text,

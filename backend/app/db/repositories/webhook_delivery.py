@@ -31,6 +31,12 @@ class WebhookDeliveryRepository(BaseRepository[WebhookDelivery]):
 
     model = WebhookDelivery
 
+    async def create(
+        self, *, endpoint_id: UUID, event_type: str, payload: dict[str, Any]
+    ) -> WebhookDelivery:
+        """A pending delivery of one event to one endpoint; NotFoundError if it does not exist."""
+        return await self._insert(endpoint_id=endpoint_id, event_type=event_type, payload=payload)
+
     async def enqueue_for_subscribers(
         self, user_id: UUID, event_type: str, payload: dict[str, Any]
     ) -> int:

@@ -23,11 +23,11 @@ class WebhookEndpointRepository(BaseRepository[WebhookEndpoint]):
 
     model = WebhookEndpoint
 
-    async def create(  # type: ignore[override]
+    async def create(
         self, *, user_id: UUID, url: str, events: Sequence[str], secret: str
     ) -> WebhookEndpoint:
         """A new enabled endpoint; NotFoundError if the user does not exist."""
-        return await super().create(user_id=user_id, url=url, events=list(events), secret=secret)
+        return await self._insert(user_id=user_id, url=url, events=list(events), secret=secret)
 
     async def get_for_user(self, endpoint_id: UUID, user_id: UUID) -> WebhookEndpoint | None:
         """The user's endpoint, read afresh: the delivery loop changes it behind any session."""
