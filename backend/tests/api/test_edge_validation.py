@@ -402,7 +402,7 @@ async def test_database_refusals_are_answered_without_the_databases_words(sessio
 
     @app.post("/refusals/out-of-range")
     async def out_of_range(db: SessionDep) -> None:
-        await ConversationRepository(db).list_by_user(owner_id, 10, 10**20)
+        await ConversationRepository(db).page_for_user(owner_id, limit=10, offset=10**20)
 
     @app.post("/refusals/missing-reference")
     async def missing_reference(db: SessionDep) -> None:

@@ -105,7 +105,7 @@ async def test_a_deleted_user_takes_the_whole_chain_out_of_the_session(
             conversation_id=conversation.id, role="user", content="hi"
         )
         transcript = await make_transcript(session, owner, chunks=2)
-        chunk = (await ChunkRepository(session).list_by_transcript(transcript.id))[0]
+        chunk = (await ChunkRepository(session).page_for_transcript(transcript.id)).rows[0]
         loaded[owner.id] = (owner, conversation, message, transcript, chunk)
 
     assert await UserRepository(session).delete(user.id) is True

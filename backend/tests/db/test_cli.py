@@ -63,7 +63,8 @@ async def committed_chunks(count: int) -> AsyncIterator[list[uuid.UUID]]:
         user = await make_user(session)
         transcript = await make_transcript(session, user, chunks=count)
         chunks = [
-            chunk.id for chunk in await ChunkRepository(session).list_by_transcript(transcript.id)
+            chunk.id
+            for chunk in (await ChunkRepository(session).page_for_transcript(transcript.id)).rows
         ]
     try:
         yield chunks

@@ -94,13 +94,13 @@ async def test_list_for_user_shows_own_then_builtins_never_others(session: Async
         user_id=other.id, template_type="twitter", template_name="theirs", template_content="x"
     )
 
-    listed = await templates.list_for_user(user.id, "twitter")
+    listed = (await templates.page_for_user(user.id, template_type="twitter")).rows
 
     assert [(t.template_name, t.user_id) for t in listed] == [
         ("mine", user.id),
         ("Built-in twitter", None),
     ]
-    assert await templates.count_for_user(user.id) == 1 + len(TEMPLATE_TYPES)
+    assert (await templates.page_for_user(user.id)).total == 1 + len(TEMPLATE_TYPES)
     assert await templates.get_visible(listed[0].id, other.id) is None
     assert await templates.get_visible(listed[1].id, other.id) is listed[1]
 

@@ -92,22 +92,3 @@ async def test_delete_reports_whether_a_row_went(session: AsyncSession) -> None:
     assert await users.delete(user.id) is True
     assert await users.delete(user.id) is False
     assert await users.get_by_id(user.id) is None
-
-
-async def test_paginated_list_and_count(session: AsyncSession) -> None:
-    users = UserRepository(session)
-    created = [await make_user(session, f"page{i}@example.com") for i in range(5)]
-    emails = [u.email for u in created]
-    in_page = UserRepository.model.email.in_(emails)
-
-    first = await users.list(in_page, order_by=[UserRepository.model.email], limit=2)
-    rest = await users.list(in_page, order_by=[UserRepository.model.email], limit=10, offset=2)
-
-    assert [u.email for u in list(first) + list(rest)] == sorted(emails)
-    assert await users.count(in_page) == 5
-
-
-@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (1001, 0), (10, -1)])
-async def test_bad_page_bounds_are_refused(session: AsyncSession, limit: int, offset: int) -> None:
-    with pytest.raises(ValueError, match=r"limit|offset"):
-        await UserRepository(session).list(limit=limit, offset=offset)

@@ -23,7 +23,7 @@ from app.api.schemas.collections import (
     ProgressPublic,
     RefreshResult,
 )
-from app.api.schemas.common import Limit, Offset, Page
+from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.core.config import Settings
 from app.db.models import Collection, User
 from app.db.repositories import CollectionRepository, TranscriptRepository
@@ -191,11 +191,12 @@ async def list_collections(
     offset: Offset = 0,
 ) -> Page[CollectionPublic]:
     """Your collections, newest first, each with its progress."""
-    repository = CollectionRepository(session)
-    rows = await repository.list_by_user(user.id, limit, offset)
-    items = [public(row, await collections.progress(session, row.id, settings)) for row in rows]
-    total = await repository.count_by_user(user.id)
-    return Page[CollectionPublic](items=items, total=total, limit=limit, offset=offset)
+    page = await CollectionRepository(session).page_for_user(user.id, limit=limit, offset=offset)
+    items = [
+        public(collection, await collections.progress(session, collection.id, settings))
+        for collection in page.rows
+    ]
+    return page_of(CollectionPublic, page.with_rows(items))
 
 
 @router.get(

@@ -93,8 +93,8 @@ async def list_conversations(
     user: CurrentUser, session: ReadSessionDep, limit: Limit = 20, offset: Offset = 0
 ) -> Response:
     """The caller's conversations, most recently active first."""
-    page = await ConversationRepository(session).page_for_user(user.id, limit, offset)
-    return page_response(page, limit, offset)
+    page = await ConversationRepository(session).page_for_user(user.id, limit=limit, offset=offset)
+    return page_response(page)
 
 
 @router.get(
@@ -157,8 +157,10 @@ async def list_messages(
     """The conversation's messages, oldest first."""
     if not await ConversationRepository(session).is_owned_by(conversation_id, user.id):
         raise not_found("Conversation", conversation_id)
-    page = await MessageRepository(session).page_for_conversation(conversation_id, limit, offset)
-    return page_response(page, limit, offset)
+    page = await MessageRepository(session).page_for_conversation(
+        conversation_id, limit=limit, offset=offset
+    )
+    return page_response(page)
 
 
 def check_length(content: str, settings: Settings) -> None:

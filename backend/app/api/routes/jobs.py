@@ -17,9 +17,8 @@ async def list_jobs(
     user: CurrentUser, session: SessionDep, limit: Limit = 20, offset: Offset = 0
 ) -> Page[JobPublic]:
     """The caller's background jobs (ingest and embed), newest first."""
-    jobs = JobRepository(session)
-    items = await jobs.list_by_user(user.id, limit, offset)
-    return page_of(JobPublic, items, await jobs.count_by_user(user.id), limit, offset)
+    page = await JobRepository(session).page_for_user(user.id, limit=limit, offset=offset)
+    return page_of(JobPublic, page)
 
 
 @router.get("/{job_id:uuid}", response_model=JobPublic, responses=error_responses(404))

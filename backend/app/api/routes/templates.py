@@ -71,11 +71,10 @@ async def list_templates(
     offset: Offset = 0,
 ) -> Page[TemplatePublic]:
     """The caller's own templates, then the built-ins."""
-    templates = TemplateRepository(session)
-    items = await templates.list_for_user(user.id, template_type, limit, offset)
-    return page_of(
-        TemplatePublic, items, await templates.count_for_user(user.id, template_type), limit, offset
+    page = await TemplateRepository(session).page_for_user(
+        user.id, template_type=template_type, limit=limit, offset=offset
     )
+    return page_of(TemplatePublic, page)
 
 
 @router.post(

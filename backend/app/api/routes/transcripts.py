@@ -186,9 +186,8 @@ async def list_transcripts(
     user: CurrentUser, session: SessionDep, limit: Limit = 20, offset: Offset = 0
 ) -> Page[TranscriptPublic]:
     """The caller's transcripts, newest first (without their text)."""
-    transcripts = TranscriptRepository(session)
-    items = await transcripts.list_by_user(user.id, limit, offset)
-    return page_of(TranscriptPublic, items, await transcripts.count_by_user(user.id), limit, offset)
+    page = await TranscriptRepository(session).page_for_user(user.id, limit=limit, offset=offset)
+    return page_of(TranscriptPublic, page)
 
 
 @router.get(
@@ -222,11 +221,10 @@ async def list_chunks(
 ) -> Page[ChunkPublic]:
     """The transcript's chunks in order."""
     transcript = await owned_transcript(session, transcript_id, user)
-    chunks = ChunkRepository(session)
-    items = await chunks.list_by_transcript(transcript.id, limit, offset)
-    return page_of(
-        ChunkPublic, items, await chunks.count_by_transcript(transcript.id), limit, offset
+    page = await ChunkRepository(session).page_for_transcript(
+        transcript.id, limit=limit, offset=offset
     )
+    return page_of(ChunkPublic, page)
 
 
 @router.get(

@@ -81,9 +81,10 @@ async def list_webhooks(
     user: CurrentUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[WebhookPublic]:
     """The caller's endpoints, newest first, without their secrets."""
-    endpoints = WebhookEndpointRepository(session)
-    items = await endpoints.list_by_user(user.id, limit, offset)
-    return page_of(WebhookPublic, items, await endpoints.count_by_user(user.id), limit, offset)
+    page = await WebhookEndpointRepository(session).page_for_user(
+        user.id, limit=limit, offset=offset
+    )
+    return page_of(WebhookPublic, page)
 
 
 @router.get("/{endpoint_id:uuid}", response_model=WebhookPublic, responses=error_responses(404))
@@ -135,10 +136,10 @@ async def list_deliveries(
     """The endpoint's deliveries, newest first: status, attempts, the last answer's code and
     error, and when a pending one is tried next."""
     await owned_endpoint(session, endpoint_id, user.id)
-    deliveries = WebhookDeliveryRepository(session)
-    items = await deliveries.list_by_endpoint(endpoint_id, limit, offset)
-    total = await deliveries.count_by_endpoint(endpoint_id)
-    return page_of(WebhookDeliveryPublic, items, total, limit, offset)
+    page = await WebhookDeliveryRepository(session).page_for_endpoint(
+        endpoint_id, limit=limit, offset=offset
+    )
+    return page_of(WebhookDeliveryPublic, page)
 
 
 @router.post(

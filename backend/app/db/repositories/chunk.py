@@ -13,6 +13,7 @@ from app.db.models import Chunk
 from app.db.repositories.base import (
     BaseRepository,
     ModelT,
+    RowPage,
     check_page,
     database_errors_translated,
 )
@@ -374,20 +375,16 @@ class ChunkRepository(FullTextSearch[Chunk]):
         by_id = {chunk.id: chunk for chunk in await self.scalars(statement)}
         return [by_id[chunk_id] for chunk_id in chunk_ids if chunk_id in by_id]
 
-    async def list_by_transcript(
-        self, transcript_id: uuid.UUID, limit: int = 1000, offset: int = 0
-    ) -> Sequence[Chunk]:
+    async def page_for_transcript(
+        self, transcript_id: uuid.UUID, *, limit: int = 1000, offset: int = 0
+    ) -> RowPage[Chunk]:
         """A page of the transcript's chunks in chunk_index order."""
-        return await self.list(
+        return await self._page(
             Chunk.transcript_id == transcript_id,
             order_by=[Chunk.chunk_index],
             limit=limit,
             offset=offset,
         )
-
-    async def count_by_transcript(self, transcript_id: uuid.UUID) -> int:
-        """How many chunks the transcript has."""
-        return await self.count(Chunk.transcript_id == transcript_id)
 
     async def delete_by_transcript(self, transcript_id: uuid.UUID) -> int:
         """Delete every chunk of the transcript; returns how many were removed."""

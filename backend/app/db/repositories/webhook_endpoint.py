@@ -6,7 +6,7 @@ from uuid import UUID
 from sqlalchemy import func, select, update
 
 from app.db.models import WebhookEndpoint
-from app.db.repositories.base import BaseRepository
+from app.db.repositories.base import BaseRepository, RowPage
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +34,11 @@ class WebhookEndpointRepository(BaseRepository[WebhookEndpoint]):
         endpoint = await self.session.get(WebhookEndpoint, endpoint_id, populate_existing=True)
         return endpoint if endpoint is not None and endpoint.user_id == user_id else None
 
-    async def list_by_user(
-        self, user_id: UUID, limit: int = 50, offset: int = 0
-    ) -> Sequence[WebhookEndpoint]:
+    async def page_for_user(
+        self, user_id: UUID, *, limit: int = 50, offset: int = 0
+    ) -> RowPage[WebhookEndpoint]:
         """A page of the user's endpoints, newest first."""
-        return await self.list(
+        return await self._page(
             WebhookEndpoint.user_id == user_id,
             order_by=[WebhookEndpoint.created_at.desc()],
             limit=limit,
@@ -46,6 +46,7 @@ class WebhookEndpointRepository(BaseRepository[WebhookEndpoint]):
         )
 
     async def count_by_user(self, user_id: UUID) -> int:
+        """How many endpoints the user has (they may have a limited number)."""
         return await self.count(WebhookEndpoint.user_id == user_id)
 
     async def delete_for_user(self, endpoint_id: UUID, user_id: UUID) -> bool:
