@@ -25,7 +25,7 @@ from tests.llm_server import FakeEmbeddings, serving
 async def test_grant_and_revoke_admin(database_url: str) -> None:
     email = f"boss-{uuid.uuid4().hex[:8]}@example.com"
     async with unit_of_work() as session:
-        await UserRepository(session).create(email=email, password_hash="h")
+        await make_user(session, email)
 
     try:
         assert await cli.set_admin(email, True) == f"{email} is now an administrator"

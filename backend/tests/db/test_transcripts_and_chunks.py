@@ -155,37 +155,12 @@ async def test_chunks_for_unknown_transcript_are_not_found(session: AsyncSession
         await ChunkRepository(session).create_many([stray])
 
 
-async def test_get_by_ids_keeps_input_order_and_owner_scope(session: AsyncSession) -> None:
-    user, other = await make_user(session), await make_user(session)
-    mine = await make_transcript(session, user, "mine0000001", chunks=3)
-    theirs = await make_transcript(session, other, "their000001", chunks=1)
-    chunks = ChunkRepository(session)
-    my_chunks = (await chunks.page_for_transcript(mine.id)).rows
-    their_chunk = (await chunks.page_for_transcript(theirs.id)).rows[0]
-    wanted = [my_chunks[2].id, their_chunk.id, uuid.uuid4(), my_chunks[0].id]
-
-    assert [c.id for c in await chunks.get_by_ids(wanted)] == [
-        my_chunks[2].id,
-        their_chunk.id,
-        my_chunks[0].id,
-    ]
-    assert [c.id for c in await chunks.get_by_ids(wanted, user_id=user.id)] == [
-        my_chunks[2].id,
-        my_chunks[0].id,
-    ]
-    assert await chunks.get_by_ids([]) == []
-
-
-async def test_delete_by_transcript_counts_and_deleting_transcript_cascades(
-    session: AsyncSession,
-) -> None:
+async def test_deleting_a_transcript_deletes_its_chunks(session: AsyncSession) -> None:
     user = await make_user(session)
-    first = await make_transcript(session, user, "first000001", chunks=4)
-    second = await make_transcript(session, user, "second00001", chunks=2)
+    kept = await make_transcript(session, user, "first000001", chunks=4)
+    deleted = await make_transcript(session, user, "second00001", chunks=2)
     chunks = ChunkRepository(session)
 
-    assert await chunks.delete_by_transcript(first.id) == 4
-    assert await chunks.delete_by_transcript(first.id) == 0
-
-    assert await TranscriptRepository(session).delete(second.id) is True
-    assert (await chunks.page_for_transcript(second.id)).rows == []
+    assert await TranscriptRepository(session).delete(deleted.id) is True
+    assert (await chunks.page_for_transcript(deleted.id)).rows == []
+    assert (await chunks.page_for_transcript(kept.id)).total == 4
