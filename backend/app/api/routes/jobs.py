@@ -1,9 +1,8 @@
-from uuid import UUID
-
 from fastapi import APIRouter
 
 from app.api.deps import CurrentUser, SessionDep
-from app.api.errors import error_responses, not_found
+from app.api.errors import error_responses
+from app.api.owned import OwnedJob
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.jobs import JobPublic
 from app.db.models import Job
@@ -22,9 +21,6 @@ async def list_jobs(
 
 
 @router.get("/{job_id:uuid}", response_model=JobPublic, responses=error_responses(404))
-async def get_job(job_id: UUID, user: CurrentUser, session: SessionDep) -> Job:
+async def get_job(job: OwnedJob) -> Job:
     """One job: queued → running → done (with its transcript_id) or failed (with the reason)."""
-    job = await JobRepository(session).get_for_user(job_id, user.id)
-    if job is None:
-        raise not_found("Job", job_id)
     return job

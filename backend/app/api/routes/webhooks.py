@@ -3,12 +3,12 @@ delivery loop (app/services/webhooks/sender.py), never by these routes."""
 
 from datetime import timedelta
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Body, Response, status
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep, SettingsDep
-from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
+from app.api.errors import ApiError, ErrorDetail, error_responses
+from app.api.owned import OwnedWebhook
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.webhooks import (
     WebhookCreate,
@@ -48,13 +48,6 @@ def invalid_url(error: WebhookUrlError) -> ApiError:
     return ApiError(422, "validation_error", message, details=[detail])
 
 
-async def owned_endpoint(session: SessionDep, endpoint_id: UUID, user_id: UUID) -> WebhookEndpoint:
-    endpoint = await WebhookEndpointRepository(session).get_for_user(endpoint_id, user_id)
-    if endpoint is None:
-        raise not_found("Webhook endpoint", endpoint_id)
-    return endpoint
-
-
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -88,21 +81,16 @@ async def list_webhooks(
 
 
 @router.get("/{endpoint_id:uuid}", response_model=WebhookPublic, responses=error_responses(404))
-async def get_webhook(endpoint_id: UUID, user: CurrentUser, session: SessionDep) -> WebhookEndpoint:
+async def get_webhook(endpoint: OwnedWebhook) -> WebhookEndpoint:
     """One endpoint: whether it is on, and why not when it was disabled."""
-    return await owned_endpoint(session, endpoint_id, user.id)
+    return endpoint
 
 
 @router.patch("/{endpoint_id:uuid}", response_model=WebhookPublic, responses=error_responses(404))
 async def update_webhook(
-    endpoint_id: UUID,
-    body: WebhookUpdate,
-    user: CurrentUser,
-    session: SessionDep,
-    settings: SettingsDep,
+    endpoint: OwnedWebhook, body: WebhookUpdate, session: SessionDep, settings: SettingsDep
 ) -> WebhookEndpoint:
     """Change the URL or the events, or turn the endpoint on (`enabled: true`) or off."""
-    endpoint = await owned_endpoint(session, endpoint_id, user.id)
     try:
         return await change_endpoint(
             session, endpoint, settings, url=body.url, events=body.events, enabled=body.enabled
@@ -114,10 +102,9 @@ async def update_webhook(
 @router.delete(
     "/{endpoint_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
 )
-async def delete_webhook(endpoint_id: UUID, user: CurrentUser, session: SessionDep) -> Response:
+async def delete_webhook(endpoint: OwnedWebhook, session: SessionDep) -> Response:
     """Remove the endpoint and its delivery log."""
-    if not await WebhookEndpointRepository(session).delete_for_user(endpoint_id, user.id):
-        raise not_found("Webhook endpoint", endpoint_id)
+    await WebhookEndpointRepository(session).delete(endpoint.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -127,17 +114,12 @@ async def delete_webhook(endpoint_id: UUID, user: CurrentUser, session: SessionD
     responses=error_responses(404),
 )
 async def list_deliveries(
-    endpoint_id: UUID,
-    user: CurrentUser,
-    session: SessionDep,
-    limit: Limit = 20,
-    offset: Offset = 0,
+    endpoint: OwnedWebhook, session: SessionDep, limit: Limit = 20, offset: Offset = 0
 ) -> Page[WebhookDeliveryPublic]:
     """The endpoint's deliveries, newest first: status, attempts, the last answer's code and
     error, and when a pending one is tried next."""
-    await owned_endpoint(session, endpoint_id, user.id)
     page = await WebhookDeliveryRepository(session).page_for_endpoint(
-        endpoint_id, limit=limit, offset=offset
+        endpoint.id, limit=limit, offset=offset
     )
     return page_of(WebhookDeliveryPublic, page)
 
@@ -149,13 +131,12 @@ async def list_deliveries(
     responses=error_responses(404, 409, 429),
 )
 async def send_test_delivery(
-    endpoint_id: UUID, user: CurrentUser, session: SessionDep, settings: RuntimeSettingsDep
+    endpoint: OwnedWebhook, user: CurrentUser, session: SessionDep, settings: RuntimeSettingsDep
 ) -> WebhookDelivery:
     """Queue a signed `webhook.test` delivery to this endpoint, whatever its events, to try
     the receiver; follow it in the delivery log.
 
     429 `rate_limited` past the caller's test pings per hour (`GET /usage`)."""
-    endpoint = await owned_endpoint(session, endpoint_id, user.id)
     if not endpoint.enabled:
         raise ApiError(409, "conflict", "the endpoint is disabled: turn it on (PATCH) first")
     await admit_and_commit(session, user.id, LimitedAction.WEBHOOK_TEST, settings)
@@ -168,8 +149,7 @@ async def send_test_delivery(
     responses=error_responses(404),
 )
 async def rotate_webhook_secret(
-    endpoint_id: UUID,
-    user: CurrentUser,
+    endpoint: OwnedWebhook,
     session: SessionDep,
     settings: SettingsDep,
     body: RotationBody = None,
@@ -177,7 +157,6 @@ async def rotate_webhook_secret(
     """Make a new signing secret, shown in this response only. The old one still signs each
     delivery beside it for `overlap_seconds` (a day unless told), so the receiver can switch
     over without refusing a delivery; then only the new one signs."""
-    endpoint = await owned_endpoint(session, endpoint_id, user.id)
     overlap = timedelta(seconds=(body or WebhookSecretRotation()).overlap_seconds)
     secret = await rotate_secret(session, endpoint, settings, overlap)
     return WebhookSecretRotated(

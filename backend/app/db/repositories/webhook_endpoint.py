@@ -49,13 +49,6 @@ class WebhookEndpointRepository(BaseRepository[WebhookEndpoint]):
         """How many endpoints the user has (they may have a limited number)."""
         return await self.count(WebhookEndpoint.user_id == user_id)
 
-    async def delete_for_user(self, endpoint_id: UUID, user_id: UUID) -> bool:
-        """Delete the user's endpoint and its deliveries; False when it is not theirs."""
-        deleted = await self.delete_where(
-            WebhookEndpoint.id == endpoint_id, WebhookEndpoint.user_id == user_id
-        )
-        return deleted > 0
-
     async def enable(self, endpoint: WebhookEndpoint) -> None:
         """On again, with a clean slate: no reason, no failures counted."""
         endpoint.enabled, endpoint.disabled_reason, endpoint.consecutive_failures = True, None, 0
