@@ -30,7 +30,6 @@ from app.db.models import Collection
 from app.db.repositories import CollectionRepository, TranscriptRepository
 from app.services import collections
 from app.services.ingest_worker import wake_workers
-from app.services.youtube_failures import FetchError
 from app.services.youtube_listing import (
     CollectionLink,
     CollectionLister,
@@ -92,21 +91,12 @@ def bad_link(error: ValueError) -> ApiError:
     return ApiError(422, "validation_error", f"The link is not usable: {error}", details=[detail_])
 
 
-def listing_failed(error: FetchError) -> ApiError:
-    if not error.transient:
-        detail_ = ErrorDetail(field="body.url", message=error.reason, type=error.code)
-        return ApiError(422, "validation_error", error.message, details=[detail_])
-    return ApiError(502, "bad_gateway", f"YouTube could not list the videos: {error.reason}.")
-
-
 async def list_source(
     lister: CollectionLister, link: CollectionLink, settings: Settings
 ) -> Listing:
-    """The source's videos, listed off the event loop (yt-dlp blocks)."""
-    try:
-        return await asyncio.to_thread(lister.list_videos, link, settings.collection_max_videos)
-    except FetchError as error:
-        raise listing_failed(error) from error
+    """The source's videos, listed off the event loop (yt-dlp blocks); FetchError when YouTube
+    will not list them (app/api/errors.py answers it)."""
+    return await asyncio.to_thread(lister.list_videos, link, settings.collection_max_videos)
 
 
 async def add_and_queue(

@@ -8,14 +8,12 @@ from app.api.deps import (
     RuntimeSettingsDep,
     SessionDep,
 )
-from app.api.errors import ApiError, ErrorDetail, error_responses
+from app.api.errors import error_responses
 from app.api.owned import conversation_of, default_template_of, template_of
-from app.api.routes.templates import missing_variables, render_too_large
 from app.api.schemas.conversations import Citation, TokenUsage
 from app.api.schemas.drafts import DraftRequest, DraftResult
 from app.db.models import LimitedAction, Template, User
-from app.services.drafts import NoSourcesError, write_draft
-from app.services.rendering import MissingVariablesError, RenderTooLargeError
+from app.services.drafts import write_draft
 from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(
@@ -50,31 +48,19 @@ async def create_draft(
     if body.conversation_id is not None:
         await conversation_of(session, body.conversation_id, user)
     await admit_and_commit(session, user.id, LimitedAction.DRAFT, settings)
-    try:
-        draft = await write_draft(
-            session,
-            user.id,
-            template,
-            topic=body.topic,
-            tone=body.tone,
-            transcript_ids=body.transcript_ids,
-            variables=body.variables,
-            conversation_id=body.conversation_id,
-            model=model,
-            settings=settings,
-            embeddings=embeddings,
-        )
-    except NoSourcesError as error:
-        detail = ErrorDetail(
-            field="body.topic", message="not covered by your videos", type="no_sources"
-        )
-        raise ApiError(
-            422, "no_sources", f"None of your videos covers {body.topic!r}.", details=[detail]
-        ) from error
-    except MissingVariablesError as error:
-        raise missing_variables(error) from error
-    except RenderTooLargeError as error:
-        raise render_too_large(error) from error
+    draft = await write_draft(
+        session,
+        user.id,
+        template,
+        topic=body.topic,
+        tone=body.tone,
+        transcript_ids=body.transcript_ids,
+        variables=body.variables,
+        conversation_id=body.conversation_id,
+        model=model,
+        settings=settings,
+        embeddings=embeddings,
+    )
     usage = draft.completion.usage
     return DraftResult(
         text=draft.text,

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep
-from app.api.errors import ApiError, ErrorDetail, error_responses
+from app.api.errors import error_responses
 from app.api.owned import OwnedTemplate, VisibleTemplate
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.templates import (
@@ -17,33 +17,12 @@ from app.api.schemas.templates import (
 )
 from app.db.models import LimitedAction, Template
 from app.db.repositories import TemplateRepository
-from app.services.rendering import (
-    MissingVariablesError,
-    RenderTooLargeError,
-    placeholders,
-    render,
-)
+from app.services.rendering import placeholders, render
 from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(
     prefix="/templates", tags=["templates"], responses=error_responses(401, 403, 422)
 )
-
-
-def missing_variables(error: MissingVariablesError) -> ApiError:
-    """422 naming every variable the template needs and the request did not give."""
-    details = [
-        ErrorDetail(field=f"body.variables.{name}", message="missing", type="missing")
-        for name in error.missing
-    ]
-    message = f"Missing variables: {', '.join(error.missing)}"
-    return ApiError(422, "validation_error", message, details=details)
-
-
-def render_too_large(error: RenderTooLargeError) -> ApiError:
-    """422 naming the values, which make the rendered text too long."""
-    detail = ErrorDetail(field="body.variables", message=str(error), type="too_large")
-    return ApiError(422, "validation_error", f"The {error}.", details=[detail])
 
 
 @router.get("", response_model=Page[TemplatePublic])
@@ -135,10 +114,5 @@ async def render_template(
     when the text would pass 64 KiB. Each render counts against the drafts per minute."""
     # Counted as a draft, but reserves no tokens: no language model runs.
     await admit_and_commit(session, user.id, LimitedAction.DRAFT, settings, spends_tokens=False)
-    try:
-        text = await asyncio.to_thread(render, template.template_content, body.variables)
-    except MissingVariablesError as error:
-        raise missing_variables(error) from error
-    except RenderTooLargeError as error:
-        raise render_too_large(error) from error
+    text = await asyncio.to_thread(render, template.template_content, body.variables)
     return RenderResult(text=text)

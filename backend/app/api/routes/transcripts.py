@@ -32,7 +32,7 @@ from app.db.repositories import (
     TranscriptRepository,
 )
 from app.services import chapters
-from app.services.captions import CaptionFileError, caption_format
+from app.services.captions import caption_format
 from app.services.chunking import Segment
 from app.services.ingest_worker import wake_workers
 from app.services.transcripts import CaptionFile, NewTranscript, store_transcript
@@ -165,10 +165,7 @@ async def upload_captions(
         channel_name=channel_name,
         metadata={"source": "upload", "filename": file.filename},
     )
-    try:
-        transcript, chunk_count = await store_transcript(session, user.id, new, settings)
-    except CaptionFileError as error:
-        raise invalid_upload("file", str(error)) from error
+    transcript, chunk_count = await store_transcript(session, user.id, new, settings)
     public = TranscriptPublic.model_validate(transcript)
     return TranscriptCreated(**public.model_dump(), chunk_count=chunk_count)
 

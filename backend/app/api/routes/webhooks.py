@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Response, status
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep, SettingsDep
-from app.api.errors import ApiError, ErrorDetail, error_responses
+from app.api.errors import ApiError, error_responses
 from app.api.owned import OwnedWebhook
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.webhooks import (
@@ -22,13 +22,7 @@ from app.api.schemas.webhooks import (
 from app.db.models import LimitedAction, WebhookDelivery, WebhookEndpoint
 from app.db.repositories import WebhookDeliveryRepository, WebhookEndpointRepository
 from app.services.usage_limits import admit_and_commit
-from app.services.webhooks.endpoints import (
-    TooManyEndpointsError,
-    WebhookUrlError,
-    change_endpoint,
-    register_endpoint,
-    rotate_secret,
-)
+from app.services.webhooks.endpoints import change_endpoint, register_endpoint, rotate_secret
 from app.services.webhooks.events import record_ping
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=error_responses(401, 403, 422))
@@ -42,12 +36,6 @@ RotationBody = Annotated[
 ]
 
 
-def invalid_url(error: WebhookUrlError) -> ApiError:
-    message = f"url {error}"
-    detail = ErrorDetail(field="body.url", message=message, type="value_error")
-    return ApiError(422, "validation_error", message, details=[detail])
-
-
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -58,14 +46,7 @@ async def create_webhook(
     body: WebhookCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> WebhookCreated:
     """Register an endpoint for events. The signing secret is in this response only."""
-    try:
-        endpoint, secret = await register_endpoint(
-            session, user.id, body.url, body.events, settings
-        )
-    except WebhookUrlError as error:
-        raise invalid_url(error) from None
-    except TooManyEndpointsError as error:
-        raise ApiError(409, "conflict", str(error)) from None
+    endpoint, secret = await register_endpoint(session, user.id, body.url, body.events, settings)
     return WebhookCreated(**WebhookPublic.model_validate(endpoint).model_dump(), secret=secret)
 
 
@@ -91,12 +72,9 @@ async def update_webhook(
     endpoint: OwnedWebhook, body: WebhookUpdate, session: SessionDep, settings: SettingsDep
 ) -> WebhookEndpoint:
     """Change the URL or the events, or turn the endpoint on (`enabled: true`) or off."""
-    try:
-        return await change_endpoint(
-            session, endpoint, settings, url=body.url, events=body.events, enabled=body.enabled
-        )
-    except WebhookUrlError as error:
-        raise invalid_url(error) from None
+    return await change_endpoint(
+        session, endpoint, settings, url=body.url, events=body.events, enabled=body.enabled
+    )
 
 
 @router.delete(
