@@ -4,7 +4,8 @@ difference goes.
 Measured in ops/s, each side at concurrency 1 and 10 (that many tasks, each taking its own
 session or connection from a pool of 10 for every operation):
 
-- `UserRepository.create` (session, create, commit) vs `INSERT INTO users ... RETURNING *`;
+- `SessionRepository.create` (session, create, commit: a login's write) vs
+  `INSERT INTO sessions ... RETURNING *`;
 - `UserRepository.get_by_id` (a session per lookup) vs `SELECT * FROM users WHERE id = $1`;
 - `MessageRepository.get_last_n(conversation, 20)` on a 10,000-message conversation vs the same
   `SELECT ... ORDER BY created_at DESC, id DESC LIMIT 20`;
@@ -80,7 +81,13 @@ from app.core.config import BACKEND_DIR, Settings, to_asyncpg_url
 from app.db.embedded import start_embedded_postgres
 from app.db.migrations import alembic_config
 from app.db.models import User
-from app.db.repositories import ChunkRepository, MessageRepository, NewChunk, UserRepository
+from app.db.repositories import (
+    ChunkRepository,
+    MessageRepository,
+    NewChunk,
+    SessionRepository,
+    UserRepository,
+)
 from app.db.repositories.base import primary_key_read
 from app.db.session import build_engine
 from tests.database import create_database, drop_database
@@ -129,6 +136,9 @@ CHUNK_COLUMNS = (
 )
 
 INSERT_USER = "INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING *"
+INSERT_SESSION = (
+    "INSERT INTO sessions (user_id, token_hash, expires_at) VALUES ($1, $2, $3) RETURNING *"
+)
 SELECT_USER = "SELECT * FROM users WHERE id = $1"
 SELECT_LAST_MESSAGES = (
     "SELECT * FROM messages WHERE conversation_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
@@ -411,20 +421,26 @@ def chunk_record(chunk: NewChunk) -> tuple[Any, ...]:
 # --- the operations, each side doing one unit of work per call --------------------------------
 
 
-def repository_create_user(kind: SessionKind) -> Operation:
-    async def create_user() -> None:
+def session_expiry() -> datetime:
+    return datetime.now(UTC) + timedelta(hours=1)
+
+
+def repository_create_session(kind: SessionKind, user_id: uuid.UUID) -> Operation:
+    async def create_session() -> None:
         async with kind.sessions() as session:
-            await UserRepository(session).create(email=unique_email(), password_hash=PASSWORD_HASH)
+            await SessionRepository(session).create(
+                user_id=user_id, token_hash=uuid.uuid4().hex, expires_at=session_expiry()
+            )
             await session.commit()
 
-    return create_user
+    return create_session
 
 
-def asyncpg_create_user(pool: asyncpg.Pool) -> Operation:
-    async def create_user() -> None:
-        await pool.fetchrow(INSERT_USER, unique_email(), PASSWORD_HASH)
+def asyncpg_create_session(pool: asyncpg.Pool, user_id: uuid.UUID) -> Operation:
+    async def create_session() -> None:
+        await pool.fetchrow(INSERT_SESSION, user_id, uuid.uuid4().hex, session_expiry())
 
-    return create_user
+    return create_session
 
 
 def repository_get_user(kind: SessionKind, user_ids: Sequence[uuid.UUID]) -> Operation:
@@ -605,7 +621,10 @@ async def measure_single_rows(
     app_defaults = [kind for kind in kinds if kind.label == APP_DEFAULTS]
     return [
         *await compare_in_kinds(
-            "create", app_defaults, repository_create_user, asyncpg_create_user(pool)
+            "create",
+            app_defaults,
+            lambda kind: repository_create_session(kind, data.owner_id),
+            asyncpg_create_session(pool, data.owner_id),
         ),
         *await compare_in_kinds(
             "get_by_id",

@@ -25,7 +25,7 @@ from tests.llm_server import FakeEmbeddings, serving
 async def test_grant_and_revoke_admin(database_url: str) -> None:
     email = f"boss-{uuid.uuid4().hex[:8]}@example.com"
     async with unit_of_work() as session:
-        await UserRepository(session).create(email=email, password_hash="h")
+        await make_user(session, email)
 
     try:
         assert await cli.set_admin(email, True) == f"{email} is now an administrator"
@@ -63,7 +63,8 @@ async def committed_chunks(count: int) -> AsyncIterator[list[uuid.UUID]]:
         user = await make_user(session)
         transcript = await make_transcript(session, user, chunks=count)
         chunks = [
-            chunk.id for chunk in await ChunkRepository(session).list_by_transcript(transcript.id)
+            chunk.id
+            for chunk in (await ChunkRepository(session).page_for_transcript(transcript.id)).rows
         ]
     try:
         yield chunks

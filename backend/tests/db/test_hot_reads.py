@@ -19,6 +19,7 @@ from app.db.repositories import ConversationRepository, MessageRepository, UserR
 from app.db.repositories.base import database_errors_translated, primary_key_read
 from app.db.repositories.hot import HotRead
 from app.db.session import read_only, unit_of_work
+from tests.factories import make_user
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,7 @@ class Conversation:
 async def conversation(database_url: str) -> AsyncIterator[Conversation]:
     """A user with a three-message conversation, committed (read_only() sees committed rows)."""
     async with unit_of_work() as session:
-        user = await UserRepository(session).create(
-            email=f"hot-{uuid.uuid4().hex[:8]}@example.com", password_hash="h"
-        )
+        user = await make_user(session, f"hot-{uuid.uuid4().hex[:8]}@example.com")
         chat = await ConversationRepository(session).create(user_id=user.id, title="hot")
         messages = MessageRepository(session)
         for index, role in enumerate(("user", "assistant", "user")):

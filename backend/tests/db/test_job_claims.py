@@ -9,6 +9,7 @@ import pytest
 
 from app.db.repositories import JobRepository, UserRepository
 from app.db.session import unit_of_work
+from tests.factories import make_user
 
 JOBS = 12
 
@@ -16,9 +17,7 @@ JOBS = 12
 @pytest.fixture
 async def owner(database_url: str) -> AsyncIterator[uuid.UUID]:
     async with unit_of_work() as session:
-        user = await UserRepository(session).create(
-            email=f"claims-{uuid.uuid4().hex[:8]}@example.com", password_hash="h"
-        )
+        user = await make_user(session, f"claims-{uuid.uuid4().hex[:8]}@example.com")
         user_id = user.id
     yield user_id
     async with unit_of_work() as session:

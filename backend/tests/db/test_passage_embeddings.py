@@ -122,19 +122,6 @@ async def test_what_lacks_a_vector_is_listed_per_model_in_id_order_and_counted(
     assert ids[0] not in everywhere
 
 
-async def test_deleting_a_model_leaves_the_others(session: AsyncSession) -> None:
-    user = await make_user(session)
-    (passage,) = await passage_ids(session, await make_transcript(session, user), 1)
-    vectors = PassageEmbeddingRepository(session)
-    await vectors.store_many("old-model", [(passage, [1.0, 0.0])])
-    await vectors.store_many("new-model", [(passage, [0.0, 1.0, 0.0])])
-
-    assert await vectors.delete_model("old-model") == 1
-
-    assert await stored_vectors(session, "old-model") == {}
-    assert set(await stored_vectors(session, "new-model")) == {passage}
-
-
 @pytest.mark.parametrize("indexed", [False, True])
 async def test_another_users_passage_is_never_returned_however_close(
     session: AsyncSession, indexed: bool

@@ -74,7 +74,7 @@ def as_tuples(grouped: dict[uuid.UUID, list[Passage]]) -> dict[uuid.UUID, list[t
 
 
 async def chunks_of(session: AsyncSession, transcript: Transcript) -> list[Chunk]:
-    return list(await ChunkRepository(session).list_by_transcript(transcript.id))
+    return (await ChunkRepository(session).page_for_transcript(transcript.id)).rows
 
 
 async def test_a_timed_transcript_is_stored_with_passages_inside_its_chunks(

@@ -13,7 +13,7 @@ from app.db.models import LimitedAction, TokenReservation, User
 from app.db.repositories import UsageRepository, UserRepository
 from app.db.session import unit_of_work
 from app.services.usage_limits import LimitReachedError, admit, release_tokens, token_budget
-from tests.factories import unique_email
+from tests.factories import make_user
 
 
 def with_room_for(answers: int) -> Settings:
@@ -25,9 +25,7 @@ def with_room_for(answers: int) -> Settings:
 @pytest.fixture
 async def committed_user(database_url: str) -> AsyncIterator[User]:
     async with unit_of_work() as session:
-        user = await UserRepository(session).create(
-            email=unique_email(), password_hash="argon2-hash-placeholder"
-        )
+        user = await make_user(session)
     yield user
     async with unit_of_work() as session:
         await UserRepository(session).delete(user.id)

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories import UserRepository
 from app.db.session import get_db, get_engine, unit_of_work
+from tests.factories import make_user
 
 
 async def email_exists(email: str) -> bool:
@@ -32,13 +33,13 @@ async def email(database_url: str) -> object:
 
 async def test_unit_of_work_commits_on_success(email: str) -> None:
     async with unit_of_work() as session:
-        await UserRepository(session).create(email=email, password_hash="h")
+        await make_user(session, email)
     assert await email_exists(email)
 
 
 async def create_user_then_fail(email: str) -> None:
     async with unit_of_work() as session:
-        await UserRepository(session).create(email=email, password_hash="h")
+        await make_user(session, email)
         raise RuntimeError("boom")
 
 
@@ -51,7 +52,7 @@ async def test_unit_of_work_rolls_back_on_error(email: str) -> None:
 async def test_get_db_commits_when_the_request_succeeds(email: str) -> None:
     dependency = get_db()
     session: AsyncSession = await anext(dependency)
-    await UserRepository(session).create(email=email, password_hash="h")
+    await make_user(session, email)
     with pytest.raises(StopAsyncIteration):
         await anext(dependency)
     assert await email_exists(email)
@@ -60,7 +61,7 @@ async def test_get_db_commits_when_the_request_succeeds(email: str) -> None:
 async def test_get_db_rolls_back_when_the_request_fails(email: str) -> None:
     dependency = get_db()
     session: AsyncSession = await anext(dependency)
-    await UserRepository(session).create(email=email, password_hash="h")
+    await make_user(session, email)
     with pytest.raises(ValueError, match="route failed"):
         await dependency.athrow(ValueError("route failed"))
     assert not await email_exists(email)
@@ -78,7 +79,7 @@ async def test_read_only_sessions_see_committed_rows_without_a_transaction(email
     from app.db.session import read_only
 
     async with unit_of_work() as session:
-        await UserRepository(session).create(email=email, password_hash="h")
+        await make_user(session, email)
     async with read_only() as session:
         assert await UserRepository(session).get_by_email(email) is not None
         first = await session.scalar(text("SELECT now()"))
