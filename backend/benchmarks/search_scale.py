@@ -58,8 +58,8 @@ from app.db.repositories import PassageRepository
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.embeddings.factory import build_embedding_provider
 from app.services.retrieval import (
-    _WEBSEARCH_SYNTAX,
     CANDIDATES_PER_SIGNAL,
+    WEBSEARCH_SYNTAX,
     SearchMode,
     embed_question,
     retrieve,
@@ -288,7 +288,7 @@ class SizeResults:
 
 def lexical_call(user_id: uuid.UUID, question: str) -> SessionCall:
     def call(session: AsyncSession) -> object:
-        strict = bool(_WEBSEARCH_SYNTAX.search(question))
+        strict = bool(WEBSEARCH_SYNTAX.search(question))
         return PassageRepository(session).search(
             user_id, question, limit=CANDIDATES_PER_SIGNAL, match="all" if strict else "any"
         )

@@ -46,8 +46,8 @@ from app.db.vector_index import vector_index_name
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.embeddings.offline import DIMENSION, OfflineEmbeddings
 from app.services.retrieval import (
-    _WEBSEARCH_SYNTAX,  # the test retrieve makes: quotes, -words and "or" read strictly
     CANDIDATES_PER_SIGNAL,
+    WEBSEARCH_SYNTAX,  # the test retrieve makes: quotes, -words and "or" read strictly
     QueryVector,
     SearchMode,
     retrieve,
@@ -225,7 +225,7 @@ async def time_alone(
     alone: dict[str, list[float]] = defaultdict(list)
     for timed in (False, *([True] * SEARCH_PASSES)):
         for query in queries:
-            strict = bool(_WEBSEARCH_SYNTAX.search(query.text))
+            strict = bool(WEBSEARCH_SYNTAX.search(query.text))
             async with sessions() as session:
                 started = time.perf_counter()
                 await PassageRepository(session).search(
@@ -363,7 +363,7 @@ def hybrid_call(user_id: uuid.UUID, question: str, vector: QueryVector) -> Sessi
 
 async def count_matched(pool: asyncpg.Pool, user_id: uuid.UUID, question: str) -> int:
     """How many of the user's passages the full-text reading retrieve uses matches."""
-    tsquery = MATCH_ALL if _WEBSEARCH_SYNTAX.search(question) else MATCH_ANY
+    tsquery = MATCH_ALL if WEBSEARCH_SYNTAX.search(question) else MATCH_ANY
     matched: int = await pool.fetchval(COUNT_MATCHES.format(tsquery=tsquery), user_id, question)
     return matched
 

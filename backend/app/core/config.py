@@ -171,7 +171,7 @@ class Settings(BaseSettings):
     search_default_limit: int = Field(default=10, ge=1, le=50)
     chat_context_chunks: int = Field(default=5, ge=1, le=50)
     chat_history_messages: int = Field(default=10, ge=0, le=100)
-    # Whether the videos answer a question (app/services/retrieval.py, `Ranking`): the best
+    # Whether the videos answer a question (app/services/retrieval/ranking.py, `Ranking`): the best
     # passage's similarity in meaning, or without vectors its share of the question's words.
     answer_min_similarity: float = Field(default=0.25, ge=0, le=1)
     # ...and how much closer than the question comes, on average, to everyday sentences
