@@ -17,20 +17,18 @@ an unknown email, ends the command with one line on stderr and exit code 1.
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from contextlib import AbstractAsyncContextManager
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings, get_settings
 from app.db.embedded import database_failure_message, resolve_database_url
 from app.db.errors import NotFoundError
 from app.db.repositories import UserRepository, WebhookEndpointRepository
-from app.db.session import dispose_engine, get_engine, unit_of_work
+from app.db.session import UnitOfWork, dispose_engine, get_engine, unit_of_work
 from app.services.embeddings.base import EmbeddingError
 from app.services.embeddings.factory import build_embedding_provider
 from app.services.passage_embeddings import Embedder, ProviderFactory
@@ -49,7 +47,6 @@ cli = typer.Typer(
 )
 
 T = TypeVar("T")
-UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 def fail(message: str) -> NoReturn:

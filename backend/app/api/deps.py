@@ -1,8 +1,6 @@
 """Dependencies shared by the routes, as `Annotated` aliases so signatures read plainly."""
 
 import logging
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
@@ -18,7 +16,7 @@ from app.core.config import Settings
 from app.core.security import is_api_key, token_digest
 from app.db.models import User
 from app.db.repositories import ApiKeyRepository, UserRepository
-from app.db.session import get_db, get_read_db, unit_of_work
+from app.db.session import UnitOfWork, get_db, get_read_db, unit_of_work
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.llm import LanguageModel, with_settings
 from app.services.passage_embeddings import Embedder
@@ -164,12 +162,10 @@ async def question_embeddings(request: Request) -> EmbeddingProvider | None:
 
 EmbeddingsDep = Annotated[EmbeddingProvider | None, Depends(question_embeddings)]
 
-UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
-
-def unit_of_work_factory() -> UnitOfWorkFactory:
+def unit_of_work_factory() -> UnitOfWork:
     """For work that outlives the request's own session, such as a streamed answer."""
     return unit_of_work
 
 
-UnitOfWorkDep = Annotated[UnitOfWorkFactory, Depends(unit_of_work_factory)]
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work_factory)]

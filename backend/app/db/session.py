@@ -16,8 +16,8 @@ support), consecutive transactions of one connection may run on different server
 """
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 from uuid import uuid4
 
@@ -29,6 +29,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.core.config import Settings, get_settings
+
+# What a service that commits as it goes is given: `unit_of_work`, or a test's own.
+UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 _engine: AsyncEngine | None = None
 _session_factory: async_sessionmaker[AsyncSession] | None = None

@@ -20,7 +20,6 @@ import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
@@ -33,7 +32,7 @@ from app.db.errors import ConflictError, is_database_unavailable, outage_reason
 from app.db.models import Job
 from app.db.repositories import JobRepository, TranscriptRepository
 from app.db.repositories.job import EMBED, INGEST
-from app.db.session import get_engine
+from app.db.session import UnitOfWork, get_engine
 from app.services import chapters, collections
 from app.services.embeddings.base import EmbeddingError
 from app.services.llm import LanguageModel, with_settings
@@ -54,7 +53,6 @@ from app.services.youtube_fetcher import FetchedVideo, TranscriptFetcher
 
 logger = logging.getLogger(__name__)
 
-UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 T = TypeVar("T")
 
 _wake_up = asyncio.Event()
