@@ -22,9 +22,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import unit_of_work_factory
+from app.api.deps import get_db, get_read_db, unit_of_work_factory
 from app.core.config import get_settings
-from app.db.session import get_db, get_read_db
 from app.main import create_app
 from tests.offline_model import embedder_for
 
