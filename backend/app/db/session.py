@@ -87,6 +87,18 @@ def build_read_only_engine(settings: Settings) -> AsyncEngine:
     return build_engine(settings, pool_size=settings.db_read_pool_size, autocommit=True)
 
 
+@asynccontextmanager
+async def committed(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """`session` for the block, committed when it ends normally, rolled back otherwise: the
+    contract of every unit of work (and of the tests' own, on a savepoint)."""
+    try:
+        yield session
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+
+
 @dataclass(frozen=True, slots=True)
 class Pool:
     """An engine and the sessions made on it."""
@@ -130,13 +142,8 @@ class Database:
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """A session whose work is committed when the block ends normally, rolled back
         otherwise."""
-        async with self._write_pool().sessions() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+        async with self._write_pool().sessions() as session, committed(session):
+            yield session
 
     @asynccontextmanager
     async def read_only(self) -> AsyncIterator[AsyncSession]:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import get_db, get_read_db, unit_of_work_factory
 from app.core.config import get_settings
+from app.db.session import committed
 from app.main import create_app
 from tests.offline_model import embedder_for
 
@@ -39,12 +40,8 @@ def savepoint_unit_of_work(session: AsyncSession) -> Callable[[], AsyncIterator[
     undoes everything at the end."""
 
     async def unit_of_work() -> AsyncIterator[AsyncSession]:
-        try:
+        async with committed(session):
             yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
 
     return unit_of_work
 
