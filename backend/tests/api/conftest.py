@@ -92,6 +92,15 @@ def shared_app(**overrides: Any) -> FastAPI:
     return _shared_apps[key]
 
 
+@pytest.fixture(scope="session", autouse=True)
+async def shared_apps_closed(database_url: str) -> AsyncIterator[None]:
+    """The shared apps' connections (their readiness checks open some) are closed before the
+    run's database is dropped."""
+    yield
+    for app in _shared_apps.values():
+        await app.state.database.dispose()
+
+
 def what_a_test_could_change(app: FastAPI) -> tuple[object, ...]:
     state = app.state
     return (
