@@ -68,11 +68,11 @@ from app.db.repositories import (
     JobRepository,
     NewChunk,
 )
-from app.db.session import build_engine
+from app.db.session import UnitOfWork, build_engine
 from app.services.chat import answer, start_turn
 from app.services.chunking import Segment, chunk_segments, count_tokens, get_tokenizer
 from app.services.extract import Passage
-from app.services.ingest_worker import IngestWorker, UnitOfWork
+from app.services.ingest_worker import IngestWorker
 from app.services.llm import ChatMessage, Completion, OfflineExtractiveModel, StreamEvent
 from app.services.passages import chunk_passages
 from app.services.retrieval import retrieve

@@ -250,6 +250,10 @@ class Settings(BaseSettings):
             )
         return self.database_url.get_secret_value()
 
+    def with_database_url(self, url: str) -> Self:
+        """These settings, naming the database at `url` (any spelling to_asyncpg_url accepts)."""
+        return self.model_copy(update={"database_url": SecretStr(to_asyncpg_url(url))})
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -15,7 +15,7 @@ import uvicorn
 
 import app.main
 from app.core.config import get_settings
-from app.db.embedded import resolve_database_url
+from app.db.embedded import resolve_database
 from app.services.youtube_fetcher import YouTubeFetcher
 from app.services.youtube_listing import YouTubeLister
 from tests.youtube_listing_replay import (
@@ -106,13 +106,14 @@ def replayed_lister() -> YouTubeLister:
     return YouTubeLister(transport=ReplayRH(routes))
 
 
-def main(port: int) -> None:
-    resolve_database_url(migrate=True)
+def main(port: int | None) -> None:
+    settings = resolve_database(get_settings(), migrate=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(app.main, "YouTubeFetcher", replayed_fetcher)
         patch.setattr(app.main, "YouTubeLister", replayed_lister)
-        uvicorn.run(app.main.create_app(), host="127.0.0.1", port=port, log_level="warning")
+        served = app.main.create_app(settings)
+        uvicorn.run(served, host="127.0.0.1", port=port or settings.port, log_level="warning")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else get_settings().port)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else None)

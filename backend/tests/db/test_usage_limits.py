@@ -18,7 +18,7 @@ from app.db.repositories import (
     UserLimitRepository,
     UserRepository,
 )
-from app.db.session import unit_of_work
+from app.db.session import Database
 from app.services.usage_limits import LimitReachedError, admit
 from tests.factories import let_usage_counters_age, make_user
 
@@ -151,25 +151,25 @@ async def test_an_override_is_replaced_whole_and_refuses_negative_limits(
 
 
 @pytest.fixture
-async def committed_user(database_url: str) -> AsyncIterator[User]:
-    async with unit_of_work() as session:
+async def committed_user(database: Database) -> AsyncIterator[User]:
+    async with database.unit_of_work() as session:
         user = await make_user(session)
     yield user
-    async with unit_of_work() as session:
+    async with database.unit_of_work() as session:
         await UserRepository(session).delete(user.id)  # its counters go with it
 
 
-async def count_in_own_transaction(user: User, limit: int) -> bool:
-    async with unit_of_work() as session:
+async def count_in_own_transaction(database: Database, user: User, limit: int) -> bool:
+    async with database.unit_of_work() as session:
         outcome = await UsageCounterRepository(session).count_many(user.id, ASK, LONG, limit, 1)
     return outcome.admitted
 
 
 async def test_concurrent_requests_at_the_limit_let_exactly_the_limit_through(
-    committed_user: User,
+    database: Database, committed_user: User
 ) -> None:
     outcomes = await asyncio.gather(
-        *(count_in_own_transaction(committed_user, 3) for _ in range(8))
+        *(count_in_own_transaction(database, committed_user, 3) for _ in range(8))
     )
 
     assert sorted(outcomes) == [False] * 5 + [True] * 3
@@ -182,9 +182,10 @@ async def backend_waits_for_a_lock(session: AsyncSession, pid: int) -> bool:
 
 
 async def test_a_second_session_waits_for_the_first_and_is_refused_at_the_limit(
-    committed_user: User,
+    database: Database, committed_user: User
 ) -> None:
-    async with unit_of_work() as first, unit_of_work() as second, unit_of_work() as observer:
+    own = database.unit_of_work
+    async with own() as first, own() as second, own() as observer:
         taken = await UsageCounterRepository(first).count_many(committed_user.id, ASK, LONG, 1, 1)
         second_pid = await second.scalar(text("SELECT pg_backend_pid()"))
         racing = asyncio.create_task(
@@ -203,19 +204,22 @@ async def test_a_second_session_waits_for_the_first_and_is_refused_at_the_limit(
         assert not (await racing).admitted
 
 
-async def admit_in_own_transaction(user: User) -> LimitReachedError | None:
+async def admit_in_own_transaction(database: Database, user: User) -> LimitReachedError | None:
     """None when admitted, else the refusal."""
     settings = get_settings().model_copy(update={"limit_asks_per_minute": 2})
     try:
-        async with unit_of_work() as session:
+        async with database.unit_of_work() as session:
             await admit(session, user.id, ASK, settings)
     except LimitReachedError as refused:
         return refused
     return None
 
 
-async def test_admit_shares_the_limit_between_concurrent_sessions(committed_user: User) -> None:
-    outcomes = await asyncio.gather(*(admit_in_own_transaction(committed_user) for _ in range(6)))
+async def test_admit_shares_the_limit_between_concurrent_sessions(
+    database: Database, committed_user: User
+) -> None:
+    admissions = (admit_in_own_transaction(database, committed_user) for _ in range(6))
+    outcomes = await asyncio.gather(*admissions)
 
     refusals = [outcome for outcome in outcomes if outcome is not None]
     assert len(refusals) == 4
