@@ -120,7 +120,15 @@ function openRename() {
   renameField.focus();
 }
 
-async function open(conversation) {
+/** Settles when the opened conversation's messages are shown: a question waits for it. */
+let opening = Promise.resolve();
+
+function open(conversation) {
+  opening = showConversation(conversation);
+  return opening;
+}
+
+async function showConversation(conversation) {
   clearProblem(problem);
   setCurrent(conversation);
   try {
@@ -234,6 +242,8 @@ export function setUpChat() {
     button.disabled = true;
     question.value = "";
     try {
+      // Asked while the conversation was still loading: its messages would replace the answer.
+      await opening;
       await ask(content);
     } catch (error) {
       showProblem(problem, error);
