@@ -10,27 +10,26 @@
   new key first, run this, then drop the old key. Each batch is committed; a second run changes
   nothing. `new-webhook-secret-key` prints a new key.
 
-Each command finds its database as `make run` does (`resolve_database_url`): DATABASE_URL, or
-the embedded PostgreSQL, whether `make run` is up or not. A database that cannot be used, like
+Each command finds its database as `make run` does (`resolve_database`): DATABASE_URL, or the
+embedded PostgreSQL, whether `make run` is up or not. The settings are the environment's, read
+once, or those the caller gives (`cli(obj=settings)`). A database that cannot be used, like
 an unknown email, ends the command with one line on stderr and exit code 1.
 """
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from contextlib import AbstractAsyncContextManager
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings, get_settings
-from app.db.embedded import database_failure_message, resolve_database_url
+from app.db.embedded import database_failure_message, resolve_database
 from app.db.errors import NotFoundError
 from app.db.repositories import UserRepository, WebhookEndpointRepository
-from app.db.session import dispose_engine, get_engine, unit_of_work
+from app.db.session import Database, UnitOfWork
 from app.services.embeddings.base import EmbeddingError
 from app.services.embeddings.factory import build_embedding_provider
 from app.services.passage_embeddings import Embedder, ProviderFactory
@@ -49,7 +48,20 @@ cli = typer.Typer(
 )
 
 T = TypeVar("T")
-UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+DatabaseWork = Callable[[Database], Coroutine[Any, Any, T]]
+
+
+@cli.callback()
+def read_settings(context: typer.Context) -> None:
+    # The settings every command runs with: the caller's (`cli(obj=settings)`), else the
+    # environment's, read here once.
+    if context.obj is None:
+        context.obj = get_settings()
+
+
+def settings_of(context: typer.Context) -> Settings:
+    settings: Settings = context.obj
+    return settings
 
 
 def fail(message: str) -> NoReturn:
@@ -57,12 +69,12 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def run_on_database(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Find the database, then run `work` on it; a database that cannot be used fails the
-    command with a sentence instead of a traceback."""
+def run_on_database(settings: Settings, work: DatabaseWork[T]) -> T:
+    """Find the database of the settings, then run `work` on it; a database that cannot be
+    used fails the command with a sentence instead of a traceback."""
     try:
-        resolve_database_url()
-        return asyncio.run(work())
+        database = Database(resolve_database(settings))
+        return asyncio.run(closing_after(work, database))
     except Exception as error:
         message = database_failure_message(error)
         if message is None:
@@ -70,42 +82,48 @@ def run_on_database(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         fail(message)
 
 
-async def set_admin(email: str, is_admin: bool) -> str:
+async def closing_after(work: DatabaseWork[T], database: Database) -> T:
+    """`work` on the database, whose connections are closed when it is done."""
     try:
-        async with unit_of_work() as session:
-            user = await UserRepository(session).set_admin(email, is_admin)
+        return await work(database)
     finally:
-        await dispose_engine()
+        await database.dispose()
+
+
+async def set_admin(database: Database, email: str, is_admin: bool) -> str:
+    async with database.unit_of_work() as session:
+        user = await UserRepository(session).set_admin(email, is_admin)
     return f"{user.email} is {'now' if is_admin else 'no longer'} an administrator"
 
 
-def _set_admin_or_fail(email: str, is_admin: bool) -> None:
+def _set_admin_or_fail(settings: Settings, email: str, is_admin: bool) -> None:
     try:
-        typer.echo(run_on_database(lambda: set_admin(email, is_admin)))
+        typer.echo(run_on_database(settings, lambda database: set_admin(database, email, is_admin)))
     except NotFoundError as error:
         fail(str(error))
 
 
 @cli.command("grant-admin")
-def grant_admin(email: str) -> None:
+def grant_admin(context: typer.Context, email: str) -> None:
     """Make a user an administrator."""
-    _set_admin_or_fail(email, True)
+    _set_admin_or_fail(settings_of(context), email, True)
 
 
 @cli.command("revoke-admin")
-def revoke_admin(email: str) -> None:
+def revoke_admin(context: typer.Context, email: str) -> None:
     """Withdraw a user's administrator rights."""
-    _set_admin_or_fail(email, False)
+    _set_admin_or_fail(settings_of(context), email, False)
 
 
 async def embed_missing(
-    settings: Settings,
+    database: Database,
     console: Console,
     factory: ProviderFactory = build_embedding_provider,
 ) -> int:
     """Embed what lacks a vector, with a progress bar, then make sure the model's vector index
     exists (built after the vectors: faster than growing it one by one). Returns the count."""
-    embedder = Embedder(settings, factory)
+    embedder = Embedder(database.settings, factory)
+    unit_of_work = database.unit_of_work
     try:
         model = (await embedder.provider()).model_name
         missing = await embedder.count_missing(unit_of_work)
@@ -115,21 +133,21 @@ async def embed_missing(
             embedded = await embedder.embed_missing(
                 unit_of_work, on_batch=lambda count: progress.advance(task, count)
             )
-        await embedder.prepare_index(get_engine())
+        await embedder.prepare_index(database.engine)
     finally:
         await embedder.aclose()
-        await dispose_engine()
     console.print(f"Embedded {embedded} passages with {model}; its vector index is ready.")
     return embedded
 
 
 @cli.command("embed-missing")
-def embed_missing_command() -> None:
+def embed_missing_command(context: typer.Context) -> None:
     """Embed every chunk lacking a vector for the configured model (resumable)."""
-    if not get_settings().embeddings_enabled:
+    settings = settings_of(context)
+    if not settings.embeddings_enabled:
         fail("embeddings are disabled (EMBEDDINGS_ENABLED=false)")
     try:
-        run_on_database(lambda: embed_missing(get_settings(), Console(stderr=True)))
+        run_on_database(settings, lambda database: embed_missing(database, Console(stderr=True)))
     except EmbeddingError as error:
         fail(f"{error}; run the command again to go on")
 
@@ -156,17 +174,15 @@ async def encrypt_webhook_secrets(
 
 
 @cli.command("encrypt-webhook-secrets")
-def encrypt_webhook_secrets_command() -> None:
+def encrypt_webhook_secrets_command(context: typer.Context) -> None:
     """Encrypt every webhook secret with the first key of WEBHOOK_SECRET_KEYS (idempotent)."""
 
-    async def encrypt() -> int:
-        try:
-            return await encrypt_webhook_secrets(get_settings(), unit_of_work, Console(stderr=True))
-        finally:
-            await dispose_engine()
+    async def encrypt(database: Database) -> int:
+        console = Console(stderr=True)
+        return await encrypt_webhook_secrets(database.settings, database.unit_of_work, console)
 
     try:
-        run_on_database(encrypt)
+        run_on_database(settings_of(context), encrypt)
     except (SecretKeysError, SecretUnreadableError) as error:
         fail(str(error))
 

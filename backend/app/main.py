@@ -1,5 +1,8 @@
 """The ASGI application: `uvicorn app.main:app --no-proxy-headers` from backend/ (the app reads
-forwarded addresses itself, from TRUSTED_PROXIES' proxies only); `make run` runs app/serve.py."""
+forwarded addresses itself, from TRUSTED_PROXIES' proxies only); `make run` runs app/serve.py.
+
+`create_app(settings)` builds everything from the settings it is given, its database included;
+`app` is the app of the environment's settings, built when first asked for."""
 
 import asyncio
 import contextlib
@@ -50,7 +53,7 @@ from app.db.repositories import (
     SessionRepository,
     WebhookEndpointRepository,
 )
-from app.db.session import dispose_engine, get_engine, unit_of_work
+from app.db.session import Database, UnitOfWork
 from app.services.chunking import get_tokenizer
 from app.services.ingest_worker import start_workers
 from app.services.llm import LanguageModel, OpenAICompatibleModel, build_language_model
@@ -68,7 +71,7 @@ PURGE_INTERVAL_SECONDS = 3600
 logger = logging.getLogger(__name__)
 
 
-async def purge_expired_rows_forever() -> None:
+async def purge_expired_rows_forever(unit_of_work: UnitOfWork) -> None:
     """Expired sessions and login-failure counters, and webhook secrets replaced by a rotation
     whose overlap is over, once an hour."""
     while True:
@@ -90,27 +93,27 @@ async def purge_expired_rows_forever() -> None:
 
 
 def start_ingest_workers(
-    settings: Settings, embedder: Embedder | None, language_model: LanguageModel
+    database: Database, embedder: Embedder | None, language_model: LanguageModel
 ) -> list[asyncio.Task[None]]:
+    settings = database.settings
     if not settings.jobs_enabled:
         return []
     count = settings.job_workers
-    workers = start_workers(
-        unit_of_work, YouTubeFetcher, settings, count, embedder, language_model
-    )[1]
-    return workers + start_senders(unit_of_work, settings, settings.webhook_senders)
+    workers = start_workers(database, YouTubeFetcher, settings, count, embedder, language_model)[1]
+    return workers + start_senders(database.unit_of_work, settings, settings.webhook_senders)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     webhook_secrets(settings)  # a bad WEBHOOK_SECRET_KEYS stops the start, not a registration
-    get_engine()
+    settings.require_database_url()  # no database named: said at the start, not per request
+    database: Database = app.state.database
     # Load the tokenizer now rather than in the first transcript upload.
     await run_in_threadpool(get_tokenizer, settings.tokenizer_encoding)
     embedder: Embedder | None = app.state.embedder
-    background = [asyncio.create_task(purge_expired_rows_forever())]
-    background += start_ingest_workers(settings, embedder, app.state.language_model)
+    background = [asyncio.create_task(purge_expired_rows_forever(database.unit_of_work))]
+    background += start_ingest_workers(database, embedder, app.state.language_model)
     freeze_start_up_objects()
     yield
     for task in background:
@@ -123,7 +126,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await model.aclose()
     if embedder is not None:
         await embedder.aclose()
-    await dispose_engine()
+    await database.dispose()
     shutdown_pools()
 
 
@@ -197,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
+    app.state.database = Database(settings)
     app.state.language_model = build_language_model(settings)
     app.state.runtime_settings = RuntimeSettings(settings)
     # Shared by the workers (passages) and searches (queries); its model loads on first use.
@@ -228,4 +232,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-app = create_app()
+def __getattr__(name: str) -> FastAPI:
+    """`app`, for `uvicorn app.main:app`: built on first use, so that importing this module (as
+    app/serve.py and the tests do) builds no app of settings nobody gave."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    built = globals()["app"] = create_app()
+    return built

@@ -1,11 +1,12 @@
 """`python -m app.serve`: what `make run` runs.
 
-Finds the database as every command does (`app.db.embedded.resolve_database_url`: DATABASE_URL,
-or the embedded PostgreSQL, started unless another command runs it and stopped by the last
-command using it), applies the migrations, then serves the app with uvicorn on the configured
-host and port, in WORKERS processes. Only this parent process starts and stops the server and
-migrates: the workers are spawned afresh, import this module without running `main()`, serve
-`worker_app()`, and find DATABASE_URL in the environment the parent exported.
+Finds the database as every command does (`app.db.embedded.resolve_database`: DATABASE_URL, or
+the embedded PostgreSQL, started unless another command runs it and stopped by the last command
+using it), applies the migrations, then serves the app with uvicorn on the configured host and
+port, in WORKERS processes. Only this parent process starts and stops the server and migrates:
+the workers are spawned afresh, import this module without running `main()`, and serve
+`worker_app()`, built from settings read in the worker, with the DATABASE_URL the parent handed
+down (`hand_down_to_workers`).
 """
 
 import ctypes
@@ -19,9 +20,9 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
-from app.core.config import get_settings
+from app.core.config import Settings, get_settings
 from app.core.logging import configure_logging
-from app.db.embedded import resolve_database_url
+from app.db.embedded import resolve_database
 
 logger = logging.getLogger("app.serve")
 
@@ -48,19 +49,31 @@ def stop_with_the_parent() -> None:
 
 
 def worker_app() -> FastAPI:
-    """What each worker process serves: the app, logging as the parent does."""
+    """What each worker process serves: the app of the environment's settings, the parent's
+    DATABASE_URL among them, logging as the parent does."""
     stop_with_the_parent()
-    configure_logging(get_settings().log_level)
-    from app.main import app  # imported here: the parent never builds the app it does not serve
+    settings = Settings()  # not get_settings(): with one worker, its cache predates the hand-down
+    configure_logging(settings.log_level)
+    from app.main import create_app  # imported here: the parent loads no app it does not serve
 
-    return app
+    return create_app(settings)
+
+
+def hand_down_to_workers(settings: Settings) -> None:
+    """Give the worker processes the database this process resolved (the embedded server's
+    when DATABASE_URL is unset), through the one channel uvicorn leaves: it starts each worker
+    from an import string (`app.serve:worker_app`), whose factory takes no arguments, in a
+    process that inherits this one's environment. With one worker, uvicorn builds the app in
+    this very process, and reads the same variable."""
+    os.environ["DATABASE_URL"] = settings.require_database_url()
 
 
 def main() -> None:
-    configure_logging(get_settings().log_level)
-    signal.signal(signal.SIGTERM, exit_cleanly)
-    resolve_database_url(migrate=True)
     settings = get_settings()
+    configure_logging(settings.log_level)
+    signal.signal(signal.SIGTERM, exit_cleanly)
+    settings = resolve_database(settings, migrate=True)
+    hand_down_to_workers(settings)
     logger.info("serving with %d worker process(es)", settings.workers)
     # log_config=None keeps the one logging setup (with request ids); the app writes its own
     # access log, so uvicorn's is off. With more than one worker, uvicorn supervises spawned

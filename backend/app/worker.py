@@ -5,9 +5,10 @@ The API process runs JOB_WORKERS workers itself unless JOBS_ENABLED=false; run t
 capacity or to keep fetching out of the API process. Workers coordinate through PostgreSQL
 (FOR UPDATE SKIP LOCKED), so any number of these processes can run side by side.
 
-The database is found as `make run` finds it (`resolve_database_url`), whether the service is up
-or not. A database that cannot be reached at start ends the command with one line and exit code
-1; an outage later is waited out, the workers retrying less and less often (ingest_worker.py).
+The database is found as `make run` finds it (`resolve_database`), whether the service is up or
+not; `run(settings, stop)` works on the one its settings name. A database that cannot be reached
+at start ends the command with one line and exit code 1; an outage later is waited out, the
+workers retrying less and less often (ingest_worker.py).
 """
 
 import asyncio
@@ -17,10 +18,10 @@ import sys
 
 from sqlalchemy import text
 
-from app.core.config import get_settings
+from app.core.config import Settings, get_settings
 from app.core.logging import configure_logging
-from app.db.embedded import database_failure_message, resolve_database_url
-from app.db.session import dispose_engine, get_engine, unit_of_work
+from app.db.embedded import database_failure_message, resolve_database
+from app.db.session import Database
 from app.services.ingest_worker import start_workers
 from app.services.llm import build_language_model
 from app.services.passage_embeddings import Embedder
@@ -30,23 +31,21 @@ from app.services.youtube_fetcher import YouTubeFetcher
 logger = logging.getLogger("app.worker")
 
 
-async def run(worker_count: int) -> None:
-    settings = get_settings()
-    await check_database()
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    """The ingest workers and delivery loops on the database the settings name, until `stop`."""
+    database = Database(settings)
+    await check_database(database)
+    worker_count = max(settings.job_workers, 1)
     embedder = Embedder(settings) if settings.embeddings_enabled else None
     worker, tasks = start_workers(
-        unit_of_work,
+        database,
         YouTubeFetcher,
         settings,
         worker_count,
         embedder,
         build_language_model(settings),
     )
-    tasks += start_senders(unit_of_work, settings, settings.webhook_senders)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    tasks += start_senders(database.unit_of_work, settings, settings.webhook_senders)
     logger.info("%d ingest worker(s) running as %s", worker_count, worker.worker_id)
     await stop.wait()
     for task in tasks:
@@ -54,21 +53,29 @@ async def run(worker_count: int) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
     if embedder is not None:
         await embedder.aclose()
-    await dispose_engine()
+    await database.dispose()
     logger.info("ingest workers stopped")
 
 
-async def check_database() -> None:
+async def run_until_signalled(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await run(settings, stop)
+
+
+async def check_database(database: Database) -> None:
     """Connect once before starting: a wrong DATABASE_URL is said at once, not retried."""
-    async with get_engine().connect() as connection:
+    async with database.engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
 
 
 def main() -> None:
-    configure_logging(get_settings().log_level)
+    settings = get_settings()
+    configure_logging(settings.log_level)
     try:
-        resolve_database_url()
-        asyncio.run(run(max(get_settings().job_workers, 1)))
+        asyncio.run(run_until_signalled(resolve_database(settings)))
     except Exception as error:
         message = database_failure_message(error)
         if message is None:

@@ -2,7 +2,7 @@
 difference goes.
 
 In ops/s at concurrency 1 and 10 (tasks each taking a session or connection from a pool of 10
-per operation): `UserRepository.create`, `UserRepository.get_by_id`, and
+per operation): `SessionRepository.create` (a login's write), `UserRepository.get_by_id`, and
 `MessageRepository.get_last_n(conversation, 20)` on a 10,000-message conversation, each against
 asyncpg running the same statement; and `ChunkRepository.create_many` of 1,000 ~1 KB chunks,
 committed, in chunks/s, against asyncpg `executemany` and COPY, on the head schema (PostgreSQL
@@ -32,7 +32,13 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.models import User
-from app.db.repositories import ChunkRepository, MessageRepository, NewChunk, UserRepository
+from app.db.repositories import (
+    ChunkRepository,
+    MessageRepository,
+    NewChunk,
+    SessionRepository,
+    UserRepository,
+)
 from app.db.repositories.base import primary_key_read
 from benchmarks.harness import database as db
 from benchmarks.harness import report
@@ -66,6 +72,9 @@ APP_DEFAULTS, READ_ONLY = "app defaults", "read_only"
 OLD_REVISION = "0003"  # the last revision before chunks.search_vector
 HEAD_SCHEMA, OLD_SCHEMA = "head: with search_vector", "0003: without"
 SELECT_USER = "SELECT * FROM users WHERE id = $1"
+INSERT_SESSION = (
+    "INSERT INTO sessions (user_id, token_hash, expires_at) VALUES ($1, $2, $3) RETURNING *"
+)
 HEADERS = ("operation [configuration]", "concurrency", "repository ops/s", "asyncpg ops/s", "ratio")
 
 Operation = Callable[[], Awaitable[object]]
@@ -219,15 +228,21 @@ async def statements_around_a_read(database_url: str, user_id: uuid.UUID) -> dic
     return statements
 
 
+def session_expiry() -> datetime:
+    return datetime.now(UTC) + timedelta(hours=1)
+
+
 async def measure_reads(
     kinds: Sequence[SessionKind],
     pool: asyncpg.Pool,
     user_ids: list[uuid.UUID],
     conversation_id: uuid.UUID,
 ) -> list[Result]:
+    owner_id = user_ids[0]
+
     def create(session: AsyncSession) -> Awaitable[object]:
-        return UserRepository(session).create(
-            email=db.unique_email(), password_hash=db.PASSWORD_HASH
+        return SessionRepository(session).create(
+            user_id=owner_id, token_hash=uuid.uuid4().hex, expires_at=session_expiry()
         )
 
     def get_user(session: AsyncSession) -> Awaitable[object]:
@@ -240,7 +255,7 @@ async def measure_reads(
         list(reversed(await pool.fetch(db.SELECT_LAST_MESSAGES, conversation_id, LAST_N)))
 
     async def raw_create() -> None:
-        await pool.fetchrow(db.INSERT_USER, db.unique_email(), db.PASSWORD_HASH)
+        await pool.fetchrow(INSERT_SESSION, owner_id, uuid.uuid4().hex, session_expiry())
 
     app_defaults = kinds[0]  # a write needs its transaction: the app defaults only
     return [

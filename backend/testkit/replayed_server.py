@@ -1,10 +1,12 @@
-"""The API served for real with YouTube replayed, for the client's tests and the collections
-benchmark: `python -m testkit.replayed_server PORT`.
+"""The API served for real with YouTube replayed, for the client's and the page's tests and the
+collections benchmark: `python -m testkit.replayed_server [PORT]` (PORT from the environment when
+not given).
 
-It serves the database named by DATABASE_URL (the test run's throw-away one) with the offline
-language model, fetches YouTube from replayed responses (testkit/youtube_replay.py) of the videos
-below only, and lists the COURSE playlist from replayed pages (testkit/youtube_listing_replay.py),
-so `talker ingest` and `talker collections add` run the real jobs and workers without network.
+It serves the database named by DATABASE_URL (a test's throw-away one), migrated first as
+`make run` does, with the offline language model, fetches YouTube from replayed responses
+(testkit/youtube_replay.py) of the videos below only, and lists the COURSE playlist from replayed
+pages (testkit/youtube_listing_replay.py), so `talker ingest`, `talker collections add` and the
+page's collections run the real jobs and workers without network.
 """
 
 import sys
@@ -13,6 +15,8 @@ import pytest
 import uvicorn
 
 import app.main
+from app.core.config import get_settings
+from app.db.embedded import resolve_database
 from app.services.youtube_fetcher import YouTubeFetcher
 from app.services.youtube_listing import YouTubeLister
 from testkit.youtube_listing_replay import (
@@ -103,12 +107,14 @@ def replayed_lister() -> YouTubeLister:
     return YouTubeLister(transport=ReplayRH(routes))
 
 
-def main(port: int) -> None:
+def main(port: int | None) -> None:
+    settings = resolve_database(get_settings(), migrate=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(app.main, "YouTubeFetcher", replayed_fetcher)
         patch.setattr(app.main, "YouTubeLister", replayed_lister)
-        uvicorn.run(app.main.create_app(), host="127.0.0.1", port=port, log_level="warning")
+        served = app.main.create_app(settings)
+        uvicorn.run(served, host="127.0.0.1", port=port or settings.port, log_level="warning")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else None)

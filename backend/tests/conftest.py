@@ -26,8 +26,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from app.core.config import get_settings
-from app.db import session as db_session_module
 from app.db.migrations import run_alembic
+from app.db.session import Database
 from testkit.database import create_database, drop_database, test_server_url
 
 
@@ -47,7 +47,8 @@ async def server_url() -> str:
 
 @pytest.fixture(scope="session")
 async def database_url(server_url: str) -> AsyncIterator[str]:
-    """A migrated throw-away database; the app's own settings point at it during the run."""
+    """A migrated throw-away database; the environment's settings (get_settings()) name it
+    during the run."""
     url = await create_database(server_url)
     previous = os.environ.get("DATABASE_URL")
     os.environ["DATABASE_URL"] = url
@@ -56,13 +57,20 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
         await run_alembic(url)
         yield url
     finally:
-        await db_session_module.dispose_engine()
         if previous is None:
             os.environ.pop("DATABASE_URL", None)
         else:
             os.environ["DATABASE_URL"] = previous
         get_settings.cache_clear()
         await drop_database(url)
+
+
+@pytest.fixture(scope="session")
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """The run's database as the application's code uses it: units of work, reads, its engine."""
+    database = Database(get_settings().with_database_url(database_url))
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture(scope="session")

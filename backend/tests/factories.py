@@ -23,9 +23,14 @@ def unique_email() -> str:
 
 
 async def make_user(session: AsyncSession, email: str | None = None) -> User:
-    return await UserRepository(session).create(
-        email=email or unique_email(), password_hash="argon2-hash-placeholder"
+    """A user, stored as a registration stores one."""
+    users, email = UserRepository(session), email or unique_email()
+    assert await users.create_unless_taken(email=email, password_hash="argon2-hash-placeholder"), (
+        f"{email} is taken"
     )
+    user = await users.get_by_email(email)
+    assert user is not None
+    return user
 
 
 async def make_conversation(

@@ -1,8 +1,7 @@
 """Dependencies shared by the routes, as `Annotated` aliases so signatures read plainly."""
 
 import logging
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
@@ -18,13 +17,36 @@ from app.core.config import Settings
 from app.core.security import is_api_key, token_digest
 from app.db.models import User
 from app.db.repositories import ApiKeyRepository, UserRepository
-from app.db.session import get_db, get_read_db, unit_of_work
+from app.db.session import Database, UnitOfWork
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.llm import LanguageModel, with_settings
 from app.services.passage_embeddings import Embedder
 from app.services.runtime_settings import RuntimeSettings
 
 logger = logging.getLogger(__name__)
+
+
+def app_database(request: Request) -> Database:
+    """The database of the app, built from the settings it was built with (`create_app`)."""
+    database: Database = request.app.state.database
+    return database
+
+
+DatabaseDep = Annotated[Database, Depends(app_database)]
+
+
+async def get_db(request: Request) -> AsyncGenerator[AsyncSession, None]:
+    """One unit of work per request: committed when the route succeeded, rolled back
+    otherwise. (The request rather than DatabaseDep: one dependency fewer per request.)"""
+    async with app_database(request).unit_of_work() as session:
+        yield session
+
+
+async def get_read_db(request: Request) -> AsyncGenerator[AsyncSession, None]:
+    """A read_only() session for the request: autocommit, nothing atomic."""
+    async with app_database(request).read_only() as session:
+        yield session
+
 
 # scope="function": the unit of work commits before the response is sent, so a failed commit
 # becomes an error response instead of a success the client saw for a write that was lost.
@@ -164,12 +186,10 @@ async def question_embeddings(request: Request) -> EmbeddingProvider | None:
 
 EmbeddingsDep = Annotated[EmbeddingProvider | None, Depends(question_embeddings)]
 
-UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
-
-def unit_of_work_factory() -> UnitOfWorkFactory:
+def unit_of_work_factory(request: Request) -> UnitOfWork:
     """For work that outlives the request's own session, such as a streamed answer."""
-    return unit_of_work
+    return app_database(request).unit_of_work
 
 
-UnitOfWorkDep = Annotated[UnitOfWorkFactory, Depends(unit_of_work_factory)]
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work_factory)]

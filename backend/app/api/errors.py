@@ -8,11 +8,16 @@ NotFoundError → 404, InvalidValueError → 422; a limit on costly work (LimitR
 `quota_exceeded`; a failed language model (LanguageModelError) → 502 `bad_gateway`. Their
 messages are built from what the data layer parsed out (fields, values), never from the
 database's own wording, nor from the model server's answer, which stay in the logs.
+The services' refusals are translated here too (`SERVICE_ERRORS`), so that no route catches
+them: a draft no video covers, a template's missing variables or oversized text, a caption
+file that is not one, a webhook URL that may not be used or one endpoint too many, a sign-up
+refused or throttled, a playlist or channel YouTube would not list.
 A body that cannot be read (not UTF-8, malformed JSON or multipart) is a 422, like any other
 invalid input; a 405 names in `Allow` every method the path answers.
 """
 
 import logging
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -27,8 +32,14 @@ from starlette.types import Scope
 from app.api.schemas.common import example
 from app.core.logging import request_id_var
 from app.db.errors import ConflictError, InvalidValueError, NotFoundError
+from app.services.captions import CaptionFileError
+from app.services.drafts import NoSourcesError
 from app.services.llm import LanguageModelError
+from app.services.rendering import MissingVariablesError, RenderTooLargeError
+from app.services.signup import SignupRefusedError, SignupThrottledError
 from app.services.usage_limits import LimitReachedError, QuotaExceededError
+from app.services.webhooks.endpoints import TooManyEndpointsError, WebhookUrlError
+from app.services.youtube_failures import FetchError
 
 logger = logging.getLogger(__name__)
 
@@ -268,6 +279,91 @@ async def _language_model_failed(_: Request, error: Exception) -> JSONResponse:
     return error_response(502, "bad_gateway", error.public_message())
 
 
+def _no_sources(error: NoSourcesError) -> ApiError:
+    detail = ErrorDetail(
+        field="body.topic", message="not covered by your videos", type="no_sources"
+    )
+    message = f"None of your videos covers {error.topic!r}."
+    return ApiError(422, "no_sources", message, details=[detail])
+
+
+def _missing_variables(error: MissingVariablesError) -> ApiError:
+    """Every variable the template needs and the request did not give."""
+    details = [
+        ErrorDetail(field=f"body.variables.{name}", message="missing", type="missing")
+        for name in error.missing
+    ]
+    message = f"Missing variables: {', '.join(error.missing)}"
+    return ApiError(422, "validation_error", message, details=details)
+
+
+def _render_too_large(error: RenderTooLargeError) -> ApiError:
+    """The values, which make the rendered text too long."""
+    detail = ErrorDetail(field="body.variables", message=str(error), type="too_large")
+    return ApiError(422, "validation_error", f"The {error}.", details=[detail])
+
+
+def _caption_file_refused(error: CaptionFileError) -> ApiError:
+    """Only an upload's file is read as captions in a request."""
+    detail = ErrorDetail(field="body.file", message=str(error), type="value_error")
+    return ApiError(422, "validation_error", str(error), details=[detail])
+
+
+def _webhook_url_refused(error: WebhookUrlError) -> ApiError:
+    message = f"url {error}"
+    detail = ErrorDetail(field="body.url", message=message, type="value_error")
+    return ApiError(422, "validation_error", message, details=[detail])
+
+
+def _too_many_webhooks(error: TooManyEndpointsError) -> ApiError:
+    return ApiError(409, "conflict", str(error))
+
+
+def _signup_refused(error: SignupRefusedError) -> ApiError:
+    return ApiError(403, error.code, error.message)
+
+
+def _signup_throttled(error: SignupThrottledError) -> ApiError:
+    return ApiError(
+        429,
+        "too_many_requests",
+        f"Too many sign-ups from this address. Try again in {error.retry_after} seconds.",
+        headers={"Retry-After": str(error.retry_after)},
+    )
+
+
+def _listing_failed(error: FetchError) -> ApiError:
+    """In a request, only a collection's listing asks YouTube (the workers fetch captions): a
+    link it will never list is the body's fault, anything else YouTube's."""
+    if not error.transient:
+        detail = ErrorDetail(field="body.url", message=error.reason, type=error.code)
+        return ApiError(422, "validation_error", error.message, details=[detail])
+    return ApiError(502, "bad_gateway", f"YouTube could not list the videos: {error.reason}.")
+
+
+# Each service error, and the answer it gets.
+SERVICE_ERRORS: dict[type[Exception], Callable[[Any], ApiError]] = {
+    NoSourcesError: _no_sources,
+    MissingVariablesError: _missing_variables,
+    RenderTooLargeError: _render_too_large,
+    CaptionFileError: _caption_file_refused,
+    WebhookUrlError: _webhook_url_refused,
+    TooManyEndpointsError: _too_many_webhooks,
+    SignupRefusedError: _signup_refused,
+    SignupThrottledError: _signup_throttled,
+    FetchError: _listing_failed,
+}
+
+
+def _answered_as(
+    translate: Callable[[Any], ApiError],
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handler(request: Request, error: Exception) -> JSONResponse:
+        return await _api_error(request, translate(error))
+
+    return handler
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
@@ -278,3 +374,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LimitReachedError, _limit_reached)
     app.add_exception_handler(QuotaExceededError, _quota_exceeded)
     app.add_exception_handler(LanguageModelError, _language_model_failed)
+    for kind, translate in SERVICE_ERRORS.items():
+        app.add_exception_handler(kind, _answered_as(translate))

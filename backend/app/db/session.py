@@ -1,9 +1,13 @@
-"""The process's engines (one for units of work, one for autocommit reads) and their sessions.
+"""A database's engines (one for units of work, one for autocommit reads) and their sessions.
 
-- `get_db()`: the FastAPI dependency; commits when the request succeeded, rolls back otherwise.
-- `unit_of_work()`: the same contract as an `async with` block, for scripts and workers.
-- `read_only()` / `get_read_db()`: a session for reads, in autocommit mode: no BEGIN/COMMIT.
-Repositories only flush; the first two are the only places that commit.
+`Database(settings)` connects to the database its settings name, and to no other: the app
+(`create_app(settings)` keeps one in `app.state.database`), the worker and each command build
+theirs from the settings they were given, and nothing here reads the environment.
+- `database.unit_of_work()`: a session committed when the block ends normally, rolled back
+  otherwise; for scripts and workers, and behind the API's `get_db()` (app/api/deps.py).
+- `database.read_only()`: a session for reads, in autocommit mode: no BEGIN/COMMIT (behind the
+  API's `get_read_db()`).
+Repositories only flush; units of work are the only places that commit.
 
 With DB_PGBOUNCER (PgBouncer in transaction pooling mode, before 1.21's prepared-statement
 support), consecutive transactions of one connection may run on different server connections:
@@ -16,8 +20,9 @@ support), consecutive transactions of one connection may run on different server
 """
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
@@ -28,13 +33,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from app.core.config import Settings, get_settings
+from app.core.config import Settings
 
-_engine: AsyncEngine | None = None
-_session_factory: async_sessionmaker[AsyncSession] | None = None
-_read_only_engine: AsyncEngine | None = None
-_read_only_factory: async_sessionmaker[AsyncSession] | None = None
-_read_gate: asyncio.Semaphore | None = None
+# What a service that commits as it goes is given: `Database.unit_of_work`, or a test's own.
+UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 def unique_statement_name() -> str:
@@ -85,82 +87,85 @@ def build_read_only_engine(settings: Settings) -> AsyncEngine:
     return build_engine(settings, pool_size=settings.db_read_pool_size, autocommit=True)
 
 
-def get_engine() -> AsyncEngine:
-    """The process's engine, created on first use."""
-    global _engine, _session_factory
-    if _engine is None:
-        _engine = build_engine(get_settings())
-        _session_factory = async_sessionmaker(_engine, expire_on_commit=False)
-    return _engine
-
-
-def get_read_only_factory() -> async_sessionmaker[AsyncSession]:
-    """Sessions on the read-only engine, created on first use."""
-    global _read_only_engine, _read_only_factory, _read_gate
-    if _read_only_factory is None:
-        settings = get_settings()
-        _read_only_engine = build_read_only_engine(settings)
-        _read_only_factory = async_sessionmaker(_read_only_engine, expire_on_commit=False)
-        _read_gate = asyncio.Semaphore(settings.db_read_pool_size + settings.db_max_overflow)
-    return _read_only_factory
-
-
-def get_session_factory() -> async_sessionmaker[AsyncSession]:
-    get_engine()
-    assert _session_factory is not None
-    return _session_factory
-
-
-async def dispose_engine() -> None:
-    """Close every pooled connection; the next use builds new engines."""
-    global _engine, _session_factory, _read_only_engine, _read_only_factory, _read_gate
-    for engine in (_engine, _read_only_engine):
-        if engine is not None:
-            await engine.dispose()
-    _engine = _read_only_engine = None
-    _session_factory = _read_only_factory = None
-    _read_gate = None
-
-
 @asynccontextmanager
-async def unit_of_work() -> AsyncIterator[AsyncSession]:
-    """A session whose work is committed when the block ends normally, rolled back otherwise."""
-    async with get_session_factory()() as session:
-        try:
+async def committed(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """`session` for the block, committed when it ends normally, rolled back otherwise: the
+    contract of every unit of work (and of the tests' own, on a savepoint)."""
+    try:
+        yield session
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """An engine and the sessions made on it."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    def of(cls, engine: AsyncEngine) -> "Pool":
+        return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
+
+
+class Database:
+    """The database `settings` name, and its two engines, built on first use: a Database costs
+    nothing until it is used, and builds new engines when used again after `dispose()`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._writes: Pool | None = None
+        # Read sessions are admitted through a gate as wide as their pool (read_only()).
+        self._reads: tuple[Pool, asyncio.Semaphore] | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine of units of work: pooled, pre-pinged, in transactions."""
+        return self._write_pool().engine
+
+    def _write_pool(self) -> Pool:
+        if self._writes is None:
+            self._writes = Pool.of(build_engine(self.settings))
+        return self._writes
+
+    def _read_pool(self) -> tuple[Pool, asyncio.Semaphore]:
+        if self._reads is None:
+            settings = self.settings
+            gate = asyncio.Semaphore(settings.db_read_pool_size + settings.db_max_overflow)
+            self._reads = Pool.of(build_read_only_engine(settings)), gate
+        return self._reads
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work is committed when the block ends normally, rolled back
+        otherwise."""
+        async with self._write_pool().sessions() as session, committed(session):
             yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
 
+    @asynccontextmanager
+    async def read_only(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads: each statement runs on its own, without BEGIN/COMMIT and without
+        a pre-ping (three round trips fewer per use). Nothing written in it is atomic or rolled
+        back: reads, and single statements that stand alone.
 
-@asynccontextmanager
-async def read_only() -> AsyncIterator[AsyncSession]:
-    """A session for reads: each statement runs on its own, without BEGIN/COMMIT and without a
-    pre-ping (three round trips fewer per use). Nothing written in it is atomic or rolled back:
-    reads, and single statements that stand alone.
+        After a database restart, the first statement on each pooled connection would fail; the
+        first one that does marks the pool, whose older connections are then replaced as they
+        are checked out, so one request answers 503 (retry) and the next ones succeed.
 
-    After a database restart, the first statement on each pooled connection would fail; the
-    first one that does marks the pool, whose older connections are then replaced as they are
-    checked out, so one request answers 503 (retry) and the next ones succeed.
+        Sessions are admitted in arrival order, no more at once than the pool has connections:
+        SQLAlchemy's async pool gives a returned connection to whoever asks first, so with more
+        requests than connections a waiting request could be passed over again and again (reads
+        timed out after 2 s at 50 connections; `python -m benchmarks.http_wrk`)."""
+        pool, gate = self._read_pool()
+        async with gate, pool.sessions() as session:
+            yield session
 
-    Sessions are admitted in arrival order, no more at once than the pool has connections:
-    SQLAlchemy's async pool gives a returned connection to whoever asks first, so with more
-    requests than connections a waiting request could be passed over again and again (reads
-    timed out after 2 s at 50 connections; `python -m benchmarks.http_wrk`)."""
-    factory = get_read_only_factory()
-    assert _read_gate is not None
-    async with _read_gate, factory() as session:
-        yield session
-
-
-async def get_read_db() -> AsyncGenerator[AsyncSession, None]:
-    """FastAPI dependency: a read_only() session for the request (`Depends(get_read_db)`)."""
-    async with read_only() as session:
-        yield session
-
-
-async def get_db() -> AsyncGenerator[AsyncSession, None]:
-    """FastAPI dependency: one unit of work per request (`Depends(get_db)`)."""
-    async with unit_of_work() as session:
-        yield session
+    async def dispose(self) -> None:
+        """Close every pooled connection; the next use builds new engines."""
+        pools = [self._writes, self._reads[0] if self._reads else None]
+        self._writes, self._reads = None, None
+        for pool in filter(None, pools):
+            await pool.engine.dispose()

@@ -34,6 +34,10 @@ SYSTEM_PROMPT = (
 class NoSourcesError(Exception):
     """None of the user's videos covers the topic."""
 
+    def __init__(self, topic: str) -> None:
+        super().__init__(f"no video covers {topic!r}")
+        self.topic = topic
+
 
 @dataclass(frozen=True, slots=True)
 class Draft:

@@ -20,12 +20,11 @@ import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.backoff import exponential_backoff
 from app.core.config import Settings
@@ -33,7 +32,7 @@ from app.db.errors import ConflictError, is_database_unavailable, outage_reason
 from app.db.models import Job
 from app.db.repositories import JobRepository, TranscriptRepository
 from app.db.repositories.job import EMBED, INGEST
-from app.db.session import get_engine
+from app.db.session import Database, UnitOfWork
 from app.services import chapters, collections
 from app.services.embeddings.base import EmbeddingError
 from app.services.llm import LanguageModel, with_settings
@@ -54,7 +53,6 @@ from app.services.youtube_fetcher import FetchedVideo, TranscriptFetcher
 
 logger = logging.getLogger(__name__)
 
-UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 T = TypeVar("T")
 
 _wake_up = asyncio.Event()
@@ -366,23 +364,26 @@ def video_metadata(video: FetchedVideo) -> dict[str, object]:
 
 
 def start_workers(
-    unit_of_work: UnitOfWork,
+    database: Database,
     fetcher_factory: Callable[[], TranscriptFetcher],
     settings: Settings,
     count: int,
     embedder: Embedder | None,
     language_model: LanguageModel | None = None,
 ) -> tuple[IngestWorker, list[asyncio.Task[None]]]:
-    """`count` workers sharing one IngestWorker; with an embedder, also the background task
-    that creates the configured model's vector index."""
-    worker = IngestWorker(unit_of_work, fetcher_factory, settings, embedder, language_model)
+    """`count` workers sharing one IngestWorker on the database; with an embedder, also the
+    background task that creates the configured model's vector index."""
+    worker = IngestWorker(
+        database.unit_of_work, fetcher_factory, settings, embedder, language_model
+    )
     tasks = [asyncio.create_task(worker.run_forever()) for _ in range(count)]
     if embedder is not None and count:
-        tasks.append(asyncio.create_task(prepare_index_in_background(embedder)))
+        index = prepare_index_in_background(embedder, database.engine)
+        tasks.append(asyncio.create_task(index))
     return worker, tasks
 
 
-async def prepare_index_in_background(embedder: Embedder) -> None:
+async def prepare_index_in_background(embedder: Embedder, engine: AsyncEngine) -> None:
     """Searches work without the index (scanning), so a failure is reported, not raised."""
     if embedder.settings.db_pgbouncer:
         # The build holds a session (an advisory lock, SET, CREATE INDEX CONCURRENTLY), which
@@ -393,7 +394,7 @@ async def prepare_index_in_background(embedder: Embedder) -> None:
         )
         return
     try:
-        await embedder.prepare_index(get_engine())
+        await embedder.prepare_index(engine)
     except EmbeddingError as error:
         logger.warning("the vector index is not ready (%s): next start, or `make embed`", error)
     except Exception:

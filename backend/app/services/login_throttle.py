@@ -21,8 +21,6 @@ does not give a fresh count.
 import hashlib
 import ipaddress
 import math
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,8 +30,7 @@ from app.core.config import Settings
 from app.db.models import LoginFailureScope
 from app.db.repositories import CounterKey, FailureCount, LoginFailureRepository
 from app.db.repositories.user import normalise_email
-
-UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+from app.db.session import UnitOfWork
 
 # 2^60 x any base is far past any cap; stopping there keeps the power a float.
 MAX_DOUBLINGS = 60

@@ -10,19 +10,18 @@ beside the old ones, which search keeps using until the new model's are in.
 
 import asyncio
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.db.repositories import PassageEmbeddingRepository
+from app.db.session import UnitOfWork
 from app.db.vector_index import ensure_vector_index
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.embeddings.factory import build_embedding_provider
 from app.services.transcripts import cut_missing_passages
 
-UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 ProviderFactory = Callable[[Settings], EmbeddingProvider]
 
 

@@ -32,7 +32,7 @@ from app.core.runtime_settings import (
 )
 from app.db.models import Config
 from app.db.repositories import ConfigChangeRepository, ConfigRepository
-from app.db.repositories.base import MAX_PAGE_SIZE, RowPage
+from app.db.repositories.base import PlainRow, RowPage
 
 logger = logging.getLogger(__name__)
 
@@ -138,17 +138,15 @@ def ignored_view(entry: Config) -> SettingView:
     )
 
 
-async def describe_settings(session: AsyncSession, base: Settings) -> list[SettingView]:
-    """Every runtime setting in the registry's order, then the stored keys that are none."""
-    entries = {
-        entry.key: entry
-        for entry in await ConfigRepository(session).list(
-            order_by=[Config.key], limit=MAX_PAGE_SIZE
-        )
-    }
+async def describe_settings(
+    session: AsyncSession, base: Settings, *, limit: int, offset: int
+) -> RowPage[SettingView]:
+    """A page of every runtime setting in the registry's order, then the stored keys that are
+    none."""
+    entries = {entry.key: entry for entry in await ConfigRepository(session).entries()}
     views = [view_of(s, base, entries.get(s.name)) for s in RUNTIME_SETTINGS.values()]
     views += [ignored_view(e) for key, e in entries.items() if key not in RUNTIME_SETTINGS]
-    return views
+    return RowPage(views[offset : offset + limit], len(views), limit, offset)
 
 
 async def describe_setting(session: AsyncSession, base: Settings, key: str) -> SettingView:
@@ -188,7 +186,9 @@ async def remove_override(session: AsyncSession, key: str, changed_by: UUID) -> 
     return True
 
 
-async def setting_history(session: AsyncSession, key: str, *, limit: int, offset: int) -> RowPage:
+async def setting_history(
+    session: AsyncSession, key: str, *, limit: int, offset: int
+) -> RowPage[PlainRow]:
     """The key's changes, newest first; UnknownSettingError for a key with no setting and no
     history."""
     page = await ConfigChangeRepository(session).history(key, limit=limit, offset=offset)

@@ -26,7 +26,8 @@ from app.core.config import Settings
 from app.core.security import token_digest
 from app.db.models import Invitation, LoginFailureScope
 from app.db.repositories import CounterKey, InvitationRepository, LoginFailureRepository
-from app.services.login_throttle import UnitOfWork, client_network, key_digest
+from app.db.session import UnitOfWork
+from app.services.login_throttle import client_network, key_digest
 
 SIGNUP_WINDOW = timedelta(hours=1)
 INVITATION_MARKER = "inv_"

@@ -24,8 +24,7 @@ from app.core.config import BACKEND_DIR, Settings, to_asyncpg_url
 from app.db.embedded import start_embedded_postgres
 from app.db.migrations import alembic_config
 from app.db.repositories import NewChunk
-from app.db.session import build_engine
-from app.services.ingest_worker import UnitOfWork
+from app.db.session import UnitOfWork, build_engine
 from testkit.database import create_database, drop_database
 
 BENCH_SERVER_DIR = BACKEND_DIR / ".data" / "postgres-bench"

@@ -116,7 +116,7 @@ async def ingest_once(
         finished = await JobRepository(session).get_by_id(job.id)
         if not processed or finished is None or finished.transcript_id is None:
             raise RuntimeError(f"the ingest job for {video.video_id} did not finish: {finished}")
-        chunks = await ChunkRepository(session).count_by_transcript(finished.transcript_id)
+        chunks = (await ChunkRepository(session).page_for_transcript(finished.transcript_id)).total
     assert fetcher.video is not None
     segments = fetcher.video.segments
     options = (settings.chunk_tokens, settings.chunk_overlap, settings.tokenizer_encoding)

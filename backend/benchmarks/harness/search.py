@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.db.repositories import PassageEmbeddingRepository, PassageRepository
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.retrieval import (
-    _WEBSEARCH_SYNTAX,  # the test retrieve makes: quotes, -words and "or" read strictly
     CANDIDATES_PER_SIGNAL,
+    WEBSEARCH_SYNTAX,  # the test retrieve makes: quotes, -words and "or" read strictly
     QueryVector,
     SearchMode,
     retrieve,
@@ -176,7 +176,7 @@ async def explain_statements(
 def reading(question: str) -> str:
     """The full-text reading retrieve uses for a question: "all" its words for quotes, -word
     and "or" (retrieve's strict test), else "any"."""
-    return "all" if _WEBSEARCH_SYNTAX.search(question) else "any"
+    return "all" if WEBSEARCH_SYNTAX.search(question) else "any"
 
 
 def lexical_call(user_id: uuid.UUID, question: str) -> SessionCall:

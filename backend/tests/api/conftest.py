@@ -22,9 +22,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import unit_of_work_factory
+from app.api.deps import get_db, get_read_db, unit_of_work_factory
 from app.core.config import get_settings
-from app.db.session import get_db, get_read_db
+from app.db.session import committed
 from app.main import create_app
 from tests.offline_model import embedder_for
 
@@ -40,12 +40,8 @@ def savepoint_unit_of_work(session: AsyncSession) -> Callable[[], AsyncIterator[
     undoes everything at the end."""
 
     async def unit_of_work() -> AsyncIterator[AsyncSession]:
-        try:
+        async with committed(session):
             yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
 
     return unit_of_work
 
@@ -94,6 +90,15 @@ def shared_app(**overrides: Any) -> FastAPI:
     if key not in _shared_apps:
         _shared_apps[key] = new_app(**overrides)
     return _shared_apps[key]
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def shared_apps_closed(database_url: str) -> AsyncIterator[None]:
+    """The shared apps' connections (their readiness checks open some) are closed before the
+    run's database is dropped."""
+    yield
+    for app in _shared_apps.values():
+        await app.state.database.dispose()
 
 
 def what_a_test_could_change(app: FastAPI) -> tuple[object, ...]:

@@ -2,7 +2,7 @@ import httpx
 import pytest
 
 from app.core.security import hash_password, token_digest
-from app.db.repositories import SessionRepository
+from app.db.repositories import SessionRepository, UserRepository
 from tests.api.conftest import PASSWORD, Account, assert_error
 from tests.factories import in_hours
 
@@ -101,10 +101,9 @@ async def test_login_token_is_random_and_only_its_hash_is_stored(
 
     assert len(token) >= 43  # 32 random bytes, base64url
     assert response.json()["token_type"] == "bearer"
-    sessions = SessionRepository(session)  # type: ignore[arg-type]
-    stored = await sessions.get_by_token(token_digest(token))
-    assert stored is not None
-    assert await sessions.get_by_token(token) is None  # the clear token is stored nowhere
+    users = UserRepository(session)  # type: ignore[arg-type]
+    assert await users.get_by_session_token(token_digest(token)) is not None
+    assert await users.get_by_session_token(token) is None  # the clear token is stored nowhere
 
 
 async def test_unknown_user_and_wrong_password_look_the_same(

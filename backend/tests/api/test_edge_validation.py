@@ -13,7 +13,12 @@ from pydantic import BaseModel
 
 from app.api.deps import SessionDep
 from app.api.schemas.common import MAX_JSON_DEPTH, MAX_OFFSET
-from app.db.repositories import ConversationRepository, MessageRepository, UserRepository
+from app.db.repositories import (
+    ConversationRepository,
+    MessageRepository,
+    TranscriptRepository,
+    UserRepository,
+)
 from tests.api.conftest import (
     PASSWORD,
     Account,
@@ -22,6 +27,7 @@ from tests.api.conftest import (
     client_for,
     driver_wording_in,
 )
+from tests.factories import make_user
 
 NUL, SURROGATE = "\x00", "\ud800"
 Location = tuple[str | int, ...]
@@ -392,7 +398,7 @@ async def test_every_operation_with_a_body_documents_422_in_the_error_shape(
 
 async def test_database_refusals_are_answered_without_the_databases_words(session: Any) -> None:
     app: FastAPI = build_app(session)
-    owner = await UserRepository(session).create(email="owner@example.com", password_hash="h")
+    owner = await make_user(session, "owner@example.com")
     owner_id = owner.id
     await session.commit()  # kept when a refused request rolls back
 
@@ -402,7 +408,7 @@ async def test_database_refusals_are_answered_without_the_databases_words(sessio
 
     @app.post("/refusals/out-of-range")
     async def out_of_range(db: SessionDep) -> None:
-        await ConversationRepository(db).list_by_user(owner_id, 10, 10**20)
+        await ConversationRepository(db).page_for_user(owner_id, limit=10, offset=10**20)
 
     @app.post("/refusals/missing-reference")
     async def missing_reference(db: SessionDep) -> None:
@@ -410,7 +416,10 @@ async def test_database_refusals_are_answered_without_the_databases_words(sessio
 
     @app.post("/refusals/duplicate")
     async def duplicate(db: SessionDep) -> None:
-        await UserRepository(db).create(email="owner@example.com", password_hash="h")
+        for _ in range(2):
+            await TranscriptRepository(db).create(
+                user_id=owner_id, youtube_video_id="dQw4w9WgXcQ", transcript_text="twice"
+            )
 
     expected = {"nul": 422, "out-of-range": 422, "missing-reference": 404, "duplicate": 409}
     async with client_for(app) as client:

@@ -1,19 +1,21 @@
 import httpx
-import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.routes import health
-from tests.api.conftest import assert_error
+from app.core.config import get_settings
+from app.db.session import Database
+from tests.api.conftest import assert_error, build_app, client_for
 
 
-async def test_liveness_does_not_need_the_database(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def no_database() -> None:
-        raise AssertionError("liveness touched the database")
+class NoDatabase:
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"liveness touched the database ({name})")
 
-    monkeypatch.setattr(health, "get_engine", no_database)
-    response = await client.get("/health")
+
+async def test_liveness_does_not_need_the_database(session: AsyncSession) -> None:
+    app = build_app(session)
+    app.state.database = NoDatabase()
+    async with client_for(app) as client:
+        response = await client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
@@ -25,12 +27,14 @@ async def test_readiness_queries_the_database(client: httpx.AsyncClient) -> None
 
 
 async def test_readiness_is_503_when_the_database_is_unreachable(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+    session: AsyncSession, tmp_path: object
 ) -> None:
-    unreachable = create_async_engine(f"postgresql+asyncpg://postgres@/postgres?host={tmp_path}")
-    monkeypatch.setattr(health, "get_engine", lambda: unreachable)
+    unreachable = f"postgresql+asyncpg://postgres@/postgres?host={tmp_path}"
+    app = build_app(session)
+    app.state.database = Database(get_settings().with_database_url(unreachable))
 
-    response = await client.get("/health/db")
+    async with client_for(app) as client:
+        response = await client.get("/health/db")
 
     assert_error(response, 503, "service_unavailable")
-    await unreachable.dispose()
+    await app.state.database.dispose()

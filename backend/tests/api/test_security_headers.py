@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.api.conftest import Account, ClientFactory, build_app
+from tests.api.conftest import TEST_NETWORK, Account, ClientFactory, build_app
 
 BASELINE = {
     "x-content-type-options": "nosniff",
@@ -108,7 +108,7 @@ async def test_hsts_only_over_https(make_client: ClientFactory) -> None:
     forwarded = {"X-Forwarded-Proto": "https"}
     async with make_client() as client:
         untrusted = await client.get("/health", headers=forwarded)
-    async with make_client(trusted_proxies=["127.0.0.0/8"]) as client:
+    async with make_client(trusted_proxies=[str(TEST_NETWORK)]) as client:  # the test clients
         trusted = await client.get("/health", headers=forwarded)
         plain = await client.get("/health")
         client.base_url = httpx.URL("https://test")

@@ -79,13 +79,13 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def start_server(
-    database_url: str, log_path: Path, settings: dict[str, str]
+    database_url: str, log_path: Path, module: str, settings: dict[str, str]
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """`python -m app.serve` on a free port, once it answers; its log goes to `log_path`."""
+    """`python -m <module>` on a free port, once it answers; its log goes to `log_path`."""
     port = free_port()
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.serve"],
+        process = subprocess.Popen(  # noqa: S603 - this interpreter, a module of the project
+            [sys.executable, "-m", module],
             cwd=BACKEND_DIR,
             env=server_environment(database_url, port, **settings),
             stderr=log,
@@ -100,12 +100,16 @@ def start_server(
 
 
 @asynccontextmanager
-async def serving_the_app(server_url: str, log_dir: Path, **settings: str) -> AsyncIterator[str]:
-    """The base URL of the app, served on a database of its own with these settings."""
+async def serving_the_app(
+    server_url: str, log_dir: Path, module: str = "app.serve", **settings: str
+) -> AsyncIterator[str]:
+    """The base URL of the app, served by `python -m <module>` (as `make run` serves it, or
+    `testkit.replayed_server` with YouTube replayed) on a database of its own with these
+    settings."""
     database_url = await create_database(server_url, prefix="ytt_browser")
     try:
         started = await asyncio.to_thread(
-            start_server, database_url, log_dir / "server.log", settings
+            start_server, database_url, log_dir / "server.log", module, settings
         )
         process, port = started
         try:

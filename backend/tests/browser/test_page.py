@@ -33,6 +33,7 @@ Preheat the oven to 250 degrees with the Dutch oven inside for the sourdough.
 Bake the loaf covered for twenty minutes, then uncovered until it is deep brown.
 """
 CUE_STARTS = {1, 5, 83, 90}
+PAGE_SIZE = 20  # the page's lists load this many items at a time (static/pager.js)
 
 
 def new_email() -> str:
@@ -154,6 +155,37 @@ async def test_a_reload_keeps_you_signed_in_with_your_conversations(
     await expect(page.locator(".message.from-assistant a.cite").first).to_have_attribute(
         "href", re.compile(rf"\?v={VIDEO_ID}&t=\d+s")
     )
+
+
+async def add_talks_through_the_api(page: Page, count: int) -> None:
+    """`count` short talks, stored with the API as the signed-in person."""
+    token = await page.evaluate("sessionStorage.getItem('youtube-talker.token')")
+    for number in range(1, count + 1):
+        talk = {
+            "video": f"Talk{number:07d}",
+            "title": f"Talk {number}",
+            "transcript_text": f"Talk {number} is about bread.",
+        }
+        response = await page.request.post(
+            "/api/v1/transcripts", data=talk, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status == 201, await response.text()
+
+
+async def test_more_than_a_page_of_videos_loads_as_you_scroll(page: Page) -> None:
+    await sign_up(page, new_email())
+    await add_talks_through_the_api(page, PAGE_SIZE + 5)
+    await page.reload()
+
+    videos = page.locator("#transcript-list > li.row")
+    await expect(videos).to_have_count(PAGE_SIZE)
+    await page.mouse.wheel(0, 10_000)
+
+    await expect(videos).to_have_count(PAGE_SIZE + 5)
+    await expect(page.get_by_role("button", name="Show more videos")).to_have_count(0)
+    titles = await videos.locator(".row-title").all_text_contents()
+    assert sorted(titles) == sorted(f"Talk {n}" for n in range(1, PAGE_SIZE + 6))
+    await screenshot(page, "20-library-scrolled")
 
 
 async def test_a_video_is_deleted_once_you_confirm(page: Page, tmp_path: Path) -> None:

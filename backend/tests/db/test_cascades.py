@@ -58,7 +58,7 @@ async def test_deleting_a_user_deletes_everything_they_own(session: AsyncSession
         await PassageEmbeddingRepository(session).store_many(
             "cascade-model", [(passage, [1.0, 0.0]) for passage in passages]
         )
-        await TemplateRepository(session).create_template(
+        await TemplateRepository(session).create(
             user_id=owner.id, template_type="blog", template_name="t", template_content="x"
         )
     user_id = user.id
@@ -105,7 +105,7 @@ async def test_a_deleted_user_takes_the_whole_chain_out_of_the_session(
             conversation_id=conversation.id, role="user", content="hi"
         )
         transcript = await make_transcript(session, owner, chunks=2)
-        chunk = (await ChunkRepository(session).list_by_transcript(transcript.id))[0]
+        chunk = (await ChunkRepository(session).page_for_transcript(transcript.id)).rows[0]
         loaded[owner.id] = (owner, conversation, message, transcript, chunk)
 
     assert await UserRepository(session).delete(user.id) is True

@@ -28,7 +28,7 @@ async def test_create_get_and_owner_scope(session: AsyncSession) -> None:
     assert await conversations.get_for_user(uuid.uuid4(), owner.id) is None
 
 
-async def test_list_by_user_is_most_recently_updated_first_and_paginated(
+async def test_page_for_user_is_most_recently_updated_first_and_paginated(
     session: AsyncSession,
 ) -> None:
     user, other = await make_user(session), await make_user(session)
@@ -51,18 +51,18 @@ async def test_list_by_user_is_most_recently_updated_first_and_paginated(
         )
     session.expire_all()
 
-    first_page = await conversations.list_by_user(user_id, limit=3)
-    second_page = await conversations.list_by_user(user_id, limit=3, offset=3)
+    first_page = await conversations.page_for_user(user_id, limit=3)
+    second_page = await conversations.page_for_user(user_id, limit=3, offset=3)
 
-    assert [c.title for c in first_page] == ["c3", "c2", "c1"]
-    assert [c.title for c in second_page] == ["c0"]
-    assert await conversations.count_by_user(user_id) == 4
+    assert [row["title"] for row in first_page.rows] == ["c3", "c2", "c1"]
+    assert [row["title"] for row in second_page.rows] == ["c0"]
+    assert first_page.total == second_page.total == 4
 
     await MessageRepository(session).create(
         conversation_id=first_conversation_id, role="user", content="bump"
     )
-    session.expire_all()
-    assert [c.title for c in await conversations.list_by_user(user_id, limit=1)] == ["c0"]
+    newest = await conversations.page_for_user(user_id, limit=1)
+    assert [row["title"] for row in newest.rows] == ["c0"]
 
 
 async def test_message_insert_moves_conversation_updated_at(session: AsyncSession) -> None:
@@ -96,12 +96,12 @@ async def test_messages_oldest_first_paginated(session: AsyncSession) -> None:
         role = "user" if i % 2 == 0 else "assistant"
         await messages.create(conversation_id=conversation.id, role=role, content=f"m{i}")
 
-    page = await messages.list_by_conversation(conversation.id, limit=3)
-    rest = await messages.list_by_conversation(conversation.id, limit=3, offset=3)
+    page = await messages.page_for_conversation(conversation.id, limit=3)
+    rest = await messages.page_for_conversation(conversation.id, limit=3, offset=3)
 
-    assert [m.content for m in page] == ["m0", "m1", "m2"]
-    assert [m.content for m in rest] == ["m3", "m4"]
-    assert await messages.count_by_conversation(conversation.id) == 5
+    assert [row["content"] for row in page.rows] == ["m0", "m1", "m2"]
+    assert [row["content"] for row in rest.rows] == ["m3", "m4"]
+    assert page.total == rest.total == 5
 
 
 async def test_get_last_n_returns_the_newest_oldest_first(session: AsyncSession) -> None:
@@ -167,10 +167,10 @@ async def test_deleting_a_conversation_deletes_its_messages(session: AsyncSessio
 
     assert await ConversationRepository(session).delete(conversation.id) is True
 
-    assert await messages.count_by_conversation(conversation.id) == 0
+    assert (await messages.page_for_conversation(conversation.id)).total == 0
 
 
-async def test_page_rows_agree_with_list_and_count_and_keep_the_total_past_the_end(
+async def test_plain_pages_follow_on_and_keep_the_total_past_the_end(
     session: AsyncSession,
 ) -> None:
     user, other = await make_user(session), await make_user(session)
@@ -179,13 +179,13 @@ async def test_page_rows_agree_with_list_and_count_and_keep_the_total_past_the_e
         await make_conversation(session, user, f"c{n}")
     await make_conversation(session, other, "not mine")
 
+    seen = []
     for limit, offset in ((2, 0), (2, 2), (2, 4), (3, 7)):
-        page = await conversations.page_for_user(user.id, limit, offset)
-        listed = await conversations.list_by_user(user.id, limit, offset)
-        assert [row["id"] for row in page.rows] == [c.id for c in listed]
-        assert [row["title"] for row in page.rows] == [c.title for c in listed]
-        assert page.total == 5
-    assert set((await conversations.page_for_user(user.id, 1, 0)).rows[0]) == {
+        page = await conversations.page_for_user(user.id, limit=limit, offset=offset)
+        seen += [row["title"] for row in page.rows]
+        assert (page.total, page.limit, page.offset) == (5, limit, offset)
+    assert sorted(seen) == ["c0", "c1", "c2", "c3", "c4"]
+    assert set((await conversations.page_for_user(user.id, limit=1)).rows[0]) == {
         "id",
         "title",
         "transcript_ids",
@@ -193,10 +193,10 @@ async def test_page_rows_agree_with_list_and_count_and_keep_the_total_past_the_e
         "created_at",
         "updated_at",
     }
-    nobody = await conversations.page_for_user(uuid.uuid4(), 10, 0)
+    nobody = await conversations.page_for_user(uuid.uuid4(), limit=10)
     assert (nobody.rows, nobody.total) == ([], 0)
     with pytest.raises(ValueError, match="limit"):
-        await conversations.page_for_user(user.id, 0, 0)
+        await conversations.page_for_user(user.id, limit=0)
 
 
 async def test_a_page_of_messages_carries_the_metadata_as_json_text(

@@ -18,7 +18,8 @@ from app.db.models import Message, PassageEmbedding, User
 from app.db.repositories import ConversationRepository, MessageRepository, UserRepository
 from app.db.repositories.base import database_errors_translated, primary_key_read
 from app.db.repositories.hot import HotRead
-from app.db.session import read_only, unit_of_work
+from app.db.session import Database
+from tests.factories import make_user
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,10 @@ class Conversation:
 
 
 @pytest.fixture
-async def conversation(database_url: str) -> AsyncIterator[Conversation]:
+async def conversation(database: Database) -> AsyncIterator[Conversation]:
     """A user with a three-message conversation, committed (read_only() sees committed rows)."""
-    async with unit_of_work() as session:
-        user = await UserRepository(session).create(
-            email=f"hot-{uuid.uuid4().hex[:8]}@example.com", password_hash="h"
-        )
+    async with database.unit_of_work() as session:
+        user = await make_user(session, f"hot-{uuid.uuid4().hex[:8]}@example.com")
         chat = await ConversationRepository(session).create(user_id=user.id, title="hot")
         messages = MessageRepository(session)
         for index, role in enumerate(("user", "assistant", "user")):
@@ -44,7 +43,7 @@ async def conversation(database_url: str) -> AsyncIterator[Conversation]:
                 metadata={"index": index, "tags": ["a", "b"]},
             )
     yield Conversation(user.id, chat.id)
-    async with unit_of_work() as session:
+    async with database.unit_of_work() as session:
         await UserRepository(session).delete(user.id)
 
 
@@ -65,11 +64,11 @@ def sqlalchemy_statements(session: AsyncSession) -> Iterator[list[str]]:
 
 
 async def test_get_last_n_on_the_read_engine_skips_sqlalchemy_and_gives_the_same_rows(
-    conversation: Conversation,
+    database: Database, conversation: Conversation
 ) -> None:
-    async with unit_of_work() as session:
+    async with database.unit_of_work() as session:
         expected = await MessageRepository(session).get_last_n(conversation.conversation_id, 2)
-    async with read_only() as session:
+    async with database.read_only() as session:
         await session.connection()
         with sqlalchemy_statements(session) as statements:
             rows = await MessageRepository(session).get_last_n(conversation.conversation_id, 2)
@@ -83,14 +82,14 @@ async def test_get_last_n_on_the_read_engine_skips_sqlalchemy_and_gives_the_same
 
 
 async def test_get_by_id_on_the_read_engine_gives_a_persistent_instance_of_the_session(
-    conversation: Conversation,
+    database: Database, conversation: Conversation
 ) -> None:
-    async with unit_of_work() as session:
+    async with database.unit_of_work() as session:
         expected = await UserRepository(session).get_by_id(conversation.user_id)
         assert expected is not None
         names = [prop.key for prop in inspect(User).column_attrs]
         loaded = {name: getattr(expected, name) for name in names}
-    async with read_only() as session:
+    async with database.read_only() as session:
         users = UserRepository(session)
         await session.connection()
         with sqlalchemy_statements(session) as statements:
@@ -108,22 +107,24 @@ async def test_get_by_id_on_the_read_engine_gives_a_persistent_instance_of_the_s
 
 
 async def test_a_row_read_on_the_read_engine_can_be_updated_like_a_loaded_one(
-    conversation: Conversation,
+    database: Database, conversation: Conversation
 ) -> None:
-    async with read_only() as session:
+    async with database.read_only() as session:
         users = UserRepository(session)
         user = await users.get_by_id(conversation.user_id)
         assert user is not None
         await users.update(user.id, is_admin=True)
         assert user.is_admin is True
-    async with unit_of_work() as session:
+    async with database.unit_of_work() as session:
         stored = await UserRepository(session).get_by_id(conversation.user_id)
         assert stored is not None
         assert stored.is_admin is True
 
 
-async def test_in_a_transaction_sqlalchemy_runs_the_reads(conversation: Conversation) -> None:
-    async with unit_of_work() as session:
+async def test_in_a_transaction_sqlalchemy_runs_the_reads(
+    database: Database, conversation: Conversation
+) -> None:
+    async with database.unit_of_work() as session:
         await session.connection()
         with sqlalchemy_statements(session) as statements:
             await UserRepository(session).get_by_id(conversation.user_id)
@@ -132,10 +133,10 @@ async def test_in_a_transaction_sqlalchemy_runs_the_reads(conversation: Conversa
 
 
 async def test_an_error_on_the_asyncpg_path_is_raised_as_sqlalchemy_raises_it(
-    database_url: str,
+    database: Database,
 ) -> None:
     division = HotRead.of(select(literal_column("1") / bindparam("divisor", type_=Integer)))
-    async with read_only() as session:
+    async with database.read_only() as session:
         with pytest.raises(DBAPIError):
             await division.fetch(session, divisor=0)
         with pytest.raises(InvalidValueError):  # division by zero is a data exception
@@ -145,18 +146,18 @@ async def test_an_error_on_the_asyncpg_path_is_raised_as_sqlalchemy_raises_it(
 
 
 async def test_a_connection_lost_under_a_hot_read_is_an_outage_then_replaced(
-    conversation: Conversation,
+    database: Database, conversation: Conversation
 ) -> None:
-    async with read_only() as session:
+    async with database.read_only() as session:
         await UserRepository(session).get_by_id(conversation.user_id)  # connected
         backend = await session.scalar(text("SELECT pg_backend_pid()"))
-        async with unit_of_work() as other:
+        async with database.unit_of_work() as other:
             await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
         with pytest.raises(DBAPIError) as lost:
             await MessageRepository(session).get_last_n(conversation.conversation_id, 2)
     assert is_database_unavailable(lost.value)
     assert lost.value.connection_invalidated
-    async with read_only() as session:
+    async with database.read_only() as session:
         assert await UserRepository(session).get_by_id(conversation.user_id) is not None
 
 

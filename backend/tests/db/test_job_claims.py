@@ -8,27 +8,28 @@ from datetime import timedelta
 import pytest
 
 from app.db.repositories import JobRepository, UserRepository
-from app.db.session import unit_of_work
+from app.db.session import Database
+from tests.factories import make_user
 
 JOBS = 12
 
 
 @pytest.fixture
-async def owner(database_url: str) -> AsyncIterator[uuid.UUID]:
-    async with unit_of_work() as session:
-        user = await UserRepository(session).create(
-            email=f"claims-{uuid.uuid4().hex[:8]}@example.com", password_hash="h"
-        )
+async def owner(database: Database) -> AsyncIterator[uuid.UUID]:
+    async with database.unit_of_work() as session:
+        user = await make_user(session, f"claims-{uuid.uuid4().hex[:8]}@example.com")
         user_id = user.id
     yield user_id
-    async with unit_of_work() as session:
+    async with database.unit_of_work() as session:
         await UserRepository(session).delete(user_id)
 
 
-async def claim_until_empty(worker: str, held: asyncio.Event) -> list[uuid.UUID]:
+async def claim_until_empty(
+    database: Database, worker: str, held: asyncio.Event
+) -> list[uuid.UUID]:
     claimed: list[uuid.UUID] = []
     while True:
-        async with unit_of_work() as session:
+        async with database.unit_of_work() as session:
             job = await JobRepository(session).claim_next(worker, timedelta(minutes=5))
             if job is None:
                 return claimed
@@ -38,8 +39,10 @@ async def claim_until_empty(worker: str, held: asyncio.Event) -> list[uuid.UUID]
             await asyncio.sleep(0.01)
 
 
-async def test_concurrent_workers_never_claim_the_same_job(owner: uuid.UUID) -> None:
-    async with unit_of_work() as session:
+async def test_concurrent_workers_never_claim_the_same_job(
+    database: Database, owner: uuid.UUID
+) -> None:
+    async with database.unit_of_work() as session:
         jobs = JobRepository(session)
         for index in range(JOBS):
             await jobs.enqueue_ingest(
@@ -47,7 +50,9 @@ async def test_concurrent_workers_never_claim_the_same_job(owner: uuid.UUID) -> 
             )
 
     held = asyncio.Event()
-    results = await asyncio.gather(*(claim_until_empty(f"worker-{n}", held) for n in range(4)))
+    results = await asyncio.gather(
+        *(claim_until_empty(database, f"worker-{n}", held) for n in range(4))
+    )
 
     claimed = [job_id for result in results for job_id in result]
     assert len(claimed) == JOBS
@@ -55,9 +60,11 @@ async def test_concurrent_workers_never_claim_the_same_job(owner: uuid.UUID) -> 
     assert sum(1 for result in results if result) >= 2  # the work was actually shared
 
 
-async def test_enqueue_is_idempotent_under_concurrency(owner: uuid.UUID) -> None:
+async def test_enqueue_is_idempotent_under_concurrency(
+    database: Database, owner: uuid.UUID
+) -> None:
     async def enqueue() -> tuple[uuid.UUID, bool]:
-        async with unit_of_work() as session:
+        async with database.unit_of_work() as session:
             job, created = await JobRepository(session).enqueue_ingest(
                 user_id=owner, video_id="sameVideo01", languages=["en"], max_attempts=3
             )

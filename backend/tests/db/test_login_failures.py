@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import LoginFailure, LoginFailureScope
 from app.db.repositories import CounterKey, LoginFailureRepository
-from app.db.session import unit_of_work
+from app.db.session import Database
 from tests.factories import let_login_failures_age
 
 PAIR, CLIENT, EMAIL = (
@@ -104,23 +104,24 @@ async def test_purge_removes_counters_whose_window_has_ended(session: AsyncSessi
 
 
 @pytest.fixture
-async def committed_key(database_url: str) -> AsyncIterator[CounterKey]:
+async def committed_key(database: Database) -> AsyncIterator[CounterKey]:
     key = CounterKey(PAIR, unique_key(), HOUR)
     yield key
-    async with unit_of_work() as session:
+    async with database.unit_of_work() as session:
         await session.execute(delete(LoginFailure).where(LoginFailure.key_hash == key.key_hash))
 
 
-async def count_in_own_transaction(key: CounterKey) -> int:
-    async with unit_of_work() as session:
+async def count_in_own_transaction(database: Database, key: CounterKey) -> int:
+    async with database.unit_of_work() as session:
         counts = await LoginFailureRepository(session).add_one([key])
     return counts[key.scope].failures
 
 
 async def test_concurrent_attempts_are_all_counted_each_with_its_own_number(
-    committed_key: CounterKey,
+    database: Database, committed_key: CounterKey
 ) -> None:
-    numbers = await asyncio.gather(*(count_in_own_transaction(committed_key) for _ in range(8)))
+    counts = (count_in_own_transaction(database, committed_key) for _ in range(8))
+    numbers = await asyncio.gather(*counts)
 
     assert sorted(numbers) == list(range(1, 9))
 
@@ -132,9 +133,10 @@ async def backend_waits_for_a_lock(session: AsyncSession, pid: int) -> bool:
 
 
 async def test_a_count_waits_for_a_concurrent_one_and_then_adds_to_it(
-    committed_key: CounterKey,
+    database: Database, committed_key: CounterKey
 ) -> None:
-    async with unit_of_work() as holder, unit_of_work() as waiter, unit_of_work() as observer:
+    own = database.unit_of_work
+    async with own() as holder, own() as waiter, own() as observer:
         first = await LoginFailureRepository(holder).add_one([committed_key])
         waiter_pid = await waiter.scalar(text("SELECT pg_backend_pid()"))
         second = asyncio.create_task(LoginFailureRepository(waiter).add_one([committed_key]))

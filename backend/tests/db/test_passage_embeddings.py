@@ -122,19 +122,6 @@ async def test_what_lacks_a_vector_is_listed_per_model_in_id_order_and_counted(
     assert ids[0] not in everywhere
 
 
-async def test_deleting_a_model_leaves_the_others(session: AsyncSession) -> None:
-    user = await make_user(session)
-    (passage,) = await passage_ids(session, await make_transcript(session, user), 1)
-    vectors = PassageEmbeddingRepository(session)
-    await vectors.store_many("old-model", [(passage, [1.0, 0.0])])
-    await vectors.store_many("new-model", [(passage, [0.0, 1.0, 0.0])])
-
-    assert await vectors.delete_model("old-model") == 1
-
-    assert await stored_vectors(session, "old-model") == {}
-    assert set(await stored_vectors(session, "new-model")) == {passage}
-
-
 @pytest.mark.parametrize("indexed", [False, True])
 async def test_another_users_passage_is_never_returned_however_close(
     session: AsyncSession, indexed: bool
@@ -340,7 +327,9 @@ async def test_the_configured_models_index_is_prepared_in_the_background(
 ) -> None:
     provider = HashingEmbedder("prepared-model", 24)
 
-    await prepare_index_in_background(Embedder(get_settings(), factory=lambda _: provider))
+    embedder = Embedder(get_settings(), factory=lambda _: provider)
+
+    await prepare_index_in_background(embedder, own_engine)
 
     assert await index_validity(own_engine, vector_index_name("prepared-model", 24)) is True
 
@@ -351,7 +340,7 @@ async def test_no_index_is_built_through_pgbouncer(
     provider = HashingEmbedder("pooled-model", 24)
     settings = get_settings().model_copy(update={"db_pgbouncer": True})
 
-    await prepare_index_in_background(Embedder(settings, factory=lambda _: provider))
+    await prepare_index_in_background(Embedder(settings, factory=lambda _: provider), own_engine)
 
     assert await index_validity(own_engine, vector_index_name("pooled-model", 24)) is None
     assert any("not built through PgBouncer" in r.getMessage() for r in caplog.records)
@@ -361,12 +350,12 @@ async def test_no_index_is_built_through_pgbouncer(
     ("failure", "level"), [(EmbeddingError("HTTP 503"), "WARNING"), (OSError("no model"), "ERROR")]
 )
 async def test_a_failure_to_prepare_is_reported_not_raised(
-    failure: Exception, level: str, caplog: pytest.LogCaptureFixture
+    failure: Exception, level: str, caplog: pytest.LogCaptureFixture, own_engine: AsyncEngine
 ) -> None:
     def failing_factory(_: Settings) -> HashingEmbedder:
         raise failure
 
-    await prepare_index_in_background(Embedder(get_settings(), factory=failing_factory))
+    await prepare_index_in_background(Embedder(get_settings(), factory=failing_factory), own_engine)
 
     (record,) = [r for r in caplog.records if "vector index is not ready" in r.getMessage()]
     assert record.levelname == level

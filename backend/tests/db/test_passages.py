@@ -3,8 +3,8 @@ chunks stored before passages existed (the backfill), and then given their vecto
 
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings, get_settings
 from app.db.models import Chunk, Passage, PassageEmbedding, Transcript, User
 from app.db.repositories import ChunkRepository, PassageEmbeddingRepository
+from app.db.session import UnitOfWork, committed
 from app.services.chunking import Segment
 from app.services.passage_embeddings import Embedder
 from app.services.retrieval import SearchMode, embed_question, retrieve
@@ -74,7 +75,7 @@ def as_tuples(grouped: dict[uuid.UUID, list[Passage]]) -> dict[uuid.UUID, list[t
 
 
 async def chunks_of(session: AsyncSession, transcript: Transcript) -> list[Chunk]:
-    return list(await ChunkRepository(session).list_by_transcript(transcript.id))
+    return (await ChunkRepository(session).page_for_transcript(transcript.id)).rows
 
 
 async def test_a_timed_transcript_is_stored_with_passages_inside_its_chunks(
@@ -146,21 +147,9 @@ async def count(session: AsyncSession, model: type[Any], *where: Any) -> int:
     return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
-def savepoint_unit_of_work(
-    session: AsyncSession,
-) -> Callable[[], AbstractAsyncContextManager[AsyncSession]]:
+def savepoint_unit_of_work(session: AsyncSession) -> UnitOfWork:
     """get_db()'s contract on the test's session: commit (a savepoint) on success."""
-
-    @asynccontextmanager
-    async def unit_of_work() -> AsyncIterator[AsyncSession]:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-
-    return unit_of_work
+    return lambda: committed(session)
 
 
 async def test_chunks_without_passages_are_cut_again_and_then_embedded(

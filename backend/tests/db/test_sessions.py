@@ -8,29 +8,17 @@ from app.db.repositories import SessionRepository, UserRepository
 from tests.factories import in_hours, make_user
 
 
-async def test_create_and_get_by_token(session: AsyncSession) -> None:
+async def test_expired_session_is_not_honoured_and_is_purged(session: AsyncSession) -> None:
     user = await make_user(session)
-    sessions = SessionRepository(session)
-    created = await sessions.create(user_id=user.id, token_hash="a" * 64, expires_at=in_hours(1))
-
-    found = await sessions.get_by_token("a" * 64)
-
-    assert found is created
-    assert found.user_id == user.id
-    assert await sessions.get_by_token("b" * 64) is None
-
-
-async def test_expired_session_is_not_returned_and_is_purged(session: AsyncSession) -> None:
-    user = await make_user(session)
-    sessions = SessionRepository(session)
+    sessions, users = SessionRepository(session), UserRepository(session)
     await sessions.create(user_id=user.id, token_hash="old", expires_at=in_hours(-1))
     await sessions.create(user_id=user.id, token_hash="older", expires_at=in_hours(-48))
-    live = await sessions.create(user_id=user.id, token_hash="live", expires_at=in_hours(1))
+    await sessions.create(user_id=user.id, token_hash="live", expires_at=in_hours(1))
 
-    assert await sessions.get_by_token("old") is None
+    assert await users.get_by_session_token("old") is None
     assert await sessions.delete_expired() == 2
     assert await sessions.delete_expired() == 0
-    assert await sessions.get_by_token("live") is live
+    assert await users.get_by_session_token("live") is user
 
 
 async def test_token_hash_is_unique(session: AsyncSession) -> None:
@@ -56,7 +44,7 @@ async def test_delete_by_token_revokes(session: AsyncSession) -> None:
 
     assert await sessions.delete_by_token("revoke-me") is True
     assert await sessions.delete_by_token("revoke-me") is False
-    assert await sessions.get_by_token("revoke-me") is None
+    assert await UserRepository(session).get_by_session_token("revoke-me") is None
 
 
 async def test_the_user_behind_a_live_token_in_one_lookup(session: AsyncSession) -> None:

@@ -10,7 +10,7 @@ from tests.factories import make_user
 async def make_builtin(
     session: AsyncSession, template_type: str, name: str, *, default: bool
 ) -> Template:
-    return await TemplateRepository(session).create_template(
+    return await TemplateRepository(session).create(
         user_id=None,
         template_type=template_type,
         template_name=name,
@@ -35,7 +35,7 @@ async def test_users_default_wins_over_the_builtin(session: AsyncSession) -> Non
     user, other = await make_user(session), await make_user(session)
     templates = TemplateRepository(session)
     builtin = await templates.get_template(other.id, "linkedin")
-    own = await templates.create_template(
+    own = await templates.create(
         user_id=user.id,
         template_type="linkedin",
         template_name="mine",
@@ -52,7 +52,7 @@ async def test_users_default_wins_over_the_builtin(session: AsyncSession) -> Non
 async def test_a_non_default_template_is_not_picked(session: AsyncSession) -> None:
     user = await make_user(session)
     templates = TemplateRepository(session)
-    await templates.create_template(
+    await templates.create(
         user_id=user.id, template_type="email", template_name="draft", template_content="x"
     )
     picked = await templates.get_template(user.id, "email")
@@ -63,7 +63,7 @@ async def test_a_non_default_template_is_not_picked(session: AsyncSession) -> No
 async def test_make_default_moves_the_default(session: AsyncSession) -> None:
     user = await make_user(session)
     templates = TemplateRepository(session)
-    first = await templates.create_template(
+    first = await templates.create(
         user_id=user.id,
         template_type="blog",
         template_name="a",
@@ -71,7 +71,7 @@ async def test_make_default_moves_the_default(session: AsyncSession) -> None:
         is_default=True,
     )
     first_id = first.id
-    second = await templates.create_template(
+    second = await templates.create(
         user_id=user.id, template_type="blog", template_name="b", template_content="y"
     )
 
@@ -87,20 +87,20 @@ async def test_make_default_moves_the_default(session: AsyncSession) -> None:
 async def test_list_for_user_shows_own_then_builtins_never_others(session: AsyncSession) -> None:
     user, other = await make_user(session), await make_user(session)
     templates = TemplateRepository(session)
-    await templates.create_template(
+    await templates.create(
         user_id=user.id, template_type="twitter", template_name="mine", template_content="x"
     )
-    await templates.create_template(
+    await templates.create(
         user_id=other.id, template_type="twitter", template_name="theirs", template_content="x"
     )
 
-    listed = await templates.list_for_user(user.id, "twitter")
+    listed = (await templates.page_for_user(user.id, template_type="twitter")).rows
 
     assert [(t.template_name, t.user_id) for t in listed] == [
         ("mine", user.id),
         ("Built-in twitter", None),
     ]
-    assert await templates.count_for_user(user.id) == 1 + len(TEMPLATE_TYPES)
+    assert (await templates.page_for_user(user.id)).total == 1 + len(TEMPLATE_TYPES)
     assert await templates.get_visible(listed[0].id, other.id) is None
     assert await templates.get_visible(listed[1].id, other.id) is listed[1]
 
@@ -108,7 +108,7 @@ async def test_list_for_user_shows_own_then_builtins_never_others(session: Async
 async def test_at_most_one_default_per_owner_and_type(session: AsyncSession) -> None:
     user = await make_user(session)
     templates = TemplateRepository(session)
-    await templates.create_template(
+    await templates.create(
         user_id=user.id,
         template_type="blog",
         template_name="one",
@@ -116,7 +116,7 @@ async def test_at_most_one_default_per_owner_and_type(session: AsyncSession) -> 
         is_default=True,
     )
     with pytest.raises(ConflictError) as caught:
-        await templates.create_template(
+        await templates.create(
             user_id=user.id,
             template_type="blog",
             template_name="two",
@@ -137,7 +137,7 @@ async def test_defaults_of_other_owners_or_types_do_not_clash(session: AsyncSess
     templates = TemplateRepository(session)
     for user in (first, second):
         for template_type in ("blog", "email"):
-            await templates.create_template(
+            await templates.create(
                 user_id=user.id,
                 template_type=template_type,
                 template_name="default",
@@ -150,14 +150,14 @@ async def test_defaults_of_other_owners_or_types_do_not_clash(session: AsyncSess
 async def test_template_names_are_unique_per_owner_and_type(session: AsyncSession) -> None:
     user = await make_user(session)
     templates = TemplateRepository(session)
-    await templates.create_template(
+    await templates.create(
         user_id=user.id, template_type="blog", template_name="same", template_content="x"
     )
-    await templates.create_template(
+    await templates.create(
         user_id=user.id, template_type="email", template_name="same", template_content="x"
     )
     with pytest.raises(ConflictError, match="same"):
-        await templates.create_template(
+        await templates.create(
             user_id=user.id, template_type="blog", template_name="same", template_content="y"
         )
 
@@ -170,7 +170,7 @@ async def test_builtin_names_are_unique_too(session: AsyncSession) -> None:
 
 async def test_unknown_template_type_is_refused(session: AsyncSession) -> None:
     with pytest.raises(InvalidValueError, match="ck_templates_template_type_allowed"):
-        await TemplateRepository(session).create_template(
+        await TemplateRepository(session).create(
             user_id=None, template_type="tiktok", template_name="x", template_content="x"
         )
 

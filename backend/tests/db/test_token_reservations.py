@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from app.core.config import Settings, get_settings
 from app.db.models import LimitedAction, TokenReservation, User
 from app.db.repositories import UsageRepository, UserRepository
-from app.db.session import unit_of_work
+from app.db.session import Database
 from app.services.usage_limits import LimitReachedError, admit, release_tokens, token_budget
-from tests.factories import unique_email
+from tests.factories import make_user
 
 
 def with_room_for(answers: int) -> Settings:
@@ -23,20 +23,18 @@ def with_room_for(answers: int) -> Settings:
 
 
 @pytest.fixture
-async def committed_user(database_url: str) -> AsyncIterator[User]:
-    async with unit_of_work() as session:
-        user = await UserRepository(session).create(
-            email=unique_email(), password_hash="argon2-hash-placeholder"
-        )
+async def committed_user(database: Database) -> AsyncIterator[User]:
+    async with database.unit_of_work() as session:
+        user = await make_user(session)
     yield user
-    async with unit_of_work() as session:
+    async with database.unit_of_work() as session:
         await UserRepository(session).delete(user.id)
 
 
-async def admitted(user: User, settings: Settings) -> bool:
+async def admitted(database: Database, user: User, settings: Settings) -> bool:
     """True when admitted; False when the daily tokens refused it."""
     try:
-        async with unit_of_work() as session:
+        async with database.unit_of_work() as session:
             await admit(session, user.id, LimitedAction.ASK, settings)
     except LimitReachedError as refused:
         if refused.name != "tokens_per_day":
@@ -45,29 +43,33 @@ async def admitted(user: User, settings: Settings) -> bool:
     return True
 
 
-async def reservations(user: User) -> int:
-    async with unit_of_work() as session:
+async def reservations(database: Database, user: User) -> int:
+    async with database.unit_of_work() as session:
         statement = select(func.count()).where(TokenReservation.user_id == user.id)
         return int((await session.execute(statement)).scalar_one())
 
 
-async def test_answers_started_together_fit_under_the_limit(committed_user: User) -> None:
+async def test_answers_started_together_fit_under_the_limit(
+    database: Database, committed_user: User
+) -> None:
     settings = with_room_for(2)
 
-    outcomes = await asyncio.gather(*(admitted(committed_user, settings) for _ in range(6)))
+    outcomes = await asyncio.gather(
+        *(admitted(database, committed_user, settings) for _ in range(6))
+    )
 
     assert sorted(outcomes) == [False] * 4 + [True] * 2
-    assert await reservations(committed_user) == 2
+    assert await reservations(database, committed_user) == 2
 
 
 async def test_a_reservation_is_taken_back_when_the_answer_records_its_usage(
-    committed_user: User,
+    database: Database, committed_user: User
 ) -> None:
     settings = with_room_for(1)
-    assert await admitted(committed_user, settings)
-    assert not await admitted(committed_user, settings)
+    assert await admitted(database, committed_user, settings)
+    assert not await admitted(database, committed_user, settings)
 
-    async with unit_of_work() as session:
+    async with database.unit_of_work() as session:
         await UsageRepository(session).record(
             user_id=committed_user.id,
             kind="chat",
@@ -78,5 +80,7 @@ async def test_a_reservation_is_taken_back_when_the_answer_records_its_usage(
         )
         await release_tokens(session, committed_user.id)
 
-    assert await reservations(committed_user) == 0
-    assert await admitted(committed_user, settings)  # 120 used, far below one answer's budget
+    assert await reservations(database, committed_user) == 0
+    assert await admitted(
+        database, committed_user, settings
+    )  # 120 used, far below one answer's budget

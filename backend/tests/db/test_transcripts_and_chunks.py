@@ -45,18 +45,38 @@ async def test_two_users_may_ingest_the_same_video(session: AsyncSession) -> Non
     assert await transcripts.get_by_video_id(second.id, "sharedVideo") is theirs
 
 
-async def test_list_by_user_only_lists_own_transcripts(session: AsyncSession) -> None:
+async def test_page_for_user_only_lists_own_transcripts(session: AsyncSession) -> None:
     user, other = await make_user(session), await make_user(session)
     for i in range(3):
         await make_transcript(session, user, f"video{i}")
     await make_transcript(session, other, "video9")
     transcripts = TranscriptRepository(session)
 
-    listed = await transcripts.list_by_user(user.id, limit=2)
+    page = await transcripts.page_for_user(user.id, limit=2)
 
-    assert len(listed) == 2
-    assert {t.user_id for t in listed} == {user.id}
-    assert await transcripts.count_by_user(user.id) == 3
+    assert len(page.rows) == 2
+    assert {t.user_id for t in page.rows} == {user.id}
+    assert page.total == 3
+
+
+async def test_pages_follow_on_and_tell_the_total_counted_or_not(session: AsyncSession) -> None:
+    """A short page tells the total itself; a full one, or an empty one past the end, counts."""
+    user = await make_user(session)
+    for i in range(5):
+        await make_transcript(session, user, f"paged{i}")
+    transcripts = TranscriptRepository(session)
+
+    pages = [await transcripts.page_for_user(user.id, limit=2, offset=at) for at in (0, 2, 4, 6)]
+
+    assert [len(page.rows) for page in pages] == [2, 2, 1, 0]
+    assert [page.total for page in pages] == [5, 5, 5, 5]
+    assert len({t.id for page in pages for t in page.rows}) == 5
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (1001, 0), (10, -1)])
+async def test_bad_page_bounds_are_refused(session: AsyncSession, limit: int, offset: int) -> None:
+    with pytest.raises(ValueError, match=r"limit|offset"):
+        await TranscriptRepository(session).page_for_user(uuid.uuid4(), limit=limit, offset=offset)
 
 
 async def test_create_many_stores_a_batch_in_order(session: AsyncSession) -> None:
@@ -69,7 +89,7 @@ async def test_create_many_stores_a_batch_in_order(session: AsyncSession) -> Non
     )
 
     session.expunge_all()
-    listed = await chunks.list_by_transcript(transcript_id)
+    listed = (await chunks.page_for_transcript(transcript_id)).rows
     assert [c.id for c in listed] == created  # the ids, in input (here chunk_index) order
     assert all(c.created_at is not None for c in listed)
     assert [c.chunk_text for c in listed] == [f"text {i} — ünïcode" for i in range(25)]
@@ -97,14 +117,15 @@ async def test_create_many_is_one_statement(session: AsyncSession) -> None:
     assert len(inserts) == 1
 
 
-async def test_list_by_transcript_orders_by_chunk_index(session: AsyncSession) -> None:
+async def test_page_for_transcript_orders_by_chunk_index(session: AsyncSession) -> None:
     transcript = await make_transcript(session, await make_user(session))
     chunks = ChunkRepository(session)
     await chunks.create_many([new_chunk(transcript, i) for i in (4, 0, 3, 1, 2)])
 
-    page = await chunks.list_by_transcript(transcript.id, limit=3, offset=1)
+    page = await chunks.page_for_transcript(transcript.id, limit=3, offset=1)
 
-    assert [c.chunk_index for c in page] == [1, 2, 3]
+    assert [c.chunk_index for c in page.rows] == [1, 2, 3]
+    assert page.total == 5
 
 
 async def test_repeated_chunk_index_conflicts_and_writes_nothing(session: AsyncSession) -> None:
@@ -117,7 +138,7 @@ async def test_repeated_chunk_index_conflicts_and_writes_nothing(session: AsyncS
         await chunks.create_many(batch)
     await session.rollback()
 
-    assert await chunks.list_by_transcript(transcript_id) == []
+    assert (await chunks.page_for_transcript(transcript_id)).rows == []
 
 
 async def test_chunks_for_unknown_transcript_are_not_found(session: AsyncSession) -> None:
@@ -134,37 +155,12 @@ async def test_chunks_for_unknown_transcript_are_not_found(session: AsyncSession
         await ChunkRepository(session).create_many([stray])
 
 
-async def test_get_by_ids_keeps_input_order_and_owner_scope(session: AsyncSession) -> None:
-    user, other = await make_user(session), await make_user(session)
-    mine = await make_transcript(session, user, "mine0000001", chunks=3)
-    theirs = await make_transcript(session, other, "their000001", chunks=1)
-    chunks = ChunkRepository(session)
-    my_chunks = list(await chunks.list_by_transcript(mine.id))
-    their_chunk = (await chunks.list_by_transcript(theirs.id))[0]
-    wanted = [my_chunks[2].id, their_chunk.id, uuid.uuid4(), my_chunks[0].id]
-
-    assert [c.id for c in await chunks.get_by_ids(wanted)] == [
-        my_chunks[2].id,
-        their_chunk.id,
-        my_chunks[0].id,
-    ]
-    assert [c.id for c in await chunks.get_by_ids(wanted, user_id=user.id)] == [
-        my_chunks[2].id,
-        my_chunks[0].id,
-    ]
-    assert await chunks.get_by_ids([]) == []
-
-
-async def test_delete_by_transcript_counts_and_deleting_transcript_cascades(
-    session: AsyncSession,
-) -> None:
+async def test_deleting_a_transcript_deletes_its_chunks(session: AsyncSession) -> None:
     user = await make_user(session)
-    first = await make_transcript(session, user, "first000001", chunks=4)
-    second = await make_transcript(session, user, "second00001", chunks=2)
+    kept = await make_transcript(session, user, "first000001", chunks=4)
+    deleted = await make_transcript(session, user, "second00001", chunks=2)
     chunks = ChunkRepository(session)
 
-    assert await chunks.delete_by_transcript(first.id) == 4
-    assert await chunks.delete_by_transcript(first.id) == 0
-
-    assert await TranscriptRepository(session).delete(second.id) is True
-    assert await chunks.list_by_transcript(second.id) == []
+    assert await TranscriptRepository(session).delete(deleted.id) is True
+    assert (await chunks.page_for_transcript(deleted.id)).rows == []
+    assert (await chunks.page_for_transcript(kept.id)).total == 4

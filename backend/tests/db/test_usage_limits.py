@@ -18,9 +18,9 @@ from app.db.repositories import (
     UserLimitRepository,
     UserRepository,
 )
-from app.db.session import unit_of_work
+from app.db.session import Database
 from app.services.usage_limits import LimitReachedError, admit
-from tests.factories import let_usage_counters_age, make_user, unique_email
+from tests.factories import let_usage_counters_age, make_user
 
 ASK, DRAFT = LimitedAction.ASK, LimitedAction.DRAFT
 MINUTE = timedelta(minutes=1)
@@ -28,11 +28,11 @@ MINUTE = timedelta(minutes=1)
 LONG = timedelta(days=3650)
 
 
-async def test_count_one_admits_up_to_the_limit_and_no_further(session: AsyncSession) -> None:
+async def test_counting_admits_up_to_the_limit_and_no_further(session: AsyncSession) -> None:
     user = await make_user(session)
     counters = UsageCounterRepository(session)
 
-    outcomes = [await counters.count_one(user.id, ASK, LONG, 3) for _ in range(5)]
+    outcomes = [await counters.count_many(user.id, ASK, LONG, 3, 1) for _ in range(5)]
 
     assert [o.admitted for o in outcomes] == [True, True, True, False, False]
     assert [o.counter.used for o in outcomes] == [1, 2, 3, 3, 3]  # a refusal is not counted
@@ -45,8 +45,8 @@ async def test_no_limit_still_counts_and_actions_count_apart(session: AsyncSessi
     counters = UsageCounterRepository(session)
 
     for _ in range(4):
-        assert (await counters.count_one(user.id, ASK, LONG, None)).admitted
-    draft = await counters.count_one(user.id, DRAFT, LONG, 1)
+        assert (await counters.count_many(user.id, ASK, LONG, None, 1)).admitted
+    draft = await counters.count_many(user.id, DRAFT, LONG, 1, 1)
 
     assert draft.admitted
     assert draft.counter.used == 1
@@ -57,11 +57,11 @@ async def test_no_limit_still_counts_and_actions_count_apart(session: AsyncSessi
 async def test_a_window_that_has_ended_starts_again_at_one(session: AsyncSession) -> None:
     user = await make_user(session)
     counters = UsageCounterRepository(session)
-    first = await counters.count_one(user.id, ASK, MINUTE, 1)
-    assert not (await counters.count_one(user.id, ASK, MINUTE, 1)).admitted
+    first = await counters.count_many(user.id, ASK, MINUTE, 1, 1)
+    assert not (await counters.count_many(user.id, ASK, MINUTE, 1, 1)).admitted
 
     await let_usage_counters_age(session, MINUTE)
-    again = await counters.count_one(user.id, ASK, MINUTE, 1)
+    again = await counters.count_many(user.id, ASK, MINUTE, 1, 1)
 
     assert again.admitted
     assert again.counter.used == 1
@@ -151,27 +151,25 @@ async def test_an_override_is_replaced_whole_and_refuses_negative_limits(
 
 
 @pytest.fixture
-async def committed_user(database_url: str) -> AsyncIterator[User]:
-    async with unit_of_work() as session:
-        user = await UserRepository(session).create(
-            email=unique_email(), password_hash="argon2-hash-placeholder"
-        )
+async def committed_user(database: Database) -> AsyncIterator[User]:
+    async with database.unit_of_work() as session:
+        user = await make_user(session)
     yield user
-    async with unit_of_work() as session:
+    async with database.unit_of_work() as session:
         await UserRepository(session).delete(user.id)  # its counters go with it
 
 
-async def count_in_own_transaction(user: User, limit: int) -> bool:
-    async with unit_of_work() as session:
-        outcome = await UsageCounterRepository(session).count_one(user.id, ASK, LONG, limit)
+async def count_in_own_transaction(database: Database, user: User, limit: int) -> bool:
+    async with database.unit_of_work() as session:
+        outcome = await UsageCounterRepository(session).count_many(user.id, ASK, LONG, limit, 1)
     return outcome.admitted
 
 
 async def test_concurrent_requests_at_the_limit_let_exactly_the_limit_through(
-    committed_user: User,
+    database: Database, committed_user: User
 ) -> None:
     outcomes = await asyncio.gather(
-        *(count_in_own_transaction(committed_user, 3) for _ in range(8))
+        *(count_in_own_transaction(database, committed_user, 3) for _ in range(8))
     )
 
     assert sorted(outcomes) == [False] * 5 + [True] * 3
@@ -184,13 +182,14 @@ async def backend_waits_for_a_lock(session: AsyncSession, pid: int) -> bool:
 
 
 async def test_a_second_session_waits_for_the_first_and_is_refused_at_the_limit(
-    committed_user: User,
+    database: Database, committed_user: User
 ) -> None:
-    async with unit_of_work() as first, unit_of_work() as second, unit_of_work() as observer:
-        taken = await UsageCounterRepository(first).count_one(committed_user.id, ASK, LONG, 1)
+    own = database.unit_of_work
+    async with own() as first, own() as second, own() as observer:
+        taken = await UsageCounterRepository(first).count_many(committed_user.id, ASK, LONG, 1, 1)
         second_pid = await second.scalar(text("SELECT pg_backend_pid()"))
         racing = asyncio.create_task(
-            UsageCounterRepository(second).count_one(committed_user.id, ASK, LONG, 1)
+            UsageCounterRepository(second).count_many(committed_user.id, ASK, LONG, 1, 1)
         )
         for _ in range(500):  # up to 10 s for the second to reach the row lock
             if await backend_waits_for_a_lock(observer, second_pid):
@@ -205,19 +204,22 @@ async def test_a_second_session_waits_for_the_first_and_is_refused_at_the_limit(
         assert not (await racing).admitted
 
 
-async def admit_in_own_transaction(user: User) -> LimitReachedError | None:
+async def admit_in_own_transaction(database: Database, user: User) -> LimitReachedError | None:
     """None when admitted, else the refusal."""
     settings = get_settings().model_copy(update={"limit_asks_per_minute": 2})
     try:
-        async with unit_of_work() as session:
+        async with database.unit_of_work() as session:
             await admit(session, user.id, ASK, settings)
     except LimitReachedError as refused:
         return refused
     return None
 
 
-async def test_admit_shares_the_limit_between_concurrent_sessions(committed_user: User) -> None:
-    outcomes = await asyncio.gather(*(admit_in_own_transaction(committed_user) for _ in range(6)))
+async def test_admit_shares_the_limit_between_concurrent_sessions(
+    database: Database, committed_user: User
+) -> None:
+    admissions = (admit_in_own_transaction(database, committed_user) for _ in range(6))
+    outcomes = await asyncio.gather(*admissions)
 
     refusals = [outcome for outcome in outcomes if outcome is not None]
     assert len(refusals) == 4

@@ -10,7 +10,7 @@ from tests.factories import make_user
 
 async def test_create_then_get_by_id_and_email(session: AsyncSession) -> None:
     users = UserRepository(session)
-    user = await users.create(email="  Ada@Example.COM ", password_hash="hash")
+    user = await make_user(session, "  Ada@Example.COM ")
 
     assert user.id is not None
     assert user.email == "ada@example.com"
@@ -39,12 +39,12 @@ async def test_create_unless_taken_inserts_once_and_leaves_a_taken_email_alone(
     assert stored.password_hash == "first"
 
 
-async def test_duplicate_email_is_a_conflict_naming_the_value(session: AsyncSession) -> None:
-    users = UserRepository(session)
-    await users.create(email="dup@example.com", password_hash="h")
+async def test_a_taken_email_is_a_conflict_naming_the_value(session: AsyncSession) -> None:
+    await make_user(session, "dup@example.com")
+    other = await make_user(session)
 
     with pytest.raises(ConflictError) as caught:
-        await users.create(email="DUP@example.com", password_hash="h")
+        await UserRepository(session).update(other.id, email="dup@example.com")
 
     assert caught.value.table == "users"
     assert caught.value.fields == {"email": "dup@example.com"}
@@ -56,7 +56,7 @@ async def test_malformed_email_is_refused_by_the_database(
     session: AsyncSession, email: str
 ) -> None:
     with pytest.raises(InvalidValueError) as caught:
-        await UserRepository(session).create(email=email, password_hash="h")
+        await UserRepository(session).create_unless_taken(email=email, password_hash="h")
     assert caught.value.constraint == "ck_users_email_format"
 
 
@@ -83,7 +83,9 @@ async def test_update_of_missing_row_or_unknown_column(session: AsyncSession) ->
 
 async def test_too_long_email_is_invalid_not_a_crash(session: AsyncSession) -> None:
     with pytest.raises(InvalidValueError, match="too long"):
-        await UserRepository(session).create(email="a" * 250 + "@example.com", password_hash="h")
+        await UserRepository(session).create_unless_taken(
+            email="a" * 250 + "@example.com", password_hash="h"
+        )
 
 
 async def test_delete_reports_whether_a_row_went(session: AsyncSession) -> None:
@@ -92,22 +94,3 @@ async def test_delete_reports_whether_a_row_went(session: AsyncSession) -> None:
     assert await users.delete(user.id) is True
     assert await users.delete(user.id) is False
     assert await users.get_by_id(user.id) is None
-
-
-async def test_paginated_list_and_count(session: AsyncSession) -> None:
-    users = UserRepository(session)
-    created = [await make_user(session, f"page{i}@example.com") for i in range(5)]
-    emails = [u.email for u in created]
-    in_page = UserRepository.model.email.in_(emails)
-
-    first = await users.list(in_page, order_by=[UserRepository.model.email], limit=2)
-    rest = await users.list(in_page, order_by=[UserRepository.model.email], limit=10, offset=2)
-
-    assert [u.email for u in list(first) + list(rest)] == sorted(emails)
-    assert await users.count(in_page) == 5
-
-
-@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (1001, 0), (10, -1)])
-async def test_bad_page_bounds_are_refused(session: AsyncSession, limit: int, offset: int) -> None:
-    with pytest.raises(ValueError, match=r"limit|offset"):
-        await UserRepository(session).list(limit=limit, offset=offset)

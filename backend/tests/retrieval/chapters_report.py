@@ -3,7 +3,7 @@
     python -m tests.retrieval.chapters_report [--vectors tfidf|embedding]
 
 For each talk: its captions are cut into chunks and passages exactly as when stored, the
-chapters are found (app/services/chapter_finding.py), and each marked change counts as found
+chapters are found (app/services/chapters/finding.py), and each marked change counts as found
 when a computed chapter starts within 60 s of it. Precision is the share of computed starts
 within 60 s of a marked change. Reported per split: tune on `tuning`, report `test`.
 """
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.core.config import get_settings
-from app.services.chapter_finding import Block, outline
 from app.services.chapters import blocks_of_passages
+from app.services.chapters.finding import Block, outline
 from app.services.embeddings.factory import offline_provider
 from app.services.transcripts import ChunkOptions, prepare_text
 from testkit.corpus import TALKS_DIR, load_talks

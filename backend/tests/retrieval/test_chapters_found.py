@@ -3,7 +3,7 @@ alone here; `python -m tests.retrieval.chapters_report` reports with embeddings 
 
 import json
 
-from app.services.chapter_finding import outline
+from app.services.chapters.finding import outline
 from testkit.corpus import TALKS_DIR, load_talks
 from tests.retrieval.chapters_report import score, summed, talk_blocks
 

@@ -2,8 +2,8 @@
 chapters from its description."""
 
 from app.db.repositories import OutlinePassage
-from app.services.chapter_finding import Block, outline, parse_description_chapters
 from app.services.chapters import blocks_and_vectors
+from app.services.chapters.finding import Block, outline, parse_description_chapters
 
 BREAD = (
     "The sourdough starter needs flour and water; feed the starter, knead the dough, bake the loaf."

@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from app.core.config import get_settings
-from app.services.ingest_worker import IngestWorker, UnitOfWork, pause_after
+from app.db.session import UnitOfWork
+from app.services.ingest_worker import IngestWorker, pause_after
 from app.services.youtube_fetcher import YouTubeFetcher
 
 UNREACHABLE = "postgresql+asyncpg://someone@/app?host=/nonexistent/socket-folder"

@@ -40,9 +40,8 @@ async def list_api_keys(
     user: CurrentUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[ApiKeyPublic]:
     """The caller's keys, newest first, prefixes only."""
-    keys = ApiKeyRepository(session)
-    items = await keys.list_by_user(user.id, limit, offset)
-    return page_of(ApiKeyPublic, items, await keys.count_by_user(user.id), limit, offset)
+    page = await ApiKeyRepository(session).page_for_user(user.id, limit=limit, offset=offset)
+    return page_of(ApiKeyPublic, page)
 
 
 @router.delete(

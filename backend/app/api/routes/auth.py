@@ -84,23 +84,13 @@ async def register(
     check_password_rules(password, settings)
     invitation_token = body.invitation.get_secret_value() if body.invitation else None
     email = normalise_email(str(body.email))
-    try:
-        signup.check_mode(settings, invitation_token)
-        await signup.count_signup(settings, unit_of_work, client_host(request))
-        invitation = (
-            None
-            if invitation_token is None
-            else await signup.take_invitation(session, invitation_token, email)
-        )
-    except signup.SignupRefusedError as refused:
-        raise ApiError(403, refused.code, refused.message) from None
-    except signup.SignupThrottledError as throttled:
-        raise ApiError(
-            429,
-            "too_many_requests",
-            f"Too many sign-ups from this address. Try again in {throttled.retry_after} seconds.",
-            headers={"Retry-After": str(throttled.retry_after)},
-        ) from None
+    signup.check_mode(settings, invitation_token)
+    await signup.count_signup(settings, unit_of_work, client_host(request))
+    invitation = (
+        None
+        if invitation_token is None
+        else await signup.take_invitation(session, invitation_token, email)
+    )
     created = await UserRepository(session).create_unless_taken(
         email=email, password_hash=await hash_password(password)
     )

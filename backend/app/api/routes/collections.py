@@ -13,7 +13,8 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep, UnitOfWorkDep
-from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
+from app.api.errors import ApiError, ErrorDetail, error_responses
+from app.api.owned import OwnedCollection, collection_of
 from app.api.schemas.collections import (
     CollectionCreate,
     CollectionDetail,
@@ -23,13 +24,12 @@ from app.api.schemas.collections import (
     ProgressPublic,
     RefreshResult,
 )
-from app.api.schemas.common import Limit, Offset, Page
+from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.core.config import Settings
-from app.db.models import Collection, User
+from app.db.models import Collection
 from app.db.repositories import CollectionRepository, TranscriptRepository
 from app.services import collections
 from app.services.ingest_worker import wake_workers
-from app.services.youtube_failures import FetchError
 from app.services.youtube_listing import (
     CollectionLink,
     CollectionLister,
@@ -50,13 +50,6 @@ def video_lister(request: Request) -> CollectionLister:
     """The app's lister (yt-dlp's; tests give one that answers from replayed pages)."""
     lister: CollectionLister = request.app.state.video_lister
     return lister
-
-
-async def owned_collection(session: AsyncSession, collection_id: UUID, user: User) -> Collection:
-    collection = await CollectionRepository(session).get_for_user(collection_id, user.id)
-    if collection is None:
-        raise not_found("Collection", collection_id)
-    return collection
 
 
 def public(collection: Collection, progress: collections.Progress) -> CollectionPublic:
@@ -98,21 +91,12 @@ def bad_link(error: ValueError) -> ApiError:
     return ApiError(422, "validation_error", f"The link is not usable: {error}", details=[detail_])
 
 
-def listing_failed(error: FetchError) -> ApiError:
-    if not error.transient:
-        detail_ = ErrorDetail(field="body.url", message=error.reason, type=error.code)
-        return ApiError(422, "validation_error", error.message, details=[detail_])
-    return ApiError(502, "bad_gateway", f"YouTube could not list the videos: {error.reason}.")
-
-
 async def list_source(
     lister: CollectionLister, link: CollectionLink, settings: Settings
 ) -> Listing:
-    """The source's videos, listed off the event loop (yt-dlp blocks)."""
-    try:
-        return await asyncio.to_thread(lister.list_videos, link, settings.collection_max_videos)
-    except FetchError as error:
-        raise listing_failed(error) from error
+    """The source's videos, listed off the event loop (yt-dlp blocks); FetchError when YouTube
+    will not list them (app/api/errors.py answers it)."""
+    return await asyncio.to_thread(lister.list_videos, link, settings.collection_max_videos)
 
 
 async def add_and_queue(
@@ -191,22 +175,22 @@ async def list_collections(
     offset: Offset = 0,
 ) -> Page[CollectionPublic]:
     """Your collections, newest first, each with its progress."""
-    repository = CollectionRepository(session)
-    rows = await repository.list_by_user(user.id, limit, offset)
-    items = [public(row, await collections.progress(session, row.id, settings)) for row in rows]
-    total = await repository.count_by_user(user.id)
-    return Page[CollectionPublic](items=items, total=total, limit=limit, offset=offset)
+    page = await CollectionRepository(session).page_for_user(user.id, limit=limit, offset=offset)
+    items = [
+        public(collection, await collections.progress(session, collection.id, settings))
+        for collection in page.rows
+    ]
+    return page_of(CollectionPublic, page.with_rows(items))
 
 
 @router.get(
     "/{collection_id:uuid}", response_model=CollectionDetail, responses=error_responses(404)
 )
 async def get_collection(
-    collection_id: UUID, user: CurrentUser, session: SessionDep, settings: RuntimeSettingsDep
+    collection: OwnedCollection, session: SessionDep, settings: RuntimeSettingsDep
 ) -> CollectionDetail:
     """The collection, its progress (done, failed with reasons, pending, time left) and its
     videos in order."""
-    collection = await owned_collection(session, collection_id, user)
     return detail(collection, await collections.progress(session, collection.id, settings))
 
 
@@ -243,14 +227,13 @@ async def progress_events(
     },
 )
 async def stream_progress(
-    collection_id: UUID,
-    user: CurrentUser,
+    collection: OwnedCollection,
     session: SessionDep,
     settings: RuntimeSettingsDep,
     unit_of_work: UnitOfWorkDep,
 ) -> StreamingResponse:
     """The collection's progress as server-sent events, within a second of each video."""
-    await owned_collection(session, collection_id, user)
+    collection_id = collection.id
     await session.close()  # the stream reads in short transactions of its own
     return StreamingResponse(
         progress_events(collection_id, unit_of_work, settings),
@@ -265,7 +248,7 @@ async def stream_progress(
     responses=error_responses(404, 409, 429, 502),
 )
 async def refresh_collection(
-    collection_id: UUID,
+    collection: OwnedCollection,
     request: Request,
     user: CurrentUser,
     session: SessionDep,
@@ -273,7 +256,6 @@ async def refresh_collection(
 ) -> RefreshResult:
     """List the playlist or channel again and add only the videos the collection does not hold
     yet (each counts against your ingests per hour)."""
-    collection = await owned_collection(session, collection_id, user)
     if collection.kind == "videos" or collection.source_url is None:
         raise ApiError(409, "conflict", "A collection of links has nothing to list again.")
     link = parse_collection_link(collection.source_url)
@@ -281,7 +263,7 @@ async def refresh_collection(
     known = await CollectionRepository(session).video_ids(collection.id)
     planned = await collections.plan(session, user.id, listing.videos, known)
     await collections.admit_videos(session, user.id, planned, settings)
-    collection = await owned_collection(session, collection_id, user)
+    collection = await collection_of(session, collection.id, user)  # as it is after the commit
     error = listing.error.message if listing.error else None
     await CollectionRepository(session).record_listing(
         collection.id, error=error, truncated=listing.truncated
@@ -300,13 +282,11 @@ async def refresh_collection(
     "/{collection_id:uuid}", response_model=CollectionDetail, responses=error_responses(404)
 )
 async def rename_collection(
-    collection_id: UUID,
+    collection: OwnedCollection,
     body: CollectionRename,
-    user: CurrentUser,
     session: SessionDep,
     settings: RuntimeSettingsDep,
 ) -> CollectionDetail:
-    collection = await owned_collection(session, collection_id, user)
     collection = await CollectionRepository(session).update(collection.id, name=body.name)
     return detail(collection, await collections.progress(session, collection.id, settings))
 
@@ -315,7 +295,7 @@ async def rename_collection(
     "/{collection_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
 )
 async def delete_collection(
-    collection_id: UUID,
+    collection: OwnedCollection,
     user: CurrentUser,
     session: SessionDep,
     delete_videos: Annotated[
@@ -324,7 +304,6 @@ async def delete_collection(
     ] = False,
 ) -> Response:
     """Delete the collection. Its videos' transcripts stay unless `delete_videos=true`."""
-    collection = await owned_collection(session, collection_id, user)
     if delete_videos:
         transcript_ids = await CollectionRepository(session).transcript_ids(
             user.id, [collection.id]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Response, status
 
 from app.api.deps import AdminUser, RuntimeSettingsStoreDep, SessionDep, SettingsDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
-from app.api.schemas.common import Limit, Offset, Page
+from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.config import ConfigChangePublic, ConfigWrite, SettingPublic
 from app.core.runtime_settings import InvalidSettingError, UnknownSettingError
 from app.services import runtime_settings
@@ -39,9 +39,8 @@ async def list_config(
 ) -> Page[SettingPublic]:
     """Every runtime setting with its value in effect and where it comes from, then any stored
     key that is no setting (`source: ignored`). Administrators only."""
-    views = await runtime_settings.describe_settings(session, settings)
-    items = [SettingPublic.model_validate(v) for v in views[offset : offset + limit]]
-    return Page[SettingPublic](items=items, total=len(views), limit=limit, offset=offset)
+    page = await runtime_settings.describe_settings(session, settings, limit=limit, offset=offset)
+    return page_of(SettingPublic, page)
 
 
 @router.get("/{key}", response_model=SettingPublic, responses=error_responses(404))
@@ -102,5 +101,4 @@ async def config_history(
         page = await runtime_settings.setting_history(session, key, limit=limit, offset=offset)
     except UnknownSettingError as error:
         raise not_found("Config key", key) from error
-    items = [ConfigChangePublic.model_validate(row) for row in page.rows]
-    return Page[ConfigChangePublic](items=items, total=page.total, limit=limit, offset=offset)
+    return page_of(ConfigChangePublic, page)

@@ -13,8 +13,14 @@ from app.api.deps import (
     SessionDep,
     UnitOfWorkDep,
 )
-from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
+from app.api.errors import ApiError, ErrorDetail, error_responses
 from app.api.fast_json import page_response
+from app.api.owned import (
+    OwnedConversation,
+    OwnedConversationId,
+    check_collection_ids,
+    check_transcript_ids,
+)
 from app.api.schemas.common import Limit, Offset, Page
 from app.api.schemas.conversations import (
     ChatExchange,
@@ -27,12 +33,7 @@ from app.api.schemas.conversations import (
 from app.api.streaming import STREAM_EVENT_SCHEMA, AnswerStream, stream_answer
 from app.core.config import Settings
 from app.db.models import Conversation, LimitedAction, User
-from app.db.repositories import (
-    CollectionRepository,
-    ConversationRepository,
-    MessageRepository,
-    TranscriptRepository,
-)
+from app.db.repositories import ConversationRepository, MessageRepository
 from app.services import chat
 from app.services.chat import start_turn
 from app.services.scope import narrowed, scoped_transcripts
@@ -43,16 +44,6 @@ router = APIRouter(
 )
 
 
-async def owned_conversation(
-    session: SessionDep, conversation_id: UUID, user: User
-) -> Conversation:
-    """The user's conversation; 404 when it is missing or someone else's, alike."""
-    conversation = await ConversationRepository(session).get_for_user(conversation_id, user.id)
-    if conversation is None:
-        raise not_found("Conversation", conversation_id)
-    return conversation
-
-
 async def check_scope(
     session: AsyncSession,
     user: User,
@@ -60,12 +51,8 @@ async def check_scope(
     collection_ids: list[UUID] | None,
 ) -> None:
     """Every id is the user's: a foreign or unknown one answers 404."""
-    await owned_transcript_ids(session, transcript_ids, user)
-    if collection_ids:
-        owned = await CollectionRepository(session).owned_ids(user.id, collection_ids)
-        for collection_id in collection_ids:
-            if collection_id not in owned:
-                raise not_found("Collection", collection_id)
+    await check_transcript_ids(session, transcript_ids, user)
+    await check_collection_ids(session, collection_ids, user)
 
 
 @router.post(
@@ -93,27 +80,27 @@ async def list_conversations(
     user: CurrentUser, session: ReadSessionDep, limit: Limit = 20, offset: Offset = 0
 ) -> Response:
     """The caller's conversations, most recently active first."""
-    page = await ConversationRepository(session).page_for_user(user.id, limit, offset)
-    return page_response(page, limit, offset)
+    page = await ConversationRepository(session).page_for_user(user.id, limit=limit, offset=offset)
+    return page_response(page)
 
 
 @router.get(
     "/{conversation_id:uuid}", response_model=ConversationPublic, responses=error_responses(404)
 )
-async def get_conversation(
-    conversation_id: UUID, user: CurrentUser, session: SessionDep
-) -> Conversation:
-    return await owned_conversation(session, conversation_id, user)
+async def get_conversation(conversation: OwnedConversation) -> Conversation:
+    return conversation
 
 
 @router.patch(
     "/{conversation_id:uuid}", response_model=ConversationPublic, responses=error_responses(404)
 )
 async def update_conversation(
-    conversation_id: UUID, body: ConversationUpdate, user: CurrentUser, session: SessionDep
+    conversation: OwnedConversation,
+    body: ConversationUpdate,
+    user: CurrentUser,
+    session: SessionDep,
 ) -> Conversation:
     """Rename it, or change its scope: each field given is changed (`null` ids: any video)."""
-    conversation = await owned_conversation(session, conversation_id, user)
     given = body.model_fields_set
     await check_scope(session, user, body.transcript_ids, body.collection_ids)
     changes: dict[str, object] = {}
@@ -133,11 +120,8 @@ async def update_conversation(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(404),
 )
-async def delete_conversation(
-    conversation_id: UUID, user: CurrentUser, session: SessionDep
-) -> Response:
+async def delete_conversation(conversation: OwnedConversation, session: SessionDep) -> Response:
     """Delete the conversation and its messages."""
-    conversation = await owned_conversation(session, conversation_id, user)
     await ConversationRepository(session).delete(conversation.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -148,17 +132,16 @@ async def delete_conversation(
     responses=error_responses(404),
 )
 async def list_messages(
-    conversation_id: UUID,
-    user: CurrentUser,
+    conversation_id: OwnedConversationId,
     session: ReadSessionDep,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Response:
     """The conversation's messages, oldest first."""
-    if not await ConversationRepository(session).is_owned_by(conversation_id, user.id):
-        raise not_found("Conversation", conversation_id)
-    page = await MessageRepository(session).page_for_conversation(conversation_id, limit, offset)
-    return page_response(page, limit, offset)
+    page = await MessageRepository(session).page_for_conversation(
+        conversation_id, limit=limit, offset=offset
+    )
+    return page_response(page)
 
 
 def check_length(content: str, settings: Settings) -> None:
@@ -213,7 +196,7 @@ data: {"id": "…", "role": "assistant", "content": "Proof it overnight in the f
     description=STREAM_DESCRIPTION,
 )
 async def ask(
-    conversation_id: UUID,
+    conversation: OwnedConversation,
     body: MessageCreate,
     request: Request,
     user: CurrentUser,
@@ -229,8 +212,7 @@ async def ask(
 
     429 `rate_limited` past the caller's asks per minute or tokens per day (`GET /usage`)."""
     check_length(body.content, settings)
-    conversation = await owned_conversation(session, conversation_id, user)
-    asked = await owned_transcript_ids(session, body.transcript_ids, user)
+    asked = await check_transcript_ids(session, body.transcript_ids, user)
     scope = await scoped_transcripts(
         session, user.id, conversation.scope_transcript_ids, conversation.scope_collection_ids
     )
@@ -253,16 +235,3 @@ async def ask(
         user_message=MessagePublic.model_validate(turn.user_message),
         assistant_message=MessagePublic.model_validate(reply),
     )
-
-
-async def owned_transcript_ids(
-    session: AsyncSession, transcript_ids: list[UUID] | None, user: User
-) -> list[UUID] | None:
-    """The ids, checked to be the user's: a foreign or unknown one answers 404."""
-    if transcript_ids is None:
-        return None
-    owned = await TranscriptRepository(session).owned_ids(user.id, transcript_ids)
-    for transcript_id in transcript_ids:
-        if transcript_id not in owned:
-            raise not_found("Transcript", transcript_id)
-    return transcript_ids

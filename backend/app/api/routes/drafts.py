@@ -8,15 +8,12 @@ from app.api.deps import (
     RuntimeSettingsDep,
     SessionDep,
 )
-from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
-from app.api.routes.conversations import owned_conversation
-from app.api.routes.templates import missing_variables, render_too_large, visible_template
+from app.api.errors import error_responses
+from app.api.owned import conversation_of, default_template_of, template_of
 from app.api.schemas.conversations import Citation, TokenUsage
 from app.api.schemas.drafts import DraftRequest, DraftResult
 from app.db.models import LimitedAction, Template, User
-from app.db.repositories import TemplateRepository
-from app.services.drafts import NoSourcesError, write_draft
-from app.services.rendering import MissingVariablesError, RenderTooLargeError
+from app.services.drafts import write_draft
 from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(
@@ -26,12 +23,9 @@ router = APIRouter(
 
 async def chosen_template(session: AsyncSession, body: DraftRequest, user: User) -> Template:
     if body.template_id is not None:
-        return await visible_template(session, body.template_id, user)
+        return await template_of(session, body.template_id, user)
     assert body.template_type is not None
-    template = await TemplateRepository(session).get_template(user.id, body.template_type)
-    if template is None:
-        raise not_found("Default template of type", body.template_type)
-    return template
+    return await default_template_of(session, body.template_type, user)
 
 
 @router.post("", response_model=DraftResult)
@@ -52,33 +46,21 @@ async def create_draft(
     """
     template = await chosen_template(session, body, user)
     if body.conversation_id is not None:
-        await owned_conversation(session, body.conversation_id, user)
+        await conversation_of(session, body.conversation_id, user)
     await admit_and_commit(session, user.id, LimitedAction.DRAFT, settings)
-    try:
-        draft = await write_draft(
-            session,
-            user.id,
-            template,
-            topic=body.topic,
-            tone=body.tone,
-            transcript_ids=body.transcript_ids,
-            variables=body.variables,
-            conversation_id=body.conversation_id,
-            model=model,
-            settings=settings,
-            embeddings=embeddings,
-        )
-    except NoSourcesError as error:
-        detail = ErrorDetail(
-            field="body.topic", message="not covered by your videos", type="no_sources"
-        )
-        raise ApiError(
-            422, "no_sources", f"None of your videos covers {body.topic!r}.", details=[detail]
-        ) from error
-    except MissingVariablesError as error:
-        raise missing_variables(error) from error
-    except RenderTooLargeError as error:
-        raise render_too_large(error) from error
+    draft = await write_draft(
+        session,
+        user.id,
+        template,
+        topic=body.topic,
+        tone=body.tone,
+        transcript_ids=body.transcript_ids,
+        variables=body.variables,
+        conversation_id=body.conversation_id,
+        model=model,
+        settings=settings,
+        embeddings=embeddings,
+    )
     usage = draft.completion.usage
     return DraftResult(
         text=draft.text,

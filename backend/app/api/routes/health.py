@@ -5,8 +5,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.api.deps import DatabaseDep
 from app.api.errors import DATABASE_RETRY_AFTER_SECONDS, ApiError, error_responses
-from app.db.session import get_engine
 
 router = APIRouter(tags=["health"])
 
@@ -27,10 +27,10 @@ async def get_health() -> Liveness:
 
 
 @router.get("/health/db", response_model=Readiness, responses=error_responses(503))
-async def get_database_health() -> Readiness:
+async def get_database_health(database: DatabaseDep) -> Readiness:
     """Readiness: the database answers a query; 503 when it does not."""
     try:
-        async with get_engine().connect() as connection:
+        async with database.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError) as error:
         raise ApiError(

@@ -34,9 +34,8 @@ async def list_invitations(
     _: AdminUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[InvitationPublic]:
     """Every invitation, newest first, accepted and expired ones included."""
-    invitations = InvitationRepository(session)
-    rows = await invitations.list_recent(limit, offset)
-    return page_of(InvitationPublic, rows, await invitations.count_all(), limit, offset)
+    page = await InvitationRepository(session).page_all(limit=limit, offset=offset)
+    return page_of(InvitationPublic, page)
 
 
 @router.delete(

@@ -1,9 +1,8 @@
-from uuid import UUID
-
 from fastapi import APIRouter
 
 from app.api.deps import CurrentUser, SessionDep
-from app.api.errors import error_responses, not_found
+from app.api.errors import error_responses
+from app.api.owned import OwnedJob
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.jobs import JobPublic
 from app.db.models import Job
@@ -17,15 +16,11 @@ async def list_jobs(
     user: CurrentUser, session: SessionDep, limit: Limit = 20, offset: Offset = 0
 ) -> Page[JobPublic]:
     """The caller's background jobs (ingest and embed), newest first."""
-    jobs = JobRepository(session)
-    items = await jobs.list_by_user(user.id, limit, offset)
-    return page_of(JobPublic, items, await jobs.count_by_user(user.id), limit, offset)
+    page = await JobRepository(session).page_for_user(user.id, limit=limit, offset=offset)
+    return page_of(JobPublic, page)
 
 
 @router.get("/{job_id:uuid}", response_model=JobPublic, responses=error_responses(404))
-async def get_job(job_id: UUID, user: CurrentUser, session: SessionDep) -> Job:
+async def get_job(job: OwnedJob) -> Job:
     """One job: queued → running → done (with its transcript_id) or failed (with the reason)."""
-    job = await JobRepository(session).get_for_user(job_id, user.id)
-    if job is None:
-        raise not_found("Job", job_id)
     return job

@@ -10,19 +10,15 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import AdminUser, CurrentUser, RuntimeSettingsDep, SessionDep
-from app.api.errors import error_responses, not_found
+from app.api.deps import RuntimeSettingsDep, SessionDep
+from app.api.errors import error_responses
+from app.api.owned import AdministeredUserId, ReadableUserId
 from app.api.schemas.limits import LimitOverride, LimitValues, UserLimitsPublic
 from app.core.config import Settings
-from app.db.repositories import UserLimitRepository, UserRepository
+from app.db.repositories import UserLimitRepository
 from app.services.usage_limits import limits_for
 
 router = APIRouter(prefix="/users", tags=["limits"], responses=error_responses(401, 403, 404, 422))
-
-
-async def require_user(session: AsyncSession, user_id: UUID) -> None:
-    if await UserRepository(session).get_by_id(user_id) is None:
-        raise not_found("User", user_id)
 
 
 async def limits_report(
@@ -40,35 +36,29 @@ async def limits_report(
 
 @router.get("/{user_id:uuid}/limits", response_model=UserLimitsPublic)
 async def get_user_limits(
-    user_id: UUID, caller: CurrentUser, session: SessionDep, settings: RuntimeSettingsDep
+    user_id: ReadableUserId, session: SessionDep, settings: RuntimeSettingsDep
 ) -> UserLimitsPublic:
     """A user's limits: their override, if any, and the limits in effect. Administrators see
     anyone's; a user sees their own (another user's id is 404)."""
-    if not caller.is_admin and caller.id != user_id:
-        raise not_found("User", user_id)
-    await require_user(session, user_id)
     return await limits_report(session, user_id, settings)
 
 
 @router.put("/{user_id:uuid}/limits", response_model=UserLimitsPublic)
 async def put_user_limits(
-    user_id: UUID,
+    user_id: AdministeredUserId,
     body: LimitOverride,
-    _: AdminUser,
     session: SessionDep,
     settings: RuntimeSettingsDep,
 ) -> UserLimitsPublic:
     """Replace a user's override: each limit given replaces the default for them (0 lifts it),
     each null or left out keeps the default. It applies from their next request, in every
     process. Administrators only."""
-    await require_user(session, user_id)
     await UserLimitRepository(session).replace(user_id, **body.model_dump())
     return await limits_report(session, user_id, settings)
 
 
 @router.delete("/{user_id:uuid}/limits", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_user_limits(user_id: UUID, _: AdminUser, session: SessionDep) -> Response:
+async def delete_user_limits(user_id: AdministeredUserId, session: SessionDep) -> Response:
     """Remove a user's override: the defaults apply to them again. Administrators only."""
-    await require_user(session, user_id)
     await UserLimitRepository(session).delete(user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

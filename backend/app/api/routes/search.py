@@ -11,12 +11,10 @@ from app.services.retrieval import (
     RankedHit,
     Ranking,
     SearchMode,
-    deep_link,
     embed_question,
-    end_seconds,
     moment_seconds,
+    placed,
     retrieve,
-    start_seconds,
 )
 from app.services.scope import scoped_transcripts
 from app.services.usage_limits import admit_and_commit
@@ -26,17 +24,8 @@ router = APIRouter(prefix="/search", tags=["search"], responses=error_responses(
 
 def public_hit(ranked: RankedHit, question: str) -> SearchHit:
     hit = ranked.hit
-    moment = moment_seconds(hit, question)
     return SearchHit(
-        transcript_id=hit.transcript_id,
-        youtube_video_id=hit.youtube_video_id,
-        title=hit.title,
-        chunk_id=hit.chunk_id,
-        chunk_index=hit.chunk_index,
-        start_seconds=start_seconds(hit),
-        end_seconds=end_seconds(hit),
-        moment_seconds=moment,
-        url=deep_link(hit, moment),
+        **placed(hit, moment_seconds(hit, question)),
         snippet=hit.snippet,
         rank=hit.rank,
         similarity=ranked.similarity,

@@ -1,12 +1,11 @@
 import asyncio
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep
-from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
+from app.api.errors import error_responses
+from app.api.owned import OwnedTemplate, VisibleTemplate
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.templates import (
     RenderRequest,
@@ -16,50 +15,14 @@ from app.api.schemas.templates import (
     TemplateType,
     TemplateUpdate,
 )
-from app.db.models import LimitedAction, Template, User
+from app.db.models import LimitedAction, Template
 from app.db.repositories import TemplateRepository
-from app.services.rendering import (
-    MissingVariablesError,
-    RenderTooLargeError,
-    placeholders,
-    render,
-)
+from app.services.rendering import placeholders, render
 from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(
     prefix="/templates", tags=["templates"], responses=error_responses(401, 403, 422)
 )
-
-
-def missing_variables(error: MissingVariablesError) -> ApiError:
-    """422 naming every variable the template needs and the request did not give."""
-    details = [
-        ErrorDetail(field=f"body.variables.{name}", message="missing", type="missing")
-        for name in error.missing
-    ]
-    message = f"Missing variables: {', '.join(error.missing)}"
-    return ApiError(422, "validation_error", message, details=details)
-
-
-def render_too_large(error: RenderTooLargeError) -> ApiError:
-    """422 naming the values, which make the rendered text too long."""
-    detail = ErrorDetail(field="body.variables", message=str(error), type="too_large")
-    return ApiError(422, "validation_error", f"The {error}.", details=[detail])
-
-
-async def visible_template(session: AsyncSession, template_id: UUID, user: User) -> Template:
-    """The user's own template or a built-in; 404 for a missing or someone else's."""
-    template = await TemplateRepository(session).get_visible(template_id, user.id)
-    if template is None:
-        raise not_found("Template", template_id)
-    return template
-
-
-async def own_template(session: AsyncSession, template_id: UUID, user: User) -> Template:
-    template = await visible_template(session, template_id, user)
-    if template.user_id is None:
-        raise ApiError(403, "forbidden", "Built-in templates are read-only: create your own copy.")
-    return template
 
 
 @router.get("", response_model=Page[TemplatePublic])
@@ -71,11 +34,10 @@ async def list_templates(
     offset: Offset = 0,
 ) -> Page[TemplatePublic]:
     """The caller's own templates, then the built-ins."""
-    templates = TemplateRepository(session)
-    items = await templates.list_for_user(user.id, template_type, limit, offset)
-    return page_of(
-        TemplatePublic, items, await templates.count_for_user(user.id, template_type), limit, offset
+    page = await TemplateRepository(session).page_for_user(
+        user.id, template_type=template_type, limit=limit, offset=offset
     )
+    return page_of(TemplatePublic, page)
 
 
 @router.post(
@@ -88,7 +50,7 @@ async def create_template(body: TemplateCreate, user: CurrentUser, session: Sess
     """A new template; its variables are the `{placeholders}` in its content. With
     `is_default`, it replaces the caller's previous default of that type."""
     templates = TemplateRepository(session)
-    template = await templates.create_template(
+    template = await templates.create(
         user_id=user.id,
         template_type=body.template_type,
         template_name=body.template_name,
@@ -101,18 +63,17 @@ async def create_template(body: TemplateCreate, user: CurrentUser, session: Sess
 
 
 @router.get("/{template_id:uuid}", response_model=TemplatePublic, responses=error_responses(404))
-async def get_template(template_id: UUID, user: CurrentUser, session: SessionDep) -> Template:
-    return await visible_template(session, template_id, user)
+async def get_template(template: VisibleTemplate) -> Template:
+    return template
 
 
 @router.patch(
     "/{template_id:uuid}", response_model=TemplatePublic, responses=error_responses(403, 404, 409)
 )
 async def update_template(
-    template_id: UUID, body: TemplateUpdate, user: CurrentUser, session: SessionDep
+    template: OwnedTemplate, body: TemplateUpdate, session: SessionDep
 ) -> Template:
     """Rename or rewrite one of the caller's templates."""
-    template = await own_template(session, template_id, user)
     changes = body.model_dump(exclude_none=True)
     if "template_content" in changes:
         changes["variables"] = placeholders(changes["template_content"])
@@ -124,8 +85,7 @@ async def update_template(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(403, 404),
 )
-async def delete_template(template_id: UUID, user: CurrentUser, session: SessionDep) -> Response:
-    template = await own_template(session, template_id, user)
+async def delete_template(template: OwnedTemplate, session: SessionDep) -> Response:
     await TemplateRepository(session).delete(template.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -135,11 +95,8 @@ async def delete_template(template_id: UUID, user: CurrentUser, session: Session
     response_model=TemplatePublic,
     responses=error_responses(403, 404),
 )
-async def make_default_template(
-    template_id: UUID, user: CurrentUser, session: SessionDep
-) -> Template:
+async def make_default_template(template: OwnedTemplate, session: SessionDep) -> Template:
     """Make this the caller's default of its type; the previous default stops being one."""
-    template = await own_template(session, template_id, user)
     return await TemplateRepository(session).make_default(template)
 
 
@@ -147,7 +104,7 @@ async def make_default_template(
     "/{template_id:uuid}/render", response_model=RenderResult, responses=error_responses(404)
 )
 async def render_template(
-    template_id: UUID,
+    template: VisibleTemplate,
     body: RenderRequest,
     user: CurrentUser,
     session: SessionDep,
@@ -155,13 +112,7 @@ async def render_template(
 ) -> RenderResult:
     """The template filled with `variables`; 422 naming every missing variable, or the values
     when the text would pass 64 KiB. Each render counts against the drafts per minute."""
-    template = await visible_template(session, template_id, user)
     # Counted as a draft, but reserves no tokens: no language model runs.
     await admit_and_commit(session, user.id, LimitedAction.DRAFT, settings, spends_tokens=False)
-    try:
-        text = await asyncio.to_thread(render, template.template_content, body.variables)
-    except MissingVariablesError as error:
-        raise missing_variables(error) from error
-    except RenderTooLargeError as error:
-        raise render_too_large(error) from error
+    text = await asyncio.to_thread(render, template.template_content, body.variables)
     return RenderResult(text=text)

@@ -1,9 +1,7 @@
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import (
     CurrentUser,
@@ -12,7 +10,8 @@ from app.api.deps import (
     RuntimeSettingsDep,
     SessionDep,
 )
-from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
+from app.api.errors import ApiError, ErrorDetail, error_responses
+from app.api.owned import OwnedTranscript
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.jobs import IngestRequest, JobPublic
 from app.api.schemas.transcripts import (
@@ -25,7 +24,7 @@ from app.api.schemas.transcripts import (
     TranscriptPublic,
 )
 from app.api.validation import PROBLEMS
-from app.db.models import LimitedAction, Transcript, User
+from app.db.models import LimitedAction, Transcript
 from app.db.repositories import (
     ChapterRepository,
     ChunkRepository,
@@ -33,7 +32,7 @@ from app.db.repositories import (
     TranscriptRepository,
 )
 from app.services import chapters
-from app.services.captions import CaptionFileError, caption_format
+from app.services.captions import caption_format
 from app.services.chunking import Segment
 from app.services.ingest_worker import wake_workers
 from app.services.transcripts import CaptionFile, NewTranscript, store_transcript
@@ -43,13 +42,6 @@ from app.services.youtube import parse_video_id, watch_url
 router = APIRouter(
     prefix="/transcripts", tags=["transcripts"], responses=error_responses(401, 403, 422)
 )
-
-
-async def owned_transcript(session: AsyncSession, transcript_id: UUID, user: User) -> Transcript:
-    transcript = await TranscriptRepository(session).get_for_user(transcript_id, user.id)
-    if transcript is None:
-        raise not_found("Transcript", transcript_id)
-    return transcript
 
 
 @router.post(
@@ -173,10 +165,7 @@ async def upload_captions(
         channel_name=channel_name,
         metadata={"source": "upload", "filename": file.filename},
     )
-    try:
-        transcript, chunk_count = await store_transcript(session, user.id, new, settings)
-    except CaptionFileError as error:
-        raise invalid_upload("file", str(error)) from error
+    transcript, chunk_count = await store_transcript(session, user.id, new, settings)
     public = TranscriptPublic.model_validate(transcript)
     return TranscriptCreated(**public.model_dump(), chunk_count=chunk_count)
 
@@ -186,26 +175,22 @@ async def list_transcripts(
     user: CurrentUser, session: SessionDep, limit: Limit = 20, offset: Offset = 0
 ) -> Page[TranscriptPublic]:
     """The caller's transcripts, newest first (without their text)."""
-    transcripts = TranscriptRepository(session)
-    items = await transcripts.list_by_user(user.id, limit, offset)
-    return page_of(TranscriptPublic, items, await transcripts.count_by_user(user.id), limit, offset)
+    page = await TranscriptRepository(session).page_for_user(user.id, limit=limit, offset=offset)
+    return page_of(TranscriptPublic, page)
 
 
 @router.get(
     "/{transcript_id:uuid}", response_model=TranscriptDetail, responses=error_responses(404)
 )
-async def get_transcript(transcript_id: UUID, user: CurrentUser, session: SessionDep) -> Transcript:
-    return await owned_transcript(session, transcript_id, user)
+async def get_transcript(transcript: OwnedTranscript) -> Transcript:
+    return transcript
 
 
 @router.delete(
     "/{transcript_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
 )
-async def delete_transcript(
-    transcript_id: UUID, user: CurrentUser, session: SessionDep
-) -> Response:
+async def delete_transcript(transcript: OwnedTranscript, session: SessionDep) -> Response:
     """Delete the transcript and its chunks."""
-    transcript = await owned_transcript(session, transcript_id, user)
     await TranscriptRepository(session).delete(transcript.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -214,19 +199,13 @@ async def delete_transcript(
     "/{transcript_id:uuid}/chunks", response_model=Page[ChunkPublic], responses=error_responses(404)
 )
 async def list_chunks(
-    transcript_id: UUID,
-    user: CurrentUser,
-    session: SessionDep,
-    limit: Limit = 50,
-    offset: Offset = 0,
+    transcript: OwnedTranscript, session: SessionDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[ChunkPublic]:
     """The transcript's chunks in order."""
-    transcript = await owned_transcript(session, transcript_id, user)
-    chunks = ChunkRepository(session)
-    items = await chunks.list_by_transcript(transcript.id, limit, offset)
-    return page_of(
-        ChunkPublic, items, await chunks.count_by_transcript(transcript.id), limit, offset
+    page = await ChunkRepository(session).page_for_transcript(
+        transcript.id, limit=limit, offset=offset
     )
+    return page_of(ChunkPublic, page)
 
 
 @router.get(
@@ -235,8 +214,7 @@ async def list_chunks(
     responses=error_responses(404),
 )
 async def get_chapters(
-    transcript_id: UUID,
-    user: CurrentUser,
+    transcript: OwnedTranscript,
     session: SessionDep,
     settings: RuntimeSettingsDep,
     embeddings: EmbeddingsDep,
@@ -247,7 +225,6 @@ async def get_chapters(
     change, named by the language model when one is configured (its tokens count as yours).
     Found in the background once its vectors are in; a transcript stored before is outlined
     on this first read."""
-    transcript = await owned_transcript(session, transcript_id, user)
     if transcript.chapters_source is None:
         model_name = embeddings.model_name if embeddings is not None else None
         namer = chapters.Namer(model, settings)

@@ -3,12 +3,12 @@ delivery loop (app/services/webhooks/sender.py), never by these routes."""
 
 from datetime import timedelta
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Body, Response, status
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep, SettingsDep
-from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
+from app.api.errors import ApiError, error_responses
+from app.api.owned import OwnedWebhook
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.webhooks import (
     WebhookCreate,
@@ -22,13 +22,7 @@ from app.api.schemas.webhooks import (
 from app.db.models import LimitedAction, WebhookDelivery, WebhookEndpoint
 from app.db.repositories import WebhookDeliveryRepository, WebhookEndpointRepository
 from app.services.usage_limits import admit_and_commit
-from app.services.webhooks.endpoints import (
-    TooManyEndpointsError,
-    WebhookUrlError,
-    change_endpoint,
-    register_endpoint,
-    rotate_secret,
-)
+from app.services.webhooks.endpoints import change_endpoint, register_endpoint, rotate_secret
 from app.services.webhooks.events import record_ping
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=error_responses(401, 403, 422))
@@ -42,19 +36,6 @@ RotationBody = Annotated[
 ]
 
 
-def invalid_url(error: WebhookUrlError) -> ApiError:
-    message = f"url {error}"
-    detail = ErrorDetail(field="body.url", message=message, type="value_error")
-    return ApiError(422, "validation_error", message, details=[detail])
-
-
-async def owned_endpoint(session: SessionDep, endpoint_id: UUID, user_id: UUID) -> WebhookEndpoint:
-    endpoint = await WebhookEndpointRepository(session).get_for_user(endpoint_id, user_id)
-    if endpoint is None:
-        raise not_found("Webhook endpoint", endpoint_id)
-    return endpoint
-
-
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -65,14 +46,7 @@ async def create_webhook(
     body: WebhookCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> WebhookCreated:
     """Register an endpoint for events. The signing secret is in this response only."""
-    try:
-        endpoint, secret = await register_endpoint(
-            session, user.id, body.url, body.events, settings
-        )
-    except WebhookUrlError as error:
-        raise invalid_url(error) from None
-    except TooManyEndpointsError as error:
-        raise ApiError(409, "conflict", str(error)) from None
+    endpoint, secret = await register_endpoint(session, user.id, body.url, body.events, settings)
     return WebhookCreated(**WebhookPublic.model_validate(endpoint).model_dump(), secret=secret)
 
 
@@ -81,42 +55,34 @@ async def list_webhooks(
     user: CurrentUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[WebhookPublic]:
     """The caller's endpoints, newest first, without their secrets."""
-    endpoints = WebhookEndpointRepository(session)
-    items = await endpoints.list_by_user(user.id, limit, offset)
-    return page_of(WebhookPublic, items, await endpoints.count_by_user(user.id), limit, offset)
+    page = await WebhookEndpointRepository(session).page_for_user(
+        user.id, limit=limit, offset=offset
+    )
+    return page_of(WebhookPublic, page)
 
 
 @router.get("/{endpoint_id:uuid}", response_model=WebhookPublic, responses=error_responses(404))
-async def get_webhook(endpoint_id: UUID, user: CurrentUser, session: SessionDep) -> WebhookEndpoint:
+async def get_webhook(endpoint: OwnedWebhook) -> WebhookEndpoint:
     """One endpoint: whether it is on, and why not when it was disabled."""
-    return await owned_endpoint(session, endpoint_id, user.id)
+    return endpoint
 
 
 @router.patch("/{endpoint_id:uuid}", response_model=WebhookPublic, responses=error_responses(404))
 async def update_webhook(
-    endpoint_id: UUID,
-    body: WebhookUpdate,
-    user: CurrentUser,
-    session: SessionDep,
-    settings: SettingsDep,
+    endpoint: OwnedWebhook, body: WebhookUpdate, session: SessionDep, settings: SettingsDep
 ) -> WebhookEndpoint:
     """Change the URL or the events, or turn the endpoint on (`enabled: true`) or off."""
-    endpoint = await owned_endpoint(session, endpoint_id, user.id)
-    try:
-        return await change_endpoint(
-            session, endpoint, settings, url=body.url, events=body.events, enabled=body.enabled
-        )
-    except WebhookUrlError as error:
-        raise invalid_url(error) from None
+    return await change_endpoint(
+        session, endpoint, settings, url=body.url, events=body.events, enabled=body.enabled
+    )
 
 
 @router.delete(
     "/{endpoint_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
 )
-async def delete_webhook(endpoint_id: UUID, user: CurrentUser, session: SessionDep) -> Response:
+async def delete_webhook(endpoint: OwnedWebhook, session: SessionDep) -> Response:
     """Remove the endpoint and its delivery log."""
-    if not await WebhookEndpointRepository(session).delete_for_user(endpoint_id, user.id):
-        raise not_found("Webhook endpoint", endpoint_id)
+    await WebhookEndpointRepository(session).delete(endpoint.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -126,19 +92,14 @@ async def delete_webhook(endpoint_id: UUID, user: CurrentUser, session: SessionD
     responses=error_responses(404),
 )
 async def list_deliveries(
-    endpoint_id: UUID,
-    user: CurrentUser,
-    session: SessionDep,
-    limit: Limit = 20,
-    offset: Offset = 0,
+    endpoint: OwnedWebhook, session: SessionDep, limit: Limit = 20, offset: Offset = 0
 ) -> Page[WebhookDeliveryPublic]:
     """The endpoint's deliveries, newest first: status, attempts, the last answer's code and
     error, and when a pending one is tried next."""
-    await owned_endpoint(session, endpoint_id, user.id)
-    deliveries = WebhookDeliveryRepository(session)
-    items = await deliveries.list_by_endpoint(endpoint_id, limit, offset)
-    total = await deliveries.count_by_endpoint(endpoint_id)
-    return page_of(WebhookDeliveryPublic, items, total, limit, offset)
+    page = await WebhookDeliveryRepository(session).page_for_endpoint(
+        endpoint.id, limit=limit, offset=offset
+    )
+    return page_of(WebhookDeliveryPublic, page)
 
 
 @router.post(
@@ -148,13 +109,12 @@ async def list_deliveries(
     responses=error_responses(404, 409, 429),
 )
 async def send_test_delivery(
-    endpoint_id: UUID, user: CurrentUser, session: SessionDep, settings: RuntimeSettingsDep
+    endpoint: OwnedWebhook, user: CurrentUser, session: SessionDep, settings: RuntimeSettingsDep
 ) -> WebhookDelivery:
     """Queue a signed `webhook.test` delivery to this endpoint, whatever its events, to try
     the receiver; follow it in the delivery log.
 
     429 `rate_limited` past the caller's test pings per hour (`GET /usage`)."""
-    endpoint = await owned_endpoint(session, endpoint_id, user.id)
     if not endpoint.enabled:
         raise ApiError(409, "conflict", "the endpoint is disabled: turn it on (PATCH) first")
     await admit_and_commit(session, user.id, LimitedAction.WEBHOOK_TEST, settings)
@@ -167,8 +127,7 @@ async def send_test_delivery(
     responses=error_responses(404),
 )
 async def rotate_webhook_secret(
-    endpoint_id: UUID,
-    user: CurrentUser,
+    endpoint: OwnedWebhook,
     session: SessionDep,
     settings: SettingsDep,
     body: RotationBody = None,
@@ -176,7 +135,6 @@ async def rotate_webhook_secret(
     """Make a new signing secret, shown in this response only. The old one still signs each
     delivery beside it for `overlap_seconds` (a day unless told), so the receiver can switch
     over without refusing a delivery; then only the new one signs."""
-    endpoint = await owned_endpoint(session, endpoint_id, user.id)
     overlap = timedelta(seconds=(body or WebhookSecretRotation()).overlap_seconds)
     secret = await rotate_secret(session, endpoint, settings, overlap)
     return WebhookSecretRotated(

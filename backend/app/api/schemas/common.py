@@ -1,10 +1,11 @@
 """Types and models shared by the request and response schemas."""
 
-from collections.abc import Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from app.db.repositories.base import RowPage
 
 ItemT = TypeVar("ItemT")
 
@@ -77,12 +78,13 @@ class OrmModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-OrmT = TypeVar("OrmT", bound=OrmModel)
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 
-def page_of(
-    schema: type[OrmT], rows: Sequence[object], total: int, limit: int, offset: int
-) -> Page[OrmT]:
-    """A page of `rows` (ORM objects) as `schema` items, with the paging it was asked for."""
-    items = [schema.model_validate(row) for row in rows]
-    return Page[schema](items=items, total=total, limit=limit, offset=offset)  # type: ignore[valid-type]
+def page_of(schema: type[SchemaT], page: RowPage[Any]) -> Page[SchemaT]:
+    """The repository's page as the API shows it, each row read as `schema` (an ORM object or
+    a dataclass by its attributes, a plain row by its keys, or a `schema` item as it is)."""
+    items = [schema.model_validate(row) for row in page.rows]
+    return Page[schema](  # type: ignore[valid-type]
+        items=items, total=page.total, limit=page.limit, offset=page.offset
+    )

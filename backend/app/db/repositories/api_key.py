@@ -5,7 +5,7 @@ from uuid import UUID
 from sqlalchemy import func, or_, select, update
 
 from app.db.models import ApiKey, ApiKeyScope
-from app.db.repositories.base import BaseRepository
+from app.db.repositories.base import BaseRepository, RowPage
 
 # last_used_at is for people, not for auditing to the millisecond: writing it at most once a
 # minute keeps a busy key from turning every request into a write.
@@ -17,7 +17,7 @@ class ApiKeyRepository(BaseRepository[ApiKey]):
 
     model = ApiKey
 
-    async def create(  # type: ignore[override]
+    async def create(
         self,
         *,
         user_id: UUID,
@@ -28,7 +28,7 @@ class ApiKeyRepository(BaseRepository[ApiKey]):
         expires_at: datetime | None = None,
     ) -> ApiKey:
         """A new key; NotFoundError if the user does not exist."""
-        return await super().create(
+        return await self._insert(
             user_id=user_id,
             name=name,
             key_prefix=key_prefix,
@@ -47,19 +47,16 @@ class ApiKeyRepository(BaseRepository[ApiKey]):
         rows = await self.scalars(statement)
         return rows[0] if rows else None
 
-    async def list_by_user(
-        self, user_id: UUID, limit: int = 50, offset: int = 0
-    ) -> Sequence[ApiKey]:
+    async def page_for_user(
+        self, user_id: UUID, *, limit: int = 50, offset: int = 0
+    ) -> RowPage[ApiKey]:
         """A page of the user's keys, revoked ones included, newest first."""
-        return await self.list(
+        return await self._page(
             ApiKey.user_id == user_id,
             order_by=[ApiKey.created_at.desc()],
             limit=limit,
             offset=offset,
         )
-
-    async def count_by_user(self, user_id: UUID) -> int:
-        return await self.count(ApiKey.user_id == user_id)
 
     async def revoke(self, key_id: UUID, user_id: UUID) -> bool:
         """Revoke the user's key; False when it is not theirs or already revoked."""

@@ -8,7 +8,7 @@ decides. Database errors leave as domain errors (app/db/errors.py).
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -32,6 +32,10 @@ from app.db.models import Base
 from app.db.repositories.hot import HotRead, autocommit_driver_connection
 
 ModelT = TypeVar("ModelT", bound=Base)
+RowT = TypeVar("RowT")
+ShownT = TypeVar("ShownT")
+# A row read as plain values, column name → value: what a hot read's page holds.
+PlainRow: TypeAlias = dict[str, Any]
 
 MAX_PAGE_SIZE = 1000
 _TOTAL = "total_matching_rows"
@@ -46,11 +50,18 @@ def check_page(limit: int, offset: int) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class RowPage:
-    """A page of plain rows (column name → value) and how many rows match in all."""
+class RowPage(Generic[RowT]):
+    """One page of rows, how many rows match in all, and the bounds it was read with: what a
+    list answers (the API's `Page` is its shape)."""
 
-    rows: list[dict[str, Any]]
+    rows: list[RowT]
     total: int
+    limit: int
+    offset: int
+
+    def with_rows(self, rows: list[ShownT]) -> "RowPage[ShownT]":
+        """The same page with its rows replaced, e.g. by what a caller makes of each."""
+        return RowPage(rows, self.total, self.limit, self.offset)
 
 
 def page_statement(
@@ -62,7 +73,7 @@ def page_statement(
     """A page of plain rows and the number of rows matching `where`, in one round trip, for
     reads that go straight to a response (ORM objects and the identity map would buy nothing).
     `where` names its values with `bindparam()`; `limit` and `offset` are parameters too, so
-    the statement is built once and run with `BaseRepository.page_rows()`.
+    the statement is built once and run with `BaseRepository._plain_page()`.
 
     The count is the outer query and the page a lateral join on it, so an empty page still
     brings its total back (one row of NULLs). `columns` must include the primary key, and
@@ -189,8 +200,9 @@ class BaseRepository(Generic[ModelT]):
             raise NotFoundError(self._entity, id_)
         return instance
 
-    async def create(self, **values: Any) -> ModelT:
-        """Insert one row and return it with its server-generated columns filled in."""
+    async def _insert(self, **values: Any) -> ModelT:
+        """Insert one row and return it with its server-generated columns filled in. Each
+        repository's `create()` names the columns a new row of its model takes, typed."""
         instance: ModelT = self.model(**values)
         self.session.add(instance)
         await self.flush()
@@ -220,14 +232,17 @@ class BaseRepository(Generic[ModelT]):
         forget_deleted(self.session, self.model.__table__, keys)
         return len(keys)
 
-    async def list(
+    async def _page(
         self,
         *where: ColumnElement[bool],
-        order_by: Sequence[Any] = (),
-        limit: int = 50,
-        offset: int = 0,
-    ) -> Sequence[ModelT]:
-        """One page of rows matching `where`, in `order_by` order (primary key last)."""
+        order_by: Sequence[Any],
+        limit: int,
+        offset: int,
+    ) -> RowPage[ModelT]:
+        """One page of the rows matching `where`, in `order_by` order (the primary key last, so
+        that pages never overlap), and how many rows match. The count is left out when the page
+        tells it: a page shorter than asked for is the last one, unless it is empty past the
+        first (the rows may have gone, or never reached that far)."""
         check_page(limit, offset)
         statement = (
             select(self.model)
@@ -236,18 +251,24 @@ class BaseRepository(Generic[ModelT]):
             .limit(limit)
             .offset(offset)
         )
-        return await self.scalars(statement)
+        rows = list(await self.scalars(statement))
+        if len(rows) < limit and (rows or offset == 0):
+            return RowPage(rows, offset + len(rows), limit, offset)
+        return RowPage(rows, await self.count(*where), limit, offset)
 
-    async def page_rows(self, statement: Select[Any], **params: Any) -> RowPage:
-        """Run a `page_statement()` with its parameters (`limit`, `offset` and the filter's)."""
-        check_page(params["limit"], params["offset"])
+    async def _plain_page(
+        self, statement: Select[Any], *, limit: int, offset: int, **params: Any
+    ) -> RowPage[PlainRow]:
+        """Run a `page_statement()` with the filter's parameters: its rows as plain rows."""
+        check_page(limit, offset)
+        params |= {"limit": limit, "offset": offset}
         async with database_errors_translated():
             result = (await self.session.execute(statement, params)).all()
         names = list(result[0]._fields[1:])
         # The primary key is never NULL in a row of the page: its absence means no page row.
         key_at = 1 + names.index(self._primary_key.key)
         rows = [dict(zip(names, row[1:], strict=True)) for row in result if row[key_at] is not None]
-        return RowPage(rows, int(result[0][0]))
+        return RowPage(rows, int(result[0][0]), limit, offset)
 
     async def count(self, *where: ColumnElement[bool]) -> int:
         """How many rows match `where`."""

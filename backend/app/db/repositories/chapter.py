@@ -1,4 +1,4 @@
-"""A transcript's chapters and summary (the policy: app/services/chapters.py)."""
+"""A transcript's chapters and summary (the policy: app/services/chapters/)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import orjson
-from sqlalchemy import INTEGER, TEXT, bindparam, insert, select, text
+from sqlalchemy import INTEGER, TEXT, bindparam, insert, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
@@ -13,6 +13,7 @@ from app.db.models import Chunk
 from app.db.repositories.base import (
     BaseRepository,
     ModelT,
+    RowPage,
     check_page,
     database_errors_translated,
 )
@@ -362,33 +363,13 @@ class ChunkRepository(FullTextSearch[Chunk]):
             await self.session.execute(insert(Chunk), rows)
         return [row["id"] for row in rows]
 
-    async def get_by_ids(
-        self, chunk_ids: Sequence[uuid.UUID], user_id: uuid.UUID | None = None
-    ) -> list[Chunk]:
-        """The chunks with these ids (only the user's, when user_id is given), in input order."""
-        if not chunk_ids:
-            return []
-        statement = select(Chunk).where(Chunk.id.in_(chunk_ids))
-        if user_id is not None:
-            statement = statement.where(Chunk.user_id == user_id)
-        by_id = {chunk.id: chunk for chunk in await self.scalars(statement)}
-        return [by_id[chunk_id] for chunk_id in chunk_ids if chunk_id in by_id]
-
-    async def list_by_transcript(
-        self, transcript_id: uuid.UUID, limit: int = 1000, offset: int = 0
-    ) -> Sequence[Chunk]:
+    async def page_for_transcript(
+        self, transcript_id: uuid.UUID, *, limit: int = 1000, offset: int = 0
+    ) -> RowPage[Chunk]:
         """A page of the transcript's chunks in chunk_index order."""
-        return await self.list(
+        return await self._page(
             Chunk.transcript_id == transcript_id,
             order_by=[Chunk.chunk_index],
             limit=limit,
             offset=offset,
         )
-
-    async def count_by_transcript(self, transcript_id: uuid.UUID) -> int:
-        """How many chunks the transcript has."""
-        return await self.count(Chunk.transcript_id == transcript_id)
-
-    async def delete_by_transcript(self, transcript_id: uuid.UUID) -> int:
-        """Delete every chunk of the transcript; returns how many were removed."""
-        return await self.delete_where(Chunk.transcript_id == transcript_id)

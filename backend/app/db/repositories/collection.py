@@ -9,7 +9,7 @@ from sqlalchemy import ARRAY, Uuid, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.db.models import Collection, CollectionVideo
-from app.db.repositories.base import BaseRepository
+from app.db.repositories.base import BaseRepository, RowPage
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class VideoState:
 class CollectionRepository(BaseRepository[Collection]):
     model = Collection
 
-    async def create(  # type: ignore[override]
+    async def create(
         self,
         *,
         user_id: UUID,
@@ -52,7 +52,7 @@ class CollectionRepository(BaseRepository[Collection]):
         source_id: str | None = None,
     ) -> Collection:
         """A new collection; ConflictError when the user has one of this source already."""
-        return await super().create(
+        return await self._insert(
             user_id=user_id, name=name, kind=kind, source_url=source_url, source_id=source_id
         )
 
@@ -81,16 +81,16 @@ class CollectionRepository(BaseRepository[Collection]):
         )
         return rows[0] if rows else None
 
-    async def list_by_user(self, user_id: UUID, limit: int, offset: int) -> Sequence[Collection]:
-        return await self.list(
+    async def page_for_user(
+        self, user_id: UUID, *, limit: int = 50, offset: int = 0
+    ) -> RowPage[Collection]:
+        """A page of the user's collections, newest first."""
+        return await self._page(
             Collection.user_id == user_id,
-            order_by=[Collection.created_at.desc(), Collection.id],
+            order_by=[Collection.created_at.desc()],
             limit=limit,
             offset=offset,
         )
-
-    async def count_by_user(self, user_id: UUID) -> int:
-        return await self.count(Collection.user_id == user_id)
 
     async def owned_ids(self, user_id: UUID, collection_ids: Sequence[UUID]) -> set[UUID]:
         statement = select(Collection.id).where(

@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -16,6 +17,10 @@ class ConfigRepository(BaseRepository[Config]):
         """The value stored under key, or None when the key is not set."""
         entry = await self.get_by_id(key)
         return None if entry is None else entry.value
+
+    async def entries(self) -> Sequence[Config]:
+        """Every stored entry, in key order."""
+        return await self.scalars(select(Config).order_by(Config.key))
 
     async def stored_values(self) -> dict[str, Any]:
         """Every key with its value, in one statement (the runtime settings' reload)."""

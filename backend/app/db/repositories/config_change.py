@@ -4,7 +4,7 @@ from uuid import UUID
 from sqlalchemy import bindparam
 
 from app.db.models import ConfigChange
-from app.db.repositories.base import BaseRepository, RowPage, page_statement
+from app.db.repositories.base import BaseRepository, PlainRow, RowPage, page_statement
 
 _HISTORY_PAGE = page_statement(
     ConfigChange,
@@ -30,10 +30,10 @@ class ConfigChangeRepository(BaseRepository[ConfigChange]):
         self, key: str, old_value: Any | None, new_value: Any | None, changed_by: UUID | None
     ) -> ConfigChange:
         """One change, in the caller's transaction (None: no override)."""
-        return await self.create(
+        return await self._insert(
             key=key, old_value=old_value, new_value=new_value, changed_by=changed_by
         )
 
-    async def history(self, key: str, *, limit: int, offset: int) -> RowPage:
+    async def history(self, key: str, *, limit: int, offset: int) -> RowPage[PlainRow]:
         """A page of the key's changes, newest first, and how many there are."""
-        return await self.page_rows(_HISTORY_PAGE, key=key, limit=limit, offset=offset)
+        return await self._plain_page(_HISTORY_PAGE, key=key, limit=limit, offset=offset)

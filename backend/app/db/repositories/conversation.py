@@ -6,6 +6,7 @@ from sqlalchemy import bindparam, exists, select
 from app.db.models import Conversation
 from app.db.repositories.base import (
     BaseRepository,
+    PlainRow,
     RowPage,
     database_errors_translated,
     page_statement,
@@ -40,7 +41,7 @@ _IS_OWNED = select(
 class ConversationRepository(BaseRepository[Conversation]):
     model = Conversation
 
-    async def create(  # type: ignore[override]
+    async def create(
         self,
         *,
         user_id: UUID,
@@ -50,7 +51,7 @@ class ConversationRepository(BaseRepository[Conversation]):
     ) -> Conversation:
         """A new conversation, scoped when ids are given; NotFoundError if the user does not
         exist."""
-        return await super().create(
+        return await self._insert(
             user_id=user_id,
             title=title,
             scope_transcript_ids=None if transcript_ids is None else list(transcript_ids),
@@ -64,24 +65,12 @@ class ConversationRepository(BaseRepository[Conversation]):
             return None
         return conversation
 
-    async def list_by_user(
-        self, user_id: UUID, limit: int = 50, offset: int = 0
-    ) -> Sequence[Conversation]:
-        """A page of the user's conversations, most recently updated first."""
-        return await self.list(
-            Conversation.user_id == user_id,
-            order_by=[Conversation.updated_at.desc()],
-            limit=limit,
-            offset=offset,
-        )
-
-    async def count_by_user(self, user_id: UUID) -> int:
-        """How many conversations the user has."""
-        return await self.count(Conversation.user_id == user_id)
-
-    async def page_for_user(self, user_id: UUID, limit: int = 50, offset: int = 0) -> RowPage:
-        """`list_by_user()` and `count_by_user()` in one round trip, as plain rows."""
-        return await self.page_rows(_PAGE_FOR_USER, user_id=user_id, limit=limit, offset=offset)
+    async def page_for_user(
+        self, user_id: UUID, *, limit: int = 50, offset: int = 0
+    ) -> RowPage[PlainRow]:
+        """A page of the user's conversations, most recently updated first, as plain rows of
+        their public columns, with the total, in one round trip."""
+        return await self._plain_page(_PAGE_FOR_USER, user_id=user_id, limit=limit, offset=offset)
 
     async def is_owned_by(self, conversation_id: UUID, user_id: UUID) -> bool:
         """Whether the conversation exists and is this user's, without loading it."""

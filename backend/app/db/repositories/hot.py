@@ -26,10 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-_DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+# asyncpg's dialect, made from a URL as the engine makes it (PGDialect_asyncpg's own constructor
+# is untyped).
+_DIALECT = make_url("postgresql+asyncpg://").get_dialect()()
 
 
 @dataclass(frozen=True, slots=True)

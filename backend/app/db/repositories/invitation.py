@@ -1,22 +1,21 @@
 """Invitations to sign up, looked up by the SHA-256 of their token."""
 
-from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import func, select, update
 
 from app.db.models import Invitation
-from app.db.repositories.base import BaseRepository
+from app.db.repositories.base import BaseRepository, RowPage
 
 
 class InvitationRepository(BaseRepository[Invitation]):
     model = Invitation
 
-    async def create(  # type: ignore[override]
+    async def create(
         self, *, created_by: UUID, email: str | None, token_hash: str, expires_at: datetime
     ) -> Invitation:
-        return await super().create(
+        return await self._insert(
             created_by=created_by, email=email, token_hash=token_hash, expires_at=expires_at
         )
 
@@ -44,8 +43,6 @@ class InvitationRepository(BaseRepository[Invitation]):
         )
         await self.execute(statement)
 
-    async def list_recent(self, limit: int, offset: int) -> Sequence[Invitation]:
-        return await self.list(order_by=[Invitation.created_at.desc()], limit=limit, offset=offset)
-
-    async def count_all(self) -> int:
-        return await self.count()
+    async def page_all(self, *, limit: int = 50, offset: int = 0) -> RowPage[Invitation]:
+        """A page of every invitation, accepted and expired ones included, newest first."""
+        return await self._page(order_by=[Invitation.created_at.desc()], limit=limit, offset=offset)

@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.db.errors import ConflictError
 from app.db.models import Job
-from app.db.repositories.base import BaseRepository, database_errors_translated
+from app.db.repositories.base import BaseRepository, RowPage, database_errors_translated
 
 INGEST = "youtube_ingest"
 EMBED = "embed"
@@ -74,7 +74,7 @@ class JobRepository(BaseRepository[Job]):
         self, *, user_id: UUID, transcript_id: UUID, video_id: str, max_attempts: int
     ) -> Job:
         """A queued job that embeds the transcript's chunks (the video id is shown in listings)."""
-        return await self.create(
+        return await self._insert(
             kind=EMBED,
             user_id=user_id,
             transcript_id=transcript_id,
@@ -88,14 +88,13 @@ class JobRepository(BaseRepository[Job]):
         job = await self.session.get(Job, job_id, populate_existing=True)
         return job if job is not None and job.user_id == user_id else None
 
-    async def list_by_user(self, user_id: UUID, limit: int = 50, offset: int = 0) -> Sequence[Job]:
+    async def page_for_user(
+        self, user_id: UUID, *, limit: int = 50, offset: int = 0
+    ) -> RowPage[Job]:
         """A page of the user's jobs, newest first."""
-        return await self.list(
+        return await self._page(
             Job.user_id == user_id, order_by=[Job.created_at.desc()], limit=limit, offset=offset
         )
-
-    async def count_by_user(self, user_id: UUID) -> int:
-        return await self.count(Job.user_id == user_id)
 
     async def claim_next(
         self, worker_id: str, stale_after: timedelta, kinds: Sequence[str] = (INGEST, EMBED)

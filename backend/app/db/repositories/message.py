@@ -1,4 +1,3 @@
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,6 +8,7 @@ from sqlalchemy import Text, bindparam, select
 from app.db.models import Message
 from app.db.repositories.base import (
     BaseRepository,
+    PlainRow,
     RowPage,
     check_page,
     database_errors_translated,
@@ -66,7 +66,7 @@ _LAST_N = HotRead.of(
 class MessageRepository(BaseRepository[Message]):
     model = Message
 
-    async def create(  # type: ignore[override]
+    async def create(
         self,
         *,
         conversation_id: UUID,
@@ -78,33 +78,19 @@ class MessageRepository(BaseRepository[Message]):
 
         NotFoundError if the conversation does not exist, InvalidValueError for an unknown role.
         """
-        return await super().create(
+        return await self._insert(
             conversation_id=conversation_id, role=role, content=content, meta=metadata or {}
         )
 
-    async def list_by_conversation(
-        self, conversation_id: UUID, limit: int = 50, offset: int = 0
-    ) -> Sequence[Message]:
-        """A page of the conversation's messages, oldest first."""
-        return await self.list(
-            Message.conversation_id == conversation_id,
-            order_by=[Message.created_at],
-            limit=limit,
-            offset=offset,
-        )
-
     async def page_for_conversation(
-        self, conversation_id: UUID, limit: int = 50, offset: int = 0
-    ) -> RowPage:
-        """`list_by_conversation()` and `count_by_conversation()` in one round trip, as plain
-        rows (`metadata_json` holds the metadata as JSON text)."""
-        return await self.page_rows(
+        self, conversation_id: UUID, *, limit: int = 50, offset: int = 0
+    ) -> RowPage[PlainRow]:
+        """A page of the conversation's messages, oldest first, as plain rows of their public
+        columns (`metadata_json` holds the metadata as JSON text), with the total, in one round
+        trip."""
+        return await self._plain_page(
             _PAGE_FOR_CONVERSATION, conversation_id=conversation_id, limit=limit, offset=offset
         )
-
-    async def count_by_conversation(self, conversation_id: UUID) -> int:
-        """How many messages the conversation has."""
-        return await self.count(Message.conversation_id == conversation_id)
 
     async def get_last_n(self, conversation_id: UUID, n: int) -> list[MessageRow]:
         """The n newest messages, returned oldest first: the order a prompt needs them in.

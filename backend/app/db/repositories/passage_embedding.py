@@ -212,10 +212,6 @@ class PassageEmbeddingRepository(BaseRepository[PassageEmbedding]):
         async with database_errors_translated():
             return bool(await self.session.scalar(statement))
 
-    async def delete_model(self, model_name: str) -> int:
-        """Delete every vector of `model_name` (e.g. a model no longer used); returns how many."""
-        return await self.delete_where(PassageEmbedding.model == model_name)
-
     async def _require_transaction(self) -> None:
         raw = await (await self.session.connection()).get_raw_connection()
         if getattr(raw.dbapi_connection, "autocommit", False):

@@ -1,7 +1,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 
 from app.db.models import Session
 from app.db.repositories.base import BaseRepository
@@ -15,19 +15,9 @@ class SessionRepository(BaseRepository[Session]):
 
     model = Session
 
-    async def create(  # type: ignore[override]
-        self, *, user_id: UUID, token_hash: str, expires_at: datetime
-    ) -> Session:
+    async def create(self, *, user_id: UUID, token_hash: str, expires_at: datetime) -> Session:
         """A new session; NotFoundError if the user does not exist."""
-        return await super().create(user_id=user_id, token_hash=token_hash, expires_at=expires_at)
-
-    async def get_by_token(self, token_hash: str) -> Session | None:
-        """The live session with this token hash; None if unknown or expired."""
-        statement = select(Session).where(
-            Session.token_hash == token_hash, Session.expires_at > _NOW
-        )
-        rows = await self.scalars(statement)
-        return rows[0] if rows else None
+        return await self._insert(user_id=user_id, token_hash=token_hash, expires_at=expires_at)
 
     async def delete_by_token(self, token_hash: str) -> bool:
         """Revoke the session with this token hash; False if there was none."""

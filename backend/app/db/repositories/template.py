@@ -1,11 +1,10 @@
-from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, or_, select, update
 
 from app.db.models import Template
-from app.db.repositories.base import BaseRepository
+from app.db.repositories.base import BaseRepository, RowPage
 
 
 class TemplateRepository(BaseRepository[Template]):
@@ -24,29 +23,25 @@ class TemplateRepository(BaseRepository[Template]):
             return None
         return template
 
-    async def list_for_user(
+    async def page_for_user(
         self,
         user_id: UUID,
+        *,
         template_type: str | None = None,
         limit: int = 50,
         offset: int = 0,
-    ) -> Sequence[Template]:
-        """A page of the user's own templates and the built-ins; own first, then by type, name."""
-        return await self.list(
-            *self._where_visible(user_id, template_type),
+    ) -> RowPage[Template]:
+        """A page of the user's own templates and the built-ins (of one type, when given); own
+        first, then by type and name."""
+        where = [self._visible_to(user_id)]
+        if template_type is not None:
+            where.append(Template.template_type == template_type)
+        return await self._page(
+            *where,
             order_by=[Template.user_id.is_(None), Template.template_type, Template.template_name],
             limit=limit,
             offset=offset,
         )
-
-    async def count_for_user(self, user_id: UUID, template_type: str | None = None) -> int:
-        return await self.count(*self._where_visible(user_id, template_type))
-
-    def _where_visible(self, user_id: UUID, template_type: str | None) -> list[ColumnElement[bool]]:
-        conditions = [self._visible_to(user_id)]
-        if template_type is not None:
-            conditions.append(Template.template_type == template_type)
-        return conditions
 
     async def make_default(self, template: Template) -> Template:
         """Make this template its owner's default for its type, in place of the previous one.
@@ -83,7 +78,7 @@ class TemplateRepository(BaseRepository[Template]):
         rows = await self.scalars(statement)
         return rows[0] if rows else None
 
-    async def create_template(
+    async def create(
         self,
         *,
         user_id: UUID | None,
@@ -98,7 +93,7 @@ class TemplateRepository(BaseRepository[Template]):
         ConflictError for a name already used for this owner and type, or for a second default
         of one type; InvalidValueError for an unknown template_type.
         """
-        return await self.create(
+        return await self._insert(
             user_id=user_id,
             template_type=template_type,
             template_name=template_name,

@@ -5,13 +5,13 @@ from uuid import UUID
 from sqlalchemy import func, select
 
 from app.db.models import Transcript
-from app.db.repositories.base import BaseRepository, database_errors_translated
+from app.db.repositories.base import BaseRepository, RowPage, database_errors_translated
 
 
 class TranscriptRepository(BaseRepository[Transcript]):
     model = Transcript
 
-    async def create(  # type: ignore[override]
+    async def create(
         self,
         *,
         user_id: UUID,
@@ -24,7 +24,7 @@ class TranscriptRepository(BaseRepository[Transcript]):
         metadata: dict[str, Any] | None = None,
     ) -> Transcript:
         """A new transcript; ConflictError if this user already has this video."""
-        return await super().create(
+        return await self._insert(
             user_id=user_id,
             youtube_video_id=youtube_video_id,
             transcript_text=transcript_text,
@@ -89,17 +89,13 @@ class TranscriptRepository(BaseRepository[Transcript]):
         rows = await self.scalars(statement)
         return rows[0] if rows else None
 
-    async def list_by_user(
-        self, user_id: UUID, limit: int = 50, offset: int = 0
-    ) -> Sequence[Transcript]:
+    async def page_for_user(
+        self, user_id: UUID, *, limit: int = 50, offset: int = 0
+    ) -> RowPage[Transcript]:
         """A page of the user's transcripts, newest first."""
-        return await self.list(
+        return await self._page(
             Transcript.user_id == user_id,
             order_by=[Transcript.created_at.desc()],
             limit=limit,
             offset=offset,
         )
-
-    async def count_by_user(self, user_id: UUID) -> int:
-        """How many transcripts the user has."""
-        return await self.count(Transcript.user_id == user_id)

@@ -45,7 +45,7 @@ class UsageRepository(BaseRepository[UsageEvent]):
         prompt_tokens: int,
         completion_tokens: int,
     ) -> UsageEvent:
-        return await self.create(
+        return await self._insert(
             user_id=user_id,
             kind=kind,
             provider=provider,

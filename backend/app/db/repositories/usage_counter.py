@@ -45,12 +45,6 @@ class UsageCounterRepository(BaseRepository[UsageCounter]):
         and visibility to other transactions are unchanged."""
         await self.execute(text("SET LOCAL synchronous_commit = off"))
 
-    async def count_one(
-        self, user_id: UUID, action: LimitedAction, window: timedelta, limit: int | None
-    ) -> Admission:
-        """`count_many` of one."""
-        return await self.count_many(user_id, action, window, limit, 1)
-
     async def count_many(
         self,
         user_id: UUID,

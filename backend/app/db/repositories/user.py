@@ -31,10 +31,6 @@ class UserRepository(BaseRepository[User]):
         rows = await self.scalars(statement)
         return rows[0] if rows else None
 
-    async def create(self, *, email: str, password_hash: str) -> User:  # type: ignore[override]
-        """A new user; ConflictError if the email is taken, InvalidValueError if malformed."""
-        return await super().create(email=normalise_email(email), password_hash=password_hash)
-
     async def create_unless_taken(self, *, email: str, password_hash: str) -> bool:
         """Insert a user unless the email is taken; True when a row was inserted. One
         statement, so two registrations of one email at once cannot turn into an error."""

@@ -1,4 +1,3 @@
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -8,7 +7,7 @@ from sqlalchemy import case, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from app.db.models import WebhookDelivery, WebhookEndpoint
-from app.db.repositories.base import BaseRepository
+from app.db.repositories.base import BaseRepository, RowPage
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +29,12 @@ class WebhookDeliveryRepository(BaseRepository[WebhookDelivery]):
     delivery loop, listed for the endpoint's owner."""
 
     model = WebhookDelivery
+
+    async def create(
+        self, *, endpoint_id: UUID, event_type: str, payload: dict[str, Any]
+    ) -> WebhookDelivery:
+        """A pending delivery of one event to one endpoint; NotFoundError if it does not exist."""
+        return await self._insert(endpoint_id=endpoint_id, event_type=event_type, payload=payload)
 
     async def enqueue_for_subscribers(
         self, user_id: UUID, event_type: str, payload: dict[str, Any]
@@ -140,19 +145,16 @@ class WebhookDeliveryRepository(BaseRepository[WebhookDelivery]):
         )
         return int(result.rowcount)
 
-    async def list_by_endpoint(
-        self, endpoint_id: UUID, limit: int = 50, offset: int = 0
-    ) -> Sequence[WebhookDelivery]:
+    async def page_for_endpoint(
+        self, endpoint_id: UUID, *, limit: int = 50, offset: int = 0
+    ) -> RowPage[WebhookDelivery]:
         """A page of the endpoint's deliveries, newest first."""
-        return await self.list(
+        return await self._page(
             WebhookDelivery.endpoint_id == endpoint_id,
             order_by=[WebhookDelivery.created_at.desc()],
             limit=limit,
             offset=offset,
         )
-
-    async def count_by_endpoint(self, endpoint_id: UUID) -> int:
-        return await self.count(WebhookDelivery.endpoint_id == endpoint_id)
 
     async def _set(self, delivery_id: UUID, **values: object) -> None:
         await self.execute(

@@ -6,7 +6,7 @@ from uuid import UUID
 from sqlalchemy import func, select, update
 
 from app.db.models import WebhookEndpoint
-from app.db.repositories.base import BaseRepository
+from app.db.repositories.base import BaseRepository, RowPage
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,22 +23,22 @@ class WebhookEndpointRepository(BaseRepository[WebhookEndpoint]):
 
     model = WebhookEndpoint
 
-    async def create(  # type: ignore[override]
+    async def create(
         self, *, user_id: UUID, url: str, events: Sequence[str], secret: str
     ) -> WebhookEndpoint:
         """A new enabled endpoint; NotFoundError if the user does not exist."""
-        return await super().create(user_id=user_id, url=url, events=list(events), secret=secret)
+        return await self._insert(user_id=user_id, url=url, events=list(events), secret=secret)
 
     async def get_for_user(self, endpoint_id: UUID, user_id: UUID) -> WebhookEndpoint | None:
         """The user's endpoint, read afresh: the delivery loop changes it behind any session."""
         endpoint = await self.session.get(WebhookEndpoint, endpoint_id, populate_existing=True)
         return endpoint if endpoint is not None and endpoint.user_id == user_id else None
 
-    async def list_by_user(
-        self, user_id: UUID, limit: int = 50, offset: int = 0
-    ) -> Sequence[WebhookEndpoint]:
+    async def page_for_user(
+        self, user_id: UUID, *, limit: int = 50, offset: int = 0
+    ) -> RowPage[WebhookEndpoint]:
         """A page of the user's endpoints, newest first."""
-        return await self.list(
+        return await self._page(
             WebhookEndpoint.user_id == user_id,
             order_by=[WebhookEndpoint.created_at.desc()],
             limit=limit,
@@ -46,14 +46,8 @@ class WebhookEndpointRepository(BaseRepository[WebhookEndpoint]):
         )
 
     async def count_by_user(self, user_id: UUID) -> int:
+        """How many endpoints the user has (they may have a limited number)."""
         return await self.count(WebhookEndpoint.user_id == user_id)
-
-    async def delete_for_user(self, endpoint_id: UUID, user_id: UUID) -> bool:
-        """Delete the user's endpoint and its deliveries; False when it is not theirs."""
-        deleted = await self.delete_where(
-            WebhookEndpoint.id == endpoint_id, WebhookEndpoint.user_id == user_id
-        )
-        return deleted > 0
 
     async def enable(self, endpoint: WebhookEndpoint) -> None:
         """On again, with a clean slate: no reason, no failures counted."""

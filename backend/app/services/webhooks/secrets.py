@@ -18,19 +18,17 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from functools import lru_cache
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.db.repositories import StoredSecrets, WebhookEndpointRepository
+from app.db.session import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
-UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 # How every secret starts (Standard Webhooks); a Fernet token never does.
 CLEAR_PREFIX = "whsec_"
 KEY_HINT = (

@@ -20,13 +20,11 @@ import contextlib
 import json
 import logging
 import ssl
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks import Webhook
 
 from app.core.backoff import exponential_backoff
@@ -36,6 +34,7 @@ from app.db.repositories import (
     WebhookDeliveryRepository,
     WebhookEndpointRepository,
 )
+from app.db.session import UnitOfWork
 from app.services.webhooks.addresses import (
     AddressRefusedError,
     IPAddress,
@@ -47,7 +46,6 @@ from app.services.webhooks.secrets import SecretUnreadableError, webhook_secrets
 
 logger = logging.getLogger(__name__)
 
-UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 USER_AGENT = "YouTube-Talker-Webhooks/1"
 
 

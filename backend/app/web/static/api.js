@@ -41,8 +41,9 @@ function requestHeaders(json, accept) {
   return headers;
 }
 
-/** The response to one API call; any answer but 2xx is thrown as an ApiProblem. */
-export async function request(path, { method = "GET", json, form, accept } = {}) {
+/** The response to one API call; any answer but 2xx is thrown as an ApiProblem. A call given
+ *  an AbortSignal that fires rejects with the browser's AbortError, not as a problem. */
+export async function request(path, { method = "GET", json, form, accept, signal } = {}) {
   const hadToken = Boolean(session.token());
   const body = json !== undefined ? JSON.stringify(json) : form;
   let response;
@@ -51,8 +52,10 @@ export async function request(path, { method = "GET", json, form, accept } = {})
       method,
       headers: requestHeaders(json, accept),
       body,
+      signal,
     });
-  } catch {
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
     throw new ApiProblem(0, {
       error: { code: "network", message: "The server could not be reached. Check that it is running, then try again." },
     });
@@ -80,7 +83,8 @@ function parseEvent(block) {
 }
 
 /** The server-sent events of a streamed response, as {name, data} objects, as they arrive.
- *  (EventSource cannot send a POST with a body, so the stream is read here.) */
+ *  (EventSource can neither send a POST with a body nor the Authorization header, so the
+ *  stream is read here.) */
 export async function* serverSentEvents(response) {
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";

@@ -3,13 +3,14 @@
 import { session, whenSessionEnds } from "./api.js";
 import { currentUser, setUpSignIn, signOut } from "./auth.js";
 import { setUpChat, showChat, stopChat } from "./chat.js";
+import { setUpCollections, showCollections, stopCollections } from "./collections.js";
 import { setUpDrafts, showDrafts, stopDrafts } from "./drafts.js";
-import { setUpLibrary, showLibrary, stopLibrary } from "./library.js";
+import { loadTranscripts, setUpLibrary, showLibrary, stopLibrary } from "./library.js";
 import { setUpSearch, stopSearch } from "./search.js";
 import { setUpUsage, showUsage } from "./usage.js";
 
 const SECTIONS = {
-  library: showLibrary,
+  library: () => Promise.all([showLibrary(), showCollections()]),
   chat: showChat,
   search: async () => {},
   drafts: showDrafts,
@@ -47,6 +48,7 @@ async function route() {
 
 function showSignIn(message) {
   stopLibrary();
+  stopCollections();
   stopChat();
   stopSearch();
   stopDrafts();
@@ -70,6 +72,7 @@ async function signedIn() {
 function start() {
   setUpSignIn(signedIn);
   setUpLibrary();
+  setUpCollections(loadTranscripts);
   setUpChat();
   setUpSearch();
   setUpDrafts();

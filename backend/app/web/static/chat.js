@@ -1,7 +1,10 @@
-// Chat: conversations, and answers that stream in with citations linking to the moment.
+// Chat: conversations (renamed, and limited to chosen videos: scope.js), and answers that
+// stream in with citations linking to the moment.
 
 import { ApiProblem, call, request, serverSentEvents } from "./api.js";
-import { clearProblem, clock, el, momentLink, showProblem } from "./dom.js";
+import { clearProblem, clock, el, momentLink, showProblem, whileBusy } from "./dom.js";
+import { PagedList } from "./pager.js";
+import { setUpScope, showScope, stopScope } from "./scope.js";
 
 const conversationList = document.getElementById("conversation-list");
 const newButton = document.getElementById("new-conversation");
@@ -11,9 +14,14 @@ const empty = document.getElementById("chat-empty");
 const form = document.getElementById("ask-form");
 const question = document.getElementById("question");
 const problem = form.querySelector(".problem");
+const renameButton = document.getElementById("rename-conversation");
+const renameForm = document.getElementById("rename-form");
+const renameField = document.getElementById("rename-title");
 const UNTITLED = "New conversation";
+const UNSTARTED = { title: null, transcript_ids: null, collection_ids: null };
 
-let current = null; // the conversation on view: {id, title}, or null before the first question
+let current = null; // the conversation on view, or null before its first question
+let unstarted = { ...UNSTARTED }; // what is chosen for it until then: sent with that question
 
 function citationLabel(citation) {
   const seconds = citation.moment_seconds ?? citation.start_seconds;
@@ -73,27 +81,60 @@ function conversationItem(conversation) {
   return el("li", {}, button);
 }
 
-async function loadConversations() {
-  const page = await call("/conversations?limit=50");
-  conversationList.replaceChildren(...page.items.map(conversationItem));
-  if (current) {
-    const fresh = page.items.find((c) => c.id === current.id);
-    if (fresh) setCurrent(fresh);
-  }
-}
+const conversations = new PagedList(conversationList, {
+  path: "/conversations",
+  row: conversationItem,
+  more: "Show more conversations",
+  failed: (error) => showProblem(problem, error),
+});
 
 function setCurrent(conversation) {
   current = conversation;
-  heading.textContent = (conversation && conversation.title) || UNTITLED;
+  const shown = conversation || unstarted;
+  heading.textContent = shown.title || UNTITLED;
+  closeRename();
+  showScope(shown).catch((error) => showProblem(problem, error));
 }
 
-async function open(conversation) {
+/** Renames the conversation or changes its scope: saved at once on one that has started. */
+async function change(fields) {
+  if (!current) {
+    Object.assign(unstarted, fields);
+    setCurrent(null);
+    return;
+  }
+  setCurrent(await call(`/conversations/${current.id}`, { method: "PATCH", json: fields }));
+  await conversations.reload();
+}
+
+function closeRename() {
+  renameForm.hidden = true;
+  renameButton.setAttribute("aria-expanded", "false");
+}
+
+function openRename() {
+  clearProblem(renameForm.querySelector(".problem"));
+  renameField.value = (current || unstarted).title || "";
+  renameForm.hidden = false;
+  renameButton.setAttribute("aria-expanded", "true");
+  renameField.focus();
+}
+
+/** Settles when the opened conversation's messages are shown: a question waits for it. */
+let opening = Promise.resolve();
+
+function open(conversation) {
+  opening = showConversation(conversation);
+  return opening;
+}
+
+async function showConversation(conversation) {
   clearProblem(problem);
   setCurrent(conversation);
   try {
     const page = await call(`/conversations/${conversation.id}/messages?limit=100`);
     showMessages(page.items);
-    await loadConversations();
+    await conversations.reload();
   } catch (error) {
     showProblem(problem, error);
   }
@@ -101,10 +142,11 @@ async function open(conversation) {
 }
 
 function startNew() {
+  unstarted = { ...UNSTARTED };
   setCurrent(null);
   showMessages([]);
   clearProblem(problem);
-  loadConversations().catch((error) => showProblem(problem, error));
+  conversations.reload().catch((error) => showProblem(problem, error));
   question.focus();
 }
 
@@ -129,7 +171,7 @@ async function streamInto(answer, response) {
 }
 
 async function ask(content) {
-  if (!current) setCurrent(await call("/conversations", { method: "POST", json: {} }));
+  if (!current) setCurrent(await call("/conversations", { method: "POST", json: unstarted }));
   const mine = bubble("user", el("div", { class: "text", text: content }));
   const answer = bubble("assistant");
   answer.setAttribute("aria-busy", "true");
@@ -152,19 +194,38 @@ async function ask(content) {
     answer.removeAttribute("aria-busy");
     answer.classList.remove("streaming");
   }
-  await loadConversations();
+  setCurrent(await call(`/conversations/${current.id}`)); // titled by its first question
+  await conversations.reload();
 }
 
 export async function showChat() {
   clearProblem(problem);
+  setCurrent(current);
   try {
-    await loadConversations();
+    await conversations.reload();
   } catch (error) {
     showProblem(problem, error);
   }
 }
 
+function setUpRename() {
+  renameButton.addEventListener("click", () => (renameForm.hidden ? openRename() : closeRename()));
+  renameForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    whileBusy(renameForm, async () => {
+      await change({ title: renameField.value.trim() || null });
+      renameButton.focus();
+    });
+  });
+  document.getElementById("rename-cancel").addEventListener("click", () => {
+    closeRename();
+    renameButton.focus();
+  });
+}
+
 export function setUpChat() {
+  setUpRename();
+  setUpScope(change);
   newButton.addEventListener("click", startNew);
   question.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -181,6 +242,8 @@ export function setUpChat() {
     button.disabled = true;
     question.value = "";
     try {
+      // Asked while the conversation was still loading: its messages would replace the answer.
+      await opening;
       await ask(content);
     } catch (error) {
       showProblem(problem, error);
@@ -192,7 +255,11 @@ export function setUpChat() {
 }
 
 export function stopChat() {
-  setCurrent(null);
+  unstarted = { ...UNSTARTED };
+  current = null;
+  heading.textContent = UNTITLED;
+  closeRename();
+  stopScope();
   showMessages([]);
-  conversationList.replaceChildren();
+  conversations.clear();
 }

@@ -1,8 +1,10 @@
 // The library: fetch a video's captions by link (a background job), upload a caption file,
-// list and delete transcripts.
+// list transcripts (with their chapters) and delete them.
 
 import { call } from "./api.js";
+import { chapterOutline } from "./chapters.js";
 import { clearProblem, clock, el, shortDate, showProblem, watchUrl, whileBusy } from "./dom.js";
+import { PagedList } from "./pager.js";
 
 const POLL_MS = 1500;
 const ingestForm = document.getElementById("ingest-form");
@@ -121,6 +123,7 @@ function transcriptRow(transcript) {
   if (transcript.duration) facts.splice(1, 0, clock(transcript.duration));
   if (transcript.metadata && transcript.metadata.source === "upload") facts.push("uploaded");
   const title = transcript.title || `Video ${transcript.youtube_video_id}`;
+  const chapters = chapterOutline(transcript, title);
   return el(
     "li",
     { class: "row" },
@@ -128,7 +131,9 @@ function transcriptRow(transcript) {
       el("a", { class: "row-title", href: watchUrl(transcript.youtube_video_id), target: "_blank", rel: "noopener", text: title }),
       el("span", { class: "row-facts", text: facts.join(" · ") })),
     el("div", { class: "actions" },
+      chapters.button,
       el("button", { type: "button", class: "quiet danger", "aria-label": `Delete ${title}`, text: "Delete", onclick: () => remove(transcript, title) })),
+    chapters.region,
   );
 }
 
@@ -143,11 +148,17 @@ async function remove(transcript, title) {
   }
 }
 
+const videos = new PagedList(list, {
+  path: "/transcripts",
+  row: transcriptRow,
+  more: "Show more videos",
+  failed: (error) => showProblem(problem, error),
+});
+
+/** The first page of videos again (after one is added or deleted). */
 export async function loadTranscripts() {
   try {
-    const page = await call("/transcripts?limit=100");
-    list.replaceChildren(...page.items.map(transcriptRow));
-    empty.hidden = page.items.length > 0;
+    empty.hidden = (await videos.reload()) > 0;
   } catch (error) {
     showProblem(problem, error);
   }
@@ -197,6 +208,7 @@ export function setUpLibrary() {
 }
 
 export function stopLibrary() {
+  videos.clear();
   clearTimeout(polling);
   polling = null;
   followed.clear();

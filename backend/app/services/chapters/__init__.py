@@ -1,4 +1,4 @@
-"""Chapters and a summary per transcript: found from its passages (app/services/chapter_finding.py)
+"""Chapters and a summary per transcript: found from its passages (app/services/chapters/finding.py)
 in a worker process, stored, and read by `GET /transcripts/{id}/chapters`.
 
 Computed by the embed job once a transcript's vectors are in (so topic changes are found in
@@ -15,8 +15,8 @@ from app.core.config import Settings
 from app.core.offload import run_in_process
 from app.db.models import Transcript
 from app.db.repositories import ChapterRepository, NewChapter, OutlinePassage, UsageRepository
-from app.services.chapter_finding import Block, Outline, outline
-from app.services.chapter_titles import named_by_model
+from app.services.chapters.finding import Block, Outline, outline
+from app.services.chapters.titles import named_by_model
 from app.services.llm import LanguageModel
 from app.services.usage_limits import has_tokens_left
 

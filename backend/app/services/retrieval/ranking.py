@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -42,7 +42,6 @@ from app.db.repositories.chunk import QueryWords
 from app.services.embeddings.background import background_similarity
 from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
 from app.services.embeddings.factory import OFFLINE_MODELS, offline_provider
-from app.services.youtube import watch_url
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ B = TypeVar("B")
 CANDIDATES_PER_SIGNAL = 60
 # Quotes or a -word: the person asks for exactly these words. ("or" is too common in
 # questions to be read as the operator here.)
-_WEBSEARCH_SYNTAX = re.compile(r'"|(^|\s)-\w')
+WEBSEARCH_SYNTAX = re.compile(r'"|(^|\s)-\w')
 
 
 class SearchMode(StrEnum):
@@ -183,7 +182,7 @@ async def retrieve(
 ) -> Retrieval:
     """The user's passages that answer the question, best first, and whether any does."""
     ranking = ranking or Ranking()
-    strict = mode is not SearchMode.SEMANTIC and bool(_WEBSEARCH_SYNTAX.search(question))
+    strict = mode is not SearchMode.SEMANTIC and bool(WEBSEARCH_SYNTAX.search(question))
     # The vector used may be an earlier model's, while the new model's are embedded.
     candidates, words, query_vector = await _candidates(
         session, user_id, question, query_vector, mode, transcript_ids, strict=strict
@@ -413,115 +412,3 @@ def _answers(best: RankedHit, mode: SearchMode, ranking: Ranking, background: fl
         )
         return best.similarity >= ranking.min_similarity and stands_out
     return mode is not SearchMode.SEMANTIC and best.hit.coverage >= ranking.min_coverage
-
-
-def start_seconds(hit: ChunkHit) -> float | None:
-    """When the passage found is said: its own start, or its chunk's when found as a chunk."""
-    if hit.passage is not None and hit.passage.start_seconds is not None:
-        return hit.passage.start_seconds
-    value = hit.metadata.get("start_seconds")
-    return float(value) if value is not None else None
-
-
-def end_seconds(hit: ChunkHit) -> float | None:
-    if hit.passage is not None and hit.passage.end_seconds is not None:
-        return hit.passage.end_seconds
-    value = hit.metadata.get("end_seconds")
-    return float(value) if value is not None else None
-
-
-# Words too common to locate anything by.
-_COMMON_WORDS = """
-the and for are but not you all any can had her was one our out has him his how its may new
-now old see two who did does get got let say she too use what when where which while with why
-will would could should about after again also been before being from have here into just like
-more most much only other over some such than that them then there these they this those
-through very were your said
-"""
-_COMMON = frozenset(_COMMON_WORDS.split())
-_LOCATE_WINDOW = 15  # words: about one caption
-
-
-def _stem(word: str) -> str:
-    return word.lower().strip(".,;:!?\"'()[]")[:6]
-
-
-def _stems(text: str) -> set[str]:
-    return {stem for stem in map(_stem, text.split()) if len(stem) >= 3} - _COMMON
-
-
-def moment_seconds(hit: ChunkHit, question: str) -> float | None:
-    """When the passage that answers is said: the start of the caption where the stretch of
-    the passage (or, found as a chunk, of the chunk) holding most of the question's words
-    begins; the passage's start when the question shares no word with it (a paraphrase, a
-    question in another language) or the text has no caption timings."""
-    moments = hit.metadata.get("moments")
-    wanted = _stems(question)
-    # Words of the video's title name the video, not the moment: locate by the others.
-    wanted = (wanted - _stems(hit.title or "")) or wanted
-    if not moments or not wanted:
-        return start_seconds(hit)
-    text, first = hit.chunk_text, 0
-    if hit.passage is not None:
-        text, first = hit.passage.text, hit.passage.word_offset
-    stems = [_stem(word) for word in text.split()]
-    best_offset, best_found = 0, 0
-    for offset, stem in enumerate(stems):
-        if stem in wanted:
-            found = len(wanted.intersection(stems[offset : offset + _LOCATE_WINDOW]))
-            if found > best_found:
-                best_offset, best_found = offset, found
-    if best_found == 0:
-        return start_seconds(hit)
-    return caption_second(moments, first + best_offset, start_seconds(hit))
-
-
-def caption_second(moments: Any, word_offset: int, fallback: float | None) -> float | None:
-    """When the word at `word_offset` of a chunk is said: the start of the caption holding it
-    (`moments`: the chunk's [word offset, seconds] of each caption start, in order)."""
-    if not isinstance(moments, list):
-        return fallback
-    said = [float(seconds) for offset, seconds in moments if int(offset) <= word_offset]
-    return said[-1] if said else fallback
-
-
-def deep_link(hit: ChunkHit, seconds: float | None) -> str:
-    """The video at that moment (`https://youtu.be/{id}?t={seconds}`)."""
-    return watch_url(hit.youtube_video_id, seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class Citation:
-    number: int
-    hit: ChunkHit
-    moment: float | None  # when the cited passage is said
-
-    @classmethod
-    def numbered(cls, hits: Sequence[RankedHit], question: str) -> list["Citation"]:
-        return [
-            cls(number, ranked.hit, moment_seconds(ranked.hit, question))
-            for number, ranked in enumerate(hits, start=1)
-        ]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "transcript_id": str(self.hit.transcript_id),
-            "chunk_id": str(self.hit.chunk_id),
-            "chunk_index": self.hit.chunk_index,
-            "youtube_video_id": self.hit.youtube_video_id,
-            "title": self.hit.title,
-            "start_seconds": start_seconds(self.hit),
-            "end_seconds": end_seconds(self.hit),
-            "moment_seconds": self.moment,
-            "url": deep_link(self.hit, self.moment),
-        }
-
-
-def timestamp_label(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

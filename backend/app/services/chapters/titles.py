@@ -1,6 +1,6 @@
 """Chapter titles and summaries written by the language model, when one is configured.
 
-The chapters are found from the words (app/services/chapter_finding.py); the model only names
+The chapters are found from the words (app/services/chapters/finding.py); the model only names
 them: one request per transcript, each chapter given by its start and its first words, the
 answer one line per chapter, `n | title | summary`. An answer that does not give every chapter
 its line is not used: the chapters keep the titles found from their own words.
@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from app.services.chapter_finding import FoundChapter, Outline
+from app.services.chapters.finding import FoundChapter, Outline
 from app.services.llm import ChatMessage, LanguageModel, LanguageModelError, Usage
 
 WORDS_PER_CHAPTER = 160

@@ -1,6 +1,6 @@
 """Chapters from a transcript's words: where its topics change, a title and a short summary for
 each, and a summary of the whole. Pure CPU work on plain values: it runs in a worker process
-(app/services/chapters.py gathers the passages and stores the result).
+(app/services/chapters/__init__.py gathers the passages and stores the result).
 
 **Where topics change** (TextTiling, Hearst 1997, on vectors): the transcript is a row of
 passages (runs of whole captions, 75 to 120 words, ~40 s), each a vector: its embedding when the

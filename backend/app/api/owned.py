@@ -1,0 +1,190 @@
+"""The caller's own rows, named by a route's path, as `Annotated` dependencies.
+
+A route that takes a conversation id receives an `OwnedConversation`: the row, looked up for the
+user making the request. A missing id and another user's answer the same 404 (never 403: an id
+must not tell whether it exists), before the route runs. Ids that arrive in a body are checked
+with the `*_of` functions and `check_*_ids`, which answer alike.
+"""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.deps import AdminUser, CurrentUser, ReadSessionDep, SessionDep
+from app.api.errors import ApiError, not_found
+from app.db.models import Collection, Conversation, Job, Template, Transcript, User, WebhookEndpoint
+from app.db.repositories import (
+    CollectionRepository,
+    ConversationRepository,
+    JobRepository,
+    TemplateRepository,
+    TranscriptRepository,
+    UserRepository,
+    WebhookEndpointRepository,
+)
+
+
+async def conversation_of(session: AsyncSession, conversation_id: UUID, user: User) -> Conversation:
+    """The user's conversation; 404 when it is missing or someone else's, alike."""
+    conversation = await ConversationRepository(session).get_for_user(conversation_id, user.id)
+    if conversation is None:
+        raise not_found("Conversation", conversation_id)
+    return conversation
+
+
+async def owned_conversation(
+    conversation_id: UUID, user: CurrentUser, session: SessionDep
+) -> Conversation:
+    return await conversation_of(session, conversation_id, user)
+
+
+OwnedConversation = Annotated[Conversation, Depends(owned_conversation)]
+
+
+async def owned_conversation_id(
+    conversation_id: UUID, user: CurrentUser, session: ReadSessionDep
+) -> UUID:
+    """The id, once checked to be the user's conversation without loading it: for reads on the
+    read-only session that need the id alone."""
+    if not await ConversationRepository(session).is_owned_by(conversation_id, user.id):
+        raise not_found("Conversation", conversation_id)
+    return conversation_id
+
+
+OwnedConversationId = Annotated[UUID, Depends(owned_conversation_id)]
+
+
+async def collection_of(session: AsyncSession, collection_id: UUID, user: User) -> Collection:
+    """The user's collection; 404 when it is missing or someone else's, alike."""
+    collection = await CollectionRepository(session).get_for_user(collection_id, user.id)
+    if collection is None:
+        raise not_found("Collection", collection_id)
+    return collection
+
+
+async def owned_collection(
+    collection_id: UUID, user: CurrentUser, session: SessionDep
+) -> Collection:
+    return await collection_of(session, collection_id, user)
+
+
+OwnedCollection = Annotated[Collection, Depends(owned_collection)]
+
+
+async def owned_transcript(
+    transcript_id: UUID, user: CurrentUser, session: SessionDep
+) -> Transcript:
+    transcript = await TranscriptRepository(session).get_for_user(transcript_id, user.id)
+    if transcript is None:
+        raise not_found("Transcript", transcript_id)
+    return transcript
+
+
+OwnedTranscript = Annotated[Transcript, Depends(owned_transcript)]
+
+
+async def owned_webhook(
+    endpoint_id: UUID, user: CurrentUser, session: SessionDep
+) -> WebhookEndpoint:
+    endpoint = await WebhookEndpointRepository(session).get_for_user(endpoint_id, user.id)
+    if endpoint is None:
+        raise not_found("Webhook endpoint", endpoint_id)
+    return endpoint
+
+
+OwnedWebhook = Annotated[WebhookEndpoint, Depends(owned_webhook)]
+
+
+async def owned_job(job_id: UUID, user: CurrentUser, session: SessionDep) -> Job:
+    job = await JobRepository(session).get_for_user(job_id, user.id)
+    if job is None:
+        raise not_found("Job", job_id)
+    return job
+
+
+OwnedJob = Annotated[Job, Depends(owned_job)]
+
+
+async def template_of(session: AsyncSession, template_id: UUID, user: User) -> Template:
+    """The user's own template or a built-in; 404 for a missing or someone else's."""
+    template = await TemplateRepository(session).get_visible(template_id, user.id)
+    if template is None:
+        raise not_found("Template", template_id)
+    return template
+
+
+async def default_template_of(session: AsyncSession, template_type: str, user: User) -> Template:
+    """The user's default template of this type, else the built-in one; 404 when neither is."""
+    template = await TemplateRepository(session).get_template(user.id, template_type)
+    if template is None:
+        raise not_found("Default template of type", template_type)
+    return template
+
+
+async def visible_template(template_id: UUID, user: CurrentUser, session: SessionDep) -> Template:
+    return await template_of(session, template_id, user)
+
+
+VisibleTemplate = Annotated[Template, Depends(visible_template)]
+
+
+async def owned_template(template: VisibleTemplate) -> Template:
+    """The user's own template: a built-in one is read-only (403)."""
+    if template.user_id is None:
+        raise ApiError(403, "forbidden", "Built-in templates are read-only: create your own copy.")
+    return template
+
+
+OwnedTemplate = Annotated[Template, Depends(owned_template)]
+
+
+async def readable_user_id(user_id: UUID, caller: CurrentUser, session: SessionDep) -> UUID:
+    """A user whose own settings the caller may read: theirs, or anyone's for an administrator;
+    another user's id answers 404 to anyone else, as a missing one does."""
+    if not caller.is_admin and caller.id != user_id:
+        raise not_found("User", user_id)
+    return await existing_user_id(session, user_id)
+
+
+ReadableUserId = Annotated[UUID, Depends(readable_user_id)]
+
+
+async def administered_user_id(user_id: UUID, _: AdminUser, session: SessionDep) -> UUID:
+    """A user an administrator acts on: 403 for a caller who is none, 404 for a missing id."""
+    return await existing_user_id(session, user_id)
+
+
+AdministeredUserId = Annotated[UUID, Depends(administered_user_id)]
+
+
+async def existing_user_id(session: AsyncSession, user_id: UUID) -> UUID:
+    if await UserRepository(session).get_by_id(user_id) is None:
+        raise not_found("User", user_id)
+    return user_id
+
+
+async def check_transcript_ids(
+    session: AsyncSession, transcript_ids: list[UUID] | None, user: User
+) -> list[UUID] | None:
+    """The ids, checked to be the user's: a foreign or unknown one answers 404."""
+    if transcript_ids is None:
+        return None
+    owned = await TranscriptRepository(session).owned_ids(user.id, transcript_ids)
+    for transcript_id in transcript_ids:
+        if transcript_id not in owned:
+            raise not_found("Transcript", transcript_id)
+    return transcript_ids
+
+
+async def check_collection_ids(
+    session: AsyncSession, collection_ids: list[UUID] | None, user: User
+) -> None:
+    """Every id is the user's collection: a foreign or unknown one answers 404."""
+    if not collection_ids:
+        return
+    owned = await CollectionRepository(session).owned_ids(user.id, collection_ids)
+    for collection_id in collection_ids:
+        if collection_id not in owned:
+            raise not_found("Collection", collection_id)

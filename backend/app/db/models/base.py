@@ -1,0 +1,76 @@
+"""The declarative base every table's mapping derives from, and the column helpers they share.
+
+Constraint and index names come from NAMING_CONVENTION (DATABASE_SCHEMA.md, "Constraint names").
+"""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, FetchedValue, ForeignKey, MetaData, func, text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from app.db.types import Document
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _quoted_list(values: tuple[str, ...]) -> str:
+    """The values as a list of SQL string literals, for a CHECK constraint: `'a', 'b'`."""
+    return ", ".join(f"'{value}'" for value in values)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Read server-generated values (ids, timestamps set by defaults or triggers) back in the same
+    # INSERT/UPDATE ... RETURNING: an async session cannot lazy-load them afterwards.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
+
+
+def uuid_pk() -> Mapped[uuid.UUID]:
+    # The client generates the key so that the ORM can batch many INSERTs into one statement;
+    # the server default still covers rows written by plain SQL.
+    return mapped_column(
+        UUID(as_uuid=True),
+        primary_key=True,
+        default=uuid.uuid4,
+        server_default=func.gen_random_uuid(),
+    )
+
+
+def created_at() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def updated_at() -> Mapped[datetime]:
+    # Moved on every UPDATE by the set_updated_at() trigger (migration 0001).
+    return mapped_column(
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=func.now(),
+        server_onupdate=FetchedValue(),
+    )
+
+
+def owner_fk(table: str, *, nullable: bool = False, index: bool = True) -> Mapped[Any]:
+    # index=False only where a composite index leads with this column and serves it already.
+    return mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey(f"{table}.id", ondelete="CASCADE"),
+        nullable=nullable,
+        index=index,
+    )
+
+
+def jsonb_metadata() -> Mapped[dict[str, Any]]:
+    # `metadata` is reserved on declarative classes, so the attribute is `meta`.
+    return mapped_column(
+        "metadata", Document, nullable=False, server_default=text("'{}'::jsonb"), default=dict
+    )

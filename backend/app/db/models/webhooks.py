@@ -1,0 +1,103 @@
+"""Webhooks: the endpoints users register, and each event's delivery to each of them."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.models.base import Base, _quoted_list, created_at, owner_fk, updated_at, uuid_pk
+
+WEBHOOK_EVENTS = (
+    "job.succeeded",
+    "job.failed",
+    "transcript.ready",
+    "collection.progress",
+    "collection.ready",
+)
+WEBHOOK_DELIVERY_STATUSES = ("pending", "succeeded", "failed")
+
+
+class WebhookEndpoint(Base):
+    """A URL a user wants told about events. The secret signs each delivery (Standard
+    Webhooks), so it is kept as is, not hashed: DATABASE_SCHEMA.md says why."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (
+        Index("ix_webhook_endpoints_user_id_created_at", "user_id", text("created_at DESC")),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_fk("users", index=False)  # the composite index leads
+    url: Mapped[str] = mapped_column(String(2048), nullable=False)
+    events: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    # Encrypted with WEBHOOK_SECRET_KEYS (app/services/webhooks/secrets.py).
+    secret: Mapped[str] = mapped_column(Text, nullable=False)
+    # The secret before the last rotation, still signing beside the new one until it expires.
+    previous_secret: Mapped[str | None] = mapped_column(Text)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    enabled: Mapped[bool] = mapped_column(nullable=False, server_default=text("true"), default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default=text("0"), default=0
+    )
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint, written in the transaction that made the event happen (an
+    outbox), then sent, and retried, by the delivery loop."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(
+            f"status IN ({_quoted_list(WEBHOOK_DELIVERY_STATUSES)})", name="status_allowed"
+        ),
+        Index(
+            "ix_webhook_deliveries_endpoint_id_created_at", "endpoint_id", text("created_at DESC")
+        ),
+        Index(
+            "ix_webhook_deliveries_pending_next_attempt_at",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    )
+    event_type: Mapped[str] = mapped_column(String(50), nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    status: Mapped[str] = mapped_column(
+        String(20), nullable=False, server_default=text("'pending'"), default="pending"
+    )
+    attempts: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default=text("0"), default=0
+    )
+    last_response_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    # clock_timestamp(), not now(): deliveries are listed in the order their events happened,
+    # and a worker's transaction can record several events.
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()
+    )
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,44 @@
+"""Finding the passages of a user's videos that answer a question (`ranking`), when each is
+said (`moments`), and the numbered citations an answer links to (`citations`). Every name is
+importable from here."""
+
+from app.services.retrieval.citations import Citation, deep_link, placed, timestamp_label
+from app.services.retrieval.moments import (
+    caption_second,
+    end_seconds,
+    moment_seconds,
+    start_seconds,
+)
+from app.services.retrieval.ranking import (
+    CANDIDATES_PER_SIGNAL,
+    WEBSEARCH_SYNTAX,
+    QueryVector,
+    RankedHit,
+    Ranking,
+    Retrieval,
+    SearchMode,
+    embed_question,
+    passage_id,
+    retrieve,
+)
+
+__all__ = [
+    "CANDIDATES_PER_SIGNAL",
+    "WEBSEARCH_SYNTAX",
+    "Citation",
+    "QueryVector",
+    "RankedHit",
+    "Ranking",
+    "Retrieval",
+    "SearchMode",
+    "caption_second",
+    "deep_link",
+    "embed_question",
+    "end_seconds",
+    "moment_seconds",
+    "passage_id",
+    "placed",
+    "retrieve",
+    "start_seconds",
+    "timestamp_label",
+]
