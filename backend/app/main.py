@@ -61,8 +61,8 @@ from app.services.passage_embeddings import Embedder
 from app.services.runtime_settings import RuntimeSettings
 from app.services.webhooks.secrets import webhook_secrets
 from app.services.webhooks.sender import start_senders
-from app.services.youtube_fetcher import YouTubeFetcher
-from app.services.youtube_listing import YouTubeLister
+from app.services.youtube.fetcher import YouTubeFetcher
+from app.services.youtube.listing import YouTubeLister
 from app.web import install_web_page
 
 API_PREFIX = "/api/v1"

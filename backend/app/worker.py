@@ -26,7 +26,7 @@ from app.services.ingest_worker import start_workers
 from app.services.llm import build_language_model
 from app.services.passage_embeddings import Embedder
 from app.services.webhooks.sender import start_senders
-from app.services.youtube_fetcher import YouTubeFetcher
+from app.services.youtube.fetcher import YouTubeFetcher
 
 logger = logging.getLogger("app.worker")
 

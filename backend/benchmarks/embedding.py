@@ -31,7 +31,7 @@ from app.services.embeddings.http import HttpEmbeddingProvider
 from app.services.embeddings.offline import DIMENSION, OfflineEmbeddings
 from app.services.ingest_worker import IngestWorker
 from app.services.passage_embeddings import Embedder
-from app.services.youtube_fetcher import YouTubeFetcher
+from app.services.youtube.fetcher import YouTubeFetcher
 from benchmarks.harness import database as db
 from benchmarks.harness import report
 from benchmarks.harness.ingestion import three_hour_video

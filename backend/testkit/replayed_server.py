@@ -17,8 +17,8 @@ import uvicorn
 import app.main
 from app.core.config import get_settings
 from app.db.embedded import resolve_database
-from app.services.youtube_fetcher import YouTubeFetcher
-from app.services.youtube_listing import YouTubeLister
+from app.services.youtube.fetcher import YouTubeFetcher
+from app.services.youtube.listing import YouTubeLister
 from testkit.youtube_listing_replay import (
     FIFTY_TALKS,
     TALKS_CHANNEL,

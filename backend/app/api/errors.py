@@ -39,7 +39,7 @@ from app.services.rendering import MissingVariablesError, RenderTooLargeError
 from app.services.signup import SignupRefusedError, SignupThrottledError
 from app.services.usage_limits import LimitReachedError, QuotaExceededError
 from app.services.webhooks.endpoints import TooManyEndpointsError, WebhookUrlError
-from app.services.youtube_failures import FetchError
+from app.services.youtube.failures import FetchError
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import httpx
 
-from app.services.youtube import parse_video_id
+from app.services.youtube.links import parse_video_id
 
 API_PREFIX = "/api/v1"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)

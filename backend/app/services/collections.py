@@ -1,7 +1,7 @@
 """Collections: a playlist's or a channel's videos (or a list of links), ingested one job each,
 with their progress.
 
-A collection's videos are listed once (`app/services/youtube_listing.py`, yt-dlp's flat
+A collection's videos are listed once (`app/services/youtube/listing.py`, yt-dlp's flat
 extraction, at most `COLLECTION_MAX_VIDEOS`), then each video the user has not stored yet gets
 an ingest job; a video already stored counts as done at once, and one the listing found private
 or deleted as failed, with the reason. Every queued video counts against the user's ingests per
@@ -29,7 +29,7 @@ from app.db.repositories import JobRepository, TranscriptRepository
 from app.db.repositories.collection import CollectionRepository, NewCollectionVideo, VideoState
 from app.services.usage_limits import admit_and_commit
 from app.services.webhooks.events import COLLECTION_PROGRESS, COLLECTION_READY, record_event
-from app.services.youtube_listing import ListedVideo
+from app.services.youtube.listing import ListedVideo
 
 VideoStatus = Literal["done", "failed", "pending"]
 # Before any job of the collection has finished, a guess of one video's fetch and store.

@@ -48,8 +48,8 @@ from app.services.webhooks.events import (
     record_event,
     transcript_ready_data,
 )
-from app.services.youtube_failures import FetchError
-from app.services.youtube_fetcher import FetchedVideo, TranscriptFetcher
+from app.services.youtube.failures import FetchError
+from app.services.youtube.fetcher import FetchedVideo, TranscriptFetcher
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from app.core.config import Settings
 from app.db.repositories import ChunkRepository, JobRepository
 from app.services.chunking import chunk_segments, get_tokenizer
 from app.services.ingest_worker import IngestWorker
-from app.services.youtube_fetcher import FetchedVideo, YouTubeFetcher
+from app.services.youtube.fetcher import FetchedVideo, YouTubeFetcher
 from benchmarks.harness.database import Sessions, units_of_work
 from benchmarks.harness.report import table
 from benchmarks.harness.text import SEED, TextGenerator

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import WebhookDelivery
-from app.services.youtube_listing import YouTubeLister
+from app.services.youtube.listing import YouTubeLister
 from testkit.youtube_listing_replay import (
     BROKEN_PLAYLIST,
     FIFTY_TALKS,

@@ -15,7 +15,7 @@ from app.core.config import get_settings
 from app.services.embeddings.base import EmbeddingError
 from app.services.ingest_worker import IngestWorker
 from app.services.passage_embeddings import Embedder
-from app.services.youtube_fetcher import YouTubeFetcher
+from app.services.youtube.fetcher import YouTubeFetcher
 from testkit.youtube_replay import replay_session
 from tests.api.conftest import Account, ClientFactory, savepoint_unit_of_work
 from tests.api.test_ingest import make_due, talk

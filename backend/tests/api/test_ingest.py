@@ -15,7 +15,7 @@ from app.core.config import get_settings
 from app.db.models import Job
 from app.db.repositories import ConfigRepository
 from app.services.ingest_worker import IngestWorker
-from app.services.youtube_fetcher import YouTubeFetcher
+from app.services.youtube.fetcher import YouTubeFetcher
 from testkit.youtube_replay import ReplayVideo, Status, replay_session
 from tests.api.conftest import Account, assert_error, savepoint_unit_of_work
 

@@ -19,7 +19,7 @@ from app.db.models import Job
 from app.db.repositories import JobRepository, TranscriptRepository, UserRepository
 from app.db.session import Database
 from app.main import create_app
-from app.services.youtube_fetcher import YouTubeFetcher
+from app.services.youtube.fetcher import YouTubeFetcher
 from testkit.database import TEST_SERVER_DIR, create_database, drop_database
 from testkit.youtube_replay import ReplayVideo, replay_session
 from tests.factories import make_user

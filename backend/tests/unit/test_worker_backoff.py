@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from app.core.config import get_settings
 from app.db.session import UnitOfWork
 from app.services.ingest_worker import IngestWorker, pause_after
-from app.services.youtube_fetcher import YouTubeFetcher
+from app.services.youtube.fetcher import YouTubeFetcher
 
 UNREACHABLE = "postgresql+asyncpg://someone@/app?host=/nonexistent/socket-folder"
 QUICK = {"job_poll_seconds": 0.01}

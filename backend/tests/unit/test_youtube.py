@@ -1,6 +1,6 @@
 import pytest
 
-from app.services.youtube import parse_video_id, watch_url
+from app.services.youtube.links import parse_video_id, watch_url
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from youtube_transcript_api._errors import FailedToCreateConsentCookie, YouTubeR
 
 from app.api.routes import transcripts
 from app.main import API_PREFIX
-from app.services.youtube_failures import (
+from app.services.youtube.failures import (
     UPLOAD_ROUTE,
     FailureCode,
     from_library,

@@ -25,8 +25,8 @@ from youtube_transcript_api._errors import (
 )
 
 from app.services.chunking import Segment
-from app.services.youtube_failures import UPLOAD_ROUTE, FailureCode, FetchError
-from app.services.youtube_fetcher import FetchedVideo, YouTubeFetcher, session_with_timeout
+from app.services.youtube.failures import UPLOAD_ROUTE, FailureCode, FetchError
+from app.services.youtube.fetcher import FetchedVideo, YouTubeFetcher, session_with_timeout
 from testkit.youtube_replay import (
     FIXTURE_VIDEO,
     FIXTURES,

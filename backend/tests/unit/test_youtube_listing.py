@@ -11,14 +11,14 @@ import time
 import pytest
 from yt_dlp import YoutubeDL
 
-from app.services.youtube_failures import (
+from app.services.youtube.failures import (
     COLLECTION_CHECK_LINK,
     COLLECTION_LATER,
     COLLECTION_UPLOAD_INSTEAD,
     FailureCode,
     FetchError,
 )
-from app.services.youtube_listing import (
+from app.services.youtube.listing import (
     CollectionLink,
     ListedVideo,
     Listing,

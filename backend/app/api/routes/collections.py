@@ -30,7 +30,7 @@ from app.db.models import Collection
 from app.db.repositories import CollectionRepository, TranscriptRepository
 from app.services import collections
 from app.services.ingest_worker import wake_workers
-from app.services.youtube_listing import (
+from app.services.youtube.listing import (
     CollectionLink,
     CollectionLister,
     ListedVideo,

@@ -37,7 +37,7 @@ from app.services.chunking import Segment
 from app.services.ingest_worker import wake_workers
 from app.services.transcripts import CaptionFile, NewTranscript, store_transcript
 from app.services.usage_limits import admit_and_commit
-from app.services.youtube import parse_video_id, watch_url
+from app.services.youtube.links import parse_video_id, watch_url
 
 router = APIRouter(
     prefix="/transcripts", tags=["transcripts"], responses=error_responses(401, 403, 422)

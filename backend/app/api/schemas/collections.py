@@ -5,7 +5,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, OrmModel, example
-from app.services.youtube import parse_video_id
+from app.services.youtube.links import parse_video_id
 
 # Links a request may list itself (a playlist or a channel is capped by COLLECTION_MAX_VIDEOS).
 MAX_LISTED_VIDEOS = 500

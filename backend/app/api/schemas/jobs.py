@@ -6,7 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, computed_field, field_validator
 
 from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, OrmModel, example
-from app.services.youtube import parse_video_id
+from app.services.youtube.links import parse_video_id
 
 
 class IngestRequest(BaseModel):

@@ -7,7 +7,7 @@ from typing import Any
 from app.db.repositories import ChunkHit
 from app.services.retrieval.moments import end_seconds, moment_seconds, start_seconds
 from app.services.retrieval.ranking import RankedHit
-from app.services.youtube import watch_url
+from app.services.youtube.links import watch_url
 
 
 def deep_link(hit: ChunkHit, seconds: float | None) -> str:

@@ -16,7 +16,7 @@ from app.services.chunking import count_tokens
 from app.services.extract import Passage, best_sentences
 from app.services.llm import OfflineExtractiveModel
 from app.services.retrieval import Ranking, timestamp_label
-from app.services.youtube import watch_url
+from app.services.youtube.links import watch_url
 from benchmarks.harness.bare.sql import (
     INSERT_MESSAGE,
     INSERT_USAGE,

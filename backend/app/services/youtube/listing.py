@@ -11,7 +11,7 @@ no page past the cap is fetched and the listing knows whether there were more. T
 `extract_flat="in_playlist"` and `playlistend` do on yt-dlp's processed path, where a failure in
 a continuation page would also discard the videos already listed.
 
-Failures are sorted by `app/services/youtube_failures.py`. A listing that fails before its first
+Failures are sorted by `app/services/youtube/failures.py`. A listing that fails before its first
 video raises `FetchError`; one that fails midway keeps the videos listed so far and says why in
 `Listing.error`.
 """
@@ -28,8 +28,7 @@ from yt_dlp.networking import RequestHandler
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils import ExtractorError, YoutubeDLError
 
-from app.services.youtube import SHORT_HOSTS, VIDEO_ID, YOUTUBE_HOSTS, parse_video_id
-from app.services.youtube_failures import (
+from app.services.youtube.failures import (
     FailureCode,
     FetchError,
     collection_not_found,
@@ -38,7 +37,8 @@ from app.services.youtube_failures import (
     from_network,
     unreadable_answer,
 )
-from app.services.youtube_fetcher import READ_TIMEOUT_SECONDS
+from app.services.youtube.fetcher import READ_TIMEOUT_SECONDS
+from app.services.youtube.links import SHORT_HOSTS, VIDEO_ID, YOUTUBE_HOSTS, parse_video_id
 
 Kind = Literal["playlist", "channel"]
 

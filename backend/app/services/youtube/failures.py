@@ -13,7 +13,7 @@ Every failure is sorted once, here, into what retrying can fix and what it canno
 A failure that ends the job names the way out: upload the captions (`UPLOAD_INSTEAD`), or ask
 again in a language the video has.
 
-Listing a playlist's or a channel's videos (`app/services/youtube_listing.py`) fails in the same
+Listing a playlist's or a channel's videos (`app/services/youtube/listing.py`) fails in the same
 ways, plus one of its own: the playlist or channel does not exist or is private
 (`COLLECTION_NOT_FOUND`). `for_collection` gives such a failure a way out that fits a collection.
 """

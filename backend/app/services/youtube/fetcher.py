@@ -1,7 +1,7 @@
 """Fetching a video's captions (youtube-transcript-api) and its title (YouTube's oEmbed).
 
 The fetch is blocking (requests); callers run it in a thread. Every failure is raised as a
-`FetchError` sorted by `app/services/youtube_failures.py`: what went wrong, whether retrying can
+`FetchError` sorted by `app/services/youtube/failures.py`: what went wrong, whether retrying can
 help, and what a person can do instead.
 """
 
@@ -17,7 +17,7 @@ from youtube_transcript_api import YouTubeTranscriptApi
 from youtube_transcript_api._errors import CouldNotRetrieveTranscript
 
 from app.services.chunking import Segment
-from app.services.youtube_failures import (
+from app.services.youtube.failures import (
     empty_captions,
     from_library,
     from_network,
