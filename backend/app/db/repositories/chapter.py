@@ -49,7 +49,12 @@ class ChapterRepository(BaseRepository[Chapter]):
         summary: str,
         source: str,
     ) -> None:
-        """The transcript's chapters, summary and their source, all at once."""
+        """The transcript's chapters, summary and their source, all at once. Writers of one
+        transcript take turns on its row (the embed job, and a first read before it finished):
+        the later one replaces the earlier one's outline whole, instead of meeting its rows."""
+        await self.execute(
+            select(Transcript.id).where(Transcript.id == transcript.id).with_for_update()
+        )
         await self.execute(delete(Chapter).where(Chapter.transcript_id == transcript.id))
         if chapters:
             rows = [
