@@ -6,7 +6,8 @@ must not tell whether it exists), before the route runs. Ids that arrive in a bo
 with the `*_of` functions and `check_*_ids`, which answer alike.
 """
 
-from typing import Annotated
+from collections.abc import Collection as Ids
+from typing import Annotated, TypeVar
 from uuid import UUID
 
 from fastapi import Depends
@@ -25,13 +26,26 @@ from app.db.repositories import (
     WebhookEndpointRepository,
 )
 
+Row = TypeVar("Row")
+
+
+def found(row: Row | None, what: str, row_id: object) -> Row:
+    """The row; 404 naming `what` when there is none (missing and someone else's alike)."""
+    if row is None:
+        raise not_found(what, row_id)
+    return row
+
+
+def check_all_owned(asked: list[UUID], owned: Ids[UUID], what: str) -> None:
+    """404 for the first asked id that is not among the owned ones."""
+    for row_id in asked:
+        found(row_id if row_id in owned else None, what, row_id)
+
 
 async def conversation_of(session: AsyncSession, conversation_id: UUID, user: User) -> Conversation:
     """The user's conversation; 404 when it is missing or someone else's, alike."""
     conversation = await ConversationRepository(session).get_for_user(conversation_id, user.id)
-    if conversation is None:
-        raise not_found("Conversation", conversation_id)
-    return conversation
+    return found(conversation, "Conversation", conversation_id)
 
 
 async def owned_conversation(
@@ -48,9 +62,8 @@ async def owned_conversation_id(
 ) -> UUID:
     """The id, once checked to be the user's conversation without loading it: for reads on the
     read-only session that need the id alone."""
-    if not await ConversationRepository(session).is_owned_by(conversation_id, user.id):
-        raise not_found("Conversation", conversation_id)
-    return conversation_id
+    owned = await ConversationRepository(session).is_owned_by(conversation_id, user.id)
+    return found(conversation_id if owned else None, "Conversation", conversation_id)
 
 
 OwnedConversationId = Annotated[UUID, Depends(owned_conversation_id)]
@@ -59,9 +72,7 @@ OwnedConversationId = Annotated[UUID, Depends(owned_conversation_id)]
 async def collection_of(session: AsyncSession, collection_id: UUID, user: User) -> Collection:
     """The user's collection; 404 when it is missing or someone else's, alike."""
     collection = await CollectionRepository(session).get_for_user(collection_id, user.id)
-    if collection is None:
-        raise not_found("Collection", collection_id)
-    return collection
+    return found(collection, "Collection", collection_id)
 
 
 async def owned_collection(
@@ -77,9 +88,7 @@ async def owned_transcript(
     transcript_id: UUID, user: CurrentUser, session: SessionDep
 ) -> Transcript:
     transcript = await TranscriptRepository(session).get_for_user(transcript_id, user.id)
-    if transcript is None:
-        raise not_found("Transcript", transcript_id)
-    return transcript
+    return found(transcript, "Transcript", transcript_id)
 
 
 OwnedTranscript = Annotated[Transcript, Depends(owned_transcript)]
@@ -89,19 +98,14 @@ async def owned_webhook(
     endpoint_id: UUID, user: CurrentUser, session: SessionDep
 ) -> WebhookEndpoint:
     endpoint = await WebhookEndpointRepository(session).get_for_user(endpoint_id, user.id)
-    if endpoint is None:
-        raise not_found("Webhook endpoint", endpoint_id)
-    return endpoint
+    return found(endpoint, "Webhook endpoint", endpoint_id)
 
 
 OwnedWebhook = Annotated[WebhookEndpoint, Depends(owned_webhook)]
 
 
 async def owned_job(job_id: UUID, user: CurrentUser, session: SessionDep) -> Job:
-    job = await JobRepository(session).get_for_user(job_id, user.id)
-    if job is None:
-        raise not_found("Job", job_id)
-    return job
+    return found(await JobRepository(session).get_for_user(job_id, user.id), "Job", job_id)
 
 
 OwnedJob = Annotated[Job, Depends(owned_job)]
@@ -110,17 +114,13 @@ OwnedJob = Annotated[Job, Depends(owned_job)]
 async def template_of(session: AsyncSession, template_id: UUID, user: User) -> Template:
     """The user's own template or a built-in; 404 for a missing or someone else's."""
     template = await TemplateRepository(session).get_visible(template_id, user.id)
-    if template is None:
-        raise not_found("Template", template_id)
-    return template
+    return found(template, "Template", template_id)
 
 
 async def default_template_of(session: AsyncSession, template_type: str, user: User) -> Template:
     """The user's default template of this type, else the built-in one; 404 when neither is."""
     template = await TemplateRepository(session).get_template(user.id, template_type)
-    if template is None:
-        raise not_found("Default template of type", template_type)
-    return template
+    return found(template, "Default template of type", template_type)
 
 
 async def visible_template(template_id: UUID, user: CurrentUser, session: SessionDep) -> Template:
@@ -160,8 +160,7 @@ AdministeredUserId = Annotated[UUID, Depends(administered_user_id)]
 
 
 async def existing_user_id(session: AsyncSession, user_id: UUID) -> UUID:
-    if await UserRepository(session).get_by_id(user_id) is None:
-        raise not_found("User", user_id)
+    found(await UserRepository(session).get_by_id(user_id), "User", user_id)
     return user_id
 
 
@@ -172,9 +171,7 @@ async def check_transcript_ids(
     if transcript_ids is None:
         return None
     owned = await TranscriptRepository(session).owned_ids(user.id, transcript_ids)
-    for transcript_id in transcript_ids:
-        if transcript_id not in owned:
-            raise not_found("Transcript", transcript_id)
+    check_all_owned(transcript_ids, owned, "Transcript")
     return transcript_ids
 
 
@@ -185,6 +182,4 @@ async def check_collection_ids(
     if not collection_ids:
         return
     owned = await CollectionRepository(session).owned_ids(user.id, collection_ids)
-    for collection_id in collection_ids:
-        if collection_id not in owned:
-            raise not_found("Collection", collection_id)
+    check_all_owned(collection_ids, owned, "Collection")

@@ -24,7 +24,7 @@ from app.api.schemas.collections import (
     ProgressPublic,
     RefreshResult,
 )
-from app.api.schemas.common import Limit, Offset, Page, page_of
+from app.api.schemas.common import Limit, Offset, Page, from_row, page_of
 from app.core.config import Settings
 from app.db.models import Collection
 from app.db.repositories import CollectionRepository, TranscriptRepository
@@ -53,17 +53,7 @@ def video_lister(request: Request) -> CollectionLister:
 
 
 def public(collection: Collection, progress: collections.Progress) -> CollectionPublic:
-    return CollectionPublic(
-        id=collection.id,
-        name=collection.name,
-        kind=collection.kind,
-        source_url=collection.source_url,
-        listing_error=collection.listing_error,
-        listing_truncated=collection.listing_truncated,
-        refreshed_at=collection.refreshed_at,
-        created_at=collection.created_at,
-        progress=progress_public(progress),
-    )
+    return from_row(CollectionPublic, collection, progress=progress_public(progress))
 
 
 def progress_public(progress: collections.Progress) -> ProgressPublic:
@@ -71,19 +61,8 @@ def progress_public(progress: collections.Progress) -> ProgressPublic:
 
 
 def detail(collection: Collection, progress: collections.Progress) -> CollectionDetail:
-    videos = [
-        CollectionVideoPublic(
-            video_id=video.video_id,
-            title=video.title,
-            status=video.status,
-            reason=video.reason,
-            error_code=video.error_code,
-            transcript_id=video.transcript_id,
-            job_id=video.job_id,
-        )
-        for video in progress.videos
-    ]
-    return CollectionDetail(**public(collection, progress).model_dump(), videos=videos)
+    videos = [CollectionVideoPublic.model_validate(video) for video in progress.videos]
+    return from_row(CollectionDetail, collection, progress=progress_public(progress), videos=videos)
 
 
 def bad_link(error: ValueError) -> ApiError:

@@ -67,7 +67,7 @@ class ProgressPublic(BaseModel):
     )
 
 
-class CollectionVideoPublic(BaseModel):
+class CollectionVideoPublic(OrmModel):
     video_id: str
     title: str | None
     status: Literal["done", "failed", "pending"]

@@ -81,6 +81,12 @@ class OrmModel(BaseModel):
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 
+def from_row(schema: type[SchemaT], row: object, **computed: Any) -> SchemaT:
+    """`schema` read from the row's attributes, with the fields the row lacks given."""
+    read = {name: getattr(row, name) for name in schema.model_fields if name not in computed}
+    return schema.model_validate({**read, **computed})
+
+
 def page_of(schema: type[SchemaT], page: RowPage[Any]) -> Page[SchemaT]:
     """The repository's page as the API shows it, each row read as `schema` (an ORM object or
     a dataclass by its attributes, a plain row by its keys, or a `schema` item as it is)."""

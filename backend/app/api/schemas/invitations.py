@@ -16,14 +16,17 @@ class InvitationCreate(BaseModel):
     )
 
 
+EXAMPLE_INVITATION = {
+    "id": EXAMPLE_ID,
+    "email": "grace@example.com",
+    "created_at": EXAMPLE_TIME,
+    "expires_at": EXAMPLE_TIME,
+    "accepted_at": None,
+}
+
+
 class InvitationPublic(OrmModel):
-    model_config = example(
-        id=EXAMPLE_ID,
-        email="grace@example.com",
-        created_at=EXAMPLE_TIME,
-        expires_at=EXAMPLE_TIME,
-        accepted_at=None,
-    )
+    model_config = example(**EXAMPLE_INVITATION)
 
     id: UUID
     email: str | None
@@ -34,11 +37,7 @@ class InvitationPublic(OrmModel):
 
 class InvitationCreated(InvitationPublic):
     model_config = example(
-        id=EXAMPLE_ID,
-        email="grace@example.com",
-        created_at=EXAMPLE_TIME,
-        expires_at=EXAMPLE_TIME,
-        accepted_at=None,
+        **EXAMPLE_INVITATION,
         token="inv_Zp7tK1xVb9LwYc2N4hR8sDfE6uA5gHjKlMnOpQq3Jm0",  # noqa: S106 - an example
     )
 
