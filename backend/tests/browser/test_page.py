@@ -2,12 +2,13 @@
 stream in with links to the moment, search, write a draft, read the usage; a link that cannot be
 fetched fails with a way out; the page fits a phone and works from the keyboard."""
 
+import asyncio
 import re
 import uuid
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from tests.browser.conftest import screenshot
 
@@ -278,12 +279,26 @@ async def test_the_sign_in_form_works_from_the_keyboard_alone(page: Page) -> Non
     await page.keyboard.press("Tab")
     await expect(page.get_by_label("Password")).to_be_focused()
     await page.keyboard.type(PASSWORD)
+    # The library's videos come late: focus must not wait for them.
+    videos_asked, videos_sent = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_videos(route: Route) -> None:
+        videos_asked.set()
+        await asyncio.sleep(1)
+        await route.continue_()
+        videos_sent.set()
+
+    await page.route("**/api/v1/transcripts?*", hold_the_videos)
     await page.keyboard.press("Enter")
 
     await expect(page.get_by_role("heading", name="Your library")).to_be_visible()
+    await asyncio.wait_for(videos_asked.wait(), timeout=30)
     # Focus moves to the content: the next Tab lands in its first field.
     await page.keyboard.press("Tab")
     await expect(page.locator("#ingest-video")).to_be_focused()
+    await asyncio.wait_for(videos_sent.wait(), timeout=30)
+    await expect(page.locator("#library-empty")).to_be_visible()
+    await expect(page.locator("#ingest-video")).to_be_focused()  # not taken back once loaded
 
 
 async def test_nothing_overflows_a_phone_wide_screen(phone: Page, tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ async function route() {
   if (!session.token()) return;
   const name = section();
   showOnly(name);
+  main.focus(); // at once, not after the section's data: a Tab pressed meanwhile lands in it
   await SECTIONS[name]();
 }
 
@@ -66,7 +67,6 @@ async function signedIn() {
   account.hidden = false;
   nav.hidden = false;
   await route();
-  main.focus();
 }
 
 function start() {
@@ -85,10 +85,7 @@ function start() {
     await signOut().catch(() => {});
     showSignIn("You are signed out.");
   });
-  window.addEventListener("hashchange", () => {
-    route();
-    main.focus();
-  });
+  window.addEventListener("hashchange", route);
   if (session.token()) signedIn().catch(() => showSignIn(""));
   else showSignIn("");
 }
