@@ -1,5 +1,5 @@
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -7,7 +7,7 @@ import orjson
 from sqlalchemy import INTEGER, TEXT, bindparam, insert, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.elements import BindParameter, TextClause
 
 from app.db.models import Chunk
 from app.db.repositories.base import (
@@ -242,18 +242,26 @@ async def read_query_words(
     return QueryWords(terms, counted, row.websearch or None)
 
 
-_WORD_PARAMETERS = (
-    bindparam("terms", type_=ARRAY(TEXT)),
-    bindparam("term_counts", type_=ARRAY(INTEGER)),
-)
-_SEARCH_STATEMENTS = {
-    MATCHING: text(search_sql(_MATCHING_CHUNKS)).bindparams(
-        bindparam("transcript_ids", type_=ARRAY(UUID(as_uuid=True))), *_WORD_PARAMETERS
-    ),
-    GIVEN: text(search_sql(_GIVEN_CHUNKS)).bindparams(
-        bindparam("chunk_ids", type_=ARRAY(UUID(as_uuid=True))), *_WORD_PARAMETERS
-    ),
-}
+def search_statements(
+    sql_for: Callable[[str], str], matching: str, given: str, given_ids: str
+) -> dict[str, TextClause]:
+    """The search statement over the rows `matching` selects (in the caller's transcripts) and
+    over the rows `given` selects (named by `given_ids`), with the query words' parameters."""
+
+    def ids(name: str) -> BindParameter[Any]:
+        return bindparam(name, type_=ARRAY(UUID(as_uuid=True)))
+
+    words = (
+        bindparam("terms", type_=ARRAY(TEXT)),
+        bindparam("term_counts", type_=ARRAY(INTEGER)),
+    )
+    return {
+        MATCHING: text(sql_for(matching)).bindparams(ids("transcript_ids"), *words),
+        GIVEN: text(sql_for(given)).bindparams(ids(given_ids), *words),
+    }
+
+
+_SEARCH_STATEMENTS = search_statements(search_sql, _MATCHING_CHUNKS, _GIVEN_CHUNKS, "chunk_ids")
 
 
 class FullTextSearch(BaseRepository[ModelT]):

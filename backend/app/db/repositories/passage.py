@@ -10,19 +10,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import INTEGER, TEXT, bindparam, exists, insert, select, text
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import exists, insert, select
 
 from app.db.models import Chunk, Passage
 from app.db.repositories.base import check_page, database_errors_translated
 from app.db.repositories.chunk import (
     COVERAGE,
-    GIVEN,
     LEXEMES_AND_QUERY,
-    MATCHING,
     ChunkHit,
     FullTextSearch,
     PassageSpan,
+    search_statements,
 )
 
 
@@ -106,18 +104,7 @@ def _search_sql(passages: str) -> str:
     return _SEARCH.format(passages=passages, lexemes_and_query=LEXEMES_AND_QUERY, coverage=COVERAGE)
 
 
-_WORD_PARAMETERS = (
-    bindparam("terms", type_=ARRAY(TEXT)),
-    bindparam("term_counts", type_=ARRAY(INTEGER)),
-)
-_STATEMENTS = {
-    MATCHING: text(_search_sql(_MATCHING_PASSAGES)).bindparams(
-        bindparam("transcript_ids", type_=ARRAY(UUID(as_uuid=True))), *_WORD_PARAMETERS
-    ),
-    GIVEN: text(_search_sql(_GIVEN_PASSAGES)).bindparams(
-        bindparam("passage_ids", type_=ARRAY(UUID(as_uuid=True))), *_WORD_PARAMETERS
-    ),
-}
+_STATEMENTS = search_statements(_search_sql, _MATCHING_PASSAGES, _GIVEN_PASSAGES, "passage_ids")
 
 
 def _hit(row: Sequence[Any]) -> ChunkHit:

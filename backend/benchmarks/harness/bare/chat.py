@@ -84,6 +84,7 @@ def citation(number: int, hit: asyncpg.Record) -> dict[str, Any]:
         "title": hit["title"],
         "start_seconds": start,
         "end_seconds": metadata.get("end_seconds"),
+        "moment_seconds": start,  # the app finds the passage's caption; a chunk has its start
         "url": watch_url(hit["youtube_video_id"], start),
     }
 

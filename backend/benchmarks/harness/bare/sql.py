@@ -19,7 +19,8 @@ SELECT_SESSION_USER = (
 SELECT_OWNED_CONVERSATION = "SELECT * FROM conversations WHERE id = $1 AND user_id = $2"
 INSERT_CONVERSATION = (
     "INSERT INTO conversations (user_id, title) VALUES ($1, $2) "
-    "RETURNING id, title, created_at, updated_at"
+    "RETURNING id, title, scope_transcript_ids AS transcript_ids, "
+    "scope_collection_ids AS collection_ids, created_at, updated_at"
 )
 SET_TITLE = "UPDATE conversations SET title = $2 WHERE id = $1"
 INSERT_MESSAGE = (
