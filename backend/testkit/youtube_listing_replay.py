@@ -24,7 +24,7 @@ and, for a POST, when its JSON body's fields other than `context` and `clickTrac
 yt-dlp fills from ytcfg) are the route's too. Anything else raises yt-dlp's `TransportError` and
 is kept in `ReplayRH.unmatched`, so an unexpected request fails loudly and nothing reaches the
 network. A network failure raises what yt-dlp's requests handler raises: requests' exception
-(built by `testkit/youtube_replay.network_error`) inside a `TransportError`.
+(built by `testkit/replay_http.network_error`) inside a `TransportError`.
 
 None of this was recorded from YouTube (there is no network where this was written). The
 renderers are synthesised after what the extractor reads, cut down to that and to the fields
@@ -51,7 +51,7 @@ from yt_dlp.networking import Request, RequestHandler, Response
 from yt_dlp.networking.common import Features
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 
-from testkit.youtube_replay import (
+from testkit.replay_http import (
     NetworkFailure,
     ReplayResponse,
     RequestLog,

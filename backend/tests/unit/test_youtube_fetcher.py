@@ -27,12 +27,11 @@ from youtube_transcript_api._errors import (
 from app.services.chunking import Segment
 from app.services.youtube.failures import UPLOAD_ROUTE, FailureCode, FetchError
 from app.services.youtube.fetcher import FetchedVideo, YouTubeFetcher, session_with_timeout
+from testkit.replay_http import NetworkFailure, ReplayAdapter
 from testkit.youtube_replay import (
     FIXTURE_VIDEO,
     FIXTURES,
     Caption,
-    NetworkFailure,
-    ReplayAdapter,
     ReplayTrack,
     ReplayVideo,
     Status,

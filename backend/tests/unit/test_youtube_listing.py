@@ -26,6 +26,7 @@ from app.services.youtube.listing import (
     parse_collection_link,
     proxy_like_requests,
 )
+from testkit.replay_http import NetworkFailure, ReplayResponse
 from testkit.youtube_listing_replay import (
     BROKEN_PLAYLIST,
     BROWSE_URL,
@@ -41,7 +42,6 @@ from testkit.youtube_listing_replay import (
     missing_playlist_routes,
     playlist_routes,
 )
-from testkit.youtube_replay import NetworkFailure, ReplayResponse
 
 PLAYLIST_ID = FIFTY_TALKS.playlist_id
 CHANNEL_ID = TALKS_CHANNEL.channel_id
