@@ -27,7 +27,8 @@ from testkit.youtube_listing_replay import (
     ReplayRH,
     playlist_routes,
 )
-from testkit.youtube_replay import ReplayVideo, replay_session
+from testkit.youtube_replay import replay_session
+from testkit.youtube_video_artefacts import ReplayVideo
 
 BAKING = ReplayVideo(
     video_id="Client00001",

@@ -25,7 +25,7 @@ from testkit.youtube_listing_replay import (
     missing_playlist_routes,
     playlist_routes,
 )
-from testkit.youtube_replay import ReplayVideo
+from testkit.youtube_video_artefacts import ReplayVideo
 from tests.api.conftest import Account, assert_error, build_app, client_for
 from tests.api.test_ingest import worker_for
 from tests.api.test_webhooks import LOCAL, register

@@ -28,17 +28,8 @@ from app.services.chunking import Segment
 from app.services.youtube.failures import UPLOAD_ROUTE, FailureCode, FetchError
 from app.services.youtube.fetcher import FetchedVideo, YouTubeFetcher, session_with_timeout
 from testkit.replay_http import NetworkFailure, ReplayAdapter
-from testkit.youtube_replay import (
-    FIXTURE_VIDEO,
-    FIXTURES,
-    Caption,
-    ReplayTrack,
-    ReplayVideo,
-    Status,
-    Step,
-    fixture_artefacts,
-    replay_session,
-)
+from testkit.youtube_replay import FIXTURE_VIDEO, FIXTURES, fixture_artefacts, replay_session
+from testkit.youtube_video_artefacts import Caption, ReplayTrack, ReplayVideo, Status, Step
 
 GERMAN: list[Caption] = [
     (0.0, 3.0, "Guten Tag & willkommen."),
