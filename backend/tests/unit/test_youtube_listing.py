@@ -27,13 +27,15 @@ from app.services.youtube.listing import (
     proxy_like_requests,
 )
 from testkit.replay_http import NetworkFailure, ReplayResponse
-from testkit.youtube_listing_replay import (
+from testkit.youtube_collections import (
     BROKEN_PLAYLIST,
-    BROWSE_URL,
     FIFTY_TALKS,
     MISSING_PLAYLIST_ID,
-    SHOW_UNAVAILABLE,
     TALKS_CHANNEL,
+)
+from testkit.youtube_listing_replay import (
+    BROWSE_URL,
+    SHOW_UNAVAILABLE,
     ListingRoute,
     ReplayRH,
     channel_routes,
