@@ -3,8 +3,8 @@
 tests and the replayed server list (`TALKS_CHANNEL`, `FIFTY_TALKS`, `BROKEN_PLAYLIST`, and
 `MISSING_PLAYLIST_ID`, a playlist YouTube will not show).
 
-testkit/youtube_listing_replay.py renders them in YouTube's shapes and routes yt-dlp's
-requests to those answers. YouTube sends 100
+testkit/youtube_listing_artefacts.py renders them in YouTube's shapes and
+testkit/youtube_listing_replay.py routes yt-dlp's requests to those answers. YouTube sends 100
 videos per playlist page and 30 per channel page; the fixtures' page sizes are parameters.
 """
 

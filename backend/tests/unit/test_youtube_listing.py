@@ -33,13 +33,13 @@ from testkit.youtube_collections import (
     MISSING_PLAYLIST_ID,
     TALKS_CHANNEL,
 )
+from testkit.youtube_listing_artefacts import continuation_token
 from testkit.youtube_listing_replay import (
     BROWSE_URL,
     SHOW_UNAVAILABLE,
     ListingRoute,
     ReplayRH,
     channel_routes,
-    continuation_token,
     failing_page_routes,
     missing_playlist_routes,
     playlist_routes,
