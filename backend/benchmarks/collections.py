@@ -31,7 +31,7 @@ from benchmarks.harness.machine import Clock
 from benchmarks.harness.runner import run_benchmark
 from benchmarks.harness.servers import free_port, server_process, wait_until_ready
 from testkit.corpus import load_talks
-from testkit.youtube_listing_replay import FIFTY_TALKS
+from testkit.youtube_collections import FIFTY_TALKS
 
 PLAYLIST = f"https://www.youtube.com/playlist?list={FIFTY_TALKS.playlist_id}"
 USERS = 5

@@ -19,15 +19,10 @@ from app.core.config import get_settings
 from app.db.embedded import resolve_database
 from app.services.youtube.fetcher import YouTubeFetcher
 from app.services.youtube.listing import YouTubeLister
-from testkit.youtube_listing_replay import (
-    FIFTY_TALKS,
-    TALKS_CHANNEL,
-    ReplayEntry,
-    ReplayPlaylist,
-    ReplayRH,
-    playlist_routes,
-)
-from testkit.youtube_replay import ReplayVideo, replay_session
+from testkit.youtube_collections import FIFTY_TALKS, TALKS_CHANNEL, ReplayEntry, ReplayPlaylist
+from testkit.youtube_listing_replay import ReplayRH, playlist_routes
+from testkit.youtube_replay import replay_session
+from testkit.youtube_video_artefacts import ReplayVideo
 
 BAKING = ReplayVideo(
     video_id="Client00001",

@@ -2,20 +2,15 @@
 (`YoutubeTabIE`) parses them offline.
 
 `ReplayRH` is a yt-dlp request handler, the transport `YouTubeLister(transport=...)` takes. It
-answers from routes built here in the shapes yt-dlp 2026.11 reads (`yt_dlp/extractor/youtube/
-_tab.py` and `_base.py`):
+answers from `ListingRoute`s built here, with the artefacts of
+testkit/youtube_listing_artefacts.py for the collections of testkit/youtube_collections.py:
 
 1. GET  https://www.youtube.com/playlist?list=ID, or https://www.youtube.com/@handle/videos
-   -> the page (HTML). yt-dlp reads two scripts from it: `ytcfg.set({...});` (the innertube
-   client context and visitor data its API calls send back) and `var ytInitialData = {...};`
-   (the first page of videos, the metadata, and any alerts).
+   -> the page (HTML).
 2. POST https://www.youtube.com/youtubei/v1/browse?prettyPrint=false with
    {"context": ..., "browseId": "VL" + ID, "params": "wgYCCAA="}
-   -> a playlist's first page again, with unavailable (private, deleted) videos shown: the page
-   hides them, yt-dlp asks for them and lists from this answer (metadata included).
-3. POST the same URL with {"context": ..., "continuation": TOKEN}
-   -> the next page, `onResponseReceivedActions[0].appendContinuationItemsAction
-   .continuationItems`, ending with a `continuationItemRenderer` when more pages follow.
+   -> a playlist's first page again, with unavailable (private, deleted) videos shown.
+3. POST the same URL with {"context": ..., "continuation": TOKEN} -> the next page.
 4. POST https://www.youtube.com/youtubei/v1/navigation/resolve_url with {"url": PAGE} -> what
    yt-dlp asks when the page itself failed.
 
@@ -24,26 +19,17 @@ and, for a POST, when its JSON body's fields other than `context` and `clickTrac
 yt-dlp fills from ytcfg) are the route's too. Anything else raises yt-dlp's `TransportError` and
 is kept in `ReplayRH.unmatched`, so an unexpected request fails loudly and nothing reaches the
 network. A network failure raises what yt-dlp's requests handler raises: requests' exception
-(built by `testkit/youtube_replay.network_error`) inside a `TransportError`.
-
-None of this was recorded from YouTube (there is no network where this was written). The
-renderers are synthesised after what the extractor reads, cut down to that and to the fields
-that identify a renderer; their details (a playlist video's `lengthSeconds` and `isPlayable`,
-the "[Private video]" title, the continuation command, the alert of a missing playlist) follow
-real web-client answers recorded in April 2025 by NewPipeExtractor's tests
-(`extractor/src/test/resources/.../youtube/extractor/playlist/`). YouTube sends 100 videos per
-playlist page and 30 per channel page; the fixtures' page sizes are parameters.
+(built by `testkit/replay_http.network_error`) inside a `TransportError`.
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -51,7 +37,7 @@ from yt_dlp.networking import Request, RequestHandler, Response
 from yt_dlp.networking.common import Features
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 
-from testkit.youtube_replay import (
+from testkit.replay_http import (
     NetworkFailure,
     ReplayResponse,
     RequestLog,
@@ -59,365 +45,25 @@ from testkit.youtube_replay import (
     network_error,
     sorted_query,
 )
+from testkit.youtube_collections import ReplayChannel, ReplayEntry, ReplayPlaylist
+from testkit.youtube_listing_artefacts import (
+    YOUTUBE,
+    channel_data,
+    continuation_if_more,
+    continuation_json,
+    continuation_token,
+    missing_playlist_data,
+    page_html,
+    playlist_data,
+    playlist_video,
+    rich_video,
+)
 
-YOUTUBE = "https://www.youtube.com"
 BROWSE_URL = f"{YOUTUBE}/youtubei/v1/browse?prettyPrint=false"
 RESOLVE_URL = f"{YOUTUBE}/youtubei/v1/navigation/resolve_url?prettyPrint=false"
 SHOW_UNAVAILABLE = "wgYCCAA="  # the browse params yt-dlp sends to see unavailable videos
-CLIENT_VERSION = "2.20251120.01.00"
-VISITOR_DATA = "CgtyZXBsYXlfb25seSiAgICABjIKCgJVUxIEGgAgAA%3D%3D"
-PLAYLIST_PAGE_SIZE = 100
-CHANNEL_PAGE_SIZE = 30
 # Fields yt-dlp fills from ytcfg, not from what it asks for.
 _CONTEXT_FIELDS = ("context", "clickTracking")
-
-# Private and deleted videos are what a playlist shows of them; members-only videos show as
-# any other, with a badge.
-Availability = Literal["public", "private", "deleted", "members_only"]
-
-
-# --- What is listed ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReplayEntry:
-    video_id: str
-    title: str
-    duration: int  # seconds
-    availability: Availability = "public"
-
-
-@dataclass(frozen=True)
-class ReplayChannel:
-    channel_id: str  # UC + 22 characters
-    handle: str  # @name
-    name: str
-    videos: tuple[ReplayEntry, ...] = ()
-    page_size: int = CHANNEL_PAGE_SIZE
-
-
-@dataclass(frozen=True)
-class ReplayPlaylist:
-    playlist_id: str
-    title: str
-    owner: ReplayChannel
-    videos: tuple[ReplayEntry, ...]
-    page_size: int = PLAYLIST_PAGE_SIZE
-    # When set, the first continuation request gets this answer (a network failure, a 5xx).
-    continuation_failure: ReplayResponse | None = None
-
-
-def entries(prefix: str, count: int, **unavailable: Availability) -> tuple[ReplayEntry, ...]:
-    """`count` public videos with ids made from `prefix` (the numbers in `unavailable`, e.g.
-    `v7="private"`, are not public)."""
-    made = []
-    for number in range(1, count + 1):
-        availability = unavailable.get(f"v{number}", "public")
-        made.append(
-            ReplayEntry(
-                video_id=f"{prefix}{number:0{11 - len(prefix)}d}",
-                title=f"Talk {number}",
-                duration=60 * number + 5,
-                availability=availability,
-            )
-        )
-    return tuple(made)
-
-
-# --- The artefacts, in YouTube's shapes -------------------------------------------------------
-
-
-def page_html(title: str, initial_data: dict[str, Any]) -> str:
-    """A cut-down page: the two scripts yt-dlp reads. As in YouTube's pages, <, > and & are
-    written \\u003c, \\u003e and \\u0026 inside the data: the JSON stays valid, the HTML whole."""
-    data = json.dumps(initial_data, ensure_ascii=False, separators=(",", ":"))
-    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    ytcfg = json.dumps(_ytcfg(), separators=(",", ":"))
-    return (
-        '<!DOCTYPE html><html lang="en"><head>'
-        f"<title>{_html_escape(title)} - YouTube</title>"
-        f'<script nonce="replay">ytcfg.set({ytcfg});</script>'
-        "</head><body>"
-        f'<script nonce="replay">var ytInitialData = {data};</script>'
-        "</body></html>\n"
-    )
-
-
-def _ytcfg() -> dict[str, Any]:
-    client = {
-        "hl": "en",
-        "gl": "US",
-        "visitorData": VISITOR_DATA,
-        "clientName": "WEB",
-        "clientVersion": CLIENT_VERSION,
-        "originalUrl": f"{YOUTUBE}/",
-        "platform": "DESKTOP",
-    }
-    return {
-        "INNERTUBE_API_KEY": "AIzaSyReplay-not-a-real-key_000000000000",
-        "INNERTUBE_CONTEXT": {"client": client, "user": {"lockedSafetyMode": False}},
-        "INNERTUBE_CONTEXT_CLIENT_NAME": 1,
-        "INNERTUBE_CONTEXT_CLIENT_VERSION": CLIENT_VERSION,
-        "INNERTUBE_CLIENT_NAME": "WEB",
-        "INNERTUBE_CLIENT_VERSION": CLIENT_VERSION,
-        "VISITOR_DATA": VISITOR_DATA,
-        "LOGGED_IN": False,
-    }
-
-
-def playlist_data(playlist: ReplayPlaylist, *, show_unavailable: bool) -> dict[str, Any]:
-    """The playlist's first page: the page's ytInitialData (unavailable videos hidden, with an
-    alert saying so) or the browse answer that shows them."""
-    shown = [
-        (index, entry)
-        for index, entry in enumerate(playlist.videos[: playlist.page_size], start=1)
-        if show_unavailable or entry.availability == "public"
-    ]
-    contents = [_playlist_video(playlist, index, entry) for index, entry in shown]
-    contents += _continuation_if_more(playlist.playlist_id, playlist.page_size, playlist.videos)
-    video_list = {
-        "playlistVideoListRenderer": {
-            "contents": contents,
-            "playlistId": playlist.playlist_id,
-            "isEditable": False,
-            "canReorder": False,
-            "targetId": playlist.playlist_id,
-        }
-    }
-    section = {"itemSectionRenderer": {"contents": [video_list]}}
-    data: dict[str, Any] = {
-        "responseContext": {"visitorData": VISITOR_DATA},
-        "contents": _tabs([{"selected": True, "content": _section_list([section])}]),
-        "header": _playlist_header(playlist),
-        "metadata": {"playlistMetadataRenderer": {"title": playlist.title, "description": ""}},
-        "microformat": _microformat(f"{YOUTUBE}/playlist?list={playlist.playlist_id}"),
-    }
-    hidden = not show_unavailable and any(v.availability != "public" for v in playlist.videos)
-    if hidden:
-        data["alerts"] = [_alert("INFO", "Unavailable videos are hidden")]
-    return data
-
-
-def channel_data(channel: ReplayChannel) -> dict[str, Any]:
-    """A channel's videos tab, as its page's ytInitialData."""
-    grid = [_rich_video(channel, entry) for entry in channel.videos[: channel.page_size]]
-    grid += _continuation_if_more(channel.channel_id, channel.page_size, channel.videos)
-    home = {"title": "Home", "endpoint": _tab_endpoint(channel, "featured")}
-    videos = {
-        "title": "Videos",
-        "selected": True,
-        "endpoint": _tab_endpoint(channel, "videos"),
-        "content": {"richGridRenderer": {"contents": grid}},
-    }
-    return {
-        "responseContext": {"visitorData": VISITOR_DATA},
-        "contents": _tabs([home, videos]),
-        "header": {"pageHeaderRenderer": {"pageTitle": channel.name}},
-        "metadata": {
-            "channelMetadataRenderer": {
-                "title": channel.name,
-                "description": "",
-                "externalId": channel.channel_id,
-                "channelUrl": f"{YOUTUBE}/channel/{channel.channel_id}",
-                "vanityChannelUrl": f"http://www.youtube.com/{channel.handle}",
-            }
-        },
-        "microformat": _microformat(f"{YOUTUBE}/channel/{channel.channel_id}"),
-    }
-
-
-def continuation_json(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """A continuation page: the next items, appended to the list the page started."""
-    return {
-        "responseContext": {"visitorData": VISITOR_DATA},
-        "onResponseReceivedActions": [
-            {
-                "clickTrackingParams": "CAAQhGciEwjReplay",
-                "appendContinuationItemsAction": {"continuationItems": list(items)},
-            }
-        ],
-    }
-
-
-def missing_playlist_data(said: str = "The playlist does not exist.") -> dict[str, Any]:
-    """What YouTube answers for a playlist it will not show: HTTP 200, an error alert."""
-    return {
-        "responseContext": {"visitorData": VISITOR_DATA},
-        "alerts": [_alert("ERROR", said)],
-        "microformat": {"microformatDataRenderer": {"noindex": True}},
-    }
-
-
-def _playlist_video(playlist: ReplayPlaylist, index: int, entry: ReplayEntry) -> dict[str, Any]:
-    watch = {
-        "commandMetadata": {
-            "webCommandMetadata": {
-                "url": f"/watch?v={entry.video_id}&list={playlist.playlist_id}&index={index}",
-                "webPageType": "WEB_PAGE_TYPE_WATCH",
-            }
-        },
-        "watchEndpoint": {
-            "videoId": entry.video_id,
-            "playlistId": playlist.playlist_id,
-            "index": index - 1,
-        },
-    }
-    renderer: dict[str, Any] = {
-        "videoId": entry.video_id,
-        "index": {"simpleText": str(index)},
-        "navigationEndpoint": watch,
-    }
-    if entry.availability != "public":
-        # YouTube names the video only by what happened to it, and tells nothing else.
-        title = "[Private video]" if entry.availability == "private" else "[Deleted video]"
-        renderer.update(
-            title={"runs": [{"text": title}]},
-            thumbnail=_thumbnail("https://i.ytimg.com/img/no_thumbnail.jpg"),
-            isPlayable=False,
-        )
-        return {"playlistVideoRenderer": renderer}
-    renderer.update(
-        title={"runs": [{"text": entry.title}]},
-        thumbnail=_thumbnail(f"https://i.ytimg.com/vi/{entry.video_id}/hqdefault.jpg"),
-        shortBylineText={"runs": [_channel_run(playlist.owner)]},
-        lengthText={"simpleText": _clock(entry.duration)},
-        lengthSeconds=str(entry.duration),
-        isPlayable=True,
-    )
-    return {"playlistVideoRenderer": renderer}
-
-
-def _rich_video(channel: ReplayChannel, entry: ReplayEntry) -> dict[str, Any]:
-    """A video in a channel's grid (`videoRenderer`: no lengthSeconds, only the clock text)."""
-    video: dict[str, Any] = {
-        "videoId": entry.video_id,
-        "thumbnail": _thumbnail(f"https://i.ytimg.com/vi/{entry.video_id}/hqdefault.jpg"),
-        "title": {"runs": [{"text": entry.title}]},
-        "publishedTimeText": {"simpleText": "2 weeks ago"},
-        "lengthText": {"simpleText": _clock(entry.duration)},
-        "viewCountText": {"simpleText": "1,234 views"},
-        "navigationEndpoint": {
-            "commandMetadata": {
-                "webCommandMetadata": {
-                    "url": f"/watch?v={entry.video_id}",
-                    "webPageType": "WEB_PAGE_TYPE_WATCH",
-                }
-            },
-            "watchEndpoint": {"videoId": entry.video_id},
-        },
-        "thumbnailOverlays": [
-            {
-                "thumbnailOverlayTimeStatusRenderer": {
-                    "text": {"simpleText": _clock(entry.duration)},
-                    "style": "DEFAULT",
-                }
-            }
-        ],
-    }
-    if entry.availability == "members_only":
-        badge = {"style": "BADGE_STYLE_TYPE_MEMBERS_ONLY", "label": "Members only"}
-        video["badges"] = [{"metadataBadgeRenderer": badge}]
-    return {"richItemRenderer": {"content": {"videoRenderer": video}}}
-
-
-def _continuation_if_more(
-    list_id: str, page_size: int, videos: Sequence[ReplayEntry], offset: int = 0
-) -> list[dict[str, Any]]:
-    if offset + page_size >= len(videos):
-        return []
-    token = continuation_token(list_id, offset + page_size)
-    endpoint = {
-        "clickTrackingParams": "CBQQ7zsYACITCReplay",
-        "commandMetadata": {
-            "webCommandMetadata": {"sendPost": True, "apiUrl": "/youtubei/v1/browse"}
-        },
-        "continuationCommand": {"token": token, "request": "CONTINUATION_REQUEST_TYPE_BROWSE"},
-    }
-    trigger = "CONTINUATION_TRIGGER_ON_ITEM_SHOWN"
-    return [{"continuationItemRenderer": {"trigger": trigger, "continuationEndpoint": endpoint}}]
-
-
-def continuation_token(list_id: str, offset: int) -> str:
-    """Opaque to yt-dlp, as YouTube's (base64 of a protobuf) are."""
-    return base64.urlsafe_b64encode(f"replay:{list_id}:{offset}".encode()).decode()
-
-
-def _tabs(tabs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"twoColumnBrowseResultsRenderer": {"tabs": [{"tabRenderer": t} for t in tabs]}}
-
-
-def _section_list(contents: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"sectionListRenderer": {"contents": contents}}
-
-
-def _tab_endpoint(channel: ReplayChannel, tab: str) -> dict[str, Any]:
-    return {
-        "commandMetadata": {
-            "webCommandMetadata": {
-                "url": f"/{channel.handle}/{tab}",
-                "webPageType": "WEB_PAGE_TYPE_CHANNEL",
-            }
-        },
-        "browseEndpoint": {
-            "browseId": channel.channel_id,
-            "canonicalBaseUrl": f"/{channel.handle}",
-        },
-    }
-
-
-def _playlist_header(playlist: ReplayPlaylist) -> dict[str, Any]:
-    count = len(playlist.videos)
-    return {
-        "playlistHeaderRenderer": {
-            "playlistId": playlist.playlist_id,
-            "title": {"simpleText": playlist.title},
-            "numVideosText": {"runs": [{"text": str(count)}, {"text": " videos"}]},
-            "ownerText": {"runs": [_channel_run(playlist.owner)]},
-            "privacy": "PUBLIC",
-        }
-    }
-
-
-def _channel_run(channel: ReplayChannel) -> dict[str, Any]:
-    return {
-        "text": channel.name,
-        "navigationEndpoint": {
-            "commandMetadata": {
-                "webCommandMetadata": {
-                    "url": f"/{channel.handle}",
-                    "webPageType": "WEB_PAGE_TYPE_CHANNEL",
-                }
-            },
-            "browseEndpoint": {
-                "browseId": channel.channel_id,
-                "canonicalBaseUrl": f"/{channel.handle}",
-            },
-        },
-    }
-
-
-def _microformat(canonical: str) -> dict[str, Any]:
-    return {
-        "microformatDataRenderer": {"urlCanonical": canonical, "noindex": False, "unlisted": False}
-    }
-
-
-def _alert(kind: str, text: str) -> dict[str, Any]:
-    return {"alertRenderer": {"type": kind, "text": {"runs": [{"text": text}]}}}
-
-
-def _thumbnail(url: str) -> dict[str, Any]:
-    return {"thumbnails": [{"url": url, "width": 168, "height": 94}]}
-
-
-def _clock(seconds: int) -> str:
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-
-
-def _html_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # --- The routes -------------------------------------------------------------------------------
@@ -453,7 +99,7 @@ def playlist_routes(playlist: ReplayPlaylist) -> list[ListingRoute]:
         playlist.playlist_id,
         playlist.page_size,
         playlist.videos,
-        lambda index, entry: _playlist_video(playlist, index, entry),
+        lambda index, entry: playlist_video(playlist, index, entry),
     )
     if playlist.continuation_failure is not None and pages:
         pages[0] = dataclasses.replace(pages[0], answer=playlist.continuation_failure)
@@ -468,7 +114,7 @@ def channel_routes(channel: ReplayChannel) -> list[ListingRoute]:
         channel.channel_id,
         channel.page_size,
         channel.videos,
-        lambda _, entry: _rich_video(channel, entry),
+        lambda _, entry: rich_video(channel, entry),
     )
     return [ListingRoute.get(page, first), *pages]
 
@@ -502,7 +148,7 @@ def _continuation_routes(
             render(index, entry)
             for index, entry in enumerate(videos[offset : offset + page_size], start=offset + 1)
         ]
-        items += _continuation_if_more(list_id, page_size, videos, offset)
+        items += continuation_if_more(list_id, page_size, videos, offset)
         fields = {"continuation": continuation_token(list_id, offset)}
         answer = ReplayResponse.json(continuation_json(items))
         routes.append(ListingRoute.post(BROWSE_URL, fields, answer))
@@ -579,37 +225,3 @@ def transport_error(failure: NetworkFailure, method: str, url: str) -> Transport
     error = TransportError(cause=cause)
     error.__cause__ = cause
     return error
-
-
-# --- The fixtures -----------------------------------------------------------------------------
-
-TALKS_CHANNEL = ReplayChannel(
-    channel_id="UCrEpLaYtAlKs0000000000w",
-    handle="@replaytalks",
-    name="Replay Talks",
-    # 45 videos: a first page of 30, a continuation page of 15; video 5 is for members only.
-    videos=entries("ch", 45, v5="members_only"),
-)
-
-_FIFTY = list(entries("pl", 50, v7="private", v41="deleted"))
-# One title that needs escaping in the page's script and decoding by yt-dlp.
-_FIFTY[2] = dataclasses.replace(_FIFTY[2], title='Q&A: "async" <Python> \u2014 caf\u00e9')
-FIFTY_TALKS = ReplayPlaylist(
-    playlist_id="PLrEpLaYfIfTyTaLkS0000000000000000",
-    title="Fifty talks & a few more",
-    owner=TALKS_CHANNEL,
-    # Two pages, 30 and 20: video 7 is private (page 1), video 41 deleted (page 2).
-    videos=tuple(_FIFTY),
-    page_size=30,
-)
-
-BROKEN_PLAYLIST = ReplayPlaylist(
-    playlist_id="PLrEpLaYbRoKeNpAgEs00000000000000",
-    title="Broken after a page",
-    owner=TALKS_CHANNEL,
-    # A full first page of 100, then the connection is cut on every try of the second.
-    videos=entries("br", 150),
-    continuation_failure=ReplayResponse(network_failure="reset"),
-)
-
-MISSING_PLAYLIST_ID = "PLrEpLaYdOeSnOtExIsT000000000000"

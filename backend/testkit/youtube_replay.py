@@ -1,557 +1,54 @@
 """Replay of YouTube's HTTP answers, so tests run youtube-transcript-api's real parsing offline.
 
-`replay_session(*videos)` gives a `requests.Session` whose only adapter, `ReplayAdapter`, answers
-from a table of responses built here in the shapes youtube-transcript-api 1.2.x parses:
+`replay_session(*videos)` gives a `requests.Session` whose only adapter, a `ReplayAdapter`
+(testkit/replay_http.py), answers from the routes `routes_for` builds for each video, with the
+artefacts of testkit/youtube_video_artefacts.py:
 
-1. GET  https://www.youtube.com/watch?v=ID            -> the watch page (HTML); the library only
-   reads `"INNERTUBE_API_KEY": "..."` from it (after `html.unescape`).
+1. GET  https://www.youtube.com/watch?v=ID            -> the watch page (HTML).
 2. POST https://www.youtube.com/youtubei/v1/player?key=KEY, JSON body {"videoId": ID, ...}
-   -> the innertube player JSON: `playabilityStatus` and
-   `captions.playerCaptionsTracklistRenderer` (`captionTracks`, `translationLanguages`).
-3. GET  each caption track's `baseUrl` (the library drops `&fmt=srv3` first)
-   -> timedtext XML, `<transcript><text start=".." dur="..">..</text></transcript>`.
+   -> the innertube player JSON (a route per video, told apart by the body's `videoId`).
+3. GET  each caption track's `baseUrl` (the library drops `&fmt=srv3` first) -> timedtext XML.
 4. GET  https://www.youtube.com/oembed?url=<watch url>&format=json -> title and author_name.
 
-A request is answered only when its method, scheme, host and path match a route and its query
-parameters are exactly the route's (order aside); a player route also needs the JSON body's
-`videoId`. Anything else raises `requests.ConnectionError` and is kept in
-`ReplayAdapter.unmatched`, so an unexpected request fails loudly and nothing reaches the network.
-Every request is recorded in `ReplayAdapter.requests`.
+A video's `status` makes one of these fail as YouTube does (a 429, a 5xx, a 403, a reCAPTCHA
+page, a network failure, an empty timedtext answer). Any other request fails loudly.
 
-A "network_down" video's request raises what requests raises when the network fails that way
-(`network_error`): the same exception wrapped in the same urllib3 errors, down to the socket's
-OSError with its errno, so the code under test classifies exactly what it would meet.
-
-None of this was recorded from YouTube (there is no network where this was written): it is
-synthesised after the library's parser (`youtube_transcript_api/_transcripts.py`) and the real
-responses it ships as test assets (`youtube_transcript_api/test/assets/`).
+`python -m testkit.youtube_replay` writes the example artefacts kept under
+testkit/fixtures/youtube/.
 """
 
 from __future__ import annotations
 
-import errno
-import hashlib
-import io
 import json
-import socket
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import requests
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    MaxRetryError,
-    NameResolutionError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
+
+from testkit.replay_http import REASONS, ReplayAdapter, ReplayResponse, Route
+from testkit.youtube_video_artefacts import (
+    API_KEY,
+    OEMBED_URL,
+    PLAYER_URL,
+    WATCH_URL,
+    ReplayVideo,
+    Status,
+    Step,
+    oembed_json,
+    player_json,
+    timedtext_xml,
+    track_base_url,
+    watch_html,
 )
 
-Caption = tuple[float, float, str]
-"""One caption: start in seconds, duration in seconds, text (plain, as the viewer reads it)."""
+# --- The builder ------------------------------------------------------------------------------
 
-Status = Literal[
-    "ok",
-    "transcripts_disabled",  # the player JSON has no `captions`
-    "unavailable",  # playabilityStatus ERROR, "This video is unavailable"
-    "private",  # playabilityStatus LOGIN_REQUIRED, "This video is private"
-    "age_restricted",  # LOGIN_REQUIRED, "This video may be inappropriate for some users."
-    "bot_detected",  # LOGIN_REQUIRED, "Sign in to confirm you're not a bot" (a curly ')
-    "rate_limited",  # `failing_step` (the watch page by default) answers 429
-    "recaptcha",  # the watch page answers 200 with a reCAPTCHA page and no API key
-    "server_error",  # `failing_step` (the player by default) answers `server_status` (500)
-    "forbidden",  # `failing_step` (the watch page by default) answers 403
-    "network_down",  # `failing_step` (the watch page by default) fails as `network_failure` says
-    "no_english",  # the captions are published in German only
-    "po_token",  # the track's baseUrl carries `&exp=xpe` (a PO token is required)
-    "empty_timedtext",  # the timedtext request answers 200 with an empty body
-]
-STATUSES: tuple[Status, ...] = get_args(Status)
-
-Step = Literal["watch", "player", "timedtext", "oembed"]
 _DEFAULT_FAILING_STEP: dict[Status, Step] = {
     "rate_limited": "watch",
     "server_error": "player",
     "forbidden": "watch",
     "network_down": "watch",
 }
-
-NetworkFailure = Literal[
-    "unreachable",  # no route: [Errno 101] Network is unreachable
-    "dns",  # the name does not resolve
-    "refused",  # [Errno 111] Connection refused
-    "connect_timeout",  # no answer to the connection attempt in time
-    "read_timeout",  # connected, then no answer in time
-    "reset",  # connected, then the connection was cut: [Errno 104]
-]
-NETWORK_FAILURES: tuple[NetworkFailure, ...] = get_args(NetworkFailure)
-
-WATCH_URL = "https://www.youtube.com/watch"
-PLAYER_URL = "https://www.youtube.com/youtubei/v1/player"
-TIMEDTEXT_URL = "https://www.youtube.com/api/timedtext"
-OEMBED_URL = "https://www.youtube.com/oembed"
-# Fake, and only shaped like one: the library's pattern is "[a-zA-Z0-9_-]+".
-API_KEY = "AIzaSyReplay-not-a-real-key_000000000000"
-
-LANGUAGE_NAMES = {
-    "en": "English",
-    "de": "German",
-    "fr": "French",
-    "es": "Spanish",
-    "nl": "Dutch",
-    "ja": "Japanese",
-}
-# What YouTube offers as machine-translation targets for a translatable track.
-TRANSLATION_LANGUAGES = ("en", "de", "fr", "es", "ja")
-
-
-@dataclass(frozen=True)
-class ReplayTrack:
-    """A further caption track of the same video (the main one is described on ReplayVideo)."""
-
-    language_code: str
-    captions: list[Caption]
-    is_generated: bool = False
-
-
-@dataclass(frozen=True)
-class ReplayVideo:
-    video_id: str
-    title: str
-    channel_name: str
-    captions: list[Caption] = field(default_factory=list)
-    language_code: str = "en"
-    is_generated: bool = False
-    status: Status = "ok"
-    extra_tracks: tuple[ReplayTrack, ...] = ()
-    # Which request fails for "rate_limited", "server_error", "forbidden" and "network_down"
-    # (None: the watch page, the player, the watch page and the watch page respectively).
-    failing_step: Step | None = None
-    network_failure: NetworkFailure = "unreachable"  # how a "network_down" request fails
-    server_status: int = 500  # what a "server_error" request answers
-    retry_after: str | None = None  # the Retry-After header of a 429 or 5xx answer
-    description: str = ""  # videoDetails.shortDescription: where a video's own chapters are
-
-    def tracks(self) -> list[ReplayTrack]:
-        main = ReplayTrack(self.language_code, self.captions, self.is_generated)
-        tracks = [main, *self.extra_tracks]
-        if self.status == "no_english":
-            if any(track.language_code.startswith("en") for track in self.extra_tracks):
-                raise ValueError("a 'no_english' video cannot have an English extra track")
-            tracks[0] = ReplayTrack("de", self.captions, self.is_generated)
-        return tracks
-
-
-# --- The artefacts, in YouTube's shapes -------------------------------------------------------
-
-
-def watch_html(video: ReplayVideo, api_key: str = API_KEY) -> str:
-    """A cut-down watch page: the library only needs the `ytcfg.set({...})` API key."""
-    title = _html_escape(video.title)
-    ytcfg = {
-        "HL": "en",
-        "GL": "US",
-        "INNERTUBE_API_KEY": api_key,
-        "INNERTUBE_API_VERSION": "v1",
-        "INNERTUBE_CLIENT_NAME": "WEB",
-        "INNERTUBE_CLIENT_VERSION": "2.20250610.00.00",
-    }
-    return (
-        '<!DOCTYPE html><html style="font-size: 10px;font-family: Roboto, Arial, sans-serif;" '
-        'lang="en" system-icons typography typography-spacing><head>'
-        f"<title>{title} - YouTube</title>"
-        f'<meta property="og:title" content="{title}">'
-        f'<link rel="canonical" href="https://www.youtube.com/watch?v={video.video_id}">'
-        '<script nonce="replay">'
-        f"ytcfg.set({json.dumps(ytcfg, separators=(',', ':'))});"
-        "</script></head><body></body></html>\n"
-    )
-
-
-def player_json(video: ReplayVideo) -> dict[str, Any]:
-    """The innertube player answer (ANDROID client), reduced to what the library reads."""
-    data: dict[str, Any] = {
-        "responseContext": {"visitorData": "CgtyZXBsYXlfb25seQ%3D%3D"},
-        "playabilityStatus": _playability_status(video.status),
-    }
-    if video.status in ("unavailable", "private", "age_restricted", "bot_detected"):
-        return data  # YouTube sends neither videoDetails nor captions for these.
-    data["videoDetails"] = {
-        "videoId": video.video_id,
-        "title": video.title,
-        "author": video.channel_name,
-        "lengthSeconds": str(_length_seconds(video.captions)),
-    }
-    if video.description:
-        data["videoDetails"]["shortDescription"] = video.description
-    if video.status == "transcripts_disabled":
-        return data
-    tracks = video.tracks()
-    data["captions"] = {
-        "playerCaptionsTracklistRenderer": {
-            "captionTracks": [_caption_track(video, track) for track in tracks],
-            "audioTracks": [
-                {
-                    "captionTrackIndices": list(range(len(tracks))),
-                    "defaultCaptionTrackIndex": 0,
-                    "hasDefaultTrack": True,
-                    "captionsInitialState": "CAPTIONS_INITIAL_STATE_OFF_RECOMMENDED",
-                }
-            ],
-            "translationLanguages": [
-                {"languageCode": code, "languageName": {"runs": [{"text": LANGUAGE_NAMES[code]}]}}
-                for code in TRANSLATION_LANGUAGES
-            ],
-            "defaultAudioTrackIndex": 0,
-        }
-    }
-    return data
-
-
-def timedtext_xml(captions: Iterable[Caption]) -> str:
-    """The legacy timedtext format. Its text is escaped twice, as YouTube does: once as HTML
-    (`'` -> `&#39;`), then as XML (`&#39;` -> `&amp;#39;`); the library undoes both."""
-    lines = ['<?xml version="1.0" encoding="utf-8" ?><transcript>']
-    for start, duration, text in captions:
-        body = _xml_escape(_html_escape(text))
-        lines.append(f'<text start="{_seconds(start)}" dur="{_seconds(duration)}">{body}</text>')
-    lines.append("</transcript>")
-    return "".join(lines)
-
-
-def oembed_json(video: ReplayVideo) -> dict[str, Any]:
-    embed = f"https://www.youtube.com/embed/{video.video_id}?feature=oembed"
-    handle = "@" + "".join(ch for ch in video.channel_name if ch.isalnum())
-    return {
-        "title": video.title,
-        "author_name": video.channel_name,
-        "author_url": f"https://www.youtube.com/{handle}",
-        "type": "video",
-        "height": 113,
-        "width": 200,
-        "version": "1.0",
-        "provider_name": "YouTube",
-        "provider_url": "https://www.youtube.com/",
-        "thumbnail_height": 360,
-        "thumbnail_width": 480,
-        "thumbnail_url": f"https://i.ytimg.com/vi/{video.video_id}/hqdefault.jpg",
-        "html": (
-            f'<iframe width="200" height="113" src="{embed}" frameborder="0" allow="accelerometer; '
-            "autoplay; clipboard-write; encrypted-media; gyroscope; picture-in-picture; "
-            'web-share" referrerpolicy="strict-origin-when-cross-origin" allowfullscreen '
-            f'title="{_html_escape(video.title)}"></iframe>'
-        ),
-    }
-
-
-def track_base_url(video: ReplayVideo, track: ReplayTrack) -> str:
-    """A caption track's baseUrl as the player JSON gives it (signed, ending in `&fmt=srv3`)."""
-    signature = hashlib.sha1(  # noqa: S324 - a fake signature, not security
-        f"{video.video_id}:{track.language_code}:{track.is_generated}".encode()
-    ).hexdigest()
-    params = [
-        ("v", video.video_id),
-        ("ei", "cmVwbGF5X29ubHk"),
-        ("caps", "asr"),
-        ("opi", "112496729"),
-        ("xoaf", "5"),
-        ("hl", "en"),
-        ("ip", "0.0.0.0"),  # noqa: S104 - a URL parameter, as in YouTube's own baseUrls
-        ("ipbits", "0"),
-        ("expire", "1893456000"),
-        ("sparams", "ip,ipbits,expire,v,ei,caps,opi,xoaf"),
-        ("signature", f"{signature[:40].upper()}.{signature[::-1][:40].upper()}"),
-        ("key", "yt8"),
-    ]
-    if track.is_generated:
-        params.append(("kind", "asr"))
-    params.append(("lang", track.language_code))
-    if video.status == "po_token":
-        params.append(("exp", "xpe"))
-    params.append(("fmt", "srv3"))
-    return f"{TIMEDTEXT_URL}?{urlencode(params, safe=',')}"
-
-
-def _caption_track(video: ReplayVideo, track: ReplayTrack) -> dict[str, Any]:
-    name = LANGUAGE_NAMES.get(track.language_code, track.language_code)
-    entry: dict[str, Any] = {
-        "baseUrl": track_base_url(video, track),
-        "name": {"runs": [{"text": f"{name} (auto-generated)" if track.is_generated else name}]},
-        "vssId": f"{'a' if track.is_generated else ''}.{track.language_code}",
-        "languageCode": track.language_code,
-    }
-    if track.is_generated:
-        entry["kind"] = "asr"
-    entry["isTranslatable"] = True
-    entry["trackName"] = ""
-    return entry
-
-
-def _playability_status(status: Status) -> dict[str, Any]:
-    if status == "unavailable":
-        return _unplayable("ERROR", "This video is unavailable", [])
-    if status == "private":
-        return _unplayable(
-            "LOGIN_REQUIRED",
-            "This video is private",
-            ["If the owner of this video has granted you access, please sign in."],
-        )
-    if status == "age_restricted":
-        return _unplayable("LOGIN_REQUIRED", "This video may be inappropriate for some users.", [])
-    if status == "bot_detected":
-        return _unplayable(
-            "LOGIN_REQUIRED",
-            "Sign in to confirm you\u2019re not a bot",  # the library matches this exact text
-            ["This helps protect our community. ", "Learn more"],
-        )
-    return {"status": "OK", "playableInEmbed": True, "contextParams": "Q0FFU0FnZ0M="}
-
-
-def _unplayable(status: str, reason: str, subreasons: list[str]) -> dict[str, Any]:
-    renderer: dict[str, Any] = {"reason": {"runs": [{"text": reason}]}}
-    if subreasons:
-        renderer["subreason"] = {"runs": [{"text": text} for text in subreasons]}
-    renderer["icon"] = {"iconType": "ERROR_OUTLINE"}
-    return {
-        "status": status,
-        "reason": reason,
-        "errorScreen": {"playerErrorMessageRenderer": renderer},
-        "contextParams": "Q0FBU0FnZ0E=",
-    }
-
-
-def _html_escape(text: str) -> str:
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("'", "&#39;")
-    )
-
-
-def _xml_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _seconds(value: float) -> str:
-    return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
-
-
-def _length_seconds(captions: Sequence[Caption]) -> int:
-    return round(max((start + duration for start, duration, _ in captions), default=0))
-
-
-# --- The adapter ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReplayResponse:
-    status: int = 200
-    body: str = ""
-    content_type: str = "text/html; charset=utf-8"
-    headers: tuple[tuple[str, str], ...] = ()
-    # When set, the request raises what requests raises for this failure instead.
-    network_failure: NetworkFailure | None = None
-
-    @classmethod
-    def json(cls, data: Mapping[str, Any], status: int = 200) -> ReplayResponse:
-        return cls(status, json.dumps(data, ensure_ascii=False), "application/json; charset=UTF-8")
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    url: str  # scheme://host/path, no query
-    query: tuple[tuple[str, str], ...]  # every query parameter, sorted
-    response: ReplayResponse
-    video_id_in_body: str | None = None  # for the innertube player: the JSON body's videoId
-
-    @classmethod
-    def build(
-        cls,
-        method: str,
-        url: str,
-        response: ReplayResponse,
-        *,
-        video_id_in_body: str | None = None,
-    ) -> Route:
-        parts = urlsplit(url)
-        return cls(
-            method.upper(),
-            f"{parts.scheme}://{parts.netloc}{parts.path}",
-            sorted_query(parts.query),
-            response,
-            video_id_in_body,
-        )
-
-
-@dataclass(frozen=True)
-class SeenRequest:
-    method: str
-    url: str
-    body: bytes | None
-    matched: bool
-
-
-_REASONS = {
-    200: "OK",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-}
-
-
-class RequestLog:
-    """The requests a replay was asked, answered or not."""
-
-    requests: list[SeenRequest]
-
-    @property
-    def unmatched(self) -> list[SeenRequest]:
-        return [seen for seen in self.requests if not seen.matched]
-
-    def urls(self, method: str | None = None) -> list[str]:
-        return [seen.url for seen in self.requests if method is None or seen.method == method]
-
-
-class ReplayAdapter(BaseAdapter, RequestLog):
-    """Answers requests from its routes; anything else raises `requests.ConnectionError`."""
-
-    def __init__(self, routes: Iterable[Route] = ()) -> None:
-        super().__init__()
-        self.routes: list[Route] = list(routes)
-        self.requests = []
-
-    def add(self, route: Route) -> None:
-        self.routes.append(route)
-
-    def send(
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: object = None,
-        verify: object = True,
-        cert: object = None,
-        proxies: object = None,
-    ) -> requests.Response:
-        method = (request.method or "GET").upper()
-        url = request.url or ""
-        body = request.body.encode() if isinstance(request.body, str) else request.body
-        if body is not None and not isinstance(body, bytes):
-            raise TypeError("replay: streamed request bodies are not supported")
-        route = self._find(method, url, body)
-        self.requests.append(SeenRequest(method, url, body, matched=route is not None))
-        if route is None:
-            raise requests.ConnectionError(
-                f"replay: no recorded response for {method} {url}", request=request
-            )
-        if route.response.network_failure is not None:
-            raise network_error(route.response.network_failure, request)
-        return self._response(request, route.response)
-
-    def close(self) -> None:
-        pass
-
-    def _find(self, method: str, url: str, body: bytes | None) -> Route | None:
-        parts = urlsplit(url)
-        base = f"{parts.scheme}://{parts.netloc}{parts.path}"
-        query = sorted_query(parts.query)
-        for route in self.routes:
-            if (route.method, route.url, route.query) != (method, base, query):
-                continue
-            if (
-                route.video_id_in_body is not None
-                and _body_video_id(body) != route.video_id_in_body
-            ):
-                continue
-            return route
-        return None
-
-    def _response(
-        self, request: requests.PreparedRequest, recorded: ReplayResponse
-    ) -> requests.Response:
-        response = requests.Response()
-        response.status_code = recorded.status
-        response.reason = _REASONS.get(recorded.status, "")
-        response.headers = CaseInsensitiveDict(
-            {"Content-Type": recorded.content_type, **dict(recorded.headers)}
-        )
-        response.encoding = get_encoding_from_headers(response.headers)
-        response.raw = io.BytesIO(recorded.body.encode("utf-8"))
-        response.url = request.url or ""
-        response.request = request
-        return response
-
-
-def network_error(
-    failure: NetworkFailure, request: requests.PreparedRequest
-) -> requests.RequestException:
-    """What requests 2.32 over urllib3 2.x raises when `request` fails this way, built as
-    `HTTPAdapter.send` builds it: the socket's error inside urllib3's, inside requests'."""
-    url = request.url or ""
-    host = urlsplit(url).hostname or ""
-    if failure == "read_timeout":
-        message = "Read timed out. (read timeout=20)"
-        timed_out = ReadTimeoutError(None, url, message)  # type: ignore[arg-type]
-        return requests.ReadTimeout(timed_out, request=request)
-    if failure == "reset":
-        reset = ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
-        return requests.ConnectionError(
-            ProtocolError("Connection aborted.", reset), request=request
-        )
-    reason: Exception
-    if failure == "connect_timeout":
-        reason = ConnectTimeoutError(None, f"Connection to {host} timed out. (connect timeout=5)")
-    elif failure == "dns":
-        gaierror = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        reason = NameResolutionError(host, None, gaierror)  # type: ignore[arg-type]
-        reason.__cause__ = gaierror
-    else:
-        number = errno.ENETUNREACH if failure == "unreachable" else errno.ECONNREFUSED
-        os_error: OSError = (
-            ConnectionRefusedError(number, "Connection refused")
-            if failure == "refused"
-            else OSError(number, "Network is unreachable")
-        )
-        reason = NewConnectionError(
-            None,  # type: ignore[arg-type]
-            f"Failed to establish a new connection: {os_error}",
-        )
-        reason.__cause__ = os_error
-    wrapped = MaxRetryError(None, url, reason)  # type: ignore[arg-type]
-    if failure == "connect_timeout":
-        return requests.ConnectTimeout(wrapped, request=request)
-    return requests.ConnectionError(wrapped, request=request)
-
-
-def sorted_query(query: str) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(parse_qsl(query, keep_blank_values=True)))
-
-
-def _body_video_id(body: bytes | None) -> str | None:
-    if not body:
-        return None
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    video_id = data.get("videoId") if isinstance(data, dict) else None
-    return video_id if isinstance(video_id, str) else None
-
-
-# --- The builder ------------------------------------------------------------------------------
-
 _NOT_FOUND = ReplayResponse(404, "Not Found")
 _SORRY_PAGE = (
     "<html><head><title>Sorry...</title></head><body><div><b>Sorry...</b></div>"
@@ -617,7 +114,7 @@ def _oembed_response(video: ReplayVideo, status: int | None) -> ReplayResponse:
         status = {"unavailable": 404, "private": 401}.get(video.status, 200)
     if status == 200:
         return ReplayResponse.json(oembed_json(video))
-    return ReplayResponse(status, _REASONS.get(status, "Error"))
+    return ReplayResponse(status, REASONS.get(status, "Error"))
 
 
 def replay_session(

@@ -24,7 +24,8 @@ from benchmarks.harness.database import Sessions, units_of_work
 from benchmarks.harness.report import table
 from benchmarks.harness.text import SEED, TextGenerator
 from benchmarks.harness.timing import StatementTimer, gc_pauses, median, pause_seconds
-from testkit.youtube_replay import ReplayVideo, replay_session
+from testkit.youtube_replay import replay_session
+from testkit.youtube_video_artefacts import ReplayVideo
 
 INGEST_RUNS = 3
 CAPTIONS = 2_700

@@ -13,19 +13,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import WebhookDelivery
 from app.services.youtube.listing import YouTubeLister
-from testkit.youtube_listing_replay import (
+from testkit.youtube_collections import (
     BROKEN_PLAYLIST,
     FIFTY_TALKS,
     MISSING_PLAYLIST_ID,
     TALKS_CHANNEL,
     ReplayPlaylist,
+    entries,
+)
+from testkit.youtube_listing_replay import (
     ReplayRH,
     channel_routes,
-    entries,
     missing_playlist_routes,
     playlist_routes,
 )
-from testkit.youtube_replay import ReplayVideo
+from testkit.youtube_video_artefacts import ReplayVideo
 from tests.api.conftest import Account, assert_error, build_app, client_for
 from tests.api.test_ingest import worker_for
 from tests.api.test_webhooks import LOCAL, register

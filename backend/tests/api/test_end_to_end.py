@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from testkit.labelled_set import CHUNK_TOKENS, TALKS
-from testkit.youtube_replay import ReplayVideo
+from testkit.youtube_video_artefacts import ReplayVideo
 from tests.api.conftest import build_app, client_for, sign_up
 from tests.api.test_chat import parse_sse
 from tests.api.test_ingest import worker_for

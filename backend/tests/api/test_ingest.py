@@ -16,7 +16,8 @@ from app.db.models import Job
 from app.db.repositories import ConfigRepository
 from app.services.ingest_worker import IngestWorker
 from app.services.youtube.fetcher import YouTubeFetcher
-from testkit.youtube_replay import ReplayVideo, Status, replay_session
+from testkit.youtube_replay import replay_session
+from testkit.youtube_video_artefacts import ReplayVideo, Status
 from tests.api.conftest import Account, assert_error, savepoint_unit_of_work
 
 INGEST = "/api/v1/transcripts/ingest"

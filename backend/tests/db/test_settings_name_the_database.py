@@ -21,7 +21,8 @@ from app.db.session import Database
 from app.main import create_app
 from app.services.youtube.fetcher import YouTubeFetcher
 from testkit.database import TEST_SERVER_DIR, create_database, drop_database
-from testkit.youtube_replay import ReplayVideo, replay_session
+from testkit.youtube_replay import replay_session
+from testkit.youtube_video_artefacts import ReplayVideo
 from tests.factories import make_user
 
 PASSWORD = "correct horse battery staple"

@@ -22,7 +22,7 @@ from app.services.youtube.failures import (
     from_network,
     retry_after_seconds,
 )
-from testkit.youtube_replay import network_error
+from testkit.replay_http import network_error
 
 
 def raised_by(url: str, timeout: tuple[float, float]) -> requests.RequestException:

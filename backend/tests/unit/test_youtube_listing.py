@@ -1,5 +1,6 @@
-"""Listing playlists and channels: links people paste, and yt-dlp's real YouTube tab extractor
-against replayed answers.
+"""Listing playlists and channels: yt-dlp's real YouTube tab extractor against replayed
+answers, across pages, up to a cap, through failures, and the proxy it goes through. The links
+people paste are in test_youtube_collection_links.py.
 
 See testkit/youtube_listing_replay.py for what is replayed and how requests are matched; nothing
 here reaches the network.
@@ -19,29 +20,30 @@ from app.services.youtube.failures import (
     FetchError,
 )
 from app.services.youtube.listing import (
-    CollectionLink,
     ListedVideo,
     Listing,
     YouTubeLister,
     parse_collection_link,
     proxy_like_requests,
 )
-from testkit.youtube_listing_replay import (
+from testkit.replay_http import NetworkFailure, ReplayResponse
+from testkit.youtube_collections import (
     BROKEN_PLAYLIST,
-    BROWSE_URL,
     FIFTY_TALKS,
     MISSING_PLAYLIST_ID,
-    SHOW_UNAVAILABLE,
     TALKS_CHANNEL,
+)
+from testkit.youtube_listing_artefacts import continuation_token
+from testkit.youtube_listing_replay import (
+    BROWSE_URL,
+    SHOW_UNAVAILABLE,
     ListingRoute,
     ReplayRH,
     channel_routes,
-    continuation_token,
     failing_page_routes,
     missing_playlist_routes,
     playlist_routes,
 )
-from testkit.youtube_replay import NetworkFailure, ReplayResponse
 
 PLAYLIST_ID = FIFTY_TALKS.playlist_id
 CHANNEL_ID = TALKS_CHANNEL.channel_id
@@ -74,98 +76,6 @@ def assert_replayed_only(replay: ReplayRH) -> None:
 
 def continuations_asked(replay: ReplayRH) -> list[str]:
     return [body["continuation"] for body in replay.bodies() if "continuation" in body]
-
-
-# --- Links ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        PLAYLIST_ID,
-        f" {PLAYLIST_ID} ",
-        f"https://www.youtube.com/playlist?list={PLAYLIST_ID}",
-        f"youtube.com/playlist?list={PLAYLIST_ID}&si=shared",
-        f"https://m.youtube.com/playlist?list={PLAYLIST_ID}",
-        f"https://www.youtube.com/watch?v=dQw4w9WgXcQ&list={PLAYLIST_ID}&index=3",
-        f"https://youtu.be/dQw4w9WgXcQ?list={PLAYLIST_ID}",
-        f"https://www.youtube-nocookie.com/embed/videoseries?list={PLAYLIST_ID}",
-    ],
-)
-def test_a_playlist_link_gives_the_playlist_page(value: str) -> None:
-    assert parse_collection_link(value) == CollectionLink(
-        "playlist", PLAYLIST_ID, f"https://www.youtube.com/playlist?list={PLAYLIST_ID}"
-    )
-
-
-@pytest.mark.parametrize(
-    "playlist_id",
-    [
-        "UUrEpLaYtAlKs0000000000w",  # a channel's uploads
-        "UULFrEpLaYtAlKs0000000000w",  # its long videos only
-        "OLAK5uy_kReplayAlbum000000000000000000000",  # an album
-    ],
-)
-def test_uploads_and_album_ids_are_playlists_too(playlist_id: str) -> None:
-    link = parse_collection_link(playlist_id)
-    assert (link.kind, link.source_id) == ("playlist", playlist_id)
-
-
-@pytest.mark.parametrize(
-    ("value", "source_id", "url"),
-    [
-        ("https://www.youtube.com/@replaytalks", "@replaytalks", "/@replaytalks/videos"),
-        ("youtube.com/@replay.talks-1/videos/", "@replay.talks-1", "/@replay.talks-1/videos"),
-        ("https://m.youtube.com/@replaytalks?si=x", "@replaytalks", "/@replaytalks/videos"),
-        (
-            "https://www.youtube.com/@%E6%97%A5%E6%9C%AC%E8%AA%9E",
-            "@日本語",
-            "/@%E6%97%A5%E6%9C%AC%E8%AA%9E/videos",
-        ),
-        (
-            f"https://www.youtube.com/channel/{CHANNEL_ID}",
-            CHANNEL_ID,
-            f"/channel/{CHANNEL_ID}/videos",
-        ),
-        (f"youtube.com/channel/{CHANNEL_ID}/videos", CHANNEL_ID, f"/channel/{CHANNEL_ID}/videos"),
-        ("https://www.youtube.com/c/ReplayTalks", "c/ReplayTalks", "/c/ReplayTalks/videos"),
-        (
-            "https://www.youtube.com/user/replaytalks/videos",
-            "user/replaytalks",
-            "/user/replaytalks/videos",
-        ),
-    ],
-)
-def test_a_channel_link_gives_its_videos_tab(value: str, source_id: str, url: str) -> None:
-    assert parse_collection_link(value) == CollectionLink(
-        "channel", source_id, f"https://www.youtube.com{url}"
-    )
-
-
-@pytest.mark.parametrize(
-    ("value", "reason"),
-    [
-        ("https://www.youtube.com/watch?v=dQw4w9WgXcQ", "single video"),
-        ("https://youtu.be/dQw4w9WgXcQ?t=30", "single video"),
-        ("https://www.youtube.com/shorts/dQw4w9WgXcQ", "single video"),
-        ("dQw4w9WgXcQ", "single video"),
-        ("https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=RDdQw4w9WgXcQ", "is a mix"),
-        ("https://www.youtube.com/playlist?list=WL", "only its owner"),
-        ("https://www.youtube.com/playlist?list=LL", "only its owner"),
-        ("https://www.youtube.com/playlist?list=nonsense", "not a playlist id"),
-        ("https://www.youtube.com/@replaytalks/shorts", "only a channel's videos"),
-        ("https://www.youtube.com/@replaytalks/playlists", "only a channel's videos"),
-        ("https://www.youtube.com/channel/UC123", "no playlist or channel"),
-        ("https://www.youtube.com/feed/trending", "no playlist or channel"),
-        ("https://www.youtube.com/", "no playlist or channel"),
-        ("https://vimeo.com/channels/staffpicks", "not a YouTube"),
-        ("PL123", "not a YouTube"),
-        ("", "not a YouTube"),
-    ],
-)
-def test_anything_else_is_refused_with_a_reason(value: str, reason: str) -> None:
-    with pytest.raises(ValueError, match=reason):
-        parse_collection_link(value)
 
 
 # --- A playlist in two pages ------------------------------------------------------------------
