@@ -25,7 +25,7 @@ from app.db.repositories import WebhookDeliveryRepository
 from app.services.webhooks import addresses
 from app.services.webhooks.events import JOB_SUCCEEDED, record_event
 from app.services.webhooks.sender import WebhookSender
-from tests.api import test_embed_jobs, test_ingest
+from tests.api import ingesting, test_embed_jobs
 from tests.api.conftest import Account, ClientFactory, assert_error, savepoint_unit_of_work
 from tests.api.test_webhooks import LOCAL, WEBHOOKS, register
 from tests.fakes import HashingEmbedder
@@ -106,8 +106,8 @@ async def test_a_signed_job_failed_after_an_ingest_fails(
 ) -> None:
     async with receiver() as hooks, make_client(**LOCAL) as client:
         endpoint = await register(client, alice, hooks.url())
-        queued = await test_ingest.ingest(client, alice)
-        await test_ingest.worker_for(session, test_ingest.talk(status="private")).run_once()
+        queued = await ingesting.ingest(client, alice)
+        await ingesting.worker_for(session, ingesting.talk(status="private")).run_once()
 
         assert await send_due(sender_for(session)) is True
 
@@ -116,7 +116,7 @@ async def test_a_signed_job_failed_after_an_ingest_fails(
     data = payload["data"]
     assert data["job_id"] == queued.json()["id"]
     assert (data["kind"], data["status"], data["attempts"]) == ("youtube_ingest", "failed", 1)
-    assert data["youtube_video_id"] == test_ingest.VIDEO_ID
+    assert data["youtube_video_id"] == ingesting.VIDEO_ID
     assert data["error_code"] == "video_unavailable"
     assert "cannot be played" in data["error"]
 
@@ -126,10 +126,10 @@ async def test_a_signed_job_succeeded_names_the_transcript(
 ) -> None:
     async with receiver() as hooks, make_client(**LOCAL) as client:
         endpoint = await register(client, alice, hooks.url(), ["job.succeeded"])
-        queued = await test_ingest.ingest(client, alice)
-        await test_ingest.worker_for(session, test_ingest.talk()).run_once()
+        queued = await ingesting.ingest(client, alice)
+        await ingesting.worker_for(session, ingesting.talk()).run_once()
         await send_due(sender_for(session))
-        job = await test_ingest.job(client, alice, queued.json()["id"])
+        job = await ingesting.job(client, alice, queued.json()["id"])
 
     payload = verified(hooks.received[0], endpoint["secret"])
     assert payload["type"] == "job.succeeded"
