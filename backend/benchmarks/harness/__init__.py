@@ -4,5 +4,5 @@ statements each sends around a read), `chunk_inserts` (a batch of chunks inserte
 `servers` (server processes), `api` (set-up through the API), `load` (wrk, httpx and in-process
 load), `prober` (a server's latency probed from a process of its own), `machine` (CPU, load
 average), `report` (tables, percentiles, PASS/FAIL), `timing` (statements, GC pauses), `text`,
-`corpus`, `vector_corpus` and `kept_corpus` (the data), `search` and `ingestion` (measurements
-several benchmarks make), and `bare` (the server the app is measured against)."""
+`corpus`, `vector_corpus` and `kept_corpus` (the data), `search`, `ingestion` and `chat_round_trip`
+(measurements the benchmarks make), and `bare` (the server the app is measured against)."""
