@@ -8,7 +8,7 @@ capacity or to keep fetching out of the API process. Workers coordinate through 
 The database is found as `make run` finds it (`resolve_database`), whether the service is up or
 not; `run(settings, stop)` works on the one its settings name. A database that cannot be reached
 at start ends the command with one line and exit code 1; an outage later is waited out, the
-workers retrying less and less often (ingest_worker.py).
+workers retrying less and less often (job_retries.py, `pause_after`).
 """
 
 import asyncio

@@ -3,33 +3,26 @@ while 20 logins and 3 large caption uploads run at once. Target: /health p99 und
 
 The app served as `make run` serves it (`python -m app.serve`, one worker), with the production
 Argon2 cost and login throttles and the job workers off; each route used is called once first,
-and small uploads start the process pool's workers. A prober in a process of its own sends GET
-/health every 10 ms over one keep-alive connection; a probe's latency counts from its scheduled
-time, so a stall weighs in p99 by its length (`p99 sent`: from when it was sent). 4 s idle, then
-at once 20 logins (right and wrong passwords, never enough failures to be throttled) and 3
-uploads of a 4.9 MB SRT. The CPU table splits the server's event-loop thread (with its time
-waiting, runnable, for a CPU: the scheduler's doing, not the loop's), its other threads, its
-pool processes and the two clients. Exit status 1 on any FAIL; stops after 110 s whatever
-happens. 30 to 60 s:
+and small uploads start the process pool's workers. A prober in a process of its own
+(harness/prober.py) sends GET /health every 10 ms over one keep-alive connection; a probe's
+latency counts from its scheduled time, so a stall weighs in p99 by its length (`p99 sent`: from
+when it was sent). 4 s idle, then at once 20 logins (right and wrong passwords, never enough
+failures to be throttled) and 3 uploads of a 4.9 MB SRT. The CPU table splits the server's
+event-loop thread (with its time waiting, runnable, for a CPU: the scheduler's doing, not the
+loop's), its other threads, its pool processes and the two clients. Exit status 1 on any FAIL;
+stops after 110 s whatever happens. 30 to 60 s:
 
     cd backend && .venv/bin/python -m benchmarks.loop_stall
 """
 
 import asyncio
-import http.client
-import multiprocessing
 import os
-import random
 import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from multiprocessing.synchronize import Event
-from urllib.parse import urlsplit
 
 import httpx
 from rich.table import Table
@@ -39,12 +32,13 @@ from app.core.offload import CPU_WORKERS
 from benchmarks.harness import database as db
 from benchmarks.harness import machine, report
 from benchmarks.harness.api import API, expect, new_account, register
+from benchmarks.harness.prober import Probe, lags, prober, probes_when_stopped
 from benchmarks.harness.runner import run_benchmark
 from benchmarks.harness.servers import Server, app_server, check_running, wait_until_ready
+from benchmarks.harness.text import caption_file
 
 P99_TARGET_MS = 50.0
 CLIENT_CPU_CEILING = 0.5  # of one core: above it, the load generator may set the pace
-PROBE_INTERVAL_SECONDS = 0.010
 IDLE_SECONDS = 4.0
 LOGIN_USERS = 5
 LOGIN_PAIRS_PER_USER = 2  # a right password, then a wrong one
@@ -54,7 +48,6 @@ WARM_UP_UPLOAD_BYTES = 20_000
 WARM_UP_UPLOAD_ROUNDS = 2
 REQUEST_TIMEOUT_SECONDS = 60.0
 RUN_TIMEOUT_SECONDS = 110.0
-PROBER_START_TIMEOUT_SECONDS = 30.0
 
 # Production values: the defaults, written out so that a .env cannot lower them.
 PRODUCTION_DEFAULTS = (
@@ -77,99 +70,11 @@ CAPTION_TEXT = (
 RIGHT, WRONG, UPLOAD = "login, right password", "login, wrong password", "upload, 4.9 MB SRT"
 
 
-# --- the prober: its own process, GET /health on a fixed schedule ----------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Probe:
-    scheduled: float  # time.monotonic(), which every process on the machine shares
-    sent: float
-    answered: float
-    status: int
-
-
-def probe_until_stopped(base_url: str, ready: Event, stop: Event, results: Connection) -> None:
-    """The prober process's work: a probe every PROBE_INTERVAL_SECONDS, on schedule (a late one
-    goes out at once), until `stop`; then the probes, and the error that ended them if any."""
-    address = urlsplit(base_url)
-    connection = http.client.HTTPConnection(address.hostname or "", address.port)
-    probes: list[Probe] = []
-    error = None
-    scheduled = time.monotonic()
-    try:
-        while not stop.is_set():
-            time.sleep(max(0.0, scheduled - time.monotonic()))
-            sent = time.monotonic()
-            connection.request("GET", "/health")
-            response = connection.getresponse()
-            response.read()
-            probes.append(Probe(scheduled, sent, time.monotonic(), response.status))
-            ready.set()
-            scheduled += PROBE_INTERVAL_SECONDS
-    except (OSError, http.client.HTTPException) as failure:
-        error = f"{type(failure).__name__}: {failure}"
-    finally:
-        connection.close()
-    results.send((probes, error))
-
-
-@asynccontextmanager
-async def prober(server: Server) -> AsyncIterator[tuple[int, Event, Connection]]:
-    """The prober's pid, its stop event and the end its probes arrive on, probing from its first
-    answer on; stopped when the block exits."""
-    context = multiprocessing.get_context("spawn")
-    ready, stop = context.Event(), context.Event()
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(
-        target=probe_until_stopped, args=(server.base_url, ready, stop, sender), daemon=True
-    )
-    process.start()
-    try:
-        if not await asyncio.to_thread(ready.wait, PROBER_START_TIMEOUT_SECONDS):
-            raise RuntimeError("the prober got no answer from /health")
-        yield process.pid or 0, stop, receiver
-    finally:
-        stop.set()
-        await asyncio.to_thread(process.join, 5)
-        if process.is_alive():
-            process.kill()
-            process.join()
-
-
-async def probes_when_stopped(stop: Event, results: Connection) -> list[Probe]:
-    stop.set()
-    if not await asyncio.to_thread(results.poll, REQUEST_TIMEOUT_SECONDS):
-        raise RuntimeError("the prober did not answer")
-    probes, error = results.recv()
-    if error:
-        raise RuntimeError(f"the prober failed: {error}")
-    return list(probes)
-
-
 # --- set-up, warm-up and the load ------------------------------------------------------------
 
 
 def login(account: dict[str, str], right: bool = True) -> dict[str, str]:
     return {**account, "password": account["password"] + ("" if right else "-wrong")}
-
-
-def caption_file(size: int) -> bytes:
-    """An SRT file of at most `size` bytes: 3-second cues of 8 to 16 words (seeded)."""
-    draw, vocabulary = random.Random(size), CAPTION_TEXT.split()
-    cues: list[str] = []
-    length = 0
-    while True:
-        start = len(cues) * 3
-        words = " ".join(draw.choices(vocabulary, k=draw.randint(8, 16)))
-        cue = f"{len(cues) + 1}\n{srt_time(start)} --> {srt_time(start + 3)}\n{words}\n\n"
-        if length + len(cue) > size:
-            return "".join(cues).encode()
-        cues.append(cue)
-        length += len(cue)
-
-
-def srt_time(seconds: int) -> str:
-    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d},000"
 
 
 def upload(
@@ -192,7 +97,7 @@ async def set_up(client: httpx.AsyncClient) -> tuple[list[dict[str, str]], dict[
     await expect(client.get("/health"), 200)
     await expect(client.post(f"{API}/auth/login", json=login(users[0], right=False)), 401)
     await expect(client.post(f"{API}/auth/login", json=users[0]), 200)
-    content = caption_file(WARM_UP_UPLOAD_BYTES)
+    content = caption_file(WARM_UP_UPLOAD_BYTES, CAPTION_TEXT.split())
     for round_ in range(WARM_UP_UPLOAD_ROUNDS):
         video_ids = [f"warm{round_:03d}{n:04d}" for n in range(CPU_WORKERS)]
         uploads = [upload(client, headers, video_id, content) for video_id in video_ids]
@@ -275,7 +180,7 @@ class Results:
 
 
 async def measure(server: Server) -> Results:
-    content = caption_file(UPLOAD_BYTES)
+    content = caption_file(UPLOAD_BYTES, CAPTION_TEXT.split())
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
     async with httpx.AsyncClient(
         base_url=server.base_url, trust_env=False, timeout=REQUEST_TIMEOUT_SECONDS, limits=limits
@@ -290,7 +195,7 @@ async def measure(server: Server) -> Results:
             outcomes = await asyncio.gather(*calls)
             ended = time.monotonic()
             cpu_after = cpu_seconds(server.process.pid, prober_pid)
-            probes = await probes_when_stopped(stop, results)
+            probes = await probes_when_stopped(stop, results, REQUEST_TIMEOUT_SECONDS)
     check_running(server)
     seconds = ended - started
     percent = {
@@ -311,10 +216,6 @@ async def measure(server: Server) -> Results:
 
 
 # --- report ----------------------------------------------------------------------------------
-
-
-def lags(probes: Sequence[Probe], since_sent: bool = False) -> list[float]:
-    return [probe.answered - (probe.sent if since_sent else probe.scheduled) for probe in probes]
 
 
 def tables(results: Results) -> list[Table]:

@@ -18,34 +18,34 @@ alike. About a minute and a half:
     cd backend && .venv/bin/python -m benchmarks.repositories
 """
 
-import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import User
 from app.db.repositories import (
-    ChunkRepository,
     MessageRepository,
-    NewChunk,
     SessionRepository,
     UserRepository,
 )
-from app.db.repositories.base import primary_key_read
 from benchmarks.harness import database as db
 from benchmarks.harness import report
+from benchmarks.harness.chunk_inserts import ChunkInsert, chunk_batch, chunk_inserts
 from benchmarks.harness.load import Slices, rates_in_turns
 from benchmarks.harness.machine import Clock
 from benchmarks.harness.runner import run_benchmark
-from benchmarks.harness.text import letter_words
+from benchmarks.harness.sessions import (
+    APP_DEFAULTS,
+    READ_ONLY,
+    Operation,
+    SessionKind,
+    session_kinds,
+    statements_around_a_read,
+)
 from benchmarks.harness.timing import timed
 
 CONCURRENCIES = (1, 10)
@@ -59,8 +59,6 @@ WARMUP_OPS_PER_TASK = 30
 SEEDED_USERS = 10_000
 CONVERSATION_MESSAGES = 10_000
 LAST_N = 20
-CHUNKS_PER_ROUND = 1_000
-CHUNK_TEXT_BYTES = 1_000
 CHUNK_WARMUP_ROUNDS = 1
 CHUNK_MAX_ROUNDS = 20
 
@@ -68,7 +66,6 @@ CHUNK_MAX_ROUNDS = 20
 READ_MIN_RATIO = {1: 0.6, 10: 0.4}
 CREATE_MANY_MIN_CHUNKS_PER_SECOND = 20_000
 
-APP_DEFAULTS, READ_ONLY = "app defaults", "read_only"
 OLD_REVISION = "0003"  # the last revision before chunks.search_vector
 HEAD_SCHEMA, OLD_SCHEMA = "head: with search_vector", "0003: without"
 SELECT_USER = "SELECT * FROM users WHERE id = $1"
@@ -76,30 +73,6 @@ INSERT_SESSION = (
     "INSERT INTO sessions (user_id, token_hash, expires_at) VALUES ($1, $2, $3) RETURNING *"
 )
 HEADERS = ("operation [configuration]", "concurrency", "repository ops/s", "asyncpg ops/s", "ratio")
-
-Operation = Callable[[], Awaitable[object]]
-ChunkInsert = Callable[[list[NewChunk]], Awaitable[object]]
-
-
-@dataclass(frozen=True)
-class SessionKind:
-    """One way of opening a session: a configuration the reads are measured in."""
-
-    label: str
-    engine: AsyncEngine
-    sessions: db.Sessions
-    commits: bool  # a transaction per session, committed at the end (unit_of_work's contract)
-
-    def operation(self, work: Callable[[AsyncSession], Awaitable[object]]) -> Operation:
-        """`work` in a session of its own, committed when this configuration commits."""
-
-        async def operation() -> None:
-            async with self.sessions() as session:
-                await work(session)
-                if self.commits:
-                    await session.commit()
-
-        return operation
 
 
 @dataclass(frozen=True)
@@ -161,24 +134,6 @@ async def seed(pool: asyncpg.Pool) -> tuple[list[uuid.UUID], uuid.UUID]:
     return user_ids, conversation_id
 
 
-async def chunk_batch(pool: asyncpg.Pool, owner_id: uuid.UUID) -> list[NewChunk]:
-    """CHUNKS_PER_ROUND chunks of a new transcript."""
-    transcript_id = await pool.fetchval(
-        "INSERT INTO transcripts (user_id, youtube_video_id, transcript_text) "
-        "VALUES ($1, $2, 'bench') RETURNING id",
-        owner_id,
-        uuid.uuid4().hex[:11],
-    )
-    texts = (
-        " ".join(random.choices(letter_words(), k=CHUNK_TEXT_BYTES // 4))[:CHUNK_TEXT_BYTES]
-        for _ in range(CHUNKS_PER_ROUND)
-    )
-    return [
-        NewChunk(transcript_id, owner_id, index, text, CHUNK_TEXT_BYTES // 4)
-        for index, text in enumerate(texts)
-    ]
-
-
 # --- measuring -------------------------------------------------------------------------------
 
 
@@ -200,32 +155,6 @@ async def compare(
         ]
     order = [label for label, _ in sides]
     return sorted(results, key=lambda result: order.index(result.configuration))
-
-
-async def statements_around_a_read(database_url: str, user_id: uuid.UUID) -> dict[str, list[str]]:
-    """Per configuration, the statements asyncpg's query logger sees during one get_by_id on a
-    connection already in use (it logs simple queries, not the prepared SELECT itself): the
-    round trips a session adds to the query. Engines of their own, with a pool of one."""
-    seen: list[str] = []
-    user_read = primary_key_read(User)
-    own_query = user_read.read.sql if user_read is not None else ""
-
-    def log_queries(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.driver_connection.add_query_logger(lambda query: seen.append(query.query))
-
-    statements = {}
-    async with session_kinds(database_url, pool_size=1) as kinds:
-        for kind in kinds:  # each configuration has an engine, so a pool, of its own
-            event.listen(kind.engine.pool, "connect", log_queries)
-        for kind in kinds:
-            get_user = kind.operation(lambda session: UserRepository(session).get_by_id(user_id))
-            await get_user()  # connects, prepares; a fresh connection is not pinged
-            seen.clear()
-            await get_user()
-            await asyncio.sleep(0)  # the logger runs from the event loop, after the query
-            # The lookup itself is logged too when it goes straight to asyncpg (a HotRead).
-            statements[kind.label] = [query for query in seen if query != own_query]
-    return statements
 
 
 def session_expiry() -> datetime:
@@ -273,28 +202,6 @@ async def measure_reads(
     ]
 
 
-def chunk_inserts(sessions: db.Sessions, pool: asyncpg.Pool) -> list[ChunkInsert]:
-    """The repository's create_many and commit, asyncpg's executemany (atomic: one implicit
-    transaction) and its COPY."""
-
-    async def repository(chunks: list[NewChunk]) -> None:
-        async with sessions() as session:
-            await ChunkRepository(session).create_many(chunks)
-            await session.commit()
-
-    async def executemany(chunks: list[NewChunk]) -> None:
-        await pool.executemany(db.INSERT_CHUNK, [db.chunk_record(chunk) for chunk in chunks])
-
-    async def copy(chunks: list[NewChunk]) -> None:
-        records = [db.chunk_record(chunk) for chunk in chunks]
-        async with pool.acquire() as connection:
-            await connection.copy_records_to_table(
-                "chunks", records=records, columns=db.CHUNK_COLUMNS
-            )
-
-    return [repository, executemany, copy]
-
-
 ChunkDatabase = tuple[str, asyncpg.Pool, uuid.UUID, list[ChunkInsert]]  # schema, pool, owner
 
 
@@ -323,22 +230,6 @@ async def measure_create_many(databases: Sequence[ChunkDatabase]) -> list[Result
             Result("create_many", schema, 1, repository.rate, copy.rate, "COPY"),
         ]
     return results
-
-
-@asynccontextmanager
-async def session_kinds(
-    database_url: str, pool_size: int = POOL_SIZE
-) -> AsyncIterator[list[SessionKind]]:
-    """The two configurations, app defaults first."""
-    settings = db.bench_settings(database_url, pool_size, db_pool_pre_ping=True)
-    async with (
-        db.app_engine(settings) as engine,
-        db.app_engine(settings, autocommit=True) as read_only,
-    ):
-        yield [
-            SessionKind(APP_DEFAULTS, engine, db.session_maker(engine), commits=True),
-            SessionKind(READ_ONLY, read_only, db.session_maker(read_only), commits=False),
-        ]
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -444,7 +335,7 @@ async def benchmark() -> None:
     server = db.server_url()
     async with (
         db.throwaway_database(server) as database_url,
-        session_kinds(database_url) as kinds,
+        session_kinds(database_url, POOL_SIZE) as kinds,
         db.asyncpg_pool(database_url, POOL_SIZE) as pool,
     ):
         user_ids, conversation_id = await seed(pool)

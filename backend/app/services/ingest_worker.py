@@ -7,16 +7,15 @@ alive. A transcript is stored together with its "done" mark in one transaction; 
 stored batch by batch, so a retried embed job only embeds what is still missing. A failure that
 retrying cannot fix fails the job at once, with a code, the reason and the way out; a transient
 one puts it back in the queue, after an exponential backoff with jitter (or the Retry-After
-YouTube sent), until max_attempts. The waiting job shows its code, reason and when it runs next.
-When the worker itself fails (the database is down), it waits twice as long after each failure
-in a row, up to a minute, and logs a traceback only for the first.
+YouTube sent), until max_attempts (job_retries.py). The waiting job shows its code, reason and
+when it runs next. When the worker itself fails (the database is down), it waits twice as long
+after each failure in a row, up to a minute, and logs a traceback only for the first.
 """
 
 import asyncio
 import contextlib
 import logging
 import os
-import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
@@ -26,7 +25,6 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.core.backoff import exponential_backoff
 from app.core.config import Settings
 from app.db.errors import ConflictError, is_database_unavailable, outage_reason
 from app.db.models import Job
@@ -35,6 +33,7 @@ from app.db.repositories.job import EMBED, INGEST
 from app.db.session import Database, UnitOfWork
 from app.services import chapters, collections
 from app.services.embeddings.base import EmbeddingError
+from app.services.job_retries import JobFailure, backoff, pause_after, why_not_retried
 from app.services.llm import LanguageModel, with_settings
 from app.services.passage_embeddings import Embedder
 from app.services.runtime_settings import RuntimeSettings
@@ -56,8 +55,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _wake_up = asyncio.Event()
-
-MAX_PAUSE_SECONDS = 60.0
 
 
 def wake_workers() -> None:
@@ -90,42 +87,6 @@ class ClaimedJob:
             job.max_attempts,
             job.transcript_id,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class JobFailure:
-    """Why an attempt failed: `code` for programs, `reason` for people, and `way_out` (what the
-    person can do instead) added when the job fails for good."""
-
-    code: str
-    reason: str
-    transient: bool
-    way_out: str | None = None
-    retry_after: float | None = None  # seconds the other side asked us to wait
-
-    @classmethod
-    def of_fetch(cls, error: FetchError) -> "JobFailure":
-        return cls(error.code, error.reason, error.transient, error.way_out, error.retry_after)
-
-    def message(self, reason: str | None = None) -> str:
-        said = reason or self.reason
-        return f"{said}. {self.way_out}" if self.way_out else said
-
-
-def backoff(
-    attempt: int, settings: Settings, fraction: Callable[[], float] = random.random
-) -> timedelta:
-    """The wait before a job's next attempt (see exponential_backoff)."""
-    return exponential_backoff(
-        attempt, settings.job_retry_base_seconds, settings.job_retry_max_seconds, fraction
-    )
-
-
-def pause_after(failures: int, settings: Settings) -> float:
-    """Seconds a worker waits before looking again: the poll interval when all is well, doubled
-    after each failure in a row up to a minute (never below the poll interval)."""
-    pause: float = settings.job_poll_seconds * 2.0 ** min(failures, 16)  # no float overflow
-    return max(min(pause, MAX_PAUSE_SECONDS), settings.job_poll_seconds)
 
 
 class IngestWorker:
@@ -284,7 +245,7 @@ class IngestWorker:
                 await JobRepository(session).heartbeat(job.id, self.worker_id)
 
     async def _handle_failure(self, job: ClaimedJob, failure: JobFailure) -> None:
-        final = self._why_not_retried(job, failure)
+        final = why_not_retried(failure, job.attempts, job.max_attempts, self.settings)
         if final is not None:
             await self._finish_failed(job, failure.code, failure.message(final))
             return
@@ -294,16 +255,6 @@ class IngestWorker:
         logger.warning("job %s: %s; retrying in %s", job.id, failure.reason, delay)
         async with self.unit_of_work() as session:
             await JobRepository(session).retry_later(job.id, failure.code, failure.reason, delay)
-
-    def _why_not_retried(self, job: ClaimedJob, failure: JobFailure) -> str | None:
-        """Why the job fails now, or None when another attempt is worth it."""
-        if not failure.transient:
-            return failure.reason
-        if job.attempts >= job.max_attempts:
-            return f"{failure.reason} (gave up after {job.attempts} attempts)"
-        if (failure.retry_after or 0) > self.settings.job_retry_max_seconds:
-            return f"{failure.reason}, and asked to wait {failure.retry_after:.0f} s"
-        return None
 
     async def _finish_failed(self, job: ClaimedJob, code: str, message: str) -> None:
         logger.warning("job %s failed (%s): %s", job.id, code, message)

@@ -1,9 +1,11 @@
 """Seeded English-like text for corpora, captions and transcripts: a vocabulary with Zipf-like
-frequencies, twenty topics whose words recur in their own texts, and a few rare names."""
+frequencies, twenty topics whose words recur in their own texts, and a few rare names; and an
+SRT caption file of a given size, for uploads."""
 
 import itertools
 import random
 import string
+from collections.abc import Sequence
 from functools import cache
 
 SEED = 20_240_611
@@ -150,3 +152,23 @@ class TextGenerator:
     def caption(self, topic: str) -> str:
         count = self.rng.randint(*CAPTION_WORDS)
         return " ".join(self.words_about(topic, count, self.rng.randint(0, 2))[:count])
+
+
+def caption_file(size: int, vocabulary: Sequence[str]) -> bytes:
+    """An SRT file of at most `size` bytes: 3-second cues of 8 to 16 words of `vocabulary`
+    (seeded by the size)."""
+    draw = random.Random(size)
+    cues: list[str] = []
+    length = 0
+    while True:
+        start = len(cues) * 3
+        words = " ".join(draw.choices(vocabulary, k=draw.randint(8, 16)))
+        cue = f"{len(cues) + 1}\n{srt_time(start)} --> {srt_time(start + 3)}\n{words}\n\n"
+        if length + len(cue) > size:
+            return "".join(cues).encode()
+        cues.append(cue)
+        length += len(cue)
+
+
+def srt_time(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d},000"

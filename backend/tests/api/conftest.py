@@ -152,6 +152,13 @@ def make_client(lend_app: Callable[..., FastAPI]) -> ClientFactory:
     return make
 
 
+@pytest.fixture
+async def document(client: httpx.AsyncClient) -> dict[str, Any]:
+    """The OpenAPI document the app serves (test_openapi_document.py builds its own, once)."""
+    schema: dict[str, Any] = (await client.get("/openapi.json")).json()
+    return schema
+
+
 @dataclass
 class Account:
     email: str

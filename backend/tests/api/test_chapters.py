@@ -13,7 +13,7 @@ from app.services.llm import OpenAICompatibleModel
 from testkit.corpus import TALKS_DIR, load_talks
 from testkit.llm_server import FakeLLM, serving
 from tests.api.conftest import Account, assert_error, build_app, client_for
-from tests.api.test_ingest import ingest, job, talk, worker_for
+from tests.api.ingesting import ingest, job, talk, worker_for
 from tests.retrieval.chapters_report import TOLERANCE_SECONDS, score
 
 TALK_FILE = "covid_briefing_2021_02_08.json"  # of the test split

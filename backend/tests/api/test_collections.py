@@ -29,7 +29,7 @@ from testkit.youtube_listing_replay import (
 )
 from testkit.youtube_video_artefacts import ReplayVideo
 from tests.api.conftest import Account, assert_error, build_app, client_for
-from tests.api.test_ingest import worker_for
+from tests.api.ingesting import worker_for
 from tests.api.test_webhooks import LOCAL, register
 
 COLLECTIONS = "/api/v1/collections"

@@ -18,7 +18,7 @@ from app.services.passage_embeddings import Embedder
 from app.services.youtube.fetcher import YouTubeFetcher
 from testkit.youtube_replay import replay_session
 from tests.api.conftest import Account, ClientFactory, savepoint_unit_of_work
-from tests.api.test_ingest import make_due, talk
+from tests.api.ingesting import make_due, talk
 from tests.fakes import HashingEmbedder
 
 TALK = " ".join(

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from testkit.labelled_set import CHUNK_TOKENS, TALKS
 from testkit.youtube_video_artefacts import ReplayVideo
 from tests.api.conftest import build_app, client_for, sign_up
+from tests.api.ingesting import worker_for
 from tests.api.test_chat import parse_sse
-from tests.api.test_ingest import worker_for
 
 SOURDOUGH = TALKS[1]
 OVEN_SENTENCE = 5  # "Bake at two hundred and fifty degrees Celsius in a covered Dutch oven..."

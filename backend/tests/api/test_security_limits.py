@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import TokenReservation
 from tests.api.conftest import Account, ClientFactory, assert_error
+from tests.api.limited_requests import ask, new_conversation
 from tests.api.test_transcripts import ingest, words
-from tests.api.test_usage_limits import ask, new_conversation
 from tests.api.test_webhooks import LOCAL, WEBHOOKS, register
 
 

@@ -22,8 +22,8 @@ from app.db.repositories import WebhookEndpointRepository
 from app.services.webhooks.events import JOB_SUCCEEDED, record_event
 from app.services.webhooks.secrets import SecretUnreadableError, WebhookSecrets
 from tests.api.conftest import Account, ClientFactory, assert_error, savepoint_unit_of_work
-from tests.api.test_webhook_deliveries import deliveries, send_due, sender_for, verified
 from tests.api.test_webhooks import LOCAL, WEBHOOKS, register
+from tests.api.webhook_sending import deliveries, send_due, sender_for, verified
 from tests.webhook_receiver import ReceivedRequest, receiver
 
 OLDER_SECRET = "whsec_" + "A" * 43 + "="

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from app.core.config import Settings
-from app.services.ingest_worker import JobFailure, backoff
+from app.services.job_retries import JobFailure, backoff
 
 SETTINGS = Settings(job_retry_base_seconds=10, job_retry_max_seconds=600, _env_file=None)
 

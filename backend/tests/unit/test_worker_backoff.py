@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from app.core.config import get_settings
 from app.db.session import UnitOfWork
-from app.services.ingest_worker import IngestWorker, pause_after
+from app.services.ingest_worker import IngestWorker
+from app.services.job_retries import pause_after
 from app.services.youtube.fetcher import YouTubeFetcher
 
 UNREACHABLE = "postgresql+asyncpg://someone@/app?host=/nonexistent/socket-folder"

@@ -1,6 +1,6 @@
-"""Finding the passages of a user's videos that answer a question (`ranking`), when each is
-said (`moments`), and the numbered citations an answer links to (`citations`). Every name is
-importable from here."""
+"""Finding the passages of a user's videos that answer a question (`ranking`, over the
+candidates of `signals`), when each is said (`moments`), and the numbered citations an answer
+links to (`citations`). Every name is importable from here."""
 
 from app.services.retrieval.citations import Citation, deep_link, placed, timestamp_label
 from app.services.retrieval.moments import (
@@ -10,16 +10,18 @@ from app.services.retrieval.moments import (
     start_seconds,
 )
 from app.services.retrieval.ranking import (
-    CANDIDATES_PER_SIGNAL,
     WEBSEARCH_SYNTAX,
-    QueryVector,
     RankedHit,
     Ranking,
     Retrieval,
+    retrieve,
+)
+from app.services.retrieval.signals import (
+    CANDIDATES_PER_SIGNAL,
+    QueryVector,
     SearchMode,
     embed_question,
     passage_id,
-    retrieve,
 )
 
 __all__ = [

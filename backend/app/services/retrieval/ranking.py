@@ -6,7 +6,8 @@ Two signals, one ranking:
   names, rare words and quoted phrases;
 - semantic: the cosine similarity of the question's vector to each chunk's (pgvector), which
   finds the passage when the question uses other words.
-Each side proposes its best candidates; every candidate then gets both signals and one score:
+Each side proposes its best candidates (signals.py); every candidate then gets both signals
+and one score:
 
     score = similarity + coverage_weight * coverage + rank_weight * rank / best rank
 
@@ -19,46 +20,21 @@ be close enough in meaning (similarity), or share enough of the question's words
 is available. A question that fails is declined, and search returns nothing for it.
 """
 
-import asyncio
-import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import TypeVar
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.db.repositories import (
-    ChunkHit,
-    NearPassage,
-    PassageEmbeddingRepository,
-    PassageRepository,
-)
+from app.db.repositories import ChunkHit
 from app.db.repositories.chunk import QueryWords
-from app.services.embeddings.background import background_similarity
-from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
-from app.services.embeddings.factory import OFFLINE_MODELS, offline_provider
+from app.services.retrieval.signals import Candidate, QueryVector, SearchMode, find_candidates
 
-logger = logging.getLogger(__name__)
-
-A = TypeVar("A")
-B = TypeVar("B")
-
-# Passages each signal proposes: a chunk holds six to ten of them.
-CANDIDATES_PER_SIGNAL = 60
 # Quotes or a -word: the person asks for exactly these words. ("or" is too common in
 # questions to be read as the operator here.)
 WEBSEARCH_SYNTAX = re.compile(r'"|(^|\s)-\w')
-
-
-class SearchMode(StrEnum):
-    HYBRID = "hybrid"
-    LEXICAL = "lexical"
-    SEMANTIC = "semantic"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,36 +115,6 @@ class Retrieval:
         return [r for r in self.hits if r.score >= best - self.ranking.citation_margin]
 
 
-@dataclass(frozen=True, slots=True)
-class QueryVector:
-    model_name: str
-    vector: list[float]
-    # The question's mean similarity to everyday sentences (background.py), when known.
-    background: float | None = None
-    # Offline models whose vectors a library may still hold from before a change of model:
-    # searched when it has none of this model's yet (the new ones are being embedded).
-    earlier_models: tuple[EmbeddingProvider, ...] = ()
-
-
-async def embed_question(provider: EmbeddingProvider | None, question: str) -> QueryVector | None:
-    """The question's vector; None without a provider, or when it fails (an unreachable
-    embedding server): the search then goes on by words alone."""
-    if provider is None:
-        return None
-    try:
-        vector = await provider.embed_query(question)
-        background = await background_similarity(provider, vector)
-        earlier = tuple(
-            model
-            for model in map(offline_provider, OFFLINE_MODELS)
-            if model.model_name != provider.model_name
-        )
-        return QueryVector(provider.model_name, vector, background, earlier)
-    except EmbeddingError as error:
-        logger.warning("embedding the question failed (%s); searching by words only", error)
-        return None
-
-
 async def retrieve(
     session: AsyncSession,
     user_id: UUID,
@@ -184,7 +130,7 @@ async def retrieve(
     ranking = ranking or Ranking()
     strict = mode is not SearchMode.SEMANTIC and bool(WEBSEARCH_SYNTAX.search(question))
     # The vector used may be an earlier model's, while the new model's are embedded.
-    candidates, words, query_vector = await _candidates(
+    candidates, words, query_vector = await find_candidates(
         session, user_id, question, query_vector, mode, transcript_ids, strict=strict
     )
     used = mode if any(c.similarity is not None for c in candidates) else SearchMode.LEXICAL
@@ -203,160 +149,6 @@ async def retrieve(
     return Retrieval(used, top, answerable, ranking, passages, words)
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    hit: ChunkHit
-    similarity: float | None
-
-
-async def _candidates(
-    session: AsyncSession,
-    user_id: UUID,
-    question: str,
-    query_vector: QueryVector | None,
-    mode: SearchMode,
-    transcript_ids: Sequence[UUID] | None,
-    *,
-    strict: bool,
-) -> tuple[list[_Candidate], QueryWords | None, QueryVector | None]:
-    if query_vector is None or mode is SearchMode.LEXICAL or strict:
-        if mode is SearchMode.SEMANTIC:
-            return [], None, query_vector
-        passages = PassageRepository(session)
-        words = await passages.query_words(user_id, question)
-        lexical = await passages.search(
-            user_id,
-            question,
-            transcript_ids=transcript_ids,
-            limit=CANDIDATES_PER_SIGNAL,
-            match="all" if strict else "any",
-            words=words,
-        )
-        return [_Candidate(hit, None) for hit in lexical], words, query_vector
-    async with _second_session(session) as words_session:
-        return await _both_signals(
-            _Signals(session, words_session, user_id, question, query_vector, transcript_ids),
-            lexical_search=mode is not SearchMode.SEMANTIC,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _Signals:
-    """Where and what to search by both signals: vectors on `session`, words on
-    `words_session` (a second connection when there is one, so both run at once)."""
-
-    session: AsyncSession
-    words_session: AsyncSession
-    user_id: UUID
-    question: str
-    query_vector: QueryVector
-    transcript_ids: Sequence[UUID] | None
-
-
-@asynccontextmanager
-async def _second_session(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """A session on a second connection of the same engine, for the full-text statements to
-    run while the vector ones do: they are independent, and each keeps a core busy. A session
-    bound to one connection (a caller's transaction) is used as it is, in turn. The second
-    session reads committed chunks only: retrieval never reads the caller's own writes."""
-    if not isinstance(session.bind, AsyncEngine):
-        yield session
-        return
-    async with AsyncSession(session.bind) as words_session:
-        yield words_session
-
-
-async def _gather(first: Awaitable[A], second: Awaitable[B], together: bool) -> tuple[A, B]:
-    if together:
-        return await asyncio.gather(first, second)
-    return await first, await second
-
-
-async def _both_signals(
-    signals: _Signals, *, lexical_search: bool
-) -> tuple[list[_Candidate], QueryWords, QueryVector]:
-    """Each signal's candidates, then each candidate's other signal, in two rounds: the
-    words' side (the query's words and their frequencies, then full-text search) beside the
-    vectors' (nearest), then the lexical hits' vectors beside the vector hits' words."""
-    words = PassageRepository(signals.words_session)
-    vectors = PassageEmbeddingRepository(signals.session)
-    together = signals.words_session is not signals.session
-
-    async def by_words() -> tuple[QueryWords, list[ChunkHit]]:
-        query_words = await words.query_words(signals.user_id, signals.question)
-        if not lexical_search:
-            return query_words, []
-        hits = await words.search(
-            signals.user_id,
-            signals.question,
-            transcript_ids=signals.transcript_ids,
-            limit=CANDIDATES_PER_SIGNAL,
-            match="any",
-            words=query_words,
-        )
-        return query_words, hits
-
-    (query_words, lexical), (vector, nearest) = await _gather(
-        by_words(), _nearest(vectors, signals), together
-    )
-    similarity = {near.passage_id: near.similarity for near in nearest}
-    found = {passage_id(hit) for hit in lexical}
-    more_similarities, evidence = await _gather(
-        vectors.similarities(
-            vector.vector,
-            vector.model_name,
-            [passage_id(hit) for hit in lexical if passage_id(hit) not in similarity],
-        ),
-        words.lexical_evidence(
-            signals.user_id,
-            signals.question,
-            [near.passage_id for near in nearest if near.passage_id not in found],
-            query_words,
-        ),
-        together,
-    )
-    similarity |= more_similarities
-    candidates = [_Candidate(hit, similarity.get(passage_id(hit))) for hit in [*lexical, *evidence]]
-    return candidates, query_words, vector
-
-
-async def _nearest(
-    vectors: PassageEmbeddingRepository, signals: _Signals
-) -> tuple[QueryVector, list[NearPassage]]:
-    """The passages nearest to the question, and the question's vector they were found with:
-    the configured model's, or, while the library holds none of its vectors yet (a new model's
-    are being embedded), the first earlier model's that it does hold."""
-    vector = signals.query_vector
-    nearest = await _nearest_by(vectors, signals, vector)
-    if nearest:
-        return vector, nearest
-    for provider in vector.earlier_models:
-        if not await vectors.has_vectors(signals.user_id, provider.model_name):
-            continue
-        earlier = await embed_question(provider, signals.question)
-        if earlier is not None and (found := await _nearest_by(vectors, signals, earlier)):
-            return earlier, found
-    return vector, nearest
-
-
-async def _nearest_by(
-    vectors: PassageEmbeddingRepository, signals: _Signals, vector: QueryVector
-) -> list[NearPassage]:
-    return await vectors.nearest(
-        signals.user_id,
-        vector.vector,
-        vector.model_name,
-        transcript_ids=signals.transcript_ids,
-        limit=CANDIDATES_PER_SIGNAL,
-    )
-
-
-def passage_id(hit: ChunkHit) -> UUID:
-    if hit.passage is None:
-        raise ValueError(f"chunk {hit.chunk_id} was found without its passage")
-    return hit.passage.passage_id
-
-
 def _best_passage_per_chunk(scored: Sequence[RankedHit]) -> list[RankedHit]:
     """A chunk scores by its best passage: the first of each chunk in `scored`, best first."""
     seen: set[UUID] = set()
@@ -368,12 +160,12 @@ def _best_passage_per_chunk(scored: Sequence[RankedHit]) -> list[RankedHit]:
     return best
 
 
-def _best_rank(candidates: Sequence[_Candidate]) -> float:
+def _best_rank(candidates: Sequence[Candidate]) -> float:
     return max((c.hit.rank for c in candidates), default=0.0)
 
 
 def _scored(
-    candidate: _Candidate, mode: SearchMode, ranking: Ranking, best_rank: float
+    candidate: Candidate, mode: SearchMode, ranking: Ranking, best_rank: float
 ) -> RankedHit:
     hit = candidate.hit
     relative_rank = hit.rank / best_rank if best_rank > 0 else 0.0

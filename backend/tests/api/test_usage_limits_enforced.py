@@ -1,18 +1,17 @@
 """Limits on costly work through the API: 429 naming the limit with `Retry-After`, windows that
-start again, tokens per day from the ledger, administrators' overrides, and `GET /usage`."""
+start again, tokens per day from the ledger, one count per user across login sessions and app
+instances, `GET /usage`, and no limit query on the hot reads."""
 
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.repositories import UsageRepository, UserRepository
+from app.db.repositories import UsageRepository
 from tests.api.conftest import (
     PASSWORD,
     Account,
@@ -22,74 +21,17 @@ from tests.api.conftest import (
     client_for,
     sign_up,
 )
-from tests.factories import let_usage_counters_age
-
-USAGE = "/api/v1/usage"
-OVEN_TALK = (
-    "The sourdough oven temperature should be two hundred and fifty degrees for the first "
-    "twenty minutes, then lower it so the crust browns without burning."
+from tests.api.limited_requests import (
+    ask,
+    assert_refused_by,
+    draft,
+    ingest,
+    limits_of,
+    new_conversation,
+    store_transcript,
+    upload,
 )
-OVEN_TOPIC = "sourdough oven temperature"
-CAPTIONS = "1\n00:00:00,000 --> 00:00:04,000\nThe oven goes to two hundred and fifty degrees.\n"
-
-
-async def new_conversation(client: httpx.AsyncClient, account: Account) -> str:
-    response = await client.post("/api/v1/conversations", json={}, headers=account.headers)
-    return str(response.json()["id"])
-
-
-async def ask(
-    client: httpx.AsyncClient, account: Account, conversation_id: str, question: str = "Why?"
-) -> httpx.Response:
-    return await client.post(
-        f"/api/v1/conversations/{conversation_id}/messages",
-        json={"content": question},
-        headers=account.headers,
-    )
-
-
-async def draft(client: httpx.AsyncClient, account: Account) -> httpx.Response:
-    body = {"template_type": "linkedin", "topic": OVEN_TOPIC}
-    return await client.post("/api/v1/drafts", json=body, headers=account.headers)
-
-
-async def store_transcript(
-    client: httpx.AsyncClient, account: Account, video: str = "oventalk001"
-) -> httpx.Response:
-    body = {"video": video, "title": "Baking", "transcript_text": OVEN_TALK}
-    return await client.post("/api/v1/transcripts", json=body, headers=account.headers)
-
-
-async def upload(client: httpx.AsyncClient, account: Account, video: str) -> httpx.Response:
-    return await client.post(
-        "/api/v1/transcripts/upload",
-        files={"file": ("talk.srt", CAPTIONS.encode(), "application/x-subrip")},
-        data={"video": video},
-        headers=account.headers,
-    )
-
-
-async def ingest(client: httpx.AsyncClient, account: Account, video: str) -> httpx.Response:
-    return await client.post(
-        "/api/v1/transcripts/ingest", json={"video": video}, headers=account.headers
-    )
-
-
-async def limits_of(client: httpx.AsyncClient, account: Account) -> dict[str, Any]:
-    response = await client.get(USAGE, headers=account.headers)
-    assert response.status_code == 200, response.text
-    limits: dict[str, Any] = response.json()["limits"]
-    return limits
-
-
-def assert_refused_by(response: httpx.Response, label: str, longest_wait: int) -> int:
-    """A 429 naming the limit (`asks per minute: 2`); returns its `Retry-After`."""
-    error = assert_error(response, 429, "rate_limited")
-    assert label in error["message"]
-    assert error["details"][0]["type"] == label.split(":")[0].replace(" ", "_")
-    wait = int(response.headers["Retry-After"])
-    assert 1 <= wait <= longest_wait
-    return wait
+from tests.factories import let_usage_counters_age
 
 
 async def test_asks_past_the_limit_get_429_until_the_minute_is_over(
@@ -260,101 +202,6 @@ async def test_another_app_instance_counts_against_the_same_limit(session: Async
         conversation = await new_conversation(one, account)
         assert (await ask(one, account, conversation)).status_code == 201
         assert_refused_by(await ask(other, account, conversation), "asks per minute: 1", 60)
-
-
-@pytest.fixture
-async def admin(client: httpx.AsyncClient, session: AsyncSession) -> Account:
-    account = await sign_up(client)
-    await UserRepository(session).set_admin(account.email)
-    await session.commit()  # as the grant-admin command does
-    return account
-
-
-def limits_path(user_id: str) -> str:
-    return f"/api/v1/users/{user_id}/limits"
-
-
-async def test_an_administrator_overrides_one_users_limits(
-    client: httpx.AsyncClient, admin: Account, alice: Account, bob: Account
-) -> None:
-    override = {"asks_per_minute": 1, "tokens_per_day": 0}
-    put = await client.put(limits_path(alice.id), json=override, headers=admin.headers)
-    fetched = await client.get(limits_path(alice.id), headers=admin.headers)
-    alices, bobs = await limits_of(client, alice), await limits_of(client, bob)
-    conversation = await new_conversation(client, alice)
-    allowed = await ask(client, alice, conversation)
-    refused = await ask(client, alice, conversation)
-
-    assert put.status_code == 200, put.text
-    report = put.json()
-    assert report["override"] == {
-        "asks_per_minute": 1,
-        "drafts_per_minute": None,
-        "ingests_per_hour": None,
-        "tokens_per_day": 0,
-        "searches_per_minute": None,
-        "webhook_tests_per_hour": None,
-        "stored_words": None,
-    }
-    assert report["effective"] == {
-        "asks_per_minute": 1,
-        "drafts_per_minute": 10,
-        "ingests_per_hour": 60,
-        "tokens_per_day": 0,
-        "searches_per_minute": 60,
-        "webhook_tests_per_hour": 10,
-        "stored_words": 5_000_000,
-    }
-    assert fetched.json() == report
-    assert alices["asks_per_minute"]["limit"] == 1
-    assert (alices["tokens_per_day"]["limit"], alices["tokens_per_day"]["remaining"]) == (0, None)
-    assert bobs["asks_per_minute"]["limit"] == 20  # the default, for everyone else
-    assert allowed.status_code == 201
-    assert_refused_by(refused, "asks per minute: 1", 60)
-
-    removed = await client.delete(limits_path(alice.id), headers=admin.headers)
-    assert removed.status_code == 204
-    assert (await limits_of(client, alice))["asks_per_minute"]["limit"] == 20
-    fetched = await client.get(limits_path(alice.id), headers=admin.headers)
-    assert fetched.json()["override"] is None
-
-
-async def test_only_administrators_set_limits_and_users_read_only_their_own(
-    client: httpx.AsyncClient, alice: Account, bob: Account
-) -> None:
-    own = await client.get(limits_path(alice.id), headers=alice.headers)
-    assert own.status_code == 200, own.text
-    assert own.json()["override"] is None
-    assert own.json()["effective"]["asks_per_minute"] == 20
-    assert_error(await client.get(limits_path(alice.id), headers=bob.headers), 404, "not_found")
-    for account in (alice, bob):
-        path = limits_path(alice.id)
-        put = await client.put(path, json={"asks_per_minute": 0}, headers=account.headers)
-        assert_error(put, 403, "forbidden")
-        assert_error(await client.delete(path, headers=account.headers), 403, "forbidden")
-    assert_error(await client.get(limits_path(alice.id)), 401, "unauthorized")
-
-
-async def test_an_unknown_user_is_404_and_bad_limits_are_422(
-    client: httpx.AsyncClient, admin: Account
-) -> None:
-    unknown = limits_path(str(uuid.uuid4()))
-    assert_error(await client.get(unknown, headers=admin.headers), 404, "not_found")
-    put = await client.put(unknown, json={"asks_per_minute": 3}, headers=admin.headers)
-    assert_error(put, 404, "not_found")
-    assert_error(await client.delete(unknown, headers=admin.headers), 404, "not_found")
-    assert_error(
-        await client.get(limits_path("not-a-uuid"), headers=admin.headers), 404, "not_found"
-    )
-
-    for body, field in [
-        ({"asks_per_minute": -1}, "body.asks_per_minute"),
-        ({"ingests_per_hour": 1_000_001}, "body.ingests_per_hour"),
-        ({"tokens_per_day": 10**12 + 1}, "body.tokens_per_day"),
-    ]:
-        refused = await client.put(limits_path(admin.id), json=body, headers=admin.headers)
-        error = assert_error(refused, 422, "validation_error")
-        assert error["details"][0]["field"] == field
 
 
 async def test_the_limited_operations_document_their_429(client: httpx.AsyncClient) -> None:
