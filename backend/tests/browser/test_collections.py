@@ -2,6 +2,7 @@
 tests serve it (testkit/replayed_server.py): YouTube answers from replayed pages, where the COURSE
 playlist lists three lessons with captions and one private video."""
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -149,15 +150,11 @@ async def choose_the_course_only(page: Page) -> None:
     await expect(choose).to_be_focused()
 
 
-def hold_until_the_question_is_asked(
-    page: Page, content: str
-) -> Callable[[Route], Awaitable[None]]:
-    """A route handler that lets the messages through once `content` has been typed and sent."""
+def held_until(released: asyncio.Event) -> Callable[[Route], Awaitable[None]]:
+    """A route handler that lets the request through once `released` is set."""
 
     async def hold(route: Route) -> None:
-        question = page.get_by_label("Your question")
-        await expect(question).to_have_value(content)
-        await expect(question).to_have_value("")  # sending empties the field
+        await asyncio.wait_for(released.wait(), timeout=60)
         await route.continue_()
 
     return hold
@@ -211,12 +208,14 @@ async def test_a_conversation_scoped_to_a_collection_cites_only_its_videos(
     await expect(chips).to_have_text("All your videos")
     await page.reload()
     # The earlier messages come late: a question asked meanwhile must not be wiped by them.
-    oven = "How hot should the oven be for the sourdough?"
-    await page.route("**/messages?limit=*", hold_until_the_question_is_asked(page, oven))
+    asked = asyncio.Event()
+    await page.route("**/messages?limit=*", held_until(asked))
     await page.get_by_role("button", name="Bread course questions").click()
     await expect(chips).to_have_text("All your videos")
-    await page.get_by_label("Your question").fill(oven)
+    await page.get_by_label("Your question").fill("How hot should the oven be for the sourdough?")
     await page.get_by_label("Your question").press("Enter")
+    await expect(page.get_by_label("Your question")).to_have_value("")  # sent
+    asked.set()
     await expect(page.locator(".message.from-assistant")).to_have_count(2)
     assert VIDEO_ID in await citations(page)
 

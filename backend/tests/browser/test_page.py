@@ -143,15 +143,17 @@ async def test_a_reload_keeps_you_signed_in_with_your_conversations(
     await sign_up(page, new_email())
     await upload_captions(page, tmp_path)
     await page.get_by_role("link", name="Chat").click()
-    await page.get_by_label("Your question").fill("When is the oven preheated?")
+    # A question answered whether or not the talk's vectors are in yet (HANDOFF.md, known
+    # gaps: some "when" questions are answered by words before and declined by meaning after).
+    await page.get_by_label("Your question").fill("How long is the loaf baked covered?")
     await page.get_by_role("button", name="Ask").click()
     await expect(page.locator(".message.from-assistant a.cite").first).to_be_visible()
 
     await page.reload()
-    await page.get_by_role("button", name="When is the oven preheated?").click()
+    await page.get_by_role("button", name="How long is the loaf baked covered?").click()
 
     await expect(page.locator(".message.from-user")).to_have_text(
-        re.compile("When is the oven preheated")
+        re.compile("How long is the loaf baked covered")
     )
     await expect(page.locator(".message.from-assistant a.cite").first).to_have_attribute(
         "href", re.compile(rf"\?v={VIDEO_ID}&t=\d+s")
