@@ -36,6 +36,7 @@ from benchmarks.harness.prober import Probe, lags, prober, probes_when_stopped
 from benchmarks.harness.runner import run_benchmark
 from benchmarks.harness.servers import Server, app_server, check_running, wait_until_ready
 from benchmarks.harness.text import caption_file
+from testkit.processes import children_of
 
 P99_TARGET_MS = 50.0
 CLIENT_CPU_CEILING = 0.5  # of one core: above it, the load generator may set the pace
@@ -150,7 +151,7 @@ def cpu_seconds(server_pid: int, prober_pid: int) -> dict[str, float | None]:
     CPU while it had work (the run queue, /proc/PID/task/TID/schedstat)."""
     loop = machine.stat_cpu_seconds(f"/proc/{server_pid}/task/{server_pid}/stat")
     whole = machine.process_cpu_seconds(server_pid)
-    children = [machine.process_cpu_seconds(child) for child in machine.child_pids(server_pid)]
+    children = [machine.process_cpu_seconds(child) for child in children_of(server_pid)]
     return {
         "server: event-loop thread": loop,
         "server: event-loop thread, waiting for a CPU": machine.run_queue_seconds(

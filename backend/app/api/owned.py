@@ -39,7 +39,8 @@ def found(row: Row | None, what: str, row_id: object) -> Row:
 def check_all_owned(asked: list[UUID], owned: Ids[UUID], what: str) -> None:
     """404 for the first asked id that is not among the owned ones."""
     for row_id in asked:
-        found(row_id if row_id in owned else None, what, row_id)
+        if row_id not in owned:
+            raise not_found(what, row_id)
 
 
 async def conversation_of(session: AsyncSession, conversation_id: UUID, user: User) -> Conversation:
@@ -62,8 +63,9 @@ async def owned_conversation_id(
 ) -> UUID:
     """The id, once checked to be the user's conversation without loading it: for reads on the
     read-only session that need the id alone."""
-    owned = await ConversationRepository(session).is_owned_by(conversation_id, user.id)
-    return found(conversation_id if owned else None, "Conversation", conversation_id)
+    if not await ConversationRepository(session).is_owned_by(conversation_id, user.id):
+        raise not_found("Conversation", conversation_id)
+    return conversation_id
 
 
 OwnedConversationId = Annotated[UUID, Depends(owned_conversation_id)]

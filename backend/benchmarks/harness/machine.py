@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from testkit.processes import children_of
+
 CORES = os.cpu_count() or 1
 
 
@@ -61,26 +63,13 @@ def run_queue_seconds(pid: int, tid: int) -> float | None:
         return None
 
 
-def child_pids(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (uvicorn's workers, a server's pool workers)."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-        if parent == pid:
-            children.append(int(stat.parent.name))
-    return children
-
-
 def process_tree_cpu_seconds(pid: int, *, reaped_children: bool = False) -> float | None:
     """CPU time of a process and its live children so far (and of its ended children, with
     `reaped_children`)."""
     own = stat_cpu_seconds(f"/proc/{pid}/stat", reaped_children=reaped_children)
     if own is None:
         return None
-    return own + sum(process_cpu_seconds(child) or 0.0 for child in child_pids(pid))
+    return own + sum(process_cpu_seconds(child) or 0.0 for child in children_of(pid))
 
 
 def cpu_ticks() -> tuple[int, int] | None:

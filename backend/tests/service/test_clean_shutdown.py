@@ -16,8 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testkit.processes import children_of, running
 from tests.service.conftest import wait_for_health
-from tests.service.test_workers import CHEAP_HASHING, QUICK_START, children_of, running
+from tests.service.test_workers import CHEAP_HASHING, QUICK_START
 
 pytestmark = pytest.mark.slow
 

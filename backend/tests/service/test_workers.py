@@ -6,10 +6,10 @@ import signal
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import httpx
 
+from testkit.processes import children_of, running
 from tests.service.conftest import STARTUP_SECONDS, wait_for_health
 from tests.service.test_run_command import stop
 
@@ -68,25 +68,6 @@ def test_two_workers_serve_and_share_the_login_throttle(  # type: ignore[no-unty
     assert statuses == {401: ALLOWANCE, 429: len(attempts) - ALLOWANCE}
     served_by = Counter(process_of(log + other_log, request_id) for request_id, _ in attempts)
     assert len(served_by) >= 2, f"one process answered every attempt: {served_by}"
-
-
-def children_of(pid: int) -> list[int]:
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-        if parent == pid:
-            children.append(int(stat.parent.name))
-    return children
-
-
-def running(pid: int) -> bool:
-    try:
-        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
 
 
 def test_workers_stop_when_the_parent_is_killed(  # type: ignore[no-untyped-def]
