@@ -40,6 +40,7 @@ from app.services.signup import SignupRefusedError, SignupThrottledError
 from app.services.usage_limits import LimitReachedError, QuotaExceededError
 from app.services.webhooks.endpoints import TooManyEndpointsError, WebhookUrlError
 from app.services.youtube.failures import FetchError
+from app.services.youtube.listing import CollectionLinkError
 
 logger = logging.getLogger(__name__)
 
@@ -309,6 +310,11 @@ def _caption_file_refused(error: CaptionFileError) -> ApiError:
     return ApiError(422, "validation_error", str(error), details=[detail])
 
 
+def _collection_link_refused(error: CollectionLinkError) -> ApiError:
+    detail = ErrorDetail(field="body.url", message=str(error), type="value_error")
+    return ApiError(422, "validation_error", f"The link is not usable: {error}", details=[detail])
+
+
 def _webhook_url_refused(error: WebhookUrlError) -> ApiError:
     message = f"url {error}"
     detail = ErrorDetail(field="body.url", message=message, type="value_error")
@@ -352,6 +358,7 @@ SERVICE_ERRORS: dict[type[Exception], Callable[[Any], ApiError]] = {
     SignupRefusedError: _signup_refused,
     SignupThrottledError: _signup_throttled,
     FetchError: _listing_failed,
+    CollectionLinkError: _collection_link_refused,
 }
 
 

@@ -13,8 +13,8 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep, UnitOfWorkDep
-from app.api.errors import ApiError, ErrorDetail, error_responses
-from app.api.owned import OwnedCollection, collection_of
+from app.api.errors import ApiError, error_responses
+from app.api.owned import OwnedCollection
 from app.api.schemas.collections import (
     CollectionCreate,
     CollectionDetail,
@@ -65,11 +65,6 @@ def detail(collection: Collection, progress: collections.Progress) -> Collection
     return from_row(CollectionDetail, collection, progress=progress_public(progress), videos=videos)
 
 
-def bad_link(error: ValueError) -> ApiError:
-    detail_ = ErrorDetail(field="body.url", message=str(error), type="value_error")
-    return ApiError(422, "validation_error", f"The link is not usable: {error}", details=[detail_])
-
-
 async def list_source(
     lister: CollectionLister, link: CollectionLink, settings: Settings
 ) -> Listing:
@@ -112,10 +107,7 @@ async def create_collection(
         videos = [ListedVideo(video_id, None, None) for video_id in body.videos]
         name, error, truncated = body.name or "Videos", None, False
     else:
-        try:
-            link = parse_collection_link(body.url or "")
-        except ValueError as problem:
-            raise bad_link(problem) from problem
+        link = parse_collection_link(body.url or "")
         existing = await CollectionRepository(session).of_source(user.id, link.kind, link.source_id)
         if existing is not None:  # before anything is listed or counted
             raise ApiError(
@@ -124,6 +116,7 @@ async def create_collection(
                 f"You have this {link.kind} already: collection {existing.id}. "
                 f"Refresh it with POST /collections/{existing.id}/refresh.",
             )
+        await session.commit()  # no transaction held open while YouTube lists the videos
         listing = await list_source(video_lister(request), link, settings)
         kind, source_url, source_id = link.kind, link.url, link.source_id
         videos = listing.videos
@@ -238,11 +231,11 @@ async def refresh_collection(
     if collection.kind == "videos" or collection.source_url is None:
         raise ApiError(409, "conflict", "A collection of links has nothing to list again.")
     link = parse_collection_link(collection.source_url)
+    await session.commit()  # no transaction held open while YouTube lists the videos
     listing = await list_source(video_lister(request), link, settings)
     known = await CollectionRepository(session).video_ids(collection.id)
     planned = await collections.plan(session, user.id, listing.videos, known)
     await collections.admit_videos(session, user.id, planned, settings)
-    collection = await collection_of(session, collection.id, user)  # as it is after the commit
     error = listing.error.message if listing.error else None
     await CollectionRepository(session).record_listing(
         collection.id, error=error, truncated=listing.truncated

@@ -71,6 +71,10 @@ _log = logging.getLogger(__name__)
 # --- Links ------------------------------------------------------------------------------------
 
 
+class CollectionLinkError(ValueError):
+    """A link that names no playlist or channel that can be listed; its text says why."""
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionLink:
     kind: Kind
@@ -79,7 +83,8 @@ class CollectionLink:
 
 
 def parse_collection_link(value: str) -> CollectionLink:
-    """The playlist or channel `value` links to; ValueError saying why when it links to none."""
+    """The playlist or channel `value` links to; CollectionLinkError saying why when it links
+    to none."""
     candidate = value.strip()
     if PLAYLIST_ID.match(candidate):
         return playlist_link(candidate)
@@ -109,15 +114,15 @@ def _shared_playlist_id(list_id: str, value: str) -> str:
     if PLAYLIST_ID.match(list_id):
         return list_id
     if list_id.startswith("RD"):
-        raise ValueError(
+        raise CollectionLinkError(
             f"{value!r} is a mix: YouTube makes a mix for each viewer, so it has no fixed list "
             "of videos"
         )
     if list_id in ("WL", "LL", "LM"):
-        raise ValueError(
+        raise CollectionLinkError(
             f"{value!r} is a private list (Watch later, Liked videos): only its owner sees it"
         )
-    raise ValueError(f"not a playlist id YouTube shares (PL…, UU… or OL…): {list_id!r}")
+    raise CollectionLinkError(f"not a playlist id YouTube shares (PL…, UU… or OL…): {list_id!r}")
 
 
 def _channel_link(path: str, value: str) -> CollectionLink | None:
@@ -131,24 +136,24 @@ def _channel_link(path: str, value: str) -> CollectionLink | None:
     else:
         return None
     if tab not in ([], ["videos"]):
-        raise ValueError(
+        raise CollectionLinkError(
             f"only a channel's videos can be listed: link to the channel or its Videos tab, "
             f"not {value!r}"
         )
     return channel_link(source_id)
 
 
-def _not_a_collection(value: str, *, on_youtube: bool) -> ValueError:
+def _not_a_collection(value: str, *, on_youtube: bool) -> CollectionLinkError:
     try:
         parse_video_id(value)
     except ValueError:
         if not on_youtube:
-            return ValueError(f"not a YouTube playlist or channel link: {value!r}")
-        return ValueError(
+            return CollectionLinkError(f"not a YouTube playlist or channel link: {value!r}")
+        return CollectionLinkError(
             f"no playlist or channel in {value!r}: paste a playlist's link (…/playlist?list=…) "
             "or a channel's (…/@name)"
         )
-    return ValueError(
+    return CollectionLinkError(
         f"{value!r} is a single video, not a playlist or channel: paste the playlist's or the "
         "channel's link"
     )
