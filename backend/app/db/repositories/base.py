@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
+from uuid import UUID
 
 from sqlalchemy import (
     Column,
@@ -287,3 +288,20 @@ class BaseRepository(Generic[ModelT]):
     async def scalars(self, statement: Select[ModelT]) -> Sequence[ModelT]:
         async with database_errors_translated():
             return (await self.session.scalars(statement)).all()
+
+
+class UserOwnedRepository(BaseRepository[ModelT]):
+    """A repository of rows that belong to a user (`model.user_id`): looked up for that user
+    only, a missing row and another user's alike."""
+
+    async def get_for_user(self, id_: UUID, user_id: UUID) -> ModelT | None:
+        """The row if it exists and belongs to this user, else None."""
+        row = await self.get_by_id(id_)
+        return row if getattr(row, "user_id", None) == user_id else None
+
+    async def owned_ids(self, user_id: UUID, ids: Sequence[UUID]) -> set[UUID]:
+        """Those of `ids` that are this user's, in one query reading ids only."""
+        statement = select(self.model.id).where(
+            self.model.user_id == user_id, self.model.id.in_(ids)
+        )
+        return set((await self.execute(statement)).scalars())

@@ -9,7 +9,7 @@ from sqlalchemy import ARRAY, Uuid, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.db.models import Collection, CollectionVideo
-from app.db.repositories.base import BaseRepository, RowPage
+from app.db.repositories.base import RowPage, UserOwnedRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ class VideoState:
     job_finished_at: datetime | None
 
 
-class CollectionRepository(BaseRepository[Collection]):
+class CollectionRepository(UserOwnedRepository[Collection]):
     model = Collection
 
     async def create(
@@ -55,12 +55,6 @@ class CollectionRepository(BaseRepository[Collection]):
         return await self._insert(
             user_id=user_id, name=name, kind=kind, source_url=source_url, source_id=source_id
         )
-
-    async def get_for_user(self, collection_id: UUID, user_id: UUID) -> Collection | None:
-        collection = await self.get_by_id(collection_id)
-        if collection is None or collection.user_id != user_id:
-            return None
-        return collection
 
     async def of_source(self, user_id: UUID, kind: str, source_id: str) -> Collection | None:
         """The user's collection of this playlist or channel, if there is one."""
@@ -91,12 +85,6 @@ class CollectionRepository(BaseRepository[Collection]):
             limit=limit,
             offset=offset,
         )
-
-    async def owned_ids(self, user_id: UUID, collection_ids: Sequence[UUID]) -> set[UUID]:
-        statement = select(Collection.id).where(
-            Collection.user_id == user_id, Collection.id.in_(collection_ids)
-        )
-        return set((await self.execute(statement)).scalars())
 
     async def add_videos(self, collection_id: UUID, videos: Sequence[NewCollectionVideo]) -> None:
         """Add videos the collection does not hold yet (one already there is left as it is)."""

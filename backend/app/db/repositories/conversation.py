@@ -5,9 +5,9 @@ from sqlalchemy import bindparam, exists, select
 
 from app.db.models import Conversation
 from app.db.repositories.base import (
-    BaseRepository,
     PlainRow,
     RowPage,
+    UserOwnedRepository,
     database_errors_translated,
     page_statement,
 )
@@ -38,7 +38,7 @@ _IS_OWNED = select(
 )
 
 
-class ConversationRepository(BaseRepository[Conversation]):
+class ConversationRepository(UserOwnedRepository[Conversation]):
     model = Conversation
 
     async def create(
@@ -57,13 +57,6 @@ class ConversationRepository(BaseRepository[Conversation]):
             scope_transcript_ids=None if transcript_ids is None else list(transcript_ids),
             scope_collection_ids=None if collection_ids is None else list(collection_ids),
         )
-
-    async def get_for_user(self, conversation_id: UUID, user_id: UUID) -> Conversation | None:
-        """The conversation if it exists and belongs to this user, else None."""
-        conversation = await self.get_by_id(conversation_id)
-        if conversation is None or conversation.user_id != user_id:
-            return None
-        return conversation
 
     async def page_for_user(
         self, user_id: UUID, *, limit: int = 50, offset: int = 0

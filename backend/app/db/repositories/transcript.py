@@ -5,10 +5,13 @@ from uuid import UUID
 from sqlalchemy import func, select
 
 from app.db.models import Transcript
-from app.db.repositories.base import BaseRepository, RowPage, database_errors_translated
+from app.db.repositories.base import (
+    RowPage,
+    UserOwnedRepository,
+)
 
 
-class TranscriptRepository(BaseRepository[Transcript]):
+class TranscriptRepository(UserOwnedRepository[Transcript]):
     model = Transcript
 
     async def create(
@@ -48,21 +51,6 @@ class TranscriptRepository(BaseRepository[Transcript]):
             Transcript.user_id == user_id
         )
         return int((await self.execute(statement)).scalar_one())
-
-    async def get_for_user(self, transcript_id: UUID, user_id: UUID) -> Transcript | None:
-        """The transcript if it exists and belongs to this user, else None."""
-        transcript = await self.get_by_id(transcript_id)
-        if transcript is None or transcript.user_id != user_id:
-            return None
-        return transcript
-
-    async def owned_ids(self, user_id: UUID, transcript_ids: Sequence[UUID]) -> set[UUID]:
-        """Those of `transcript_ids` that are this user's, in one query reading ids only."""
-        statement = select(Transcript.id).where(
-            Transcript.user_id == user_id, Transcript.id.in_(transcript_ids)
-        )
-        async with database_errors_translated():
-            return set((await self.session.scalars(statement)).all())
 
     async def delete_for_user(self, user_id: UUID, transcript_ids: Sequence[UUID]) -> int:
         """Delete these transcripts of the user's (their chunks and passages go with them)."""
