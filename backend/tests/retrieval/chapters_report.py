@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.core.config import get_settings
-from app.services.chapters import blocks_of_passages
+from app.db.repositories import OutlinePassage
+from app.services.chapters import blocks_and_vectors
 from app.services.chapters.finding import Block, outline
 from app.services.embeddings.factory import offline_provider
 from app.services.transcripts import ChunkOptions, prepare_text
@@ -51,11 +52,12 @@ def talk_blocks(segments: Sequence[tuple[str, float, float]]) -> list[Block]:
     settings = get_settings()
     prepared = prepare_text(list(segments), ChunkOptions.of(settings))
     passages = [
-        (chunk.index, passage.index, passage.start, passage.end, passage.text)
+        OutlinePassage(chunk.index, passage.index, passage.start, passage.end, passage.text, None)
         for chunk in prepared.chunks
         for passage in chunk.passages
     ]
-    return blocks_of_passages(passages)
+    blocks, _ = blocks_and_vectors(passages)  # as the app finds them, before any vector
+    return blocks
 
 
 async def main() -> None:

@@ -20,23 +20,6 @@ from app.services.chapters.titles import named_by_model
 from app.services.llm import LanguageModel
 from app.services.usage_limits import has_tokens_left
 
-# A passage as stored: (chunk_index, passage_index, start, end, text).
-StoredPassage = tuple[int, int, float | None, float | None, str]
-
-
-def blocks_of_passages(passages: Sequence[StoredPassage]) -> list[Block]:
-    """The passages in the order they are said, each span of speech once: chunks overlap, so a
-    passage that starts before the last one kept has ended is a repeat. Untimed ones are left
-    out (a chapter needs a second to start at)."""
-    blocks: list[Block] = []
-    for _, _, start, end, text in sorted(passages, key=lambda p: (p[0], p[1])):
-        if start is None or end is None:
-            continue
-        if blocks and start < blocks[-1].end - 1.0:
-            continue
-        blocks.append(Block(start, end, text))
-    return blocks
-
 
 def blocks_and_vectors(
     passages: Sequence[OutlinePassage],
