@@ -160,6 +160,11 @@ class BaseRepository(Generic[ModelT]):
         attribute: InstrumentedAttribute[Any] = getattr(self.model, column.key)
         return attribute
 
+    async def _lock_until_commit(self, name: str) -> None:
+        """Hold an advisory lock named `name` until the transaction ends: whoever takes the
+        same name next waits for it, whether or not any row exists yet to lock."""
+        await self.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
+
     async def get_by_id(self, id_: Any) -> ModelT | None:
         """The row with this primary key, or None.
 

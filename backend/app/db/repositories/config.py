@@ -31,9 +31,7 @@ class ConfigRepository(BaseRepository[Config]):
     async def lock_key(self, key: str) -> None:
         """Hold the key until the transaction ends, whether or not a row exists for it yet, so
         that concurrent changes of one key read and record its value one after the other."""
-        lock = func.pg_advisory_xact_lock(func.hashtextextended("config:" + key, 0))
-        async with database_errors_translated():
-            await self.session.execute(select(lock))
+        await self._lock_until_commit("config:" + key)
 
     async def set_value(self, key: str, value: Any, description: str | None = None) -> Config:
         """Insert or replace the value under key in one statement (an upsert).

@@ -15,7 +15,7 @@ class TokenReservationRepository(BaseRepository[TokenReservation]):
     async def lock_user(self, user_id: UUID) -> None:
         """Serialise the user's reservations until the transaction ends: two answers started
         at once then see each other's reservation instead of both fitting under the limit."""
-        await self.execute(_LOCK.bindparams(key=f"token_reservations:{user_id}"))
+        await self._lock_until_commit(f"token_reservations:{user_id}")
 
     async def reserved(self, user_id: UUID) -> int:
         """Tokens the user has reserved and not yet taken back, expired reservations aside."""
@@ -32,7 +32,6 @@ class TokenReservationRepository(BaseRepository[TokenReservation]):
         await self.execute(_RELEASE.bindparams(user_id=user_id))
 
 
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 _RESERVED = text("""
     SELECT coalesce(sum(tokens), 0) FROM token_reservations
      WHERE user_id = :user_id AND expires_at > statement_timestamp()

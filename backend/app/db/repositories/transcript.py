@@ -41,9 +41,7 @@ class TranscriptRepository(UserOwnedRepository[Transcript]):
     async def lock_library(self, user_id: UUID) -> None:
         """Serialise the user's stores until the transaction ends, so that two transcripts
         stored at once cannot both fit under the quota the pair exceeds."""
-        await self.execute(
-            select(func.pg_advisory_xact_lock(func.hashtextextended(f"library:{user_id}", 0)))
-        )
+        await self._lock_until_commit(f"library:{user_id}")
 
     async def words_stored(self, user_id: UUID) -> int:
         """Words of every transcript the user holds (their quota's use)."""
