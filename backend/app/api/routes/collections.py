@@ -148,10 +148,8 @@ async def list_collections(
 ) -> Page[CollectionPublic]:
     """Your collections, newest first, each with its progress."""
     page = await CollectionRepository(session).page_for_user(user.id, limit=limit, offset=offset)
-    items = [
-        public(collection, await collections.progress(session, collection.id, settings))
-        for collection in page.rows
-    ]
+    progress = await collections.progress_of_each(session, [c.id for c in page.rows], settings)
+    items = [public(collection, progress[collection.id]) for collection in page.rows]
     return page_of(CollectionPublic, page.with_rows(items))
 
 

@@ -136,8 +136,15 @@ class CollectionRepository(UserOwnedRepository[Collection]):
 
     async def states(self, collection_id: UUID) -> list[VideoState]:
         """Every video of the collection in its order, with its transcript or its job."""
-        rows = (await self.execute(_STATES.bindparams(collection_id=collection_id))).all()
-        return [VideoState(*row) for row in rows]
+        return (await self.states_of(collection_id))[collection_id]
+
+    async def states_of(self, *collection_ids: UUID) -> dict[UUID, list[VideoState]]:
+        """`states` of each collection, in one query."""
+        states: dict[UUID, list[VideoState]] = {key: [] for key in collection_ids}
+        statement = _STATES.bindparams(collection_ids=list(collection_ids))
+        for collection_id, *row in (await self.execute(statement)).all():
+            states[collection_id].append(VideoState(*row))
+        return states
 
     async def containing_job(self, job_id: UUID) -> list[UUID]:
         """The collections a job was queued for."""
@@ -153,7 +160,8 @@ class CollectionRepository(UserOwnedRepository[Collection]):
 # A video is matched to the owner's transcript by its id (however it was stored: by this
 # collection's job, an earlier ingest or an upload), else to the job queued for it.
 _STATES = text("""
-    SELECT video.youtube_video_id, video.position, video.title, video.unavailable_reason,
+    SELECT video.collection_id,
+           video.youtube_video_id, video.position, video.title, video.unavailable_reason,
            transcript.id, job.id, job.status, job.error, job.error_code,
            job.started_at, job.finished_at
       FROM collection_videos AS video
@@ -162,9 +170,9 @@ _STATES = text("""
         ON transcript.user_id = collection.user_id
        AND transcript.youtube_video_id = video.youtube_video_id
       LEFT JOIN jobs AS job ON job.id = video.job_id
-     WHERE video.collection_id = :collection_id
-     ORDER BY video.position, video.youtube_video_id
-""").bindparams(bindparam("collection_id", type_=Uuid()))
+     WHERE video.collection_id = ANY(:collection_ids)
+     ORDER BY video.collection_id, video.position, video.youtube_video_id
+""").bindparams(bindparam("collection_ids", type_=ARRAY(Uuid())))
 
 _TRANSCRIPTS_OF = text("""
     SELECT DISTINCT transcript.id
