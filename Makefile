@@ -17,7 +17,7 @@ run: install
 	cd backend && .venv/bin/python -m app.serve
 
 test: install
-	cd backend && .venv/bin/pytest -n 2 --cov=app --cov-report=term-missing
+	cd backend && .venv/bin/pytest -n 2 --dist worksteal --cov=app --cov-report=term-missing
 
 lint: install
 	cd backend && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy

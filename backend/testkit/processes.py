@@ -1,6 +1,7 @@
 """Other processes as /proc shows them: a server's children (uvicorn's workers, its pool
 processes) and whether one still runs. Linux only, as the tests and benchmarks that use it."""
 
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -23,3 +24,14 @@ def running(pid: int) -> bool:
         return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return False
+
+
+COVERAGE_VARIABLES = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
+
+
+def unmeasured(environment: Mapping[str, str]) -> dict[str, str]:
+    """The environment without what makes coverage measure a Python child process. For a
+    server that is only the stage of a test (the page's, the client's): its app code is what
+    the in-process tests measure, and measuring it again made each start 1.4 s slower and each
+    request slower too. The tests of the process itself (tests/service) keep it measured."""
+    return {name: value for name, value in environment.items() if name not in COVERAGE_VARIABLES}

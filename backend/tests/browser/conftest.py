@@ -33,6 +33,7 @@ from playwright.async_api import (
 
 from app.core.config import BACKEND_DIR
 from testkit.database import create_database, drop_database
+from testkit.processes import unmeasured
 from tests.service.conftest import free_port, wait_for_health
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -49,7 +50,7 @@ def chromium_path() -> str | None:
 
 
 def server_environment(database_url: str, port: int, **settings: str) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("LLM_")}
+    environment = {k: v for k, v in unmeasured(os.environ).items() if not k.startswith("LLM_")}
     environment.update(
         DATABASE_URL=database_url,
         PORT=str(port),

@@ -12,6 +12,7 @@ from typer.testing import CliRunner, Result
 
 from app.client.cli import app
 from app.core.config import BACKEND_DIR
+from testkit.processes import unmeasured
 from tests.service.conftest import free_port, wait_for_health
 
 PASSWORD = "correct horse battery staple"
@@ -22,7 +23,7 @@ def talker_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     """`python -m testkit.replayed_server` on a free port, on the run's test database."""
     port = free_port()
     log = tmp_path_factory.mktemp("talker-server") / "server.log"
-    environment = os.environ | {
+    environment = unmeasured(os.environ) | {
         "DATABASE_URL": database_url,
         "EMBEDDINGS_ENABLED": "false",  # no model to load: search and chat go by words
         "JOB_WORKERS": "1",

@@ -60,10 +60,14 @@ def overlaps_answer(text: str, answer: str) -> bool:
 
 async def store_talks(
     session: AsyncSession, user_id: UUID, talks: Iterable[Talk], settings: Settings
-) -> None:
+) -> list[UUID]:
+    """The talks stored as uploads are; returns their transcripts' ids."""
+    ids = []
     for talk in talks:
         new = NewTranscript(video_id=talk.video_id, segments=talk.segments, title=talk.title)
-        await store_transcript(session, user_id, new, settings)
+        transcript, _ = await store_transcript(session, user_id, new, settings)
+        ids.append(transcript.id)
+    return ids
 
 
 @dataclass(frozen=True, slots=True)

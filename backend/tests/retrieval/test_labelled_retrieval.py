@@ -65,13 +65,15 @@ async def run(engine: AsyncEngine) -> AsyncIterator[Run]:
     async with rolled_back_session(engine) as session:
         user = await make_user(session)
         talks = [talk for talk in load_talks() if talk.video_id in TALKS]
-        await store_talks(session, user.id, talks, settings)
+        transcript_ids = await store_talks(session, user.id, talks, settings)
 
         @asynccontextmanager
         async def unit_of_work() -> AsyncIterator[AsyncSession]:
             yield session
 
-        await Embedder(settings, factory=lambda _: model).embed_missing(unit_of_work)
+        embedder = Embedder(settings, factory=lambda _: model)
+        for transcript_id in transcript_ids:  # not passages other tests have committed
+            await embedder.embed_missing(unit_of_work, transcript_id=transcript_id)
         vectors = {q.text: await embed_question(model, q.text) for q in QUESTIONS}
         ranking = Ranking.of(settings)
         results = {

@@ -17,6 +17,7 @@ import pytest
 
 from app.core.config import BACKEND_DIR
 from app.db.embedded import stop_embedded_postgres
+from testkit.processes import unmeasured
 
 STARTUP_SECONDS = 120
 
@@ -39,11 +40,15 @@ def wait_for_health(process: subprocess.Popen[bytes], port: int) -> httpx.Respon
     raise AssertionError(f"no answer on port {port} within {STARTUP_SECONDS} s")
 
 
-def start_process(**env: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_process(*, measured: bool = True, **env: str) -> tuple[subprocess.Popen[bytes], int]:
     """`python -m app.serve` on a free port, with `env` added to this process's environment
-    (DATABASE_URL only if given); returns the process and its port."""
+    (DATABASE_URL only if given); returns the process and its port. `measured=False` leaves
+    it out of the coverage figure (testkit.processes.unmeasured): for a test whose subject is
+    what the process does over HTTP or with its children, not the lines it runs to start."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    if not measured:
+        environment = unmeasured(environment)
     # One worker unless a test asks for more: the default is one per core.
     environment.update({"WORKERS": "1", "LOG_LEVEL": "info", **env}, PORT=str(port))
     process = subprocess.Popen(
@@ -68,8 +73,8 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 def start_service() -> Iterator[object]:
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(**env: str) -> tuple[subprocess.Popen[bytes], int]:
-        process, port = start_process(**env)
+    def start(*, measured: bool = True, **env: str) -> tuple[subprocess.Popen[bytes], int]:
+        process, port = start_process(measured=measured, **env)
         processes.append(process)
         return process, port
 

@@ -114,7 +114,9 @@ def test_nothing_the_server_started_outlives_it(  # type: ignore[no-untyped-def]
     """Stopped by SIGTERM, by Ctrl-C, or killed outright (then uvicorn's workers, and the pool
     processes, must notice by themselves). Ctrl-C reaches every process of the group: only
     the server is to answer it, with no process dying of KeyboardInterrupt in the log."""
-    process, port = start_service(DATABASE_URL=database_url, WORKERS=str(workers), **SETTINGS)
+    process, port = start_service(
+        DATABASE_URL=database_url, WORKERS=str(workers), **SETTINGS, measured=False
+    )
     wait_for_health(process, port)
     use_every_pool(port, process.pid, workers)
     started = descendants_of(process.pid)

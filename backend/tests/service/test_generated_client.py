@@ -37,7 +37,10 @@ async def fresh_database(server_url: str) -> AsyncIterator[str]:
 @pytest.fixture
 def service(fresh_database: str) -> Iterator[str]:
     process, port = start_process(
-        DATABASE_URL=fresh_database, JOBS_ENABLED="false", EMBEDDINGS_ENABLED="false"
+        DATABASE_URL=fresh_database,
+        JOBS_ENABLED="false",
+        EMBEDDINGS_ENABLED="false",
+        measured=False,
     )
     try:
         wait_for_health(process, port)

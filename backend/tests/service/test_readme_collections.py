@@ -13,6 +13,7 @@ import pytest
 from app.core.config import BACKEND_DIR
 from app.db.migrations import run_alembic, upgrade
 from testkit.database import create_database, drop_database
+from testkit.processes import unmeasured
 from testkit.replayed_server import COURSE, LESSONS
 from tests.service.conftest import free_port, wait_for_health
 from tests.service.test_readme_walkthrough import (
@@ -51,7 +52,7 @@ async def empty_database(server_url: str) -> AsyncIterator[str]:
 @pytest.fixture
 def replayed_server(empty_database: str) -> Iterator[int]:
     port = free_port()
-    environment = os.environ | {"DATABASE_URL": empty_database}
+    environment = unmeasured(os.environ) | {"DATABASE_URL": empty_database}
     process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
         [sys.executable, "-m", "testkit.replayed_server", str(port)],
         cwd=BACKEND_DIR,

@@ -59,7 +59,9 @@ def json_answers(output: str) -> list[dict[str, object]]:
 def test_the_readme_walkthrough_runs_as_pasted(  # type: ignore[no-untyped-def]
     empty_database: str, start_service
 ) -> None:
-    process, port = start_service(DATABASE_URL=empty_database)  # the defaults of `make run`
+    process, port = start_service(
+        DATABASE_URL=empty_database, measured=False
+    )  # the defaults of `make run`
     wait_for_health(process, port)
     script = walkthrough_script().replace(DEFAULT_ADDRESS, f"http://127.0.0.1:{port}")
 

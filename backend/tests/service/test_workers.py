@@ -48,11 +48,13 @@ def test_two_workers_serve_and_share_the_login_throttle(  # type: ignore[no-unty
     database_url: str, start_service
 ) -> None:
     settings = {"LOGIN_BACKOFF_AFTER_FAILURES": str(ALLOWANCE), **CHEAP_HASHING}
-    process, port = start_service(DATABASE_URL=database_url, WORKERS="2", **settings, **QUICK_START)
+    process, port = start_service(
+        DATABASE_URL=database_url, WORKERS="2", **settings, **QUICK_START, measured=False
+    )
     # Which of two workers accepts a connection is the kernel's choice (on a busy machine one
     # may take them all): a second server on the same database makes the turns certain.
     other, other_port = start_service(
-        DATABASE_URL=database_url, WORKERS="1", **settings, **QUICK_START
+        DATABASE_URL=database_url, WORKERS="1", **settings, **QUICK_START, measured=False
     )
     wait_for_health(process, port)
     wait_for_health(other, other_port)
@@ -75,7 +77,9 @@ def test_workers_stop_when_the_parent_is_killed(  # type: ignore[no-untyped-def]
 ) -> None:
     """SIGKILL leaves the parent no chance to stop its workers: they must notice themselves,
     or they live on, holding the port."""
-    process, port = start_service(DATABASE_URL=database_url, WORKERS="2", **QUICK_START)
+    process, port = start_service(
+        DATABASE_URL=database_url, WORKERS="2", **QUICK_START, measured=False
+    )
     wait_for_health(process, port)
     workers = children_of(process.pid)
 
