@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
+from app.services.embeddings.cache import PassageVectorCache
 from app.services.extract import STOPWORDS, Quote
 from app.services.retrieval import caption_second
 
@@ -33,6 +34,8 @@ MIN_SENTENCE_WORDS = 4
 PASSAGE_WEIGHT = 1.0
 WORD_WEIGHT = 0.0
 PASSAGES_QUOTED = 5
+# The sentences' vectors, kept for the next answers on the same passages (the process's own).
+SENTENCE_VECTORS = PassageVectorCache()
 _SENTENCE_END = re.compile(r"[.!?…]['\")\]]*$")
 _WORD = re.compile(r"\w+")
 
@@ -179,7 +182,7 @@ async def _similarities(
     try:
         vector = question_vector or await provider.embed_query(question)
         query = np.asarray(vector, dtype=np.float32)
-        vectors = np.asarray(await provider.embed_passages(texts), dtype=np.float32)
+        vectors = await SENTENCE_VECTORS.embed_passages(provider, texts)
     except EmbeddingError:
         return [0.0] * len(texts)
     return [float(value) for value in vectors @ query]
