@@ -16,7 +16,8 @@ async def test_a_later_answer_embeds_only_the_sentences_not_seen_before() -> Non
     assert model.passage_calls == [["feed the starter", "bake it covered"], ["let it cool"]]
     assert np.allclose(first, [model.vector("feed the starter"), model.vector("bake it covered")])
     assert np.allclose(again[0], first[1])
-    assert again.shape == (3, model.dimension) and again.dtype == np.float32
+    assert again.shape == (3, model.dimension)
+    assert again.dtype == np.float32
 
 
 async def test_vectors_of_two_models_are_kept_apart() -> None:
