@@ -121,17 +121,19 @@ async def serving_the_app(
         await drop_database(database_url)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def live_server(
     server_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[str]:
-    """The base URL of the app serving the page, with the offline models."""
+    """The base URL of the app serving the page, with the offline models: one per test process
+    for the modules that do not serve their own (the page's, the docs')."""
     async with serving_the_app(server_url, tmp_path_factory.mktemp("server")) as base_url:
         yield base_url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
+    """One Chromium per test process; each test opens a context (its own cookies and storage)."""
     path = chromium_path()
     if path is None:
         if os.environ.get("CI"):
