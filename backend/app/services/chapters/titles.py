@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from app.services.chapters.finding import FoundChapter, Outline
 from app.services.llm import ChatMessage, LanguageModel, LanguageModelError, Usage
+from app.services.retrieval.citations import timestamp_label
 
 WORDS_PER_CHAPTER = 160
 _LINE = re.compile(r"^\s*(\d+)\s*[|.)]\s*(.+?)\s*\|\s*(.+?)\s*$")
@@ -24,14 +25,10 @@ SYSTEM = (
 )
 
 
-def clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}:{secs:02d}"
-
-
 def prompt(chapters: Sequence[FoundChapter], texts: Sequence[str]) -> list[ChatMessage]:
     parts = [
-        f"Chapter {number} ({clock(chapter.start)}): " + " ".join(text.split()[:WORDS_PER_CHAPTER])
+        f"Chapter {number} ({timestamp_label(chapter.start)}): "
+        + " ".join(text.split()[:WORDS_PER_CHAPTER])
         for number, (chapter, text) in enumerate(zip(chapters, texts, strict=True), start=1)
     ]
     return [ChatMessage("system", SYSTEM), ChatMessage("user", "\n\n".join(parts))]
