@@ -215,11 +215,9 @@ class IngestWorker:
         assert self.embedder is not None
         try:
             model_name = (await self.embedder.provider()).model_name
-            async with self.unit_of_work() as session:
-                transcript = await TranscriptRepository(session).get_by_id(transcript_id)
-                if transcript is not None:
-                    namer = await self._chapter_namer(session)
-                    await chapters.find_and_store(session, transcript, model_name, namer)
+            await chapters.find_name_and_store(
+                self.unit_of_work, transcript_id, model_name, self._chapter_namer
+            )
         except Exception:
             logger.exception("transcript %s: its chapters could not be found", transcript_id)
 

@@ -2,6 +2,8 @@
 its topics change; each with a title, a summary and a link to its moment."""
 
 import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -9,11 +11,22 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import get_settings
-from app.services.llm import OpenAICompatibleModel
+from app.services.extract import Passage
+from app.services.ingest_worker import IngestWorker
+from app.services.llm import ChatMessage, Completion, OpenAICompatibleModel
+from app.services.passage_embeddings import Embedder
+from app.services.youtube.fetcher import YouTubeFetcher
 from testkit.corpus import TALKS_DIR, load_talks
 from testkit.llm_server import FakeLLM, serving
-from tests.api.conftest import Account, assert_error, build_app, client_for
+from tests.api.conftest import (
+    Account,
+    assert_error,
+    build_app,
+    client_for,
+    savepoint_unit_of_work,
+)
 from tests.api.ingesting import ingest, job, talk, worker_for
+from tests.fakes import HashingEmbedder, ScriptedModel
 from tests.retrieval.chapters_report import TOLERANCE_SECONDS, score
 
 TALK_FILE = "covid_briefing_2021_02_08.json"  # of the test split
@@ -174,3 +187,59 @@ async def test_a_failing_or_garbled_model_leaves_the_titles_found_from_the_words
     assert failed["source"] == "computed"
     assert garbled["source"] == "computed"
     assert all(chapter["title"] for chapter in failed["chapters"])
+
+
+class WatchedModel(ScriptedModel):
+    """Names chapters as NAMED says, noting how many units of work are open at each request."""
+
+    def __init__(self, open_units: Callable[[], int]) -> None:
+        super().__init__(NAMED)
+        self.open_units = open_units
+        self.open_at_requests: list[int] = []
+
+    async def complete(
+        self, messages: Sequence[ChatMessage], passages: Sequence[Passage]
+    ) -> Completion:
+        self.open_at_requests.append(self.open_units())
+        return await super().complete(messages, passages)
+
+
+async def test_the_embed_job_names_chapters_with_no_transaction_open(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    """A language model may take seconds: the job holds no pooled connection meanwhile."""
+    opened = 0
+    unit_of_work = asynccontextmanager(savepoint_unit_of_work(session))
+
+    @asynccontextmanager
+    async def counted_unit_of_work() -> AsyncIterator[AsyncSession]:
+        nonlocal opened
+        opened += 1
+        try:
+            async with unit_of_work() as unit:
+                yield unit
+        finally:
+            opened -= 1
+
+    model = WatchedModel(lambda: opened)
+    settings = get_settings()
+    embedder = Embedder(settings, factory=lambda _: HashingEmbedder())
+    worker = IngestWorker(counted_unit_of_work, YouTubeFetcher, settings, embedder, model)
+    segments = [
+        {
+            "text": f"Part {i // 20} sentence {i} on topic {i // 20}.",
+            "start": i * 6.0,
+            "duration": 6,
+        }
+        for i in range(120)
+    ]
+    stored = await store(client, alice, video="Named000002", segments=segments)
+
+    assert await worker.run_once() is True
+
+    outline = await chapters_of(client, alice, stored["id"])
+    assert model.open_at_requests == [0]
+    assert outline["source"] == "model"
+    assert outline["chapters"][0]["title"] == "Named chapter 1"
+    usage = (await client.get("/api/v1/usage", headers=alice.headers)).json()
+    assert sum(day["prompt_tokens"] + day["completion_tokens"] for day in usage["daily"]) == 110

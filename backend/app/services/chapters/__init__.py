@@ -6,18 +6,26 @@ meaning, any language), or on first read for a transcript stored before; from wo
 when there are no vectors. A video whose description lists its chapters keeps those.
 """
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.offload import run_in_process
 from app.db.models import Transcript
-from app.db.repositories import ChapterRepository, NewChapter, OutlinePassage, UsageRepository
+from app.db.repositories import (
+    ChapterRepository,
+    NewChapter,
+    OutlinePassage,
+    TranscriptRepository,
+    UsageRepository,
+)
+from app.db.session import UnitOfWork
 from app.services.chapters.finding import Block, Outline, outline
 from app.services.chapters.titles import named_by_model
-from app.services.llm import LanguageModel
+from app.services.llm import LanguageModel, Usage
 from app.services.usage_limits import has_tokens_left
 
 
@@ -51,26 +59,48 @@ class Namer:
     model: LanguageModel
     settings: Settings
 
-    async def name(self, session: AsyncSession, transcript: Transcript, found: Outline) -> Outline:
-        """The model's titles and summaries, with their tokens in the owner's usage ledger; the
-        outline as found when there is no model, no tokens left, or no usable answer."""
+    async def may_name(self, session: AsyncSession, user_id: UUID) -> bool:
+        """Whether the model is one that names (not the offline one) and the owner has tokens
+        left today."""
         if self.model.extractive:
-            return found
-        if not await has_tokens_left(session, transcript.user_id, self.settings):
-            return found
+            return False
+        return await has_tokens_left(session, user_id, self.settings)
+
+    async def name(self, found: Outline) -> tuple[Outline, Usage | None]:
+        """The model's titles and summaries, with what the request used; the outline as found
+        when the model fails or answers otherwise. Holds no connection while the model works."""
         named = await named_by_model(self.model, found, found.texts)
-        if named is None:
-            return found
-        outline_named, usage = named
+        return named if named is not None else (found, None)
+
+    async def record(self, session: AsyncSession, user_id: UUID, usage: Usage) -> None:
         await UsageRepository(session).record(
-            user_id=transcript.user_id,
+            user_id=user_id,
             kind="chapters",
             provider=self.model.provider,
             model=self.model.model,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
         )
-        return outline_named
+
+
+async def find(session: AsyncSession, transcript: Transcript, model_name: str | None) -> Outline:
+    """The transcript's chapters as found from its passages (in a worker process), unnamed."""
+    passages = await ChapterRepository(session).outline_passages(transcript.id, model_name)
+    blocks, vectors = blocks_and_vectors(passages)
+    meta = transcript.meta or {}
+    return await run_in_process(
+        outline, blocks, vectors, _text(meta.get("description")), _text(meta.get("language"))
+    )
+
+
+async def store(session: AsyncSession, transcript: Transcript, found: Outline) -> None:
+    chapters = [
+        NewChapter(chapter.title, chapter.start, chapter.end, chapter.summary)
+        for chapter in found.chapters
+    ]
+    await ChapterRepository(session).replace(
+        transcript, chapters, summary=found.summary, source=found.source
+    )
 
 
 async def find_and_store(
@@ -79,23 +109,44 @@ async def find_and_store(
     model_name: str | None,
     namer: Namer | None = None,
 ) -> None:
-    """Find the transcript's chapters (in a worker process) and store them with its summary,
-    in the session's transaction; named by the language model when `namer` has one."""
-    passages = await ChapterRepository(session).outline_passages(transcript.id, model_name)
-    blocks, vectors = blocks_and_vectors(passages)
-    meta = transcript.meta or {}
-    found = await run_in_process(
-        outline, blocks, vectors, _text(meta.get("description")), _text(meta.get("language"))
-    )
-    if namer is not None and found.source == "computed":
-        found = await namer.name(session, transcript, found)
-    chapters = [
-        NewChapter(chapter.title, chapter.start, chapter.end, chapter.summary)
-        for chapter in found.chapters
-    ]
-    await ChapterRepository(session).replace(
-        transcript, chapters, summary=found.summary, source=found.source
-    )
+    """Find the transcript's chapters and store them with its summary, all in the session's
+    transaction; named by the language model when `namer` has one (a request's first read)."""
+    found = await find(session, transcript, model_name)
+    computed = found.source == "computed"
+    if namer is not None and computed and await namer.may_name(session, transcript.user_id):
+        found, usage = await namer.name(found)
+        if usage is not None:
+            await namer.record(session, transcript.user_id, usage)
+    await store(session, transcript, found)
+
+
+async def find_name_and_store(
+    unit_of_work: UnitOfWork,
+    transcript_id: UUID,
+    model_name: str | None,
+    namer_for: Callable[[AsyncSession], Awaitable[Namer | None]],
+) -> None:
+    """What the embed job does: read in one transaction, find and name with none open (a
+    language model may take seconds to answer), store in another. A transcript deleted in the
+    meantime is left alone."""
+    async with unit_of_work() as session:
+        transcript = await TranscriptRepository(session).get_by_id(transcript_id)
+        if transcript is None:
+            return
+        found = await find(session, transcript, model_name)
+        namer = await namer_for(session) if found.source == "computed" else None
+        if namer is not None and not await namer.may_name(session, transcript.user_id):
+            namer = None
+    usage = None
+    if namer is not None:
+        found, usage = await namer.name(found)
+    async with unit_of_work() as session:
+        transcript = await TranscriptRepository(session).get_by_id(transcript_id)
+        if transcript is None:
+            return
+        if namer is not None and usage is not None:
+            await namer.record(session, transcript.user_id, usage)
+        await store(session, transcript, found)
 
 
 def _text(value: object) -> str | None:
