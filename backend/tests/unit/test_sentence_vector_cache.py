@@ -1,5 +1,8 @@
 """The sentences an answer quotes from are embedded once per process, per model."""
 
+import asyncio
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
@@ -55,3 +58,27 @@ async def test_nothing_to_embed_is_an_empty_table() -> None:
     vectors = await PassageVectorCache().embed_passages(model, [])
     assert vectors.shape == (0, model.dimension)
     assert model.passage_calls == []
+
+
+async def test_an_answer_keeps_its_rows_when_another_fills_the_cache_meanwhile() -> None:
+    """Two answers at once: the second one's sentences push the first one's kept sentence out
+    of a small cache while the first waits for the model."""
+    cache = PassageVectorCache(capacity=2)
+    slow, model = HashingEmbedder(), HashingEmbedder()
+    await cache.embed_passages(model, ["kept"])
+    started, release = asyncio.Event(), asyncio.Event()
+    embed = slow.embed_passages
+
+    async def waiting(texts: Sequence[str]) -> list[list[float]]:
+        started.set()
+        await release.wait()
+        return await embed(texts)
+
+    slow.embed_passages = waiting  # type: ignore[method-assign]
+    first = asyncio.create_task(cache.embed_passages(slow, ["kept", "new"]))
+    await started.wait()
+    await cache.embed_passages(model, ["other", "more", "still more"])
+    release.set()
+
+    vectors = await first
+    assert np.allclose(vectors, [model.vector("kept"), model.vector("new")])

@@ -29,15 +29,20 @@ class PassageVectorCache:
         """One row per text, in order, as the provider embeds passages; only the texts not
         kept are sent to it (once each). Its EmbeddingError passes through."""
         model = provider.model_name
-        missing = list(dict.fromkeys(t for t in texts if (model, t) not in self._vectors))
+        rows: dict[str, Vectors] = {}
+        for text in texts:
+            kept = self._vectors.get((model, text))
+            if kept is not None:
+                self._vectors.move_to_end((model, text))
+                rows[text] = kept
+        # Taken before the await: another answer may fill the cache meanwhile and drop these.
+        missing = [text for text in dict.fromkeys(texts) if text not in rows]
         if missing:
             embedded = np.asarray(await provider.embed_passages(missing), dtype=np.float32)
             for text, row in zip(missing, embedded, strict=True):
-                self._vectors[(model, text)] = row
-        rows = []
-        for text in texts:
-            self._vectors.move_to_end((model, text))
-            rows.append(self._vectors[(model, text)])
+                rows[text] = self._vectors[(model, text)] = row
         while len(self._vectors) > self.capacity:
             self._vectors.popitem(last=False)
-        return np.stack(rows) if rows else np.zeros((0, provider.dimension), dtype=np.float32)
+        if not texts:
+            return np.zeros((0, provider.dimension), dtype=np.float32)
+        return np.stack([rows[text] for text in texts])
