@@ -83,14 +83,36 @@ class Namer:
         )
 
 
-async def find(session: AsyncSession, transcript: Transcript, model_name: str | None) -> Outline:
-    """The transcript's chapters as found from its passages (in a worker process), unnamed."""
+@dataclass(frozen=True, slots=True)
+class OutlineInput:
+    """What finding a transcript's chapters reads from the database."""
+
+    blocks: list[Block]
+    vectors: list[list[float]] | None
+    description: str | None
+    language: str | None
+
+
+async def read(
+    session: AsyncSession, transcript: Transcript, model_name: str | None
+) -> OutlineInput:
     passages = await ChapterRepository(session).outline_passages(transcript.id, model_name)
     blocks, vectors = blocks_and_vectors(passages)
     meta = transcript.meta or {}
-    return await run_in_process(
-        outline, blocks, vectors, _text(meta.get("description")), _text(meta.get("language"))
+    return OutlineInput(
+        blocks, vectors, _text(meta.get("description")), _text(meta.get("language"))
     )
+
+
+async def compute(inputs: OutlineInput) -> Outline:
+    """The chapters found in what was read (in a worker process), unnamed."""
+    return await run_in_process(
+        outline, inputs.blocks, inputs.vectors, inputs.description, inputs.language
+    )
+
+
+async def find(session: AsyncSession, transcript: Transcript, model_name: str | None) -> Outline:
+    return await compute(await read(session, transcript, model_name))
 
 
 async def store(session: AsyncSession, transcript: Transcript, found: Outline) -> None:
@@ -133,12 +155,13 @@ async def find_name_and_store(
         transcript = await TranscriptRepository(session).get_by_id(transcript_id)
         if transcript is None:
             return
-        found = await find(session, transcript, model_name)
-        namer = await namer_for(session) if found.source == "computed" else None
+        inputs = await read(session, transcript, model_name)
+        namer = await namer_for(session)
         if namer is not None and not await namer.may_name(session, transcript.user_id):
             namer = None
+    found = await compute(inputs)
     usage = None
-    if namer is not None:
+    if namer is not None and found.source == "computed":
         found, usage = await namer.name(found)
     async with unit_of_work() as session:
         transcript = await TranscriptRepository(session).get_by_id(transcript_id)
