@@ -2,6 +2,7 @@
 its topics change; each with a title, a summary and a link to its moment."""
 
 import json
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,8 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import get_settings
+from app.db.repositories import UserRepository
+from app.db.session import Database
 from app.services.extract import Passage
 from app.services.ingest_worker import IngestWorker
 from app.services.llm import ChatMessage, Completion, OpenAICompatibleModel
@@ -23,7 +26,9 @@ from tests.api.conftest import (
     assert_error,
     build_app,
     client_for,
+    new_app,
     savepoint_unit_of_work,
+    sign_up,
 )
 from tests.api.ingesting import ingest, job, talk, worker_for
 from tests.fakes import HashingEmbedder, ScriptedModel
@@ -137,6 +142,11 @@ async def test_a_fetched_video_keeps_its_description_and_its_chapters(
     assert [c["title"] for c in outline["chapters"]] == ["Queues", "Locks", "Vacuum"]
 
 
+# Six topics of twenty timed lines: a two-minute talk with chapters to find.
+SEGMENTS = [
+    {"text": f"Part {i // 20} sentence {i} on topic {i // 20}.", "start": i * 6.0, "duration": 6.0}
+    for i in range(120)
+]
 NAMED = "\n".join(f"{n} | Named chapter {n} | What part {n} says. And more." for n in range(1, 31))
 
 
@@ -151,15 +161,7 @@ async def outline_with_model(
         app.state.language_model = OpenAICompatibleModel(settings)
         try:
             async with client_for(app) as client:
-                segments = [
-                    {
-                        "text": f"Part {i // 20} sentence {i} on topic {i // 20}.",
-                        "start": i * 6.0,
-                        "duration": 6.0,
-                    }
-                    for i in range(120)
-                ]
-                stored = await store(client, alice, video="Named000001", segments=segments)
+                stored = await store(client, alice, video="Named000001", segments=SEGMENTS)
                 outline = await chapters_of(client, alice, stored["id"])
                 usage = (await client.get("/api/v1/usage", headers=alice.headers)).json()
         finally:
@@ -243,3 +245,24 @@ async def test_the_embed_job_names_chapters_with_no_transaction_open(
     assert outline["chapters"][0]["title"] == "Named chapter 1"
     usage = (await client.get("/api/v1/usage", headers=alice.headers)).json()
     assert sum(day["prompt_tokens"] + day["completion_tokens"] for day in usage["daily"]) == 110
+
+
+async def test_a_first_read_names_chapters_with_no_connection_held(database: Database) -> None:
+    """On the app's own engines, committed for real: while the model names the chapters of a
+    transcript no job has outlined yet, the request holds no pooled connection."""
+    app = new_app()
+    pool = app.state.database.engine.pool
+    model = WatchedModel(pool.checkedout)
+    app.state.language_model = model
+    try:
+        async with client_for(app) as client:
+            alice = await sign_up(client)
+            stored = await store(client, alice, video="Named000003", segments=SEGMENTS)
+            outline = await chapters_of(client, alice, stored["id"])
+    finally:
+        await app.state.database.dispose()
+        async with database.unit_of_work() as session:
+            await UserRepository(session).delete(uuid.UUID(alice.id))
+
+    assert model.open_at_requests == [0]
+    assert outline["source"] == "model"

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import (
     CurrentUser,
@@ -9,6 +10,7 @@ from app.api.deps import (
     LanguageModelDep,
     RuntimeSettingsDep,
     SessionDep,
+    UnitOfWorkDep,
 )
 from app.api.errors import ApiError, ErrorDetail, error_responses
 from app.api.owned import OwnedTranscript
@@ -219,6 +221,7 @@ async def get_chapters(
     settings: RuntimeSettingsDep,
     embeddings: EmbeddingsDep,
     model: LanguageModelDep,
+    unit_of_work: UnitOfWorkDep,
 ) -> ChaptersPublic:
     """The video's chapters (title, start, a short summary, a link to the moment) and a summary
     of the whole: its own chapters when its description lists them, else found where its topics
@@ -228,7 +231,13 @@ async def get_chapters(
     if transcript.chapters_source is None:
         model_name = embeddings.model_name if embeddings is not None else None
         namer = chapters.Namer(model, settings)
-        await chapters.find_and_store(session, transcript, model_name, namer)
+
+        async def namer_for(_: AsyncSession) -> chapters.Namer:
+            return namer
+
+        # The request's read ends here: no connection is held while the language model names.
+        await session.commit()
+        await chapters.find_name_and_store(unit_of_work, transcript.id, model_name, namer_for)
         await session.refresh(transcript)
     found = await ChapterRepository(session).for_transcript(transcript.id)
     video = transcript.youtube_video_id

@@ -111,10 +111,6 @@ async def compute(inputs: OutlineInput) -> Outline:
     )
 
 
-async def find(session: AsyncSession, transcript: Transcript, model_name: str | None) -> Outline:
-    return await compute(await read(session, transcript, model_name))
-
-
 async def store(session: AsyncSession, transcript: Transcript, found: Outline) -> None:
     chapters = [
         NewChapter(chapter.title, chapter.start, chapter.end, chapter.summary)
@@ -126,20 +122,11 @@ async def store(session: AsyncSession, transcript: Transcript, found: Outline) -
 
 
 async def find_and_store(
-    session: AsyncSession,
-    transcript: Transcript,
-    model_name: str | None,
-    namer: Namer | None = None,
+    session: AsyncSession, transcript: Transcript, model_name: str | None
 ) -> None:
-    """Find the transcript's chapters and store them with its summary, all in the session's
-    transaction; named by the language model when `namer` has one (a request's first read)."""
-    found = await find(session, transcript, model_name)
-    computed = found.source == "computed"
-    if namer is not None and computed and await namer.may_name(session, transcript.user_id):
-        found, usage = await namer.name(found)
-        if usage is not None:
-            await namer.record(session, transcript.user_id, usage)
-    await store(session, transcript, found)
+    """Find the transcript's chapters and store them with its summary, in the session's
+    transaction: for a transcript stored with nothing to embed, which no job will outline."""
+    await store(session, transcript, await compute(await read(session, transcript, model_name)))
 
 
 async def find_name_and_store(
