@@ -40,6 +40,7 @@ DEFAULT_SECONDS_PER_VIDEO = 8.0
 class VideoProgress:
     video_id: str
     title: str | None
+    duration_seconds: int | None
     status: VideoStatus
     transcript_id: UUID | None
     job_id: UUID | None
@@ -83,7 +84,14 @@ def video_progress(state: VideoState) -> VideoProgress:
         # Stored once, deleted since (or its job is gone): nothing will bring it back.
         status, reason, code = "failed", "its transcript was deleted", "deleted"
     return VideoProgress(
-        state.youtube_video_id, state.title, status, state.transcript_id, state.job_id, reason, code
+        state.youtube_video_id,
+        state.title,
+        state.duration,
+        status,
+        state.transcript_id,
+        state.job_id,
+        reason,
+        code,
     )
 
 

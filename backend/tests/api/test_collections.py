@@ -95,6 +95,9 @@ async def test_a_playlist_becomes_a_collection_with_a_job_per_video(
     assert sorted(failed) == [FIFTY_TALKS.videos[6].video_id, FIFTY_TALKS.videos[40].video_id]
     assert all(reason for reason in failed.values())
     assert [v["video_id"] for v in body["videos"]] == [e.video_id for e in FIFTY_TALKS.videos]
+    assert [v["duration_seconds"] for v in body["videos"] if v["status"] == "pending"] == [
+        e.duration for e in FIFTY_TALKS.videos if e.availability == "public"
+    ]
     assert jobs.json()["total"] == 48
     assert listed.json()["items"][0]["progress"]["pending"] == 48
 

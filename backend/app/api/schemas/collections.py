@@ -70,6 +70,9 @@ class ProgressPublic(BaseModel):
 class CollectionVideoPublic(OrmModel):
     video_id: str
     title: str | None
+    duration_seconds: int | None = Field(
+        description="The video's length as the playlist or channel listed it; null when unknown."
+    )
     status: Literal["done", "failed", "pending"]
     reason: str | None = Field(description="Why it failed (private, deleted, no captions …).")
     error_code: str | None
@@ -99,6 +102,7 @@ EXAMPLE_VIDEOS = [
     {
         "video_id": "dQw4w9WgXcQ",
         "title": "Lesson 1",
+        "duration_seconds": 213,
         "status": "done",
         "reason": None,
         "error_code": None,
@@ -108,6 +112,7 @@ EXAMPLE_VIDEOS = [
     {
         "video_id": "9bZkp7q19f0",
         "title": "Lesson 2",
+        "duration_seconds": 1530,
         "status": "pending",
         "reason": None,
         "error_code": None,

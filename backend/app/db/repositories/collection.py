@@ -29,6 +29,7 @@ class VideoState:
     youtube_video_id: str
     position: int
     title: str | None
+    duration: int | None  # seconds, as the listing gave it
     unavailable_reason: str | None
     transcript_id: UUID | None
     job_id: UUID | None
@@ -161,7 +162,8 @@ class CollectionRepository(UserOwnedRepository[Collection]):
 # collection's job, an earlier ingest or an upload), else to the job queued for it.
 _STATES = text("""
     SELECT video.collection_id,
-           video.youtube_video_id, video.position, video.title, video.unavailable_reason,
+           video.youtube_video_id, video.position, video.title, video.duration,
+           video.unavailable_reason,
            transcript.id, job.id, job.status, job.error, job.error_code,
            job.started_at, job.finished_at
       FROM collection_videos AS video
