@@ -7,7 +7,9 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.errors import InvalidValueError
 from app.db.models import Transcript
 from app.db.repositories import ChapterRepository, NewChapter, UserRepository
 from app.db.session import Database
@@ -55,3 +57,12 @@ async def test_a_second_writer_waits_for_the_first_and_replaces_its_outline(
     async with database.read_only() as session:
         stored = await ChapterRepository(session).for_transcript(transcript.id)
     assert [chapter.title for chapter in stored] == [f"first read {index}" for index in range(4)]
+
+
+async def test_an_outline_of_an_unknown_source_is_refused(session: AsyncSession) -> None:
+    user = await make_user(session)
+    stored = await make_transcript(session, user)
+    with pytest.raises(InvalidValueError, match="ck_transcripts_chapters_source_allowed"):
+        await ChapterRepository(session).replace(
+            stored, outline("job", 2), summary="s", source="guessed"
+        )

@@ -35,6 +35,9 @@ class Transcript(Base):
         # Per user, not global: two users may ingest the same video.
         UniqueConstraint("user_id", "youtube_video_id"),
         Index("ix_transcripts_metadata", "metadata", postgresql_using="gin"),
+        CheckConstraint(
+            f"chapters_source IN ({_quoted_list(CHAPTER_SOURCES)})", name="chapters_source_allowed"
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -148,10 +151,7 @@ class Chapter(Base):
     """A part of a transcript on one topic: where it starts, a title and a short summary."""
 
     __tablename__ = "chapters"
-    __table_args__ = (
-        UniqueConstraint("transcript_id", "chapter_index"),
-        CheckConstraint(f"source IN ({_quoted_list(CHAPTER_SOURCES)})", name="source_allowed"),
-    )
+    __table_args__ = (UniqueConstraint("transcript_id", "chapter_index"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
     transcript_id: Mapped[uuid.UUID] = mapped_column(
@@ -165,5 +165,4 @@ class Chapter(Base):
     start_seconds: Mapped[float] = mapped_column(Double, nullable=False)
     end_seconds: Mapped[float | None] = mapped_column(Double)
     summary: Mapped[str] = mapped_column(Text, nullable=False)
-    source: Mapped[str] = mapped_column(String(20), nullable=False)
     created_at: Mapped[datetime] = created_at()

@@ -66,7 +66,6 @@ class ChapterRepository(BaseRepository[Chapter]):
                     "start_seconds": chapter.start_seconds,
                     "end_seconds": chapter.end_seconds,
                     "summary": chapter.summary,
-                    "source": source,
                 }
                 for index, chapter in enumerate(chapters)
             ]
