@@ -193,3 +193,11 @@ def unit_of_work_factory(request: Request) -> UnitOfWork:
 
 
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work_factory)]
+
+
+def reads_factory(request: Request) -> UnitOfWork:
+    """read_only() sessions for reads that outlive the request, such as a progress stream's."""
+    return app_database(request).read_only
+
+
+ReadsDep = Annotated[UnitOfWork, Depends(reads_factory)]

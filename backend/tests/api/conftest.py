@@ -22,7 +22,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import get_db, get_read_db, unit_of_work_factory
+from app.api.deps import get_db, get_read_db, reads_factory, unit_of_work_factory
 from app.core.config import get_settings
 from app.db.session import committed
 from app.main import create_app
@@ -52,6 +52,7 @@ def join_test_session(app: FastAPI, session: AsyncSession) -> None:
     app.dependency_overrides[get_db] = unit_of_work
     app.dependency_overrides[get_read_db] = unit_of_work
     app.dependency_overrides[unit_of_work_factory] = lambda: asynccontextmanager(unit_of_work)
+    app.dependency_overrides[reads_factory] = lambda: asynccontextmanager(unit_of_work)
     # Overrides an earlier test stored were rolled back with it: forget them.
     app.state.runtime_settings.invalidate()
 

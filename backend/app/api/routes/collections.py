@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep, UnitOfWorkDep
+from app.api.deps import CurrentUser, ReadsDep, RuntimeSettingsDep, SessionDep
 from app.api.errors import ApiError, error_responses
 from app.api.owned import OwnedCollection
 from app.api.schemas.collections import (
@@ -28,6 +28,7 @@ from app.api.schemas.common import Limit, Offset, Page, from_row, page_of
 from app.core.config import Settings
 from app.db.models import Collection
 from app.db.repositories import CollectionRepository, TranscriptRepository
+from app.db.session import UnitOfWork
 from app.services import collections
 from app.services.ingest_worker import wake_workers
 from app.services.youtube.listing import (
@@ -165,12 +166,13 @@ async def get_collection(
 
 
 async def progress_events(
-    collection_id: UUID, unit_of_work: UnitOfWorkDep, settings: Settings
+    collection_id: UUID, reads: UnitOfWork, settings: Settings
 ) -> AsyncGenerator[bytes, None]:
-    """`progress` at once and whenever it changes, then `ready` when nothing is pending."""
+    """`progress` at once and whenever it changes, then `ready` when nothing is pending. Each
+    poll is a read on the read-only engine: no transaction, no pre-ping."""
     last = None
     while True:
-        async with unit_of_work() as session:
+        async with reads() as session:
             current = await collections.progress(session, collection_id, settings)
         summary = progress_public(current).model_dump(mode="json")
         if summary != last:
@@ -200,13 +202,13 @@ async def stream_progress(
     collection: OwnedCollection,
     session: SessionDep,
     settings: RuntimeSettingsDep,
-    unit_of_work: UnitOfWorkDep,
+    reads: ReadsDep,
 ) -> StreamingResponse:
     """The collection's progress as server-sent events, within a second of each video."""
     collection_id = collection.id
-    await session.close()  # the stream reads in short transactions of its own
+    await session.close()  # the stream reads in sessions of its own
     return StreamingResponse(
-        progress_events(collection_id, unit_of_work, settings),
+        progress_events(collection_id, reads, settings),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
