@@ -72,6 +72,12 @@ class RecordedEmbeddings:
         """With RECORD_EMBEDDINGS set, write every vector this run used as the recording."""
         if not os.environ.get(RECORD_VARIABLE):
             return False
+        self.save()
+        return True
+
+    def save(self) -> None:
+        """Write every vector this run used as the recording."""
+        self.recording.parent.mkdir(parents=True, exist_ok=True)
         keys = sorted(self._used)
         np.savez_compressed(
             self.recording,
@@ -79,7 +85,6 @@ class RecordedEmbeddings:
             keys=np.array(keys),
             vectors=np.array([self._used[key] for key in keys], dtype=np.float32),
         )
-        return True
 
     async def _live_passages(self, texts: list[str]) -> list[list[float]]:
         self.embedded_live += len(texts)

@@ -22,10 +22,12 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from app.core.config import Settings, get_settings
+from app.core.config import BACKEND_DIR, Settings, get_settings
 from app.db.migrations import run_alembic
 from app.db.models import User
 from app.services.answers import answer_sentences
+from app.services.embeddings.base import EmbeddingProvider
+from app.services.embeddings.factory import build_embedding_provider
 from app.services.passage_embeddings import Embedder
 from app.services.retrieval import (
     Citation,
@@ -37,10 +39,12 @@ from app.services.retrieval import (
 )
 from testkit.corpus import Question, load_questions, load_talks
 from testkit.database import create_database, drop_database, test_server_url
+from testkit.recorded_embeddings import RecordedEmbeddings
 from tests.factories import make_user
 from tests.retrieval.evaluation import holds_answer, overlaps_answer, store_talks
 
 EVAL_EMAIL = "labelled-set@example.com"
+EVAL_RECORDING = BACKEND_DIR / ".data" / "eval-vectors.npz"
 OTHER_LANGUAGES = ("en", "es", "de", "fr", "pl")  # of the other-language questions
 TOP = 5
 
@@ -151,7 +155,7 @@ def print_table(tables: dict[str, dict[str, tuple[float | None, int]]]) -> None:
         print(f"{row:<46}{cells}  {verdict}")
 
 
-async def ensure_library(url: str, settings: Settings) -> UUID:
+async def ensure_library(url: str, settings: Settings, model: EmbeddingProvider) -> UUID:
     """The labelled talks stored and embedded for one user; reuses what is there."""
     await run_alembic(url)
     engine = create_async_engine(url)
@@ -170,19 +174,17 @@ async def ensure_library(url: str, settings: Settings) -> UUID:
             await store_talks(session, user.id, load_talks(), settings)
         user_id = user.id
     started = time.perf_counter()
-    embedder = Embedder(settings)
-    embedded = await embedder.embed_missing(unit_of_work)
+    embedded = await Embedder(settings, factory=lambda _: model).embed_missing(unit_of_work)
     if embedded:
         print(f"embedded {embedded} passages in {time.perf_counter() - started:.1f} s")
-    await embedder.aclose()
     await engine.dispose()
     return user_id
 
 
-async def ask_all(url: str, user_id: UUID, settings: Settings) -> list[Asked]:
+async def ask_all(
+    url: str, user_id: UUID, settings: Settings, provider: EmbeddingProvider
+) -> list[Asked]:
     engine = create_async_engine(url)
-    embedder = Embedder(settings)
-    provider = await embedder.provider()
     asked = []
     try:
         for question in load_questions():
@@ -209,7 +211,6 @@ async def ask_all(url: str, user_id: UUID, settings: Settings) -> list[Asked]:
             background = vector.background if vector else None
             asked.append(Asked(question, retrieval, quoted, cited, background))
     finally:
-        await embedder.aclose()
         await engine.dispose()
     return asked
 
@@ -273,12 +274,18 @@ async def main(argv: Sequence[str]) -> None:
     parser.add_argument("--dump", type=Path, help="write each question's signals here")
     args = parser.parse_args(argv)
     settings = get_settings()
+    # The model's vectors of this set's texts, kept between runs on this machine: a second
+    # run embeds only what changed (chunking, questions, quoted sentences) or another model's.
+    model = RecordedEmbeddings(build_embedding_provider(settings), EVAL_RECORDING)
     server = test_server_url()  # starts the embedded test server when it is the one used
     url = args.database_url or await create_database(server, "ytt_eval")
     try:
-        user_id = await ensure_library(url, settings)
-        asked = await ask_all(url, user_id, settings)
+        user_id = await ensure_library(url, settings, model)
+        asked = await ask_all(url, user_id, settings, model)
+        model.save()
+        print(f"{model.embedded_live} texts embedded by the model, {len(model.replayed)} replayed")
     finally:
+        await model.aclose()
         if not args.database_url:
             await drop_database(url)
     if args.dump:
