@@ -1,4 +1,5 @@
-"""An embedding model's answers, recorded once and replayed, for the labelled-set test.
+"""An embedding model's answers, recorded once and replayed: for the labelled-set test (a
+recording in the repository) and `make eval` (one kept in backend/.data).
 
 Embedding the labelled talks' passages with multilingual-e5-small takes about 20 s of CPU on two
 cores: the largest single cost of the suite, paid again for the same texts on every run. The
