@@ -3,12 +3,9 @@ start again, tokens per day from the ledger, one count per user across login ses
 instances, `GET /usage`, and no limit query on the hot reads."""
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories import UsageRepository
@@ -32,6 +29,7 @@ from tests.api.limited_requests import (
     upload,
 )
 from tests.factories import let_usage_counters_age
+from tests.statements import engine_of, statements_sent
 
 
 async def test_asks_past_the_limit_get_429_until_the_minute_is_over(
@@ -218,26 +216,11 @@ async def test_the_limited_operations_document_their_429(client: httpx.AsyncClie
     assert "429" not in paths["/api/v1/conversations"]["get"]["responses"]
 
 
-@contextmanager
-def statements_run(session: AsyncSession) -> Iterator[list[str]]:
-    statements: list[str] = []
-    sync_engine = session.bind.engine.sync_engine  # type: ignore[union-attr]
-
-    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement)
-
-    event.listen(sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(sync_engine, "before_cursor_execute", record)
-
-
 async def test_the_hot_reads_run_no_limit_query(
     client: httpx.AsyncClient, alice: Account, session: AsyncSession
 ) -> None:
     conversation = await new_conversation(client, alice)
-    with statements_run(session) as statements:
+    with statements_sent(engine_of(session)) as statements:
         listed = await client.get("/api/v1/conversations", headers=alice.headers)
         messages = await client.get(
             f"/api/v1/conversations/{conversation}/messages", headers=alice.headers

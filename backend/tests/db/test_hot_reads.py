@@ -3,15 +3,12 @@ straight to asyncpg and give what SQLAlchemy gives; elsewhere, and on any error,
 runs them."""
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from sqlalchemy import Integer, bindparam, event, inspect, literal_column, select, text
+from sqlalchemy import Integer, bindparam, inspect, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.errors import InvalidValueError, is_database_unavailable
 from app.db.models import Message, PassageEmbedding, User
@@ -20,6 +17,7 @@ from app.db.repositories.base import database_errors_translated, primary_key_rea
 from app.db.repositories.hot import HotRead
 from app.db.session import Database
 from tests.factories import make_user
+from tests.statements import engine_of, statements_sent
 
 
 @dataclass(frozen=True)
@@ -47,22 +45,6 @@ async def conversation(database: Database) -> AsyncIterator[Conversation]:
         await UserRepository(session).delete(user.id)
 
 
-@contextmanager
-def sqlalchemy_statements(session: AsyncSession) -> Iterator[list[str]]:
-    """The statements SQLAlchemy itself executes on the session's engine in the block."""
-    seen: list[str] = []
-    engine = session.bind.sync_engine  # type: ignore[union-attr]
-
-    def record(*args: Any) -> None:
-        seen.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 async def test_get_last_n_on_the_read_engine_skips_sqlalchemy_and_gives_the_same_rows(
     database: Database, conversation: Conversation
 ) -> None:
@@ -70,7 +52,7 @@ async def test_get_last_n_on_the_read_engine_skips_sqlalchemy_and_gives_the_same
         expected = await MessageRepository(session).get_last_n(conversation.conversation_id, 2)
     async with database.read_only() as session:
         await session.connection()
-        with sqlalchemy_statements(session) as statements:
+        with statements_sent(engine_of(session)) as statements:
             rows = await MessageRepository(session).get_last_n(conversation.conversation_id, 2)
     assert statements == []
     assert rows == expected
@@ -92,7 +74,7 @@ async def test_get_by_id_on_the_read_engine_gives_a_persistent_instance_of_the_s
     async with database.read_only() as session:
         users = UserRepository(session)
         await session.connection()
-        with sqlalchemy_statements(session) as statements:
+        with statements_sent(engine_of(session)) as statements:
             user = await users.get_by_id(conversation.user_id)
             again = await users.get_by_id(conversation.user_id)
         assert statements == []
@@ -126,7 +108,7 @@ async def test_in_a_transaction_sqlalchemy_runs_the_reads(
 ) -> None:
     async with database.unit_of_work() as session:
         await session.connection()
-        with sqlalchemy_statements(session) as statements:
+        with statements_sent(engine_of(session)) as statements:
             await UserRepository(session).get_by_id(conversation.user_id)
             await MessageRepository(session).get_last_n(conversation.conversation_id, 2)
     assert len(statements) == 2

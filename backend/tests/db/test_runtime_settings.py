@@ -2,12 +2,11 @@
 the history written in the transaction of the change."""
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, event
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.config import Settings, get_settings
@@ -16,6 +15,7 @@ from app.db.models import Config, ConfigChange, User
 from app.db.repositories import ConfigChangeRepository, ConfigRepository
 from app.services.runtime_settings import RuntimeSettings, remove_override, set_override
 from tests.factories import make_user
+from tests.statements import statements_sent
 
 KEY = "chat_context_chunks"
 
@@ -37,20 +37,6 @@ def base() -> Settings:
 
 async def change_count(session: AsyncSession, key: str = KEY) -> int:
     return (await ConfigChangeRepository(session).history(key, limit=10, offset=0)).total
-
-
-@contextmanager
-def statements_counted(engine: AsyncEngine) -> Iterator[list[str]]:
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        sent.append(args[2])
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 async def stored(session: AsyncSession) -> Any:
@@ -114,7 +100,7 @@ async def test_steady_state_reads_cost_no_round_trip(
     runtime = RuntimeSettings(base, clock=clock)
     await ConfigRepository(session).set_value(KEY, 8)
 
-    with statements_counted(engine) as sent:
+    with statements_sent(engine) as sent:
         first = await runtime.effective(session)
         clock.now += runtime.ttl / 2
         for _ in range(10):
@@ -122,7 +108,7 @@ async def test_steady_state_reads_cost_no_round_trip(
     assert first.chat_context_chunks == 8
     assert len(sent) == 1
 
-    with statements_counted(engine) as sent:
+    with statements_sent(engine) as sent:
         clock.now += runtime.ttl
         await runtime.effective(session)
     assert len(sent) == 1  # read again once the time is up

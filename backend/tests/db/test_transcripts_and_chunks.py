@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.errors import ConflictError, NotFoundError
 from app.db.repositories import ChunkRepository, TranscriptRepository
 from tests.factories import make_transcript, make_user, new_chunk
+from tests.statements import engine_of, statements_sent
 
 
 async def test_create_and_find_by_video(session: AsyncSession) -> None:
@@ -99,19 +100,8 @@ async def test_create_many_stores_a_batch_in_order(session: AsyncSession) -> Non
 
 async def test_create_many_is_one_statement(session: AsyncSession) -> None:
     transcript = await make_transcript(session, await make_user(session))
-    statements: list[str] = []
-    sync_engine = session.bind.engine.sync_engine  # type: ignore[union-attr]
-
-    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement)
-
-    from sqlalchemy import event
-
-    event.listen(sync_engine, "before_cursor_execute", record)
-    try:
+    with statements_sent(engine_of(session)) as statements:
         await ChunkRepository(session).create_many([new_chunk(transcript, i) for i in range(500)])
-    finally:
-        event.remove(sync_engine, "before_cursor_execute", record)
 
     inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
     assert len(inserts) == 1
