@@ -71,19 +71,26 @@ async def owned_conversation_id(
 OwnedConversationId = Annotated[UUID, Depends(owned_conversation_id)]
 
 
-async def collection_of(session: AsyncSession, collection_id: UUID, user: User) -> Collection:
-    """The user's collection; 404 when it is missing or someone else's, alike."""
+async def owned_collection(
+    collection_id: UUID, user: CurrentUser, session: SessionDep
+) -> Collection:
     collection = await CollectionRepository(session).get_for_user(collection_id, user.id)
     return found(collection, "Collection", collection_id)
 
 
-async def owned_collection(
-    collection_id: UUID, user: CurrentUser, session: SessionDep
-) -> Collection:
-    return await collection_of(session, collection_id, user)
-
-
 OwnedCollection = Annotated[Collection, Depends(owned_collection)]
+
+
+async def owned_collection_id(
+    collection_id: UUID, user: CurrentUser, session: ReadSessionDep
+) -> UUID:
+    """The id, once checked to be the user's collection without loading it (read-only)."""
+    if not await CollectionRepository(session).is_owned_by(collection_id, user.id):
+        raise not_found("Collection", collection_id)
+    return collection_id
+
+
+OwnedCollectionId = Annotated[UUID, Depends(owned_collection_id)]
 
 
 async def owned_transcript(

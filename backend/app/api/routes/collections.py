@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import CurrentUser, ReadsDep, RuntimeSettingsDep, SessionDep
 from app.api.errors import ApiError, error_responses
-from app.api.owned import OwnedCollection
+from app.api.owned import OwnedCollection, OwnedCollectionId
 from app.api.schemas.collections import (
     CollectionCreate,
     CollectionDetail,
@@ -199,14 +199,9 @@ async def progress_events(
     },
 )
 async def stream_progress(
-    collection: OwnedCollection,
-    session: SessionDep,
-    settings: RuntimeSettingsDep,
-    reads: ReadsDep,
+    collection_id: OwnedCollectionId, settings: RuntimeSettingsDep, reads: ReadsDep
 ) -> StreamingResponse:
     """The collection's progress as server-sent events, within a second of each video."""
-    collection_id = collection.id
-    await session.close()  # the stream reads in sessions of its own
     return StreamingResponse(
         progress_events(collection_id, reads, settings),
         media_type="text/event-stream",

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Select,
     bindparam,
     delete,
+    exists,
     func,
     inspect,
     select,
@@ -295,14 +296,42 @@ class BaseRepository(Generic[ModelT]):
             return (await self.session.scalars(statement)).all()
 
 
+_OWNED_STATEMENTS: dict[type[Any], Select[tuple[bool]]] = {}
+
+
 class UserOwnedRepository(BaseRepository[ModelT]):
     """A repository of rows that belong to a user (`model.user_id`): looked up for that user
     only, a missing row and another user's alike."""
 
+    # True for rows other processes change behind the session's back (jobs, webhook endpoints):
+    # get_for_user() then reads them from the database even when the session holds them.
+    read_afresh: ClassVar[bool] = False
+
     async def get_for_user(self, id_: UUID, user_id: UUID) -> ModelT | None:
         """The row if it exists and belongs to this user, else None."""
-        row = await self.get_by_id(id_)
+        if self.read_afresh:
+            async with database_errors_translated():
+                row = await self.session.get(self.model, id_, populate_existing=True)
+        else:
+            row = await self.get_by_id(id_)
         return row if getattr(row, "user_id", None) == user_id else None
+
+    @classmethod
+    def owned_statement(cls) -> Select[tuple[bool]]:
+        """is_owned_by()'s one statement, with the bind parameters `id` and `user_id`: built
+        once per model (a hot read's ownership check runs it on every request)."""
+        model = cls.model
+        if model not in _OWNED_STATEMENTS:
+            _OWNED_STATEMENTS[model] = select(
+                exists().where(model.id == bindparam("id"), model.user_id == bindparam("user_id"))
+            )
+        return _OWNED_STATEMENTS[model]
+
+    async def is_owned_by(self, id_: UUID, user_id: UUID) -> bool:
+        """Whether the row exists and is this user's, without loading it."""
+        params = {"id": id_, "user_id": user_id}
+        async with database_errors_translated():
+            return bool(await self.session.scalar(self.owned_statement(), params))
 
     async def owned_ids(self, user_id: UUID, ids: Sequence[UUID]) -> set[UUID]:
         """Those of `ids` that are this user's, in one query reading ids only."""

@@ -1,14 +1,13 @@
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam
 
 from app.db.models import Conversation
 from app.db.repositories.base import (
     PlainRow,
     RowPage,
     UserOwnedRepository,
-    database_errors_translated,
     page_statement,
 )
 
@@ -29,12 +28,6 @@ _PAGE_FOR_USER = page_statement(
     PUBLIC_COLUMNS,
     Conversation.user_id == bindparam("user_id"),
     order_by=[Conversation.updated_at.desc(), Conversation.id],
-)
-_IS_OWNED = select(
-    exists().where(
-        Conversation.id == bindparam("conversation_id"),
-        Conversation.user_id == bindparam("user_id"),
-    )
 )
 
 
@@ -64,9 +57,3 @@ class ConversationRepository(UserOwnedRepository[Conversation]):
         """A page of the user's conversations, most recently updated first, as plain rows of
         their public columns, with the total, in one round trip."""
         return await self._plain_page(_PAGE_FOR_USER, user_id=user_id, limit=limit, offset=offset)
-
-    async def is_owned_by(self, conversation_id: UUID, user_id: UUID) -> bool:
-        """Whether the conversation exists and is this user's, without loading it."""
-        params = {"conversation_id": conversation_id, "user_id": user_id}
-        async with database_errors_translated():
-            return bool(await self.session.scalar(_IS_OWNED, params))

@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.db.errors import ConflictError
 from app.db.models import Job
-from app.db.repositories.base import BaseRepository, RowPage, database_errors_translated
+from app.db.repositories.base import RowPage, UserOwnedRepository, database_errors_translated
 
 INGEST = "youtube_ingest"
 EMBED = "embed"
@@ -18,10 +18,11 @@ ACTIVE_INGEST_PREDICATE = text(
 )
 
 
-class JobRepository(BaseRepository[Job]):
+class JobRepository(UserOwnedRepository[Job]):
     """Background jobs: enqueued by requests, claimed and finished by workers."""
 
     model = Job
+    read_afresh = True  # the workers change jobs behind any session's back
 
     async def enqueue_ingest(
         self, *, user_id: UUID, video_id: str, languages: Sequence[str], max_attempts: int
@@ -82,11 +83,6 @@ class JobRepository(BaseRepository[Job]):
             languages=[],
             max_attempts=max_attempts,
         )
-
-    async def get_for_user(self, job_id: UUID, user_id: UUID) -> Job | None:
-        """The user's job, read afresh: workers change jobs behind any session's back."""
-        job = await self.session.get(Job, job_id, populate_existing=True)
-        return job if job is not None and job.user_id == user_id else None
 
     async def page_for_user(
         self, user_id: UUID, *, limit: int = 50, offset: int = 0

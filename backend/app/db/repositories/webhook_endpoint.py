@@ -6,7 +6,7 @@ from uuid import UUID
 from sqlalchemy import func, select, update
 
 from app.db.models import WebhookEndpoint
-from app.db.repositories.base import BaseRepository, RowPage
+from app.db.repositories.base import RowPage, UserOwnedRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,21 +18,17 @@ class StoredSecrets:
     previous_secret: str | None
 
 
-class WebhookEndpointRepository(BaseRepository[WebhookEndpoint]):
+class WebhookEndpointRepository(UserOwnedRepository[WebhookEndpoint]):
     """The URLs users register for events, and the failure count that can disable them."""
 
     model = WebhookEndpoint
+    read_afresh = True  # the delivery loop changes endpoints behind any session's back
 
     async def create(
         self, *, user_id: UUID, url: str, events: Sequence[str], secret: str
     ) -> WebhookEndpoint:
         """A new enabled endpoint; NotFoundError if the user does not exist."""
         return await self._insert(user_id=user_id, url=url, events=list(events), secret=secret)
-
-    async def get_for_user(self, endpoint_id: UUID, user_id: UUID) -> WebhookEndpoint | None:
-        """The user's endpoint, read afresh: the delivery loop changes it behind any session."""
-        endpoint = await self.session.get(WebhookEndpoint, endpoint_id, populate_existing=True)
-        return endpoint if endpoint is not None and endpoint.user_id == user_id else None
 
     async def page_for_user(
         self, user_id: UUID, *, limit: int = 50, offset: int = 0

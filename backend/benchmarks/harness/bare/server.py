@@ -113,7 +113,7 @@ async def conversation_is_owned(
 ) -> bool:
     """ConversationRepository.is_owned_by's statement."""
     conversation_id = request.path_params["conversation_id"]
-    arguments = IS_OWNED.arguments(conversation_id=conversation_id, user_id=user["id"])
+    arguments = IS_OWNED.arguments(id=conversation_id, user_id=user["id"])
     return bool(await connection.fetchval(IS_OWNED.sql, *arguments))
 
 

@@ -68,7 +68,7 @@ def repository_sql(statement: Any) -> Statement:
 
 
 # The hot reads' own statements (ConversationRepository, MessageRepository).
-IS_OWNED = repository_sql(conversation_repository._IS_OWNED)
+IS_OWNED = repository_sql(conversation_repository.ConversationRepository.owned_statement())
 CONVERSATION_PAGE = repository_sql(conversation_repository._PAGE_FOR_USER)
 MESSAGE_PAGE = repository_sql(message_repository._PAGE_FOR_CONVERSATION)
 
