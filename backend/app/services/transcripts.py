@@ -34,6 +34,7 @@ from app.db.repositories import (
 from app.services import chapters
 from app.services.captions import parse_captions
 from app.services.chunking import Segment, TextChunk, chunk_segments, chunk_text
+from app.services.language import spoken_language
 from app.services.passages import TextPassage, chunk_passages
 from app.services.usage_limits import check_stored_words
 from app.services.webhooks.events import TRANSCRIPT_READY, record_event, transcript_ready_data
@@ -95,6 +96,7 @@ class PreparedTranscript:
     segments_json: bytes | None  # the timed segments as a JSON array, kept in the metadata
     timed_duration: int | None  # the last cue's end, when the text is timed
     word_count: int  # counted against the owner's stored-words quota
+    language: str | None  # the language it is spoken in (app/services/language.py)
 
 
 def prepare_text(source: TextSource, options: ChunkOptions) -> PreparedTranscript:
@@ -102,7 +104,9 @@ def prepare_text(source: TextSource, options: ChunkOptions) -> PreparedTranscrip
     chunking = (options.max_tokens, options.overlap, options.encoding)
     if isinstance(source, str):
         chunks = _prepared(chunk_text(source, *chunking))
-        return PreparedTranscript(source, chunks, None, None, len(source.split()))
+        return PreparedTranscript(
+            source, chunks, None, None, len(source.split()), spoken_language(source)
+        )
     if isinstance(source, CaptionFile):
         segments = parse_captions(source.content, source.format)
     else:
@@ -114,7 +118,12 @@ def prepare_text(source: TextSource, options: ChunkOptions) -> PreparedTranscrip
     last_end = max(segment.start + segment.duration for segment in segments)
     chunks = _prepared(chunk_segments(segments, *chunking))
     return PreparedTranscript(
-        full_text, chunks, segments_json, round(last_end), len(full_text.split())
+        full_text,
+        chunks,
+        segments_json,
+        round(last_end),
+        len(full_text.split()),
+        spoken_language(full_text),
     )
 
 
@@ -169,6 +178,7 @@ async def store_transcript(
         youtube_video_id=transcript.video_id,
         transcript_text=prepared.full_text,
         word_count=prepared.word_count,
+        language=prepared.language,
         title=transcript.title,
         channel_name=transcript.channel_name,
         duration=transcript.duration

@@ -95,6 +95,27 @@ async def test_timed_segments_give_chunks_their_start_and_end_seconds(
         assert previous["metadata"]["end_seconds"] <= current["metadata"]["start_seconds"] + 4.0
 
 
+async def test_a_transcript_says_the_language_it_is_spoken_in(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Read from the words, whether they come as text or as timed segments."""
+    spanish = "Buenas tardes. Hoy vamos a hablar de la vacunación en las zonas rurales del país."
+    german = "Guten Tag. Wir beraten heute in zweiter Lesung über die Reform des BAföG."
+    as_text = (await ingest(client, alice, "spanishText", transcript_text=spanish)).json()
+    as_segments = await client.post(
+        TRANSCRIPTS,
+        json={"video": "germanSegms", "segments": [{"text": german, "start": 0, "duration": 9}]},
+        headers=alice.headers,
+    )
+    no_words = (await ingest(client, alice, "numbersOnly", transcript_text="12 34 56")).json()
+
+    assert as_text["language"] == "es"
+    assert as_segments.json()["language"] == "de"
+    assert no_words["language"] is None
+    detail = await client.get(f"{TRANSCRIPTS}/{as_text['id']}", headers=alice.headers)
+    assert detail.json()["language"] == "es"
+
+
 async def test_get_list_and_delete(client: httpx.AsyncClient, alice: Account, session: Any) -> None:
     first = (await ingest(client, alice, "aaaaaaaaaaa", title="First")).json()
     await ingest(client, alice, "bbbbbbbbbbb", title="Second")

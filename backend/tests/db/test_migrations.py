@@ -239,3 +239,42 @@ async def test_0012_counts_stored_words_and_narrows_existing_api_keys(empty_data
     assert await query(empty_database, "SELECT scopes, expires_at FROM api_keys") == [
         (["read", "write"], None)
     ]
+
+
+async def test_0015_reads_the_language_of_transcripts_stored_before(empty_database: str) -> None:
+    """Transcripts stored before languages were recorded get theirs from their text; one with
+    no words to tell by stays unknown (null)."""
+    await run_alembic(empty_database, upgrade_to("0014"))
+    [(user,)] = await query(
+        empty_database,
+        "INSERT INTO users (email, password_hash) VALUES ('l@example.com', 'h') RETURNING id",
+    )
+    texts = {
+        "englishVid1": "Good morning everyone, and thank you for joining the briefing today.",
+        "spanishVid1": "Buenas tardes a todos, gracias por acompañarnos en esta conferencia.",
+        "germanVide1": "Guten Tag, meine Damen und Herren, wir beraten heute das Gesetz.",
+        "noWordsVid1": "12:30 ... 45",
+    }
+    for video, words in texts.items():
+        await query(
+            empty_database,
+            "INSERT INTO transcripts (user_id, youtube_video_id, transcript_text) "
+            "VALUES (:user, :video, :words)",
+            user=user,
+            video=video,
+            words=words,
+        )
+
+    await run_alembic(empty_database, upgrade)
+
+    read = await query(
+        empty_database, "SELECT youtube_video_id, language FROM transcripts ORDER BY 1"
+    )
+    assert read == [
+        ("englishVid1", "en"),
+        ("germanVide1", "de"),
+        ("noWordsVid1", None),
+        ("spanishVid1", "es"),
+    ]
+    await run_alembic(empty_database, downgrade_to("0014"))
+    assert await query(empty_database, "SELECT count(*) FROM transcripts") == [(4,)]

@@ -14,7 +14,7 @@ the pipeline, and a sample of the replayed texts is embedded live and compared."
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.core.config import get_settings
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.passage_embeddings import Embedder
-from app.services.retrieval import Ranking, SearchMode, embed_question
+from app.services.retrieval import QueryVector, Ranking, SearchMode, embed_question
 from testkit.corpus import Question, load_questions, load_talks
 from testkit.recorded_embeddings import RecordedEmbeddings
 from tests.conftest import rolled_back_session
@@ -52,6 +52,8 @@ RECORDING = Path(__file__).with_name("labelled_vectors.npz")
 @dataclass(frozen=True)
 class Run:
     outcomes: dict[SearchMode, list[Outcome]]
+    # Hybrid, with every passage's language taken as unknown (no language shift).
+    languages_unknown: list[Outcome]
     model: RecordedEmbeddings
     recorded_now: bool
 
@@ -80,9 +82,16 @@ async def run(engine: AsyncEngine) -> AsyncIterator[Run]:
             mode: await evaluate(session, user.id, QUESTIONS, vectors, mode, ranking)
             for mode in SearchMode
         }
+        unshifted: dict[str, QueryVector | None] = {
+            text: vector and replace(vector, background_by_language={})
+            for text, vector in vectors.items()
+        }
+        languages_unknown = await evaluate(
+            session, user.id, QUESTIONS, unshifted, SearchMode.HYBRID, ranking
+        )
         print_table({mode: scores(found) for mode, found in results.items()})
         print(f"{model.embedded_live} texts embedded live, {len(model.replayed)} replayed")
-        yield Run(results, model, recorded_now=model.save_if_asked())
+        yield Run(results, languages_unknown, model, recorded_now=model.save_if_asked())
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +116,25 @@ async def test_hybrid_ranking_finds_paraphrases_and_other_languages(
     assert hybrid["verbatim hit@5"] >= 0.95
     assert hybrid["paraphrase hit@5"] >= 0.9
     assert hybrid["other_language hit@5"] >= 0.25
+
+
+async def test_a_question_finds_the_passage_in_another_language_before_its_own_languages(
+    run: Run,
+) -> None:
+    """German, Spanish and French questions about the English press call on student debt,
+    beside a German debate on student grants: without the language shift, the German
+    question found the German debate's passages first. (The Polish one finds its passage
+    with neither.)"""
+
+    def found(outcomes: list[Outcome]) -> list[str]:
+        return [
+            o.question.language
+            for o in outcomes
+            if o.question.kind == "other_language" and o.question.video_id == TALKS[0] and o.hit
+        ]
+
+    assert {"de", "es", "fr"} <= set(found(run.outcomes[SearchMode.HYBRID]))
+    assert "de" not in found(run.languages_unknown)
 
 
 async def test_questions_no_video_answers_are_declined_and_answerable_ones_not(

@@ -68,6 +68,11 @@ class TranscriptPublic(OrmModel):
     title: str | None
     channel_name: str | None
     duration: int | None
+    language: str | None = Field(
+        description="The language it is spoken in (ISO 639-1), read from its text; null when "
+        "the text has no words to tell by.",
+        examples=["en"],
+    )
     metadata: dict[str, Any] = Field(validation_alias=AliasChoices("meta", "metadata"))
     created_at: datetime
 

@@ -54,6 +54,9 @@ class Transcript(Base):
     word_count: Mapped[int] = mapped_column(
         Integer, nullable=False, server_default=text("0"), default=0
     )
+    # The ISO 639-1 code of the language it is spoken in, read from its text when stored
+    # (app/services/language.py); null when the text has no words to tell by.
+    language: Mapped[str | None] = mapped_column(String(16))
     meta: Mapped[dict[str, Any]] = jsonb_metadata()
     created_at: Mapped[datetime] = created_at()
 

@@ -62,6 +62,8 @@ class ChunkHit:
     query_weight: float = 0.0
     # The passage of the chunk that was found (app/services/passages.py), when found by one.
     passage: "PassageSpan | None" = None
+    # The language its transcript is spoken in (transcripts.language), when known.
+    language: str | None = None
 
     @property
     def coverage(self) -> float:

@@ -91,7 +91,7 @@ _SEARCH = """
                     left(top.passage_text, 240)),
            matched.terms, total.terms, coalesce(matched.weight, 0), coalesce(total.weight, 0),
            top.id, top.passage_index, top.passage_text, top.word_offset,
-           top.start_seconds, top.end_seconds
+           top.start_seconds, top.end_seconds, t.language
       FROM top
       JOIN chunks c ON c.id = top.chunk_id
       JOIN transcripts t ON t.id = top.transcript_id
@@ -125,6 +125,7 @@ def _hit(row: Sequence[Any]) -> ChunkHit:
         matched_weight,
         query_weight,
         passage=PassageSpan(*row[13:19]),
+        language=row[19],
     )
 
 

@@ -1,5 +1,5 @@
-"""How close a question comes to everyday sentences that answer nothing: a yardstick for
-"not in your videos" that each model carries with it.
+"""How close a question comes to everyday sentences that answer nothing: the yardsticks each
+model carries with it, for "not in your videos" and for comparing passages across languages.
 
 Embedding models differ in their range: multilingual-e5 puts almost any two texts above 0.7
 in cosine, all-MiniLM spreads them from 0 to 1, and one question sits closer to everything
@@ -10,9 +10,17 @@ passage of a video that answers stands out by a margin; a passage that merely sh
 word does not (README, "How answers are found and declined"). The mean, not the closest one:
 a question about baking is close to the one sentence about baking, and a video about baking
 must still answer it.
+
+The same model also rates a text in the question's own language higher than an equally
+unrelated one in another: a Spanish question comes 0.07 closer to everyday Spanish sentences
+than to the same sentences in English. `background_by_language.json` holds ten such sentences,
+the same ones in each language; the question's mean closeness to each language's ten is what a
+passage in that language gets for its language alone (app/services/retrieval/ranking.py).
 """
 
 import asyncio
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +29,27 @@ import numpy.typing as npt
 from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
 
 BACKGROUND_FILE = Path(__file__).with_name("background.txt")
+BY_LANGUAGE_FILE = Path(__file__).with_name("background_by_language.json")
 
-_vectors: dict[str, npt.NDArray[np.float32]] = {}
+Vectors = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class Background:
+    """A question's mean cosine similarity to the everyday sentences, and to those of each
+    language (ISO 639-1 code)."""
+
+    everyday: float
+    by_language: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Yardsticks:
+    everyday: Vectors
+    by_language: dict[str, Vectors]
+
+
+_yardsticks: dict[str, _Yardsticks] = {}
 _lock = asyncio.Lock()
 
 
@@ -31,20 +58,40 @@ def background_sentences() -> list[str]:
     return [line.strip() for line in lines if line.strip()]
 
 
-async def _background(provider: EmbeddingProvider) -> npt.NDArray[np.float32]:
-    """The background sentences' vectors under the provider's model, embedded once."""
+def sentences_by_language() -> dict[str, list[str]]:
+    sentences: dict[str, list[str]] = json.loads(BY_LANGUAGE_FILE.read_text(encoding="utf-8"))
+    return sentences
+
+
+async def _embedded(provider: EmbeddingProvider) -> _Yardsticks:
+    """The sentences' vectors under the provider's model, embedded once, in one call."""
     async with _lock:
-        if provider.model_name not in _vectors:
-            vectors = await provider.embed_passages(background_sentences())
-            _vectors[provider.model_name] = np.asarray(vectors, dtype=np.float32)
-        return _vectors[provider.model_name]
+        if provider.model_name not in _yardsticks:
+            everyday = background_sentences()
+            by_language = sentences_by_language()
+            texts = everyday + [s for sentences in by_language.values() for s in sentences]
+            vectors = np.asarray(await provider.embed_passages(texts), dtype=np.float32)
+            per_language, start = {}, len(everyday)
+            for language, sentences in by_language.items():
+                per_language[language] = vectors[start : start + len(sentences)]
+                start += len(sentences)
+            _yardsticks[provider.model_name] = _Yardsticks(vectors[: len(everyday)], per_language)
+        return _yardsticks[provider.model_name]
 
 
-async def background_similarity(provider: EmbeddingProvider, query: list[float]) -> float | None:
-    """The question's mean cosine similarity to the background sentences; None when the
-    provider cannot embed them now (the decision then uses the similarity alone)."""
+async def background_of(provider: EmbeddingProvider, query: list[float]) -> Background | None:
+    """The question's closeness to the background sentences; None when the provider cannot
+    embed them now (the decision then uses the similarity alone, and languages are not
+    compared)."""
     try:
-        background = await _background(provider)
+        yardsticks = await _embedded(provider)
     except EmbeddingError:
         return None
-    return float(np.mean(background @ np.asarray(query, dtype=np.float32)))
+    vector = np.asarray(query, dtype=np.float32)
+    return Background(
+        float(np.mean(yardsticks.everyday @ vector)),
+        {
+            language: float(np.mean(vectors @ vector))
+            for language, vectors in yardsticks.by_language.items()
+        },
+    )

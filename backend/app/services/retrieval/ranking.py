@@ -9,9 +9,16 @@ Two signals, one ranking:
 Each side proposes its best candidates (signals.py); every candidate then gets both signals
 and one score:
 
-    score = similarity + coverage_weight * coverage + rank_weight * rank / best rank
+    score = similarity - language shift
+            + coverage_weight * coverage + rank_weight * rank / best rank
 
-where coverage is the share of the question's words found in the chunk (or its video's title).
+where coverage is the share of the question's words found in the chunk (or its video's title),
+and the language shift is what the passage's language alone adds to its similarity: the model
+rates a passage in the question's own language higher than an equally relevant one in another,
+so a Spanish question about an English talk found Spanish passages of another talk first. The
+shift is how much closer the question comes to everyday sentences in the passage's language
+than to the same sentences across languages (background.py); passages of a transcript whose
+language is unknown, or has no such sentences, get none.
 The weights and the thresholds below were chosen on the labelled set (tests/retrieval) for
 each kind of question, not for single questions.
 
@@ -21,8 +28,9 @@ is available. A question that fails is declined, and search returns nothing for 
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from statistics import fmean
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -136,8 +144,13 @@ async def retrieve(
     used = mode if any(c.similarity is not None for c in candidates) else SearchMode.LEXICAL
     if mode is SearchMode.SEMANTIC and used is SearchMode.LEXICAL:
         candidates, used = [], SearchMode.SEMANTIC  # no vectors: nothing found by meaning
+    by_language = query_vector.background_by_language if query_vector is not None else {}
+    best_rank = _best_rank(candidates)
     passages = sorted(
-        (_scored(c, used, ranking, _best_rank(candidates)) for c in candidates),
+        (
+            _scored(c, used, ranking, best_rank, language_shift(by_language, c.hit.language))
+            for c in candidates
+        ),
         key=lambda ranked: (-ranked.score, ranked.hit.transcript_id, ranked.hit.chunk_index),
     )
     scored = _best_passage_per_chunk(passages)
@@ -164,18 +177,28 @@ def _best_rank(candidates: Sequence[Candidate]) -> float:
     return max((c.hit.rank for c in candidates), default=0.0)
 
 
+def language_shift(background_by_language: Mapping[str, float], language: str | None) -> float:
+    """What a passage in `language` gains in similarity to the question for its language
+    alone: the question's closeness to everyday sentences in that language, less its mean
+    closeness to the same sentences in each language. 0 for a language without them."""
+    if language is None or language not in background_by_language:
+        return 0.0
+    return background_by_language[language] - fmean(background_by_language.values())
+
+
 def _scored(
-    candidate: Candidate, mode: SearchMode, ranking: Ranking, best_rank: float
+    candidate: Candidate, mode: SearchMode, ranking: Ranking, best_rank: float, shift: float
 ) -> RankedHit:
     hit = candidate.hit
     relative_rank = hit.rank / best_rank if best_rank > 0 else 0.0
     lexical = ranking.coverage_weight * hit.coverage + ranking.rank_weight * relative_rank
-    if mode is SearchMode.SEMANTIC:
-        score = candidate.similarity or 0.0
-    elif mode is SearchMode.LEXICAL or candidate.similarity is None:
-        score = hit.coverage + ranking.lexical_rank_weight * relative_rank
+    if candidate.similarity is not None and mode is not SearchMode.LEXICAL:
+        meaning = candidate.similarity - shift
+        score = meaning if mode is SearchMode.SEMANTIC else meaning + lexical
+    elif mode is SearchMode.SEMANTIC:
+        score = 0.0
     else:
-        score = candidate.similarity + lexical
+        score = hit.coverage + ranking.lexical_rank_weight * relative_rank
     return RankedHit(hit, candidate.similarity, score)
 
 
