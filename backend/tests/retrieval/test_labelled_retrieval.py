@@ -118,23 +118,27 @@ async def test_hybrid_ranking_finds_paraphrases_and_other_languages(
     assert hybrid["other_language hit@5"] >= 0.25
 
 
-async def test_a_question_finds_the_passage_in_another_language_before_its_own_languages(
+async def test_a_question_finds_its_passage_in_another_language_before_its_own_languages(
     run: Run,
 ) -> None:
-    """German, Spanish and French questions about the English press call on student debt,
-    beside a German debate on student grants: without the language shift, the German
-    question found the German debate's passages first. (The Polish one finds its passage
-    with neither.)"""
+    """A press call on student debt (English) beside a debate on student grants (German): the
+    model rates passages in the question's own language higher, so without the language shift
+    English questions about the debate found the call's passages, and a German question about
+    the call found the debate's."""
 
-    def found(outcomes: list[Outcome]) -> list[str]:
+    def found(outcomes: list[Outcome], video_id: str) -> list[str]:
         return [
             o.question.language
             for o in outcomes
-            if o.question.kind == "other_language" and o.question.video_id == TALKS[0] and o.hit
+            if o.question.kind == "other_language" and o.question.video_id == video_id and o.hit
         ]
 
-    assert {"de", "es", "fr"} <= set(found(run.outcomes[SearchMode.HYBRID]))
-    assert "de" not in found(run.languages_unknown)
+    call, debate = TALKS
+    shifted, unshifted = run.outcomes[SearchMode.HYBRID], run.languages_unknown
+    assert found(shifted, debate).count("en") >= 4  # of 7
+    assert found(unshifted, debate).count("en") <= 1
+    assert "de" in found(shifted, call)
+    assert "de" not in found(unshifted, call)
 
 
 async def test_questions_no_video_answers_are_declined_and_answerable_ones_not(

@@ -12,10 +12,13 @@ a question about baking is close to the one sentence about baking, and a video a
 must still answer it.
 
 The same model also rates a text in the question's own language higher than an equally
-unrelated one in another: a Spanish question comes 0.07 closer to everyday Spanish sentences
-than to the same sentences in English. `background_by_language.json` holds ten such sentences,
-the same ones in each language; the question's mean closeness to each language's ten is what a
-passage in that language gets for its language alone (app/services/retrieval/ranking.py).
+unrelated one in another. `background_by_language.json` holds four paragraphs of everyday
+sentences, the same ones in each language, each about as long as a passage: an English question
+comes 0.025 closer to the English paragraphs than to the German ones, a Spanish question 0.05
+closer to the Spanish than to the English. (Single sentences hide most of it: an English
+question is as close to an everyday sentence in German as to one in English.) The question's
+mean closeness to each language's paragraphs is what a passage in that language gets for its
+language alone (app/services/retrieval/ranking.py).
 """
 
 import asyncio
@@ -36,8 +39,8 @@ Vectors = npt.NDArray[np.float32]
 
 @dataclass(frozen=True, slots=True)
 class Background:
-    """A question's mean cosine similarity to the everyday sentences, and to those of each
-    language (ISO 639-1 code)."""
+    """A question's mean cosine similarity to the everyday sentences, and to the everyday
+    paragraphs of each language (by ISO 639-1 code)."""
 
     everyday: float
     by_language: dict[str, float] = field(default_factory=dict)
@@ -58,23 +61,23 @@ def background_sentences() -> list[str]:
     return [line.strip() for line in lines if line.strip()]
 
 
-def sentences_by_language() -> dict[str, list[str]]:
-    sentences: dict[str, list[str]] = json.loads(BY_LANGUAGE_FILE.read_text(encoding="utf-8"))
-    return sentences
+def paragraphs_by_language() -> dict[str, list[str]]:
+    paragraphs: dict[str, list[str]] = json.loads(BY_LANGUAGE_FILE.read_text(encoding="utf-8"))
+    return paragraphs
 
 
 async def _embedded(provider: EmbeddingProvider) -> _Yardsticks:
-    """The sentences' vectors under the provider's model, embedded once, in one call."""
+    """The texts' vectors under the provider's model, embedded once, in one call."""
     async with _lock:
         if provider.model_name not in _yardsticks:
             everyday = background_sentences()
-            by_language = sentences_by_language()
-            texts = everyday + [s for sentences in by_language.values() for s in sentences]
+            by_language = paragraphs_by_language()
+            texts = everyday + [text for texts in by_language.values() for text in texts]
             vectors = np.asarray(await provider.embed_passages(texts), dtype=np.float32)
             per_language, start = {}, len(everyday)
-            for language, sentences in by_language.items():
-                per_language[language] = vectors[start : start + len(sentences)]
-                start += len(sentences)
+            for language, paragraphs in by_language.items():
+                per_language[language] = vectors[start : start + len(paragraphs)]
+                start += len(paragraphs)
             _yardsticks[provider.model_name] = _Yardsticks(vectors[: len(everyday)], per_language)
         return _yardsticks[provider.model_name]
 
