@@ -19,10 +19,18 @@ closer to the Spanish than to the English. (Single sentences hide most of it: an
 question is as close to an everyday sentence in German as to one in English.) The question's
 mean closeness to each language's paragraphs is what a passage in that language gets for its
 language alone (app/services/retrieval/ranking.py).
+
+Embedding these 70 texts costs e5 about 3 s on two cores, on every process's first question.
+The offline models' vectors of them therefore ship with the code (`yardsticks/<model>.npz`,
+with a digest of the texts they were made from) and are read instead; a text changed since, or
+another model, is embedded live. `python -m app.services.embeddings.background` writes them
+again after a change of texts or model.
 """
 
 import asyncio
+import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +41,7 @@ from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
 
 BACKGROUND_FILE = Path(__file__).with_name("background.txt")
 BY_LANGUAGE_FILE = Path(__file__).with_name("background_by_language.json")
+SHIPPED_DIR = Path(__file__).with_name("yardsticks")
 
 Vectors = npt.NDArray[np.float32]
 
@@ -66,14 +75,45 @@ def paragraphs_by_language() -> dict[str, list[str]]:
     return paragraphs
 
 
+def yardstick_texts() -> tuple[list[str], dict[str, list[str]]]:
+    """The everyday sentences, and the everyday paragraphs by language."""
+    return background_sentences(), paragraphs_by_language()
+
+
+def texts_digest(everyday: list[str], by_language: dict[str, list[str]]) -> str:
+    return hashlib.sha256(json.dumps([everyday, by_language]).encode()).hexdigest()
+
+
+def shipped_path(model_name: str) -> Path:
+    return SHIPPED_DIR / f"{re.sub(r'[^A-Za-z0-9._-]', '_', model_name)}.npz"
+
+
+def _read_shipped(model_name: str, digest: str) -> Vectors | None:
+    """The model's vectors of the texts as shipped, if made from these very texts."""
+    path = shipped_path(model_name)
+    if not path.is_file():
+        return None
+    with np.load(path) as shipped:
+        if str(shipped["digest"]) != digest:
+            return None
+        return np.asarray(shipped["vectors"], dtype=np.float32)
+
+
+async def embed_texts(provider: EmbeddingProvider) -> Vectors:
+    """The provider's vectors of the everyday sentences, then of each language's paragraphs."""
+    everyday, by_language = yardstick_texts()
+    texts = everyday + [text for texts in by_language.values() for text in texts]
+    return np.asarray(await provider.embed_passages(texts), dtype=np.float32)
+
+
 async def _embedded(provider: EmbeddingProvider) -> _Yardsticks:
-    """The texts' vectors under the provider's model, embedded once, in one call."""
+    """The texts' vectors under the provider's model: as shipped, else embedded (once)."""
     async with _lock:
         if provider.model_name not in _yardsticks:
-            everyday = background_sentences()
-            by_language = paragraphs_by_language()
-            texts = everyday + [text for texts in by_language.values() for text in texts]
-            vectors = np.asarray(await provider.embed_passages(texts), dtype=np.float32)
+            everyday, by_language = yardstick_texts()
+            vectors = _read_shipped(provider.model_name, texts_digest(everyday, by_language))
+            if vectors is None:
+                vectors = await embed_texts(provider)
             per_language, start = {}, len(everyday)
             for language, paragraphs in by_language.items():
                 per_language[language] = vectors[start : start + len(paragraphs)]
@@ -98,3 +138,25 @@ async def background_of(provider: EmbeddingProvider, query: list[float]) -> Back
             for language, vectors in yardsticks.by_language.items()
         },
     )
+
+
+async def ship(provider: EmbeddingProvider) -> Path:
+    """Write the provider's vectors of the texts where `_embedded` reads them."""
+    path = shipped_path(provider.model_name)
+    path.parent.mkdir(exist_ok=True)
+    digest = texts_digest(*yardstick_texts())
+    np.savez(path, digest=np.array(digest), vectors=await embed_texts(provider))
+    return path
+
+
+async def _ship_offline_models() -> None:
+    from app.services.embeddings.factory import OFFLINE_MODELS, offline_provider
+
+    for name in OFFLINE_MODELS:
+        provider = offline_provider(name)
+        print(await ship(provider))
+        await provider.aclose()
+
+
+if __name__ == "__main__":
+    asyncio.run(_ship_offline_models())
