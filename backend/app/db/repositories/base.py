@@ -19,6 +19,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    insert,
     inspect,
     select,
     true,
@@ -143,6 +144,12 @@ async def database_errors_translated() -> AsyncIterator[None]:
         raise domain_error from error
 
 
+# Rows a multi-row insert sends per statement. SQLAlchemy builds each row's parameters on the
+# event loop (about 40 µs a row): a 300,000-word transcript's 4,500 passages in one statement
+# held the loop for a quarter of a second.
+INSERT_BATCH_ROWS = 500
+
+
 class BaseRepository(Generic[ModelT]):
     """Typed CRUD for `model`; subclasses name the model and add their own queries."""
 
@@ -214,6 +221,14 @@ class BaseRepository(Generic[ModelT]):
         self.session.add(instance)
         await self.flush()
         return instance
+
+    async def _insert_rows(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert rows of the model, INSERT_BATCH_ROWS to a statement (each an executemany,
+        pipelined by asyncpg), with no RETURNING."""
+        async with database_errors_translated():
+            for start in range(0, len(rows), INSERT_BATCH_ROWS):
+                batch = rows[start : start + INSERT_BATCH_ROWS]
+                await self.session.execute(insert(self.model), batch)
 
     async def update(self, id_: Any, **values: Any) -> ModelT:
         """Set the given columns on an existing row; NotFoundError when there is none."""

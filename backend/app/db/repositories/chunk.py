@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import orjson
-from sqlalchemy import INTEGER, TEXT, bindparam, insert, text
+from sqlalchemy import INTEGER, TEXT, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter, TextClause
@@ -361,16 +361,15 @@ class ChunkRepository(FullTextSearch[Chunk]):
     async def create_many(self, chunks: Sequence[NewChunk]) -> list[uuid.UUID]:
         """Store a batch of chunks; returns their ids, in input order.
 
-        One statement for the whole batch (an executemany, pipelined by asyncpg), and no
-        RETURNING: sending every ~1 KB text back and building a Chunk per row cost more than the
-        insert. The ids are generated here, so nothing needs to come back.
+        Executemany statements of 500 rows (pipelined by asyncpg; the event loop is free between
+        them), and no RETURNING: sending every ~1 KB text back and building a Chunk per row
+        cost more than the insert. The ids are generated here, so nothing needs to come back.
         ConflictError if a chunk_index repeats within a transcript.
         """
         if not chunks:
             return []
         rows = [chunk.as_row() for chunk in chunks]
-        async with database_errors_translated():
-            await self.session.execute(insert(Chunk), rows)
+        await self._insert_rows(rows)
         return [row["id"] for row in rows]
 
     async def page_for_transcript(

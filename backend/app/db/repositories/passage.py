@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, insert, select
+from sqlalchemy import exists, select
 
 from app.db.models import Chunk, Passage
 from app.db.repositories.base import check_page, database_errors_translated
@@ -140,12 +140,11 @@ class PassageRepository(FullTextSearch[Passage]):
         return _hit(row)
 
     async def create_many(self, passages: Sequence[NewPassage]) -> list[uuid.UUID]:
-        """Store a batch of passages in one statement; returns their ids, in input order."""
+        """Store a batch of passages; returns their ids, in input order."""
         if not passages:
             return []
         rows = [passage.as_row() for passage in passages]
-        async with database_errors_translated():
-            await self.session.execute(insert(Passage), rows)
+        await self._insert_rows(rows)
         return [row["id"] for row in rows]
 
     async def uncut_chunks(
