@@ -89,6 +89,8 @@ async def test_sign_up_upload_ask_and_follow_the_citation(page: Page, tmp_path: 
     await screenshot(page, "02-library-empty")
 
     await upload_captions(page, tmp_path)
+    # The language it is spoken in, read from its words, named in the reader's language.
+    await expect(page.locator("#transcript-list .row-facts")).to_contain_text("English")
     await screenshot(page, "03-library-uploaded")
 
     await page.get_by_role("link", name="Chat").click()

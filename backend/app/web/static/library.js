@@ -118,9 +118,21 @@ async function startIngest(video) {
   keepPolling();
 }
 
+// A language code as the reader's own words name it ("es" reads "Spanish" in English).
+const LANGUAGE_NAMES = new Intl.DisplayNames([navigator.language || "en"], { type: "language" });
+
+function languageName(code) {
+  try {
+    return LANGUAGE_NAMES.of(code) || code;
+  } catch {
+    return code;
+  }
+}
+
 function transcriptRow(transcript) {
   const facts = [transcript.youtube_video_id, shortDate(transcript.created_at)];
   if (transcript.duration) facts.splice(1, 0, clock(transcript.duration));
+  if (transcript.language) facts.splice(facts.length - 1, 0, languageName(transcript.language));
   if (transcript.metadata && transcript.metadata.source === "upload") facts.push("uploaded");
   const title = transcript.title || `Video ${transcript.youtube_video_id}`;
   const chapters = chapterOutline(transcript, title);
