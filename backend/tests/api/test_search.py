@@ -70,6 +70,7 @@ async def test_hits_carry_timestamps_links_and_highlights(talks_client: httpx.As
 
     assert hit["youtube_video_id"] == "sourdough01"
     assert hit["title"] == "Sourdough bread for beginners"
+    assert hit["language"] == "en"
     assert hit["start_seconds"] is not None
     assert hit["end_seconds"] > hit["start_seconds"]
     assert hit["moment_seconds"] == 5 * 6.0  # the Dutch oven sentence, not the chunk's start

@@ -26,6 +26,7 @@ def public_hit(ranked: RankedHit, question: str) -> SearchHit:
     hit = ranked.hit
     return SearchHit(
         **placed(hit, moment_seconds(hit, question)),
+        language=hit.language,
         snippet=hit.snippet,
         rank=hit.rank,
         similarity=ranked.similarity,

@@ -10,6 +10,10 @@ class SearchHit(BaseModel):
     transcript_id: UUID
     youtube_video_id: str
     title: str | None
+    language: str | None = Field(
+        default=None,
+        description="The language the video is spoken in (ISO 639-1); null when unknown.",
+    )
     chunk_id: UUID
     chunk_index: int
     start_seconds: float | None
