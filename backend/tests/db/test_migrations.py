@@ -152,6 +152,19 @@ async def query(url: str, statement: str, **parameters: Any) -> list[tuple[Any, 
         await engine.dispose()
 
 
+async def insert_transcripts(url: str, user: Any, texts: dict[str, str]) -> None:
+    """A transcript of the user's per video id, with its text, as rows written before."""
+    for video, words in texts.items():
+        await query(
+            url,
+            "INSERT INTO transcripts (user_id, youtube_video_id, transcript_text) "
+            "VALUES (:user, :video, :words)",
+            user=user,
+            video=video,
+            words=words,
+        )
+
+
 async def test_0011_drops_chunk_vectors_and_queues_an_embed_job_per_chunked_transcript(
     empty_database: str,
 ) -> None:
@@ -213,15 +226,7 @@ async def test_0012_counts_stored_words_and_narrows_existing_api_keys(empty_data
         "INSERT INTO users (email, password_hash) VALUES ('w@example.com', 'h') RETURNING id",
     )
     texts = {"wordsVideo1": "  one two\tthree\n four  ", "emptyVideo1": "   "}
-    for video, words in texts.items():
-        await query(
-            empty_database,
-            "INSERT INTO transcripts (user_id, youtube_video_id, transcript_text) "
-            "VALUES (:user, :video, :words)",
-            user=user,
-            video=video,
-            words=words,
-        )
+    await insert_transcripts(empty_database, user, texts)
     await query(
         empty_database,
         "INSERT INTO api_keys (user_id, name, key_prefix, key_hash) "
@@ -255,15 +260,7 @@ async def test_0015_reads_the_language_of_transcripts_stored_before(empty_databa
         "germanVide1": "Guten Tag, meine Damen und Herren, wir beraten heute das Gesetz.",
         "noWordsVid1": "12:30 ... 45",
     }
-    for video, words in texts.items():
-        await query(
-            empty_database,
-            "INSERT INTO transcripts (user_id, youtube_video_id, transcript_text) "
-            "VALUES (:user, :video, :words)",
-            user=user,
-            video=video,
-            words=words,
-        )
+    await insert_transcripts(empty_database, user, texts)
 
     await run_alembic(empty_database, upgrade)
 

@@ -46,12 +46,15 @@ class CountingModel:
         pass
 
 
-async def test_vectors_made_from_other_texts_are_not_used(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    model = CountingModel()
+@pytest.fixture
+def model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CountingModel:
+    """A model with no vectors embedded yet, and vectors shipped to a folder of its own."""
     monkeypatch.setattr(background, "SHIPPED_DIR", tmp_path)
     monkeypatch.setattr(background, "_yardsticks", {})
+    return CountingModel()
+
+
+async def test_vectors_made_from_other_texts_are_not_used(model: CountingModel) -> None:
     stale = np.zeros((70, 2), dtype=np.float32)
     np.savez(background.shipped_path(model.model_name), digest=np.array("old"), vectors=stale)
 
@@ -62,12 +65,7 @@ async def test_vectors_made_from_other_texts_are_not_used(
     assert model.embedded == 70
 
 
-async def test_vectors_made_from_these_texts_are_read_not_embedded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    model = CountingModel()
-    monkeypatch.setattr(background, "SHIPPED_DIR", tmp_path)
-    monkeypatch.setattr(background, "_yardsticks", {})
+async def test_vectors_made_from_these_texts_are_read_not_embedded(model: CountingModel) -> None:
     await background.ship(model)
     model.embedded = 0
 
