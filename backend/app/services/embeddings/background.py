@@ -32,6 +32,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -75,8 +76,10 @@ def paragraphs_by_language() -> dict[str, list[str]]:
     return paragraphs
 
 
+@cache
 def yardstick_texts() -> tuple[list[str], dict[str, list[str]]]:
-    """The everyday sentences, and the everyday paragraphs by language."""
+    """The everyday sentences, and the everyday paragraphs by language (read once: they ship
+    with the code; callers only read them)."""
     return background_sentences(), paragraphs_by_language()
 
 

@@ -152,7 +152,8 @@ async def retrieve(
     used = mode if any(c.similarity is not None for c in candidates) else SearchMode.LEXICAL
     if mode is SearchMode.SEMANTIC and used is SearchMode.LEXICAL:
         candidates, used = [], SearchMode.SEMANTIC  # no vectors: nothing found by meaning
-    by_language = query_vector.background_by_language if query_vector is not None else {}
+    background = query_vector.background if query_vector is not None else None
+    by_language = background.by_language if background is not None else {}
     best_rank = _best_rank(candidates)
     passages = sorted(
         (
@@ -164,9 +165,9 @@ async def retrieve(
     scored = _best_passage_per_chunk(passages)
     listed = [ranked for ranked in scored if _listed(ranked, ranking)]
     top = _top(listed, limit, ranking) if listed else []
+    everyday = background.everyday if background is not None else None
     # Quotes and -words ask for exactly those words: whatever matches them is relevant.
-    background = query_vector.background if query_vector is not None else None
-    answerable = bool(top) and (strict or _answers(top[0], used, ranking, background))
+    answerable = bool(top) and (strict or _answers(top[0], used, ranking, everyday))
     return Retrieval(used, top, answerable, ranking, passages, words)
 
 

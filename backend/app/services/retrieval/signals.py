@@ -8,7 +8,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 from uuid import UUID
@@ -22,7 +22,7 @@ from app.db.repositories import (
     PassageRepository,
 )
 from app.db.repositories.chunk import QueryWords
-from app.services.embeddings.background import background_of
+from app.services.embeddings.background import Background, background_of
 from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
 from app.services.embeddings.factory import OFFLINE_MODELS, offline_provider
 
@@ -45,10 +45,8 @@ class SearchMode(StrEnum):
 class QueryVector:
     model_name: str
     vector: list[float]
-    # The question's mean similarity to everyday sentences (background.py), when known...
-    background: float | None = None
-    # ...and to those of each language, by ISO 639-1 code.
-    background_by_language: dict[str, float] = field(default_factory=dict)
+    # The question's closeness to everyday texts (background.py), when the model could say.
+    background: Background | None = None
     # Offline models whose vectors a library may still hold from before a change of model:
     # searched when it has none of this model's yet (the new ones are being embedded).
     earlier_models: tuple[EmbeddingProvider, ...] = ()
@@ -67,15 +65,7 @@ async def embed_question(provider: EmbeddingProvider | None, question: str) -> Q
             for model in map(offline_provider, OFFLINE_MODELS)
             if model.model_name != provider.model_name
         )
-        if background is None:
-            return QueryVector(provider.model_name, vector, earlier_models=earlier)
-        return QueryVector(
-            provider.model_name,
-            vector,
-            background.everyday,
-            background.by_language,
-            earlier_models=earlier,
-        )
+        return QueryVector(provider.model_name, vector, background, earlier)
     except EmbeddingError as error:
         logger.warning("embedding the question failed (%s); searching by words only", error)
         return None
