@@ -4,10 +4,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import Uuid, bindparam, delete, insert, select, text, update
+from sqlalchemy import Uuid, bindparam, delete, select, text, update
 
 from app.db.models import Chapter, Transcript
-from app.db.repositories.base import BaseRepository, database_errors_translated
+from app.db.repositories.base import BaseRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +69,7 @@ class ChapterRepository(BaseRepository[Chapter]):
                 }
                 for index, chapter in enumerate(chapters)
             ]
-            async with database_errors_translated():
-                await self.session.execute(insert(Chapter), rows)
+            await self._insert_rows(rows)
         await self.execute(
             update(Transcript)
             .where(Transcript.id == transcript.id)
