@@ -10,8 +10,9 @@ messages are built from what the data layer parsed out (fields, values), never f
 database's own wording, nor from the model server's answer, which stay in the logs.
 The services' refusals are translated here too (`SERVICE_ERRORS`), so that no route catches
 them: a draft no video covers, a template's missing variables or oversized text, a caption
-file that is not one, a webhook URL that may not be used or one endpoint too many, a sign-up
-refused or throttled, a playlist or channel YouTube would not list.
+file that is not one, a webhook URL that may not be used, one endpoint too many, a delivery
+sent again while still pending, a sign-up refused or throttled, a playlist or channel YouTube
+would not list.
 A body that cannot be read (not UTF-8, malformed JSON or multipart) is a 422, like any other
 invalid input; a 405 names in `Allow` every method the path answers.
 """
@@ -39,6 +40,7 @@ from app.services.rendering import MissingVariablesError, RenderTooLargeError
 from app.services.signup import SignupRefusedError, SignupThrottledError
 from app.services.usage_limits import LimitReachedError, QuotaExceededError
 from app.services.webhooks.endpoints import TooManyEndpointsError, WebhookUrlError
+from app.services.webhooks.events import DeliveryPendingError
 from app.services.youtube.failures import FetchError
 from app.services.youtube.listing import CollectionLinkError
 
@@ -325,6 +327,10 @@ def _too_many_webhooks(error: TooManyEndpointsError) -> ApiError:
     return ApiError(409, "conflict", str(error))
 
 
+def _delivery_pending(error: DeliveryPendingError) -> ApiError:
+    return ApiError(409, "conflict", str(error))
+
+
 def _signup_refused(error: SignupRefusedError) -> ApiError:
     return ApiError(403, error.code, error.message)
 
@@ -355,6 +361,7 @@ SERVICE_ERRORS: dict[type[Exception], Callable[[Any], ApiError]] = {
     CaptionFileError: _caption_file_refused,
     WebhookUrlError: _webhook_url_refused,
     TooManyEndpointsError: _too_many_webhooks,
+    DeliveryPendingError: _delivery_pending,
     SignupRefusedError: _signup_refused,
     SignupThrottledError: _signup_throttled,
     FetchError: _listing_failed,

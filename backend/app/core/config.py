@@ -110,7 +110,8 @@ class Settings(BaseSettings):
     # Language-model tokens (prompt and completion, from the usage ledger) per UTC day.
     limit_tokens_per_day: int = Field(default=1_000_000, ge=0, le=MAX_TOKENS_LIMIT)
     limit_searches_per_minute: int = Field(default=60, ge=0, le=MAX_REQUESTS_LIMIT)
-    # Test pings to webhook endpoints: each is traffic to a URL the user chose.
+    # Test pings and deliveries sent again to webhook endpoints: each is traffic to a URL the
+    # user chose.
     limit_webhook_tests_per_hour: int = Field(default=10, ge=0, le=MAX_REQUESTS_LIMIT)
     # Words of transcript a user's library may hold in all (a quota, not a rate).
     limit_stored_words: int = Field(default=5_000_000, ge=0, le=MAX_TOKENS_LIMIT)

@@ -106,7 +106,8 @@ RUNTIME_SETTINGS: dict[str, RuntimeSetting] = {
         runtime("limit_tokens_per_day", "Model tokens a user may use per UTC day (0: no limit)."),
         runtime("limit_searches_per_minute", "Searches a user may run per minute (0: no limit)."),
         runtime(
-            "limit_webhook_tests_per_hour", "Webhook test pings a user may send per hour (0: none)."
+            "limit_webhook_tests_per_hour",
+            "Webhook test pings and redeliveries a user may send per hour (0: none).",
         ),
         runtime("limit_stored_words", "Words of transcript a user may store in all (0: no limit)."),
         runtime("signup_mode", "Who may sign up: open, invitation (an administrator's) or closed."),

@@ -224,3 +224,65 @@ async def test_a_test_delivery_tries_the_receiver(
     assert payload["type"] == "webhook.test"
     assert payload["data"] == {"endpoint_id": endpoint["id"]}
     assert "turn it on" in assert_error(off, 409, "conflict")["message"]
+
+
+async def test_an_ended_delivery_is_sent_again_on_request_with_the_same_id(
+    make_client: ClientFactory, alice: Account, bob: Account, session: AsyncSession
+) -> None:
+    """A receiver that was down when the loop gave up gets the event once asked: the same body
+    and `webhook-id`, counted against the caller's test pings; a delivery still pending, or of
+    another endpoint or user, is not queued again, and its refusal is not counted."""
+    sender = sender_for(session, webhook_max_attempts=1)
+    async with receiver() as hooks, make_client(**LOCAL) as client:
+        hooks.statuses = [503]
+        endpoint = await record_one_event(hooks, client, alice, session)
+        await send_due(sender)
+        (failed,) = await deliveries(client, alice, endpoint["id"])
+        path = f"{WEBHOOKS}/{endpoint['id']}/deliveries/{failed['id']}/redeliver"
+        other = await register(client, alice, hooks.url(), ["job.succeeded"])
+        elsewhere = f"{WEBHOOKS}/{other['id']}/deliveries/{failed['id']}/redeliver"
+
+        queued = await client.post(path, headers=alice.headers)
+        again = await client.post(path, headers=alice.headers)
+        assert await send_due(sender) is True
+        (delivered,) = await deliveries(client, alice, endpoint["id"])
+        not_bobs = await client.post(path, headers=bob.headers)
+        not_this_endpoints = await client.post(elsewhere, headers=alice.headers)
+        usage = (await client.get("/api/v1/usage", headers=alice.headers)).json()
+
+    assert failed["status"] == "failed"
+    assert queued.status_code == 202, queued.text
+    assert (queued.json()["id"], queued.json()["status"]) == (failed["id"], "pending")
+    assert queued.json()["attempts"] == 0
+    assert "pending" in assert_error(again, 409, "conflict")["message"]
+    assert (delivered["status"], delivered["attempts"]) == ("succeeded", 1)
+    first, resent = hooks.received
+    assert resent.body == first.body
+    assert resent.headers["webhook-id"] == first.headers["webhook-id"] == failed["id"]
+    assert verified(resent, endpoint["secret"])["type"] == "job.succeeded"
+    assert_error(not_bobs, 404, "not_found")
+    assert_error(not_this_endpoints, 404, "not_found")
+    assert usage["limits"]["webhook_tests_per_hour"]["used"] == 1  # the refusals count nothing
+
+
+async def test_a_delivery_is_not_sent_again_past_the_limit_or_to_a_disabled_endpoint(
+    make_client: ClientFactory, alice: Account, session: AsyncSession
+) -> None:
+    async with receiver() as hooks, make_client(**LOCAL, limit_webhook_tests_per_hour=1) as client:
+        endpoint = await register(client, alice, hooks.url(), ["job.succeeded"])
+        path = f"{WEBHOOKS}/{endpoint['id']}"
+        assert (await client.post(f"{path}/test", headers=alice.headers)).status_code == 202
+        await send_due(sender_for(session))
+        (delivered,) = await deliveries(client, alice, endpoint["id"])
+        redeliver = f"{path}/deliveries/{delivered['id']}/redeliver"
+        limited = await client.post(redeliver, headers=alice.headers)
+        await client.patch(path, json={"enabled": False}, headers=alice.headers)
+        disabled = await client.post(redeliver, headers=alice.headers)
+        assert await send_due(sender_for(session)) is False
+        (after,) = await deliveries(client, alice, endpoint["id"])
+
+    assert delivered["status"] == "succeeded"
+    assert_error(limited, 429, "rate_limited")
+    assert "turn it on" in assert_error(disabled, 409, "conflict")["message"]
+    assert (after["status"], after["attempts"]) == ("succeeded", 1)  # not queued by either
+    assert len(hooks.received) == 1

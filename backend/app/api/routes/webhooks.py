@@ -3,6 +3,7 @@ delivery loop (app/services/webhooks/sender.py), never by these routes."""
 
 from datetime import timedelta
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Body, Response, status
 
@@ -21,9 +22,9 @@ from app.api.schemas.webhooks import (
 )
 from app.db.models import LimitedAction, WebhookDelivery, WebhookEndpoint
 from app.db.repositories import WebhookDeliveryRepository, WebhookEndpointRepository
-from app.services.usage_limits import admit_and_commit
+from app.services.usage_limits import admit, admit_and_commit
 from app.services.webhooks.endpoints import change_endpoint, register_endpoint, rotate_secret
-from app.services.webhooks.events import record_ping
+from app.services.webhooks.events import record_ping, send_again
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=error_responses(401, 403, 422))
 
@@ -119,6 +120,32 @@ async def send_test_delivery(
         raise ApiError(409, "conflict", "the endpoint is disabled: turn it on (PATCH) first")
     await admit_and_commit(session, user.id, LimitedAction.WEBHOOK_TEST, settings)
     return await record_ping(session, endpoint.id)
+
+
+@router.post(
+    "/{endpoint_id:uuid}/deliveries/{delivery_id:uuid}/redeliver",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=WebhookDeliveryPublic,
+    responses=error_responses(404, 409, 429),
+)
+async def redeliver(
+    endpoint: OwnedWebhook,
+    delivery_id: UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: RuntimeSettingsDep,
+) -> WebhookDelivery:
+    """Send a delivery again, failed or succeeded: the same body and `webhook-id`, now, with
+    its attempts counted afresh (a receiver that was down, or mishandled it, gets it again).
+
+    409 while it is still pending, or when the endpoint is disabled; 429 past the caller's test
+    pings and redeliveries per hour (`GET /usage`)."""
+    if not endpoint.enabled:
+        raise ApiError(409, "conflict", "the endpoint is disabled: turn it on (PATCH) first")
+    delivery = await send_again(session, endpoint.id, delivery_id)
+    # Counted once queued, in its transaction: a refusal counts nothing, a 429 queues nothing.
+    await admit(session, user.id, LimitedAction.WEBHOOK_TEST, settings)
+    return delivery
 
 
 @router.post(

@@ -35,7 +35,9 @@ class LimitsReport(BaseModel):
         "passes it by one answer at most."
     )
     searches_per_minute: LimitStatusPublic
-    webhook_tests_per_hour: LimitStatusPublic = Field(description="Webhook test pings.")
+    webhook_tests_per_hour: LimitStatusPublic = Field(
+        description="Webhook test pings and deliveries sent again."
+    )
     stored_words: LimitStatusPublic = Field(
         description="Words of transcript your library holds, against its quota (no window)."
     )

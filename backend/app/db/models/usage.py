@@ -21,7 +21,7 @@ class LimitedAction(StrEnum):
     DRAFT = "draft"
     INGEST = "ingest"  # a link to fetch, a caption upload or a stored transcript
     SEARCH = "search"
-    WEBHOOK_TEST = "webhook_test"  # a test ping sent to an endpoint
+    WEBHOOK_TEST = "webhook_test"  # a test ping, or a delivery sent again, to an endpoint
 
 
 class UsageEvent(Base):

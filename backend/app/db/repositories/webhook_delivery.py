@@ -145,6 +145,40 @@ class WebhookDeliveryRepository(BaseRepository[WebhookDelivery]):
         )
         return int(result.rowcount)
 
+    async def send_again(self, endpoint_id: UUID, delivery_id: UUID) -> WebhookDelivery | None:
+        """Queue the endpoint's delivery to be sent again now, its attempts counted afresh, and
+        return it; None when the endpoint has no such delivery, or it is pending still (the
+        delivery loop may be sending it)."""
+        statement = (
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == delivery_id,
+                WebhookDelivery.endpoint_id == endpoint_id,
+                WebhookDelivery.status != "pending",
+            )
+            .values(
+                status="pending",
+                attempts=0,
+                next_attempt_at=func.clock_timestamp(),
+                delivered_at=None,
+            )
+            .returning(WebhookDelivery)
+            .execution_options(populate_existing=True, synchronize_session=False)
+        )
+        delivery: WebhookDelivery | None = (await self.execute(statement)).scalar_one_or_none()
+        return delivery
+
+    async def get_for_endpoint(
+        self, endpoint_id: UUID, delivery_id: UUID
+    ) -> WebhookDelivery | None:
+        """The endpoint's delivery, or None (another endpoint's alike)."""
+        found = await self.scalars(
+            select(WebhookDelivery).where(
+                WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == endpoint_id
+            )
+        )
+        return found[0] if found else None
+
     async def page_for_endpoint(
         self, endpoint_id: UUID, *, limit: int = 50, offset: int = 0
     ) -> RowPage[WebhookDelivery]:

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.errors import NotFoundError
 from app.db.models import WEBHOOK_EVENTS, WebhookDelivery
 from app.db.repositories import WebhookDeliveryRepository
 
@@ -38,6 +39,25 @@ async def record_ping(session: AsyncSession, endpoint_id: UUID) -> WebhookDelive
         event_type=PING,
         payload=body(PING, {"endpoint_id": str(endpoint_id)}),
     )
+
+
+class DeliveryPendingError(Exception):
+    """A delivery still pending is not queued again: the delivery loop sends it when due."""
+
+
+async def send_again(
+    session: AsyncSession, endpoint_id: UUID, delivery_id: UUID
+) -> WebhookDelivery:
+    """Queue an ended delivery (succeeded or failed) of the endpoint to be sent again now, with
+    the same body and `webhook-id` (a receiver that saw it before can tell), its attempts
+    counted afresh. NotFoundError when the endpoint has no such delivery."""
+    deliveries = WebhookDeliveryRepository(session)
+    delivery = await deliveries.send_again(endpoint_id, delivery_id)
+    if delivery is not None:
+        return delivery
+    if await deliveries.get_for_endpoint(endpoint_id, delivery_id) is None:
+        raise NotFoundError("Webhook delivery", delivery_id)
+    raise DeliveryPendingError("the delivery is pending: it is sent when due")
 
 
 def body(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
