@@ -172,16 +172,14 @@ async def add_videos(
 ) -> int:
     """Queue a job for each video to fetch and add the new videos to the collection, in the
     session's transaction; returns how many jobs were queued (created or already active)."""
-    jobs, repository = JobRepository(session), CollectionRepository(session)
-    job_ids: dict[str, UUID] = {}
-    for video in planned.to_fetch:
-        job, _ = await jobs.enqueue_ingest(
-            user_id=collection.user_id,
-            video_id=video.video_id,
-            languages=settings.ingest_languages,
-            max_attempts=settings.job_max_attempts,
-        )
-        job_ids[video.video_id] = job.id
+    repository = CollectionRepository(session)
+    jobs = await JobRepository(session).enqueue_ingests(
+        user_id=collection.user_id,
+        video_ids=[video.video_id for video in planned.to_fetch],
+        languages=settings.ingest_languages,
+        max_attempts=settings.job_max_attempts,
+    )
+    job_ids = {video: job.id for video, (job, _) in jobs.items()}
     start = await repository.next_position(collection.id)
     await repository.add_videos(
         collection.id,

@@ -6,10 +6,14 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.models import Job
 from app.db.repositories import JobRepository, UserRepository
 from app.db.session import Database
 from tests.factories import make_user
+from tests.statements import engine_of, statements_sent
 
 JOBS = 12
 
@@ -74,3 +78,34 @@ async def test_enqueue_is_idempotent_under_concurrency(
 
     assert len({job_id for job_id, _ in outcomes}) == 1
     assert sum(created for _, created in outcomes) == 1
+
+
+async def test_a_collections_videos_are_queued_in_one_insert(session: AsyncSession) -> None:
+    """Each video gets its live or finished job, or a new one; a failed job's video a new one,
+    and all the new ones are written by one statement however many videos there are."""
+    user = await make_user(session)
+    jobs = JobRepository(session)
+
+    async def enqueue(video: str) -> tuple[Job, bool]:
+        return await jobs.enqueue_ingest(
+            user_id=user.id, video_id=video, languages=["en"], max_attempts=3
+        )
+
+    queued, _ = await enqueue("queuedVid01")
+    failed, _ = await enqueue("failedVid01")
+    await session.execute(update(Job).where(Job.id == failed.id).values(status="failed"))
+    videos = ["queuedVid01", "failedVid01", *(f"newVideo{n:03d}" for n in range(40))]
+
+    with statements_sent(engine_of(session)) as sent:
+        found = await jobs.enqueue_ingests(
+            user_id=user.id, video_ids=videos, languages=["en"], max_attempts=3
+        )
+
+    assert set(found) == set(videos)
+    assert found["queuedVid01"] == (queued, False)
+    job, created = found["failedVid01"]
+    assert created
+    assert (job.id != failed.id, job.status) == (True, "queued")
+    assert all(found[f"newVideo{n:03d}"][1] for n in range(40))
+    assert len({job.id for job, _ in found.values()}) == len(videos)
+    assert sum(statement.lstrip().startswith("INSERT") for statement in sent) == 1

@@ -12,9 +12,21 @@ from app.db.repositories.base import RowPage, UserOwnedRepository, database_erro
 INGEST = "youtube_ingest"
 EMBED = "embed"
 ACTIVE_OR_DONE = ("queued", "running", "done")
-# The predicate of uq_jobs_one_active_per_user_video, written literally (see enqueue_ingest).
+# The predicate of uq_jobs_one_active_per_user_video, written literally (see _INSERT_INGEST).
 ACTIVE_INGEST_PREDICATE = text(
     "kind = 'youtube_ingest' AND status IN ('queued', 'running', 'done')"
+)
+
+
+_INSERT_INGEST = (
+    insert(Job)
+    .on_conflict_do_nothing(
+        index_elements=[Job.user_id, Job.youtube_video_id],
+        # Literal, as in the index: with bound values, a generic prepared plan could not prove
+        # the predicate and PostgreSQL would find no arbiter index.
+        index_where=ACTIVE_INGEST_PREDICATE,
+    )
+    .returning(Job)
 )
 
 
@@ -28,48 +40,63 @@ class JobRepository(UserOwnedRepository[Job]):
         self, *, user_id: UUID, video_id: str, languages: Sequence[str], max_attempts: int
     ) -> tuple[Job, bool]:
         """The user's queued, running or done job for this video, else a new queued one.
+        Returns (job, created); see enqueue_ingests."""
+        jobs = await self.enqueue_ingests(
+            user_id=user_id, video_ids=[video_id], languages=languages, max_attempts=max_attempts
+        )
+        return jobs[video_id]
 
-        Returns (job, created). Idempotent under concurrency: the partial unique index decides,
-        and ON CONFLICT DO NOTHING turns the loser of a race into a lookup.
+    async def enqueue_ingests(
+        self,
+        *,
+        user_id: UUID,
+        video_ids: Sequence[str],
+        languages: Sequence[str],
+        max_attempts: int,
+    ) -> dict[str, tuple[Job, bool]]:
+        """For each video (distinct ids), the user's queued, running or done job, else a new
+        queued one: (job, created) by video id, in one INSERT for all of them.
+
+        Idempotent under concurrency: the partial unique index decides, and ON CONFLICT DO
+        NOTHING turns the loser of a race into a lookup.
         """
-        statement = (
-            insert(Job)
-            .values(
-                user_id=user_id,
-                youtube_video_id=video_id,
-                languages=list(languages),
-                max_attempts=max_attempts,
-            )
-            .on_conflict_do_nothing(
-                index_elements=[Job.user_id, Job.youtube_video_id],
-                # Literal, as in the index: with bound values, a generic prepared plan could not
-                # prove the predicate and PostgreSQL would find no arbiter index.
-                index_where=ACTIVE_INGEST_PREDICATE,
-            )
-            .returning(Job)
-        )
-        # Two rounds at most: the job that won a race can fail (or go) before we read it.
+        found: dict[str, tuple[Job, bool]] = {}
+        # Two rounds at most: a job that won a race can fail (or go) before we read it.
         for _ in range(2):
+            missing = [video for video in video_ids if video not in found]
+            if not missing:
+                break
+            rows = [
+                {
+                    "user_id": user_id,
+                    "youtube_video_id": video,
+                    "languages": list(languages),
+                    "max_attempts": max_attempts,
+                }
+                for video in missing
+            ]
             async with database_errors_translated():
-                created = await self.session.scalar(statement)
-            if created is not None:
-                return created, True
-            existing = await self.scalars(
-                select(Job).where(
-                    Job.kind == INGEST,
-                    Job.user_id == user_id,
-                    Job.youtube_video_id == video_id,
-                    Job.status.in_(ACTIVE_OR_DONE),
+                created = (await self.session.scalars(_INSERT_INGEST, rows)).all()
+            found |= {job.youtube_video_id: (job, True) for job in created}
+            taken = [video for video in missing if video not in found]
+            if taken:
+                existing = await self.scalars(
+                    select(Job).where(
+                        Job.kind == INGEST,
+                        Job.user_id == user_id,
+                        Job.youtube_video_id.in_(taken),
+                        Job.status.in_(ACTIVE_OR_DONE),
+                    )
                 )
+                found |= {job.youtube_video_id: (job, False) for job in existing}
+        if changed := [video for video in video_ids if video not in found]:
+            raise ConflictError(
+                f"the job for video {changed[0]} changed while it was being queued; ask again",
+                table="jobs",
+                constraint="uq_jobs_one_active_per_user_video",
+                detail=None,
             )
-            if existing:
-                return existing[0], False
-        raise ConflictError(
-            f"the job for video {video_id} changed while it was being queued; ask again",
-            table="jobs",
-            constraint="uq_jobs_one_active_per_user_video",
-            detail=None,
-        )
+        return found
 
     async def enqueue_embed(
         self, *, user_id: UUID, transcript_id: UUID, video_id: str, max_attempts: int
