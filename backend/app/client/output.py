@@ -47,8 +47,10 @@ def highlighted(snippet: str) -> Text:
 
 def print_hits(console: Console, results: dict[str, Any]) -> None:
     if not results["answerable"]:
-        console.print("No passage of your videos answers this.")
-        return
+        if not results["hits"]:
+            console.print("No passage of your videos answers this.")
+            return
+        console.print("No passage answers this as a question; these hold its words:")
     for number, hit in enumerate(results["hits"], start=1):
         console.print(source_heading(number, hit))
         print_link(console, hit["url"])

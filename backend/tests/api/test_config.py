@@ -287,6 +287,7 @@ async def test_searches_follow_the_runtime_settings(
     assert one["answerable"]
     assert len(one["hits"]) == 1
     assert not declined["answerable"]
+    assert declined["hits"] == []  # nothing holds every word of the question
 
 
 async def test_new_transcripts_are_chunked_as_set(

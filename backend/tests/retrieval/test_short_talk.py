@@ -1,5 +1,5 @@
 """A short talk, asked about in its own words: the answer does not depend on whether its vectors
-are in yet.
+are in yet, and a search for a word finds where it is said.
 
 Before a transcript's passages have vectors, search goes by words, and a passage holding the
 question's words answers it. Once they are in, the decision goes by meaning, where a talk of four
@@ -8,6 +8,7 @@ word of the question is still about what it asks (ranking.Ranking.every_word_cov
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from uuid import UUID
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import get_settings
 from app.services.chunking import Segment
 from app.services.passage_embeddings import Embedder
-from app.services.retrieval import Ranking, SearchMode, embed_question, retrieve
+from app.services.retrieval import Ranking, Retrieval, SearchMode, embed_question, retrieve
 from app.services.transcripts import NewTranscript, store_transcript
 from tests.factories import make_user
 from tests.offline_model import offline_model
@@ -32,33 +33,73 @@ HELD_WORDS = ("When is the oven preheated?", "How long is the loaf baked covered
 ELSEWHERE = "What is the capital of Australia?"
 
 
+class ShortTalk:
+    """The four captions stored for a new user, asked about with the default settings."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.settings = get_settings()
+        self.model = offline_model(self.settings.offline_embedding_model)
+        self.user_id: UUID | None = None
+        self.transcript_id: UUID | None = None
+
+    async def store(self, video: str) -> None:
+        self.user_id = (await make_user(self.session)).id
+        segments = [Segment(text, 5.0 * n, 5.0) for n, text in enumerate(CAPTIONS)]
+        new = NewTranscript(video_id=video, segments=segments)
+        transcript, _ = await store_transcript(self.session, self.user_id, new, self.settings)
+        self.transcript_id = transcript.id
+
+    async def embed(self) -> None:
+        @asynccontextmanager
+        async def unit_of_work() -> AsyncIterator[AsyncSession]:
+            yield self.session
+
+        embedder = Embedder(self.settings, factory=lambda _: self.model)
+        assert await embedder.embed_missing(unit_of_work, transcript_id=self.transcript_id) > 0
+
+    async def ask(self, question: str) -> Retrieval:
+        assert self.user_id is not None
+        vector = await embed_question(self.model, question)
+        ranking = Ranking.of(self.settings)
+        return await retrieve(
+            self.session, self.user_id, question, query_vector=vector, ranking=ranking
+        )
+
+
 async def test_a_question_in_the_talks_own_words_is_answered_before_and_after_its_vectors(
     session: AsyncSession,
 ) -> None:
-    settings = get_settings()
-    model = offline_model(settings.offline_embedding_model)
-    user = await make_user(session)
-    segments = [Segment(text, 5.0 * n, 5.0) for n, text in enumerate(CAPTIONS)]
-    transcript, _ = await store_transcript(
-        session, user.id, NewTranscript(video_id="shortTalk01", segments=segments), settings
-    )
-    ranking = Ranking.of(settings)
-
-    async def ask(question: str) -> tuple[SearchMode, bool]:
-        vector = await embed_question(model, question)
-        found = await retrieve(session, user.id, question, query_vector=vector, ranking=ranking)
-        return found.mode, found.answerable
+    talk = ShortTalk(session)
+    await talk.store("shortTalk01")
 
     for question in HELD_WORDS:
-        assert await ask(question) == (SearchMode.LEXICAL, True), question
+        found = await talk.ask(question)
+        assert (found.mode, found.answerable) == (SearchMode.LEXICAL, True), question
 
-    @asynccontextmanager
-    async def unit_of_work() -> AsyncIterator[AsyncSession]:
-        yield session
-
-    embedder = Embedder(settings, factory=lambda _: model)
-    assert await embedder.embed_missing(unit_of_work, transcript_id=transcript.id) > 0
+    await talk.embed()
 
     for question in HELD_WORDS:
-        assert await ask(question) == (SearchMode.HYBRID, True), question
-    assert await ask(ELSEWHERE) == (SearchMode.HYBRID, False)
+        found = await talk.ask(question)
+        assert (found.mode, found.answerable) == (SearchMode.HYBRID, True), question
+    found = await talk.ask(ELSEWHERE)
+    assert (found.mode, found.answerable) == (SearchMode.HYBRID, False)
+
+
+async def test_a_declined_search_lists_only_passages_holding_its_words(
+    session: AsyncSession,
+) -> None:
+    """One word is seldom a question the talk answers (its margin is small), but a search for
+    it still finds where it is said; a question no passage holds the words of lists nothing."""
+    talk = ShortTalk(session)
+    await talk.store("shortTalk02")
+    await talk.embed()
+
+    word = await talk.ask("starter")
+    elsewhere = await talk.ask(ELSEWHERE)
+
+    assert not word.answerable
+    assert [ranked.hit.youtube_video_id for ranked in word.listed()] == ["shortTalk02"]
+    assert not elsewhere.answerable
+    assert elsewhere.hits  # near in meaning, as every passage is to some degree...
+    assert elsewhere.listed() == []  # ...but not shown

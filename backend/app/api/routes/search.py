@@ -66,8 +66,9 @@ async def search(
     ] = None,
 ) -> SearchResults:
     """Search the caller's transcripts: the passages that answer, best first, each with a link
-    to the moment in the video and the signals that found it. A question no video answers gets
-    no hits (`answerable: false`).
+    to the moment in the video and the signals that found it. A question no video answers
+    (`answerable: false`) gets only the passages holding (nearly) all of its words: a search
+    for words still finds them, and nothing merely near in meaning is listed.
 
     429 `rate_limited` past the caller's searches per minute (`GET /usage`)."""
     await admit_and_commit(session, user.id, LimitedAction.SEARCH, settings)
@@ -86,5 +87,5 @@ async def search(
         query=q,
         mode=retrieval.mode,
         answerable=retrieval.answerable,
-        hits=[public_hit(ranked, q) for ranked in retrieval.hits],
+        hits=[public_hit(ranked, q) for ranked in retrieval.listed()],
     )

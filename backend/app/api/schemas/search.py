@@ -41,6 +41,7 @@ class SearchResults(BaseModel):
         description="The mode used: `hybrid` is answered lexically until the videos' vectors exist."
     )
     answerable: bool = Field(
-        description="Whether any passage answers the question; false means no hits."
+        description="Whether any passage answers the question. When false, the hits are only "
+        "passages holding (nearly) every word of it (a search for words), often none."
     )
     hits: list[SearchHit]

@@ -28,7 +28,8 @@ each kind of question, not for single questions.
 The same evidence decides whether the videos answer the question at all: the best passage must
 be close enough in meaning (its similarity, with what its language cost it given back), or
 share enough of the question's words when no vector is available. A question that fails is
-declined, and search returns nothing for it.
+declined: chat says the videos do not cover it, and search lists only the passages holding
+(nearly) every word of it (`Retrieval.listed`).
 """
 
 import re
@@ -128,6 +129,14 @@ class Retrieval:
     # with how many passages hold each: the evidence the decision above was made on.
     passages: list[RankedHit] = field(default_factory=list)
     words: QueryWords | None = None
+
+    def listed(self) -> list[RankedHit]:
+        """The hits a search shows: all of them when the question is answered; else only those
+        holding (nearly) every word of it. Words alone are still found ("starter"), and no
+        passage merely near in meaning is shown for a question no video answers."""
+        if self.answerable:
+            return self.hits
+        return [ranked for ranked in self.hits if holds_its_words(ranked.hit, self.ranking)]
 
     def supporting(self) -> list[RankedHit]:
         """The passages an answer may cite: none when the question is not answerable."""
@@ -244,9 +253,14 @@ def _answers(best: RankedHit, mode: SearchMode, ranking: Ranking, background: fl
     return mode is not SearchMode.SEMANTIC and best.hit.coverage >= ranking.min_coverage
 
 
+def holds_its_words(hit: ChunkHit, ranking: Ranking) -> bool:
+    """Whether the passage holds (nearly) every word of the question (full-text matches)."""
+    return hit.matched_terms > 0 and hit.coverage >= ranking.every_word_coverage
+
+
 def _shared_words(hit: ChunkHit, ranking: Ranking) -> float:
     """What the question's words the passage holds count in its margin: against it when they
     may be a coincidence, for it when it holds (nearly) all of two or more."""
-    if hit.query_terms >= 2 and hit.coverage >= ranking.every_word_coverage:
+    if hit.query_terms >= 2 and holds_its_words(hit, ranking):
         return ranking.shared_words_discount
     return -ranking.shared_words_discount * hit.coverage

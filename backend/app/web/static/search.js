@@ -27,7 +27,9 @@ async function search() {
     results.replaceChildren(...found.hits.map(hitItem));
     summary.textContent = found.answerable
       ? `${found.hits.length} passage${found.hits.length === 1 ? "" : "s"} found.`
-      : "None of your videos answers this. Try other words, or add the video that does.";
+      : found.hits.length
+        ? "No passage answers this as a question; these hold its words."
+        : "None of your videos answers this. Try other words, or add the video that does.";
   } catch (error) {
     summary.textContent = "";
     throw error;
