@@ -113,6 +113,16 @@ async def owned_webhook(
 OwnedWebhook = Annotated[WebhookEndpoint, Depends(owned_webhook)]
 
 
+async def enabled_webhook(endpoint: OwnedWebhook) -> WebhookEndpoint:
+    """The caller's endpoint, when it is on: nothing is sent to a disabled one (409)."""
+    if not endpoint.enabled:
+        raise ApiError(409, "conflict", "the endpoint is disabled: turn it on (PATCH) first")
+    return endpoint
+
+
+EnabledWebhook = Annotated[WebhookEndpoint, Depends(enabled_webhook)]
+
+
 async def owned_job(job_id: UUID, user: CurrentUser, session: SessionDep) -> Job:
     return found(await JobRepository(session).get_for_user(job_id, user.id), "Job", job_id)
 

@@ -8,8 +8,8 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Response, status
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep, SettingsDep
-from app.api.errors import ApiError, error_responses
-from app.api.owned import OwnedWebhook
+from app.api.errors import error_responses
+from app.api.owned import EnabledWebhook, OwnedWebhook
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.webhooks import (
     WebhookCreate,
@@ -110,14 +110,13 @@ async def list_deliveries(
     responses=error_responses(404, 409, 429),
 )
 async def send_test_delivery(
-    endpoint: OwnedWebhook, user: CurrentUser, session: SessionDep, settings: RuntimeSettingsDep
+    endpoint: EnabledWebhook, user: CurrentUser, session: SessionDep, settings: RuntimeSettingsDep
 ) -> WebhookDelivery:
     """Queue a signed `webhook.test` delivery to this endpoint, whatever its events, to try
     the receiver; follow it in the delivery log.
 
-    429 `rate_limited` past the caller's test pings per hour (`GET /usage`)."""
-    if not endpoint.enabled:
-        raise ApiError(409, "conflict", "the endpoint is disabled: turn it on (PATCH) first")
+    409 when the endpoint is disabled; 429 `rate_limited` past the caller's test pings per hour
+    (`GET /usage`)."""
     await admit_and_commit(session, user.id, LimitedAction.WEBHOOK_TEST, settings)
     return await record_ping(session, endpoint.id)
 
@@ -129,7 +128,7 @@ async def send_test_delivery(
     responses=error_responses(404, 409, 429),
 )
 async def redeliver(
-    endpoint: OwnedWebhook,
+    endpoint: EnabledWebhook,
     delivery_id: UUID,
     user: CurrentUser,
     session: SessionDep,
@@ -140,8 +139,6 @@ async def redeliver(
 
     409 while it is still pending, or when the endpoint is disabled; 429 past the caller's test
     pings and redeliveries per hour (`GET /usage`)."""
-    if not endpoint.enabled:
-        raise ApiError(409, "conflict", "the endpoint is disabled: turn it on (PATCH) first")
     delivery = await send_again(session, endpoint.id, delivery_id)
     # Counted once queued, in its transaction: a refusal counts nothing, a 429 queues nothing.
     await admit(session, user.id, LimitedAction.WEBHOOK_TEST, settings)
