@@ -323,11 +323,9 @@ def _webhook_url_refused(error: WebhookUrlError) -> ApiError:
     return ApiError(422, "validation_error", message, details=[detail])
 
 
-def _too_many_webhooks(error: TooManyEndpointsError) -> ApiError:
-    return ApiError(409, "conflict", str(error))
-
-
-def _delivery_pending(error: DeliveryPendingError) -> ApiError:
+def _conflict_in_its_words(error: TooManyEndpointsError | DeliveryPendingError) -> ApiError:
+    """A refusal whose message says what is in the way (one endpoint too many, a delivery
+    still pending)."""
     return ApiError(409, "conflict", str(error))
 
 
@@ -360,8 +358,8 @@ SERVICE_ERRORS: dict[type[Exception], Callable[[Any], ApiError]] = {
     RenderTooLargeError: _render_too_large,
     CaptionFileError: _caption_file_refused,
     WebhookUrlError: _webhook_url_refused,
-    TooManyEndpointsError: _too_many_webhooks,
-    DeliveryPendingError: _delivery_pending,
+    TooManyEndpointsError: _conflict_in_its_words,
+    DeliveryPendingError: _conflict_in_its_words,
     SignupRefusedError: _signup_refused,
     SignupThrottledError: _signup_throttled,
     FetchError: _listing_failed,

@@ -168,16 +168,13 @@ class WebhookDeliveryRepository(BaseRepository[WebhookDelivery]):
         delivery: WebhookDelivery | None = (await self.execute(statement)).scalar_one_or_none()
         return delivery
 
-    async def get_for_endpoint(
-        self, endpoint_id: UUID, delivery_id: UUID
-    ) -> WebhookDelivery | None:
-        """The endpoint's delivery, or None (another endpoint's alike)."""
-        found = await self.scalars(
-            select(WebhookDelivery).where(
-                WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == endpoint_id
-            )
+    async def is_of_endpoint(self, endpoint_id: UUID, delivery_id: UUID) -> bool:
+        """Whether the endpoint has this delivery (another endpoint's is not)."""
+        of_endpoint = (
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.endpoint_id == endpoint_id,
         )
-        return found[0] if found else None
+        return await self.count(*of_endpoint) > 0
 
     async def page_for_endpoint(
         self, endpoint_id: UUID, *, limit: int = 50, offset: int = 0

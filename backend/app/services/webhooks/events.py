@@ -55,7 +55,7 @@ async def send_again(
     delivery = await deliveries.send_again(endpoint_id, delivery_id)
     if delivery is not None:
         return delivery
-    if await deliveries.get_for_endpoint(endpoint_id, delivery_id) is None:
+    if not await deliveries.is_of_endpoint(endpoint_id, delivery_id):
         raise NotFoundError("Webhook delivery", delivery_id)
     raise DeliveryPendingError("the delivery is pending: it is sent when due")
 
