@@ -44,6 +44,7 @@ from app.api.routes import (
     usage,
     webhooks,
 )
+from app.api.routing import GetAndHeadRoute
 from app.api.streaming import document_answer_stream
 from app.api.validation import refuse_unstorable_values
 from app.core.config import Settings, get_settings
@@ -141,7 +142,7 @@ def freeze_start_up_objects() -> None:
 
 
 def api_router() -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX)
+    router = APIRouter(prefix=API_PREFIX, route_class=GetAndHeadRoute)
     modules = (
         auth,
         api_keys,
@@ -199,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         generate_unique_id_function=operation_id,
     )
+    app.router.route_class = GetAndHeadRoute  # for the page's route (app/web)
     app.state.settings = settings
     app.state.database = Database(settings)
     app.state.language_model = build_language_model(settings)

@@ -111,12 +111,12 @@ async def test_openapi_documents_every_route_with_the_error_shape(
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("DELETE", "/api/v1/conversations", "GET, POST"),
-        ("PUT", "/api/v1/conversations/{id}", "DELETE, GET, PATCH"),
-        ("PUT", "/api/v1/templates/{id}", "DELETE, GET, PATCH"),
+        ("DELETE", "/api/v1/conversations", "GET, HEAD, POST"),
+        ("PUT", "/api/v1/conversations/{id}", "DELETE, GET, HEAD, PATCH"),
+        ("PUT", "/api/v1/templates/{id}", "DELETE, GET, HEAD, PATCH"),
         ("GET", "/api/v1/transcripts/ingest", "POST"),
         ("DELETE", "/api/v1/transcripts/upload", "POST"),
-        ("POST", "/api/v1/config/{key}", "DELETE, GET, PUT"),
+        ("POST", "/api/v1/config/{key}", "DELETE, GET, HEAD, PUT"),
     ],
 )
 async def test_405_names_every_method_the_path_answers(

@@ -1,6 +1,7 @@
 """`python -m app.serve` (what `make run` runs), as a real process: it migrates and serves."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +23,13 @@ def stop(process: subprocess.Popen[bytes]) -> tuple[int, str]:
     return process.returncode, log.decode()
 
 
+def raw_head(port: int, path: str) -> bytes:
+    """Everything the server sends for `HEAD path` on a connection it is asked to close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(f"HEAD {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        return b"".join(iter(lambda: connection.recv(65536), b""))
+
+
 def test_serves_on_the_database_url_and_logs_request_ids(  # type: ignore[no-untyped-def]
     database_url: str, start_service
 ) -> None:
@@ -29,10 +37,15 @@ def test_serves_on_the_database_url_and_logs_request_ids(  # type: ignore[no-unt
 
     response = wait_for_health(process, port)
     traced = httpx.get(f"http://127.0.0.1:{port}/health", headers={"X-Request-ID": "trace-me-1"})
+    head = raw_head(port, "/health")
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "up"}
     assert traced.headers["X-Request-ID"] == "trace-me-1"
+    # HEAD, as uptime monitors ask: the GET's length, and nothing after the headers.
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert f"content-length: {len(traced.content)}\r\n".encode() in head.lower()
+    assert head.endswith(b"\r\n\r\n")
     exit_code, log = stop(process)
     assert exit_code == 0
     assert "[trace-me-1] GET /health 200" in log

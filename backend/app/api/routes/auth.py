@@ -12,6 +12,7 @@ from app.api.deps import (
     UnitOfWorkDep,
 )
 from app.api.errors import ApiError, ErrorDetail, error_responses
+from app.api.routing import GetAndHeadRoute
 from app.api.schemas.auth import (
     Credentials,
     LoginResult,
@@ -35,7 +36,7 @@ from app.db.repositories.user import normalise_email
 from app.services import signup
 from app.services.login_throttle import LoginAttempt, LoginThrottle
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(route_class=GetAndHeadRoute, prefix="/auth", tags=["auth"])
 
 INVALID_LOGIN = "The email or password is incorrect."
 

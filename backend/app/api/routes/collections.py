@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.deps import CurrentUser, ReadsDep, RuntimeSettingsDep, SessionDep
 from app.api.errors import ApiError, error_responses
 from app.api.owned import OwnedCollection, OwnedCollectionId
+from app.api.routing import GetAndHeadRoute
 from app.api.schemas.collections import (
     CollectionCreate,
     CollectionDetail,
@@ -40,7 +41,10 @@ from app.services.youtube.listing import (
 )
 
 router = APIRouter(
-    prefix="/collections", tags=["collections"], responses=error_responses(401, 403, 422)
+    route_class=GetAndHeadRoute,
+    prefix="/collections",
+    tags=["collections"],
+    responses=error_responses(401, 403, 422),
 )
 
 # How often a progress stream looks again: a finished job shows within this (and a query).

@@ -21,6 +21,7 @@ from app.api.owned import (
     check_collection_ids,
     check_transcript_ids,
 )
+from app.api.routing import GetAndHeadRoute
 from app.api.schemas.common import Limit, Offset, Page
 from app.api.schemas.conversations import (
     ChatExchange,
@@ -40,7 +41,10 @@ from app.services.scope import narrowed, scoped_transcripts
 from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(
-    prefix="/conversations", tags=["conversations"], responses=error_responses(401, 403, 422)
+    route_class=GetAndHeadRoute,
+    prefix="/conversations",
+    tags=["conversations"],
+    responses=error_responses(401, 403, 422),
 )
 
 

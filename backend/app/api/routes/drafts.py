@@ -10,6 +10,7 @@ from app.api.deps import (
 )
 from app.api.errors import error_responses
 from app.api.owned import conversation_of, default_template_of, template_of
+from app.api.routing import GetAndHeadRoute
 from app.api.schemas.conversations import Citation, TokenUsage
 from app.api.schemas.drafts import DraftRequest, DraftResult
 from app.db.models import LimitedAction, Template, User
@@ -17,7 +18,10 @@ from app.services.drafts import write_draft
 from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(
-    prefix="/drafts", tags=["drafts"], responses=error_responses(401, 403, 404, 422, 429, 502)
+    route_class=GetAndHeadRoute,
+    prefix="/drafts",
+    tags=["drafts"],
+    responses=error_responses(401, 403, 404, 422, 429, 502),
 )
 
 

@@ -7,8 +7,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.api.deps import DatabaseDep
 from app.api.errors import DATABASE_RETRY_AFTER_SECONDS, ApiError, error_responses
+from app.api.routing import GetAndHeadRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=GetAndHeadRoute, tags=["health"])
 
 
 class Liveness(BaseModel):

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from app.api.deps import AdminUser, RuntimeSettingsDep, SessionDep
 from app.api.errors import error_responses, not_found
+from app.api.routing import GetAndHeadRoute
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.invitations import InvitationCreate, InvitationCreated, InvitationPublic
 from app.db.repositories import InvitationRepository
@@ -13,7 +14,10 @@ from app.db.repositories.user import normalise_email
 from app.services.signup import invite
 
 router = APIRouter(
-    prefix="/invitations", tags=["invitations"], responses=error_responses(401, 403, 422)
+    route_class=GetAndHeadRoute,
+    prefix="/invitations",
+    tags=["invitations"],
+    responses=error_responses(401, 403, 422),
 )
 
 

@@ -13,12 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.deps import RuntimeSettingsDep, SessionDep
 from app.api.errors import error_responses
 from app.api.owned import AdministeredUserId, ReadableUserId
+from app.api.routing import GetAndHeadRoute
 from app.api.schemas.limits import LimitOverride, LimitValues, UserLimitsPublic
 from app.core.config import Settings
 from app.db.repositories import UserLimitRepository
 from app.services.usage_limits import limits_for
 
-router = APIRouter(prefix="/users", tags=["limits"], responses=error_responses(401, 403, 404, 422))
+router = APIRouter(
+    route_class=GetAndHeadRoute,
+    prefix="/users",
+    tags=["limits"],
+    responses=error_responses(401, 403, 404, 422),
+)
 
 
 async def limits_report(

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep
 from app.api.errors import error_responses
 from app.api.owned import OwnedTemplate, VisibleTemplate
+from app.api.routing import GetAndHeadRoute
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.templates import (
     RenderRequest,
@@ -21,7 +22,10 @@ from app.services.rendering import placeholders, render
 from app.services.usage_limits import admit_and_commit
 
 router = APIRouter(
-    prefix="/templates", tags=["templates"], responses=error_responses(401, 403, 422)
+    route_class=GetAndHeadRoute,
+    prefix="/templates",
+    tags=["templates"],
+    responses=error_responses(401, 403, 422),
 )
 
 

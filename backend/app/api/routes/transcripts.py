@@ -14,6 +14,7 @@ from app.api.deps import (
 )
 from app.api.errors import ApiError, ErrorDetail, error_responses
 from app.api.owned import OwnedTranscript
+from app.api.routing import GetAndHeadRoute
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.jobs import IngestRequest, JobPublic
 from app.api.schemas.transcripts import (
@@ -42,7 +43,10 @@ from app.services.usage_limits import admit_and_commit
 from app.services.youtube.links import parse_video_id, watch_url
 
 router = APIRouter(
-    prefix="/transcripts", tags=["transcripts"], responses=error_responses(401, 403, 422)
+    route_class=GetAndHeadRoute,
+    prefix="/transcripts",
+    tags=["transcripts"],
+    responses=error_responses(401, 403, 422),
 )
 
 

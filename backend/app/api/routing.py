@@ -1,0 +1,57 @@
+"""HEAD answered wherever GET is, as HTTP asks of every server (RFC 9110, section 9.3.2).
+
+Starlette's own routes do this; FastAPI's do not (fastapi/fastapi#1773), so a HEAD request for
+`/health` or the page would be refused with 405, and uptime monitors and link checkers, which
+probe with HEAD, would report a working service down. Every router of the app is built with
+`route_class=GetAndHeadRoute`.
+
+A HEAD request runs the GET endpoint, so its status and headers (`Content-Length`, the
+Content-Security-Policy of a page) are those of the GET; the ASGI server sends no body, as for
+Starlette's routes. A streamed answer (server-sent events) is ended after its headers: it would
+otherwise run on, sending what nobody reads. OpenAPI lists GET alone: HEAD is implied by it.
+"""
+
+from fastapi.routing import APIRoute
+from starlette.routing import Match
+from starlette.types import Message, Receive, Scope, Send
+
+DISCONNECT: Message = {"type": "http.disconnect"}
+
+
+class GetAndHeadRoute(APIRoute):
+    def answers_head(self, scope: Scope) -> bool:
+        is_head = scope["type"] == "http" and scope["method"] == "HEAD"
+        return is_head and "GET" in (self.methods or ())
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self.answers_head(scope):
+            return super().matches({**scope, "method": "GET"})
+        return super().matches(scope)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.answers_head(scope):
+            await super().handle(scope, receive, send)
+            return
+        ended = False
+
+        async def send_until_ended(message: Message) -> None:
+            nonlocal ended
+            if ended:
+                return
+            await send(message)
+            if message["type"] == "http.response.start" and not _has_length(message):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                ended = True
+
+        async def receive_until_ended() -> Message:
+            # Once ended, the stream hears that its client is gone, and stops.
+            return DISCONNECT if ended else await receive()
+
+        # The endpoint runs as for GET; the ASGI server, holding the request's own scope,
+        # knows it is HEAD and sends no body.
+        as_get = {**scope, "method": "GET"}
+        await super().handle(as_get, receive_until_ended, send_until_ended)
+
+
+def _has_length(start: Message) -> bool:
+    return any(name.lower() == b"content-length" for name, _ in start.get("headers", ()))
