@@ -210,6 +210,10 @@ async def test_the_limited_operations_document_their_429(client: httpx.AsyncClie
         ("/api/v1/transcripts", "post"),
         ("/api/v1/transcripts/ingest", "post"),
         ("/api/v1/transcripts/upload", "post"),
+        ("/api/v1/search", "get"),
+        ("/api/v1/templates/{template_id}/render", "post"),
+        ("/api/v1/webhooks/{endpoint_id}/test", "post"),
+        ("/api/v1/collections", "post"),
     ]
     for path, method in limited:
         assert "429" in paths[path][method]["responses"], (method, path)

@@ -24,7 +24,7 @@ router = APIRouter(
     route_class=GetAndHeadRoute,
     prefix="/search",
     tags=["search"],
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(401, 403, 422, 429),
 )
 
 

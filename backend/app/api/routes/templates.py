@@ -105,7 +105,9 @@ async def make_default_template(template: OwnedTemplate, session: SessionDep) ->
 
 
 @router.post(
-    "/{template_id:uuid}/render", response_model=RenderResult, responses=error_responses(404)
+    "/{template_id:uuid}/render",
+    response_model=RenderResult,
+    responses=error_responses(404, 429),
 )
 async def render_template(
     template: VisibleTemplate,
