@@ -5,8 +5,9 @@ In ops/s at concurrency 1 and 10 (tasks each taking a session or connection from
 per operation): `SessionRepository.create` (a login's write), `UserRepository.get_by_id`, and
 `MessageRepository.get_last_n(conversation, 20)` on a 10,000-message conversation, each against
 asyncpg running the same statement; and `ChunkRepository.create_many` of 1,000 ~1 KB chunks,
-committed, in chunks/s, against asyncpg `executemany` and COPY, on the head schema (PostgreSQL
-computes the GIN-indexed `chunks.search_vector` of every row) and on revision 0003, before it.
+committed, in chunks/s, against asyncpg `executemany` and COPY, on the head schema and on
+revision 0015, the last on which PostgreSQL computed a GIN-indexed `chunks.search_vector` of
+every row (migration 0016 dropped it: passages are what a search matches).
 
 The reads run as `[app defaults]` (the application's engine with pre-ping, a transaction per
 session, committed) and as `[read_only]` (the API's read path: AUTOCOMMIT without pre-ping, both
@@ -66,8 +67,8 @@ CHUNK_MAX_ROUNDS = 20
 READ_MIN_RATIO = {1: 0.6, 10: 0.4}
 CREATE_MANY_MIN_CHUNKS_PER_SECOND = 20_000
 
-OLD_REVISION = "0003"  # the last revision before chunks.search_vector
-HEAD_SCHEMA, OLD_SCHEMA = "head: with search_vector", "0003: without"
+OLD_REVISION = "0015"  # the last revision with chunks.search_vector
+HEAD_SCHEMA, OLD_SCHEMA = "head: without search_vector", "0015: with"
 SELECT_USER = "SELECT * FROM users WHERE id = $1"
 INSERT_SESSION = (
     "INSERT INTO sessions (user_id, token_hash, expires_at) VALUES ($1, $2, $3) RETURNING *"
@@ -299,15 +300,15 @@ def explanation(results: Sequence[Result], statements: dict[str, list[str]]) -> 
         f"{read_breakdown(results, 'get_last_n', f'{LAST_N} plain rows (MessageRow)')}. "
         "At concurrency 10 one task's round trips overlap with the others' Python work on "
         "the two cores, so that work, more than the waiting, sets the ratio there. "
-        "create_many: on the head schema PostgreSQL computes to_tsvector('english', chunk_text) "
-        "for every row inserted and adds its lexemes to the GIN index on search_vector, which "
-        "no client can skip: asyncpg reaches "
-        f"{create_many_rate(results, HEAD_SCHEMA, 'executemany'):,.0f} chunks/s with "
-        f"executemany and {create_many_rate(results, HEAD_SCHEMA, 'COPY'):,.0f} with COPY "
-        f"there, against {create_many_rate(results, OLD_SCHEMA, 'executemany'):,.0f} and "
-        f"{create_many_rate(results, OLD_SCHEMA, 'COPY'):,.0f} on 0003 without the column; the "
-        f"repository's {create_many_rate(results, HEAD_SCHEMA):,.0f} and "
-        f"{create_many_rate(results, OLD_SCHEMA):,.0f} chunks/s add building the rows in Python "
+        "create_many: on 0015 PostgreSQL computed to_tsvector('english', chunk_text) for "
+        "every row inserted and added its lexemes to the GIN index on search_vector, which no "
+        "client can skip: asyncpg reaches "
+        f"{create_many_rate(results, OLD_SCHEMA, 'executemany'):,.0f} chunks/s with "
+        f"executemany and {create_many_rate(results, OLD_SCHEMA, 'COPY'):,.0f} with COPY "
+        f"there, against {create_many_rate(results, HEAD_SCHEMA, 'executemany'):,.0f} and "
+        f"{create_many_rate(results, HEAD_SCHEMA, 'COPY'):,.0f} on the head schema without the "
+        f"column; the repository's {create_many_rate(results, OLD_SCHEMA):,.0f} and "
+        f"{create_many_rate(results, HEAD_SCHEMA):,.0f} chunks/s add building the rows in Python "
         "and passing them through the ORM's bulk insert (no RETURNING)."
     )
 

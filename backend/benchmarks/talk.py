@@ -237,7 +237,7 @@ def print_plans(results: SearchResults) -> None:
     )
     for user, plans in results.plans.items():
         for plan in plans:
-            gin = "used" if "ix_chunks_search_vector" in plan.indexes else "NOT used"
+            gin = "used" if "ix_passages_search_vector" in plan.indexes else "NOT used"
             report.say(
                 f'  {user}, reading "{plan.reading}": {plan.execution}; GIN index {gin}; '
                 f"indexes: {', '.join(plan.indexes)}"

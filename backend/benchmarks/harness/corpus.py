@@ -68,7 +68,8 @@ class Corpus:
         owned, sizes = len(self.transcript_ids(self.owner)), self.sizes
         headers = (
             "transcripts", "chunks", "passages", "avg tokens", "load s", "chunks/s",
-            "VACUUM ANALYZE s", "heap", "GIN index", "table + indexes", "passages + indexes",
+            "VACUUM ANALYZE s", "chunks heap", "passages GIN", "chunks + indexes",
+            "passages + indexes",
         )  # fmt: skip
         row = [
             f"{len(self.transcripts):,} ({owned:,} + {len(self.transcripts) - owned:,})",
@@ -207,7 +208,7 @@ async def load_corpus(
     corpus.vacuum_seconds = time.perf_counter() - started
     sizes = await pool.fetchrow(
         "SELECT pg_size_pretty(pg_relation_size('chunks')) AS heap, "
-        "pg_size_pretty(pg_relation_size('ix_chunks_search_vector')) AS gin, "
+        "pg_size_pretty(pg_relation_size('ix_passages_search_vector')) AS gin, "
         "pg_size_pretty(pg_total_relation_size('chunks')) AS total, "
         "pg_size_pretty(pg_total_relation_size('passages')) AS passages_total, "
         "current_setting('shared_buffers') AS shared_buffers, "

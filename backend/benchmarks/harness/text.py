@@ -111,7 +111,7 @@ def vocabulary() -> tuple[str, ...]:
 @cache
 def letter_words(count: int = 5_000) -> list[str]:
     """Words of 3 to 9 random letters: many distinct words, as in real transcripts, where the
-    cost of chunks.search_vector and of its GIN index grows with the number of distinct lexemes,
+    cost of passages.search_vector and of its GIN index grows with the number of distinct lexemes,
     which a repeated filler would hide."""
     words = random.Random(0)
     return [

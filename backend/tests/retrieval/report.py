@@ -228,7 +228,7 @@ def dump(asked: Sequence[Asked], path: Path) -> None:
                 "split": q.split,
                 "answerable": q.answerable,
                 "background": a.background,
-                "df": list(a.retrieval.words.chunks) if a.retrieval.words else [],
+                "df": list(a.retrieval.words.counts) if a.retrieval.words else [],
                 "passages": [
                     {
                         "chunk_id": str(r.hit.chunk_id),

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.db.models.accounts import User
 from app.db.models.base import Base, _quoted_list, created_at, jsonb_metadata, owner_fk, uuid_pk
 
-# Full-text search configuration of chunks.search_vector (migration 0004).
+# Full-text search configuration of passages.search_vector (migration 0011).
 SEARCH_CONFIG = "english"
 CHAPTER_SOURCES = ("description", "computed", "model")
 
@@ -71,7 +71,6 @@ class Chunk(Base):
     __table_args__ = (
         UniqueConstraint("transcript_id", "chunk_index"),
         Index("ix_chunks_metadata", "metadata", postgresql_using="gin"),
-        Index("ix_chunks_search_vector", "search_vector", postgresql_using="gin"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -82,12 +81,6 @@ class Chunk(Base):
     token_count: Mapped[int] = mapped_column(Integer, nullable=False)
     meta: Mapped[dict[str, Any]] = jsonb_metadata()
     created_at: Mapped[datetime] = created_at()
-    # Maintained by PostgreSQL from chunk_text; never written by the application.
-    search_vector: Mapped[str] = mapped_column(
-        TSVECTOR,
-        Computed(f"to_tsvector('{SEARCH_CONFIG}', chunk_text)", persisted=True),
-        deferred=True,
-    )
 
     transcript: Mapped[Transcript] = relationship(back_populates="chunks")
 

@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.db.repositories import ChunkHit
-from app.db.repositories.chunk import QueryWords
+from app.db.repositories.passage import QueryWords
 from app.services.retrieval.signals import Candidate, QueryVector, SearchMode, find_candidates
 
 # Quotes or a -word: the person asks for exactly these words. ("or" is too common in

@@ -21,7 +21,7 @@ from app.db.repositories import (
     PassageEmbeddingRepository,
     PassageRepository,
 )
-from app.db.repositories.chunk import QueryWords
+from app.db.repositories.passage import QueryWords
 from app.services.embeddings.background import Background, background_of
 from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
 from app.services.embeddings.factory import OFFLINE_MODELS, offline_provider

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from app.core.config import Settings, get_settings
-from app.db.repositories import chunk as chunk_repository
+from app.db.repositories import passage as passage_repository
 from app.services.chat import NOT_IN_VIDEOS, SYSTEM_PROMPT, title_from
 from app.services.chunking import count_tokens
 from app.services.extract import Passage, best_sentences
@@ -40,12 +40,12 @@ async def search(
     terms = tuple(row["terms"] or ())
     chunks: tuple[int, ...] = ()
     if terms:
-        count = positional(chunk_repository.count_words_sql(len(terms)))
+        count = positional(passage_repository.count_words_sql(len(terms)))
         counted = {f"term_{n}": term for n, term in enumerate(terms)}
         chunks = tuple(
             await connection.fetchrow(count.sql, *count.arguments(user_id=user_id, **counted))
         )
-    words = chunk_repository.QueryWords(terms, chunks, row["websearch"] or None)
+    words = passage_repository.QueryWords(terms, chunks, row["websearch"] or None)
     values: dict[str, Any] = {
         "user_id": user_id,
         "transcript_ids": None,

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.dialects import postgresql
 
-from app.db.repositories import chunk as chunk_repository
 from app.db.repositories import conversation as conversation_repository
 from app.db.repositories import message as message_repository
+from app.db.repositories import passage as passage_repository
 
 # Authentication in one query, as UserRepository.get_by_session_token makes it.
 SELECT_SESSION_USER = (
@@ -72,6 +72,6 @@ IS_OWNED = repository_sql(conversation_repository.ConversationRepository.owned_s
 CONVERSATION_PAGE = repository_sql(conversation_repository._PAGE_FOR_USER)
 MESSAGE_PAGE = repository_sql(message_repository._PAGE_FOR_CONVERSATION)
 
-# ChunkRepository.query_words's and .search's own SQL text.
-LEXEMES = positional(chunk_repository._LEXEMES.text)
-SEARCH = positional(chunk_repository.search_sql(chunk_repository._MATCHING_CHUNKS))
+# PassageRepository.query_words's and .search's own SQL text.
+LEXEMES = positional(passage_repository._LEXEMES.text)
+SEARCH = positional(passage_repository.search_sql(passage_repository._MATCHING_PASSAGES))
