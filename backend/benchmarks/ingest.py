@@ -10,7 +10,7 @@ Three measurements, each figure the median of three rounds, each with its target
 2. A 3-hour video ingested (harness/ingestion.py); the GC's pauses as a share of its time: this
    process's plus the worker process's (the same captions through `prepare_text` there).
 3. Storing the 300,000 words: `store_transcript` of the captions and commit, the process pool
-   warmed up first, with its parts (`prepare_text` alone, the two INSERTs); in turns with the
+   warmed up first, with its parts (`prepare_text` alone, the three INSERTs); in turns with the
    two GIN indexes on `metadata` rebuilt as `jsonb_path_ops`, and without them.
 
 About half a minute:
@@ -212,6 +212,7 @@ async def store_once(
         "prepare": preparing,
         "transcripts": statements.seconds["transcripts"],
         "chunks": statements.seconds["chunks"],
+        "passages": statements.seconds["passages"],
         "gc": pause_seconds(pauses),
     }
 
@@ -249,7 +250,8 @@ async def storing_rows(
         Row("store_transcript + commit, captions", total, None, STORING_TARGET),
         Row("  prepare_text alone (the worker process's part)", parts["prepare"], total),
         Row("  SQL INSERT transcripts (2.6 MB JSONB segments)", parts["transcripts"], total),
-        Row("  SQL INSERT chunks (to_tsvector on each)", parts["chunks"], total),
+        Row("  SQL INSERT chunks", parts["chunks"], total),
+        Row("  SQL INSERT passages (to_tsvector on each)", parts["passages"], total),
         Row("  GC pauses in this process", parts["gc"], total),
         Row("the same, metadata GIN indexes jsonb_path_ops", path_ops["total"], total),
         Row("  SQL INSERT transcripts", path_ops["transcripts"], total),
