@@ -20,7 +20,11 @@ from fastapi.telemetry import TelemetryConfig
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.api.docs import install_docs
-from app.api.errors import error_responses, install_error_handlers
+from app.api.errors import (
+    document_answers_around_routes,
+    error_responses,
+    install_error_handlers,
+)
 from app.api.middleware import (
     REQUEST_ID_HEADER,
     BodySizeLimitMiddleware,
@@ -170,14 +174,17 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def document_answer_stream_in(app: FastAPI) -> None:
-    """The answer stream's event schemas, added to the document FastAPI builds (it knows the
-    models of JSON bodies only)."""
+def complete_the_document_of(app: FastAPI) -> None:
+    """Add to the document FastAPI builds what it cannot know: the answer stream's event
+    schemas (it knows the models of JSON bodies only), and the answers the middleware gives
+    around the routes (413, 503)."""
     build_document = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document_answer_stream(build_document())
+            document = build_document()
+            document_answer_stream(document)
+            document_answers_around_routes(document)
         return build_document()  # FastAPI's, built once and kept
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -210,7 +217,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.video_lister = YouTubeLister()
     install_error_handlers(app)
     install_docs(app)
-    document_answer_stream_in(app)
+    complete_the_document_of(app)
     app.include_router(health.router)
     app.include_router(api_router())
     install_web_page(app)

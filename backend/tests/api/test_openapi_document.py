@@ -1,6 +1,7 @@
 """The OpenAPI document is fit for generated clients: it validates, its operation ids read as
 method names, every request body has an example (and every example is valid), the message
-metadata is typed, and the answer stream's events are documented as they are sent."""
+metadata is typed, the answer stream's events are documented as they are sent, and so are the
+answers the middleware gives around the routes."""
 
 import importlib
 import pkgutil
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import app.api.schemas
 from app.api.streaming import STREAM_EVENTS
 from app.main import create_app
+from tests.api.conftest import Account, ClientFactory
 from tests.api.talks import talking_to
 from tests.api.test_chat import OVEN_QUESTION, new_conversation, parse_sse
 from tests.fakes import ScriptedModel
@@ -171,3 +173,32 @@ async def test_the_typed_answer_is_the_json_that_was_stored(session: AsyncSessio
     assert answer["citations"][0]["url"].startswith("https://youtu.be/")
     assert refusal["provider"] is None  # stored as null: kept as null
     assert "usage" not in refusal  # not stored: not invented
+
+
+def test_the_answers_around_the_routes_are_documented(document: dict[str, Any]) -> None:
+    """413 on every operation that takes a body; 503 with Retry-After on every one that reads
+    the database, which is all but `/health`."""
+    for method, path, operation in operations(document):
+        responses = operation["responses"]
+        if "requestBody" in operation:
+            assert "413" in responses, (method, path)
+        if path == "/health":
+            assert "503" not in responses
+            continue
+        assert "Retry-After" in responses["503"].get("headers", {}), (method, path)
+        assert (
+            resolve(responses["503"]["content"]["application/json"]["schema"], document)["title"]
+            == "ErrorResponse"
+        )
+
+
+async def test_a_body_too_large_is_answered_as_documented(
+    make_client: ClientFactory, alice: Account, document: dict[str, Any]
+) -> None:
+    async with make_client(max_request_bytes=64) as client:
+        response = await client.post(
+            "/api/v1/conversations", json={"title": "x" * 100}, headers=alice.headers
+        )
+
+    assert response.status_code == 413
+    assert "413" in document["paths"]["/api/v1/conversations"]["post"]["responses"]
