@@ -145,7 +145,7 @@ def freeze_start_up_objects() -> None:
     gc.freeze()
 
 
-def api_router() -> APIRouter:
+def version_one_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, route_class=GetAndHeadRoute)
     modules = (
         auth,
@@ -219,7 +219,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     complete_the_document_of(app)
     app.include_router(health.router)
-    app.include_router(api_router())
+    app.include_router(version_one_router())
     install_web_page(app)
     # Added last, runs first: security headers, then request ids, wrap everything (a 500 too).
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)

@@ -2,8 +2,8 @@
 
 Starlette's own routes do this; FastAPI's do not (fastapi/fastapi#1773), so a HEAD request for
 `/health` or the page would be refused with 405, and uptime monitors and link checkers, which
-probe with HEAD, would report a working service down. Every router of the app is built with
-`route_class=GetAndHeadRoute`.
+probe with HEAD, would report a working service down. Every router of the app is built by
+`api_router`, with `route_class=GetAndHeadRoute`.
 
 A HEAD request runs the GET endpoint, so its status and headers (`Content-Length`, the
 Content-Security-Policy of a page) are those of the GET; the ASGI server sends no body, as for
@@ -11,9 +11,12 @@ Starlette's routes. A streamed answer (server-sent events) is ended after its he
 otherwise run on, sending what nobody reads. OpenAPI lists GET alone: HEAD is implied by it.
 """
 
+from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
+
+from app.api.errors import error_responses
 
 DISCONNECT: Message = {"type": "http.disconnect"}
 
@@ -55,3 +58,15 @@ class GetAndHeadRoute(APIRoute):
 
 def _has_length(start: Message) -> bool:
     return any(name.lower() == b"content-length" for name, _ in start.get("headers", ()))
+
+
+def api_router(prefix: str, tag: str, *also: int, signed_in: bool = True) -> APIRouter:
+    """The router of one area of the API (`tag`): its routes answer HEAD wherever they answer
+    GET, and document 401, 403 and 422 when the caller must be signed in, besides `also`."""
+    statuses = (401, 403, 422, *also) if signed_in else also
+    return APIRouter(
+        prefix=prefix,
+        tags=[tag],
+        responses=error_responses(*statuses) if statuses else None,
+        route_class=GetAndHeadRoute,
+    )

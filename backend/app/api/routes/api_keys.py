@@ -1,22 +1,17 @@
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from app.api.deps import CurrentUser, SessionDep
 from app.api.errors import error_responses, not_found
-from app.api.routing import GetAndHeadRoute
+from app.api.routing import api_router
 from app.api.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.core.security import api_key_prefix, new_api_key, token_digest
 from app.db.repositories import ApiKeyRepository
 
-router = APIRouter(
-    route_class=GetAndHeadRoute,
-    prefix="/api-keys",
-    tags=["api keys"],
-    responses=error_responses(401, 403, 422),
-)
+router = api_router("/api-keys", "api keys")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 
 from app.api.deps import (
     CurrentPrincipal,
@@ -12,7 +12,7 @@ from app.api.deps import (
     UnitOfWorkDep,
 )
 from app.api.errors import ApiError, ErrorDetail, error_responses
-from app.api.routing import GetAndHeadRoute
+from app.api.routing import api_router
 from app.api.schemas.auth import (
     Credentials,
     LoginResult,
@@ -36,7 +36,7 @@ from app.db.repositories.user import normalise_email
 from app.services import signup
 from app.services.login_throttle import LoginAttempt, LoginThrottle
 
-router = APIRouter(route_class=GetAndHeadRoute, prefix="/auth", tags=["auth"])
+router = api_router("/auth", "auth", signed_in=False)
 
 INVALID_LOGIN = "The email or password is incorrect."
 

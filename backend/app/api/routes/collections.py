@@ -8,14 +8,14 @@ from collections.abc import AsyncGenerator
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import CurrentUser, ReadsDep, RuntimeSettingsDep, SessionDep
 from app.api.errors import ApiError, error_responses
 from app.api.owned import OwnedCollection, OwnedCollectionId
-from app.api.routing import GetAndHeadRoute
+from app.api.routing import api_router
 from app.api.schemas.collections import (
     CollectionCreate,
     CollectionDetail,
@@ -40,12 +40,7 @@ from app.services.youtube.listing import (
     parse_collection_link,
 )
 
-router = APIRouter(
-    route_class=GetAndHeadRoute,
-    prefix="/collections",
-    tags=["collections"],
-    responses=error_responses(401, 403, 422),
-)
+router = api_router("/collections", "collections")
 
 # How often a progress stream looks again: a finished job shows within this (and a query).
 STREAM_POLL_SECONDS = 0.5

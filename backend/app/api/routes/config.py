@@ -6,22 +6,17 @@ settings", lists them.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import Path, Response, status
 
 from app.api.deps import AdminUser, RuntimeSettingsStoreDep, SessionDep, SettingsDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
-from app.api.routing import GetAndHeadRoute
+from app.api.routing import api_router
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.config import ConfigChangePublic, ConfigWrite, SettingPublic
 from app.core.runtime_settings import InvalidSettingError, UnknownSettingError
 from app.services import runtime_settings
 
-router = APIRouter(
-    route_class=GetAndHeadRoute,
-    prefix="/config",
-    tags=["config"],
-    responses=error_responses(401, 403, 422),
-)
+router = api_router("/config", "config")
 
 ConfigKey = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
 

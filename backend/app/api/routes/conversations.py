@@ -1,6 +1,6 @@
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +21,7 @@ from app.api.owned import (
     check_collection_ids,
     check_transcript_ids,
 )
-from app.api.routing import GetAndHeadRoute
+from app.api.routing import api_router
 from app.api.schemas.common import Limit, Offset, Page
 from app.api.schemas.conversations import (
     ChatExchange,
@@ -40,12 +40,7 @@ from app.services.chat import start_turn
 from app.services.scope import narrowed, scoped_transcripts
 from app.services.usage_limits import admit_and_commit
 
-router = APIRouter(
-    route_class=GetAndHeadRoute,
-    prefix="/conversations",
-    tags=["conversations"],
-    responses=error_responses(401, 403, 422),
-)
+router = api_router("/conversations", "conversations")
 
 
 async def check_scope(

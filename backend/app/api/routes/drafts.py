@@ -1,4 +1,3 @@
-from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import (
@@ -8,21 +7,15 @@ from app.api.deps import (
     RuntimeSettingsDep,
     SessionDep,
 )
-from app.api.errors import error_responses
 from app.api.owned import conversation_of, default_template_of, template_of
-from app.api.routing import GetAndHeadRoute
+from app.api.routing import api_router
 from app.api.schemas.conversations import Citation, TokenUsage
 from app.api.schemas.drafts import DraftRequest, DraftResult
 from app.db.models import LimitedAction, Template, User
 from app.services.drafts import write_draft
 from app.services.usage_limits import admit_and_commit
 
-router = APIRouter(
-    route_class=GetAndHeadRoute,
-    prefix="/drafts",
-    tags=["drafts"],
-    responses=error_responses(401, 403, 404, 422, 429, 502),
-)
+router = api_router("/drafts", "drafts", 404, 429, 502)
 
 
 async def chosen_template(session: AsyncSession, body: DraftRequest, user: User) -> Template:

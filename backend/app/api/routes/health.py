@@ -1,15 +1,14 @@
 from typing import Literal
 
-from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.api.deps import DatabaseDep
 from app.api.errors import DATABASE_RETRY_AFTER_SECONDS, ApiError, error_responses
-from app.api.routing import GetAndHeadRoute
+from app.api.routing import api_router
 
-router = APIRouter(route_class=GetAndHeadRoute, tags=["health"])
+router = api_router("", "health", signed_in=False)
 
 
 class Liveness(BaseModel):

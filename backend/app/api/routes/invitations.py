@@ -2,23 +2,18 @@
 
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from app.api.deps import AdminUser, RuntimeSettingsDep, SessionDep
 from app.api.errors import error_responses, not_found
-from app.api.routing import GetAndHeadRoute
+from app.api.routing import api_router
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.invitations import InvitationCreate, InvitationCreated, InvitationPublic
 from app.db.repositories import InvitationRepository
 from app.db.repositories.user import normalise_email
 from app.services.signup import invite
 
-router = APIRouter(
-    route_class=GetAndHeadRoute,
-    prefix="/invitations",
-    tags=["invitations"],
-    responses=error_responses(401, 403, 422),
-)
+router = api_router("/invitations", "invitations")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=InvitationCreated)

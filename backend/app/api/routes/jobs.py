@@ -1,20 +1,13 @@
-from fastapi import APIRouter
-
 from app.api.deps import CurrentUser, SessionDep
 from app.api.errors import error_responses
 from app.api.owned import OwnedJob
-from app.api.routing import GetAndHeadRoute
+from app.api.routing import api_router
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.jobs import JobPublic
 from app.db.models import Job
 from app.db.repositories import JobRepository
 
-router = APIRouter(
-    route_class=GetAndHeadRoute,
-    prefix="/jobs",
-    tags=["jobs"],
-    responses=error_responses(401, 403, 422),
-)
+router = api_router("/jobs", "jobs")
 
 
 @router.get("", response_model=Page[JobPublic])

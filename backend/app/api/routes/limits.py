@@ -7,24 +7,18 @@ Administrators see and set any user's; a user may read their own, and another us
 from dataclasses import asdict
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import RuntimeSettingsDep, SessionDep
-from app.api.errors import error_responses
 from app.api.owned import AdministeredUserId, ReadableUserId
-from app.api.routing import GetAndHeadRoute
+from app.api.routing import api_router
 from app.api.schemas.limits import LimitOverride, LimitValues, UserLimitsPublic
 from app.core.config import Settings
 from app.db.repositories import UserLimitRepository
 from app.services.usage_limits import limits_for
 
-router = APIRouter(
-    route_class=GetAndHeadRoute,
-    prefix="/users",
-    tags=["limits"],
-    responses=error_responses(401, 403, 404, 422),
-)
+router = api_router("/users", "limits", 404)
 
 
 async def limits_report(

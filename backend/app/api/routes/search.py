@@ -1,11 +1,10 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.api.deps import CurrentUser, EmbeddingsDep, RuntimeSettingsDep, SessionDep
-from app.api.errors import error_responses
-from app.api.routing import GetAndHeadRoute
+from app.api.routing import api_router
 from app.api.schemas.search import SearchHit, SearchResults
 from app.db.models import LimitedAction
 from app.services.retrieval import (
@@ -20,12 +19,7 @@ from app.services.retrieval import (
 from app.services.scope import scoped_transcripts
 from app.services.usage_limits import admit_and_commit
 
-router = APIRouter(
-    route_class=GetAndHeadRoute,
-    prefix="/search",
-    tags=["search"],
-    responses=error_responses(401, 403, 422, 429),
-)
+router = api_router("/search", "search", 429)
 
 
 def public_hit(ranked: RankedHit, question: str) -> SearchHit:

@@ -1,12 +1,12 @@
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep
 from app.api.errors import error_responses
 from app.api.owned import OwnedTemplate, VisibleTemplate
-from app.api.routing import GetAndHeadRoute
+from app.api.routing import api_router
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.templates import (
     RenderRequest,
@@ -21,12 +21,7 @@ from app.db.repositories import TemplateRepository
 from app.services.rendering import placeholders, render
 from app.services.usage_limits import admit_and_commit
 
-router = APIRouter(
-    route_class=GetAndHeadRoute,
-    prefix="/templates",
-    tags=["templates"],
-    responses=error_responses(401, 403, 422),
-)
+router = api_router("/templates", "templates")
 
 
 @router.get("", response_model=Page[TemplatePublic])

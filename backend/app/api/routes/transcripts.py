@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from fastapi import File, Form, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +14,7 @@ from app.api.deps import (
 )
 from app.api.errors import ApiError, ErrorDetail, error_responses
 from app.api.owned import OwnedTranscript
-from app.api.routing import GetAndHeadRoute
+from app.api.routing import api_router
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.jobs import IngestRequest, JobPublic
 from app.api.schemas.transcripts import (
@@ -42,12 +42,7 @@ from app.services.transcripts import CaptionFile, NewTranscript, store_transcrip
 from app.services.usage_limits import admit_and_commit
 from app.services.youtube.links import parse_video_id, watch_url
 
-router = APIRouter(
-    route_class=GetAndHeadRoute,
-    prefix="/transcripts",
-    tags=["transcripts"],
-    responses=error_responses(401, 403, 422),
-)
+router = api_router("/transcripts", "transcripts")
 
 
 @router.post(

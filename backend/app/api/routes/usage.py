@@ -1,20 +1,14 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep
-from app.api.errors import error_responses
-from app.api.routing import GetAndHeadRoute
+from app.api.routing import api_router
 from app.api.schemas.usage import DailyUsagePublic, LimitsReport, LimitStatusPublic, UsageReport
 from app.db.repositories import UsageRepository
 from app.services.usage_limits import limit_statuses
 
-router = APIRouter(
-    route_class=GetAndHeadRoute,
-    prefix="/usage",
-    tags=["usage"],
-    responses=error_responses(401, 403, 422),
-)
+router = api_router("/usage", "usage")
 
 
 @router.get("", response_model=UsageReport)

@@ -5,12 +5,12 @@ from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Response, status
+from fastapi import Body, Response, status
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep, SettingsDep
 from app.api.errors import error_responses
 from app.api.owned import EnabledWebhook, OwnedWebhook
-from app.api.routing import GetAndHeadRoute
+from app.api.routing import api_router
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.webhooks import (
     WebhookCreate,
@@ -27,12 +27,7 @@ from app.services.usage_limits import admit, admit_and_commit
 from app.services.webhooks.endpoints import change_endpoint, register_endpoint, rotate_secret
 from app.services.webhooks.events import record_ping, send_again
 
-router = APIRouter(
-    route_class=GetAndHeadRoute,
-    prefix="/webhooks",
-    tags=["webhooks"],
-    responses=error_responses(401, 403, 422),
-)
+router = api_router("/webhooks", "webhooks")
 
 
 # Optional: no body keeps the previous secret for a day. The example is given here, as FastAPI
