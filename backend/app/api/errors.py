@@ -257,14 +257,24 @@ async def _request_validation(_: Request, error: Exception) -> JSONResponse:
     return error_response(422, "validation_error", f"Invalid request: {summary}", details)
 
 
+# The owner's id, part of most unique keys: every row is the caller's own, so naming it in a
+# clash tells nothing and is not a field the caller sent.
+OWNER_COLUMN = "user_id"
+
+
+def _sent_fields(fields: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in fields.items() if name != OWNER_COLUMN}
+
+
 def _clash(fields: dict[str, str]) -> str:
     return ", ".join(f"{name}={value}" for name, value in fields.items())
 
 
 async def _conflict(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ConflictError)
-    clash = _clash(error.fields)
-    details = _constraint_details(error.fields, "already exists", "unique")
+    fields = _sent_fields(error.fields)
+    clash = _clash(fields)
+    details = _constraint_details(fields, "already exists", "unique")
     message = f"Already exists: {clash}" if clash else "Already exists."
     return error_response(409, "conflict", message, details)
 
@@ -277,8 +287,9 @@ async def _not_found(_: Request, error: Exception) -> JSONResponse:
 async def _invalid_value(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, InvalidValueError)
     logger.info("value refused by the database: %s", error)
-    details = _constraint_details(error.fields, "not accepted", "constraint")
-    clash = _clash(error.fields)
+    fields = _sent_fields(error.fields)
+    details = _constraint_details(fields, "not accepted", "constraint")
+    clash = _clash(fields)
     message = f"Value not accepted: {clash}" if clash else "A value was not accepted."
     return error_response(422, "validation_error", message, details)
 

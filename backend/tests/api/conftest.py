@@ -210,12 +210,15 @@ DRIVER_WORDING = re.compile(
 
 def driver_wording_in(body: Any) -> str | None:
     """The first error message (or detail message) of `body` in the database's words. Field
-    names are left out: they echo the caller's own keys, which may be any word."""
+    names, and the values a message quotes for them, are left out: they echo the caller's own
+    keys and values, which may be any word."""
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         return None
     details = error["details"]
     messages = [str(error.get("message", ""))] + [str(d.get("message", "")) for d in details]
     for field in sorted((str(d["field"]) for d in details if d.get("field")), key=len)[::-1]:
-        messages = [message.replace(field, "") for message in messages]
+        # "field=value" echoes what the caller sent, which may hold any characters ("$7").
+        echoed = re.compile(re.escape(field) + r"=.*?(?=, [\w.]+=|$)")
+        messages = [echoed.sub("", message).replace(field, "") for message in messages]
     return next((m for m in messages if DRIVER_WORDING.search(m)), None)

@@ -123,7 +123,13 @@ async def test_duplicate_name_is_409_and_bad_type_is_422(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
     assert (await create(client, alice)).status_code == 201
-    assert_error(await create(client, alice), 409, "conflict")
+    duplicate = await create(client, alice)
+    assert_error(duplicate, 409, "conflict")
+    # The clash names what the caller sent, not the owner's id the key also holds.
+    error = duplicate.json()["error"]
+    assert {detail["field"] for detail in error["details"]} == {"template_type", "template_name"}
+    assert "user_id" not in error["message"]
+    assert alice.id not in error["message"]
     assert_error(await create(client, alice, template_type="tiktok"), 422, "validation_error")
     assert_error(await create(client, alice, template_content=""), 422, "validation_error")
 
