@@ -10,7 +10,6 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -19,12 +18,8 @@ from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app.api.docs import install_docs
-from app.api.errors import (
-    document_answers_around_routes,
-    error_responses,
-    install_error_handlers,
-)
+from app.api.docs import complete_the_document_of, install_docs
+from app.api.errors import error_responses, install_error_handlers
 from app.api.middleware import (
     REQUEST_ID_HEADER,
     BodySizeLimitMiddleware,
@@ -49,7 +44,6 @@ from app.api.routes import (
     webhooks,
 )
 from app.api.routing import GetAndHeadRoute
-from app.api.streaming import document_answer_stream
 from app.api.validation import refuse_unstorable_values
 from app.core.config import Settings, get_settings
 from app.core.offload import shutdown_pools
@@ -172,22 +166,6 @@ def operation_id(route: APIRoute) -> str:
     """The route function's name (`list_conversations`, `ask`): generated clients turn
     operation ids into method names, and FastAPI's default appends the path and method."""
     return route.name
-
-
-def complete_the_document_of(app: FastAPI) -> None:
-    """Add to the document FastAPI builds what it cannot know: the answer stream's event
-    schemas (it knows the models of JSON bodies only), and the answers the middleware gives
-    around the routes (413, 503)."""
-    build_document = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = build_document()
-            document_answer_stream(document)
-            document_answers_around_routes(document)
-        return build_document()  # FastAPI's, built once and kept
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}

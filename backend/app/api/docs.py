@@ -1,4 +1,6 @@
-"""The interactive documentation: Swagger UI at /docs and ReDoc at /redoc, with every asset
+"""The API's documentation: the OpenAPI document completed with what FastAPI cannot know
+(`complete_the_document_of`), and the interactive pages, Swagger UI at /docs and ReDoc at
+/redoc, with every asset
 (scripts, stylesheet, icon) served by the app itself from the fastapi-offline package, which
 ships them with their licences. Nothing is fetched from a CDN, so the pages render without a
 network, and their Content-Security-Policy (SecurityHeadersMiddleware) can allow the app's own
@@ -6,7 +8,9 @@ origin only.
 """
 
 import functools
+from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI, Request
@@ -18,6 +22,8 @@ from fastapi.openapi.docs import (
 )
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse, Response
+
+from app.api.streaming import document_answer_stream
 
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
@@ -85,3 +91,42 @@ def install_docs(app: FastAPI) -> None:
     app.add_route(DOCS_URL, swagger_ui, include_in_schema=False)
     app.add_route(OAUTH2_REDIRECT_URL, swagger_ui_oauth2_redirect, include_in_schema=False)
     app.add_route(REDOC_URL, redoc, include_in_schema=False)
+
+
+def complete_the_document_of(app: FastAPI) -> None:
+    """Add to the document FastAPI builds what it cannot know: the answer stream's event
+    schemas (it knows the models of JSON bodies only), and the answers the middleware gives
+    around the routes (413, 503)."""
+    build_document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build_document()
+            document_answer_stream(document)
+            document_answers_around_routes(document)
+        return build_document()  # FastAPI's, built once and kept
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def document_answers_around_routes(document: dict[str, Any]) -> None:
+    """Add to each operation of an OpenAPI document what it may answer around its route: 413
+    when its request body passes MAX_REQUEST_BYTES (BodySizeLimitMiddleware), and 503 with
+    Retry-After when the database is unavailable (RequestContextMiddleware: every operation
+    reads it, but `/health`)."""
+    error_shape = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    too_large = {"description": HTTPStatus(413).phrase, "content": error_shape}
+    retry_after = {"Retry-After": {"schema": {"type": "integer"}}}
+    unavailable = {
+        "description": "The database is unavailable; try again after `Retry-After` seconds.",
+        "headers": retry_after,
+        "content": error_shape,
+    }
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            responses = operation["responses"]
+            if "requestBody" in operation:
+                responses.setdefault("413", too_large)
+            if path != "/health":
+                # /health/db documents its own 503; it sends Retry-After too.
+                responses.setdefault("503", unavailable).setdefault("headers", retry_after)

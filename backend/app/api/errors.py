@@ -158,29 +158,6 @@ def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def document_answers_around_routes(document: dict[str, Any]) -> None:
-    """Add to each operation of an OpenAPI document what it may answer around its route: 413
-    when its request body passes MAX_REQUEST_BYTES (BodySizeLimitMiddleware), and 503 with
-    Retry-After when the database is unavailable (RequestContextMiddleware: every operation
-    reads it, but `/health`)."""
-    error_shape = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-    too_large = {"description": HTTPStatus(413).phrase, "content": error_shape}
-    retry_after = {"Retry-After": {"schema": {"type": "integer"}}}
-    unavailable = {
-        "description": "The database is unavailable; try again after `Retry-After` seconds.",
-        "headers": retry_after,
-        "content": error_shape,
-    }
-    for path, operations in document["paths"].items():
-        for operation in operations.values():
-            responses = operation["responses"]
-            if "requestBody" in operation:
-                responses.setdefault("413", too_large)
-            if path != "/health":
-                # /health/db documents its own 503; it sends Retry-After too.
-                responses.setdefault("503", unavailable).setdefault("headers", retry_after)
-
-
 def printable(text: str) -> str:
     """`text` with anything UTF-8 cannot encode (a lone surrogate in a JSON key) escaped."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")

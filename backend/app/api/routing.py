@@ -36,10 +36,13 @@ class GetAndHeadRoute(APIRoute):
             await super().handle(scope, receive, send)
             return
         ended = False
+        gone_by_send = _reports_a_gone_client_by_send(scope)
 
         async def send_until_ended(message: Message) -> None:
             nonlocal ended
             if ended:
+                if gone_by_send:
+                    raise OSError("the answer to HEAD has ended")
                 return
             await send(message)
             if message["type"] == "http.response.start" and not _has_length(message):
@@ -47,13 +50,20 @@ class GetAndHeadRoute(APIRoute):
                 ended = True
 
         async def receive_until_ended() -> Message:
-            # Once ended, the stream hears that its client is gone, and stops.
+            # Once ended, the stream hears that its client is gone, and stops (before ASGI 2.4).
             return DISCONNECT if ended else await receive()
 
         # The endpoint runs as for GET; the ASGI server, holding the request's own scope,
         # knows it is HEAD and sends no body.
         as_get = {**scope, "method": "GET"}
         await super().handle(as_get, receive_until_ended, send_until_ended)
+
+
+def _reports_a_gone_client_by_send(scope: Scope) -> bool:
+    """From ASGI 2.4 a server tells that the client is gone by failing `send` with OSError, and
+    Starlette's streams stop on it instead of listening for a disconnect on `receive`."""
+    version = scope.get("asgi", {}).get("spec_version", "2.0")
+    return tuple(int(part) for part in version.split(".")) >= (2, 4)
 
 
 def _has_length(start: Message) -> bool:
