@@ -47,8 +47,14 @@ class TemplateRepository(BaseRepository[Template]):
         """Make this template its owner's default for its type, in place of the previous one.
 
         Two statements, the old default cleared first: the unique index is checked row by row,
-        so doing both in one UPDATE could clash with itself.
+        so doing both in one UPDATE could clash with itself. Requests making defaults of one
+        owner and type take turns (an advisory lock until commit): two at once would each clear
+        the old default and then clash on the index, a 409 for a legitimate request. The last
+        to commit is the default.
         """
+        await self._lock_until_commit(
+            f"template default:{template.user_id}:{template.template_type}"
+        )
         clear_previous = (
             update(Template)
             .where(
