@@ -42,7 +42,10 @@ class WebhookEndpointRepository(UserOwnedRepository[WebhookEndpoint]):
         )
 
     async def count_by_user(self, user_id: UUID) -> int:
-        """How many endpoints the user has (they may have a limited number)."""
+        """How many endpoints the user has (they may have a limited number). Registrations of
+        one user take turns from here until commit, so that several at once cannot all count
+        the same number and pass the limit together."""
+        await self._lock_until_commit(f"webhook endpoints:{user_id}")
         return await self.count(WebhookEndpoint.user_id == user_id)
 
     async def enable(self, endpoint: WebhookEndpoint) -> None:
