@@ -6,7 +6,7 @@
 2. Search over the corpus of harness/corpus.py (165,000 chunks, two users): the fifty queries
    through `retrieve(session, user, q, limit=10)`, a session each, one warm-up pass and three
    timed, for both users; p50/p95/p99/max, by kind of query, the slowest queries with how many
-   chunks they matched, EXPLAIN (ANALYZE, BUFFERS) of the slowest with the exact SQL retrieve
+   passages they matched, EXPLAIN (ANALYZE, BUFFERS) of the slowest with the exact SQL retrieve
    sent, and its matching and ranking (ts_rank, ts_rank_cd) timed apart.
 3. An offline chat round trip (harness/chat_round_trip.py): the labelled talks
    (testkit/labelled_set.py) stored for a third user, then 50 questions into one conversation,
@@ -191,7 +191,7 @@ def kinds_table(results: SearchResults) -> Table:
         rows.append([kind, str(len(timings)), *figures, readings])
     return report.table(
         "2c. By kind of query (the owner; median of each query's timed passes)",
-        ("kind", "queries", "median ms", "max ms", "matched chunks (median)", "reading"),
+        ("kind", "queries", "median ms", "max ms", "matched passages (median)", "reading"),
         rows,
     )
 
@@ -223,7 +223,7 @@ def steps_table(results: SearchResults) -> Table:
     )
     return report.table(
         f'2f. The slowest query taken apart (owner, reading "{slowest.mode}", '
-        f"{slowest.matched:,} matching chunks)",
+        f"{slowest.matched:,} matching passages)",
         ("step", "ms"),
         rows,
         caption="Raw asyncpg, the same WHERE as retrieve; median of 3 after a warm-up.",

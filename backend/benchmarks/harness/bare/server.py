@@ -17,13 +17,14 @@ from starlette.routing import Route
 
 from app.core.config import get_settings
 from app.core.security import token_digest
-from app.db.repositories import NewChunk
-from app.services.chunking import chunk_text, get_tokenizer
+from app.services.chunking import get_tokenizer
+from app.services.transcripts import ChunkOptions, prepare_text
 from benchmarks.harness.api import API
 from benchmarks.harness.bare.chat import chat_turn
 from benchmarks.harness.bare.sql import (
     CONVERSATION_PAGE,
     INSERT_CONVERSATION,
+    INSERT_PASSAGE,
     INSERT_TRANSCRIPT,
     IS_OWNED,
     MESSAGE_PAGE,
@@ -31,7 +32,7 @@ from benchmarks.harness.bare.sql import (
     SELECT_SESSION_USER,
     Statement,
 )
-from benchmarks.harness.database import INSERT_CHUNK, asyncpg_dsn, chunk_record
+from benchmarks.harness.database import INSERT_CHUNK, asyncpg_dsn
 
 AuthenticatedHandler = Callable[[Request, asyncpg.Connection, asyncpg.Record], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -164,28 +165,44 @@ async def ask(request: Request, connection: asyncpg.Connection, user: asyncpg.Re
 async def create_transcript(
     request: Request, connection: asyncpg.Connection, user: asyncpg.Record
 ) -> Response:
+    """What `store_transcript` stores: the transcript with its words counted and its language,
+    its chunks with their metadata, and their passages (the limits and the embed job left out,
+    as the bare chat turn leaves out the limits)."""
     body = await request.json()
-    settings = get_settings()
-    options = (settings.chunk_tokens, settings.chunk_overlap, settings.tokenizer_encoding)
-    # In a thread, as the app does: tokenising 10,000 words would stall the event loop.
-    pieces = await asyncio.to_thread(chunk_text, body["transcript_text"], *options)
+    # In a thread (the app uses a process): tokenising 10,000 words would stall the event loop.
+    prepared = await asyncio.to_thread(
+        prepare_text, body["transcript_text"], ChunkOptions.of(get_settings())
+    )
     async with connection.transaction():
         transcript = await connection.fetchrow(
             INSERT_TRANSCRIPT,
             user["id"],
             body["video"],
-            body["transcript_text"],
+            prepared.full_text,
             body.get("title"),
             body.get("channel_name"),
             body.get("duration"),
             json.dumps(body.get("metadata", {})),
+            prepared.word_count,
+            prepared.language,
         )
-        chunks = [
-            NewChunk(transcript["id"], user["id"], piece.index, piece.text, piece.token_count)
-            for piece in pieces
-        ]
-        await connection.executemany(INSERT_CHUNK, [chunk_record(chunk) for chunk in chunks])
-    return JSONResponse({**jsonable(transcript), "chunk_count": len(pieces)}, status_code=201)
+        chunks, passages = [], []
+        for piece in prepared.chunks:
+            chunk_id = uuid.uuid4()
+            chunks.append(
+                (chunk_id, transcript["id"], user["id"], piece.index, piece.text,
+                 piece.token_count, piece.metadata_json.decode())
+            )  # fmt: skip
+            passages += [
+                (uuid.uuid4(), chunk_id, transcript["id"], user["id"], passage.index,
+                 passage.text, passage.word_offset, passage.start, passage.end)
+                for passage in piece.passages
+            ]  # fmt: skip
+        await connection.executemany(INSERT_CHUNK, chunks)
+        await connection.executemany(INSERT_PASSAGE, passages)
+    return JSONResponse(
+        {**jsonable(transcript), "chunk_count": len(prepared.chunks)}, status_code=201
+    )
 
 
 async def database_health(request: Request) -> Response:

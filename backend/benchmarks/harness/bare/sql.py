@@ -33,8 +33,13 @@ INSERT_USAGE = (
 )
 INSERT_TRANSCRIPT = (
     "INSERT INTO transcripts (user_id, youtube_video_id, transcript_text, title, channel_name, "
-    "duration, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-    "RETURNING id, youtube_video_id, title, channel_name, duration, metadata, created_at"
+    "duration, metadata, word_count, language) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+    "RETURNING id, youtube_video_id, title, channel_name, duration, language, metadata, "
+    "created_at"
+)
+INSERT_PASSAGE = (
+    "INSERT INTO passages (id, chunk_id, transcript_id, user_id, passage_index, passage_text, "
+    "word_offset, start_seconds, end_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 )
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")  # `:name`, not the `::type` of a cast
 
