@@ -31,6 +31,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
 from app.api.schemas.common import example
+from app.api.validation import media_type_instead_of_json
 from app.core.logging import request_id_var
 from app.db.errors import ConflictError, InvalidValueError, NotFoundError
 from app.services.captions import CaptionFileError
@@ -227,8 +228,12 @@ async def _http_exception(request: Request, error: Exception) -> JSONResponse:
     )
 
 
-async def _request_validation(_: Request, error: Exception) -> JSONResponse:
+async def _request_validation(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
+    if (sent := media_type_instead_of_json(request, error)) is not None:
+        message = f"Send the body as Content-Type: application/json; this request sent {sent}."
+        detail = ErrorDetail(field="body", message=message, type="unsupported_media_type")
+        return error_response(415, "unsupported_media_type", message, [detail])
     details = _validation_details(error)
     summary = "; ".join(f"{d.field}: {d.message}" for d in details[:5])
     return error_response(422, "validation_error", f"Invalid request: {summary}", details)

@@ -115,3 +115,26 @@ async def refuse_unstorable_values(request: Request) -> None:
         raise RequestValidationError(
             [{"loc": where, "msg": PROBLEMS[kind], "type": kind} for where, kind in problems]
         )
+
+
+# How pydantic refuses a whole body that is not a JSON object, as FastAPI hands on the body of
+# a request whose Content-Type does not say JSON: unparsed.
+_NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type"})
+
+
+def says_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def media_type_instead_of_json(request: Request, error: RequestValidationError) -> str | None:
+    """The Content-Type a request sent instead of JSON ("none" when it sent none), when that is
+    why its whole body was refused; None for any other invalid input."""
+    whole_body_refused = any(
+        tuple(item.get("loc", ())) == ("body",) and item.get("type") in _NOT_AN_OBJECT
+        for item in error.errors()
+    )
+    content_type = request.headers.get("content-type", "")
+    if not whole_body_refused or says_json(content_type):
+        return None
+    return content_type.split(";", 1)[0].strip() or "none"

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from openapi_spec_validator import validate
 from pydantic import BaseModel
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import app.api.schemas
 from app.api.streaming import STREAM_EVENTS
 from app.main import create_app
-from tests.api.conftest import Account, ClientFactory
+from tests.api.conftest import Account, ClientFactory, assert_error
 from tests.api.talks import talking_to
 from tests.api.test_chat import OVEN_QUESTION, new_conversation, parse_sse
 from tests.fakes import ScriptedModel
@@ -202,3 +203,28 @@ async def test_a_body_too_large_is_answered_as_documented(
 
     assert response.status_code == 413
     assert "413" in document["paths"]["/api/v1/conversations"]["post"]["responses"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_a_json_body_sent_as_another_type_is_answered_415(
+    client: httpx.AsyncClient, alice: Account, document: dict[str, Any], content_type: str | None
+) -> None:
+    """A script that forgets the header learns what to send, not that a dictionary is wanted."""
+    headers = {**alice.headers, **({"Content-Type": content_type} if content_type else {})}
+    response = await client.post(
+        "/api/v1/conversations", content=b'{"title": "x"}', headers=headers
+    )
+
+    error = assert_error(response, 415, "unsupported_media_type")
+    assert "application/json" in error["message"]
+    assert (content_type or "none") in error["message"]
+    assert error["details"][0]["field"] == "body"
+    assert "415" in document["paths"]["/api/v1/conversations"]["post"]["responses"]
+
+
+async def test_a_json_body_that_is_not_an_object_is_still_422(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    response = await client.post("/api/v1/conversations", json=[1, 2], headers=alice.headers)
+
+    assert_error(response, 422, "validation_error")
