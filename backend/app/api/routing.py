@@ -13,6 +13,7 @@ otherwise run on, sending what nobody reads. OpenAPI lists GET alone: HEAD is im
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
+from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
@@ -67,7 +68,7 @@ def _reports_a_gone_client_by_send(scope: Scope) -> bool:
 
 
 def _has_length(start: Message) -> bool:
-    return any(name.lower() == b"content-length" for name, _ in start.get("headers", ()))
+    return "content-length" in Headers(raw=start.get("headers", []))
 
 
 def api_router(prefix: str, tag: str, *also: int, signed_in: bool = True) -> APIRouter:

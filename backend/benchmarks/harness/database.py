@@ -7,7 +7,6 @@ is migrated before the block and dropped after it.
 """
 
 import asyncio
-import json
 import os
 import time
 import uuid
@@ -16,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+import orjson
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -23,7 +23,7 @@ from alembic import command
 from app.core.config import BACKEND_DIR, Settings, to_asyncpg_url
 from app.db.embedded import start_embedded_postgres
 from app.db.migrations import alembic_config
-from app.db.repositories import NewChunk
+from app.db.repositories import NewChunk, NewPassage
 from app.db.session import UnitOfWork, build_engine
 from testkit.database import create_database, drop_database
 
@@ -42,6 +42,16 @@ CHUNK_COLUMNS = tuple(
 INSERT_CHUNK = (
     "INSERT INTO chunks (id, transcript_id, user_id, chunk_index, chunk_text, token_count, "
     "metadata) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+)
+# NewChunk.as_row's keys in CHUNK_COLUMNS' order ("meta" is the metadata column's attribute).
+CHUNK_ROW_KEYS = tuple("meta" if column == "metadata" else column for column in CHUNK_COLUMNS)
+PASSAGE_COLUMNS = (
+    "id", "chunk_id", "transcript_id", "user_id", "passage_index", "passage_text",
+    "word_offset", "start_seconds", "end_seconds",
+)  # fmt: skip
+INSERT_PASSAGE = (
+    "INSERT INTO passages (id, chunk_id, transcript_id, user_id, passage_index, passage_text, "
+    "word_offset, start_seconds, end_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 )
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -147,13 +157,13 @@ async def new_user(pool: asyncpg.Pool) -> uuid.UUID:
 
 
 def chunk_record(chunk: NewChunk) -> tuple[Any, ...]:
-    """The row asyncpg sends for a chunk: the same values `NewChunk.as_row` gives the ORM."""
-    return (
-        uuid.uuid4(),
-        chunk.transcript_id,
-        chunk.user_id,
-        chunk.chunk_index,
-        chunk.chunk_text,
-        chunk.token_count,
-        json.dumps(chunk.metadata),  # asyncpg's jsonb codec takes text
-    )
+    """The row asyncpg sends for a chunk: the values `NewChunk.as_row` gives the ORM, the
+    metadata as JSON text (asyncpg's jsonb codec takes text; orjson writes a Fragment as is)."""
+    row = chunk.as_row() | {"meta": orjson.dumps(chunk.metadata).decode()}
+    return tuple(row[column] for column in CHUNK_ROW_KEYS)
+
+
+def passage_record(passage: NewPassage) -> tuple[Any, ...]:
+    """The row asyncpg sends for a passage: the values `NewPassage.as_row` gives the ORM."""
+    row = passage.as_row()
+    return tuple(row[column] for column in PASSAGE_COLUMNS)

@@ -3,32 +3,20 @@ limit by more than one answer. Real, separately committed transactions, as two p
 run them."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import func, select
 
 from app.core.config import Settings, get_settings
 from app.db.models import LimitedAction, TokenReservation, User
-from app.db.repositories import UsageRepository, UserRepository
+from app.db.repositories import UsageRepository
 from app.db.session import Database
 from app.services.usage_limits import LimitReachedError, admit, release_tokens, token_budget
-from tests.factories import make_user
 
 
 def with_room_for(answers: int) -> Settings:
     settings = get_settings()
     limit = answers * token_budget(settings)
     return settings.model_copy(update={"limit_tokens_per_day": limit})
-
-
-@pytest.fixture
-async def committed_user(database: Database) -> AsyncIterator[User]:
-    async with database.unit_of_work() as session:
-        user = await make_user(session)
-    yield user
-    async with database.unit_of_work() as session:
-        await UserRepository(session).delete(user.id)
 
 
 async def admitted(database: Database, user: User, settings: Settings) -> bool:

@@ -2,17 +2,12 @@
 connections: they take turns counting, so together they cannot pass the limit."""
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
-
-import pytest
 
 from app.core.config import get_settings
 from app.db.models import User, WebhookEndpoint
-from app.db.repositories import UserRepository, WebhookEndpointRepository
+from app.db.repositories import WebhookEndpointRepository
 from app.db.session import Database
 from app.services.webhooks.endpoints import TooManyEndpointsError, register_endpoint
-from tests.factories import make_user
 
 LIMIT = 2
 SETTINGS = get_settings().model_copy(
@@ -25,21 +20,18 @@ SETTINGS = get_settings().model_copy(
 )
 
 
-@pytest.fixture
-async def owner(database: Database) -> AsyncIterator[User]:
-    async with database.unit_of_work() as session:
-        user = await make_user(session, f"endpoints-{uuid.uuid4().hex[:8]}@example.com")
-    yield user
-    async with database.unit_of_work() as session:
-        await UserRepository(session).delete(user.id)
-
-
-async def test_registrations_at_once_cannot_pass_the_limit(database: Database, owner: User) -> None:
+async def test_registrations_at_once_cannot_pass_the_limit(
+    database: Database, committed_user: User
+) -> None:
     async def register(number: int) -> bool:
         try:
             async with database.unit_of_work() as session:
                 await register_endpoint(
-                    session, owner.id, f"http://127.0.0.1:9/{number}", ["job.failed"], SETTINGS
+                    session,
+                    committed_user.id,
+                    f"http://127.0.0.1:9/{number}",
+                    ["job.failed"],
+                    SETTINGS,
                 )
         except TooManyEndpointsError:
             return False
@@ -50,6 +42,8 @@ async def test_registrations_at_once_cannot_pass_the_limit(database: Database, o
     assert sum(registered) == LIMIT
     async with database.read_only() as session:
         assert (
-            await WebhookEndpointRepository(session).count(WebhookEndpoint.user_id == owner.id)
+            await WebhookEndpointRepository(session).count(
+                WebhookEndpoint.user_id == committed_user.id
+            )
             == LIMIT
         )

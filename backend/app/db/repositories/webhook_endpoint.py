@@ -41,11 +41,13 @@ class WebhookEndpointRepository(UserOwnedRepository[WebhookEndpoint]):
             offset=offset,
         )
 
-    async def count_by_user(self, user_id: UUID) -> int:
-        """How many endpoints the user has (they may have a limited number). Registrations of
-        one user take turns from here until commit, so that several at once cannot all count
-        the same number and pass the limit together."""
+    async def lock_registrations(self, user_id: UUID) -> None:
+        """Serialise the user's registrations until the transaction ends, so that several at
+        once cannot all count the same number of endpoints and pass the limit together."""
         await self._lock_until_commit(f"webhook endpoints:{user_id}")
+
+    async def count_by_user(self, user_id: UUID) -> int:
+        """How many endpoints the user has (they may have a limited number)."""
         return await self.count(WebhookEndpoint.user_id == user_id)
 
     async def enable(self, endpoint: WebhookEndpoint) -> None:

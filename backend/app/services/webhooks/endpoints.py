@@ -52,6 +52,7 @@ async def register_endpoint(
     """A new endpoint and its secret, which is returned here and never shown again (it is
     stored encrypted)."""
     endpoints = WebhookEndpointRepository(session)
+    await endpoints.lock_registrations(user_id)
     if await endpoints.count_by_user(user_id) >= settings.webhook_max_endpoints_per_user:
         raise TooManyEndpointsError(
             f"an account has at most {settings.webhook_max_endpoints_per_user} webhook endpoints"

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,14 +18,14 @@ from starlette.routing import Route
 
 from app.core.config import get_settings
 from app.core.security import token_digest
+from app.db.repositories import NewChunk
 from app.services.chunking import get_tokenizer
-from app.services.transcripts import ChunkOptions, prepare_text
+from app.services.transcripts import ChunkOptions, new_passage, prepare_text
 from benchmarks.harness.api import API
 from benchmarks.harness.bare.chat import chat_turn
 from benchmarks.harness.bare.sql import (
     CONVERSATION_PAGE,
     INSERT_CONVERSATION,
-    INSERT_PASSAGE,
     INSERT_TRANSCRIPT,
     IS_OWNED,
     MESSAGE_PAGE,
@@ -32,7 +33,13 @@ from benchmarks.harness.bare.sql import (
     SELECT_SESSION_USER,
     Statement,
 )
-from benchmarks.harness.database import INSERT_CHUNK, asyncpg_dsn
+from benchmarks.harness.database import (
+    INSERT_CHUNK,
+    INSERT_PASSAGE,
+    asyncpg_dsn,
+    chunk_record,
+    passage_record,
+)
 
 AuthenticatedHandler = Callable[[Request, asyncpg.Connection, asyncpg.Record], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -188,16 +195,14 @@ async def create_transcript(
         )
         chunks, passages = [], []
         for piece in prepared.chunks:
-            chunk_id = uuid.uuid4()
-            chunks.append(
-                (chunk_id, transcript["id"], user["id"], piece.index, piece.text,
-                 piece.token_count, piece.metadata_json.decode())
-            )  # fmt: skip
+            metadata = orjson.Fragment(piece.metadata_json)
+            chunk = NewChunk(transcript["id"], user["id"], piece.index, piece.text,
+                             piece.token_count, metadata)  # fmt: skip
+            chunks.append(record := chunk_record(chunk))
             passages += [
-                (uuid.uuid4(), chunk_id, transcript["id"], user["id"], passage.index,
-                 passage.text, passage.word_offset, passage.start, passage.end)
+                passage_record(new_passage(passage, record[0], transcript["id"], user["id"]))
                 for passage in piece.passages
-            ]  # fmt: skip
+            ]
         await connection.executemany(INSERT_CHUNK, chunks)
         await connection.executemany(INSERT_PASSAGE, passages)
     return JSONResponse(

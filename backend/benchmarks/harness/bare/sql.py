@@ -37,10 +37,6 @@ INSERT_TRANSCRIPT = (
     "RETURNING id, youtube_video_id, title, channel_name, duration, language, metadata, "
     "created_at"
 )
-INSERT_PASSAGE = (
-    "INSERT INTO passages (id, chunk_id, transcript_id, user_id, passage_index, passage_text, "
-    "word_offset, start_seconds, end_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-)
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")  # `:name`, not the `::type` of a cast
 
 
