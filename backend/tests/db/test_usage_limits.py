@@ -2,7 +2,6 @@
 windows, the day's tokens, overrides."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +15,6 @@ from app.db.repositories import (
     UsageCounterRepository,
     UsageRepository,
     UserLimitRepository,
-    UserRepository,
 )
 from app.db.session import Database
 from app.services.usage_limits import LimitReachedError, admit
@@ -150,13 +148,7 @@ async def test_an_override_is_replaced_whole_and_refuses_negative_limits(
 # Below: real, separately committed transactions, as two processes would run them.
 
 
-@pytest.fixture
-async def committed_user(database: Database) -> AsyncIterator[User]:
-    async with database.unit_of_work() as session:
-        user = await make_user(session)
-    yield user
-    async with database.unit_of_work() as session:
-        await UserRepository(session).delete(user.id)  # its counters go with it
+# `committed_user` (tests/db/conftest.py): its counters go with it.
 
 
 async def count_in_own_transaction(database: Database, user: User, limit: int) -> bool:
