@@ -227,6 +227,7 @@ def dump(asked: Sequence[Asked], path: Path) -> None:
                 "language": q.language,
                 "split": q.split,
                 "answerable": q.answerable,
+                "declined": a.declined,
                 "background": a.background,
                 "df": list(a.retrieval.words.counts) if a.retrieval.words else [],
                 "passages": [
