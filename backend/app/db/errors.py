@@ -66,6 +66,21 @@ class InvalidValueError(ConstraintError):
     """A value the schema does not accept (check constraint, NOT NULL, too long, bad format)."""
 
 
+class TransactionAbortedError(RepositoryError):
+    """A unit of work asked to commit after one of its statements failed and the caller caught
+    the error: PostgreSQL has aborted the transaction and would answer COMMIT by rolling it all
+    back, so nothing of it is stored, and this says so instead of letting the block end as if
+    it had been."""
+
+    def __init__(self, failure: str) -> None:
+        self.failure = failure
+        super().__init__(
+            f"A statement failed earlier in this unit of work ({failure}) and PostgreSQL aborted "
+            "its transaction: nothing in it was committed. Let a data-layer error end the unit "
+            "of work, or run the statement that may fail inside `session.begin_nested()`."
+        )
+
+
 def key_fields(detail: str | None) -> dict[str, str]:
     """Parse PostgreSQL's `Key (a, b)=(1, 2) ...` detail into {"a": "1", "b": "2"}."""
     match = _KEY_DETAIL.search(detail or "")

@@ -26,14 +26,19 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, ExceptionContext
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.core.config import Settings
+from app.db.errors import TransactionAbortedError, translate_database_error
 
 # What a service that commits as it goes is given: `Database.unit_of_work`, or a test's own.
 UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
@@ -67,7 +72,7 @@ def build_engine(
     options: dict[str, Any] = {}
     if autocommit and not settings.db_pgbouncer:
         options["isolation_level"] = "AUTOCOMMIT"
-    return create_async_engine(
+    engine = create_async_engine(
         settings.require_database_url(),
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -79,6 +84,57 @@ def build_engine(
         connect_args=connect_args(settings),
         **options,
     )
+    if not autocommit:
+        note_failed_statements(engine)
+    return engine
+
+
+# A statement that fails inside a transaction aborts it in PostgreSQL, which then answers COMMIT
+# by rolling everything back, without an error. Had the caller caught the failure (a
+# ConflictError, say), its unit of work would end as if its earlier writes were stored. The
+# failure is noted on the connection until the transaction (or the savepoint it happened in)
+# ends, and committed() refuses to commit over it.
+_FAILED_STATEMENT = "failed_statement"
+
+
+def note_failed_statements(engine: AsyncEngine) -> None:
+    """Have `engine`'s connections remember a failed statement until their transaction ends."""
+    sync_engine = engine.sync_engine
+    event.listen(sync_engine, "handle_error", _note_failure)
+    for ending in ("commit", "rollback", "rollback_savepoint"):
+        event.listen(sync_engine, ending, _forget_failure)
+    event.listen(sync_engine.pool, "checkin", _forget_failure_on_checkin)
+
+
+def _note_failure(context: ExceptionContext) -> None:
+    connection = context.connection
+    if connection is None or not connection.in_transaction():
+        return
+    error = context.sqlalchemy_exception
+    domain_error = translate_database_error(error) if isinstance(error, DBAPIError) else None
+    failed = domain_error or context.original_exception
+    connection.info.setdefault(_FAILED_STATEMENT, type(failed).__name__)
+
+
+def _forget_failure(connection: Connection, *_: Any) -> None:
+    connection.info.pop(_FAILED_STATEMENT, None)
+
+
+def _forget_failure_on_checkin(_: Any, record: ConnectionPoolEntry) -> None:
+    record.info.pop(_FAILED_STATEMENT, None)
+
+
+async def _refuse_an_aborted_transaction(session: AsyncSession) -> None:
+    """TransactionAbortedError when a statement of the session's transaction failed (a flush
+    SQLAlchemy rolled back, or a statement PostgreSQL refused) and nothing has undone it."""
+    transaction = session.get_transaction()
+    if transaction is None:
+        return
+    if not transaction.is_active:  # a failed flush: SQLAlchemy would raise PendingRollbackError
+        raise TransactionAbortedError("a flush")
+    failed = (await session.connection()).info.get(_FAILED_STATEMENT)
+    if failed is not None:
+        raise TransactionAbortedError(failed)
 
 
 def build_read_only_engine(settings: Settings) -> AsyncEngine:
@@ -93,6 +149,7 @@ async def committed(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     contract of every unit of work (and of the tests' own, on a savepoint)."""
     try:
         yield session
+        await _refuse_an_aborted_transaction(session)
         await session.commit()
     except BaseException:
         await session.rollback()

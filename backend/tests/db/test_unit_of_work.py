@@ -2,7 +2,7 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from fastapi import FastAPI, Request
@@ -10,7 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import get_db
-from app.db.repositories import UserRepository
+from app.db.errors import ConflictError, InvalidValueError, TransactionAbortedError
+from app.db.models import User
+from app.db.repositories import ConversationRepository, TemplateRepository, UserRepository
 from app.db.session import Database
 from tests.factories import make_user
 
@@ -76,6 +78,79 @@ async def test_get_db_rolls_back_when_the_request_fails(database: Database, emai
     with pytest.raises(ValueError, match="route failed"):
         await dependency.athrow(ValueError("route failed"))
     assert not await email_exists(database, email)
+
+
+async def register_a_bad_email(session: AsyncSession, _: User | None = None) -> None:
+    """A statement PostgreSQL refuses (the email check), its error caught by the caller."""
+    with pytest.raises(InvalidValueError):
+        await UserRepository(session).create_unless_taken(email="bad", password_hash="h")
+
+
+async def make_a_template_twice(session: AsyncSession, user: User) -> None:
+    """A flush PostgreSQL refuses (the owner's template names are unique), caught."""
+
+    async def create() -> None:
+        await TemplateRepository(session).create(
+            user_id=user.id, template_type="blog", template_name="Twice", template_content="{t}"
+        )
+
+    await create()
+    with pytest.raises(ConflictError):
+        await create()
+
+
+async def conversations_of(database: Database, user: User) -> int:
+    async with database.read_only() as session:
+        return (await ConversationRepository(session).page_for_user(user.id, limit=10)).total
+
+
+@pytest.mark.parametrize("fail", [register_a_bad_email, make_a_template_twice])
+async def test_a_caught_failure_ends_the_unit_of_work_loudly(
+    database: Database,
+    committed_user: User,
+    fail: Callable[[AsyncSession, User], Awaitable[None]],
+) -> None:
+    """PostgreSQL answers COMMIT in an aborted transaction by rolling back without an error:
+    a caller that caught the failure would end its block believing its writes stored."""
+
+    async def converse_then_fail() -> None:
+        async with database.unit_of_work() as session:
+            await ConversationRepository(session).create(user_id=committed_user.id)
+            await fail(session, committed_user)
+
+    with pytest.raises(TransactionAbortedError, match="nothing in it was committed"):
+        await converse_then_fail()
+    assert await conversations_of(database, committed_user) == 0
+    # The connection went back to the pool healthy: the next unit of work commits.
+    async with database.unit_of_work() as session:
+        await ConversationRepository(session).create(user_id=committed_user.id)
+    assert await conversations_of(database, committed_user) == 1
+
+
+async def test_a_failure_within_a_savepoint_leaves_the_unit_of_work_whole(
+    database: Database, committed_user: User
+) -> None:
+    async with database.unit_of_work() as session:
+        await ConversationRepository(session).create(user_id=committed_user.id)
+        with pytest.raises(InvalidValueError):
+            async with session.begin_nested():
+                await UserRepository(session).create_unless_taken(email="bad", password_hash="h")
+        await ConversationRepository(session).create(user_id=committed_user.id)
+    assert await conversations_of(database, committed_user) == 2
+
+
+async def test_get_db_answers_a_caught_failure_with_an_error_not_a_success(
+    database: Database, committed_user: User
+) -> None:
+    """A route that catches the data layer's error and carries on fails at the commit, before
+    its response is sent (SessionDep), instead of answering 201 for writes that were lost."""
+    dependency = get_db(request_to_app_on(database))
+    session: AsyncSession = await anext(dependency)
+    await ConversationRepository(session).create(user_id=committed_user.id)
+    await register_a_bad_email(session)
+    with pytest.raises(TransactionAbortedError):
+        await anext(dependency)
+    assert await conversations_of(database, committed_user) == 0
 
 
 async def test_engine_uses_the_configured_pool(database: Database) -> None:
