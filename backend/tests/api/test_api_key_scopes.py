@@ -66,10 +66,41 @@ async def test_a_read_key_cannot_change_anything(client: httpx.AsyncClient, alic
 async def test_an_admin_key_manages_keys(client: httpx.AsyncClient, alice: Account) -> None:
     key = await new_key(client, alice, scopes=["admin", "read", "admin"])
 
-    minted = await client.post(KEYS, json={"name": "child"}, headers=bearer(key))
+    minted = await client.post(
+        KEYS, json={"name": "child", "scopes": ["read"]}, headers=bearer(key)
+    )
 
     assert key["scopes"] == ["read", "admin"]
     assert minted.status_code == 201, minted.text
+
+
+async def test_a_key_creates_keys_within_its_own_scopes_and_lifetime(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """A leaked admin key that expires must not leave behind a key that never does, or one
+    that may do more than it could."""
+    parent = await new_key(client, alice, scopes=["admin"], expires_in_days=1)
+    admin = bearer(parent)
+
+    wider = await client.post(KEYS, json={"name": "wider"}, headers=admin)
+    forever = await client.post(KEYS, json={"name": "x", "scopes": ["admin"]}, headers=admin)
+    later = await client.post(
+        KEYS, json={"name": "x", "scopes": ["admin"], "expires_in_days": 2}, headers=admin
+    )
+    sooner = await client.post(
+        KEYS, json={"name": "x", "scopes": ["admin"], "expires_in_days": 1}, headers=admin
+    )
+    by_the_account = await client.post(KEYS, json={"name": "x"}, headers=alice.headers)
+
+    assert "read, write" in assert_error(wider, 403, "forbidden")["message"]
+    for outliving in (forever, later):
+        assert outliving.status_code == 201, outliving.text
+        assert outliving.json()["expires_at"] == parent["expires_at"]
+    assert sooner.status_code == 201, sooner.text
+    assert sooner.json()["expires_at"] <= parent["expires_at"]
+    assert by_the_account.json()["expires_at"] is None
+    listed = (await client.get(KEYS, headers=alice.headers)).json()
+    assert listed["total"] == 5  # the parent and four children: the wider one was not stored
 
 
 async def test_a_key_stops_working_when_it_expires(

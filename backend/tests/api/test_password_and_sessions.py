@@ -1,9 +1,14 @@
 """Changing the password ends the account's other sessions; signing out everywhere ends them
 all; neither can be done with an API key."""
 
+import asyncio
+import uuid
+
 import httpx
 
-from tests.api.conftest import PASSWORD, Account, assert_error
+from app.db.repositories import UserRepository
+from app.db.session import Database
+from tests.api.conftest import PASSWORD, Account, assert_error, client_for, new_app, sign_up
 
 NEW_PASSWORD = "a longer and newer passphrase"
 
@@ -99,3 +104,44 @@ async def test_an_api_key_cannot_change_the_password_or_end_sessions(
     assert_error(changed, 403, "forbidden")
     assert_error(ended, 403, "forbidden")
     assert await me(client, alice.headers) == 200
+
+
+async def test_password_changes_made_at_once_take_turns(database: Database) -> None:
+    """On the real database, each request its own transaction: of changes sent together with
+    the same current password, one wins and the others are told the password is not right,
+    instead of every one answering 200 while only the last to commit holds."""
+    app = new_app()
+    try:
+        async with client_for(app) as client:
+            account = await sign_up(client)
+            new_passwords = [f"{NEW_PASSWORD} number {n}" for n in range(4)]
+            answers = await asyncio.gather(
+                *(
+                    client.post(
+                        "/api/v1/auth/password",
+                        json={"current_password": PASSWORD, "new_password": password},
+                        headers=account.headers,
+                    )
+                    for password in new_passwords
+                )
+            )
+            statuses = sorted(answer.status_code for answer in answers)
+            winner = new_passwords[[a.status_code for a in answers].index(200)]
+            logins = [
+                await client.post(
+                    "/api/v1/auth/login", json={"email": account.email, "password": password}
+                )
+                for password in new_passwords
+            ]
+    finally:
+        await app.state.database.dispose()
+        async with database.unit_of_work() as session:
+            await UserRepository(session).delete(uuid.UUID(account.id))
+
+    assert statuses == [200, 422, 422, 422], [answer.text for answer in answers]
+    for answer in answers:
+        if answer.status_code == 422:
+            assert_error(answer, 422, "validation_error")
+    assert [login.status_code == 200 for login in logins] == [
+        password == winner for password in new_passwords
+    ]

@@ -184,7 +184,9 @@ async def change_password(
     session_only(principal, "Changing the password")
     new_password = body.new_password.get_secret_value()
     check_password_rules(new_password, settings, field="body.new_password")
-    user = principal.user
+    # Locked: of two changes at once, the second checks its current password against the
+    # password the first has set, instead of both passing and one silently undoing the other.
+    user = await UserRepository(session).lock(principal.user.id)
     if not await verify_password(user.password_hash, body.current_password.get_secret_value()):
         detail = ErrorDetail(
             field="body.current_password", message="is not the current password", type="invalid"

@@ -1,3 +1,6 @@
+from typing import Any
+from uuid import UUID
+
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -42,6 +45,27 @@ class UserRepository(BaseRepository[User]):
         )
         result = await self.execute(statement)
         return result.scalar_one_or_none() is not None
+
+    async def lock(self, user_id: UUID) -> User:
+        """The user's row, read afresh and locked until the transaction ends: whoever changes
+        the same account meanwhile (a password, say) waits, then sees the change."""
+        statement = (
+            select(User)
+            .where(User.id == user_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        rows = await self.scalars(statement)
+        if not rows:
+            raise NotFoundError("user", user_id)
+        return rows[0]
+
+    async def update(self, id_: Any, **values: Any) -> User:
+        """Set the given columns; an email is stored trimmed and lower-cased, as registering
+        stores it, so that it still clashes with the same address in another case."""
+        if isinstance(values.get("email"), str):
+            values["email"] = normalise_email(values["email"])
+        return await super().update(id_, **values)
 
     async def get_by_session_token(self, token_hash: str) -> User | None:
         """The user of the live session with this token hash, in one query; None if unknown
