@@ -94,3 +94,16 @@ async def test_delete_reports_whether_a_row_went(session: AsyncSession) -> None:
     assert await users.delete(user.id) is True
     assert await users.delete(user.id) is False
     assert await users.get_by_id(user.id) is None
+
+
+async def test_an_email_changed_by_update_is_stored_as_registering_stores_it(
+    session: AsyncSession,
+) -> None:
+    """Otherwise "A@X" beside "a@x" would be two accounts, the second unable to log in."""
+    first, second = await make_user(session), await make_user(session)
+    users, address = UserRepository(session), second.email
+
+    renamed = await users.update(second.id, email=f"  New-{address.upper()} ")
+    assert renamed.email == f"new-{address}"
+    with pytest.raises(ConflictError):
+        await users.update(second.id, email=first.email.upper())
