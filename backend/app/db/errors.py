@@ -23,6 +23,17 @@ FOREIGN_KEY_VIOLATION = "23503"
 INVALID_DATA_CLASSES = ("22", "23")  # data exceptions and the other integrity violations
 
 _KEY_DETAIL = re.compile(r"Key \((?P<fields>.+?)\)=\((?P<values>.*)\)")
+_REFERENCED_TABLE = re.compile(r'is not present in table "(?P<table>[^"]+)"')
+
+
+def row_noun(table: str) -> str:
+    """What a row of `table` is called in a message: `webhook_endpoints` → "Webhook endpoint",
+    `api_keys` → "API key"."""
+    words = table.split("_")
+    last = words[-1]
+    words[-1] = last[:-3] + "y" if last.endswith("ies") else last.removesuffix("s")
+    noun = " ".join("API" if word == "api" else word for word in words)
+    return noun[:1].upper() + noun[1:]
 
 
 class RepositoryError(Exception):
@@ -42,7 +53,12 @@ class NotFoundError(RepositoryError):
         key = self.key
         if isinstance(key, dict):
             key = ", ".join(f"{name}={value}" for name, value in key.items())
-        return f"{self.entity} {key} does not exist" if key else f"A {self.entity} does not exist"
+        if key:
+            return f"{self.entity} {key} does not exist"
+        entity = (
+            self.entity if self.entity[:2].isupper() else self.entity[:1].lower() + self.entity[1:]
+        )
+        return f"The {entity} does not exist"
 
 
 class ConstraintError(RepositoryError):
@@ -104,11 +120,20 @@ def translate_database_error(error: DBAPIError) -> RepositoryError | None:
     if sqlstate == UNIQUE_VIOLATION:
         return ConflictError(message, table=table, constraint=constraint, detail=detail)
     if sqlstate == FOREIGN_KEY_VIOLATION:
-        fields = key_fields(detail)
-        return NotFoundError("referenced row", fields or None, message)
+        return _missing_referenced_row(detail, message)
     if sqlstate[:2] in INVALID_DATA_CLASSES:
         return InvalidValueError(message, table=table, constraint=constraint, detail=detail)
     return None
+
+
+def _missing_referenced_row(detail: str | None, message: str) -> NotFoundError:
+    """A row named by a foreign key that is not there (deleted meanwhile, say): named as the
+    row it is, `Conversation <id>`, when PostgreSQL's detail says which."""
+    referenced = _REFERENCED_TABLE.search(detail or "")
+    fields = key_fields(detail)
+    if referenced and len(fields) == 1:
+        return NotFoundError(row_noun(referenced["table"]), next(iter(fields.values())), message)
+    return NotFoundError("referenced row", fields or None, message)
 
 
 def is_database_unavailable(error: BaseException) -> bool:

@@ -12,7 +12,7 @@ from app.api.deps import (
     SessionDep,
     UnitOfWorkDep,
 )
-from app.api.errors import ApiError, ErrorDetail, error_responses
+from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.owned import OwnedTranscript
 from app.api.routing import api_router
 from app.api.schemas.common import Limit, Offset, Page, page_of
@@ -237,7 +237,10 @@ async def get_chapters(
         # The request's read ends here: no connection is held while the language model names.
         await session.commit()
         await chapters.find_name_and_store(unit_of_work, transcript.id, model_name, namer_for)
-        await session.refresh(transcript)
+        found_afresh = await TranscriptRepository(session).get_afresh(transcript.id)
+        if found_afresh is None:  # deleted while its chapters were being found
+            raise not_found("Transcript", transcript.id)
+        transcript = found_afresh
     found = await ChapterRepository(session).for_transcript(transcript.id)
     video = transcript.youtube_video_id
     return ChaptersPublic(

@@ -28,9 +28,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.db.cascade import forget_deleted
-from app.db.errors import NotFoundError, translate_database_error
+from app.db.errors import NotFoundError, row_noun, translate_database_error
 from app.db.models import Base
 from app.db.repositories.hot import HotRead, autocommit_driver_connection
 
@@ -160,7 +161,7 @@ class BaseRepository(Generic[ModelT]):
 
     @property
     def _entity(self) -> str:
-        return str(self.model.__tablename__)
+        return row_noun(str(self.model.__tablename__))
 
     @property
     def _primary_key(self) -> InstrumentedAttribute[Any]:
@@ -207,6 +208,14 @@ class BaseRepository(Generic[ModelT]):
         self.session.add(instance)
         return instance
 
+    async def get_afresh(self, id_: Any) -> ModelT | None:
+        """The row as the database holds it now (the session's copy, if any, refreshed), or
+        None when it is gone: after a wait during which another transaction may have changed
+        or deleted it."""
+        async with database_errors_translated():
+            row: ModelT | None = await self.session.get(self.model, id_, populate_existing=True)
+        return row
+
     async def get_existing(self, id_: Any) -> ModelT:
         """The row with this primary key; NotFoundError when there is none."""
         instance = await self.get_by_id(id_)
@@ -238,7 +247,10 @@ class BaseRepository(Generic[ModelT]):
         instance = await self.get_existing(id_)
         for name, value in values.items():
             setattr(instance, name, value)
-        await self.flush()
+        try:
+            await self.flush()
+        except NotFoundError:  # deleted since it was read
+            raise NotFoundError(self._entity, id_) from None
         return instance
 
     async def delete(self, id_: Any) -> bool:
@@ -299,8 +311,13 @@ class BaseRepository(Generic[ModelT]):
             return int(await self.session.scalar(statement) or 0)
 
     async def flush(self) -> None:
-        async with database_errors_translated():
-            await self.session.flush()
+        """Send the session's pending changes; an UPDATE of a row another transaction deleted
+        meanwhile is a NotFoundError, as it would have been a moment earlier."""
+        try:
+            async with database_errors_translated():
+                await self.session.flush()
+        except StaleDataError:
+            raise NotFoundError(self._entity, None) from None
 
     async def execute(self, statement: Any) -> Any:
         async with database_errors_translated():
@@ -325,8 +342,7 @@ class UserOwnedRepository(BaseRepository[ModelT]):
     async def get_for_user(self, id_: UUID, user_id: UUID) -> ModelT | None:
         """The row if it exists and belongs to this user, else None."""
         if self.read_afresh:
-            async with database_errors_translated():
-                row = await self.session.get(self.model, id_, populate_existing=True)
+            row = await self.get_afresh(id_)
         else:
             row = await self.get_by_id(id_)
         return row if getattr(row, "user_id", None) == user_id else None

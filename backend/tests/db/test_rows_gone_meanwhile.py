@@ -1,0 +1,60 @@
+"""A row another transaction deleted after this one read it is a NotFoundError naming the row,
+as it would have been a moment earlier: never SQLAlchemy's StaleDataError (a 500), never the
+foreign key's column."""
+
+import uuid
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.errors import NotFoundError
+from app.db.models import User
+from app.db.repositories import ConversationRepository, MessageRepository
+from app.db.session import Database
+from tests.factories import make_user
+
+
+async def test_an_update_of_a_row_deleted_meanwhile_is_not_found(
+    database: Database, committed_user: User
+) -> None:
+    async with database.unit_of_work() as session:
+        conversation = await ConversationRepository(session).create(user_id=committed_user.id)
+
+    async def rename_after_it_is_deleted() -> None:
+        async with database.unit_of_work() as session:
+            conversations = ConversationRepository(session)
+            assert await conversations.get_by_id(conversation.id) is not None
+            async with database.unit_of_work() as other:
+                await ConversationRepository(other).delete(conversation.id)
+            await conversations.update(conversation.id, title="Renamed")
+
+    with pytest.raises(NotFoundError) as raised:
+        await rename_after_it_is_deleted()
+    assert raised.value.public_message() == f"Conversation {conversation.id} does not exist"
+
+
+async def test_a_reference_to_a_missing_row_names_the_row(session: AsyncSession) -> None:
+    await make_user(session)
+    missing = uuid.uuid4()
+    with pytest.raises(NotFoundError) as raised:
+        await MessageRepository(session).create(conversation_id=missing, role="user", content="Hi")
+    assert raised.value.public_message() == f"Conversation {missing} does not exist"
+
+
+async def test_a_row_read_afresh_is_the_databases_or_none_when_deleted(
+    database: Database, committed_user: User
+) -> None:
+    async with database.unit_of_work() as session:
+        conversation = await ConversationRepository(session).create(user_id=committed_user.id)
+
+    async with database.unit_of_work() as session:
+        conversations = ConversationRepository(session)
+        held = await conversations.get_by_id(conversation.id)
+        async with database.unit_of_work() as other:
+            await ConversationRepository(other).update(conversation.id, title="Renamed")
+        assert (await conversations.get_afresh(conversation.id)) is held
+        assert held is not None
+        assert held.title == "Renamed"
+        async with database.unit_of_work() as other:
+            await ConversationRepository(other).delete(conversation.id)
+        assert await conversations.get_afresh(conversation.id) is None
