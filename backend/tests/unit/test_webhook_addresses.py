@@ -95,6 +95,8 @@ def test_ipv4_addresses_inside_ipv6_ones_are_checked_as_ipv4(
         ("https://me:pw@example.com/", False, "must not carry a user name or password"),
         ("https://example.com/#top", False, "must not have a #fragment"),
         ("https://[::1/", False, "is not a valid URL"),
+        ("https://xn--/h", False, "is not a valid URL"),  # an IDN label that decodes to nothing
+        ("https://93.184.216.34:0/h", False, "must use port 443 or 80, not 0"),
         ("https://example.com:443/", False, None),
         ("http://example.com:80/", True, None),
         ("https://example.com:80/", False, None),  # a port allowed, whatever the scheme

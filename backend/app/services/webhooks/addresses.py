@@ -91,12 +91,13 @@ def url_form_problem(url: str, *, allow_http: bool, allowed_ports: Sequence[int]
     """What is wrong with the URL's form, or None."""
     try:
         parsed = httpx.URL(url)
+        host = parsed.host  # an IDN label is decoded here, and may be refused (`xn--`)
     except (httpx.InvalidURL, ValueError) as error:
         return f"is not a valid URL ({error})"
     schemes = ("https", "http") if allow_http else ("https",)
     if parsed.scheme not in schemes:
         return "must start with https://" if not allow_http else "must be an http(s) URL"
-    if not parsed.host:
+    if not host:
         return "must name a host"
     if parsed.userinfo:
         return "must not carry a user name or password: deliveries are signed instead"
@@ -109,7 +110,9 @@ def url_form_problem(url: str, *, allow_http: bool, allowed_ports: Sequence[int]
 
 def port_of(url: httpx.URL) -> int:
     """The port a request to the URL goes to, named or implied by the scheme."""
-    return url.port or (443 if url.scheme == "https" else 80)
+    if url.port is not None:  # 0 included: named, and refused
+        return url.port
+    return 443 if url.scheme == "https" else 80
 
 
 def either(values: Sequence[int]) -> str:
