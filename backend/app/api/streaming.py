@@ -6,7 +6,7 @@ OpenAPI document (`document_answer_stream`): the stream and its documentation ca
 
 import json
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any, Literal
 
@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from app.api.errors import ErrorBody, ErrorResponse
 from app.api.schemas.conversations import MessagePublic
 from app.core.logging import request_id_var
+from app.db.errors import NotFoundError
 from app.db.models import Message
 from app.db.session import UnitOfWork
 from app.services.chat import NOT_IN_VIDEOS, ChatTurn, store_answer, without_invented_citations
@@ -123,6 +124,21 @@ class AnswerStream(StreamingResponse):
                 await self._events.aclose()
 
 
+def error_event(code: str, message: str) -> bytes:
+    body = ErrorBody(code=code, message=message, request_id=request_id_var.get())
+    return sse(ErrorEvent(event="error", data=ErrorResponse(error=body)))
+
+
+async def store_what_was_streamed(store: Callable[..., Awaitable[Message]]) -> None:
+    """The partial answer of a client that went away, unless its conversation went too."""
+    try:
+        await store(partial=True)
+    except NotFoundError:
+        logger.info("client disconnected from a conversation deleted meanwhile")
+    else:
+        logger.info("client disconnected; stored a partial answer")
+
+
 async def stream_answer(
     turn: ChatTurn, model: LanguageModel, unit_of_work: UnitOfWork
 ) -> AsyncGenerator[bytes, None]:
@@ -139,28 +155,27 @@ async def stream_answer(
             return await store_answer(session, turn, model, text, usage, partial=partial)
 
     try:
-        if not turn.grounded:
-            parts.append(NOT_IN_VIDEOS)
-            yield sse(DeltaEvent(event="delta", data=TextDelta(text=NOT_IN_VIDEOS)))
-        else:
-            async with aclosing(model.stream(turn.prompt, turn.passages)) as events:
-                async for event in events:
-                    if isinstance(event, Delta):
-                        parts.append(event.text)
-                        yield sse(DeltaEvent(event="delta", data=TextDelta(text=event.text)))
-                    else:
-                        usage = event.usage
-        yield sse(DoneEvent(event="done", data=message_public(await store(partial=False))))
-    except LanguageModelError as error:
-        logger.warning("language model failed mid-stream: %s", error)
-        await store(partial=True)
-        body = ErrorBody(
-            code="bad_gateway", message=error.public_message(), request_id=request_id_var.get()
-        )
-        yield sse(ErrorEvent(event="error", data=ErrorResponse(error=body)))
+        try:
+            if not turn.grounded:
+                parts.append(NOT_IN_VIDEOS)
+                yield sse(DeltaEvent(event="delta", data=TextDelta(text=NOT_IN_VIDEOS)))
+            else:
+                async with aclosing(model.stream(turn.prompt, turn.passages)) as events:
+                    async for event in events:
+                        if isinstance(event, Delta):
+                            parts.append(event.text)
+                            yield sse(DeltaEvent(event="delta", data=TextDelta(text=event.text)))
+                        else:
+                            usage = event.usage
+            yield sse(DoneEvent(event="done", data=message_public(await store(partial=False))))
+        except LanguageModelError as error:
+            logger.warning("language model failed mid-stream: %s", error)
+            await store(partial=True)
+            yield error_event("bad_gateway", error.public_message())
+    except NotFoundError as error:  # the conversation was deleted while its answer streamed
+        yield error_event("not_found", error.public_message())
     finally:
         if not stored:
             # The client went away (or the task was cancelled) before the end.
             with anyio.CancelScope(shield=True):
-                await store(partial=True)
-                logger.info("client disconnected; stored a partial answer")
+                await store_what_was_streamed(store)

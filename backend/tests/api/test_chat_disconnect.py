@@ -2,13 +2,14 @@
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.services.llm import StreamEvent
 from testkit.labelled_set import CHUNK_TOKENS
 from tests.api.conftest import Account, build_app, client_for, sign_up
 from tests.api.talks import ingest_talks
@@ -140,3 +141,62 @@ async def test_a_send_that_fails_mid_stream_leaves_a_stored_partial_answer(
     assert answer["content"].startswith(deltas(sent))
     assert len(answer["content"].split()) <= len(deltas(sent).split()) + 1
     assert "epsilon" not in answer["content"]
+
+
+class PausingModel(ScriptedModel):
+    """Streams two pieces, then waits to be told to go on."""
+
+    def __init__(self, answer: str) -> None:
+        super().__init__(answer)
+        self.paused, self.go_on = asyncio.Event(), asyncio.Event()
+
+    async def stream(self, messages: Any, passages: Any) -> AsyncGenerator[StreamEvent, None]:
+        async for number, event in aenumerate(super().stream(messages, passages)):
+            if number == 2:
+                self.paused.set()
+                await self.go_on.wait()
+            yield event
+
+
+async def aenumerate(events: AsyncIterator[StreamEvent]) -> AsyncIterator[tuple[int, StreamEvent]]:
+    number = 0
+    async for event in events:
+        yield number, event
+        number += 1
+
+
+async def test_a_conversation_deleted_mid_answer_ends_the_stream_with_an_error_event(
+    session: AsyncSession,
+) -> None:
+    """The answer cannot be stored: the client is told so in the stream's own error event, and
+    the response ends as a response should, instead of being cut off."""
+    model = PausingModel("alpha beta gamma delta")
+    app, account, conversation_id = await prepared_app(session, model)
+    body = json.dumps({"content": OVEN_QUESTION}).encode()
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    request = asyncio.create_task(
+        app(ask_scope(account, conversation_id, body, "2.4"), receive, send)
+    )
+    await asyncio.wait_for(model.paused.wait(), timeout=10)
+    async with client_for(app) as client:
+        deleted = await client.delete(
+            f"/api/v1/conversations/{conversation_id}", headers=account.headers
+        )
+    model.go_on.set()
+    await asyncio.wait_for(request, timeout=10)
+
+    assert deleted.status_code == 204
+    streamed = b"".join(message.get("body", b"") for message in sent).decode()
+    assert streamed.count("event: error") == 1
+    error = json.loads(streamed.split("event: error\ndata: ", 1)[1].split("\n\n")[0])["error"]
+    assert error["code"] == "not_found"
+    assert error["message"] == f"Conversation {conversation_id} does not exist"
+    assert "event: done" not in streamed
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
