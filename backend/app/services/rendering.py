@@ -19,6 +19,7 @@ _TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_PLACEHOLDERS = 100  # placeholders in one template, repeats included
 MAX_VARIABLES = 50  # values given to one render
 MAX_VALUE_CHARACTERS = 5_000
+MAX_NAME_CHARACTERS = 64  # a variable's name: a placeholder naming a longer one could never fill
 MAX_RENDERED_CHARACTERS = 64 * 1024
 
 

@@ -7,7 +7,11 @@ from typing import Any
 
 import httpx
 
-from app.services.rendering import MAX_PLACEHOLDERS, MAX_RENDERED_CHARACTERS
+from app.services.rendering import (
+    MAX_NAME_CHARACTERS,
+    MAX_PLACEHOLDERS,
+    MAX_RENDERED_CHARACTERS,
+)
 from tests.api.conftest import Account, ClientFactory, assert_error, sign_up
 
 TEMPLATES = "/api/v1/templates"
@@ -39,6 +43,26 @@ async def test_a_template_with_too_many_placeholders_is_refused(
     assert at_the_limit.status_code == 201, at_the_limit.text
     error = assert_error(over, 422, "validation_error")
     assert fields(error) == ["body.template_content"]
+
+
+async def test_a_placeholder_no_value_could_fill_is_refused(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """A render's variable names are at most 64 characters: a template naming a longer one
+    would be stored, then refuse every render and draft."""
+    longest = await template(client, alice, "{" + "x" * MAX_NAME_CHARACTERS + "}")
+    longer = await template(client, alice, "{" + "x" * (MAX_NAME_CHARACTERS + 1) + "}")
+    renamed = await client.patch(
+        f"{TEMPLATES}/{longest.json()['id']}",
+        json={"template_content": "{" + "y" * 300 + "}"},
+        headers=alice.headers,
+    )
+
+    assert longest.status_code == 201, longest.text
+    for refused in (longer, renamed):
+        error = assert_error(refused, 422, "validation_error")
+        assert fields(error) == ["body.template_content"]
+        assert "at most 64" in error["details"][0]["message"]
 
 
 async def test_values_are_bounded_in_number_and_length(

@@ -6,16 +6,23 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from app.api.schemas.common import OrmModel, example
 from app.services.rendering import (
+    MAX_NAME_CHARACTERS,
     MAX_PLACEHOLDERS,
     MAX_VALUE_CHARACTERS,
     MAX_VARIABLES,
     placeholder_count,
+    placeholders,
 )
 
 
-def _few_placeholders(content: str) -> str:
+def _fillable_placeholders(content: str) -> str:
     if (count := placeholder_count(content)) > MAX_PLACEHOLDERS:
         raise ValueError(f"holds {count} placeholders; at most {MAX_PLACEHOLDERS} are allowed")
+    if too_long := [name for name in placeholders(content) if len(name) > MAX_NAME_CHARACTERS]:
+        raise ValueError(
+            f"names a variable of {len(too_long[0])} characters; at most {MAX_NAME_CHARACTERS} "
+            "are allowed, or no value could ever fill it"
+        )
     return content
 
 
@@ -25,15 +32,16 @@ TemplateContent = Annotated[
         min_length=1,
         max_length=20_000,
         description="Text with `{variable}` placeholders; `{{` and `}}` are literal braces. "
-        f"At most {MAX_PLACEHOLDERS} placeholders, repeats included.",
+        f"At most {MAX_PLACEHOLDERS} placeholders, repeats included, each naming at most "
+        f"{MAX_NAME_CHARACTERS} characters.",
     ),
-    AfterValidator(_few_placeholders),
+    AfterValidator(_fillable_placeholders),
 ]
 # Values for a template's placeholders: each is repeated at every placeholder naming it, so
 # both their number and their length are bounded (and the rendered text, when rendering).
 TemplateVariables = Annotated[
     dict[
-        Annotated[str, StringConstraints(min_length=1, max_length=64)],
+        Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARACTERS)],
         Annotated[str, StringConstraints(max_length=MAX_VALUE_CHARACTERS)],
     ],
     Field(max_length=MAX_VARIABLES),
