@@ -7,10 +7,14 @@ here reaches the network.
 """
 
 import dataclasses
+import socket
 import time
 
 import pytest
+from urllib3.connection import HTTPSConnection
+from urllib3.exceptions import NameResolutionError, ProtocolError
 from yt_dlp import YoutubeDL
+from yt_dlp.networking.exceptions import TransportError
 
 from app.services.youtube.failures import (
     COLLECTION_CHECK_LINK,
@@ -26,6 +30,7 @@ from app.services.youtube.listing import (
     parse_collection_link,
     proxy_like_requests,
 )
+from app.services.youtube.listing import _network_failure as network_failure_of
 from testkit.replay_http import NetworkFailure, ReplayResponse
 from testkit.youtube_collections import (
     BROKEN_PLAYLIST,
@@ -348,3 +353,36 @@ def test_the_proxy_is_the_one_requests_would_use(
         no_proxy_variables.setenv(name, value)
 
     assert proxy_like_requests() == proxy
+
+
+@pytest.mark.parametrize(
+    ("cause", "code", "reason"),
+    [
+        (
+            NameResolutionError(
+                "www.youtube.com",
+                HTTPSConnection("www.youtube.com"),
+                socket.gaierror(-2, "Name or service not known"),
+            ),
+            FailureCode.NETWORK_UNREACHABLE,
+            "Could not reach YouTube from this server (DNS lookup of YouTube failed)",
+        ),
+        (
+            ProtocolError("Connection aborted.", ConnectionResetError(104, "reset")),
+            FailureCode.CONNECTION_LOST,
+            None,
+        ),
+    ],
+)
+def test_a_urllib3_error_past_requests_is_sorted_in_words_of_our_own(
+    cause: Exception, code: FailureCode, reason: str | None
+) -> None:
+    """yt-dlp also wraps urllib3's errors that got past requests: they are sorted as the
+    fetcher sorts requests' own, and the library's wording (`HTTPSConnection(host=…)`) is not
+    shown."""
+    error = network_failure_of(TransportError(cause=cause))
+
+    assert error.code == code
+    assert "HTTPSConnection" not in error.reason
+    if reason is not None:
+        assert error.reason == reason

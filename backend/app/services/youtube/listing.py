@@ -316,12 +316,16 @@ def _http_failure(error: HTTPError) -> FetchError:
 
 
 def _network_failure(error: TransportError) -> FetchError:
-    """yt-dlp's requests handler wraps the error requests raised: sorted as the fetcher's."""
-    if isinstance(error.cause, requests.RequestException):
-        return from_network(error.cause)
-    return FetchError(
-        FailureCode.CONNECTION_LOST, f"The connection to YouTube was cut ({error.msg})"
-    )
+    """yt-dlp's requests handler wraps the error requests raised, or one of urllib3's that got
+    past requests: sorted as the fetcher sorts it, never in the libraries' own words."""
+    cause = error.cause
+    if cause is None:  # yt-dlp's own words
+        return FetchError(
+            FailureCode.CONNECTION_LOST, f"The connection to YouTube was cut ({error.msg})"
+        )
+    if not isinstance(cause, requests.RequestException):
+        cause = requests.ConnectionError(cause)
+    return from_network(cause)
 
 
 def _youtube_said(message: str) -> FetchError:
