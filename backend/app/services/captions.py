@@ -1,7 +1,8 @@
 """SRT and WebVTT caption files into timed segments (parsed by webvtt-py).
 
 Cues are returned in order of their start, whatever their order in the file; a cue that ends
-before it starts is refused with its number, and cues without text are skipped.
+before it starts, or later than any video, is refused with its number, and cues without text
+are skipped.
 """
 
 import html
@@ -11,7 +12,7 @@ import webvtt
 from webvtt.errors import MalformedFileError
 from webvtt.models import Timestamp
 
-from app.services.chunking import Segment
+from app.services.chunking import MAX_SECONDS, Segment
 
 CAPTION_FORMATS = ("srt", "vtt")
 
@@ -48,6 +49,11 @@ def parse_captions(content: str, caption_type: str) -> list[Segment]:
         if end < start:
             raise CaptionFileError(
                 f"cue {number} ends before it starts ({caption.start} --> {caption.end})"
+            )
+        if end > MAX_SECONDS:
+            raise CaptionFileError(
+                f"cue {number} ends at {caption.end}, later than any video "
+                f"(at most {MAX_SECONDS // 3600:,} hours)"
             )
         text = " ".join(html.unescape(caption.text).split())
         if text:

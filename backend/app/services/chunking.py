@@ -41,6 +41,11 @@ def count_tokens(text: str, encoding: str) -> int:
     return len(get_tokenizer(encoding).encode_ordinary(text))
 
 
+# The latest moment a transcript may name, in seconds (about 115 days: longer than any video);
+# a later one is a mistake, and the database's columns would refuse it anyway.
+MAX_SECONDS = 10_000_000
+
+
 @dataclass(frozen=True, slots=True)
 class Segment:
     """A piece of transcript with its timing, as captions come."""

@@ -147,6 +147,20 @@ async def test_a_cue_ending_before_it_starts_is_refused_with_its_number(
     assert error["details"][0]["field"] == "body.file"
 
 
+async def test_a_cue_later_than_any_video_is_refused_with_its_number(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Instead of reaching the database as a number its columns cannot hold (an error with no
+    field named), or being stored as a duration of 11 years."""
+    for end in ("99999:00:00,000", "999999:00:00,000"):
+        content = srt(("00:00:00,000", "00:00:04,000", "Fine."), ("00:00:05,000", end, "Late."))
+        response = await upload(client, alice, content, "late.srt")
+        error = assert_error(response, 422, "validation_error")
+        written = end.replace(",", ".")  # as webvtt-py writes it back
+        assert f"cue 2 ends at {written}, later than any video" in error["message"]
+        assert error["details"][0]["field"] == "body.file"
+
+
 async def test_overlapping_cues_are_kept_and_empty_ones_skipped(
     client: httpx.AsyncClient, alice: Account
 ) -> None:

@@ -5,9 +5,8 @@ from uuid import UUID
 from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 
 from app.api.schemas.common import EXAMPLE_ID, JsonObject, OrmModel, example
+from app.services.chunking import MAX_SECONDS
 from app.services.youtube.links import parse_video_id
-
-MAX_SECONDS = 10_000_000  # about 115 days: longer than any video
 
 
 class SegmentIn(BaseModel):
