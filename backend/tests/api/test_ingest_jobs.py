@@ -67,6 +67,27 @@ async def test_asking_again_returns_the_same_job_while_queued_or_done(
     assert theirs.json()["id"] != first.json()["id"]
 
 
+async def test_a_video_already_uploaded_is_not_fetched_again(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Its captions are in the library: a job would fetch them from YouTube for nothing (and,
+    offline, fail). Asked as an upload of it again would be: 409, naming the transcript."""
+    uploaded = await client.post(
+        "/api/v1/transcripts",
+        json={"video": VIDEO_ID, "transcript_text": "Words already in the library."},
+        headers=alice.headers,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+
+    asked = await ingest(client, alice, f"https://youtu.be/{VIDEO_ID}")
+
+    error = assert_error(asked, 409, "conflict")
+    assert uploaded.json()["id"] in error["message"]
+    assert error["details"][0]["field"] == "body.video"
+    jobs = (await client.get("/api/v1/jobs", headers=alice.headers)).json()["items"]
+    assert [job["kind"] for job in jobs if job["kind"] != "embed"] == []
+
+
 async def test_preferred_languages_are_used(
     client: httpx.AsyncClient, alice: Account, session: AsyncSession
 ) -> None:
@@ -123,15 +144,16 @@ async def test_bad_ingest_requests_are_422(
     )
 
 
-async def test_the_video_already_uploaded_counts_as_done(
+async def test_a_video_uploaded_while_its_job_waits_counts_as_done(
     client: httpx.AsyncClient, alice: Account, session: AsyncSession
 ) -> None:
-    await client.post(
+    queued = await ingest(client, alice)
+    uploaded = await client.post(
         "/api/v1/transcripts",
         json={"video": VIDEO_ID, "transcript_text": "typed by hand"},
         headers=alice.headers,
     )
-    queued = await ingest(client, alice)
+    assert uploaded.status_code == 201, uploaded.text
 
     await worker_for(session, talk()).run_once()
 

@@ -1,4 +1,5 @@
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import File, Form, Response, UploadFile, status
 from fastapi.responses import JSONResponse
@@ -82,7 +83,7 @@ async def create_transcript(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobPublic,
     responses={
-        **error_responses(429),
+        **error_responses(409, 429),
         200: {"model": JobPublic, "description": "The existing job for this video."},
     },
 )
@@ -92,11 +93,20 @@ async def ingest_video(
     """Queue fetching a video's captions; poll `GET /jobs/{id}`.
 
     202 with a new job; 200 with the existing one when this video is already queued, running
-    or done for the caller. A failed job can be retried by asking again. Every request counts
-    against the caller's ingests per hour (429 past it), an existing job's too.
+    or done for the caller; 409 when its transcript is already in the caller's library some
+    other way (uploaded), as uploading it again would be: nothing is fetched. A failed job can
+    be retried by asking again. Every request counts against the caller's ingests per hour (429
+    past it), an existing job's too.
     """
     await admit_and_commit(session, user.id, LimitedAction.INGEST, settings)
-    job, created = await JobRepository(session).enqueue_ingest(
+    jobs = JobRepository(session)
+    stored = await TranscriptRepository(session).get_by_video_id(user.id, body.video)
+    if stored is not None:
+        done = await jobs.active_or_done_ingests(user.id, [body.video])
+        if not done:
+            raise already_in_the_library(stored.id)
+        return JSONResponse(JobPublic.model_validate(done[0]).model_dump(mode="json"))
+    job, created = await jobs.enqueue_ingest(
         user_id=user.id,
         video_id=body.video,
         languages=body.languages or settings.ingest_languages,
@@ -109,6 +119,12 @@ async def ingest_video(
     return JSONResponse(
         public, status_code=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
     )
+
+
+def already_in_the_library(transcript_id: UUID) -> ApiError:
+    detail = ErrorDetail(field="body.video", message="already in your library", type="unique")
+    message = f"This video is already in your library: transcript {transcript_id}."
+    return ApiError(409, "conflict", message, details=[detail])
 
 
 def invalid_upload(field: str, message: str) -> ApiError:

@@ -46,6 +46,16 @@ class JobRepository(UserOwnedRepository[Job]):
         )
         return jobs[video_id]
 
+    async def active_or_done_ingests(self, user_id: UUID, video_ids: Sequence[str]) -> list[Job]:
+        """The user's queued, running or done ingest jobs of these videos (one each at most)."""
+        statement = select(Job).where(
+            Job.kind == INGEST,
+            Job.user_id == user_id,
+            Job.youtube_video_id.in_(video_ids),
+            Job.status.in_(ACTIVE_OR_DONE),
+        )
+        return list(await self.scalars(statement))
+
     async def enqueue_ingests(
         self,
         *,
@@ -80,14 +90,7 @@ class JobRepository(UserOwnedRepository[Job]):
             found |= {job.youtube_video_id: (job, True) for job in created}
             taken = [video for video in missing if video not in found]
             if taken:
-                existing = await self.scalars(
-                    select(Job).where(
-                        Job.kind == INGEST,
-                        Job.user_id == user_id,
-                        Job.youtube_video_id.in_(taken),
-                        Job.status.in_(ACTIVE_OR_DONE),
-                    )
-                )
+                existing = await self.active_or_done_ingests(user_id, taken)
                 found |= {job.youtube_video_id: (job, False) for job in existing}
         if changed := [video for video in video_ids if video not in found]:
             raise ConflictError(
