@@ -111,14 +111,21 @@ def complete_the_document_of(app: FastAPI) -> None:
 
 def document_answers_around_routes(document: dict[str, Any]) -> None:
     """Add to each operation of an OpenAPI document what it may answer around its route: 413
-    when its request body passes MAX_REQUEST_BYTES (BodySizeLimitMiddleware), 415 when its JSON
-    body is sent under another Content-Type (app/api/validation.py), and 503 with
+    when its request body passes MAX_REQUEST_BYTES, 415 when it comes in a content coding
+    (BodySizeLimitMiddleware) or its JSON body under another Content-Type
+    (app/api/validation.py), and 503 with
     Retry-After when the database is unavailable (RequestContextMiddleware: every operation
     reads it, but `/health`)."""
     error_shape = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
     too_large = {"description": HTTPStatus(413).phrase, "content": error_shape}
+    encoded = {
+        "description": "The body was sent in a content coding (`Content-Encoding`: gzip, …).",
+        "headers": {"Accept-Encoding": {"schema": {"type": "string", "const": "identity"}}},
+        "content": error_shape,
+    }
     not_json = {
-        "description": "The body was not sent as `Content-Type: application/json`.",
+        "description": "The body was not sent as `Content-Type: application/json`, or was sent "
+        "in a content coding (`Content-Encoding`: gzip, …).",
         "content": error_shape,
     }
     retry_after = {"Retry-After": {"schema": {"type": "integer"}}}
@@ -132,8 +139,8 @@ def document_answers_around_routes(document: dict[str, Any]) -> None:
             responses = operation["responses"]
             if "requestBody" in operation:
                 responses.setdefault("413", too_large)
-                if "application/json" in operation["requestBody"]["content"]:
-                    responses.setdefault("415", not_json)
+                json_body = "application/json" in operation["requestBody"]["content"]
+                responses.setdefault("415", not_json if json_body else encoded)
             if path != "/health":
                 # /health/db documents its own 503; it sends Retry-After too.
                 responses.setdefault("503", unavailable).setdefault("headers", retry_after)

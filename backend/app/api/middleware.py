@@ -92,7 +92,10 @@ def loggable(path: str) -> str:
 
 
 class BodySizeLimitMiddleware:
-    """Refuses request bodies over `max_bytes` with 413, whether or not Content-Length is sent."""
+    """Refuses request bodies over `max_bytes` with 413, whether or not Content-Length is sent,
+    and bodies in a content coding (gzip, br, …) with 415 and `Accept-Encoding: identity`, as
+    RFC 9110 §15.5.16 asks: nothing here decodes them, so they would otherwise be read as
+    unreadable bytes, or (a coding on plain text) taken as they are."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -105,7 +108,15 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
+        headers = Headers(scope=scope)
+        coding = headers.get("content-encoding", "").strip().lower()
+        if coding not in ("", "identity"):
+            message = f"Request bodies are read as sent: Content-Encoding {coding} is not accepted."
+            response = error_response(415, "unsupported_media_type", message)
+            response.headers["Accept-Encoding"] = "identity"
+            await response(scope, receive, send)
+            return
+        declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             error = self._too_large()
             response = error_response(413, "payload_too_large", str(error.detail))

@@ -3,6 +3,7 @@ method names, every request body has an example (and every example is valid), th
 metadata is typed, the answer stream's events are documented as they are sent, and so are the
 answers the middleware gives around the routes."""
 
+import gzip
 import importlib
 import pkgutil
 import re
@@ -220,6 +221,32 @@ async def test_a_json_body_sent_as_another_type_is_answered_415(
     assert (content_type or "none") in error["message"]
     assert error["details"][0]["field"] == "body"
     assert "415" in document["paths"]["/api/v1/conversations"]["post"]["responses"]
+
+
+@pytest.mark.parametrize(
+    ("path", "coding", "body"),
+    [
+        ("/api/v1/conversations", "gzip", gzip.compress(b'{"title": "x"}')),
+        ("/api/v1/conversations", "br", b'{"title": "x"}'),  # a coding on plain text
+        ("/api/v1/transcripts/upload", "GZIP", gzip.compress(b"--x--")),
+    ],
+)
+async def test_a_body_in_a_content_coding_is_answered_415_naming_identity(
+    client: httpx.AsyncClient,
+    alice: Account,
+    document: dict[str, Any],
+    path: str,
+    coding: str,
+    body: bytes,
+) -> None:
+    """RFC 9110 §15.5.16: not read as unreadable bytes (422), nor taken as it is."""
+    headers = {**alice.headers, "Content-Type": "application/json", "Content-Encoding": coding}
+    response = await client.post(path, content=body, headers=headers)
+
+    error = assert_error(response, 415, "unsupported_media_type")
+    assert coding.lower() in error["message"]
+    assert response.headers["Accept-Encoding"] == "identity"
+    assert "415" in document["paths"][path]["post"]["responses"]
 
 
 async def test_a_json_body_that_is_not_an_object_is_still_422(
