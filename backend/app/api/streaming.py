@@ -102,6 +102,29 @@ def document_answer_stream(document: dict[str, Any]) -> None:
     }
 
 
+def accepts_event_stream(accept: str) -> bool:
+    """Whether an Accept header asks for `text/event-stream` over JSON: named with a quality
+    above 0 and at least JSON's (`application/json`, else `application/*`, else `*/*`)."""
+    qualities: dict[str, float] = {}
+    for media_range in accept.lower().split(","):
+        media_type, *parameters = (part.strip() for part in media_range.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        qualities[media_type] = quality
+    stream = qualities.get("text/event-stream", 0.0)
+    json_quality = next(
+        (qualities[t] for t in ("application/json", "application/*", "*/*") if t in qualities),
+        0.0,
+    )
+    return stream > 0 and stream >= json_quality
+
+
 class AnswerStream(StreamingResponse):
     """A streaming response that always closes its generator, in a shielded scope.
 
@@ -112,8 +135,12 @@ class AnswerStream(StreamingResponse):
 
     media_type = "text/event-stream"
 
-    def __init__(self, content: AsyncGenerator[bytes, None]) -> None:
-        super().__init__(content, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    def __init__(self, content: AsyncGenerator[bytes, None], status_code: int = 200) -> None:
+        super().__init__(
+            content,
+            status_code=status_code,
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
         self._events = content
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

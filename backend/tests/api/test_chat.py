@@ -176,6 +176,7 @@ async def test_the_streamed_answer_equals_the_stored_one(talks_client: httpx.Asy
             f"/api/v1/conversations/{conversation_id}/messages", headers=account.headers
         )
 
+    assert response.status_code == 201  # as documented: the question is stored
     assert response.headers["content-type"].startswith("text/event-stream")
     events = parse_sse(response.text)
     names = [name for name, _ in events]

@@ -31,7 +31,12 @@ from app.api.schemas.conversations import (
     MessageCreate,
     MessagePublic,
 )
-from app.api.streaming import STREAM_EVENT_SCHEMA, AnswerStream, stream_answer
+from app.api.streaming import (
+    STREAM_EVENT_SCHEMA,
+    AnswerStream,
+    accepts_event_stream,
+    stream_answer,
+)
 from app.core.config import Settings
 from app.db.models import Conversation, LimitedAction, User
 from app.db.repositories import ConversationRepository, MessageRepository
@@ -227,8 +232,9 @@ async def ask(
         quote=model.extractive,
     )
     await session.commit()  # the question is kept whatever happens to the answer
-    if "text/event-stream" in request.headers.get("accept", ""):
-        return AnswerStream(stream_answer(turn, model, unit_of_work))
+    if accepts_event_stream(request.headers.get("accept", "")):
+        # 201 as documented: the question is stored, and the answer will be.
+        return AnswerStream(stream_answer(turn, model, unit_of_work), status.HTTP_201_CREATED)
     reply = await chat.answer(session, turn, model)  # a failed model: 502 (app/api/errors.py)
     return ChatExchange(
         user_message=MessagePublic.model_validate(turn.user_message),
