@@ -52,3 +52,29 @@ async def test_defaults_made_at_once_take_turns(database: Database, committed_us
         ).all()
     assert len(defaults) == 1
     assert defaults[0] in {template.id for template in templates[1:]}
+
+
+async def test_the_sessions_copies_follow_a_new_default(
+    database: Database, committed_user: User
+) -> None:
+    """Within one unit of work, the template that was the default reads as it is stored."""
+    async with database.unit_of_work() as session:
+        templates = TemplateRepository(session)
+        first = await templates.create(
+            user_id=committed_user.id,
+            template_type="blog",
+            template_name="first",
+            template_content="x",
+            is_default=True,
+        )
+        second = await templates.create(
+            user_id=committed_user.id,
+            template_type="blog",
+            template_name="second",
+            template_content="x",
+        )
+        await templates.make_default(second)
+        page = await templates.page_for_user(committed_user.id, limit=10)
+
+    assert first.is_default is False
+    assert [t.template_name for t in page.rows if t.is_default and t.user_id] == ["second"]

@@ -64,10 +64,11 @@ class ApiKeyRepository(BaseRepository[ApiKey]):
             update(ApiKey)
             .where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
             .values(revoked_at=func.now())
-            .execution_options(synchronize_session=False)
+            .returning(ApiKey)
+            # The session's copy of the key, if it holds one, says it is revoked too.
+            .execution_options(populate_existing=True, synchronize_session=False)
         )
-        result = await self.execute(statement)
-        return bool(result.rowcount)
+        return (await self.execute(statement)).first() is not None
 
     async def record_use(self, key_id: UUID) -> None:
         """Move last_used_at to now, unless it was moved within the last minute."""

@@ -64,7 +64,8 @@ class TemplateRepository(BaseRepository[Template]):
                 Template.id != template.id,
             )
             .values(is_default=False)
-            .execution_options(synchronize_session=False)
+            # The session's copies of the previous default, if any, are no longer default.
+            .execution_options(synchronize_session="fetch")
         )
         await self.execute(clear_previous)
         return await self.update(template.id, is_default=True)
