@@ -7,9 +7,9 @@ import uuid
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.errors import NotFoundError
+from app.db.errors import InvalidValueError, NotFoundError
 from app.db.models import User
-from app.db.repositories import ConversationRepository, MessageRepository
+from app.db.repositories import ConversationRepository, MessageRepository, UserRepository
 from app.db.session import Database
 from tests.factories import make_user
 
@@ -58,3 +58,10 @@ async def test_a_row_read_afresh_is_the_databases_or_none_when_deleted(
         async with database.unit_of_work() as other:
             await ConversationRepository(other).delete(conversation.id)
         assert await conversations.get_afresh(conversation.id) is None
+
+
+async def test_a_key_postgresql_cannot_read_is_an_invalid_value(session: AsyncSession) -> None:
+    """Not the driver's error, on whichever path the read takes."""
+    users = UserRepository(session)
+    with pytest.raises(InvalidValueError):
+        await users.get_by_id("not-a-uuid")  # type: ignore[arg-type]

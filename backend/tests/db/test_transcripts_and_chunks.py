@@ -74,7 +74,7 @@ async def test_pages_follow_on_and_tell_the_total_counted_or_not(session: AsyncS
     assert len({t.id for page in pages for t in page.rows}) == 5
 
 
-@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (1001, 0), (10, -1)])
+@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (1001, 0), (10, -1), (10, 2**63)])
 async def test_bad_page_bounds_are_refused(session: AsyncSession, limit: int, offset: int) -> None:
     with pytest.raises(ValueError, match=r"limit|offset"):
         await TranscriptRepository(session).page_for_user(uuid.uuid4(), limit=limit, offset=offset)

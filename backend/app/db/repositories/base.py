@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict
 from sqlalchemy.orm.exc import StaleDataError
+from typing_extensions import TypeVar as TypeVarWithDefault
 
 from app.db.cascade import forget_deleted
 from app.db.errors import NotFoundError, row_noun, translate_database_error
@@ -36,12 +37,15 @@ from app.db.models import Base
 from app.db.repositories.hot import HotRead, autocommit_driver_connection
 
 ModelT = TypeVar("ModelT", bound=Base)
+# A model's primary key: a UUID for all but the runtime settings, keyed by name.
+KeyT = TypeVarWithDefault("KeyT", default=UUID)
 RowT = TypeVar("RowT")
 ShownT = TypeVar("ShownT")
 # A row read as plain values, column name → value: what a hot read's page holds.
 PlainRow: TypeAlias = dict[str, Any]
 
 MAX_PAGE_SIZE = 1000
+MAX_OFFSET = 2**63 - 1  # PostgreSQL's OFFSET is a bigint
 _TOTAL = "total_matching_rows"
 
 
@@ -49,8 +53,8 @@ def check_page(limit: int, offset: int) -> None:
     """Refuse page bounds PostgreSQL would reject or that would read a whole table."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
-    if offset < 0:
-        raise ValueError(f"offset must be 0 or more, got {offset}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise ValueError(f"offset must be between 0 and {MAX_OFFSET}, got {offset}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +155,7 @@ async def database_errors_translated() -> AsyncIterator[None]:
 INSERT_BATCH_ROWS = 500
 
 
-class BaseRepository(Generic[ModelT]):
+class BaseRepository(Generic[ModelT, KeyT]):
     """Typed CRUD for `model`; subclasses name the model and add their own queries."""
 
     model: ClassVar[type[Any]]
@@ -174,7 +178,7 @@ class BaseRepository(Generic[ModelT]):
         same name next waits for it, whether or not any row exists yet to lock."""
         await self.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
 
-    async def get_by_id(self, id_: Any) -> ModelT | None:
+    async def get_by_id(self, id_: KeyT) -> ModelT | None:
         """The row with this primary key, or None.
 
         On the read-only engine (autocommit), a row the session does not hold yet is read as a
@@ -191,12 +195,13 @@ class BaseRepository(Generic[ModelT]):
             rows = await read.read.fetch_on(connection, id=id_)
         return self._loaded(read.attributes, rows[0]) if rows else None
 
-    def _holds(self, id_: Any) -> bool:
+    def _holds(self, id_: KeyT) -> bool:
         key = inspect(self.model).identity_key_from_primary_key([id_])
         return key in self.session.identity_map
 
-    async def _get_tracked(self, id_: Any) -> ModelT | None:
-        instance: ModelT | None = await self.session.get(self.model, id_)
+    async def _get_tracked(self, id_: KeyT) -> ModelT | None:
+        async with database_errors_translated():
+            instance: ModelT | None = await self.session.get(self.model, id_)
         return instance
 
     def _loaded(self, attributes: Sequence[str], row: Sequence[Any]) -> ModelT:
@@ -208,7 +213,7 @@ class BaseRepository(Generic[ModelT]):
         self.session.add(instance)
         return instance
 
-    async def get_afresh(self, id_: Any) -> ModelT | None:
+    async def get_afresh(self, id_: KeyT) -> ModelT | None:
         """The row as the database holds it now (the session's copy, if any, refreshed), or
         None when it is gone: after a wait during which another transaction may have changed
         or deleted it."""
@@ -216,7 +221,7 @@ class BaseRepository(Generic[ModelT]):
             row: ModelT | None = await self.session.get(self.model, id_, populate_existing=True)
         return row
 
-    async def get_existing(self, id_: Any) -> ModelT:
+    async def get_existing(self, id_: KeyT) -> ModelT:
         """The row with this primary key; NotFoundError when there is none."""
         instance = await self.get_by_id(id_)
         if instance is None:
@@ -239,7 +244,7 @@ class BaseRepository(Generic[ModelT]):
                 batch = rows[start : start + INSERT_BATCH_ROWS]
                 await self.session.execute(insert(self.model), batch)
 
-    async def update(self, id_: Any, **values: Any) -> ModelT:
+    async def update(self, id_: KeyT, **values: Any) -> ModelT:
         """Set the given columns on an existing row; NotFoundError when there is none."""
         unknown = set(values) - set(inspect(self.model).column_attrs.keys())
         if unknown:
@@ -253,7 +258,7 @@ class BaseRepository(Generic[ModelT]):
             raise NotFoundError(self._entity, id_) from None
         return instance
 
-    async def delete(self, id_: Any) -> bool:
+    async def delete(self, id_: KeyT) -> bool:
         """Delete the row with this primary key (its dependents cascade); False if none."""
         return await self.delete_where(self._primary_key == id_) > 0
 

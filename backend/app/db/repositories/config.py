@@ -8,7 +8,7 @@ from app.db.models import Config
 from app.db.repositories.base import BaseRepository, database_errors_translated
 
 
-class ConfigRepository(BaseRepository[Config]):
+class ConfigRepository(BaseRepository[Config, str]):
     """Application-wide JSON values by key: the administrators' overrides of runtime settings."""
 
     model = Config
