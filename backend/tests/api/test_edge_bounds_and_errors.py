@@ -189,7 +189,9 @@ async def test_database_refusals_are_answered_without_the_databases_words(sessio
 
     @app.post("/refusals/out-of-range")
     async def out_of_range(db: SessionDep) -> None:
-        await ConversationRepository(db).page_for_user(owner_id, limit=10, offset=10**20)
+        await TranscriptRepository(db).create(
+            user_id=owner_id, youtube_video_id="Wrong0ne123", transcript_text="x", duration=2**40
+        )
 
     @app.post("/refusals/missing-reference")
     async def missing_reference(db: SessionDep) -> None:
