@@ -30,7 +30,7 @@ from app.core.config import Settings
 from app.db.models import LoginFailureScope
 from app.db.repositories import CounterKey, FailureCount, LoginFailureRepository
 from app.db.repositories.user import normalise_email
-from app.db.session import UnitOfWork
+from app.db.session import UnitOfWork, skip_disk_flush_at_commit
 
 # 2^60 x any base is far past any cap; stopping there keeps the power a float.
 MAX_DOUBLINGS = 60
@@ -125,8 +125,8 @@ class LoginThrottle:
         """
         keys = [CounterKey(scope, attempt.key(scope), self.window) for scope in self.backoffs]
         async with self.unit_of_work() as session:
+            await skip_disk_flush_at_commit(session)
             counters = LoginFailureRepository(session)
-            await counters.commit_without_waiting_for_disk()
             counts = await counters.add_one(keys)
             waits = [backoff.retry_after(counts[scope]) for scope, backoff in self.backoffs.items()]
             pair = counts[LoginFailureScope.EMAIL_CLIENT]
@@ -152,8 +152,8 @@ class LoginThrottle:
         request's is rolled back with its 401)."""
         key = LoginFailureScope.EMAIL
         async with self.unit_of_work() as session:
+            await skip_disk_flush_at_commit(session)
             counters = LoginFailureRepository(session)
-            await counters.commit_without_waiting_for_disk()
             await counters.add_one([CounterKey(key, attempt.key(key), self.ceiling_window)])
 
     async def record_success(self, session: AsyncSession, attempt: LoginAttempt) -> None:

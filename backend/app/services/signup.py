@@ -26,7 +26,7 @@ from app.core.config import Settings
 from app.core.security import token_digest
 from app.db.models import Invitation, LoginFailureScope
 from app.db.repositories import CounterKey, InvitationRepository, LoginFailureRepository
-from app.db.session import UnitOfWork
+from app.db.session import UnitOfWork, skip_disk_flush_at_commit
 from app.services.login_throttle import client_network, key_digest
 
 SIGNUP_WINDOW = timedelta(hours=1)
@@ -69,9 +69,10 @@ async def count_signup(settings: Settings, unit_of_work: UnitOfWork, host: str) 
         LoginFailureScope.SIGNUP_CLIENT, key_digest("signup", client_network(host)), SIGNUP_WINDOW
     )
     async with unit_of_work() as session:
-        counters = LoginFailureRepository(session)
-        await counters.commit_without_waiting_for_disk()
-        count = (await counters.add_one([key]))[LoginFailureScope.SIGNUP_CLIENT]
+        await skip_disk_flush_at_commit(session)
+        count = (await LoginFailureRepository(session).add_one([key]))[
+            LoginFailureScope.SIGNUP_CLIENT
+        ]
     if count.failures > allowance:
         wait = (count.expires_at - count.last_failure_at).total_seconds()
         raise SignupThrottledError(max(1, math.ceil(wait)))

@@ -39,6 +39,7 @@ from app.db.repositories import (
     UsageRepository,
     UserLimitRepository,
 )
+from app.db.session import skip_disk_flush_at_commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +182,7 @@ async def admit_and_commit(
     of the work, and the counter's lock is not held during it. Call it before the request writes
     anything else: the commit does not wait for the disk (a crash may forget the last counts,
     which a limit can afford; a request's own rows must not be lost so)."""
-    counters = UsageCounterRepository(session)
-    await counters.commit_without_waiting_for_disk()
+    await skip_disk_flush_at_commit(session)
     await admit(session, user_id, action, settings, spends_tokens=spends_tokens, amount=amount)
     await session.commit()
 

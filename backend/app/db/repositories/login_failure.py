@@ -61,15 +61,6 @@ class LoginFailureRepository(BaseRepository[LoginFailure]):
 
     model = LoginFailure
 
-    async def commit_without_waiting_for_disk(self) -> None:
-        """Let this transaction's commit return before its WAL reaches disk.
-
-        A crash may then lose the last fraction of a second of counts, which a throttle can
-        afford; in exchange an attack costs PostgreSQL no disk flush per attempt. Atomicity and
-        visibility to other transactions are unchanged.
-        """
-        await self.execute(text("SET LOCAL synchronous_commit = off"))
-
     async def add_one(self, keys: Sequence[CounterKey]) -> dict[LoginFailureScope, FailureCount]:
         """Add one to each counter in one statement and return them as they now stand.
 

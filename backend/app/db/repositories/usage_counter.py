@@ -39,12 +39,6 @@ class UsageCounterRepository(BaseRepository[UsageCounter]):
 
     model = UsageCounter
 
-    async def commit_without_waiting_for_disk(self) -> None:
-        """Let this transaction's commit return before its WAL reaches disk: a count lost in a
-        crash costs a limit little, and a disk flush per request costs every request. Atomicity
-        and visibility to other transactions are unchanged."""
-        await self.execute(text("SET LOCAL synchronous_commit = off"))
-
     async def count_many(
         self,
         user_id: UUID,
