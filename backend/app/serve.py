@@ -90,6 +90,7 @@ def main() -> None:
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
         ge=1,
         validation_alias=AliasChoices("workers", "web_concurrency"),
     )
+    # How long a stopping server waits for requests still running (a body still arriving, an
+    # answer or a progress stream) before it cancels them: without a bound, one client keeps it
+    # from stopping at all. Under the 10 s a container gets between SIGTERM and SIGKILL.
+    shutdown_grace_seconds: int = Field(default=8, ge=0, le=3600)
 
     # HTTP
     cors_origins: list[str] = Field(default_factory=list)

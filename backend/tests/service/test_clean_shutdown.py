@@ -8,6 +8,7 @@ process that outlives its parent is re-parented, and its parent chain no longer 
 
 import os
 import signal
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -133,3 +134,25 @@ def test_nothing_the_server_started_outlives_it(  # type: ignore[no-untyped-def]
     if stop is not kill:
         _, log = process.communicate(timeout=EXIT_SECONDS)
         assert b"Traceback" not in log, log.decode()
+
+
+def test_a_request_that_never_ends_does_not_keep_the_server_from_stopping(  # type: ignore[no-untyped-def]
+    database_url: str, start_service
+) -> None:
+    """A client sending its body a byte at a time (or reading a stream that goes on) would
+    otherwise hold a stopping server for as long as it likes: uvicorn waits for running
+    requests, with no bound unless one is set (SHUTDOWN_GRACE_SECONDS)."""
+    process, port = start_service(
+        DATABASE_URL=database_url, SHUTDOWN_GRACE_SECONDS="1", **SETTINGS, measured=False
+    )
+    wait_for_health(process, port)
+    with socket.create_connection(("127.0.0.1", port)) as trickling:
+        trickling.sendall(
+            b"POST /api/v1/auth/login HTTP/1.1\r\nHost: test\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+        )
+        time.sleep(0.5)  # the request is running
+        started = time.monotonic()
+        terminate(process.pid)
+        process.wait(timeout=EXIT_SECONDS)
+    assert time.monotonic() - started < 1 + SETTLE_SECONDS
