@@ -2,7 +2,10 @@
 replayed pages), one ingest job each, their progress, and the webhook events it makes."""
 
 import dataclasses
+import json
+import uuid
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -11,6 +14,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.routes import collections as collection_routes
+from app.core.config import get_settings
 from app.db.models import WebhookDelivery
 from app.services.youtube.listing import YouTubeLister
 from testkit.youtube_collections import (
@@ -28,7 +33,13 @@ from testkit.youtube_listing_replay import (
     playlist_routes,
 )
 from testkit.youtube_video_artefacts import ReplayVideo
-from tests.api.conftest import Account, assert_error, build_app, client_for
+from tests.api.conftest import (
+    Account,
+    assert_error,
+    build_app,
+    client_for,
+    savepoint_unit_of_work,
+)
 from tests.api.ingesting import worker_for
 from tests.api.test_webhooks import LOCAL, register
 
@@ -276,3 +287,28 @@ async def test_the_event_stream_tells_the_progress_and_ends_when_ready(
     assert stream.headers["content-type"].startswith("text/event-stream")
     events = [block.split("\n")[0] for block in stream.text.strip().split("\n\n")]
     assert events == ["event: progress", "event: ready"]
+
+
+async def test_the_event_stream_of_a_collection_deleted_meanwhile_ends_with_not_found(
+    listing_app: Callable[..., FastAPI],
+    alice: Account,
+    session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not with `ready` and a progress of nothing, which would read as a success."""
+    monkeypatch.setattr(collection_routes, "STREAM_POLL_SECONDS", 0)
+    async with client_for(listing_app()) as client:
+        created = (await create(client, alice, videos=["Pend0000001"])).json()
+        reads = asynccontextmanager(savepoint_unit_of_work(session))
+        events = collection_routes.progress_events(uuid.UUID(created["id"]), reads, get_settings())
+        first = await anext(events)
+        deleted = await client.delete(f"{COLLECTIONS}/{created['id']}", headers=alice.headers)
+        last = await anext(events)
+
+    assert first.startswith(b"event: progress")
+    assert deleted.status_code == 204
+    name, data = last.decode().strip().split("\n")
+    assert name == "event: error"
+    assert json.loads(data.removeprefix("data: "))["error"]["code"] == "not_found"
+    with pytest.raises(StopAsyncIteration):
+        await anext(events)

@@ -26,6 +26,7 @@ from app.api.schemas.collections import (
     RefreshResult,
 )
 from app.api.schemas.common import Limit, Offset, Page, from_row, page_of
+from app.api.streaming import error_event
 from app.core.config import Settings
 from app.db.models import Collection
 from app.db.repositories import CollectionRepository, TranscriptRepository
@@ -167,11 +168,15 @@ async def get_collection(
 async def progress_events(
     collection_id: UUID, reads: UnitOfWork, settings: Settings
 ) -> AsyncGenerator[bytes, None]:
-    """`progress` at once and whenever it changes, then `ready` when nothing is pending. Each
-    poll is a read on the read-only engine: no transaction, no pre-ping."""
+    """`progress` at once and whenever it changes, then `ready` when nothing is pending, or
+    `error` (not_found) if the collection is deleted meanwhile. Each poll is a read on the
+    read-only engine: no transaction, no pre-ping."""
     last = None
     while True:
         async with reads() as session:
+            if await CollectionRepository(session).get_by_id(collection_id) is None:
+                yield error_event("not_found", f"Collection {collection_id} was deleted")
+                return
             current = await collections.progress(session, collection_id, settings)
         summary = progress_public(current).model_dump(mode="json")
         if summary != last:
@@ -190,7 +195,8 @@ async def progress_events(
         **error_responses(404),
         200: {
             "description": "Server-sent events: `progress` (the progress document, at once and "
-            "whenever it changes) and, last, `ready`.",
+            "whenever it changes) and, last, `ready`; or `error` (the error shape, `not_found`) "
+            "when the collection is deleted meanwhile.",
             "content": {
                 "text/event-stream": {"schema": {"$ref": "#/components/schemas/ProgressPublic"}}
             },
