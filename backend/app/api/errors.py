@@ -244,12 +244,22 @@ async def _request_validation(request: Request, error: Exception) -> JSONRespons
 OWNER_COLUMN = "user_id"
 
 
+# A column a request names otherwise (`POST /transcripts` sends the video as `video`).
+_REQUEST_FIELD_OF_COLUMN = {"youtube_video_id": "video"}
+
+
 def _sent_fields(fields: dict[str, str]) -> dict[str, str]:
-    return {name: value for name, value in fields.items() if name != OWNER_COLUMN}
+    """The clashing key's values by the request body's names for them (`body.video`), without
+    the owner's id, which the caller did not send."""
+    return {
+        f"body.{_REQUEST_FIELD_OF_COLUMN.get(name, name)}": value
+        for name, value in fields.items()
+        if name != OWNER_COLUMN
+    }
 
 
 def _clash(fields: dict[str, str]) -> str:
-    return ", ".join(f"{name}={value}" for name, value in fields.items())
+    return ", ".join(f"{name.removeprefix('body.')}={value}" for name, value in fields.items())
 
 
 async def _conflict(_: Request, error: Exception) -> JSONResponse:

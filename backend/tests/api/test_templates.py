@@ -127,7 +127,8 @@ async def test_duplicate_name_is_409_and_bad_type_is_422(
     assert_error(duplicate, 409, "conflict")
     # The clash names what the caller sent, not the owner's id the key also holds.
     error = duplicate.json()["error"]
-    assert {detail["field"] for detail in error["details"]} == {"template_type", "template_name"}
+    fields = {detail["field"] for detail in error["details"]}
+    assert fields == {"body.template_type", "body.template_name"}
     assert "user_id" not in error["message"]
     assert alice.id not in error["message"]
     assert_error(await create(client, alice, template_type="tiktok"), 422, "validation_error")

@@ -138,7 +138,8 @@ async def test_the_same_video_twice_is_a_conflict_and_writes_nothing(
     assert (await ingest(client, alice, "ccccccccccc")).status_code == 201
     again = await ingest(client, alice, "https://youtu.be/ccccccccccc")
     error = assert_error(again, 409, "conflict")
-    assert "ccccccccccc" in error["message"]
+    assert error["message"] == "Already exists: video=ccccccccccc"
+    assert [detail["field"] for detail in error["details"]] == ["body.video"]
     assert (await ingest(client, bob, "ccccccccccc")).status_code == 201  # per user, not global
     assert (await client.get(TRANSCRIPTS, headers=alice.headers)).json()["total"] == 1
 
