@@ -162,3 +162,21 @@ async def test_bad_pages_are_422_and_an_id_that_is_not_a_uuid_is_404(
     too_long = await client.post(CONVERSATIONS, json={"title": "t" * 501}, headers=alice.headers)
     assert_error(too_long, 422, "validation_error")
     assert_error(await client.get(CONVERSATIONS), 401, "unauthorized")
+
+
+async def test_a_scope_naming_a_video_twice_is_stored_once(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    transcript = await client.post(
+        "/api/v1/transcripts",
+        json={"video": "Twice000001", "transcript_text": "Words of the talk."},
+        headers=alice.headers,
+    )
+    twice = [transcript.json()["id"]] * 2
+
+    created = await client.post(
+        "/api/v1/conversations", json={"transcript_ids": twice}, headers=alice.headers
+    )
+
+    assert created.status_code == 201, created.text
+    assert created.json()["transcript_ids"] == twice[:1]

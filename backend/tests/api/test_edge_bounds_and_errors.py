@@ -115,7 +115,7 @@ async def test_every_integer_parameter_and_field_has_an_upper_bound(
 # --- whitespace-only messages
 
 
-@pytest.mark.parametrize("content", [" ", "   \n\t  ", "\u2003"])
+@pytest.mark.parametrize("content", [" ", "   \n\t  ", "\u2003", "\u200b\u200d \u200e"])
 async def test_a_whitespace_only_message_is_422_and_not_answered(
     client: httpx.AsyncClient, alice: Account, content: str
 ) -> None:

@@ -1,6 +1,8 @@
 """Types and models shared by the request and response schemas."""
 
+import unicodedata
 from typing import Annotated, Any, Generic, TypeVar
+from uuid import UUID
 
 from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -50,12 +52,22 @@ JsonValue = Annotated[
 
 
 def not_blank(value: str) -> str:
-    if not value.strip():
+    # Format characters (zero-width spaces and joiners, direction marks) show nothing either.
+    if all(char.isspace() or unicodedata.category(char) == "Cf" for char in value):
         raise ValueError("must not be only whitespace")
     return value
 
 
 NonBlankStr = Annotated[str, AfterValidator(not_blank)]
+
+
+def distinct(ids: list[UUID]) -> list[UUID]:
+    """The ids in the order sent, each once."""
+    return list(dict.fromkeys(ids))
+
+
+# A list of ids stored or used as a set: a repeat means nothing more, and is dropped.
+DistinctIds = Annotated[list[UUID], AfterValidator(distinct)]
 
 
 def example(**fields: Any) -> ConfigDict:

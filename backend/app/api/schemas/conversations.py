@@ -7,7 +7,14 @@ from uuid import UUID
 
 from pydantic import MISSING, AliasChoices, BaseModel, ConfigDict, Field
 
-from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, NonBlankStr, OrmModel, example
+from app.api.schemas.common import (
+    EXAMPLE_ID,
+    EXAMPLE_TIME,
+    DistinctIds,
+    NonBlankStr,
+    OrmModel,
+    example,
+)
 
 ScopeTranscripts = Field(
     default=None,
@@ -26,8 +33,8 @@ class ConversationCreate(BaseModel):
     model_config = example(title="Sourdough questions", collection_ids=[EXAMPLE_ID])
 
     title: str | None = Field(default=None, max_length=500)
-    transcript_ids: list[UUID] | None = ScopeTranscripts
-    collection_ids: list[UUID] | None = ScopeCollections
+    transcript_ids: DistinctIds | None = ScopeTranscripts
+    collection_ids: DistinctIds | None = ScopeCollections
 
 
 class ConversationUpdate(BaseModel):
@@ -36,8 +43,8 @@ class ConversationUpdate(BaseModel):
     model_config = example(title="Bread, mostly", transcript_ids=[EXAMPLE_ID])
 
     title: str | None = Field(default=None, min_length=1, max_length=500)
-    transcript_ids: list[UUID] | None = ScopeTranscripts
-    collection_ids: list[UUID] | None = ScopeCollections
+    transcript_ids: DistinctIds | None = ScopeTranscripts
+    collection_ids: DistinctIds | None = ScopeCollections
 
 
 class ConversationPublic(OrmModel):
@@ -71,7 +78,7 @@ class MessageCreate(BaseModel):
 
     # The length limit comes from settings (MESSAGE_MAX_CHARS) and is checked in the route.
     content: NonBlankStr = Field(min_length=1)
-    transcript_ids: list[UUID] | None = Field(
+    transcript_ids: DistinctIds | None = Field(
         default=None, max_length=50, description="Answer from these transcripts only."
     )
 

@@ -3,7 +3,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.api.schemas.common import NonBlankStr, example
+from app.api.schemas.common import DistinctIds, NonBlankStr, example
 from app.api.schemas.conversations import Citation, TokenUsage
 from app.api.schemas.templates import TemplateType, TemplateVariables
 
@@ -19,7 +19,7 @@ class DraftRequest(BaseModel):
     template_id: UUID | None = Field(default=None, description="Or name a template.")
     topic: NonBlankStr = Field(min_length=1, max_length=500)
     tone: str = Field(default="clear and friendly", min_length=1, max_length=100)
-    transcript_ids: list[UUID] | None = Field(default=None, max_length=50)
+    transcript_ids: DistinctIds | None = Field(default=None, max_length=50)
     variables: TemplateVariables = Field(
         default_factory=dict, description="Values for any other placeholders of the template."
     )
