@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.errors import InvalidValueError, NotFoundError
@@ -229,3 +230,11 @@ async def test_ownership_is_checked_without_loading_the_conversation(
     assert await conversations.is_owned_by(conversation.id, owner.id) is True
     assert await conversations.is_owned_by(conversation.id, stranger.id) is False
     assert await conversations.is_owned_by(uuid.uuid4(), owner.id) is False
+
+
+async def test_a_relationship_never_loads_behind_the_callers_back(session: AsyncSession) -> None:
+    """An async session cannot load on attribute access: reading one says so plainly (and where
+    to look), instead of SQLAlchemy's MissingGreenlet about greenlets."""
+    conversation = await make_conversation(session, await make_user(session))
+    with pytest.raises(InvalidRequestError, match="lazy='raise'"):
+        _ = conversation.messages

@@ -36,19 +36,19 @@ class User(Base):
     updated_at: Mapped[datetime] = updated_at()
 
     sessions: Mapped[list["Session"]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+        lazy="raise", back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
     conversations: Mapped[list["Conversation"]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+        lazy="raise", back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
     transcripts: Mapped[list["Transcript"]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+        lazy="raise", back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
     templates: Mapped[list["Template"]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+        lazy="raise", back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
     api_keys: Mapped[list["ApiKey"]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+        lazy="raise", back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
 
@@ -65,7 +65,7 @@ class Session(Base):
     )
     created_at: Mapped[datetime] = created_at()
 
-    user: Mapped[User] = relationship(back_populates="sessions")
+    user: Mapped[User] = relationship(lazy="raise", back_populates="sessions")
 
 
 class ApiKeyScope(StrEnum):
@@ -105,7 +105,7 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    user: Mapped[User] = relationship(back_populates="api_keys")
+    user: Mapped[User] = relationship(lazy="raise", back_populates="api_keys")
 
 
 class Invitation(Base):

@@ -40,9 +40,12 @@ class Conversation(Base):
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
-    user: Mapped[User] = relationship(back_populates="conversations")
+    user: Mapped[User] = relationship(lazy="raise", back_populates="conversations")
     messages: Mapped[list["Message"]] = relationship(
-        back_populates="conversation", cascade="all, delete-orphan", passive_deletes=True
+        lazy="raise",
+        back_populates="conversation",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )
 
 
@@ -69,7 +72,7 @@ class Message(Base):
         index=True,
     )
 
-    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+    conversation: Mapped[Conversation] = relationship(lazy="raise", back_populates="messages")
 
 
 class Template(Base):
@@ -109,4 +112,4 @@ class Template(Base):
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
-    user: Mapped[User | None] = relationship(back_populates="templates")
+    user: Mapped[User | None] = relationship(lazy="raise", back_populates="templates")

@@ -60,9 +60,12 @@ class Transcript(Base):
     meta: Mapped[dict[str, Any]] = jsonb_metadata()
     created_at: Mapped[datetime] = created_at()
 
-    user: Mapped[User] = relationship(back_populates="transcripts")
+    user: Mapped[User] = relationship(lazy="raise", back_populates="transcripts")
     chunks: Mapped[list["Chunk"]] = relationship(
-        back_populates="transcript", cascade="all, delete-orphan", passive_deletes=True
+        lazy="raise",
+        back_populates="transcript",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )
 
 
@@ -82,7 +85,7 @@ class Chunk(Base):
     meta: Mapped[dict[str, Any]] = jsonb_metadata()
     created_at: Mapped[datetime] = created_at()
 
-    transcript: Mapped[Transcript] = relationship(back_populates="chunks")
+    transcript: Mapped[Transcript] = relationship(lazy="raise", back_populates="chunks")
 
 
 class Passage(Base):
