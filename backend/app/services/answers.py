@@ -13,7 +13,7 @@ caption boundaries (or every SENTENCE_PIECE_WORDS words), so a quote stays short
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,7 @@ import numpy as np
 from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
 from app.services.embeddings.cache import PassageVectorCache
 from app.services.extract import STOPWORDS, Quote
-from app.services.retrieval import caption_second
+from app.services.retrieval import Citation, caption_second
 
 MAX_SENTENCE_WORDS = 45
 SENTENCE_PIECE_WORDS = 25
@@ -198,3 +198,22 @@ async def answer_sentences(
     """(citation number, sentence) pairs an offline answer quotes."""
     quotes = await choose_quotes(question, citations, provider, found, 3, question_vector)
     return [(q.number, q.text) for q in quotes]
+
+
+def cite_each_quote(
+    citations: Sequence[Citation], quotes: Sequence[Quote]
+) -> tuple[list[Citation], list[Quote]]:
+    """The citations renumbered so that each quoted sentence has one of its own, linking to
+    the second it is said, and the quotes renumbered to match. A citation is a chunk, and the
+    sentences quoted from one chunk may be said minutes apart: under one number, all but one
+    would link to the wrong moment. Sentences said at the same second share a citation; a
+    citation nothing is quoted from keeps its own moment."""
+    renumbered: list[Citation] = []
+    numbers: dict[tuple[int, float | None], int] = {}
+    for citation in citations:
+        moments = [q.seconds for q in quotes if q.number == citation.number] or [None]
+        for seconds in dict.fromkeys(moments):
+            moment = seconds if seconds is not None else citation.moment
+            renumbered.append(replace(citation, number=len(renumbered) + 1, moment=moment))
+            numbers[(citation.number, seconds)] = len(renumbered)
+    return renumbered, [replace(q, number=numbers[(q.number, q.seconds)]) for q in quotes]

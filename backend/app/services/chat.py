@@ -7,7 +7,7 @@ its metadata. A question nothing in the videos covers gets an honest answer, not
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -21,9 +21,9 @@ from app.db.repositories import (
     MessageRow,
     UsageRepository,
 )
-from app.services.answers import choose_quotes
+from app.services.answers import choose_quotes, cite_each_quote
 from app.services.embeddings.base import EmbeddingProvider
-from app.services.extract import Passage, Quote
+from app.services.extract import Passage
 from app.services.llm import ChatMessage, LanguageModel, Usage
 from app.services.retrieval import (
     Citation,
@@ -101,7 +101,7 @@ async def start_turn(
 ) -> ChatTurn:
     """Store the user's message (titling an untitled conversation) and gather the context.
     With `quote` (an extractive model), the sentences to quote are chosen here, by meaning and
-    words, and each quoted citation links to the second its sentence is said."""
+    words, and each quoted sentence is cited on its own, linking to the second it is said."""
     messages = MessageRepository(session)
     history = (
         await messages.get_last_n(conversation.id, settings.chat_history_messages)
@@ -136,25 +136,19 @@ async def start_turn(
         if quote and citations
         else []
     )
-    citations = [at_quote(citation, quotes) for citation in citations]
+    # The prompt shows each excerpt once; the links are one per quoted moment.
+    prompt = build_prompt(history, content, citations)
+    citations, quotes = cite_each_quote(citations, quotes)
     return ChatTurn(
         conversation=conversation,
         user_message=user_message,
-        prompt=build_prompt(history, content, citations),
+        prompt=prompt,
         citations=citations,
         passages=[
             Passage(c.number, c.hit.chunk_text, tuple(q for q in quotes if q.number == c.number))
             for c in citations
         ],
     )
-
-
-def at_quote(citation: Citation, quotes: Sequence[Quote]) -> Citation:
-    """The citation linking to its best quoted sentence's second, when one is quoted."""
-    quoted = [q for q in quotes if q.number == citation.number and q.seconds is not None]
-    if not quoted:
-        return citation
-    return replace(citation, moment=max(quoted, key=lambda q: q.score).seconds)
 
 
 _CITATION_MARK = re.compile(r"\[(\d+)\]")

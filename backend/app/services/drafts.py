@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.db.models import Message, Template
 from app.db.repositories import MessageRepository, UsageRepository
-from app.services.answers import choose_quotes
+from app.services.answers import choose_quotes, cite_each_quote
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.extract import Passage, Quote, best_sentences
 from app.services.llm import ChatMessage, Completion, LanguageModel
@@ -116,6 +116,7 @@ async def write_draft(
         KEY_POINTS,
         question_vector.vector if question_vector else None,
     )
+    citations, quotes = cite_each_quote(citations, quotes)
     # Off the event loop: a render is bounded (rendering.MAX_RENDERED_CHARACTERS), not free.
     prompt = await asyncio.to_thread(
         render,
@@ -123,7 +124,10 @@ async def write_draft(
         template_variables(topic, tone, citations, variables, quotes),
     )
     messages = [ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", prompt)]
-    passages = [Passage(c.number, c.hit.chunk_text) for c in citations]
+    passages = [
+        Passage(c.number, c.hit.chunk_text, tuple(q for q in quotes if q.number == c.number))
+        for c in citations
+    ]
     completion = await model.complete(messages, passages)
     await UsageRepository(session).record(
         user_id=user_id,

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.config import BACKEND_DIR
 from app.services.llm import LanguageModel
 from testkit.labelled_set import CHUNK_TOKENS, TALKS
 from tests.api.conftest import Account, build_app, client_for, sign_up
@@ -38,3 +39,23 @@ async def talking_to(
         account = await sign_up(client)
         await ingest_talks(client, account)
         yield client, account
+
+
+# The README's example captions: a short talk of one chunk and several passages.
+EXAMPLE_TALK = BACKEND_DIR.parent / "examples" / "talk.srt"
+
+
+def cues_of(srt: str) -> list[tuple[float, float, str]]:
+    """(start, end, text) of each cue of an SRT file."""
+    cues = []
+    for block in srt.strip().split("\n\n"):
+        _, timing, *text = block.splitlines()
+        start, end = (
+            sum(
+                float(part) * scale
+                for part, scale in zip(t.replace(",", ".").split(":"), (3600, 60, 1), strict=True)
+            )
+            for t in timing.split(" --> ")
+        )
+        cues.append((start, end, " ".join(text)))
+    return cues

@@ -10,7 +10,7 @@ from app.db.repositories import UsageRepository
 from app.services.chat import NOT_IN_VIDEOS
 from testkit.labelled_set import CHUNK_TOKENS
 from tests.api.conftest import Account, ClientFactory, assert_error, sign_up
-from tests.api.talks import ingest_talks, talking_to
+from tests.api.talks import EXAMPLE_TALK, cues_of, ingest_talks, talking_to
 from tests.fakes import ScriptedModel
 
 OVEN_QUESTION = "How hot should the oven be for the sourdough?"
@@ -284,3 +284,35 @@ async def test_an_answer_keeps_only_the_citations_it_refers_to(session: AsyncSes
     metadata = response.json()["assistant_message"]["metadata"]
     assert metadata["grounded"] is True
     assert [c["number"] for c in metadata["citations"]] == [1]
+
+
+async def test_each_quoted_sentence_links_to_the_moment_it_is_said(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """The example talk is one chunk of several passages: sentences quoted from it are said
+    minutes apart, and each [n] must open the video where its own sentence is said, not where
+    the chunk's best one is."""
+    srt = EXAMPLE_TALK.read_text(encoding="utf-8")
+    uploaded = await client.post(
+        "/api/v1/transcripts/upload",
+        data={"video": "exampleTalk"},
+        files={"file": ("talk.srt", srt.encode())},
+        headers=alice.headers,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    conversation_id = await new_conversation(client, alice)
+
+    response = await ask(client, alice, conversation_id, "Why was the order history page so slow?")
+
+    answer = response.json()["assistant_message"]
+    cited = {c["number"]: c for c in answer["metadata"]["citations"]}
+    quoted = [line[2:] for line in answer["content"].splitlines() if line.startswith("- ")]
+    assert len(quoted) > 1
+    numbers = []
+    for line in quoted:
+        sentence, number = line.rsplit(" [", 1)
+        numbers.append(int(number.rstrip("]")))
+        start, end, _ = next(c for c in cues_of(srt) if " ".join(sentence.split()[:4]) in c[2])
+        assert start <= cited[numbers[-1]]["moment_seconds"] <= end, (sentence, cited[numbers[-1]])
+        assert cited[numbers[-1]]["url"].endswith(f"t={int(cited[numbers[-1]]['moment_seconds'])}")
+    assert len(set(numbers)) == len(quoted)

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import UsageEvent
 from app.db.repositories import UsageRepository
 from testkit.labelled_set import CHUNK_TOKENS
-from tests.api.conftest import ClientFactory, assert_error, sign_up
-from tests.api.talks import ingest_talks, talking_to
+from tests.api.conftest import Account, ClientFactory, assert_error, sign_up
+from tests.api.talks import EXAMPLE_TALK, cues_of, ingest_talks, talking_to
 from tests.fakes import ScriptedModel
 
 DRAFTS = "/api/v1/drafts"
@@ -182,3 +182,34 @@ async def test_usage_is_totalled_per_day_with_idle_days_as_zero(
         422,
         "validation_error",
     )
+
+
+async def test_each_key_point_of_a_draft_links_to_the_moment_it_is_said(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Key points quoted from one chunk, said minutes apart, each have a source of their own
+    opening the video where they are said."""
+    srt = EXAMPLE_TALK.read_text(encoding="utf-8")
+    uploaded = await client.post(
+        "/api/v1/transcripts/upload",
+        data={"video": "exampleTalk"},
+        files={"file": ("talk.srt", srt.encode())},
+        headers=alice.headers,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+
+    response = await client.post(
+        DRAFTS,
+        json={"template_type": "blog", "topic": "why the order history page was slow"},
+        headers=alice.headers,
+    )
+
+    assert response.status_code == 200, response.text
+    sources = {s["number"]: s for s in response.json()["sources"]}
+    points = [line[2:] for line in response.json()["prompt"].splitlines() if line.startswith("- ")]
+    assert len(points) > 1
+    for point in points:
+        sentence, number = point.rsplit(" [", 1)
+        source = sources[int(number.rstrip("]"))]
+        start, end, _ = next(c for c in cues_of(srt) if " ".join(sentence.split()[:4]) in c[2])
+        assert start <= source["moment_seconds"] <= end, (sentence, source)
