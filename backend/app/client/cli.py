@@ -125,8 +125,19 @@ def read_password(from_stdin: bool, *, confirm: bool) -> str:
 def register(ctx: typer.Context, email: Email, password_stdin: PasswordFromStdin = False) -> None:
     """Create an account (the password is asked twice, hidden), then log in."""
     password = read_password(password_stdin, confirm=True)
-    with server(ctx).anonymous() as api:
-        console().print(api.register(email, password)["message"])
+    target = server(ctx)
+    with target.anonymous() as api:
+        said = api.register(email, password)["message"]
+        try:
+            token = api.login(email, password)
+        except ApiError as error:
+            if error.status_code != 401:
+                raise
+            # The email was someone's already (registering does not say whose): not logged in.
+            console().print(said)
+            raise typer.Exit(1) from None
+    target.store.put(target.url, Login(email=email, token=token))
+    console().print(f"Account ready. Logged in to {target.url} as {email}.")
 
 
 @app.command()

@@ -31,5 +31,13 @@ def server(ctx: typer.Context) -> Server:
     return found
 
 
+# Where the output is not a terminal (a pipe, a file), lines are not cut to rich's default 80
+# columns: an id or a link folded over two lines cannot be copied or searched for.
+WIDTH_WHEN_NOT_A_TERMINAL = 200
+
+
 def console() -> Console:
-    return Console(highlight=False)
+    shown = Console(highlight=False)
+    if shown.is_terminal:
+        return shown
+    return Console(highlight=False, width=WIDTH_WHEN_NOT_A_TERMINAL)

@@ -58,9 +58,11 @@ def print_hits(console: Console, results: dict[str, Any]) -> None:
 
 
 def transcripts_table(page: dict[str, Any]) -> Table:
-    table = Table(title=f"{page['total']} videos", title_justify="left")
-    for column in ("video", "title", "channel", "length", "transcript id"):
-        table.add_column(column, overflow="fold" if column == "transcript id" else "ellipsis")
+    total = page["total"]
+    table = Table(title=f"{total} video{'' if total == 1 else 's'}", title_justify="left")
+    for column in ("video", "title", "channel", "length"):
+        table.add_column(column, overflow="ellipsis")
+    table.add_column("transcript id", no_wrap=True, min_width=36)  # whole, to be copied
     for item in page["items"]:
         table.add_row(
             item["youtube_video_id"],
@@ -81,7 +83,7 @@ def api_keys_table(page: dict[str, Any]) -> Table:
     table = Table()
     for column in ("name", "prefix", "scopes", "created", "expires", "last used", "revoked"):
         table.add_column(column)
-    table.add_column("id", overflow="fold")
+    table.add_column("id", no_wrap=True, min_width=36)  # whole, for `talker keys revoke`
     for key in page["items"]:
         table.add_row(
             key["name"],

@@ -51,6 +51,11 @@ def test_login_keeps_the_token_private_and_never_prints_it(talker: Talker) -> No
     registered = talker("register", input=f"{email}\n{PASSWORD}\n{PASSWORD}\n")
     assert "Password" in ok(registered).output  # asked for, twice, and never echoed
     assert PASSWORD not in registered.output
+    assert f"Logged in to {talker.env['TALKER_URL']} as {email}" in registered.output
+    assert email in ok(talker("whoami")).output  # registering logged in
+    taken = talker("register", input=f"{email}\nanother password\nanother password\n")
+    assert taken.exit_code == 1
+    assert "log in with the password" in taken.output  # nothing said of whose it is
     logged_in = ok(talker("login", input=f"{email}\n{PASSWORD}\n"))
     assert PASSWORD not in logged_in.output
 
@@ -114,6 +119,9 @@ def test_ingest_shows_the_job_until_done_then_search_videos_and_draft_find_it(
     listed = ok(talker("videos")).output
     assert BAKING.video_id in listed
     assert BAKING.title in listed
+    assert listed.startswith("1 video ")
+    transcript_id = ingested.output.split(": transcript ")[1].split()[0].rstrip(".")
+    assert transcript_id in listed  # whole on its line, to be copied, though not a terminal
     found = ok(talker("search", "rye starter feeding")).output
     assert f"https://youtu.be/{BAKING.video_id}?t=4" in found
     assert "rye" in found
