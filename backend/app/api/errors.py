@@ -164,16 +164,27 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+# What pydantic puts before the message of an error a validator raised: a reader is told what
+# is wrong, not which kind of Python error said so.
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
 def _validation_details(error: RequestValidationError) -> list[ErrorDetail]:
     # The offending input is left out on purpose: it may be a password.
     return [
         ErrorDetail(
             field=printable(".".join(str(part) for part in item.get("loc", ()))) or None,
-            message=printable(item.get("msg", "invalid value")),
+            message=printable(_without_prefix(item.get("msg", "invalid value"))),
             type=item.get("type", "value_error"),
         )
         for item in error.errors()
     ]
+
+
+def _without_prefix(message: str) -> str:
+    for prefix in _PYDANTIC_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message
 
 
 def _constraint_details(fields: dict[str, str], message: str, kind: str) -> list[ErrorDetail]:

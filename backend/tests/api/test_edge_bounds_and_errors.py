@@ -210,3 +210,15 @@ async def test_database_refusals_are_answered_without_the_databases_words(sessio
             sent = await client.post(f"/refusals/{name}")
             assert sent.status_code == status, (name, sent.text)
             assert driver_wording_in(sent.json()) is None, (name, sent.text)
+
+
+async def test_a_validators_message_is_said_without_pydantics_prefix(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    sent = await client.post(
+        "/api/v1/transcripts/ingest", json={"video": "not a video"}, headers=alice.headers
+    )
+
+    error = assert_error(sent, 422, "validation_error")
+    assert "Value error" not in error["message"]
+    assert error["details"][0]["message"].startswith("not a YouTube video id or URL")

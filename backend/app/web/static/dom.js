@@ -20,10 +20,14 @@ export function el(tag, props = {}, ...children) {
 export function showProblem(box, error) {
   if (!(error instanceof ApiProblem)) console.error(error);
   const message = error instanceof ApiProblem ? error.message : `Something went wrong: ${error.message}`;
-  const parts = [el("p", { text: message })];
   const fields = (error.details || []).filter((detail) => detail.field);
-  if (fields.length) {
-    parts.push(el("ul", {}, ...fields.map((d) => el("li", { text: `${fieldName(d.field)}: ${d.message}` }))));
+  const said = (detail) => `${fieldName(detail.field)}: ${detail.message}`;
+  const parts = [el("p", { text: message })];
+  if (error.code === "validation_error" && fields.length === 1) {
+    // The message only repeats the one field's problem, in the API's words: say it once.
+    parts[0] = el("p", { text: said(fields[0]) });
+  } else if (fields.length) {
+    parts.push(el("ul", {}, ...fields.map((d) => el("li", { text: said(d) }))));
   }
   if (error.requestId) parts.push(el("p", { class: "reference", text: `Reference: ${error.requestId}` }));
   box.replaceChildren(...parts);
