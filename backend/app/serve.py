@@ -90,6 +90,7 @@ def main() -> None:
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        server_header=False,  # which server answers is nobody's business
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 

@@ -145,3 +145,25 @@ async def test_password_changes_made_at_once_take_turns(database: Database) -> N
     assert [login.status_code == 200 for login in logins] == [
         password == winner for password in new_passwords
     ]
+
+
+async def test_wrong_current_passwords_are_slowed_down_as_failed_logins_are(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """With a stolen session token, the password change must not be a free way to guess the
+    password: its wrong guesses count with the login's, and past the allowance wait."""
+    answers = [
+        await client.post(
+            "/api/v1/auth/password",
+            json={"current_password": f"guess number {n}", "new_password": NEW_PASSWORD},
+            headers=alice.headers,
+        )
+        for n in range(6)
+    ]
+
+    assert [a.status_code for a in answers] == [422] * 5 + [429]
+    assert int(answers[-1].headers["Retry-After"]) >= 1
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": alice.email, "password": PASSWORD}
+    )
+    assert_error(login, 429, "too_many_requests")  # the same counters, from the same address

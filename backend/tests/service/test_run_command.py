@@ -46,6 +46,7 @@ def test_serves_on_the_database_url_and_logs_request_ids(  # type: ignore[no-unt
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert f"content-length: {len(traced.content)}\r\n".encode() in head.lower()
     assert head.endswith(b"\r\n\r\n")
+    assert b"\r\nserver:" not in head.lower()  # the server does not say what it is
     exit_code, log = stop(process)
     assert exit_code == 0
     assert "[trace-me-1] GET /health 200" in log

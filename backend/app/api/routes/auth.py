@@ -104,7 +104,7 @@ def too_many_attempts(retry_after: int) -> ApiError:
     return ApiError(
         429,
         "too_many_requests",
-        f"Too many failed logins. Try again in {retry_after} seconds.",
+        f"Too many wrong passwords. Try again in {retry_after} seconds.",
         headers={"Retry-After": str(retry_after)},
     )
 
@@ -174,26 +174,42 @@ def session_only(principal: Principal, action: str) -> None:
         raise ApiError(403, "forbidden", f"{action} needs a session token, not an API key.")
 
 
-@router.post("/password", response_model=SessionsEnded, responses=error_responses(401, 403, 422))
+@router.post(
+    "/password", response_model=SessionsEnded, responses=error_responses(401, 403, 422, 429)
+)
 async def change_password(
-    body: PasswordChange, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
+    body: PasswordChange,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    unit_of_work: UnitOfWorkDep,
 ) -> SessionsEnded:
     """Change the password, given the current one. Every other session of the account ends;
     the one making the change stays signed in. API keys are not touched (revoke them with
-    `DELETE /api-keys/{id}`)."""
+    `DELETE /api-keys/{id}`).
+
+    Wrong current passwords are counted and slowed down as failed logins are (429 with
+    `Retry-After`): a stolen session token must not become a way to guess the password."""
     session_only(principal, "Changing the password")
     new_password = body.new_password.get_secret_value()
     check_password_rules(new_password, settings, field="body.new_password")
+    attempt = LoginAttempt.of(principal.user.email, client_host(request))
+    throttle = LoginThrottle(settings, unit_of_work)
+    if (wait := await throttle.admit(attempt)) is not None:
+        raise too_many_attempts(wait)
     # Locked: of two changes at once, the second checks its current password against the
     # password the first has set, instead of both passing and one silently undoing the other.
     user = await UserRepository(session).lock(principal.user.id)
     if not await verify_password(user.password_hash, body.current_password.get_secret_value()):
+        await throttle.record_failure(attempt)
         detail = ErrorDetail(
             field="body.current_password", message="is not the current password", type="invalid"
         )
         raise ApiError(
             422, "validation_error", "The current password is not right.", details=[detail]
         )
+    await throttle.record_success(session, attempt)
     await UserRepository(session).update(user.id, password_hash=await hash_password(new_password))
     ended = await SessionRepository(session).delete_for_user(user.id, keep=principal.token_hash)
     return SessionsEnded(sessions_ended=ended)
