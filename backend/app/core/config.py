@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     job_heartbeat_seconds: float = Field(default=15.0, gt=0)
     job_stale_seconds: float = Field(default=120.0, gt=0)
     job_max_attempts: int = Field(default=5, ge=1)
+    # An embed job works this long, then goes back to the queue behind the jobs waiting, until
+    # its transcript is embedded: one long transcript does not hold a worker from everyone else.
+    job_embed_slice_seconds: float = Field(default=10.0, gt=0)
     job_retry_base_seconds: float = Field(default=10.0, ge=0)
     job_retry_max_seconds: float = Field(default=600.0, ge=0)
     ingest_languages: list[str] = Field(default_factory=lambda: ["en"])

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -191,12 +192,21 @@ class IngestWorker:
     async def _embed(self, job: ClaimedJob) -> None:
         assert self.embedder is not None
         assert job.transcript_id is not None
+        deadline = time.monotonic() + self.settings.job_embed_slice_seconds
         try:
-            embedded = await self._with_heartbeat(
-                job, self.embedder.embed_missing(self.unit_of_work, transcript_id=job.transcript_id)
+            embedded, finished = await self._with_heartbeat(
+                job,
+                self.embedder.embed_until(
+                    self.unit_of_work, transcript_id=job.transcript_id, deadline=deadline
+                ),
             )
         except EmbeddingError as error:
             await self._handle_failure(job, JobFailure("embedding_failed", str(error), True))
+            return
+        if not finished:  # its turn is over: the jobs waiting meanwhile go first
+            async with self.unit_of_work() as session:
+                await JobRepository(session).take_turns(job.id, self.worker_id)
+            logger.info("job %s: embedded %d passages, the rest later", job.id, embedded)
             return
         await self._with_heartbeat(job, self._find_chapters(job.transcript_id))
         async with self.unit_of_work() as session:

@@ -9,6 +9,7 @@ beside the old ones, which search keeps using until the new model's are in.
 """
 
 import asyncio
+import time
 from collections.abc import Callable
 from uuid import UUID
 
@@ -52,6 +53,21 @@ class Embedder:
     ) -> int:
         """Embed and store every passage (of the transcript, or all) without a vector for the
         provider's model, a batch per transaction; returns how many were embedded."""
+        embedded, _ = await self.embed_until(
+            unit_of_work, transcript_id=transcript_id, on_batch=on_batch
+        )
+        return embedded
+
+    async def embed_until(
+        self,
+        unit_of_work: UnitOfWork,
+        *,
+        transcript_id: UUID | None = None,
+        on_batch: Callable[[int], None] | None = None,
+        deadline: float | None = None,
+    ) -> tuple[int, bool]:
+        """`embed_missing`, stopping after the batch that ends past `deadline` (a
+        `time.monotonic()` value): how many were embedded, and whether none is missing now."""
         provider = await self.provider()
         async with unit_of_work() as session:
             await cut_missing_passages(session, transcript_id=transcript_id)
@@ -64,7 +80,7 @@ class Embedder:
                     model, transcript_id=transcript_id, after=after, limit=batch_size
                 )
             if not batch:
-                return embedded
+                return embedded, True
             vectors = await provider.embed_passages([passage.text for passage in batch])
             async with unit_of_work() as session:
                 await PassageEmbeddingRepository(session).store_many(
@@ -73,6 +89,8 @@ class Embedder:
             after, embedded = batch[-1].passage_id, embedded + len(batch)
             if on_batch is not None:
                 on_batch(len(batch))
+            if deadline is not None and time.monotonic() >= deadline:
+                return embedded, len(batch) < batch_size
 
     async def count_missing(self, unit_of_work: UnitOfWork) -> int:
         """How many passages have no vector for the provider's model (chunks not yet cut into

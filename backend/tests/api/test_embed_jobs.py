@@ -283,3 +283,40 @@ async def test_search_works_before_any_vector_exists(
     assert found.status_code == 200
     assert found.json()["hits"]
     assert (await jobs_of(client, alice))[0]["status"] == "queued"
+
+
+async def test_a_long_embed_job_takes_turns_with_the_jobs_queued_after_it(
+    make_client: ClientFactory, alice: Account, bob: Account, session: AsyncSession
+) -> None:
+    """One account's long transcript must not hold the worker from everyone else: past its
+    slice of time the job goes back to the queue, behind the jobs waiting, without counting
+    an attempt, and goes on where it stopped."""
+    provider = HashingEmbedder()
+    worker = worker_for(session, provider, job_embed_slice_seconds=1e-6)
+    async with make_client(chunk_tokens=40) as client:
+        long_id = await upload(client, alice)
+        short = await client.post(
+            "/api/v1/transcripts",
+            json={"video": "EmbedVid004", "transcript_text": "Vacuum keeps tables small."},
+            headers=bob.headers,
+        )
+        short_id = short.json()["id"]
+        passages = await passage_count(session, long_id)
+        assert passages > 4  # more than one batch of the worker's 4
+
+        assert await worker.run_once() is True  # the long job's first turn: one batch
+        (turned,) = await jobs_of(client, alice)
+        assert (turned["status"], turned["attempts"]) == ("queued", 0)
+        assert len(await vectors_of(session, long_id, provider.model_name)) == 4
+
+        assert await worker.run_once() is True  # bob's job, queued meanwhile, goes next
+        assert (await jobs_of(client, bob))[0]["status"] == "done"
+        assert (await jobs_of(client, alice))[0]["status"] == "queued"
+
+        while await worker.run_once():
+            pass
+        (done,) = await jobs_of(client, alice)
+
+    assert (done["status"], done["attempts"]) == ("done", 1)
+    assert len(await vectors_of(session, long_id, provider.model_name)) == passages
+    assert await vectors_of(session, short_id, provider.model_name)

@@ -157,6 +157,22 @@ class JobRepository(UserOwnedRepository[Job]):
         async with database_errors_translated():
             return await self.session.scalar(statement)
 
+    async def take_turns(self, job_id: UUID, worker_id: str) -> None:
+        """Put a running job back in the queue, behind the jobs due now, its attempt not
+        counted: a long job takes turns with the others instead of holding a worker."""
+        await self.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.locked_by == worker_id, Job.status == "running")
+            .values(
+                status="queued",
+                run_after=func.clock_timestamp(),
+                locked_by=None,
+                heartbeat_at=None,
+                attempts=Job.attempts - 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
     async def heartbeat(self, job_id: UUID, worker_id: str) -> bool:
         """Tell the others this worker is still on the job; False if it was taken away."""
         result = await self.execute(
