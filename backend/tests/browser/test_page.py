@@ -132,6 +132,11 @@ async def test_sign_up_upload_ask_and_follow_the_citation(page: Page, tmp_path: 
     await expect(page.locator("#copy-status")).to_have_text("Copied.")
     assert await page.evaluate("navigator.clipboard.readText()") == await draft.text_content()
     await screenshot(page, "06-draft")
+    # A draft refused next does not leave the earlier one below its error, as if it were its.
+    await page.get_by_label("Topic").fill("volcanoes on Mars")
+    await page.get_by_role("button", name="Write the draft").click()
+    await expect(page.locator("#draft-form").get_by_role("alert")).to_be_visible()
+    await expect(page.locator("#draft-result")).to_be_hidden()
 
     await page.get_by_role("link", name="Usage").click()
     await expect(page.locator("#usage-total")).to_contain_text(re.compile(r"[1-9][\d,]* tokens"))
@@ -269,6 +274,9 @@ async def test_a_wrong_password_is_said_plainly(page: Page) -> None:
     await page.get_by_role("button", name="Sign in").click()
 
     await expect(page.get_by_role("alert")).to_contain_text("The email or password is incorrect.")
+    # Switching to sign-up, the sign-in's error is not this form's to show.
+    await page.get_by_role("button", name="New here? Create an account").click()
+    await expect(page.locator("#auth-error")).to_be_hidden()
 
 
 async def test_the_sign_in_form_works_from_the_keyboard_alone(page: Page) -> None:

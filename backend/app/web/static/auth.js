@@ -1,7 +1,7 @@
 // Signing up, in and out.
 
 import { call, session } from "./api.js";
-import { whileBusy } from "./dom.js";
+import { clearProblem, whileBusy } from "./dom.js";
 
 const form = document.getElementById("auth-form");
 const title = document.getElementById("auth-title");
@@ -18,6 +18,7 @@ let mode = "signIn";
 
 function setMode(next) {
   mode = next;
+  clearProblem(document.getElementById("auth-error")); // the other form's error is not this one's
   const labels = MODES[mode];
   title.textContent = labels.title;
   submit.textContent = labels.submit;

@@ -14,8 +14,9 @@ const copyStatus = document.getElementById("copy-status");
 const KINDS = { linkedin: "LinkedIn post", twitter: "Twitter thread", blog: "Blog post", email: "Email" };
 
 function templateOption(template) {
-  const owner = template.user_id ? "yours" : "built-in";
-  const label = `${KINDS[template.template_type] || template.template_type}: ${template.template_name} (${owner})`;
+  const kind = KINDS[template.template_type] || template.template_type;
+  // Built-in templates are named so ("Built-in linkedin"); only the person's own are marked.
+  const label = `${kind}: ${template.template_name}${template.user_id ? " (yours)" : ""}`;
   return el("option", { value: template.id, text: label });
 }
 
@@ -30,6 +31,9 @@ export async function showDrafts() {
 async function write() {
   const body = { template_id: form.template.value, topic: form.topic.value.trim() };
   if (form.tone.value.trim()) body.tone = form.tone.value.trim();
+  // The earlier draft goes: were this one refused, it would read as this one's result.
+  result.hidden = true;
+  copyStatus.textContent = "";
   const draft = await call("/drafts", { method: "POST", json: body });
   text.textContent = draft.text;
   sources.replaceChildren(...draft.sources.map((s) => el("li", { value: s.number }, momentLink(s))));
