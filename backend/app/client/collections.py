@@ -2,6 +2,7 @@
 it moves (the server's event stream), and `talker chapters VIDEO`: a video's outline."""
 
 from typing import Annotated, Any
+from uuid import UUID
 
 import typer
 from rich.console import Console
@@ -103,23 +104,23 @@ def list_collections(ctx: typer.Context) -> None:
 @collections_app.command("show")
 def show(
     ctx: typer.Context,
-    collection_id: str,
+    collection_id: UUID,
     wait: Annotated[bool, typer.Option(help="Follow the progress until done.")] = False,
 ) -> None:
     """A collection's progress and its failed videos (with `--wait`, follow it)."""
     out = console()
     with server(ctx).api() as api:
-        collection = api.collection(collection_id)
+        collection = api.collection(str(collection_id))
         if wait and not collection["progress"]["ready"]:
             collection = follow(api, collection, out)
     print_outcome(collection, out)
 
 
 @collections_app.command("refresh")
-def refresh(ctx: typer.Context, collection_id: str) -> None:
+def refresh(ctx: typer.Context, collection_id: UUID) -> None:
     """List the playlist or channel again and fetch only its new videos."""
     with server(ctx).api() as api:
-        result = api.refresh_collection(collection_id)
+        result = api.refresh_collection(str(collection_id))
     console().print(f"{result['added']} new videos, {result['queued']} queued.")
 
 

@@ -224,3 +224,12 @@ def test_a_playlist_is_followed_with_a_bar_until_its_videos_are_in(talker: Talke
     assert "Bread course" in listed
     assert "0:50  The starter" in outline
     assert f"https://youtu.be/{LESSONS[0].video_id}?t=50" in outline
+
+
+def test_an_id_that_is_not_one_is_a_usage_error_naming_it(talker: Talker) -> None:
+    """Not the server's bare "Not Found" for a path no route has."""
+    signed_up(talker, new_email())
+    for command in (["collections", "show", "123"], ["collections", "refresh", "123"]):
+        result = talker(*command)
+        assert result.exit_code == 2, result.output
+        assert "'123' is not a valid UUID" in result.output
