@@ -157,6 +157,13 @@ async def test_a_reload_keeps_you_signed_in_with_your_conversations(
     await expect(page.locator(".message.from-assistant a.cite").first).to_be_visible()
 
     await page.reload()
+    # The conversation that was open is open again, as it was left.
+    await expect(page.locator("#conversation-title")).to_have_text(
+        "How long is the loaf baked covered?"
+    )
+    await expect(page.locator(".message.from-user")).to_have_text(
+        re.compile("How long is the loaf baked covered")
+    )
     await page.get_by_role("button", name="How long is the loaf baked covered?").click()
 
     await expect(page.locator(".message.from-user")).to_have_text(

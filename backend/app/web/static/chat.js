@@ -88,8 +88,13 @@ const conversations = new PagedList(conversationList, {
   failed: (error) => showProblem(problem, error),
 });
 
+// The open conversation's id, kept for this tab: a reload opens it again.
+const OPEN_CONVERSATION = "open-conversation";
+
 function setCurrent(conversation) {
   current = conversation;
+  if (conversation) sessionStorage.setItem(OPEN_CONVERSATION, conversation.id);
+  else sessionStorage.removeItem(OPEN_CONVERSATION);
   const shown = conversation || unstarted;
   heading.textContent = shown.title || UNTITLED;
   closeRename();
@@ -200,6 +205,12 @@ async function ask(content) {
 
 export async function showChat() {
   clearProblem(problem);
+  const kept = sessionStorage.getItem(OPEN_CONVERSATION);
+  if (!current && kept) {
+    // Gone meanwhile (deleted elsewhere): start anew rather than show its error.
+    const conversation = await call(`/conversations/${kept}`).catch(() => null);
+    if (conversation) return open(conversation);
+  }
   setCurrent(current);
   try {
     await conversations.reload();
@@ -257,6 +268,7 @@ export function setUpChat() {
 export function stopChat() {
   unstarted = { ...UNSTARTED };
   current = null;
+  sessionStorage.removeItem(OPEN_CONVERSATION);
   heading.textContent = UNTITLED;
   closeRename();
   stopScope();
