@@ -247,7 +247,12 @@ export function setUpChat() {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const content = question.value.trim();
-    if (!content) return;
+    if (!content) {
+      problem.replaceChildren(el("p", { text: "Type a question first." }));
+      problem.hidden = false;
+      question.focus();
+      return;
+    }
     const button = form.querySelector("button[type=submit]");
     clearProblem(problem);
     button.disabled = true;
