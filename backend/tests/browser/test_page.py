@@ -172,6 +172,11 @@ async def test_a_reload_keeps_you_signed_in_with_your_conversations(
     await expect(page.locator(".message.from-assistant a.cite").first).to_have_attribute(
         "href", re.compile(rf"\?v={VIDEO_ID}&t=\d+s")
     )
+    await page.get_by_label("Your question").fill("   ")
+    await page.get_by_role("button", name="Ask").click()
+    await expect(page.locator("#ask-form").get_by_role("alert")).to_have_text(
+        "Type a question first."
+    )
 
 
 async def add_talks_through_the_api(page: Page, count: int) -> None:
