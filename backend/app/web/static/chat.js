@@ -133,11 +133,15 @@ function open(conversation) {
   return opening;
 }
 
+let openings = 0;
+
 async function showConversation(conversation) {
+  const opened = ++openings;
   clearProblem(problem);
   setCurrent(conversation);
   try {
     const page = await call(`/conversations/${conversation.id}/messages?limit=100`);
+    if (opened !== openings) return; // another was opened since: its messages are the ones
     showMessages(page.items);
     await conversations.reload();
   } catch (error) {
@@ -205,18 +209,17 @@ async function ask(content) {
 
 export async function showChat() {
   clearProblem(problem);
+  const listed = conversations.reload().catch((error) => showProblem(problem, error));
   const kept = sessionStorage.getItem(OPEN_CONVERSATION);
   if (!current && kept) {
     // Gone meanwhile (deleted elsewhere): start anew rather than show its error.
     const conversation = await call(`/conversations/${kept}`).catch(() => null);
-    if (conversation) return open(conversation);
+    // Not awaited: the list need not wait for its messages.
+    if (conversation) open(conversation);
+  } else {
+    setCurrent(current);
   }
-  setCurrent(current);
-  try {
-    await conversations.reload();
-  } catch (error) {
-    showProblem(problem, error);
-  }
+  await listed;
 }
 
 function setUpRename() {
