@@ -213,3 +213,19 @@ async def test_each_key_point_of_a_draft_links_to_the_moment_it_is_said(
         source = sources[int(number.rstrip("]"))]
         start, end, _ = next(c for c in cues_of(srt) if " ".join(sentence.split()[:4]) in c[2])
         assert start <= source["moment_seconds"] <= end, (sentence, source)
+
+
+async def test_a_draft_from_a_transcript_not_the_callers_is_404(
+    client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    """As asking and searching answer it, not as a topic no video covers."""
+    theirs = await client.post(
+        "/api/v1/transcripts",
+        json={"video": "NotYours001", "transcript_text": "Words about rockets and fuel."},
+        headers=bob.headers,
+    )
+    body = {"template_type": "blog", "topic": "rockets", "transcript_ids": [theirs.json()["id"]]}
+
+    refused = await client.post(DRAFTS, json=body, headers=alice.headers)
+
+    assert_error(refused, 404, "not_found")

@@ -103,10 +103,14 @@ async def test_search_only_sees_the_callers_transcripts(
         owner, stranger = await sign_up(client), await sign_up(client)
         ids = await ingest_talks(client, owner)
         assert await search(client, stranger, "sourdough") == []
-        foreign_filter = await search(
-            client, stranger, "sourdough", transcript_ids=[ids["sourdough01"]]
+        foreign = await client.get(
+            SEARCH,
+            params={"q": "sourdough", "transcript_ids": [ids["sourdough01"]]},
+            headers=stranger.headers,
         )
-        assert foreign_filter == []
+    # As asking answers it: the id is not the caller's, and nothing says whose it is.
+    assert_error(foreign, 404, "not_found")
+    assert ids["sourdough01"] in foreign.json()["error"]["message"]
 
 
 async def test_nothing_matches_is_an_empty_list_and_bad_queries_are_422(
@@ -122,5 +126,8 @@ async def test_nothing_matches_is_an_empty_list_and_bad_queries_are_422(
     )
     assert_error(bad_id, 422, "validation_error")
     assert_error(await client.get(SEARCH, params={"q": "x"}), 401, "unauthorized")
-    unknown = await search(client, alice, "x", transcript_ids=[str(uuid.uuid4())])
-    assert unknown == []
+    for scope in ("transcript_ids", "collection_ids"):
+        unknown = await client.get(
+            SEARCH, params={"q": "x", scope: [str(uuid.uuid4())]}, headers=alice.headers
+        )
+        assert_error(unknown, 404, "not_found")

@@ -7,7 +7,12 @@ from app.api.deps import (
     RuntimeSettingsDep,
     SessionDep,
 )
-from app.api.owned import conversation_of, default_template_of, template_of
+from app.api.owned import (
+    check_transcript_ids,
+    conversation_of,
+    default_template_of,
+    template_of,
+)
 from app.api.routing import api_router
 from app.api.schemas.conversations import Citation, TokenUsage
 from app.api.schemas.drafts import DraftRequest, DraftResult
@@ -42,6 +47,7 @@ async def create_draft(
     429 `rate_limited` past the caller's drafts per minute or tokens per day (`GET /usage`).
     """
     template = await chosen_template(session, body, user)
+    await check_transcript_ids(session, body.transcript_ids, user)
     if body.conversation_id is not None:
         await conversation_of(session, body.conversation_id, user)
     await admit_and_commit(session, user.id, LimitedAction.DRAFT, settings)

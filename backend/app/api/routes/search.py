@@ -4,6 +4,7 @@ from uuid import UUID
 from fastapi import Query
 
 from app.api.deps import CurrentUser, EmbeddingsDep, RuntimeSettingsDep, SessionDep
+from app.api.owned import check_collection_ids, check_transcript_ids
 from app.api.routing import api_router
 from app.api.schemas.search import SearchHit, SearchResults
 from app.db.models import LimitedAction
@@ -19,7 +20,7 @@ from app.services.retrieval import (
 from app.services.scope import scoped_transcripts
 from app.services.usage_limits import admit_and_commit
 
-router = api_router("/search", "search", 429)
+router = api_router("/search", "search", 404, 429)
 
 
 def public_hit(ranked: RankedHit, question: str) -> SearchHit:
@@ -70,7 +71,10 @@ async def search(
     (`answerable: false`) gets only the passages holding (nearly) all of its words: a search
     for words still finds them, and nothing merely near in meaning is listed.
 
-    429 `rate_limited` past the caller's searches per minute (`GET /usage`)."""
+    404 when a `transcript_ids` or `collection_ids` is not the caller's, as when asking; 429
+    `rate_limited` past the caller's searches per minute (`GET /usage`)."""
+    await check_transcript_ids(session, transcript_ids, user)
+    await check_collection_ids(session, collection_ids, user)
     await admit_and_commit(session, user.id, LimitedAction.SEARCH, settings)
     query_vector = None if mode is SearchMode.LEXICAL else await embed_question(embeddings, q)
     retrieval = await retrieve(
