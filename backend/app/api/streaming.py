@@ -179,7 +179,10 @@ async def stream_answer(
         stored = True
         text = without_invented_citations(turn, "".join(parts)) if turn.grounded else NOT_IN_VIDEOS
         async with unit_of_work() as session:
-            return await store_answer(session, turn, model, text, usage, partial=partial)
+            message = await store_answer(session, turn, model, text, usage, partial=partial)
+        if message is None:  # deleted meanwhile; the usage was kept
+            raise NotFoundError("Conversation", turn.conversation.id)
+        return message
 
     try:
         try:

@@ -14,6 +14,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
+from app.db.errors import NotFoundError
 from app.db.models import Conversation, Message
 from app.db.repositories import (
     ConversationRepository,
@@ -206,30 +207,36 @@ async def store_answer(
     *,
     partial: bool = False,
     kind: str = "chat",
-) -> Message:
+) -> Message | None:
     """Store the assistant's message and, when a model ran, its line in the usage ledger; the
-    tokens the question reserved are taken back."""
-    answer = await MessageRepository(session).create(
-        conversation_id=turn.conversation.id,
-        role="assistant",
-        content=text,
-        metadata=answer_metadata(turn, model, usage, text, partial=partial),
-    )
+    tokens the question reserved are taken back. None when the conversation was deleted while
+    the answer was being written: the usage stands all the same, or deleting a conversation
+    before its answer ends would make a model's tokens free of the daily limit."""
+    user_id = turn.conversation.user_id
     if usage is not None:
         await UsageRepository(session).record(
-            user_id=turn.conversation.user_id,
+            user_id=user_id,
             kind=kind,
             provider=model.provider,
             model=model.model,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
         )
-    await release_tokens(session, turn.conversation.user_id)
-    return answer
+    await release_tokens(session, user_id)
+    try:
+        async with session.begin_nested():  # its failure must not undo the usage
+            return await MessageRepository(session).create(
+                conversation_id=turn.conversation.id,
+                role="assistant",
+                content=text,
+                metadata=answer_metadata(turn, model, usage, text, partial=partial),
+            )
+    except NotFoundError:
+        return None
 
 
-async def answer(session: AsyncSession, turn: ChatTurn, model: LanguageModel) -> Message:
-    """The whole answer at once (no streaming)."""
+async def answer(session: AsyncSession, turn: ChatTurn, model: LanguageModel) -> Message | None:
+    """The whole answer at once (no streaming); None when the conversation went meanwhile."""
     if not turn.grounded:
         return await store_answer(session, turn, model, NOT_IN_VIDEOS, None)
     completion = await model.complete(turn.prompt, turn.passages)

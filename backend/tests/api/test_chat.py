@@ -4,6 +4,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories import UsageRepository
@@ -316,3 +317,35 @@ async def test_each_quoted_sentence_links_to_the_moment_it_is_said(
         assert start <= cited[numbers[-1]]["moment_seconds"] <= end, (sentence, cited[numbers[-1]])
         assert cited[numbers[-1]]["url"].endswith(f"t={int(cited[numbers[-1]]['moment_seconds'])}")
     assert len(set(numbers)) == len(quoted)
+
+
+class DeletingModel(ScriptedModel):
+    """Answers, having seen the conversation deleted while it wrote (as another request would
+    delete it)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__()
+        self.session = session
+        self.conversation_id = ""
+
+    async def complete(self, messages: Any, passages: Any) -> Any:
+        completion = await super().complete(messages, passages)
+        await self.session.execute(
+            text("DELETE FROM conversations WHERE id = :id"),
+            {"id": uuid.UUID(self.conversation_id)},
+        )
+        return completion
+
+
+async def test_an_answer_to_a_conversation_deleted_meanwhile_is_404_and_its_tokens_count(
+    session: AsyncSession,
+) -> None:
+    model = DeletingModel(session)
+    async with talking_to(session, model) as (client, account):
+        conversation_id = model.conversation_id = await new_conversation(client, account)
+        asked = await ask(client, account, conversation_id, OVEN_QUESTION)
+        usage = await client.get("/api/v1/usage", params={"days": 1}, headers=account.headers)
+
+    assert_error(asked, 404, "not_found")
+    assert conversation_id in asked.json()["error"]["message"]
+    assert usage.json()["total_tokens"] == 110  # not free for having been deleted

@@ -191,8 +191,13 @@ async def test_a_conversation_deleted_mid_answer_ends_the_stream_with_an_error_e
         )
     model.go_on.set()
     await asyncio.wait_for(request, timeout=10)
+    async with client_for(app) as client:
+        usage = await client.get("/api/v1/usage", params={"days": 1}, headers=account.headers)
 
     assert deleted.status_code == 204
+    # The tokens the model spent count though the answer could not be kept: deleting the
+    # conversation before the end must not make them free of the daily limit.
+    assert usage.json()["total_tokens"] == 110
     streamed = b"".join(message.get("body", b"") for message in sent).decode()
     assert streamed.count("event: error") == 1
     error = json.loads(streamed.split("event: error\ndata: ", 1)[1].split("\n\n")[0])["error"]

@@ -13,7 +13,7 @@ from app.api.deps import (
     SessionDep,
     UnitOfWorkDep,
 )
-from app.api.errors import ApiError, ErrorDetail, error_responses
+from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.fast_json import page_response
 from app.api.owned import (
     OwnedConversation,
@@ -236,6 +236,9 @@ async def ask(
         # 201 as documented: the question is stored, and the answer will be.
         return AnswerStream(stream_answer(turn, model, unit_of_work), status.HTTP_201_CREATED)
     reply = await chat.answer(session, turn, model)  # a failed model: 502 (app/api/errors.py)
+    if reply is None:  # the conversation was deleted meanwhile
+        await session.commit()  # the tokens the answer spent count all the same
+        raise not_found("Conversation", conversation.id)
     return ChatExchange(
         user_message=MessagePublic.model_validate(turn.user_message),
         assistant_message=MessagePublic.model_validate(reply),
