@@ -250,22 +250,24 @@ async def _request_validation(request: Request, error: Exception) -> JSONRespons
     return error_response(422, "validation_error", f"Invalid request: {summary}", details)
 
 
-# The owner's id, part of most unique keys: every row is the caller's own, so naming it in a
-# clash tells nothing and is not a field the caller sent.
-OWNER_COLUMN = "user_id"
-
-
-# A column a request names otherwise (`POST /transcripts` sends the video as `video`).
-_REQUEST_FIELD_OF_COLUMN = {"youtube_video_id": "video"}
+# The columns of unique keys that a request sends, by the body's name for them (`POST
+# /transcripts` sends the video as `video`). Others (the owner's id, a collection's source,
+# derived from its link) were not sent, and are not named.
+_REQUEST_FIELD_OF_COLUMN = {
+    "youtube_video_id": "video",
+    "email": "email",
+    "template_type": "template_type",
+    "template_name": "template_name",
+    "is_default": "is_default",
+}
 
 
 def _sent_fields(fields: dict[str, str]) -> dict[str, str]:
-    """The clashing key's values by the request body's names for them (`body.video`), without
-    the owner's id, which the caller did not send."""
+    """The clashing key's values the caller sent, by the request body's names (`body.video`)."""
     return {
-        f"body.{_REQUEST_FIELD_OF_COLUMN.get(name, name)}": value
+        f"body.{_REQUEST_FIELD_OF_COLUMN[name]}": value
         for name, value in fields.items()
-        if name != OWNER_COLUMN
+        if name in _REQUEST_FIELD_OF_COLUMN
     }
 
 

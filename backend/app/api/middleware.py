@@ -110,7 +110,8 @@ class BodySizeLimitMiddleware:
             return
         headers = Headers(scope=scope)
         coding = headers.get("content-encoding", "").strip().lower()
-        if coding not in ("", "identity"):
+        has_body = "transfer-encoding" in headers or headers.get("content-length", "0") != "0"
+        if has_body and coding not in ("", "identity"):
             message = f"Request bodies are read as sent: Content-Encoding {coding} is not accepted."
             response = error_response(415, "unsupported_media_type", message)
             response.headers["Accept-Encoding"] = "identity"

@@ -135,7 +135,7 @@ class AnswerStream(StreamingResponse):
 
     media_type = "text/event-stream"
 
-    def __init__(self, content: AsyncGenerator[bytes, None], status_code: int = 200) -> None:
+    def __init__(self, content: AsyncGenerator[bytes, None], status_code: int) -> None:
         super().__init__(
             content,
             status_code=status_code,

@@ -110,6 +110,11 @@ def _note_failure(context: ExceptionContext) -> None:
     connection = context.connection
     if connection is None or not connection.in_transaction():
         return
+    # Only what the server refused aborts its transaction: asyncpg refuses some values itself
+    # (a malformed UUID, an integer past its type) before sending them, and those errors, with
+    # no server fields such as `severity`, leave the transaction as it was.
+    if getattr(context.original_exception.__cause__, "severity", None) is None:
+        return
     error = context.sqlalchemy_exception
     domain_error = translate_database_error(error) if isinstance(error, DBAPIError) else None
     failed = domain_error or context.original_exception

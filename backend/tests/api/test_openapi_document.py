@@ -249,6 +249,13 @@ async def test_a_body_in_a_content_coding_is_answered_415_naming_identity(
     assert "415" in document["paths"][path]["post"]["responses"]
 
 
+async def test_a_content_coding_named_with_no_body_is_no_concern(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    headers = {**alice.headers, "Content-Encoding": "gzip"}
+    assert (await client.get("/api/v1/conversations", headers=headers)).status_code == 200
+
+
 async def test_a_json_body_that_is_not_an_object_is_still_422(
     client: httpx.AsyncClient, alice: Account
 ) -> None:

@@ -9,7 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.errors import InvalidValueError, NotFoundError
 from app.db.models import User
-from app.db.repositories import ConversationRepository, MessageRepository, UserRepository
+from app.db.repositories import (
+    ConversationRepository,
+    MessageRepository,
+    UsageCounterRepository,
+    UserRepository,
+)
 from app.db.session import Database
 from tests.factories import make_user
 
@@ -58,6 +63,7 @@ async def test_a_row_read_afresh_is_the_databases_or_none_when_deleted(
         async with database.unit_of_work() as other:
             await ConversationRepository(other).delete(conversation.id)
         assert await conversations.get_afresh(conversation.id) is None
+        assert await conversations.get_by_id(conversation.id) is None  # its copy forgotten too
 
 
 async def test_a_key_postgresql_cannot_read_is_an_invalid_value(session: AsyncSession) -> None:
@@ -65,3 +71,16 @@ async def test_a_key_postgresql_cannot_read_is_an_invalid_value(session: AsyncSe
     users = UserRepository(session)
     with pytest.raises(InvalidValueError):
         await users.get_by_id("not-a-uuid")  # type: ignore[arg-type]
+
+
+async def test_a_model_keyed_by_several_columns_refuses_the_by_key_methods(
+    session: AsyncSession,
+) -> None:
+    """A usage counter is keyed by user and action: deleting "by id" on the first of them
+    would delete every counter of the user."""
+    counters = UsageCounterRepository(session)
+    user = await make_user(session)
+    with pytest.raises(TypeError, match="key of 2 columns"):
+        await counters.delete(user.id)
+    with pytest.raises(TypeError, match="key of 2 columns"):
+        await counters.get_by_id(user.id)

@@ -139,6 +139,19 @@ async def test_a_failure_within_a_savepoint_leaves_the_unit_of_work_whole(
     assert await conversations_of(database, committed_user) == 2
 
 
+async def test_a_value_the_driver_refused_before_sending_leaves_the_unit_of_work_whole(
+    database: Database, committed_user: User
+) -> None:
+    """asyncpg refuses a malformed UUID itself: the server saw nothing, its transaction is
+    intact, and the caller that caught the error may go on and commit."""
+    async with database.unit_of_work() as session:
+        await ConversationRepository(session).create(user_id=committed_user.id)
+        with pytest.raises(InvalidValueError):
+            await UserRepository(session).get_by_id("not-a-uuid")  # type: ignore[arg-type]
+        await ConversationRepository(session).create(user_id=committed_user.id)
+    assert await conversations_of(database, committed_user) == 2
+
+
 async def test_get_db_answers_a_caught_failure_with_an_error_not_a_success(
     database: Database, committed_user: User
 ) -> None:

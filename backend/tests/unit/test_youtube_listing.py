@@ -12,7 +12,13 @@ import time
 
 import pytest
 from urllib3.connection import HTTPSConnection
-from urllib3.exceptions import NameResolutionError, ProtocolError
+from urllib3.connectionpool import HTTPSConnectionPool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 from yt_dlp import YoutubeDL
 from yt_dlp.networking.exceptions import TransportError
 
@@ -370,6 +376,16 @@ def test_the_proxy_is_the_one_requests_would_use(
         (
             ProtocolError("Connection aborted.", ConnectionResetError(104, "reset")),
             FailureCode.CONNECTION_LOST,
+            None,
+        ),
+        (
+            ReadTimeoutError(HTTPSConnectionPool("www.youtube.com"), "/playlist", "timed out"),
+            FailureCode.TIMEOUT,
+            None,
+        ),
+        (
+            ConnectTimeoutError("Connection to www.youtube.com timed out."),
+            FailureCode.TIMEOUT,
             None,
         ),
     ],

@@ -174,10 +174,15 @@ async def progress_events(
     last = None
     while True:
         async with reads() as session:
-            if await CollectionRepository(session).get_by_id(collection_id) is None:
-                yield error_event("not_found", f"Collection {collection_id} was deleted")
-                return
             current = await collections.progress(session, collection_id, settings)
+            # A deleted collection has no videos left, so reads as ready: asked after the
+            # progress, the check cannot miss a deletion in between.
+            gone = current.ready and (
+                await CollectionRepository(session).get_by_id(collection_id) is None
+            )
+        if gone:
+            yield error_event("not_found", f"Collection {collection_id} was deleted")
+            return
         summary = progress_public(current).model_dump(mode="json")
         if summary != last:
             yield f"event: progress\ndata: {json.dumps(summary)}\n\n".encode()

@@ -5,6 +5,7 @@ the call that caused them, but never commits: the unit of work (`get_db()` or `u
 decides. Database errors leave as domain errors (app/db/errors.py).
 """
 
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -37,7 +38,9 @@ from app.db.models import Base
 from app.db.repositories.hot import HotRead, autocommit_driver_connection
 
 ModelT = TypeVar("ModelT", bound=Base)
-# A model's primary key: a UUID for all but the runtime settings, keyed by name.
+# A model's primary key: a UUID for all but the runtime settings, keyed by name. A model keyed
+# by several columns (login failures, usage counters, passage vectors) is read and deleted by
+# its repository's own methods: the by-key ones refuse it (`_primary_key`).
 KeyT = TypeVarWithDefault("KeyT", default=UUID)
 RowT = TypeVar("RowT")
 ShownT = TypeVar("ShownT")
@@ -149,6 +152,13 @@ async def database_errors_translated() -> AsyncIterator[None]:
         raise domain_error from error
 
 
+class DeletedMeanwhileError(NotFoundError):
+    """An UPDATE found its row gone: another transaction deleted it after this one read it."""
+
+
+_STALE_TABLE = re.compile(r"on table '(\w+)'")  # in SQLAlchemy's StaleDataError
+
+
 # Rows a multi-row insert sends per statement. SQLAlchemy builds each row's parameters on the
 # event loop (about 40 µs a row): a 300,000-word transcript's 4,500 passages in one statement
 # held the loop for a quarter of a second.
@@ -169,8 +179,14 @@ class BaseRepository(Generic[ModelT, KeyT]):
 
     @property
     def _primary_key(self) -> InstrumentedAttribute[Any]:
-        column = inspect(self.model).primary_key[0]
-        attribute: InstrumentedAttribute[Any] = getattr(self.model, column.key)
+        """The key column; TypeError for a model keyed by several (`delete(x)` on one column of
+        them would delete every row sharing it)."""
+        columns = inspect(self.model).primary_key
+        if len(columns) != 1:
+            raise TypeError(
+                f"{self._entity} has a key of {len(columns)} columns: use its own methods"
+            )
+        attribute: InstrumentedAttribute[Any] = getattr(self.model, columns[0].key)
         return attribute
 
     async def _lock_until_commit(self, name: str) -> None:
@@ -185,7 +201,7 @@ class BaseRepository(Generic[ModelT, KeyT]):
         HotRead and put in the session as if `session.get()` had loaded it: the same object,
         persistent and unmodified, for a third of the cost (`python -m benchmarks.repositories`).
         """
-        read = primary_key_read(self.model)
+        read, _ = primary_key_read(self.model), self._primary_key  # one key column, or none
         if read is None or self._holds(id_):
             return await self._get_tracked(id_)
         connection = await self.session.connection()
@@ -219,6 +235,10 @@ class BaseRepository(Generic[ModelT, KeyT]):
         or deleted it."""
         async with database_errors_translated():
             row: ModelT | None = await self.session.get(self.model, id_, populate_existing=True)
+        if row is None:  # the session's copy, if any, is of a row that is no more
+            key = inspect(self.model).identity_key_from_primary_key([id_])
+            if (held := self.session.identity_map.get(key)) is not None:
+                self.session.expunge(held)
         return row
 
     async def get_existing(self, id_: KeyT) -> ModelT:
@@ -254,8 +274,8 @@ class BaseRepository(Generic[ModelT, KeyT]):
             setattr(instance, name, value)
         try:
             await self.flush()
-        except NotFoundError:  # deleted since it was read
-            raise NotFoundError(self._entity, id_) from None
+        except DeletedMeanwhileError:  # since it was read: named by the key it was asked by
+            raise DeletedMeanwhileError(self._entity, id_) from None
         return instance
 
     async def delete(self, id_: KeyT) -> bool:
@@ -317,12 +337,14 @@ class BaseRepository(Generic[ModelT, KeyT]):
 
     async def flush(self) -> None:
         """Send the session's pending changes; an UPDATE of a row another transaction deleted
-        meanwhile is a NotFoundError, as it would have been a moment earlier."""
+        meanwhile is a NotFoundError (`DeletedMeanwhileError`), as it would have been a moment
+        earlier."""
         try:
             async with database_errors_translated():
                 await self.session.flush()
-        except StaleDataError:
-            raise NotFoundError(self._entity, None) from None
+        except StaleDataError as error:
+            table = _STALE_TABLE.search(str(error))
+            raise DeletedMeanwhileError(row_noun(table[1]) if table else "row", None) from None
 
     async def execute(self, statement: Any) -> Any:
         async with database_errors_translated():

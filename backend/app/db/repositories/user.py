@@ -57,10 +57,10 @@ class UserRepository(BaseRepository[User]):
         )
         rows = await self.scalars(statement)
         if not rows:
-            raise NotFoundError("user", user_id)
+            raise NotFoundError(self._entity, user_id)
         return rows[0]
 
-    async def update(self, id_: Any, **values: Any) -> User:
+    async def update(self, id_: UUID, **values: Any) -> User:
         """Set the given columns; an email is stored trimmed and lower-cased, as registering
         stores it, so that it still clashes with the same address in another case."""
         if isinstance(values.get("email"), str):

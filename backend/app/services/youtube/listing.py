@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import requests
+import urllib3
 from yt_dlp import YoutubeDL
 from yt_dlp.networking import RequestHandler
 from yt_dlp.networking.exceptions import HTTPError, TransportError
@@ -324,8 +325,19 @@ def _network_failure(error: TransportError) -> FetchError:
             FailureCode.CONNECTION_LOST, f"The connection to YouTube was cut ({error.msg})"
         )
     if not isinstance(cause, requests.RequestException):
-        cause = requests.ConnectionError(cause)
+        cause = as_requests_error(cause)
     return from_network(cause)
+
+
+def as_requests_error(error: BaseException) -> requests.RequestException:
+    """urllib3's error as requests would have raised it, so that one sorting serves both."""
+    if isinstance(error, urllib3.exceptions.NewConnectionError):  # a ConnectTimeoutError too
+        return requests.ConnectionError(error)
+    if isinstance(error, urllib3.exceptions.ConnectTimeoutError):
+        return requests.ConnectTimeout(error)
+    if isinstance(error, urllib3.exceptions.ReadTimeoutError):
+        return requests.ReadTimeout(error)
+    return requests.ConnectionError(error)
 
 
 def _youtube_said(message: str) -> FetchError:

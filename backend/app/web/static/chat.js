@@ -151,6 +151,7 @@ async function showConversation(conversation) {
 }
 
 function startNew() {
+  openings += 1; // messages still loading for another conversation are not this one's
   unstarted = { ...UNSTARTED };
   setCurrent(null);
   showMessages([]);
@@ -211,11 +212,13 @@ export async function showChat() {
   clearProblem(problem);
   const listed = conversations.reload().catch((error) => showProblem(problem, error));
   const kept = sessionStorage.getItem(OPEN_CONVERSATION);
-  if (!current && kept) {
-    // Gone meanwhile (deleted elsewhere): start anew rather than show its error.
-    const conversation = await call(`/conversations/${kept}`).catch(() => null);
-    // Not awaited: the list need not wait for its messages.
-    if (conversation) open(conversation);
+  const before = openings;
+  // Gone meanwhile (deleted elsewhere): start anew rather than show its error.
+  const conversation = !current && kept ? await call(`/conversations/${kept}`).catch(() => null) : null;
+  if (openings !== before) {
+    // The person opened or started another meanwhile: theirs wins.
+  } else if (conversation) {
+    open(conversation); // not awaited: the list need not wait for its messages
   } else {
     setCurrent(current);
   }
