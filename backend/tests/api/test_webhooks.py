@@ -2,12 +2,14 @@
 rules, changes, owners, and the delivery log."""
 
 import uuid
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.schemas.webhooks import WebhookEvent
+from app.db.models import WEBHOOK_EVENTS
 from app.services.webhooks.events import JOB_SUCCEEDED, record_event
 from tests.api.conftest import Account, ClientFactory, assert_error
 from tests.webhook_receiver import RECEIVER_PORTS
@@ -54,6 +56,22 @@ async def test_the_secret_is_shown_once(make_client: ClientFactory, alice: Accou
     assert created["secret"] not in one.text
     assert listed.json()["total"] == 1
     assert created["secret"] not in listed.text
+
+
+async def test_one_endpoint_may_take_every_event(
+    make_client: ClientFactory, alice: Account
+) -> None:
+    """The schema's list of events is the models' one, and all of them fit on one endpoint."""
+    assert set(get_args(WebhookEvent)) == set(WEBHOOK_EVENTS)
+    async with make_client(**LOCAL) as client:
+        created = await client.post(
+            WEBHOOKS,
+            json={"url": "http://127.0.0.1:9/", "events": list(WEBHOOK_EVENTS)},
+            headers=alice.headers,
+        )
+
+    assert created.status_code == 201, created.text
+    assert created.json()["events"] == list(WEBHOOK_EVENTS)
 
 
 async def test_events_come_from_the_fixed_list(make_client: ClientFactory, alice: Account) -> None:

@@ -5,6 +5,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from app.api.schemas.common import OrmModel, example
+from app.db.models import WEBHOOK_EVENTS
 
 WebhookEvent = Literal[
     "job.succeeded", "job.failed", "transcript.ready", "collection.progress", "collection.ready"
@@ -30,7 +31,7 @@ def distinct(events: list[WebhookEvent]) -> list[WebhookEvent]:
 
 Events = Annotated[
     list[WebhookEvent],
-    Field(min_length=1, max_length=3, description=EVENTS_NOTE),
+    Field(min_length=1, max_length=len(WEBHOOK_EVENTS), description=EVENTS_NOTE),
     AfterValidator(distinct),
 ]
 Url = Annotated[
