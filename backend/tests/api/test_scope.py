@@ -133,3 +133,30 @@ async def test_another_users_videos_cannot_be_in_a_scope(
 
     assert_error(by_transcript, 404, "not_found")
     assert_error(by_collection, 404, "not_found")
+
+
+async def test_a_draft_saved_into_a_scoped_conversation_cites_only_its_scope(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """What the conversation's answers may not cite, a draft saved into it may not either."""
+    await store(client, alice, "BreadVideo1", BREAD)
+    rockets = await store(client, alice, "RocketVide1", ROCKETS)
+    talk = await conversation(client, alice, transcript_ids=[rockets])
+    body = {"template_type": "blog", "topic": "baking sourdough bread in the oven"}
+
+    into_the_scope = await client.post(
+        "/api/v1/drafts", json={**body, "conversation_id": talk["id"]}, headers=alice.headers
+    )
+    anywhere = await client.post("/api/v1/drafts", json=body, headers=alice.headers)
+
+    assert_error(into_the_scope, 422, "no_sources")  # the bread talk is outside its scope
+    assert anywhere.status_code == 200, anywhere.text
+
+
+async def test_an_empty_scope_is_refused_rather_than_declining_every_question(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    for scope in ({"transcript_ids": []}, {"collection_ids": []}):
+        refused = await client.post("/api/v1/conversations", json=scope, headers=alice.headers)
+        error = assert_error(refused, 422, "validation_error")
+        assert error["details"][0]["field"] == f"body.{next(iter(scope))}"

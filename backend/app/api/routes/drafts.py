@@ -18,6 +18,7 @@ from app.api.schemas.conversations import Citation, TokenUsage
 from app.api.schemas.drafts import DraftRequest, DraftResult
 from app.db.models import LimitedAction, Template, User
 from app.services.drafts import write_draft
+from app.services.scope import narrowed, scoped_transcripts
 from app.services.usage_limits import admit_and_commit
 
 router = api_router("/drafts", "drafts", 404, 429, 502)
@@ -47,9 +48,14 @@ async def create_draft(
     429 `rate_limited` past the caller's drafts per minute or tokens per day (`GET /usage`).
     """
     template = await chosen_template(session, body, user)
-    await check_transcript_ids(session, body.transcript_ids, user)
+    transcript_ids = await check_transcript_ids(session, body.transcript_ids, user)
     if body.conversation_id is not None:
-        await conversation_of(session, body.conversation_id, user)
+        # Saved into a scoped conversation, the draft cites only what its answers may.
+        conversation = await conversation_of(session, body.conversation_id, user)
+        scope = await scoped_transcripts(
+            session, user.id, conversation.scope_transcript_ids, conversation.scope_collection_ids
+        )
+        transcript_ids = narrowed(scope, transcript_ids)
     await admit_and_commit(session, user.id, LimitedAction.DRAFT, settings)
     draft = await write_draft(
         session,
@@ -57,7 +63,7 @@ async def create_draft(
         template,
         topic=body.topic,
         tone=body.tone,
-        transcript_ids=body.transcript_ids,
+        transcript_ids=transcript_ids,
         variables=body.variables,
         conversation_id=body.conversation_id,
         model=model,

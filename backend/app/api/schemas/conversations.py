@@ -16,13 +16,18 @@ from app.api.schemas.common import (
     example,
 )
 
+# An empty list would scope a conversation to nothing, where every question is declined: the
+# whole library is `null`, so `[]` is refused rather than taken as either.
 ScopeTranscripts = Field(
     default=None,
+    min_length=1,
     max_length=200,
-    description="Answer from these transcripts only (with `collection_ids`: from either).",
+    description="Answer from these transcripts only (with `collection_ids`: from either); "
+    "null for the whole library.",
 )
 ScopeCollections = Field(
     default=None,
+    min_length=1,
     max_length=50,
     description="Answer from the videos of these collections only (as they hold them when "
     "each question is asked).",
