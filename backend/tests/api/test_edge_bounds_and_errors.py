@@ -222,3 +222,21 @@ async def test_a_validators_message_is_said_without_pydantics_prefix(
     error = assert_error(sent, 422, "validation_error")
     assert "Value error" not in error["message"]
     assert error["details"][0]["message"].startswith("not a YouTube video id or URL")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/conversations", {"title": "   "}, "body.title"),
+        ("/api/v1/collections", {"videos": ["dQw4w9WgXcQ"], "name": " \u200b "}, "body.name"),
+        ("/api/v1/api-keys", {"name": "  "}, "body.name"),
+    ],
+)
+async def test_a_name_of_only_blanks_is_refused(
+    client: httpx.AsyncClient, alice: Account, path: str, body: dict[str, Any], field: str
+) -> None:
+    """A list of untitled-looking rows nobody can tell apart is not what was meant."""
+    refused = await client.post(path, json=body, headers=alice.headers)
+
+    error = assert_error(refused, 422, "validation_error")
+    assert [detail["field"] for detail in error["details"]] == [field]

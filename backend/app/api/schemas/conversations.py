@@ -37,7 +37,7 @@ ScopeCollections = Field(
 class ConversationCreate(BaseModel):
     model_config = example(title="Sourdough questions", collection_ids=[EXAMPLE_ID])
 
-    title: str | None = Field(default=None, max_length=500)
+    title: NonBlankStr | None = Field(default=None, max_length=500)
     transcript_ids: DistinctIds | None = ScopeTranscripts
     collection_ids: DistinctIds | None = ScopeCollections
 
@@ -47,7 +47,7 @@ class ConversationUpdate(BaseModel):
 
     model_config = example(title="Bread, mostly", transcript_ids=[EXAMPLE_ID])
 
-    title: str | None = Field(default=None, min_length=1, max_length=500)
+    title: NonBlankStr | None = Field(default=None, min_length=1, max_length=500)
     transcript_ids: DistinctIds | None = ScopeTranscripts
     collection_ids: DistinctIds | None = ScopeCollections
 
