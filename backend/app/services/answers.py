@@ -49,6 +49,7 @@ class Candidate:
     passage_score: float
     text: str
     seconds: float | None
+    hit: Any  # the passage's hit
 
 
 def sentences(text: str) -> list[tuple[int, str]]:
@@ -102,7 +103,7 @@ def candidates_of(citations: Sequence[Any], found: Sequence[Any]) -> list[Candid
         for offset, sentence in sentences(text):
             seconds = caption_second(hit.metadata.get("moments"), base + offset, start)
             candidates.append(
-                Candidate(numbers[hit.chunk_id], rank, passage.score, sentence, seconds)
+                Candidate(numbers[hit.chunk_id], rank, passage.score, sentence, seconds, hit)
             )
     return candidates
 
@@ -165,7 +166,9 @@ async def choose_quotes(
     for score, candidate in scored:
         if candidate.passage not in passages and len(quotes) < limit:
             passages.add(candidate.passage)
-            quotes.append(Quote(candidate.number, candidate.text, candidate.seconds, score))
+            quotes.append(
+                Quote(candidate.number, candidate.text, candidate.seconds, score, candidate.hit)
+            )
     return quotes
 
 
@@ -204,16 +207,23 @@ def cite_each_quote(
     citations: Sequence[Citation], quotes: Sequence[Quote]
 ) -> tuple[list[Citation], list[Quote]]:
     """The citations renumbered so that each quoted sentence has one of its own, linking to
-    the second it is said, and the quotes renumbered to match. A citation is a chunk, and the
-    sentences quoted from one chunk may be said minutes apart: under one number, all but one
-    would link to the wrong moment. Sentences said at the same second share a citation; a
-    citation nothing is quoted from keeps its own moment."""
+    the second it is said and spanning its own passage, and the quotes renumbered to match. A
+    citation is a chunk, and the sentences quoted from one chunk may be said minutes apart:
+    under one number, all but one would link to the wrong moment. Sentences said at the same
+    second share a citation. The quoted come first, in the quotes' order (the answer's), then
+    the citations nothing is quoted from, with their own moments."""
+    chunks = {citation.number: citation for citation in citations}
     renumbered: list[Citation] = []
     numbers: dict[tuple[int, float | None], int] = {}
+    for quote in quotes:
+        if (quote.number, quote.seconds) not in numbers:
+            chunk = chunks[quote.number]
+            moment = quote.seconds if quote.seconds is not None else chunk.moment
+            hit = quote.hit if quote.hit is not None else chunk.hit
+            renumbered.append(replace(chunk, number=len(renumbered) + 1, moment=moment, hit=hit))
+            numbers[(quote.number, quote.seconds)] = len(renumbered)
+    quoted = {quote.number for quote in quotes}
     for citation in citations:
-        moments = [q.seconds for q in quotes if q.number == citation.number] or [None]
-        for seconds in dict.fromkeys(moments):
-            moment = seconds if seconds is not None else citation.moment
-            renumbered.append(replace(citation, number=len(renumbered) + 1, moment=moment))
-            numbers[(citation.number, seconds)] = len(renumbered)
+        if citation.number not in quoted:
+            renumbered.append(replace(citation, number=len(renumbered) + 1))
     return renumbered, [replace(q, number=numbers[(q.number, q.seconds)]) for q in quotes]

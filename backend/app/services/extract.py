@@ -3,6 +3,7 @@
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,6 +14,7 @@ class Quote:
     text: str
     seconds: float | None  # when it is said
     score: float
+    hit: Any = None  # the found passage it is a sentence of (a ChunkHit), when known
 
 
 @dataclass(frozen=True, slots=True)
