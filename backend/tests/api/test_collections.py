@@ -312,3 +312,25 @@ async def test_the_event_stream_of_a_collection_deleted_meanwhile_ends_with_not_
     assert json.loads(data.removeprefix("data: "))["error"]["code"] == "not_found"
     with pytest.raises(StopAsyncIteration):
         await anext(events)
+
+
+async def test_deleting_a_collection_with_its_videos_keeps_those_another_collection_holds(
+    listing_app: Callable[..., FastAPI], alice: Account
+) -> None:
+    async with client_for(listing_app()) as client:
+        for video_id in ("Both0000001", "Only0000001"):
+            await client.post(
+                "/api/v1/transcripts",
+                json={"video": video_id, "transcript_text": "Words. " * 20},
+                headers=alice.headers,
+            )
+        kept = (await create(client, alice, videos=["Both0000001"])).json()
+        dropped = (await create(client, alice, videos=["Both0000001", "Only0000001"])).json()
+        await client.delete(
+            f"{COLLECTIONS}/{dropped['id']}", params={"delete_videos": True}, headers=alice.headers
+        )
+        left = await client.get("/api/v1/transcripts", headers=alice.headers)
+        still = await client.get(f"{COLLECTIONS}/{kept['id']}", headers=alice.headers)
+
+    assert [t["youtube_video_id"] for t in left.json()["items"]] == ["Both0000001"]
+    assert still.json()["progress"]["done"] == 1  # its video was not deleted from under it

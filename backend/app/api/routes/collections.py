@@ -277,13 +277,17 @@ async def delete_collection(
     session: SessionDep,
     delete_videos: Annotated[
         bool,
-        Query(description="Also delete the transcripts of its videos (yours, however stored)."),
+        Query(
+            description="Also delete the transcripts of its videos (yours, however stored), "
+            "but those another of your collections holds."
+        ),
     ] = False,
 ) -> Response:
-    """Delete the collection. Its videos' transcripts stay unless `delete_videos=true`."""
+    """Delete the collection. Its videos' transcripts stay unless `delete_videos=true`; even
+    then, a video another of your collections holds keeps its transcript."""
     if delete_videos:
-        transcript_ids = await CollectionRepository(session).transcript_ids(
-            user.id, [collection.id]
+        transcript_ids = await CollectionRepository(session).transcript_ids_held_by_no_other(
+            user.id, collection.id
         )
         await TranscriptRepository(session).delete_for_user(user.id, transcript_ids)
     await CollectionRepository(session).delete(collection.id)

@@ -157,6 +157,14 @@ class CollectionRepository(UserOwnedRepository[Collection]):
         statement = _TRANSCRIPTS_OF.bindparams(user_id=user_id, collection_ids=list(collection_ids))
         return list((await self.execute(statement)).scalars())
 
+    async def transcript_ids_held_by_no_other(
+        self, user_id: UUID, collection_id: UUID
+    ) -> list[UUID]:
+        """The user's transcripts of this collection's videos that none of the user's other
+        collections holds: what deleting the collection with its videos may delete."""
+        statement = _TRANSCRIPTS_ONLY_IN.bindparams(user_id=user_id, collection_id=collection_id)
+        return list((await self.execute(statement)).scalars())
+
 
 # A video is matched to the owner's transcript by its id (however it was stored: by this
 # collection's job, an earlier ingest or an upload), else to the job queued for it.
@@ -187,3 +195,19 @@ _TRANSCRIPTS_OF = text("""
 """).bindparams(
     bindparam("user_id", type_=Uuid()), bindparam("collection_ids", type_=ARRAY(Uuid()))
 )
+
+_TRANSCRIPTS_ONLY_IN = text("""
+    SELECT DISTINCT transcript.id
+      FROM collection_videos AS video
+      JOIN transcripts AS transcript
+        ON transcript.user_id = :user_id
+       AND transcript.youtube_video_id = video.youtube_video_id
+     WHERE video.collection_id = :collection_id
+       AND NOT EXISTS (
+           SELECT 1
+             FROM collection_videos AS elsewhere
+             JOIN collections AS other ON other.id = elsewhere.collection_id
+            WHERE other.user_id = :user_id
+              AND other.id <> :collection_id
+              AND elsewhere.youtube_video_id = video.youtube_video_id)
+""").bindparams(bindparam("user_id", type_=Uuid()), bindparam("collection_id", type_=Uuid()))
