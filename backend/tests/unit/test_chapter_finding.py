@@ -77,3 +77,22 @@ def test_overlapping_passages_of_two_chunks_count_once_and_untimed_ones_not_at_a
 
     assert [block.text for block in blocks] == ["first", "second", "third"]
     assert vectors is None  # one of them has no vector: words decide
+
+
+def test_listed_chapters_past_the_end_of_the_talk_are_left_out() -> None:
+    """A description may list the chapters of a longer cut: those starting after the last word
+    would run backwards and quote nothing. Fewer than three left, the chapters are found."""
+    talk = talk_of((BREAD, 8), (ROCKETS, 8))  # 640 s
+    listed = "0:00 Bread\n5:20 Rockets\n9:00 Landing\n20:00 Beyond the end"
+
+    found = outline(talk, None, description=listed, language="en")
+    too_few = outline(talk[:2], None, description=listed, language="en")  # 80 s
+
+    assert [(c.start, c.end, c.title) for c in found.chapters] == [
+        (0.0, 320.0, "Bread"),
+        (320.0, 540.0, "Rockets"),
+        (540.0, 640.0, "Landing"),
+    ]
+    assert found.source == "description"
+    assert too_few.source == "computed"
+    assert all(c.start <= c.end for c in too_few.chapters)

@@ -266,6 +266,16 @@ def parse_description_chapters(description: str | None) -> list[tuple[float, str
     return found
 
 
+def said_chapters(
+    listed: list[tuple[float, str]] | None, talk_end: float
+) -> list[tuple[float, str]] | None:
+    """The listed chapters that start before the transcript ends, if they are still three or
+    more (YouTube's rule): a description may list the chapters of a longer cut of the video,
+    and a chapter starting after the last word would run backwards and quote nothing."""
+    said = [chapter for chapter in listed or () if chapter[0] < talk_end]
+    return said if len(said) >= 3 else None
+
+
 def clock_seconds(clock: str) -> float:
     seconds = 0
     for part in clock.split(":"):
@@ -294,7 +304,7 @@ def outline(
     stop = stop_words(
         language if language and stopwordsiso.has_lang(language) else guess_language(tokens)
     )
-    own = parse_description_chapters(description)
+    own = said_chapters(parse_description_chapters(description), blocks[-1].end)
     if own is not None:
         starts, titles = [start for start, _ in own], [name for _, name in own]
         source = "description"
