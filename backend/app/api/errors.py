@@ -42,7 +42,7 @@ from app.services.signup import SignupRefusedError, SignupThrottledError
 from app.services.usage_limits import LimitReachedError, QuotaExceededError
 from app.services.webhooks.endpoints import TooManyEndpointsError, WebhookUrlError
 from app.services.webhooks.events import DeliveryPendingError
-from app.services.youtube.failures import FetchError
+from app.services.youtube.failures import FailureCode, FetchError
 from app.services.youtube.listing import CollectionLinkError
 
 logger = logging.getLogger(__name__)
@@ -383,8 +383,9 @@ def _signup_throttled(error: SignupThrottledError) -> ApiError:
 
 def _listing_failed(error: FetchError) -> ApiError:
     """In a request, only a collection's listing asks YouTube (the workers fetch captions): a
-    link it will never list is the body's fault, anything else YouTube's."""
-    if not error.transient:
+    playlist or channel that does not exist (or is private) is the body's fault; a server that
+    cannot reach YouTube, or an answer it cannot use, is not, however lasting."""
+    if error.code is FailureCode.COLLECTION_NOT_FOUND:
         detail = ErrorDetail(field="body.url", message=error.reason, type=error.code)
         return ApiError(422, "validation_error", error.message, details=[detail])
     return ApiError(502, "bad_gateway", f"YouTube could not list the videos: {error.reason}.")

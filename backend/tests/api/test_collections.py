@@ -18,6 +18,7 @@ from app.api.routes import collections as collection_routes
 from app.core.config import get_settings
 from app.db.models import WebhookDelivery
 from app.services.youtube.listing import YouTubeLister
+from testkit.replay_http import ReplayResponse
 from testkit.youtube_collections import (
     BROKEN_PLAYLIST,
     FIFTY_TALKS,
@@ -29,6 +30,7 @@ from testkit.youtube_collections import (
 from testkit.youtube_listing_replay import (
     ReplayRH,
     channel_routes,
+    failing_page_routes,
     missing_playlist_routes,
     playlist_routes,
 )
@@ -334,3 +336,18 @@ async def test_deleting_a_collection_with_its_videos_keeps_those_another_collect
 
     assert [t["youtube_video_id"] for t in left.json()["items"]] == ["Both0000001"]
     assert still.json()["progress"]["done"] == 1  # its video was not deleted from under it
+
+
+async def test_a_server_that_cannot_reach_youtube_is_not_the_links_fault(
+    session: AsyncSession, alice: Account
+) -> None:
+    """No way to YouTube from here is lasting, yet not the body's fault: 502, not a 422 on
+    `body.url` telling the person to fix a link that is fine."""
+    app = build_app(session, **LOCAL)
+    page = f"https://www.youtube.com/playlist?list={FIFTY_TALKS.playlist_id}"
+    unreachable = failing_page_routes(page, ReplayResponse(network_failure="dns"))
+    app.state.video_lister = YouTubeLister(transport=ReplayRH(unreachable))
+    async with client_for(app) as client:
+        refused = await create(client, alice, url=page)
+
+    assert "DNS" in assert_error(refused, 502, "bad_gateway")["message"]
