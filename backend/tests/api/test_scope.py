@@ -156,7 +156,9 @@ async def test_a_draft_saved_into_a_scoped_conversation_cites_only_its_scope(
 async def test_an_empty_scope_is_refused_rather_than_declining_every_question(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
-    for scope in ({"transcript_ids": []}, {"collection_ids": []}):
-        refused = await client.post("/api/v1/conversations", json=scope, headers=alice.headers)
+    for field in ("transcript_ids", "collection_ids"):
+        refused = await client.post(
+            "/api/v1/conversations", json={field: []}, headers=alice.headers
+        )
         error = assert_error(refused, 422, "validation_error")
-        assert error["details"][0]["field"] == f"body.{next(iter(scope))}"
+        assert error["details"][0]["field"] == f"body.{field}"
