@@ -163,9 +163,11 @@ async def choose_quotes(
     )
     quotes: list[Quote] = []
     passages: set[int] = set()
+    said: set[str] = set()  # overlapping chunks hold some sentences twice: quoted once
     for score, candidate in scored:
-        if candidate.passage not in passages and len(quotes) < limit:
+        if candidate.passage not in passages and candidate.text not in said and len(quotes) < limit:
             passages.add(candidate.passage)
+            said.add(candidate.text)
             quotes.append(
                 Quote(candidate.number, candidate.text, candidate.seconds, score, candidate.hit)
             )

@@ -129,6 +129,8 @@ async def write_draft(
         for c in citations
     ]
     completion = await model.complete(messages, passages)
+    # Its sources are what it cites, as an answer's are; all of them if it cites none.
+    citations = [c for c in citations if f"[{c.number}]" in completion.text] or citations
     await UsageRepository(session).record(
         user_id=user_id,
         kind="draft",

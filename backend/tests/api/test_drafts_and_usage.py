@@ -206,8 +206,11 @@ async def test_each_key_point_of_a_draft_links_to_the_moment_it_is_said(
 
     assert response.status_code == 200, response.text
     sources = {s["number"]: s for s in response.json()["sources"]}
-    points = [line[2:] for line in response.json()["prompt"].splitlines() if line.startswith("- ")]
+    # The offline draft quotes its key points; its sources are what it cites, each said where
+    # its link opens.
+    points = [line[2:] for line in response.json()["text"].splitlines() if line.startswith("- ")]
     assert len(points) > 1
+    assert len(sources) == len(points)
     for point in points:
         sentence, number = point.rsplit(" [", 1)
         source = sources[int(number.rstrip("]"))]
