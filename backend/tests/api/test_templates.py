@@ -84,7 +84,6 @@ async def test_builtins_render_but_are_read_only(client: httpx.AsyncClient, alic
         "forbidden",
     )
     assert_error(await client.delete(url, headers=alice.headers), 403, "forbidden")
-    assert_error(await client.post(f"{url}/default", headers=alice.headers), 403, "forbidden")
 
 
 async def test_update_and_delete_own(client: httpx.AsyncClient, alice: Account) -> None:
@@ -164,3 +163,24 @@ async def test_another_users_template_answers_404(
 
     assert_error(foreign, 404, "not_found")
     assert_error(missing, 404, "not_found")
+
+
+async def test_the_builtin_template_is_made_ones_default_again(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Choosing it is not editing it: one's own default of the type stops being one, and
+    drafts of the type use the built-in one again."""
+    own = (await create(client, alice, template_name="mine", is_default=True)).json()
+    listed = (await client.get(TEMPLATES, params={"limit": 100}, headers=alice.headers)).json()
+    builtin = next(
+        t
+        for t in listed["items"]
+        if t["user_id"] is None and t["template_type"] == own["template_type"]
+    )
+
+    made = await client.post(f"{TEMPLATES}/{builtin['id']}/default", headers=alice.headers)
+    own_now = (await client.get(f"{TEMPLATES}/{own['id']}", headers=alice.headers)).json()
+
+    assert made.status_code == 200, made.text
+    assert made.json()["id"] == builtin["id"]
+    assert own_now["is_default"] is False

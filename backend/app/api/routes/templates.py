@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import Query, Response, status
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep
-from app.api.errors import error_responses
+from app.api.errors import ApiError, error_responses
 from app.api.owned import OwnedTemplate, VisibleTemplate
 from app.api.routing import api_router
 from app.api.schemas.common import Limit, Offset, Page, page_of
@@ -94,9 +94,19 @@ async def delete_template(template: OwnedTemplate, session: SessionDep) -> Respo
     response_model=TemplatePublic,
     responses=error_responses(403, 404),
 )
-async def make_default_template(template: OwnedTemplate, session: SessionDep) -> Template:
-    """Make this the caller's default of its type; the previous default stops being one."""
-    return await TemplateRepository(session).make_default(template)
+async def make_default_template(
+    template: VisibleTemplate, user: CurrentUser, session: SessionDep
+) -> Template:
+    """Make this the caller's default of its type; the previous default stops being one. The
+    built-in template of a type is made the default again by giving up one's own (403 for a
+    built-in one that is not its type's default)."""
+    templates = TemplateRepository(session)
+    if template.user_id is not None:
+        return await templates.make_default(template)
+    if not template.is_default:
+        raise ApiError(403, "forbidden", "Only a type's built-in default can be made yours.")
+    await templates.clear_default(user.id, template.template_type)
+    return template
 
 
 @router.post(

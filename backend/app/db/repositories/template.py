@@ -1,7 +1,7 @@
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, or_, select, true, update
 
 from app.db.models import Template
 from app.db.repositories.base import BaseRepository, RowPage
@@ -52,23 +52,28 @@ class TemplateRepository(BaseRepository[Template]):
         the old default and then clash on the index, a 409 for a legitimate request. The last
         to commit is the default.
         """
-        await self._lock_until_commit(
-            f"template default:{template.user_id}:{template.template_type}"
-        )
+        await self.clear_default(template.user_id, template.template_type, keep=template.id)
+        return await self.update(template.id, is_default=True)
+
+    async def clear_default(
+        self, user_id: UUID | None, template_type: str, *, keep: UUID | None = None
+    ) -> None:
+        """The owner's default of this type is one no more (but `keep`): the built-in one is
+        theirs again. Taking turns with make_default()."""
+        await self._lock_until_commit(f"template default:{user_id}:{template_type}")
         clear_previous = (
             update(Template)
             .where(
-                Template.user_id.is_not_distinct_from(template.user_id),
-                Template.template_type == template.template_type,
+                Template.user_id.is_not_distinct_from(user_id),
+                Template.template_type == template_type,
                 Template.is_default,
-                Template.id != template.id,
+                Template.id != keep if keep is not None else true(),
             )
             .values(is_default=False)
             # The session's copies of the previous default, if any, are no longer default.
             .execution_options(synchronize_session="fetch")
         )
         await self.execute(clear_previous)
-        return await self.update(template.id, is_default=True)
 
     async def get_template(self, user_id: UUID, template_type: str) -> Template | None:
         """The user's default template of this type, else the built-in default, else None."""
