@@ -127,11 +127,14 @@ async def test_password_changes_made_at_once_take_turns(database: Database) -> N
             )
             statuses = sorted(answer.status_code for answer in answers)
             winner = new_passwords[[a.status_code for a in answers].index(200)]
+            loser = next(password for password in new_passwords if password != winner)
+            # The winner's first: the losers' wrong current passwords count with failed logins,
+            # and a few more failures would have the address wait.
             logins = [
                 await client.post(
                     "/api/v1/auth/login", json={"email": account.email, "password": password}
                 )
-                for password in new_passwords
+                for password in (winner, loser)
             ]
     finally:
         await app.state.database.dispose()
@@ -142,9 +145,7 @@ async def test_password_changes_made_at_once_take_turns(database: Database) -> N
     for answer in answers:
         if answer.status_code == 422:
             assert_error(answer, 422, "validation_error")
-    assert [login.status_code == 200 for login in logins] == [
-        password == winner for password in new_passwords
-    ]
+    assert [login.status_code for login in logins] == [200, 401]
 
 
 async def test_wrong_current_passwords_are_slowed_down_as_failed_logins_are(
