@@ -162,3 +162,27 @@ async def test_an_empty_scope_is_refused_rather_than_declining_every_question(
         )
         error = assert_error(refused, 422, "validation_error")
         assert error["details"][0]["field"] == f"body.{field}"
+
+
+async def test_a_question_about_a_video_outside_the_scope_is_refused_not_declined(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Narrowed to nothing, it would be declined as if the videos said nothing of it."""
+    bread = await store(client, alice, "BreadVideo1", BREAD)
+    rockets = await store(client, alice, "RocketVide1", ROCKETS)
+    talk = await conversation(client, alice, transcript_ids=[rockets])
+    messages = f"/api/v1/conversations/{talk['id']}/messages"
+    oven = "How hot should the oven be for sourdough?"
+
+    outside = await client.post(
+        messages, json={"content": oven, "transcript_ids": [bread]}, headers=alice.headers
+    )
+    inside = await client.post(
+        messages,
+        json={"content": "Where does the booster land?", "transcript_ids": [rockets]},
+        headers=alice.headers,
+    )
+
+    error = assert_error(outside, 422, "validation_error")
+    assert [detail["field"] for detail in error["details"]] == ["body.transcript_ids"]
+    assert inside.status_code == 201, inside.text

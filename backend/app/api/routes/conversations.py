@@ -214,12 +214,18 @@ async def ask(
     with [n] citations linking to the moment in the video, and the answer is stored with its
     citations and token usage. The first question titles an untitled conversation.
 
-    429 `rate_limited` past the caller's asks per minute or tokens per day (`GET /usage`)."""
+    422 when the question's own `transcript_ids` reach outside the conversation's scope; 429
+    `rate_limited` past the caller's asks per minute or tokens per day (`GET /usage`)."""
     check_length(body.content, settings)
     asked = await check_transcript_ids(session, body.transcript_ids, user)
     scope = await scoped_transcripts(
         session, user.id, conversation.scope_transcript_ids, conversation.scope_collection_ids
     )
+    if scope is not None and asked and not set(asked) <= set(scope):
+        # Narrowed to nothing, the question would be declined as if the videos were silent.
+        message = "A transcript asked about is outside this conversation's scope."
+        detail = ErrorDetail(field="body.transcript_ids", message="outside the scope", type="scope")
+        raise ApiError(422, "validation_error", message, details=[detail])
     transcript_ids = narrowed(scope, asked)
     await admit_and_commit(session, user.id, LimitedAction.ASK, settings)
     turn = await start_turn(
