@@ -39,7 +39,7 @@ from app.services.drafts import NoSourcesError
 from app.services.llm import LanguageModelError
 from app.services.rendering import MissingVariablesError, RenderTooLargeError
 from app.services.signup import SignupRefusedError, SignupThrottledError
-from app.services.usage_limits import LimitReachedError, QuotaExceededError
+from app.services.usage_limits import BeyondLimitError, LimitReachedError, QuotaExceededError
 from app.services.webhooks.endpoints import TooManyEndpointsError, WebhookUrlError
 from app.services.webhooks.events import DeliveryPendingError
 from app.services.youtube.failures import FailureCode, FetchError
@@ -309,6 +309,16 @@ async def _limit_reached(_: Request, error: Exception) -> JSONResponse:
     return error_response(429, "rate_limited", message, [detail], headers)
 
 
+def _beyond_limit(error: BeyondLimitError) -> ApiError:
+    """Not a 429: no wait would admit it. The request must ask for less at once."""
+    detail = ErrorDetail(field=None, message=f"{error.label}: {error.limit}", type=error.name)
+    message = (
+        f"This counts {error.amount} at once against your {error.label} of {error.limit}: "
+        f"send at most {error.limit} at a time."
+    )
+    return ApiError(422, "validation_error", message, details=[detail])
+
+
 async def _quota_exceeded(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, QuotaExceededError)
     detail = ErrorDetail(field=None, message=f"stored words: {error.limit}", type="stored_words")
@@ -403,6 +413,7 @@ SERVICE_ERRORS: dict[type[Exception], Callable[[Any], ApiError]] = {
     SignupRefusedError: _signup_refused,
     SignupThrottledError: _signup_throttled,
     FetchError: _listing_failed,
+    BeyondLimitError: _beyond_limit,
     CollectionLinkError: _collection_link_refused,
 }
 

@@ -114,6 +114,18 @@ class LimitReachedError(Exception):
         super().__init__(f"{self.label}: {limit}")
 
 
+class BeyondLimitError(Exception):
+    """The request counts more at once (the videos of a collection) than its limit allows in a
+    whole window: waiting would never admit it."""
+
+    def __init__(self, name: str, limit: int, amount: int) -> None:
+        self.name = name
+        self.label = name.replace("_", " ")
+        self.limit = limit
+        self.amount = amount
+        super().__init__(f"{amount} at once, past {self.label}: {limit}")
+
+
 class QuotaExceededError(Exception):
     """Storing this would take the user's library past its stored-words quota."""
 
@@ -160,7 +172,7 @@ async def admit(
     counted = COUNTED[action]
     limit = getattr(limits, counted.name)
     if limit and amount > limit:  # can never fit: no window would admit it
-        raise LimitReachedError(counted.name, limit, int(counted.window.total_seconds()))
+        raise BeyondLimitError(counted.name, limit, amount)
     counters = UsageCounterRepository(session)
     admission = await counters.count_many(user_id, action, counted.window, limit or None, amount)
     if not admission.admitted:

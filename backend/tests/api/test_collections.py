@@ -140,7 +140,7 @@ async def test_videos_that_do_not_fit_the_ingest_limit_are_refused_whole(
         refused = await create(client, alice, url=PLAYLIST_LINK)
         listed = await client.get(COLLECTIONS, headers=alice.headers)
 
-    error = assert_error(refused, 429, "rate_limited")
+    error = assert_error(refused, 422, "validation_error")  # 48 can never fit 10 an hour
     assert error["details"][0]["type"] == "ingests_per_hour"
     assert listed.json()["total"] == 0
 
@@ -351,3 +351,18 @@ async def test_a_server_that_cannot_reach_youtube_is_not_the_links_fault(
         refused = await create(client, alice, url=page)
 
     assert "DNS" in assert_error(refused, 502, "bad_gateway")["message"]
+
+
+async def test_a_collection_larger_than_the_ingests_per_hour_is_told_to_ask_for_less(
+    listing_app: Callable[..., FastAPI], alice: Account
+) -> None:
+    """No wait would admit 3 videos at once under a limit of 2: a 429 with an hour's
+    Retry-After would send the client to try the same thing again in vain."""
+    async with client_for(listing_app(limit_ingests_per_hour=2)) as client:
+        refused = await create(client, alice, videos=["One00000001", "Two00000001", "Thr00000001"])
+        fits = await create(client, alice, videos=["One00000001", "Two00000001"])
+
+    error = assert_error(refused, 422, "validation_error")
+    assert "send at most 2 at a time" in error["message"]
+    assert "Retry-After" not in refused.headers
+    assert fits.status_code == 201, fits.text
