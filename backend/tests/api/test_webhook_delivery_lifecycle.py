@@ -254,6 +254,9 @@ async def test_an_ended_delivery_is_sent_again_on_request_with_the_same_id(
     assert queued.status_code == 202, queued.text
     assert (queued.json()["id"], queued.json()["status"]) == (failed["id"], "pending")
     assert queued.json()["attempts"] == 0
+    assert failed["last_response_code"] == 503
+    # Pending afresh: the earlier sending's outcome is not shown as this one's.
+    assert (queued.json()["last_response_code"], queued.json()["last_error"]) == (None, None)
     assert "pending" in assert_error(again, 409, "conflict")["message"]
     assert (delivered["status"], delivered["attempts"]) == ("succeeded", 1)
     first, resent = hooks.received

@@ -146,8 +146,8 @@ class WebhookDeliveryRepository(BaseRepository[WebhookDelivery]):
         return int(result.rowcount)
 
     async def send_again(self, endpoint_id: UUID, delivery_id: UUID) -> WebhookDelivery | None:
-        """Queue the endpoint's delivery to be sent again now, its attempts counted afresh, and
-        return it; None when the endpoint has no such delivery, or it is pending still (the
+        """Queue the endpoint's delivery to be sent again now, its attempts and their outcome
+        counted afresh, and return it; None when the endpoint has no such delivery, or it is pending still (the
         delivery loop may be sending it)."""
         statement = (
             update(WebhookDelivery)
@@ -161,6 +161,9 @@ class WebhookDeliveryRepository(BaseRepository[WebhookDelivery]):
                 attempts=0,
                 next_attempt_at=func.clock_timestamp(),
                 delivered_at=None,
+                # The earlier sending's outcome is not this one's: its attempts start afresh.
+                last_response_code=None,
+                last_error=None,
             )
             .returning(WebhookDelivery)
             .execution_options(populate_existing=True, synchronize_session=False)
