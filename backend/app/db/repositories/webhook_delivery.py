@@ -147,8 +147,8 @@ class WebhookDeliveryRepository(BaseRepository[WebhookDelivery]):
 
     async def send_again(self, endpoint_id: UUID, delivery_id: UUID) -> WebhookDelivery | None:
         """Queue the endpoint's delivery to be sent again now, its attempts and their outcome
-        counted afresh, and return it; None when the endpoint has no such delivery, or it is pending still (the
-        delivery loop may be sending it)."""
+        counted afresh, and return it; None when the endpoint has no such delivery, or it is
+        pending still (the delivery loop may be sending it)."""
         statement = (
             update(WebhookDelivery)
             .where(
