@@ -366,3 +366,25 @@ async def test_a_collection_larger_than_the_ingests_per_hour_is_told_to_ask_for_
     assert "send at most 2 at a time" in error["message"]
     assert "Retry-After" not in refused.headers
     assert fits.status_code == 201, fits.text
+
+
+async def test_a_listed_video_shows_its_transcripts_title_and_length(
+    listing_app: Callable[..., FastAPI], alice: Account
+) -> None:
+    """A list of links gives no titles: a stored video is shown as its transcript has it."""
+    async with client_for(listing_app()) as client:
+        await client.post(
+            "/api/v1/transcripts",
+            json={
+                "video": "Titled00001",
+                "title": "Feeding a starter",
+                "transcript_text": "Words. " * 20,
+                "duration": 95,
+            },
+            headers=alice.headers,
+        )
+        created = (await create(client, alice, videos=["Titled00001"])).json()
+        shown = (await client.get(f"{COLLECTIONS}/{created['id']}", headers=alice.headers)).json()
+
+    (video,) = shown["videos"]
+    assert (video["title"], video["duration_seconds"]) == ("Feeding a starter", 95)

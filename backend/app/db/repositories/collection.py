@@ -28,8 +28,8 @@ class VideoState:
 
     youtube_video_id: str
     position: int
-    title: str | None
-    duration: int | None  # seconds, as the listing gave it
+    title: str | None  # as the listing gave it, else as its transcript has it
+    duration: int | None  # seconds, likewise
     unavailable_reason: str | None
     transcript_id: UUID | None
     job_id: UUID | None
@@ -167,10 +167,12 @@ class CollectionRepository(UserOwnedRepository[Collection]):
 
 
 # A video is matched to the owner's transcript by its id (however it was stored: by this
-# collection's job, an earlier ingest or an upload), else to the job queued for it.
+# collection's job, an earlier ingest or an upload), else to the job queued for it. A list of
+# video links gives no titles or lengths: its videos show their transcripts'.
 _STATES = text("""
     SELECT video.collection_id,
-           video.youtube_video_id, video.position, video.title, video.duration,
+           video.youtube_video_id, video.position,
+           COALESCE(video.title, transcript.title), COALESCE(video.duration, transcript.duration),
            video.unavailable_reason,
            transcript.id, job.id, job.status, job.error, job.error_code,
            job.started_at, job.finished_at
