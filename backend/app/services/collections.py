@@ -225,6 +225,19 @@ async def report(
     return current
 
 
+async def video_stored(
+    session: AsyncSession, user_id: UUID, video_id: str, settings: Settings
+) -> None:
+    """A video was stored by the user's own upload, in the session's transaction: tell the
+    collections holding it, whose failed or pending video is done now. (A job's video is
+    told by `job_settled`.) Locked in id order, as `job_settled` locks them."""
+    repository = CollectionRepository(session)
+    for collection_id in sorted(await repository.containing_video(user_id, video_id)):
+        collection = await repository.lock(collection_id)
+        if collection is not None:
+            await report(session, collection, settings)
+
+
 async def job_settled(session: AsyncSession, job_id: UUID, settings: Settings) -> None:
     """An ingest job finished or failed for good, in the session's transaction: tell the
     collections it was queued for."""

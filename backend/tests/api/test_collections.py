@@ -388,3 +388,23 @@ async def test_a_listed_video_shows_its_transcripts_title_and_length(
 
     (video,) = shown["videos"]
     assert (video["title"], video["duration_seconds"]) == ("Feeding a starter", 95)
+
+
+async def test_a_video_uploaded_for_a_collection_tells_its_webhooks(
+    listing_app: Callable[..., FastAPI], alice: Account, session: AsyncSession
+) -> None:
+    """Its job could not fetch it (or has not yet): the upload makes the video done, and the
+    collection's webhooks hear of it as they would of the job."""
+    async with client_for(listing_app()) as client:
+        await register(client, alice, events=["collection.progress", "collection.ready"])
+        created = (await create(client, alice, videos=["Uplo0000001"], name="Mine")).json()
+        uploaded = await client.post(
+            "/api/v1/transcripts",
+            json={"video": "Uplo0000001", "transcript_text": "Words. " * 20},
+            headers=alice.headers,
+        )
+
+    assert uploaded.status_code == 201, uploaded.text
+    assert created["progress"]["ready"] is False
+    ready = await deliveries(session, "collection.ready")
+    assert [(event["collection_id"], event["done"]) for event in ready] == [(created["id"], 1)]

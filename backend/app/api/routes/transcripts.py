@@ -35,7 +35,7 @@ from app.db.repositories import (
     JobRepository,
     TranscriptRepository,
 )
-from app.services import chapters
+from app.services import chapters, collections
 from app.services.captions import caption_format
 from app.services.chunking import Segment
 from app.services.ingest_worker import wake_workers
@@ -74,6 +74,7 @@ async def create_transcript(
         metadata=body.metadata,
     )
     transcript, chunk_count = await store_transcript(session, user.id, new, settings)
+    await collections.video_stored(session, user.id, transcript.youtube_video_id, settings)
     public = TranscriptPublic.model_validate(transcript)
     return TranscriptCreated(**public.model_dump(), chunk_count=chunk_count)
 
@@ -183,6 +184,7 @@ async def upload_captions(
         metadata={"source": "upload", "filename": file.filename},
     )
     transcript, chunk_count = await store_transcript(session, user.id, new, settings)
+    await collections.video_stored(session, user.id, transcript.youtube_video_id, settings)
     public = TranscriptPublic.model_validate(transcript)
     return TranscriptCreated(**public.model_dump(), chunk_count=chunk_count)
 

@@ -147,6 +147,15 @@ class CollectionRepository(UserOwnedRepository[Collection]):
             states[collection_id].append(VideoState(*row))
         return states
 
+    async def containing_video(self, user_id: UUID, video_id: str) -> list[UUID]:
+        """The user's collections that hold this video."""
+        statement = (
+            select(CollectionVideo.collection_id)
+            .join(Collection, Collection.id == CollectionVideo.collection_id)
+            .where(Collection.user_id == user_id, CollectionVideo.youtube_video_id == video_id)
+        )
+        return list((await self.execute(statement)).scalars())
+
     async def containing_job(self, job_id: UUID) -> list[UUID]:
         """The collections a job was queued for."""
         statement = select(CollectionVideo.collection_id).where(CollectionVideo.job_id == job_id)
