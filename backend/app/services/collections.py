@@ -230,19 +230,25 @@ async def video_stored(
 ) -> None:
     """A video was stored by the user's own upload, in the session's transaction: tell the
     collections holding it, whose failed or pending video is done now. (A job's video is
-    told by `job_settled`.) Locked in id order, as `job_settled` locks them."""
-    repository = CollectionRepository(session)
-    for collection_id in sorted(await repository.containing_video(user_id, video_id)):
-        collection = await repository.lock(collection_id)
-        if collection is not None:
-            await report(session, collection, settings)
+    told by `job_settled`.)"""
+    held_by = await CollectionRepository(session).containing_video(user_id, video_id)
+    await report_to_each(session, held_by, settings)
 
 
 async def job_settled(session: AsyncSession, job_id: UUID, settings: Settings) -> None:
     """An ingest job finished or failed for good, in the session's transaction: tell the
     collections it was queued for."""
+    queued_for = await CollectionRepository(session).containing_job(job_id)
+    await report_to_each(session, queued_for, settings)
+
+
+async def report_to_each(
+    session: AsyncSession, collection_ids: Sequence[UUID], settings: Settings
+) -> None:
+    """`report` for each collection, each under its row lock, taken in id order: two
+    transactions telling the same collections never wait on each other in a circle."""
     repository = CollectionRepository(session)
-    for collection_id in sorted(await repository.containing_job(job_id)):
+    for collection_id in sorted(collection_ids):
         collection = await repository.lock(collection_id)
         if collection is not None:
             await report(session, collection, settings)

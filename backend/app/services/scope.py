@@ -7,6 +7,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.models import Conversation
 from app.db.repositories import CollectionRepository
 
 
@@ -34,3 +35,15 @@ def narrowed(scope: Sequence[UUID] | None, asked: Sequence[UUID] | None) -> list
         return list(scope)
     allowed = set(scope)
     return [transcript_id for transcript_id in asked if transcript_id in allowed]
+
+
+async def conversation_scope(
+    session: AsyncSession, conversation: Conversation
+) -> list[UUID] | None:
+    """What the conversation's answers (and drafts saved into it) may cite."""
+    return await scoped_transcripts(
+        session,
+        conversation.user_id,
+        conversation.scope_transcript_ids,
+        conversation.scope_collection_ids,
+    )

@@ -59,3 +59,16 @@ def cues_of(srt: str) -> list[tuple[float, float, str]]:
         )
         cues.append((start, end, " ".join(text)))
     return cues
+
+
+async def upload_example_talk(client: httpx.AsyncClient, account: Account) -> str:
+    """The README's example captions, uploaded as `exampleTalk`; returns their text."""
+    srt = EXAMPLE_TALK.read_text(encoding="utf-8")
+    uploaded = await client.post(
+        "/api/v1/transcripts/upload",
+        data={"video": "exampleTalk"},
+        files={"file": ("talk.srt", srt.encode())},
+        headers=account.headers,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    return srt

@@ -11,7 +11,7 @@ from app.db.repositories import UsageRepository
 from app.services.chat import NOT_IN_VIDEOS
 from testkit.labelled_set import CHUNK_TOKENS
 from tests.api.conftest import Account, ClientFactory, assert_error, sign_up
-from tests.api.talks import EXAMPLE_TALK, cues_of, ingest_talks, talking_to
+from tests.api.talks import cues_of, ingest_talks, talking_to, upload_example_talk
 from tests.fakes import ScriptedModel
 
 OVEN_QUESTION = "How hot should the oven be for the sourdough?"
@@ -293,14 +293,7 @@ async def test_each_quoted_sentence_links_to_the_moment_it_is_said(
     """The example talk is one chunk of several passages: sentences quoted from it are said
     minutes apart, and each [n] must open the video where its own sentence is said, not where
     the chunk's best one is."""
-    srt = EXAMPLE_TALK.read_text(encoding="utf-8")
-    uploaded = await client.post(
-        "/api/v1/transcripts/upload",
-        data={"video": "exampleTalk"},
-        files={"file": ("talk.srt", srt.encode())},
-        headers=alice.headers,
-    )
-    assert uploaded.status_code == 201, uploaded.text
+    srt = await upload_example_talk(client, alice)
     conversation_id = await new_conversation(client, alice)
 
     response = await ask(client, alice, conversation_id, "Why was the order history page so slow?")

@@ -10,7 +10,7 @@ from app.db.models import UsageEvent
 from app.db.repositories import UsageRepository
 from testkit.labelled_set import CHUNK_TOKENS
 from tests.api.conftest import Account, ClientFactory, assert_error, sign_up
-from tests.api.talks import EXAMPLE_TALK, cues_of, ingest_talks, talking_to
+from tests.api.talks import cues_of, ingest_talks, talking_to, upload_example_talk
 from tests.fakes import ScriptedModel
 
 DRAFTS = "/api/v1/drafts"
@@ -189,14 +189,7 @@ async def test_each_key_point_of_a_draft_links_to_the_moment_it_is_said(
 ) -> None:
     """Key points quoted from one chunk, said minutes apart, each have a source of their own
     opening the video where they are said."""
-    srt = EXAMPLE_TALK.read_text(encoding="utf-8")
-    uploaded = await client.post(
-        "/api/v1/transcripts/upload",
-        data={"video": "exampleTalk"},
-        files={"file": ("talk.srt", srt.encode())},
-        headers=alice.headers,
-    )
-    assert uploaded.status_code == 201, uploaded.text
+    srt = await upload_example_talk(client, alice)
 
     response = await client.post(
         DRAFTS,

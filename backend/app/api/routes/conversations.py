@@ -42,7 +42,7 @@ from app.db.models import Conversation, LimitedAction, User
 from app.db.repositories import ConversationRepository, MessageRepository
 from app.services import chat
 from app.services.chat import start_turn
-from app.services.scope import narrowed, scoped_transcripts
+from app.services.scope import conversation_scope, narrowed
 from app.services.usage_limits import admit_and_commit
 
 router = api_router("/conversations", "conversations")
@@ -218,9 +218,7 @@ async def ask(
     `rate_limited` past the caller's asks per minute or tokens per day (`GET /usage`)."""
     check_length(body.content, settings)
     asked = await check_transcript_ids(session, body.transcript_ids, user)
-    scope = await scoped_transcripts(
-        session, user.id, conversation.scope_transcript_ids, conversation.scope_collection_ids
-    )
+    scope = await conversation_scope(session, conversation)
     if scope is not None and asked and not set(asked) <= set(scope):
         # Narrowed to nothing, the question would be declined as if the videos were silent.
         message = "A transcript asked about is outside this conversation's scope."

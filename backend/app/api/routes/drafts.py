@@ -18,7 +18,7 @@ from app.api.schemas.conversations import Citation, TokenUsage
 from app.api.schemas.drafts import DraftRequest, DraftResult
 from app.db.models import LimitedAction, Template, User
 from app.services.drafts import write_draft
-from app.services.scope import narrowed, scoped_transcripts
+from app.services.scope import conversation_scope, narrowed
 from app.services.usage_limits import admit_and_commit
 
 router = api_router("/drafts", "drafts", 404, 429, 502)
@@ -52,9 +52,7 @@ async def create_draft(
     if body.conversation_id is not None:
         # Saved into a scoped conversation, the draft cites only what its answers may.
         conversation = await conversation_of(session, body.conversation_id, user)
-        scope = await scoped_transcripts(
-            session, user.id, conversation.scope_transcript_ids, conversation.scope_collection_ids
-        )
+        scope = await conversation_scope(session, conversation)
         transcript_ids = narrowed(scope, transcript_ids)
     await admit_and_commit(session, user.id, LimitedAction.DRAFT, settings)
     draft = await write_draft(
