@@ -6,16 +6,26 @@ must not tell whether it exists), before the route runs. Ids that arrive in a bo
 with the `*_of` functions and `check_*_ids`, which answer alike.
 """
 
+from collections.abc import Awaitable, Callable
 from collections.abc import Collection as Ids
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from fastapi import Depends
+from fastapi import Depends, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import AdminUser, CurrentUser, ReadSessionDep, SessionDep
 from app.api.errors import ApiError, not_found
-from app.db.models import Collection, Conversation, Job, Template, Transcript, User, WebhookEndpoint
+from app.db.models import (
+    Base,
+    Collection,
+    Conversation,
+    Job,
+    Template,
+    Transcript,
+    User,
+    WebhookEndpoint,
+)
 from app.db.repositories import (
     CollectionRepository,
     ConversationRepository,
@@ -25,8 +35,10 @@ from app.db.repositories import (
     UserRepository,
     WebhookEndpointRepository,
 )
+from app.db.repositories.base import UserOwnedRepository
 
 Row = TypeVar("Row")
+OwnedRow = TypeVar("OwnedRow", bound=Base)
 
 
 def found(row: Row | None, what: str, row_id: object) -> Row:
@@ -49,68 +61,56 @@ async def conversation_of(session: AsyncSession, conversation_id: UUID, user: Us
     return found(conversation, "Conversation", conversation_id)
 
 
-async def owned_conversation(
-    conversation_id: UUID, user: CurrentUser, session: SessionDep
-) -> Conversation:
-    return await conversation_of(session, conversation_id, user)
+def owned_row(
+    rows: type[UserOwnedRepository[OwnedRow]], what: str, path_id: str
+) -> Callable[..., Awaitable[OwnedRow]]:
+    """The dependency giving the caller's row whose id is the path parameter `path_id`; 404
+    naming `what` when it is missing or someone else's."""
+
+    async def owned(
+        user: CurrentUser, session: SessionDep, row_id: Annotated[UUID, Path(alias=path_id)]
+    ) -> OwnedRow:
+        return found(await rows(session).get_for_user(row_id, user.id), what, row_id)
+
+    return owned
 
 
-OwnedConversation = Annotated[Conversation, Depends(owned_conversation)]
+def owned_row_id(
+    rows: type[UserOwnedRepository[Any]], what: str, path_id: str
+) -> Callable[..., Awaitable[UUID]]:
+    """The dependency giving the path parameter `path_id` once checked to be the caller's row
+    without loading it: for reads on the read-only session that need the id alone."""
+
+    async def owned_id(
+        user: CurrentUser, session: ReadSessionDep, row_id: Annotated[UUID, Path(alias=path_id)]
+    ) -> UUID:
+        if not await rows(session).is_owned_by(row_id, user.id):
+            raise not_found(what, row_id)
+        return row_id
+
+    return owned_id
 
 
-async def owned_conversation_id(
-    conversation_id: UUID, user: CurrentUser, session: ReadSessionDep
-) -> UUID:
-    """The id, once checked to be the user's conversation without loading it: for reads on the
-    read-only session that need the id alone."""
-    if not await ConversationRepository(session).is_owned_by(conversation_id, user.id):
-        raise not_found("Conversation", conversation_id)
-    return conversation_id
-
-
-OwnedConversationId = Annotated[UUID, Depends(owned_conversation_id)]
-
-
-async def owned_collection(
-    collection_id: UUID, user: CurrentUser, session: SessionDep
-) -> Collection:
-    collection = await CollectionRepository(session).get_for_user(collection_id, user.id)
-    return found(collection, "Collection", collection_id)
-
-
-OwnedCollection = Annotated[Collection, Depends(owned_collection)]
-
-
-async def owned_collection_id(
-    collection_id: UUID, user: CurrentUser, session: ReadSessionDep
-) -> UUID:
-    """The id, once checked to be the user's collection without loading it (read-only)."""
-    if not await CollectionRepository(session).is_owned_by(collection_id, user.id):
-        raise not_found("Collection", collection_id)
-    return collection_id
-
-
-OwnedCollectionId = Annotated[UUID, Depends(owned_collection_id)]
-
-
-async def owned_transcript(
-    transcript_id: UUID, user: CurrentUser, session: SessionDep
-) -> Transcript:
-    transcript = await TranscriptRepository(session).get_for_user(transcript_id, user.id)
-    return found(transcript, "Transcript", transcript_id)
-
-
-OwnedTranscript = Annotated[Transcript, Depends(owned_transcript)]
-
-
-async def owned_webhook(
-    endpoint_id: UUID, user: CurrentUser, session: SessionDep
-) -> WebhookEndpoint:
-    endpoint = await WebhookEndpointRepository(session).get_for_user(endpoint_id, user.id)
-    return found(endpoint, "Webhook endpoint", endpoint_id)
-
-
-OwnedWebhook = Annotated[WebhookEndpoint, Depends(owned_webhook)]
+OwnedConversation = Annotated[
+    Conversation, Depends(owned_row(ConversationRepository, "Conversation", "conversation_id"))
+]
+OwnedConversationId = Annotated[
+    UUID, Depends(owned_row_id(ConversationRepository, "Conversation", "conversation_id"))
+]
+OwnedCollection = Annotated[
+    Collection, Depends(owned_row(CollectionRepository, "Collection", "collection_id"))
+]
+OwnedCollectionId = Annotated[
+    UUID, Depends(owned_row_id(CollectionRepository, "Collection", "collection_id"))
+]
+OwnedTranscript = Annotated[
+    Transcript, Depends(owned_row(TranscriptRepository, "Transcript", "transcript_id"))
+]
+OwnedWebhook = Annotated[
+    WebhookEndpoint,
+    Depends(owned_row(WebhookEndpointRepository, "Webhook endpoint", "endpoint_id")),
+]
+OwnedJob = Annotated[Job, Depends(owned_row(JobRepository, "Job", "job_id"))]
 
 
 async def enabled_webhook(endpoint: OwnedWebhook) -> WebhookEndpoint:
@@ -121,13 +121,6 @@ async def enabled_webhook(endpoint: OwnedWebhook) -> WebhookEndpoint:
 
 
 EnabledWebhook = Annotated[WebhookEndpoint, Depends(enabled_webhook)]
-
-
-async def owned_job(job_id: UUID, user: CurrentUser, session: SessionDep) -> Job:
-    return found(await JobRepository(session).get_for_user(job_id, user.id), "Job", job_id)
-
-
-OwnedJob = Annotated[Job, Depends(owned_job)]
 
 
 async def template_of(session: AsyncSession, template_id: UUID, user: User) -> Template:

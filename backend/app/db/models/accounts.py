@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, DateTime, Integer, String, text
+from sqlalchemy import CheckConstraint, String, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -26,12 +26,10 @@ class User(Base):
     __table_args__ = (CheckConstraint(f"email ~* '{EMAIL_PATTERN}'", name="email_format"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    email: Mapped[str] = mapped_column(String(255), nullable=False, unique=True, index=True)
-    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    email: Mapped[str] = mapped_column(String(255), unique=True, index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
     # Granted only from the command line (`python -m app.cli grant-admin EMAIL`), never by the API.
-    is_admin: Mapped[bool] = mapped_column(
-        nullable=False, server_default=text("false"), default=False
-    )
+    is_admin: Mapped[bool] = mapped_column(server_default=text("false"), default=False)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
@@ -59,10 +57,8 @@ class Session(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = owner_fk("users")
-    token_hash: Mapped[str] = mapped_column(String(255), nullable=False, unique=True, index=True)
-    expires_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, index=True
-    )
+    token_hash: Mapped[str] = mapped_column(String(255), unique=True, index=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
     created_at: Mapped[datetime] = created_at()
 
     user: Mapped[User] = relationship(lazy="raise", back_populates="sessions")
@@ -91,19 +87,18 @@ class ApiKey(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = owner_fk("users")
-    name: Mapped[str] = mapped_column(String(100), nullable=False)
-    key_prefix: Mapped[str] = mapped_column(String(16), nullable=False)
-    key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     scopes: Mapped[list[str]] = mapped_column(
         ARRAY(String(10)),
-        nullable=False,
         server_default=text("'{read,write}'"),
         default=lambda: [ApiKeyScope.READ.value, ApiKeyScope.WRITE.value],
     )
     created_at: Mapped[datetime] = created_at()
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="raise", back_populates="api_keys")
 
@@ -117,9 +112,9 @@ class Invitation(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     created_by: Mapped[uuid.UUID] = owner_fk("users")
     email: Mapped[str | None] = mapped_column(String(255))
-    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at()
 
 
@@ -150,10 +145,8 @@ class LoginFailure(Base):
 
     scope: Mapped[str] = mapped_column(String(20), primary_key=True)
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, nullable=False)
-    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    failures: Mapped[int]
+    last_failure_at: Mapped[datetime]
     # The attempt counted before the last one, in the same window: how soon the last came after it.
-    previous_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, index=True
-    )
+    previous_failure_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

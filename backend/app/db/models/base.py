@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, FetchedValue, ForeignKey, MetaData, func, text
+from sqlalchemy import DateTime, FetchedValue, ForeignKey, MetaData, Text, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -32,13 +32,20 @@ class Base(DeclarativeBase):
     # Read server-generated values (ids, timestamps set by defaults or triggers) back in the same
     # INSERT/UPDATE ... RETURNING: an async session cannot lazy-load them afterwards.
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
+    # The column type each Python type maps to where a column does not name one: timestamps
+    # keep their zone, text is unbounded, ids are native UUIDs. A `Mapped[X]` without `| None`
+    # is NOT NULL.
+    type_annotation_map = {  # noqa: RUF012
+        datetime: DateTime(timezone=True),
+        str: Text(),
+        uuid.UUID: UUID(as_uuid=True),
+    }
 
 
 def uuid_pk() -> Mapped[uuid.UUID]:
     # The client generates the key so that the ORM can batch many INSERTs into one statement;
     # the server default still covers rows written by plain SQL.
     return mapped_column(
-        UUID(as_uuid=True),
         primary_key=True,
         default=uuid.uuid4,
         server_default=func.gen_random_uuid(),
@@ -46,17 +53,12 @@ def uuid_pk() -> Mapped[uuid.UUID]:
 
 
 def created_at() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    return mapped_column(server_default=func.now())
 
 
 def updated_at() -> Mapped[datetime]:
     # Moved on every UPDATE by the set_updated_at() trigger (migration 0001).
-    return mapped_column(
-        DateTime(timezone=True),
-        nullable=False,
-        server_default=func.now(),
-        server_onupdate=FetchedValue(),
-    )
+    return mapped_column(server_default=func.now(), server_onupdate=FetchedValue())
 
 
 def owner_fk(table: str, *, nullable: bool = False, index: bool = True) -> Mapped[Any]:

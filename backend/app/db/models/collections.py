@@ -6,16 +6,12 @@ from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
-    Integer,
     String,
-    Text,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models.base import Base, _quoted_list, created_at, owner_fk, updated_at, uuid_pk
@@ -44,20 +40,16 @@ class Collection(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = owner_fk("users", index=False)  # the composite index leads
-    name: Mapped[str] = mapped_column(String(200), nullable=False)
-    kind: Mapped[str] = mapped_column(String(20), nullable=False)
-    source_url: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    source_url: Mapped[str | None]
     source_id: Mapped[str | None] = mapped_column(String(200))
     # The last listing: why it stopped early, and whether the source held more than the cap.
-    listing_error: Mapped[str | None] = mapped_column(Text)
-    listing_truncated: Mapped[bool] = mapped_column(
-        nullable=False, server_default=text("false"), default=False
-    )
-    refreshed_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    listing_error: Mapped[str | None]
+    listing_truncated: Mapped[bool] = mapped_column(server_default=text("false"), default=False)
+    refreshed_at: Mapped[datetime] = mapped_column(server_default=func.now())
     # When the last collection.progress event was recorded: they are throttled.
-    progress_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    progress_event_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
@@ -69,16 +61,15 @@ class CollectionVideo(Base):
     __tablename__ = "collection_videos"
 
     collection_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True),
         ForeignKey("collections.id", ondelete="CASCADE"),
         primary_key=True,
     )
     youtube_video_id: Mapped[str] = mapped_column(String(50), primary_key=True)
-    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    position: Mapped[int]
     title: Mapped[str | None] = mapped_column(String(500))
-    duration: Mapped[int | None] = mapped_column(Integer)
-    unavailable_reason: Mapped[str | None] = mapped_column(Text)
+    duration: Mapped[int | None]
+    unavailable_reason: Mapped[str | None]
     job_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="SET NULL"), index=True
+        ForeignKey("jobs.id", ondelete="SET NULL"), index=True
     )
     added_at: Mapped[datetime] = created_at()

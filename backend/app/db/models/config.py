@@ -4,8 +4,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, func, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy import ForeignKey, Index, String, func, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models.base import Base, updated_at, uuid_pk
@@ -18,7 +18,7 @@ class Config(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[Any] = mapped_column(JSONB, nullable=False)
-    description: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None]
     updated_at: Mapped[datetime] = updated_at()
 
 
@@ -30,14 +30,12 @@ class ConfigChange(Base):
     __table_args__ = (Index("ix_config_changes_key_changed_at", "key", text("changed_at DESC")),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    key: Mapped[str] = mapped_column(String(100), nullable=False)
+    key: Mapped[str] = mapped_column(String(100))
     old_value: Mapped[Any] = mapped_column(JSONB(none_as_null=True), nullable=True)
     new_value: Mapped[Any] = mapped_column(JSONB(none_as_null=True), nullable=True)
     # The history outlives the administrator who made the change.
     changed_by: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"), index=True
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     # clock_timestamp(): two changes in one transaction keep their order.
-    changed_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()
-    )
+    changed_at: Mapped[datetime] = mapped_column(server_default=func.clock_timestamp())

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -60,14 +60,12 @@ class Message(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     conversation_id: Mapped[uuid.UUID] = owner_fk("conversations", index=False)
-    role: Mapped[str] = mapped_column(String(50), nullable=False)
-    content: Mapped[str] = mapped_column(Text, nullable=False)
+    role: Mapped[str] = mapped_column(String(50))
+    content: Mapped[str]
     meta: Mapped[dict[str, Any]] = jsonb_metadata()
     # clock_timestamp(), not now(): a question and its answer are often written in one
     # transaction and must keep their order.
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True),
-        nullable=False,
         server_default=func.clock_timestamp(),
         index=True,
     )
@@ -100,15 +98,13 @@ class Template(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID | None] = owner_fk("users", nullable=True, index=False)  # uq leads
-    template_type: Mapped[str] = mapped_column(String(50), nullable=False)
-    template_name: Mapped[str] = mapped_column(String(255), nullable=False)
-    template_content: Mapped[str] = mapped_column(Text, nullable=False)
+    template_type: Mapped[str] = mapped_column(String(50))
+    template_name: Mapped[str] = mapped_column(String(255))
+    template_content: Mapped[str]
     variables: Mapped[list[Any]] = mapped_column(
-        JSONB, nullable=False, server_default=text("'[]'::jsonb"), default=list
+        JSONB, server_default=text("'[]'::jsonb"), default=list
     )
-    is_default: Mapped[bool] = mapped_column(
-        nullable=False, server_default=text("false"), default=False
-    )
+    is_default: Mapped[bool] = mapped_column(server_default=text("false"), default=False)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 

@@ -5,16 +5,13 @@ from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
-    Integer,
     String,
-    Text,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models.base import Base, _quoted_list, created_at, owner_fk, updated_at, uuid_pk
@@ -55,33 +52,25 @@ class Job(Base):
     user_id: Mapped[uuid.UUID] = owner_fk(
         "users", index=False
     )  # the (user_id, created_at) index leads
-    kind: Mapped[str] = mapped_column(
-        String(50), nullable=False, server_default=text("'youtube_ingest'")
-    )
-    youtube_video_id: Mapped[str] = mapped_column(String(50), nullable=False)
+    kind: Mapped[str] = mapped_column(String(50), server_default=text("'youtube_ingest'"))
+    youtube_video_id: Mapped[str] = mapped_column(String(50))
     languages: Mapped[list[str]] = mapped_column(
-        JSONB, nullable=False, server_default=text("'[\"en\"]'::jsonb"), default=lambda: ["en"]
+        JSONB, server_default=text("'[\"en\"]'::jsonb"), default=lambda: ["en"]
     )
     status: Mapped[str] = mapped_column(
-        String(20), nullable=False, server_default=text("'queued'"), default="queued"
+        String(20), server_default=text("'queued'"), default="queued"
     )
-    attempts: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default=text("0"), default=0
-    )
-    max_attempts: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default=text("5"), default=5
-    )
-    run_after: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    attempts: Mapped[int] = mapped_column(server_default=text("0"), default=0)
+    max_attempts: Mapped[int] = mapped_column(server_default=text("5"), default=5)
+    run_after: Mapped[datetime] = mapped_column(server_default=func.now())
     locked_by: Mapped[str | None] = mapped_column(String(100))
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    error: Mapped[str | None] = mapped_column(Text)
+    heartbeat_at: Mapped[datetime | None]
+    error: Mapped[str | None]
     transcript_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("transcripts.id", ondelete="CASCADE"), index=True
+        ForeignKey("transcripts.id", ondelete="CASCADE"), index=True
     )
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
     error_code: Mapped[str | None] = mapped_column(String(50))  # migration 0007: the last column

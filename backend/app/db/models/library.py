@@ -12,13 +12,11 @@ from sqlalchemy import (
     Double,
     ForeignKey,
     Index,
-    Integer,
     String,
-    Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import TSVECTOR, UUID
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db.models.accounts import User
@@ -42,18 +40,16 @@ class Transcript(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = owner_fk("users", index=False)  # uq (user_id, video) leads
-    youtube_video_id: Mapped[str] = mapped_column(String(50), nullable=False, index=True)
+    youtube_video_id: Mapped[str] = mapped_column(String(50), index=True)
     title: Mapped[str | None] = mapped_column(String(500))
     channel_name: Mapped[str | None] = mapped_column(String(255))
-    duration: Mapped[int | None] = mapped_column(Integer)
-    transcript_text: Mapped[str] = mapped_column(Text, nullable=False)
+    duration: Mapped[int | None]
+    transcript_text: Mapped[str]
     # A few sentences on the whole video, and where its chapters came from (`chapters`).
-    summary: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None]
     chapters_source: Mapped[str | None] = mapped_column(String(20))
     # Counted against the owner's stored-words quota (user_limits.stored_words).
-    word_count: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default=text("0"), default=0
-    )
+    word_count: Mapped[int] = mapped_column(server_default=text("0"), default=0)
     # The ISO 639-1 code of the language it is spoken in, read from its text when stored
     # (app/services/language.py); null when the text has no words to tell by.
     language: Mapped[str | None] = mapped_column(String(16))
@@ -79,9 +75,9 @@ class Chunk(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     transcript_id: Mapped[uuid.UUID] = owner_fk("transcripts", index=False)  # uq leads with it
     user_id: Mapped[uuid.UUID] = owner_fk("users")
-    chunk_text: Mapped[str] = mapped_column(Text, nullable=False)
-    chunk_index: Mapped[int] = mapped_column(Integer, nullable=False)
-    token_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    chunk_text: Mapped[str]
+    chunk_index: Mapped[int]
+    token_count: Mapped[int]
     meta: Mapped[dict[str, Any]] = jsonb_metadata()
     created_at: Mapped[datetime] = created_at()
 
@@ -103,11 +99,11 @@ class Passage(Base):
     chunk_id: Mapped[uuid.UUID] = owner_fk("chunks", index=False)  # uq leads with it
     # Copied from the chunk so that searches filter without a join; the chunk's cascade
     # removes the row.
-    transcript_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    transcript_id: Mapped[uuid.UUID] = mapped_column(index=True)
     user_id: Mapped[uuid.UUID] = owner_fk("users")
-    passage_index: Mapped[int] = mapped_column(Integer, nullable=False)
-    passage_text: Mapped[str] = mapped_column(Text, nullable=False)
-    word_offset: Mapped[int] = mapped_column(Integer, nullable=False)
+    passage_index: Mapped[int]
+    passage_text: Mapped[str]
+    word_offset: Mapped[int]
     start_seconds: Mapped[float | None] = mapped_column(Double)
     end_seconds: Mapped[float | None] = mapped_column(Double)
     created_at: Mapped[datetime] = created_at()
@@ -133,16 +129,16 @@ class PassageEmbedding(Base):
     )
 
     passage_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("passages.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("passages.id", ondelete="CASCADE"), primary_key=True
     )
     model: Mapped[str] = mapped_column(String(200), primary_key=True)
     # Copied from the passage when the vector is stored, so that owner and transcript filters
     # apply inside the vector index scan. No foreign key of its own for transcript_id: the
     # passage's cascade removes the row.
     user_id: Mapped[uuid.UUID] = owner_fk("users", index=False)  # the composite index leads
-    transcript_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    dims: Mapped[int] = mapped_column(Integer, nullable=False)
-    embedding: Mapped[list[float]] = mapped_column(VECTOR(), nullable=False)
+    transcript_id: Mapped[uuid.UUID]
+    dims: Mapped[int]
+    embedding: Mapped[list[float]] = mapped_column(VECTOR())
     created_at: Mapped[datetime] = created_at()
 
 
@@ -154,14 +150,12 @@ class Chapter(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     transcript_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True),
         ForeignKey("transcripts.id", ondelete="CASCADE"),
-        nullable=False,
     )
     user_id: Mapped[uuid.UUID] = owner_fk("users")
-    chapter_index: Mapped[int] = mapped_column(Integer, nullable=False)
-    title: Mapped[str] = mapped_column(String(300), nullable=False)
-    start_seconds: Mapped[float] = mapped_column(Double, nullable=False)
+    chapter_index: Mapped[int]
+    title: Mapped[str] = mapped_column(String(300))
+    start_seconds: Mapped[float] = mapped_column(Double)
     end_seconds: Mapped[float | None] = mapped_column(Double)
-    summary: Mapped[str] = mapped_column(Text, nullable=False)
+    summary: Mapped[str]
     created_at: Mapped[datetime] = created_at()

@@ -5,8 +5,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models.base import Base, _quoted_list, created_at, owner_fk, updated_at, uuid_pk
@@ -35,11 +34,11 @@ class UsageEvent(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = owner_fk("users", index=False)  # the composite index leads
-    kind: Mapped[str] = mapped_column(String(20), nullable=False)
-    provider: Mapped[str] = mapped_column(String(50), nullable=False)
-    model: Mapped[str] = mapped_column(String(200), nullable=False)
-    prompt_tokens: Mapped[int] = mapped_column(Integer, nullable=False)
-    completion_tokens: Mapped[int] = mapped_column(Integer, nullable=False)
+    kind: Mapped[str] = mapped_column(String(20))
+    provider: Mapped[str] = mapped_column(String(50))
+    model: Mapped[str] = mapped_column(String(200))
+    prompt_tokens: Mapped[int]
+    completion_tokens: Mapped[int]
     created_at: Mapped[datetime] = created_at()
 
 
@@ -60,11 +59,11 @@ class UsageCounter(Base):
 
     # The primary key leads with user_id, so it also serves the cascade from users.
     user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     action: Mapped[str] = mapped_column(String(20), primary_key=True)
-    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    used: Mapped[int] = mapped_column(Integer, nullable=False)
+    window_start: Mapped[datetime]
+    used: Mapped[int]
 
 
 class UserLimit(Base):
@@ -82,14 +81,14 @@ class UserLimit(Base):
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
-    asks_per_minute: Mapped[int | None] = mapped_column(Integer)
-    drafts_per_minute: Mapped[int | None] = mapped_column(Integer)
-    ingests_per_hour: Mapped[int | None] = mapped_column(Integer)
+    asks_per_minute: Mapped[int | None]
+    drafts_per_minute: Mapped[int | None]
+    ingests_per_hour: Mapped[int | None]
     tokens_per_day: Mapped[int | None] = mapped_column(BigInteger)
-    searches_per_minute: Mapped[int | None] = mapped_column(Integer)
-    webhook_tests_per_hour: Mapped[int | None] = mapped_column(Integer)
+    searches_per_minute: Mapped[int | None]
+    webhook_tests_per_hour: Mapped[int | None]
     stored_words: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = updated_at()
 
@@ -103,6 +102,6 @@ class TokenReservation(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = owner_fk("users")
-    tokens: Mapped[int] = mapped_column(Integer, nullable=False)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    tokens: Mapped[int]
+    expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = created_at()

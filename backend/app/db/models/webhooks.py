@@ -6,16 +6,13 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
-    Integer,
     String,
-    Text,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models.base import Base, _quoted_list, created_at, owner_fk, updated_at, uuid_pk
@@ -41,18 +38,16 @@ class WebhookEndpoint(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = owner_fk("users", index=False)  # the composite index leads
-    url: Mapped[str] = mapped_column(String(2048), nullable=False)
-    events: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list[str]] = mapped_column(JSONB)
     # Encrypted with WEBHOOK_SECRET_KEYS (app/services/webhooks/secrets.py).
-    secret: Mapped[str] = mapped_column(Text, nullable=False)
+    secret: Mapped[str]
     # The secret before the last rotation, still signing beside the new one until it expires.
-    previous_secret: Mapped[str | None] = mapped_column(Text)
-    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    enabled: Mapped[bool] = mapped_column(nullable=False, server_default=text("true"), default=True)
-    disabled_reason: Mapped[str | None] = mapped_column(Text)
-    consecutive_failures: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default=text("0"), default=0
-    )
+    previous_secret: Mapped[str | None]
+    previous_secret_expires_at: Mapped[datetime | None]
+    enabled: Mapped[bool] = mapped_column(server_default=text("true"), default=True)
+    disabled_reason: Mapped[str | None]
+    consecutive_failures: Mapped[int] = mapped_column(server_default=text("0"), default=0)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
@@ -78,26 +73,18 @@ class WebhookDelivery(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     endpoint_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True),
         ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
-        nullable=False,
     )
-    event_type: Mapped[str] = mapped_column(String(50), nullable=False)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    event_type: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(
-        String(20), nullable=False, server_default=text("'pending'"), default="pending"
+        String(20), server_default=text("'pending'"), default="pending"
     )
-    attempts: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default=text("0"), default=0
-    )
-    last_response_code: Mapped[int | None] = mapped_column(Integer)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    next_attempt_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    attempts: Mapped[int] = mapped_column(server_default=text("0"), default=0)
+    last_response_code: Mapped[int | None]
+    last_error: Mapped[str | None]
+    next_attempt_at: Mapped[datetime] = mapped_column(server_default=func.now())
     # clock_timestamp(), not now(): deliveries are listed in the order their events happened,
     # and a worker's transaction can record several events.
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()
-    )
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.clock_timestamp())
+    delivered_at: Mapped[datetime | None]
