@@ -103,27 +103,31 @@ COUNTED = {
 SPENDS_TOKENS = frozenset({LimitedAction.ASK, LimitedAction.DRAFT})
 
 
-class LimitReachedError(Exception):
-    """A limit refused the request: its name, its value, and the seconds until it frees."""
+class LimitError(Exception):
+    """A limit (a `Limits` field: its name, as people read it, and its value) refused work."""
 
-    def __init__(self, name: str, limit: int, retry_after: int) -> None:
+    def __init__(self, name: str, limit: int, message: str) -> None:
         self.name = name
         self.label = name.replace("_", " ")
         self.limit = limit
+        super().__init__(message.format(label=self.label, limit=limit))
+
+
+class LimitReachedError(LimitError):
+    """A limit refused the request until it frees, `retry_after` seconds from now."""
+
+    def __init__(self, name: str, limit: int, retry_after: int) -> None:
         self.retry_after = retry_after
-        super().__init__(f"{self.label}: {limit}")
+        super().__init__(name, limit, "{label}: {limit}")
 
 
-class BeyondLimitError(Exception):
+class BeyondLimitError(LimitError):
     """The request counts more at once (the videos of a collection) than its limit allows in a
     whole window: waiting would never admit it."""
 
     def __init__(self, name: str, limit: int, amount: int) -> None:
-        self.name = name
-        self.label = name.replace("_", " ")
-        self.limit = limit
         self.amount = amount
-        super().__init__(f"{amount} at once, past {self.label}: {limit}")
+        super().__init__(name, limit, f"{amount} at once, past {{label}}: {{limit}}")
 
 
 class QuotaExceededError(Exception):

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.dml import ReturningInsert
 from typing_extensions import TypeVar as TypeVarWithDefault
 
 from app.db.cascade import forget_deleted
@@ -353,6 +354,16 @@ class BaseRepository(Generic[ModelT, KeyT]):
     async def scalars(self, statement: Select[ModelT]) -> Sequence[ModelT]:
         async with database_errors_translated():
             return (await self.session.scalars(statement)).all()
+
+    async def upserted(self, statement: ReturningInsert[ModelT]) -> ModelT:
+        """The row an INSERT ... ON CONFLICT DO UPDATE ... RETURNING wrote, replacing the
+        session's copy of it (an upsert always returns its row)."""
+        async with database_errors_translated():
+            row = await self.session.scalar(
+                statement, execution_options={"populate_existing": True}
+            )
+        assert row is not None
+        return row
 
 
 _OWNED_STATEMENTS: dict[type[Any], Select[tuple[bool]]] = {}

@@ -46,9 +46,4 @@ class ConfigRepository(BaseRepository[Config, str]):
                 "description": func.coalesce(new_entry.excluded.description, Config.description),
             },
         ).returning(Config)
-        async with database_errors_translated():
-            entry: Config | None = await self.session.scalar(
-                statement, execution_options={"populate_existing": True}
-            )
-        assert entry is not None  # an upsert always returns its row
-        return entry
+        return await self.upserted(statement)

@@ -5,7 +5,7 @@ from uuid import UUID
 from sqlalchemy.dialects.postgresql import insert
 
 from app.db.models import UserLimit
-from app.db.repositories.base import BaseRepository, database_errors_translated
+from app.db.repositories.base import BaseRepository
 
 LIMIT_COLUMNS = tuple(
     column.name
@@ -31,9 +31,4 @@ class UserLimitRepository(BaseRepository[UserLimit]):
             index_elements=[UserLimit.user_id],
             set_={name: new_row.excluded[name] for name in values},
         ).returning(UserLimit)
-        async with database_errors_translated():
-            row: UserLimit | None = await self.session.scalar(
-                statement, execution_options={"populate_existing": True}
-            )
-        assert row is not None  # an upsert always returns its row
-        return row
+        return await self.upserted(statement)
