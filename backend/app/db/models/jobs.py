@@ -49,9 +49,8 @@ class Job(Base):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    user_id: Mapped[uuid.UUID] = owner_fk(
-        "users", index=False
-    )  # the (user_id, created_at) index leads
+    # Not indexed alone: the (user_id, created_at) index leads with it.
+    user_id: Mapped[uuid.UUID] = owner_fk("users", index=False)
     kind: Mapped[str] = mapped_column(String(50), server_default=text("'youtube_ingest'"))
     youtube_video_id: Mapped[str] = mapped_column(String(50))
     languages: Mapped[list[str]] = mapped_column(

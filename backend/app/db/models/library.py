@@ -149,9 +149,7 @@ class Chapter(Base):
     __table_args__ = (UniqueConstraint("transcript_id", "chapter_index"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    transcript_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("transcripts.id", ondelete="CASCADE"),
-    )
+    transcript_id: Mapped[uuid.UUID] = owner_fk("transcripts", index=False)
     user_id: Mapped[uuid.UUID] = owner_fk("users")
     chapter_index: Mapped[int]
     title: Mapped[str] = mapped_column(String(300))

@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
-    ForeignKey,
     Index,
     String,
     func,
@@ -72,9 +71,7 @@ class WebhookDelivery(Base):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    endpoint_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
-    )
+    endpoint_id: Mapped[uuid.UUID] = owner_fk("webhook_endpoints", index=False)
     event_type: Mapped[str] = mapped_column(String(50))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(
