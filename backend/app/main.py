@@ -19,7 +19,8 @@ from fastapi.telemetry import TelemetryConfig
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.api.docs import complete_the_document_of, install_docs
-from app.api.errors import error_responses, install_error_handlers
+from app.api.error_handlers import install_error_handlers
+from app.api.errors import error_responses
 from app.api.middleware import (
     REQUEST_ID_HEADER,
     BodySizeLimitMiddleware,

@@ -13,7 +13,7 @@ import orjson
 from asyncpg.pgproto import pgproto
 from fastapi import Response
 
-from app.db.repositories.base import PlainRow, RowPage
+from app.db.repositories.paging import PlainRow, RowPage
 
 _JSON_SUFFIX = "_json"
 _OPTIONS = orjson.OPT_UTC_Z

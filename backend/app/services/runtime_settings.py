@@ -32,7 +32,7 @@ from app.core.runtime_settings import (
 )
 from app.db.models import Config
 from app.db.repositories import ConfigChangeRepository, ConfigRepository
-from app.db.repositories.base import PlainRow, RowPage
+from app.db.repositories.paging import PlainRow, RowPage
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from app.db.repositories.base import RowPage
+from app.db.repositories.paging import RowPage
 
 ItemT = TypeVar("ItemT")
 

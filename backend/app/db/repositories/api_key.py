@@ -5,7 +5,8 @@ from uuid import UUID
 from sqlalchemy import func, or_, select, update
 
 from app.db.models import ApiKey, ApiKeyScope
-from app.db.repositories.base import BaseRepository, RowPage
+from app.db.repositories.base import BaseRepository
+from app.db.repositories.paging import RowPage
 
 # last_used_at is for people, not for auditing to the millisecond: writing it at most once a
 # minute keeps a busy key from turning every request into a write.

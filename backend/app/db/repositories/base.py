@@ -9,7 +9,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
 from sqlalchemy import (
@@ -23,7 +23,6 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
-    true,
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,71 +36,13 @@ from app.db.cascade import forget_deleted
 from app.db.errors import NotFoundError, row_noun, translate_database_error
 from app.db.models import Base
 from app.db.repositories.hot import HotRead, autocommit_driver_connection
+from app.db.repositories.paging import PlainRow, RowPage, check_page
 
 ModelT = TypeVar("ModelT", bound=Base)
 # A model's primary key: a UUID for all but the runtime settings, keyed by name. A model keyed
 # by several columns (login failures, usage counters, passage vectors) is read and deleted by
 # its repository's own methods: the by-key ones refuse it (`_primary_key`).
 KeyT = TypeVarWithDefault("KeyT", default=UUID)
-RowT = TypeVar("RowT")
-ShownT = TypeVar("ShownT")
-# A row read as plain values, column name → value: what a hot read's page holds.
-PlainRow: TypeAlias = dict[str, Any]
-
-MAX_PAGE_SIZE = 1000
-MAX_OFFSET = 2**63 - 1  # PostgreSQL's OFFSET is a bigint
-_TOTAL = "total_matching_rows"
-
-
-def check_page(limit: int, offset: int) -> None:
-    """Refuse page bounds PostgreSQL would reject or that would read a whole table."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
-    if not 0 <= offset <= MAX_OFFSET:
-        raise ValueError(f"offset must be between 0 and {MAX_OFFSET}, got {offset}")
-
-
-@dataclass(frozen=True, slots=True)
-class RowPage(Generic[RowT]):
-    """One page of rows, how many rows match in all, and the bounds it was read with: what a
-    list answers (the API's `Page` is its shape)."""
-
-    rows: list[RowT]
-    total: int
-    limit: int
-    offset: int
-
-    def with_rows(self, rows: list[ShownT]) -> "RowPage[ShownT]":
-        """The same page with its rows replaced, e.g. by what a caller makes of each."""
-        return RowPage(rows, self.total, self.limit, self.offset)
-
-
-def page_statement(
-    model: type[Base],
-    columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
-    where: ColumnElement[bool],
-    order_by: Sequence[Any],
-) -> Select[Any]:
-    """A page of plain rows and the number of rows matching `where`, in one round trip, for
-    reads that go straight to a response (ORM objects and the identity map would buy nothing).
-    `where` names its values with `bindparam()`; `limit` and `offset` are parameters too, so
-    the statement is built once and run with `BaseRepository._plain_page()`.
-
-    The count is the outer query and the page a lateral join on it, so an empty page still
-    brings its total back (one row of NULLs). `columns` must include the primary key, and
-    `order_by` should end with it, so that pages never overlap."""
-    counted = select(func.count().label(_TOTAL)).select_from(model).where(where).subquery()
-    page = (
-        select(*columns)
-        .where(where)
-        .order_by(*order_by)
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
-        .lateral("page")
-    )
-    return select(counted.c[_TOTAL], page).select_from(counted.outerjoin(page, true()))
-
-
 _PRIMARY_KEY_READS: dict[type[Base], "PrimaryKeyRead | None"] = {}
 
 

@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 
 from app.db.models import Chunk
-from app.db.repositories.base import BaseRepository, RowPage
+from app.db.repositories.base import BaseRepository
+from app.db.repositories.paging import RowPage
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ from sqlalchemy import ARRAY, Uuid, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.db.models import Collection, CollectionVideo
-from app.db.repositories.base import RowPage, UserOwnedRepository
+from app.db.repositories.base import UserOwnedRepository
+from app.db.repositories.paging import RowPage
 
 
 @dataclass(frozen=True, slots=True)

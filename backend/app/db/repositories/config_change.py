@@ -4,7 +4,8 @@ from uuid import UUID
 from sqlalchemy import bindparam
 
 from app.db.models import ConfigChange
-from app.db.repositories.base import BaseRepository, PlainRow, RowPage, page_statement
+from app.db.repositories.base import BaseRepository
+from app.db.repositories.paging import PlainRow, RowPage, page_statement
 
 _HISTORY_PAGE = page_statement(
     ConfigChange,

@@ -4,12 +4,8 @@ from uuid import UUID
 from sqlalchemy import bindparam
 
 from app.db.models import Conversation
-from app.db.repositories.base import (
-    PlainRow,
-    RowPage,
-    UserOwnedRepository,
-    page_statement,
-)
+from app.db.repositories.base import UserOwnedRepository
+from app.db.repositories.paging import PlainRow, RowPage, page_statement
 
 # What a conversation shows of itself through the API.
 PUBLIC_COLUMNS = (

@@ -6,7 +6,8 @@ from uuid import UUID
 from sqlalchemy import func, select, update
 
 from app.db.models import Invitation
-from app.db.repositories.base import BaseRepository, RowPage
+from app.db.repositories.base import BaseRepository
+from app.db.repositories.paging import RowPage
 
 
 class InvitationRepository(BaseRepository[Invitation]):

@@ -7,7 +7,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.db.errors import ConflictError
 from app.db.models import Job
-from app.db.repositories.base import RowPage, UserOwnedRepository, database_errors_translated
+from app.db.repositories.base import UserOwnedRepository, database_errors_translated
+from app.db.repositories.paging import RowPage
 
 INGEST = "youtube_ingest"
 EMBED = "embed"

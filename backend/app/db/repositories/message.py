@@ -6,15 +6,9 @@ from uuid import UUID
 from sqlalchemy import Text, bindparam, select
 
 from app.db.models import Message
-from app.db.repositories.base import (
-    BaseRepository,
-    PlainRow,
-    RowPage,
-    check_page,
-    database_errors_translated,
-    page_statement,
-)
+from app.db.repositories.base import BaseRepository, database_errors_translated
 from app.db.repositories.hot import HotRead
+from app.db.repositories.paging import PlainRow, RowPage, check_page, page_statement
 
 # What a message shows of itself through the API; its metadata as JSON text, which a response
 # can embed as it is rather than decode and encode again.

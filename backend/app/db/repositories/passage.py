@@ -16,8 +16,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.sql.elements import BindParameter, TextClause
 
 from app.db.models import Chunk, Passage
-from app.db.repositories.base import BaseRepository, check_page, database_errors_translated
+from app.db.repositories.base import BaseRepository, database_errors_translated
 from app.db.repositories.chunk import ChunkHit, PassageSpan
+from app.db.repositories.paging import check_page
 
 
 @dataclass(frozen=True, slots=True)

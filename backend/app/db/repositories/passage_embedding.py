@@ -15,7 +15,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.sql.elements import TextClause
 
 from app.db.models import Passage, PassageEmbedding
-from app.db.repositories.base import BaseRepository, check_page, database_errors_translated
+from app.db.repositories.base import BaseRepository, database_errors_translated
+from app.db.repositories.paging import check_page
 from app.db.vector_index import indexed_vector, model_filter, query_vector
 
 # The HNSW candidate list: larger finds more of the true nearest, at some speed (pgvector's

@@ -4,7 +4,8 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, or_, select, true, update
 
 from app.db.models import Template
-from app.db.repositories.base import BaseRepository, RowPage
+from app.db.repositories.base import BaseRepository
+from app.db.repositories.paging import RowPage
 
 
 class TemplateRepository(BaseRepository[Template]):

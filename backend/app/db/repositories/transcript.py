@@ -5,10 +5,8 @@ from uuid import UUID
 from sqlalchemy import func, select
 
 from app.db.models import Transcript
-from app.db.repositories.base import (
-    RowPage,
-    UserOwnedRepository,
-)
+from app.db.repositories.base import UserOwnedRepository
+from app.db.repositories.paging import RowPage
 
 
 class TranscriptRepository(UserOwnedRepository[Transcript]):

@@ -7,7 +7,8 @@ from sqlalchemy import case, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from app.db.models import WebhookDelivery, WebhookEndpoint
-from app.db.repositories.base import BaseRepository, RowPage
+from app.db.repositories.base import BaseRepository
+from app.db.repositories.paging import RowPage
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@ from uuid import UUID
 from sqlalchemy import func, select, update
 
 from app.db.models import WebhookEndpoint
-from app.db.repositories.base import RowPage, UserOwnedRepository
+from app.db.repositories.base import UserOwnedRepository
+from app.db.repositories.paging import RowPage
 
 
 @dataclass(frozen=True, slots=True)
