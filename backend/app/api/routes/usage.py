@@ -25,16 +25,7 @@ async def get_usage(
     limits = {status.name: LimitStatusPublic.model_validate(status) for status in statuses}
     return UsageReport(
         days=days,
-        daily=[
-            DailyUsagePublic(
-                day=row.day,
-                calls=row.calls,
-                prompt_tokens=row.prompt_tokens,
-                completion_tokens=row.completion_tokens,
-                total_tokens=row.total_tokens,
-            )
-            for row in daily
-        ],
+        daily=[DailyUsagePublic.model_validate(row) for row in daily],
         total_tokens=sum(row.total_tokens for row in daily),
         limits=LimitsReport(**limits),
     )

@@ -5,7 +5,7 @@ from pydantic import BaseModel, Field
 from app.api.schemas.common import OrmModel
 
 
-class DailyUsagePublic(BaseModel):
+class DailyUsagePublic(OrmModel):
     day: date
     calls: int
     prompt_tokens: int
