@@ -9,11 +9,13 @@ tells an outage (the server refused, went away or the pool is exhausted) from a 
 """
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.orm.exc import StaleDataError
 
 # Connection exceptions (class 08); shutting down, crashed or starting up; too many connections.
 UNAVAILABLE_SQLSTATE_CLASS = "08"
@@ -178,3 +180,27 @@ def _raised_by_the_driver(error: BaseException) -> bool:
             return True
         traceback = traceback.tb_next
     return False
+
+
+@asynccontextmanager
+async def database_errors_translated() -> AsyncIterator[None]:
+    """Turn the driver errors raised inside the block into the data layer's domain errors."""
+    try:
+        yield
+    except DBAPIError as error:
+        domain_error = translate_database_error(error)
+        if domain_error is None:
+            raise
+        raise domain_error from error
+    except StaleDataError as error:
+        # A flush (explicit, or the autoflush before any statement) updated a row that another
+        # transaction deleted after this one read it: as a moment earlier, it is not found.
+        table = _STALE_TABLE.search(str(error))
+        raise DeletedMeanwhileError(row_noun(table[1]) if table else "row", None) from None
+
+
+class DeletedMeanwhileError(NotFoundError):
+    """An UPDATE found its row gone: another transaction deleted it after this one read it."""
+
+
+_STALE_TABLE = re.compile(r"on table '(\w+)'")  # in SQLAlchemy's StaleDataError

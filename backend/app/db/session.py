@@ -38,7 +38,11 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.core.config import Settings
-from app.db.errors import TransactionAbortedError, translate_database_error
+from app.db.errors import (
+    TransactionAbortedError,
+    database_errors_translated,
+    translate_database_error,
+)
 
 # What a service that commits as it goes is given: `Database.unit_of_work`, or a test's own.
 UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
@@ -155,7 +159,8 @@ async def committed(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     try:
         yield session
         await _refuse_an_aborted_transaction(session)
-        await session.commit()
+        async with database_errors_translated():  # what the commit's flush may find
+            await session.commit()
     except BaseException:
         await session.rollback()
         raise

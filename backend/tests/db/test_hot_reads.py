@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import Integer, bindparam, inspect, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 
-from app.db.errors import InvalidValueError, is_database_unavailable
+from app.db.errors import InvalidValueError, database_errors_translated, is_database_unavailable
 from app.db.models import Message, PassageEmbedding, User
 from app.db.repositories import ConversationRepository, MessageRepository, UserRepository
-from app.db.repositories.base import database_errors_translated, primary_key_read
+from app.db.repositories.base import primary_key_read
 from app.db.repositories.hot import HotRead
 from app.db.session import Database
 from tests.factories import make_user

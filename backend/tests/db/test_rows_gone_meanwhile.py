@@ -38,6 +38,27 @@ async def test_an_update_of_a_row_deleted_meanwhile_is_not_found(
     assert raised.value.public_message() == f"Conversation {conversation.id} does not exist"
 
 
+async def test_a_change_flushed_by_a_later_read_or_by_the_commit_is_not_found(
+    database: Database, committed_user: User
+) -> None:
+    """An attribute set on a row, then flushed on the way (before the next statement, or at
+    commit) after another transaction deleted the row: not found, wherever the flush falls."""
+    for flushed_by_a_read in (True, False):
+        async with database.unit_of_work() as session:
+            conversation = await ConversationRepository(session).create(user_id=committed_user.id)
+
+        with pytest.raises(NotFoundError, match="conversation does not exist"):
+            async with database.unit_of_work() as session:
+                conversations = ConversationRepository(session)
+                row = await conversations.get_by_id(conversation.id)
+                assert row is not None
+                async with database.unit_of_work() as other:
+                    await ConversationRepository(other).delete(conversation.id)
+                row.title = "Renamed"
+                if flushed_by_a_read:
+                    await conversations.count()
+
+
 async def test_a_reference_to_a_missing_row_names_the_row(session: AsyncSession) -> None:
     await make_user(session)
     missing = uuid.uuid4()

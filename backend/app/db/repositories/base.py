@@ -5,9 +5,7 @@ the call that caused them, but never commits: the unit of work (`get_db()` or `u
 decides. Database errors leave as domain errors (app/db/errors.py).
 """
 
-import re
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
@@ -24,16 +22,19 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict
-from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.dml import ReturningInsert
 from typing_extensions import TypeVar as TypeVarWithDefault
 
 from app.db.cascade import forget_deleted
-from app.db.errors import NotFoundError, row_noun, translate_database_error
+from app.db.errors import (
+    DeletedMeanwhileError,
+    NotFoundError,
+    database_errors_translated,
+    row_noun,
+)
 from app.db.models import Base
 from app.db.repositories.hot import HotRead, autocommit_driver_connection
 from app.db.repositories.paging import PlainRow, RowPage, check_page
@@ -80,25 +81,6 @@ def _build_primary_key_read(model: type[Base]) -> PrimaryKeyRead | None:
     except ValueError:  # a column SQLAlchemy converts: session.get() does it
         return None
     return PrimaryKeyRead(read, tuple(prop.key for prop in loaded))
-
-
-@asynccontextmanager
-async def database_errors_translated() -> AsyncIterator[None]:
-    """Turn the driver errors raised inside the block into the data layer's domain errors."""
-    try:
-        yield
-    except DBAPIError as error:
-        domain_error = translate_database_error(error)
-        if domain_error is None:
-            raise
-        raise domain_error from error
-
-
-class DeletedMeanwhileError(NotFoundError):
-    """An UPDATE found its row gone: another transaction deleted it after this one read it."""
-
-
-_STALE_TABLE = re.compile(r"on table '(\w+)'")  # in SQLAlchemy's StaleDataError
 
 
 # Rows a multi-row insert sends per statement. SQLAlchemy builds each row's parameters on the
@@ -281,12 +263,8 @@ class BaseRepository(Generic[ModelT, KeyT]):
         """Send the session's pending changes; an UPDATE of a row another transaction deleted
         meanwhile is a NotFoundError (`DeletedMeanwhileError`), as it would have been a moment
         earlier."""
-        try:
-            async with database_errors_translated():
-                await self.session.flush()
-        except StaleDataError as error:
-            table = _STALE_TABLE.search(str(error))
-            raise DeletedMeanwhileError(row_noun(table[1]) if table else "row", None) from None
+        async with database_errors_translated():
+            await self.session.flush()
 
     async def execute(self, statement: Any) -> Any:
         async with database_errors_translated():

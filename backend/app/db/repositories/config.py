@@ -4,8 +4,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
+from app.db.errors import database_errors_translated
 from app.db.models import Config
-from app.db.repositories.base import BaseRepository, database_errors_translated
+from app.db.repositories.base import BaseRepository
 
 
 class ConfigRepository(BaseRepository[Config, str]):

@@ -5,9 +5,9 @@ from uuid import UUID
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
-from app.db.errors import ConflictError
+from app.db.errors import ConflictError, database_errors_translated
 from app.db.models import Job
-from app.db.repositories.base import UserOwnedRepository, database_errors_translated
+from app.db.repositories.base import UserOwnedRepository
 from app.db.repositories.paging import RowPage
 
 INGEST = "youtube_ingest"

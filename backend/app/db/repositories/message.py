@@ -5,8 +5,9 @@ from uuid import UUID
 
 from sqlalchemy import Text, bindparam, select
 
+from app.db.errors import database_errors_translated
 from app.db.models import Message
-from app.db.repositories.base import BaseRepository, database_errors_translated
+from app.db.repositories.base import BaseRepository
 from app.db.repositories.hot import HotRead
 from app.db.repositories.paging import PlainRow, RowPage, check_page, page_statement
 

@@ -15,8 +15,9 @@ from sqlalchemy import INTEGER, TEXT, bindparam, exists, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.sql.elements import BindParameter, TextClause
 
+from app.db.errors import database_errors_translated
 from app.db.models import Chunk, Passage
-from app.db.repositories.base import BaseRepository, database_errors_translated
+from app.db.repositories.base import BaseRepository
 from app.db.repositories.chunk import ChunkHit, PassageSpan
 from app.db.repositories.paging import check_page
 

@@ -14,8 +14,9 @@ from sqlalchemy import REAL, ColumnElement, bindparam, exists, func, select, tex
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.sql.elements import TextClause
 
+from app.db.errors import database_errors_translated
 from app.db.models import Passage, PassageEmbedding
-from app.db.repositories.base import BaseRepository, database_errors_translated
+from app.db.repositories.base import BaseRepository
 from app.db.repositories.paging import check_page
 from app.db.vector_index import indexed_vector, model_filter, query_vector
 

@@ -4,9 +4,9 @@ from uuid import UUID
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from app.db.errors import NotFoundError
+from app.db.errors import NotFoundError, database_errors_translated
 from app.db.models import Session, User
-from app.db.repositories.base import BaseRepository, database_errors_translated
+from app.db.repositories.base import BaseRepository
 
 
 def normalise_email(email: str) -> str:
