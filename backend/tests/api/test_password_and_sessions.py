@@ -5,7 +5,9 @@ import asyncio
 import uuid
 
 import httpx
+from sqlalchemy import text
 
+from app.core.security import hash_password
 from app.db.repositories import UserRepository
 from app.db.session import Database
 from tests.api.conftest import PASSWORD, Account, assert_error, client_for, new_app, sign_up
@@ -146,6 +148,93 @@ async def test_password_changes_made_at_once_take_turns(database: Database) -> N
         if answer.status_code == 422:
             assert_error(answer, 422, "validation_error")
     assert [login.status_code for login in logins] == [200, 401]
+
+
+async def waiting_for_a_lock(database: Database) -> None:
+    """Until some statement waits for a row lock (the login, behind the change's)."""
+    for _ in range(500):
+        async with database.unit_of_work() as session:
+            waiting = await session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("no statement came to wait for the account's row")
+
+
+async def test_a_login_checked_while_the_password_changes_gets_no_session(
+    database: Database,
+) -> None:
+    """A login that read the old password before a change committed: the change ends every
+    other session, so this login must not open one that outlives it."""
+    app = new_app()
+    try:
+        async with client_for(app) as client:
+            account = await sign_up(client)
+            user_id = uuid.UUID(account.id)
+            async with database.unit_of_work() as changing:  # a change under way
+                await UserRepository(changing).lock(user_id)
+                login = asyncio.create_task(
+                    client.post(
+                        "/api/v1/auth/login", json={"email": account.email, "password": PASSWORD}
+                    )
+                )
+                await waiting_for_a_lock(database)
+                await UserRepository(changing).update(
+                    user_id, password_hash=await hash_password(NEW_PASSWORD)
+                )
+            answer = await login
+            with_the_new_one = await client.post(
+                "/api/v1/auth/login", json={"email": account.email, "password": NEW_PASSWORD}
+            )
+    finally:
+        await app.state.database.dispose()
+        async with database.unit_of_work() as session:
+            await UserRepository(session).delete(uuid.UUID(account.id))
+
+    assert_error(answer, 401, "unauthorized")
+    assert with_the_new_one.status_code == 200, with_the_new_one.text
+
+
+async def test_a_login_and_a_password_change_at_once_leave_no_session_of_the_old_password(
+    database: Database,
+) -> None:
+    """Sent together from one address, each several times: never a 500 (they used to
+    deadlock), and a session the login got with the old password ends with the change."""
+    app = new_app()
+    try:
+        async with client_for(app) as client:
+            account = await sign_up(client)
+            outcomes = []
+            for round_ in range(4):
+                current = PASSWORD if round_ == 0 else f"{NEW_PASSWORD} {round_ - 1}"
+                new = f"{NEW_PASSWORD} {round_}"
+                login, change = await asyncio.gather(
+                    client.post(
+                        "/api/v1/auth/login", json={"email": account.email, "password": current}
+                    ),
+                    client.post(
+                        "/api/v1/auth/password",
+                        json={"current_password": current, "new_password": new},
+                        headers=account.headers,
+                    ),
+                )
+                token = login.json().get("access_token") if login.status_code == 200 else None
+                still_in = await me(client, {"Authorization": f"Bearer {token}"}) if token else None
+                outcomes.append((login.status_code, change.status_code, still_in))
+    finally:
+        await app.state.database.dispose()
+        async with database.unit_of_work() as session:
+            await UserRepository(session).delete(uuid.UUID(account.id))
+
+    for login_status, change_status, still_in in outcomes:
+        assert change_status == 200, outcomes
+        assert login_status in (200, 401), outcomes
+        assert still_in in (None, 401), outcomes
 
 
 async def test_wrong_current_passwords_are_slowed_down_as_failed_logins_are(

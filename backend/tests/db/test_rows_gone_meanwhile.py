@@ -43,20 +43,23 @@ async def test_a_change_flushed_by_a_later_read_or_by_the_commit_is_not_found(
 ) -> None:
     """An attribute set on a row, then flushed on the way (before the next statement, or at
     commit) after another transaction deleted the row: not found, wherever the flush falls."""
-    for flushed_by_a_read in (True, False):
+
+    async def rename_after_it_is_deleted(flushed_by_a_read: bool) -> None:
         async with database.unit_of_work() as session:
             conversation = await ConversationRepository(session).create(user_id=committed_user.id)
+        async with database.unit_of_work() as session:
+            conversations = ConversationRepository(session)
+            row = await conversations.get_by_id(conversation.id)
+            assert row is not None
+            async with database.unit_of_work() as other:
+                await ConversationRepository(other).delete(conversation.id)
+            row.title = "Renamed"
+            if flushed_by_a_read:
+                await conversations.count()
 
+    for flushed_by_a_read in (True, False):
         with pytest.raises(NotFoundError, match="conversation does not exist"):
-            async with database.unit_of_work() as session:
-                conversations = ConversationRepository(session)
-                row = await conversations.get_by_id(conversation.id)
-                assert row is not None
-                async with database.unit_of_work() as other:
-                    await ConversationRepository(other).delete(conversation.id)
-                row.title = "Renamed"
-                if flushed_by_a_read:
-                    await conversations.count()
+            await rename_after_it_is_deleted(flushed_by_a_read)
 
 
 async def test_a_reference_to_a_missing_row_names_the_row(session: AsyncSession) -> None:

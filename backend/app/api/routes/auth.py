@@ -30,6 +30,7 @@ from app.core.security import (
     token_digest,
     verify_password,
 )
+from app.db.errors import NotFoundError
 from app.db.models import User
 from app.db.repositories import InvitationRepository, SessionRepository, UserRepository
 from app.db.repositories.user import normalise_email
@@ -134,6 +135,16 @@ async def login(
     stored_hash = user.password_hash if user else await dummy_password_hash()
     if not await verify_password(stored_hash, password) or user is None:
         await throttle.record_failure(attempt)
+        raise ApiError(401, "unauthorized", INVALID_LOGIN)
+    # The password may have changed while it was checked: a change ends every other session,
+    # and must end this one too. The row is locked against a change until the session is
+    # stored (a change under way finishes first, and then this password is no longer it), and
+    # before the throttle's rows, in the order a password change takes them (no deadlock).
+    try:
+        still = await UserRepository(session).lock(user.id, shared=True)
+    except NotFoundError:  # the account was deleted meanwhile
+        still = None
+    if still is None or still.password_hash != stored_hash:
         raise ApiError(401, "unauthorized", INVALID_LOGIN)
 
     await throttle.record_success(session, attempt)
