@@ -4,6 +4,7 @@ The events are pydantic models, written by `sse()` and described by the same mod
 OpenAPI document (`document_answer_stream`): the stream and its documentation cannot drift.
 """
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -23,7 +24,7 @@ from app.db.errors import NotFoundError
 from app.db.models import Message
 from app.db.session import UnitOfWork
 from app.services.chat import NOT_IN_VIDEOS, ChatTurn, store_answer, without_invented_citations
-from app.services.llm import Delta, LanguageModel, LanguageModelError, Usage
+from app.services.llm import Delta, LanguageModel, LanguageModelError, Usage, estimate_usage
 
 logger = logging.getLogger(__name__)
 
@@ -167,16 +168,22 @@ async def store_what_was_streamed(store: Callable[..., Awaitable[Message]]) -> N
 
 
 async def stream_answer(
-    turn: ChatTurn, model: LanguageModel, unit_of_work: UnitOfWork
+    turn: ChatTurn, model: LanguageModel, unit_of_work: UnitOfWork, encoding: str
 ) -> AsyncGenerator[bytes, None]:
+    """The answer's events; the answer is stored whatever ends the stream (its end, a failed
+    model, a client gone), with what the model was asked and wrote counted: a stream cut
+    before the model's own count must not make its tokens free of the daily limit."""
     yield sse(UserMessageEvent(event="user_message", data=message_public(turn.user_message)))
     parts: list[str] = []
     usage: Usage | None = None
     stored = False
 
-    async def store(*, partial: bool) -> Message:
-        nonlocal stored
+    async def store(*, partial: bool, model_asked: bool = True) -> Message:
+        nonlocal stored, usage
         stored = True
+        if usage is None and turn.grounded and (model_asked or parts):
+            written = "".join(parts)
+            usage = await asyncio.to_thread(estimate_usage, turn.prompt, written, encoding)
         text = without_invented_citations(turn, "".join(parts)) if turn.grounded else NOT_IN_VIDEOS
         async with unit_of_work() as session:
             message = await store_answer(session, turn, model, text, usage, partial=partial)
@@ -200,7 +207,7 @@ async def stream_answer(
             yield sse(DoneEvent(event="done", data=message_public(await store(partial=False))))
         except LanguageModelError as error:
             logger.warning("language model failed mid-stream: %s", error)
-            await store(partial=True)
+            await store(partial=True, model_asked=False)  # counted only if it wrote
             yield error_event("bad_gateway", error.public_message())
     except NotFoundError as error:  # the conversation was deleted while its answer streamed
         yield error_event("not_found", error.public_message())

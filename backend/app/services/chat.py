@@ -59,6 +59,8 @@ class ChatTurn:
     prompt: list[ChatMessage]
     citations: list[Citation]
     passages: list[Passage] = field(default_factory=list)
+    # The tokens set aside for the answer (usage_limits.admit), released when it is stored.
+    reservation: UUID | None = None
 
     @property
     def grounded(self) -> bool:
@@ -99,6 +101,7 @@ async def start_turn(
     embeddings: EmbeddingProvider | None = None,
     *,
     quote: bool = False,
+    reservation: UUID | None = None,
 ) -> ChatTurn:
     """Store the user's message (titling an untitled conversation) and gather the context.
     With `quote` (an extractive model), the sentences to quote are chosen here, by meaning and
@@ -149,6 +152,7 @@ async def start_turn(
             Passage(c.number, c.hit.chunk_text, tuple(q for q in quotes if q.number == c.number))
             for c in citations
         ],
+        reservation=reservation,
     )
 
 
@@ -166,9 +170,10 @@ def without_invented_citations(turn: ChatTurn, text: str) -> str:
 
 def cited(turn: ChatTurn, text: str, *, partial: bool = False) -> list[Citation]:
     """The citations the answer refers to as [n]. A complete answer that refers to none is not
-    grounded: the model said the excerpts do not answer. A partial one keeps them all."""
+    grounded: the model said the excerpts do not answer. A partial one keeps them all, unless
+    it stopped before its first word."""
     if partial:
-        return turn.citations
+        return turn.citations if text.strip() else []
     return [citation for citation in turn.citations if f"[{citation.number}]" in text]
 
 
@@ -222,7 +227,7 @@ async def store_answer(
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
         )
-    await release_tokens(session, user_id)
+    await release_tokens(session, user_id, turn.reservation)
     try:
         async with session.begin_nested():  # its failure must not undo the usage
             return await MessageRepository(session).create(

@@ -15,18 +15,23 @@ Tokens: before a question or a draft starts, the day's tokens in the usage ledge
 tokens reserved by work still under way must be below the limit; the work then reserves what
 it may use at most (its prompt's budget and `LLM_MAX_TOKENS`) and takes it back when it records
 its usage. The reservations are made under a per-user lock, so answers started together each
-see the others', and the day's total can pass the limit by at most one answer. A reservation
-whose work failed before recording counts until it expires (`TOKEN_RESERVATION_LASTS`).
+see the others', and the day's total can pass the limit by at most one answer. Each work
+releases its own reservation (by its id), when it records its usage or when it fails
+(`released_if_unfinished`); one whose process died counts until it expires
+(`TOKEN_RESERVATION_LASTS`).
 
 Stored words are a quota, not a rate: a transcript that would take the user's library past it is
 refused (`QuotaExceededError`), whatever the time.
 """
 
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from uuid import UUID
 
+import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
@@ -39,7 +44,7 @@ from app.db.repositories import (
     UsageRepository,
     UserLimitRepository,
 )
-from app.db.session import skip_disk_flush_at_commit
+from app.db.session import UnitOfWork, skip_disk_flush_at_commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,17 +167,19 @@ async def admit(
     *,
     spends_tokens: bool = True,
     amount: int = 1,
-) -> None:
+) -> UUID | None:
     """Count the request against the user's limits (`amount` times: each video of a playlist
-    counts), or raise LimitReachedError.
+    counts), or raise LimitReachedError. The id of the tokens reserved for the work, when it
+    spends tokens under a daily limit: the work releases it (`release_tokens`).
 
     The count is in `session`'s transaction and holds the counter's row lock until it ends:
     commit soon after, before slow work, so that the user's next request is not kept waiting
     (`admit_and_commit` does).
     """
     limits = await limits_for(session, user_id, settings)
+    reservation = None
     if spends_tokens and action in SPENDS_TOKENS and limits.tokens_per_day:
-        await _reserve_tokens(session, user_id, limits.tokens_per_day, settings)
+        reservation = await _reserve_tokens(session, user_id, limits.tokens_per_day, settings)
     counted = COUNTED[action]
     limit = getattr(limits, counted.name)
     if limit and amount > limit:  # can never fit: no window would admit it
@@ -183,6 +190,7 @@ async def admit(
         counter = admission.counter
         wait = seconds_until(counter.window_start + counted.window, counter.now)
         raise LimitReachedError(counted.name, limit, wait)
+    return reservation
 
 
 async def admit_and_commit(
@@ -193,14 +201,17 @@ async def admit_and_commit(
     *,
     spends_tokens: bool = True,
     amount: int = 1,
-) -> None:
+) -> UUID | None:
     """`admit`, then commit `session` at once, before the work: the count stands whatever becomes
     of the work, and the counter's lock is not held during it. Call it before the request writes
     anything else: the commit does not wait for the disk (a crash may forget the last counts,
     which a limit can afford; a request's own rows must not be lost so)."""
     await skip_disk_flush_at_commit(session)
-    await admit(session, user_id, action, settings, spends_tokens=spends_tokens, amount=amount)
+    reservation = await admit(
+        session, user_id, action, settings, spends_tokens=spends_tokens, amount=amount
+    )
     await session.commit()
+    return reservation
 
 
 async def has_tokens_left(session: AsyncSession, user_id: UUID, settings: Settings) -> bool:
@@ -222,18 +233,36 @@ def token_budget(settings: Settings) -> int:
 
 async def _reserve_tokens(
     session: AsyncSession, user_id: UUID, limit: int, settings: Settings
-) -> None:
+) -> UUID:
     reservations = TokenReservationRepository(session)
     await reservations.lock_user(user_id)
     today = await UsageRepository(session).tokens_today(user_id)
     if today.tokens + await reservations.reserved(user_id) >= limit:
         raise LimitReachedError(TOKENS_PER_DAY, limit, seconds_until(today.day_ends_at, today.now))
-    await reservations.reserve(user_id, token_budget(settings), TOKEN_RESERVATION_LASTS)
+    return await reservations.reserve(user_id, token_budget(settings), TOKEN_RESERVATION_LASTS)
 
 
-async def release_tokens(session: AsyncSession, user_id: UUID) -> None:
+async def release_tokens(session: AsyncSession, user_id: UUID, reservation: UUID | None) -> None:
     """Work that reserved tokens has recorded what it used: take its reservation back."""
-    await TokenReservationRepository(session).release_oldest(user_id)
+    if reservation is not None:
+        await TokenReservationRepository(session).release(user_id, reservation)
+
+
+@asynccontextmanager
+async def released_if_unfinished(
+    unit_of_work: UnitOfWork, user_id: UUID, reservation: UUID | None
+) -> AsyncIterator[None]:
+    """Release the work's reservation if the block fails (a model that is down, a draft no
+    video covers, a conversation deleted meanwhile), in a transaction of its own: the request's
+    may be rolled back. Otherwise it would hold the user's tokens until it expires."""
+    try:
+        yield
+    except BaseException:
+        if reservation is not None:
+            with anyio.CancelScope(shield=True):
+                async with unit_of_work() as session:
+                    await release_tokens(session, user_id, reservation)
+        raise
 
 
 async def check_stored_words(

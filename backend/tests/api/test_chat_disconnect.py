@@ -74,6 +74,8 @@ def deltas(sent: list[Message]) -> str:
 async def test_a_disconnect_reported_by_the_server_leaves_a_stored_partial_answer(
     session: AsyncSession,
 ) -> None:
+    """With its tokens counted, though the model never said how many it used: a client that
+    drops every stream before its end must not get answers free of the daily limit."""
     model = ScriptedModel("alpha beta gamma delta")
     model.stall_after_pieces = 2
     app, account, conversation_id = await prepared_app(session, model)
@@ -107,6 +109,11 @@ async def test_a_disconnect_reported_by_the_server_leaves_a_stored_partial_answe
     assert answer["content"] == "alpha beta "
     assert answer["metadata"]["partial"] is True
     assert answer["metadata"]["citations"]
+    assert answer["metadata"]["usage"]["prompt_tokens"] > 100
+    assert answer["metadata"]["usage"]["completion_tokens"] >= 2
+    async with client_for(app) as client:
+        usage = (await client.get("/api/v1/usage", headers=account.headers)).json()
+    assert usage["total_tokens"] == answer["metadata"]["usage"]["total_tokens"]
 
 
 @pytest.mark.parametrize("failing_send", [2, 4])

@@ -11,6 +11,7 @@ from app.db.repositories import UsageRepository
 from testkit.labelled_set import CHUNK_TOKENS
 from tests.api.conftest import Account, ClientFactory, assert_error, sign_up
 from tests.api.talks import cues_of, ingest_talks, talking_to, upload_example_talk
+from tests.api.test_chat import DeletingModel
 from tests.fakes import ScriptedModel
 
 DRAFTS = "/api/v1/drafts"
@@ -89,6 +90,27 @@ async def test_a_draft_from_an_own_template_is_saved_into_a_conversation(
     assert saved["metadata"]["kind"] == "draft"
     error = assert_error(missing, 422, "validation_error")
     assert error["details"][0]["field"] == "body.variables.reader"
+
+
+async def test_a_draft_into_a_conversation_deleted_meanwhile_is_404_and_its_tokens_count(
+    session: AsyncSession,
+) -> None:
+    """As an answer's: the model wrote it, so its tokens count against the day's."""
+    model = DeletingModel(session)
+    async with talking_to(session, model) as (client, account):
+        conversation = await client.post("/api/v1/conversations", json={}, headers=account.headers)
+        model.conversation_id = conversation.json()["id"]
+        body = {
+            "template_type": "linkedin",
+            "topic": "coffee grind size",
+            "conversation_id": model.conversation_id,
+        }
+        response = await client.post(DRAFTS, json=body, headers=account.headers)
+        usage = await client.get("/api/v1/usage", params={"days": 1}, headers=account.headers)
+
+    assert_error(response, 404, "not_found")
+    assert model.conversation_id in response.json()["error"]["message"]
+    assert usage.json()["total_tokens"] == 110  # not free for having been deleted
 
 
 async def test_drafts_refuse_topics_no_video_covers_and_foreign_things(

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.config import get_settings
 from app.db.repositories import UsageRepository
+from app.services.usage_limits import token_budget
 from tests.api.conftest import (
     PASSWORD,
     Account,
@@ -84,6 +86,21 @@ async def test_a_request_counts_once_admitted_even_when_its_work_then_fails(
     assert_error(missing, 404, "not_found")
     assert usage["drafts_per_minute"]["used"] == 1  # admitted, then the draft failed
     assert usage["asks_per_minute"]["used"] == 0  # refused by its own checks first
+
+
+async def test_a_draft_that_fails_gives_back_the_tokens_it_set_aside(
+    make_client: ClientFactory,
+) -> None:
+    """Room for one answer's tokens a day: a draft no video covers (422) must not keep them set
+    aside, or the ask after it would be refused until they expired."""
+    async with make_client(limit_tokens_per_day=token_budget(get_settings())) as client:
+        account = await sign_up(client)
+        no_sources = await draft(client, account)  # no videos yet
+        conversation = await new_conversation(client, account)
+        asked = await ask(client, account, conversation)
+
+    assert_error(no_sources, 422, "no_sources")
+    assert asked.status_code == 201, asked.text
 
 
 async def test_links_uploads_and_stored_transcripts_share_the_ingests_per_hour(

@@ -43,7 +43,7 @@ from app.db.repositories import ConversationRepository, MessageRepository
 from app.services import chat
 from app.services.chat import start_turn
 from app.services.scope import conversation_scope, narrowed
-from app.services.usage_limits import admit_and_commit
+from app.services.usage_limits import admit_and_commit, released_if_unfinished
 
 router = api_router("/conversations", "conversations")
 
@@ -225,21 +225,25 @@ async def ask(
         detail = ErrorDetail(field="body.transcript_ids", message="outside the scope", type="scope")
         raise ApiError(422, "validation_error", message, details=[detail])
     transcript_ids = narrowed(scope, asked)
-    await admit_and_commit(session, user.id, LimitedAction.ASK, settings)
-    turn = await start_turn(
-        session,
-        conversation,
-        body.content,
-        transcript_ids,
-        settings,
-        embeddings,
-        quote=model.extractive,
-    )
-    await session.commit()  # the question is kept whatever happens to the answer
-    if accepts_event_stream(request.headers.get("accept", "")):
-        # 201 as documented: the question is stored, and the answer will be.
-        return AnswerStream(stream_answer(turn, model, unit_of_work), status.HTTP_201_CREATED)
-    reply = await chat.answer(session, turn, model)  # a failed model: 502 (app/api/errors.py)
+    reservation = await admit_and_commit(session, user.id, LimitedAction.ASK, settings)
+    async with released_if_unfinished(unit_of_work, user.id, reservation):
+        turn = await start_turn(
+            session,
+            conversation,
+            body.content,
+            transcript_ids,
+            settings,
+            embeddings,
+            quote=model.extractive,
+            reservation=reservation,
+        )
+        await session.commit()  # the question is kept whatever happens to the answer
+        if accepts_event_stream(request.headers.get("accept", "")):
+            # 201 as documented: the question is stored, and the answer will be (whatever
+            # becomes of the stream, its reservation is released when the answer is stored).
+            stream = stream_answer(turn, model, unit_of_work, settings.tokenizer_encoding)
+            return AnswerStream(stream, status.HTTP_201_CREATED)
+        reply = await chat.answer(session, turn, model)  # a failed model: 502 (error_handlers)
     if reply is None:  # the conversation was deleted meanwhile
         await session.commit()  # the tokens the answer spent count all the same
         raise not_found("Conversation", conversation.id)

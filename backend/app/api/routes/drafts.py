@@ -6,7 +6,9 @@ from app.api.deps import (
     LanguageModelDep,
     RuntimeSettingsDep,
     SessionDep,
+    UnitOfWorkDep,
 )
+from app.api.errors import not_found
 from app.api.owned import (
     check_transcript_ids,
     conversation_of,
@@ -19,7 +21,7 @@ from app.api.schemas.drafts import DraftRequest, DraftResult
 from app.db.models import LimitedAction, Template, User
 from app.services.drafts import write_draft
 from app.services.scope import conversation_scope, narrowed
-from app.services.usage_limits import admit_and_commit
+from app.services.usage_limits import admit_and_commit, released_if_unfinished
 
 router = api_router("/drafts", "drafts", 404, 429, 502)
 
@@ -39,6 +41,7 @@ async def create_draft(
     settings: RuntimeSettingsDep,
     model: LanguageModelDep,
     embeddings: EmbeddingsDep,
+    unit_of_work: UnitOfWorkDep,
 ) -> DraftResult:
     """A LinkedIn / Twitter / blog / email draft on `topic`, from what your videos say about it.
 
@@ -54,20 +57,25 @@ async def create_draft(
         conversation = await conversation_of(session, body.conversation_id, user)
         scope = await conversation_scope(session, conversation)
         transcript_ids = narrowed(scope, transcript_ids)
-    await admit_and_commit(session, user.id, LimitedAction.DRAFT, settings)
-    draft = await write_draft(
-        session,
-        user.id,
-        template,
-        topic=body.topic,
-        tone=body.tone,
-        transcript_ids=transcript_ids,
-        variables=body.variables,
-        conversation_id=body.conversation_id,
-        model=model,
-        settings=settings,
-        embeddings=embeddings,
-    )
+    reservation = await admit_and_commit(session, user.id, LimitedAction.DRAFT, settings)
+    async with released_if_unfinished(unit_of_work, user.id, reservation):
+        draft = await write_draft(
+            session,
+            user.id,
+            template,
+            topic=body.topic,
+            tone=body.tone,
+            transcript_ids=transcript_ids,
+            variables=body.variables,
+            conversation_id=body.conversation_id,
+            model=model,
+            settings=settings,
+            embeddings=embeddings,
+            reservation=reservation,
+        )
+    if body.conversation_id is not None and draft.message is None:  # deleted meanwhile
+        await session.commit()  # the tokens the draft spent count all the same
+        raise not_found("Conversation", body.conversation_id)
     usage = draft.completion.usage
     return DraftResult(
         text=draft.text,

@@ -21,15 +21,18 @@ class TokenReservationRepository(BaseRepository[TokenReservation]):
         """Tokens the user has reserved and not yet taken back, expired reservations aside."""
         return int((await self.execute(_RESERVED.bindparams(user_id=user_id))).scalar_one())
 
-    async def reserve(self, user_id: UUID, tokens: int, lasting: timedelta) -> None:
-        await self.execute(
-            _RESERVE.bindparams(user_id=user_id, tokens=tokens, seconds=lasting.total_seconds())
+    async def reserve(self, user_id: UUID, tokens: int, lasting: timedelta) -> UUID:
+        """Set `tokens` aside for `lasting`; the reservation's id, for its work to release."""
+        statement = _RESERVE.bindparams(
+            user_id=user_id, tokens=tokens, seconds=lasting.total_seconds()
         )
+        reservation_id: UUID = (await self.execute(statement)).scalar_one()
+        return reservation_id
 
-    async def release_oldest(self, user_id: UUID) -> None:
-        """Take back the user's oldest reservation (expired ones go with it): its work has
-        recorded what it used."""
-        await self.execute(_RELEASE.bindparams(user_id=user_id))
+    async def release(self, user_id: UUID, reservation_id: UUID) -> None:
+        """Take back this reservation, whose work has ended (releasing it twice is harmless),
+        and the user's expired ones with it."""
+        await self.execute(_RELEASE.bindparams(user_id=user_id, id=reservation_id))
 
 
 _RESERVED = text("""
@@ -39,12 +42,9 @@ _RESERVED = text("""
 _RESERVE = text("""
     INSERT INTO token_reservations (user_id, tokens, expires_at)
     VALUES (:user_id, :tokens, statement_timestamp() + make_interval(secs => :seconds))
+    RETURNING id
 """)
 _RELEASE = text("""
     DELETE FROM token_reservations
-     WHERE user_id = :user_id
-       AND (expires_at <= statement_timestamp()
-            OR id = (SELECT id FROM token_reservations
-                      WHERE user_id = :user_id AND expires_at > statement_timestamp()
-                      ORDER BY created_at, id LIMIT 1))
+     WHERE user_id = :user_id AND (id = :id OR expires_at <= statement_timestamp())
 """)
