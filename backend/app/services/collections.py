@@ -24,6 +24,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
+from app.db.errors import NotFoundError
 from app.db.models import Collection, LimitedAction
 from app.db.repositories import JobRepository, TranscriptRepository
 from app.db.repositories.collection import CollectionRepository, NewCollectionVideo, VideoState
@@ -249,6 +250,8 @@ async def report_to_each(
     transactions telling the same collections never wait on each other in a circle."""
     repository = CollectionRepository(session)
     for collection_id in sorted(collection_ids):
-        collection = await repository.lock(collection_id)
-        if collection is not None:
-            await report(session, collection, settings)
+        try:
+            collection = await repository.lock(collection_id)
+        except NotFoundError:  # deleted meanwhile: nobody to tell
+            continue
+        await report(session, collection, settings)

@@ -165,6 +165,18 @@ class BaseRepository(Generic[ModelT, KeyT]):
                 self.session.expunge(held)
         return row
 
+    async def lock(self, id_: KeyT, *, shared: bool = False) -> ModelT:
+        """The row read afresh and locked until the transaction ends (NotFoundError when there
+        is none): whoever changes it meanwhile waits, and who waited sees the change. `shared`
+        locks it against changes only: readers that share it do not wait for each other."""
+        async with database_errors_translated():
+            row: ModelT | None = await self.session.get(
+                self.model, id_, populate_existing=True, with_for_update={"read": shared}
+            )
+        if row is None:
+            raise NotFoundError(self._entity, id_)
+        return row
+
     async def get_existing(self, id_: KeyT) -> ModelT:
         """The row with this primary key; NotFoundError when there is none."""
         instance = await self.get_by_id(id_)

@@ -69,14 +69,6 @@ class CollectionRepository(UserOwnedRepository[Collection]):
         )
         return rows[0] if rows else None
 
-    async def lock(self, collection_id: UUID) -> Collection | None:
-        """The collection, locked until the transaction ends: its progress events are decided
-        one job at a time."""
-        rows = await self.scalars(
-            select(Collection).where(Collection.id == collection_id).with_for_update()
-        )
-        return rows[0] if rows else None
-
     async def page_for_user(
         self, user_id: UUID, *, limit: int = 50, offset: int = 0
     ) -> RowPage[Collection]:

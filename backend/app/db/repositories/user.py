@@ -46,21 +46,6 @@ class UserRepository(BaseRepository[User]):
         result = await self.execute(statement)
         return result.scalar_one_or_none() is not None
 
-    async def lock(self, user_id: UUID, *, shared: bool = False) -> User:
-        """The user's row, read afresh and locked until the transaction ends: whoever changes
-        the same account meanwhile (a password, say) waits, then sees the change. `shared`
-        locks it against changes only: readers that share it do not wait for each other."""
-        statement = (
-            select(User)
-            .where(User.id == user_id)
-            .with_for_update(read=shared)
-            .execution_options(populate_existing=True)
-        )
-        rows = await self.scalars(statement)
-        if not rows:
-            raise NotFoundError(self._entity, user_id)
-        return rows[0]
-
     async def update(self, id_: UUID, **values: Any) -> User:
         """Set the given columns; an email is stored trimmed and lower-cased, as registering
         stores it, so that it still clashes with the same address in another case."""

@@ -99,6 +99,9 @@ async def rotate_secret(
     rotation is dropped."""
     secrets = webhook_secrets(settings)
     secret = new_webhook_secret()
+    # Locked: of two rotations at once, the second keeps the first's secret as the one it
+    # replaces, instead of both keeping the old one and the first's, returned, never signing.
+    endpoint = await WebhookEndpointRepository(session).lock(endpoint.id)
     previous = kept_secret(secrets, endpoint.secret) if overlap else None
     await WebhookEndpointRepository(session).replace_secret(
         endpoint, secrets.encrypt(secret), previous, overlap
