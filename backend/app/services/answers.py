@@ -22,10 +22,12 @@ from app.services.embeddings.base import EmbeddingError, EmbeddingProvider
 from app.services.embeddings.cache import PassageVectorCache
 from app.services.extract import STOPWORDS, Quote
 from app.services.retrieval import Citation, caption_second
+from app.services.text_units import ENDS_A_SENTENCE, UNSPACED_SCRIPT
 
 MAX_SENTENCE_WORDS = 45
 SENTENCE_PIECE_WORDS = 25
 MIN_SENTENCE_WORDS = 4
+MIN_SENTENCE_CHARACTERS = 12
 # A sentence's score: its cosine similarity to the question, plus its passage's retrieval score
 # against the best passage's times PASSAGE_WEIGHT, plus the share of the question's words it
 # holds times WORD_WEIGHT. Fitted on the tuning split of the labelled set (`make eval`):
@@ -36,7 +38,6 @@ WORD_WEIGHT = 0.0
 PASSAGES_QUOTED = 5
 # The sentences' vectors, kept for the next answers on the same passages (the process's own).
 SENTENCE_VECTORS = PassageVectorCache()
-_SENTENCE_END = re.compile(r"[.!?…]['\")\]]*$")
 _WORD = re.compile(r"\w+")
 
 
@@ -59,18 +60,26 @@ def sentences(text: str) -> list[tuple[int, str]]:
     pieces: list[tuple[int, int]] = []
     first = 0
     for position, word in enumerate(words, start=1):
-        if _SENTENCE_END.search(word) or position - first >= MAX_SENTENCE_WORDS:
+        if ENDS_A_SENTENCE.search(word) or position - first >= MAX_SENTENCE_WORDS:
             pieces.append((first, position))
             first = position
     if first < len(words):
         pieces.append((first, len(words)))
     merged: list[tuple[int, int]] = []
     for start, end in pieces:
-        if merged and end - start < MIN_SENTENCE_WORDS:
+        if merged and _too_short(words[start:end]):
             merged[-1] = (merged[-1][0], end)
         else:
             merged.append((start, end))
     return [(start, " ".join(words[start:end])) for start, end in _split_long(merged)]
+
+
+def _too_short(words: list[str]) -> bool:
+    """A fragment that says nothing alone ("Yes." "So."): few words; in a script written
+    without spaces, where a sentence is one "word", few characters."""
+    if any(UNSPACED_SCRIPT.search(word) for word in words):
+        return sum(map(len, words)) < MIN_SENTENCE_CHARACTERS
+    return len(words) < MIN_SENTENCE_WORDS
 
 
 def _split_long(pieces: list[tuple[int, int]]) -> list[tuple[int, int]]:

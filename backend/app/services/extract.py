@@ -5,6 +5,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.services.text_units import AFTER_A_SENTENCE
+
 
 @dataclass(frozen=True, slots=True)
 class Quote:
@@ -28,7 +30,6 @@ class Passage:
 
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # Words too common to tell passages apart.
 STOPWORDS = frozenset(
     """
@@ -51,7 +52,7 @@ def best_sentences(question: str, passages: Sequence[Passage], limit: int) -> li
     wanted = terms(question)
     scored: list[tuple[int, int, int, int, str]] = []
     for order, passage in enumerate(passages):
-        for position, sentence in enumerate(_SENTENCE_END.split(passage.text)):
+        for position, sentence in enumerate(AFTER_A_SENTENCE.split(passage.text)):
             overlap = len(wanted & terms(sentence))
             if overlap:
                 scored.append((overlap, -order, -position, passage.number, sentence.strip()))

@@ -11,17 +11,17 @@ metadata), so the chunks already stored can be given passages without their tran
 Chunks overlap, and so do their passages there: each passage belongs to exactly one chunk.
 """
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from app.services.text_units import ENDS_A_SENTENCE
 
 # A passage grows cue by cue until it holds this many words, and never past the maximum (a
 # longer cue is cut between words). At 150 words a minute: 30 to 50 seconds of speech.
 TARGET_WORDS = 75
 MAX_WORDS = 120
 # An untimed chunk is cut at a sentence's end once a passage reaches the target.
-_SENTENCE_END = re.compile(r"[.!?…]['\")\]]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +99,7 @@ def _untimed_spans(words: Sequence[str]) -> list[tuple[int, int]]:
     first = 0
     for position, word in enumerate(words, start=1):
         length = position - first
-        if (length >= TARGET_WORDS and _SENTENCE_END.search(word)) or length >= MAX_WORDS:
+        if (length >= TARGET_WORDS and ENDS_A_SENTENCE.search(word)) or length >= MAX_WORDS:
             spans.append((first, position))
             first = position
     if first < len(words):

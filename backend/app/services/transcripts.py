@@ -11,7 +11,7 @@ worker embeds their passages (app/services/passage_embeddings.py). Full-text sea
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
@@ -36,6 +36,7 @@ from app.services.captions import parse_captions
 from app.services.chunking import Segment, TextChunk, chunk_segments, chunk_text
 from app.services.language import spoken_language
 from app.services.passages import TextPassage, chunk_passages
+from app.services.text_units import spaced
 from app.services.usage_limits import check_stored_words
 from app.services.webhooks.events import TRANSCRIPT_READY, record_event, transcript_ready_data
 
@@ -103,14 +104,17 @@ def prepare_text(source: TextSource, options: ChunkOptions) -> PreparedTranscrip
     """Parse (captions), order (segments) and chunk. Runs in a worker process."""
     chunking = (options.max_tokens, options.overlap, options.encoding)
     if isinstance(source, str):
-        chunks = _prepared(chunk_text(source, *chunking))
+        text = spaced(source)
+        chunks = _prepared(chunk_text(text, *chunking))
         return PreparedTranscript(
-            source, chunks, None, None, len(source.split()), spoken_language(source)
+            text, chunks, None, None, len(text.split()), spoken_language(text)
         )
     if isinstance(source, CaptionFile):
-        segments = parse_captions(source.content, source.format)
+        parsed = parse_captions(source.content, source.format)
     else:
-        segments = sorted((Segment(*values) for values in source), key=lambda s: s.start)
+        parsed = sorted((Segment(*values) for values in source), key=lambda s: s.start)
+    # Each cue's words as every later step counts them (text_units.py).
+    segments = [replace(segment, text=spaced(segment.text)) for segment in parsed]
     full_text = " ".join(segment.text.strip() for segment in segments)
     segments_json = orjson.dumps(
         [{"text": s.text, "start": s.start, "duration": s.duration} for s in segments]

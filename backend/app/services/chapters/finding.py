@@ -31,6 +31,8 @@ from functools import cache
 import numpy as np
 import stopwordsiso
 
+from app.services.text_units import AFTER_A_SENTENCE
+
 # Fitted on the tuning split of the marked talks (tests/retrieval/chapters_report.py):
 # passages averaged on each side of a gap; no chapter shorter than MIN_CHAPTER_SECONDS, and no
 # more of them than one per SECONDS_PER_CHAPTER of talk.
@@ -47,7 +49,6 @@ NO_CHANGE = 1e-6
 
 # Words, with inner apostrophes (typographic ones too) and hyphens.
 _WORD = re.compile(r"[^\W\d_][\w'\u2019-]*", re.UNICODE)
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 # "0:00 Intro", "(1:02:03) - Questions": a time, an optional separator, the title.
 _TIMESTAMP_LINE = re.compile(
     r"^\s*[-\u2022*]?\s*\(?((?:\d{1,2}:)?\d{1,2}:\d{2})\)?\s*[-\u2013\u2014:|.]?\s*(.+?)\s*$"
@@ -187,7 +188,7 @@ def far_enough(blocks: Sequence[Block], gap: int, chosen: Sequence[int]) -> bool
 def sentences(text: str) -> list[str]:
     """Sentences, or runs of at most MAX_SENTENCE_WORDS words where captions lack punctuation."""
     pieces: list[str] = []
-    for sentence in _SENTENCE_END.split(text.strip()):
+    for sentence in AFTER_A_SENTENCE.split(text.strip()):
         tokens = sentence.split()
         for start in range(0, len(tokens), MAX_SENTENCE_WORDS):
             piece = " ".join(tokens[start : start + MAX_SENTENCE_WORDS])

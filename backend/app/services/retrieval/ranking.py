@@ -33,6 +33,7 @@ declined: chat says the videos do not cover it, and search lists only the passag
 """
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -159,6 +160,7 @@ async def retrieve(
 ) -> Retrieval:
     """The user's passages that answer the question, best first, and whether any does."""
     ranking = ranking or Ranking()
+    question = unicodedata.normalize("NFC", question)  # as transcripts are stored
     strict = mode is not SearchMode.SEMANTIC and bool(WEBSEARCH_SYNTAX.search(question))
     # The vector used may be an earlier model's, while the new model's are embedded.
     candidates, words, query_vector = await find_candidates(

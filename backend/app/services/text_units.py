@@ -1,0 +1,58 @@
+"""Words and sentences in every script: what each step that cuts text (chunks, passages, the
+moment a word is said, quotes, chapters) counts as a word and as a sentence's end.
+
+A word is what whitespace separates. Chinese and Japanese write no spaces, and end sentences
+with full stops and marks of their own (Hindi with the danda): read as they come, a caption
+cue was one "word" and a run of cues one "sentence", so a quote could be minutes of speech
+linking to its first second, and a pasted text one chunk of thousands of tokens. `spaced`
+therefore puts a space after those sentence ends, and cuts any run without whitespace longer
+than MAX_RUN characters (a run with no punctuation, or text made to stall the workers), never
+before a combining mark. It also brings the text to Unicode's composed form (NFC), as typed
+questions come: a caption saved decomposed ("e" + U+0301) was never found by "é".
+"""
+
+import re
+import unicodedata
+
+# Sentence ends: Latin, the ellipsis, CJK full stops and marks (full- and half-width), Devanagari.
+SENTENCE_END_MARKS = ".!?\u2026\u3002\uff01\uff1f\uff61\u0964\u0965"
+_CLOSERS = "'\")\\]\u300d\u300f\uff09"
+# A word that ends a sentence (closing quotes and brackets may follow the mark).
+ENDS_A_SENTENCE = re.compile(rf"[{SENTENCE_END_MARKS}][{_CLOSERS}]*$")
+# The whitespace after a sentence's end: where a text is cut into sentences.
+AFTER_A_SENTENCE = re.compile(rf"(?<=[{SENTENCE_END_MARKS}])\s+")
+# The marks of scripts written without spaces, after which a space is put.
+_UNSPACED_END = re.compile("([\u3002\uff01\uff1f\uff61\u0964\u0965][\u300d\u300f\uff09]*)(?=\\S)")
+# A character of a script written without spaces between words: Thai, Lao, Khmer, Myanmar,
+# Japanese kana, CJK ideographs.
+UNSPACED_SCRIPT = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+)
+MAX_RUN = 80
+_LONG_RUN = re.compile(rf"\S{{{MAX_RUN + 1},}}")
+
+
+def spaced(text: str) -> str:
+    """The text in composed form, with a space after each sentence end of a script written
+    without spaces, and no run of more than MAX_RUN characters without whitespace."""
+    text = _UNSPACED_END.sub(r"\1 ", unicodedata.normalize("NFC", text))
+    return _LONG_RUN.sub(lambda run: " ".join(_pieces(run.group(0))), text)
+
+
+def _pieces(run: str) -> list[str]:
+    """The run cut every MAX_RUN characters, each cut moved back before any combining marks
+    (a vowel sign, an accent) so that no letter loses its marks."""
+    pieces = []
+    while len(run) > MAX_RUN:
+        cut = MAX_RUN
+        while cut > 1 and _combines(run[cut]):
+            cut -= 1
+        pieces.append(run[:cut])
+        run = run[cut:]
+    pieces.append(run)
+    return pieces
+
+
+def _combines(character: str) -> bool:
+    """A mark, a joiner or a variation selector: it belongs to the character before it."""
+    return unicodedata.category(character).startswith("M") or character in "\u200c\u200d"

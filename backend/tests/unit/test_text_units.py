@@ -1,0 +1,41 @@
+"""What every step that cuts text counts as a word and a sentence, in every script."""
+
+import unicodedata
+
+from app.services.answers import sentences
+from app.services.text_units import MAX_RUN, spaced
+
+# Two sentences on the Great Wall, with no space between them.
+FIRST = (
+    "\u660e\u957f\u57ce\u5168\u957f\u5927\u7ea6"
+    "\u516b\u5343\u516b\u767e\u4e94\u5341\u516c\u91cc\u3002"
+)
+SECOND = "\u516b\u8fbe\u5cad\u957f\u57ce\u662f\u6e38\u5ba2\u6700\u591a\u7684\u4e00\u6bb5\u3002"
+CHINESE = FIRST + SECOND
+
+
+def test_sentences_of_a_script_without_spaces_are_words_of_their_own() -> None:
+    assert spaced(CHINESE).split() == [FIRST, SECOND]
+    assert [text for _, text in sentences(spaced(CHINESE))] == [FIRST, SECOND]
+    assert spaced("Hindi\u0964next") == "Hindi\u0964 next"
+
+
+def test_latin_text_is_left_as_it_is() -> None:
+    text = "Feed your starter twice a day. Keep it somewhere warm! Yes."
+    assert spaced(text) == text
+    said = [s for _, s in sentences(text)]
+    assert said == ["Feed your starter twice a day.", "Keep it somewhere warm! Yes."]
+
+
+def test_text_is_stored_composed_as_questions_are_typed() -> None:
+    decomposed = unicodedata.normalize("NFD", "r\u00e9frig\u00e9rateur")
+    assert spaced(decomposed) == "r\u00e9frig\u00e9rateur"
+
+
+def test_a_run_without_spaces_is_cut_and_no_letter_loses_its_marks() -> None:
+    letters = "\u0915\u093f" * 100  # Devanagari "ki": a consonant and its vowel sign
+    pieces = spaced(letters).split()
+    assert len(pieces) > 1
+    assert all(len(piece) <= MAX_RUN for piece in pieces)
+    assert "".join(pieces) == letters
+    assert all(unicodedata.category(piece[0]) == "Lo" for piece in pieces)
