@@ -44,6 +44,7 @@ def parse_captions(content: str, caption_type: str) -> list[Segment]:
     except (MalformedFileError, ValueError, IndexError) as error:
         raise CaptionFileError(f"not a valid {caption_type.upper()} file: {error}") from error
     segments = []
+    before: list[str] = []  # the lines of the cue before
     for number, caption in enumerate(captions.captions, start=1):
         start, end = _seconds(caption.start_time), _seconds(caption.end_time)
         if end < start:
@@ -55,10 +56,28 @@ def parse_captions(content: str, caption_type: str) -> list[Segment]:
                 f"cue {number} ends at {caption.end}, later than any video "
                 f"(at most {MAX_SECONDS // 3600:,} hours)"
             )
-        text = " ".join(html.unescape(caption.text).split())
-        if text:
-            segments.append(Segment(text, start, end - start))
+        lines = [" ".join(line.split()) for line in html.unescape(caption.text).splitlines()]
+        lines = [line for line in lines if line]
+        said, before = _new_lines(lines, before, end - start), lines
+        if said:
+            segments.append(Segment(" ".join(said), start, end - start))
     if not segments:
         raise CaptionFileError(f"the {caption_type.upper()} file has no captions")
     segments.sort(key=lambda segment: segment.start)
     return segments
+
+
+# A cue this short that only repeats the line before is the flash between two rolling cues.
+FLASH_SECONDS = 0.1
+
+
+def _new_lines(lines: list[str], before: list[str], duration: float) -> list[str]:
+    """The lines of a cue that were not said in the cue before. Captions made by speech
+    recognition (YouTube's, as yt-dlp saves them) roll: each cue repeats the line before its
+    new one, and a cue of 10 ms repeats the line just finished. Read as they come, every word
+    was stored two or three times."""
+    if not before or not lines or lines[0] != before[-1]:
+        return lines
+    if len(lines) > 1:
+        return lines[1:]
+    return [] if duration < FLASH_SECONDS else lines
