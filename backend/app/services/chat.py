@@ -87,9 +87,37 @@ def build_prompt(
 ) -> list[ChatMessage]:
     excerpts = "\n\n".join(f"{excerpt_heading(c)}\n{c.hit.chunk_text}" for c in citations)
     messages = [ChatMessage("system", SYSTEM_PROMPT.format(excerpts=excerpts))]
-    messages += [ChatMessage(m.role, m.content) for m in history if m.role in ("user", "assistant")]  # type: ignore[arg-type]
+    messages += [ChatMessage(m.role, m.content) for m in exchanges(history)]  # type: ignore[arg-type]
     messages.append(ChatMessage("user", question))
     return messages
+
+
+def exchanges(history: Sequence[MessageRow]) -> list[MessageRow]:
+    """The history as each question followed by its answer, oldest first. Questions asked at
+    once are stored before their answers (Q, Q, A, A), and a question whose answer failed has
+    none: as stored, the roles would not take turns, which many chat templates refuse, and
+    answers would follow the wrong questions. An answer names its question (`reply_to`); an
+    older one without the name answers the question just before it. Unanswered questions, and
+    drafts saved into the conversation, answer nothing and are left out."""
+    replies = {str(m.meta.get("reply_to")): m for m in history if m.meta.get("reply_to")}
+    paired: list[MessageRow] = []
+    waiting: MessageRow | None = None
+    for message in history:
+        if message.role == "user":
+            reply = replies.get(str(message.id))
+            if reply is not None:
+                paired += [message, reply]
+            waiting = None if reply else message
+        elif waiting is not None and _answers_the_question_before(message):
+            paired += [waiting, message]
+            waiting = None
+    return paired
+
+
+def _answers_the_question_before(message: MessageRow) -> bool:
+    """An answer stored before answers named their question: it follows its own."""
+    meta = message.meta
+    return message.role == "assistant" and not meta.get("reply_to") and meta.get("kind") != "draft"
 
 
 async def start_turn(
@@ -116,7 +144,9 @@ async def start_turn(
         conversation_id=conversation.id, role="user", content=content
     )
     if conversation.title is None:
-        await ConversationRepository(session).update(conversation.id, title=title_from(content))
+        await ConversationRepository(session).title_if_untitled(
+            conversation.id, title_from(content)
+        )
     question_vector = await embed_question(embeddings, content)
     retrieval = await retrieve(
         session,
@@ -187,6 +217,7 @@ def answer_metadata(
 ) -> dict[str, Any]:
     citations = cited(turn, text, partial=partial)
     metadata: dict[str, Any] = {
+        "reply_to": str(turn.user_message.id),  # answers to questions asked at once may cross
         "grounded": bool(citations),
         "citations": [c.as_dict() for c in citations],
         "provider": model.provider if turn.grounded else None,

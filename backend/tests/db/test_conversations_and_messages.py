@@ -66,6 +66,20 @@ async def test_page_for_user_is_most_recently_updated_first_and_paginated(
     assert [row["title"] for row in newest.rows] == ["c0"]
 
 
+async def test_a_title_is_given_only_to_an_untitled_conversation(session: AsyncSession) -> None:
+    """Of first questions asked at once, each titles the conversation if none has yet: the
+    first to be stored keeps it."""
+    conversations = ConversationRepository(session)
+    conversation = await conversations.create(user_id=(await make_user(session)).id)
+
+    await conversations.title_if_untitled(conversation.id, "The first question")
+    await conversations.title_if_untitled(conversation.id, "The second question")
+
+    titled = await conversations.get_afresh(conversation.id)
+    assert titled is not None
+    assert titled.title == "The first question"
+
+
 async def test_message_insert_moves_conversation_updated_at(session: AsyncSession) -> None:
     """The AFTER INSERT trigger, inside one transaction: clock_timestamp(), not now()."""
     conversation = await make_conversation(session, await make_user(session))

@@ -132,6 +132,11 @@ class MessageMetadata(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
+    reply_to: UUID | MISSING = Field(
+        default=MISSING,
+        description="The question an answer answers: questions asked at once may be stored "
+        "before their answers.",
+    )
     grounded: bool | MISSING = Field(
         default=MISSING, description="Whether the answer rests on passages of your videos."
     )

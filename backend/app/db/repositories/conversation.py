@@ -1,7 +1,7 @@
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, update
 
 from app.db.models import Conversation
 from app.db.repositories.base import UserOwnedRepository
@@ -53,3 +53,14 @@ class ConversationRepository(UserOwnedRepository[Conversation]):
         """A page of the user's conversations, most recently updated first, as plain rows of
         their public columns, with the total, in one round trip."""
         return await self._plain_page(_PAGE_FOR_USER, user_id=user_id, limit=limit, offset=offset)
+
+    async def title_if_untitled(self, conversation_id: UUID, title: str) -> None:
+        """Give the conversation this title unless it has one: of first questions asked at
+        once, the first to be stored titles it, not the last."""
+        statement = (
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.title.is_(None))
+            .values(title=title)
+            .execution_options(synchronize_session=False)
+        )
+        await self.execute(statement)
