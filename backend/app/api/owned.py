@@ -11,7 +11,7 @@ from collections.abc import Collection as Ids
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import AdminUser, CurrentUser, ReadSessionDep, SessionDep
@@ -46,6 +46,14 @@ def found(row: Row | None, what: str, row_id: object) -> Row:
     if row is None:
         raise not_found(what, row_id)
     return row
+
+
+def deleted(done: bool, what: str, row_id: object) -> Response:
+    """204 when the row was deleted here; 404 when another request deleted it first (two
+    DELETEs at once answer as two in a row do)."""
+    if not done:
+        raise not_found(what, row_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 def check_all_owned(asked: list[UUID], owned: Ids[UUID], what: str) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import CurrentUser, ReadsDep, RuntimeSettingsDep, SessionDep
 from app.api.errors import ApiError, error_responses
-from app.api.owned import OwnedCollection, OwnedCollectionId
+from app.api.owned import OwnedCollection, OwnedCollectionId, deleted
 from app.api.routing import api_router
 from app.api.schemas.collections import (
     CollectionCreate,
@@ -285,10 +285,11 @@ async def delete_collection(
 ) -> Response:
     """Delete the collection. Its videos' transcripts stay unless `delete_videos=true`; even
     then, a video another of your collections holds keeps its transcript."""
+    collections = CollectionRepository(session)
     if delete_videos:
-        transcript_ids = await CollectionRepository(session).transcript_ids_held_by_no_other(
-            user.id, collection.id
-        )
+        # Two collections sharing videos, deleted at once: each would see the other still
+        # holding them, and both would keep them. The second waits, then sees the first gone.
+        await collections.take_turns_deleting(user.id)
+        transcript_ids = await collections.transcript_ids_held_by_no_other(user.id, collection.id)
         await TranscriptRepository(session).delete_for_user(user.id, transcript_ids)
-    await CollectionRepository(session).delete(collection.id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return deleted(await collections.delete(collection.id), "Collection", collection.id)

@@ -20,6 +20,7 @@ from app.api.owned import (
     OwnedConversationId,
     check_collection_ids,
     check_transcript_ids,
+    deleted,
 )
 from app.api.routing import api_router
 from app.api.schemas.common import Limit, Offset, Page
@@ -126,8 +127,8 @@ async def update_conversation(
 )
 async def delete_conversation(conversation: OwnedConversation, session: SessionDep) -> Response:
     """Delete the conversation and its messages."""
-    await ConversationRepository(session).delete(conversation.id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    done = await ConversationRepository(session).delete(conversation.id)
+    return deleted(done, "Conversation", conversation.id)
 
 
 @router.get(

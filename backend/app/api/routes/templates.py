@@ -5,7 +5,7 @@ from fastapi import Query, Response, status
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep
 from app.api.errors import ApiError, error_responses
-from app.api.owned import OwnedTemplate, VisibleTemplate
+from app.api.owned import OwnedTemplate, VisibleTemplate, deleted
 from app.api.routing import api_router
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.templates import (
@@ -85,8 +85,7 @@ async def update_template(
     responses=error_responses(403, 404),
 )
 async def delete_template(template: OwnedTemplate, session: SessionDep) -> Response:
-    await TemplateRepository(session).delete(template.id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return deleted(await TemplateRepository(session).delete(template.id), "Template", template.id)
 
 
 @router.post(

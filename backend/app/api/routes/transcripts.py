@@ -14,7 +14,7 @@ from app.api.deps import (
     UnitOfWorkDep,
 )
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
-from app.api.owned import OwnedTranscript
+from app.api.owned import OwnedTranscript, deleted
 from app.api.routing import api_router
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.jobs import IngestRequest, JobPublic
@@ -210,8 +210,8 @@ async def get_transcript(transcript: OwnedTranscript) -> Transcript:
 )
 async def delete_transcript(transcript: OwnedTranscript, session: SessionDep) -> Response:
     """Delete the transcript and its chunks."""
-    await TranscriptRepository(session).delete(transcript.id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    done = await TranscriptRepository(session).delete(transcript.id)
+    return deleted(done, "Transcript", transcript.id)
 
 
 @router.get(

@@ -9,7 +9,7 @@ from fastapi import Body, Response, status
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep, SettingsDep
 from app.api.errors import error_responses
-from app.api.owned import EnabledWebhook, OwnedWebhook
+from app.api.owned import EnabledWebhook, OwnedWebhook, deleted
 from app.api.routing import api_router
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.webhooks import (
@@ -84,8 +84,8 @@ async def update_webhook(
 )
 async def delete_webhook(endpoint: OwnedWebhook, session: SessionDep) -> Response:
     """Remove the endpoint and its delivery log."""
-    await WebhookEndpointRepository(session).delete(endpoint.id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    done = await WebhookEndpointRepository(session).delete(endpoint.id)
+    return deleted(done, "Webhook endpoint", endpoint.id)
 
 
 @router.get(

@@ -69,6 +69,10 @@ class CollectionRepository(UserOwnedRepository[Collection]):
         )
         return rows[0] if rows else None
 
+    async def take_turns_deleting(self, user_id: UUID) -> None:
+        """Until the transaction ends, the user's other deletions of collections wait."""
+        await self._lock_until_commit(f"collection-deletions:{user_id}")
+
     async def page_for_user(
         self, user_id: UUID, *, limit: int = 50, offset: int = 0
     ) -> RowPage[Collection]:
