@@ -217,7 +217,7 @@ def _no_sources(error: NoSourcesError) -> ApiError:
     detail = ErrorDetail(
         field="body.topic", message="not covered by your videos", type="no_sources"
     )
-    message = f"None of your videos covers {error.topic!r}."
+    message = f"None of your videos covers “{error.topic}”."
     return ApiError(422, "no_sources", message, details=[detail])
 
 

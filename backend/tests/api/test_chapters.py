@@ -183,12 +183,16 @@ async def test_a_configured_language_model_names_the_chapters_on_the_owners_toke
 async def test_a_failing_or_garbled_model_leaves_the_titles_found_from_the_words(
     session: AsyncSession, alice: Account, bob: Account
 ) -> None:
-    failed, _ = await outline_with_model(session, alice, FakeLLM(failures=[500] * 5))
-    garbled, _ = await outline_with_model(session, bob, FakeLLM(answer="Sure! Here you go."))
+    failed, failed_usage = await outline_with_model(session, alice, FakeLLM(failures=[500] * 5))
+    garbled, garbled_usage = await outline_with_model(
+        session, bob, FakeLLM(answer="Sure! Here you go.")
+    )
 
     assert failed["source"] == "computed"
     assert garbled["source"] == "computed"
     assert all(chapter["title"] for chapter in failed["chapters"])
+    assert sum(day["total_tokens"] for day in failed_usage) == 0  # the model never answered
+    assert sum(day["total_tokens"] for day in garbled_usage) > 0  # it answered: the tokens count
 
 
 class WatchedModel(ScriptedModel):

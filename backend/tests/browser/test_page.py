@@ -262,7 +262,7 @@ async def test_a_draft_on_a_topic_no_video_covers_says_so(page: Page) -> None:
     await page.get_by_role("button", name="Write the draft").click()
 
     problem = page.locator("#draft-form").get_by_role("alert")
-    await expect(problem).to_contain_text("None of your videos covers 'volcanoes on Mars'.")
+    await expect(problem).to_contain_text("None of your videos covers “volcanoes on Mars”.")
     await expect(problem).to_contain_text("topic: not covered by your videos")
     await screenshot(page, "12-draft-not-covered")
     await expect(page.locator("#draft-result")).to_be_hidden()

@@ -249,7 +249,10 @@ class BaseRepository(Generic[ModelT, KeyT]):
         rows = list(await self.scalars(statement))
         if len(rows) < limit and (rows or offset == 0):
             return RowPage(rows, offset + len(rows), limit, offset)
-        return RowPage(rows, await self.count(*where), limit, offset)
+        # Counted in a statement of its own: rows deleted in between must not make the total
+        # fewer than the rows this page shows.
+        total = max(await self.count(*where), offset + len(rows))
+        return RowPage(rows, total, limit, offset)
 
     async def _plain_page(
         self, statement: Select[Any], *, limit: int, offset: int, **params: Any

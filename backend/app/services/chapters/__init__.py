@@ -68,9 +68,9 @@ class Namer:
 
     async def name(self, found: Outline) -> tuple[Outline, Usage | None]:
         """The model's titles and summaries, with what the request used; the outline as found
-        when the model fails or answers otherwise. Holds no connection while the model works."""
-        named = await named_by_model(self.model, found, found.texts)
-        return named if named is not None else (found, None)
+        when the model fails or answers otherwise (what it used still counts). Holds no
+        connection while the model works."""
+        return await named_by_model(self.model, found, found.texts)
 
     async def record(self, session: AsyncSession, user_id: UUID, usage: Usage) -> None:
         await UsageRepository(session).record(

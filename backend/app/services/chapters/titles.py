@@ -48,18 +48,19 @@ def parsed(answer: str, count: int) -> list[tuple[str, str]] | None:
 
 async def named_by_model(
     model: LanguageModel, outline: Outline, texts: Sequence[str]
-) -> tuple[Outline, Usage] | None:
-    """The outline with the model's titles and summaries, and what the request used; None when
-    the model failed or answered otherwise."""
+) -> tuple[Outline, Usage | None]:
+    """The outline with the model's titles and summaries, and what the request used. The
+    outline as found when the model failed (no usage) or answered otherwise: what that answer
+    used still counts, as the provider counts it."""
     if not outline.chapters:
-        return None
+        return outline, None
     try:
         completion = await model.complete(prompt(outline.chapters, texts), [])
     except LanguageModelError:
-        return None
+        return outline, None
     named = parsed(completion.text, len(outline.chapters))
     if named is None:
-        return None
+        return outline, completion.usage
     chapters = [
         replace(chapter, title=title, summary=summary)
         for chapter, (title, summary) in zip(outline.chapters, named, strict=True)
