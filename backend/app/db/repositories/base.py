@@ -249,9 +249,11 @@ class BaseRepository(Generic[ModelT, KeyT]):
         rows = list(await self.scalars(statement))
         if len(rows) < limit and (rows or offset == 0):
             return RowPage(rows, offset + len(rows), limit, offset)
+        total = await self.count(*where)
         # Counted in a statement of its own: rows deleted in between must not make the total
         # fewer than the rows this page shows.
-        total = max(await self.count(*where), offset + len(rows))
+        if rows:
+            total = max(total, offset + len(rows))
         return RowPage(rows, total, limit, offset)
 
     async def _plain_page(
