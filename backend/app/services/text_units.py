@@ -28,6 +28,13 @@ _UNSPACED_END = re.compile("([\u3002\uff01\uff1f\uff61\u0964\u0965][\u300d\u300f
 UNSPACED_SCRIPT = re.compile(
     "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 )
+# Every combining mark of the Basic Multilingual Plane (vowel signs, accents, viramas): a
+# letter's marks belong to its word, though a regular expression's \w leaves them out.
+COMBINING_MARKS = "".join(
+    chr(code) for code in range(0x10000) if unicodedata.category(chr(code)).startswith("M")
+)
+# A word: a letter, then letters, digits, marks, inner apostrophes and hyphens.
+WORD = re.compile(rf"[^\W\d_][\w'\u2019{re.escape(COMBINING_MARKS)}-]*")
 MAX_RUN = 80
 _LONG_RUN = re.compile(rf"\S{{{MAX_RUN + 1},}}")
 

@@ -3,6 +3,7 @@
 import unicodedata
 
 from app.services.answers import sentences
+from app.services.chapters.finding import words as chapter_words
 from app.services.text_units import MAX_RUN, spaced
 
 # Two sentences on the Great Wall, with no space between them.
@@ -39,3 +40,12 @@ def test_a_run_without_spaces_is_cut_and_no_letter_loses_its_marks() -> None:
     assert all(len(piece) <= MAX_RUN for piece in pieces)
     assert "".join(pieces) == letters
     assert all(unicodedata.category(piece[0]) == "Lo" for piece in pieces)
+
+
+def test_a_word_keeps_its_vowel_signs_and_accents() -> None:
+    hindi = "\u0928\u092e\u0938\u094d\u0924\u0947 \u0938\u092c\u0938\u0947"  # namaste sabse
+    decomposed = unicodedata.normalize("NFD", "cr\u00e8me br\u00fbl\u00e9e")
+
+    assert chapter_words(hindi) == hindi.split()
+    assert chapter_words(decomposed) == decomposed.split()
+    assert chapter_words("don't stop, well-known 3rd") == ["don't", "stop", "well-known", "rd"]

@@ -31,7 +31,7 @@ from functools import cache
 import numpy as np
 import stopwordsiso
 
-from app.services.text_units import AFTER_A_SENTENCE
+from app.services.text_units import AFTER_A_SENTENCE, WORD
 
 # Fitted on the tuning split of the marked talks (tests/retrieval/chapters_report.py):
 # passages averaged on each side of a gap; no chapter shorter than MIN_CHAPTER_SECONDS, and no
@@ -47,8 +47,6 @@ TITLE_WORDS = 3
 # A gap this shallow is no valley at all (a talk on one topic throughout).
 NO_CHANGE = 1e-6
 
-# Words, with inner apostrophes (typographic ones too) and hyphens.
-_WORD = re.compile(r"[^\W\d_][\w'\u2019-]*", re.UNICODE)
 # "0:00 Intro", "(1:02:03) - Questions": a time, an optional separator, the title.
 _TIMESTAMP_LINE = re.compile(
     r"^\s*[-\u2022*]?\s*\(?((?:\d{1,2}:)?\d{1,2}:\d{2})\)?\s*[-\u2013\u2014:|.]?\s*(.+?)\s*$"
@@ -81,7 +79,7 @@ class Outline:
 
 
 def words(text: str) -> list[str]:
-    return [match.group(0).lower() for match in _WORD.finditer(text)]
+    return [match.group(0).lower() for match in WORD.finditer(text)]
 
 
 @cache
