@@ -7,6 +7,7 @@ are skipped.
 
 import html
 import io
+import re
 
 import webvtt
 from webvtt.errors import MalformedFileError
@@ -19,6 +20,36 @@ CAPTION_FORMATS = ("srt", "vtt")
 
 class CaptionFileError(ValueError):
     """The file is not a caption file of the announced format."""
+
+
+# A timing line as caption tools write it, more loosely than the formats say: hours left out,
+# a comma or a dot before the milliseconds, 1 to 3 of them, "->" for "-->"; cue settings after.
+_LOOSE_TIME = r"(?:(\d{1,3}):)?(\d{1,2}):(\d{2})(?:[.,](\d{1,3}))?"
+_LOOSE_TIMING = re.compile(
+    rf"^[ \t]*{_LOOSE_TIME}[ \t]*(-->|->)[ \t]*{_LOOSE_TIME}((?:[ \t]+[\w-]+:\S+)*)[ \t]*$",
+    re.MULTILINE,
+)
+
+
+def _timings_as_written_by_the_book(content: str, caption_type: str) -> str:
+    """Each timing line rewritten as its format writes it (`00:01:02,500 --> …` in SRT, a dot
+    in WebVTT), cue settings kept. webvtt-py reads only those: a looser line was either a
+    refused file, or text of the cue before and a cue lost. A line with "->" must give
+    milliseconds to be read as timing ("10:00 -> 11:00" may be what someone said)."""
+    separator = "," if caption_type == "srt" else "."
+
+    def stamp(hours: str | None, minutes: str, seconds: str, fraction: str | None) -> str:
+        milliseconds = (fraction or "0").ljust(3, "0")
+        return f"{int(hours or 0):02d}:{minutes.zfill(2)}:{seconds}{separator}{milliseconds}"
+
+    def rewritten(line: re.Match[str]) -> str:
+        times = line.groups()
+        start, arrow, end, settings = times[0:4], times[4], times[5:9], times[9]
+        if arrow == "->" and (start[3] is None or end[3] is None):
+            return line.group(0)
+        return f"{stamp(*start)} --> {stamp(*end)}{settings}"
+
+    return _LOOSE_TIMING.sub(rewritten, content)
 
 
 def _seconds(timestamp: Timestamp) -> float:
@@ -39,8 +70,9 @@ def caption_format(filename: str, content: str) -> str:
 def parse_captions(content: str, caption_type: str) -> list[Segment]:
     """The cues of an SRT or WebVTT file as segments sorted by start; CaptionFileError when the
     file is malformed, a cue ends before it starts, or no cue has text."""
+    content = _timings_as_written_by_the_book(content.replace("\ufeff", ""), caption_type)
     try:
-        captions = webvtt.from_buffer(io.StringIO(content.lstrip("\ufeff")), format=caption_type)
+        captions = webvtt.from_buffer(io.StringIO(content), format=caption_type)
     except (MalformedFileError, ValueError, IndexError) as error:
         raise CaptionFileError(f"not a valid {caption_type.upper()} file: {error}") from error
     segments = []

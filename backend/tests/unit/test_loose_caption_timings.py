@@ -1,0 +1,47 @@
+"""Timing lines as caption tools write them, more loosely than SRT and WebVTT say: every cue
+is read at its time, none is lost, and no timing line is read as words."""
+
+from app.services.captions import parse_captions
+
+
+def timed(content: str, caption_type: str) -> list[tuple[str, float, float]]:
+    return [(s.text, s.start, round(s.duration, 3)) for s in parse_captions(content, caption_type)]
+
+
+def test_srt_timings_without_hours_or_with_a_short_arrow_are_read() -> None:
+    srt = (
+        "1\n00:00:01,000 --> 00:00:04,000\nCue one.\n\n"
+        "2\n00:00:05,000 -> 00:00:08,000\nCue two.\n\n"
+        "3\n00:09,000 --> 00:12,5\nCue three.\n"
+    )
+
+    assert timed(srt, "srt") == [
+        ("Cue one.", 1.0, 3.0),
+        ("Cue two.", 5.0, 3.0),
+        ("Cue three.", 9.0, 3.5),
+    ]
+
+
+def test_webvtt_timings_with_a_comma_keep_their_settings_and_are_read() -> None:
+    vtt = (
+        "WEBVTT\n\n00:00:01,000 --> 00:00:04,000 align:start\nOne.\n\n"
+        "00:05.250 --> 00:08.000\nTwo.\n"
+    )
+
+    assert timed(vtt, "vtt") == [("One.", 1.0, 3.0), ("Two.", 5.25, 2.75)]
+
+
+def test_two_files_joined_each_with_its_byte_order_mark_are_read_whole() -> None:
+    part = "1\n00:00:01,000 --> 00:00:02,000\nFirst part.\n"
+    second = "\ufeff2\n00:00:09,000 --> 00:00:10,000\nSecond part.\n"
+
+    assert timed("\ufeff" + part + "\n" + second, "srt") == [
+        ("First part.", 1.0, 1.0),
+        ("Second part.", 9.0, 1.0),
+    ]
+
+
+def test_a_time_range_someone_said_stays_words() -> None:
+    srt = "1\n00:00:01,000 --> 00:00:04,000\nThe meeting runs\n10:00 -> 11:00\n"
+
+    assert timed(srt, "srt") == [("The meeting runs 10:00 -> 11:00", 1.0, 3.0)]
