@@ -345,3 +345,23 @@ async def test_an_answer_to_a_conversation_deleted_meanwhile_is_404_and_its_toke
     assert_error(asked, 404, "not_found")
     assert conversation_id in asked.json()["error"]["message"]
     assert usage.json()["total_tokens"] == 110  # not free for having been deleted
+
+
+async def test_quotes_in_a_question_are_punctuation_not_a_filter(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """In a search, "a phrase" asks for exactly those words; in a question, quotes mark what
+    someone said, and must not require every word of the question in one passage."""
+    await upload_example_talk(client, alice)
+    conversation_id = await new_conversation(client, alice)
+    plain, quoted = [
+        await ask(client, alice, conversation_id, question)
+        for question in (
+            "Why did the order history page feel so sluggish to people?",
+            'Why did the "order history" page feel so sluggish to people?',
+        )
+    ]
+
+    for answered in (plain, quoted):
+        assert answered.status_code == 201, answered.text
+        assert answered.json()["assistant_message"]["metadata"]["grounded"] is True

@@ -86,6 +86,7 @@ async def search(
         transcript_ids=await scoped_transcripts(session, user.id, transcript_ids, collection_ids),
         limit=min(limit or settings.search_default_limit, settings.search_max_results),
         ranking=Ranking.of(settings),
+        exact_syntax=True,
     )
     return SearchResults(
         query=q,

@@ -2,8 +2,8 @@
 
 Two signals, one ranking:
 - lexical: PostgreSQL full-text search over the chunks (any of the question's words, ranked by
-  `ts_rank`; websearch syntax such as "a phrase" or -word is honoured strictly), which finds
-  names, rare words and quoted phrases;
+  `ts_rank`; in a search, websearch syntax such as "a phrase" or -word is honoured strictly),
+  which finds names, rare words and quoted phrases;
 - semantic: the cosine similarity of the question's vector to each chunk's (pgvector), which
   finds the passage when the question uses other words.
 Each side proposes its best candidates (signals.py); every candidate then gets both signals
@@ -157,11 +157,17 @@ async def retrieve(
     transcript_ids: Sequence[UUID] | None = None,
     limit: int = 10,
     ranking: Ranking | None = None,
+    exact_syntax: bool = False,
 ) -> Retrieval:
-    """The user's passages that answer the question, best first, and whether any does."""
+    """The user's passages that answer the question, best first, and whether any does. With
+    `exact_syntax` (search), quotes and -words ask for exactly those words; in a question to
+    answer (chat, drafts) they are a person's punctuation: `what is the "village snoop"?`
+    must not require every word of the question in one passage."""
     ranking = ranking or Ranking()
     question = unicodedata.normalize("NFC", question)  # as transcripts are stored
-    strict = mode is not SearchMode.SEMANTIC and bool(WEBSEARCH_SYNTAX.search(question))
+    strict = (
+        exact_syntax and mode is not SearchMode.SEMANTIC and bool(WEBSEARCH_SYNTAX.search(question))
+    )
     # The vector used may be an earlier model's, while the new model's are embedded.
     candidates, words, query_vector = await find_candidates(
         session, user_id, question, query_vector, mode, transcript_ids, strict=strict
