@@ -5,6 +5,7 @@ before it starts, or later than any video, is refused with its number, and cues 
 are skipped.
 """
 
+import codecs
 import html
 import io
 import re
@@ -29,6 +30,20 @@ _LOOSE_TIMING = re.compile(
     rf"^[ \t]*{_LOOSE_TIME}[ \t]*(-->|->)[ \t]*{_LOOSE_TIME}((?:[ \t]+[\w-]+:\S+)*)[ \t]*$",
     re.MULTILINE,
 )
+
+
+_WEBVTT_LINE = re.compile(r"\A\s*webvtt", re.IGNORECASE)
+
+
+def _tidied(content: str, caption_type: str) -> str:
+    """Without byte-order marks (a file made of two joined ones has one mid-file), and as its
+    format is written: SRT without blank lines before the first cue or spaces at line ends
+    ("1 " for a cue number), WebVTT with its header in capitals."""
+    content = content.replace("\ufeff", "")
+    if caption_type == "srt":
+        return "\n".join(line.rstrip() for line in content.strip().splitlines()) + "\n"
+    # Not in WebVTT: a line of one space is a line of text, as speech-recognition cues have.
+    return _WEBVTT_LINE.sub("WEBVTT", content, count=1)
 
 
 def _timings_as_written_by_the_book(content: str, caption_type: str) -> str:
@@ -58,19 +73,28 @@ def _seconds(timestamp: Timestamp) -> float:
     return hours * 3600 + minutes * 60 + seconds + milliseconds / 1000
 
 
-def caption_format(filename: str, content: str) -> str:
-    """ "vtt" or "srt", from the WEBVTT header first, then the file name."""
-    if content.lstrip("\ufeff").startswith("WEBVTT"):
-        return "vtt"
-    if filename.lower().endswith(".vtt"):
-        return "vtt"
-    return "srt"
+def caption_format(content: str) -> str:
+    """ "vtt" when the file starts as WebVTT says it must (its WEBVTT line, in any case), else
+    "srt": an SRT file saved under a .vtt name is still SRT."""
+    return "vtt" if content.lstrip("\ufeff").upper().startswith("WEBVTT") else "srt"
+
+
+def caption_text(raw: bytes) -> str:
+    """The file's text: UTF-8 (a byte-order mark or not), UTF-16 with its byte-order mark, or,
+    when it is not UTF-8, Windows-1252, in which Windows tools save Western captions.
+    UnicodeDecodeError when it is none of them."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252")  # refuses the five bytes it leaves undefined
 
 
 def parse_captions(content: str, caption_type: str) -> list[Segment]:
     """The cues of an SRT or WebVTT file as segments sorted by start; CaptionFileError when the
     file is malformed, a cue ends before it starts, or no cue has text."""
-    content = _timings_as_written_by_the_book(content.replace("\ufeff", ""), caption_type)
+    content = _timings_as_written_by_the_book(_tidied(content, caption_type), caption_type)
     try:
         captions = webvtt.from_buffer(io.StringIO(content), format=caption_type)
     except (MalformedFileError, ValueError, IndexError) as error:

@@ -76,11 +76,41 @@ async def test_caption_files_keep_their_timings(
 
 
 @pytest.mark.parametrize(
+    ("content", "filename"),
+    [
+        (SRT.replace("workers", "caf\u00e9s").encode("cp1252"), "windows.srt"),
+        (SRT.replace("workers", "caf\u00e9s").encode("utf-16"), "utf16.srt"),
+        (SRT.replace("workers", "caf\u00e9s").encode(), "saved-as.vtt"),
+        (
+            ("\n\n" + SRT.replace("workers", "caf\u00e9s").replace("1\n", "1 \n", 1)).encode(),
+            "loose.srt",
+        ),
+        (VTT.replace("WEBVTT", "webvtt").replace("workers", "caf\u00e9s").encode(), "lower.vtt"),
+    ],
+)
+async def test_caption_files_as_common_tools_save_them_are_read(
+    client: httpx.AsyncClient, alice: Account, content: bytes, filename: str
+) -> None:
+    """Windows-1252 and UTF-16 text, SRT under a .vtt name, a blank line before the first cue,
+    a space after a cue number, a WebVTT header in small letters."""
+    created = await upload(client, alice, content, filename)
+
+    assert created.status_code == 201, created.text
+    text = (
+        await client.get(f"/api/v1/transcripts/{created.json()['id']}", headers=alice.headers)
+    ).json()["transcript_text"]
+    assert text.startswith(("Welcome", "Hello"))
+    if "SKIP" in text:
+        assert "caf\u00e9s" in text
+        assert text.endswith("SKIP LOCKED.")
+
+
+@pytest.mark.parametrize(
     ("content", "filename", "field"),
     [
         (b"this is not a caption file", "notes.srt", "body.file"),
         (b"WEBVTT\n\n", "empty.vtt", "body.file"),
-        ("caf\u00e9".encode("latin-1"), "latin.srt", "body.file"),
+        (b"1\n00:00:01,000 --> 00:00:02,000\n\x81\x8d\n", "binary.srt", "body.file"),
     ],
 )
 async def test_bad_files_are_422_naming_the_file(

@@ -36,7 +36,7 @@ from app.db.repositories import (
     TranscriptRepository,
 )
 from app.services import chapters, collections
-from app.services.captions import caption_format
+from app.services.captions import caption_format, caption_text
 from app.services.chunking import Segment
 from app.services.ingest_worker import wake_workers
 from app.services.transcripts import CaptionFile, NewTranscript, store_transcript
@@ -168,9 +168,10 @@ async def upload_captions(
     except ValueError as error:
         raise invalid_upload("video", str(error)) from error
     try:
-        content = (await file.read()).decode("utf-8-sig")
+        content = caption_text(await file.read())
     except UnicodeDecodeError as error:
-        raise invalid_upload("file", "the caption file is not UTF-8 text") from error
+        message = "the caption file is not text (UTF-8, UTF-16 or Windows-1252)"
+        raise invalid_upload("file", message) from error
     # Strict UTF-8 decoding leaves no lone surrogate; a NUL byte is found without a scan in
     # Python, which on a 5 MB file would hold the event loop.
     if "\x00" in content:
@@ -178,7 +179,7 @@ async def upload_captions(
     await admit_and_commit(session, user.id, LimitedAction.INGEST, settings)
     new = NewTranscript(
         video_id=video_id,
-        captions=CaptionFile(content, caption_format(file.filename or "", content)),
+        captions=CaptionFile(content, caption_format(content)),
         title=title,
         channel_name=channel_name,
         metadata={"source": "upload", "filename": file.filename},
