@@ -32,6 +32,15 @@ _LOOSE_TIMING = re.compile(
 )
 
 
+# A character reference, ended by its semicolon: HTML's older names without one ("&not",
+# "&copy") would read "&notes" as "¬es" and "&copy=2" as "©=2".
+_REFERENCE = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+
+
+def _unescaped(text: str) -> str:
+    return _REFERENCE.sub(lambda reference: html.unescape(reference.group(0)), text)
+
+
 _WEBVTT_LINE = re.compile(r"\A\s*webvtt", re.IGNORECASE)
 
 
@@ -112,7 +121,7 @@ def parse_captions(content: str, caption_type: str) -> list[Segment]:
                 f"cue {number} ends at {caption.end}, later than any video "
                 f"(at most {MAX_SECONDS // 3600:,} hours)"
             )
-        lines = [" ".join(line.split()) for line in html.unescape(caption.text).splitlines()]
+        lines = [" ".join(line.split()) for line in _unescaped(caption.text).splitlines()]
         lines = [line for line in lines if line]
         said, before = _new_lines(lines, before, end - start), lines
         if said:

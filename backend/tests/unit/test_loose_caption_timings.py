@@ -1,4 +1,4 @@
-"""Timing lines as caption tools write them, more loosely than SRT and WebVTT say: every cue
+"""Caption files as tools write them, more loosely than SRT and WebVTT say: every cue
 is read at its time, none is lost, and no timing line is read as words."""
 
 from app.services.captions import parse_captions
@@ -45,3 +45,9 @@ def test_a_time_range_someone_said_stays_words() -> None:
     srt = "1\n00:00:01,000 --> 00:00:04,000\nThe meeting runs\n10:00 -> 11:00\n"
 
     assert timed(srt, "srt") == [("The meeting runs 10:00 -> 11:00", 1.0, 3.0)]
+
+
+def test_only_references_ended_by_a_semicolon_are_characters() -> None:
+    srt = "1\n00:00:01,000 --> 00:00:04,000\nQ&amp;A: &notes with &copy=2 &#233;t&eacute;\n"
+
+    assert timed(srt, "srt") == [("Q&A: &notes with &copy=2 \u00e9t\u00e9", 1.0, 3.0)]
