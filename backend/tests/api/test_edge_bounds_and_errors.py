@@ -240,3 +240,21 @@ async def test_a_name_of_only_blanks_is_refused(
 
     error = assert_error(refused, 422, "validation_error")
     assert [detail["field"] for detail in error["details"]] == [field]
+
+
+async def test_a_search_or_a_transcript_of_only_blanks_is_refused(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Nothing to search for, nothing to store: said, instead of an empty answer or a
+    transcript nobody can read."""
+    search = await client.get("/api/v1/search", params={"q": " \u200b "}, headers=alice.headers)
+    stored = await client.post(
+        "/api/v1/transcripts",
+        json={"video": "blankText01", "transcript_text": "\u200b\u200d \u2060"},
+        headers=alice.headers,
+    )
+
+    assert [d["field"] for d in assert_error(search, 422, "validation_error")["details"]] == [
+        "query.q"
+    ]
+    assert "empty" in assert_error(stored, 422, "validation_error")["message"]

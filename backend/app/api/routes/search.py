@@ -6,6 +6,7 @@ from fastapi import Query
 from app.api.deps import CurrentUser, EmbeddingsDep, RuntimeSettingsDep, SessionDep
 from app.api.owned import check_collection_ids, check_transcript_ids
 from app.api.routing import api_router
+from app.api.schemas.common import NonBlankStr
 from app.api.schemas.search import SearchHit, SearchResults
 from app.db.models import LimitedAction
 from app.services.retrieval import (
@@ -43,7 +44,7 @@ async def search(
     settings: RuntimeSettingsDep,
     embeddings: EmbeddingsDep,
     q: Annotated[
-        str,
+        NonBlankStr,
         Query(
             min_length=1,
             max_length=500,
