@@ -75,6 +75,8 @@ def _validation_details(error: RequestValidationError) -> list[ErrorDetail]:
 def _without_prefix(message: str) -> str:
     for prefix in _PYDANTIC_PREFIXES:
         message = message.removeprefix(prefix)
+    if message.startswith("Expected UploadFile"):  # Starlette's words for a text field sent
+        return "must be a file, sent as a file part of the multipart body, not as text"
     return message
 
 

@@ -213,3 +213,16 @@ async def test_a_file_of_empty_cues_is_refused(client: httpx.AsyncClient, alice:
     content = srt(("00:00:00,000", "00:00:02,000", "<b></b>"))
     response = await upload(client, alice, content, "empty.srt")
     assert "has no captions" in assert_error(response, 422, "validation_error")["message"]
+
+
+async def test_a_file_sent_as_a_text_field_is_told_to_be_a_file(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    sent = await client.post(
+        UPLOAD, data={"video": "upload00003", "file": SRT}, headers=alice.headers
+    )
+
+    error = assert_error(sent, 422, "validation_error")
+    assert error["details"][0]["field"] == "body.file"
+    assert "must be a file" in error["details"][0]["message"]
+    assert "UploadFile" not in sent.text
