@@ -8,7 +8,9 @@ are skipped.
 import codecs
 import html
 import io
+import itertools
 import re
+from dataclasses import dataclass
 
 import webvtt
 from webvtt.errors import MalformedFileError
@@ -27,8 +29,7 @@ class CaptionFileError(ValueError):
 # a comma or a dot before the milliseconds, 1 to 3 of them, "->" for "-->"; cue settings after.
 _LOOSE_TIME = r"(?:(\d{1,3}):)?(\d{1,2}):(\d{2})(?:[.,](\d{1,3}))?"
 _LOOSE_TIMING = re.compile(
-    rf"^[ \t]*{_LOOSE_TIME}[ \t]*(-->|->)[ \t]*{_LOOSE_TIME}((?:[ \t]+[\w-]+:\S+)*)[ \t]*$",
-    re.MULTILINE,
+    rf"[ \t]*{_LOOSE_TIME}[ \t]*(-->|->)[ \t]*{_LOOSE_TIME}((?:[ \t]+[\w-]+:\S+)*)[ \t]*"
 )
 
 
@@ -45,10 +46,10 @@ _WEBVTT_LINE = re.compile(r"\A\s*webvtt", re.IGNORECASE)
 
 
 def _tidied(content: str, caption_type: str) -> str:
-    """Without byte-order marks (a file made of two joined ones has one mid-file), and as its
-    format is written: SRT without blank lines before the first cue or spaces at line ends
-    ("1 " for a cue number), WebVTT with its header in capitals."""
-    content = content.replace("\ufeff", "")
+    """Without byte-order marks (a file made of two joined ones has one mid-file), with "\\n"
+    ending its lines, and as its format is written: SRT without blank lines before the first
+    cue or spaces at line ends ("1 " for a cue number), WebVTT with its header in capitals."""
+    content = content.replace("\ufeff", "").replace("\r\n", "\n").replace("\r", "\n")
     if caption_type == "srt":
         return "\n".join(line.rstrip() for line in content.strip().splitlines()) + "\n"
     # Not in WebVTT: a line of one space is a line of text, as speech-recognition cues have.
@@ -73,7 +74,17 @@ def _timings_as_written_by_the_book(content: str, caption_type: str) -> str:
             return line.group(0)
         return f"{stamp(*start)} --> {stamp(*end)}{settings}"
 
-    return _LOOSE_TIMING.sub(rewritten, content)
+    def block(cue: str) -> str:
+        # A cue's timing is its first line, or its second after a number or an identifier:
+        # the same words further down are what was said.
+        lines = cue.split("\n")
+        for at in range(min(2, len(lines))):
+            if (timing := _LOOSE_TIMING.fullmatch(lines[at])) is not None:
+                lines[at] = rewritten(timing)
+                break
+        return "\n".join(lines)
+
+    return "\n\n".join(block(cue) for cue in content.split("\n\n"))
 
 
 def _seconds(timestamp: Timestamp) -> float:
@@ -108,8 +119,7 @@ def parse_captions(content: str, caption_type: str) -> list[Segment]:
         captions = webvtt.from_buffer(io.StringIO(content), format=caption_type)
     except (MalformedFileError, ValueError, IndexError) as error:
         raise CaptionFileError(f"not a valid {caption_type.upper()} file: {error}") from error
-    segments = []
-    before: list[str] = []  # the lines of the cue before
+    cues = []
     for number, caption in enumerate(captions.captions, start=1):
         start, end = _seconds(caption.start_time), _seconds(caption.end_time)
         if end < start:
@@ -122,10 +132,12 @@ def parse_captions(content: str, caption_type: str) -> list[Segment]:
                 f"(at most {MAX_SECONDS // 3600:,} hours)"
             )
         lines = [" ".join(line.split()) for line in _unescaped(caption.text).splitlines()]
-        lines = [line for line in lines if line]
-        said, before = _new_lines(lines, before, end - start), lines
-        if said:
-            segments.append(Segment(" ".join(said), start, end - start))
+        cues.append(_Cue(start, end - start, [line for line in lines if line]))
+    segments = [
+        Segment(" ".join(said), cue.start, cue.duration)
+        for cue, said in zip(cues, _said(cues), strict=True)
+        if said
+    ]
     if not segments:
         raise CaptionFileError(f"the {caption_type.upper()} file has no captions")
     segments.sort(key=lambda segment: segment.start)
@@ -136,13 +148,31 @@ def parse_captions(content: str, caption_type: str) -> list[Segment]:
 FLASH_SECONDS = 0.1
 
 
-def _new_lines(lines: list[str], before: list[str], duration: float) -> list[str]:
-    """The lines of a cue that were not said in the cue before. Captions made by speech
-    recognition (YouTube's, as yt-dlp saves them) roll: each cue repeats the line before its
-    new one, and a cue of 10 ms repeats the line just finished. Read as they come, every word
-    was stored two or three times."""
-    if not before or not lines or lines[0] != before[-1]:
-        return lines
-    if len(lines) > 1:
-        return lines[1:]
-    return [] if duration < FLASH_SECONDS else lines
+@dataclass(frozen=True, slots=True)
+class _Cue:
+    start: float
+    duration: float
+    lines: list[str]
+
+
+def _said(cues: list[_Cue]) -> list[list[str]]:
+    """Each cue's lines as said for the first time. Captions made by speech recognition
+    (YouTube's, as yt-dlp saves them) roll: each cue repeats the line before its new one, and
+    a cue of 10 ms repeats the line just finished; read as they come, every word was stored two
+    or three times. Such a file is told by its flashes, which no person writes; in any other,
+    a line said again (a chorus) is kept."""
+    pairs = list(itertools.pairwise(cues))
+    if not any(_is_flash(cue, before) for before, cue in pairs):
+        return [cue.lines for cue in cues]
+    said = [cues[0].lines] if cues else []
+    for before, cue in pairs:
+        carried = bool(before.lines and cue.lines and cue.lines[0] == before.lines[-1])
+        if not carried:
+            said.append(cue.lines)
+        else:
+            said.append(cue.lines[1:] if len(cue.lines) > 1 or not _is_flash(cue, before) else [])
+    return said
+
+
+def _is_flash(cue: _Cue, before: _Cue) -> bool:
+    return cue.duration < FLASH_SECONDS and cue.lines == before.lines[-1:] and bool(cue.lines)

@@ -5,8 +5,9 @@ A word is what whitespace separates. Chinese and Japanese write no spaces, and e
 with full stops and marks of their own (Hindi with the danda): read as they come, a caption
 cue was one "word" and a run of cues one "sentence", so a quote could be minutes of speech
 linking to its first second, and a pasted text one chunk of thousands of tokens. `spaced`
-therefore puts a space after those sentence ends, and cuts any run without whitespace longer
-than MAX_RUN characters (a run with no punctuation, or text made to stall the workers), never
+therefore puts a space after those sentence ends, and cuts a run without whitespace in such a
+script longer than MAX_RUN characters (one with no punctuation), or any run longer than
+MAX_OTHER_RUN (text made to stall the workers; a long link stays whole), never
 before a combining mark. It also brings the text to Unicode's composed form (NFC), as typed
 questions come: a caption saved decomposed ("e" + U+0301) was never found by "é".
 """
@@ -21,8 +22,9 @@ _CLOSERS = "'\")\\]\u300d\u300f\uff09"
 ENDS_A_SENTENCE = re.compile(rf"[{SENTENCE_END_MARKS}][{_CLOSERS}]*$")
 # The whitespace after a sentence's end: where a text is cut into sentences.
 AFTER_A_SENTENCE = re.compile(rf"(?<=[{SENTENCE_END_MARKS}])\s+")
-# The marks of scripts written without spaces, after which a space is put.
-_UNSPACED_END = re.compile("([\u3002\uff01\uff1f\uff61\u0964\u0965][\u300d\u300f\uff09]*)(?=\\S)")
+# The marks of scripts written without spaces, after which a space is put (a run of them, a
+# question mark and an exclamation mark or an ellipsis of full stops, stays together).
+_UNSPACED_END = re.compile("([\u3002\uff01\uff1f\uff61\u0964\u0965]+[\u300d\u300f\uff09]*)(?=\\S)")
 # A character of a script written without spaces between words: Thai, Lao, Khmer, Myanmar,
 # Japanese kana, CJK ideographs.
 UNSPACED_SCRIPT = re.compile(
@@ -35,28 +37,39 @@ COMBINING_MARKS = "".join(
 )
 # A word: a letter, then letters, digits, marks, inner apostrophes and hyphens.
 WORD = re.compile(rf"[^\W\d_][\w'\u2019{re.escape(COMBINING_MARKS)}-]*")
+# A run without whitespace is cut every MAX_RUN characters when it is in a script written
+# without spaces; any other run only past MAX_OTHER_RUN (a link of 80 characters stays whole).
 MAX_RUN = 80
+MAX_OTHER_RUN = 1000
 _LONG_RUN = re.compile(rf"\S{{{MAX_RUN + 1},}}")
 
 
 def spaced(text: str) -> str:
     """The text in composed form, with a space after each sentence end of a script written
-    without spaces, and no run of more than MAX_RUN characters without whitespace."""
+    without spaces, and no run without whitespace longer than MAX_RUN characters in such a
+    script, or than MAX_OTHER_RUN in any other."""
     text = _UNSPACED_END.sub(r"\1 ", unicodedata.normalize("NFC", text))
-    return _LONG_RUN.sub(lambda run: " ".join(_pieces(run.group(0))), text)
+    return _LONG_RUN.sub(_cut, text)
 
 
-def _pieces(run: str) -> list[str]:
-    """The run cut every MAX_RUN characters, each cut moved back before any combining marks
-    (a vowel sign, an accent) so that no letter loses its marks."""
+def _cut(run: re.Match[str]) -> str:
+    text = run.group(0)
+    size = MAX_RUN if UNSPACED_SCRIPT.search(text) else MAX_OTHER_RUN
+    return text if len(text) <= size else " ".join(_pieces(text, size))
+
+
+def _pieces(run: str, size: int) -> list[str]:
+    """The run cut every `size` characters, each cut moved back before any combining marks (a
+    vowel sign, an accent) so that no letter loses its marks."""
     pieces = []
-    while len(run) > MAX_RUN:
-        cut = MAX_RUN
-        while cut > 1 and _combines(run[cut]):
+    start = 0
+    while len(run) - start > size:
+        cut = start + size
+        while cut > start + 1 and _combines(run[cut]):
             cut -= 1
-        pieces.append(run[:cut])
-        run = run[cut:]
-    pieces.append(run)
+        pieces.append(run[start:cut])
+        start = cut
+    pieces.append(run[start:])
     return pieces
 
 

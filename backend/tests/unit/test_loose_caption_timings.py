@@ -51,3 +51,11 @@ def test_only_references_ended_by_a_semicolon_are_characters() -> None:
     srt = "1\n00:00:01,000 --> 00:00:04,000\nQ&amp;A: &notes with &copy=2 &#233;t&eacute;\n"
 
     assert timed(srt, "srt") == [("Q&A: &notes with &copy=2 \u00e9t\u00e9", 1.0, 3.0)]
+
+
+def test_a_timing_said_inside_a_cue_stays_as_said() -> None:
+    srt = "1\n00:00:01,000 --> 00:00:04,000\nThe slot is\n10:00 --> 11:00\n"
+    vtt = "WEBVTT\r\n\r\n00:01,000 --> 00:04,000\r\nOne.\r\n"
+
+    assert timed(srt, "srt") == [("The slot is 10:00 --> 11:00", 1.0, 3.0)]
+    assert timed(vtt, "vtt") == [("One.", 1.0, 3.0)]

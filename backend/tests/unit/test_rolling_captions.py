@@ -57,3 +57,26 @@ def test_a_line_said_again_in_a_cue_of_its_own_is_kept() -> None:
         "No.",
         "Absolutely not. Not today.",
     ]
+
+
+def test_captions_a_person_wrote_keep_a_line_said_again() -> None:
+    """No flash, no rolling: a chorus sung again is said again."""
+    chorus = (
+        "1\n00:00:01,000 --> 00:00:03,000\nWe will, we will\nrock you\n\n"
+        "2\n00:00:03,000 --> 00:00:05,000\nrock you\nsing it\n"
+    )
+
+    assert [s.text for s in parse_captions(chorus, "srt")] == [
+        "We will, we will rock you",
+        "rock you sing it",
+    ]
+
+
+def test_rolling_captions_with_windows_line_ends_are_read_alike() -> None:
+    segments = parse_captions(ROLLING.replace("\n", "\r\n"), "vtt")
+
+    assert [s.text for s in segments] == [
+        "the cache key must",
+        "include the user id",
+        "lesson is that",
+    ]

@@ -4,7 +4,7 @@ import unicodedata
 
 from app.services.answers import sentences
 from app.services.chapters.finding import words as chapter_words
-from app.services.text_units import MAX_RUN, spaced
+from app.services.text_units import MAX_OTHER_RUN, MAX_RUN, spaced
 
 # Two sentences on the Great Wall, with no space between them.
 FIRST = (
@@ -34,12 +34,22 @@ def test_text_is_stored_composed_as_questions_are_typed() -> None:
 
 
 def test_a_run_without_spaces_is_cut_and_no_letter_loses_its_marks() -> None:
-    letters = "\u0915\u093f" * 100  # Devanagari "ki": a consonant and its vowel sign
-    pieces = spaced(letters).split()
-    assert len(pieces) > 1
-    assert all(len(piece) <= MAX_RUN for piece in pieces)
-    assert "".join(pieces) == letters
-    assert all(unicodedata.category(piece[0]) == "Lo" for piece in pieces)
+    thai = "\u0e01\u0e34" * 100  # a consonant and its vowel sign, in a script without spaces
+    hindi = "\u0915\u093f" * 600  # the same in Devanagari, written with spaces: cut later
+    for run, size in ((thai, MAX_RUN), (hindi, MAX_OTHER_RUN)):
+        pieces = spaced(run).split()
+        assert len(pieces) > 1
+        assert all(len(piece) <= size for piece in pieces)
+        assert "".join(pieces) == run
+        assert all(unicodedata.category(piece[0]) == "Lo" for piece in pieces)
+
+
+def test_a_link_and_a_run_of_marks_stay_whole() -> None:
+    link = "https://www.youtube.com/playlist?list=PLFgquLnL59alCl_2TQvOiD5Vgm1hCaGSI&index=12&t=33s"
+    marks = "\u306a\u306b\uff1f\uff01\u672c\u5f53"  # "what?! really": no space inside "?!"
+
+    assert spaced(link) == link
+    assert spaced(marks) == "\u306a\u306b\uff1f\uff01 \u672c\u5f53"
 
 
 def test_a_word_keeps_its_vowel_signs_and_accents() -> None:
