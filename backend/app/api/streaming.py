@@ -5,6 +5,7 @@ OpenAPI document (`document_answer_stream`): the stream and its documentation ca
 """
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -151,6 +152,22 @@ class AnswerStream(StreamingResponse):
             with anyio.CancelScope(shield=True):
                 await self._events.aclose()
 
+    @classmethod
+    async def started(cls, events: AsyncGenerator[bytes, None], status_code: int) -> "AnswerStream":
+        """The response with its generator already run to its first event. A generator closed
+        before it started runs none of its clean-up: a client gone before the first byte was
+        sent would leave the question unanswered and its tokens set aside."""
+        first = await anext(events)
+        response = cls(_after(first, events), status_code)
+        response._events = events
+        return response
+
+
+async def _after(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+    yield first
+    async for event in rest:
+        yield event
+
 
 def error_event(code: str, message: str) -> bytes:
     body = ErrorBody(code=code, message=message, request_id=request_id_var.get())
@@ -173,30 +190,33 @@ async def stream_answer(
     """The answer's events; the answer is stored whatever ends the stream (its end, a failed
     model, a client gone), with what the model was asked and wrote counted: a stream cut
     before the model's own count must not make its tokens free of the daily limit."""
-    yield sse(UserMessageEvent(event="user_message", data=message_public(turn.user_message)))
     parts: list[str] = []
     usage: Usage | None = None
-    stored = False
+    asked = stored = False
 
-    async def store(*, partial: bool, model_asked: bool = True) -> Message:
+    async def store(*, partial: bool, counted: bool) -> Message:
+        """Store the answer; `counted`: what was sent to the model counts even if it wrote
+        nothing (it was asked, and the client went)."""
         nonlocal stored, usage
-        stored = True
-        if usage is None and turn.grounded and (model_asked or parts):
+        if usage is None and turn.grounded and (counted or parts):
             written = "".join(parts)
             usage = await asyncio.to_thread(estimate_usage, turn.prompt, written, encoding)
         text = without_invented_citations(turn, "".join(parts)) if turn.grounded else NOT_IN_VIDEOS
         async with unit_of_work() as session:
             message = await store_answer(session, turn, model, text, usage, partial=partial)
+        stored = True  # not before: a store cut short is made again on the way out
         if message is None:  # deleted meanwhile; the usage was kept
             raise NotFoundError("Conversation", turn.conversation.id)
         return message
 
     try:
+        yield sse(UserMessageEvent(event="user_message", data=message_public(turn.user_message)))
         try:
             if not turn.grounded:
                 parts.append(NOT_IN_VIDEOS)
                 yield sse(DeltaEvent(event="delta", data=TextDelta(text=NOT_IN_VIDEOS)))
             else:
+                asked = True
                 async with aclosing(model.stream(turn.prompt, turn.passages)) as events:
                     async for event in events:
                         if isinstance(event, Delta):
@@ -204,10 +224,11 @@ async def stream_answer(
                             yield sse(DeltaEvent(event="delta", data=TextDelta(text=event.text)))
                         else:
                             usage = event.usage
-            yield sse(DoneEvent(event="done", data=message_public(await store(partial=False))))
+            done = await store(partial=False, counted=True)
+            yield sse(DoneEvent(event="done", data=message_public(done)))
         except LanguageModelError as error:
             logger.warning("language model failed mid-stream: %s", error)
-            await store(partial=True, model_asked=False)  # counted only if it wrote
+            await store(partial=True, counted=False)  # counted only if it wrote
             yield error_event("bad_gateway", error.public_message())
     except NotFoundError as error:  # the conversation was deleted while its answer streamed
         yield error_event("not_found", error.public_message())
@@ -215,4 +236,4 @@ async def stream_answer(
         if not stored:
             # The client went away (or the task was cancelled) before the end.
             with anyio.CancelScope(shield=True):
-                await store_what_was_streamed(store)
+                await store_what_was_streamed(functools.partial(store, counted=asked))

@@ -25,7 +25,7 @@ from app.db.repositories import (
 from app.services.answers import choose_quotes, cite_each_quote
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.extract import Passage
-from app.services.llm import ChatMessage, LanguageModel, Usage
+from app.services.llm import ChatMessage, LanguageModel, Usage, storable
 from app.services.retrieval import (
     Citation,
     Ranking,
@@ -249,6 +249,7 @@ async def store_answer(
     the answer was being written: the usage stands all the same, or deleting a conversation
     before its answer ends would make a model's tokens free of the daily limit."""
     user_id = turn.conversation.user_id
+    text = storable(text)
     if usage is not None:
         await UsageRepository(session).record(
             user_id=user_id,

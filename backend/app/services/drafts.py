@@ -15,7 +15,7 @@ from app.db.repositories import MessageRepository, UsageRepository
 from app.services.answers import choose_quotes, cite_each_quote
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.extract import Passage, Quote, best_sentences
-from app.services.llm import ChatMessage, Completion, LanguageModel
+from app.services.llm import ChatMessage, Completion, LanguageModel, storable
 from app.services.rendering import render
 from app.services.retrieval import (
     Citation,
@@ -148,7 +148,7 @@ async def write_draft(
         message = await _saved_into(
             session,
             conversation_id,
-            completion.text,
+            storable(completion.text),
             {
                 "kind": "draft",
                 "template_id": str(template.id),

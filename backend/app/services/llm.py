@@ -79,6 +79,12 @@ class LanguageModel(Protocol):
     ) -> AsyncGenerator[StreamEvent, None]: ...
 
 
+def storable(text: str) -> str:
+    """A model's text without NUL characters, which PostgreSQL's text refuses: an answer
+    holding one could not be stored."""
+    return text.replace("\x00", "")
+
+
 def estimate_usage(messages: Sequence[ChatMessage], answer: str, encoding: str) -> Usage:
     prompt = sum(count_tokens(message.content, encoding) for message in messages)
     return Usage(prompt_tokens=prompt, completion_tokens=count_tokens(answer, encoding))
@@ -133,8 +139,8 @@ class OpenAICompatibleModel:
         )
         try:
             data = response.json()
-            text = data["choices"][0]["message"]["content"] or ""
-        except (ValueError, KeyError, IndexError, TypeError) as error:
+            text = storable(data["choices"][0]["message"]["content"] or "")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
             raise LanguageModelError("the language model's answer could not be read") from error
         usage = await asyncio.to_thread(self._usage, data.get("usage"), messages, text)
         return Completion(text=text, usage=usage)
@@ -157,7 +163,7 @@ class OpenAICompatibleModel:
                 chunk = json.loads(data)
                 usage_data = chunk.get("usage") or usage_data
                 for choice in chunk.get("choices") or []:
-                    piece = (choice.get("delta") or {}).get("content")
+                    piece = storable((choice.get("delta") or {}).get("content") or "")
                     if piece:
                         parts.append(piece)
                         yield Delta(piece)

@@ -250,7 +250,7 @@ async def release_tokens(session: AsyncSession, user_id: UUID, reservation: UUID
 
 @asynccontextmanager
 async def released_if_unfinished(
-    unit_of_work: UnitOfWork, user_id: UUID, reservation: UUID | None
+    unit_of_work: UnitOfWork, reservation: UUID | None
 ) -> AsyncIterator[None]:
     """Release the work's reservation if the block fails (a model that is down, a draft no
     video covers, a conversation deleted meanwhile), in a transaction of its own: the request's
@@ -261,7 +261,8 @@ async def released_if_unfinished(
         if reservation is not None:
             with anyio.CancelScope(shield=True):
                 async with unit_of_work() as session:
-                    await release_tokens(session, user_id, reservation)
+                    # The request's transaction may have released it already, and not ended.
+                    await TokenReservationRepository(session).release_unless_held(reservation)
         raise
 
 

@@ -365,3 +365,16 @@ async def test_quotes_in_a_question_are_punctuation_not_a_filter(
     for answered in (plain, quoted):
         assert answered.status_code == 201, answered.text
         assert answered.json()["assistant_message"]["metadata"]["grounded"] is True
+
+
+async def test_a_model_answer_holding_a_nul_is_stored_without_it(session: AsyncSession) -> None:
+    """PostgreSQL's text refuses NUL: an answer holding one must still be stored."""
+    async with talking_to(session, ScriptedModel("Preheat \x00to 250 degrees [1].")) as (
+        client,
+        account,
+    ):
+        conversation_id = await new_conversation(client, account)
+        asked = await ask(client, account, conversation_id, OVEN_QUESTION)
+
+    assert asked.status_code == 201, asked.text
+    assert asked.json()["assistant_message"]["content"] == "Preheat to 250 degrees [1]."

@@ -2,13 +2,16 @@
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.models import TokenReservation
 from app.services.llm import StreamEvent
 from testkit.labelled_set import CHUNK_TOKENS
 from tests.api.conftest import Account, build_app, client_for, sign_up
@@ -114,6 +117,44 @@ async def test_a_disconnect_reported_by_the_server_leaves_a_stored_partial_answe
     async with client_for(app) as client:
         usage = (await client.get("/api/v1/usage", headers=account.headers)).json()
     assert usage["total_tokens"] == answer["metadata"]["usage"]["total_tokens"]
+
+
+async def test_a_client_gone_before_the_first_byte_still_gets_its_question_closed(
+    session: AsyncSession,
+) -> None:
+    """The server reports the client gone before the stream has sent anything: the answer is
+    stored (empty, citing nothing) and the tokens set aside for it are given back, or they
+    would count against the day until they lapsed."""
+    model = ScriptedModel("alpha beta gamma delta")
+    app, account, conversation_id = await prepared_app(session, model)
+    body = json.dumps({"content": OVEN_QUESTION}).encode()
+    delivered = False
+
+    async def receive() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        await asyncio.sleep(0)
+
+    for _ in range(3):
+        await asyncio.wait_for(
+            app(ask_scope(account, conversation_id, body, "2.3"), receive, send), timeout=10
+        )
+        delivered = False
+
+    stored = await stored_messages(app, account, conversation_id)
+    reserved = await session.scalar(
+        select(func.count())
+        .select_from(TokenReservation)
+        .where(TokenReservation.user_id == uuid.UUID(account.id))
+    )
+    assert [m["role"] for m in stored[-6:]] == ["user", "assistant"] * 3
+    assert all(not m["metadata"].get("citations") for m in stored[-6:] if m["content"] == "")
+    assert reserved == 0
 
 
 @pytest.mark.parametrize("failing_send", [2, 4])

@@ -5,6 +5,7 @@ run them."""
 import asyncio
 from uuid import UUID
 
+import anyio
 import pytest
 from sqlalchemy import func, select
 
@@ -105,7 +106,20 @@ async def test_work_that_fails_gives_back_its_reservation(
 ) -> None:
     reservation = await admitted(database, committed_user, with_room_for(1))
     with pytest.raises(RuntimeError, match="the model is down"):
-        async with released_if_unfinished(database.unit_of_work, committed_user.id, reservation):
+        async with released_if_unfinished(database.unit_of_work, reservation):
             raise RuntimeError("the model is down")
 
     assert await reservations(database, committed_user) == 0
+
+
+async def test_giving_back_a_reservation_never_waits_for_the_work_that_released_it(
+    database: Database, committed_user: User
+) -> None:
+    """The work released its reservation in its own transaction, then failed before that
+    transaction ended: the fallback must not wait for it (it would wait for ever)."""
+    reservation = await admitted(database, committed_user, with_room_for(1))
+    async with database.unit_of_work() as working:
+        await release_tokens(working, committed_user.id, reservation)
+        with anyio.fail_after(10), pytest.raises(RuntimeError, match="could not be stored"):
+            async with released_if_unfinished(database.unit_of_work, reservation):
+                raise RuntimeError("the message could not be stored")

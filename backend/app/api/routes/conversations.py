@@ -227,7 +227,7 @@ async def ask(
         raise ApiError(422, "validation_error", message, details=[detail])
     transcript_ids = narrowed(scope, asked)
     reservation = await admit_and_commit(session, user.id, LimitedAction.ASK, settings)
-    async with released_if_unfinished(unit_of_work, user.id, reservation):
+    async with released_if_unfinished(unit_of_work, reservation):
         turn = await start_turn(
             session,
             conversation,
@@ -243,7 +243,7 @@ async def ask(
             # 201 as documented: the question is stored, and the answer will be (whatever
             # becomes of the stream, its reservation is released when the answer is stored).
             stream = stream_answer(turn, model, unit_of_work, settings.tokenizer_encoding)
-            return AnswerStream(stream, status.HTTP_201_CREATED)
+            return await AnswerStream.started(stream, status.HTTP_201_CREATED)
         reply = await chat.answer(session, turn, model)  # a failed model: 502 (error_handlers)
     if reply is None:  # the conversation was deleted meanwhile
         await session.commit()  # the tokens the answer spent count all the same

@@ -58,7 +58,7 @@ async def create_draft(
         scope = await conversation_scope(session, conversation)
         transcript_ids = narrowed(scope, transcript_ids)
     reservation = await admit_and_commit(session, user.id, LimitedAction.DRAFT, settings)
-    async with released_if_unfinished(unit_of_work, user.id, reservation):
+    async with released_if_unfinished(unit_of_work, reservation):
         draft = await write_draft(
             session,
             user.id,

@@ -52,10 +52,12 @@ JsonValue = Annotated[
 
 
 def not_blank(value: str) -> str:
+    """The text in Unicode's composed form (as transcripts are stored: "e" + U+0301 is "é"),
+    refused when it shows nothing."""
     # Format characters (zero-width spaces and joiners, direction marks) show nothing either.
     if all(char.isspace() or unicodedata.category(char) == "Cf" for char in value):
         raise ValueError("must not be only whitespace")
-    return value
+    return unicodedata.normalize("NFC", value)
 
 
 NonBlankStr = Annotated[str, AfterValidator(not_blank)]

@@ -29,6 +29,11 @@ class TokenReservationRepository(BaseRepository[TokenReservation]):
         reservation_id: UUID = (await self.execute(statement)).scalar_one()
         return reservation_id
 
+    async def release_unless_held(self, reservation_id: UUID) -> None:
+        """Take back this reservation unless another transaction holds it (the work's own,
+        which released it and has yet to end): never wait for it."""
+        await self.execute(_RELEASE_UNLESS_HELD.bindparams(id=reservation_id))
+
     async def release(self, user_id: UUID, reservation_id: UUID) -> None:
         """Take back this reservation, whose work has ended (releasing it twice is harmless),
         and the user's expired ones with it."""
@@ -47,4 +52,8 @@ _RESERVE = text("""
 _RELEASE = text("""
     DELETE FROM token_reservations
      WHERE user_id = :user_id AND (id = :id OR expires_at <= statement_timestamp())
+""")
+_RELEASE_UNLESS_HELD = text("""
+    DELETE FROM token_reservations
+     WHERE id IN (SELECT id FROM token_reservations WHERE id = :id FOR UPDATE SKIP LOCKED)
 """)
