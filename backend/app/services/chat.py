@@ -7,7 +7,7 @@ its metadata. A question nothing in the videos covers gets an honest answer, not
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
@@ -97,8 +97,9 @@ def exchanges(history: Sequence[MessageRow]) -> list[MessageRow]:
     once are stored before their answers (Q, Q, A, A), and a question whose answer failed has
     none: as stored, the roles would not take turns, which many chat templates refuse, and
     answers would follow the wrong questions. An answer names its question (`reply_to`); an
-    older one without the name answers the question just before it. Unanswered questions, and
-    drafts saved into the conversation, answer nothing and are left out."""
+    older one without the name answers the question just before it; a draft saved into the
+    conversation follows the request that made it, said as a question ("shorten the draft
+    above" has the draft to shorten). Unanswered questions are left out."""
     replies = {str(m.meta.get("reply_to")): m for m in history if m.meta.get("reply_to")}
     paired: list[MessageRow] = []
     waiting: MessageRow | None = None
@@ -108,16 +109,19 @@ def exchanges(history: Sequence[MessageRow]) -> list[MessageRow]:
             if reply is not None:
                 paired += [message, reply]
             waiting = None if reply else message
-        elif waiting is not None and _answers_the_question_before(message):
-            paired += [waiting, message]
+        elif message.role == "assistant" and message.meta.get("kind") == "draft":
+            paired += [_draft_request(message), message]
+        elif waiting is not None and message.role == "assistant" and "reply_to" not in message.meta:
+            paired += [waiting, message]  # stored before answers named their question
             waiting = None
     return paired
 
 
-def _answers_the_question_before(message: MessageRow) -> bool:
-    """An answer stored before answers named their question: it follows its own."""
-    meta = message.meta
-    return message.role == "assistant" and not meta.get("reply_to") and meta.get("kind") != "draft"
+def _draft_request(draft: MessageRow) -> MessageRow:
+    """What a saved draft was asked for, as the question it answers."""
+    kind, topic = draft.meta.get("template_type", "a"), draft.meta.get("topic", "")
+    request = f"Write a {kind} draft about: {topic}".rstrip(": ")
+    return replace(draft, role="user", content=request, meta={})
 
 
 async def start_turn(
