@@ -224,11 +224,13 @@ async def stream_answer(
                             yield sse(DeltaEvent(event="delta", data=TextDelta(text=event.text)))
                         else:
                             usage = event.usage
-            done = await store(partial=False, counted=True)
+            with anyio.CancelScope(shield=True):  # a store begun is finished, never made twice
+                done = await store(partial=False, counted=True)
             yield sse(DoneEvent(event="done", data=message_public(done)))
         except LanguageModelError as error:
             logger.warning("language model failed mid-stream: %s", error)
-            await store(partial=True, counted=False)  # counted only if it wrote
+            with anyio.CancelScope(shield=True):
+                await store(partial=True, counted=False)  # counted only if it wrote
             yield error_event("bad_gateway", error.public_message())
     except NotFoundError as error:  # the conversation was deleted while its answer streamed
         yield error_event("not_found", error.public_message())

@@ -42,6 +42,8 @@ def _unescaped(text: str) -> str:
     return _REFERENCE.sub(lambda reference: html.unescape(reference.group(0)), text)
 
 
+_CUE_SEPARATOR = re.compile(r"(\n[ \t]*\n)")
+_BLANKS_BEFORE_A_CUE = re.compile(r"\n[ \t]+\n(?=(?:[^\n]*\n)?[^\n]*-{1,2}>)")
 _WEBVTT_LINE = re.compile(r"\A\s*webvtt", re.IGNORECASE)
 
 
@@ -52,7 +54,9 @@ def _tidied(content: str, caption_type: str) -> str:
     content = content.replace("\ufeff", "").replace("\r\n", "\n").replace("\r", "\n")
     if caption_type == "srt":
         return "\n".join(line.rstrip() for line in content.strip().splitlines()) + "\n"
-    # Not in WebVTT: a line of one space is a line of text, as speech-recognition cues have.
+    # Not in WebVTT: a line of one space is a line of text, as speech-recognition cues have;
+    # only one just before a cue's timing (or its identifier) ends the cue before.
+    content = _BLANKS_BEFORE_A_CUE.sub("\n\n", content)
     return _WEBVTT_LINE.sub("WEBVTT", content, count=1)
 
 
@@ -84,7 +88,9 @@ def _timings_as_written_by_the_book(content: str, caption_type: str) -> str:
                 break
         return "\n".join(lines)
 
-    return "\n\n".join(block(cue) for cue in content.split("\n\n"))
+    # A line of blanks ends a cue too: keep the separators as they are.
+    parts = _CUE_SEPARATOR.split(content)
+    return "".join(part if at % 2 else block(part) for at, part in enumerate(parts))
 
 
 def _seconds(timestamp: Timestamp) -> float:
@@ -96,19 +102,43 @@ def _seconds(timestamp: Timestamp) -> float:
 def caption_format(content: str) -> str:
     """ "vtt" when the file starts as WebVTT says it must (its WEBVTT line, in any case), else
     "srt": an SRT file saved under a .vtt name is still SRT."""
-    return "vtt" if content.lstrip("\ufeff").upper().startswith("WEBVTT") else "srt"
+    return "vtt" if _WEBVTT_LINE.match(content.lstrip("\ufeff")[:64]) else "srt"
 
 
 def caption_text(raw: bytes) -> str:
     """The file's text: UTF-8 (a byte-order mark or not), UTF-16 with its byte-order mark, or,
-    when it is not UTF-8, Windows-1252, in which Windows tools save Western captions.
-    UnicodeDecodeError when it is none of them."""
+    when it is not UTF-8, Windows-1252, in which Windows tools save Western European captions.
+    UnicodeDecodeError when it is none of them, or when read as Windows-1252 it would be
+    another language's bytes misread (Cyrillic, Polish, UTF-8 with a stray byte)."""
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw.decode("utf-16")
     try:
         return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252")  # refuses the five bytes it leaves undefined
+    except UnicodeDecodeError as not_utf8:
+        text = raw.decode("cp1252")  # refuses the five bytes it leaves undefined
+        if not _reads_as_western(text):
+            raise not_utf8 from None
+        return text
+
+
+# What Windows-1252 text in a Western European language holds beyond ASCII: accented letters
+# and the typographer's punctuation. A misread Cyrillic or Polish file shows other signs
+# (superscripts, fractions, currency) or mostly accented letters; misread UTF-8 shows "Ã©".
+_WESTERN = set("ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝßàáâãäåæçèéêëìíîïñòóôõöøùúûüýÿŒœŠšŽžŸ")
+_WESTERN_MARKS = set(
+    "\u00a0\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u20ac"  # quotes, dashes, ellipsis, euro
+    "\u00ab\u00bb\u00b0\u00b7\u2022\u2122\u00a9\u00ae\u00a1\u00bf"  # guillemets, signs
+)
+_MISREAD_UTF8 = re.compile("[ÂÃ][\u0080-\u00bf]|ï»¿")
+
+
+def _reads_as_western(text: str) -> bool:
+    beyond = [char for char in text if ord(char) > 127]
+    if any(char not in _WESTERN and char not in _WESTERN_MARKS for char in beyond):
+        return False
+    letters = sum(char.isalpha() for char in text)
+    accented = sum(char in _WESTERN for char in beyond)
+    return accented <= 0.2 * letters and not _MISREAD_UTF8.search(text)
 
 
 def parse_captions(content: str, caption_type: str) -> list[Segment]:

@@ -119,8 +119,9 @@ def exchanges(history: Sequence[MessageRow]) -> list[MessageRow]:
 
 def _draft_request(draft: MessageRow) -> MessageRow:
     """What a saved draft was asked for, as the question it answers."""
-    kind, topic = draft.meta.get("template_type", "a"), draft.meta.get("topic", "")
-    request = f"Write a {kind} draft about: {topic}".rstrip(": ")
+    kind, topic = draft.meta.get("template_type"), draft.meta.get("topic")
+    request = f"Write a {kind} draft" if kind else "Write a draft"
+    request += f" about: {topic}" if topic else ""
     return replace(draft, role="user", content=request, meta={})
 
 

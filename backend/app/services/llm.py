@@ -79,10 +79,10 @@ class LanguageModel(Protocol):
     ) -> AsyncGenerator[StreamEvent, None]: ...
 
 
-def storable(text: str) -> str:
+def storable(text: object) -> str:
     """A model's text without NUL characters, which PostgreSQL's text refuses: an answer
-    holding one could not be stored."""
-    return text.replace("\x00", "")
+    holding one could not be stored. What is not text (a server's null) is no text."""
+    return text.replace("\x00", "") if isinstance(text, str) else ""
 
 
 def estimate_usage(messages: Sequence[ChatMessage], answer: str, encoding: str) -> Usage:
@@ -139,7 +139,7 @@ class OpenAICompatibleModel:
         )
         try:
             data = response.json()
-            text = storable(data["choices"][0]["message"]["content"] or "")
+            text = storable(data["choices"][0]["message"]["content"])
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
             raise LanguageModelError("the language model's answer could not be read") from error
         usage = await asyncio.to_thread(self._usage, data.get("usage"), messages, text)
@@ -163,7 +163,7 @@ class OpenAICompatibleModel:
                 chunk = json.loads(data)
                 usage_data = chunk.get("usage") or usage_data
                 for choice in chunk.get("choices") or []:
-                    piece = storable((choice.get("delta") or {}).get("content") or "")
+                    piece = storable((choice.get("delta") or {}).get("content"))
                     if piece:
                         parts.append(piece)
                         yield Delta(piece)

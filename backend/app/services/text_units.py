@@ -24,7 +24,10 @@ ENDS_A_SENTENCE = re.compile(rf"[{SENTENCE_END_MARKS}][{_CLOSERS}]*$")
 AFTER_A_SENTENCE = re.compile(rf"(?<=[{SENTENCE_END_MARKS}])\s+")
 # The marks of scripts written without spaces, after which a space is put (a run of them, a
 # question mark and an exclamation mark or an ellipsis of full stops, stays together).
-_UNSPACED_END = re.compile("([\u3002\uff01\uff1f\uff61\u0964\u0965]+[\u300d\u300f\uff09]*)(?=\\S)")
+_ENDS = "\u3002\uff01\uff1f\uff61\u0964\u0965"
+# Possessive, after no mark: the whole run and its closing brackets, or nothing (backtracking
+# would split "?!" before a space).
+_UNSPACED_END = re.compile(f"(?<![{_ENDS}])([{_ENDS}]++[\u300d\u300f\uff09]*+)(?=\\S)")
 # A character of a script written without spaces between words: Thai, Lao, Khmer, Myanmar,
 # Japanese kana, CJK ideographs.
 UNSPACED_SCRIPT = re.compile(
@@ -41,6 +44,7 @@ WORD = re.compile(rf"[^\W\d_][\w'\u2019{re.escape(COMBINING_MARKS)}-]*")
 # without spaces; any other run only past MAX_OTHER_RUN (a link of 80 characters stays whole).
 MAX_RUN = 80
 MAX_OTHER_RUN = 1000
+MAX_MARKS = 32  # marks one letter may carry, at the most, as a cut goes back to it
 _LONG_RUN = re.compile(rf"\S{{{MAX_RUN + 1},}}")
 
 
@@ -65,8 +69,11 @@ def _pieces(run: str, size: int) -> list[str]:
     start = 0
     while len(run) - start > size:
         cut = start + size
-        while cut > start + 1 and _combines(run[cut]):
+        # At most MAX_MARKS back: a run of nothing but marks is cut anywhere, in linear time.
+        while cut > start + size - MAX_MARKS and _combines(run[cut]):
             cut -= 1
+        if _combines(run[cut]):
+            cut = start + size
         pieces.append(run[start:cut])
         start = cut
     pieces.append(run[start:])

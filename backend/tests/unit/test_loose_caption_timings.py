@@ -1,7 +1,9 @@
 """Caption files as tools write them, more loosely than SRT and WebVTT say: every cue
 is read at its time, none is lost, and no timing line is read as words."""
 
-from app.services.captions import parse_captions
+import pytest
+
+from app.services.captions import caption_text, parse_captions
 
 
 def timed(content: str, caption_type: str) -> list[tuple[str, float, float]]:
@@ -59,3 +61,29 @@ def test_a_timing_said_inside_a_cue_stays_as_said() -> None:
 
     assert timed(srt, "srt") == [("The slot is 10:00 --> 11:00", 1.0, 3.0)]
     assert timed(vtt, "vtt") == [("One.", 1.0, 3.0)]
+
+
+def test_a_line_of_blanks_before_a_cue_ends_the_cue_before() -> None:
+    vtt = (
+        "\nWEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nHello\n\t\n"
+        "2\n00:00:03,000 --> 00:00:04,000\nWorld\n \n00:00:05,000 --> 00:00:06,000\nAgain\n"
+    )
+
+    assert timed(vtt, "vtt") == [("Hello", 1.0, 1.0), ("World", 3.0, 1.0), ("Again", 5.0, 1.0)]
+
+
+def test_only_western_european_text_is_read_as_windows_1252() -> None:
+    def read(text: str, encoding: str) -> str | None:
+        try:
+            return caption_text(text.encode(encoding))
+        except UnicodeDecodeError:
+            return None
+
+    french = "Caf\u00e9 cr\u00e8me, \u00e7a va tr\u00e8s bien \u2013 merci."
+    assert read(french, "cp1252") == french
+    russian = "\u041f\u0440\u0438\u0432\u0435\u0442, \u043a\u0430\u043a \u0434\u0435\u043b\u0430?"
+    assert read(russian, "cp1251") is None
+    assert read("Dzie\u0144 dobry, \u0142\u0105cza i b\u0119dziemy.", "cp1250") is None
+    mixed = "Caf\u00e9 ".encode() + b"\xe9t\xe9"  # UTF-8 with one stray Windows-1252 word
+    with pytest.raises(UnicodeDecodeError):
+        caption_text(mixed)

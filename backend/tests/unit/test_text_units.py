@@ -59,3 +59,17 @@ def test_a_word_keeps_its_vowel_signs_and_accents() -> None:
     assert chapter_words(hindi) == hindi.split()
     assert chapter_words(decomposed) == decomposed.split()
     assert chapter_words("don't stop, well-known 3rd") == ["don't", "stop", "well-known", "rd"]
+
+
+def test_runs_of_marks_and_brackets_stay_with_their_sentence() -> None:
+    question = "\u884c\u304f\uff1f\uff01"  # "going?!"
+    quoted = "\u300c\u672c\u5f53\uff1f\uff01\u300d"  # a quoted "really?!"
+
+    assert spaced(question) == question
+    assert spaced(quoted) == quoted
+    assert spaced(quoted + "\u305d\u3046") == quoted + " \u305d\u3046"
+
+
+def test_a_run_of_marks_alone_is_cut_in_linear_time() -> None:
+    marks = "a" + "\u0301" * 100_000
+    assert "".join(spaced(marks).split()) == unicodedata.normalize("NFC", marks)

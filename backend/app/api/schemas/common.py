@@ -51,11 +51,16 @@ JsonValue = Annotated[
 ]
 
 
+def shows_nothing(value: str) -> bool:
+    """Only whitespace and format characters (zero-width spaces and joiners, direction
+    marks): nothing anyone can read. Stops at the first visible character."""
+    return all(char.isspace() or unicodedata.category(char) == "Cf" for char in value)
+
+
 def not_blank(value: str) -> str:
     """The text in Unicode's composed form (as transcripts are stored: "e" + U+0301 is "é"),
     refused when it shows nothing."""
-    # Format characters (zero-width spaces and joiners, direction marks) show nothing either.
-    if all(char.isspace() or unicodedata.category(char) == "Cf" for char in value):
+    if shows_nothing(value):
         raise ValueError("must not be only whitespace")
     return unicodedata.normalize("NFC", value)
 

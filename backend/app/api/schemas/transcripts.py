@@ -4,7 +4,7 @@ from uuid import UUID
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 
-from app.api.schemas.common import EXAMPLE_ID, JsonObject, OrmModel, example, not_blank
+from app.api.schemas.common import EXAMPLE_ID, JsonObject, OrmModel, example, shows_nothing
 from app.services.chunking import MAX_SECONDS
 from app.services.youtube.links import parse_video_id
 
@@ -50,10 +50,8 @@ class TranscriptCreate(BaseModel):
     def _one_source_of_text(self) -> Self:
         if (self.transcript_text is None) == (self.segments is None):
             raise ValueError("give exactly one of transcript_text and segments")
-        try:
-            not_blank(self.full_text())  # zero-width characters show nothing either
-        except ValueError:
-            raise ValueError("the transcript is empty") from None
+        if shows_nothing(self.full_text()):  # zero-width characters show nothing either
+            raise ValueError("the transcript is empty")
         return self
 
     def full_text(self) -> str:
