@@ -137,13 +137,13 @@ class AnswerStream(StreamingResponse):
 
     media_type = "text/event-stream"
 
-    def __init__(self, content: AsyncGenerator[bytes, None], status_code: int) -> None:
+    def __init__(self, first: bytes, events: AsyncGenerator[bytes, None], status_code: int) -> None:
         super().__init__(
-            content,
+            _after(first, events),
             status_code=status_code,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-        self._events = content
+        self._events = events
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -157,10 +157,7 @@ class AnswerStream(StreamingResponse):
         """The response with its generator already run to its first event. A generator closed
         before it started runs none of its clean-up: a client gone before the first byte was
         sent would leave the question unanswered and its tokens set aside."""
-        first = await anext(events)
-        response = cls(_after(first, events), status_code)
-        response._events = events
-        return response
+        return cls(await anext(events), events, status_code)
 
 
 async def _after(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:

@@ -14,7 +14,6 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.db.errors import NotFoundError
 from app.db.models import Conversation, Message
 from app.db.repositories import (
     ConversationRepository,
@@ -265,16 +264,11 @@ async def store_answer(
             completion_tokens=usage.completion_tokens,
         )
     await release_tokens(session, user_id, turn.reservation)
-    try:
-        async with session.begin_nested():  # its failure must not undo the usage
-            return await MessageRepository(session).create(
-                conversation_id=turn.conversation.id,
-                role="assistant",
-                content=text,
-                metadata=answer_metadata(turn, model, usage, text, partial=partial),
-            )
-    except NotFoundError:
-        return None
+    return await MessageRepository(session).create_unless_gone(
+        conversation_id=turn.conversation.id,
+        content=text,
+        metadata=answer_metadata(turn, model, usage, text, partial=partial),
+    )
 
 
 async def answer(session: AsyncSession, turn: ChatTurn, model: LanguageModel) -> Message | None:

@@ -3,13 +3,11 @@
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.db.errors import NotFoundError
 from app.db.models import Message, Template
 from app.db.repositories import MessageRepository, UsageRepository
 from app.services.answers import choose_quotes, cite_each_quote
@@ -145,11 +143,10 @@ async def write_draft(
     await release_tokens(session, user_id, reservation)
     message = None
     if conversation_id is not None:
-        message = await _saved_into(
-            session,
-            conversation_id,
-            storable(completion.text),
-            {
+        message = await MessageRepository(session).create_unless_gone(
+            conversation_id=conversation_id,
+            content=storable(completion.text),
+            metadata={
                 "kind": "draft",
                 "template_id": str(template.id),
                 "template_type": template.template_type,
@@ -160,17 +157,3 @@ async def write_draft(
             },
         )
     return Draft(completion.text, prompt, citations, completion, message)
-
-
-async def _saved_into(
-    session: AsyncSession, conversation_id: UUID, text: str, metadata: dict[str, Any]
-) -> Message | None:
-    """The draft as the conversation's message; None when the conversation was deleted while
-    the draft was written. In a savepoint: its failure must not undo the usage recorded."""
-    try:
-        async with session.begin_nested():
-            return await MessageRepository(session).create(
-                conversation_id=conversation_id, role="assistant", content=text, metadata=metadata
-            )
-    except NotFoundError:
-        return None

@@ -79,10 +79,15 @@ class LanguageModel(Protocol):
     ) -> AsyncGenerator[StreamEvent, None]: ...
 
 
-def storable(text: object) -> str:
+def storable(text: str) -> str:
     """A model's text without NUL characters, which PostgreSQL's text refuses: an answer
-    holding one could not be stored. What is not text (a server's null) is no text."""
-    return text.replace("\x00", "") if isinstance(text, str) else ""
+    holding one could not be stored."""
+    return text.replace("\x00", "")
+
+
+def _text(content: object) -> str:
+    """A model server's content: what is not text (a null) is no text."""
+    return content if isinstance(content, str) else ""
 
 
 def estimate_usage(messages: Sequence[ChatMessage], answer: str, encoding: str) -> Usage:
@@ -139,8 +144,8 @@ class OpenAICompatibleModel:
         )
         try:
             data = response.json()
-            text = storable(data["choices"][0]["message"]["content"])
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
+            text = _text(data["choices"][0]["message"]["content"])
+        except (ValueError, KeyError, IndexError, TypeError) as error:
             raise LanguageModelError("the language model's answer could not be read") from error
         usage = await asyncio.to_thread(self._usage, data.get("usage"), messages, text)
         return Completion(text=text, usage=usage)
@@ -163,7 +168,7 @@ class OpenAICompatibleModel:
                 chunk = json.loads(data)
                 usage_data = chunk.get("usage") or usage_data
                 for choice in chunk.get("choices") or []:
-                    piece = storable((choice.get("delta") or {}).get("content"))
+                    piece = _text((choice.get("delta") or {}).get("content"))
                     if piece:
                         parts.append(piece)
                         yield Delta(piece)

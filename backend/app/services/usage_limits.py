@@ -111,11 +111,11 @@ SPENDS_TOKENS = frozenset({LimitedAction.ASK, LimitedAction.DRAFT})
 class LimitError(Exception):
     """A limit (a `Limits` field: its name, as people read it, and its value) refused work."""
 
-    def __init__(self, name: str, limit: int, message: str) -> None:
+    def __init__(self, name: str, limit: int, said_before: str = "") -> None:
         self.name = name
         self.label = name.replace("_", " ")
         self.limit = limit
-        super().__init__(message.format(label=self.label, limit=limit))
+        super().__init__(f"{said_before}{self.label}: {limit}")
 
 
 class LimitReachedError(LimitError):
@@ -123,7 +123,7 @@ class LimitReachedError(LimitError):
 
     def __init__(self, name: str, limit: int, retry_after: int) -> None:
         self.retry_after = retry_after
-        super().__init__(name, limit, "{label}: {limit}")
+        super().__init__(name, limit)
 
 
 class BeyondLimitError(LimitError):
@@ -132,7 +132,7 @@ class BeyondLimitError(LimitError):
 
     def __init__(self, name: str, limit: int, amount: int) -> None:
         self.amount = amount
-        super().__init__(name, limit, f"{amount} at once, past {{label}}: {{limit}}")
+        super().__init__(name, limit, f"{amount} at once, past ")
 
 
 class QuotaExceededError(Exception):

@@ -28,6 +28,7 @@ from app.api.schemas.transcripts import (
     TranscriptPublic,
 )
 from app.api.validation import PROBLEMS
+from app.core.offload import run_in_thread
 from app.db.models import LimitedAction, Transcript
 from app.db.repositories import (
     ChapterRepository,
@@ -168,7 +169,8 @@ async def upload_captions(
     except ValueError as error:
         raise invalid_upload("video", str(error)) from error
     try:
-        content = caption_text(await file.read())
+        # Off the loop: a file that is not UTF-8 is checked character by character.
+        content = await run_in_thread(caption_text, await file.read())
     except UnicodeDecodeError as error:
         message = "the caption file is not text (UTF-8, UTF-16 or Windows-1252)"
         raise invalid_upload("file", message) from error

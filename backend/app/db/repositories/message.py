@@ -5,7 +5,7 @@ from uuid import UUID
 
 from sqlalchemy import Text, bindparam, select
 
-from app.db.errors import database_errors_translated
+from app.db.errors import NotFoundError, database_errors_translated
 from app.db.models import Message
 from app.db.repositories.base import BaseRepository
 from app.db.repositories.hot import HotRead
@@ -76,6 +76,23 @@ class MessageRepository(BaseRepository[Message]):
         return await self._insert(
             conversation_id=conversation_id, role=role, content=content, meta=metadata or {}
         )
+
+    async def create_unless_gone(
+        self, *, conversation_id: UUID, content: str, metadata: dict[str, Any]
+    ) -> Message | None:
+        """Append an assistant's message in a savepoint; None when its conversation was deleted
+        meanwhile. What the transaction wrote before (the usage of the model that wrote it)
+        stands either way."""
+        try:
+            async with self.session.begin_nested():
+                return await self.create(
+                    conversation_id=conversation_id,
+                    role="assistant",
+                    content=content,
+                    metadata=metadata,
+                )
+        except NotFoundError:
+            return None
 
     async def page_for_conversation(
         self, conversation_id: UUID, *, limit: int = 50, offset: int = 0

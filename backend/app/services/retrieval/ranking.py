@@ -33,7 +33,6 @@ declined: chat says the videos do not cover it, and search lists only the passag
 """
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -164,7 +163,6 @@ async def retrieve(
     answer (chat, drafts) they are a person's punctuation: `what is the "village snoop"?`
     must not require every word of the question in one passage."""
     ranking = ranking or Ranking()
-    question = unicodedata.normalize("NFC", question)  # as transcripts are stored
     strict = (
         exact_syntax and mode is not SearchMode.SEMANTIC and bool(WEBSEARCH_SYNTAX.search(question))
     )
