@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import get_db, get_read_db, reads_factory, unit_of_work_factory
 from app.core.config import get_settings
-from app.db.session import committed
+from app.db.repositories import UserRepository
+from app.db.session import Database, committed
 from app.main import create_app
 from tests.offline_model import embedder_for
 
@@ -222,3 +223,23 @@ def driver_wording_in(body: Any) -> str | None:
         echoed = re.compile(re.escape(field) + r"=.*?(?=, [\w.]+=|$)")
         messages = [echoed.sub("", message).replace(field, "") for message in messages]
     return next((m for m in messages if DRIVER_WORDING.search(m)), None)
+
+
+@asynccontextmanager
+async def signed_up_on_the_database(
+    database: Database, **overrides: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, Account]]:
+    """A client of an app on the real database, each request its own transaction as in
+    production (for requests sent at once), and an account signed up on it; afterwards the
+    app's pools are closed and the account deleted."""
+    app = new_app(**overrides)
+    account: Account | None = None
+    try:
+        async with client_for(app) as client:
+            account = await sign_up(client)
+            yield client, account
+    finally:
+        await app.state.database.dispose()
+        if account is not None:
+            async with database.unit_of_work() as session:
+                await UserRepository(session).delete(uuid.UUID(account.id))

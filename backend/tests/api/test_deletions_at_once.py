@@ -2,13 +2,11 @@
 answer as the same deletions sent one after the other do, and leave what those would."""
 
 import asyncio
-import uuid
 
 import httpx
 
-from app.db.repositories import UserRepository
 from app.db.session import Database
-from tests.api.conftest import Account, client_for, new_app, sign_up
+from tests.api.conftest import Account, signed_up_on_the_database
 
 TRANSCRIPTS = "/api/v1/transcripts"
 COLLECTIONS = "/api/v1/collections"
@@ -25,24 +23,17 @@ async def store(client: httpx.AsyncClient, account: Account, video: str) -> str:
 
 
 async def test_the_same_delete_sent_twice_at_once_is_204_then_404(database: Database) -> None:
-    app = new_app()
-    try:
-        async with client_for(app) as client:
-            account = await sign_up(client)
-            outcomes = []
-            for n in range(5):
-                transcript = await store(client, account, f"twiceGone{n:02d}")
-                deletions = await asyncio.gather(
-                    *(
-                        client.delete(f"{TRANSCRIPTS}/{transcript}", headers=account.headers)
-                        for _ in range(2)
-                    )
+    async with signed_up_on_the_database(database) as (client, account):
+        outcomes = []
+        for n in range(5):
+            transcript = await store(client, account, f"twiceGone{n:02d}")
+            deletions = await asyncio.gather(
+                *(
+                    client.delete(f"{TRANSCRIPTS}/{transcript}", headers=account.headers)
+                    for _ in range(2)
                 )
-                outcomes.append(sorted(deletion.status_code for deletion in deletions))
-    finally:
-        await app.state.database.dispose()
-        async with database.unit_of_work() as session:
-            await UserRepository(session).delete(uuid.UUID(account.id))
+            )
+            outcomes.append(sorted(deletion.status_code for deletion in deletions))
 
     assert outcomes == [[204, 404]] * 5
 
@@ -51,15 +42,8 @@ async def test_collections_sharing_videos_deleted_at_once_with_them_leave_none(
     database: Database,
 ) -> None:
     """Each deletion would see the other collection still holding the videos, and keep them."""
-    app = new_app()
-    try:
-        async with client_for(app) as client:
-            account = await sign_up(client)
-            outcomes = [await delete_two_sharing(client, account, round_) for round_ in range(4)]
-    finally:
-        await app.state.database.dispose()
-        async with database.unit_of_work() as session:
-            await UserRepository(session).delete(uuid.UUID(account.id))
+    async with signed_up_on_the_database(database) as (client, account):
+        outcomes = [await delete_two_sharing(client, account, round_) for round_ in range(4)]
 
     assert outcomes == [([204, 204], [404, 404])] * 4
 

@@ -10,7 +10,12 @@ from sqlalchemy import text
 from app.core.security import hash_password
 from app.db.repositories import UserRepository
 from app.db.session import Database
-from tests.api.conftest import PASSWORD, Account, assert_error, client_for, new_app, sign_up
+from tests.api.conftest import (
+    PASSWORD,
+    Account,
+    assert_error,
+    signed_up_on_the_database,
+)
 
 NEW_PASSWORD = "a longer and newer passphrase"
 
@@ -112,36 +117,29 @@ async def test_password_changes_made_at_once_take_turns(database: Database) -> N
     """On the real database, each request its own transaction: of changes sent together with
     the same current password, one wins and the others are told the password is not right,
     instead of every one answering 200 while only the last to commit holds."""
-    app = new_app()
-    try:
-        async with client_for(app) as client:
-            account = await sign_up(client)
-            new_passwords = [f"{NEW_PASSWORD} number {n}" for n in range(4)]
-            answers = await asyncio.gather(
-                *(
-                    client.post(
-                        "/api/v1/auth/password",
-                        json={"current_password": PASSWORD, "new_password": password},
-                        headers=account.headers,
-                    )
-                    for password in new_passwords
+    async with signed_up_on_the_database(database) as (client, account):
+        new_passwords = [f"{NEW_PASSWORD} number {n}" for n in range(4)]
+        answers = await asyncio.gather(
+            *(
+                client.post(
+                    "/api/v1/auth/password",
+                    json={"current_password": PASSWORD, "new_password": password},
+                    headers=account.headers,
                 )
+                for password in new_passwords
             )
-            statuses = sorted(answer.status_code for answer in answers)
-            winner = new_passwords[[a.status_code for a in answers].index(200)]
-            loser = next(password for password in new_passwords if password != winner)
-            # The winner's first: the losers' wrong current passwords count with failed logins,
-            # and a few more failures would have the address wait.
-            logins = [
-                await client.post(
-                    "/api/v1/auth/login", json={"email": account.email, "password": password}
-                )
-                for password in (winner, loser)
-            ]
-    finally:
-        await app.state.database.dispose()
-        async with database.unit_of_work() as session:
-            await UserRepository(session).delete(uuid.UUID(account.id))
+        )
+        statuses = sorted(answer.status_code for answer in answers)
+        winner = new_passwords[[a.status_code for a in answers].index(200)]
+        loser = next(password for password in new_passwords if password != winner)
+        # The winner's first: the losers' wrong current passwords count with failed logins,
+        # and a few more failures would have the address wait.
+        logins = [
+            await client.post(
+                "/api/v1/auth/login", json={"email": account.email, "password": password}
+            )
+            for password in (winner, loser)
+        ]
 
     assert statuses == [200, 422, 422, 422], [answer.text for answer in answers]
     for answer in answers:
@@ -171,30 +169,23 @@ async def test_a_login_checked_while_the_password_changes_gets_no_session(
 ) -> None:
     """A login that read the old password before a change committed: the change ends every
     other session, so this login must not open one that outlives it."""
-    app = new_app()
-    try:
-        async with client_for(app) as client:
-            account = await sign_up(client)
-            user_id = uuid.UUID(account.id)
-            async with database.unit_of_work() as changing:  # a change under way
-                await UserRepository(changing).lock(user_id)
-                login = asyncio.create_task(
-                    client.post(
-                        "/api/v1/auth/login", json={"email": account.email, "password": PASSWORD}
-                    )
+    async with signed_up_on_the_database(database) as (client, account):
+        user_id = uuid.UUID(account.id)
+        async with database.unit_of_work() as changing:  # a change under way
+            await UserRepository(changing).lock(user_id)
+            login = asyncio.create_task(
+                client.post(
+                    "/api/v1/auth/login", json={"email": account.email, "password": PASSWORD}
                 )
-                await waiting_for_a_lock(database)
-                await UserRepository(changing).update(
-                    user_id, password_hash=await hash_password(NEW_PASSWORD)
-                )
-            answer = await login
-            with_the_new_one = await client.post(
-                "/api/v1/auth/login", json={"email": account.email, "password": NEW_PASSWORD}
             )
-    finally:
-        await app.state.database.dispose()
-        async with database.unit_of_work() as session:
-            await UserRepository(session).delete(uuid.UUID(account.id))
+            await waiting_for_a_lock(database)
+            await UserRepository(changing).update(
+                user_id, password_hash=await hash_password(NEW_PASSWORD)
+            )
+        answer = await login
+        with_the_new_one = await client.post(
+            "/api/v1/auth/login", json={"email": account.email, "password": NEW_PASSWORD}
+        )
 
     assert_error(answer, 401, "unauthorized")
     assert with_the_new_one.status_code == 200, with_the_new_one.text
@@ -205,31 +196,24 @@ async def test_a_login_and_a_password_change_at_once_leave_no_session_of_the_old
 ) -> None:
     """Sent together from one address, each several times: never a 500 (they used to
     deadlock), and a session the login got with the old password ends with the change."""
-    app = new_app()
-    try:
-        async with client_for(app) as client:
-            account = await sign_up(client)
-            outcomes = []
-            for round_ in range(4):
-                current = PASSWORD if round_ == 0 else f"{NEW_PASSWORD} {round_ - 1}"
-                new = f"{NEW_PASSWORD} {round_}"
-                login, change = await asyncio.gather(
-                    client.post(
-                        "/api/v1/auth/login", json={"email": account.email, "password": current}
-                    ),
-                    client.post(
-                        "/api/v1/auth/password",
-                        json={"current_password": current, "new_password": new},
-                        headers=account.headers,
-                    ),
-                )
-                token = login.json().get("access_token") if login.status_code == 200 else None
-                still_in = await me(client, {"Authorization": f"Bearer {token}"}) if token else None
-                outcomes.append((login.status_code, change.status_code, still_in))
-    finally:
-        await app.state.database.dispose()
-        async with database.unit_of_work() as session:
-            await UserRepository(session).delete(uuid.UUID(account.id))
+    async with signed_up_on_the_database(database) as (client, account):
+        outcomes = []
+        for round_ in range(4):
+            current = PASSWORD if round_ == 0 else f"{NEW_PASSWORD} {round_ - 1}"
+            new = f"{NEW_PASSWORD} {round_}"
+            login, change = await asyncio.gather(
+                client.post(
+                    "/api/v1/auth/login", json={"email": account.email, "password": current}
+                ),
+                client.post(
+                    "/api/v1/auth/password",
+                    json={"current_password": current, "new_password": new},
+                    headers=account.headers,
+                ),
+            )
+            token = login.json().get("access_token") if login.status_code == 200 else None
+            still_in = await me(client, {"Authorization": f"Bearer {token}"}) if token else None
+            outcomes.append((login.status_code, change.status_code, still_in))
 
     for login_status, change_status, still_in in outcomes:
         assert change_status == 200, outcomes

@@ -19,7 +19,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from app import cli
 from app.core.config import get_settings
-from app.db.repositories import UserRepository, WebhookEndpointRepository
+from app.db.repositories import WebhookEndpointRepository
 from app.db.session import Database
 from app.services.webhooks.events import JOB_SUCCEEDED, record_event
 from app.services.webhooks.secrets import SecretUnreadableError, WebhookSecrets, webhook_secrets
@@ -27,10 +27,8 @@ from tests.api.conftest import (
     Account,
     ClientFactory,
     assert_error,
-    client_for,
-    new_app,
     savepoint_unit_of_work,
-    sign_up,
+    signed_up_on_the_database,
 )
 from tests.api.test_webhooks import LOCAL, WEBHOOKS, register
 from tests.api.webhook_sending import deliveries, send_due, sender_for, verified
@@ -260,21 +258,14 @@ async def test_rotations_at_once_each_return_a_secret_that_signs(database: Datab
     """On the real database, each request its own transaction: two rotations sent together
     take turns, so the second keeps the first's new secret beside its own, instead of both
     keeping the old one and the first's, returned as new, never signing."""
-    app = new_app(**LOCAL)
-    try:
-        async with client_for(app) as client:
-            account = await sign_up(client)
-            endpoint = await register(client, account)
-            path = f"{WEBHOOKS}/{endpoint['id']}/rotate-secret"
-            rotations = await asyncio.gather(
-                *(client.post(path, headers=account.headers) for _ in range(2))
-            )
+    async with signed_up_on_the_database(database, **LOCAL) as (client, account):
+        endpoint = await register(client, account)
+        path = f"{WEBHOOKS}/{endpoint['id']}/rotate-secret"
+        rotations = await asyncio.gather(
+            *(client.post(path, headers=account.headers) for _ in range(2))
+        )
         async with database.unit_of_work() as session:
             row = await stored_row(session, endpoint["id"])
-    finally:
-        await app.state.database.dispose()
-        async with database.unit_of_work() as session:
-            await UserRepository(session).delete(uuid.UUID(account.id))
 
     assert [rotation.status_code for rotation in rotations] == [200, 200]
     secrets = webhook_secrets(get_settings())
