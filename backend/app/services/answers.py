@@ -8,12 +8,22 @@ of the question's rarer words it holds. Each quote keeps the second it is said.
 
 Captions often carry no punctuation: a "sentence" longer than MAX_SENTENCE_WORDS is cut at
 caption boundaries (or every SENTENCE_PIECE_WORDS words), so a quote stays short.
+
+A passage is cut at caption boundaries, which fall mid-sentence as often as not: its sentences
+are therefore read from its chunk, whole, where they start before the passage or end after it,
+and a sentence found also as part of a longer one (where chunks overlap) is quoted whole. A
+sentence counts its closeness to the question with what its passage's language cost it given
+back, as passages do: without that, a Polish question quoted Spanish sentences first.
+
+Questions a speaker asks stay candidates: in an oral argument the question carries the facts
+(penalising them cost the tuning split one answer citing its passage, and helped none).
 """
 
 import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -51,6 +61,7 @@ class Candidate:
     text: str
     seconds: float | None
     hit: Any  # the passage's hit
+    language_shift: float = 0.0  # what the passage's language costs it (retrieval/ranking.py)
 
 
 def sentences(text: str) -> list[tuple[int, str]]:
@@ -96,8 +107,9 @@ def _split_long(pieces: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def candidates_of(citations: Sequence[Any], found: Sequence[Any]) -> list[Candidate]:
-    """The sentences of the best PASSAGES_QUOTED passages found (ranked hits, several per
-    chunk) whose chunks are cited; of each cited chunk's own passage when none is given."""
+    """The whole sentences of the best PASSAGES_QUOTED passages found (ranked hits, several per
+    chunk) whose chunks are cited; of each cited chunk's own passage when none is given. A
+    sentence also found inside a longer one is left to the longer."""
     numbers = {citation.hit.chunk_id: citation.number for citation in citations}
     ranked = [r for r in found if r.hit.chunk_id in numbers][:PASSAGES_QUOTED] or [
         _Cited(c.hit, 0.0) for c in citations
@@ -106,15 +118,37 @@ def candidates_of(citations: Sequence[Any], found: Sequence[Any]) -> list[Candid
     for rank, passage in enumerate(ranked):
         hit = passage.hit
         span = hit.passage
-        text = span.text if span is not None else hit.chunk_text
-        base = span.word_offset if span is not None else 0
         start = span.start_seconds if span is not None else None
-        for offset, sentence in sentences(text):
-            seconds = caption_second(hit.metadata.get("moments"), base + offset, start)
+        shift = getattr(passage, "language_shift", 0.0)
+        for offset, sentence in passage_sentences(hit.chunk_text, span):
+            seconds = caption_second(hit.metadata.get("moments"), offset, start)
             candidates.append(
-                Candidate(numbers[hit.chunk_id], rank, passage.score, sentence, seconds, hit)
+                Candidate(numbers[hit.chunk_id], rank, passage.score, sentence, seconds, hit, shift)
             )
-    return candidates
+    return _whole(candidates)
+
+
+def passage_sentences(chunk_text: str, span: Any) -> list[tuple[int, str]]:
+    """(word offset in the chunk, sentence) of each sentence a passage holds words of, whole as
+    far as its chunk goes: every sentence of the chunk without a passage."""
+    said = chunk_sentences(chunk_text)
+    if span is None:
+        return said
+    first = span.word_offset
+    last = first + len(span.text.split())
+    return [(o, s) for o, s in said if o < last and o + len(s.split()) > first]
+
+
+@lru_cache(maxsize=512)
+def chunk_sentences(chunk_text: str) -> list[tuple[int, str]]:
+    return sentences(chunk_text)
+
+
+def _whole(candidates: list[Candidate]) -> list[Candidate]:
+    """Chunks overlap, and one may start or end inside a sentence its neighbour holds whole:
+    a sentence found inside a longer one is dropped for it."""
+    texts = {c.text for c in candidates}
+    return [c for c in candidates if not any(c.text in t and c.text != t for t in texts)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +196,7 @@ async def choose_quotes(
         (
             (
                 similarity[i]
+                - c.language_shift
                 + PASSAGE_WEIGHT * (c.passage_score - best)
                 + words * word_share(question, c.text),
                 c,
