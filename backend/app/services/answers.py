@@ -178,13 +178,16 @@ async def choose_quotes(
     found: Sequence[Any] = (),
     limit: int = 3,
     question_vector: Sequence[float] | None = None,
+    said_before: str = "",
 ) -> list[Quote]:
     """Up to `limit` sentences that answer the question best, each from another passage, best
     first. `found` are the passages retrieval scored (RankedHit, best first): a sentence counts
     its closeness to the question plus its passage's score against the best passage's.
     `question_vector`, the provider's vector of the question when the caller has it already,
-    saves embedding the question again."""
+    saves embedding the question again. A sentence `said_before` (the answer a follow-up
+    follows) is not quoted again, unless nothing else is found."""
     candidates = candidates_of(citations, found)
+    candidates = [c for c in candidates if c.text not in said_before] or candidates
     if not candidates:
         return []
     texts = [c.text for c in candidates]

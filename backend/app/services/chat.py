@@ -27,7 +27,9 @@ from app.services.extract import Passage
 from app.services.llm import ChatMessage, LanguageModel, Usage, storable
 from app.services.retrieval import (
     Citation,
+    QueryVector,
     Ranking,
+    Retrieval,
     embed_question,
     retrieve,
     timestamp_label,
@@ -60,6 +62,8 @@ class ChatTurn:
     passages: list[Passage] = field(default_factory=list)
     # The tokens set aside for the answer (usage_limits.admit), released when it is stored.
     reservation: UUID | None = None
+    # What was searched, when the question was read as a follow-up of the one before.
+    asked: str | None = None
 
     @property
     def grounded(self) -> bool:
@@ -151,25 +155,28 @@ async def start_turn(
         await ConversationRepository(session).title_if_untitled(
             conversation.id, title_from(content)
         )
-    question_vector = await embed_question(embeddings, content)
-    retrieval = await retrieve(
-        session,
-        conversation.user_id,
-        content,
-        query_vector=question_vector,
-        transcript_ids=transcript_ids,
-        limit=settings.chat_context_chunks,
-        ranking=Ranking.of(settings),
-    )
+    found = await _found(session, conversation, content, transcript_ids, settings, embeddings)
+    asked, said_before = content, ""
+    if not found.retrieval.answerable and _may_follow_up(found.retrieval):
+        earlier = answered_before(history)
+        if earlier is not None:
+            follow_up = f"{earlier.question} {content}"
+            again = await _found(
+                session, conversation, follow_up, transcript_ids, settings, embeddings
+            )
+            if again.retrieval.answerable:
+                found, asked, said_before = again, follow_up, earlier.answer
+    retrieval, question_vector = found.retrieval, found.question_vector
     # A question the videos do not answer gets no citations: the answer says so plainly.
-    citations = Citation.numbered(retrieval.supporting(), content)
+    citations = Citation.numbered(retrieval.supporting(), asked)
     quotes = (
         await choose_quotes(
-            content,
+            asked,
             citations,
             embeddings,
             retrieval.passages,
             question_vector=question_vector.vector if question_vector else None,
+            said_before=said_before,
         )
         if quote and citations
         else []
@@ -187,7 +194,62 @@ async def start_turn(
             for c in citations
         ],
         reservation=reservation,
+        asked=asked if asked != content else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    retrieval: Retrieval
+    question_vector: QueryVector | None
+
+
+async def _found(
+    session: AsyncSession,
+    conversation: Conversation,
+    question: str,
+    transcript_ids: Sequence[UUID] | None,
+    settings: Settings,
+    embeddings: EmbeddingProvider | None,
+) -> _Found:
+    question_vector = await embed_question(embeddings, question)
+    retrieval = await retrieve(
+        session,
+        conversation.user_id,
+        question,
+        query_vector=question_vector,
+        transcript_ids=transcript_ids,
+        limit=settings.chat_context_chunks,
+        ranking=Ranking.of(settings),
+    )
+    return _Found(retrieval, question_vector)
+
+
+def _may_follow_up(retrieval: Retrieval) -> bool:
+    """Whether a question the videos do not answer alone may be read with the one before it:
+    when every word it has that full-text search keeps is in the user's videos. "And why was
+    that?" keeps none; "what do they treat them with?" keeps "treat", which the talk says; "what
+    is the capital of Australia?" names what no video says, and is a new question."""
+    words = retrieval.words
+    return words is None or all(count > 0 for count in words.counts)
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    question: str  # as it was searched
+    answer: str
+
+
+def answered_before(history: Sequence[MessageRow]) -> Answered | None:
+    """The last question of the conversation its videos answered, with its answer: what a
+    follow-up such as "and why was that?" is about, and what it need not be told again."""
+    questions = {str(m.id): m.content for m in history if m.role == "user"}
+    for message in reversed(history):
+        if message.role == "assistant" and message.meta.get("grounded"):
+            searched = message.meta.get("asked") or questions.get(str(message.meta.get("reply_to")))
+            if isinstance(searched, str):
+                return Answered(searched, message.content)
+    return None
 
 
 _CITATION_MARK = re.compile(r"\[(\d+)\]")
@@ -229,6 +291,8 @@ def answer_metadata(
         "offline": model.provider.startswith("offline") if turn.grounded else None,
         "partial": partial,
     }
+    if turn.asked is not None:
+        metadata["asked"] = turn.asked
     if usage is not None:
         metadata["usage"] = {
             "prompt_tokens": usage.prompt_tokens,

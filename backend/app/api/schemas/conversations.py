@@ -140,6 +140,11 @@ class MessageMetadata(BaseModel):
     grounded: bool | MISSING = Field(
         default=MISSING, description="Whether the answer rests on passages of your videos."
     )
+    asked: str | MISSING = Field(
+        default=MISSING,
+        description="What was searched, when a follow-up the videos do not answer alone "
+        '("and why was that?") was read with the question answered before it.',
+    )
     citations: list[Citation] | MISSING = MISSING
     provider: str | MISSING | None = Field(
         default=MISSING, description="The language model's provider; null when none ran."
