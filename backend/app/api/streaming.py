@@ -24,8 +24,9 @@ from app.core.logging import request_id_var
 from app.db.errors import NotFoundError
 from app.db.models import Message
 from app.db.session import UnitOfWork
-from app.services.chat import NOT_IN_VIDEOS, ChatTurn, store_answer, without_invented_citations
+from app.services.chat import NOT_IN_VIDEOS, ChatTurn, store_answer
 from app.services.llm import Delta, LanguageModel, LanguageModelError, Usage, estimate_usage
+from app.services.retrieval import without_invented_citations
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +199,9 @@ async def stream_answer(
         if usage is None and turn.grounded and (counted or parts):
             written = "".join(parts)
             usage = await asyncio.to_thread(estimate_usage, turn.prompt, written, encoding)
-        text = without_invented_citations(turn, "".join(parts)) if turn.grounded else NOT_IN_VIDEOS
+        text = NOT_IN_VIDEOS
+        if turn.grounded:
+            text = without_invented_citations(turn.citations, "".join(parts))
         async with unit_of_work() as session:
             message = await store_answer(session, turn, model, text, usage, partial=partial)
         stored = True  # not before: a store cut short is made again on the way out

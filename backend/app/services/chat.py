@@ -5,7 +5,6 @@ the stored answer keeps those citations (with deep links), the provider and the 
 its metadata. A question nothing in the videos covers gets an honest answer, not an invention.
 """
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -33,6 +32,7 @@ from app.services.retrieval import (
     embed_question,
     retrieve,
     timestamp_label,
+    without_invented_citations,
 )
 from app.services.usage_limits import release_tokens
 
@@ -252,18 +252,6 @@ def answered_before(history: Sequence[MessageRow]) -> Answered | None:
     return None
 
 
-_CITATION_MARK = re.compile(r"\[(\d+)\]")
-
-
-def without_invented_citations(turn: ChatTurn, text: str) -> str:
-    """The answer without the [n] marks of excerpts that do not exist: a model may invent a
-    number, and a link to nothing is never shown."""
-    numbers = {citation.number for citation in turn.citations}
-    return _CITATION_MARK.sub(
-        lambda mark: mark.group(0) if int(mark.group(1)) in numbers else "", text
-    )
-
-
 def cited(turn: ChatTurn, text: str, *, partial: bool = False) -> list[Citation]:
     """The citations the answer refers to as [n]. A complete answer that refers to none is not
     grounded: the model said the excerpts do not answer. A partial one keeps them all, unless
@@ -340,5 +328,5 @@ async def answer(session: AsyncSession, turn: ChatTurn, model: LanguageModel) ->
     if not turn.grounded:
         return await store_answer(session, turn, model, NOT_IN_VIDEOS, None)
     completion = await model.complete(turn.prompt, turn.passages)
-    text = without_invented_citations(turn, completion.text)
+    text = without_invented_citations(turn.citations, completion.text)
     return await store_answer(session, turn, model, text, completion.usage)

@@ -21,6 +21,7 @@ from app.services.retrieval import (
     embed_question,
     retrieve,
     timestamp_label,
+    without_invented_citations,
 )
 from app.services.usage_limits import release_tokens
 
@@ -106,9 +107,12 @@ async def write_draft(
         limit=settings.chat_context_chunks,
         ranking=Ranking.of(settings),
     )
-    if not retrieval.answerable:
+    # A topic is seldom a question: "bees" stands out from nothing in a talk about bees, but
+    # the passages holding its words are about it.
+    sources = retrieval.supporting() if retrieval.answerable else retrieval.listed()
+    if not sources:
         raise NoSourcesError(topic)
-    citations = Citation.numbered(retrieval.supporting(), topic)
+    citations = Citation.numbered(sources, topic)
     quotes = await choose_quotes(
         topic,
         citations,
@@ -130,8 +134,9 @@ async def write_draft(
         for c in citations
     ]
     completion = await model.complete(messages, passages)
+    text = without_invented_citations(citations, completion.text)
     # Its sources are what it cites, as an answer's are; all of them if it cites none.
-    citations = [c for c in citations if f"[{c.number}]" in completion.text] or citations
+    citations = [c for c in citations if f"[{c.number}]" in text] or citations
     await UsageRepository(session).record(
         user_id=user_id,
         kind="draft",
@@ -145,7 +150,7 @@ async def write_draft(
     if conversation_id is not None:
         message = await MessageRepository(session).create_unless_gone(
             conversation_id=conversation_id,
-            content=storable(completion.text),
+            content=storable(text),
             metadata={
                 "kind": "draft",
                 "template_id": str(template.id),
@@ -156,4 +161,4 @@ async def write_draft(
                 "model": model.model,
             },
         )
-    return Draft(completion.text, prompt, citations, completion, message)
+    return Draft(text, prompt, citations, completion, message)

@@ -7,10 +7,13 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.config import BACKEND_DIR
+from app.core.config import BACKEND_DIR, get_settings
+from app.services.ingest_worker import IngestWorker
 from app.services.llm import LanguageModel
+from app.services.youtube.fetcher import YouTubeFetcher
 from testkit.labelled_set import CHUNK_TOKENS, TALKS
-from tests.api.conftest import Account, build_app, client_for, sign_up
+from tests.api.conftest import Account, build_app, client_for, savepoint_unit_of_work, sign_up
+from tests.offline_model import embedder_for
 
 
 async def ingest_talks(client: httpx.AsyncClient, account: Account) -> dict[str, str]:
@@ -72,3 +75,17 @@ async def upload_example_talk(client: httpx.AsyncClient, account: Account) -> st
     )
     assert uploaded.status_code == 201, uploaded.text
     return srt
+
+
+async def embed_queued(session: AsyncSession) -> None:
+    """Run the queued jobs (the uploads' embed jobs) to the end, in the test's transaction:
+    the videos are then found by meaning as well as by words, as under `make run`."""
+    settings = get_settings()
+    worker = IngestWorker(
+        asynccontextmanager(savepoint_unit_of_work(session)),
+        YouTubeFetcher,
+        settings,
+        embedder=embedder_for(settings),
+    )
+    while await worker.run_once():
+        pass

@@ -10,7 +10,13 @@ from app.db.models import UsageEvent
 from app.db.repositories import UsageRepository
 from testkit.labelled_set import CHUNK_TOKENS
 from tests.api.conftest import Account, ClientFactory, assert_error, sign_up
-from tests.api.talks import cues_of, ingest_talks, talking_to, upload_example_talk
+from tests.api.talks import (
+    cues_of,
+    embed_queued,
+    ingest_talks,
+    talking_to,
+    upload_example_talk,
+)
 from tests.api.test_chat import DeletingModel
 from tests.fakes import ScriptedModel
 
@@ -247,3 +253,36 @@ async def test_a_draft_from_a_transcript_not_the_callers_is_404(
     refused = await client.post(DRAFTS, json=body, headers=alice.headers)
 
     assert_error(refused, 404, "not_found")
+
+
+async def test_a_draft_on_a_word_the_videos_say_has_them_as_sources(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    """A topic is seldom a question: "indexes" stands out from nothing by meaning in a talk
+    about indexes, but the passages saying it are about it."""
+    await upload_example_talk(client, alice)
+    await embed_queued(session)
+
+    draft = await client.post(
+        DRAFTS, json={"template_type": "linkedin", "topic": "indexes"}, headers=alice.headers
+    )
+
+    assert draft.status_code == 200, draft.text
+    assert draft.json()["sources"][0]["youtube_video_id"] == "exampleTalk"
+    assert "index" in draft.json()["text"].lower()
+
+
+async def test_a_citation_the_model_invents_is_taken_out_of_the_draft(
+    session: AsyncSession,
+) -> None:
+    model = ScriptedModel("Here is your post [1], and a source nobody gave [9].")
+    async with talking_to(session, model) as (client, account):
+        response = await client.post(
+            DRAFTS,
+            json={"template_type": "twitter", "topic": "coffee grind size"},
+            headers=account.headers,
+        )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["text"] == "Here is your post [1], and a source nobody gave."
+    assert [source["number"] for source in response.json()["sources"]] == [1]

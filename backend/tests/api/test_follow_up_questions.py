@@ -1,21 +1,15 @@
 """A follow-up ("and why was that?") says too little to be found alone: it is read with the
 question answered before it, unless it names what no video says, which makes it a new question."""
 
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.config import BACKEND_DIR, get_settings
-from app.services.ingest_worker import IngestWorker
-from app.services.youtube.fetcher import YouTubeFetcher
-from tests.api.conftest import Account, savepoint_unit_of_work
+from tests.api.conftest import Account
+from tests.api.talks import embed_queued, upload_example_talk
 from tests.api.test_chat import ask, new_conversation
-from tests.offline_model import embedder_for
 
-EXAMPLE_TALK = Path(BACKEND_DIR).parent / "examples" / "talk.srt"
 FIRST = "What did the planner do with the index on the customer column?"
 
 
@@ -23,22 +17,8 @@ async def a_conversation_about_the_example_talk(
     client: httpx.AsyncClient, account: Account, session: AsyncSession
 ) -> tuple[str, str]:
     """A conversation whose first question was answered, and that answer."""
-    uploaded = await client.post(
-        "/api/v1/transcripts/upload",
-        data={"video": "slowQueries"},
-        files={"file": ("talk.srt", EXAMPLE_TALK.read_bytes())},
-        headers=account.headers,
-    )
-    assert uploaded.status_code == 201, uploaded.text
-    settings = get_settings()
-    worker = IngestWorker(
-        asynccontextmanager(savepoint_unit_of_work(session)),
-        YouTubeFetcher,
-        settings,
-        embedder=embedder_for(settings),
-    )
-    while await worker.run_once():  # its embed job: the talk is found by meaning too
-        pass
+    await upload_example_talk(client, account)
+    await embed_queued(session)
     conversation = await new_conversation(client, account)
     first = (await ask(client, account, conversation, FIRST)).json()["assistant_message"]
     assert first["metadata"]["grounded"], first["content"]

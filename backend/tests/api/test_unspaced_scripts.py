@@ -3,17 +3,12 @@
 (Hindi): quotes are sentences, linking to the second each is said, and a text without any
 space is cut into chunks of their usual size."""
 
-from contextlib import asynccontextmanager
-
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.config import get_settings
-from app.services.ingest_worker import IngestWorker
-from app.services.youtube.fetcher import YouTubeFetcher
-from tests.api.conftest import Account, savepoint_unit_of_work
+from tests.api.conftest import Account
+from tests.api.talks import embed_queued
 from tests.api.test_chat import ask, new_conversation
-from tests.offline_model import embedder_for
 
 TEA = [
     "大家好，今天我们来聊一聊怎么泡一杯好茶。",
@@ -67,16 +62,7 @@ async def test_a_chinese_quote_is_a_sentence_linking_to_the_second_it_is_said(
     client: httpx.AsyncClient, alice: Account, session: AsyncSession
 ) -> None:
     await upload(client, alice, "chineseTalk", srt(TEA + GREAT_WALL))
-    # Its embed job: full-text search reads no word of Chinese, only meaning finds it.
-    settings = get_settings()
-    worker = IngestWorker(
-        asynccontextmanager(savepoint_unit_of_work(session)),
-        YouTubeFetcher,
-        settings,
-        embedder=embedder_for(settings),
-    )
-    while await worker.run_once():
-        pass
+    await embed_queued(session)  # full-text search reads no word of Chinese: meaning finds it
     conversation = await new_conversation(client, alice)
 
     answer = (await ask(client, alice, conversation, "明长城有多长？")).json()["assistant_message"]

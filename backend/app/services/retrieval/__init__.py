@@ -2,7 +2,13 @@
 candidates of `signals`), when each is said (`moments`), and the numbered citations an answer
 links to (`citations`). Every name is importable from here."""
 
-from app.services.retrieval.citations import Citation, deep_link, placed, timestamp_label
+from app.services.retrieval.citations import (
+    Citation,
+    deep_link,
+    placed,
+    timestamp_label,
+    without_invented_citations,
+)
 from app.services.retrieval.moments import (
     caption_second,
     end_seconds,
@@ -43,4 +49,5 @@ __all__ = [
     "retrieve",
     "start_seconds",
     "timestamp_label",
+    "without_invented_citations",
 ]

@@ -1,5 +1,6 @@
 """Citations: the numbered passages an answer refers to, each with a link to its moment."""
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,19 @@ class Citation:
 
     def as_dict(self) -> dict[str, Any]:
         return {"number": self.number, **placed(self.hit, self.moment)}
+
+
+# A citation mark, with the space before it: a mark taken out leaves no space before a stop.
+_CITATION_MARK = re.compile(r"\s*\[(\d+)\]")
+
+
+def without_invented_citations(citations: Sequence[Citation], text: str) -> str:
+    """The text without the [n] marks of excerpts that do not exist: a model may invent a
+    number, and a link to nothing is never shown."""
+    numbers = {citation.number for citation in citations}
+    return _CITATION_MARK.sub(
+        lambda mark: mark.group(0) if int(mark.group(1)) in numbers else "", text
+    )
 
 
 def timestamp_label(seconds: float | None) -> str:
