@@ -42,6 +42,29 @@ def _unescaped(text: str) -> str:
     return _REFERENCE.sub(lambda reference: html.unescape(reference.group(0)), text)
 
 
+# What captions show beside the words said: a sound described in brackets ("[Music]", "(audience
+# laughing)", "[Aplausos]"), notes around sung lines, the ">>" that marks a new speaker, and the
+# override tags of subtitles converted from ASS ("{\an8}" places a line at the top). Quoted,
+# they read as words somebody said, and a cue of nothing else would be linked to as the answer.
+# Only known sounds go: brackets also hold what a transcriber added ("[CDU/CSU]", "[the phone]").
+_SOUNDS = (
+    "music|musik|música|musique|musica|muzyka|applause|applaus|aplausos|applaudissements|"
+    "applausi|oklaski|laughter|laughs|laughing|laugh|risas|rires|risate|gelächter|lachen|śmiech|"
+    "cheering|cheers|inaudible|crosstalk|silence|noise|chuckles|sighs|coughs|beep|blank_audio"
+)
+_SOUND = re.compile(
+    rf"[\[(]\s*(?:[\w'-]+\s+){{0,2}}(?:{_SOUNDS})(?:\s+[\w'-]+){{0,2}}\s*[\])]",
+    re.IGNORECASE,
+)
+_OVERRIDE_TAG = re.compile(r"\{\\[^{}]*\}")  # no brace inside: linear on "{\{\{\…"
+_NOT_SAID = re.compile(rf"{_SOUND.pattern}|[♪♫]|^\s*>>+", re.IGNORECASE)
+
+
+def _spoken(line: str) -> str:
+    """The words of a caption line, without what it shows beside them (above)."""
+    return " ".join(_NOT_SAID.sub(" ", _OVERRIDE_TAG.sub("", line)).split())
+
+
 _CUE_SEPARATOR = re.compile(r"(\n[ \t]*\n)")
 _BLANKS_BEFORE_A_CUE = re.compile(r"\n[ \t]+\n(?=(?:[^\n]*\n)?[^\n]*-{1,2}>)")
 _WEBVTT_LINE = re.compile(r"\A\s*webvtt", re.IGNORECASE)
@@ -161,7 +184,7 @@ def parse_captions(content: str, caption_type: str) -> list[Segment]:
                 f"cue {number} ends at {caption.end}, later than any video "
                 f"(at most {MAX_SECONDS // 3600:,} hours)"
             )
-        lines = [" ".join(line.split()) for line in _unescaped(caption.text).splitlines()]
+        lines = [_spoken(line) for line in _unescaped(caption.text).splitlines()]
         cues.append(_Cue(start, end - start, [line for line in lines if line]))
     segments = [
         Segment(" ".join(said), cue.start, cue.duration)
