@@ -13,7 +13,8 @@ from app.db.repositories import MessageRepository, UsageRepository
 from app.services.answers import choose_quotes, cite_each_quote
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.extract import Passage, Quote, best_sentences
-from app.services.llm import ChatMessage, Completion, LanguageModel, storable
+from app.services.llm import ChatMessage, Completion, LanguageModel, estimate_usage, storable
+from app.services.offline_drafts import offline_draft
 from app.services.rendering import render
 from app.services.retrieval import (
     Citation,
@@ -133,7 +134,14 @@ async def write_draft(
         Passage(c.number, c.hit.chunk_text, tuple(q for q in quotes if q.number == c.number))
         for c in citations
     ]
-    completion = await model.complete(messages, passages)
+    if model.extractive and quotes:  # no model to follow the template: shaped here
+        shaped = offline_draft(template.template_type, topic, quotes, citations)
+        usage = await asyncio.to_thread(
+            estimate_usage, messages, shaped, settings.tokenizer_encoding
+        )
+        completion = Completion(shaped, usage)
+    else:
+        completion = await model.complete(messages, passages)
     text = without_invented_citations(citations, completion.text)
     # Its sources are what it cites, as an answer's are; all of them if it cites none.
     citations = [c for c in citations if f"[{c.number}]" in text] or citations

@@ -1,3 +1,4 @@
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -229,7 +230,7 @@ async def test_each_key_point_of_a_draft_links_to_the_moment_it_is_said(
     sources = {s["number"]: s for s in response.json()["sources"]}
     # The offline draft quotes its key points; its sources are what it cites, each said where
     # its link opens.
-    points = [line[2:] for line in response.json()["text"].splitlines() if line.startswith("- ")]
+    points = [line[2:] for line in response.json()["text"].splitlines() if line.startswith("> ")]
     assert len(points) > 1
     assert len(sources) == len(points)
     for point in points:
@@ -286,3 +287,42 @@ async def test_a_citation_the_model_invents_is_taken_out_of_the_draft(
     assert response.status_code == 200, response.text
     assert response.json()["text"] == "Here is your post [1], and a source nobody gave."
     assert [source["number"] for source in response.json()["sources"]] == [1]
+
+
+POST_LINK = re.compile(r"https://\S+")
+
+
+@pytest.mark.parametrize("template_type", ["twitter", "linkedin", "blog", "email"])
+async def test_an_offline_draft_has_the_shape_of_its_platform(
+    client: httpx.AsyncClient, alice: Account, template_type: str
+) -> None:
+    """Without a model the key points are quoted, in the platform's shape: numbered posts of at
+    most 280 characters (a link counting 23), a post under 3,000, headings, a subject line."""
+    await upload_example_talk(client, alice)
+
+    response = await client.post(
+        DRAFTS,
+        json={"template_type": template_type, "topic": "keyset pagination and OFFSET"},
+        headers=alice.headers,
+    )
+
+    assert response.status_code == 200, response.text
+    text = response.json()["text"]
+    links = {source["url"] for source in response.json()["sources"]}
+    if template_type == "twitter":
+        posts = text.split("\n\n")
+        assert len(posts) > 1
+        for number, post in enumerate(posts, start=1):
+            assert post.startswith(f"{number}/{len(posts)} ")
+            assert len(POST_LINK.sub("x" * 23, post)) <= 280, post
+        assert set(POST_LINK.findall(text)) <= links
+        assert len(POST_LINK.findall(text)) == len(posts) - 1  # each quote opens its moment
+    elif template_type == "linkedin":
+        assert len(text) <= 3000
+        assert text.startswith("Keyset pagination and OFFSET\n")
+    elif template_type == "blog":
+        assert text.startswith("# Keyset pagination and OFFSET\n")
+        assert "\n## Sources\n" in text
+    else:
+        assert text.startswith("Subject: Keyset pagination and OFFSET\n")
+    assert "OFFSET" in text or "offset" in text.lower()

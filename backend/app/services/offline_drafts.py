@@ -1,0 +1,109 @@
+"""Drafts without a language model: the key points quoted, in the shape of the platform.
+
+A model writes a draft from the template. Without one, the service can only quote, but a
+thread, a post, an article and an e-mail are still shaped as each platform wants them: a
+Twitter/X thread of numbered posts of at most 280 characters each (a link counts as 23, as
+t.co shortens it), a LinkedIn post under 3,000 characters, an article with headings, an e-mail
+with a subject line. Every quote links to the second it is said.
+"""
+
+from collections.abc import Callable, Sequence
+
+from app.services.extract import Quote
+from app.services.retrieval.citations import Citation, timestamp_label
+
+POST_CHARACTERS = 280
+LINK_CHARACTERS = 23  # what a link counts for in a post, whatever its length
+LINKEDIN_CHARACTERS = 3000
+
+
+def offline_draft(
+    template_type: str, topic: str, quotes: Sequence[Quote], citations: Sequence[Citation]
+) -> str:
+    """The draft of that type quoting `quotes`, each with its citation's number and link."""
+    by_number = {citation.number: citation for citation in citations}
+    quoted = [(quote.text, by_number[quote.number]) for quote in quotes]
+    shape = SHAPES.get(template_type, _article)
+    return shape(_title(topic), quoted, citations)
+
+
+Quoted = Sequence[tuple[str, Citation]]
+
+
+def _title(topic: str) -> str:
+    topic = " ".join(topic.split())
+    return topic[:1].upper() + topic[1:]
+
+
+def _where(citation: Citation) -> str:
+    """The video's title and the moment, e.g. "Bees on the roof, 8:20"."""
+    hit = citation.hit
+    when = timestamp_label(citation.moment)
+    label = hit.title or hit.youtube_video_id
+    return f"{label}, {when}" if when else label
+
+
+def _url(citation: Citation) -> str:
+    return str(citation.as_dict()["url"])
+
+
+def _sources(citations: Sequence[Citation]) -> str:
+    return "\n".join(f"[{c.number}] {_where(c)}: {_url(c)}" for c in citations)
+
+
+def _thread(title: str, quoted: Quoted, citations: Sequence[Citation]) -> str:
+    """Numbered posts: the topic, then one quote a post with its link, each within the limit."""
+    total = len(quoted) + 1
+    opening = f"1/{total} "
+    ending = ": what was said, in the speakers' own words."
+    posts = [f"{opening}{_shortened(title, POST_CHARACTERS - len(opening) - len(ending))}{ending}"]
+    for number, (text, citation) in enumerate(quoted, start=2):
+        head = f"{number}/{total} “"
+        room = POST_CHARACTERS - len(head) - len("” ") - LINK_CHARACTERS
+        posts.append(f"{head}{_shortened(text, room)}” {_url(citation)}")
+    return "\n\n".join(posts)
+
+
+def _shortened(text: str, room: int) -> str:
+    """`text` cut at a word to fit in `room` characters, with "…" when cut."""
+    if len(text) <= room:
+        return text
+    cut = text[: room - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return f"{cut}…"
+
+
+def _post(title: str, quoted: Quoted, citations: Sequence[Citation]) -> str:
+    points = [f"• “{text}” [{citation.number}]" for text, citation in quoted]
+    post = f"{title}\n\nWhat my videos say about it:\n\n" + "\n\n".join(points)
+    post += f"\n\n{_sources(citations)}"
+    while len(post) > LINKEDIN_CHARACTERS and len(points) > 1:
+        points.pop()
+        post = f"{title}\n\nWhat my videos say about it:\n\n" + "\n\n".join(points)
+        post += f"\n\n{_sources(citations)}"
+    return post[:LINKEDIN_CHARACTERS]
+
+
+def _article(title: str, quoted: Quoted, citations: Sequence[Citation]) -> str:
+    """A heading, a section for each video quoted (in the order first quoted), the sources."""
+    sections: dict[str, list[str]] = {}
+    for text, citation in quoted:
+        video = citation.hit.title or citation.hit.youtube_video_id
+        sections.setdefault(video, []).append(f"> {text} [{citation.number}]")
+    body = "\n\n".join(f"## {video}\n\n" + "\n\n".join(said) for video, said in sections.items())
+    return f"# {title}\n\n{body}\n\n## Sources\n\n{_sources(citations)}"
+
+
+def _email(title: str, quoted: Quoted, citations: Sequence[Citation]) -> str:
+    points = "\n".join(f"- {text} [{citation.number}]" for text, citation in quoted)
+    return (
+        f"Subject: {title}\n\nHello,\n\nHere is what my videos say about it:\n\n{points}\n\n"
+        f"Sources:\n{_sources(citations)}\n"
+    )
+
+
+SHAPES: dict[str, Callable[[str, Quoted, Sequence[Citation]], str]] = {
+    "twitter": _thread,
+    "linkedin": _post,
+    "blog": _article,
+    "email": _email,
+}
