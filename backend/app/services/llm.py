@@ -193,12 +193,17 @@ def _sse_data(line: str) -> str | None:
     return line[len("data:") :].strip()
 
 
+# The offline answerer's name in the usage ledger: its tokens are an estimate of what a model
+# would have read and written, recorded for the record and counted against no daily limit.
+OFFLINE_PROVIDER = "offline-extractive"
+
+
 class OfflineExtractiveModel:
     """Answers by quoting the 1 to 3 sentences of the passages chosen for the question by
     meaning and words (Passage.quotes), best first; without them, those sharing the most words
     with the question."""
 
-    provider = "offline-extractive"
+    provider = OFFLINE_PROVIDER
     model = "extractive-v2"
     extractive = True
     max_sentences = 3

@@ -45,6 +45,7 @@ from app.db.repositories import (
     UserLimitRepository,
 )
 from app.db.session import UnitOfWork, skip_disk_flush_at_commit
+from app.services.llm import OFFLINE_PROVIDER
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +221,7 @@ async def has_tokens_left(session: AsyncSession, user_id: UUID, settings: Settin
     limit = (await limits_for(session, user_id, settings)).tokens_per_day
     if not limit:
         return True
-    today = await UsageRepository(session).tokens_today(user_id)
+    today = await UsageRepository(session).tokens_today(user_id, free_provider=OFFLINE_PROVIDER)
     reserved = await TokenReservationRepository(session).reserved(user_id)
     return today.tokens + reserved + token_budget(settings) <= limit
 
@@ -236,7 +237,7 @@ async def _reserve_tokens(
 ) -> UUID:
     reservations = TokenReservationRepository(session)
     await reservations.lock_user(user_id)
-    today = await UsageRepository(session).tokens_today(user_id)
+    today = await UsageRepository(session).tokens_today(user_id, free_provider=OFFLINE_PROVIDER)
     if today.tokens + await reservations.reserved(user_id) >= limit:
         raise LimitReachedError(TOKENS_PER_DAY, limit, seconds_until(today.day_ends_at, today.now))
     return await reservations.reserve(user_id, token_budget(settings), TOKEN_RESERVATION_LASTS)
@@ -317,7 +318,7 @@ async def limit_statuses(
         )
         for action, counted in COUNTED.items()
     }
-    today = await UsageRepository(session).tokens_today(user_id)
+    today = await UsageRepository(session).tokens_today(user_id, free_provider=OFFLINE_PROVIDER)
     statuses[TOKENS_PER_DAY] = _status(
         TOKENS_PER_DAY, limits.tokens_per_day, today.tokens, today.day_ends_at
     )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import get_settings
 from app.db.repositories import UsageRepository
+from app.services.llm import OFFLINE_PROVIDER
 from app.services.usage_limits import token_budget
 from tests.api.conftest import (
     PASSWORD,
@@ -31,6 +32,7 @@ from tests.api.limited_requests import (
     upload,
 )
 from tests.factories import let_usage_counters_age
+from tests.fakes import ScriptedModel
 from tests.statements import engine_of, statements_sent
 
 
@@ -126,9 +128,11 @@ async def test_links_uploads_and_stored_transcripts_share_the_ingests_per_hour(
 
 
 async def test_the_days_tokens_from_the_ledger_stop_asks_and_drafts_until_midnight_utc(
-    make_client: ClientFactory, session: AsyncSession
+    session: AsyncSession,
 ) -> None:
-    async with make_client(limit_tokens_per_day=1000) as client:
+    app = build_app(session, limit_tokens_per_day=1000)
+    app.state.language_model = ScriptedModel()  # a model that spends tokens
+    async with client_for(app) as client:
         account = await sign_up(client)
         await UsageRepository(session).record(
             user_id=uuid.UUID(account.id),
@@ -153,6 +157,30 @@ async def test_the_days_tokens_from_the_ledger_stop_asks_and_drafts_until_midnig
     assert usage["tokens_per_day"]["used"] == 1000
     assert usage["tokens_per_day"]["remaining"] == 0
     assert usage["asks_per_minute"]["used"] == 0  # refused asks are not counted
+
+
+async def test_the_offline_answerer_is_not_held_back_by_the_days_tokens(
+    make_client: ClientFactory, session: AsyncSession
+) -> None:
+    """Its tokens are an estimate of what a model would have read, and cost nothing: they are
+    recorded, and count against no limit."""
+    async with make_client(limit_tokens_per_day=1000) as client:
+        account = await sign_up(client)
+        await UsageRepository(session).record(
+            user_id=uuid.UUID(account.id),
+            kind="chat",
+            provider=OFFLINE_PROVIDER,
+            model="extractive-v2",
+            prompt_tokens=900,
+            completion_tokens=100,
+        )
+        answered = await ask(client, account, await new_conversation(client, account))
+        drafted = await draft(client, account)
+        usage = await limits_of(client, account)
+
+    assert answered.status_code == 201, answered.text
+    assert_error(drafted, 422, "no_sources")  # past the limits: the account has no videos
+    assert usage["tokens_per_day"]["used"] == 0
 
 
 async def test_usage_shows_each_limit_with_what_is_used_and_left(

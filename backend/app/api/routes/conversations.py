@@ -226,7 +226,10 @@ async def ask(
         detail = ErrorDetail(field="body.transcript_ids", message="outside the scope", type="scope")
         raise ApiError(422, "validation_error", message, details=[detail])
     transcript_ids = narrowed(scope, asked)
-    reservation = await admit_and_commit(session, user.id, LimitedAction.ASK, settings)
+    # The offline answerer spends no model's tokens: the daily limit does not hold it back.
+    reservation = await admit_and_commit(
+        session, user.id, LimitedAction.ASK, settings, spends_tokens=not model.extractive
+    )
     async with released_if_unfinished(unit_of_work, reservation):
         turn = await start_turn(
             session,

@@ -57,7 +57,10 @@ async def create_draft(
         conversation = await conversation_of(session, body.conversation_id, user)
         scope = await conversation_scope(session, conversation)
         transcript_ids = narrowed(scope, transcript_ids)
-    reservation = await admit_and_commit(session, user.id, LimitedAction.DRAFT, settings)
+    # The offline answerer spends no model's tokens: the daily limit does not hold it back.
+    reservation = await admit_and_commit(
+        session, user.id, LimitedAction.DRAFT, settings, spends_tokens=not model.extractive
+    )
     async with released_if_unfinished(unit_of_work, reservation):
         draft = await write_draft(
             session,

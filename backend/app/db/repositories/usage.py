@@ -62,9 +62,11 @@ class UsageRepository(BaseRepository[UsageEvent]):
             for day, calls, prompt, completion in rows
         ]
 
-    async def tokens_today(self, user_id: UUID) -> TokensToday:
-        """Prompt and completion tokens of every call the user made today (UTC)."""
-        row = (await self.execute(_TOKENS_TODAY.bindparams(user_id=user_id))).one()
+    async def tokens_today(self, user_id: UUID, *, free_provider: str = "") -> TokensToday:
+        """Prompt and completion tokens of every call the user made today (UTC), but those of
+        `free_provider` (the offline answerer: its tokens are an estimate, and cost nothing)."""
+        statement = _TOKENS_TODAY.bindparams(user_id=user_id, free_provider=free_provider)
+        row = (await self.execute(statement)).one()
         return TokensToday(int(row.tokens), row.day_ends_at, row.now)
 
 
@@ -100,5 +102,6 @@ _TOKENS_TODAY = text("""
       FROM (SELECT date_trunc('day', statement_timestamp(), 'UTC') AS start) AS today
       LEFT JOIN usage_events AS events
         ON events.user_id = :user_id AND events.created_at >= today.start
+       AND events.provider IS DISTINCT FROM :free_provider
      GROUP BY today.start
 """)
