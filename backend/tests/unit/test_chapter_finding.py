@@ -68,7 +68,7 @@ def test_overlapping_passages_of_two_chunks_count_once_and_untimed_ones_not_at_a
     passages = [
         OutlinePassage(0, 0, 0.0, 40.0, "first", [1.0]),
         OutlinePassage(0, 1, 40.0, 80.0, "second", [1.0]),
-        OutlinePassage(1, 0, 60.0, 100.0, "repeat of the overlap", [1.0]),
+        OutlinePassage(1, 0, 60.0, 80.0, "repeat of the overlap", [1.0]),
         OutlinePassage(1, 1, 80.0, 120.0, "third", None),
         OutlinePassage(2, 0, None, None, "untimed", None),
     ]

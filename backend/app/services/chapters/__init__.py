@@ -7,7 +7,7 @@ when there are no vectors. A video whose description lists its chapters keeps th
 """
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,12 +42,19 @@ def blocks_and_vectors(
 
 
 def _kept(passages: Sequence[OutlinePassage]) -> list[OutlinePassage]:
+    """The timed passages in order, each second of speech once. Chunks overlap, and so do
+    their passages there: a passage said wholly within the ones kept is left out; one that
+    starts within them and goes on past their end (a chunk can end mid-sentence) is kept from
+    where they end, else the speech after it would be missing from every chapter."""
     kept: list[OutlinePassage] = []
     for passage in passages:
         if passage.start_seconds is None or passage.end_seconds is None:
             continue
-        if kept and passage.start_seconds < (kept[-1].end_seconds or 0.0) - 1.0:
-            continue
+        said_until = (kept[-1].end_seconds or 0.0) if kept else None
+        if said_until is not None and passage.start_seconds < said_until - 1.0:
+            if passage.end_seconds <= said_until + 1.0:
+                continue
+            passage = replace(passage, start_seconds=said_until)
         kept.append(passage)
     return kept
 
