@@ -216,10 +216,10 @@ async def _language_model_failed(_: Request, error: Exception) -> JSONResponse:
 
 
 def _no_sources(error: NoSourcesError) -> ApiError:
-    detail = ErrorDetail(
-        field="body.topic", message="not covered by your videos", type="no_sources"
-    )
-    message = f"None of your videos covers “{error.topic}”."
+    videos = "the videos chosen" if error.scoped else "your videos"
+    detail = ErrorDetail(field="body.topic", message=f"not covered by {videos}", type="no_sources")
+    # Scoped (transcript_ids, or a conversation's scope), another video may well cover it.
+    message = f"None of {videos} covers “{error.topic}”."
     return ApiError(422, "no_sources", message, details=[detail])
 
 

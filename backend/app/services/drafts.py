@@ -34,11 +34,12 @@ SYSTEM_PROMPT = (
 
 
 class NoSourcesError(Exception):
-    """None of the user's videos covers the topic."""
+    """None of the user's videos covers the topic (of those chosen, when `scoped`)."""
 
-    def __init__(self, topic: str) -> None:
+    def __init__(self, topic: str, *, scoped: bool = False) -> None:
         super().__init__(f"no video covers {topic!r}")
         self.topic = topic
+        self.scoped = scoped
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,7 @@ async def write_draft(
     # the passages holding its words are about it.
     sources = retrieval.supporting() if retrieval.answerable else retrieval.listed()
     if not sources:
-        raise NoSourcesError(topic)
+        raise NoSourcesError(topic, scoped=transcript_ids is not None)
     citations = Citation.numbered(sources, topic)
     quotes = await choose_quotes(
         topic,

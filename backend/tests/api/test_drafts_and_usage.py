@@ -153,6 +153,9 @@ async def test_drafts_refuse_topics_no_video_covers_and_foreign_things(
         )
 
     assert_error(nothing, 422, "no_sources")
+    assert (
+        nothing.json()["error"]["message"] == "None of your videos covers “quantum chromodynamics”."
+    )
     assert_error(foreign, 404, "not_found")
     assert_error(unknown_template, 404, "not_found")
     assert_error(both, 422, "validation_error")
@@ -326,3 +329,25 @@ async def test_an_offline_draft_has_the_shape_of_its_platform(
     else:
         assert text.startswith("Subject: Keyset pagination and OFFSET\n")
     assert "OFFSET" in text or "offset" in text.lower()
+
+
+async def test_a_draft_refused_within_chosen_videos_does_not_blame_the_others(
+    talks_client: httpx.AsyncClient,
+) -> None:
+    async with talks_client as client:
+        account = await sign_up(client)
+        ids = await ingest_talks(client, account)
+        coffee = next(id_ for video, id_ in ids.items() if video.startswith("coffee"))
+        refused = await client.post(
+            DRAFTS,
+            json={
+                "template_type": "blog",
+                "topic": "sourdough starter feeding",
+                "transcript_ids": [coffee],
+            },
+            headers=account.headers,
+        )
+
+    assert_error(refused, 422, "no_sources")
+    message = refused.json()["error"]["message"]
+    assert message == "None of the videos chosen covers “sourdough starter feeding”."
