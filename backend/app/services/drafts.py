@@ -29,7 +29,8 @@ from app.services.usage_limits import release_tokens
 KEY_POINTS = 5
 SYSTEM_PROMPT = (
     "You write drafts from notes taken from the user's own YouTube videos. Follow the "
-    "instructions, use only the key points and sources given, and cite sources as [n]."
+    "instructions, use only the key points and sources given, and cite sources as [n]. "
+    "Write in the language the topic is written in."
 )
 
 

@@ -4,10 +4,13 @@ A model writes a draft from the template. Without one, the service can only quot
 thread, a post, an article and an e-mail are still shaped as each platform wants them: a
 Twitter/X thread of numbered posts of at most 280 characters each (a link counts as 23, as
 t.co shortens it), a LinkedIn post under 3,000 characters, an article with headings, an e-mail
-with a subject line. Every quote links to the second it is said.
+with a subject line. Every quote links to the second it is said. The few words of its own are
+in the language most quotes are in (English when it has none of its own here).
 """
 
+from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from app.services.extract import Quote
 from app.services.retrieval.citations import Citation, timestamp_label
@@ -17,6 +20,56 @@ LINK_CHARACTERS = 23  # what a link counts for in a post, whatever its length
 LINKEDIN_CHARACTERS = 3000
 
 
+@dataclass(frozen=True, slots=True)
+class Words:
+    """What a draft says in its own words, in one language."""
+
+    own_words: str  # after the topic, opening a thread
+    say_about_it: str  # before the key points
+    hello: str
+    subject: str
+    sources: str
+
+
+WORDS = {
+    "en": Words(
+        "what was said, in the speakers' own words",
+        "What my videos say about it",
+        "Hello",
+        "Subject",
+        "Sources",
+    ),
+    "es": Words(
+        "lo que se dijo, con las palabras de quien habla",
+        "Lo que dicen mis vídeos",
+        "Hola",
+        "Asunto",
+        "Fuentes",
+    ),
+    "de": Words(
+        "was gesagt wurde, in den Worten der Sprechenden",
+        "Was meine Videos dazu sagen",
+        "Hallo",
+        "Betreff",
+        "Quellen",
+    ),
+    "fr": Words(
+        "ce qui a été dit, avec les mots de l'orateur",
+        "Ce que disent mes vidéos",
+        "Bonjour",
+        "Objet",
+        "Sources",
+    ),
+    "pl": Words(
+        "co zostało powiedziane, słowami mówiących",
+        "Co mówią o tym moje filmy",
+        "Dzień dobry",
+        "Temat",
+        "Źródła",
+    ),
+}
+
+
 def offline_draft(
     template_type: str, topic: str, quotes: Sequence[Quote], citations: Sequence[Citation]
 ) -> str:
@@ -24,10 +77,17 @@ def offline_draft(
     by_number = {citation.number: citation for citation in citations}
     quoted = [(quote.text, by_number[quote.number]) for quote in quotes]
     shape = SHAPES.get(template_type, _article)
-    return shape(_title(topic), quoted, citations)
+    return shape(_title(topic), quoted, citations, _words(quoted))
 
 
 Quoted = Sequence[tuple[str, Citation]]
+
+
+def _words(quoted: Quoted) -> Words:
+    """The words of the language most quotes are in."""
+    languages = Counter(citation.hit.language for _, citation in quoted)
+    language = languages.most_common(1)[0][0] if languages else None
+    return WORDS.get(language or "en", WORDS["en"])
 
 
 def _title(topic: str) -> str:
@@ -51,11 +111,11 @@ def _sources(citations: Sequence[Citation]) -> str:
     return "\n".join(f"[{c.number}] {_where(c)}: {_url(c)}" for c in citations)
 
 
-def _thread(title: str, quoted: Quoted, citations: Sequence[Citation]) -> str:
+def _thread(title: str, quoted: Quoted, citations: Sequence[Citation], words: Words) -> str:
     """Numbered posts: the topic, then one quote a post with its link, each within the limit."""
     total = len(quoted) + 1
     opening = f"1/{total} "
-    ending = ": what was said, in the speakers' own words."
+    ending = f": {words.own_words}."
     posts = [f"{opening}{_shortened(title, POST_CHARACTERS - len(opening) - len(ending))}{ending}"]
     for number, (text, citation) in enumerate(quoted, start=2):
         head = f"{number}/{total} “"
@@ -72,36 +132,35 @@ def _shortened(text: str, room: int) -> str:
     return f"{cut}…"
 
 
-def _post(title: str, quoted: Quoted, citations: Sequence[Citation]) -> str:
+def _post(title: str, quoted: Quoted, citations: Sequence[Citation], words: Words) -> str:
     points = [f"• “{text}” [{citation.number}]" for text, citation in quoted]
-    post = f"{title}\n\nWhat my videos say about it:\n\n" + "\n\n".join(points)
-    post += f"\n\n{_sources(citations)}"
-    while len(post) > LINKEDIN_CHARACTERS and len(points) > 1:
-        points.pop()
-        post = f"{title}\n\nWhat my videos say about it:\n\n" + "\n\n".join(points)
+    while True:  # the last key points give way to the limit, the first never does
+        post = f"{title}\n\n{words.say_about_it}:\n\n" + "\n\n".join(points)
         post += f"\n\n{_sources(citations)}"
-    return post[:LINKEDIN_CHARACTERS]
+        if len(post) <= LINKEDIN_CHARACTERS or len(points) == 1:
+            return post[:LINKEDIN_CHARACTERS]
+        points.pop()
 
 
-def _article(title: str, quoted: Quoted, citations: Sequence[Citation]) -> str:
+def _article(title: str, quoted: Quoted, citations: Sequence[Citation], words: Words) -> str:
     """A heading, a section for each video quoted (in the order first quoted), the sources."""
     sections: dict[str, list[str]] = {}
     for text, citation in quoted:
         video = citation.hit.title or citation.hit.youtube_video_id
         sections.setdefault(video, []).append(f"> {text} [{citation.number}]")
     body = "\n\n".join(f"## {video}\n\n" + "\n\n".join(said) for video, said in sections.items())
-    return f"# {title}\n\n{body}\n\n## Sources\n\n{_sources(citations)}"
+    return f"# {title}\n\n{body}\n\n## {words.sources}\n\n{_sources(citations)}"
 
 
-def _email(title: str, quoted: Quoted, citations: Sequence[Citation]) -> str:
+def _email(title: str, quoted: Quoted, citations: Sequence[Citation], words: Words) -> str:
     points = "\n".join(f"- {text} [{citation.number}]" for text, citation in quoted)
     return (
-        f"Subject: {title}\n\nHello,\n\nHere is what my videos say about it:\n\n{points}\n\n"
-        f"Sources:\n{_sources(citations)}\n"
+        f"{words.subject}: {title}\n\n{words.hello},\n\n{words.say_about_it}:\n\n{points}\n\n"
+        f"{words.sources}:\n{_sources(citations)}\n"
     )
 
 
-SHAPES: dict[str, Callable[[str, Quoted, Sequence[Citation]], str]] = {
+SHAPES: dict[str, Callable[[str, Quoted, Sequence[Citation], Words], str]] = {
     "twitter": _thread,
     "linkedin": _post,
     "blog": _article,

@@ -351,3 +351,40 @@ async def test_a_draft_refused_within_chosen_videos_does_not_blame_the_others(
     assert_error(refused, 422, "no_sources")
     message = refused.json()["error"]["message"]
     assert message == "None of the videos chosen covers “sourdough starter feeding”."
+
+
+SPANISH_TALK = """1
+00:00:00,000 --> 00:00:05,000
+Hoy vamos a hablar del café y de cómo se tuesta en casa.
+
+2
+00:00:05,000 --> 00:00:10,000
+El café recién tostado necesita reposar dos días antes de molerlo.
+
+3
+00:00:10,000 --> 00:00:15,000
+Durante el reposo el grano suelta dióxido de carbono.
+"""
+
+
+async def test_an_offline_draft_of_spanish_videos_speaks_spanish(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    uploaded = await client.post(
+        "/api/v1/transcripts/upload",
+        data={"video": "cafeTostado"},
+        files={"file": ("cafe.srt", SPANISH_TALK.encode())},
+        headers=alice.headers,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+
+    response = await client.post(
+        DRAFTS,
+        json={"template_type": "email", "topic": "reposar el café tostado"},
+        headers=alice.headers,
+    )
+
+    assert response.status_code == 200, response.text
+    text = response.json()["text"]
+    assert text.startswith("Asunto: Reposar el café tostado\n\nHola,\n")
+    assert "\nFuentes:\n" in text
