@@ -3,7 +3,13 @@ chapters from its description."""
 
 from app.db.repositories import OutlinePassage
 from app.services.chapters import blocks_and_vectors
-from app.services.chapters.finding import Block, outline, parse_description_chapters
+from app.services.chapters.finding import (
+    Block,
+    outline,
+    parse_description_chapters,
+    stop_words,
+    title,
+)
 
 BREAD = (
     "The sourdough starter needs flour and water; feed the starter, knead the dough, bake the loaf."
@@ -96,3 +102,17 @@ def test_listed_chapters_past_the_end_of_the_talk_are_left_out() -> None:
     assert found.source == "description"
     assert too_few.source == "computed"
     assert all(c.start <= c.end for c in too_few.chapters)
+
+
+def test_a_title_writes_its_words_as_the_talk_does() -> None:
+    """German nouns keep their capitals, as names and acronyms do; a word capitalised only at
+    a sentence's start is written as it is elsewhere."""
+    text = (
+        "Die Wärmepumpe im Altbau braucht eine niedrige Vorlauftemperatur. Eine Wärmepumpe "
+        "ist leise. Die Vorlauftemperatur sollte unter fünfzig Grad liegen, sagt die OSHA. "
+        "Heizkörper sind groß. Im Altbau sind Heizkörper oft zu klein."
+    )
+
+    named = title(text, [["haus", "dach"]], stop_words("de"))
+
+    assert set(named.split(", ")) == {"Wärmepumpe", "Altbau", "Vorlauftemperatur"}

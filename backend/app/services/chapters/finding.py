@@ -234,8 +234,19 @@ def title(text: str, others: Sequence[list[str]], stop: frozenset[str]) -> str:
             chosen.append(word)
     first_seen = {word: index for index, word in reversed(list(enumerate(tokens)))}
     ordered = sorted(dict.fromkeys(chosen), key=lambda word: first_seen.get(word, 0))
-    phrase = ", ".join(ordered)
+    written = as_written(text)
+    phrase = ", ".join(written.get(word, word) for word in ordered)
     return phrase[:1].upper() + phrase[1:]
+
+
+def as_written(text: str) -> dict[str, str]:
+    """Each word as the text writes it most often: "Wärmepumpe", "PostgreSQL" and "OSHA" keep
+    their capitals, and "honey" capitalised at a sentence's start stays "honey"."""
+    forms: dict[str, Counter[str]] = {}
+    for match in WORD.finditer(text):
+        written = match.group(0)
+        forms.setdefault(written.lower(), Counter())[written] += 1
+    return {word: counts.most_common(1)[0][0] for word, counts in forms.items()}
 
 
 def term_weights(own: list[str], others: Sequence[list[str]]) -> dict[str, float]:
