@@ -64,16 +64,23 @@ def cues_of(srt: str) -> list[tuple[float, float, str]]:
     return cues
 
 
-async def upload_example_talk(client: httpx.AsyncClient, account: Account) -> str:
-    """The README's example captions, uploaded as `exampleTalk`; returns their text."""
-    srt = EXAMPLE_TALK.read_text(encoding="utf-8")
+async def upload_captions(
+    client: httpx.AsyncClient, account: Account, video: str, srt: str
+) -> None:
+    """An SRT file uploaded as the video's captions."""
     uploaded = await client.post(
         "/api/v1/transcripts/upload",
-        data={"video": "exampleTalk"},
+        data={"video": video},
         files={"file": ("talk.srt", srt.encode())},
         headers=account.headers,
     )
     assert uploaded.status_code == 201, uploaded.text
+
+
+async def upload_example_talk(client: httpx.AsyncClient, account: Account) -> str:
+    """The README's example captions, uploaded as `exampleTalk`; returns their text."""
+    srt = EXAMPLE_TALK.read_text(encoding="utf-8")
+    await upload_captions(client, account, "exampleTalk", srt)
     return srt
 
 

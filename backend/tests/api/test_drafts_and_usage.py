@@ -16,6 +16,7 @@ from tests.api.talks import (
     embed_queued,
     ingest_talks,
     talking_to,
+    upload_captions,
     upload_example_talk,
 )
 from tests.api.test_chat import DeletingModel
@@ -370,13 +371,7 @@ Durante el reposo el grano suelta dióxido de carbono.
 async def test_an_offline_draft_of_spanish_videos_speaks_spanish(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
-    uploaded = await client.post(
-        "/api/v1/transcripts/upload",
-        data={"video": "cafeTostado"},
-        files={"file": ("cafe.srt", SPANISH_TALK.encode())},
-        headers=alice.headers,
-    )
-    assert uploaded.status_code == 201, uploaded.text
+    await upload_captions(client, alice, "cafeTostado", SPANISH_TALK)
 
     response = await client.post(
         DRAFTS,

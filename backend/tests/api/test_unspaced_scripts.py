@@ -7,7 +7,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.api.conftest import Account
-from tests.api.talks import embed_queued
+from tests.api.talks import embed_queued, upload_captions
 from tests.api.test_chat import ask, new_conversation
 
 TEA = [
@@ -48,20 +48,10 @@ def srt(cues: list[str]) -> str:
     )
 
 
-async def upload(client: httpx.AsyncClient, account: Account, video: str, text: str) -> None:
-    uploaded = await client.post(
-        "/api/v1/transcripts/upload",
-        data={"video": video},
-        files={"file": ("talk.srt", text.encode())},
-        headers=account.headers,
-    )
-    assert uploaded.status_code == 201, uploaded.text
-
-
 async def test_a_chinese_quote_is_a_sentence_linking_to_the_second_it_is_said(
     client: httpx.AsyncClient, alice: Account, session: AsyncSession
 ) -> None:
-    await upload(client, alice, "chineseTalk", srt(TEA + GREAT_WALL))
+    await upload_captions(client, alice, "chineseTalk", srt(TEA + GREAT_WALL))
     await embed_queued(session)  # full-text search reads no word of Chinese: meaning finds it
     conversation = await new_conversation(client, alice)
 
