@@ -25,7 +25,7 @@ from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from app.core.config import Settings, get_settings
+from app.core.config import Settings, settings_or_exit
 from app.db.embedded import database_failure_message, resolve_database
 from app.db.errors import NotFoundError
 from app.db.repositories import UserRepository, WebhookEndpointRepository
@@ -56,7 +56,7 @@ def read_settings(context: typer.Context) -> None:
     # The settings every command runs with: the caller's (`cli(obj=settings)`), else the
     # environment's, read here once.
     if context.obj is None:
-        context.obj = get_settings()
+        context.obj = settings_or_exit()
 
 
 def settings_of(context: typer.Context) -> Settings:

@@ -20,9 +20,9 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
-from app.core.config import Settings, get_settings
+from app.core.config import Settings, settings_or_exit
 from app.core.logging import configure_logging
-from app.db.embedded import resolve_database
+from app.db.embedded import database_failure_message, resolve_database
 
 logger = logging.getLogger("app.serve")
 
@@ -69,10 +69,17 @@ def hand_down_to_workers(settings: Settings) -> None:
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = settings_or_exit()
     configure_logging(settings.log_level)
     signal.signal(signal.SIGTERM, exit_cleanly)
-    settings = resolve_database(settings, migrate=True)
+    try:
+        settings = resolve_database(settings, migrate=True)
+    except Exception as error:
+        message = database_failure_message(error)
+        if message is None:
+            raise
+        logger.error("cannot serve: %s", message)  # one line, as the other commands say it
+        sys.exit(1)
     hand_down_to_workers(settings)
     logger.info("serving with %d worker process(es)", settings.workers)
     # log_config=None keeps the one logging setup (with request ids); the app writes its own

@@ -18,7 +18,7 @@ import sys
 
 from sqlalchemy import text
 
-from app.core.config import Settings, get_settings
+from app.core.config import Settings, settings_or_exit
 from app.core.logging import configure_logging
 from app.db.embedded import database_failure_message, resolve_database
 from app.db.session import Database
@@ -72,7 +72,7 @@ async def check_database(database: Database) -> None:
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = settings_or_exit()
     configure_logging(settings.log_level)
     try:
         asyncio.run(run_until_signalled(resolve_database(settings)))

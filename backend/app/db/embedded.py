@@ -31,7 +31,7 @@ from typing import IO
 from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
-from app.db.errors import is_database_unavailable, outage_reason
+from app.db.errors import is_database_unavailable, outage_reason, refused_by_the_database
 from app.db.migrations import upgrade_to_head
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,8 @@ def database_failure_message(error: BaseException) -> str | None:
         return str(error)
     if is_database_unavailable(error):
         return f"cannot reach the database ({outage_reason(error)})"
+    if refused_by_the_database(error):
+        return f"the database refused the connection ({outage_reason(error)})"
     return None
 
 

@@ -156,6 +156,20 @@ def is_database_unavailable(error: BaseException) -> bool:
     return False
 
 
+# Invalid authorization (a wrong password or user), and a database that does not exist.
+REFUSED_SQLSTATE_CLASSES = ("28", "3D")
+
+
+def refused_by_the_database(error: BaseException) -> bool:
+    """True when the server answered, and would not let this connection in; or when the URL
+    names no server the driver can try (a port out of range)."""
+    return any(
+        str(getattr(link, "sqlstate", None) or "")[:2] in REFUSED_SQLSTATE_CLASSES
+        or (isinstance(link, OverflowError) and _raised_by_the_driver(link))
+        for link in _causes(error)
+    )
+
+
 def outage_reason(error: BaseException) -> str:
     """The root cause of an outage in a few words, e.g. `ConnectionRefusedError: [Errno 111]
     Connect call failed ('127.0.0.1', 5432)`; the driver's words hold no password."""

@@ -11,6 +11,7 @@ line, with the key blanked.
 """
 
 import asyncio
+import base64
 import logging
 from typing import Any
 
@@ -105,9 +106,17 @@ class RetryingPoster:
         logger.warning("%s answered HTTP %d%s: %r", self.subject, response.status_code, then, body)
 
     def without_key(self, text: str) -> str:
-        """`text` with the API key blanked, should the server have echoed it."""
+        """`text` with the API key blanked, should the server have echoed it; and the password
+        of a base URL written with one (http://user:password@host), as sent (Basic) or not."""
         key = self.client.headers.get("Authorization", "").removeprefix("Bearer ")
-        return text.replace(key, "[API key]") if key else text
+        secrets = {key: "[API key]"} if key else {}
+        url = self.client.base_url
+        if url.password:
+            basic = base64.b64encode(f"{url.username}:{url.password}".encode()).decode()
+            secrets |= {basic: "[password]", url.password: "[password]"}
+        for secret, blank in secrets.items():
+            text = text.replace(secret, blank)
+        return text
 
     def backoff(self, attempt: int, retry_after: str | None) -> float:
         if retry_after is not None:

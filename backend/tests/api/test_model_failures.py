@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import get_settings
+from app.core.logging import configure_logging
 from app.services.llm import OpenAICompatibleModel
 from testkit.llm_server import FakeLLM, serving
 from tests.api.conftest import Account, assert_error
@@ -110,3 +111,37 @@ async def test_a_failed_draft_names_the_status_only(
 
     assert assert_error(response, 502, "bad_gateway")["message"] == PUBLIC_MESSAGE
     assert_nothing_from_upstream(response.text, base_url)
+
+
+async def test_a_password_in_the_models_url_never_reaches_the_log(
+    session: AsyncSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """LLM_BASE_URL may carry a password (http://user:password@host): the server echoes the
+    Basic credentials it was sent, which are blanked like a key; and the request's URL, which
+    httpx logs at INFO, is not logged at all (`configure_logging`)."""
+    llm = FakeLLM(failures=[500] * 10, error_message=f"upstream exploded, trace {MARKER}")
+    async with serving(llm) as base_url:
+        with_password = base_url.replace("http://", "http://reader:pa55-never-shown@")
+        settings = get_settings().model_copy(
+            update={"llm_base_url": with_password, "llm_max_retries": 0}
+        )
+        model = OpenAICompatibleModel(settings)
+        caplog.set_level(logging.WARNING, logger="app.services.openai_http")
+        try:
+            async with talking_to(session, model) as (client, account):
+                conversation = await new_conversation(client, account)
+                response = await ask(client, account, conversation, OVEN_QUESTION)
+        finally:
+            await model.aclose()
+
+    assert_error(response, 502, "bad_gateway")
+    assert any(MARKER in record.message for record in caplog.records), caplog.text
+    assert "pa55-never-shown" not in caplog.text
+    assert "cmVhZGVyOnBhNTUtbmV2ZXItc2hvd24=" not in caplog.text  # base64 of reader:pa55-…
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging("info")
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:], root.level = handlers, level

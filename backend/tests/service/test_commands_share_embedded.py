@@ -168,6 +168,7 @@ UNREACHABLE = "postgresql://someone:s3cret-word@/app?host=/nonexistent/socket-fo
     [
         (["app.cli", "grant-admin", "ada@example.com"], "error: cannot reach the database ("),
         (["app.worker"], "the ingest workers cannot start: cannot reach the database ("),
+        (["app.serve"], "cannot serve: cannot reach the database ("),
     ],
 )
 def test_an_unreachable_database_is_said_in_one_line(
@@ -188,6 +189,38 @@ def test_an_unreachable_database_is_said_in_one_line(
     assert "Traceback" not in completed.stderr
     assert "s3cret-word" not in completed.stderr
     assert not (tmp_path / "pg").exists(), "DATABASE_URL is set: nothing is started"
+
+
+@pytest.mark.parametrize("module", ["app.serve", "app.worker", "app.cli"])
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("mysql://someone:s3cret-word@localhost/app", "error: DATABASE_URL: "),
+        (
+            "postgresql://someone:s3cret-word@127.0.0.1:99999/app",
+            "the database refused the connection (OverflowError",
+        ),
+    ],
+)
+def test_a_wrong_database_url_is_said_without_its_password(
+    tmp_path: Path, module: str, url: str, said: str
+) -> None:
+    """A setting's value is never repeated: pydantic's own message printed the whole URL."""
+    arguments = [module, "grant-admin", "ada@example.com"] if module == "app.cli" else [module]
+    completed = subprocess.run(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", *arguments],
+        cwd=BACKEND_DIR,
+        env=command_environment(tmp_path / "pg", DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_SECONDS,
+        check=False,
+    )
+
+    assert completed.returncode in (1, 2)
+    assert said in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "s3cret-word" not in completed.stderr
 
 
 def test_an_embedded_server_that_cannot_start_is_said_in_one_line(
