@@ -7,6 +7,7 @@ import pytest
 
 from app.db.repositories import ChunkRepository, TranscriptRepository
 from tests.api.conftest import Account, ClientFactory, assert_error
+from tests.api.talks import upload_example_talk
 
 TRANSCRIPTS = "/api/v1/transcripts"
 
@@ -208,3 +209,17 @@ async def test_another_users_transcript_answers_404(
     assert (
         await client.get(f"{TRANSCRIPTS}/{transcript_id}", headers=alice.headers)
     ).status_code == 200
+
+
+async def test_a_list_leaves_out_the_timed_segments_its_detail_shows(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Every cue's words in every listed video made a page of one video megabytes long."""
+    await upload_example_talk(client, alice)
+
+    listed = (await client.get(TRANSCRIPTS, headers=alice.headers)).json()["items"][0]
+    detail = (await client.get(f"{TRANSCRIPTS}/{listed['id']}", headers=alice.headers)).json()
+
+    assert "segments" not in listed["metadata"]
+    assert listed["language"] == "en"
+    assert len(detail["metadata"]["segments"]) == 24

@@ -71,12 +71,30 @@ class TranscriptPublic(OrmModel):
         "the text has no words to tell by.",
         examples=["en"],
     )
-    metadata: dict[str, Any] = Field(validation_alias=AliasChoices("meta", "metadata"))
+    metadata: dict[str, Any] = Field(
+        validation_alias=AliasChoices("meta", "metadata"),
+        description="What was stored with it, but its timed segments: every cue's words, shown "
+        "by `GET /transcripts/{id}` (a list of them ran to megabytes).",
+    )
     created_at: datetime
+
+    @field_validator("metadata")
+    @classmethod
+    def _without_segments(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in metadata.items() if key != "segments"}
 
 
 class TranscriptDetail(TranscriptPublic):
     transcript_text: str
+    metadata: dict[str, Any] = Field(
+        validation_alias=AliasChoices("meta", "metadata"),
+        description="What was stored with it, its timed segments (`segments`) included.",
+    )
+
+    @field_validator("metadata")
+    @classmethod
+    def _without_segments(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        return metadata  # the one view that shows them
 
 
 class TranscriptCreated(TranscriptPublic):
