@@ -27,12 +27,13 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.config import Settings
-from app.db.errors import ConflictError, is_database_unavailable, outage_reason
+from app.db.errors import ConflictError
 from app.db.models import Job
 from app.db.repositories import JobRepository, TranscriptRepository
 from app.db.repositories.job import EMBED, INGEST
 from app.db.session import Database, UnitOfWork
 from app.services import chapters, collections
+from app.services.background_loops import report_failure
 from app.services.embeddings.base import EmbeddingError
 from app.services.job_retries import JobFailure, backoff, pause_after, why_not_retried
 from app.services.llm import LanguageModel, with_settings
@@ -120,7 +121,8 @@ class IngestWorker:
                 processed = await self.run_once()
             except Exception as error:
                 failures += 1
-                self._report_failure(error, failures)
+                pause = pause_after(failures, self.settings)
+                report_failure(logger, f"ingest worker {self.worker_id}", error, failures, pause)
                 processed = False
             else:
                 if failures:
@@ -130,30 +132,6 @@ class IngestWorker:
                 _wake_up.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(_wake_up.wait(), pause_after(failures, self.settings))
-
-    def _report_failure(self, error: Exception, failures: int) -> None:
-        """An outage in one line; another error with its traceback the first time in a row."""
-        pause = pause_after(failures, self.settings)
-        if is_database_unavailable(error):
-            logger.warning(
-                "ingest worker %s: the database is unavailable (%s); trying again in %g s",
-                self.worker_id,
-                outage_reason(error),
-                pause,
-            )
-        elif failures == 1:
-            logger.exception(
-                "ingest worker %s: unexpected error; trying again in %g s", self.worker_id, pause
-            )
-        else:
-            logger.warning(
-                "ingest worker %s: failed %d times in a row (%s: %s); trying again in %g s",
-                self.worker_id,
-                failures,
-                type(error).__name__,
-                error,
-                pause,
-            )
 
     async def run_once(self) -> bool:
         """Claim and process one job; False when there was none to do."""

@@ -10,9 +10,8 @@ from datetime import timedelta
 
 from app.core.backoff import exponential_backoff
 from app.core.config import Settings
+from app.services.background_loops import pause_after_failures
 from app.services.youtube.failures import FetchError
-
-MAX_PAUSE_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +57,5 @@ def backoff(
 
 
 def pause_after(failures: int, settings: Settings) -> float:
-    """Seconds a worker waits before looking again: the poll interval when all is well, doubled
-    after each failure in a row up to a minute (never below the poll interval)."""
-    pause: float = settings.job_poll_seconds * 2.0 ** min(failures, 16)  # no float overflow
-    return max(min(pause, MAX_PAUSE_SECONDS), settings.job_poll_seconds)
+    """Seconds an ingest worker waits before looking again (`pause_after_failures`)."""
+    return pause_after_failures(failures, settings.job_poll_seconds)

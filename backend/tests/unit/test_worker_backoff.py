@@ -1,21 +1,25 @@
-"""An ingest worker that keeps failing waits longer after each failure and says so in one line:
-no traceback for an unreachable database, and one only for the first of other failures."""
+"""An ingest worker, or the webhook sender, that keeps failing waits longer after each failure
+and says so in one line: no traceback for an unreachable database, and one only for the first of
+other failures (the sender used to log a traceback a second through an outage)."""
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from app.core.config import get_settings
 from app.db.session import UnitOfWork
 from app.services.ingest_worker import IngestWorker
 from app.services.job_retries import pause_after
+from app.services.webhooks.sender import WebhookSender
 from app.services.youtube.fetcher import YouTubeFetcher
 
 UNREACHABLE = "postgresql+asyncpg://someone@/app?host=/nonexistent/socket-folder"
-QUICK = {"job_poll_seconds": 0.01}
+QUICK = {"job_poll_seconds": 0.01, "webhook_poll_seconds": 0.01}
+LOOPS = ["app.services.ingest_worker", "app.services.webhooks.sender"]
 
 
 def test_the_pause_doubles_after_each_failure_up_to_a_minute() -> None:
@@ -41,11 +45,16 @@ class Reports(logging.Handler):
             self.three.set()
 
 
-async def failures_logged(unit_of_work: UnitOfWork) -> list[logging.LogRecord]:
-    """Run a worker until it has reported three failures in a row; return those reports."""
-    worker = IngestWorker(unit_of_work, YouTubeFetcher, get_settings().model_copy(update=QUICK))
+async def failures_logged(unit_of_work: UnitOfWork, loop: str) -> list[logging.LogRecord]:
+    """Run the loop until it has reported three failures in a row; return those reports."""
+    settings = get_settings().model_copy(update=QUICK)
+    worker: IngestWorker | WebhookSender = (
+        IngestWorker(unit_of_work, YouTubeFetcher, settings)
+        if loop == "app.services.ingest_worker"
+        else WebhookSender(unit_of_work, settings)
+    )
     reports = Reports()
-    logger = logging.getLogger("app.services.ingest_worker")
+    logger = logging.getLogger(loop)
     logger.addHandler(reports)
     running = asyncio.create_task(worker.run_forever())
     try:
@@ -56,7 +65,8 @@ async def failures_logged(unit_of_work: UnitOfWork) -> list[logging.LogRecord]:
     return reports.records[:3]
 
 
-async def test_an_unreachable_database_is_reported_in_one_line() -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+async def test_an_unreachable_database_is_reported_in_one_line(loop: str) -> None:
     engine = create_async_engine(UNREACHABLE)
     sessions = async_sessionmaker(engine)
 
@@ -66,7 +76,7 @@ async def test_an_unreachable_database_is_reported_in_one_line() -> None:
             yield session
 
     try:
-        reports = await failures_logged(unit_of_work)
+        reports = await failures_logged(unit_of_work, loop)
     finally:
         await engine.dispose()
 
@@ -80,13 +90,14 @@ async def test_an_unreachable_database_is_reported_in_one_line() -> None:
     ]
 
 
-async def test_another_failure_has_its_traceback_once() -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+async def test_another_failure_has_its_traceback_once(loop: str) -> None:
     @asynccontextmanager
     async def broken_unit_of_work() -> AsyncIterator[AsyncSession]:
         raise RuntimeError("the queue is broken")
         yield  # an async generator, as a unit of work is
 
-    reports = await failures_logged(broken_unit_of_work)
+    reports = await failures_logged(broken_unit_of_work, loop)
 
     assert [record.exc_info is not None for record in reports] == [True, False, False]
     assert "failed 3 times in a row (RuntimeError: the queue is broken)" in reports[2].getMessage()
