@@ -144,17 +144,36 @@ class IngestWorker:
         if job is None:
             return False
         logger.info("job %s: %s %s (attempt %d)", job.id, job.kind, job.video_id, job.attempts)
-        if job.attempts > job.max_attempts:
-            await self._finish_failed(
-                job,
-                "interrupted",
-                f"gave up after {job.max_attempts} attempts: the worker running it stopped",
-            )
-        elif job.kind == EMBED:
-            await self._embed(job)
-        else:
-            await self._ingest(job)
+        try:
+            if job.attempts > job.max_attempts:
+                await self._finish_failed(
+                    job,
+                    "interrupted",
+                    f"gave up after {job.max_attempts} attempts: the worker running it stopped",
+                )
+            elif job.kind == EMBED:
+                await self._embed(job)
+            else:
+                await self._ingest(job)
+        except asyncio.CancelledError:
+            # Stopped mid-job (the server shutting down): back in the queue at once, shielded,
+            # rather than left running until JOB_STALE_SECONDS as a crashed worker's job is.
+            handing_back = asyncio.ensure_future(self._hand_back(job))
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(handing_back)
+            raise
         return True
+
+    async def _hand_back(self, job: ClaimedJob) -> None:
+        """The job queued again, this attempt not counted: the worker stopped, the job did not
+        fail. Its work so far stays (an embed job's stored batches, for one)."""
+        try:
+            async with self.unit_of_work() as session:
+                await JobRepository(session).take_turns(job.id, self.worker_id)
+        except Exception as error:  # the database gone too: it is taken over when stale
+            logger.warning("job %s: could not be handed back (%s)", job.id, error)
+        else:
+            logger.info("job %s: handed back to the queue, the worker stopping", job.id)
 
     async def _ingest(self, job: ClaimedJob) -> None:
         fetcher = self.fetcher_factory()

@@ -1,8 +1,10 @@
 """Embedding off the request path: storing a transcript queues an embed job, and a worker stores
 one vector per passage (with a deterministic stand-in provider)."""
 
+import asyncio
 import math
 import uuid
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -320,3 +322,36 @@ async def test_a_long_embed_job_takes_turns_with_the_jobs_queued_after_it(
     assert (done["status"], done["attempts"]) == ("done", 1)
     assert len(await vectors_of(session, long_id, provider.model_name)) == passages
     assert await vectors_of(session, short_id, provider.model_name)
+
+
+class StallingEmbedder(HashingEmbedder):
+    """Embeds its first batch, then waits for ever: a worker stopped in the middle of a job."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stalled = asyncio.Event()
+
+    async def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        if self.passage_calls:
+            self.stalled.set()
+            await asyncio.Event().wait()
+        return await super().embed_passages(texts)
+
+
+async def test_a_worker_stopped_mid_job_hands_it_back_at_once_its_attempt_not_counted(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    """As a server stopping does: the job is queued again for the next worker, not left
+    running until it is stale (two minutes) with an attempt spent."""
+    transcript_id = await upload(client, alice)
+    provider = StallingEmbedder()
+    running = asyncio.create_task(worker_for(session, provider).run_once())
+    await asyncio.wait_for(provider.stalled.wait(), 30)
+
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+
+    (job,) = [j for j in await jobs_of(client, alice) if j["transcript_id"] == transcript_id]
+    assert (job["status"], job["attempts"]) == ("queued", 0)
+    assert len(await vectors_of(session, transcript_id, provider.model_name)) == 4  # kept
