@@ -238,6 +238,17 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _a_job_is_stale_only_after_heartbeats_missed(self) -> Self:
+        # Stale before two heartbeats are missed, a job still worked on is taken over by a
+        # second worker, and both do it at once.
+        if self.job_stale_seconds <= 2 * self.job_heartbeat_seconds:
+            raise ValueError(
+                "JOB_STALE_SECONDS must be more than twice JOB_HEARTBEAT_SECONDS "
+                f"({self.job_stale_seconds} <= 2 x {self.job_heartbeat_seconds})"
+            )
+        return self
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_as_networks(cls, proxies: list[str]) -> list[str]:

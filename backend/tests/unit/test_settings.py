@@ -45,6 +45,14 @@ def test_a_login_window_shorter_than_the_longest_wait_is_refused() -> None:
         Settings(login_failure_window_seconds=600, login_backoff_max_seconds=900, _env_file=None)
 
 
+def test_a_job_stale_before_two_heartbeats_are_missed_is_refused() -> None:
+    """Two workers would claim the job still worked on and do it at once."""
+    with pytest.raises(ValidationError, match="JOB_STALE_SECONDS must be more than twice"):
+        Settings(job_stale_seconds=10, job_heartbeat_seconds=15, _env_file=None)
+    kept = Settings(job_stale_seconds=31, job_heartbeat_seconds=15, _env_file=None)
+    assert kept.job_stale_seconds == 31
+
+
 def test_fastapi_telemetry_is_off_unless_enabled() -> None:
     from app.core.config import Settings
     from app.main import create_app
