@@ -163,6 +163,21 @@ def test_a_command_alone_on_a_fresh_folder_says_what_is_wrong(embedded_data_dir:
 UNREACHABLE = "postgresql://someone:s3cret-word@/app?host=/nonexistent/socket-folder"
 
 
+def run_module(
+    arguments: list[str], data_dir: Path, database_url: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m <arguments>` with DATABASE_URL set, as a person starts a command."""
+    return subprocess.run(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", *arguments],
+        cwd=BACKEND_DIR,
+        env=command_environment(data_dir, DATABASE_URL=database_url),
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_SECONDS,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize(
     ("arguments", "said"),
     [
@@ -174,15 +189,7 @@ UNREACHABLE = "postgresql://someone:s3cret-word@/app?host=/nonexistent/socket-fo
 def test_an_unreachable_database_is_said_in_one_line(
     tmp_path: Path, arguments: list[str], said: str
 ) -> None:
-    completed = subprocess.run(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", *arguments],
-        cwd=BACKEND_DIR,
-        env=command_environment(tmp_path / "pg", DATABASE_URL=UNREACHABLE),
-        capture_output=True,
-        text=True,
-        timeout=STARTUP_SECONDS,
-        check=False,
-    )
+    completed = run_module(arguments, tmp_path / "pg", UNREACHABLE)
 
     assert completed.returncode == 1
     assert said in completed.stderr
@@ -207,15 +214,7 @@ def test_a_wrong_database_url_is_said_without_its_password(
 ) -> None:
     """A setting's value is never repeated: pydantic's own message printed the whole URL."""
     arguments = [module, "grant-admin", "ada@example.com"] if module == "app.cli" else [module]
-    completed = subprocess.run(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", *arguments],
-        cwd=BACKEND_DIR,
-        env=command_environment(tmp_path / "pg", DATABASE_URL=url),
-        capture_output=True,
-        text=True,
-        timeout=STARTUP_SECONDS,
-        check=False,
-    )
+    completed = run_module(arguments, tmp_path / "pg", url)
 
     assert completed.returncode in (1, 2)
     assert said in completed.stderr
