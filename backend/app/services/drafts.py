@@ -21,7 +21,7 @@ from app.services.retrieval import (
     Ranking,
     embed_question,
     retrieve,
-    timestamp_label,
+    source_line,
     without_invented_citations,
 )
 from app.services.usage_limits import release_tokens
@@ -50,17 +50,6 @@ class Draft:
     citations: list[Citation]
     completion: Completion
     message: Message | None
-
-
-def source_line(citation: Citation) -> str:
-    hit = citation.hit
-    when = timestamp_label(citation.moment)
-    label = hit.title or hit.youtube_video_id
-    return (
-        f"[{citation.number}] {label}"
-        + (f" ({when})" if when else "")
-        + f" {citation.as_dict()['url']}"
-    )
 
 
 def template_variables(

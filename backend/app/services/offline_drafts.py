@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from app.services.extract import Quote
-from app.services.retrieval.citations import Citation, timestamp_label
+from app.services.retrieval.citations import Citation, source_line
 
 POST_CHARACTERS = 280
 LINK_CHARACTERS = 23  # what a link counts for in a post, whatever its length
@@ -95,20 +95,8 @@ def _title(topic: str) -> str:
     return topic[:1].upper() + topic[1:]
 
 
-def _where(citation: Citation) -> str:
-    """The video's title and the moment, e.g. "Bees on the roof, 8:20"."""
-    hit = citation.hit
-    when = timestamp_label(citation.moment)
-    label = hit.title or hit.youtube_video_id
-    return f"{label}, {when}" if when else label
-
-
-def _url(citation: Citation) -> str:
-    return str(citation.as_dict()["url"])
-
-
 def _sources(citations: Sequence[Citation]) -> str:
-    return "\n".join(f"[{c.number}] {_where(c)}: {_url(c)}" for c in citations)
+    return "\n".join(source_line(c) for c in citations)
 
 
 def _thread(title: str, quoted: Quoted, citations: Sequence[Citation], words: Words) -> str:
@@ -120,7 +108,7 @@ def _thread(title: str, quoted: Quoted, citations: Sequence[Citation], words: Wo
     for number, (text, citation) in enumerate(quoted, start=2):
         head = f"{number}/{total} “"
         room = POST_CHARACTERS - len(head) - len("” ") - LINK_CHARACTERS
-        posts.append(f"{head}{_shortened(text, room)}” {_url(citation)}")
+        posts.append(f"{head}{_shortened(text, room)}” {citation.as_dict()['url']}")
     return "\n\n".join(posts)
 
 

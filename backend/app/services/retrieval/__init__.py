@@ -6,6 +6,7 @@ from app.services.retrieval.citations import (
     Citation,
     deep_link,
     placed,
+    source_line,
     timestamp_label,
     without_invented_citations,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "passage_id",
     "placed",
     "retrieve",
+    "source_line",
     "start_seconds",
     "timestamp_label",
     "without_invented_citations",

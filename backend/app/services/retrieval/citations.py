@@ -62,6 +62,18 @@ def without_invented_citations(citations: Sequence[Citation], text: str) -> str:
     )
 
 
+def source_line(citation: Citation) -> str:
+    """A source as a draft lists it: `[n] title (m:ss) link`."""
+    hit = citation.hit
+    when = timestamp_label(citation.moment)
+    label = hit.title or hit.youtube_video_id
+    return (
+        f"[{citation.number}] {label}"
+        + (f" ({when})" if when else "")
+        + f" {citation.as_dict()['url']}"
+    )
+
+
 def timestamp_label(seconds: float | None) -> str:
     if seconds is None:
         return ""
