@@ -51,6 +51,7 @@ def start_process(*, measured: bool = True, **env: str) -> tuple[subprocess.Pope
         environment = unmeasured(environment)
     # One worker unless a test asks for more: the default is one per core.
     environment.update({"WORKERS": "1", "LOG_LEVEL": "info", **env}, PORT=str(port))
+    environment["PYTHONFAULTHANDLER"] = "1"  # SIGABRT prints each thread's stack
     process = subprocess.Popen(
         [sys.executable, "-m", "app.serve"],
         cwd=BACKEND_DIR,

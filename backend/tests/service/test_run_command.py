@@ -1,6 +1,8 @@
 """`python -m app.serve` (what `make run` runs), as a real process: it migrates and serves."""
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,9 +19,17 @@ pytestmark = pytest.mark.slow
 
 
 def stop(process: subprocess.Popen[bytes]) -> tuple[int, str]:
-    """Send SIGTERM; return the exit code and what the service logged."""
+    """Send SIGTERM; return the exit code and what the service logged. A service that has not
+    exited 30 s later fails the test with every one of its processes' stacks (start_process
+    turns faulthandler on: SIGABRT makes each print where its threads wait)."""
     process.terminate()
-    _, log = process.communicate(timeout=30)
+    try:
+        _, log = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGABRT)
+        _, log = process.communicate(timeout=30)
+        raise AssertionError("still running 30 s after SIGTERM:\n" + log.decode()) from None
     return process.returncode, log.decode()
 
 
