@@ -5,7 +5,6 @@ forwarded addresses itself, from TRUSTED_PROXIES' proxies only); `make run` runs
 `app` is the app of the environment's settings, built when first asked for."""
 
 import asyncio
-import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -54,6 +53,7 @@ from app.db.repositories import (
     WebhookEndpointRepository,
 )
 from app.db.session import Database, UnitOfWork
+from app.services.background_loops import stop_loops
 from app.services.chunking import get_tokenizer
 from app.services.ingest_worker import start_workers
 from app.services.llm import LanguageModel, OpenAICompatibleModel, build_language_model
@@ -112,15 +112,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Load the tokenizer now rather than in the first transcript upload.
     await run_in_threadpool(get_tokenizer, settings.tokenizer_encoding)
     embedder: Embedder | None = app.state.embedder
-    background = [asyncio.create_task(purge_expired_rows_forever(database.unit_of_work))]
+    purge = purge_expired_rows_forever(database.unit_of_work)
+    background = [asyncio.create_task(purge, name="purge of expired rows")]
     background += start_ingest_workers(database, embedder, app.state.language_model)
     freeze_start_up_objects()
     yield
-    for task in background:
-        task.cancel()
-    for task in background:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop_loops(background, logger)
     model = app.state.language_model
     if isinstance(model, OpenAICompatibleModel):
         await model.aclose()

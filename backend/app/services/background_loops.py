@@ -1,12 +1,16 @@
 """How a loop that works in the background (the ingest workers, the webhook sender) waits and
 says so when a round of it fails: twice as long after each failure in a row, up to a minute, and
-an outage of the database in one line a round, not a traceback a second."""
+an outage of the database in one line a round, not a traceback a second; and how the loops are
+stopped with the server."""
 
+import asyncio
 import logging
 
 from app.db.errors import is_database_unavailable, outage_reason
 
 MAX_PAUSE_SECONDS = 60.0
+STOP_SECONDS = 10.0  # how long a server's stop waits for its loops
+RECANCEL_SECONDS = 1.0
 
 
 def pause_after_failures(failures: int, poll_seconds: float) -> float:
@@ -39,3 +43,30 @@ def report_failure(
             error,
             pause,
         )
+
+
+async def stop_loops(
+    tasks: list[asyncio.Task[None]], log: logging.Logger, within: float = STOP_SECONDS
+) -> None:
+    """Cancel the loops and wait until they have ended, at most `within` seconds.
+
+    A loop still running a second after its cancellation is cancelled again: a cancellation
+    can be lost (Python 3.11's `asyncio.wait_for` returns its result when the cancellation
+    arrives as the awaited thing completes, and libraries use it), and a lost one held the
+    server's exit forever. A loop still running at the end is named in the log and left: the
+    process ends all the same."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    running = {task for task in tasks if not task.done()}
+    while running:
+        for task in running:
+            task.cancel()
+        left = deadline - loop.time()
+        if left <= 0:
+            names = ", ".join(sorted(task.get_name() for task in running))
+            log.warning("stopping without waiting for %s: still running %g s after", names, within)
+            return
+        _, running = await asyncio.wait(running, timeout=min(RECANCEL_SECONDS, left))
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s ended with an error", task.get_name(), exc_info=task.exception())

@@ -130,8 +130,11 @@ class IngestWorker:
                 failures = 0
             if not processed:
                 _wake_up.clear()
+                # asyncio.timeout, not wait_for: 3.11's wait_for loses a cancellation that
+                # arrives as the wake-up does, and the server's stop waited on this loop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_wake_up.wait(), pause_after(failures, self.settings))
+                    async with asyncio.timeout(pause_after(failures, self.settings)):
+                        await _wake_up.wait()
 
     async def run_once(self) -> bool:
         """Claim and process one job; False when there was none to do."""
@@ -158,9 +161,12 @@ class IngestWorker:
         except asyncio.CancelledError:
             # Stopped mid-job (the server shutting down): back in the queue at once, shielded,
             # rather than left running until JOB_STALE_SECONDS as a crashed worker's job is.
+            # A stop cancels again a loop that has not ended (background_loops.stop_loops):
+            # the hand-back is waited for through each cancellation.
             handing_back = asyncio.ensure_future(self._hand_back(job))
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(handing_back)
+            while not handing_back.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(handing_back)
             raise
         return True
 
@@ -332,10 +338,13 @@ def start_workers(
     worker = IngestWorker(
         database.unit_of_work, fetcher_factory, settings, embedder, language_model
     )
-    tasks = [asyncio.create_task(worker.run_forever()) for _ in range(count)]
+    tasks = [
+        asyncio.create_task(worker.run_forever(), name=f"ingest worker {number}")
+        for number in range(1, count + 1)
+    ]
     if embedder is not None and count:
         index = prepare_index_in_background(embedder, database.engine)
-        tasks.append(asyncio.create_task(index))
+        tasks.append(asyncio.create_task(index, name="vector index build"))
     return worker, tasks
 
 

@@ -317,4 +317,7 @@ def start_senders(
 ) -> list[asyncio.Task[None]]:
     """`count` delivery loops sharing one sender."""
     sender = WebhookSender(unit_of_work, settings)
-    return [asyncio.create_task(sender.run_forever()) for _ in range(count)]
+    return [
+        asyncio.create_task(sender.run_forever(), name=f"webhook sender {number}")
+        for number in range(1, count + 1)
+    ]
