@@ -1,3 +1,4 @@
+import asyncio
 from typing import Literal
 
 from pydantic import BaseModel
@@ -9,6 +10,10 @@ from app.api.errors import DATABASE_RETRY_AFTER_SECONDS, ApiError, error_respons
 from app.api.routing import api_router
 
 router = api_router("", "health", signed_in=False)
+
+# How long readiness waits for the database's answer: a database that hangs (rather than
+# refusing) would otherwise hold the probe, and whatever waits on it, for as long as it hangs.
+READINESS_SECONDS = 5.0
 
 
 class Liveness(BaseModel):
@@ -28,11 +33,12 @@ async def get_health() -> Liveness:
 
 @router.get("/health/db", response_model=Readiness, responses=error_responses(503))
 async def get_database_health(database: DatabaseDep) -> Readiness:
-    """Readiness: the database answers a query; 503 when it does not."""
+    """Readiness: the database answers a query within 5 s; 503 when it does not."""
     try:
-        async with database.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError) as error:
+        async with asyncio.timeout(READINESS_SECONDS):
+            async with database.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError, TimeoutError) as error:
         raise ApiError(
             503,
             "service_unavailable",
