@@ -43,11 +43,13 @@ _threads: ThreadPoolExecutor | None = None
 
 
 def start_pool_process() -> None:
-    """A worker process's initializer: run below the event loop, leave Ctrl-C to the parent
-    (a terminal sends SIGINT to the whole process group; the parent stops its pool), and end
-    when the parent does."""
+    """A worker process's initializer: run below the event loop, leave Ctrl-C and SIGTERM to
+    the parent (a terminal sends SIGINT to the whole process group, a service manager often
+    SIGTERM; the parent stops its pool once its requests are done, and a parse ended under a
+    request answered it with a 500), and end when the parent does."""
     os.nice(BACKGROUND_NICENESS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=exit_with_the_parent, name="parent-watch", daemon=True).start()
 
 

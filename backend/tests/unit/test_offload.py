@@ -2,6 +2,7 @@
 on busy cores the kernel runs the loop first; the loop's own thread keeps its priority."""
 
 import os
+import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -31,6 +32,18 @@ def lowered(niceness: int) -> int:
 
 async def test_a_pool_process_runs_below_the_event_loop() -> None:
     assert await run_in_process(os.nice, 0) == lowered(os.nice(0))
+
+
+def signal_self(signum: int) -> str:
+    os.kill(os.getpid(), signum)
+    return "still here"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+async def test_a_signal_to_the_process_group_leaves_the_work_to_finish(signum: int) -> None:
+    """Ctrl-C, or a service manager's SIGTERM to the whole group, reaches the pool's processes
+    too: the parse of an upload under way finishes, and the server stops its pool after."""
+    assert await run_in_process(signal_self, signum) == "still here"
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="only Linux keeps a niceness per thread")
