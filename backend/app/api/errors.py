@@ -120,6 +120,15 @@ def database_unavailable_response() -> JSONResponse:
     )
 
 
+def server_stopping_response() -> JSONResponse:
+    return error_response(
+        503,
+        "service_unavailable",
+        "The server stopped before this request was done; try again.",
+        headers={"Retry-After": "1", "Connection": "close"},
+    )
+
+
 def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for these statuses, all in the one error shape."""
     return {

@@ -4,6 +4,7 @@ security headers every response carries.
 Pure ASGI rather than BaseHTTPMiddleware: no extra task per request and streaming stays intact.
 """
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -16,7 +17,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.errors import database_unavailable_response, error_response
+from app.api.errors import (
+    database_unavailable_response,
+    error_response,
+    server_stopping_response,
+)
 from app.core.logging import request_id_var
 from app.db.errors import is_database_unavailable
 
@@ -37,7 +42,7 @@ class RequestContextMiddleware:
     """Gives each request an id (echoed in X-Request-ID and in every log line), writes one
     access-log line with the status and duration, and turns an unhandled exception into a
     logged 500 in the one error shape, or a 503 with Retry-After when the database is
-    unavailable (an outage, not a bug)."""
+    unavailable (an outage, not a bug) or the server's stop cuts the request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -65,6 +70,13 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_request_id)
         except ClientDisconnect:
             logger.info("client disconnected during %s %s", scope["method"], path)
+        except asyncio.CancelledError:
+            # The server's stop cut the request (SHUTDOWN_GRACE_SECONDS): answered in the one
+            # error shape rather than uvicorn's plain-text 500. The cancellation ends here,
+            # with the request it was meant to end.
+            logger.warning("stopping: %s %s cut before it was done", scope["method"], path)
+            if not response_started:
+                await server_stopping_response()(scope, receive, send_with_request_id)
         except Exception as error:
             if is_database_unavailable(error):
                 logger.warning(
