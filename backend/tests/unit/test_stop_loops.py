@@ -16,8 +16,7 @@ async def loses_one_cancellation(stopped: asyncio.Event) -> None:
     try:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.sleep(3600)
-        while True:
-            await asyncio.sleep(0.01)
+        await asyncio.Event().wait()  # goes on, until cancelled again
     finally:
         stopped.set()
 
