@@ -5,6 +5,7 @@ from app.db.repositories import OutlinePassage
 from app.services.chapters import blocks_and_vectors
 from app.services.chapters.finding import (
     Block,
+    central_sentences,
     outline,
     parse_description_chapters,
     stop_words,
@@ -116,3 +117,32 @@ def test_a_title_writes_its_words_as_the_talk_does() -> None:
     named = title(text, [["haus", "dach"]], stop_words("de"))
 
     assert set(named.split(", ")) == {"Wärmepumpe", "Altbau", "Vorlauftemperatur"}
+
+
+def test_a_summary_quotes_whole_sentences_not_the_ends_a_chapter_was_cut_at() -> None:
+    """A chapter's text starts and ends where captions do: its first words may end a sentence
+    said before it, its last begin one said after."""
+    text = (
+        "feed the sourdough starter every morning with flour and water. "
+        "A sourdough starter needs flour and water every single day. "
+        "Knead the sourdough dough for ten minutes before you bake. "
+        "Then the sourdough starter and the flour and the water make"
+    )
+
+    summary = central_sentences(text, stop_words("en"), 2)
+
+    assert summary == [
+        "A sourdough starter needs flour and water every single day.",
+        "Knead the sourdough dough for ten minutes before you bake.",
+    ]
+
+
+def test_a_summary_of_cut_sentences_only_says_where_they_are_cut() -> None:
+    text = "and then the starter rises overnight. So the loaf bakes in a hot oven and"
+
+    summary = central_sentences(text, stop_words("en"), 2)
+
+    assert summary == [
+        "…and then the starter rises overnight.",
+        "So the loaf bakes in a hot oven and…",
+    ]

@@ -31,7 +31,7 @@ from functools import cache
 import numpy as np
 import stopwordsiso
 
-from app.services.text_units import AFTER_A_SENTENCE, WORD
+from app.services.text_units import AFTER_A_SENTENCE, ENDS_A_SENTENCE, WORD
 
 # Fitted on the tuning split of the marked talks (tests/retrieval/chapters_report.py):
 # passages averaged on each side of a gap; no chapter shorter than MIN_CHAPTER_SECONDS, and no
@@ -183,28 +183,60 @@ def far_enough(blocks: Sequence[Block], gap: int, chosen: Sequence[int]) -> bool
     return all(abs(start - blocks[other].start) >= MIN_CHAPTER_SECONDS for other in chosen)
 
 
-def sentences(text: str) -> list[str]:
-    """Sentences, or runs of at most MAX_SENTENCE_WORDS words where captions lack punctuation."""
-    pieces: list[str] = []
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A sentence of a chapter, or a run of one: `begins`/`ends` say whether it starts and ends
+    where the speaker's sentence does. A chapter's text is its passages', cut where captions
+    end, so its first words may be the end of a sentence said before it and its last the start
+    of one said after; a sentence longer than MAX_SENTENCE_WORDS is cut in runs."""
+
+    text: str
+    begins: bool
+    ends: bool
+
+    @property
+    def whole(self) -> bool:
+        return self.begins and self.ends
+
+    def as_written(self) -> str:
+        """The text, with an ellipsis where it does not begin or end a sentence."""
+        return f"{'' if self.begins else '…'}{self.text}{'' if self.ends else '…'}"
+
+
+def sentences(text: str) -> list[Sentence]:
+    """Sentences, or runs of at most MAX_SENTENCE_WORDS words where captions lack punctuation;
+    none of fewer than five words."""
+    pieces: list[Sentence] = []
     for sentence in AFTER_A_SENTENCE.split(text.strip()):
         tokens = sentence.split()
+        if not tokens:
+            continue
+        # In a script with capitals, a sentence begins with one (a caption file's lines after
+        # a full stop can be the rest of a sentence repeated).
+        begins = not tokens[0][:1].islower()
+        ends = ENDS_A_SENTENCE.search(tokens[-1]) is not None
         for start in range(0, len(tokens), MAX_SENTENCE_WORDS):
-            piece = " ".join(tokens[start : start + MAX_SENTENCE_WORDS])
-            if len(piece.split()) >= 5:
-                pieces.append(piece)
+            run = tokens[start : start + MAX_SENTENCE_WORDS]
+            last = start + MAX_SENTENCE_WORDS >= len(tokens)
+            if len(run) >= 5:
+                pieces.append(Sentence(" ".join(run), begins and start == 0, ends and last))
     return pieces
 
 
 def central_sentences(text: str, stop: frozenset[str], count: int) -> list[str]:
-    """The `count` sentences closest to the text as a whole, in the order they are said."""
+    """The `count` sentences closest to the text as a whole, in the order they are said: whole
+    sentences when the text has as many (a summary of cut ones reads "…regardless of what"),
+    each written with an ellipsis where it is cut."""
     candidates = sentences(text)
-    if len(candidates) <= count:
-        return candidates
-    documents = [content_words(sentence, stop) for sentence in candidates]
-    matrix = tfidf_matrix([*documents, [w for d in documents for w in d]])
-    scores = matrix[:-1] @ matrix[-1]
-    best = sorted(np.argsort(-scores)[:count])
-    return [candidates[index] for index in best]
+    if len(candidates) > count:
+        documents = [content_words(sentence.text, stop) for sentence in candidates]
+        matrix = tfidf_matrix([*documents, [w for d in documents for w in d]])
+        scores = matrix[:-1] @ matrix[-1]
+        whole = sum(sentence.whole for sentence in candidates) >= count
+        eligible = [i for i, c in enumerate(candidates) if c.whole or not whole]
+        best = sorted(sorted(eligible, key=lambda i: -scores[i])[:count])
+        candidates = [candidates[index] for index in best]
+    return [sentence.as_written() for sentence in candidates]
 
 
 def title(text: str, others: Sequence[list[str]], stop: frozenset[str]) -> str:
