@@ -1,6 +1,7 @@
 """The answer, in the one error shape (`app/api/errors.py`), to each error a request raises.
 
-Domain errors from the data layer are translated here, once: ConflictError → 409,
+Domain errors from the data layer are translated here, once: ConflictError and
+ConcurrentUpdateError → 409,
 NotFoundError → 404, InvalidValueError → 422; a limit on costly work (LimitReachedError) → 429
 `rate_limited` with `Retry-After`; the stored-words quota (QuotaExceededError) → 403
 `quota_exceeded`; a failed language model (LanguageModelError) → 502 `bad_gateway`. Their
@@ -35,7 +36,7 @@ from app.api.errors import (
     unreadable_body,
 )
 from app.api.validation import media_type_instead_of_json
-from app.db.errors import ConflictError, InvalidValueError, NotFoundError
+from app.db.errors import ConcurrentUpdateError, ConflictError, InvalidValueError, NotFoundError
 from app.services.captions import CaptionFileError
 from app.services.drafts import NoSourcesError
 from app.services.llm import LanguageModelError
@@ -166,6 +167,15 @@ async def _conflict(_: Request, error: Exception) -> JSONResponse:
     details = _constraint_details(fields, "already exists", "unique")
     message = f"Already exists: {clash}" if clash else "Already exists."
     return error_response(409, "conflict", message, details)
+
+
+async def _concurrent_update(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ConcurrentUpdateError)
+    logger.info("ended for a concurrent transaction: %s", error.reason)
+    message = (
+        "Another request changed the same data at the same time; nothing was changed: try again."
+    )
+    return error_response(409, "conflict", message)
 
 
 async def _not_found(_: Request, error: Exception) -> JSONResponse:
@@ -316,6 +326,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ConflictError, _conflict)
+    app.add_exception_handler(ConcurrentUpdateError, _concurrent_update)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(InvalidValueError, _invalid_value)
     app.add_exception_handler(LimitReachedError, _limit_reached)

@@ -2,10 +2,13 @@
 
 Database failures are translated once, here, so that callers (routes, scripts) never inspect
 driver exceptions: a duplicate is a ConflictError, a missing referenced row is a NotFoundError,
-a value the schema refuses is an InvalidValueError. Each names the table, the constraint and
-the clashing value as PostgreSQL reported them; their `str()` keeps PostgreSQL's wording for the
-logs, while what a caller may see is built from the parsed fields alone. `is_database_unavailable`
-tells an outage (the server refused, went away or the pool is exhausted) from a bug.
+a value the schema refuses is an InvalidValueError, a deadlock a ConcurrentUpdateError, and a
+statement sent after a failed one in the same transaction a TransactionAbortedError. Each names
+the table, the constraint and the clashing key as PostgreSQL reported them (never a whole row's
+values, which a check's refusal would otherwise carry); their `str()` keeps PostgreSQL's wording
+for the logs, while what a caller may see is built from the parsed fields alone.
+`is_database_unavailable` tells an outage (the server refused, went away or the pool is
+exhausted) from a bug.
 """
 
 import re
@@ -23,6 +26,12 @@ UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 UNIQUE_VIOLATION = "23505"
 FOREIGN_KEY_VIOLATION = "23503"
 INVALID_DATA_CLASSES = ("22", "23")  # data exceptions and the other integrity violations
+IN_FAILED_TRANSACTION = "25P02"  # a statement sent after one that failed, in its transaction
+# Two transactions in each other's way: a deadlock, or a serializable transaction's conflict.
+CONCURRENCY_SQLSTATES = frozenset({"40P01", "40001"})
+# A check or NOT NULL violation's detail: the whole row, every value of it (a password's hash
+# among them) that a message or a log line must not carry.
+_WHOLE_ROW_DETAIL = "Failing row contains"
 
 _KEY_DETAIL = re.compile(r"Key \((?P<fields>.+?)\)=\((?P<values>.*)\)")
 _REFERENCED_TABLE = re.compile(r'is not present in table "(?P<table>[^"]+)"')
@@ -64,14 +73,22 @@ class NotFoundError(RepositoryError):
 
 
 class ConstraintError(RepositoryError):
-    """A write the database refused, with what PostgreSQL said about it."""
+    """A write the database refused, with what PostgreSQL said about it: the table, the
+    constraint, the column (a NOT NULL violation's) and the key's fields, when it said them."""
 
     def __init__(
-        self, message: str, *, table: str | None, constraint: str | None, detail: str | None
+        self,
+        message: str,
+        *,
+        table: str | None,
+        constraint: str | None,
+        detail: str | None,
+        column: str | None = None,
     ) -> None:
         self.table = table
         self.constraint = constraint
         self.detail = detail
+        self.column = column
         self.fields = key_fields(detail)
         super().__init__(message)
 
@@ -82,6 +99,19 @@ class ConflictError(ConstraintError):
 
 class InvalidValueError(ConstraintError):
     """A value the schema does not accept (check constraint, NOT NULL, too long, bad format)."""
+
+
+class ConcurrentUpdateError(RepositoryError):
+    """Another transaction changed the same rows at the same time, and PostgreSQL ended this
+    one to let it through (a deadlock, or a serialization failure): nothing of this unit of
+    work is stored, and running it again is expected to succeed."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"Another transaction changed the same rows at the same time ({reason}); nothing "
+            "of this unit of work was stored: run it again."
+        )
 
 
 class TransactionAbortedError(RepositoryError):
@@ -115,7 +145,10 @@ def translate_database_error(error: DBAPIError) -> RepositoryError | None:
     sqlstate: str = getattr(cause, "sqlstate", None) or getattr(error.orig, "pgcode", None) or ""
     table = getattr(cause, "table_name", None)
     constraint = getattr(cause, "constraint_name", None)
+    column = getattr(cause, "column_name", None)
     detail = getattr(cause, "detail", None)
+    if detail and detail.startswith(_WHOLE_ROW_DETAIL):
+        detail = None
     message = str(getattr(cause, "message", None) or cause or error)
     if detail:
         message = f"{message}: {detail}"
@@ -124,7 +157,13 @@ def translate_database_error(error: DBAPIError) -> RepositoryError | None:
     if sqlstate == FOREIGN_KEY_VIOLATION:
         return _missing_referenced_row(detail, message)
     if sqlstate[:2] in INVALID_DATA_CLASSES:
-        return InvalidValueError(message, table=table, constraint=constraint, detail=detail)
+        return InvalidValueError(
+            message, table=table, constraint=constraint, detail=detail, column=column
+        )
+    if sqlstate in CONCURRENCY_SQLSTATES:
+        return ConcurrentUpdateError(message)
+    if sqlstate == IN_FAILED_TRANSACTION:
+        return TransactionAbortedError("an earlier statement")
     return None
 
 

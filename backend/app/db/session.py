@@ -85,6 +85,9 @@ def build_engine(
         pool_pre_ping=settings.db_pool_pre_ping and not autocommit,
         pool_timeout=settings.db_pool_timeout_seconds,
         echo=settings.db_echo,
+        # An error's text (raised, logged) names the statement, never its values: a password's
+        # hash or a token's would otherwise be in it.
+        hide_parameters=True,
         connect_args=connect_args(settings),
         **options,
     )

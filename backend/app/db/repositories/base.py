@@ -201,13 +201,18 @@ class BaseRepository(Generic[ModelT, KeyT]):
                 await self.session.execute(insert(self.model), batch)
 
     async def update(self, id_: KeyT, **values: Any) -> ModelT:
-        """Set the given columns on an existing row; NotFoundError when there is none."""
-        unknown = set(values) - set(inspect(self.model).column_attrs.keys())
+        """Set the given columns on an existing row; NotFoundError when there is none. A column
+        is named by its attribute or by its column's own name (`metadata` for `Message.meta`,
+        as `create` takes it)."""
+        mapper = inspect(self.model)
+        attributes = {column.name: key for key, column in mapper.columns.items()}
+        attributes |= {key: key for key in mapper.column_attrs}
+        unknown = set(values) - set(attributes)
         if unknown:
             raise TypeError(f"{self._entity} has no column(s) {sorted(unknown)}")
         instance = await self.get_existing(id_)
         for name, value in values.items():
-            setattr(instance, name, value)
+            setattr(instance, attributes[name], value)
         try:
             await self.flush()
         except DeletedMeanwhileError:  # since it was read: named by the key it was asked by
