@@ -26,9 +26,12 @@ _UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 # In raw JSON these characters only arrive as `\u0000` / `\udXXX` escapes, as raw surrogate
 # bytes (Python's decoder lets them through) or, for NUL, in a UTF-16/32 body; non-finite
-# numbers only as the words NaN and Infinity. A body with none of these needs no walk.
+# numbers as the words NaN and Infinity, or as a number too large for a float, which Python
+# reads as infinity (`1e999`: an exponent of three digits, or a run of 300 digits). A body with
+# none of these needs no walk.
 _SUSPICIOUS_JSON = re.compile(
-    rb"\\u(?:0000|[dD][89a-fA-F])|\x00|\xed[\xa0-\xbf]|NaN|Infinity", re.ASCII
+    rb"\\u(?:0000|[dD][89a-fA-F])|\x00|\xed[\xa0-\xbf]|NaN|Infinity|[eE][+-]?\d{3}|\d{300}",
+    re.ASCII,
 )
 
 PROBLEMS = {

@@ -199,3 +199,29 @@ async def test_a_password_with_nul_or_a_lone_surrogate_is_422_naming_it(
     assert (
         await client.post("/api/v1/auth/login", json={"email": alice.email, "password": PASSWORD})
     ).status_code == 200
+
+
+@pytest.mark.parametrize("number", [b"-1e999", b"1E+400", b"1" * 400 + b".5"])
+async def test_a_number_too_large_for_a_float_is_refused_not_stored_as_null(
+    client: httpx.AsyncClient, alice: Account, number: bytes
+) -> None:
+    """Python reads these as infinity, and JSON has no infinity: it was stored as `null`."""
+    body = b'{"video": "dQw4w9WgXcQ", "transcript_text": "t", "metadata": {"x": ' + number + b"}}"
+    headers = {**alice.headers, "Content-Type": "application/json"}
+
+    response = await client.post("/api/v1/transcripts", content=body, headers=headers)
+
+    error = assert_error(response, 422, "validation_error")
+    assert detail_fields(error) == {"body.metadata.x": "non_finite_number"}
+
+
+async def test_a_title_too_long_is_said_as_every_text_field_says_it(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    response = await client.post(
+        "/api/v1/conversations", json={"title": "x" * 501}, headers=alice.headers
+    )
+
+    error = assert_error(response, 422, "validation_error")
+    assert detail_fields(error) == {"body.title": "string_too_long"}
+    assert "at most 500 characters" in error["details"][0]["message"]

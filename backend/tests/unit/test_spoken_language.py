@@ -28,3 +28,10 @@ def test_only_the_beginning_of_a_long_transcript_is_read() -> None:
     """A long transcript is read from its first pages: its language, in milliseconds."""
     spanish = "Buenas tardes, hoy hablamos de la vacuna y de su distribución en el país. " * 200
     assert spoken_language(spanish + "Good afternoon and thank you. " * 5_000) == "es"
+
+
+@pytest.mark.parametrize("text", ["hello friends", "hello world metadata"])
+def test_a_few_words_too_few_to_tell_have_no_language(text: str) -> None:
+    """Read as Italian and as Nigerian Fulfulde (`fuv`, no ISO 639-1 code), each at a
+    probability of about a tenth."""
+    assert spoken_language(text) is None

@@ -6,7 +6,7 @@ from fastapi import Query
 from app.api.deps import CurrentUser, EmbeddingsDep, RuntimeSettingsDep, SessionDep
 from app.api.owned import check_collection_ids, check_transcript_ids
 from app.api.routing import api_router
-from app.api.schemas.common import NonBlankStr
+from app.api.schemas.common import ShortText
 from app.api.schemas.search import SearchHit, SearchResults
 from app.db.models import LimitedAction
 from app.services.retrieval import (
@@ -44,10 +44,8 @@ async def search(
     settings: RuntimeSettingsDep,
     embeddings: EmbeddingsDep,
     q: Annotated[
-        NonBlankStr,
+        ShortText,
         Query(
-            min_length=1,
-            max_length=500,
             description='A question or words; web-search syntax ("a phrase", -word) is honoured.',
         ),
     ],

@@ -3,7 +3,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator
 
-from app.api.schemas.common import NonBlankStr, OrmModel, example
+from app.api.schemas.common import KeyName, OrmModel, example
 from app.db.models import ApiKeyScope
 
 MAX_KEY_DAYS = 3650
@@ -12,7 +12,7 @@ MAX_KEY_DAYS = 3650
 class ApiKeyCreate(BaseModel):
     model_config = example(name="nightly export", scopes=["read"], expires_in_days=90)
 
-    name: NonBlankStr = Field(min_length=1, max_length=100, examples=["nightly export"])
+    name: KeyName = Field(examples=["nightly export"])
     scopes: list[ApiKeyScope] = Field(
         default_factory=lambda: [ApiKeyScope.READ, ApiKeyScope.WRITE],
         min_length=1,

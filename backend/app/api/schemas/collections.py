@@ -4,7 +4,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, NonBlankStr, OrmModel, example
+from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, NameText, OrmModel, example
 from app.services.youtube.links import parse_video_id
 
 # Links a request may list itself (a playlist or a channel is capped by COLLECTION_MAX_VIDEOS).
@@ -28,10 +28,8 @@ class CollectionCreate(BaseModel):
         max_length=MAX_LISTED_VIDEOS,
         description="Video links or ids, in the collection's order (instead of `url`).",
     )
-    name: NonBlankStr | None = Field(
+    name: NameText | None = Field(
         default=None,
-        min_length=1,
-        max_length=200,
         description="The collection's name; the playlist's or channel's title when left out.",
     )
 
@@ -50,7 +48,7 @@ class CollectionCreate(BaseModel):
 class CollectionRename(BaseModel):
     model_config = example(name="The whole course")
 
-    name: NonBlankStr = Field(min_length=1, max_length=200)
+    name: NameText
 
 
 class ProgressPublic(BaseModel):

@@ -65,7 +65,14 @@ def not_blank(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
-NonBlankStr = Annotated[str, AfterValidator(not_blank)]
+NotBlank = AfterValidator(not_blank)
+# Length limits go before the check inside Annotated: given after it (`NonBlankStr | None =
+# Field(max_length=500)`), pydantic checks them as a generic length, "Value should have at most
+# 500 items", type `too_long`, instead of `string_too_long` as every other text field says.
+NonBlankStr = Annotated[str, Field(min_length=1), NotBlank]
+ShortText = Annotated[str, Field(min_length=1, max_length=500), NotBlank]  # titles, topics
+NameText = Annotated[str, Field(min_length=1, max_length=200), NotBlank]
+KeyName = Annotated[str, Field(min_length=1, max_length=100), NotBlank]
 
 
 def distinct(ids: list[UUID]) -> list[UUID]:

@@ -13,6 +13,7 @@ from app.api.schemas.common import (
     DistinctIds,
     NonBlankStr,
     OrmModel,
+    ShortText,
     example,
 )
 
@@ -37,7 +38,7 @@ ScopeCollections = Field(
 class ConversationCreate(BaseModel):
     model_config = example(title="Sourdough questions", collection_ids=[EXAMPLE_ID])
 
-    title: NonBlankStr | None = Field(default=None, max_length=500)
+    title: ShortText | None = None
     transcript_ids: DistinctIds | None = ScopeTranscripts
     collection_ids: DistinctIds | None = ScopeCollections
 
@@ -47,7 +48,7 @@ class ConversationUpdate(BaseModel):
 
     model_config = example(title="Bread, mostly", transcript_ids=[EXAMPLE_ID])
 
-    title: NonBlankStr | None = Field(default=None, min_length=1, max_length=500)
+    title: ShortText | None = None
     transcript_ids: DistinctIds | None = ScopeTranscripts
     collection_ids: DistinctIds | None = ScopeCollections
 
@@ -82,7 +83,7 @@ class MessageCreate(BaseModel):
     model_config = example(content="How often should I feed my starter?")
 
     # The length limit comes from settings (MESSAGE_MAX_CHARS) and is checked in the route.
-    content: NonBlankStr = Field(min_length=1)
+    content: NonBlankStr
     transcript_ids: DistinctIds | None = Field(
         default=None, max_length=50, description="Answer from these transcripts only."
     )

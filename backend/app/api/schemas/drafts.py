@@ -3,7 +3,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.api.schemas.common import DistinctIds, NonBlankStr, example
+from app.api.schemas.common import DistinctIds, ShortText, example
 from app.api.schemas.conversations import Citation, TokenUsage
 from app.api.schemas.templates import TemplateType, TemplateVariables
 
@@ -17,7 +17,7 @@ class DraftRequest(BaseModel):
         default=None, description="Use your default template of this type (else the built-in)."
     )
     template_id: UUID | None = Field(default=None, description="Or name a template.")
-    topic: NonBlankStr = Field(min_length=1, max_length=500)
+    topic: ShortText
     tone: str = Field(default="clear and friendly", min_length=1, max_length=100)
     transcript_ids: DistinctIds | None = Field(default=None, max_length=50)
     variables: TemplateVariables = Field(
