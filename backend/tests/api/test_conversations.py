@@ -37,6 +37,11 @@ async def test_create_get_rename_delete(client: httpx.AsyncClient, alice: Accoun
     assert renamed.json()["title"] == "Physics talk"
     assert renamed.json()["updated_at"] > fetched.json()["updated_at"]
 
+    scoped = await client.patch(url, json={"transcript_ids": None}, headers=alice.headers)
+    assert scoped.json()["title"] == "Physics talk"  # a field left out is not changed
+    untitled = await client.patch(url, json={"title": None}, headers=alice.headers)
+    assert untitled.json()["title"] is None  # a field given null is: no title
+
     assert (await client.delete(url, headers=alice.headers)).status_code == 204
     assert_error(await client.get(url, headers=alice.headers), 404, "not_found")
 

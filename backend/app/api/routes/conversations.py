@@ -105,11 +105,12 @@ async def update_conversation(
     user: CurrentUser,
     session: SessionDep,
 ) -> Conversation:
-    """Rename it, or change its scope: each field given is changed (`null` ids: any video)."""
+    """Rename it, or change its scope: each field given is changed (`null` title: none;
+    `null` ids: any video)."""
     given = body.model_fields_set
     await check_scope(session, user, body.transcript_ids, body.collection_ids)
     changes: dict[str, object] = {}
-    if "title" in given and body.title is not None:
+    if "title" in given:
         changes["title"] = body.title
     if "transcript_ids" in given:
         changes["scope_transcript_ids"] = body.transcript_ids

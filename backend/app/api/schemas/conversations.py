@@ -44,7 +44,8 @@ class ConversationCreate(BaseModel):
 
 
 class ConversationUpdate(BaseModel):
-    """Each field given is changed; `null` for both ids lifts the scope (the whole library)."""
+    """Each field given is changed, a field left out is not: `null` removes the title, and
+    `null` for both ids lifts the scope (the whole library)."""
 
     model_config = example(title="Bread, mostly", transcript_ids=[EXAMPLE_ID])
 
