@@ -60,13 +60,18 @@ def _on_connection(
 def upgrade_to_head(database_url: str) -> None:
     """Apply every migration not yet applied, from code with no event loop running (async
     code awaits `run_alembic`)."""
+    if _event_loop_running():
+        raise RuntimeError(
+            "migrations (and resolve_database(), which may start the embedded PostgreSQL and "
+            "migrate it) run before the event loop: call it before asyncio.run(), as app/cli.py "
+            "does, or await app.db.migrations.run_alembic(url) from async code"
+        )
+    asyncio.run(run_alembic(database_url))
+
+
+def _event_loop_running() -> bool:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        asyncio.run(run_alembic(database_url))
-        return
-    raise RuntimeError(
-        "migrations (and resolve_database(), which may start the embedded PostgreSQL and "
-        "migrate it) run before the event loop: call it before asyncio.run(), as app/cli.py "
-        "does, or await app.db.migrations.run_alembic(url) from async code"
-    )
+        return False
+    return True
