@@ -13,17 +13,21 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from app.api.schemas.common import example
+from app.api.schemas.common import ANSWERED_IN_FULL, example
 from app.core.logging import request_id_var
 
 
 class ErrorDetail(BaseModel):
+    model_config = ANSWERED_IN_FULL
+
     field: str | None = Field(None, description="Where the problem is, e.g. `body.email`.")
     message: str
     type: str = Field(description="A machine-readable kind, e.g. `missing`, `string_too_long`.")
 
 
 class ErrorBody(BaseModel):
+    model_config = ANSWERED_IN_FULL
+
     code: str = Field(description="A machine-readable code, e.g. `not_found`, `conflict`.")
     message: str = Field(description="What is wrong, for a person.")
     details: list[ErrorDetail] = Field(default_factory=list)
@@ -31,7 +35,7 @@ class ErrorBody(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    model_config = example(
+    model_config = ANSWERED_IN_FULL | example(
         error={
             "code": "validation_error",
             "message": "Invalid request: body.title: String should have at most 500 characters",

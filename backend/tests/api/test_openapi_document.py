@@ -109,6 +109,30 @@ def test_message_metadata_citations_and_usage_are_typed(document: dict[str, Any]
     assert set(schemas["Citation"]["required"]) >= {"number", "transcript_id", "url"}
 
 
+@pytest.mark.parametrize(
+    ("schema", "fields"),
+    [
+        ("ErrorBody", {"details"}),
+        ("ErrorDetail", {"field"}),
+        ("LoginResult", {"token_type"}),
+        ("SearchHit", {"language"}),
+        ("ConversationPublic", {"transcript_ids", "collection_ids"}),
+    ],
+)
+def test_what_a_response_always_carries_is_required(
+    document: dict[str, Any], schema: str, fields: set[str]
+) -> None:
+    """Fields with a default are still always answered: a generated client should not type
+    them as optional (`Unset`)."""
+    assert fields <= set(document["components"]["schemas"][schema]["required"])
+
+
+def test_closed_sets_are_enumerated(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    assert schemas["JobPublic"]["properties"]["kind"]["enum"] == ["youtube_ingest", "embed"]
+    assert "enum" in schemas["DraftResult"]["properties"]["template_type"]
+
+
 def test_the_answer_stream_is_documented(document: dict[str, Any]) -> None:
     ask = document["paths"]["/api/v1/conversations/{conversation_id}/messages"]["post"]
     stream = ask["responses"]["201"]["content"]["text/event-stream"]

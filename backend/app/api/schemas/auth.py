@@ -4,7 +4,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, EmailStr, Field, SecretStr
 
-from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, OrmModel, example
+from app.api.schemas.common import ANSWERED_IN_FULL, EXAMPLE_ID, EXAMPLE_TIME, OrmModel, example
 
 
 class Credentials(BaseModel):
@@ -62,7 +62,7 @@ class UserPublic(OrmModel):
 
 
 class LoginResult(BaseModel):
-    model_config = example(
+    model_config = ANSWERED_IN_FULL | example(
         access_token="q3Jm0Zp7tK1xVb9LwYc2N4hR8sDfE6uA5gHjKlMnOpQ",  # noqa: S106 - an example
         token_type="bearer",  # noqa: S106 - the OAuth2 token type
         expires_at="2026-03-21T09:26:53Z",

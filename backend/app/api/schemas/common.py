@@ -100,8 +100,15 @@ class Page(BaseModel, Generic[ItemT]):
     offset: int
 
 
+# What a response always carries is `required` in the OpenAPI document, defaults or not: a
+# client generated from it then types such a field as present, not as optional.
+ANSWERED_IN_FULL = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
 class OrmModel(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """A response read from a row."""
+
+    model_config = ConfigDict(from_attributes=True, **ANSWERED_IN_FULL)
 
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)

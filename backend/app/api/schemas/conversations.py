@@ -16,6 +16,7 @@ from app.api.schemas.common import (
     ShortText,
     example,
 )
+from app.api.schemas.templates import TemplateType
 
 # An empty list would scope a conversation to nothing, where every question is declined: the
 # whole library is `null`, so `[]` is refused rather than taken as either.
@@ -161,7 +162,7 @@ class MessageMetadata(BaseModel):
     usage: TokenUsage | MISSING = MISSING
     kind: Literal["draft"] | MISSING = MISSING
     template_id: UUID | MISSING = MISSING
-    template_type: str | MISSING = MISSING
+    template_type: TemplateType | MISSING = MISSING
     topic: str | MISSING = MISSING
 
 

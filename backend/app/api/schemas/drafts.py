@@ -37,7 +37,7 @@ class DraftRequest(BaseModel):
 class DraftResult(BaseModel):
     text: str
     template_id: UUID
-    template_type: str
+    template_type: TemplateType
     prompt: str = Field(description="The template as rendered and sent to the language model.")
     sources: list[Citation]
     provider: str

@@ -59,7 +59,7 @@ class JobPublic(OrmModel):
     )
 
     id: UUID
-    kind: str
+    kind: Literal["youtube_ingest", "embed"]
     youtube_video_id: str
     languages: list[str]
     status: Literal["queued", "running", "done", "failed"]

@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.schemas.common import OrmModel, example
 from app.core.config import MAX_REQUESTS_LIMIT, MAX_TOKENS_LIMIT
@@ -15,7 +15,10 @@ class LimitOverride(OrmModel):
     """One user's own limits. Each one null (or left out) keeps the server's default; 0 lifts
     it; any other number replaces it."""
 
-    model_config = example(asks_per_minute=60, ingests_per_hour=0)
+    # Sent as well as answered: one schema for both (its fields may be left out when sent).
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False) | example(
+        asks_per_minute=60, ingests_per_hour=0
+    )
 
     asks_per_minute: RequestsLimit = None
     drafts_per_minute: RequestsLimit = None

@@ -3,10 +3,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from app.api.schemas.common import ANSWERED_IN_FULL
 from app.services.retrieval import SearchMode
 
 
 class SearchHit(BaseModel):
+    model_config = ANSWERED_IN_FULL
+
     transcript_id: UUID
     youtube_video_id: str
     title: str | None
@@ -36,6 +39,8 @@ class SearchHit(BaseModel):
 
 
 class SearchResults(BaseModel):
+    model_config = ANSWERED_IN_FULL
+
     query: str
     mode: SearchMode = Field(
         description="The mode used: `hybrid` is answered lexically until the videos' vectors exist."
