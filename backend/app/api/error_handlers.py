@@ -65,12 +65,29 @@ def _validation_details(error: RequestValidationError) -> list[ErrorDetail]:
     # The offending input is left out on purpose: it may be a password.
     return [
         ErrorDetail(
-            field=printable(".".join(str(part) for part in item.get("loc", ()))) or None,
-            message=printable(_without_prefix(item.get("msg", "invalid value"))),
+            field=printable(_field(item)) or None,
+            message=printable(_message(item)),
             type=item.get("type", "value_error"),
         )
         for item in error.errors()
     ]
+
+
+def _field(item: dict[str, Any]) -> str:
+    """`body.title`, `query.limit`. Malformed JSON is located at a character of the body
+    (`("body", 9)`), which is no field: the body is named, the position said in the message."""
+    location = item.get("loc", ())
+    if item.get("type") == "json_invalid":
+        location = location[:1]
+    return ".".join(str(part) for part in location)
+
+
+def _message(item: dict[str, Any]) -> str:
+    message = _without_prefix(item.get("msg", "invalid value"))
+    location = item.get("loc", ())
+    if item.get("type") == "json_invalid" and len(location) > 1:
+        return f"{message} at character {location[1]}"
+    return message
 
 
 def _without_prefix(message: str) -> str:

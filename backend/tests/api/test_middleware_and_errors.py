@@ -34,11 +34,16 @@ async def test_unknown_route_and_method_use_the_error_shape(client: httpx.AsyncC
     assert_error(await client.delete("/health"), 405, "method_not_allowed")
 
 
-async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
+async def test_malformed_json_is_422_naming_the_body_and_where_it_breaks(
+    client: httpx.AsyncClient,
+) -> None:
     response = await client.post(
         "/api/v1/auth/register", content=b"{not json", headers={"Content-Type": "application/json"}
     )
-    assert_error(response, 422, "validation_error")
+    (detail,) = assert_error(response, 422, "validation_error")["details"]
+    assert detail["field"] == "body"  # not "body.1", which reads as a field named 1
+    assert detail["type"] == "json_invalid"
+    assert detail["message"].endswith("at character 1")
 
 
 async def test_unhandled_errors_are_a_logged_500_without_internals(
