@@ -182,6 +182,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served by install_docs, with local assets
         redoc_url=None,
         generate_unique_id_function=operation_id,
+        # A trailing slash is a 404 saying the path without it (error_handlers): Starlette's
+        # redirect named an absolute http:// URL, wrong behind a TLS proxy, and some mobile
+        # clients do not follow a redirect of a POST.
+        redirect_slashes=False,
     )
     app.router.route_class = GetAndHeadRoute  # for the page's route (app/web)
     app.state.settings = settings

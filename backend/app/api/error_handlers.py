@@ -112,6 +112,18 @@ async def _api_error(_: Request, error: Exception) -> JSONResponse:
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
+def without_trailing_slash(request: Request) -> str | None:
+    """The request's path without its trailing slash, when a route serves that one."""
+    path = request.scope["path"]
+    if path == "/" or not path.endswith("/"):
+        return None
+    scope = {**request.scope, "path": path.rstrip("/")}
+    routes = request.app.router.routes
+    if any(route.matches(scope)[0] is not Match.NONE for route in routes):
+        return str(scope["path"])
+    return None
+
+
 def allowed_methods(routes: list[BaseRoute], scope: Scope) -> str:
     """Every method some route serves on this request's path, for a 405's `Allow` header.
 
@@ -136,6 +148,8 @@ async def _http_exception(request: Request, error: Exception) -> JSONResponse:
     headers = dict(error.headers) if error.headers else {}
     if error.status_code == 405:
         headers["Allow"] = allowed_methods(request.app.router.routes, request.scope)
+    if error.status_code == 404 and (served := without_trailing_slash(request)) is not None:
+        message = f"Not Found: this path is served without its trailing slash, as {served}"
     return error_response(
         error.status_code, code_for(error.status_code), message, None, headers or None
     )

@@ -144,3 +144,17 @@ async def test_a_path_cannot_forge_a_log_line(
     assert "\n" not in line
     assert "\r" not in line
     assert "/api/v1/nope\\n2026-12-05 INFO app.access GET /admin 200\\r 404" in line
+
+
+async def test_a_trailing_slash_is_a_404_naming_the_path_served(
+    client: httpx.AsyncClient,
+) -> None:
+    """Not a redirect: Starlette's named an absolute http:// URL (wrong behind TLS), and a
+    POST redirected is not followed by every client."""
+    response = await client.post("/api/v1/conversations/", json={})
+
+    error = assert_error(response, 404, "not_found")
+    assert error["message"].endswith("served without its trailing slash, as /api/v1/conversations")
+    assert "location" not in response.headers
+    plain = assert_error(await client.get("/api/v1/nope/"), 404, "not_found")
+    assert plain["message"] == "Not Found"
