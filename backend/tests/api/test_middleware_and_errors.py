@@ -158,3 +158,16 @@ async def test_a_trailing_slash_is_a_404_naming_the_path_served(
     assert "location" not in response.headers
     plain = assert_error(await client.get("/api/v1/nope/"), 404, "not_found")
     assert plain["message"] == "Not Found"
+
+
+async def test_a_field_a_body_does_not_have_is_refused_by_name(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """A typo (`titel`) or another API's name was ignored: the request did something else
+    than asked, with no word said."""
+    response = await client.post(
+        "/api/v1/conversations", json={"titel": "Physics"}, headers=alice.headers
+    )
+
+    (detail,) = assert_error(response, 422, "validation_error")["details"]
+    assert (detail["field"], detail["type"]) == ("body.titel", "extra_forbidden")

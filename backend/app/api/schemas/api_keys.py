@@ -1,15 +1,15 @@
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from app.api.schemas.common import KeyName, OrmModel, example
+from app.api.schemas.common import KeyName, OrmModel, RequestBody, example
 from app.db.models import ApiKeyScope
 
 MAX_KEY_DAYS = 3650
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(RequestBody):
     model_config = example(name="nightly export", scopes=["read"], expires_in_days=90)
 
     name: KeyName = Field(examples=["nightly export"])

@@ -4,10 +4,17 @@ from uuid import UUID
 
 from pydantic import BaseModel, EmailStr, Field, SecretStr
 
-from app.api.schemas.common import ANSWERED_IN_FULL, EXAMPLE_ID, EXAMPLE_TIME, OrmModel, example
+from app.api.schemas.common import (
+    ANSWERED_IN_FULL,
+    EXAMPLE_ID,
+    EXAMPLE_TIME,
+    OrmModel,
+    RequestBody,
+    example,
+)
 
 
-class Credentials(BaseModel):
+class Credentials(RequestBody):
     model_config = example(
         email="ada@example.com",
         password="correct horse battery staple",  # noqa: S106 - the documentation's example
@@ -31,7 +38,7 @@ class Registration(Credentials):
     )
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(RequestBody):
     model_config = example(
         current_password="correct horse battery staple",  # noqa: S106 - an example
         new_password="a longer and newer passphrase",  # noqa: S106 - an example

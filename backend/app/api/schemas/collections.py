@@ -4,14 +4,21 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, NameText, OrmModel, example
+from app.api.schemas.common import (
+    EXAMPLE_ID,
+    EXAMPLE_TIME,
+    NameText,
+    OrmModel,
+    RequestBody,
+    example,
+)
 from app.services.youtube.links import parse_video_id
 
 # Links a request may list itself (a playlist or a channel is capped by COLLECTION_MAX_VIDEOS).
 MAX_LISTED_VIDEOS = 500
 
 
-class CollectionCreate(BaseModel):
+class CollectionCreate(RequestBody):
     model_config = example(
         url="https://www.youtube.com/playlist?list=PLBCF2DAC6FFB574DE", name="Course"
     )
@@ -45,7 +52,7 @@ class CollectionCreate(BaseModel):
         return self
 
 
-class CollectionRename(BaseModel):
+class CollectionRename(RequestBody):
     model_config = example(name="The whole course")
 
     name: NameText

@@ -105,6 +105,13 @@ class Page(BaseModel, Generic[ItemT]):
 ANSWERED_IN_FULL = ConfigDict(json_schema_serialization_defaults_required=True)
 
 
+class RequestBody(BaseModel):
+    """A JSON request body: a field it does not have is refused (422 `extra_forbidden` naming
+    it), not ignored: `{"values": …}` sent for `variables` was answered "Missing variables"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class OrmModel(BaseModel):
     """A response read from a row."""
 

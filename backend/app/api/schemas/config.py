@@ -2,12 +2,12 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from app.api.schemas.common import JsonValue, OrmModel, example
+from app.api.schemas.common import JsonValue, OrmModel, RequestBody, example
 
 
-class ConfigWrite(BaseModel):
+class ConfigWrite(RequestBody):
     model_config = example(value=8)
 
     value: JsonValue = Field(description="The new value, of the setting's type and bounds.")

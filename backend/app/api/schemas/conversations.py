@@ -13,6 +13,7 @@ from app.api.schemas.common import (
     DistinctIds,
     NonBlankStr,
     OrmModel,
+    RequestBody,
     ShortText,
     example,
 )
@@ -36,7 +37,7 @@ ScopeCollections = Field(
 )
 
 
-class ConversationCreate(BaseModel):
+class ConversationCreate(RequestBody):
     model_config = example(title="Sourdough questions", collection_ids=[EXAMPLE_ID])
 
     title: ShortText | None = None
@@ -44,7 +45,7 @@ class ConversationCreate(BaseModel):
     collection_ids: DistinctIds | None = ScopeCollections
 
 
-class ConversationUpdate(BaseModel):
+class ConversationUpdate(RequestBody):
     """Each field given is changed, a field left out is not: `null` removes the title, and
     `null` for both ids lifts the scope (the whole library)."""
 
@@ -81,7 +82,7 @@ class ConversationPublic(OrmModel):
     updated_at: datetime
 
 
-class MessageCreate(BaseModel):
+class MessageCreate(RequestBody):
     model_config = example(content="How often should I feed my starter?")
 
     # The length limit comes from settings (MESSAGE_MAX_CHARS) and is checked in the route.

@@ -3,12 +3,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.api.schemas.common import DistinctIds, ShortText, example
+from app.api.schemas.common import DistinctIds, RequestBody, ShortText, example
 from app.api.schemas.conversations import Citation, TokenUsage
 from app.api.schemas.templates import TemplateType, TemplateVariables
 
 
-class DraftRequest(BaseModel):
+class DraftRequest(RequestBody):
     model_config = example(
         template_type="linkedin", topic="keeping a sourdough starter alive", tone="playful"
     )

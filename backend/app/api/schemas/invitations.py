@@ -1,12 +1,12 @@
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import EmailStr, Field
 
-from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, OrmModel, example
+from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, OrmModel, RequestBody, example
 
 
-class InvitationCreate(BaseModel):
+class InvitationCreate(RequestBody):
     model_config = example(email="grace@example.com")
 
     email: EmailStr | None = Field(

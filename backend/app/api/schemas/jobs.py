@@ -3,13 +3,13 @@ from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, computed_field, field_validator
+from pydantic import Field, computed_field, field_validator
 
-from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, OrmModel, example
+from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, OrmModel, RequestBody, example
 from app.services.youtube.links import parse_video_id
 
 
-class IngestRequest(BaseModel):
+class IngestRequest(RequestBody):
     model_config = example(video="https://youtu.be/dQw4w9WgXcQ", languages=["en", "de"])
 
     video: str = Field(

@@ -4,7 +4,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from app.api.schemas.common import OrmModel, example
+from app.api.schemas.common import OrmModel, RequestBody, example
 from app.services.rendering import (
     MAX_NAME_CHARACTERS,
     MAX_PLACEHOLDERS,
@@ -50,7 +50,7 @@ TemplateVariables = Annotated[
 TemplateType = Literal["linkedin", "twitter", "blog", "email"]
 
 
-class TemplateCreate(BaseModel):
+class TemplateCreate(RequestBody):
     model_config = example(
         template_type="linkedin",
         template_name="Short and warm",
@@ -64,7 +64,7 @@ class TemplateCreate(BaseModel):
     is_default: bool = False
 
 
-class TemplateUpdate(BaseModel):
+class TemplateUpdate(RequestBody):
     model_config = example(template_name="Short, warm and to the point")
 
     template_name: str | None = Field(default=None, min_length=1, max_length=255)
@@ -83,7 +83,7 @@ class TemplatePublic(OrmModel):
     updated_at: datetime
 
 
-class RenderRequest(BaseModel):
+class RenderRequest(RequestBody):
     model_config = example(variables={"topic": "sourdough starters", "tone": "playful"})
 
     variables: TemplateVariables = Field(default_factory=dict)

@@ -4,18 +4,25 @@ from uuid import UUID
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 
-from app.api.schemas.common import EXAMPLE_ID, JsonObject, OrmModel, example, shows_nothing
+from app.api.schemas.common import (
+    EXAMPLE_ID,
+    JsonObject,
+    OrmModel,
+    RequestBody,
+    example,
+    shows_nothing,
+)
 from app.services.chunking import MAX_SECONDS
 from app.services.youtube.links import parse_video_id
 
 
-class SegmentIn(BaseModel):
+class SegmentIn(RequestBody):
     text: str
     start: float = Field(ge=0, le=MAX_SECONDS, description="Seconds from the start of the video.")
     duration: float = Field(ge=0, le=MAX_SECONDS, description="Seconds.")
 
 
-class TranscriptCreate(BaseModel):
+class TranscriptCreate(RequestBody):
     model_config = example(
         video="https://www.youtube.com/watch?v=dQw4w9WgXcQ",
         title="Sourdough for beginners",

@@ -2,9 +2,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from app.api.schemas.common import OrmModel, example
+from app.api.schemas.common import OrmModel, RequestBody, example
 from app.db.models import WEBHOOK_EVENTS
 
 WebhookEvent = Literal[
@@ -42,7 +42,7 @@ Url = Annotated[
 ]
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(RequestBody):
     model_config = example(
         url="https://hooks.example.com/youtube-talker", events=["transcript.ready", "job.failed"]
     )
@@ -51,7 +51,7 @@ class WebhookCreate(BaseModel):
     events: Events
 
 
-class WebhookUpdate(BaseModel):
+class WebhookUpdate(RequestBody):
     model_config = example(enabled=True)
 
     url: Url | None = None
@@ -68,7 +68,7 @@ class WebhookUpdate(BaseModel):
 MAX_OVERLAP_SECONDS = 7 * 24 * 3600
 
 
-class WebhookSecretRotation(BaseModel):
+class WebhookSecretRotation(RequestBody):
     model_config = example(overlap_seconds=3600)
 
     overlap_seconds: int = Field(
