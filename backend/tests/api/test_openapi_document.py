@@ -127,6 +127,17 @@ def test_what_a_response_always_carries_is_required(
     assert fields <= set(document["components"]["schemas"][schema]["required"])
 
 
+def test_the_collection_progress_stream_documents_its_error_event(
+    document: dict[str, Any],
+) -> None:
+    events = document["paths"]["/api/v1/collections/{collection_id}/events"]["get"]
+    stream = events["responses"]["200"]["content"]["text/event-stream"]["schema"]
+    assert {option["$ref"] for option in stream["oneOf"]} == {
+        COMPONENTS + "ProgressPublic",
+        COMPONENTS + "ErrorResponse",
+    }
+
+
 def test_closed_sets_are_enumerated(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
     assert schemas["JobPublic"]["properties"]["kind"]["enum"] == ["youtube_ingest", "embed"]

@@ -203,7 +203,16 @@ async def progress_events(
             "whenever it changes) and, last, `ready`; or `error` (the error shape, `not_found`) "
             "when the collection is deleted meanwhile.",
             "content": {
-                "text/event-stream": {"schema": {"$ref": "#/components/schemas/ProgressPublic"}}
+                "text/event-stream": {
+                    "schema": {
+                        "description": "Each event's `data`: the progress document for "
+                        "`progress` and `ready`, the error shape for `error`.",
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/ProgressPublic"},
+                            {"$ref": "#/components/schemas/ErrorResponse"},
+                        ],
+                    }
+                }
             },
         },
     },
