@@ -22,6 +22,7 @@ from app.core.config import Settings, settings_or_exit
 from app.core.logging import configure_logging
 from app.db.embedded import database_failure_message, resolve_database
 from app.db.session import Database
+from app.services.background_loops import stop_loops
 from app.services.ingest_worker import start_workers
 from app.services.llm import build_language_model
 from app.services.passage_embeddings import Embedder
@@ -48,9 +49,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     tasks += start_senders(database.unit_of_work, settings, settings.webhook_senders)
     logger.info("%d ingest worker(s) running as %s", worker_count, worker.worker_id)
     await stop.wait()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await stop_loops(tasks, logger)  # as the server's stop does: a lost cancellation held it
     if embedder is not None:
         await embedder.aclose()
     await database.dispose()

@@ -25,12 +25,9 @@ def unique_email() -> str:
 async def make_user(session: AsyncSession, email: str | None = None) -> User:
     """A user, stored as a registration stores one."""
     users, email = UserRepository(session), email or unique_email()
-    assert await users.create_unless_taken(email=email, password_hash="argon2-hash-placeholder"), (
-        f"{email} is taken"
-    )
-    user = await users.get_by_email(email)
-    assert user is not None
-    return user
+    created = await users.create_unless_taken(email=email, password_hash="argon2-hash-placeholder")
+    assert created is not None, f"{email} is taken"
+    return await users.get_existing(created)
 
 
 async def make_conversation(

@@ -45,6 +45,16 @@ def report_failure(
         )
 
 
+def go_on_unless_cancelled() -> None:
+    """Raise CancelledError when the running task was asked to stop and is still running: a
+    loop calls it each round. A cancellation can be caught on the way (by a library, or lost as
+    `stop_loops` says), and the loop then went on polling: the ingest worker's, under load, was
+    seen "cancelling" and polling for a minute, holding its process's stop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def stop_loops(
     tasks: list[asyncio.Task[None]], log: logging.Logger, within: float = STOP_SECONDS
 ) -> None:

@@ -33,7 +33,7 @@ from app.db.repositories import JobRepository, TranscriptRepository
 from app.db.repositories.job import EMBED, INGEST
 from app.db.session import Database, UnitOfWork
 from app.services import chapters, collections
-from app.services.background_loops import report_failure
+from app.services.background_loops import go_on_unless_cancelled, report_failure
 from app.services.embeddings.base import EmbeddingError
 from app.services.job_retries import JobFailure, backoff, pause_after, why_not_retried
 from app.services.llm import LanguageModel, with_settings
@@ -117,6 +117,7 @@ class IngestWorker:
         """Process jobs until cancelled; errors are logged and the loop goes on, backing off."""
         failures = 0
         while True:
+            go_on_unless_cancelled()
             try:
                 processed = await self.run_once()
             except Exception as error:

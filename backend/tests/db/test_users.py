@@ -31,12 +31,15 @@ async def test_create_unless_taken_inserts_once_and_leaves_a_taken_email_alone(
 ) -> None:
     users = UserRepository(session)
 
-    assert await users.create_unless_taken(email="Once@Example.com", password_hash="first")
-    assert not await users.create_unless_taken(email=" once@example.COM", password_hash="second")
+    created = await users.create_unless_taken(email="Once@Example.com", password_hash="first")
+    assert (
+        await users.create_unless_taken(email=" once@example.COM", password_hash="second") is None
+    )
 
     stored = await users.get_by_email("once@example.com")
     assert stored is not None
     assert stored.password_hash == "first"
+    assert stored.id == created  # the new row's id, without reading it again
 
 
 async def test_a_taken_email_is_a_conflict_naming_the_value(session: AsyncSession) -> None:

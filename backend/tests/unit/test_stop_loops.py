@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from app.services.background_loops import stop_loops
+from app.services.background_loops import go_on_unless_cancelled, stop_loops
 
 log = logging.getLogger("test.stop_loops")
 
@@ -54,3 +54,27 @@ async def test_a_loop_that_never_ends_is_named_and_the_stop_goes_on(
     assert "finished loop" not in caplog.text
     released.set()
     await stubborn
+
+
+async def test_a_loop_that_checks_each_round_ends_on_the_cancellation_it_caught() -> None:
+    """The ingest worker's loop, under load, caught its cancellation on the way and went on
+    polling "cancelling": checking each round ends it at once, with no second cancellation."""
+    rounds = 0
+
+    async def polls() -> None:
+        nonlocal rounds
+        while True:
+            go_on_unless_cancelled()
+            rounds += 1
+            with contextlib.suppress(asyncio.CancelledError):  # caught on the way
+                await asyncio.sleep(0.01)
+
+    loop = asyncio.create_task(polls())
+    await asyncio.sleep(0.05)
+    loop.cancel()
+
+    async with asyncio.timeout(5):
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+    assert loop.cancelled()
+    assert rounds > 1

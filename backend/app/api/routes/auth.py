@@ -96,7 +96,7 @@ async def register(
     created = await UserRepository(session).create_unless_taken(
         email=email, password_hash=await hash_password(password)
     )
-    if created and invitation is not None:
+    if created is not None and invitation is not None:
         await InvitationRepository(session).mark_accepted(invitation.id)
     return RegistrationReceived(email=email, message=REGISTERED)
 

@@ -34,9 +34,10 @@ class UserRepository(BaseRepository[User]):
         rows = await self.scalars(statement)
         return rows[0] if rows else None
 
-    async def create_unless_taken(self, *, email: str, password_hash: str) -> bool:
-        """Insert a user unless the email is taken; True when a row was inserted. One
-        statement, so two registrations of one email at once cannot turn into an error."""
+    async def create_unless_taken(self, *, email: str, password_hash: str) -> UUID | None:
+        """Insert a user unless the email is taken: the new user's id, or None when it was
+        taken. One statement, so two registrations of one email at once cannot turn into an
+        error."""
         statement = (
             insert(User)
             .values(email=normalise_email(email), password_hash=password_hash)
@@ -44,7 +45,8 @@ class UserRepository(BaseRepository[User]):
             .returning(User.id)
         )
         result = await self.execute(statement)
-        return result.scalar_one_or_none() is not None
+        created: UUID | None = result.scalar_one_or_none()
+        return created
 
     async def update(self, id_: UUID, **values: Any) -> User:
         """Set the given columns; an email is stored trimmed and lower-cased, as registering

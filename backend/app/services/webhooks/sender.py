@@ -35,7 +35,11 @@ from app.db.repositories import (
     WebhookEndpointRepository,
 )
 from app.db.session import UnitOfWork
-from app.services.background_loops import pause_after_failures, report_failure
+from app.services.background_loops import (
+    go_on_unless_cancelled,
+    pause_after_failures,
+    report_failure,
+)
 from app.services.webhooks.addresses import (
     AddressRefusedError,
     IPAddress,
@@ -161,6 +165,7 @@ class WebhookSender:
         failures = 0
         async with self.new_client() as client:
             while True:
+                go_on_unless_cancelled()
                 try:
                     sent = await self.run_once(client)
                 except Exception as error:
