@@ -22,12 +22,13 @@ tracker alive, which ends only when the last process holding its pipe does.
 """
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
 from typing import ParamSpec, TypeVar
@@ -37,6 +38,9 @@ R = TypeVar("R")
 
 CPU_WORKERS = max(1, len(os.sched_getaffinity(0)))
 BACKGROUND_NICENESS = 10
+# What a terminal (Ctrl-C) or a service manager sends to a whole process group: the pool's
+# processes leave them to the process that started them.
+PARENTS_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 _processes: ProcessPoolExecutor | None = None
 _threads: ThreadPoolExecutor | None = None
@@ -48,9 +52,26 @@ def start_pool_process() -> None:
     SIGTERM; the parent stops its pool once its requests are done, and a parse ended under a
     request answered it with a 500), and end when the parent does."""
     os.nice(BACKGROUND_NICENESS)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for signum in PARENTS_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    # Held since the process was started (signals_held_while_starting_processes): one that came
+    # while Python was starting is pending, and is now let through to be ignored.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, PARENTS_SIGNALS)
     threading.Thread(target=exit_with_the_parent, name="parent-watch", daemon=True).start()
+
+
+@contextlib.contextmanager
+def signals_held_while_starting_processes() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM in this thread while it may start pool processes, which inherit
+    what it holds: a process starting takes a few hundred milliseconds before its initializer
+    can set them aside, and one ended by Ctrl-C then (the first upload's parse, pressed at
+    once) broke the pool, answering the upload with a 500. This process gets them once the
+    block ends."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, PARENTS_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def exit_with_the_parent() -> None:
@@ -103,7 +124,11 @@ async def _run(
 
 async def run_in_process(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Run a module-level function in a worker process; its exceptions are raised here."""
-    return await _run(_process_pool(), function, *args, **kwargs)
+    loop = asyncio.get_running_loop()
+    # The pool starts its processes as work is submitted, within run_in_executor's call.
+    with signals_held_while_starting_processes():
+        result = loop.run_in_executor(_process_pool(), partial(function, *args, **kwargs))
+    return await result
 
 
 async def run_in_thread(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:

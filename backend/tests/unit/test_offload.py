@@ -1,6 +1,8 @@
 """The pools' work runs below the event loop's scheduling priority (app/core/offload.py), so that
 on busy cores the kernel runs the loop first; the loop's own thread keeps its priority."""
 
+import asyncio
+import multiprocessing
 import os
 import signal
 import sys
@@ -52,3 +54,19 @@ async def test_a_pool_thread_runs_below_the_event_loop_which_keeps_its_own() -> 
 
     assert await run_in_thread(thread_niceness) == lowered(loop_niceness)
     assert thread_niceness() == loop_niceness
+
+
+async def test_ctrl_c_as_a_pool_process_starts_does_not_break_the_work() -> None:
+    """A terminal's Ctrl-C reaches the whole process group, a pool process still starting
+    (hundreds of milliseconds of Python's start) included: it ended the process, broke the pool
+    and answered the first upload with a 500."""
+    before = {process.pid for process in multiprocessing.active_children()}
+    work = asyncio.create_task(run_in_process(os.getpid))
+    await asyncio.sleep(0)  # the task runs up to its await: the pool has started its process
+    started = [p for p in multiprocessing.active_children() if p.pid not in before]
+    for process in started:
+        assert process.pid is not None
+        os.kill(process.pid, signal.SIGINT)
+
+    assert started
+    assert await work in {process.pid for process in started}
