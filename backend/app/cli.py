@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from app.core.config import Settings, settings_or_exit
-from app.db.embedded import database_failure_message, resolve_database
+from app.db.embedded import database_failures_said, resolve_database
 from app.db.errors import NotFoundError
 from app.db.repositories import UserRepository, WebhookEndpointRepository
 from app.db.session import Database, UnitOfWork
@@ -72,14 +72,9 @@ def fail(message: str) -> NoReturn:
 def run_on_database(settings: Settings, work: DatabaseWork[T]) -> T:
     """Find the database of the settings, then run `work` on it; a database that cannot be
     used fails the command with a sentence instead of a traceback."""
-    try:
+    with database_failures_said(fail):
         database = Database(resolve_database(settings))
         return asyncio.run(closing_after(work, database))
-    except Exception as error:
-        message = database_failure_message(error)
-        if message is None:
-            raise
-        fail(message)
 
 
 async def closing_after(work: DatabaseWork[T], database: Database) -> T:

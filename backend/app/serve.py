@@ -22,7 +22,7 @@ from fastapi import FastAPI
 
 from app.core.config import Settings, settings_or_exit
 from app.core.logging import configure_logging
-from app.db.embedded import database_failure_message, resolve_database
+from app.db.embedded import database_failures_said, resolve_database
 
 logger = logging.getLogger("app.serve")
 
@@ -72,14 +72,8 @@ def main() -> None:
     settings = settings_or_exit()
     configure_logging(settings.log_level)
     signal.signal(signal.SIGTERM, exit_cleanly)
-    try:
+    with database_failures_said(lambda message: logger.error("cannot serve: %s", message)):
         settings = resolve_database(settings, migrate=True)
-    except Exception as error:
-        message = database_failure_message(error)
-        if message is None:
-            raise
-        logger.error("cannot serve: %s", message)  # one line, as the other commands say it
-        sys.exit(1)
     hand_down_to_workers(settings)
     logger.info("serving with %d worker process(es)", settings.workers)
     # log_config=None keeps the one logging setup (with request ids); the app writes its own

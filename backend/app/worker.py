@@ -8,19 +8,18 @@ capacity or to keep fetching out of the API process. Workers coordinate through 
 The database is found as `make run` finds it (`resolve_database`), whether the service is up or
 not; `run(settings, stop)` works on the one its settings name. A database that cannot be reached
 at start ends the command with one line and exit code 1; an outage later is waited out, the
-workers retrying less and less often (job_retries.py, `pause_after`).
+workers retrying less and less often (background_loops.py, `pause_after_failures`).
 """
 
 import asyncio
 import logging
 import signal
-import sys
 
 from sqlalchemy import text
 
 from app.core.config import Settings, settings_or_exit
 from app.core.logging import configure_logging
-from app.db.embedded import database_failure_message, resolve_database
+from app.db.embedded import database_failures_said, resolve_database
 from app.db.session import Database
 from app.services.background_loops import stop_loops
 from app.services.ingest_worker import start_workers
@@ -73,14 +72,10 @@ async def check_database(database: Database) -> None:
 def main() -> None:
     settings = settings_or_exit()
     configure_logging(settings.log_level)
-    try:
+    with database_failures_said(
+        lambda message: logger.error("the ingest workers cannot start: %s", message)
+    ):
         asyncio.run(run_until_signalled(resolve_database(settings)))
-    except Exception as error:
-        message = database_failure_message(error)
-        if message is None:
-            raise
-        logger.error("the ingest workers cannot start: %s", message)
-        sys.exit(1)
 
 
 if __name__ == "__main__":

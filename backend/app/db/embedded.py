@@ -65,6 +65,21 @@ def resolve_database(settings: Settings, *, migrate: bool = False) -> Settings:
     return settings.with_database_url(url)
 
 
+@contextlib.contextmanager
+def database_failures_said(say: Callable[[str], object]) -> Iterator[None]:
+    """For a command: a database it cannot use (unreachable, refusing, an embedded server that
+    cannot start) is told in one line by `say`, then the command exits 1; any other error is
+    raised as it is."""
+    try:
+        yield
+    except Exception as error:
+        message = database_failure_message(error)
+        if message is None:
+            raise
+        say(message)
+        raise SystemExit(1) from None
+
+
 def database_failure_message(error: BaseException) -> str | None:
     """What to tell a person when a command cannot use its database; None for other errors."""
     if isinstance(error, EmbeddedPostgresError):

@@ -4,7 +4,9 @@ an outage of the database in one line a round, not a traceback a second; and how
 stopped with the server."""
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from app.db.errors import is_database_unavailable, outage_reason
 
@@ -43,6 +45,47 @@ def report_failure(
             error,
             pause,
         )
+
+
+async def run_rounds(
+    one_round: Callable[[], Awaitable[bool]],
+    *,
+    name: str,
+    poll_seconds: float,
+    log: logging.Logger,
+    wake_up: asyncio.Event | None = None,
+) -> None:
+    """Run `one_round` (True when it found work) until cancelled. After a round with nothing
+    to do, or a failed one, it waits `pause_after_failures` (or until `wake_up` is set); a
+    failure is told by `report_failure`, and the first good round after failures says so."""
+    failures = 0
+    while True:
+        go_on_unless_cancelled()
+        try:
+            worked = await one_round()
+        except Exception as error:
+            failures += 1
+            worked = False
+            pause = pause_after_failures(failures, poll_seconds)
+            report_failure(log, name, error, failures, pause)
+        else:
+            if failures:
+                log.info("%s: working again", name)
+            failures = 0
+        if not worked:
+            await _pause(pause_after_failures(failures, poll_seconds), wake_up)
+
+
+async def _pause(seconds: float, wake_up: asyncio.Event | None) -> None:
+    if wake_up is None:
+        await asyncio.sleep(seconds)
+        return
+    wake_up.clear()
+    # asyncio.timeout, not wait_for: 3.11's wait_for loses a cancellation that arrives as the
+    # wake-up does, and a server's stop waited on the loop.
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await wake_up.wait()
 
 
 def go_on_unless_cancelled() -> None:

@@ -33,9 +33,9 @@ from app.db.repositories import JobRepository, TranscriptRepository
 from app.db.repositories.job import EMBED, INGEST
 from app.db.session import Database, UnitOfWork
 from app.services import chapters, collections
-from app.services.background_loops import go_on_unless_cancelled, report_failure
+from app.services.background_loops import run_rounds
 from app.services.embeddings.base import EmbeddingError
-from app.services.job_retries import JobFailure, backoff, pause_after, why_not_retried
+from app.services.job_retries import JobFailure, backoff, why_not_retried
 from app.services.llm import LanguageModel, with_settings
 from app.services.passage_embeddings import Embedder
 from app.services.runtime_settings import RuntimeSettings
@@ -115,27 +115,13 @@ class IngestWorker:
 
     async def run_forever(self) -> None:
         """Process jobs until cancelled; errors are logged and the loop goes on, backing off."""
-        failures = 0
-        while True:
-            go_on_unless_cancelled()
-            try:
-                processed = await self.run_once()
-            except Exception as error:
-                failures += 1
-                pause = pause_after(failures, self.settings)
-                report_failure(logger, f"ingest worker {self.worker_id}", error, failures, pause)
-                processed = False
-            else:
-                if failures:
-                    logger.info("ingest worker %s: working again", self.worker_id)
-                failures = 0
-            if not processed:
-                _wake_up.clear()
-                # asyncio.timeout, not wait_for: 3.11's wait_for loses a cancellation that
-                # arrives as the wake-up does, and the server's stop waited on this loop.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(pause_after(failures, self.settings)):
-                        await _wake_up.wait()
+        await run_rounds(
+            self.run_once,
+            name=f"ingest worker {self.worker_id}",
+            poll_seconds=self.settings.job_poll_seconds,
+            log=logger,
+            wake_up=_wake_up,
+        )
 
     async def run_once(self) -> bool:
         """Claim and process one job; False when there was none to do."""

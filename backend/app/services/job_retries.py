@@ -1,7 +1,7 @@
 """When a job is tried again: why an attempt failed (`JobFailure`), whether another attempt is
 worth it, and the wait before it, an exponential backoff with jitter (or the Retry-After YouTube
-sent); and how long a worker that failed itself (the database is down) pauses before looking
-again, twice as long after each failure in a row, up to a minute."""
+sent). How long a worker that failed itself (the database is down) pauses before looking again
+is background_loops.pause_after_failures."""
 
 import random
 from collections.abc import Callable
@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from app.core.backoff import exponential_backoff
 from app.core.config import Settings
-from app.services.background_loops import pause_after_failures
 from app.services.youtube.failures import FetchError
 
 
@@ -54,8 +53,3 @@ def backoff(
     return exponential_backoff(
         attempt, settings.job_retry_base_seconds, settings.job_retry_max_seconds, fraction
     )
-
-
-def pause_after(failures: int, settings: Settings) -> float:
-    """Seconds an ingest worker waits before looking again (`pause_after_failures`)."""
-    return pause_after_failures(failures, settings.job_poll_seconds)

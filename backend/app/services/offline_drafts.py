@@ -108,7 +108,7 @@ def _thread(title: str, quoted: Quoted, citations: Sequence[Citation], words: Wo
     for number, (text, citation) in enumerate(quoted, start=2):
         head = f"{number}/{total} “"
         room = POST_CHARACTERS - len(head) - len("” ") - LINK_CHARACTERS
-        posts.append(f"{head}{_shortened(text, room)}” {citation.as_dict()['url']}")
+        posts.append(f"{head}{_shortened(text, room)}” {citation.url}")
     return "\n\n".join(posts)
 
 

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from app.core.config import get_settings
 from app.db.session import UnitOfWork
+from app.services.background_loops import pause_after_failures
 from app.services.ingest_worker import IngestWorker
-from app.services.job_retries import pause_after
 from app.services.webhooks.sender import WebhookSender
 from app.services.youtube.fetcher import YouTubeFetcher
 
@@ -23,12 +23,12 @@ LOOPS = ["app.services.ingest_worker", "app.services.webhooks.sender"]
 
 
 def test_the_pause_doubles_after_each_failure_up_to_a_minute() -> None:
-    settings = get_settings().model_copy(update={"job_poll_seconds": 2.0})
+    poll_seconds = 2.0
 
-    pauses = [pause_after(failures, settings) for failures in range(8)]
+    pauses = [pause_after_failures(failures, poll_seconds) for failures in range(8)]
 
     assert pauses == [2, 4, 8, 16, 32, 60, 60, 60]
-    assert pause_after(100_000, settings) == 60  # however long the outage
+    assert pause_after_failures(100_000, poll_seconds) == 60  # however long the outage
 
 
 class Reports(logging.Handler):

@@ -45,6 +45,11 @@ class Citation:
             for number, ranked in enumerate(hits, start=1)
         ]
 
+    @property
+    def url(self) -> str:
+        """The video at the cited moment."""
+        return deep_link(self.hit, self.moment)
+
     def as_dict(self) -> dict[str, Any]:
         return {"number": self.number, **placed(self.hit, self.moment)}
 
@@ -67,11 +72,7 @@ def source_line(citation: Citation) -> str:
     hit = citation.hit
     when = timestamp_label(citation.moment)
     label = hit.title or hit.youtube_video_id
-    return (
-        f"[{citation.number}] {label}"
-        + (f" ({when})" if when else "")
-        + f" {citation.as_dict()['url']}"
-    )
+    return f"[{citation.number}] {label}" + (f" ({when})" if when else "") + f" {citation.url}"
 
 
 def timestamp_label(seconds: float | None) -> str:

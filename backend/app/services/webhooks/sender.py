@@ -35,11 +35,7 @@ from app.db.repositories import (
     WebhookEndpointRepository,
 )
 from app.db.session import UnitOfWork
-from app.services.background_loops import (
-    go_on_unless_cancelled,
-    pause_after_failures,
-    report_failure,
-)
+from app.services.background_loops import run_rounds
 from app.services.webhooks.addresses import (
     AddressRefusedError,
     IPAddress,
@@ -162,24 +158,13 @@ class WebhookSender:
     async def run_forever(self) -> None:
         """Send deliveries until cancelled; errors are logged and the loop goes on, backing
         off (a database outage logged a traceback every second)."""
-        failures = 0
         async with self.new_client() as client:
-            while True:
-                go_on_unless_cancelled()
-                try:
-                    sent = await self.run_once(client)
-                except Exception as error:
-                    failures += 1
-                    poll = self.settings.webhook_poll_seconds
-                    pause = pause_after_failures(failures, poll)
-                    report_failure(logger, "webhook sender", error, failures, pause)
-                    await asyncio.sleep(pause)
-                    continue
-                if failures:
-                    logger.info("webhook sender: working again")
-                failures = 0
-                if not sent:
-                    await asyncio.sleep(self.settings.webhook_poll_seconds)
+            await run_rounds(
+                lambda: self.run_once(client),
+                name="webhook sender",
+                poll_seconds=self.settings.webhook_poll_seconds,
+                log=logger,
+            )
 
     async def run_once(self, client: httpx.AsyncClient) -> bool:
         """Claim, send and settle one due delivery; False when none was due."""
