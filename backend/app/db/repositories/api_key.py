@@ -52,12 +52,7 @@ class ApiKeyRepository(BaseRepository[ApiKey]):
         self, user_id: UUID, *, limit: int = 50, offset: int = 0
     ) -> RowPage[ApiKey]:
         """A page of the user's keys, revoked ones included, newest first."""
-        return await self._page(
-            ApiKey.user_id == user_id,
-            order_by=[ApiKey.created_at.desc()],
-            limit=limit,
-            offset=offset,
-        )
+        return await self._newest_first(ApiKey.user_id == user_id, limit=limit, offset=offset)
 
     async def revoke(self, key_id: UUID, user_id: UUID) -> bool:
         """Revoke the user's key; False when it is not theirs or already revoked."""

@@ -261,6 +261,13 @@ class BaseRepository(Generic[ModelT, KeyT]):
             total = max(total, offset + len(rows))
         return RowPage(rows, total, limit, offset)
 
+    async def _newest_first(
+        self, *where: ColumnElement[bool], limit: int, offset: int
+    ) -> RowPage[ModelT]:
+        """`_page()` in order of creation, newest first."""
+        created_at = self.model.__table__.c.created_at
+        return await self._page(*where, order_by=[created_at.desc()], limit=limit, offset=offset)
+
     async def _plain_page(
         self, statement: Select[Any], *, limit: int, offset: int, **params: Any
     ) -> RowPage[PlainRow]:

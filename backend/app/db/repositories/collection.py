@@ -77,12 +77,7 @@ class CollectionRepository(UserOwnedRepository[Collection]):
         self, user_id: UUID, *, limit: int = 50, offset: int = 0
     ) -> RowPage[Collection]:
         """A page of the user's collections, newest first."""
-        return await self._page(
-            Collection.user_id == user_id,
-            order_by=[Collection.created_at.desc()],
-            limit=limit,
-            offset=offset,
-        )
+        return await self._newest_first(Collection.user_id == user_id, limit=limit, offset=offset)
 
     async def add_videos(self, collection_id: UUID, videos: Sequence[NewCollectionVideo]) -> None:
         """Add videos the collection does not hold yet (one already there is left as it is)."""

@@ -119,9 +119,7 @@ class JobRepository(UserOwnedRepository[Job]):
         self, user_id: UUID, *, limit: int = 50, offset: int = 0
     ) -> RowPage[Job]:
         """A page of the user's jobs, newest first."""
-        return await self._page(
-            Job.user_id == user_id, order_by=[Job.created_at.desc()], limit=limit, offset=offset
-        )
+        return await self._newest_first(Job.user_id == user_id, limit=limit, offset=offset)
 
     async def claim_next(
         self, worker_id: str, stale_after: timedelta, kinds: Sequence[str] = (INGEST, EMBED)

@@ -79,9 +79,4 @@ class TranscriptRepository(UserOwnedRepository[Transcript]):
         self, user_id: UUID, *, limit: int = 50, offset: int = 0
     ) -> RowPage[Transcript]:
         """A page of the user's transcripts, newest first."""
-        return await self._page(
-            Transcript.user_id == user_id,
-            order_by=[Transcript.created_at.desc()],
-            limit=limit,
-            offset=offset,
-        )
+        return await self._newest_first(Transcript.user_id == user_id, limit=limit, offset=offset)

@@ -184,11 +184,8 @@ class WebhookDeliveryRepository(BaseRepository[WebhookDelivery]):
         self, endpoint_id: UUID, *, limit: int = 50, offset: int = 0
     ) -> RowPage[WebhookDelivery]:
         """A page of the endpoint's deliveries, newest first."""
-        return await self._page(
-            WebhookDelivery.endpoint_id == endpoint_id,
-            order_by=[WebhookDelivery.created_at.desc()],
-            limit=limit,
-            offset=offset,
+        return await self._newest_first(
+            WebhookDelivery.endpoint_id == endpoint_id, limit=limit, offset=offset
         )
 
     async def _set(self, delivery_id: UUID, **values: object) -> None:

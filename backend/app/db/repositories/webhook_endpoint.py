@@ -35,11 +35,8 @@ class WebhookEndpointRepository(UserOwnedRepository[WebhookEndpoint]):
         self, user_id: UUID, *, limit: int = 50, offset: int = 0
     ) -> RowPage[WebhookEndpoint]:
         """A page of the user's endpoints, newest first."""
-        return await self._page(
-            WebhookEndpoint.user_id == user_id,
-            order_by=[WebhookEndpoint.created_at.desc()],
-            limit=limit,
-            offset=offset,
+        return await self._newest_first(
+            WebhookEndpoint.user_id == user_id, limit=limit, offset=offset
         )
 
     async def lock_registrations(self, user_id: UUID) -> None:
