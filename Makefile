@@ -56,7 +56,7 @@ bench: install
 # The labelled set (backend/testkit: talks/, questions.json) through the service's pipeline and defaults: the
 # table of hit@5, citations and declines per split; the test split is the one to report.
 eval: install
-	cd backend && .venv/bin/python -m tests.retrieval.report
+	cd backend && .venv/bin/python -m tests.retrieval.report $(ARGS)
 
 admin: install
 	@test -n "$(EMAIL)" || (echo "usage: make admin EMAIL=someone@example.com" && exit 2)

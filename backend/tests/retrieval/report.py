@@ -42,6 +42,7 @@ from testkit.database import create_database, drop_database, test_server_url
 from testkit.recorded_embeddings import RecordedEmbeddings
 from tests.factories import make_user
 from tests.retrieval.evaluation import holds_answer, overlaps_answer, store_talks
+from tests.retrieval.short_talks import ask_short_talks, short_talks_table
 
 EVAL_EMAIL = "labelled-set@example.com"
 EVAL_RECORDING = BACKEND_DIR / ".data" / "eval-vectors.npz"
@@ -56,6 +57,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "unanswerable declined": (">=", 0.85),
     "  near-topic declined": (">=", 0.70),
     "answerable wrongly declined": ("<=", 0.05),
+    "short talks: answerable wrongly declined": ("<=", 0.05),
 }
 
 
@@ -273,6 +275,12 @@ async def main(argv: Sequence[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url", help="keep the library in this database")
     parser.add_argument("--dump", type=Path, help="write each question's signals here")
+    parser.add_argument(
+        "--short-talks",
+        type=int,
+        metavar="WORDS",
+        help="also ask windows of WORDS words cut from the talks (tests/retrieval/short_talks.py)",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     # The model's vectors of this set's texts, kept between runs on this machine: a second
@@ -280,21 +288,30 @@ async def main(argv: Sequence[str]) -> None:
     model = RecordedEmbeddings(build_embedding_provider(settings), EVAL_RECORDING)
     server = test_server_url()  # starts the embedded test server when it is the one used
     url = args.database_url or await create_database(server, "ytt_eval")
+    short_url = await create_database(server, "ytt_short") if args.short_talks else None
     try:
         user_id = await ensure_library(url, settings, model)
         asked = await ask_all(url, user_id, settings, model)
+        if short_url is not None:
+            await run_alembic(short_url)
+            short = await ask_short_talks(short_url, settings, model, args.short_talks)
         model.save()
         print(f"{model.embedded_live} texts embedded by the model, {len(model.replayed)} replayed")
     finally:
         await model.aclose()
         if not args.database_url:
             await drop_database(url)
+        if short_url is not None:
+            await drop_database(short_url)
     if args.dump:
         dump(asked, args.dump)
     tables = {
         split: score_table([a for a in asked if a.question.split == split])
         for split in ("tuning", "test")
     }
+    if short_url is not None:
+        for split, table in tables.items():
+            table |= short_talks_table([a for a in short if a.question.split == split])
     print_table(tables)
 
 
