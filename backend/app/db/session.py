@@ -129,7 +129,11 @@ def _note_failure(context: ExceptionContext) -> None:
 
 
 def _forget_failure(connection: Connection, *_: Any) -> None:
-    connection.info.pop(_FAILED_STATEMENT, None)
+    # A connection invalidated on the way (a cancelled statement, a lost server) has no info to
+    # read: reading it would raise PendingRollbackError in place of the cancellation or the
+    # outage being handled. Its pool entry is discarded, and its note with it.
+    if not connection.invalidated:
+        connection.info.pop(_FAILED_STATEMENT, None)
 
 
 def _forget_failure_on_checkin(_: Any, record: ConnectionPoolEntry) -> None:

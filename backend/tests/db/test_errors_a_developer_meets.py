@@ -4,9 +4,15 @@ own errors, never a driver's text, a row's values or a statement's parameters.""
 import asyncio
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.errors import ConcurrentUpdateError, InvalidValueError, TransactionAbortedError
+from app.db.errors import (
+    ConcurrentUpdateError,
+    InvalidValueError,
+    TransactionAbortedError,
+    is_database_unavailable,
+)
 from app.db.migrations import upgrade_to_head
 from app.db.models import User
 from app.db.repositories import ConversationRepository, MessageRepository, UserRepository
@@ -111,3 +117,40 @@ async def test_migrating_from_async_code_says_how_to_do_it() -> None:
     coroutine it said `asyncio.run() cannot be called from a running event loop`."""
     with pytest.raises(RuntimeError, match=r"before asyncio.run\(\)"):
         upgrade_to_head("postgresql+asyncpg://nobody@127.0.0.1:9/none")
+
+
+async def test_a_unit_of_work_cut_by_a_timeout_raises_the_timeout(database: Database) -> None:
+    """The cancelled statement invalidates the connection; the rollback that follows must
+    leave the caller with its TimeoutError (or a task its cancellation), not another error."""
+
+    async def sleeping() -> None:
+        async with database.unit_of_work() as session:
+            await session.execute(text("SELECT pg_sleep(5)"))
+
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await sleeping()
+
+    task = asyncio.create_task(sleeping())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert task.cancelled()
+
+
+async def test_a_connection_lost_mid_unit_of_work_is_an_outage(database: Database) -> None:
+    """A server restart or failover under a unit of work: an error `is_database_unavailable`
+    recognises (the API's 503 and Retry-After), not a PendingRollbackError."""
+
+    async def lose_the_connection() -> None:
+        async with database.unit_of_work() as session:
+            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            async with database.read_only() as other:
+                await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            await session.execute(text("SELECT 1"))
+
+    with pytest.raises(Exception) as lost:  # noqa: PT011 - which driver error is the point
+        await lose_the_connection()
+
+    assert is_database_unavailable(lost.value), repr(lost.value)
