@@ -16,9 +16,11 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
+
+from app.db.types import NonFiniteNumberError
 
 # Connection exceptions (class 08); shutting down, crashed or starting up; too many connections.
 UNAVAILABLE_SQLSTATE_CLASS = "08"
@@ -245,6 +247,20 @@ async def database_errors_translated() -> AsyncIterator[None]:
         if domain_error is None:
             raise
         raise domain_error from error
+    except StatementError as error:
+        # A value refused before it was sent: a document JSON cannot hold (app/db/types.py).
+        if not isinstance(error.orig, NonFiniteNumberError):
+            raise
+        raise InvalidValueError(
+            str(error.orig), table=None, constraint=None, detail=None, column="metadata"
+        ) from None
+    except PendingRollbackError as error:
+        # SQLAlchemy's "rolled back due to a previous exception during flush" (code 7s2a): the
+        # caller caught a failed create() and went on. Not its "can't reconnect" (8s2b), which
+        # is a lost connection and must stay one.
+        if error.code != "7s2a":
+            raise
+        raise TransactionAbortedError("a flush") from None
     except StaleDataError as error:
         # A flush (explicit, or the autoflush before any statement) updated a row that another
         # transaction deleted after this one read it: as a moment earlier, it is not found.

@@ -1,6 +1,7 @@
 """Column types of our own."""
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -9,14 +10,39 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
 
+class NonFiniteNumberError(ValueError):
+    """A document holding NaN or an infinity, which JSON has no way to write."""
+
+    def __init__(self) -> None:
+        super().__init__("NaN and infinities have no JSON form: store null or a string instead")
+
+
 def dumps(value: Any) -> str:
     """orjson where it can (several times faster than json.dumps on large documents, and it
     embeds an `orjson.Fragment` as it is); json.dumps for what orjson refuses (integers beyond
-    64 bits, which PostgreSQL's jsonb accepts)."""
+    64 bits, which PostgreSQL's jsonb accepts). NaN and infinities are refused
+    (NonFiniteNumberError), where orjson would write them as null."""
     try:
-        return orjson.dumps(value).decode()
+        document = orjson.dumps(value)
     except orjson.JSONEncodeError:
-        return json.dumps(value)
+        try:
+            return json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise NonFiniteNumberError() from None
+    # orjson writes a non-finite float as null: only a document with a null is searched.
+    if b"null" in document and _holds_non_finite(value):
+        raise NonFiniteNumberError()
+    return document.decode()
+
+
+def _holds_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_holds_non_finite(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_non_finite(item) for item in value)
+    return False
 
 
 class Document(JSONB):

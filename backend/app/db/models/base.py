@@ -72,7 +72,12 @@ def owner_fk(table: str, *, nullable: bool = False, index: bool = True) -> Mappe
 
 
 def jsonb_metadata() -> Mapped[dict[str, Any]]:
-    # `metadata` is reserved on declarative classes, so the attribute is `meta`.
+    # `metadata` is reserved on declarative classes, so the attribute is `meta`. None is SQL
+    # NULL, which the column refuses, rather than a JSON null no reader of a dict expects.
     return mapped_column(
-        "metadata", Document, nullable=False, server_default=text("'{}'::jsonb"), default=dict
+        "metadata",
+        Document(none_as_null=True),
+        nullable=False,
+        server_default=text("'{}'::jsonb"),
+        default=dict,
     )

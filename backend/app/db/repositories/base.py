@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, configure_mappers, make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_dict
+from sqlalchemy.orm.attributes import flag_modified, instance_dict
 from sqlalchemy.sql.dml import ReturningInsert
 from typing_extensions import TypeVar as TypeVarWithDefault
 
@@ -128,7 +128,8 @@ class BaseRepository(Generic[ModelT, KeyT]):
         read, _ = primary_key_read(self.model), self._primary_key  # one key column, or none
         if read is None or self._holds(id_):
             return await self._get_tracked(id_)
-        connection = await self.session.connection()
+        async with database_errors_translated():
+            connection = await self.session.connection()
         if autocommit_driver_connection(connection) is None:
             return await self._get_tracked(id_)
         async with database_errors_translated():
@@ -213,6 +214,10 @@ class BaseRepository(Generic[ModelT, KeyT]):
         instance = await self.get_existing(id_)
         for name, value in values.items():
             setattr(instance, attributes[name], value)
+            # Written even when it is the object the row holds, changed in place (a metadata
+            # dict read, given a key, and passed back): set to itself, it would count as
+            # unchanged and the commit would store nothing.
+            flag_modified(instance, attributes[name])
         try:
             await self.flush()
         except DeletedMeanwhileError:  # since it was read: named by the key it was asked by
