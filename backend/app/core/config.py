@@ -6,6 +6,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import parse_qsl, urlencode
 
 from pydantic import (
     AliasChoices,
@@ -23,14 +24,41 @@ MAX_REQUESTS_LIMIT = 1_000_000
 MAX_TOKENS_LIMIT = 10**12
 
 
+# The query options of a PostgreSQL URL that asyncpg takes (SQLAlchemy hands each to
+# asyncpg.connect() by name), and libpq's names for them.
+_ASYNCPG_OPTIONS = frozenset(
+    {"host", "port", "user", "password", "database"}
+    | {"ssl", "target_session_attrs", "passfile", "krbsrvname", "gsslib"}
+    | {"prepared_statement_cache_size"}
+)
+_LIBPQ_SPELLINGS = {"sslmode": "ssl", "dbname": "database"}
+
+
 def to_asyncpg_url(url: str) -> str:
-    """Accept the usual PostgreSQL URL spellings and name the asyncpg driver explicitly."""
+    """Accept the usual PostgreSQL URL spellings and name the asyncpg driver explicitly; libpq's
+    `sslmode` (as managed services give it) becomes asyncpg's `ssl`, and an option asyncpg has
+    no use for is refused by name rather than failing the first connection."""
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url.removeprefix(prefix)
+            location, _, query = url.removeprefix(prefix).partition("?")
+            return "postgresql+asyncpg://" + location + _asyncpg_query(query)
     raise ValueError(
         f"DATABASE_URL must be a PostgreSQL URL, got scheme of {url.split(':', 1)[0]!r}"
     )
+
+
+def _asyncpg_query(query: str) -> str:
+    if not query:
+        return ""
+    options = [(_LIBPQ_SPELLINGS.get(name, name), value) for name, value in parse_qsl(query)]
+    unknown = sorted({name for name, _ in options} - _ASYNCPG_OPTIONS)
+    if unknown:
+        understood = ", ".join(sorted(_ASYNCPG_OPTIONS | set(_LIBPQ_SPELLINGS)))
+        raise ValueError(
+            f"DATABASE_URL: the option(s) {', '.join(unknown)} cannot be passed to the asyncpg "
+            f"driver; those understood are {understood}"
+        )
+    return "?" + urlencode(options)
 
 
 # Who may create an account: anyone, holders of an administrator's invitation, or nobody.

@@ -82,3 +82,20 @@ def test_webhook_ports_are_read_as_a_list_of_ports(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("WEBHOOK_ALLOWED_PORTS", "[443, 70000]")
     with pytest.raises(ValidationError, match=r"webhook_allowed_ports\.1"):
         Settings(_env_file=None)
+
+
+def test_libpq_options_of_a_managed_database_url_reach_asyncpg_in_its_words() -> None:
+    url = "postgres://u:p@db.example.com/app?sslmode=verify-full&target_session_attrs=read-write"
+    assert to_asyncpg_url(url) == (
+        "postgresql+asyncpg://u:p@db.example.com/app?ssl=verify-full"
+        "&target_session_attrs=read-write"
+    )
+
+
+def test_an_option_asyncpg_cannot_take_is_refused_by_name_without_the_password() -> None:
+    url = "postgresql://u:s3cret@db/app?application_name=talker"
+    with pytest.raises(ValidationError) as refused:
+        Settings(database_url=url, _env_file=None)
+    message = refused.value.errors()[0]["msg"]  # what the commands print (tests/service)
+    assert "application_name" in message
+    assert "s3cret" not in message
