@@ -15,6 +15,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy.exc import DBAPIError, PendingRollbackError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -152,10 +153,14 @@ def translate_database_error(error: DBAPIError) -> RepositoryError | None:
     if detail and detail.startswith(_WHOLE_ROW_DETAIL):
         detail = None
     message = str(getattr(cause, "message", None) or cause or error)
+    if sqlstate == UNIQUE_VIOLATION:
+        # The key's columns, not its values: a token's hash or an email is a parameter the
+        # text (logged, shown) must not hold. `fields` keeps them for the code that needs them.
+        said = _KEY_VALUES.sub(r"\1", detail) if detail else None
+        message = f"{message}: {said}" if said else message
+        return ConflictError(message, table=table, constraint=constraint, detail=detail)
     if detail:
         message = f"{message}: {detail}"
-    if sqlstate == UNIQUE_VIOLATION:
-        return ConflictError(message, table=table, constraint=constraint, detail=detail)
     if sqlstate == FOREIGN_KEY_VIOLATION:
         return _missing_referenced_row(detail, message)
     if sqlstate[:2] in INVALID_DATA_CLASSES:
@@ -175,8 +180,21 @@ def _missing_referenced_row(detail: str | None, message: str) -> NotFoundError:
     referenced = _REFERENCED_TABLE.search(detail or "")
     fields = key_fields(detail)
     if referenced and len(fields) == 1:
-        return NotFoundError(row_noun(referenced["table"]), next(iter(fields.values())), message)
+        key = next(iter(fields.values()))
+        return NotFoundError(row_noun(referenced["table"]), _as_uuid(key), message)
     return NotFoundError("referenced row", fields or None, message)
+
+
+# "Key (token_hash)=(…) already exists." → "Key (token_hash) already exists."
+_KEY_VALUES = re.compile(r"^(Key \([^)]*\))=\(.*\)(?= already exists)", re.DOTALL)
+
+
+def _as_uuid(key: str) -> UUID | str:
+    """A key as get_existing() names it: a UUID where it is one."""
+    try:
+        return UUID(key)
+    except ValueError:
+        return key
 
 
 def is_database_unavailable(error: BaseException) -> bool:

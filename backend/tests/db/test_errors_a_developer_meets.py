@@ -2,6 +2,8 @@
 own errors, never a driver's text, a row's values or a statement's parameters."""
 
 import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -9,13 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.errors import (
     ConcurrentUpdateError,
+    ConflictError,
     InvalidValueError,
+    NotFoundError,
     TransactionAbortedError,
     is_database_unavailable,
 )
 from app.db.migrations import upgrade_to_head
 from app.db.models import User
-from app.db.repositories import ConversationRepository, MessageRepository, UserRepository
+from app.db.repositories import (
+    ConversationRepository,
+    MessageRepository,
+    SessionRepository,
+    UserRepository,
+)
 from app.db.session import Database
 from tests.factories import make_user
 
@@ -154,3 +163,30 @@ async def test_a_connection_lost_mid_unit_of_work_is_an_outage(database: Databas
         await lose_the_connection()
 
     assert is_database_unavailable(lost.value), repr(lost.value)
+
+
+async def test_a_duplicate_names_its_key_columns_but_not_the_value(session: AsyncSession) -> None:
+    """A unique token hash (or an email) is a parameter: the error's text, which is logged,
+    names the key's columns; `fields` holds the value for code that maps it to a request."""
+    user = await make_user(session)
+    expires_at = datetime.now(UTC) + timedelta(days=1)
+    sessions = SessionRepository(session)
+    await sessions.create(user_id=user.id, token_hash=SECRET_HASH, expires_at=expires_at)
+
+    with pytest.raises(ConflictError) as taken:
+        async with session.begin_nested():
+            await sessions.create(user_id=user.id, token_hash=SECRET_HASH, expires_at=expires_at)
+
+    assert SECRET_HASH not in str(taken.value)
+    assert "Key (token_hash) already exists" in str(taken.value)
+    assert taken.value.fields == {"token_hash": SECRET_HASH}
+
+
+async def test_a_missing_referenced_row_is_named_by_the_key_type_get_existing_uses(
+    session: AsyncSession,
+) -> None:
+    missing = uuid.uuid4()
+    with pytest.raises(NotFoundError) as refused:
+        async with session.begin_nested():
+            await ConversationRepository(session).create(user_id=missing)
+    assert refused.value.key == missing

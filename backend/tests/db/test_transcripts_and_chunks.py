@@ -31,9 +31,10 @@ async def test_create_and_find_by_video(session: AsyncSession) -> None:
 async def test_same_video_twice_for_one_user_is_a_conflict(session: AsyncSession) -> None:
     user = await make_user(session)
     await make_transcript(session, user, "sameVideo01")
-    with pytest.raises(ConflictError, match="sameVideo01") as caught:
+    with pytest.raises(ConflictError, match="youtube_video_id") as caught:
         await make_transcript(session, user, "sameVideo01")
     assert caught.value.constraint == "uq_transcripts_user_id_youtube_video_id"
+    assert caught.value.fields["youtube_video_id"] == "sameVideo01"
 
 
 async def test_two_users_may_ingest_the_same_video(session: AsyncSession) -> None:
