@@ -160,7 +160,7 @@ async def start_turn(
     if not found.retrieval.answerable and _may_follow_up(found.retrieval):
         earlier = answered_before(history)
         if earlier is not None:
-            follow_up = f"{earlier.question} {content}"
+            follow_up = read_with(earlier.question, content)
             again = await _found(
                 session, conversation, follow_up, transcript_ids, settings, embeddings
             )
@@ -232,6 +232,19 @@ def _may_follow_up(retrieval: Retrieval) -> bool:
     is the capital of Australia?" names what no video says, and is a new question."""
     words = retrieval.words
     return words is None or all(count > 0 for count in words.counts)
+
+
+# How much of the question a follow-up is read with: its beginning, where a chain of
+# follow-ups keeps the question that started it. Without a bound each follow-up carried every
+# one before it, and each answer searched (and embedded) a longer text than the last.
+FOLLOW_UP_CONTEXT_CHARS = 500
+
+
+def read_with(earlier: str, follow_up: str) -> str:
+    """The follow-up as it is searched: after the beginning of the question it follows."""
+    if len(earlier) > FOLLOW_UP_CONTEXT_CHARS:
+        earlier = earlier[: FOLLOW_UP_CONTEXT_CHARS + 1].rsplit(maxsplit=1)[0]
+    return f"{earlier} {follow_up}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.services.chat import FOLLOW_UP_CONTEXT_CHARS
 from tests.api.conftest import Account
 from tests.api.talks import embed_queued, upload_example_talk
 from tests.api.test_chat import ask, new_conversation
@@ -72,3 +73,22 @@ async def test_a_question_naming_what_no_video_says_is_a_new_question(
     declined = await answer(client, alice, conversation, "What is the capital of Australia?")
 
     assert not declined["metadata"]["grounded"], declined["content"]
+
+
+async def test_a_chain_of_follow_ups_searches_a_bounded_text(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    """Each follow-up is read with the beginning of the one before it, not all of it: a long
+    chain does not make every answer search (and embed) a longer text than the last."""
+    conversation, _ = await a_conversation_about_the_example_talk(client, alice, session)
+    follow_up = ("And why was that? " * 20).strip()
+
+    searched = []
+    for _ in range(4):
+        message = await answer(client, alice, conversation, follow_up)
+        assert message["metadata"]["grounded"], message["content"]
+        searched.append(message["metadata"]["asked"])
+
+    assert searched[0] == f"{FIRST} {follow_up}"
+    assert all(text.startswith(FIRST) and text.endswith(follow_up) for text in searched)
+    assert max(map(len, searched)) <= FOLLOW_UP_CONTEXT_CHARS + 1 + len(follow_up)
