@@ -168,3 +168,14 @@ async def test_every_route_that_changes_something_refuses_a_read_key(
         ("post", "/api/v1/templates/{template_id}/render"),
     ]
     assert len(refused) > 20
+
+
+async def test_a_lifetime_must_be_a_number_of_days(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """`true` is not one day, nor "30" thirty: a body's numbers and switches are JSON's own."""
+    for days in (True, "30", 2.5):
+        body = {"name": "k", "expires_in_days": days}
+        refused = await client.post("/api/v1/api-keys", json=body, headers=alice.headers)
+        error = assert_error(refused, 422, "validation_error")
+        assert error["details"][0]["field"] == "body.expires_in_days"

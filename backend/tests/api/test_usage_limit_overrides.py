@@ -102,7 +102,26 @@ async def test_an_unknown_user_is_404_and_bad_limits_are_422(
         ({"asks_per_minute": -1}, "body.asks_per_minute"),
         ({"ingests_per_hour": 1_000_001}, "body.ingests_per_hour"),
         ({"tokens_per_day": 10**12 + 1}, "body.tokens_per_day"),
+        ({"asks_per_minute": True}, "body.asks_per_minute"),  # not the limit 1
+        ({"asks_per_minute": "7"}, "body.asks_per_minute"),
     ]:
         refused = await client.put(limits_path(admin.id), json=body, headers=admin.headers)
         error = assert_error(refused, 422, "validation_error")
         assert error["details"][0]["field"] == field
+
+
+async def test_a_misspelt_limit_is_refused_and_the_override_kept(
+    client: httpx.AsyncClient, admin: Account, alice: Account
+) -> None:
+    """A typo must not be read as "every limit back to the default" (the fields left out)."""
+    await client.put(limits_path(alice.id), json={"asks_per_minute": 5}, headers=admin.headers)
+
+    typo = {"asks_per_minut": 60}
+    refused = await client.put(limits_path(alice.id), json=typo, headers=admin.headers)
+    kept = await client.get(limits_path(alice.id), headers=admin.headers)
+
+    error = assert_error(refused, 422, "validation_error")
+    assert [(d["field"], d["type"]) for d in error["details"]] == [
+        ("body.asks_per_minut", "extra_forbidden")
+    ]
+    assert kept.json()["override"]["asks_per_minute"] == 5

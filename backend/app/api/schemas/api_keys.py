@@ -22,6 +22,7 @@ class ApiKeyCreate(RequestBody):
     )
     expires_in_days: int | None = Field(
         default=None,
+        strict=True,
         ge=1,
         le=MAX_KEY_DAYS,
         description="The key stops working this many days from now; never, when left out.",

@@ -61,7 +61,7 @@ class TemplateCreate(RequestBody):
     template_type: TemplateType
     template_name: str = Field(min_length=1, max_length=255)
     template_content: TemplateContent
-    is_default: bool = False
+    is_default: bool = Field(default=False, strict=True)
 
 
 class TemplateUpdate(RequestBody):

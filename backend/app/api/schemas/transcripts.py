@@ -39,7 +39,9 @@ class TranscriptCreate(RequestBody):
     )
     title: str | None = Field(default=None, max_length=500)
     channel_name: str | None = Field(default=None, max_length=255)
-    duration: int | None = Field(default=None, ge=0, le=MAX_SECONDS, description="Seconds.")
+    duration: int | None = Field(
+        default=None, ge=0, le=MAX_SECONDS, strict=True, description="Seconds."
+    )
     transcript_text: str | None = Field(
         default=None, description="The text; give this or `segments`."
     )

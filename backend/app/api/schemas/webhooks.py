@@ -57,6 +57,7 @@ class WebhookUpdate(RequestBody):
     url: Url | None = None
     events: Events | None = None
     enabled: bool | None = Field(
+        strict=True,
         default=None,
         description="true turns a disabled endpoint on again (its failure count restarts); "
         "false stops deliveries to it.",
@@ -72,6 +73,7 @@ class WebhookSecretRotation(RequestBody):
     model_config = example(overlap_seconds=3600)
 
     overlap_seconds: int = Field(
+        strict=True,
         default=86_400,
         ge=0,
         le=MAX_OVERLAP_SECONDS,
