@@ -215,6 +215,13 @@ async def admit_and_commit(
     return reservation
 
 
+async def give_back(session: AsyncSession, user_id: UUID, action: LimitedAction) -> None:
+    """Uncount one request `admit_and_commit` counted and that was then refused for what it
+    sent (a caption file that does not parse): a refused request does not count. Committed."""
+    await UsageCounterRepository(session).give_back(user_id, action, COUNTED[action].window)
+    await session.commit()
+
+
 async def has_tokens_left(session: AsyncSession, user_id: UUID, settings: Settings) -> bool:
     """Whether the user's day has tokens left, for work nobody asked for just now (a model's
     chapter titles): it is skipped, not refused, when there are none."""

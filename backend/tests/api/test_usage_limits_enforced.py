@@ -278,3 +278,29 @@ async def test_the_hot_reads_run_no_limit_query(
     assert (listed.status_code, messages.status_code) == (200, 200)
     assert statements
     assert not [s for s in statements if "usage_counters" in s or "user_limits" in s]
+
+
+async def test_a_caption_file_that_does_not_parse_does_not_count(
+    make_client: ClientFactory,
+) -> None:
+    """Parsed in the worker process once the upload was counted: a refused file is uncounted,
+    so fixing a caption file by trial and error does not spend the hour's ingests."""
+    broken = "1\n00:00:05,000 --> 00:00:01,000\nEnds before it starts.\n"
+    async with make_client(limit_ingests_per_hour=1) as client:
+        account = await sign_up(client)
+        refused = [
+            await client.post(
+                "/api/v1/transcripts/upload",
+                files={"file": ("talk.srt", broken.encode(), "application/x-subrip")},
+                data={"video": "broken00001"},
+                headers=account.headers,
+            )
+            for _ in range(2)
+        ]
+        usage = (await client.get("/api/v1/usage", headers=account.headers)).json()
+        uploaded = await upload(client, account, "uploaded001")
+
+    for response in refused:
+        assert_error(response, 422, "validation_error")
+    assert usage["limits"]["ingests_per_hour"]["used"] == 0
+    assert uploaded.status_code == 201, uploaded.text

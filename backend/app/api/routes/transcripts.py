@@ -37,11 +37,11 @@ from app.db.repositories import (
     TranscriptRepository,
 )
 from app.services import chapters, collections
-from app.services.captions import caption_format, caption_text
+from app.services.captions import CaptionFileError, caption_format, caption_text
 from app.services.chunking import Segment
 from app.services.ingest_worker import wake_workers
 from app.services.transcripts import CaptionFile, NewTranscript, store_transcript
-from app.services.usage_limits import admit_and_commit
+from app.services.usage_limits import admit_and_commit, give_back
 from app.services.youtube.links import parse_video_id, watch_url
 
 router = api_router("/transcripts", "transcripts")
@@ -186,7 +186,13 @@ async def upload_captions(
         channel_name=channel_name,
         metadata={"source": "upload", "filename": file.filename},
     )
-    transcript, chunk_count = await store_transcript(session, user.id, new, settings)
+    try:
+        transcript, chunk_count = await store_transcript(session, user.id, new, settings)
+    except CaptionFileError:
+        # Parsed with the chunking, in the worker process, after the request was counted.
+        await session.rollback()
+        await give_back(session, user.id, LimitedAction.INGEST)
+        raise
     await collections.video_stored(session, user.id, transcript.youtube_video_id, settings)
     public = TranscriptPublic.model_validate(transcript)
     return TranscriptCreated(**public.model_dump(), chunk_count=chunk_count)

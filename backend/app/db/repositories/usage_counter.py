@@ -70,6 +70,12 @@ class UsageCounterRepository(BaseRepository[UsageCounter]):
         refused = (await self.execute(read_back)).one()
         return Admission(False, CounterWindow(*refused))
 
+    async def give_back(self, user_id: UUID, action: LimitedAction, window: timedelta) -> None:
+        """Uncount one admission of the current window (a request refused after it was
+        counted); nothing once that window has ended."""
+        params = {"user_id": user_id, "action": action.value, "window": window}
+        await self.execute(_GIVE_BACK.bindparams(**params))
+
     async def for_user(self, user_id: UUID) -> tuple[datetime, dict[LimitedAction, CounterWindow]]:
         """The database's time and the user's counters, as stored (ended windows included)."""
         rows = (await self.execute(_FOR_USER.bindparams(user_id=user_id))).all()
@@ -101,6 +107,16 @@ RETURNING used, window_start, statement_timestamp()
     bindparam("window", type_=Interval),
     bindparam("cap", type_=Integer),
     bindparam("amount", type_=Integer),
+)
+
+_GIVE_BACK = text("""
+UPDATE usage_counters SET used = used - 1
+ WHERE user_id = :user_id AND action = :action AND used > 0
+   AND window_start + :window > statement_timestamp()
+""").bindparams(
+    bindparam("user_id", type_=Uuid()),
+    bindparam("action", type_=String),
+    bindparam("window", type_=Interval),
 )
 
 # Only after _COUNT_ONE refused, in the same transaction: the row exists and is locked by it.
