@@ -277,7 +277,10 @@ def _missing_variables(error: MissingVariablesError) -> ApiError:
 def _render_too_large(error: RenderTooLargeError) -> ApiError:
     """The values, which make the rendered text too long."""
     detail = ErrorDetail(field="body.variables", message=str(error), type="too_large")
-    return ApiError(422, "validation_error", f"The {error}.", details=[detail])
+    message = str(error)
+    return ApiError(
+        422, "validation_error", f"{message[:1].upper()}{message[1:]}.", details=[detail]
+    )
 
 
 def _caption_file_refused(error: CaptionFileError) -> ApiError:

@@ -91,6 +91,7 @@ async def test_a_text_past_64_kib_is_refused_before_it_is_built(
     error = assert_error(refused, 422, "validation_error")
     assert fields(error) == ["body.variables"]
     assert error["details"][0]["type"] == "too_large"
+    assert error["message"].startswith("The rendered text would hold ")
 
 
 async def test_a_draft_whose_values_overflow_the_template_is_refused(
