@@ -178,9 +178,16 @@ async def test_the_builtin_template_is_made_ones_default_again(
         if t["user_id"] is None and t["template_type"] == own["template_type"]
     )
 
-    made = await client.post(f"{TEMPLATES}/{builtin['id']}/default", headers=alice.headers)
+    builtin_url = f"{TEMPLATES}/{builtin['id']}"
+    builtin_while_own = (await client.get(builtin_url, headers=alice.headers)).json()
+    made = await client.post(f"{builtin_url}/default", headers=alice.headers)
     own_now = (await client.get(f"{TEMPLATES}/{own['id']}", headers=alice.headers)).json()
+    builtin_now = (await client.get(builtin_url, headers=alice.headers)).json()
 
+    # One default per type as the caller sees it: the built-in one only without their own.
+    assert (builtin["is_default"], builtin_while_own["is_default"]) == (False, False)
     assert made.status_code == 200, made.text
     assert made.json()["id"] == builtin["id"]
+    assert made.json()["is_default"] is True
     assert own_now["is_default"] is False
+    assert builtin_now["is_default"] is True

@@ -33,10 +33,23 @@ async def list_templates(
     offset: Offset = 0,
 ) -> Page[TemplatePublic]:
     """The caller's own templates, then the built-ins."""
-    page = await TemplateRepository(session).page_for_user(
+    templates = TemplateRepository(session)
+    page = await templates.page_for_user(
         user.id, template_type=template_type, limit=limit, offset=offset
     )
-    return page_of(TemplatePublic, page)
+    listed = page_of(TemplatePublic, page)
+    own_defaults = await templates.own_default_types(user.id)
+    return listed.model_copy(
+        update={"items": [as_seen_by(item, own_defaults) for item in listed.items]}
+    )
+
+
+def as_seen_by(template: TemplatePublic, own_defaults: set[str]) -> TemplatePublic:
+    """A built-in default is the caller's default only while they have none of their own for
+    its type: one default per type, as drafts use it."""
+    if template.user_id is None and template.template_type in own_defaults:
+        return template.model_copy(update={"is_default": False})
+    return template
 
 
 @router.post(
@@ -62,8 +75,11 @@ async def create_template(body: TemplateCreate, user: CurrentUser, session: Sess
 
 
 @router.get("/{template_id:uuid}", response_model=TemplatePublic, responses=error_responses(404))
-async def get_template(template: VisibleTemplate) -> Template:
-    return template
+async def get_template(
+    template: VisibleTemplate, user: CurrentUser, session: SessionDep
+) -> TemplatePublic:
+    own_defaults = await TemplateRepository(session).own_default_types(user.id)
+    return as_seen_by(TemplatePublic.model_validate(template), own_defaults)
 
 
 @router.patch(

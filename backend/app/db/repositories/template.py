@@ -76,6 +76,13 @@ class TemplateRepository(BaseRepository[Template]):
         )
         await self.execute(clear_previous)
 
+    async def own_default_types(self, user_id: UUID) -> set[str]:
+        """The types of which the user has a default of their own (in place of the built-in)."""
+        statement = select(Template.template_type).where(
+            Template.user_id == user_id, Template.is_default
+        )
+        return set((await self.execute(statement)).scalars())
+
     async def get_template(self, user_id: UUID, template_type: str) -> Template | None:
         """The user's default template of this type, else the built-in default, else None."""
         statement = (
