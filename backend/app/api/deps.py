@@ -12,10 +12,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.errors import ApiError
-from app.api.scopes import required_scope
+from app.api.scopes import required_scopes
 from app.core.config import Settings
 from app.core.security import is_api_key, token_digest
-from app.db.models import User
+from app.db.models import ApiKeyScope, User
 from app.db.repositories import ApiKeyRepository, UserRepository
 from app.db.session import Database, UnitOfWork
 from app.services.embeddings.base import EmbeddingProvider
@@ -135,9 +135,14 @@ async def _principal_from_api_key(
         raise unauthorized("The API key is unknown, revoked or expired.")
     route = request.scope.get("route")
     # A route this app did not declare (none today) is closed to keys but the widest.
-    needed = required_scope(route, request.method) if isinstance(route, APIRoute) else "admin"
-    if needed not in key.scopes:
-        raise ApiError(403, "forbidden", f"This API key is not scoped for this: it needs {needed}.")
+    needed = (
+        required_scopes(route, request.method)
+        if isinstance(route, APIRoute)
+        else frozenset({ApiKeyScope.ADMIN})
+    )
+    if needed.isdisjoint(key.scopes):
+        said = " or ".join(sorted(scope.value for scope in needed))
+        raise ApiError(403, "forbidden", f"This API key is not scoped for this: it needs {said}.")
     await keys.record_use(key.id)
     user = await UserRepository(session).get_existing(key.user_id)
     return Principal(user=user, token_hash=digest, api_key_id=key.id)

@@ -179,3 +179,19 @@ async def test_a_lifetime_must_be_a_number_of_days(
         refused = await client.post("/api/v1/api-keys", json=body, headers=alice.headers)
         error = assert_error(refused, 422, "validation_error")
         assert error["details"][0]["field"] == "body.expires_in_days"
+
+
+async def test_an_admin_key_lists_what_it_manages_and_nothing_else(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    key = await new_key(client, alice, scopes=["admin"])
+
+    managed = [
+        await client.get(path, headers=bearer(key))
+        for path in (KEYS, "/api/v1/webhooks", f"/api/v1/users/{alice.id}/limits")
+    ]
+    conversations = await client.get("/api/v1/conversations", headers=bearer(key))
+
+    assert [response.status_code for response in managed] == [200, 200, 200]
+    error = assert_error(conversations, 403, "forbidden")
+    assert error["message"].endswith("it needs read.")
