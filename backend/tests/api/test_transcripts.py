@@ -223,3 +223,21 @@ async def test_a_list_leaves_out_the_timed_segments_its_detail_shows(
     assert "segments" not in listed["metadata"]
     assert listed["language"] == "en"
     assert len(detail["metadata"]["segments"]) == 24
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        {"segments": [{"text": "Hello there.", "start": 0, "duration": 2}]},
+        {"transcript_text": "Plain text here."},
+    ],
+)
+async def test_a_metadata_segments_key_is_refused_not_overwritten_or_read_as_captions(
+    client: httpx.AsyncClient, alice: Account, source: dict[str, Any]
+) -> None:
+    body = {"video": "metatest001", **source, "metadata": {"segments": "mine", "keep": 1}}
+    refused = await client.post("/api/v1/transcripts", json=body, headers=alice.headers)
+
+    error = assert_error(refused, 422, "validation_error")
+    assert error["details"][0]["field"] == "body.metadata"
+    assert "segments" in error["details"][0]["message"]

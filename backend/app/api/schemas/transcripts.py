@@ -55,6 +55,16 @@ class TranscriptCreate(RequestBody):
     def _video_id(cls, value: str) -> str:
         return parse_video_id(value)
 
+    @field_validator("metadata")
+    @classmethod
+    def _segments_are_the_servers(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        # The stored transcript's `metadata.segments` are its timed captions, which chapters,
+        # moments and the detail view read: a value of the client's there was overwritten, or
+        # read as captions.
+        if "segments" in metadata:
+            raise ValueError("`segments` is where timed captions are kept: send them as `segments`")
+        return metadata
+
     @model_validator(mode="after")
     def _one_source_of_text(self) -> Self:
         if (self.transcript_text is None) == (self.segments is None):
