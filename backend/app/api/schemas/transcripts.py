@@ -18,8 +18,10 @@ from app.services.youtube.links import parse_video_id
 
 class SegmentIn(RequestBody):
     text: str
-    start: float = Field(ge=0, le=MAX_SECONDS, description="Seconds from the start of the video.")
-    duration: float = Field(ge=0, le=MAX_SECONDS, description="Seconds.")
+    start: float = Field(
+        ge=0, le=MAX_SECONDS, strict=True, description="Seconds from the start of the video."
+    )
+    duration: float = Field(ge=0, le=MAX_SECONDS, strict=True, description="Seconds.")
 
 
 class TranscriptCreate(RequestBody):
