@@ -10,6 +10,7 @@ worker embeds their passages (app/services/passage_embeddings.py). Full-text sea
 """
 
 import asyncio
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -92,7 +93,7 @@ class PreparedChunk:
 class PreparedTranscript:
     """What the worker process returns: cheap to send back."""
 
-    full_text: str
+    full_text: str  # as it was sent, in composed form (NFC): what a reader gets back
     chunks: list[PreparedChunk]
     segments_json: bytes | None  # the timed segments as a JSON array, kept in the metadata
     timed_duration: int | None  # the last cue's end, when the text is timed
@@ -103,31 +104,37 @@ class PreparedTranscript:
 def prepare_text(source: TextSource, options: ChunkOptions) -> PreparedTranscript:
     """Parse (captions), order (segments) and chunk. Runs in a worker process."""
     chunking = (options.max_tokens, options.overlap, options.encoding)
+    # The words as every later step counts them (text_units.py: spaces after the sentences of
+    # a script written without them, long runs cut) go to the chunks; the transcript and its
+    # segments are stored as they were sent.
     if isinstance(source, str):
         text = spaced(source)
         chunks = _prepared(chunk_text(text, *chunking))
+        composed = unicodedata.normalize("NFC", source)
         return PreparedTranscript(
-            text, chunks, None, None, len(text.split()), spoken_language(text)
+            composed, chunks, None, None, len(text.split()), spoken_language(text)
         )
     if isinstance(source, CaptionFile):
         parsed = parse_captions(source.content, source.format)
     else:
         parsed = sorted((Segment(*values) for values in source), key=lambda s: s.start)
-    # Each cue's words as every later step counts them (text_units.py).
+    composed_segments = [
+        replace(segment, text=unicodedata.normalize("NFC", segment.text)) for segment in parsed
+    ]
     segments = [replace(segment, text=spaced(segment.text)) for segment in parsed]
-    full_text = " ".join(segment.text.strip() for segment in segments)
+    counted_text = " ".join(segment.text.strip() for segment in segments)
     segments_json = orjson.dumps(
-        [{"text": s.text, "start": s.start, "duration": s.duration} for s in segments]
+        [{"text": s.text, "start": s.start, "duration": s.duration} for s in composed_segments]
     )
     last_end = max(segment.start + segment.duration for segment in segments)
     chunks = _prepared(chunk_segments(segments, *chunking))
     return PreparedTranscript(
-        full_text,
+        " ".join(segment.text.strip() for segment in composed_segments),
         chunks,
         segments_json,
         round(last_end),
-        len(full_text.split()),
-        spoken_language(full_text),
+        len(counted_text.split()),
+        spoken_language(counted_text),
     )
 
 

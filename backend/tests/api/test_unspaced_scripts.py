@@ -83,3 +83,23 @@ async def test_a_text_without_spaces_is_cut_into_chunks_of_the_usual_size(
     sizes = [chunk["token_count"] for chunk in chunks.json()["items"]]
     assert len(sizes) > 1
     assert max(sizes) <= 1000, sizes
+    # The chunks are cut at sentences; the transcript is kept as it was sent.
+    detail = await client.get(f"/api/v1/transcripts/{stored.json()['id']}", headers=alice.headers)
+    assert detail.json()["transcript_text"] == text
+
+
+async def test_timed_captions_without_spaces_are_kept_as_they_were_sent(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    said = ["数据库很慢。我们加了索引。", "现在很快。" + "数据库索引" * 300]
+    segments = [{"text": text, "start": 5.0 * n, "duration": 5.0} for n, text in enumerate(said)]
+    stored = await client.post(
+        "/api/v1/transcripts",
+        json={"video": "timedZhText", "segments": segments},
+        headers=alice.headers,
+    )
+    detail = await client.get(f"/api/v1/transcripts/{stored.json()['id']}", headers=alice.headers)
+
+    assert stored.status_code == 201, stored.text
+    assert detail.json()["transcript_text"] == " ".join(said)
+    assert [s["text"] for s in detail.json()["metadata"]["segments"]] == said
