@@ -35,7 +35,7 @@ from app.api.errors import (
     error_response,
     unreadable_body,
 )
-from app.api.validation import media_type_instead_of_json
+from app.api.validation import media_type_instead
 from app.db.errors import ConcurrentUpdateError, ConflictError, InvalidValueError, NotFoundError
 from app.services.captions import CaptionFileError
 from app.services.drafts import NoSourcesError
@@ -157,8 +157,9 @@ async def _http_exception(request: Request, error: Exception) -> JSONResponse:
 
 async def _request_validation(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    if (sent := media_type_instead_of_json(request, error)) is not None:
-        message = f"Send the body as Content-Type: application/json; this request sent {sent}."
+    if (refused := media_type_instead(request, error)) is not None:
+        wanted, sent = refused
+        message = f"Send the body as Content-Type: {wanted}; this request sent {sent}."
         detail = ErrorDetail(field="body", message=message, type="unsupported_media_type")
         return error_response(415, "unsupported_media_type", message, [detail])
     details = _validation_details(error)

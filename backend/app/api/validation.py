@@ -130,14 +130,26 @@ def says_json(content_type: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
-def media_type_instead_of_json(request: Request, error: RequestValidationError) -> str | None:
-    """The Content-Type a request sent instead of JSON ("none" when it sent none), when that is
-    why its whole body was refused; None for any other invalid input."""
+def media_type_instead(request: Request, error: RequestValidationError) -> tuple[str, str] | None:
+    """The media type the route reads and the Content-Type the request sent instead ("none"
+    when it sent none), when that is why its body was refused; None for any other input."""
+    content_type = request.headers.get("content-type", "")
+    sent = content_type.split(";", 1)[0].strip() or "none"
+    route = request.scope.get("route")
+    body_field = route.body_field if isinstance(route, APIRoute) else None
+    if body_field is not None and isinstance(body_field.field_info, Form):
+        # A form's fields are all "missing" from a body that is no form (JSON, say).
+        if sent.lower() in _FORM_TYPES:
+            return None
+        missing = all(item.get("type") == "missing" for item in error.errors())
+        return ("multipart/form-data", sent) if missing else None
     whole_body_refused = any(
         tuple(item.get("loc", ())) == ("body",) and item.get("type") in _NOT_AN_OBJECT
         for item in error.errors()
     )
-    content_type = request.headers.get("content-type", "")
     if not whole_body_refused or says_json(content_type):
         return None
-    return content_type.split(";", 1)[0].strip() or "none"
+    return "application/json", sent
+
+
+_FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})

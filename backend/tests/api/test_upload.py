@@ -226,3 +226,17 @@ async def test_a_file_sent_as_a_text_field_is_told_to_be_a_file(
     assert error["details"][0]["field"] == "body.file"
     assert "must be a file" in error["details"][0]["message"]
     assert "UploadFile" not in sent.text
+
+
+async def test_a_json_body_sent_to_the_upload_is_told_to_send_a_form(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    sent = await client.post(
+        "/api/v1/transcripts/upload",
+        json={"video": "jsonUpload1", "file": "1\n00:00:00,000 --> 00:00:01,000\nHi.\n"},
+        headers=alice.headers,
+    )
+
+    error = assert_error(sent, 415, "unsupported_media_type")
+    assert "multipart/form-data" in error["message"]
+    assert "application/json" in error["message"]
