@@ -11,7 +11,9 @@ Starlette's routes. A streamed answer (server-sent events) is ended after its he
 otherwise run on, sending what nobody reads. OpenAPI lists GET alone: HEAD is implied by it.
 """
 
-from fastapi import APIRouter
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
 from starlette.routing import Match
@@ -81,3 +83,9 @@ def api_router(prefix: str, tag: str, *also: int, signed_in: bool = True) -> API
         responses=error_responses(*statuses) if statuses else None,
         route_class=GetAndHeadRoute,
     )
+
+
+def locate(response: Response, request: Request, route_name: str, **params: UUID) -> None:
+    """`Location`: where what the request created is read (RFC 9110, section 10.2.2). A path,
+    which clients resolve against the request's own URL, so that it holds behind any proxy."""
+    response.headers["Location"] = str(request.app.url_path_for(route_name, **params))

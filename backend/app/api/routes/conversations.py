@@ -22,7 +22,7 @@ from app.api.owned import (
     check_transcript_ids,
     deleted,
 )
-from app.api.routing import api_router
+from app.api.routing import api_router, locate
 from app.api.schemas.common import Limit, Offset, Page
 from app.api.schemas.conversations import (
     ChatExchange,
@@ -67,17 +67,23 @@ async def check_scope(
     responses=error_responses(404),
 )
 async def create_conversation(
-    body: ConversationCreate, user: CurrentUser, session: SessionDep
+    body: ConversationCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    response: Response,
 ) -> Conversation:
     """Start a conversation, optionally titled, and optionally scoped: its questions are then
     answered from the chosen transcripts and collections only."""
     await check_scope(session, user, body.transcript_ids, body.collection_ids)
-    return await ConversationRepository(session).create(
+    conversation = await ConversationRepository(session).create(
         user_id=user.id,
         title=body.title,
         transcript_ids=body.transcript_ids,
         collection_ids=body.collection_ids,
     )
+    locate(response, request, "get_conversation", conversation_id=conversation.id)
+    return conversation
 
 
 @router.get("", response_model=Page[ConversationPublic])

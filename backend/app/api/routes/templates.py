@@ -1,12 +1,12 @@
 import asyncio
 from typing import Annotated
 
-from fastapi import Query, Response, status
+from fastapi import Query, Request, Response, status
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep
 from app.api.errors import ApiError, error_responses
 from app.api.owned import OwnedTemplate, VisibleTemplate, deleted
-from app.api.routing import api_router
+from app.api.routing import api_router, locate
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.templates import (
     RenderRequest,
@@ -58,7 +58,13 @@ def as_seen_by(template: TemplatePublic, own_defaults: set[str]) -> TemplatePubl
     response_model=TemplatePublic,
     responses=error_responses(409),
 )
-async def create_template(body: TemplateCreate, user: CurrentUser, session: SessionDep) -> Template:
+async def create_template(
+    body: TemplateCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+) -> Template:
     """A new template; its variables are the `{placeholders}` in its content. With
     `is_default`, it replaces the caller's previous default of that type."""
     templates = TemplateRepository(session)
@@ -71,6 +77,7 @@ async def create_template(body: TemplateCreate, user: CurrentUser, session: Sess
     )
     if body.is_default:
         template = await templates.make_default(template)
+    locate(response, request, "get_template", template_id=template.id)
     return template
 
 
