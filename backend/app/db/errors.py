@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, PendingRollbackError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.db.types import NonFiniteNumberError
+from app.db.types import NaiveDateTimeError, NonFiniteNumberError
 
 # Connection exceptions (class 08); shutting down, crashed or starting up; too many connections.
 UNAVAILABLE_SQLSTATE_CLASS = "08"
@@ -266,11 +266,16 @@ async def database_errors_translated() -> AsyncIterator[None]:
             raise
         raise domain_error from error
     except StatementError as error:
-        # A value refused before it was sent: a document JSON cannot hold (app/db/types.py).
-        if not isinstance(error.orig, NonFiniteNumberError):
+        # A value refused before it was sent (app/db/types.py): a document JSON cannot hold
+        # (only `metadata` columns are documents), or a datetime without its zone.
+        if isinstance(error.orig, NonFiniteNumberError):
+            column: str | None = "metadata"
+        elif isinstance(error.orig, NaiveDateTimeError):
+            column = None
+        else:
             raise
         raise InvalidValueError(
-            str(error.orig), table=None, constraint=None, detail=None, column="metadata"
+            str(error.orig), table=None, constraint=None, detail=None, column=column
         ) from None
     except PendingRollbackError as error:
         # SQLAlchemy's "rolled back due to a previous exception during flush" (code 7s2a): the

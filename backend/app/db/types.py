@@ -3,9 +3,11 @@
 import json
 import math
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import DateTime, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
@@ -53,3 +55,33 @@ class Document(JSONB):
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         string_process = self._str_impl.bind_processor(dialect)
         return self._make_bind_processor(string_process, dumps)  # type: ignore[no-untyped-call,no-any-return]
+
+
+class NaiveDateTimeError(ValueError):
+    """A datetime without a time zone, for a column that keeps one."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a datetime without a time zone would be read in the process's local time: give it"
+            " one (datetime.now(UTC), or .replace(tzinfo=UTC))"
+        )
+
+
+class AwareDateTime(TypeDecorator[datetime]):
+    """`timestamptz` that refuses a naive datetime (NaiveDateTimeError): asyncpg would take it
+    as the writing process's local time, so a session's expiry would depend on its TZ."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise NaiveDateTimeError()
+        return value
+
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        # As `timestamptz` does: `window_start - timedelta(...)` binds an interval.
+        return self.impl_instance.coerce_compared_value(op, value)

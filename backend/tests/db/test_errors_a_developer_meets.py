@@ -190,3 +190,14 @@ async def test_a_missing_referenced_row_is_named_by_the_key_type_get_existing_us
         async with session.begin_nested():
             await ConversationRepository(session).create(user_id=missing)
     assert refused.value.key == missing
+
+
+async def test_a_datetime_without_its_zone_is_refused(session: AsyncSession) -> None:
+    """asyncpg would read it in the writing process's local time (TZ): a session's expiry
+    would depend on where it was written."""
+    user = await make_user(session)
+    with pytest.raises(InvalidValueError, match="time zone"):
+        async with session.begin_nested():
+            await SessionRepository(session).create(
+                user_id=user.id, token_hash="naive", expires_at=datetime(2030, 1, 1, 12, 0)
+            )

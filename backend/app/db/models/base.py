@@ -7,11 +7,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, FetchedValue, ForeignKey, MetaData, Text, func, text
+from sqlalchemy import FetchedValue, ForeignKey, MetaData, Text, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from app.db.types import Document
+from app.db.types import AwareDateTime, Document
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -36,7 +36,7 @@ class Base(DeclarativeBase):
     # keep their zone, text is unbounded, ids are native UUIDs. A `Mapped[X]` without `| None`
     # is NOT NULL.
     type_annotation_map = {  # noqa: RUF012
-        datetime: DateTime(timezone=True),
+        datetime: AwareDateTime(),
         str: Text(),
         uuid.UUID: UUID(as_uuid=True),
     }
