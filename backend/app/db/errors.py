@@ -68,11 +68,11 @@ class NotFoundError(RepositoryError):
         if isinstance(key, dict):
             key = ", ".join(f"{name}={value}" for name, value in key.items())
         if key:
-            return f"{self.entity} {key} does not exist"
+            return f"{self.entity} {key} was not found"
         entity = (
             self.entity if self.entity[:2].isupper() else self.entity[:1].lower() + self.entity[1:]
         )
-        return f"The {entity} does not exist"
+        return f"The {entity} was not found"
 
 
 class ConstraintError(RepositoryError):

@@ -250,6 +250,6 @@ async def test_a_conversation_deleted_mid_answer_ends_the_stream_with_an_error_e
     assert streamed.count("event: error") == 1
     error = json.loads(streamed.split("event: error\ndata: ", 1)[1].split("\n\n")[0])["error"]
     assert error["code"] == "not_found"
-    assert error["message"] == f"Conversation {conversation_id} does not exist"
+    assert error["message"] == f"Conversation {conversation_id} was not found"
     assert "event: done" not in streamed
     assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}

@@ -35,7 +35,7 @@ async def test_an_update_of_a_row_deleted_meanwhile_is_not_found(
 
     with pytest.raises(NotFoundError) as raised:
         await rename_after_it_is_deleted()
-    assert raised.value.public_message() == f"Conversation {conversation.id} does not exist"
+    assert raised.value.public_message() == f"Conversation {conversation.id} was not found"
 
 
 async def test_a_change_flushed_by_a_later_read_or_by_the_commit_is_not_found(
@@ -58,7 +58,7 @@ async def test_a_change_flushed_by_a_later_read_or_by_the_commit_is_not_found(
                 await conversations.count()
 
     for flushed_by_a_read in (True, False):
-        with pytest.raises(NotFoundError, match="conversation does not exist"):
+        with pytest.raises(NotFoundError, match="conversation was not found"):
             await rename_after_it_is_deleted(flushed_by_a_read)
 
 
@@ -67,7 +67,7 @@ async def test_a_reference_to_a_missing_row_names_the_row(session: AsyncSession)
     missing = uuid.uuid4()
     with pytest.raises(NotFoundError) as raised:
         await MessageRepository(session).create(conversation_id=missing, role="user", content="Hi")
-    assert raised.value.public_message() == f"Conversation {missing} does not exist"
+    assert raised.value.public_message() == f"Conversation {missing} was not found"
 
 
 async def test_a_row_read_afresh_is_the_databases_or_none_when_deleted(

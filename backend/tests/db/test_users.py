@@ -80,7 +80,7 @@ async def test_update_moves_updated_at(session: AsyncSession) -> None:
 
 async def test_update_of_missing_row_or_unknown_column(session: AsyncSession) -> None:
     users = UserRepository(session)
-    with pytest.raises(NotFoundError, match=r"User .* does not exist"):
+    with pytest.raises(NotFoundError, match=r"User .* was not found"):
         await users.update(uuid.uuid4(), password_hash="x")
     user = await make_user(session)
     with pytest.raises(TypeError, match="no_such_column"):

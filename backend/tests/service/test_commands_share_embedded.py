@@ -156,7 +156,7 @@ def test_a_command_alone_on_a_fresh_folder_says_what_is_wrong(embedded_data_dir:
     completed = run_cli(data_dir, "grant-admin", "nobody@example.com")
 
     assert completed.returncode == 1
-    assert completed.stderr.strip() == "error: user nobody@example.com does not exist"
+    assert completed.stderr.strip() == "error: user nobody@example.com was not found"
     assert_stopped(data_dir)
 
 

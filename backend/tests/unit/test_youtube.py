@@ -44,3 +44,21 @@ def test_anything_else_is_refused_with_a_reason(value: str, reason: str) -> None
 def test_watch_url_with_and_without_a_timestamp() -> None:
     assert watch_url("dQw4w9WgXcQ") == "https://youtu.be/dQw4w9WgXcQ"
     assert watch_url("dQw4w9WgXcQ", 125.9) == "https://youtu.be/dQw4w9WgXcQ?t=125"
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://www.youtube.com/playlist?list=PL590L5WQmH8fJ54F369BLDSqIwcs-TCfs",
+        "https://www.youtube.com/@PostgresConference",
+        "https://www.youtube.com/channel/UCsT0YIqwnpJCM-mx7-gSA4Q",
+    ],
+)
+def test_a_playlist_or_channel_given_as_a_video_points_to_collections(link: str) -> None:
+    with pytest.raises(ValueError, match=r"POST /collections"):
+        parse_video_id(link)
+
+
+def test_a_watch_link_without_its_id_says_only_that() -> None:
+    with pytest.raises(ValueError, match=r"no video id found in '[^']*'$"):
+        parse_video_id("https://www.youtube.com/watch?v=short")

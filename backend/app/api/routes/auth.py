@@ -160,15 +160,11 @@ async def open_session(session: SessionDep, user: User, settings: Settings) -> L
     return LoginResult(access_token=token, expires_at=expires_at)
 
 
-@router.post(
-    "/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(400, 401, 403)
-)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403))
 async def logout(principal: CurrentPrincipal, session: SessionDep) -> Response:
-    """Revoke the session token used for this request."""
-    if principal.api_key_id is not None:
-        raise ApiError(
-            400, "bad_request", "This is an API key: revoke it with DELETE /api-keys/{id}."
-        )
+    """Revoke the session token used for this request (403 for an API key, as every act that
+    needs a session token: revoke a key with DELETE /api-keys/{id})."""
+    session_only(principal, "Signing out (an API key is revoked with DELETE /api-keys/{id})")
     await SessionRepository(session).delete_by_token(principal.token_hash)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -31,7 +31,13 @@ def parse_video_id(value: str) -> str:
     else:
         raise ValueError(f"not a YouTube video id or URL: {value!r}")
     if not found or not VIDEO_ID.match(found):
-        raise ValueError(f"no video id found in {value!r}")
+        hint = (
+            " (a playlist or a channel is added with POST /collections)"
+            if "list=" in url.query
+            or url.path.startswith(("/@", "/channel/", "/c/", "/user/", "/playlist"))
+            else ""
+        )
+        raise ValueError(f"no video id found in {value!r}{hint}")
     return found
 
 
