@@ -11,9 +11,10 @@ Starlette's routes. A streamed answer (server-sent events) is ended after its he
 otherwise run on, sending what nobody reads. OpenAPI lists GET alone: HEAD is implied by it.
 """
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
 from starlette.routing import Match
@@ -85,7 +86,19 @@ def api_router(prefix: str, tag: str, *also: int, signed_in: bool = True) -> API
     )
 
 
-def locate(response: Response, request: Request, route_name: str, **params: UUID) -> None:
-    """`Location`: where what the request created is read (RFC 9110, section 10.2.2). A path,
-    which clients resolve against the request's own URL, so that it holds behind any proxy."""
-    response.headers["Location"] = str(request.app.url_path_for(route_name, **params))
+class Locator:
+    """Sets `Location`: where what the request created is read (RFC 9110, section 10.2.2). A
+    path, which clients resolve against the request's own URL, so that it holds behind any
+    proxy. A route takes it as `locate: Locate` and calls `locate("get_job", job_id=...)`."""
+
+    def __init__(self, request: Request, response: Response) -> None:
+        self.request = request
+        self.response = response
+
+    def __call__(self, route_name: str, *, on: Response | None = None, **params: UUID) -> None:
+        """On the route's response, or on `on` when the route returns a response of its own."""
+        path = str(self.request.app.url_path_for(route_name, **params))
+        (on or self.response).headers["Location"] = path
+
+
+Locate = Annotated[Locator, Depends()]

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.deps import CurrentUser, ReadsDep, RuntimeSettingsDep, SessionDep
 from app.api.errors import ApiError, error_responses
 from app.api.owned import OwnedCollection, OwnedCollectionId, deleted
-from app.api.routing import api_router, locate
+from app.api.routing import Locate, api_router
 from app.api.schemas.collections import (
     CollectionCreate,
     CollectionDetail,
@@ -95,7 +95,7 @@ async def add_and_queue(
 async def create_collection(
     body: CollectionCreate,
     request: Request,
-    response: Response,
+    locate: Locate,
     user: CurrentUser,
     session: SessionDep,
     settings: RuntimeSettingsDep,
@@ -137,7 +137,7 @@ async def create_collection(
     await session.commit()  # visible to the workers before they are woken
     wake_workers()
     await session.refresh(collection)
-    locate(response, request, "get_collection", collection_id=collection.id)
+    locate("get_collection", collection_id=collection.id)
     return detail(collection, await collections.progress(session, collection.id, settings))
 
 

@@ -22,7 +22,7 @@ from app.api.owned import (
     check_transcript_ids,
     deleted,
 )
-from app.api.routing import api_router, locate
+from app.api.routing import Locate, api_router
 from app.api.schemas.common import Limit, Offset, Page
 from app.api.schemas.conversations import (
     ChatExchange,
@@ -70,8 +70,7 @@ async def create_conversation(
     body: ConversationCreate,
     user: CurrentUser,
     session: SessionDep,
-    request: Request,
-    response: Response,
+    locate: Locate,
 ) -> Conversation:
     """Start a conversation, optionally titled, and optionally scoped: its questions are then
     answered from the chosen transcripts and collections only."""
@@ -82,7 +81,7 @@ async def create_conversation(
         transcript_ids=body.transcript_ids,
         collection_ids=body.collection_ids,
     )
-    locate(response, request, "get_conversation", conversation_id=conversation.id)
+    locate("get_conversation", conversation_id=conversation.id)
     return conversation
 
 

@@ -1,12 +1,12 @@
 import asyncio
 from typing import Annotated
 
-from fastapi import Query, Request, Response, status
+from fastapi import Query, Response, status
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep
 from app.api.errors import ApiError, error_responses
 from app.api.owned import OwnedTemplate, VisibleTemplate, deleted
-from app.api.routing import api_router, locate
+from app.api.routing import Locate, api_router
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.templates import (
     RenderRequest,
@@ -62,8 +62,7 @@ async def create_template(
     body: TemplateCreate,
     user: CurrentUser,
     session: SessionDep,
-    request: Request,
-    response: Response,
+    locate: Locate,
 ) -> Template:
     """A new template; its variables are the `{placeholders}` in its content. With
     `is_default`, it replaces the caller's previous default of that type."""
@@ -77,7 +76,7 @@ async def create_template(
     )
     if body.is_default:
         template = await templates.make_default(template)
-    locate(response, request, "get_template", template_id=template.id)
+    locate("get_template", template_id=template.id)
     return template
 
 

@@ -1,7 +1,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import File, Form, Request, Response, UploadFile, status
+from fastapi import File, Form, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +15,7 @@ from app.api.deps import (
 )
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.owned import OwnedTranscript, deleted
-from app.api.routing import api_router, locate
+from app.api.routing import Locate, api_router
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.jobs import IngestRequest, JobPublic
 from app.api.schemas.transcripts import (
@@ -58,8 +58,7 @@ async def create_transcript(
     user: CurrentUser,
     session: SessionDep,
     settings: RuntimeSettingsDep,
-    request: Request,
-    response: Response,
+    locate: Locate,
 ) -> TranscriptCreated:
     """Store a transcript and its chunks, in one transaction. 409 if the caller already has
     this video; 429 past the caller's ingests per hour."""
@@ -78,7 +77,7 @@ async def create_transcript(
     )
     transcript, chunk_count = await store_transcript(session, user.id, new, settings)
     await collections.video_stored(session, user.id, transcript.youtube_video_id, settings)
-    locate(response, request, "get_transcript", transcript_id=transcript.id)
+    locate("get_transcript", transcript_id=transcript.id)
     public = TranscriptPublic.model_validate(transcript)
     return TranscriptCreated(**public.model_dump(), chunk_count=chunk_count)
 
@@ -97,7 +96,7 @@ async def ingest_video(
     user: CurrentUser,
     session: SessionDep,
     settings: RuntimeSettingsDep,
-    request: Request,
+    locate: Locate,
 ) -> JSONResponse:
     """Queue fetching a video's captions; poll `GET /jobs/{id}`.
 
@@ -128,7 +127,7 @@ async def ingest_video(
     answer = JSONResponse(
         public, status_code=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
     )
-    locate(answer, request, "get_job", job_id=job.id)
+    locate("get_job", on=answer, job_id=job.id)
     return answer
 
 
@@ -163,8 +162,7 @@ async def upload_captions(
     user: CurrentUser,
     session: SessionDep,
     settings: RuntimeSettingsDep,
-    request: Request,
-    response: Response,
+    locate: Locate,
     file: Annotated[UploadFile, File(description="An SRT or WebVTT caption file, UTF-8.")],
     video: Annotated[str, Form(max_length=2048, description="The video id or URL.")],
     title: Annotated[str | None, Form(max_length=500)] = None,
@@ -205,7 +203,7 @@ async def upload_captions(
         await give_back(session, user.id, LimitedAction.INGEST)
         raise
     await collections.video_stored(session, user.id, transcript.youtube_video_id, settings)
-    locate(response, request, "get_transcript", transcript_id=transcript.id)
+    locate("get_transcript", transcript_id=transcript.id)
     public = TranscriptPublic.model_validate(transcript)
     return TranscriptCreated(**public.model_dump(), chunk_count=chunk_count)
 

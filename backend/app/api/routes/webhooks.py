@@ -5,12 +5,12 @@ from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Body, Request, Response, status
+from fastapi import Body, Response, status
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep, SettingsDep
 from app.api.errors import error_responses
 from app.api.owned import EnabledWebhook, OwnedWebhook, deleted
-from app.api.routing import api_router, locate
+from app.api.routing import Locate, api_router
 from app.api.schemas.common import Limit, Offset, Page, page_of
 from app.api.schemas.webhooks import (
     WebhookCreate,
@@ -49,12 +49,11 @@ async def create_webhook(
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    request: Request,
-    response: Response,
+    locate: Locate,
 ) -> WebhookCreated:
     """Register an endpoint for events. The signing secret is in this response only."""
     endpoint, secret = await register_endpoint(session, user.id, body.url, body.events, settings)
-    locate(response, request, "get_webhook", endpoint_id=endpoint.id)
+    locate("get_webhook", endpoint_id=endpoint.id)
     return WebhookCreated(**WebhookPublic.model_validate(endpoint).model_dump(), secret=secret)
 
 
