@@ -9,10 +9,8 @@ schema having to remember.
 """
 
 import json
-import math
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -20,9 +18,7 @@ from fastapi.params import Form
 from fastapi.routing import APIRoute
 from starlette.datastructures import UploadFile
 
-Location = tuple[str | int, ...]
-
-_UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+from app.core.stored_values import PROBLEMS, Location, text_problem, value_problems
 
 # In raw JSON these characters only arrive as `\u0000` / `\udXXX` escapes, as raw surrogate
 # bytes (Python's decoder lets them through) or, for NUL, in a UTF-16/32 body; non-finite
@@ -33,46 +29,6 @@ _SUSPICIOUS_JSON = re.compile(
     rb"\\u(?:0000|[dD][89a-fA-F])|\x00|\xed[\xa0-\xbf]|NaN|Infinity|[eE][+-]?\d{3}|\d{300}",
     re.ASCII,
 )
-
-PROBLEMS = {
-    "nul_character": "must not contain NUL characters (\\u0000)",
-    "lone_surrogate": "must not contain lone UTF-16 surrogates (\\ud800 to \\udfff)",
-    "non_finite_number": "must be a finite number",
-}
-
-
-def text_problem(text: str) -> str | None:
-    """The kind of unstorable character in `text`, or None when it can be stored."""
-    found = _UNSTORABLE_CHARACTER.search(text)
-    if found is None:
-        return None
-    return "nul_character" if found.group() == "\x00" else "lone_surrogate"
-
-
-def value_problems(value: Any, location: Location) -> Iterator[tuple[Location, str]]:
-    """Every (location, problem) inside a decoded JSON value: strings, object keys, numbers.
-
-    Iterative, so that a deeply nested value cannot exhaust the stack. A bad object key is
-    reported at its object: the key itself may not be printable in the answer.
-    """
-    pending: list[tuple[Location, Any]] = [(location, value)]
-    while pending:
-        where, item = pending.pop()
-        if isinstance(item, str):
-            problem = text_problem(item)
-            if problem:
-                yield where, problem
-        elif isinstance(item, float) and not math.isfinite(item):
-            yield where, "non_finite_number"
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                problem = text_problem(key)
-                if problem:
-                    yield where, problem
-                else:
-                    pending.append(((*where, key), child))
-        elif isinstance(item, list):
-            pending.extend(((*where, index), child) for index, child in enumerate(item))
 
 
 def parameter_problems(request: Request) -> Iterator[tuple[Location, str]]:

@@ -1,7 +1,6 @@
 """Column types of our own."""
 
 import json
-import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -10,6 +9,8 @@ import orjson
 from sqlalchemy import DateTime, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+
+from app.core.stored_values import value_problems
 
 
 class NonFiniteNumberError(ValueError):
@@ -38,13 +39,7 @@ def dumps(value: Any) -> str:
 
 
 def _holds_non_finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, dict):
-        return any(_holds_non_finite(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return any(_holds_non_finite(item) for item in value)
-    return False
+    return any(problem == "non_finite_number" for _, problem in value_problems(value, ()))
 
 
 class Document(JSONB):

@@ -8,14 +8,11 @@ answer quote (a quote cut by a window's end is left out); an unanswerable one of
 its split, so near-topic questions meet the windows on their subject among the others.
 """
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
-
 from app.core.config import Settings
+from app.db.session import Database
 from app.services.chunking import Segment
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.passage_embeddings import Embedder
@@ -53,25 +50,18 @@ def windows(talk: Talk, words: int) -> list[Talk]:
 async def ask_short_talks(
     url: str, settings: Settings, model: EmbeddingProvider, words: int
 ) -> list[ShortAsk]:
-    engine = create_async_engine(url)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-
-    @asynccontextmanager
-    async def unit_of_work() -> AsyncIterator[AsyncSession]:
-        async with sessions() as session:
-            yield session
-            await session.commit()
-
+    database = Database(settings.with_database_url(url))
     libraries: dict[str, list[tuple[UUID, Talk]]] = {}
+    talks = load_talks()
+    split_of = {talk.video_id: talk.split for talk in talks}
     try:
-        async with unit_of_work() as session:
-            for talk in load_talks():
+        async with database.unit_of_work() as session:
+            for talk in talks:
                 for window in windows(talk, words):
                     user = await make_user(session, f"{window.video_id.lower()}@example.com")
                     await store_talks(session, user.id, [window], settings)
                     libraries.setdefault(talk.video_id, []).append((user.id, window))
-        await Embedder(settings, factory=lambda _: model).embed_missing(unit_of_work)
-        split_of = {talk.video_id: talk.split for talk in load_talks()}
+        await Embedder(settings, factory=lambda _: model).embed_missing(database.unit_of_work)
         asked = []
         ranking = Ranking.of(settings)
         for question in load_questions():
@@ -91,13 +81,13 @@ async def ask_short_talks(
                 ]
             vector = await embed_question(model, question.text)
             for user_id in asked_of:
-                async with sessions() as session:
+                async with database.unit_of_work() as session:
                     found = await retrieve(
                         session, user_id, question.text, query_vector=vector, ranking=ranking
                     )
                 asked.append(ShortAsk(question, not found.answerable))
     finally:
-        await engine.dispose()
+        await database.dispose()
     return asked
 
 

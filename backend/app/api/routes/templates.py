@@ -38,16 +38,22 @@ async def list_templates(
         user.id, template_type=template_type, limit=limit, offset=offset
     )
     listed = page_of(TemplatePublic, page)
+    if not any(map(is_builtin_default, listed.items)):
+        return listed
     own_defaults = await templates.own_default_types(user.id)
     return listed.model_copy(
         update={"items": [as_seen_by(item, own_defaults) for item in listed.items]}
     )
 
 
+def is_builtin_default(template: TemplatePublic) -> bool:
+    return template.user_id is None and template.is_default
+
+
 def as_seen_by(template: TemplatePublic, own_defaults: set[str]) -> TemplatePublic:
     """A built-in default is the caller's default only while they have none of their own for
     its type: one default per type, as drafts use it."""
-    if template.user_id is None and template.template_type in own_defaults:
+    if is_builtin_default(template) and template.template_type in own_defaults:
         return template.model_copy(update={"is_default": False})
     return template
 
@@ -84,8 +90,11 @@ async def create_template(
 async def get_template(
     template: VisibleTemplate, user: CurrentUser, session: SessionDep
 ) -> TemplatePublic:
+    public = TemplatePublic.model_validate(template)
+    if not is_builtin_default(public):  # the caller's own, or a built-in that is no default
+        return public
     own_defaults = await TemplateRepository(session).own_default_types(user.id)
-    return as_seen_by(TemplatePublic.model_validate(template), own_defaults)
+    return as_seen_by(public, own_defaults)
 
 
 @router.patch(

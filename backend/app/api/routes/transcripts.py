@@ -27,8 +27,8 @@ from app.api.schemas.transcripts import (
     TranscriptDetail,
     TranscriptPublic,
 )
-from app.api.validation import PROBLEMS
 from app.core.offload import run_in_thread
+from app.core.stored_values import PROBLEMS
 from app.db.models import LimitedAction, Transcript
 from app.db.repositories import (
     ChapterRepository,
