@@ -40,6 +40,20 @@ def wait_for_health(process: subprocess.Popen[bytes], port: int) -> httpx.Respon
     raise AssertionError(f"no answer on port {port} within {STARTUP_SECONDS} s")
 
 
+def read_log_until(process: subprocess.Popen[bytes], text: str, times: int = 1) -> str:
+    """What the process has logged up to its `times`-th line holding `text`. Under load a
+    second server worker may still be starting when the first answers, so a test that counts
+    what each worker logs waits here rather than on the first answer. A process that exits
+    first fails the test with its log; one that goes quiet is caught by the suite's timeout."""
+    assert process.stderr is not None
+    log = ""
+    while log.count(text) < times:
+        line = process.stderr.readline().decode()
+        assert line, f"the process exited before logging {text!r} {times} time(s):\n{log}"
+        log += line
+    return log
+
+
 def start_process(*, measured: bool = True, **env: str) -> tuple[subprocess.Popen[bytes], int]:
     """`python -m app.serve` on a free port, with `env` added to this process's environment
     (DATABASE_URL only if given); returns the process and its port. `measured=False` leaves

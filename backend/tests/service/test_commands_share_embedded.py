@@ -5,7 +5,6 @@ share one server, and the last one to finish stops it."""
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from app.core.config import BACKEND_DIR
-from tests.service.conftest import STARTUP_SECONDS, wait_for_health
+from tests.service.conftest import STARTUP_SECONDS, read_log_until, wait_for_health
 from tests.service.test_run_command import stop
 
 pytestmark = pytest.mark.slow
@@ -53,13 +52,7 @@ def start_worker() -> Iterator[object]:
             stderr=subprocess.PIPE,
         )
         processes.append(process)
-        assert process.stderr is not None
-        started, deadline = b"", time.monotonic() + STARTUP_SECONDS
-        while b"ingest worker(s) running" not in started and time.monotonic() < deadline:
-            line = process.stderr.readline()
-            assert line, f"the worker exited early: {started.decode()}"
-            started += line
-        assert b"ingest worker(s) running" in started
+        read_log_until(process, "ingest worker(s) running")
         return process
 
     yield start

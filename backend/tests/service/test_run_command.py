@@ -6,14 +6,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from app.core.config import BACKEND_DIR
-from tests.service.conftest import STARTUP_SECONDS, wait_for_health
+from tests.service.conftest import read_log_until, wait_for_health
 
 pytestmark = pytest.mark.slow
 
@@ -72,10 +71,12 @@ def test_without_database_url_it_runs_and_stops_embedded_postgres(  # type: igno
     process, port = start_service(EMBEDDED_PG_DIR=str(data_dir), WORKERS=workers)
 
     response = wait_for_health(process, port)
+    started = read_log_until(process, "Application startup complete", times=int(workers))
 
     assert response.json() == {"status": "ok", "database": "up"}
     assert (data_dir / "postmaster.pid").exists()
     exit_code, log = stop(process)
+    log = started + log
     assert exit_code == 0
     assert not (data_dir / "postmaster.pid").exists(), "the server outlived the run command"
     assert log.count("embedded PostgreSQL is up") == 1
@@ -92,12 +93,7 @@ def test_the_worker_command_runs_until_told_to_stop(database_url: str) -> None:
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        assert process.stderr is not None
-        started = b""
-        while b"ingest worker(s) running" not in started and time.monotonic() < deadline:
-            started += process.stderr.readline()
-        assert b"ingest worker(s) running" in started
+        read_log_until(process, "ingest worker(s) running")
         exit_code, log = stop(process)
     finally:
         if process.poll() is None:
