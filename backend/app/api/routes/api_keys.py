@@ -15,12 +15,7 @@ from app.db.repositories import ApiKeyRepository
 router = api_router("/api-keys", "api keys")
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ApiKeyCreated,
-    responses=error_responses(403),
-)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(403))
 async def create_api_key(
     body: ApiKeyCreate, principal: CurrentPrincipal, session: SessionDep
 ) -> ApiKeyCreated:
@@ -64,7 +59,7 @@ def within_the_calling_key(
     return calling.expires_at if expires_at is None else min(expires_at, calling.expires_at)
 
 
-@router.get("", response_model=Page[ApiKeyPublic])
+@router.get("")
 async def list_api_keys(
     user: CurrentUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[ApiKeyPublic]:

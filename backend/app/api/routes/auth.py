@@ -63,10 +63,7 @@ def client_host(request: Request) -> str:
 
 
 @router.post(
-    "/register",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=RegistrationReceived,
-    responses=error_responses(403, 422, 429),
+    "/register", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(403, 422, 429)
 )
 async def register(
     body: Registration,
@@ -110,7 +107,7 @@ def too_many_attempts(retry_after: int) -> ApiError:
     )
 
 
-@router.post("/login", response_model=LoginResult, responses=error_responses(401, 422, 429))
+@router.post("/login", responses=error_responses(401, 422, 429))
 async def login(
     body: Credentials,
     request: Request,
@@ -181,9 +178,7 @@ def session_only(principal: Principal, action: str) -> None:
         raise ApiError(403, "forbidden", f"{action} needs a session token, not an API key.")
 
 
-@router.post(
-    "/password", response_model=SessionsEnded, responses=error_responses(401, 403, 422, 429)
-)
+@router.post("/password", responses=error_responses(401, 403, 422, 429))
 async def change_password(
     body: PasswordChange,
     request: Request,
@@ -222,9 +217,7 @@ async def change_password(
     return SessionsEnded(sessions_ended=ended)
 
 
-@router.post(
-    "/logout-everywhere", response_model=SessionsEnded, responses=error_responses(401, 403)
-)
+@router.post("/logout-everywhere", responses=error_responses(401, 403))
 async def logout_everywhere(principal: CurrentPrincipal, session: SessionDep) -> SessionsEnded:
     """End every session of the account, this one included: each device must log in again.
     API keys are not touched (revoke them with `DELETE /api-keys/{id}`)."""

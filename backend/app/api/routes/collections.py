@@ -86,12 +86,7 @@ async def add_and_queue(
     return queued
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=CollectionDetail,
-    responses=error_responses(409, 429, 502),
-)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409, 429, 502))
 async def create_collection(
     body: CollectionCreate,
     request: Request,
@@ -141,7 +136,7 @@ async def create_collection(
     return detail(collection, await collections.progress(session, collection.id, settings))
 
 
-@router.get("", response_model=Page[CollectionPublic])
+@router.get("")
 async def list_collections(
     user: CurrentUser,
     session: SessionDep,
@@ -156,9 +151,7 @@ async def list_collections(
     return page_of(CollectionPublic, page.with_rows(items))
 
 
-@router.get(
-    "/{collection_id:uuid}", response_model=CollectionDetail, responses=error_responses(404)
-)
+@router.get("/{collection_id:uuid}", responses=error_responses(404))
 async def get_collection(
     collection: OwnedCollection, session: SessionDep, settings: RuntimeSettingsDep
 ) -> CollectionDetail:
@@ -230,11 +223,7 @@ async def stream_progress(
     )
 
 
-@router.post(
-    "/{collection_id:uuid}/refresh",
-    response_model=RefreshResult,
-    responses=error_responses(404, 409, 429, 502),
-)
+@router.post("/{collection_id:uuid}/refresh", responses=error_responses(404, 409, 429, 502))
 async def refresh_collection(
     collection: OwnedCollection,
     request: Request,
@@ -266,9 +255,7 @@ async def refresh_collection(
     )
 
 
-@router.patch(
-    "/{collection_id:uuid}", response_model=CollectionDetail, responses=error_responses(404)
-)
+@router.patch("/{collection_id:uuid}", responses=error_responses(404))
 async def rename_collection(
     collection: OwnedCollection,
     body: CollectionRename,

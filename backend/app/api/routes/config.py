@@ -34,7 +34,7 @@ def invalid_setting(error: InvalidSettingError) -> ApiError:
     return ApiError(422, "validation_error", str(error), details=details)
 
 
-@router.get("", response_model=Page[SettingPublic])
+@router.get("")
 async def list_config(
     _: AdminUser, session: SessionDep, settings: SettingsDep, limit: Limit = 100, offset: Offset = 0
 ) -> Page[SettingPublic]:
@@ -44,7 +44,7 @@ async def list_config(
     return page_of(SettingPublic, page)
 
 
-@router.get("/{key}", response_model=SettingPublic, responses=error_responses(404))
+@router.get("/{key}", responses=error_responses(404))
 async def get_config(
     key: ConfigKey, _: AdminUser, session: SessionDep, settings: SettingsDep
 ) -> SettingPublic:
@@ -55,7 +55,7 @@ async def get_config(
     return SettingPublic.model_validate(view)
 
 
-@router.put("/{key}", response_model=SettingPublic)
+@router.put("/{key}")
 async def put_config(
     key: ConfigKey,
     body: ConfigWrite,
@@ -90,9 +90,7 @@ async def delete_config(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get(
-    "/{key}/history", response_model=Page[ConfigChangePublic], responses=error_responses(404)
-)
+@router.get("/{key}/history", responses=error_responses(404))
 async def config_history(
     key: ConfigKey, _: AdminUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[ConfigChangePublic]:

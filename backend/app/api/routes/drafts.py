@@ -33,7 +33,7 @@ async def chosen_template(session: AsyncSession, body: DraftRequest, user: User)
     return await default_template_of(session, body.template_type, user)
 
 
-@router.post("", response_model=DraftResult)
+@router.post("")
 async def create_draft(
     body: DraftRequest,
     user: CurrentUser,

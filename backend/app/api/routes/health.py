@@ -25,13 +25,13 @@ class Readiness(BaseModel):
     database: Literal["up"]
 
 
-@router.get("/health", response_model=Liveness)
+@router.get("/health")
 async def get_health() -> Liveness:
     """Liveness: the process answers. It does not touch the database."""
     return Liveness(status="ok")
 
 
-@router.get("/health/db", response_model=Readiness, responses=error_responses(503))
+@router.get("/health/db", responses=error_responses(503))
 async def get_database_health(database: DatabaseDep) -> Readiness:
     """Readiness: the database answers a query within 5 s; 503 when it does not."""
     try:

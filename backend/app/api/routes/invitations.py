@@ -16,7 +16,7 @@ from app.services.signup import invite
 router = api_router("/invitations", "invitations")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=InvitationCreated)
+@router.post("", status_code=status.HTTP_201_CREATED)
 async def create_invitation(
     body: InvitationCreate, admin: AdminUser, session: SessionDep, settings: RuntimeSettingsDep
 ) -> InvitationCreated:
@@ -28,7 +28,7 @@ async def create_invitation(
     return InvitationCreated(**public.model_dump(), token=created.token)
 
 
-@router.get("", response_model=Page[InvitationPublic])
+@router.get("")
 async def list_invitations(
     _: AdminUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[InvitationPublic]:

@@ -10,7 +10,7 @@ from app.db.repositories import JobRepository
 router = api_router("/jobs", "jobs")
 
 
-@router.get("", response_model=Page[JobPublic])
+@router.get("")
 async def list_jobs(
     user: CurrentUser, session: SessionDep, limit: Limit = 20, offset: Offset = 0
 ) -> Page[JobPublic]:

@@ -34,7 +34,7 @@ async def limits_report(
     )
 
 
-@router.get("/{user_id:uuid}/limits", response_model=UserLimitsPublic)
+@router.get("/{user_id:uuid}/limits")
 async def get_user_limits(
     user_id: ReadableUserId, session: SessionDep, settings: RuntimeSettingsDep
 ) -> UserLimitsPublic:
@@ -43,7 +43,7 @@ async def get_user_limits(
     return await limits_report(session, user_id, settings)
 
 
-@router.put("/{user_id:uuid}/limits", response_model=UserLimitsPublic)
+@router.put("/{user_id:uuid}/limits")
 async def put_user_limits(
     user_id: AdministeredUserId,
     body: LimitOverride,

@@ -37,7 +37,7 @@ def public_hit(ranked: RankedHit, question: str) -> SearchHit:
     )
 
 
-@router.get("", response_model=SearchResults)
+@router.get("")
 async def search(
     user: CurrentUser,
     session: SessionDep,

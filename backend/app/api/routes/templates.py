@@ -24,7 +24,7 @@ from app.services.usage_limits import admit_and_commit
 router = api_router("/templates", "templates")
 
 
-@router.get("", response_model=Page[TemplatePublic])
+@router.get("")
 async def list_templates(
     user: CurrentUser,
     session: SessionDep,
@@ -86,7 +86,7 @@ async def create_template(
     return template
 
 
-@router.get("/{template_id:uuid}", response_model=TemplatePublic, responses=error_responses(404))
+@router.get("/{template_id:uuid}", responses=error_responses(404))
 async def get_template(
     template: VisibleTemplate, user: CurrentUser, session: SessionDep
 ) -> TemplatePublic:
@@ -139,11 +139,7 @@ async def make_default_template(
     return template
 
 
-@router.post(
-    "/{template_id:uuid}/render",
-    response_model=RenderResult,
-    responses=error_responses(404, 429),
-)
+@router.post("/{template_id:uuid}/render", responses=error_responses(404, 429))
 async def render_template(
     template: VisibleTemplate,
     body: RenderRequest,

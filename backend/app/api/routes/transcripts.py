@@ -47,12 +47,7 @@ from app.services.youtube.links import parse_video_id, watch_url
 router = api_router("/transcripts", "transcripts")
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=TranscriptCreated,
-    responses=error_responses(409, 413, 429),
-)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409, 413, 429))
 async def create_transcript(
     body: TranscriptCreate,
     user: CurrentUser,
@@ -152,7 +147,6 @@ UPLOAD_EXAMPLE = {
 @router.post(
     "/upload",
     status_code=status.HTTP_201_CREATED,
-    response_model=TranscriptCreated,
     responses=error_responses(409, 413, 429),
     openapi_extra={
         "requestBody": {"content": {"multipart/form-data": {"example": UPLOAD_EXAMPLE}}}
@@ -208,7 +202,7 @@ async def upload_captions(
     return TranscriptCreated(**public.model_dump(), chunk_count=chunk_count)
 
 
-@router.get("", response_model=Page[TranscriptPublic])
+@router.get("")
 async def list_transcripts(
     user: CurrentUser, session: SessionDep, limit: Limit = 20, offset: Offset = 0
 ) -> Page[TranscriptPublic]:
@@ -233,9 +227,7 @@ async def delete_transcript(transcript: OwnedTranscript, session: SessionDep) ->
     return deleted(done, "Transcript", transcript.id)
 
 
-@router.get(
-    "/{transcript_id:uuid}/chunks", response_model=Page[ChunkPublic], responses=error_responses(404)
-)
+@router.get("/{transcript_id:uuid}/chunks", responses=error_responses(404))
 async def list_chunks(
     transcript: OwnedTranscript, session: SessionDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[ChunkPublic]:
@@ -246,11 +238,7 @@ async def list_chunks(
     return page_of(ChunkPublic, page)
 
 
-@router.get(
-    "/{transcript_id:uuid}/chapters",
-    response_model=ChaptersPublic,
-    responses=error_responses(404),
-)
+@router.get("/{transcript_id:uuid}/chapters", responses=error_responses(404))
 async def get_chapters(
     transcript: OwnedTranscript,
     session: SessionDep,

@@ -11,7 +11,7 @@ from app.services.usage_limits import limit_statuses
 router = api_router("/usage", "usage")
 
 
-@router.get("", response_model=UsageReport)
+@router.get("")
 async def get_usage(
     user: CurrentUser,
     session: SessionDep,

@@ -38,12 +38,7 @@ RotationBody = Annotated[
 ]
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=WebhookCreated,
-    responses=error_responses(409),
-)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409))
 async def create_webhook(
     body: WebhookCreate,
     user: CurrentUser,
@@ -57,7 +52,7 @@ async def create_webhook(
     return WebhookCreated(**WebhookPublic.model_validate(endpoint).model_dump(), secret=secret)
 
 
-@router.get("", response_model=Page[WebhookPublic])
+@router.get("")
 async def list_webhooks(
     user: CurrentUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[WebhookPublic]:
@@ -93,11 +88,7 @@ async def delete_webhook(endpoint: OwnedWebhook, session: SessionDep) -> Respons
     return deleted(done, "Webhook endpoint", endpoint.id)
 
 
-@router.get(
-    "/{endpoint_id:uuid}/deliveries",
-    response_model=Page[WebhookDeliveryPublic],
-    responses=error_responses(404),
-)
+@router.get("/{endpoint_id:uuid}/deliveries", responses=error_responses(404))
 async def list_deliveries(
     endpoint: OwnedWebhook, session: SessionDep, limit: Limit = 20, offset: Offset = 0
 ) -> Page[WebhookDeliveryPublic]:
@@ -151,11 +142,7 @@ async def redeliver(
     return delivery
 
 
-@router.post(
-    "/{endpoint_id:uuid}/rotate-secret",
-    response_model=WebhookSecretRotated,
-    responses=error_responses(404),
-)
+@router.post("/{endpoint_id:uuid}/rotate-secret", responses=error_responses(404))
 async def rotate_webhook_secret(
     endpoint: OwnedWebhook,
     session: SessionDep,
