@@ -32,7 +32,6 @@ from app.api.errors import (
     ApiError,
     ErrorDetail,
     code_for,
-    error_response,
     unreadable_body,
 )
 from app.api.validation import media_type_instead
@@ -104,9 +103,7 @@ def _constraint_details(fields: dict[str, str], message: str, kind: str) -> list
 
 async def _api_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ApiError)
-    return error_response(
-        error.status_code, error.code, error.message, error.details, error.headers
-    )
+    return error.response()
 
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -150,9 +147,9 @@ async def _http_exception(request: Request, error: Exception) -> JSONResponse:
         headers["Allow"] = allowed_methods(request.app.router.routes, request.scope)
     if error.status_code == 404 and (served := without_trailing_slash(request)) is not None:
         message = f"Not Found: this path is served without its trailing slash, as {served}"
-    return error_response(
-        error.status_code, code_for(error.status_code), message, None, headers or None
-    )
+    return ApiError(
+        error.status_code, code_for(error.status_code), message, headers=headers or None
+    ).response()
 
 
 async def _request_validation(request: Request, error: Exception) -> JSONResponse:
@@ -161,10 +158,12 @@ async def _request_validation(request: Request, error: Exception) -> JSONRespons
         wanted, sent = refused
         message = f"Send the body as Content-Type: {wanted}; this request sent {sent}."
         detail = ErrorDetail(field="body", message=message, type="unsupported_media_type")
-        return error_response(415, "unsupported_media_type", message, [detail])
+        return ApiError(415, "unsupported_media_type", message, details=[detail]).response()
     details = _validation_details(error)
     summary = "; ".join(f"{d.field}: {d.message}" for d in details[:5])
-    return error_response(422, "validation_error", f"Invalid request: {summary}", details)
+    return ApiError(
+        422, "validation_error", f"Invalid request: {summary}", details=details
+    ).response()
 
 
 # The columns of unique keys that a request sends, by the body's name for them (`POST
@@ -198,7 +197,7 @@ async def _conflict(_: Request, error: Exception) -> JSONResponse:
     clash = _clash(fields)
     details = _constraint_details(fields, "already exists", "unique")
     message = f"Already exists: {clash}" if clash else "Already exists."
-    return error_response(409, "conflict", message, details)
+    return ApiError(409, "conflict", message, details=details).response()
 
 
 async def _concurrent_update(_: Request, error: Exception) -> JSONResponse:
@@ -207,12 +206,12 @@ async def _concurrent_update(_: Request, error: Exception) -> JSONResponse:
     message = (
         "Another request changed the same data at the same time; nothing was changed: try again."
     )
-    return error_response(409, "conflict", message)
+    return ApiError(409, "conflict", message).response()
 
 
 async def _not_found(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, NotFoundError)
-    return error_response(404, "not_found", error.public_message())
+    return ApiError(404, "not_found", error.public_message()).response()
 
 
 async def _invalid_value(_: Request, error: Exception) -> JSONResponse:
@@ -222,7 +221,7 @@ async def _invalid_value(_: Request, error: Exception) -> JSONResponse:
     details = _constraint_details(fields, "not accepted", "constraint")
     clash = _clash(fields)
     message = f"Value not accepted: {clash}" if clash else "A value was not accepted."
-    return error_response(422, "validation_error", message, details)
+    return ApiError(422, "validation_error", message, details=details).response()
 
 
 async def _limit_reached(_: Request, error: Exception) -> JSONResponse:
@@ -232,7 +231,7 @@ async def _limit_reached(_: Request, error: Exception) -> JSONResponse:
         f"Limit reached: {error.label}: {error.limit}. Try again in {error.retry_after} seconds."
     )
     headers = {"Retry-After": str(error.retry_after)}
-    return error_response(429, "rate_limited", message, [detail], headers)
+    return ApiError(429, "rate_limited", message, details=[detail], headers=headers).response()
 
 
 def _beyond_limit(error: BeyondLimitError) -> ApiError:
@@ -248,13 +247,13 @@ def _beyond_limit(error: BeyondLimitError) -> ApiError:
 async def _quota_exceeded(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, QuotaExceededError)
     detail = ErrorDetail(field=None, message=f"stored words: {error.limit}", type="stored_words")
-    return error_response(403, "quota_exceeded", str(error), [detail])
+    return ApiError(403, "quota_exceeded", str(error), details=[detail]).response()
 
 
 async def _language_model_failed(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, LanguageModelError)
     logger.warning("the language model failed: %s", error)
-    return error_response(502, "bad_gateway", error.public_message())
+    return ApiError(502, "bad_gateway", error.public_message()).response()
 
 
 def _no_sources(error: NoSourcesError) -> ApiError:

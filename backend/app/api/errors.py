@@ -2,8 +2,9 @@
 
     {"error": {"code": "conflict", "message": "...", "details": [...], "request_id": "..."}}
 
-Routes raise `ApiError` (404s through `not_found`); `error_responses` documents the statuses a
-route may answer. What each exception of the framework, the data layer and the services is
+Routes raise `ApiError` (404s through `not_found`); the error handlers and the middleware
+answer with one (`ApiError(...).response()`); `error_responses` documents the statuses a route
+may answer. What each exception of the framework, the data layer and the services is
 answered with is in `app/api/error_handlers.py`.
 """
 
@@ -54,7 +55,7 @@ class ErrorResponse(BaseModel):
 
 
 class ApiError(Exception):
-    """An error a route raises on purpose, rendered in the one error shape."""
+    """An error in the one error shape: raised by a route on purpose, or answered at once."""
 
     def __init__(
         self,
@@ -71,6 +72,19 @@ class ApiError(Exception):
         self.message = message
         self.details = details or []
         self.headers = headers
+
+    def response(self) -> JSONResponse:
+        """The answer that carries it: its status and headers, and the one error shape with the
+        request's id."""
+        body = ErrorResponse(
+            error=ErrorBody(
+                code=self.code,
+                message=self.message,
+                details=self.details,
+                request_id=request_id_var.get(),
+            )
+        )
+        return JSONResponse(body.model_dump(), status_code=self.status_code, headers=self.headers)
 
 
 def not_found(entity: str, key: object) -> ApiError:
@@ -97,40 +111,25 @@ def code_for(status_code: int) -> str:
     return _CODES.get(status_code, HTTPStatus(status_code).phrase.lower().replace(" ", "_"))
 
 
-def error_response(
-    status_code: int,
-    code: str,
-    message: str,
-    details: list[ErrorDetail] | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    body = ErrorResponse(
-        error=ErrorBody(
-            code=code, message=message, details=details or [], request_id=request_id_var.get()
-        )
-    )
-    return JSONResponse(body.model_dump(), status_code=status_code, headers=headers)
-
-
 DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def database_unavailable_response() -> JSONResponse:
-    return error_response(
+    return ApiError(
         503,
         "service_unavailable",
         "The database is unavailable at the moment; try again shortly.",
         headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
-    )
+    ).response()
 
 
 def server_stopping_response() -> JSONResponse:
-    return error_response(
+    return ApiError(
         503,
         "service_unavailable",
         "The server stopped before this request was done; try again.",
         headers={"Retry-After": "1", "Connection": "close"},
-    )
+    ).response()
 
 
 def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
@@ -147,4 +146,6 @@ def unreadable_body() -> JSONResponse:
         message="could not be read: not UTF-8, or malformed JSON or multipart data",
         type="body_unreadable",
     )
-    return error_response(422, "validation_error", "The request body could not be read.", [detail])
+    return ApiError(
+        422, "validation_error", "The request body could not be read.", details=[detail]
+    ).response()

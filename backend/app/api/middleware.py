@@ -17,11 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.errors import (
-    database_unavailable_response,
-    error_response,
-    server_stopping_response,
-)
+from app.api.errors import ApiError, database_unavailable_response, server_stopping_response
 from app.core.logging import request_id_var
 from app.db.errors import is_database_unavailable
 
@@ -88,7 +84,9 @@ class RequestContextMiddleware:
                 response = database_unavailable_response()
             else:
                 logger.exception("unhandled error on %s %s", scope["method"], path)
-                response = error_response(500, "internal_error", "An unexpected error occurred.")
+                response = ApiError(
+                    500, "internal_error", "An unexpected error occurred."
+                ).response()
             if not response_started:
                 await response(scope, receive, send_with_request_id)
         finally:
@@ -125,14 +123,14 @@ class BodySizeLimitMiddleware:
         has_body = "transfer-encoding" in headers or headers.get("content-length", "0") != "0"
         if has_body and coding not in ("", "identity"):
             message = f"Request bodies are read as sent: Content-Encoding {coding} is not accepted."
-            response = error_response(415, "unsupported_media_type", message)
+            response = ApiError(415, "unsupported_media_type", message).response()
             response.headers["Accept-Encoding"] = "identity"
             await response(scope, receive, send)
             return
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             error = self._too_large()
-            response = error_response(413, "payload_too_large", str(error.detail))
+            response = ApiError(413, "payload_too_large", str(error.detail)).response()
             await response(scope, receive, send)
             return
         received = 0
