@@ -8,6 +8,7 @@ origin only.
 """
 
 import functools
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,19 @@ def _root(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
 
 
+def _page(
+    render: Callable[..., HTMLResponse], paths: dict[str, str], **options: Any
+) -> Callable[[Request], Awaitable[HTMLResponse]]:
+    """A documentation page: `render` given `options`, and each URL the page names (`paths`,
+    by `render`'s argument for it: a path on the app) under the prefix the app is mounted at."""
+
+    async def page(request: Request) -> HTMLResponse:
+        root = _root(request)
+        return render(**{name: root + path for name, path in paths.items()}, **options)
+
+    return page
+
+
 @functools.cache
 def redoc_bundle() -> bytes:
     return (ASSETS_DIR / REDOC_BUNDLE).read_bytes().replace(REDOC_CDN_LOGO, EMPTY_IMAGE)
@@ -63,30 +77,31 @@ def install_docs(app: FastAPI) -> None:
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
 
-    async def swagger_ui(request: Request) -> HTMLResponse:
-        root = _root(request)
-        return get_swagger_ui_html(
-            openapi_url=root + openapi_url,
-            title=f"{app.title} - Swagger UI",
-            swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-            oauth2_redirect_url=root + OAUTH2_REDIRECT_URL,
-            swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
-        )
+    swagger_ui = _page(
+        get_swagger_ui_html,
+        {
+            "openapi_url": openapi_url,
+            "swagger_js_url": f"{ASSETS_URL}/swagger-ui-bundle.js",
+            "swagger_css_url": f"{ASSETS_URL}/swagger-ui.css",
+            "swagger_favicon_url": f"{ASSETS_URL}/favicon.png",
+            "oauth2_redirect_url": OAUTH2_REDIRECT_URL,
+        },
+        title=f"{app.title} - Swagger UI",
+        swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
+    )
+    redoc = _page(
+        get_redoc_html,
+        {
+            "openapi_url": openapi_url,
+            "redoc_js_url": f"{ASSETS_URL}/{REDOC_BUNDLE}",
+            "redoc_favicon_url": f"{ASSETS_URL}/favicon.png",
+        },
+        title=f"{app.title} - ReDoc",
+        with_google_fonts=False,
+    )
 
     async def swagger_ui_oauth2_redirect(_: Request) -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
-
-    async def redoc(request: Request) -> HTMLResponse:
-        root = _root(request)
-        return get_redoc_html(
-            openapi_url=root + openapi_url,
-            title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{root}{ASSETS_URL}/{REDOC_BUNDLE}",
-            redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-            with_google_fonts=False,
-        )
 
     app.add_route(DOCS_URL, swagger_ui, include_in_schema=False)
     app.add_route(OAUTH2_REDIRECT_URL, swagger_ui_oauth2_redirect, include_in_schema=False)
