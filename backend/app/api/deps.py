@@ -1,7 +1,8 @@
 """Dependencies shared by the routes, as `Annotated` aliases so signatures read plainly."""
 
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
@@ -15,13 +16,14 @@ from app.api.errors import ApiError
 from app.api.scopes import required_scopes
 from app.core.config import Settings
 from app.core.security import is_api_key, token_digest
-from app.db.models import ApiKeyScope, User
+from app.db.models import ApiKeyScope, LimitedAction, User
 from app.db.repositories import ApiKeyRepository, UserRepository
 from app.db.session import Database, UnitOfWork
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.llm import LanguageModel, with_settings
 from app.services.passage_embeddings import Embedder
 from app.services.runtime_settings import RuntimeSettings
+from app.services.usage_limits import admit_and_commit, released_if_unfinished
 
 logger = logging.getLogger(__name__)
 
@@ -206,3 +208,31 @@ def reads_factory(request: Request) -> UnitOfWork:
 
 
 ReadsDep = Annotated[UnitOfWork, Depends(reads_factory)]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelWork:
+    """What a route needs to have the language model write from the caller's videos (an
+    answer, a draft, a video's chapters): the runtime settings, the model, the question
+    embeddings, and units of work for what outlives the request's session."""
+
+    settings: RuntimeSettingsDep
+    model: LanguageModelDep
+    embeddings: EmbeddingsDep
+    unit_of_work: UnitOfWorkDep
+
+    @asynccontextmanager
+    async def admitted(
+        self, session: AsyncSession, user_id: UUID, action: LimitedAction
+    ) -> AsyncIterator[UUID | None]:
+        """Count the request against the user's limits, committed before the work, and give
+        the block the id of the tokens reserved for it: released when the block fails."""
+        # The offline answerer spends no model's tokens: the daily limit does not hold it back.
+        reservation = await admit_and_commit(
+            session, user_id, action, self.settings, spends_tokens=not self.model.extractive
+        )
+        async with released_if_unfinished(self.unit_of_work, reservation):
+            yield reservation
+
+
+ModelWorkDep = Annotated[ModelWork, Depends()]

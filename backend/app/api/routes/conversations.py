@@ -4,15 +4,7 @@ from fastapi import Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import (
-    CurrentUser,
-    EmbeddingsDep,
-    LanguageModelDep,
-    ReadSessionDep,
-    RuntimeSettingsDep,
-    SessionDep,
-    UnitOfWorkDep,
-)
+from app.api.deps import CurrentUser, ModelWorkDep, ReadSessionDep, SessionDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.fast_json import page_response
 from app.api.owned import (
@@ -44,7 +36,6 @@ from app.db.repositories import ConversationRepository, MessageRepository
 from app.services import chat
 from app.services.chat import start_turn
 from app.services.scope import conversation_scope, narrowed
-from app.services.usage_limits import admit_and_commit, released_if_unfinished
 
 router = api_router("/conversations", "conversations")
 
@@ -212,10 +203,7 @@ async def ask(
     request: Request,
     user: CurrentUser,
     session: SessionDep,
-    settings: RuntimeSettingsDep,
-    model: LanguageModelDep,
-    unit_of_work: UnitOfWorkDep,
-    embeddings: EmbeddingsDep,
+    work: ModelWorkDep,
 ) -> ChatExchange | StreamingResponse:
     """Ask about your videos: the question is stored, answered from the most relevant passages
     with [n] citations linking to the moment in the video, and the answer is stored with its
@@ -223,6 +211,7 @@ async def ask(
 
     422 when the question's own `transcript_ids` reach outside the conversation's scope; 429
     `rate_limited` past the caller's asks per minute or tokens per day (`GET /usage`)."""
+    settings, model = work.settings, work.model
     check_length(body.content, settings)
     asked = await check_transcript_ids(session, body.transcript_ids, user)
     scope = await conversation_scope(session, conversation)
@@ -232,18 +221,14 @@ async def ask(
         detail = ErrorDetail(field="body.transcript_ids", message="outside the scope", type="scope")
         raise ApiError(422, "validation_error", message, details=[detail])
     transcript_ids = narrowed(scope, asked)
-    # The offline answerer spends no model's tokens: the daily limit does not hold it back.
-    reservation = await admit_and_commit(
-        session, user.id, LimitedAction.ASK, settings, spends_tokens=not model.extractive
-    )
-    async with released_if_unfinished(unit_of_work, reservation):
+    async with work.admitted(session, user.id, LimitedAction.ASK) as reservation:
         turn = await start_turn(
             session,
             conversation,
             body.content,
             transcript_ids,
             settings,
-            embeddings,
+            work.embeddings,
             quote=model.extractive,
             reservation=reservation,
         )
@@ -251,7 +236,7 @@ async def ask(
         if accepts_event_stream(request.headers.get("accept", "")):
             # 201 as documented: the question is stored, and the answer will be (whatever
             # becomes of the stream, its reservation is released when the answer is stored).
-            stream = stream_answer(turn, model, unit_of_work, settings.tokenizer_encoding)
+            stream = stream_answer(turn, model, work.unit_of_work, settings.tokenizer_encoding)
             return await AnswerStream.started(stream, status.HTTP_201_CREATED)
         reply = await chat.answer(session, turn, model)  # a failed model: 502 (error_handlers)
     if reply is None:  # the conversation was deleted meanwhile

@@ -1,13 +1,6 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import (
-    CurrentUser,
-    EmbeddingsDep,
-    LanguageModelDep,
-    RuntimeSettingsDep,
-    SessionDep,
-    UnitOfWorkDep,
-)
+from app.api.deps import CurrentUser, ModelWorkDep, SessionDep
 from app.api.errors import not_found
 from app.api.owned import (
     check_transcript_ids,
@@ -21,7 +14,6 @@ from app.api.schemas.drafts import DraftRequest, DraftResult
 from app.db.models import LimitedAction, Template, User
 from app.services.drafts import write_draft
 from app.services.scope import conversation_scope, narrowed
-from app.services.usage_limits import admit_and_commit, released_if_unfinished
 
 router = api_router("/drafts", "drafts", 404, 429, 502)
 
@@ -35,13 +27,7 @@ async def chosen_template(session: AsyncSession, body: DraftRequest, user: User)
 
 @router.post("")
 async def create_draft(
-    body: DraftRequest,
-    user: CurrentUser,
-    session: SessionDep,
-    settings: RuntimeSettingsDep,
-    model: LanguageModelDep,
-    embeddings: EmbeddingsDep,
-    unit_of_work: UnitOfWorkDep,
+    body: DraftRequest, user: CurrentUser, session: SessionDep, work: ModelWorkDep
 ) -> DraftResult:
     """A LinkedIn / Twitter / blog / email draft on `topic`, from what your videos say about it.
 
@@ -50,6 +36,7 @@ async def create_draft(
 
     429 `rate_limited` past the caller's drafts per minute or tokens per day (`GET /usage`).
     """
+    model = work.model
     template = await chosen_template(session, body, user)
     transcript_ids = await check_transcript_ids(session, body.transcript_ids, user)
     if body.conversation_id is not None:
@@ -57,11 +44,7 @@ async def create_draft(
         conversation = await conversation_of(session, body.conversation_id, user)
         scope = await conversation_scope(session, conversation)
         transcript_ids = narrowed(scope, transcript_ids)
-    # The offline answerer spends no model's tokens: the daily limit does not hold it back.
-    reservation = await admit_and_commit(
-        session, user.id, LimitedAction.DRAFT, settings, spends_tokens=not model.extractive
-    )
-    async with released_if_unfinished(unit_of_work, reservation):
+    async with work.admitted(session, user.id, LimitedAction.DRAFT) as reservation:
         draft = await write_draft(
             session,
             user.id,
@@ -72,8 +55,8 @@ async def create_draft(
             variables=body.variables,
             conversation_id=body.conversation_id,
             model=model,
-            settings=settings,
-            embeddings=embeddings,
+            settings=work.settings,
+            embeddings=work.embeddings,
             reservation=reservation,
         )
     if body.conversation_id is not None and draft.message is None:  # deleted meanwhile

@@ -5,14 +5,7 @@ from fastapi import File, Form, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import (
-    CurrentUser,
-    EmbeddingsDep,
-    LanguageModelDep,
-    RuntimeSettingsDep,
-    SessionDep,
-    UnitOfWorkDep,
-)
+from app.api.deps import CurrentUser, ModelWorkDep, RuntimeSettingsDep, SessionDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.owned import OwnedTranscript, deleted
 from app.api.routing import Locate, api_router
@@ -240,12 +233,7 @@ async def list_chunks(
 
 @router.get("/{transcript_id:uuid}/chapters", responses=error_responses(404))
 async def get_chapters(
-    transcript: OwnedTranscript,
-    session: SessionDep,
-    settings: RuntimeSettingsDep,
-    embeddings: EmbeddingsDep,
-    model: LanguageModelDep,
-    unit_of_work: UnitOfWorkDep,
+    transcript: OwnedTranscript, session: SessionDep, work: ModelWorkDep
 ) -> ChaptersPublic:
     """The video's chapters (title, start, a short summary, a link to the moment) and a summary
     of the whole: its own chapters when its description lists them, else found where its topics
@@ -253,15 +241,16 @@ async def get_chapters(
     Found in the background once its vectors are in; a transcript stored before is outlined
     on this first read."""
     if transcript.chapters_source is None:
+        embeddings = work.embeddings
         model_name = embeddings.model_name if embeddings is not None else None
-        namer = chapters.Namer(model, settings)
+        namer = chapters.Namer(work.model, work.settings)
 
         async def namer_for(_: AsyncSession) -> chapters.Namer:
             return namer
 
         # The request's read ends here: no connection is held while the language model names.
         await session.commit()
-        await chapters.find_name_and_store(unit_of_work, transcript.id, model_name, namer_for)
+        await chapters.find_name_and_store(work.unit_of_work, transcript.id, model_name, namer_for)
         found_afresh = await TranscriptRepository(session).get_afresh(transcript.id)
         if found_afresh is None:  # deleted while its chapters were being found
             raise not_found("Transcript", transcript.id)
