@@ -8,6 +8,7 @@ from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.db.repositories.paging import RowPage
+from app.services.youtube.links import parse_video_id
 
 ItemT = TypeVar("ItemT")
 
@@ -73,6 +74,17 @@ NonBlankStr = Annotated[str, Field(min_length=1), NotBlank]
 ShortText = Annotated[str, Field(min_length=1, max_length=500), NotBlank]  # titles, topics
 NameText = Annotated[str, Field(min_length=1, max_length=200), NotBlank]
 KeyName = Annotated[str, Field(min_length=1, max_length=100), NotBlank]
+
+
+# A video a request names, read as its id.
+VideoIdOrUrl = Annotated[
+    str,
+    Field(
+        max_length=2048,
+        description="A YouTube video id or any YouTube URL (watch, youtu.be, shorts, embed, live).",
+    ),
+    AfterValidator(parse_video_id),
+]
 
 
 def distinct(ids: list[UUID]) -> list[UUID]:

@@ -5,29 +5,26 @@ from uuid import UUID
 
 from pydantic import Field, computed_field, field_validator
 
-from app.api.schemas.common import EXAMPLE_ID, EXAMPLE_TIME, OrmModel, RequestBody, example
-from app.services.youtube.links import parse_video_id
+from app.api.schemas.common import (
+    EXAMPLE_ID,
+    EXAMPLE_TIME,
+    OrmModel,
+    RequestBody,
+    VideoIdOrUrl,
+    example,
+)
 
 
 class IngestRequest(RequestBody):
     model_config = example(video="https://youtu.be/dQw4w9WgXcQ", languages=["en", "de"])
 
-    video: str = Field(
-        max_length=2048,
-        description="A YouTube video id or any YouTube URL (watch, youtu.be, shorts, embed, live).",
-        examples=["https://youtu.be/dQw4w9WgXcQ?t=42"],
-    )
+    video: VideoIdOrUrl = Field(examples=["https://youtu.be/dQw4w9WgXcQ?t=42"])
     languages: list[str] | None = Field(
         default=None,
         min_length=1,
         max_length=10,
         description='Caption languages in order of preference, e.g. ["de", "en"].',
     )
-
-    @field_validator("video")
-    @classmethod
-    def _video_id(cls, value: str) -> str:
-        return parse_video_id(value)
 
     @field_validator("languages")
     @classmethod

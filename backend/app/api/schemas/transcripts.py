@@ -9,11 +9,11 @@ from app.api.schemas.common import (
     JsonObject,
     OrmModel,
     RequestBody,
+    VideoIdOrUrl,
     example,
     shows_nothing,
 )
 from app.services.chunking import MAX_SECONDS
-from app.services.youtube.links import parse_video_id
 
 
 class SegmentIn(RequestBody):
@@ -34,11 +34,7 @@ class TranscriptCreate(RequestBody):
         ],
     )
 
-    video: str = Field(
-        description="A YouTube video id or any YouTube URL (watch, youtu.be, shorts, embed, live).",
-        examples=["https://www.youtube.com/watch?v=dQw4w9WgXcQ"],
-        max_length=2048,
-    )
+    video: VideoIdOrUrl = Field(examples=["https://www.youtube.com/watch?v=dQw4w9WgXcQ"])
     title: str | None = Field(default=None, max_length=500)
     channel_name: str | None = Field(default=None, max_length=255)
     duration: int | None = Field(
@@ -51,11 +47,6 @@ class TranscriptCreate(RequestBody):
         default=None, description="Timed captions; chunks then carry start and end seconds."
     )
     metadata: JsonObject = Field(default_factory=dict)
-
-    @field_validator("video")
-    @classmethod
-    def _video_id(cls, value: str) -> str:
-        return parse_video_id(value)
 
     @field_validator("metadata")
     @classmethod
