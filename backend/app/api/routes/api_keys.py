@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from fastapi import Response, status
+from fastapi import Response
 
 from app.api.deps import CurrentPrincipal, CurrentUser, SessionDep
 from app.api.errors import ApiError, error_responses, not_found
@@ -15,7 +15,7 @@ from app.db.repositories import ApiKeyRepository
 router = api_router("/api-keys", "api keys")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(403))
+@router.post("", status_code=201, responses=error_responses(403))
 async def create_api_key(
     body: ApiKeyCreate, principal: CurrentPrincipal, session: SessionDep
 ) -> ApiKeyCreated:
@@ -68,11 +68,9 @@ async def list_api_keys(
     return page_of(ApiKeyPublic, page)
 
 
-@router.delete(
-    "/{key_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
-)
+@router.delete("/{key_id:uuid}", status_code=204, responses=error_responses(404))
 async def revoke_api_key(key_id: UUID, user: CurrentUser, session: SessionDep) -> Response:
     """Revoke a key; it stops working at once. 404 for a key that is not the caller's."""
     if not await ApiKeyRepository(session).revoke(key_id, user.id):
         raise not_found("API key", key_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return Response(status_code=204)

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from fastapi import Request, Response, status
+from fastapi import Request, Response
 
 from app.api.deps import (
     CurrentPrincipal,
@@ -62,9 +62,7 @@ def client_host(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post(
-    "/register", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(403, 422, 429)
-)
+@router.post("/register", status_code=202, responses=error_responses(403, 422, 429))
 async def register(
     body: Registration,
     request: Request,
@@ -157,13 +155,13 @@ async def open_session(session: SessionDep, user: User, settings: Settings) -> L
     return LoginResult(access_token=token, expires_at=expires_at)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403))
+@router.post("/logout", status_code=204, responses=error_responses(401, 403))
 async def logout(principal: CurrentPrincipal, session: SessionDep) -> Response:
     """Revoke the session token used for this request (403 for an API key, as every act that
     needs a session token: revoke a key with DELETE /api-keys/{id})."""
     session_only(principal, "Signing out (an API key is revoked with DELETE /api-keys/{id})")
     await SessionRepository(session).delete_by_token(principal.token_hash)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=UserPublic, responses=error_responses(401, 403))

@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Query, Request, Response, status
+from fastapi import Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,10 +75,7 @@ async def list_source(
 
 
 async def add_and_queue(
-    session: AsyncSession,
-    collection: Collection,
-    planned: collections.Plan,
-    settings: Settings,
+    session: AsyncSession, collection: Collection, planned: collections.Plan, settings: Settings
 ) -> int:
     queued = await collections.add_videos(session, collection, planned, settings)
     await session.flush()
@@ -86,7 +83,7 @@ async def add_and_queue(
     return queued
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409, 429, 502))
+@router.post("", status_code=201, responses=error_responses(409, 429, 502))
 async def create_collection(
     body: CollectionCreate,
     request: Request,
@@ -266,9 +263,7 @@ async def rename_collection(
     return detail(collection, await collections.progress(session, collection.id, settings))
 
 
-@router.delete(
-    "/{collection_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
-)
+@router.delete("/{collection_id:uuid}", status_code=204, responses=error_responses(404))
 async def delete_collection(
     collection: OwnedCollection,
     user: CurrentUser,

@@ -6,7 +6,7 @@ settings", lists them.
 
 from typing import Annotated
 
-from fastapi import Path, Response, status
+from fastapi import Path, Response
 
 from app.api.deps import AdminUser, RuntimeSettingsStoreDep, SessionDep, SettingsDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
@@ -78,7 +78,7 @@ async def put_config(
     return SettingPublic.model_validate(view)
 
 
-@router.delete("/{key}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
+@router.delete("/{key}", status_code=204, responses=error_responses(404))
 async def delete_config(
     key: ConfigKey, admin: AdminUser, session: SessionDep, store: RuntimeSettingsStoreDep
 ) -> Response:
@@ -87,7 +87,7 @@ async def delete_config(
         raise not_found("Config key", key)
     await session.commit()
     store.invalidate()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return Response(status_code=204)
 
 
 @router.get("/{key}/history", responses=error_responses(404))

@@ -1,6 +1,6 @@
 from uuid import UUID
 
-from fastapi import Request, Response, status
+from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,17 +51,9 @@ async def check_scope(
     await check_collection_ids(session, collection_ids, user)
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ConversationPublic,
-    responses=error_responses(404),
-)
+@router.post("", status_code=201, response_model=ConversationPublic, responses=error_responses(404))
 async def create_conversation(
-    body: ConversationCreate,
-    user: CurrentUser,
-    session: SessionDep,
-    locate: Locate,
+    body: ConversationCreate, user: CurrentUser, session: SessionDep, locate: Locate
 ) -> Conversation:
     """Start a conversation, optionally titled, and optionally scoped: its questions are then
     answered from the chosen transcripts and collections only."""
@@ -117,11 +109,7 @@ async def update_conversation(
     return await ConversationRepository(session).update(conversation.id, **changes)
 
 
-@router.delete(
-    "/{conversation_id:uuid}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(404),
-)
+@router.delete("/{conversation_id:uuid}", status_code=204, responses=error_responses(404))
 async def delete_conversation(conversation: OwnedConversation, session: SessionDep) -> Response:
     """Delete the conversation and its messages."""
     done = await ConversationRepository(session).delete(conversation.id)
@@ -181,7 +169,7 @@ data: {"id": "…", "role": "assistant", "content": "Proof it overnight in the f
 
 @router.post(
     "/{conversation_id:uuid}/messages",
-    status_code=status.HTTP_201_CREATED,
+    status_code=201,
     response_model=ChatExchange,
     responses={
         **error_responses(404, 429, 502),
@@ -237,7 +225,7 @@ async def ask(
             # 201 as documented: the question is stored, and the answer will be (whatever
             # becomes of the stream, its reservation is released when the answer is stored).
             stream = stream_answer(turn, model, work.unit_of_work, settings.tokenizer_encoding)
-            return await AnswerStream.started(stream, status.HTTP_201_CREATED)
+            return await AnswerStream.started(stream, 201)
         reply = await chat.answer(session, turn, model)  # a failed model: 502 (error_handlers)
     if reply is None:  # the conversation was deleted meanwhile
         await session.commit()  # the tokens the answer spent count all the same

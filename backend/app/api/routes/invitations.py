@@ -2,7 +2,7 @@
 
 from uuid import UUID
 
-from fastapi import Response, status
+from fastapi import Response
 
 from app.api.deps import AdminUser, RuntimeSettingsDep, SessionDep
 from app.api.errors import error_responses, not_found
@@ -16,7 +16,7 @@ from app.services.signup import invite
 router = api_router("/invitations", "invitations")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=201)
 async def create_invitation(
     body: InvitationCreate, admin: AdminUser, session: SessionDep, settings: RuntimeSettingsDep
 ) -> InvitationCreated:
@@ -37,13 +37,9 @@ async def list_invitations(
     return page_of(InvitationPublic, page)
 
 
-@router.delete(
-    "/{invitation_id:uuid}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(404),
-)
+@router.delete("/{invitation_id:uuid}", status_code=204, responses=error_responses(404))
 async def delete_invitation(invitation_id: UUID, _: AdminUser, session: SessionDep) -> Response:
     """Withdraw an invitation: it admits no one from now on."""
     if not await InvitationRepository(session).delete(invitation_id):
         raise not_found("Invitation", invitation_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return Response(status_code=204)

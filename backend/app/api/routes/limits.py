@@ -7,7 +7,7 @@ Administrators see and set any user's; a user may read their own, and another us
 from dataclasses import asdict
 from uuid import UUID
 
-from fastapi import Response, status
+from fastapi import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import RuntimeSettingsDep, SessionDep
@@ -57,8 +57,8 @@ async def put_user_limits(
     return await limits_report(session, user_id, settings)
 
 
-@router.delete("/{user_id:uuid}/limits", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{user_id:uuid}/limits", status_code=204)
 async def delete_user_limits(user_id: AdministeredUserId, session: SessionDep) -> Response:
     """Remove a user's override: the defaults apply to them again. Administrators only."""
     await UserLimitRepository(session).delete(user_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return Response(status_code=204)

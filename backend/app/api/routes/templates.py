@@ -1,7 +1,7 @@
 import asyncio
 from typing import Annotated
 
-from fastapi import Query, Response, status
+from fastapi import Query, Response
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep
 from app.api.errors import ApiError, error_responses
@@ -58,17 +58,9 @@ def as_seen_by(template: TemplatePublic, own_defaults: set[str]) -> TemplatePubl
     return template
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=TemplatePublic,
-    responses=error_responses(409),
-)
+@router.post("", status_code=201, response_model=TemplatePublic, responses=error_responses(409))
 async def create_template(
-    body: TemplateCreate,
-    user: CurrentUser,
-    session: SessionDep,
-    locate: Locate,
+    body: TemplateCreate, user: CurrentUser, session: SessionDep, locate: Locate
 ) -> Template:
     """A new template; its variables are the `{placeholders}` in its content. With
     `is_default`, it replaces the caller's previous default of that type."""
@@ -110,11 +102,7 @@ async def update_template(
     return await TemplateRepository(session).update(template.id, **changes)
 
 
-@router.delete(
-    "/{template_id:uuid}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(403, 404),
-)
+@router.delete("/{template_id:uuid}", status_code=204, responses=error_responses(403, 404))
 async def delete_template(template: OwnedTemplate, session: SessionDep) -> Response:
     return deleted(await TemplateRepository(session).delete(template.id), "Template", template.id)
 

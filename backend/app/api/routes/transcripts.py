@@ -1,7 +1,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import File, Form, Response, UploadFile, status
+from fastapi import File, Form, Response, UploadFile
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,7 +40,7 @@ from app.services.youtube.links import parse_video_id, watch_url
 router = api_router("/transcripts", "transcripts")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409, 413, 429))
+@router.post("", status_code=201, responses=error_responses(409, 413, 429))
 async def create_transcript(
     body: TranscriptCreate,
     user: CurrentUser,
@@ -72,7 +72,7 @@ async def create_transcript(
 
 @router.post(
     "/ingest",
-    status_code=status.HTTP_202_ACCEPTED,
+    status_code=202,
     response_model=JobPublic,
     responses={
         **error_responses(409, 429),
@@ -112,9 +112,7 @@ async def ingest_video(
     if created:
         wake_workers()
     public = JobPublic.model_validate(job).model_dump(mode="json")
-    answer = JSONResponse(
-        public, status_code=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
-    )
+    answer = JSONResponse(public, status_code=202 if created else 200)
     locate("get_job", on=answer, job_id=job.id)
     return answer
 
@@ -139,7 +137,7 @@ UPLOAD_EXAMPLE = {
 
 @router.post(
     "/upload",
-    status_code=status.HTTP_201_CREATED,
+    status_code=201,
     responses=error_responses(409, 413, 429),
     openapi_extra={
         "requestBody": {"content": {"multipart/form-data": {"example": UPLOAD_EXAMPLE}}}
@@ -211,9 +209,7 @@ async def get_transcript(transcript: OwnedTranscript) -> Transcript:
     return transcript
 
 
-@router.delete(
-    "/{transcript_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
-)
+@router.delete("/{transcript_id:uuid}", status_code=204, responses=error_responses(404))
 async def delete_transcript(transcript: OwnedTranscript, session: SessionDep) -> Response:
     """Delete the transcript and its chunks."""
     done = await TranscriptRepository(session).delete(transcript.id)

@@ -5,7 +5,7 @@ from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Body, Response, status
+from fastapi import Body, Response
 
 from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep, SettingsDep
 from app.api.errors import error_responses
@@ -38,7 +38,7 @@ RotationBody = Annotated[
 ]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409))
+@router.post("", status_code=201, responses=error_responses(409))
 async def create_webhook(
     body: WebhookCreate,
     user: CurrentUser,
@@ -79,9 +79,7 @@ async def update_webhook(
     )
 
 
-@router.delete(
-    "/{endpoint_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
-)
+@router.delete("/{endpoint_id:uuid}", status_code=204, responses=error_responses(404))
 async def delete_webhook(endpoint: OwnedWebhook, session: SessionDep) -> Response:
     """Remove the endpoint and its delivery log."""
     done = await WebhookEndpointRepository(session).delete(endpoint.id)
@@ -102,7 +100,7 @@ async def list_deliveries(
 
 @router.post(
     "/{endpoint_id:uuid}/test",
-    status_code=status.HTTP_202_ACCEPTED,
+    status_code=202,
     response_model=WebhookDeliveryPublic,
     responses=error_responses(404, 409, 429),
 )
@@ -120,7 +118,7 @@ async def send_test_delivery(
 
 @router.post(
     "/{endpoint_id:uuid}/deliveries/{delivery_id:uuid}/redeliver",
-    status_code=status.HTTP_202_ACCEPTED,
+    status_code=202,
     response_model=WebhookDeliveryPublic,
     responses=error_responses(404, 409, 429),
 )
@@ -144,10 +142,7 @@ async def redeliver(
 
 @router.post("/{endpoint_id:uuid}/rotate-secret", responses=error_responses(404))
 async def rotate_webhook_secret(
-    endpoint: OwnedWebhook,
-    session: SessionDep,
-    settings: SettingsDep,
-    body: RotationBody = None,
+    endpoint: OwnedWebhook, session: SessionDep, settings: SettingsDep, body: RotationBody = None
 ) -> WebhookSecretRotated:
     """Make a new signing secret, shown in this response only. The old one still signs each
     delivery beside it for `overlap_seconds` (a day unless told), so the receiver can switch
