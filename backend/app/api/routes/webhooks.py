@@ -2,6 +2,7 @@
 delivery loop (app/services/webhooks/sender.py), never by these routes."""
 
 from datetime import timedelta
+from functools import partial
 from typing import Annotated
 from uuid import UUID
 
@@ -98,12 +99,17 @@ async def list_deliveries(
     return page_of(WebhookDeliveryPublic, page)
 
 
-@router.post(
-    "/{endpoint_id:uuid}/test",
+# A test ping and a redelivery share one contract: a delivery queued (202), on an enabled
+# endpoint of the caller's (404, 409), within the hour's test pings (429).
+queues_a_delivery = partial(
+    router.post,
     status_code=202,
     response_model=WebhookDeliveryPublic,
     responses=error_responses(404, 409, 429),
 )
+
+
+@queues_a_delivery("/{endpoint_id:uuid}/test")
 async def send_test_delivery(
     endpoint: EnabledWebhook, user: CurrentUser, session: SessionDep, settings: RuntimeSettingsDep
 ) -> WebhookDelivery:
@@ -116,12 +122,7 @@ async def send_test_delivery(
     return await record_ping(session, endpoint.id)
 
 
-@router.post(
-    "/{endpoint_id:uuid}/deliveries/{delivery_id:uuid}/redeliver",
-    status_code=202,
-    response_model=WebhookDeliveryPublic,
-    responses=error_responses(404, 409, 429),
-)
+@queues_a_delivery("/{endpoint_id:uuid}/deliveries/{delivery_id:uuid}/redeliver")
 async def redeliver(
     endpoint: EnabledWebhook,
     delivery_id: UUID,
