@@ -5,16 +5,15 @@ from uuid import UUID
 from sqlalchemy import func, or_, select, update
 
 from app.db.models import ApiKey, ApiKeyScope
-from app.db.repositories.base import BaseRepository
-from app.db.repositories.paging import RowPage
+from app.db.repositories.base import UserListedRepository
 
 # last_used_at is for people, not for auditing to the millisecond: writing it at most once a
 # minute keeps a busy key from turning every request into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-class ApiKeyRepository(BaseRepository[ApiKey]):
-    """API keys, looked up by the SHA-256 hash of the key."""
+class ApiKeyRepository(UserListedRepository[ApiKey]):
+    """API keys, looked up by the SHA-256 hash of the key; a user's page lists revoked ones too."""
 
     model = ApiKey
 
@@ -45,14 +44,7 @@ class ApiKeyRepository(BaseRepository[ApiKey]):
             ApiKey.revoked_at.is_(None),
             or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > func.now()),
         )
-        rows = await self.scalars(statement)
-        return rows[0] if rows else None
-
-    async def page_for_user(
-        self, user_id: UUID, *, limit: int = 50, offset: int = 0
-    ) -> RowPage[ApiKey]:
-        """A page of the user's keys, revoked ones included, newest first."""
-        return await self._newest_first(ApiKey.user_id == user_id, limit=limit, offset=offset)
+        return await self.first(statement)
 
     async def revoke(self, key_id: UUID, user_id: UUID) -> bool:
         """Revoke the user's key; False when it is not theirs or already revoked."""

@@ -7,7 +7,7 @@ decides. Database errors leave as domain errors (app/db/errors.py).
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from sqlalchemy import (
@@ -21,6 +21,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, configure_mappers, make_transient_to_detached
@@ -87,6 +88,12 @@ def _build_primary_key_read(model: type[Base]) -> PrimaryKeyRead | None:
 # event loop (about 40 µs a row): a 300,000-word transcript's 4,500 passages in one statement
 # held the loop for a quarter of a second.
 INSERT_BATCH_ROWS = 500
+
+
+class NewRow(Protocol):
+    """A row to insert, with its id made in Python (`"id": uuid4()`), as `_insert_new` takes it."""
+
+    def as_row(self) -> dict[str, Any]: ...
 
 
 class BaseRepository(Generic[ModelT, KeyT]):
@@ -201,6 +208,13 @@ class BaseRepository(Generic[ModelT, KeyT]):
                 batch = rows[start : start + INSERT_BATCH_ROWS]
                 await self.session.execute(insert(self.model), batch)
 
+    async def _insert_new(self, new: Sequence[NewRow]) -> list[UUID]:
+        """Insert the rows (`_insert_rows`); their ids, in input order. The ids are made in
+        Python, so nothing needs to come back."""
+        rows = [each.as_row() for each in new]
+        await self._insert_rows(rows)
+        return [row["id"] for row in rows]
+
     async def update(self, id_: KeyT, **values: Any) -> ModelT:
         """Set the given columns on an existing row; NotFoundError when there is none. A column
         is named by its attribute or by its column's own name (`metadata` for `Message.meta`,
@@ -223,6 +237,16 @@ class BaseRepository(Generic[ModelT, KeyT]):
         except DeletedMeanwhileError:  # since it was read: named by the key it was asked by
             raise DeletedMeanwhileError(self._entity, id_) from None
         return instance
+
+    async def _set(self, id_: KeyT, **values: Any) -> None:
+        """Set columns of the row with this key in one UPDATE, without reading it first (no row:
+        nothing happens). The session's copy, if it holds one, is left as it was."""
+        await self.execute(
+            update(self.model)
+            .where(self._primary_key == id_)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
     async def delete(self, id_: KeyT) -> bool:
         """Delete the row with this primary key (its dependents cascade); False if none."""
@@ -308,6 +332,11 @@ class BaseRepository(Generic[ModelT, KeyT]):
         async with database_errors_translated():
             return (await self.session.scalars(statement)).all()
 
+    async def first(self, statement: Select[ModelT]) -> ModelT | None:
+        """The statement's first row, or None when it finds none."""
+        async with database_errors_translated():
+            return (await self.session.scalars(statement)).first()
+
     async def upserted(self, statement: ReturningInsert[ModelT]) -> ModelT:
         """The row an INSERT ... ON CONFLICT DO UPDATE ... RETURNING wrote, replacing the
         session's copy of it (an upsert always returns its row)."""
@@ -361,3 +390,13 @@ class UserOwnedRepository(BaseRepository[ModelT]):
             self.model.user_id == user_id, self.model.id.in_(ids)
         )
         return set((await self.execute(statement)).scalars())
+
+
+class UserListedRepository(UserOwnedRepository[ModelT]):
+    """A repository of a user's rows that the user lists newest first, a page at a time."""
+
+    async def page_for_user(
+        self, user_id: UUID, *, limit: int = 50, offset: int = 0
+    ) -> RowPage[ModelT]:
+        """A page of the user's rows, newest first."""
+        return await self._newest_first(self.model.user_id == user_id, limit=limit, offset=offset)

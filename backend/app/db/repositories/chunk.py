@@ -94,11 +94,7 @@ class ChunkRepository(BaseRepository[Chunk]):
         cost more than the insert. The ids are generated here, so nothing needs to come back.
         ConflictError if a chunk_index repeats within a transcript.
         """
-        if not chunks:
-            return []
-        rows = [chunk.as_row() for chunk in chunks]
-        await self._insert_rows(rows)
-        return [row["id"] for row in rows]
+        return await self._insert_new(chunks)
 
     async def page_for_transcript(
         self, transcript_id: uuid.UUID, *, limit: int = 1000, offset: int = 0

@@ -5,12 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ARRAY, Uuid, bindparam, func, select, text, update
+from sqlalchemy import ARRAY, Uuid, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from app.db.models import Collection, CollectionVideo
-from app.db.repositories.base import UserOwnedRepository
-from app.db.repositories.paging import RowPage
+from app.db.repositories.base import UserListedRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +40,7 @@ class VideoState:
     job_finished_at: datetime | None
 
 
-class CollectionRepository(UserOwnedRepository[Collection]):
+class CollectionRepository(UserListedRepository[Collection]):
     model = Collection
 
     async def create(
@@ -60,24 +59,17 @@ class CollectionRepository(UserOwnedRepository[Collection]):
 
     async def of_source(self, user_id: UUID, kind: str, source_id: str) -> Collection | None:
         """The user's collection of this playlist or channel, if there is one."""
-        rows = await self.scalars(
+        return await self.first(
             select(Collection).where(
                 Collection.user_id == user_id,
                 Collection.kind == kind,
                 Collection.source_id == source_id,
             )
         )
-        return rows[0] if rows else None
 
     async def take_turns_deleting(self, user_id: UUID) -> None:
         """Until the transaction ends, the user's other deletions of collections wait."""
         await self._lock_until_commit(f"collection-deletions:{user_id}")
-
-    async def page_for_user(
-        self, user_id: UUID, *, limit: int = 50, offset: int = 0
-    ) -> RowPage[Collection]:
-        """A page of the user's collections, newest first."""
-        return await self._newest_first(Collection.user_id == user_id, limit=limit, offset=offset)
 
     async def add_videos(self, collection_id: UUID, videos: Sequence[NewCollectionVideo]) -> None:
         """Add videos the collection does not hold yet (one already there is left as it is)."""
@@ -112,20 +104,12 @@ class CollectionRepository(UserOwnedRepository[Collection]):
     async def record_listing(
         self, collection_id: UUID, *, error: str | None, truncated: bool
     ) -> None:
-        await self.execute(
-            update(Collection)
-            .where(Collection.id == collection_id)
-            .values(listing_error=error, listing_truncated=truncated, refreshed_at=func.now())
-            .execution_options(synchronize_session=False)
+        await self._set(
+            collection_id, listing_error=error, listing_truncated=truncated, refreshed_at=func.now()
         )
 
     async def record_progress_event(self, collection_id: UUID) -> None:
-        await self.execute(
-            update(Collection)
-            .where(Collection.id == collection_id)
-            .values(progress_event_at=func.now())
-            .execution_options(synchronize_session=False)
-        )
+        await self._set(collection_id, progress_event_at=func.now())
 
     async def states(self, collection_id: UUID) -> list[VideoState]:
         """Every video of the collection in its order, with its transcript or its job."""

@@ -3,7 +3,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from app.db.models import Invitation
 from app.db.repositories.base import BaseRepository
@@ -32,17 +32,10 @@ class InvitationRepository(BaseRepository[Invitation]):
             )
             .with_for_update()
         )
-        rows = await self.scalars(statement)
-        return rows[0] if rows else None
+        return await self.first(statement)
 
     async def mark_accepted(self, invitation_id: UUID) -> None:
-        statement = (
-            update(Invitation)
-            .where(Invitation.id == invitation_id)
-            .values(accepted_at=func.now())
-            .execution_options(synchronize_session=False)
-        )
-        await self.execute(statement)
+        await self._set(invitation_id, accepted_at=func.now())
 
     async def page_all(self, *, limit: int = 50, offset: int = 0) -> RowPage[Invitation]:
         """A page of every invitation, accepted and expired ones included, newest first."""

@@ -7,8 +7,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.db.errors import ConflictError, database_errors_translated
 from app.db.models import Job
-from app.db.repositories.base import UserOwnedRepository
-from app.db.repositories.paging import RowPage
+from app.db.repositories.base import UserListedRepository
 
 INGEST = "youtube_ingest"
 EMBED = "embed"
@@ -31,7 +30,7 @@ _INSERT_INGEST = (
 )
 
 
-class JobRepository(UserOwnedRepository[Job]):
+class JobRepository(UserListedRepository[Job]):
     """Background jobs: enqueued by requests, claimed and finished by workers."""
 
     model = Job
@@ -114,12 +113,6 @@ class JobRepository(UserOwnedRepository[Job]):
             languages=[],
             max_attempts=max_attempts,
         )
-
-    async def page_for_user(
-        self, user_id: UUID, *, limit: int = 50, offset: int = 0
-    ) -> RowPage[Job]:
-        """A page of the user's jobs, newest first."""
-        return await self._newest_first(Job.user_id == user_id, limit=limit, offset=offset)
 
     async def claim_next(
         self, worker_id: str, stale_after: timedelta, kinds: Sequence[str] = (INGEST, EMBED)
@@ -207,9 +200,4 @@ class JobRepository(UserOwnedRepository[Job]):
         )
 
     async def _finish(self, job_id: UUID, **values: object) -> None:
-        await self.execute(
-            update(Job)
-            .where(Job.id == job_id)
-            .values(locked_by=None, finished_at=func.clock_timestamp(), **values)
-            .execution_options(synchronize_session=False)
-        )
+        await self._set(job_id, locked_by=None, finished_at=func.clock_timestamp(), **values)

@@ -312,11 +312,7 @@ class PassageRepository(BaseRepository[Passage]):
 
     async def create_many(self, passages: Sequence[NewPassage]) -> list[uuid.UUID]:
         """Store a batch of passages; returns their ids, in input order."""
-        if not passages:
-            return []
-        rows = [passage.as_row() for passage in passages]
-        await self._insert_rows(rows)
-        return [row["id"] for row in rows]
+        return await self._insert_new(passages)
 
     async def uncut_chunks(
         self, *, transcript_id: uuid.UUID | None = None, limit: int = 100

@@ -95,8 +95,7 @@ class TemplateRepository(BaseRepository[Template]):
             .order_by(Template.user_id.is_(None))  # the user's own (False) sorts first
             .limit(1)
         )
-        rows = await self.scalars(statement)
-        return rows[0] if rows else None
+        return await self.first(statement)
 
     async def create(
         self,

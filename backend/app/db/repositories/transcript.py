@@ -5,11 +5,10 @@ from uuid import UUID
 from sqlalchemy import func, select
 
 from app.db.models import Transcript
-from app.db.repositories.base import UserOwnedRepository
-from app.db.repositories.paging import RowPage
+from app.db.repositories.base import UserListedRepository
 
 
-class TranscriptRepository(UserOwnedRepository[Transcript]):
+class TranscriptRepository(UserListedRepository[Transcript]):
     model = Transcript
 
     async def create(
@@ -72,11 +71,4 @@ class TranscriptRepository(UserOwnedRepository[Transcript]):
         statement = select(Transcript).where(
             Transcript.user_id == user_id, Transcript.youtube_video_id == video_id
         )
-        rows = await self.scalars(statement)
-        return rows[0] if rows else None
-
-    async def page_for_user(
-        self, user_id: UUID, *, limit: int = 50, offset: int = 0
-    ) -> RowPage[Transcript]:
-        """A page of the user's transcripts, newest first."""
-        return await self._newest_first(Transcript.user_id == user_id, limit=limit, offset=offset)
+        return await self.first(statement)

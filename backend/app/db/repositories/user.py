@@ -31,8 +31,7 @@ class UserRepository(BaseRepository[User]):
     async def get_by_email(self, email: str) -> User | None:
         """The user with this email (any case, surrounding spaces ignored), or None."""
         statement = select(User).where(User.email == normalise_email(email))
-        rows = await self.scalars(statement)
-        return rows[0] if rows else None
+        return await self.first(statement)
 
     async def create_unless_taken(self, *, email: str, password_hash: str) -> UUID | None:
         """Insert a user unless the email is taken: the new user's id, or None when it was

@@ -187,11 +187,3 @@ class WebhookDeliveryRepository(BaseRepository[WebhookDelivery]):
         return await self._newest_first(
             WebhookDelivery.endpoint_id == endpoint_id, limit=limit, offset=offset
         )
-
-    async def _set(self, delivery_id: UUID, **values: object) -> None:
-        await self.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )

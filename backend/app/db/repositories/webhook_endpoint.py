@@ -6,8 +6,7 @@ from uuid import UUID
 from sqlalchemy import func, select, update
 
 from app.db.models import WebhookEndpoint
-from app.db.repositories.base import UserOwnedRepository
-from app.db.repositories.paging import RowPage
+from app.db.repositories.base import UserListedRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +18,7 @@ class StoredSecrets:
     previous_secret: str | None
 
 
-class WebhookEndpointRepository(UserOwnedRepository[WebhookEndpoint]):
+class WebhookEndpointRepository(UserListedRepository[WebhookEndpoint]):
     """The URLs users register for events, and the failure count that can disable them."""
 
     model = WebhookEndpoint
@@ -30,14 +29,6 @@ class WebhookEndpointRepository(UserOwnedRepository[WebhookEndpoint]):
     ) -> WebhookEndpoint:
         """A new enabled endpoint; NotFoundError if the user does not exist."""
         return await self._insert(user_id=user_id, url=url, events=list(events), secret=secret)
-
-    async def page_for_user(
-        self, user_id: UUID, *, limit: int = 50, offset: int = 0
-    ) -> RowPage[WebhookEndpoint]:
-        """A page of the user's endpoints, newest first."""
-        return await self._newest_first(
-            WebhookEndpoint.user_id == user_id, limit=limit, offset=offset
-        )
 
     async def lock_registrations(self, user_id: UUID) -> None:
         """Serialise the user's registrations until the transaction ends, so that several at
@@ -117,11 +108,3 @@ class WebhookEndpointRepository(UserOwnedRepository[WebhookEndpoint]):
         self, endpoint_id: UUID, secret: str, previous_secret: str | None
     ) -> None:
         await self._set(endpoint_id, secret=secret, previous_secret=previous_secret)
-
-    async def _set(self, endpoint_id: UUID, **values: object) -> None:
-        await self.execute(
-            update(WebhookEndpoint)
-            .where(WebhookEndpoint.id == endpoint_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
