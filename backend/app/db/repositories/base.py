@@ -5,9 +5,10 @@ the call that caused them, but never commits: the unit of work (`get_db()` or `u
 decides. Database errors leave as domain errors (app/db/errors.py).
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
 from sqlalchemy import (
@@ -90,10 +91,20 @@ def _build_primary_key_read(model: type[Base]) -> PrimaryKeyRead | None:
 INSERT_BATCH_ROWS = 500
 
 
-class NewRow(Protocol):
-    """A row to insert, with its id made in Python (`"id": uuid4()`), as `_insert_new` takes it."""
+@dataclass(frozen=True, slots=True)
+class NewRow:
+    """A row for `_insert_new` to insert: a dataclass whose fields are the model's attributes
+    (`renamed` names those called otherwise), given an id made in Python."""
 
-    def as_row(self) -> dict[str, Any]: ...
+    renamed: ClassVar[Mapping[str, str]] = {}
+
+    def as_row(self) -> dict[str, Any]:
+        row = {
+            self.renamed.get(each.name, each.name): getattr(self, each.name)
+            for each in fields(self)
+        }
+        row["id"] = uuid.uuid4()
+        return row
 
 
 class BaseRepository(Generic[ModelT, KeyT]):

@@ -2,20 +2,22 @@
 chunk with the passage of it that matched (`ChunkHit`; the search is `PassageRepository`'s)."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
 from app.db.models import Chunk
-from app.db.repositories.base import BaseRepository
+from app.db.repositories.base import BaseRepository, NewRow
 from app.db.repositories.paging import RowPage
 
 
 @dataclass(frozen=True, slots=True)
-class NewChunk:
+class NewChunk(NewRow):
     """One chunk to store with `ChunkRepository.create_many`."""
+
+    renamed: ClassVar[Mapping[str, str]] = {"metadata": "meta"}
 
     transcript_id: uuid.UUID
     user_id: uuid.UUID
@@ -24,17 +26,6 @@ class NewChunk:
     token_count: int
     # A dict, or an orjson.Fragment holding a JSON object serialised already.
     metadata: dict[str, Any] | orjson.Fragment = field(default_factory=dict)
-
-    def as_row(self) -> dict[str, Any]:
-        return {
-            "id": uuid.uuid4(),
-            "transcript_id": self.transcript_id,
-            "user_id": self.user_id,
-            "chunk_index": self.chunk_index,
-            "chunk_text": self.chunk_text,
-            "token_count": self.token_count,
-            "meta": self.metadata,
-        }
 
 
 @dataclass(frozen=True, slots=True)

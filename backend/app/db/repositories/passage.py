@@ -17,13 +17,13 @@ from sqlalchemy.sql.elements import BindParameter, TextClause
 
 from app.db.errors import database_errors_translated
 from app.db.models import Chunk, Passage
-from app.db.repositories.base import BaseRepository
+from app.db.repositories.base import BaseRepository, NewRow
 from app.db.repositories.chunk import ChunkHit, PassageSpan
 from app.db.repositories.paging import check_page
 
 
 @dataclass(frozen=True, slots=True)
-class NewPassage:
+class NewPassage(NewRow):
     """One passage to store with `PassageRepository.create_many`."""
 
     chunk_id: uuid.UUID
@@ -34,19 +34,6 @@ class NewPassage:
     word_offset: int
     start_seconds: float | None
     end_seconds: float | None
-
-    def as_row(self) -> dict[str, Any]:
-        return {
-            "id": uuid.uuid4(),
-            "chunk_id": self.chunk_id,
-            "transcript_id": self.transcript_id,
-            "user_id": self.user_id,
-            "passage_index": self.passage_index,
-            "passage_text": self.passage_text,
-            "word_offset": self.word_offset,
-            "start_seconds": self.start_seconds,
-            "end_seconds": self.end_seconds,
-        }
 
 
 @dataclass(frozen=True, slots=True)
