@@ -8,9 +8,19 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, String, text
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.models.base import Base, _quoted_list, created_at, owner_fk, updated_at, uuid_pk
+from app.db.models.base import (
+    Base,
+    _quoted_list,
+    children,
+    created_at,
+    one_of,
+    owner_fk,
+    parent,
+    updated_at,
+    uuid_pk,
+)
 
 # For the type checker only: these modules import this one; SQLAlchemy resolves the names.
 if TYPE_CHECKING:
@@ -33,21 +43,11 @@ class User(Base):
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
-    sessions: Mapped[list["Session"]] = relationship(
-        lazy="raise", back_populates="user", cascade="all, delete-orphan", passive_deletes=True
-    )
-    conversations: Mapped[list["Conversation"]] = relationship(
-        lazy="raise", back_populates="user", cascade="all, delete-orphan", passive_deletes=True
-    )
-    transcripts: Mapped[list["Transcript"]] = relationship(
-        lazy="raise", back_populates="user", cascade="all, delete-orphan", passive_deletes=True
-    )
-    templates: Mapped[list["Template"]] = relationship(
-        lazy="raise", back_populates="user", cascade="all, delete-orphan", passive_deletes=True
-    )
-    api_keys: Mapped[list["ApiKey"]] = relationship(
-        lazy="raise", back_populates="user", cascade="all, delete-orphan", passive_deletes=True
-    )
+    sessions: Mapped[list["Session"]] = children("user")
+    conversations: Mapped[list["Conversation"]] = children("user")
+    transcripts: Mapped[list["Transcript"]] = children("user")
+    templates: Mapped[list["Template"]] = children("user")
+    api_keys: Mapped[list["ApiKey"]] = children("user")
 
 
 class Session(Base):
@@ -61,7 +61,7 @@ class Session(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
     created_at: Mapped[datetime] = created_at()
 
-    user: Mapped[User] = relationship(lazy="raise", back_populates="sessions")
+    user: Mapped[User] = parent("sessions")
 
 
 class ApiKeyScope(StrEnum):
@@ -100,7 +100,7 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
-    user: Mapped[User] = relationship(lazy="raise", back_populates="api_keys")
+    user: Mapped[User] = parent("api_keys")
 
 
 class Invitation(Base):
@@ -137,9 +137,7 @@ class LoginFailure(Base):
 
     __tablename__ = "login_failures"
     __table_args__ = (
-        CheckConstraint(
-            f"scope IN ({_quoted_list(tuple(LoginFailureScope))})", name="scope_allowed"
-        ),
+        one_of("scope", LoginFailureScope),
         CheckConstraint("failures >= 0", name="failures_not_negative"),
     )
 

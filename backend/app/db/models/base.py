@@ -4,12 +4,13 @@ Constraint and index names come from NAMING_CONVENTION (DATABASE_SCHEMA.md, "Con
 """
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import FetchedValue, ForeignKey, MetaData, Text, func, text
+from sqlalchemy import CheckConstraint, FetchedValue, ForeignKey, Index, MetaData, Text, func, text
 from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from app.db.types import AwareDateTime, Document
 
@@ -22,9 +23,22 @@ NAMING_CONVENTION = {
 }
 
 
-def _quoted_list(values: tuple[str, ...]) -> str:
+def _quoted_list(values: Iterable[str]) -> str:
     """The values as a list of SQL string literals, for a CHECK constraint: `'a', 'b'`."""
     return ", ".join(f"'{value}'" for value in values)
+
+
+def one_of(column: str, values: Iterable[str]) -> CheckConstraint:
+    """The CHECK constraint `<column>_allowed`: the column holds one of `values`."""
+    return CheckConstraint(f"{column} IN ({_quoted_list(values)})", name=f"{column}_allowed")
+
+
+def status_index(table: str, status: str, column: str) -> Index:
+    """`ix_<table>_<status>_<column>`: the rows in one status, by `column`. A loop that polls
+    for its next rows (due, stale) reads them there without reading the others."""
+    return Index(
+        f"ix_{table}_{status}_{column}", column, postgresql_where=text(f"status = '{status}'")
+    )
 
 
 class Base(DeclarativeBase):
@@ -80,4 +94,24 @@ def jsonb_metadata() -> Mapped[dict[str, Any]]:
         nullable=False,
         server_default=text("'{}'::jsonb"),
         default=dict,
+    )
+
+
+# Relationships are never loaded on attribute access (lazy="raise"): an async session cannot
+# do it, so a read that needs the related rows asks for them.
+
+
+def parent(back_populates: str) -> Mapped[Any]:
+    """The row this one belongs to (its foreign key's)."""
+    return relationship(lazy="raise", back_populates=back_populates)
+
+
+def children(back_populates: str) -> Mapped[Any]:
+    """The rows that belong to this one. PostgreSQL deletes them with it (their foreign keys
+    cascade): the session does not load them to delete each (passive_deletes)."""
+    return relationship(
+        lazy="raise",
+        back_populates=back_populates,
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )

@@ -4,17 +4,10 @@ ingested by a job of its own."""
 import uuid
 from datetime import datetime
 
-from sqlalchemy import (
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    String,
-    func,
-    text,
-)
+from sqlalchemy import ForeignKey, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.models.base import Base, _quoted_list, created_at, owner_fk, updated_at, uuid_pk
+from app.db.models.base import Base, created_at, one_of, owner_fk, updated_at, uuid_pk
 
 COLLECTION_KINDS = ("playlist", "channel", "videos")
 
@@ -25,7 +18,7 @@ class Collection(Base):
 
     __tablename__ = "collections"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({_quoted_list(COLLECTION_KINDS)})", name="kind_allowed"),
+        one_of("kind", COLLECTION_KINDS),
         Index("ix_collections_user_id_created_at", "user_id", text("created_at DESC")),
         # One collection per playlist or channel and user: adding it again is a refresh.
         Index(

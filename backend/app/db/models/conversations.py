@@ -4,17 +4,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, func, text
+from sqlalchemy import Index, String, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models.accounts import User
 from app.db.models.base import (
     Base,
-    _quoted_list,
+    children,
     created_at,
     jsonb_metadata,
+    one_of,
     owner_fk,
+    parent,
     updated_at,
     uuid_pk,
 )
@@ -40,19 +42,14 @@ class Conversation(Base):
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
-    user: Mapped[User] = relationship(lazy="raise", back_populates="conversations")
-    messages: Mapped[list["Message"]] = relationship(
-        lazy="raise",
-        back_populates="conversation",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-    )
+    user: Mapped[User] = parent("conversations")
+    messages: Mapped[list["Message"]] = children("conversation")
 
 
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
-        CheckConstraint(f"role IN ({_quoted_list(MESSAGE_ROLES)})", name="role_allowed"),
+        one_of("role", MESSAGE_ROLES),
         Index("ix_messages_metadata", "metadata", postgresql_using="gin"),
         # A conversation's messages in order (pages and the last n) straight from the index.
         Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),
@@ -70,7 +67,7 @@ class Message(Base):
         index=True,
     )
 
-    conversation: Mapped[Conversation] = relationship(lazy="raise", back_populates="messages")
+    conversation: Mapped[Conversation] = parent("messages")
 
 
 class Template(Base):
@@ -78,9 +75,7 @@ class Template(Base):
 
     __tablename__ = "templates"
     __table_args__ = (
-        CheckConstraint(
-            f"template_type IN ({_quoted_list(TEMPLATE_TYPES)})", name="template_type_allowed"
-        ),
+        one_of("template_type", TEMPLATE_TYPES),
         UniqueConstraint(
             "user_id", "template_type", "template_name", postgresql_nulls_not_distinct=True
         ),
@@ -108,4 +103,4 @@ class Template(Base):
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
-    user: Mapped[User | None] = relationship(lazy="raise", back_populates="templates")
+    user: Mapped[User | None] = parent("templates")

@@ -3,18 +3,11 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import (
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    String,
-    func,
-    text,
-)
+from sqlalchemy import ForeignKey, Index, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.models.base import Base, _quoted_list, created_at, owner_fk, updated_at, uuid_pk
+from app.db.models.base import Base, created_at, one_of, owner_fk, status_index, updated_at, uuid_pk
 
 JOB_KINDS = ("youtube_ingest", "embed")
 JOB_STATUSES = ("queued", "running", "done", "failed")
@@ -26,8 +19,8 @@ class Job(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({_quoted_list(JOB_KINDS)})", name="kind_allowed"),
-        CheckConstraint(f"status IN ({_quoted_list(JOB_STATUSES)})", name="status_allowed"),
+        one_of("kind", JOB_KINDS),
+        one_of("status", JOB_STATUSES),
         # One live-or-finished ingest job per user and video: asking again returns that job.
         Index(
             "uq_jobs_one_active_per_user_video",
@@ -40,12 +33,8 @@ class Job(Base):
             ),
         ),
         Index("ix_jobs_user_id_created_at", "user_id", text("created_at DESC")),
-        Index("ix_jobs_queued_run_after", "run_after", postgresql_where=text("status = 'queued'")),
-        Index(
-            "ix_jobs_running_heartbeat_at",
-            "heartbeat_at",
-            postgresql_where=text("status = 'running'"),
-        ),
+        status_index("jobs", "queued", "run_after"),
+        status_index("jobs", "running", "heartbeat_at"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

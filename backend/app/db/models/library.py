@@ -17,10 +17,19 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models.accounts import User
-from app.db.models.base import Base, _quoted_list, created_at, jsonb_metadata, owner_fk, uuid_pk
+from app.db.models.base import (
+    Base,
+    children,
+    created_at,
+    jsonb_metadata,
+    one_of,
+    owner_fk,
+    parent,
+    uuid_pk,
+)
 
 # Full-text search configuration of passages.search_vector (migration 0011).
 SEARCH_CONFIG = "english"
@@ -33,9 +42,7 @@ class Transcript(Base):
         # Per user, not global: two users may ingest the same video.
         UniqueConstraint("user_id", "youtube_video_id"),
         Index("ix_transcripts_metadata", "metadata", postgresql_using="gin"),
-        CheckConstraint(
-            f"chapters_source IN ({_quoted_list(CHAPTER_SOURCES)})", name="chapters_source_allowed"
-        ),
+        one_of("chapters_source", CHAPTER_SOURCES),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -56,13 +63,8 @@ class Transcript(Base):
     meta: Mapped[dict[str, Any]] = jsonb_metadata()
     created_at: Mapped[datetime] = created_at()
 
-    user: Mapped[User] = relationship(lazy="raise", back_populates="transcripts")
-    chunks: Mapped[list["Chunk"]] = relationship(
-        lazy="raise",
-        back_populates="transcript",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-    )
+    user: Mapped[User] = parent("transcripts")
+    chunks: Mapped[list["Chunk"]] = children("transcript")
 
 
 class Chunk(Base):
@@ -81,7 +83,7 @@ class Chunk(Base):
     meta: Mapped[dict[str, Any]] = jsonb_metadata()
     created_at: Mapped[datetime] = created_at()
 
-    transcript: Mapped[Transcript] = relationship(lazy="raise", back_populates="chunks")
+    transcript: Mapped[Transcript] = parent("chunks")
 
 
 class Passage(Base):

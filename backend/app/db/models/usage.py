@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.models.base import Base, _quoted_list, created_at, owner_fk, updated_at, uuid_pk
+from app.db.models.base import Base, created_at, one_of, owner_fk, updated_at, uuid_pk
 
 USAGE_KINDS = ("chat", "draft", "chapters")
 
@@ -28,7 +28,7 @@ class UsageEvent(Base):
 
     __tablename__ = "usage_events"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({_quoted_list(USAGE_KINDS)})", name="kind_allowed"),
+        one_of("kind", USAGE_KINDS),
         Index("ix_usage_events_user_id_created_at", "user_id", "created_at"),
     )
 
@@ -53,7 +53,7 @@ class UsageCounter(Base):
 
     __tablename__ = "usage_counters"
     __table_args__ = (
-        CheckConstraint(f"action IN ({_quoted_list(tuple(LimitedAction))})", name="action_allowed"),
+        one_of("action", LimitedAction),
         CheckConstraint("used >= 0", name="used_not_negative"),
     )
 

@@ -4,17 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    CheckConstraint,
-    Index,
-    String,
-    func,
-    text,
-)
+from sqlalchemy import Index, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.models.base import Base, _quoted_list, created_at, owner_fk, updated_at, uuid_pk
+from app.db.models.base import Base, created_at, one_of, owner_fk, status_index, updated_at, uuid_pk
 
 WEBHOOK_EVENTS = (
     "job.succeeded",
@@ -57,17 +51,11 @@ class WebhookDelivery(Base):
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
-        CheckConstraint(
-            f"status IN ({_quoted_list(WEBHOOK_DELIVERY_STATUSES)})", name="status_allowed"
-        ),
+        one_of("status", WEBHOOK_DELIVERY_STATUSES),
         Index(
             "ix_webhook_deliveries_endpoint_id_created_at", "endpoint_id", text("created_at DESC")
         ),
-        Index(
-            "ix_webhook_deliveries_pending_next_attempt_at",
-            "next_attempt_at",
-            postgresql_where=text("status = 'pending'"),
-        ),
+        status_index("webhook_deliveries", "pending", "next_attempt_at"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
