@@ -18,7 +18,6 @@ from app.db.repositories import (
     ConversationRepository,
     MessageRepository,
     MessageRow,
-    UsageRepository,
 )
 from app.services.answers import choose_quotes, cite_each_quote
 from app.services.embeddings.base import EmbeddingProvider
@@ -34,7 +33,7 @@ from app.services.retrieval import (
     timestamp_label,
     without_invented_citations,
 )
-from app.services.usage_limits import release_tokens
+from app.services.usage_limits import record_usage, release_tokens
 
 NOT_IN_VIDEOS = (
     "I couldn't find anything about that in your videos. Try other words, or ingest a video "
@@ -320,14 +319,7 @@ async def store_answer(
     user_id = turn.conversation.user_id
     text = storable(text)
     if usage is not None:
-        await UsageRepository(session).record(
-            user_id=user_id,
-            kind=kind,
-            provider=model.provider,
-            model=model.model,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-        )
+        await record_usage(session, user_id, kind, model, usage)
     await release_tokens(session, user_id, turn.reservation)
     return await MessageRepository(session).create_unless_gone(
         conversation_id=turn.conversation.id,

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.db.models import Message, Template
-from app.db.repositories import MessageRepository, UsageRepository
+from app.db.repositories import MessageRepository
 from app.services.answers import choose_quotes, cite_each_quote
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.extract import Passage, Quote, best_sentences
@@ -24,7 +24,7 @@ from app.services.retrieval import (
     source_line,
     without_invented_citations,
 )
-from app.services.usage_limits import release_tokens
+from app.services.usage_limits import record_usage, release_tokens
 
 KEY_POINTS = 5
 SYSTEM_PROMPT = (
@@ -136,14 +136,7 @@ async def write_draft(
     text = without_invented_citations(citations, completion.text)
     # Its sources are what it cites, as an answer's are; all of them if it cites none.
     citations = [c for c in citations if f"[{c.number}]" in text] or citations
-    await UsageRepository(session).record(
-        user_id=user_id,
-        kind="draft",
-        provider=model.provider,
-        model=model.model,
-        prompt_tokens=completion.usage.prompt_tokens,
-        completion_tokens=completion.usage.completion_tokens,
-    )
+    await record_usage(session, user_id, "draft", model, completion.usage)
     await release_tokens(session, user_id, reservation)
     message = None
     if conversation_id is not None:

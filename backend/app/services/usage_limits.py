@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from typing import TypedDict, Unpack
 from uuid import UUID
 
 import anyio
@@ -45,7 +46,7 @@ from app.db.repositories import (
     UserLimitRepository,
 )
 from app.db.session import UnitOfWork, skip_disk_flush_at_commit
-from app.services.llm import OFFLINE_PROVIDER
+from app.services.llm import OFFLINE_PROVIDER, LanguageModel, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,15 +63,8 @@ class Limits:
 
     @classmethod
     def defaults(cls, settings: Settings) -> "Limits":
-        return cls(
-            asks_per_minute=settings.limit_asks_per_minute,
-            drafts_per_minute=settings.limit_drafts_per_minute,
-            ingests_per_hour=settings.limit_ingests_per_hour,
-            tokens_per_day=settings.limit_tokens_per_day,
-            searches_per_minute=settings.limit_searches_per_minute,
-            webhook_tests_per_hour=settings.limit_webhook_tests_per_hour,
-            stored_words=settings.limit_stored_words,
-        )
+        """The server's limits: each one's setting, `LIMIT_<NAME>`."""
+        return cls(**{name: getattr(settings, f"limit_{name}") for name in LIMIT_NAMES})
 
     def overridden_by(self, override: UserLimit | None) -> "Limits":
         """These limits, with each one the override sets (not NULL) replaced."""
@@ -194,23 +188,26 @@ async def admit(
     return reservation
 
 
+class AdmitOptions(TypedDict, total=False):
+    """`admit`'s keyword arguments, for those that pass them on."""
+
+    spends_tokens: bool
+    amount: int
+
+
 async def admit_and_commit(
     session: AsyncSession,
     user_id: UUID,
     action: LimitedAction,
     settings: Settings,
-    *,
-    spends_tokens: bool = True,
-    amount: int = 1,
+    **options: Unpack[AdmitOptions],
 ) -> UUID | None:
     """`admit`, then commit `session` at once, before the work: the count stands whatever becomes
     of the work, and the counter's lock is not held during it. Call it before the request writes
     anything else: the commit does not wait for the disk (a crash may forget the last counts,
     which a limit can afford; a request's own rows must not be lost so)."""
     await skip_disk_flush_at_commit(session)
-    reservation = await admit(
-        session, user_id, action, settings, spends_tokens=spends_tokens, amount=amount
-    )
+    reservation = await admit(session, user_id, action, settings, **options)
     await session.commit()
     return reservation
 
@@ -248,6 +245,20 @@ async def _reserve_tokens(
     if today.tokens + await reservations.reserved(user_id) >= limit:
         raise LimitReachedError(TOKENS_PER_DAY, limit, seconds_until(today.day_ends_at, today.now))
     return await reservations.reserve(user_id, token_budget(settings), TOKEN_RESERVATION_LASTS)
+
+
+async def record_usage(
+    session: AsyncSession, user_id: UUID, kind: str, model: LanguageModel, usage: Usage
+) -> None:
+    """A model call's line in the usage ledger, which the tokens per day are counted from."""
+    await UsageRepository(session).record(
+        user_id=user_id,
+        kind=kind,
+        provider=model.provider,
+        model=model.model,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+    )
 
 
 async def release_tokens(session: AsyncSession, user_id: UUID, reservation: UUID | None) -> None:

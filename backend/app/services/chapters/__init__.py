@@ -20,13 +20,12 @@ from app.db.repositories import (
     NewChapter,
     OutlinePassage,
     TranscriptRepository,
-    UsageRepository,
 )
 from app.db.session import UnitOfWork
 from app.services.chapters.finding import Block, Outline, outline
 from app.services.chapters.titles import named_by_model
 from app.services.llm import LanguageModel, Usage
-from app.services.usage_limits import has_tokens_left
+from app.services.usage_limits import has_tokens_left, record_usage
 
 
 def blocks_and_vectors(
@@ -80,14 +79,7 @@ class Namer:
         return await named_by_model(self.model, found, found.texts)
 
     async def record(self, session: AsyncSession, user_id: UUID, usage: Usage) -> None:
-        await UsageRepository(session).record(
-            user_id=user_id,
-            kind="chapters",
-            provider=self.model.provider,
-            model=self.model.model,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-        )
+        await record_usage(session, user_id, "chapters", self.model, usage)
 
 
 @dataclass(frozen=True, slots=True)
