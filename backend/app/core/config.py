@@ -23,6 +23,16 @@ BACKEND_DIR = Path(__file__).resolve().parents[2]
 MAX_REQUESTS_LIMIT = 1_000_000
 MAX_TOKENS_LIMIT = 10**12
 
+# What most settings are: a whole number of at least one (or zero), a length of time (seconds,
+# or hours) longer than zero (or zero too), or a limit on costly work (0 = no limit) on requests
+# in a window, or on tokens or words.
+AtLeastOne = Annotated[int, Field(ge=1)]
+AtLeastZero = Annotated[int, Field(ge=0)]
+Duration = Annotated[float, Field(gt=0)]
+DurationOrZero = Annotated[float, Field(ge=0)]
+RequestsLimit = Annotated[int, Field(ge=0, le=MAX_REQUESTS_LIMIT)]
+TokensLimit = Annotated[int, Field(ge=0, le=MAX_TOKENS_LIMIT)]
+
 
 # The query options of a PostgreSQL URL that asyncpg takes (SQLAlchemy hands each to
 # asyncpg.connect() by name), and libpq's names for them.
@@ -73,15 +83,15 @@ class Settings(BaseSettings):
 
     # None means "start the embedded PostgreSQL": see app/db/embedded.py.
     database_url: SecretStr | None = None
-    db_pool_size: int = Field(default=20, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_size: AtLeastOne = 20
+    db_max_overflow: AtLeastZero = 10
     # The separate autocommit pool behind read_only() sessions.
-    db_read_pool_size: int = Field(default=10, ge=1)
+    db_read_pool_size: AtLeastOne = 10
     db_pool_pre_ping: bool = True
-    db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    db_pool_timeout_seconds: Duration = 30.0
     # How long opening a connection may take before the request is answered 503.
-    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
-    db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    db_connect_timeout_seconds: Duration = 5.0
+    db_statement_timeout_ms: AtLeastZero = 30_000
     db_echo: bool = False
     # DATABASE_URL names PgBouncer in transaction pooling mode: app/db/session.py says what changes.
     db_pgbouncer: bool = False
@@ -115,83 +125,83 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)
 
     # Accounts
-    session_ttl_hours: float = Field(default=7 * 24, gt=0)
+    session_ttl_hours: Duration = 7 * 24
     password_min_length: int = Field(default=10, ge=8)
     password_max_length: int = Field(default=256, ge=16)
     # Argon2id cost (argon2-cffi's defaults: RFC 9106's low-memory profile).
-    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_time_cost: AtLeastOne = 3
     argon2_memory_cost_kib: int = Field(default=65_536, ge=8)
-    argon2_parallelism: int = Field(default=4, ge=1)
+    argon2_parallelism: AtLeastOne = 4
     # Login throttling (app/services/login_throttle.py; the counters live in PostgreSQL, shared by
     # every process). Per email from one client address, and per client address whatever the
     # email: past the allowance, each attempt must come base * 2^k seconds (capped) after the one
     # before it, or is refused with 429. Those counters restart a window after their first attempt.
-    login_backoff_after_failures: int = Field(default=5, ge=1)
-    login_client_backoff_after_failures: int = Field(default=30, ge=1)
-    login_backoff_base_seconds: float = Field(default=1.0, gt=0)
-    login_backoff_max_seconds: float = Field(default=15 * 60, gt=0)
-    login_failure_window_seconds: float = Field(default=6 * 3600, gt=0)
+    login_backoff_after_failures: AtLeastOne = 5
+    login_client_backoff_after_failures: AtLeastOne = 30
+    login_backoff_base_seconds: Duration = 1.0
+    login_backoff_max_seconds: Duration = 15 * 60
+    login_failure_window_seconds: Duration = 6 * 3600
     # Per email from every address: past this many wrong passwords in its window, an address that
     # has itself failed for the email waits for the window to end; other addresses are still let in.
-    login_email_failure_ceiling: int = Field(default=50, ge=1)
-    login_email_ceiling_window_seconds: float = Field(default=3600, gt=0)
+    login_email_failure_ceiling: AtLeastOne = 50
+    login_email_ceiling_window_seconds: Duration = 3600
     # Sign-up (app/services/signup.py): who may, and how many accounts one client address may
     # create per hour (0 = no limit), counted in PostgreSQL before any password is hashed.
     signup_mode: SignupMode = "open"
-    signup_per_address_per_hour: int = Field(default=10, ge=0, le=MAX_REQUESTS_LIMIT)
+    signup_per_address_per_hour: RequestsLimit = 10
     invitation_ttl_hours: float = Field(default=7 * 24, gt=0, le=365 * 24)
 
     # Limits on costly work, per user (app/services/usage_limits.py; 0 = no limit). Counted in
     # PostgreSQL, so every process and replica shares them; administrators override them per user.
-    limit_asks_per_minute: int = Field(default=20, ge=0, le=MAX_REQUESTS_LIMIT)
-    limit_drafts_per_minute: int = Field(default=10, ge=0, le=MAX_REQUESTS_LIMIT)
+    limit_asks_per_minute: RequestsLimit = 20
+    limit_drafts_per_minute: RequestsLimit = 10
     # Links to fetch, caption uploads and stored transcripts together.
-    limit_ingests_per_hour: int = Field(default=60, ge=0, le=MAX_REQUESTS_LIMIT)
+    limit_ingests_per_hour: RequestsLimit = 60
     # Language-model tokens (prompt and completion, from the usage ledger) per UTC day.
-    limit_tokens_per_day: int = Field(default=1_000_000, ge=0, le=MAX_TOKENS_LIMIT)
-    limit_searches_per_minute: int = Field(default=60, ge=0, le=MAX_REQUESTS_LIMIT)
+    limit_tokens_per_day: TokensLimit = 1_000_000
+    limit_searches_per_minute: RequestsLimit = 60
     # Test pings and deliveries sent again to webhook endpoints: each is traffic to a URL the
     # user chose.
-    limit_webhook_tests_per_hour: int = Field(default=10, ge=0, le=MAX_REQUESTS_LIMIT)
+    limit_webhook_tests_per_hour: RequestsLimit = 10
     # Words of transcript a user's library may hold in all (a quota, not a rate).
-    limit_stored_words: int = Field(default=5_000_000, ge=0, le=MAX_TOKENS_LIMIT)
+    limit_stored_words: TokensLimit = 5_000_000
 
     # Conversations and transcripts
-    message_max_chars: int = Field(default=2_000, ge=1)
+    message_max_chars: AtLeastOne = 2_000
     chunk_tokens: int = Field(default=700, ge=16, le=8192)
     chunk_overlap: float = Field(default=0.2, ge=0, lt=1)
     tokenizer_encoding: str = "cl100k_base"
 
     # Ingestion jobs
     jobs_enabled: bool = True  # run ingest workers inside the API process
-    job_workers: int = Field(default=1, ge=0)
-    job_poll_seconds: float = Field(default=2.0, gt=0)
-    job_heartbeat_seconds: float = Field(default=15.0, gt=0)
-    job_stale_seconds: float = Field(default=120.0, gt=0)
-    job_max_attempts: int = Field(default=5, ge=1)
+    job_workers: AtLeastZero = 1
+    job_poll_seconds: Duration = 2.0
+    job_heartbeat_seconds: Duration = 15.0
+    job_stale_seconds: Duration = 120.0
+    job_max_attempts: AtLeastOne = 5
     # An embed job works this long, then goes back to the queue behind the jobs waiting, until
     # its transcript is embedded: one long transcript does not hold a worker from everyone else.
-    job_embed_slice_seconds: float = Field(default=10.0, gt=0)
-    job_retry_base_seconds: float = Field(default=10.0, ge=0)
-    job_retry_max_seconds: float = Field(default=600.0, ge=0)
+    job_embed_slice_seconds: Duration = 10.0
+    job_retry_base_seconds: DurationOrZero = 10.0
+    job_retry_max_seconds: DurationOrZero = 600.0
     ingest_languages: list[str] = Field(default_factory=lambda: ["en"])
     # Collections (app/services/collections.py): the most videos one listing of a playlist or a
     # channel takes (its newest, for a channel), and the least time between two
     # collection.progress webhook events of one collection.
     collection_max_videos: int = Field(default=50, ge=1, le=500)
-    collection_progress_event_seconds: float = Field(default=10.0, ge=0)
+    collection_progress_event_seconds: DurationOrZero = 10.0
 
     # Webhooks (app/services/webhooks/): deliveries are sent by a background loop beside the
     # job workers, never on the request path.
-    webhook_senders: int = Field(default=1, ge=0)  # delivery loops per process that runs jobs
-    webhook_poll_seconds: float = Field(default=1.0, gt=0)
-    webhook_connect_timeout_seconds: float = Field(default=5.0, gt=0)
-    webhook_read_timeout_seconds: float = Field(default=10.0, gt=0)
-    webhook_max_attempts: int = Field(default=8, ge=1)
-    webhook_retry_base_seconds: float = Field(default=30.0, ge=0)
-    webhook_retry_max_seconds: float = Field(default=6 * 3600, ge=0)
+    webhook_senders: AtLeastZero = 1  # delivery loops per process that runs jobs
+    webhook_poll_seconds: Duration = 1.0
+    webhook_connect_timeout_seconds: Duration = 5.0
+    webhook_read_timeout_seconds: Duration = 10.0
+    webhook_max_attempts: AtLeastOne = 8
+    webhook_retry_base_seconds: DurationOrZero = 30.0
+    webhook_retry_max_seconds: DurationOrZero = 6 * 3600
     # Failed attempts in a row (any of the endpoint's deliveries) that disable an endpoint.
-    webhook_disable_after_failures: int = Field(default=20, ge=1)
+    webhook_disable_after_failures: AtLeastOne = 20
     # Off, endpoints must be https:// (the body is signed, not encrypted).
     webhook_allow_http: bool = False
     # Private, loopback, link-local and other non-public addresses are refused unless this is
@@ -202,7 +212,7 @@ class Settings(BaseSettings):
     webhook_allowed_ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(
         default_factory=lambda: [443, 80], min_length=1
     )
-    webhook_max_endpoints_per_user: int = Field(default=20, ge=1)
+    webhook_max_endpoints_per_user: AtLeastOne = 20
     # Fernet keys that encrypt the signing secrets at rest (app/services/webhooks/secrets.py):
     # the first encrypts, all decrypt. Rotate by putting a new key first, running
     # `python -m app.cli encrypt-webhook-secrets`, then dropping the old one. None given, a key
@@ -233,10 +243,10 @@ class Settings(BaseSettings):
     llm_model: str = Field(default="gpt-4o-mini", min_length=1, max_length=200)
     llm_temperature: float = Field(default=0.2, ge=0, le=2)
     llm_max_tokens: int = Field(default=800, ge=1, le=128_000)
-    llm_connect_timeout_seconds: float = Field(default=5.0, gt=0)
-    llm_timeout_seconds: float = Field(default=60.0, gt=0)
-    llm_max_retries: int = Field(default=3, ge=0)
-    llm_retry_base_seconds: float = Field(default=0.5, ge=0)
+    llm_connect_timeout_seconds: Duration = 5.0
+    llm_timeout_seconds: Duration = 60.0
+    llm_max_retries: AtLeastZero = 3
+    llm_retry_base_seconds: DurationOrZero = 0.5
 
     # Embeddings: an OpenAI-compatible /embeddings API when EMBEDDING_BASE_URL is set, else the
     # offline model. Requests use the LLM_* timeouts and retries.
