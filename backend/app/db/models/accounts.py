@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, String, text
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db.models.base import (
     Base,
@@ -17,7 +17,6 @@ from app.db.models.base import (
     created_at,
     one_of,
     owner_fk,
-    parent,
     updated_at,
     uuid_pk,
 )
@@ -61,7 +60,7 @@ class Session(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
     created_at: Mapped[datetime] = created_at()
 
-    user: Mapped[User] = parent("sessions")
+    user: Mapped[User] = relationship(lazy="raise", back_populates="sessions")
 
 
 class ApiKeyScope(StrEnum):
@@ -100,7 +99,7 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
-    user: Mapped[User] = parent("api_keys")
+    user: Mapped[User] = relationship(lazy="raise", back_populates="api_keys")
 
 
 class Invitation(Base):

@@ -97,18 +97,10 @@ def jsonb_metadata() -> Mapped[dict[str, Any]]:
     )
 
 
-# Relationships are never loaded on attribute access (lazy="raise"): an async session cannot
-# do it, so a read that needs the related rows asks for them.
-
-
-def parent(back_populates: str) -> Mapped[Any]:
-    """The row this one belongs to (its foreign key's)."""
-    return relationship(lazy="raise", back_populates=back_populates)
-
-
 def children(back_populates: str) -> Mapped[Any]:
     """The rows that belong to this one. PostgreSQL deletes them with it (their foreign keys
-    cascade): the session does not load them to delete each (passive_deletes)."""
+    cascade): the session does not load them to delete each (passive_deletes). Never loaded on
+    attribute access (lazy="raise"), as no relationship is: an async session cannot do it."""
     return relationship(
         lazy="raise",
         back_populates=back_populates,

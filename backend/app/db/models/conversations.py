@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Index, String, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db.models.accounts import User
 from app.db.models.base import (
@@ -16,7 +16,6 @@ from app.db.models.base import (
     jsonb_metadata,
     one_of,
     owner_fk,
-    parent,
     updated_at,
     uuid_pk,
 )
@@ -42,7 +41,7 @@ class Conversation(Base):
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
-    user: Mapped[User] = parent("conversations")
+    user: Mapped[User] = relationship(lazy="raise", back_populates="conversations")
     messages: Mapped[list["Message"]] = children("conversation")
 
 
@@ -67,7 +66,7 @@ class Message(Base):
         index=True,
     )
 
-    conversation: Mapped[Conversation] = parent("messages")
+    conversation: Mapped[Conversation] = relationship(lazy="raise", back_populates="messages")
 
 
 class Template(Base):
@@ -103,4 +102,4 @@ class Template(Base):
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
-    user: Mapped[User | None] = parent("templates")
+    user: Mapped[User | None] = relationship(lazy="raise", back_populates="templates")

@@ -17,19 +17,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db.models.accounts import User
-from app.db.models.base import (
-    Base,
-    children,
-    created_at,
-    jsonb_metadata,
-    one_of,
-    owner_fk,
-    parent,
-    uuid_pk,
-)
+from app.db.models.base import Base, children, created_at, jsonb_metadata, one_of, owner_fk, uuid_pk
 
 # Full-text search configuration of passages.search_vector (migration 0011).
 SEARCH_CONFIG = "english"
@@ -63,7 +54,7 @@ class Transcript(Base):
     meta: Mapped[dict[str, Any]] = jsonb_metadata()
     created_at: Mapped[datetime] = created_at()
 
-    user: Mapped[User] = parent("transcripts")
+    user: Mapped[User] = relationship(lazy="raise", back_populates="transcripts")
     chunks: Mapped[list["Chunk"]] = children("transcript")
 
 
@@ -83,7 +74,7 @@ class Chunk(Base):
     meta: Mapped[dict[str, Any]] = jsonb_metadata()
     created_at: Mapped[datetime] = created_at()
 
-    transcript: Mapped[Transcript] = parent("chunks")
+    transcript: Mapped[Transcript] = relationship(lazy="raise", back_populates="chunks")
 
 
 class Passage(Base):
