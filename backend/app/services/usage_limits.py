@@ -27,7 +27,7 @@ refused (`QuotaExceededError`), whatever the time.
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from typing import TypedDict, Unpack
 from uuid import UUID
@@ -251,13 +251,9 @@ async def record_usage(
     session: AsyncSession, user_id: UUID, kind: str, model: LanguageModel, usage: Usage
 ) -> None:
     """A model call's line in the usage ledger, which the tokens per day are counted from."""
+    # The fields of Usage are the ledger's token columns, by the same names.
     await UsageRepository(session).record(
-        user_id=user_id,
-        kind=kind,
-        provider=model.provider,
-        model=model.model,
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
+        user_id=user_id, kind=kind, provider=model.provider, model=model.model, **asdict(usage)
     )
 
 
