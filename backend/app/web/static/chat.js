@@ -85,7 +85,7 @@ const conversations = new PagedList(conversationList, {
   path: "/conversations",
   row: conversationItem,
   more: "Show more conversations",
-  failed: (error) => showProblem(problem, error),
+  problem,
 });
 
 // The open conversation's id, kept for this tab: a reload opens it again.

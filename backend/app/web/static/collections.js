@@ -185,7 +185,7 @@ const collections = new PagedList(list, {
   path: "/collections",
   row: collectionRow,
   more: "Show more collections",
-  failed: (error) => showProblem(problem, error),
+  problem,
 });
 
 export async function showCollections() {

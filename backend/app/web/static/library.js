@@ -164,7 +164,7 @@ const videos = new PagedList(list, {
   path: "/transcripts",
   row: transcriptRow,
   more: "Show more videos",
-  failed: (error) => showProblem(problem, error),
+  problem,
 });
 
 /** The first page of videos again (after one is added or deleted). */

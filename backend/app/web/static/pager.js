@@ -2,21 +2,21 @@
 // next asked for when the list's last item, a "Show more" button, comes into view or is pressed.
 
 import { call } from "./api.js";
-import { el } from "./dom.js";
+import { el, showProblem } from "./dom.js";
 
 export const PAGE_SIZE = 20;
 // The next page is asked for this far before the end of the list is on screen.
 const AHEAD = "400px";
 
 /** A list element (`ul` or `ol`) showing every item of the paged API `path`, each drawn by
- *  `row(item)`. `more` names what the button shows more of ("Show more videos"); `failed(error)`
- *  hears of a page that could not be loaded. */
+ *  `row(item)`. `more` names what the button shows more of ("Show more videos"); a page that
+ *  could not be loaded is said in `problem` (a role="alert" element). */
 export class PagedList {
-  constructor(list, { path, row, more, failed }) {
+  constructor(list, { path, row, more, problem }) {
     this.list = list;
     this.path = path;
     this.row = row;
-    this.failed = failed;
+    this.problem = problem;
     this.button = el("button", { type: "button", class: "quiet", text: more, onclick: () => this.next() });
     this.end = el("li", { class: "more" }, this.button);
     this.observer = new IntersectionObserver(
@@ -64,7 +64,7 @@ export class PagedList {
       const page = await this.fetch(this.offset);
       if (generation === this.generation) this.show(page);
     } catch (error) {
-      if (this.failed) this.failed(error);
+      showProblem(this.problem, error);
     } finally {
       if (generation === this.generation) this.loading = false;
       this.button.disabled = false;

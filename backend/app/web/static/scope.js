@@ -35,13 +35,13 @@ const videoChoices = new PagedList(document.getElementById("scope-videos"), {
   path: "/transcripts",
   row: (transcript) => choice("transcript", transcript.id, videoName(transcript)),
   more: "Show more videos",
-  failed: (error) => showProblem(problem, error),
+  problem,
 });
 const collectionChoices = new PagedList(document.getElementById("scope-collections"), {
   path: "/collections",
   row: (collection) => choice("collection", collection.id, collection.name),
   more: "Show more collections",
-  failed: (error) => showProblem(problem, error),
+  problem,
 });
 
 /** The name of a chosen video or collection the lists have not shown yet. */
