@@ -5,11 +5,10 @@ the call that caused them, but never commits: the unit of work (`get_db()` or `u
 decides. Database errors leave as domain errors (app/db/errors.py).
 """
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Generic, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from sqlalchemy import (
     Column,
@@ -103,7 +102,7 @@ class NewRow:
             self.renamed.get(each.name, each.name): getattr(self, each.name)
             for each in fields(self)
         }
-        row["id"] = uuid.uuid4()
+        row["id"] = uuid4()
         return row
 
 
