@@ -31,14 +31,12 @@ BATCH = 16  # passages per call to the engine: a question waits for one batch at
 class MultilingualEmbeddings(InProcessModel[Any]):
     """EmbeddingProvider for multilingual-e5-small, loaded on first use, kept for the process."""
 
+    dimension = DIMENSION
+
     @property
     def model_name(self) -> str:
         # The package's version names the quantised weights: another one is another space.
         return f"{MODEL}@{WEIGHTS_PACKAGE}-{version(WEIGHTS_PACKAGE)}-q4"
-
-    @property
-    def dimension(self) -> int:
-        return DIMENSION
 
     async def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
         vectors: list[list[float]] = []

@@ -136,6 +136,8 @@ class _Model:
 class OfflineEmbeddings(InProcessModel[_Model]):
     """EmbeddingProvider for all-MiniLM-L6-v2, loaded on first use and kept for the process."""
 
+    dimension = DIMENSION
+
     def __init__(self, threads: int | None = None, batch_tokens: int = 2 * MAX_TOKENS) -> None:
         super().__init__(threads)
         # Small batches measured fastest per token on two cores, and keep a question's wait short.
@@ -145,10 +147,6 @@ class OfflineEmbeddings(InProcessModel[_Model]):
     def model_name(self) -> str:
         # The weights package's version names the quantised file: another one is another space.
         return f"{MODEL}@{WEIGHTS_PACKAGE}-{version(WEIGHTS_PACKAGE)}"
-
-    @property
-    def dimension(self) -> int:
-        return DIMENSION
 
     async def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
