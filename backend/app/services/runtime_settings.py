@@ -32,7 +32,7 @@ from app.core.runtime_settings import (
 )
 from app.db.models import Config
 from app.db.repositories import ConfigChangeRepository, ConfigRepository
-from app.db.repositories.paging import PlainRow, RowPage
+from app.db.repositories.paging import PageRequest, PlainRow, RowPage
 
 logger = logging.getLogger(__name__)
 
@@ -139,14 +139,15 @@ def ignored_view(entry: Config) -> SettingView:
 
 
 async def describe_settings(
-    session: AsyncSession, base: Settings, *, limit: int, offset: int
+    session: AsyncSession, base: Settings, page: PageRequest
 ) -> RowPage[SettingView]:
     """A page of every runtime setting in the registry's order, then the stored keys that are
     none."""
     entries = {entry.key: entry for entry in await ConfigRepository(session).entries()}
     views = [view_of(s, base, entries.get(s.name)) for s in RUNTIME_SETTINGS.values()]
     views += [ignored_view(e) for key, e in entries.items() if key not in RUNTIME_SETTINGS]
-    return RowPage(views[offset : offset + limit], len(views), limit, offset)
+    shown = views[page.offset : page.offset + page.limit]
+    return RowPage.read(shown, len(views), page)
 
 
 async def describe_setting(session: AsyncSession, base: Settings, key: str) -> SettingView:
@@ -186,12 +187,10 @@ async def remove_override(session: AsyncSession, key: str, changed_by: UUID) -> 
     return True
 
 
-async def setting_history(
-    session: AsyncSession, key: str, *, limit: int, offset: int
-) -> RowPage[PlainRow]:
+async def setting_history(session: AsyncSession, key: str, page: PageRequest) -> RowPage[PlainRow]:
     """The key's changes, newest first; UnknownSettingError for a key with no setting and no
     history."""
-    page = await ConfigChangeRepository(session).history(key, limit=limit, offset=offset)
-    if key not in RUNTIME_SETTINGS and page.total == 0:
+    changes = await ConfigChangeRepository(session).history(key, page)
+    if key not in RUNTIME_SETTINGS and changes.total == 0:
         raise UnknownSettingError(key)
-    return page
+    return changes

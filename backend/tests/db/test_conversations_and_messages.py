@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.errors import InvalidValueError, NotFoundError
 from app.db.models import Conversation, Message
 from app.db.repositories import ConversationRepository, MessageRepository
+from app.db.repositories.paging import PageRequest
 from tests.factories import make_conversation, make_user
 
 
@@ -52,8 +53,8 @@ async def test_page_for_user_is_most_recently_updated_first_and_paginated(
         )
     session.expire_all()
 
-    first_page = await conversations.page_for_user(user_id, limit=3)
-    second_page = await conversations.page_for_user(user_id, limit=3, offset=3)
+    first_page = await conversations.page_for_user(user_id, PageRequest(3))
+    second_page = await conversations.page_for_user(user_id, PageRequest(3, 3))
 
     assert [row["title"] for row in first_page.rows] == ["c3", "c2", "c1"]
     assert [row["title"] for row in second_page.rows] == ["c0"]
@@ -62,7 +63,7 @@ async def test_page_for_user_is_most_recently_updated_first_and_paginated(
     await MessageRepository(session).create(
         conversation_id=first_conversation_id, role="user", content="bump"
     )
-    newest = await conversations.page_for_user(user_id, limit=1)
+    newest = await conversations.page_for_user(user_id, PageRequest(1))
     assert [row["title"] for row in newest.rows] == ["c0"]
 
 
@@ -111,8 +112,8 @@ async def test_messages_oldest_first_paginated(session: AsyncSession) -> None:
         role = "user" if i % 2 == 0 else "assistant"
         await messages.create(conversation_id=conversation.id, role=role, content=f"m{i}")
 
-    page = await messages.page_for_conversation(conversation.id, limit=3)
-    rest = await messages.page_for_conversation(conversation.id, limit=3, offset=3)
+    page = await messages.page_for_conversation(conversation.id, PageRequest(3))
+    rest = await messages.page_for_conversation(conversation.id, PageRequest(3, 3))
 
     assert [row["content"] for row in page.rows] == ["m0", "m1", "m2"]
     assert [row["content"] for row in rest.rows] == ["m3", "m4"]
@@ -196,11 +197,11 @@ async def test_plain_pages_follow_on_and_keep_the_total_past_the_end(
 
     seen = []
     for limit, offset in ((2, 0), (2, 2), (2, 4), (3, 7)):
-        page = await conversations.page_for_user(user.id, limit=limit, offset=offset)
+        page = await conversations.page_for_user(user.id, PageRequest(limit, offset))
         seen += [row["title"] for row in page.rows]
         assert (page.total, page.limit, page.offset) == (5, limit, offset)
     assert sorted(seen) == ["c0", "c1", "c2", "c3", "c4"]
-    assert set((await conversations.page_for_user(user.id, limit=1)).rows[0]) == {
+    assert set((await conversations.page_for_user(user.id, PageRequest(1))).rows[0]) == {
         "id",
         "title",
         "transcript_ids",
@@ -208,10 +209,8 @@ async def test_plain_pages_follow_on_and_keep_the_total_past_the_end(
         "created_at",
         "updated_at",
     }
-    nobody = await conversations.page_for_user(uuid.uuid4(), limit=10)
+    nobody = await conversations.page_for_user(uuid.uuid4(), PageRequest(10))
     assert (nobody.rows, nobody.total) == ([], 0)
-    with pytest.raises(ValueError, match="limit"):
-        await conversations.page_for_user(user.id, limit=0)
 
 
 async def test_a_page_of_messages_carries_the_metadata_as_json_text(
@@ -225,12 +224,12 @@ async def test_a_page_of_messages_carries_the_metadata_as_json_text(
     )
     await messages.create(conversation_id=conversation.id, role="assistant", content="hello")
 
-    page = await messages.page_for_conversation(conversation.id, limit=1, offset=1)
+    page = await messages.page_for_conversation(conversation.id, PageRequest(1, 1))
 
     assert page.total == 2
     [row] = page.rows
     assert (row["role"], row["content"], row["metadata_json"]) == ("assistant", "hello", "{}")
-    first = (await messages.page_for_conversation(conversation.id, limit=1, offset=0)).rows[0]
+    first = (await messages.page_for_conversation(conversation.id, PageRequest(1, 0))).rows[0]
     assert first["metadata_json"] == '{"n": [1, 2]}'
 
 

@@ -13,6 +13,7 @@ from app.core.config import Settings, get_settings
 from app.db.errors import NotFoundError
 from app.db.models import Config, ConfigChange, User
 from app.db.repositories import ConfigChangeRepository, ConfigRepository
+from app.db.repositories.paging import PageRequest
 from app.services.runtime_settings import RuntimeSettings, remove_override, set_override
 from tests.factories import make_user
 from tests.statements import statements_sent
@@ -36,7 +37,7 @@ def base() -> Settings:
 
 
 async def change_count(session: AsyncSession, key: str = KEY) -> int:
-    return (await ConfigChangeRepository(session).history(key, limit=10, offset=0)).total
+    return (await ConfigChangeRepository(session).history(key, PageRequest(10, 0))).total
 
 
 async def stored(session: AsyncSession) -> Any:
@@ -89,7 +90,7 @@ async def test_the_history_outlives_the_administrator(
     admin = await make_user(session)
     await set_override(session, base, KEY, 8, admin.id)
     await session.execute(delete(User).where(User.id == admin.id))
-    page = await ConfigChangeRepository(session).history(KEY, limit=10, offset=0)
+    page = await ConfigChangeRepository(session).history(KEY, PageRequest(10, 0))
     assert [(row["new_value"], row["changed_by"]) for row in page.rows] == [(8, None)]
 
 

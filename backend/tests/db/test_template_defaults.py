@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from app.db.models import Template, User
 from app.db.repositories import TemplateRepository
+from app.db.repositories.paging import PageRequest
 from app.db.session import Database
 
 
@@ -74,7 +75,7 @@ async def test_the_sessions_copies_follow_a_new_default(
             template_content="x",
         )
         await templates.make_default(second)
-        page = await templates.page_for_user(committed_user.id, limit=10)
+        page = await templates.page_for_user(committed_user.id, PageRequest(10))
 
     assert first.is_default is False
     assert [t.template_name for t in page.rows if t.is_default and t.user_id] == ["second"]

@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.errors import ConflictError, NotFoundError
 from app.db.repositories import ChunkRepository, TranscriptRepository
+from app.db.repositories.paging import PageRequest
 from tests.factories import make_transcript, make_user, new_chunk
 from tests.statements import engine_of, statements_sent
 
@@ -54,7 +55,7 @@ async def test_page_for_user_only_lists_own_transcripts(session: AsyncSession) -
     await make_transcript(session, other, "video9")
     transcripts = TranscriptRepository(session)
 
-    page = await transcripts.page_for_user(user.id, limit=2)
+    page = await transcripts.page_for_user(user.id, PageRequest(2))
 
     assert len(page.rows) == 2
     assert {t.user_id for t in page.rows} == {user.id}
@@ -68,7 +69,7 @@ async def test_pages_follow_on_and_tell_the_total_counted_or_not(session: AsyncS
         await make_transcript(session, user, f"paged{i}")
     transcripts = TranscriptRepository(session)
 
-    pages = [await transcripts.page_for_user(user.id, limit=2, offset=at) for at in (0, 2, 4, 6)]
+    pages = [await transcripts.page_for_user(user.id, PageRequest(2, at)) for at in (0, 2, 4, 6)]
 
     assert [len(page.rows) for page in pages] == [2, 2, 1, 0]
     assert [page.total for page in pages] == [5, 5, 5, 5]
@@ -76,9 +77,10 @@ async def test_pages_follow_on_and_tell_the_total_counted_or_not(session: AsyncS
 
 
 @pytest.mark.parametrize(("limit", "offset"), [(0, 0), (1001, 0), (10, -1), (10, 2**63)])
-async def test_bad_page_bounds_are_refused(session: AsyncSession, limit: int, offset: int) -> None:
+def test_bad_page_bounds_are_refused(limit: int, offset: int) -> None:
+    """Before any statement: bounds PostgreSQL would reject, or a page of a whole table."""
     with pytest.raises(ValueError, match=r"limit|offset"):
-        await TranscriptRepository(session).page_for_user(uuid.uuid4(), limit=limit, offset=offset)
+        PageRequest(limit, offset)
 
 
 async def test_create_many_stores_a_batch_in_order(session: AsyncSession) -> None:
@@ -113,7 +115,7 @@ async def test_page_for_transcript_orders_by_chunk_index(session: AsyncSession) 
     chunks = ChunkRepository(session)
     await chunks.create_many([new_chunk(transcript, i) for i in (4, 0, 3, 1, 2)])
 
-    page = await chunks.page_for_transcript(transcript.id, limit=3, offset=1)
+    page = await chunks.page_for_transcript(transcript.id, PageRequest(3, 1))
 
     assert [c.chunk_index for c in page.rows] == [1, 2, 3]
     assert page.total == 5

@@ -13,6 +13,7 @@ from app.api.deps import get_db
 from app.db.errors import ConflictError, InvalidValueError, TransactionAbortedError
 from app.db.models import User
 from app.db.repositories import ConversationRepository, TemplateRepository, UserRepository
+from app.db.repositories.paging import PageRequest
 from app.db.session import Database
 from tests.factories import make_user
 
@@ -101,7 +102,7 @@ async def make_a_template_twice(session: AsyncSession, user: User) -> None:
 
 async def conversations_of(database: Database, user: User) -> int:
     async with database.read_only() as session:
-        return (await ConversationRepository(session).page_for_user(user.id, limit=10)).total
+        return (await ConversationRepository(session).page_for_user(user.id, PageRequest(10))).total
 
 
 @pytest.mark.parametrize("fail", [register_a_bad_email, make_a_template_twice])

@@ -7,7 +7,7 @@ from app.api.deps import CurrentPrincipal, CurrentUser, SessionDep
 from app.api.errors import ApiError, error_responses, not_found
 from app.api.routing import api_router
 from app.api.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
-from app.api.schemas.common import Limit, Offset, Page, page_of
+from app.api.schemas.common import LongPaging, Page, page_of
 from app.core.security import api_key_prefix, new_api_key, token_digest
 from app.db.models import ApiKey, ApiKeyScope
 from app.db.repositories import ApiKeyRepository
@@ -61,10 +61,10 @@ def within_the_calling_key(
 
 @router.get("")
 async def list_api_keys(
-    user: CurrentUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+    user: CurrentUser, session: SessionDep, paging: LongPaging
 ) -> Page[ApiKeyPublic]:
     """The caller's keys, newest first, prefixes only."""
-    page = await ApiKeyRepository(session).page_for_user(user.id, limit=limit, offset=offset)
+    page = await ApiKeyRepository(session).page_for_user(user.id, paging)
     return page_of(ApiKeyPublic, page)
 
 

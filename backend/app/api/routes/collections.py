@@ -25,7 +25,7 @@ from app.api.schemas.collections import (
     ProgressPublic,
     RefreshResult,
 )
-from app.api.schemas.common import Limit, Offset, Page, from_row, page_of
+from app.api.schemas.common import Page, Paging, from_row, page_of
 from app.api.streaming import error_event
 from app.core.config import Settings
 from app.db.models import Collection
@@ -138,11 +138,10 @@ async def list_collections(
     user: CurrentUser,
     session: SessionDep,
     settings: RuntimeSettingsDep,
-    limit: Limit = 20,
-    offset: Offset = 0,
+    paging: Paging,
 ) -> Page[CollectionPublic]:
     """Your collections, newest first, each with its progress."""
-    page = await CollectionRepository(session).page_for_user(user.id, limit=limit, offset=offset)
+    page = await CollectionRepository(session).page_for_user(user.id, paging)
     progress = await collections.progress_of_each(session, [c.id for c in page.rows], settings)
     items = [public(collection, progress[collection.id]) for collection in page.rows]
     return page_of(CollectionPublic, page.with_rows(items))

@@ -11,7 +11,7 @@ from fastapi import Path, Response
 from app.api.deps import AdminUser, RuntimeSettingsStoreDep, SessionDep, SettingsDep
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.routing import api_router
-from app.api.schemas.common import Limit, Offset, Page, page_of
+from app.api.schemas.common import LongPaging, Page, SettingsPaging, page_of
 from app.api.schemas.config import ConfigChangePublic, ConfigWrite, SettingPublic
 from app.core.runtime_settings import InvalidSettingError, UnknownSettingError
 from app.services import runtime_settings
@@ -36,11 +36,11 @@ def invalid_setting(error: InvalidSettingError) -> ApiError:
 
 @router.get("")
 async def list_config(
-    _: AdminUser, session: SessionDep, settings: SettingsDep, limit: Limit = 100, offset: Offset = 0
+    _: AdminUser, session: SessionDep, settings: SettingsDep, paging: SettingsPaging
 ) -> Page[SettingPublic]:
     """Every runtime setting with its value in effect and where it comes from, then any stored
     key that is no setting (`source: ignored`). Administrators only."""
-    page = await runtime_settings.describe_settings(session, settings, limit=limit, offset=offset)
+    page = await runtime_settings.describe_settings(session, settings, paging)
     return page_of(SettingPublic, page)
 
 
@@ -92,12 +92,12 @@ async def delete_config(
 
 @router.get("/{key}/history", responses=error_responses(404))
 async def config_history(
-    key: ConfigKey, _: AdminUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+    key: ConfigKey, _: AdminUser, session: SessionDep, paging: LongPaging
 ) -> Page[ConfigChangePublic]:
     """Who changed the key's override and when, with the values before and after; newest
     first."""
     try:
-        page = await runtime_settings.setting_history(session, key, limit=limit, offset=offset)
+        page = await runtime_settings.setting_history(session, key, paging)
     except UnknownSettingError as error:
         raise not_found("Config key", key) from error
     return page_of(ConfigChangePublic, page)

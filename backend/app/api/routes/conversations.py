@@ -15,7 +15,7 @@ from app.api.owned import (
     deleted,
 )
 from app.api.routing import Locate, api_router
-from app.api.schemas.common import Limit, Offset, Page
+from app.api.schemas.common import LongPaging, Page, Paging
 from app.api.schemas.conversations import (
     ChatExchange,
     ConversationCreate,
@@ -70,10 +70,10 @@ async def create_conversation(
 
 @router.get("", response_model=Page[ConversationPublic])
 async def list_conversations(
-    user: CurrentUser, session: ReadSessionDep, limit: Limit = 20, offset: Offset = 0
+    user: CurrentUser, session: ReadSessionDep, paging: Paging
 ) -> Response:
     """The caller's conversations, most recently active first."""
-    page = await ConversationRepository(session).page_for_user(user.id, limit=limit, offset=offset)
+    page = await ConversationRepository(session).page_for_user(user.id, paging)
     return page_response(page)
 
 
@@ -124,13 +124,10 @@ async def delete_conversation(conversation: OwnedConversation, session: SessionD
 async def list_messages(
     conversation_id: OwnedConversationId,
     session: ReadSessionDep,
-    limit: Limit = 50,
-    offset: Offset = 0,
+    paging: LongPaging,
 ) -> Response:
     """The conversation's messages, oldest first."""
-    page = await MessageRepository(session).page_for_conversation(
-        conversation_id, limit=limit, offset=offset
-    )
+    page = await MessageRepository(session).page_for_conversation(conversation_id, paging)
     return page_response(page)
 
 

@@ -7,7 +7,7 @@ from fastapi import Response
 from app.api.deps import AdminUser, RuntimeSettingsDep, SessionDep
 from app.api.errors import error_responses, not_found
 from app.api.routing import api_router
-from app.api.schemas.common import Limit, Offset, Page, page_of
+from app.api.schemas.common import LongPaging, Page, page_of
 from app.api.schemas.invitations import InvitationCreate, InvitationCreated, InvitationPublic
 from app.db.repositories import InvitationRepository
 from app.db.repositories.user import normalise_email
@@ -30,10 +30,10 @@ async def create_invitation(
 
 @router.get("")
 async def list_invitations(
-    _: AdminUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+    _: AdminUser, session: SessionDep, paging: LongPaging
 ) -> Page[InvitationPublic]:
     """Every invitation, newest first, accepted and expired ones included."""
-    page = await InvitationRepository(session).page_all(limit=limit, offset=offset)
+    page = await InvitationRepository(session).page_all(paging)
     return page_of(InvitationPublic, page)
 
 

@@ -2,7 +2,7 @@ from app.api.deps import CurrentUser, SessionDep
 from app.api.errors import error_responses
 from app.api.owned import OwnedJob
 from app.api.routing import api_router
-from app.api.schemas.common import Limit, Offset, Page, page_of
+from app.api.schemas.common import Page, Paging, page_of
 from app.api.schemas.jobs import JobPublic
 from app.db.models import Job
 from app.db.repositories import JobRepository
@@ -11,11 +11,9 @@ router = api_router("/jobs", "jobs")
 
 
 @router.get("")
-async def list_jobs(
-    user: CurrentUser, session: SessionDep, limit: Limit = 20, offset: Offset = 0
-) -> Page[JobPublic]:
+async def list_jobs(user: CurrentUser, session: SessionDep, paging: Paging) -> Page[JobPublic]:
     """The caller's background jobs (ingest and embed), newest first."""
-    page = await JobRepository(session).page_for_user(user.id, limit=limit, offset=offset)
+    page = await JobRepository(session).page_for_user(user.id, paging)
     return page_of(JobPublic, page)
 
 

@@ -7,7 +7,7 @@ from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep
 from app.api.errors import ApiError, error_responses
 from app.api.owned import OwnedTemplate, VisibleTemplate, deleted
 from app.api.routing import Locate, api_router
-from app.api.schemas.common import Limit, Offset, Page, page_of
+from app.api.schemas.common import LongPaging, Page, page_of
 from app.api.schemas.templates import (
     RenderRequest,
     RenderResult,
@@ -28,15 +28,12 @@ router = api_router("/templates", "templates")
 async def list_templates(
     user: CurrentUser,
     session: SessionDep,
+    paging: LongPaging,
     template_type: Annotated[TemplateType | None, Query()] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
 ) -> Page[TemplatePublic]:
     """The caller's own templates, then the built-ins."""
     templates = TemplateRepository(session)
-    page = await templates.page_for_user(
-        user.id, template_type=template_type, limit=limit, offset=offset
-    )
+    page = await templates.page_for_user(user.id, paging, template_type=template_type)
     listed = page_of(TemplatePublic, page)
     if not any(map(is_builtin_default, listed.items)):
         return listed

@@ -9,7 +9,7 @@ from app.api.deps import CurrentUser, ModelWorkDep, RuntimeSettingsDep, SessionD
 from app.api.errors import ApiError, ErrorDetail, error_responses, not_found
 from app.api.owned import OwnedTranscript, deleted
 from app.api.routing import Locate, api_router
-from app.api.schemas.common import Limit, Offset, Page, page_of
+from app.api.schemas.common import LongPaging, Page, Paging, page_of
 from app.api.schemas.jobs import IngestRequest, JobPublic
 from app.api.schemas.transcripts import (
     ChapterPublic,
@@ -195,10 +195,10 @@ async def upload_captions(
 
 @router.get("")
 async def list_transcripts(
-    user: CurrentUser, session: SessionDep, limit: Limit = 20, offset: Offset = 0
+    user: CurrentUser, session: SessionDep, paging: Paging
 ) -> Page[TranscriptPublic]:
     """The caller's transcripts, newest first (without their text)."""
-    page = await TranscriptRepository(session).page_for_user(user.id, limit=limit, offset=offset)
+    page = await TranscriptRepository(session).page_for_user(user.id, paging)
     return page_of(TranscriptPublic, page)
 
 
@@ -218,12 +218,10 @@ async def delete_transcript(transcript: OwnedTranscript, session: SessionDep) ->
 
 @router.get("/{transcript_id:uuid}/chunks", responses=error_responses(404))
 async def list_chunks(
-    transcript: OwnedTranscript, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+    transcript: OwnedTranscript, session: SessionDep, paging: LongPaging
 ) -> Page[ChunkPublic]:
     """The transcript's chunks in order."""
-    page = await ChunkRepository(session).page_for_transcript(
-        transcript.id, limit=limit, offset=offset
-    )
+    page = await ChunkRepository(session).page_for_transcript(transcript.id, paging)
     return page_of(ChunkPublic, page)
 
 

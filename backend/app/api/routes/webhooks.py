@@ -12,7 +12,7 @@ from app.api.deps import CurrentUser, RuntimeSettingsDep, SessionDep, SettingsDe
 from app.api.errors import error_responses
 from app.api.owned import EnabledWebhook, OwnedWebhook, deleted
 from app.api.routing import Locate, api_router
-from app.api.schemas.common import Limit, Offset, Page, page_of
+from app.api.schemas.common import LongPaging, Page, Paging, page_of
 from app.api.schemas.webhooks import (
     WebhookCreate,
     WebhookCreated,
@@ -55,12 +55,10 @@ async def create_webhook(
 
 @router.get("")
 async def list_webhooks(
-    user: CurrentUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+    user: CurrentUser, session: SessionDep, paging: LongPaging
 ) -> Page[WebhookPublic]:
     """The caller's endpoints, newest first, without their secrets."""
-    page = await WebhookEndpointRepository(session).page_for_user(
-        user.id, limit=limit, offset=offset
-    )
+    page = await WebhookEndpointRepository(session).page_for_user(user.id, paging)
     return page_of(WebhookPublic, page)
 
 
@@ -89,13 +87,11 @@ async def delete_webhook(endpoint: OwnedWebhook, session: SessionDep) -> Respons
 
 @router.get("/{endpoint_id:uuid}/deliveries", responses=error_responses(404))
 async def list_deliveries(
-    endpoint: OwnedWebhook, session: SessionDep, limit: Limit = 20, offset: Offset = 0
+    endpoint: OwnedWebhook, session: SessionDep, paging: Paging
 ) -> Page[WebhookDeliveryPublic]:
     """The endpoint's deliveries, newest first: status, attempts, the last answer's code and
     error, and when a pending one is tried next."""
-    page = await WebhookDeliveryRepository(session).page_for_endpoint(
-        endpoint.id, limit=limit, offset=offset
-    )
+    page = await WebhookDeliveryRepository(session).page_for_endpoint(endpoint.id, paging)
     return page_of(WebhookDeliveryPublic, page)
 
 

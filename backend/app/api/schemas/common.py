@@ -1,13 +1,14 @@
 """Types and models shared by the request and response schemas."""
 
 import unicodedata
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from app.db.repositories.paging import RowPage
+from app.db.repositories.paging import PageRequest, RowPage
 from app.services.youtube.links import parse_video_id
 
 ItemT = TypeVar("ItemT")
@@ -17,6 +18,23 @@ MAX_JSON_DEPTH = 32
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]
+
+
+def paging(default_limit: int) -> Callable[[int, int], PageRequest]:
+    """A list's `limit` and `offset` query parameters, read as the page they ask for."""
+
+    def page_asked(limit: Limit = default_limit, offset: Offset = 0) -> PageRequest:
+        return PageRequest(limit, offset)
+
+    return page_asked
+
+
+# Lists of what a caller makes and comes back to often (transcripts, conversations, jobs…)
+# show 20 a page unless asked; lists read through (a transcript's chunks, a conversation's
+# messages, keys, templates, webhooks, changes), 50; every runtime setting fits in one page.
+Paging = Annotated[PageRequest, Depends(paging(20))]
+LongPaging = Annotated[PageRequest, Depends(paging(50))]
+SettingsPaging = Annotated[PageRequest, Depends(paging(100))]
 
 
 def json_depth(value: Any) -> int:

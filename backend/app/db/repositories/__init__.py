@@ -11,6 +11,7 @@ from app.db.repositories.invitation import InvitationRepository
 from app.db.repositories.job import JobRepository
 from app.db.repositories.login_failure import CounterKey, FailureCount, LoginFailureRepository
 from app.db.repositories.message import MessageRepository, MessageRow
+from app.db.repositories.paging import PageRequest, RowPage
 from app.db.repositories.passage import NewPassage, PassageRepository, UncutChunk
 from app.db.repositories.passage_embedding import (
     NearPassage,
@@ -53,10 +54,12 @@ __all__ = [
     "NewChunk",
     "NewPassage",
     "OutlinePassage",
+    "PageRequest",
     "PassageEmbeddingRepository",
     "PassageRepository",
     "PassageSpan",
     "PassageText",
+    "RowPage",
     "SessionRepository",
     "StoredSecrets",
     "TemplateRepository",

@@ -38,7 +38,7 @@ from app.db.errors import (
 )
 from app.db.models import Base
 from app.db.repositories.hot import HotRead, autocommit_driver_connection
-from app.db.repositories.paging import PlainRow, RowPage, check_page
+from app.db.repositories.paging import FIRST_PAGE, PageRequest, PlainRow, RowPage
 
 ModelT = TypeVar("ModelT", bound=Base)
 # A model's primary key: a UUID for all but the runtime settings, keyed by name. A model keyed
@@ -275,51 +275,48 @@ class BaseRepository(Generic[ModelT, KeyT]):
         self,
         *where: ColumnElement[bool],
         order_by: Sequence[Any],
-        limit: int,
-        offset: int,
+        page: PageRequest,
     ) -> RowPage[ModelT]:
         """One page of the rows matching `where`, in `order_by` order (the primary key last, so
         that pages never overlap), and how many rows match. The count is left out when the page
         tells it: a page shorter than asked for is the last one, unless it is empty past the
         first (the rows may have gone, or never reached that far)."""
-        check_page(limit, offset)
         statement = (
             select(self.model)
             .where(*where)
             .order_by(*order_by, self._primary_key)
-            .limit(limit)
-            .offset(offset)
+            .limit(page.limit)
+            .offset(page.offset)
         )
         rows = list(await self.scalars(statement))
-        if len(rows) < limit and (rows or offset == 0):
-            return RowPage(rows, offset + len(rows), limit, offset)
+        if len(rows) < page.limit and (rows or page.offset == 0):
+            return RowPage.read(rows, page.offset + len(rows), page)
         total = await self.count(*where)
         # Counted in a statement of its own: rows deleted in between must not make the total
         # fewer than the rows this page shows.
         if rows:
-            total = max(total, offset + len(rows))
-        return RowPage(rows, total, limit, offset)
+            total = max(total, page.offset + len(rows))
+        return RowPage.read(rows, total, page)
 
     async def _newest_first(
-        self, *where: ColumnElement[bool], limit: int, offset: int
+        self, *where: ColumnElement[bool], page: PageRequest
     ) -> RowPage[ModelT]:
         """`_page()` in order of creation, newest first."""
         created_at = self.model.__table__.c.created_at
-        return await self._page(*where, order_by=[created_at.desc()], limit=limit, offset=offset)
+        return await self._page(*where, order_by=[created_at.desc()], page=page)
 
     async def _plain_page(
-        self, statement: Select[Any], *, limit: int, offset: int, **params: Any
+        self, statement: Select[Any], page: PageRequest, **params: Any
     ) -> RowPage[PlainRow]:
         """Run a `page_statement()` with the filter's parameters: its rows as plain rows."""
-        check_page(limit, offset)
-        params |= {"limit": limit, "offset": offset}
+        params |= {"limit": page.limit, "offset": page.offset}
         async with database_errors_translated():
             result = (await self.session.execute(statement, params)).all()
         names = list(result[0]._fields[1:])
         # The primary key is never NULL in a row of the page: its absence means no page row.
         key_at = 1 + names.index(self._primary_key.key)
         rows = [dict(zip(names, row[1:], strict=True)) for row in result if row[key_at] is not None]
-        return RowPage(rows, int(result[0][0]), limit, offset)
+        return RowPage.read(rows, int(result[0][0]), page)
 
     async def count(self, *where: ColumnElement[bool]) -> int:
         """How many rows match `where`."""
@@ -405,8 +402,6 @@ class UserOwnedRepository(BaseRepository[ModelT]):
 class UserListedRepository(UserOwnedRepository[ModelT]):
     """A repository of a user's rows that the user lists newest first, a page at a time."""
 
-    async def page_for_user(
-        self, user_id: UUID, *, limit: int = 50, offset: int = 0
-    ) -> RowPage[ModelT]:
+    async def page_for_user(self, user_id: UUID, page: PageRequest = FIRST_PAGE) -> RowPage[ModelT]:
         """A page of the user's rows, newest first."""
-        return await self._newest_first(self.model.user_id == user_id, limit=limit, offset=offset)
+        return await self._newest_first(self.model.user_id == user_id, page=page)

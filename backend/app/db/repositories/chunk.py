@@ -10,7 +10,10 @@ import orjson
 
 from app.db.models import Chunk
 from app.db.repositories.base import BaseRepository, NewRow
-from app.db.repositories.paging import RowPage
+from app.db.repositories.paging import MAX_PAGE_SIZE, PageRequest, RowPage
+
+# What a transcript's chunks are read as unless a page is asked for: as many as a page can hold.
+WHOLE_TRANSCRIPT = PageRequest(limit=MAX_PAGE_SIZE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +91,11 @@ class ChunkRepository(BaseRepository[Chunk]):
         return await self._insert_new(chunks)
 
     async def page_for_transcript(
-        self, transcript_id: uuid.UUID, *, limit: int = 1000, offset: int = 0
+        self, transcript_id: uuid.UUID, page: PageRequest = WHOLE_TRANSCRIPT
     ) -> RowPage[Chunk]:
         """A page of the transcript's chunks in chunk_index order."""
         return await self._page(
             Chunk.transcript_id == transcript_id,
             order_by=[Chunk.chunk_index],
-            limit=limit,
-            offset=offset,
+            page=page,
         )

@@ -5,7 +5,7 @@ from sqlalchemy import bindparam
 
 from app.db.models import ConfigChange
 from app.db.repositories.base import BaseRepository
-from app.db.repositories.paging import PlainRow, RowPage, page_statement
+from app.db.repositories.paging import FIRST_PAGE, PageRequest, PlainRow, RowPage, page_statement
 
 _HISTORY_PAGE = page_statement(
     ConfigChange,
@@ -35,6 +35,6 @@ class ConfigChangeRepository(BaseRepository[ConfigChange]):
             key=key, old_value=old_value, new_value=new_value, changed_by=changed_by
         )
 
-    async def history(self, key: str, *, limit: int, offset: int) -> RowPage[PlainRow]:
+    async def history(self, key: str, page: PageRequest = FIRST_PAGE) -> RowPage[PlainRow]:
         """A page of the key's changes, newest first, and how many there are."""
-        return await self._plain_page(_HISTORY_PAGE, key=key, limit=limit, offset=offset)
+        return await self._plain_page(_HISTORY_PAGE, page, key=key)

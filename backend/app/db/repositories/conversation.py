@@ -5,7 +5,7 @@ from sqlalchemy import bindparam, update
 
 from app.db.models import Conversation
 from app.db.repositories.base import UserOwnedRepository
-from app.db.repositories.paging import PlainRow, RowPage, page_statement
+from app.db.repositories.paging import FIRST_PAGE, PageRequest, PlainRow, RowPage, page_statement
 
 # What a conversation shows of itself through the API.
 PUBLIC_COLUMNS = (
@@ -48,11 +48,11 @@ class ConversationRepository(UserOwnedRepository[Conversation]):
         )
 
     async def page_for_user(
-        self, user_id: UUID, *, limit: int = 50, offset: int = 0
+        self, user_id: UUID, page: PageRequest = FIRST_PAGE
     ) -> RowPage[PlainRow]:
         """A page of the user's conversations, most recently updated first, as plain rows of
         their public columns, with the total, in one round trip."""
-        return await self._plain_page(_PAGE_FOR_USER, user_id=user_id, limit=limit, offset=offset)
+        return await self._plain_page(_PAGE_FOR_USER, page, user_id=user_id)
 
     async def title_if_untitled(self, conversation_id: UUID, title: str) -> None:
         """Give the conversation this title unless it has one: of first questions asked at

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.db.models import Invitation
 from app.db.repositories.base import BaseRepository
-from app.db.repositories.paging import RowPage
+from app.db.repositories.paging import FIRST_PAGE, PageRequest, RowPage
 
 
 class InvitationRepository(BaseRepository[Invitation]):
@@ -37,6 +37,6 @@ class InvitationRepository(BaseRepository[Invitation]):
     async def mark_accepted(self, invitation_id: UUID) -> None:
         await self._set(invitation_id, accepted_at=func.now())
 
-    async def page_all(self, *, limit: int = 50, offset: int = 0) -> RowPage[Invitation]:
+    async def page_all(self, page: PageRequest = FIRST_PAGE) -> RowPage[Invitation]:
         """A page of every invitation, accepted and expired ones included, newest first."""
-        return await self._page(order_by=[Invitation.created_at.desc()], limit=limit, offset=offset)
+        return await self._newest_first(page=page)

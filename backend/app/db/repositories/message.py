@@ -9,7 +9,14 @@ from app.db.errors import NotFoundError, database_errors_translated
 from app.db.models import Message
 from app.db.repositories.base import BaseRepository
 from app.db.repositories.hot import HotRead
-from app.db.repositories.paging import PlainRow, RowPage, check_page, page_statement
+from app.db.repositories.paging import (
+    FIRST_PAGE,
+    PageRequest,
+    PlainRow,
+    RowPage,
+    check_page,
+    page_statement,
+)
 
 # What a message shows of itself through the API; its metadata as JSON text, which a response
 # can embed as it is rather than decode and encode again.
@@ -95,14 +102,12 @@ class MessageRepository(BaseRepository[Message]):
             return None
 
     async def page_for_conversation(
-        self, conversation_id: UUID, *, limit: int = 50, offset: int = 0
+        self, conversation_id: UUID, page: PageRequest = FIRST_PAGE
     ) -> RowPage[PlainRow]:
         """A page of the conversation's messages, oldest first, as plain rows of their public
         columns (`metadata_json` holds the metadata as JSON text), with the total, in one round
         trip."""
-        return await self._plain_page(
-            _PAGE_FOR_CONVERSATION, conversation_id=conversation_id, limit=limit, offset=offset
-        )
+        return await self._plain_page(_PAGE_FOR_CONVERSATION, page, conversation_id=conversation_id)
 
     async def get_last_n(self, conversation_id: UUID, n: int) -> list[MessageRow]:
         """The n newest messages, returned oldest first: the order a prompt needs them in.

@@ -29,6 +29,21 @@ def check_page(limit: int, offset: int) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class PageRequest:
+    """Which page of a list to read: at most `limit` rows, after skipping `offset`. Bounds
+    PostgreSQL would reject, or that would read a whole table, are refused when it is made."""
+
+    limit: int = 50
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        check_page(self.limit, self.offset)
+
+
+FIRST_PAGE = PageRequest()
+
+
+@dataclass(frozen=True, slots=True)
 class RowPage(Generic[RowT]):
     """One page of rows, how many rows match in all, and the bounds it was read with: what a
     list answers (the API's `Page` is its shape)."""
@@ -37,6 +52,10 @@ class RowPage(Generic[RowT]):
     total: int
     limit: int
     offset: int
+
+    @classmethod
+    def read(cls, rows: list[RowT], total: int, page: PageRequest) -> "RowPage[RowT]":
+        return cls(rows, total, page.limit, page.offset)
 
     def with_rows(self, rows: list[ShownT]) -> "RowPage[ShownT]":
         """The same page with its rows replaced, e.g. by what a caller makes of each."""

@@ -5,7 +5,7 @@ from sqlalchemy import ColumnElement, or_, select, true, update
 
 from app.db.models import Template
 from app.db.repositories.base import BaseRepository
-from app.db.repositories.paging import RowPage
+from app.db.repositories.paging import FIRST_PAGE, PageRequest, RowPage
 
 
 class TemplateRepository(BaseRepository[Template]):
@@ -27,10 +27,9 @@ class TemplateRepository(BaseRepository[Template]):
     async def page_for_user(
         self,
         user_id: UUID,
+        page: PageRequest = FIRST_PAGE,
         *,
         template_type: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
     ) -> RowPage[Template]:
         """A page of the user's own templates and the built-ins (of one type, when given); own
         first, then by type and name."""
@@ -40,8 +39,7 @@ class TemplateRepository(BaseRepository[Template]):
         return await self._page(
             *where,
             order_by=[Template.user_id.is_(None), Template.template_type, Template.template_name],
-            limit=limit,
-            offset=offset,
+            page=page,
         )
 
     async def make_default(self, template: Template) -> Template:

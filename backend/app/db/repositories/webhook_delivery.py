@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from app.db.models import WebhookDelivery, WebhookEndpoint
 from app.db.repositories.base import BaseRepository
-from app.db.repositories.paging import RowPage
+from app.db.repositories.paging import FIRST_PAGE, PageRequest, RowPage
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,9 +181,7 @@ class WebhookDeliveryRepository(BaseRepository[WebhookDelivery]):
         return await self.count(*of_endpoint) > 0
 
     async def page_for_endpoint(
-        self, endpoint_id: UUID, *, limit: int = 50, offset: int = 0
+        self, endpoint_id: UUID, page: PageRequest = FIRST_PAGE
     ) -> RowPage[WebhookDelivery]:
         """A page of the endpoint's deliveries, newest first."""
-        return await self._newest_first(
-            WebhookDelivery.endpoint_id == endpoint_id, limit=limit, offset=offset
-        )
+        return await self._newest_first(WebhookDelivery.endpoint_id == endpoint_id, page=page)
