@@ -138,9 +138,10 @@ def replayed_fetcher() -> YouTubeFetcher:
 
 
 async def status_when_settled(database: Database, job_id: uuid.UUID) -> str:
-    """The job's status once it is neither queued nor running (waiting up to 30 s)."""
+    """The job's status once it is neither queued nor running (waiting up to 60 s: a busy
+    machine may take a while to start the worker's pool process)."""
     status = "queued"
-    for _ in range(300):
+    for _ in range(600):
         async with database.read_only() as session:
             status = await session.scalar(select(Job.status).where(Job.id == job_id)) or status
         if status not in ("queued", "running"):
