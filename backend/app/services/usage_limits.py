@@ -50,7 +50,7 @@ from app.services.llm import OFFLINE_PROVIDER, LanguageModel, Usage
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
+class LimitValues:
     """A user's limits in effect; 0 is no limit."""
 
     asks_per_minute: int
@@ -62,11 +62,11 @@ class Limits:
     stored_words: int
 
     @classmethod
-    def defaults(cls, settings: Settings) -> "Limits":
+    def defaults(cls, settings: Settings) -> "LimitValues":
         """The server's limits: each one's setting, `LIMIT_<NAME>`."""
         return cls(**{name: getattr(settings, f"limit_{name}") for name in LIMIT_NAMES})
 
-    def overridden_by(self, override: UserLimit | None) -> "Limits":
+    def overridden_by(self, override: UserLimit | None) -> "LimitValues":
         """These limits, with each one the override sets (not NULL) replaced."""
         if override is None:
             return self
@@ -74,10 +74,10 @@ class Limits:
         for name in LIMIT_NAMES:
             value = getattr(override, name)
             chosen[name] = getattr(self, name) if value is None else value
-        return Limits(**chosen)
+        return LimitValues(**chosen)
 
 
-LIMIT_NAMES = tuple(field.name for field in fields(Limits))
+LIMIT_NAMES = tuple(field.name for field in fields(LimitValues))
 TOKENS_PER_DAY = "tokens_per_day"
 STORED_WORDS = "stored_words"
 # Longer than any answer or draft takes (the language model's own timeout is shorter).
@@ -86,7 +86,7 @@ TOKEN_RESERVATION_LASTS = timedelta(minutes=10)
 
 @dataclass(frozen=True, slots=True)
 class CountedLimit:
-    """A limit counted in usage_counters: its name (a `Limits` field) and its window."""
+    """A limit counted in usage_counters: its name (a `LimitValues` field) and its window."""
 
     name: str
     window: timedelta
@@ -104,7 +104,7 @@ SPENDS_TOKENS = frozenset({LimitedAction.ASK, LimitedAction.DRAFT})
 
 
 class LimitError(Exception):
-    """A limit (a `Limits` field: its name, as people read it, and its value) refused work."""
+    """A limit (a `LimitValues` field: its name, as people read it, and its value) refused work."""
 
     def __init__(self, name: str, limit: int, said_before: str = "") -> None:
         self.name = name
@@ -148,10 +148,10 @@ def seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
 
 
-async def limits_for(session: AsyncSession, user_id: UUID, settings: Settings) -> Limits:
+async def limits_for(session: AsyncSession, user_id: UUID, settings: Settings) -> LimitValues:
     """The user's limits: the server's defaults, with the user's override applied."""
     override = await UserLimitRepository(session).get_by_id(user_id)
-    return Limits.defaults(settings).overridden_by(override)
+    return LimitValues.defaults(settings).overridden_by(override)
 
 
 async def admit(

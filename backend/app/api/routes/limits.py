@@ -4,7 +4,6 @@ Administrators see and set any user's; a user may read their own, and another us
 404 to them, as a missing one does. Users see what is left of their limits in `GET /usage`.
 """
 
-from dataclasses import asdict
 from uuid import UUID
 
 from fastapi import Response
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.deps import RuntimeSettingsDep, SessionDep
 from app.api.owned import AdministeredUserId, ReadableUserId
 from app.api.routing import api_router
-from app.api.schemas.limits import LimitOverride, LimitValues, UserLimitsPublic
+from app.api.schemas.limits import LimitOverride, UserLimitsPublic
 from app.core.config import Settings
 from app.db.repositories import UserLimitRepository
 from app.services.usage_limits import limits_for
@@ -25,12 +24,11 @@ async def limits_report(
     session: AsyncSession, user_id: UUID, settings: Settings
 ) -> UserLimitsPublic:
     override = await UserLimitRepository(session).get_by_id(user_id)
-    effective = await limits_for(session, user_id, settings)
     return UserLimitsPublic(
         user_id=user_id,
         override=None if override is None else LimitOverride.model_validate(override),
         override_updated_at=None if override is None else override.updated_at,
-        effective=LimitValues(**asdict(effective)),
+        effective=await limits_for(session, user_id, settings),
     )
 
 

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.schemas.common import OrmModel, example
 from app.core.config import MAX_REQUESTS_LIMIT, MAX_TOKENS_LIMIT
+from app.services.usage_limits import LimitValues
 
 # Strict: `true` or "7" is not a limit (a JSON number is; lax validation took true for 1).
 RequestsLimit = Annotated[int | None, Field(ge=0, le=MAX_REQUESTS_LIMIT, strict=True)]
@@ -32,20 +33,9 @@ class LimitOverride(OrmModel):
     stored_words: TokensLimit = None
 
 
-class LimitValues(BaseModel):
-    """Limits in effect; 0 is no limit."""
-
-    asks_per_minute: int
-    drafts_per_minute: int
-    ingests_per_hour: int
-    tokens_per_day: int
-    searches_per_minute: int
-    webhook_tests_per_hour: int
-    stored_words: int
-
-
 class UserLimitsPublic(BaseModel):
     user_id: UUID
     override: LimitOverride | None = Field(description="null when the user has none.")
     override_updated_at: datetime | None
+    # The limits as the service computes them: answered as they are, one definition for both.
     effective: LimitValues = Field(description="The defaults with the override applied.")
