@@ -10,7 +10,7 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import typer
@@ -288,23 +288,20 @@ def ask(
     out.print(f"(go on with: talker ask -c {conversation_id} …)", style="dim", soft_wrap=True)
 
 
-class Mode(StrEnum):
-    hybrid = "hybrid"
-    lexical = "lexical"
-    semantic = "semantic"
+SearchMode = Literal["hybrid", "lexical", "semantic"]
 
 
 @app.command()
 def search(
     ctx: typer.Context,
     words: str,
-    mode: Annotated[Mode, typer.Option(help="Match words, meaning, or both.")] = Mode.hybrid,
+    mode: Annotated[SearchMode, typer.Option(help="Match words, meaning, or both.")] = "hybrid",
     limit: Annotated[int, typer.Option(min=1, max=50)] = 10,
     video: Videos = None,
 ) -> None:
     """The passages of your videos that answer, best first, with links to the moment."""
     with server(ctx).api() as api:
-        results = api.search(words, mode.value, limit, transcript_ids(api, video))
+        results = api.search(words, mode, limit, transcript_ids(api, video))
     print_hits(console(), results)
 
 
@@ -323,11 +320,7 @@ def videos(
 app.command("list", hidden=True, help="The same as `videos`.")(videos)
 
 
-class DraftKind(StrEnum):
-    linkedin = "linkedin"
-    twitter = "twitter"
-    blog = "blog"
-    email = "email"
+DraftKind = Literal["linkedin", "twitter", "blog", "email"]
 
 
 @app.command()
@@ -341,12 +334,14 @@ def draft(
     """A draft post from what your videos say about a topic, with its sources."""
     out = console()
     with server(ctx).api() as api:
-        result = api.draft(kind.value, topic, tone, transcript_ids(api, video))
+        result = api.draft(kind, topic, tone, transcript_ids(api, video))
     out.out(result["text"], highlight=False)
     out.print()
     print_citations(out, result["sources"])
 
 
+# An enum, where the other choices are Literals: Typer reads a repeatable option's choices only
+# from an enum.
 class KeyScope(StrEnum):
     read = "read"
     write = "write"
