@@ -6,7 +6,7 @@ from fastapi import Query
 from app.api.deps import CurrentUser, EmbeddingsDep, RuntimeSettingsDep, SessionDep
 from app.api.owned import check_collection_ids, check_transcript_ids
 from app.api.routing import api_router
-from app.api.schemas.common import ShortText
+from app.api.schemas.common import ShortText, from_row
 from app.api.schemas.search import SearchHit, SearchResults
 from app.db.models import LimitedAction
 from app.services.retrieval import (
@@ -25,12 +25,13 @@ router = api_router("/search", "search", 404, 429)
 
 
 def public_hit(ranked: RankedHit, question: str) -> SearchHit:
+    """The hit as found (its language, snippet and rank), where and when it is said, and the
+    evidence it was ranked by."""
     hit = ranked.hit
-    return SearchHit(
+    return from_row(
+        SearchHit,
+        hit,
         **placed(hit, moment_seconds(hit, question)),
-        language=hit.language,
-        snippet=hit.snippet,
-        rank=hit.rank,
         similarity=ranked.similarity,
         score=ranked.score,
         signals=ranked.signals,
