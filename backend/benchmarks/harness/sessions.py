@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.models import User
 from app.db.repositories import UserRepository
-from app.db.repositories.base import primary_key_read
+from app.db.repositories.hot import primary_key_read
 from benchmarks.harness import database as db
 
 APP_DEFAULTS, READ_ONLY = "app defaults", "read_only"

@@ -13,8 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from app.db.errors import InvalidValueError, database_errors_translated, is_database_unavailable
 from app.db.models import Message, PassageEmbedding, User
 from app.db.repositories import ConversationRepository, MessageRepository, UserRepository
-from app.db.repositories.base import primary_key_read
-from app.db.repositories.hot import HotRead
+from app.db.repositories.hot import HotRead, primary_key_read
 from app.db.session import Database
 from tests.factories import make_user
 from tests.statements import engine_of, statements_sent

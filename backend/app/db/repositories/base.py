@@ -11,7 +11,6 @@ from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID, uuid4
 
 from sqlalchemy import (
-    Column,
     ColumnElement,
     Select,
     bindparam,
@@ -24,7 +23,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute, configure_mappers, make_transient_to_detached
+from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
 from sqlalchemy.orm.attributes import flag_modified, instance_dict
 from sqlalchemy.sql.dml import ReturningInsert
 from typing_extensions import TypeVar as TypeVarWithDefault
@@ -37,7 +36,7 @@ from app.db.errors import (
     row_noun,
 )
 from app.db.models import Base
-from app.db.repositories.hot import HotRead, autocommit_driver_connection
+from app.db.repositories.hot import autocommit_driver_connection, primary_key_read
 from app.db.repositories.paging import FIRST_PAGE, PageRequest, PlainRow, RowPage
 
 ModelT = TypeVar("ModelT", bound=Base)
@@ -45,45 +44,6 @@ ModelT = TypeVar("ModelT", bound=Base)
 # by several columns (login failures, usage counters, passage vectors) is read and deleted by
 # its repository's own methods: the by-key ones refuse it (`_primary_key`).
 KeyT = TypeVarWithDefault("KeyT", default=UUID)
-_PRIMARY_KEY_READS: dict[type[Base], "PrimaryKeyRead | None"] = {}
-
-
-@dataclass(frozen=True, slots=True)
-class PrimaryKeyRead:
-    """A model's row by primary key as a HotRead, with the attribute each column loads."""
-
-    read: HotRead
-    attributes: tuple[str, ...]
-
-
-def primary_key_read(model: type[Base]) -> PrimaryKeyRead | None:
-    """The HotRead of `model` by its primary key, loading what `session.get()` loads (every
-    column but the deferred ones); None for a model it cannot load the same way (a composite
-    key, inheritance, an attribute mapped to an expression or to several columns, a type
-    SQLAlchemy converts). Built once per model."""
-    if model not in _PRIMARY_KEY_READS:
-        _PRIMARY_KEY_READS[model] = _build_primary_key_read(model)
-    return _PRIMARY_KEY_READS[model]
-
-
-def _build_primary_key_read(model: type[Base]) -> PrimaryKeyRead | None:
-    configure_mappers()  # instances are made without the ORM's loading, which would do it
-    mapper = inspect(model)
-    if len(mapper.primary_key) != 1 or mapper.inherits is not None:
-        return None
-    loaded = [prop for prop in mapper.column_attrs if not prop.deferred]
-    if any(len(prop.columns) != 1 or not isinstance(prop.columns[0], Column) for prop in loaded):
-        return None
-    statement = select(*(prop.columns[0] for prop in loaded)).where(
-        mapper.primary_key[0] == bindparam("id")
-    )
-    try:
-        read = HotRead.of(statement)
-    except ValueError:  # a column SQLAlchemy converts: session.get() does it
-        return None
-    return PrimaryKeyRead(read, tuple(prop.key for prop in loaded))
-
-
 # Rows a multi-row insert sends per statement. SQLAlchemy builds each row's parameters on the
 # event loop (about 40 µs a row): a 300,000-word transcript's 4,500 passages in one statement
 # held the loop for a quarter of a second.

@@ -19,15 +19,21 @@ SQLAlchemy retires it and every pooled connection opened before it (see `read_on
 server error becomes the usual DBAPIError the repositories translate. Errors are rare on these
 reads, so the second run costs nothing in the common case. Callers translate SQLAlchemy's errors
 into the data layer's with `database_errors_translated()`, as for any other statement.
+
+`primary_key_read(model)` is the HotRead the repositories' `get_by_id()` uses: a model's row by
+its key, loading what `session.get()` loads.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Column, Select, bindparam, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import configure_mappers
+
+from app.db.models import Base
 
 # asyncpg's dialect, made from a URL as the engine makes it (PGDialect_asyncpg's own constructor
 # is untyped).
@@ -96,3 +102,42 @@ def autocommit_driver_connection(connection: AsyncConnection) -> Any | None:
     if not getattr(pooled.dbapi_connection, "autocommit", False):
         return None
     return pooled.driver_connection
+
+
+_PRIMARY_KEY_READS: dict[type[Base], "PrimaryKeyRead | None"] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class PrimaryKeyRead:
+    """A model's row by primary key as a HotRead, with the attribute each column loads."""
+
+    read: HotRead
+    attributes: tuple[str, ...]
+
+
+def primary_key_read(model: type[Base]) -> PrimaryKeyRead | None:
+    """The HotRead of `model` by its primary key, loading what `session.get()` loads (every
+    column but the deferred ones); None for a model it cannot load the same way (a composite
+    key, inheritance, an attribute mapped to an expression or to several columns, a type
+    SQLAlchemy converts). Built once per model."""
+    if model not in _PRIMARY_KEY_READS:
+        _PRIMARY_KEY_READS[model] = _build_primary_key_read(model)
+    return _PRIMARY_KEY_READS[model]
+
+
+def _build_primary_key_read(model: type[Base]) -> PrimaryKeyRead | None:
+    configure_mappers()  # instances are made without the ORM's loading, which would do it
+    mapper = inspect(model)
+    if len(mapper.primary_key) != 1 or mapper.inherits is not None:
+        return None
+    loaded = [prop for prop in mapper.column_attrs if not prop.deferred]
+    if any(len(prop.columns) != 1 or not isinstance(prop.columns[0], Column) for prop in loaded):
+        return None
+    statement = select(*(prop.columns[0] for prop in loaded)).where(
+        mapper.primary_key[0] == bindparam("id")
+    )
+    try:
+        read = HotRead.of(statement)
+    except ValueError:  # a column SQLAlchemy converts: session.get() does it
+        return None
+    return PrimaryKeyRead(read, tuple(prop.key for prop in loaded))
