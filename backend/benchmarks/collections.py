@@ -1,16 +1,11 @@
 """Collections and chapters against their targets, on a live server whose YouTube answers are
-replayed (testkit/replayed_server.py: yt-dlp's real tab extractor on replayed pages, the caption
-fetcher on replayed answers), on a throw-away database:
-
-1. A 50-video playlist listed and its jobs queued (`POST /collections`, 48 public videos): the
-   time to the 201, for several users in turn; target < 2 s each. Beside it, in the same run,
-   one `POST /transcripts/ingest` (a single job queued) as the baseline.
-2. Progress events: a client follows `GET /collections/{id}/events` while the server's worker
-   fetches the 48 videos; for each video that settles, the time from its job's `finished_at`
-   (the database's clock) to the arrival of the first event counting it; target ≤ 1 s.
-3. Chapters of a one-hour talk with its vectors in (the labelled talks' captions joined to an
-   hour, embedded by the server's job): `GET /transcripts/{id}/chapters` after its chapters are
-   removed, so that they are found again on that read; target ≤ 5 s.
+replayed (testkit/replayed_server.py), on a throw-away database: 1. a 50-video playlist listed
+and its 48 public videos' jobs queued (`POST /collections`), for several users in turn, target
+< 2 s each, beside one `POST /transcripts/ingest` as the baseline; 2. progress events: while the
+server's worker fetches the 48 videos, the time from each job's `finished_at` to the first event
+of `GET /collections/{id}/events` counting it, target ≤ 1 s; 3. `GET /transcripts/{id}/chapters`
+of a one-hour talk with its vectors in (the labelled talks' captions joined, embedded by the
+server's job), its chapters removed first so that they are found again, target ≤ 5 s.
 
     cd backend && .venv/bin/python -m benchmarks.collections
 """
@@ -20,57 +15,48 @@ import json
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable
 
 import httpx
 
 from benchmarks.harness import database as db
 from benchmarks.harness import report
 from benchmarks.harness.api import API, expect, sign_in
-from benchmarks.harness.machine import Clock
-from benchmarks.harness.runner import run_benchmark
+from benchmarks.harness.machine import Clock, run_benchmark
 from benchmarks.harness.servers import free_port, server_process, wait_until_ready
+from benchmarks.harness.timing import timed
 from testkit.corpus import load_talks
 from testkit.youtube_collections import FIFTY_TALKS
 
 PLAYLIST = f"https://www.youtube.com/playlist?list={FIFTY_TALKS.playlist_id}"
-USERS = 5
-HOUR_SECONDS = 3600.0
-
-
-async def timed(request: Awaitable[httpx.Response]) -> tuple[float, httpx.Response]:
-    began = time.perf_counter()
-    response = await request
-    return time.perf_counter() - began, response
+USERS, HOUR_SECONDS = 5, 3600.0
 
 
 async def listing_times(client: httpx.AsyncClient) -> tuple[list[float], list[float]]:
     collections, singles = [], []
     for user in range(USERS):
         headers = await sign_in(client, f"lister{user}")
-        seconds, response = await timed(
-            client.post(f"{API}/collections", json={"url": PLAYLIST}, headers=headers)
+        body = {"url": PLAYLIST}
+        response, seconds = await timed(
+            client.post(f"{API}/collections", json=body, headers=headers)
         )
         assert response.status_code == 201, response.text
         assert response.json()["progress"]["pending"] == 48
         collections.append(seconds)
-        seconds, response = await timed(
-            client.post(f"{API}/transcripts/ingest", json={"video": "Lesson00002"}, headers=headers)
+        body = {"video": "Lesson00002"}
+        singles.append(
+            (await timed(client.post(f"{API}/transcripts/ingest", json=body, headers=headers)))[1]
         )
-        singles.append(seconds)
     return collections, singles
 
 
 async def event_lags(client: httpx.AsyncClient, database_url: str) -> list[float]:
     """Seconds from each job's end to the first event that counts it, while the worker runs."""
     headers = await sign_in(client, "follower")
-    created = await expect(
-        client.post(f"{API}/collections", json={"url": PLAYLIST}, headers=headers), 201
-    )
+    body = {"url": PLAYLIST}
+    created = await expect(client.post(f"{API}/collections", json=body, headers=headers), 201)
     arrivals: list[tuple[float, int]] = []
-    async with client.stream(
-        "GET", f"{API}/collections/{created['id']}/events", headers=headers, timeout=600
-    ) as stream:
+    path = f"{API}/collections/{created['id']}/events"
+    async with client.stream("GET", path, headers=headers, timeout=600) as stream:
         event = ""
         async for line in stream.aiter_lines():
             if line.startswith("event:"):
@@ -80,35 +66,27 @@ async def event_lags(client: httpx.AsyncClient, database_url: str) -> list[float
                 arrivals.append((time.time(), data["done"] + data["failed"]))
                 if event == "ready":
                     break
-    finished = await finish_times(database_url, created["id"])
-    lags = []
-    for settled, ended in enumerate(sorted(finished), start=1):
-        first = next(arrived for arrived, count in arrivals if count >= settled + 2)
-        lags.append(first - ended)
-    return lags
-
-
-async def finish_times(database_url: str, collection_id: str) -> list[float]:
     async with db.connected(database_url) as connection:
         rows = await connection.fetch(
             "SELECT job.finished_at FROM collection_videos AS video "
             "JOIN jobs AS job ON job.id = video.job_id "
             "WHERE video.collection_id = $1 AND job.finished_at IS NOT NULL",
-            uuid.UUID(collection_id),
+            uuid.UUID(created["id"]),
         )
-    return [row["finished_at"].timestamp() for row in rows]
+    finished = sorted(row["finished_at"].timestamp() for row in rows)
+    return [
+        next(arrived for arrived, count in arrivals if count >= settled + 2) - ended
+        for settled, ended in enumerate(finished, start=1)
+    ]
 
 
 def hour_of_speech() -> list[dict[str, float | str]]:
-    """The labelled talks' captions, one after another, up to an hour."""
+    """The labelled English talks' captions, one after another, up to an hour."""
     segments: list[dict[str, float | str]] = []
     offset = 0.0
-    for talk in load_talks():
-        if talk.language != "en":
-            continue
+    for talk in (talk for talk in load_talks() if talk.language == "en"):
         for segment in talk.segments:
-            start = offset + segment.start
-            if start >= HOUR_SECONDS:
+            if (start := offset + segment.start) >= HOUR_SECONDS:
                 return segments
             segments.append({"text": segment.text, "start": start, "duration": segment.duration})
         offset = float(segments[-1]["start"]) + 5.0
@@ -117,29 +95,21 @@ def hour_of_speech() -> list[dict[str, float | str]]:
 
 async def chapter_seconds(client: httpx.AsyncClient, database_url: str) -> float:
     headers = await sign_in(client, "outliner")
-    stored = await expect(
-        client.post(
-            f"{API}/transcripts",
-            json={"video": "HourOfTalk1", "segments": hour_of_speech()},
-            headers=headers,
-            timeout=120,
-        ),
-        201,
-    )
+    body = {"video": "HourOfTalk1", "segments": hour_of_speech()}
+    request = client.post(f"{API}/transcripts", json=body, headers=headers, timeout=120)
+    transcript = uuid.UUID((await expect(request, 201))["id"])
     while True:  # the embed job: vectors, then chapters
         jobs = await expect(client.get(f"{API}/jobs", headers=headers), 200)
         if all(job["status"] in ("done", "failed") for job in jobs["items"]):
             break
         await asyncio.sleep(0.5)
     async with db.connected(database_url) as connection:
-        transcript = uuid.UUID(stored["id"])
         await connection.execute("DELETE FROM chapters WHERE transcript_id = $1", transcript)
         await connection.execute(
             "UPDATE transcripts SET chapters_source = NULL WHERE id = $1", transcript
         )
-    seconds, response = await timed(
-        client.get(f"{API}/transcripts/{stored['id']}/chapters", headers=headers, timeout=60)
-    )
+    path = f"{API}/transcripts/{transcript}/chapters"
+    response, seconds = await timed(client.get(path, headers=headers, timeout=60))
     assert response.status_code == 200, response.text
     assert response.json()["chapters"], response.text
     return seconds
@@ -149,8 +119,9 @@ async def benchmark() -> None:
     clock = Clock()
     async with db.throwaway_database() as database_url:
         port = free_port()
-        environment = {"DATABASE_URL": database_url, "JOB_WORKERS": "1", "LOG_LEVEL": "warning"}
-        environment |= {"LIMIT_INGESTS_PER_HOUR": "0"}  # every user adds 48 videos, some twice
+        # LIMIT_INGESTS_PER_HOUR: every user adds 48 videos, some twice.
+        environment = {"DATABASE_URL": database_url, "JOB_WORKERS": "1", "LOG_LEVEL": "warning",
+                       "LIMIT_INGESTS_PER_HOUR": "0"}  # fmt: skip
         arguments = ["-m", "testkit.replayed_server", str(port)]
         with server_process("replayed", arguments, environment, port) as server:
             await wait_until_ready(server)
@@ -160,29 +131,18 @@ async def benchmark() -> None:
                 chapters = await chapter_seconds(client, database_url)
     worst, median = max(collections), statistics.median(collections)
     rows = [
-        (
-            "50-video playlist listed, 48 jobs queued (POST /collections)",
-            f"median {median:.2f} s, worst {worst:.2f} s "
-            f"(one ingest POST: {statistics.median(singles) * 1000:.0f} ms)",
-            "< 2 s",
-            worst < 2.0,
-        ),
-        (
-            "progress event after a job ends",
-            f"median {statistics.median(lags):.2f} s, worst {max(lags):.2f} s ({len(lags)} jobs)",
-            "≤ 1 s",
-            max(lags) <= 1.0,
-        ),
+        ("50-video playlist listed, 48 jobs queued (POST /collections)",
+         f"median {median:.2f} s, worst {worst:.2f} s "
+         f"(one ingest POST: {statistics.median(singles) * 1000:.0f} ms)", "< 2 s", worst < 2.0),
+        ("progress event after a job ends",
+         f"median {statistics.median(lags):.2f} s, worst {max(lags):.2f} s ({len(lags)} jobs)",
+         "≤ 1 s", max(lags) <= 1.0),
         ("chapters of a one-hour talk, vectors in", f"{chapters:.2f} s", "≤ 5 s", chapters <= 5),
-    ]
-    report.print_tables(
-        report.table(
-            "Collections and chapters",
-            ("measure", "figure", "target", "result"),
-            [[*texts, report.verdict(passed)] for *texts, passed in rows],
-        )
-    )
-    report.say(clock.closing())
+    ]  # fmt: skip
+    report.print_tables(report.table(
+        "Collections and chapters", ("measure", "figure", "target", "result"),
+        [[*texts, report.verdict(passed)] for *texts, passed in rows],
+    ), clock.closing())  # fmt: skip
 
 
 if __name__ == "__main__":

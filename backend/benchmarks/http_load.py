@@ -1,30 +1,16 @@
-"""How much the application costs per HTTP request, next to a bare server doing the same SQL.
-
-Two uvicorn servers side by side on loopback, one throw-away database: `app` (the application,
-with its middleware, dependencies, SQLAlchemy sessions and response models) and `bare`
-(harness/bare/: Starlette on a raw asyncpg pool, the same queries, the same bearer-token
-check, JSON of the same shape; no input validation and no response models). Measured at
-concurrency 10, and the first one at 1 as well:
-
-1. GET /conversations?limit=20: a page of 50 conversations and their count;
-2. GET /conversations/{id}/messages?limit=20: the 20 oldest of 200 messages, and their count;
-3. POST /conversations: a titled conversation, the plain write;
-4. POST /conversations/{id}/messages: a chat turn with the offline model, round-robin over 50
-   conversations, each with a full history (5 questions asked in each first); seven questions
-   about five ~3,000-word videos take turns, six match every word, one falls back to any word;
-5. POST /transcripts: a 10,000-word transcript, chunked and stored with its chunks.
-
-The user, the videos, the conversations and their messages are created through the real API.
-Each scenario runs on one server at a time after a short warm-up, until its request budget or
-8 s are spent, from one httpx client with as many keep-alive connections as the concurrency.
-Any non-2xx answer is an error. About a minute on two cores:
+"""How much the application costs per HTTP request, next to the bare server doing the same SQL
+(harness/bare.py: Starlette on raw asyncpg, the same queries, token check and JSON shape; no
+input validation, no response models), both under uvicorn on one throw-away database. At
+concurrency 10 (the first also at 1): GET /conversations?limit=20 (of 50); GET …/messages?limit=20
+(of 200); POST /conversations; POST …/messages, a chat turn with the offline model round-robin
+over 50 conversations with full histories, seven questions about five ~3,000-word videos; POST
+/transcripts of 10,000 words. Set up through the real API; each scenario runs on one server at a
+time after a warm-up, until its request budget or 8 s are spent, from one httpx client (any
+non-2xx is an error). `app/bare` 1.00 means the framework and the data layer cost nothing;
+`client CPU` near 100 % means the load generator set the pace (benchmarks/http_wrk.py uses wrk).
+About a minute:
 
     cd backend && .venv/bin/python -m benchmarks.http_load
-
-`app/bare` is the app's req/s over the bare server's: 1.00 means the framework and the data
-layer cost nothing. `server CPU ms/req` is the server process's own CPU per request (not
-PostgreSQL's). `client CPU` near 100 % means the load generator was saturated: the bare figures
-are then a floor (benchmarks/http_wrk.py loads with wrk instead).
 """
 
 import asyncio
@@ -34,7 +20,6 @@ import platform
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -45,22 +30,22 @@ from benchmarks.harness import database as db
 from benchmarks.harness import machine, report
 from benchmarks.harness.api import API, conversations, expect, sign_in
 from benchmarks.harness.load import Call, Tally, drive, load_client
-from benchmarks.harness.runner import run_benchmark
+from benchmarks.harness.machine import run_benchmark
 from benchmarks.harness.servers import (
     APP_TARGET,
     BARE_TARGET,
-    CHEAP_SETTINGS,
     Server,
-    check_running,
     uvicorn_server,
     wait_until_ready,
 )
 
-CONCURRENCY = 10
-PAGE_LIMIT = 20
-MEASURE_SECONDS = 8.0
-WARMUP_SECONDS = 1.0
-REQUEST_TIMEOUT_SECONDS = 30.0
+CONCURRENCY, PAGE_LIMIT, MEASURE_SECONDS, WARMUP_SECONDS, REQUEST_TIMEOUT_SECONDS = (
+    10,
+    20,
+    8.0,
+    1.0,
+    30.0,
+)
 SETUP_CONVERSATIONS = 50
 SETUP_QUESTIONS = 100  # in the long conversation: 200 messages with their answers
 SETUP_TURNS = 5  # each conversation's history before measuring: CHAT_HISTORY_MESSAGES, 10
@@ -72,9 +57,7 @@ VOCABULARY_TEXT = (
 )
 # The videos the questions are about: TOPIC_WORDS words each, in sentences of 8 to 16 words,
 # about a third the topic's own, the rest common words; a caption segment per sentence.
-TOPIC_WORDS = 3_000
-TOPIC_SHARE = 0.3
-SECONDS_PER_WORD = 0.4
+TOPIC_WORDS, TOPIC_SHARE, SECONDS_PER_WORD = 3_000, 0.3, 0.4
 COMMON_WORDS = (
     "speaker explains shows how small change makes every step easier and why it matters when "
     "you start first good best time need reach much use add help say keep simple careful "
@@ -104,15 +87,14 @@ QUESTIONS = (
     "What does the speaker say about pruning tomato seedlings and watering?",
     "Can the piano rhythm help the rocket launch?",
 )
-VERSIONED_PACKAGES = (
-    "uvicorn", "uvloop", "httptools", "fastapi", "starlette", "pydantic", "sqlalchemy",
-    "asyncpg", "httpx",
-)  # fmt: skip
-HEADERS = ("endpoint", "c", "server", "requests", "req/s", "p50 ms", "p99 ms", "errors",
-           "server CPU ms/req", "client CPU", "app/bare")  # fmt: skip
+VERSIONED_PACKAGES = ("uvicorn", "uvloop", "httptools", "fastapi", "starlette", "pydantic",
+                      "sqlalchemy", "asyncpg", "httpx")  # fmt: skip
 
-
-# --- setup through the real API --------------------------------------------------------------
+# endpoint, concurrency, requests at most, warm-up requests at most, the next request
+Scenario = tuple[str, int, int, int, Callable[[], Call]]
+# the server's name, what the load saw, seconds, server CPU seconds, client CPU seconds, the
+# warm-up's first error
+Measurement = tuple[str, Tally, float, float | None, float, str | None]
 
 
 def topic_segments(topic: int, words: str) -> list[dict[str, Any]]:
@@ -126,9 +108,9 @@ def topic_segments(topic: int, words: str) -> list[dict[str, Any]]:
         sentence = [
             draw.choice(own if draw.random() < TOPIC_SHARE else common) for _ in range(length)
         ]
-        text = " ".join(sentence).capitalize() + "."
         duration = length * SECONDS_PER_WORD
-        segments.append({"text": text, "start": round(start, 1), "duration": duration})
+        segments.append({"text": " ".join(sentence).capitalize() + ".", "start": round(start, 1),
+                         "duration": duration})  # fmt: skip
         start, count = start + duration, count + length
     return segments
 
@@ -143,8 +125,11 @@ async def set_up(app: Server) -> tuple[dict[str, str], list[str], str]:
         client.headers.update(headers)
         for topic, (title, words) in enumerate(TOPICS):
             # "topic" + 6 digits = 11 characters, apart from the scenario's "bench" ids.
-            segments = topic_segments(topic, words)
-            body = {"video": f"topic{topic:06d}", "title": title, "segments": segments}
+            body = {
+                "video": f"topic{topic:06d}",
+                "title": title,
+                "segments": topic_segments(topic, words),
+            }
             await expect(client.post(f"{API}/transcripts", json=body), 201)
         ids, long_id = await conversations(client, SETUP_CONVERSATIONS, SETUP_QUESTIONS)
         slots = asyncio.Semaphore(CONCURRENCY)  # CONCURRENCY conversations at a time
@@ -162,18 +147,6 @@ async def set_up(app: Server) -> tuple[dict[str, str], list[str], str]:
     return headers, ids, long_id
 
 
-# --- scenarios and measuring -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Scenario:
-    endpoint: str
-    concurrency: int
-    max_requests: int
-    warmup_requests: int
-    next_call: Callable[[], Call]
-
-
 def scenarios(conversation_ids: Sequence[str], long_id: str) -> list[Scenario]:
     list_page = Call("GET", f"{API}/conversations?limit={PAGE_LIMIT}")
     messages_page = Call("GET", f"{API}/conversations/{long_id}/messages?limit={PAGE_LIMIT}")
@@ -184,101 +157,54 @@ def scenarios(conversation_ids: Sequence[str], long_id: str) -> list[Scenario]:
     # One sequence for both servers: (user, video) is unique. "bench" + 6 digits = 11 characters.
     video_ids = (f"bench{n:06d}" for n in itertools.count())
     words = random.Random(TRANSCRIPT_WORDS)  # seeded: the same text, so the same chunks
-    vocabulary = VOCABULARY_TEXT.split()
-    text = " ".join(words.choice(vocabulary) for _ in range(TRANSCRIPT_WORDS))
-
-    def ask() -> Call:
-        path = f"{API}/conversations/{next(targets)}/messages"
-        return Call("POST", path, {"content": next(questions)})
-
-    def post_transcript() -> Call:
-        body = {"video": next(video_ids), "title": "A talk", "transcript_text": text}
-        return Call("POST", f"{API}/transcripts", body)
-
+    text = " ".join(words.choice(VOCABULARY_TEXT.split()) for _ in range(TRANSCRIPT_WORDS))
     return [
-        Scenario("GET /conversations", 1, 2_000, 100, lambda: list_page),
-        Scenario("GET /conversations", CONCURRENCY, 2_000, 100, lambda: list_page),
-        Scenario(
-            "GET /conversations/{id}/messages", CONCURRENCY, 2_000, 100, lambda: messages_page
-        ),
+        ("GET /conversations", 1, 2_000, 100, lambda: list_page),
+        ("GET /conversations", CONCURRENCY, 2_000, 100, lambda: list_page),
+        ("GET /conversations/{id}/messages", CONCURRENCY, 2_000, 100, lambda: messages_page),
         # After the reads: every conversation it creates joins the user's list.
-        Scenario("POST /conversations", CONCURRENCY, 1_000, 50, lambda: new_conversation),
-        Scenario("POST /conversations/{id}/messages", CONCURRENCY, 1_000, 50, ask),
+        ("POST /conversations", CONCURRENCY, 1_000, 50, lambda: new_conversation),
+        ("POST /conversations/{id}/messages", CONCURRENCY, 1_000, 50,
+         lambda: Call("POST", f"{API}/conversations/{next(targets)}/messages",
+                      {"content": next(questions)})),
         # Last: the chunks it stores would join the searches of any scenario after it.
-        Scenario("POST /transcripts", CONCURRENCY, 60, 4, post_transcript),
-    ]
-
-
-@dataclass(frozen=True)
-class Measurement:
-    server: str
-    tally: Tally
-    seconds: float
-    server_cpu_seconds: float | None
-    client_cpu_seconds: float
-    warmup_error: str | None
-
-    @property
-    def rate(self) -> float:
-        return len(self.tally.latencies) / self.seconds
-
-    def row(self) -> list[str]:
-        latencies, requests = self.tally.latencies, len(self.tally.latencies)
-        cpu = "-"
-        if self.server_cpu_seconds is not None and requests:
-            cpu = f"{self.server_cpu_seconds * 1000 / requests:.2f}"
-        percentiles = [
-            f"{report.percentile_ms(latencies, q):.1f}" if latencies else "-" for q in (0.5, 0.99)
-        ]
-        client = f"{self.client_cpu_seconds / self.seconds:.0%}"
-        figures = [f"{requests:,}", f"{self.rate:,.0f}", *percentiles, str(self.tally.errors)]
-        return [self.server, *figures, cpu, client]
-
-    def problems(self, name: str) -> list[str]:
-        where = f"{name} on {self.server}"
-        found = []
-        if self.tally.first_error:
-            found.append(
-                f"{where}: {self.tally.errors} errors, the first: {self.tally.first_error}"
-            )
-        if self.warmup_error:
-            found.append(f"{where}, during the warm-up: {self.warmup_error}")
-        return found
+        ("POST /transcripts", CONCURRENCY, 60, 4,
+         lambda: Call("POST", f"{API}/transcripts",
+                      {"video": next(video_ids), "title": "A talk", "transcript_text": text})),
+    ]  # fmt: skip
 
 
 async def measure(server: Server, headers: dict[str, str], scenario: Scenario) -> Measurement:
-    check_running(server)
+    _, concurrency, max_requests, warmup_requests, next_call = scenario
+    server.check_running()
     async with load_client(
-        server.base_url, scenario.concurrency, headers=headers, timeout=REQUEST_TIMEOUT_SECONDS
+        server.base_url, concurrency, headers=headers, timeout=REQUEST_TIMEOUT_SECONDS
     ) as client:
         # The warm-up opens the keep-alive connections and the servers' pooled database
         # connections, and fills their prepared-statement caches.
-        warmup = await drive(
-            client,
-            scenario.next_call,
-            scenario.concurrency,
-            scenario.warmup_requests,
-            WARMUP_SECONDS,
-        )
+        warmup = await drive(client, next_call, concurrency, warmup_requests, WARMUP_SECONDS)
         server_cpu_before = machine.process_cpu_seconds(server.process.pid)
-        client_cpu_before = time.process_time()
-        started = time.perf_counter()
-        tally = await drive(
-            client, scenario.next_call, scenario.concurrency, scenario.max_requests, MEASURE_SECONDS
-        )
+        client_cpu_before, started = time.process_time(), time.perf_counter()
+        tally = await drive(client, next_call, concurrency, max_requests, MEASURE_SECONDS)
         seconds = time.perf_counter() - started
         client_cpu = time.process_time() - client_cpu_before
         server_cpu_after = machine.process_cpu_seconds(server.process.pid)
-    check_running(server)
+    server.check_running()
     server_cpu = None
     if server_cpu_before is not None and server_cpu_after is not None:
         server_cpu = server_cpu_after - server_cpu_before
     if tally.sample is None:  # every timed request failed; the warm-up may have a success
         tally.sample = warmup.sample
-    return Measurement(server.name, tally, seconds, server_cpu, client_cpu, warmup.first_error)
+    return server.name, tally, seconds, server_cpu, client_cpu, warmup.first_error
 
 
-# --- report ----------------------------------------------------------------------------------
+def cells(measurement: Measurement) -> list[str]:
+    name, tally, seconds, server_cpu, client_cpu, _ = measurement
+    requests = len(tally.latencies)
+    cpu = f"{server_cpu * 1000 / requests:.2f}" if server_cpu is not None and requests else "-"
+    latencies = report.percentiles(tally.latencies, (0.5, 0.99))[:2] if requests else ["-", "-"]
+    return [name, f"{requests:,}", f"{requests / seconds:,.0f}", *latencies, str(tally.errors),
+            cpu, f"{client_cpu / seconds:.0%}"]  # fmt: skip
 
 
 def json_shape(value: Any) -> Any:
@@ -290,15 +216,18 @@ def json_shape(value: Any) -> Any:
     return type(value).__name__
 
 
-def problems(results: Sequence[tuple[Scenario, Measurement, Measurement]]) -> list[str]:
+def problems(name: str, app: Measurement, bare: Measurement) -> list[str]:
     """Errors (the first body of each run) and answers whose shapes differ between servers."""
     found = []
-    for scenario, app, bare in results:
-        name = f"{scenario.endpoint} (c={scenario.concurrency})"
-        found += app.problems(name) + bare.problems(name)
-        app_shape, bare_shape = json_shape(app.tally.sample), json_shape(bare.tally.sample)
-        if app_shape != bare_shape:
-            found.append(f"{name}: the answers differ in shape: app {app_shape}, bare {bare_shape}")
+    for server, tally, *_, warmup_error in (app, bare):
+        where = f"{name} on {server}"
+        if tally.first_error:
+            found.append(f"{where}: {tally.errors} errors, the first: {tally.first_error}")
+        if warmup_error:
+            found.append(f"{where}, during the warm-up: {warmup_error}")
+    shapes = json_shape(app[1].sample), json_shape(bare[1].sample)
+    if shapes[0] != shapes[1]:
+        found.append(f"{name}: the answers differ in shape: app {shapes[0]}, bare {shapes[1]}")
     return found
 
 
@@ -310,32 +239,39 @@ def installed_version(package: str) -> str:
 
 
 async def benchmark() -> None:
-    clock = machine.Clock()
-    busy_before = await machine.machine_busy_share()
+    clock, busy_before = machine.Clock(), await machine.machine_busy_share()
+    rows: list[report.Row] = []
+    found: list[str] = []
     async with db.throwaway_database() as database_url:
         with (
-            uvicorn_server("app", APP_TARGET, database_url, CHEAP_SETTINGS) as app,
-            uvicorn_server("bare", BARE_TARGET, database_url, CHEAP_SETTINGS) as bare,
+            uvicorn_server("app", APP_TARGET, database_url) as app,
+            uvicorn_server("bare", BARE_TARGET, database_url) as bare,
         ):
             await wait_until_ready(app, bare)
             headers, ids, long_id = await set_up(app)
-            results = []
             for scenario in scenarios(ids, long_id):
-                Console(stderr=True).print(
-                    f"[dim]{scenario.endpoint} at concurrency {scenario.concurrency}…[/dim]"
-                )
+                endpoint, concurrency = scenario[:2]
+                Console(stderr=True).print(f"[dim]{endpoint} at concurrency {concurrency}…[/dim]")
                 app_run = await measure(app, headers, scenario)
-                results.append((scenario, app_run, await measure(bare, headers, scenario)))
+                bare_run = await measure(bare, headers, scenario)
+                rates = [len(run[1].latencies) / run[2] for run in (app_run, bare_run)]
+                ratio = rates[0] / rates[1] if rates[1] else math.nan
+                label = [endpoint, str(concurrency)]
+                rows += [
+                    [*label, *cells(app_run), f"{ratio:.2f}"],
+                    ["", "", *cells(bare_run), ""],
+                    None,
+                ]
+                found += problems(f"{endpoint} (c={concurrency})", app_run, bare_run)
             server_output = {server.name: server.output() for server in (app, bare)}
         async with db.connected(database_url) as connection:
             postgres_version = await connection.fetchval("SHOW server_version")
-    rows: list[report.Row] = []
-    for scenario, app_run, bare_run in results:
-        ratio = app_run.rate / bare_run.rate if bare_run.rate else math.nan
-        label = [scenario.endpoint, str(scenario.concurrency)]
-        rows += [[*label, *app_run.row(), f"{ratio:.2f}"], ["", "", *bare_run.row(), ""], None]
-    title = "The application vs a bare Starlette + asyncpg server, same SQL"
-    report.print_tables(report.table(title, HEADERS, rows))
+    report.print_tables(report.table(
+        "The application vs a bare Starlette + asyncpg server, same SQL",
+        ("endpoint", "c", "server", "requests", "req/s", "p50 ms", "p99 ms", "errors",
+         "server CPU ms/req", "client CPU", "app/bare"),
+        rows,
+    ))  # fmt: skip
     packages = ", ".join(f"{name} {installed_version(name)}" for name in VERSIONED_PACKAGES)
     report.say(
         f"Python {platform.python_version()}, {packages}, PostgreSQL {postgres_version}. "
@@ -343,7 +279,6 @@ async def benchmark() -> None:
         f"installed; the load generator runs on uvloop too. {machine.CORES} CPUs, "
         f"{busy_before} busy just before the run (other work there skews every figure)."
     )
-    found = problems(results)
     for problem in found:
         report.say(f"! {problem}", style="red")
     if not found:

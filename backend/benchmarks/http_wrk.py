@@ -1,16 +1,11 @@
-"""The app's hot reads against a bare server doing the same SQL, loaded by `wrk`.
-
-`wrk` needs a few percent of a core where an httpx client needed all of one, so the bare
-server's figures are the server's, not the generator's; its CPU share is reported beside each
-run. `app` is the application under uvicorn; `bare` is harness/bare/ (Starlette on a
-raw asyncpg pool, the same queries for the same JSON).
-
-GET /api/v1/conversations (a page of 20 of 50) and GET …/messages (20 of 200 messages) are each
-loaded with 1, 10 and 50 connections, app and bare alternated A B B A so that drift on a shared
-machine falls on both alike; then with as many uvicorn workers as cores at 50. Each run is
-RUN_SECONDS after a warm-up; figures are medians of the two runs of each side. The app's,
-PostgreSQL's (the embedded server's processes) and wrk's CPU per request, measured with one
-worker, bound what any number of workers can serve on this machine.
+"""The app's hot reads against the bare server doing the same SQL (harness/bare.py), loaded by
+`wrk`, which needs a few percent of a core where an httpx client needed all of one, so the bare
+server's figures are the server's. GET /api/v1/conversations (a page of 20 of 50) and GET
+…/messages (20 of 200) are each loaded with 1, 10 and 50 connections, app and bare alternated
+A B B A so that drift on a shared machine falls on both alike, then with one uvicorn worker per
+core at 50; each run RUN_SECONDS after a warm-up, figures the medians of each side's two runs.
+The app's, PostgreSQL's and wrk's CPU per request, with one worker, bound what any number of
+workers could serve on this machine.
 
     cd backend && .venv/bin/python -m benchmarks.http_wrk
 """
@@ -18,7 +13,6 @@ worker, bound what any number of workers can serve on this machine.
 import asyncio
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
 
@@ -30,158 +24,119 @@ from benchmarks.harness import database as db
 from benchmarks.harness import machine, report
 from benchmarks.harness.api import API, conversations, sign_in
 from benchmarks.harness.load import INSTALL_WRK, Call, wrk, wrk_path
-from benchmarks.harness.runner import run_benchmark
+from benchmarks.harness.machine import run_benchmark
 from benchmarks.harness.servers import (
     APP_TARGET,
     BARE_TARGET,
-    CHEAP_SETTINGS,
     Server,
-    check_running,
     uvicorn_server,
     wait_until_ready,
 )
 
-RUN_SECONDS = 5
-WARMUP_SECONDS = 1
-CONCURRENCIES = (1, 10, 50)
-CONVERSATIONS = 50
-MESSAGES = 200
-PAGE = 20
+RUN_SECONDS, WARMUP_SECONDS, CONCURRENCIES = 5, 1, (1, 10, 50)
+# Targets: at 10 connections, one worker, unless said.
+MIN_APP_TO_BARE, MAX_P99_TO_P50, MAX_P99_MS_AT_50, MIN_WORKER_SCALING = 0.5, 3.0, 100.0, 1.6
 
-# Targets (the performance issue): ratios to the bare server at 10 connections, one worker.
-MIN_APP_TO_BARE = 0.5
-MAX_P99_TO_P50 = 3.0
-MAX_P99_MS_AT_50 = 100.0
-MIN_WORKER_SCALING = 1.6
-
-Fixture = tuple[dict[str, str], list[tuple[str, str]]]  # the bearer header, the endpoints
+Run = dict[str, float | None]  # a wrk run's figures by name
+Runs = dict[str, list[Run]]  # by side: app, bare
+Results = dict[tuple[str, int, int], Runs]  # by endpoint, connections and workers
+Fixture = tuple[dict[str, str], dict[str, str]]  # the bearer header, the endpoints' paths
 
 
-@dataclass(frozen=True)
-class Run:
-    requests_per_second: float
-    p50_ms: float
-    p99_ms: float
-    server_cpu_ms_per_request: float
-    database_cpu_ms_per_request: float | None
-    generator_cpu_ms_per_request: float
-    generator_cpu_share: float
-    timeouts: int
+def figure(runs: Runs, side: str, name: str) -> float:
+    return float(median(run[name] or 0.0 for run in runs[side]))
 
 
-@dataclass(frozen=True)
-class Comparison:
-    endpoint: str
-    connections: int
-    workers: int
-    app: list[Run]
-    bare: list[Run]
+def both(runs: Runs, name: str, form: str) -> list[str]:
+    return [format(figure(runs, side, name), form) for side in ("app", "bare")]
 
-    def figure(self, side: str, name: str) -> float:
-        runs = self.app if side == "app" else self.bare
-        return float(median(getattr(run, name) for run in runs))
 
-    def both(self, name: str, form: str) -> list[str]:
-        return [format(self.figure(side, name), form) for side in ("app", "bare")]
-
-    @property
-    def ratio(self) -> float:
-        return self.figure("app", "requests_per_second") / self.figure(
-            "bare", "requests_per_second"
-        )
+def ratio(runs: Runs) -> float:
+    return figure(runs, "app", "rps") / figure(runs, "bare", "rps")
 
 
 def postmaster_pid(database_url: str) -> int | None:
     """The embedded server's main process (its socket folder is its data folder); None for a
     server elsewhere, whose CPU this machine cannot see."""
     socket_folder = make_url(database_url).query.get("host")
-    if not isinstance(socket_folder, str):
-        return None
     try:
-        return int((Path(socket_folder) / "postmaster.pid").read_text().split()[0])
+        return int((Path(str(socket_folder)) / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
 
 
-def database_cpu_seconds(pid: int | None) -> float | None:
-    return None if pid is None else machine.process_tree_cpu_seconds(pid, reaped_children=True)
+async def measure(server: Server, path: str, headers: dict[str, str], connections: int,
+                  database: int | None) -> Run:  # fmt: skip
+    def database_cpu() -> float | None:
+        return (
+            None
+            if database is None
+            else machine.process_tree_cpu_seconds(database, reaped_children=True)
+        )
 
-
-async def measure(
-    server: Server, path: str, headers: dict[str, str], connections: int, database: int | None
-) -> Run:
-    call = Call("GET", path)
+    call, pid = Call("GET", path), server.process.pid
     await asyncio.to_thread(wrk, server.base_url, call, headers, connections, WARMUP_SECONDS)
-    cpu_before = machine.process_tree_cpu_seconds(server.process.pid) or 0.0
-    database_before = database_cpu_seconds(database)
+    cpu_before, database_before = machine.process_tree_cpu_seconds(pid) or 0.0, database_cpu()
     run = await asyncio.to_thread(wrk, server.base_url, call, headers, connections, RUN_SECONDS)
-    server_cpu = (machine.process_tree_cpu_seconds(server.process.pid) or 0.0) - cpu_before
-    database_after = database_cpu_seconds(database)
-    check_running(server)
+    server_cpu = (machine.process_tree_cpu_seconds(pid) or 0.0) - cpu_before
+    database_after = database_cpu()
+    server.check_running()
     if run.failed:
         raise RuntimeError(f"wrk saw {run.failed} failed requests:\n{run.output}")
     requests = max(run.requests_per_second * RUN_SECONDS, 1.0)
     database_ms = None
     if database_before is not None and database_after is not None:
         database_ms = (database_after - database_before) * 1000 / requests
-    return Run(
-        run.requests_per_second,
-        run.p50_ms,
-        run.p99_ms,
-        server_cpu * 1000 / requests,
-        database_ms,
-        run.cpu_seconds * 1000 / requests,
-        run.cpu_seconds / RUN_SECONDS,
-        run.timeouts,
-    )
-
-
-async def set_up(app: Server) -> Fixture:
-    """A user with CONVERSATIONS conversations, one of them holding MESSAGES messages."""
-    async with httpx.AsyncClient(base_url=app.base_url, timeout=30, trust_env=False) as client:
-        headers = await sign_in(client)
-        client.headers.update(headers)
-        _, long_id = await conversations(client, CONVERSATIONS - 1, MESSAGES // 2)
-    messages = f"{API}/conversations/{long_id}/messages?limit={PAGE}"
-    conversation_page = f"{API}/conversations?limit={PAGE}"
-    return headers, [("GET /conversations", conversation_page), ("GET …/messages", messages)]
+    return {
+        "rps": run.requests_per_second, "p50": run.p50_ms, "p99": run.p99_ms,
+        "server_cpu": server_cpu * 1000 / requests, "database_cpu": database_ms,
+        "wrk_cpu": run.cpu_seconds * 1000 / requests, "wrk_share": run.cpu_seconds / RUN_SECONDS,
+        "timeouts": run.timeouts,
+    }  # fmt: skip
 
 
 async def load(
     database_url: str, workers: int, connections: Sequence[int], fixture: Fixture | None
-) -> tuple[Fixture, list[Comparison]]:
+) -> tuple[Results, Fixture]:
     """Each endpoint at each count of connections, A B B A: app, bare, bare, app."""
     with (
-        uvicorn_server("app", APP_TARGET, database_url, CHEAP_SETTINGS, workers) as app,
-        uvicorn_server("bare", BARE_TARGET, database_url, CHEAP_SETTINGS, workers) as bare,
+        uvicorn_server("app", APP_TARGET, database_url, workers) as app,
+        uvicorn_server("bare", BARE_TARGET, database_url, workers) as bare,
     ):
         await wait_until_ready(app, bare)
-        fixture = fixture or await set_up(app)
-        database = postmaster_pid(database_url)
+        if fixture is None:  # a user with 50 conversations, one holding 200 messages
+            async with httpx.AsyncClient(
+                base_url=app.base_url, timeout=30, trust_env=False
+            ) as client:
+                headers = await sign_in(client)
+                client.headers.update(headers)
+                _, long_id = await conversations(client, 49, 100)
+            pages = {"GET /conversations": "", "GET …/messages": f"/{long_id}/messages"}
+            fixture = headers, {n: f"{API}/conversations{p}?limit=20" for n, p in pages.items()}
         headers, endpoints = fixture
-        comparisons = []
-        for name, path in endpoints:
+        database, results = postmaster_pid(database_url), Results()
+        for name, path in endpoints.items():
             for count in connections:
-                runs: dict[str, list[Run]] = {"app": [], "bare": []}
+                runs: Runs = {"app": [], "bare": []}
                 for server in (app, bare, bare, app):
                     runs[server.name].append(await measure(server, path, headers, count, database))
-                comparisons.append(Comparison(name, count, workers, runs["app"], runs["bare"]))
-    return fixture, comparisons
+                results[name, count, workers] = runs
+    return results, fixture
 
 
-def results_table(comparisons: Sequence[Comparison]) -> Table:
+def results_table(results: Results) -> Table:
     rows = []
-    for c in comparisons:
+    for (endpoint, connections, workers), runs in results.items():
         database = "?"
-        if all(run.database_cpu_ms_per_request is not None for run in c.app):
-            database = f"{c.figure('app', 'database_cpu_ms_per_request'):.2f}"
-        p50s, p99s = c.both("p50_ms", ".1f"), c.both("p99_ms", ".1f")
+        if all(run["database_cpu"] is not None for run in runs["app"]):
+            database = f"{figure(runs, 'app', 'database_cpu'):.2f}"
+        latencies = zip(both(runs, "p50", ".1f"), both(runs, "p99", ".1f"), strict=True)
+        timeouts = [str(sum(int(run["timeouts"] or 0) for run in runs[side])) for side in runs]
+        wrk_share = max(run["wrk_share"] or 0.0 for side in runs.values() for run in side)
         rows.append([
-            c.endpoint, str(c.workers), str(c.connections), *c.both("requests_per_second", ".0f"),
-            f"{c.ratio:.2f}", *(f"{p50} / {p99}" for p50, p99 in zip(p50s, p99s, strict=True)),
-            *c.both("server_cpu_ms_per_request", ".2f"), database,
-            f"{max(r.generator_cpu_share for r in c.app + c.bare):.0%}",
-            f"{sum(r.timeouts for r in c.app)} / {sum(r.timeouts for r in c.bare)}",
+            endpoint, str(workers), str(connections), *both(runs, "rps", ".0f"),
+            f"{ratio(runs):.2f}", *(f"{p50} / {p99}" for p50, p99 in latencies),
+            *both(runs, "server_cpu", ".2f"), database, f"{wrk_share:.0%}", " / ".join(timeouts),
         ])  # fmt: skip
     return report.table(
         "app vs bare, same SQL, loaded by wrk (medians of A B B A)",
@@ -192,59 +147,45 @@ def results_table(comparisons: Sequence[Comparison]) -> Table:
     )  # fmt: skip
 
 
-def cpu_ceiling(one_worker: Comparison) -> str:
-    """The most any number of workers could serve on this machine's cores, as a multiple of one
-    worker's rate: every request costs the app, PostgreSQL and wrk their CPU per request (as
-    measured with one worker), and the cores can give no more than CORES seconds a second."""
-    if any(run.database_cpu_ms_per_request is None for run in one_worker.app):
-        return "?: the database's CPU is not visible"
-    per_request_ms = sum(
-        one_worker.figure("app", f"{name}_cpu_ms_per_request")
-        for name in ("server", "database", "generator")
-    )
-    most = machine.CORES * 1000 / per_request_ms
-    return f"{most / one_worker.figure('app', 'requests_per_second'):.2f} x"
-
-
-def targets_table(one: Sequence[Comparison], many: Sequence[Comparison]) -> Table:
-    def find(runs: Sequence[Comparison], endpoint: str, connections: int) -> Comparison:
-        return next(c for c in runs if c.endpoint == endpoint and c.connections == connections)
-
+def targets_table(results: Results) -> Table:
     rows = []
-    for endpoint in dict.fromkeys(c.endpoint for c in one):
-        at_10, at_50 = find(one, endpoint, 10), find(one, endpoint, 50)
-        spread = at_10.figure("app", "p99_ms") / at_10.figure("app", "p50_ms")
-        tail = at_50.figure("app", "p99_ms")
+    for endpoint in dict.fromkeys(endpoint for endpoint, _, _ in results):
+        at_10, at_50 = results[endpoint, 10, 1], results[endpoint, 50, 1]
+        spread = figure(at_10, "app", "p99") / figure(at_10, "app", "p50")
+        tail = figure(at_50, "app", "p99")
         rows += [
-            [f"{endpoint}: app/bare at 10 ≥ {MIN_APP_TO_BARE}", f"{at_10.ratio:.2f}",
-             report.verdict(at_10.ratio >= MIN_APP_TO_BARE)],
+            [f"{endpoint}: app/bare at 10 ≥ {MIN_APP_TO_BARE}", f"{ratio(at_10):.2f}",
+             report.verdict(ratio(at_10) >= MIN_APP_TO_BARE)],
             [f"{endpoint}: app p99 ≤ {MAX_P99_TO_P50:.0f} x p50 at 10", f"{spread:.1f} x",
              report.verdict(spread <= MAX_P99_TO_P50)],
             [f"{endpoint}: app p99 at 50 < {MAX_P99_MS_AT_50:.0f} ms", f"{tail:.1f} ms",
              report.verdict(tail < MAX_P99_MS_AT_50)],
         ]  # fmt: skip
-        if many:
-            scaled = find(many, endpoint, 50).figure("app", "requests_per_second")
-            scaling = scaled / at_50.figure("app", "requests_per_second")
-            rows.append([
-                f"{endpoint}: {machine.CORES} workers ≥ {MIN_WORKER_SCALING} x one at 50",
-                f"{scaling:.2f} x (CPU allows {cpu_ceiling(at_50)})",
-                report.verdict(scaling >= MIN_WORKER_SCALING),
-            ])  # fmt: skip
+        if (many := results.get((endpoint, 50, machine.CORES))) and machine.CORES > 1:
+            scaling = figure(many, "app", "rps") / figure(at_50, "app", "rps")
+            # Every request costs the app, PostgreSQL and wrk their CPU per request (measured
+            # with one worker), and the cores give no more than CORES seconds a second.
+            ceiling = "?: the database's CPU is not visible"
+            if all(run["database_cpu"] is not None for run in at_50["app"]):
+                cpu = ("server_cpu", "database_cpu", "wrk_cpu")
+                per_request_ms = sum(figure(at_50, "app", name) for name in cpu)
+                most = machine.CORES * 1000 / per_request_ms
+                ceiling = f"{most / figure(at_50, 'app', 'rps'):.2f} x"
+            rows.append([f"{endpoint}: {machine.CORES} workers ≥ {MIN_WORKER_SCALING} x one at 50",
+                         f"{scaling:.2f} x (CPU allows {ceiling})",
+                         report.verdict(scaling >= MIN_WORKER_SCALING)])  # fmt: skip
     return report.table("targets (one worker unless named)", ("target", "figure", ""), rows)
 
 
 async def benchmark() -> None:
     if wrk_path() is None:
         sys.exit(f"wrk is not installed: {INSTALL_WRK}.")
-    busy = await machine.machine_busy_share()
-    clock = machine.Clock()
+    busy, clock = await machine.machine_busy_share(), machine.Clock()
     async with db.throwaway_database() as database_url:
-        fixture, one = await load(database_url, 1, CONCURRENCIES, None)
-        many: list[Comparison] = []
+        results, fixture = await load(database_url, 1, CONCURRENCIES, None)
         if machine.CORES > 1:
-            _, many = await load(database_url, machine.CORES, (50,), fixture)
-    report.print_tables(results_table([*one, *many]), targets_table(one, many))
+            results |= (await load(database_url, machine.CORES, (50,), fixture))[0]
+    report.print_tables(results_table(results), targets_table(results))
     report.say(f"machine busy before the run: {busy}; took {clock.seconds():.0f} s")
 
 

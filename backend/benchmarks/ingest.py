@@ -1,19 +1,12 @@
-"""What ingesting a long transcript costs: chunking, storing, and the garbage collector's share.
-
-Three measurements, each figure the median of three rounds, each with its target and verdict:
-
-1. Chunking 300,000 words (captions of 10-14 words, 4 s apart, harness/text.py's seeded text):
-   `chunk_segments` on the captions and `chunk_text` on their text, against the word-by-word
-   implementation they replaced (an object per word, every chunk encoded again), kept here as
-   the baseline and checked to give the same chunks, with the GC's pauses within; and the
-   floor, encoding the whole text once.
-2. A 3-hour video ingested (harness/ingestion.py); the GC's pauses as a share of its time: this
-   process's plus the worker process's (the same captions through `prepare_text` there).
-3. Storing the 300,000 words: `store_transcript` of the captions and commit, the process pool
-   warmed up first, with its parts (`prepare_text` alone, the three INSERTs); in turns with the
-   two GIN indexes on `metadata` rebuilt as `jsonb_path_ops`, and without them.
-
-About half a minute:
+"""What ingesting a long transcript costs: chunking, storing, and the garbage collector's share;
+each figure the median of three rounds, with its target and verdict. 1. Chunking 300,000 words
+(captions of 10-14 words, 4 s apart): `chunk_segments` on the captions and `chunk_text` on their
+text, against the word-by-word implementation they replaced (kept here as the baseline and
+checked to give the same chunks), with the GC's pauses within; and the floor, encoding the whole
+text once. 2. A 3-hour video ingested (harness/ingestion.py): the GC's pauses, in this process
+and in the worker process, as a share of its time. 3. Storing the 300,000 words:
+`store_transcript` and commit (the process pool warmed up), with its parts; in turns with the two
+GIN indexes on `metadata` rebuilt as `jsonb_path_ops`, and without them. About half a minute:
 
     cd backend && .venv/bin/python -m benchmarks.ingest
 """
@@ -23,10 +16,9 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import Any
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.core.offload import run_in_process, shutdown_pools
@@ -34,18 +26,12 @@ from app.services.chunking import Segment, TextChunk, chunk_segments, chunk_text
 from app.services.transcripts import ChunkOptions, NewTranscript, prepare_text, store_transcript
 from benchmarks.harness import database as db
 from benchmarks.harness import report
-from benchmarks.harness.ingestion import ingest_once, statement_kind, three_hour_video
-from benchmarks.harness.machine import Clock
-from benchmarks.harness.runner import run_benchmark
+from benchmarks.harness.ingestion import GC, TOTAL, ingest_once, statement_kind, three_hour_video
+from benchmarks.harness.machine import Clock, run_benchmark
 from benchmarks.harness.text import SEED, TextGenerator
 from benchmarks.harness.timing import StatementTimer, gc_pauses, pause_seconds
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-WORDS = 300_000
-CAPTION_SECONDS = 4.0
-ROUNDS = 3
+WORDS, CAPTION_SECONDS, ROUNDS = 300_000, 4.0, 3
 CHUNKING_TARGET = 0.25  # seconds, 300,000 words
 STORING_TARGET = 0.5  # seconds, 300,000 words, end to end
 GC_SHARE_TARGET = 0.10  # of a 3-hour video's ingestion
@@ -107,19 +93,10 @@ def word_by_word_chunks(
 # --- measuring -------------------------------------------------------------------------------
 
 
-def long_captions(text: TextGenerator) -> list[Segment]:
-    topic, captions, words = text.topic(), list[Segment](), 0
-    while words < WORDS:
-        caption = text.caption(topic)
-        captions.append(Segment(caption, len(captions) * CAPTION_SECONDS, CAPTION_SECONDS))
-        words += len(caption.split())
-    return captions
-
-
-def timed(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> tuple[R, float]:
+def seconds_of(function: Callable[[], object]) -> float:
     started = time.perf_counter()
-    result = function(*args, **kwargs)
-    return result, time.perf_counter() - started
+    function()
+    return time.perf_counter() - started
 
 
 def median_seconds(function: Callable[[], object]) -> tuple[float, float]:
@@ -127,50 +104,31 @@ def median_seconds(function: Callable[[], object]) -> tuple[float, float]:
     rounds = []
     for _ in range(ROUNDS):
         with gc_pauses() as pauses:
-            seconds = timed(function)[1]
+            seconds = seconds_of(function)
         rounds.append((seconds, pause_seconds(pauses)))
     return statistics.median(r[0] for r in rounds), statistics.median(r[1] for r in rounds)
 
 
-def encode_once(text: str, settings: Settings) -> int:
-    """The tokens of the whole text, encoded in slices the tokenizer accepts."""
-    tokenizer = get_tokenizer(settings.tokenizer_encoding)
-    words = text.split(" ")
-    slices = range(0, len(words), FLOOR_SLICE_WORDS)
-    return sum(
-        len(tokenizer.encode_ordinary(" ".join(words[at : at + FLOOR_SLICE_WORDS])))
-        for at in slices
-    )
-
-
-def prepare_with_gc_pauses(
-    source: list[tuple[str, float, float]], options: ChunkOptions
-) -> tuple[float, float]:
+def prepare_with_gc_pauses(source: Any, options: ChunkOptions) -> tuple[float, float]:
     """`prepare_text` in a worker process: (its seconds, the GC's pauses within them)."""
     with gc_pauses() as pauses:
-        seconds = timed(prepare_text, source, options)[1]
+        seconds = seconds_of(lambda: prepare_text(source, options))
     return seconds, pause_seconds(pauses)
 
 
-@dataclass(frozen=True)
-class Row:
-    label: str
-    seconds: float
-    baseline: float | None = None  # what the ratio compares with
-    target: float | None = None
-    share: bool = False  # `seconds` is a share of a time, not seconds
-
-    def cells(self) -> list[str]:
-        ratio = f"{self.seconds / self.baseline:.2f}x" if self.baseline else ""
-        value = f"{self.seconds:.1%}" if self.share else f"{self.seconds:.3f}"
-        if self.target is None:
-            return [self.label, value, ratio, "", ""]
-        verdict = report.verdict(self.seconds <= self.target)
-        limit = f"< {self.target:.0%}" if self.share else f"<= {self.target:g}"
-        return [self.label, value, ratio, limit, verdict]
+def row(label: str, seconds: float, baseline: float | None = None, target: float | None = None,
+        share: bool = False) -> list[str]:  # fmt: skip
+    """A row: the time (or with `share`, a share of a time), as a multiple of `baseline`, and
+    its verdict against `target`."""
+    cells = [label, f"{seconds:.1%}" if share else f"{seconds:.3f}"]
+    cells.append(f"{seconds / baseline:.2f}x" if baseline else "")
+    if target is None:
+        return [*cells, "", ""]
+    limit = f"< {target:.0%}" if share else f"<= {target:g}"
+    return [*cells, limit, report.verdict(seconds <= target)]
 
 
-def chunking_rows(captions: Sequence[Segment], settings: Settings) -> list[Row]:
+def chunking_rows(captions: Sequence[Segment], settings: Settings) -> list[list[str]]:
     options = (settings.chunk_tokens, settings.chunk_overlap, settings.tokenizer_encoding)
     text = " ".join(caption.text for caption in captions)
     groups = [(c.text, c.start, c.start + c.duration) for c in captions]
@@ -182,39 +140,99 @@ def chunking_rows(captions: Sequence[Segment], settings: Settings) -> list[Row]:
     segments, segments_gc = median_seconds(lambda: chunk_segments(captions, *options))
     text_baseline, _ = median_seconds(lambda: word_by_word_chunks([(text, None, None)], settings))
     plain, _ = median_seconds(lambda: chunk_text(text, *options))
-    floor, _ = median_seconds(lambda: encode_once(text, settings))
+    tokenizer = get_tokenizer(settings.tokenizer_encoding)
+
+    def encode_once() -> list[list[int]]:
+        """The whole text's tokens, in slices the tokenizer accepts."""
+        words = text.split(" ")
+        return [tokenizer.encode_ordinary(" ".join(words[at : at + FLOOR_SLICE_WORDS]))
+                for at in range(0, len(words), FLOOR_SLICE_WORDS)]  # fmt: skip
+
+    floor, _ = median_seconds(encode_once)
     return [
-        Row("word by word (baseline), captions", baseline),
-        Row("  GC pauses within", baseline_gc, baseline),
-        Row("chunk_segments, captions", segments, baseline, CHUNKING_TARGET),
-        Row("  GC pauses within", segments_gc, segments),
-        Row("word by word (baseline), plain text", text_baseline),
-        Row("chunk_text, plain text", plain, text_baseline, CHUNKING_TARGET),
-        Row("floor: encoding the whole text once", floor, baseline),
+        row("word by word (baseline), captions", baseline),
+        row("  GC pauses within", baseline_gc, baseline),
+        row("chunk_segments, captions", segments, baseline, CHUNKING_TARGET),
+        row("  GC pauses within", segments_gc, segments),
+        row("word by word (baseline), plain text", text_baseline),
+        row("chunk_text, plain text", plain, text_baseline, CHUNKING_TARGET),
+        row("floor: encoding the whole text once", floor, baseline),
+    ]
+
+
+async def gc_rows(bench: db.Bench, user_id: uuid.UUID) -> list[list[str]]:
+    text, runs = TextGenerator(SEED + 1), []
+    for n in range(ROUNDS):
+        video = three_hour_video(f"gc3h{n:04d}{uuid.uuid4().hex[:3]}", text)
+        run = await ingest_once(bench, user_id, video)
+        source = [(caption, start, duration) for start, duration, caption in video.captions]
+        options = ChunkOptions.of(bench.settings)
+        _, in_worker = await run_in_process(prepare_with_gc_pauses, source, options)
+        seconds, here = run[TOTAL], run[GC]
+        runs.append((seconds, here, in_worker, (here + in_worker) / seconds))
+    seconds, here, in_worker, share = (
+        statistics.median(figures) for figures in zip(*runs, strict=True)
+    )
+    return [
+        row("3-hour video: enqueue -> done", seconds),
+        row("  GC pauses in this process", here, seconds),
+        row("  GC pauses in the worker process", in_worker, seconds),
+        row("  GC pauses, both, share of the time", share, None, GC_SHARE_TARGET, share=True),
     ]
 
 
 async def store_once(
-    engine: AsyncEngine, settings: Settings, user_id: uuid.UUID, captions: Sequence[Segment]
+    bench: db.Bench, user_id: uuid.UUID, captions: Sequence[Segment]
 ) -> dict[str, float]:
     """Seconds of storing the captions, and of its parts."""
-    unit_of_work = db.units_of_work(db.session_maker(engine))
+    settings, unit_of_work = bench.settings, db.units_of_work(bench.sessions)
     source = [(c.text, c.start, c.duration) for c in captions]
-    preparing = timed(prepare_text, source, ChunkOptions.of(settings))[1]
+    options = ChunkOptions.of(settings)
+    preparing = seconds_of(lambda: prepare_text(source, options))
     new = NewTranscript(video_id=f"long{uuid.uuid4().hex[:7]}", segments=captions)
-    with StatementTimer(statement_kind).listening(engine) as statements, gc_pauses() as pauses:
+    with (
+        StatementTimer(statement_kind).listening(bench.engine) as statements,
+        gc_pauses() as pauses,
+    ):
         started = time.perf_counter()
         async with unit_of_work() as session:
             await store_transcript(session, user_id, new, settings)
         total = time.perf_counter() - started
-    return {
-        "total": total,
-        "prepare": preparing,
-        "transcripts": statements.seconds["transcripts"],
-        "chunks": statements.seconds["chunks"],
-        "passages": statements.seconds["passages"],
-        "gc": pause_seconds(pauses),
-    }
+    sql = {table: statements.seconds[table] for table in ("transcripts", "chunks", "passages")}
+    return {"total": total, "prepare": preparing, **sql, "gc": pause_seconds(pauses)}
+
+
+async def storing_rows(
+    bench: db.Bench, user_id: uuid.UUID, captions: Sequence[Segment]
+) -> list[list[str]]:
+    """What the two GIN indexes on metadata cost (no query filters on metadata yet): in turns,
+    as migrated (jsonb_ops), rebuilt with jsonb_path_ops (values only, not keys), and none."""
+    await run_in_process(prepare_text, [("warm up", 0.0, 1.0)], ChunkOptions.of(bench.settings))
+    variants: dict[str | None, list[dict[str, float]]] = {op: [] for op in OPERATOR_CLASSES}
+    for _ in range(ROUNDS):
+        for operators, rounds in variants.items():
+            await index_metadata(bench.pool, operators)
+            rounds.append(await store_once(bench, user_id, captions))
+    await index_metadata(bench.pool, "jsonb_ops")
+    parts, path_ops, without = (
+        {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+        for rounds in variants.values()
+    )
+    total = parts["total"]
+    return [
+        row("store_transcript + commit, captions", total, None, STORING_TARGET),
+        row("  prepare_text alone (the worker process's part)", parts["prepare"], total),
+        row("  SQL INSERT transcripts (2.6 MB JSONB segments)", parts["transcripts"], total),
+        row("  SQL INSERT chunks", parts["chunks"], total),
+        row("  SQL INSERT passages (to_tsvector on each)", parts["passages"], total),
+        row("  GC pauses in this process", parts["gc"], total),
+        row("the same, metadata GIN indexes jsonb_path_ops", path_ops["total"], total),
+        row("  SQL INSERT transcripts", path_ops["transcripts"], total),
+        row("  SQL INSERT chunks", path_ops["chunks"], total),
+        row("the same without metadata GIN indexes", without["total"], total),
+        row("  SQL INSERT transcripts", without["transcripts"], total),
+        row("  SQL INSERT chunks", without["chunks"], total),
+    ]
 
 
 async def index_metadata(pool: asyncpg.Pool, operators: str | None) -> None:
@@ -225,91 +243,30 @@ async def index_metadata(pool: asyncpg.Pool, operators: str | None) -> None:
             await pool.execute(f"CREATE INDEX {index} ON {table} USING gin (metadata {operators})")
 
 
-async def storing_rows(
-    engine: AsyncEngine,
-    pool: asyncpg.Pool,
-    settings: Settings,
-    user_id: uuid.UUID,
-    captions: Sequence[Segment],
-) -> list[Row]:
-    await run_in_process(prepare_text, [("warm up", 0.0, 1.0)], ChunkOptions.of(settings))
-    # What the two GIN indexes on metadata cost (no query filters on metadata yet): in turns,
-    # as migrated, rebuilt with jsonb_path_ops (values only, not keys), and none.
-    variants: dict[str | None, list[dict[str, float]]] = {op: [] for op in OPERATOR_CLASSES}
-    for _ in range(ROUNDS):
-        for operators, rounds in variants.items():
-            await index_metadata(pool, operators)
-            rounds.append(await store_once(engine, settings, user_id, captions))
-    await index_metadata(pool, "jsonb_ops")
-    parts, path_ops, without = (
-        {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
-        for rounds in variants.values()
-    )
-    total = parts["total"]
-    return [
-        Row("store_transcript + commit, captions", total, None, STORING_TARGET),
-        Row("  prepare_text alone (the worker process's part)", parts["prepare"], total),
-        Row("  SQL INSERT transcripts (2.6 MB JSONB segments)", parts["transcripts"], total),
-        Row("  SQL INSERT chunks", parts["chunks"], total),
-        Row("  SQL INSERT passages (to_tsvector on each)", parts["passages"], total),
-        Row("  GC pauses in this process", parts["gc"], total),
-        Row("the same, metadata GIN indexes jsonb_path_ops", path_ops["total"], total),
-        Row("  SQL INSERT transcripts", path_ops["transcripts"], total),
-        Row("  SQL INSERT chunks", path_ops["chunks"], total),
-        Row("the same without metadata GIN indexes", without["total"], total),
-        Row("  SQL INSERT transcripts", without["transcripts"], total),
-        Row("  SQL INSERT chunks", without["chunks"], total),
-    ]  # fmt: skip
-
-
-async def gc_rows(
-    engine: AsyncEngine, sessions: db.Sessions, settings: Settings, user_id: uuid.UUID
-) -> list[Row]:
-    text, runs, shares = TextGenerator(SEED + 1), [], []
-    options = ChunkOptions.of(settings)
-    for n in range(ROUNDS):
-        video = three_hour_video(f"gc3h{n:04d}{uuid.uuid4().hex[:3]}", text)
-        run = await ingest_once(engine, sessions, settings, user_id, video)
-        here = run.gc_seconds
-        source = [(caption, start, duration) for start, duration, caption in video.captions]
-        _, in_worker = await run_in_process(prepare_with_gc_pauses, source, options)
-        runs.append((run.seconds, here, in_worker))
-        shares.append((here + in_worker) / run.seconds)
-    share = statistics.median(shares)
-    seconds = statistics.median(r[0] for r in runs)
-    return [
-        Row("3-hour video: enqueue -> done", seconds),
-        Row("  GC pauses in this process", statistics.median(r[1] for r in runs), seconds),
-        Row("  GC pauses in the worker process", statistics.median(r[2] for r in runs), seconds),
-        Row("  GC pauses, both, share of the time", share, None, GC_SHARE_TARGET, share=True),
-    ]
-
-
 async def benchmark() -> None:
-    clock = Clock()
-    async with db.throwaway_database() as database_url:
-        settings = Settings(database_url=database_url)
-        captions = long_captions(TextGenerator(SEED))
+    clock, text, captions, words = Clock(), TextGenerator(SEED), list[Segment](), 0
+    topic = text.topic()
+    while words < WORDS:
+        caption = text.caption(topic)
+        captions.append(Segment(caption, len(captions) * CAPTION_SECONDS, CAPTION_SECONDS))
+        words += len(caption.split())
+    async with db.bench_database() as bench:
+        settings = bench.settings
         get_tokenizer(settings.tokenizer_encoding)  # loaded once, before any timing
         rows = chunking_rows(captions, settings)
-        async with db.app_engine(settings) as engine, db.asyncpg_pool(database_url) as pool:
-            user_id = await db.new_user(pool)
-            try:
-                rows += await gc_rows(engine, db.session_maker(engine), settings, user_id)
-                rows += await storing_rows(engine, pool, settings, user_id, captions)
-            finally:
-                shutdown_pools()
-    report.print_tables(
-        report.table(
-            f"Ingesting long transcripts ({WORDS:,} words; medians of {ROUNDS} rounds)",
-            ("", "seconds", "vs", "target", ""),
-            [row.cells() for row in rows],
-            caption=f"Chunking: {settings.chunk_tokens} tokens, {settings.chunk_overlap:.0%} "
-            f"overlap, {settings.tokenizer_encoding}. 'vs': the time as a multiple of the row it "
-            "compares with (the baseline; the whole ingestion; the whole store). "
-            + clock.closing(),
-        )
-    )
+        user_id = await db.new_user(bench.pool)
+        try:
+            rows += await gc_rows(bench, user_id)
+            rows += await storing_rows(bench, user_id, captions)
+        finally:
+            shutdown_pools()
+    report.print_tables(report.table(
+        f"Ingesting long transcripts ({WORDS:,} words; medians of {ROUNDS} rounds)",
+        ("", "seconds", "vs", "target", ""), rows,
+        caption=f"Chunking: {settings.chunk_tokens} tokens, {settings.chunk_overlap:.0%} "
+        f"overlap, {settings.tokenizer_encoding}. 'vs': the time as a multiple of the row it "
+        "compares with (the baseline; the whole ingestion; the whole store). " + clock.closing(),
+    ))  # fmt: skip
 
 
 if __name__ == "__main__":

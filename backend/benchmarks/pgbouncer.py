@@ -1,16 +1,11 @@
-"""The app through PgBouncer (transaction pooling) next to the app straight on PostgreSQL.
-
-Four set-ups, each `python -m app.serve` with two worker processes (WORKERS=2) unless said:
-`direct, WORKERS=1` (one process); `direct` (DATABASE_URL names the server itself, prepared
-statements cached); `direct, DB_PGBOUNCER` (what DB_PGBOUNCER changes, on its own: no statement
-cache, unique names); `pgbouncer` (through PgBouncer 1.18 in a temporary folder,
-testkit/pgbouncer.py, with 20 server connections, DB_PGBOUNCER=true).
-
-Each set-up first checks the API end to end through it (register, log in, store a transcript,
-ask a question and get a grounded answer, list conversations and messages). Then three requests
-are measured at concurrency 10, 5 s each, in three rounds taking turns between the set-ups (the
-median is shown). The load comes from `wrk -t1` when it is installed, else from httpx, whose
-figures are a floor. Any non-2xx answer counts as an error. About four minutes:
+"""The app through PgBouncer (transaction pooling) next to the app straight on PostgreSQL. Four
+set-ups of `python -m app.serve`, two workers unless said: `direct, WORKERS=1`; `direct`
+(prepared statements cached); `direct, DB_PGBOUNCER` (no statement cache, unique names: what the
+setting changes, alone); `pgbouncer` (PgBouncer in a temporary folder, testkit/pgbouncer.py, 20
+server connections, DB_PGBOUNCER=true). Each first checks the API end to end through it
+(register, log in, store a transcript, a grounded answer, the lists); then three requests at
+concurrency 10, 5 s each, in three rounds taking turns between the set-ups (the median shown),
+loaded by `wrk -t1` when installed, else by httpx (a floor). About four minutes:
 
     cd backend && .venv/bin/python -m benchmarks.pgbouncer
 """
@@ -18,9 +13,7 @@ figures are a floor. Any non-2xx answer counts as an error. About four minutes:
 import asyncio
 import subprocess
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack
 
 import httpx
 
@@ -28,37 +21,17 @@ from benchmarks.harness import database as db
 from benchmarks.harness import report
 from benchmarks.harness.api import API, expect, new_conversation, sign_in
 from benchmarks.harness.load import Call, drive, load_client, wrk, wrk_path
-from benchmarks.harness.machine import machine_busy_share
-from benchmarks.harness.runner import run_benchmark
+from benchmarks.harness.machine import machine_busy_share, run_benchmark
 from benchmarks.harness.servers import app_server, wait_until_ready
 from testkit.pgbouncer import pgbouncer_binary, pgbouncer_in_front
 
-SECONDS = 5
-ROUNDS = 3
-CONCURRENCY = 10
-SERVER_CONNECTIONS = 20
+SECONDS, ROUNDS, CONCURRENCY, SERVER_CONNECTIONS = 5, 3, 10, 20
 SERVER_SETTINGS = {"WORKERS": "2", "JOBS_ENABLED": "false", "EMBEDDINGS_ENABLED": "false"}
 QUESTION = "How does caching trade memory for time?"
 TRANSCRIPT = " ".join(
     f"Caching keeps answers close to where they are needed, part {n}. It trades memory for time."
     for n in range(40)
 )
-JSON = {"Content-Type": "application/json"}
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    base_url: str
-    headers: dict[str, str]
-    conversation: str
-
-    def requests(self) -> dict[str, Call]:
-        return {
-            "GET conversations": Call("GET", f"{API}/conversations?limit=20"),
-            "GET messages": Call("GET", f"{API}/conversations/{self.conversation}/messages"),
-            "POST conversation": Call("POST", f"{API}/conversations", {"title": "load"}),
-        }
 
 
 async def check_api(base_url: str) -> tuple[dict[str, str], str]:
@@ -80,75 +53,59 @@ async def check_api(base_url: str) -> tuple[dict[str, str], str]:
         return authorization, conversation
 
 
-async def measure(target: Target, call: Call) -> tuple[float, float, float, int]:
+async def measure(base_url: str, headers: dict[str, str], call: Call) -> tuple[float, ...]:
     """req/s, p50 ms, p99 ms and errors of SECONDS of load."""
-    headers = {**target.headers, **JSON}
+    headers = {**headers, "Content-Type": "application/json"}
     if wrk_path():
-        run = await asyncio.to_thread(
-            wrk, target.base_url, call, headers, CONCURRENCY, SECONDS, "30s"
-        )
-        errors = run.failed + run.socket_errors
-        return run.requests_per_second, run.p50_ms, run.p99_ms, errors
-    async with load_client(target.base_url, CONCURRENCY, headers=headers, timeout=60) as client:
+        run = await asyncio.to_thread(wrk, base_url, call, headers, CONCURRENCY, SECONDS, "30s")
+        return run.requests_per_second, run.p50_ms, run.p99_ms, run.failed + run.socket_errors
+    async with load_client(base_url, CONCURRENCY, headers=headers, timeout=60) as client:
         tally = await drive(client, lambda: call, CONCURRENCY, 10**9, SECONDS)
-    latencies = tally.latencies
-    p50, p99 = (report.percentile_ms(latencies, q) for q in (0.5, 0.99))
-    return len(latencies) / SECONDS, p50, p99, tally.errors
-
-
-@contextmanager
-def setups(database_url: str) -> Iterator[list[tuple[str, str, dict[str, str]]]]:
-    """(name, DATABASE_URL, settings) of each set-up; PgBouncer runs while the block does."""
-    with pgbouncer_in_front(database_url, pool_size=SERVER_CONNECTIONS) as through:
-        yield [
-            ("direct, WORKERS=1", database_url, {"WORKERS": "1"}),
-            ("direct", database_url, {}),
-            ("direct, DB_PGBOUNCER", database_url, {"DB_PGBOUNCER": "true"}),
-            ("pgbouncer", through, {"DB_PGBOUNCER": "true"}),
-        ]
-
-
-async def start_targets(database_url: str, stack: ExitStack) -> list[Target]:
-    """Every set-up's server, running at once (idle while another is measured), API checked."""
-    targets = []
-    for name, url, settings in stack.enter_context(setups(database_url)):
-        server = stack.enter_context(app_server(url, {**SERVER_SETTINGS, **settings}))
-        await wait_until_ready(server)
-        headers, conversation = await check_api(server.base_url)
-        print(f"{name}: the API works (register, log in, chat, list)")
-        targets.append(Target(name, server.base_url, headers, conversation))
-    return targets
+    p50, p99 = (report.percentile_ms(tally.latencies, q) for q in (0.5, 0.99))
+    return len(tally.latencies) / SECONDS, p50, p99, tally.errors
 
 
 async def benchmark() -> None:
     if pgbouncer_binary() is None:
         raise SystemExit("pgbouncer is not installed: apt-get install -y pgbouncer")
     busy_before = await machine_busy_share(2.0)
-    runs: dict[tuple[str, str], list[tuple[float, float, float, int]]] = defaultdict(list)
-    async with db.throwaway_database() as database_url:
+    runs: dict[tuple[str, str], list[tuple[float, ...]]] = defaultdict(list)
+    async with db.throwaway_database() as url:
         with ExitStack() as stack:
-            targets = await start_targets(database_url, stack)
+            through = stack.enter_context(pgbouncer_in_front(url, pool_size=SERVER_CONNECTIONS))
+            targets = []  # every set-up's server, running at once (idle while another is measured)
+            for name, database_url, settings in (
+                ("direct, WORKERS=1", url, {"WORKERS": "1"}),
+                ("direct", url, {}),
+                ("direct, DB_PGBOUNCER", url, {"DB_PGBOUNCER": "true"}),
+                ("pgbouncer", through, {"DB_PGBOUNCER": "true"}),
+            ):
+                server = stack.enter_context(app_server(database_url, SERVER_SETTINGS | settings))
+                await wait_until_ready(server)
+                headers, conversation = await check_api(server.base_url)
+                print(f"{name}: the API works (register, log in, chat, list)")
+                targets.append((name, server.base_url, headers, {
+                    "GET conversations": Call("GET", f"{API}/conversations?limit=20"),
+                    "GET messages": Call("GET", f"{API}/conversations/{conversation}/messages"),
+                    "POST conversation": Call("POST", f"{API}/conversations", {"title": "load"}),
+                }))  # fmt: skip
             # Rounds taking turns, so that the load of other users falls on every set-up alike.
             for _ in range(ROUNDS):
-                for request in targets[0].requests():
-                    for target in targets:
-                        call = target.requests()[request]
-                        runs[target.name, request].append(await measure(target, call))
+                for request in targets[0][3]:
+                    for name, base_url, headers, calls in targets:
+                        runs[name, request].append(await measure(base_url, headers, calls[request]))
     rows = []
     for (name, request), results in runs.items():
         rate, p50, p99, _ = sorted(results)[len(results) // 2]  # the median run, by req/s
         errors = sum(result[3] for result in results)
         rows.append(
-            [name, request, *(f"{figure:,.1f}" for figure in (rate, p50, p99)), str(errors)]
+            [name, request, *(f"{figure:,.1f}" for figure in (rate, p50, p99)), f"{errors:g}"]
         )
     generator = "wrk -t1" if wrk_path() else "httpx (a floor: it shares the CPUs)"
-    report.print_tables(
-        report.table(
-            f"concurrency {CONCURRENCY}, {generator}, median of {ROUNDS} runs of {SECONDS} s",
-            ("set-up", "request", "req/s", "p50 ms", "p99 ms", "errors"),
-            rows,
-        )
-    )
+    report.print_tables(report.table(
+        f"concurrency {CONCURRENCY}, {generator}, median of {ROUNDS} runs of {SECONDS} s",
+        ("set-up", "request", "req/s", "p50 ms", "p99 ms", "errors"), rows,
+    ))  # fmt: skip
     report.say(f"machine busy before the run (other users): {busy_before}; {pgbouncer_version()}")
 
 

@@ -1,106 +1,120 @@
 """How fast the repository layer is next to raw asyncpg running the same SQL, and where the
-difference goes.
-
-In ops/s at concurrency 1 and 10 (tasks each taking a session or connection from a pool of 10
-per operation): `SessionRepository.create` (a login's write), `UserRepository.get_by_id`, and
-`MessageRepository.get_last_n(conversation, 20)` on a 10,000-message conversation, each against
-asyncpg running the same statement; and `ChunkRepository.create_many` of 1,000 ~1 KB chunks,
-committed, in chunks/s, against asyncpg `executemany` and COPY, on the head schema and on
-revision 0015, the last on which PostgreSQL computed a GIN-indexed `chunks.search_vector` of
-every row (migration 0016 dropped it: passages are what a search matches).
-
-The reads run as `[app defaults]` (the application's engine with pre-ping, a transaction per
-session, committed) and as `[read_only]` (the API's read path: AUTOCOMMIT without pre-ping, both
-reads HotReads straight on asyncpg), where the targets are measured. A probe first records the
-statements each sends around one get_by_id. All sides of a measurement take turns in short
-slices and each side's rate is the median slice's, so a change in machine load hits all sides
-alike. About a minute and a half:
+difference goes. In ops/s at concurrency 1 and 10 (a pool of 10 per side): `SessionRepository
+.create`, `UserRepository.get_by_id` and `MessageRepository.get_last_n(conversation, 20)` (of
+10,000 messages), each against asyncpg's same statement; `ChunkRepository.create_many` of 1,000
+~1 KB chunks, committed, in chunks/s against asyncpg's `executemany` and COPY, on the head schema
+and on revision 0015, the last with a GIN-indexed `chunks.search_vector`. Reads run as `[app
+defaults]` (pre-ping, a transaction per session) and as `[read_only]` (the API's read path:
+AUTOCOMMIT, no pre-ping), where the targets are. The sides take turns in short slices; each
+side's rate is the median slice's. About a minute and a half:
 
     cd backend && .venv/bin/python -m benchmarks.repositories
 """
 
+import asyncio
 import random
+import string
 import uuid
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.models import User
 from app.db.repositories import (
+    ChunkRepository,
     MessageRepository,
+    NewChunk,
     SessionRepository,
     UserRepository,
 )
+from app.db.repositories.hot import primary_key_read
 from benchmarks.harness import database as db
 from benchmarks.harness import report
-from benchmarks.harness.chunk_inserts import ChunkInsert, chunk_batch, chunk_inserts
-from benchmarks.harness.load import Slices, rates_in_turns
-from benchmarks.harness.machine import Clock
-from benchmarks.harness.runner import run_benchmark
-from benchmarks.harness.sessions import (
-    APP_DEFAULTS,
-    READ_ONLY,
-    Operation,
-    SessionKind,
-    session_kinds,
-    statements_around_a_read,
-)
+from benchmarks.harness.load import Operation, median_rate, rates_in_turns
+from benchmarks.harness.machine import Clock, run_benchmark
 from benchmarks.harness.timing import timed
 
 CONCURRENCIES = (1, 10)
 POOL_SIZE = max(CONCURRENCIES)
-MEASURE_SECONDS = 2.4  # per side and measurement, split into slices
-MEASURE_MAX_OPS = 40_000
-SLICES = 8
-WARMUP_SECONDS = 0.3
-WARMUP_OPS_PER_TASK = 30
-
-SEEDED_USERS = 10_000
-CONVERSATION_MESSAGES = 10_000
-LAST_N = 20
-CHUNK_WARMUP_ROUNDS = 1
-CHUNK_MAX_ROUNDS = 20
-
-# On the path the API reads by (read_only): at concurrency 1 and at 10.
-READ_MIN_RATIO = {1: 0.6, 10: 0.4}
+MEASURE_SECONDS, MEASURE_MAX_OPS, SLICES = 2.4, 40_000, 8  # per side and measurement
+WARMUP_SECONDS, WARMUP_OPS_PER_TASK = 0.3, 30
+SEEDED_USERS, CONVERSATION_MESSAGES, LAST_N = 10_000, 10_000, 20
+CHUNKS_PER_ROUND, CHUNK_TEXT_BYTES, CHUNK_WARMUP_ROUNDS, CHUNK_MAX_ROUNDS = 1_000, 1_000, 1, 20
+READ_MIN_RATIO = {1: 0.6, 10: 0.4}  # on the path the API reads by (read_only)
 CREATE_MANY_MIN_CHUNKS_PER_SECOND = 20_000
-
 OLD_REVISION = "0015"  # the last revision with chunks.search_vector
 HEAD_SCHEMA, OLD_SCHEMA = "head: without search_vector", "0015: with"
-SELECT_USER = "SELECT * FROM users WHERE id = $1"
+APP_DEFAULTS, READ_ONLY = "app defaults", "read_only"
 INSERT_SESSION = (
     "INSERT INTO sessions (user_id, token_hash, expires_at) VALUES ($1, $2, $3) RETURNING *"
 )
-HEADERS = ("operation [configuration]", "concurrency", "repository ops/s", "asyncpg ops/s", "ratio")
+# Words of 3 to 9 random letters: many distinct lexemes, as in real transcripts (the cost of a
+# GIN index grows with them, which a repeated filler would hide).
+_LETTERS = random.Random(0)
+LETTER_WORDS = [
+    "".join(_LETTERS.choices(string.ascii_lowercase, k=_LETTERS.randint(3, 9)))
+    for _ in range(5_000)
+]
+
+# (operation, configuration: session kind or schema, concurrency, asyncpg baseline) -> the
+# repository's and asyncpg's ops/s
+Key = tuple[str, str, int, str]
+Rates = dict[Key, tuple[float, float]]
+Work = Callable[[AsyncSession], Awaitable[object]]
 
 
-@dataclass(frozen=True)
-class Result:
-    operation: str
-    configuration: str  # the session configuration, or for create_many the schema
-    concurrency: int
-    repository: float
-    asyncpg: float
-    baseline: str = ""  # create_many: the asyncpg way of inserting compared against
-
-    @property
-    def ratio(self) -> float:
-        return self.repository / self.asyncpg
-
-    def cells(self) -> list[str]:
-        label = f"{self.operation} [{self.configuration}]"
-        label += f" vs {self.baseline}" if self.baseline else ""
-        figures = [f"{self.repository:,.0f}", f"{self.asyncpg:,.0f}", f"{self.ratio:.2f}"]
-        return [label, str(self.concurrency), *figures]
-
-    def at(self, operation: str, configuration: str, concurrency: int = 1) -> bool:
-        where = (self.operation, self.configuration, self.concurrency)
-        return where == (operation, configuration, concurrency)
+@asynccontextmanager
+async def session_kinds(database_url: str, pool_size: int) -> AsyncIterator[dict[str, db.Sessions]]:
+    """The app's two ways of opening a session, app defaults first, each on an engine (so a pool)
+    of its own."""
+    settings = db.bench_settings(database_url, pool_size, db_pool_pre_ping=True)
+    async with (
+        db.app_engine(settings) as engine,
+        db.app_engine(settings, autocommit=True) as read_only,
+    ):
+        yield {APP_DEFAULTS: db.session_maker(engine), READ_ONLY: db.session_maker(read_only)}
 
 
-# --- seed data -------------------------------------------------------------------------------
+def in_session(kind: str, sessions: db.Sessions, work: Work) -> Operation:
+    """`work` in a session of its own, committed in the app defaults (unit_of_work's contract)."""
+
+    async def operation() -> None:
+        async with sessions() as session:
+            await work(session)
+            if kind == APP_DEFAULTS:
+                await session.commit()
+
+    return operation
+
+
+async def statements_around_a_read(database_url: str, user_id: uuid.UUID) -> dict[str, list[str]]:
+    """Per session kind, the statements asyncpg's query logger sees during one get_by_id on a
+    connection already in use (it logs simple queries, not the prepared SELECT): the round trips
+    a session adds to the query."""
+    seen: list[str] = []
+    user_read = primary_key_read(User)
+    own_query = user_read.read.sql if user_read is not None else ""
+
+    def log_queries(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(lambda query: seen.append(query.query))
+
+    statements = {}
+    async with session_kinds(database_url, pool_size=1) as kinds:
+        for kind, sessions in kinds.items():
+            event.listen(sessions.kw["bind"].pool, "connect", log_queries)
+            get_user = in_session(kind, sessions, lambda s: UserRepository(s).get_by_id(user_id))
+            await get_user()  # connects, prepares; a fresh connection is not pinged
+            seen.clear()
+            await get_user()
+            await asyncio.sleep(0)  # the logger runs from the event loop, after the query
+            # The lookup itself is logged too when it goes straight to asyncpg (a HotRead).
+            statements[kind] = [query for query in seen if query != own_query]
+    return statements
 
 
 async def seed(pool: asyncpg.Pool) -> tuple[list[uuid.UUID], uuid.UUID]:
@@ -130,210 +144,190 @@ async def seed(pool: asyncpg.Pool) -> tuple[list[uuid.UUID], uuid.UUID]:
             records=messages,
             columns=("conversation_id", "role", "content", "created_at"),
         )
-        # Fresh statistics, so the planner reads the last n straight from the index.
-        await connection.execute("ANALYZE")
+        await connection.execute("ANALYZE")  # so the planner reads the last n from the index
     return user_ids, conversation_id
 
 
-# --- measuring -------------------------------------------------------------------------------
-
-
 async def compare(
-    operation: str, sides: Sequence[tuple[str, Operation]], raw: Operation
-) -> list[Result]:
-    """At every concurrency, each repository configuration's ops/s and asyncpg's, measured in
-    turns; rows by configuration."""
-    results = []
+    rates: Rates, operation: str, sides: dict[str, Operation], raw: Operation
+) -> None:
+    """At every concurrency, each repository configuration's ops/s and asyncpg's, in turns."""
+    found = {}
     for concurrency in CONCURRENCIES:
         # The warm-up opens the pool's connections and fills the prepared-statement caches.
         warm_up = (WARMUP_OPS_PER_TASK * concurrency, WARMUP_SECONDS)
-        operations = [*(side for _, side in sides), raw]
         budget = (MEASURE_MAX_OPS, MEASURE_SECONDS)
-        *rates, baseline = await rates_in_turns(operations, concurrency, SLICES, budget, warm_up)
-        results += [
-            Result(operation, label, concurrency, rate, baseline)
-            for (label, _), rate in zip(sides, rates, strict=True)
-        ]
-    order = [label for label, _ in sides]
-    return sorted(results, key=lambda result: order.index(result.configuration))
-
-
-def session_expiry() -> datetime:
-    return datetime.now(UTC) + timedelta(hours=1)
+        *side_rates, baseline = await rates_in_turns(
+            [*sides.values(), raw], concurrency, SLICES, budget, warm_up
+        )
+        for label, rate in zip(sides, side_rates, strict=True):
+            found[operation, label, concurrency, ""] = (rate, baseline)
+    rates.update(sorted(found.items(), key=lambda item: list(sides).index(item[0][1])))
 
 
 async def measure_reads(
-    kinds: Sequence[SessionKind],
-    pool: asyncpg.Pool,
-    user_ids: list[uuid.UUID],
+    rates: Rates, kinds: dict[str, db.Sessions], pool: asyncpg.Pool, user_ids: list[uuid.UUID],
     conversation_id: uuid.UUID,
-) -> list[Result]:
+) -> None:  # fmt: skip
     owner_id = user_ids[0]
 
-    def create(session: AsyncSession) -> Awaitable[object]:
-        return SessionRepository(session).create(
-            user_id=owner_id, token_hash=uuid.uuid4().hex, expires_at=session_expiry()
-        )
-
-    def get_user(session: AsyncSession) -> Awaitable[object]:
-        return UserRepository(session).get_by_id(random.choice(user_ids))
-
-    def last_messages(session: AsyncSession) -> Awaitable[object]:
-        return MessageRepository(session).get_last_n(conversation_id, LAST_N)
+    def expiry() -> datetime:
+        return datetime.now(UTC) + timedelta(hours=1)
 
     async def raw_last_messages() -> None:
         list(reversed(await pool.fetch(db.SELECT_LAST_MESSAGES, conversation_id, LAST_N)))
 
-    async def raw_create() -> None:
-        await pool.fetchrow(INSERT_SESSION, owner_id, uuid.uuid4().hex, session_expiry())
+    reads: list[tuple[str, Sequence[str], Work, Operation]] = [
+        # A write needs its transaction: the app defaults only.
+        ("create", [APP_DEFAULTS],
+         lambda s: SessionRepository(s).create(
+             user_id=owner_id, token_hash=uuid.uuid4().hex, expires_at=expiry()),
+         lambda: pool.fetchrow(INSERT_SESSION, owner_id, uuid.uuid4().hex, expiry())),
+        ("get_by_id", list(kinds), lambda s: UserRepository(s).get_by_id(random.choice(user_ids)),
+         lambda: pool.fetchrow("SELECT * FROM users WHERE id = $1", random.choice(user_ids))),
+        ("get_last_n", list(kinds),
+         lambda s: MessageRepository(s).get_last_n(conversation_id, LAST_N), raw_last_messages),
+    ]  # fmt: skip
+    for operation, labels, work, raw in reads:
+        sides = {kind: in_session(kind, kinds[kind], work) for kind in labels}
+        await compare(rates, operation, sides, raw)
 
-    app_defaults = kinds[0]  # a write needs its transaction: the app defaults only
+
+async def chunk_batch(pool: asyncpg.Pool, owner_id: uuid.UUID) -> list[NewChunk]:
+    """CHUNKS_PER_ROUND chunks of about 1 KB of a new transcript."""
+    transcript_id = await pool.fetchval(
+        "INSERT INTO transcripts (user_id, youtube_video_id, transcript_text) "
+        "VALUES ($1, $2, 'bench') RETURNING id",
+        owner_id, uuid.uuid4().hex[:11],
+    )  # fmt: skip
+    texts = (" ".join(random.choices(LETTER_WORDS, k=CHUNK_TEXT_BYTES // 4))[:CHUNK_TEXT_BYTES]
+             for _ in range(CHUNKS_PER_ROUND))  # fmt: skip
+    return [NewChunk(transcript_id, owner_id, index, text, CHUNK_TEXT_BYTES // 4)
+            for index, text in enumerate(texts)]  # fmt: skip
+
+
+def chunk_inserts(
+    sessions: db.Sessions, pool: asyncpg.Pool
+) -> list[Callable[[list[NewChunk]], Awaitable[object]]]:
+    """The repository's create_many and commit, asyncpg's executemany (atomic: one implicit
+    transaction) and its COPY."""
+
+    async def repository(chunks: list[NewChunk]) -> None:
+        async with sessions() as session:
+            await ChunkRepository(session).create_many(chunks)
+            await session.commit()
+
+    async def copy(chunks: list[NewChunk]) -> None:
+        records = [db.chunk_record(chunk) for chunk in chunks]
+        async with pool.acquire() as connection:
+            await connection.copy_records_to_table(
+                "chunks", records=records, columns=db.CHUNK_COLUMNS
+            )
+
     return [
-        *await compare("create", [(APP_DEFAULTS, app_defaults.operation(create))], raw_create),
-        *await compare(
-            "get_by_id",
-            [(kind.label, kind.operation(get_user)) for kind in kinds],
-            lambda: pool.fetchrow(SELECT_USER, random.choice(user_ids)),
-        ),
-        *await compare(
-            "get_last_n",
-            [(kind.label, kind.operation(last_messages)) for kind in kinds],
-            raw_last_messages,
-        ),
+        repository,
+        lambda chunks: pool.executemany(db.INSERT_CHUNK, [db.chunk_record(c) for c in chunks]),
+        copy,
     ]
 
 
-ChunkDatabase = tuple[str, asyncpg.Pool, uuid.UUID, list[ChunkInsert]]  # schema, pool, owner
-
-
-async def measure_create_many(databases: Sequence[ChunkDatabase]) -> list[Result]:
-    """Rounds over every database in turn, one 1,000-chunk batch per way of inserting, each
-    into a new transcript (only the insert and its commit timed), until each way has had
-    MEASURE_SECONDS of inserting or CHUNK_MAX_ROUNDS rounds (the fast ways on the old schema
-    would take hundreds)."""
-    tallies = [[Slices(), Slices(), Slices()] for _ in databases]
+async def measure_create_many(
+    rates: Rates, databases: Sequence[tuple[str, asyncpg.Pool, uuid.UUID, db.Sessions]]
+) -> None:
+    """Rounds over every schema in turn, one 1,000-chunk batch per way of inserting, each into a
+    new transcript (only the insert and its commit timed), until each way has had
+    MEASURE_SECONDS or CHUNK_MAX_ROUNDS rounds (the fast ways on the old schema would take
+    hundreds)."""
+    inserts = [chunk_inserts(sessions, pool) for _, pool, _, sessions in databases]
+    slices: list[list[list[tuple[int, float]]]] = [[[], [], []] for _ in databases]
     for round_ in range(CHUNK_WARMUP_ROUNDS + CHUNK_MAX_ROUNDS):
-        for (_, pool, owner_id, inserts), row in zip(databases, tallies, strict=True):
-            for insert, tally in zip(inserts, row, strict=True):
+        for (_, pool, owner_id, _), ways, done in zip(databases, inserts, slices, strict=True):
+            for insert, way in zip(ways, done, strict=True):
                 batch = await chunk_batch(pool, owner_id)
                 _, seconds = await timed(insert(batch))
                 if round_ >= CHUNK_WARMUP_ROUNDS:
-                    tally.slices.append((len(batch), seconds))
-        if (
-            round_ >= CHUNK_WARMUP_ROUNDS
-            and min(t.seconds for row in tallies for t in row) >= MEASURE_SECONDS
-        ):
+                    way.append((len(batch), seconds))
+        spent = min(sum(s for _, s in way) for done in slices for way in done)
+        if round_ >= CHUNK_WARMUP_ROUNDS and spent >= MEASURE_SECONDS:
             break
-    results = []
-    for (schema, *_), (repository, executemany, copy) in zip(databases, tallies, strict=True):
-        results += [
-            Result("create_many", schema, 1, repository.rate, executemany.rate, "executemany"),
-            Result("create_many", schema, 1, repository.rate, copy.rate, "COPY"),
-        ]
-    return results
+    for (schema, *_), done in zip(databases, slices, strict=True):
+        repository, executemany, copy = (median_rate(way) for way in done)
+        rates["create_many", schema, 1, "executemany"] = (repository, executemany)
+        rates["create_many", schema, 1, "COPY"] = (repository, copy)
 
 
-# --- report ----------------------------------------------------------------------------------
-
-
-def targets(results: Sequence[Result]) -> list[str]:
-    lines = ["Targets:"]
+def print_report(rates: Rates, statements: dict[str, list[str]], clock: Clock) -> None:
+    rows = [
+        [f"{operation} [{configuration}]" + (f" vs {baseline}" if baseline else ""),
+         str(concurrency), f"{repository:,.0f}", f"{raw:,.0f}", f"{repository / raw:.2f}"]
+        for (operation, configuration, concurrency, baseline), (repository, raw) in rates.items()
+    ]  # fmt: skip
+    report.print_tables(report.table(
+        "Repository layer vs raw asyncpg (ratio = repository / asyncpg)",
+        ("operation [configuration]", "concurrency", "repository ops/s", "asyncpg ops/s", "ratio"),
+        rows, caption=f"{clock.closing()} create_many in chunks/s.",
+    ))  # fmt: skip
+    report.say("Targets:")
     for operation in ("get_by_id", "get_last_n"):
         for concurrency, minimum in READ_MIN_RATIO.items():
-            ratio = next(r for r in results if r.at(operation, READ_ONLY, concurrency)).ratio
-            lines.append(
+            repository, raw = rates[operation, READ_ONLY, concurrency, ""]
+            report.say(
                 f"- {operation} [{READ_ONLY}] at concurrency {concurrency} >= {minimum}x "
-                f"asyncpg: {report.verdict(ratio >= minimum)} ({ratio:.2f})"
+                f"asyncpg: {report.verdict(repository / raw >= minimum)} ({repository / raw:.2f})"
             )
-    verdicts = []
-    for schema in (HEAD_SCHEMA, OLD_SCHEMA):
-        rate = create_many_rate(results, schema)
-        passed = rate >= CREATE_MANY_MIN_CHUNKS_PER_SECOND
-        verdicts.append(f"[{schema}] {report.verdict(passed)} ({rate:,.0f})")
+
+    def created(schema: str, baseline: str = "") -> float:
+        """The repository's chunks/s on `schema`; with `baseline`, that asyncpg way's."""
+        repository, raw = rates["create_many", schema, 1, baseline or "COPY"]
+        return raw if baseline else repository
+
     minimum = CREATE_MANY_MIN_CHUNKS_PER_SECOND
-    return [*lines, f"- create_many >= {minimum:,} chunks/s: " + ", ".join(verdicts)]
+    verdicts = [f"[{schema}] {report.verdict(created(schema) >= minimum)} ({created(schema):,.0f})"
+                for schema in (HEAD_SCHEMA, OLD_SCHEMA)]  # fmt: skip
+    report.say(f"- create_many >= {minimum:,} chunks/s: " + ", ".join(verdicts))
 
+    def breakdown(operation: str, built: str) -> str:
+        """Time per call at concurrency 1, where calls do not overlap."""
+        app, read_only = (
+            1e6 / rates[operation, kind, 1, ""][0] for kind in (APP_DEFAULTS, READ_ONLY)
+        )
+        raw = 1e6 / rates[operation, APP_DEFAULTS, 1, ""][1]
+        return (
+            f"{operation} took {app:,.0f} µs per call with the app defaults, {read_only:,.0f} µs "
+            f"in read_only (the transaction and the ping: {app - read_only:,.0f} µs), against "
+            f"{raw:,.0f} µs through asyncpg, whose call is its one round trip; the "
+            f"{read_only - raw:,.0f} µs left are SQLAlchemy's work in Python around the same "
+            f"asyncpg call: opening and closing the session, its connection checkout, and {built}"
+        )
 
-def create_many_rate(results: Sequence[Result], schema: str, baseline: str = "") -> float:
-    """The repository's chunks/s on `schema`; with `baseline`, that asyncpg way's."""
-    found = [r for r in results if r.at("create_many", schema)]
-    if not baseline:
-        return found[0].repository
-    return next(r.asyncpg for r in found if r.baseline == baseline)
-
-
-def read_breakdown(results: Sequence[Result], operation: str, built: str) -> str:
-    """Time per call at concurrency 1, where calls do not overlap."""
-    app, read_only = (
-        1_000_000 / next(r for r in results if r.at(operation, kind)).repository
-        for kind in (APP_DEFAULTS, READ_ONLY)
-    )
-    raw = 1_000_000 / next(r for r in results if r.at(operation, APP_DEFAULTS)).asyncpg
-    return (
-        f"{operation} took {app:,.0f} µs per call with the app defaults, {read_only:,.0f} µs "
-        f"in read_only (the transaction and the ping: {app - read_only:,.0f} µs), against "
-        f"{raw:,.0f} µs through asyncpg, whose call is its one round trip; the "
-        f"{read_only - raw:,.0f} µs left are SQLAlchemy's work in Python around the same asyncpg "
-        f"call: opening and closing the session, its connection checkout, and {built}"
-    )
-
-
-def named(statements: Sequence[str]) -> str:
-    names = [
-        "';' (the ping)" if query.strip() == ";" else query.strip().rstrip(";")
-        for query in statements
-    ]
-    return ", ".join(names) or "none"
-
-
-def explanation(results: Sequence[Result], statements: dict[str, list[str]]) -> str:
-    """Where the time goes, in figures from this run."""
-    sent = "; ".join(f"[{kind}] {named(queries)}" for kind, queries in statements.items())
-    added = len(statements[APP_DEFAULTS]) - len(statements[READ_ONLY])
-    user_built = "making the User from the row and adding it to the session"
-    return (
+    sent = "; ".join(
+        f"[{kind}] " + (", ".join("';' (the ping)" if q.strip() == ";" else q.strip().rstrip(";")
+                                  for q in queries) or "none")
+        for kind, queries in statements.items()
+    )  # fmt: skip
+    report.say("")
+    report.say(
         "Where the time goes. Round trips a session adds to the query, as asyncpg logged them "
-        f"around one get_by_id: {sent}. "
-        f"The transaction and the pre-ping add {added}; read_only sessions have neither. "
-        "At concurrency 1, calls one after the other: "
-        f"{read_breakdown(results, 'get_by_id', user_built)}; "
-        f"{read_breakdown(results, 'get_last_n', f'{LAST_N} plain rows (MessageRow)')}. "
+        f"around one get_by_id: {sent}. The transaction and the pre-ping add "
+        f"{len(statements[APP_DEFAULTS]) - len(statements[READ_ONLY])}; read_only sessions have "
+        "neither. At concurrency 1, calls one after the other: "
+        f"{breakdown('get_by_id', 'making the User from the row and adding it to the session')}; "
+        f"{breakdown('get_last_n', f'{LAST_N} plain rows (MessageRow)')}. "
         "At concurrency 10 one task's round trips overlap with the others' Python work on "
         "the two cores, so that work, more than the waiting, sets the ratio there. "
         "create_many: on 0015 PostgreSQL computed to_tsvector('english', chunk_text) for "
         "every row inserted and added its lexemes to the GIN index on search_vector, which no "
-        "client can skip: asyncpg reaches "
-        f"{create_many_rate(results, OLD_SCHEMA, 'executemany'):,.0f} chunks/s with "
-        f"executemany and {create_many_rate(results, OLD_SCHEMA, 'COPY'):,.0f} with COPY "
-        f"there, against {create_many_rate(results, HEAD_SCHEMA, 'executemany'):,.0f} and "
-        f"{create_many_rate(results, HEAD_SCHEMA, 'COPY'):,.0f} on the head schema without the "
-        f"column; the repository's {create_many_rate(results, OLD_SCHEMA):,.0f} and "
-        f"{create_many_rate(results, HEAD_SCHEMA):,.0f} chunks/s add building the rows in Python "
-        "and passing them through the ORM's bulk insert (no RETURNING)."
+        f"client can skip: asyncpg reaches {created(OLD_SCHEMA, 'executemany'):,.0f} chunks/s "
+        f"with executemany and {created(OLD_SCHEMA, 'COPY'):,.0f} with COPY there, against "
+        f"{created(HEAD_SCHEMA, 'executemany'):,.0f} and {created(HEAD_SCHEMA, 'COPY'):,.0f} on "
+        f"the head schema without the column; the repository's {created(OLD_SCHEMA):,.0f} and "
+        f"{created(HEAD_SCHEMA):,.0f} chunks/s add building the rows in Python and passing them "
+        "through the ORM's bulk insert (no RETURNING)."
     )
-
-
-def print_report(results: Sequence[Result], statements: dict[str, list[str]], clock: Clock) -> None:
-    report.print_tables(
-        report.table(
-            "Repository layer vs raw asyncpg (ratio = repository / asyncpg)",
-            HEADERS,
-            [result.cells() for result in results],
-            caption=f"{clock.closing()} create_many in chunks/s.",
-        )
-    )
-    for line in targets(results):
-        report.say(line)
-    report.say("")
-    report.say(explanation(results, statements))
-
-
-# --- entry point -----------------------------------------------------------------------------
 
 
 async def benchmark() -> None:
-    clock = Clock()
-    server = db.server_url()
+    clock, server, rates = Clock(), db.server_url(), Rates()
     async with (
         db.throwaway_database(server) as database_url,
         session_kinds(database_url, POOL_SIZE) as kinds,
@@ -341,19 +335,17 @@ async def benchmark() -> None:
     ):
         user_ids, conversation_id = await seed(pool)
         statements = await statements_around_a_read(database_url, user_ids[0])
-        results = await measure_reads(kinds, pool, user_ids, conversation_id)
+        await measure_reads(rates, kinds, pool, user_ids, conversation_id)
         async with (
             db.throwaway_database(server, OLD_REVISION) as old_url,
             db.app_engine(db.bench_settings(old_url, POOL_SIZE)) as old_engine,
             db.asyncpg_pool(old_url, POOL_SIZE) as old_pool,
         ):
-            old_owner, old_sessions = await db.new_user(old_pool), db.session_maker(old_engine)
-            databases = [
-                (HEAD_SCHEMA, pool, user_ids[0], chunk_inserts(kinds[0].sessions, pool)),
-                (OLD_SCHEMA, old_pool, old_owner, chunk_inserts(old_sessions, old_pool)),
-            ]
-            results += await measure_create_many(databases)
-    print_report(results, statements, clock)
+            await measure_create_many(rates, [
+                (HEAD_SCHEMA, pool, user_ids[0], kinds[APP_DEFAULTS]),
+                (OLD_SCHEMA, old_pool, await db.new_user(old_pool), db.session_maker(old_engine)),
+            ])  # fmt: skip
+    print_report(rates, statements, clock)
 
 
 if __name__ == "__main__":

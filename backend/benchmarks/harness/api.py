@@ -22,10 +22,8 @@ async def expect(request: Awaitable[httpx.Response], status_code: int) -> Any:
 
 
 def new_account(name: str = "bench") -> dict[str, str]:
-    return {
-        "email": f"{name}-{uuid.uuid4().hex[:12]}@example.com",
-        "password": secrets.token_urlsafe(16),
-    }
+    email = f"{name}-{uuid.uuid4().hex[:12]}@example.com"
+    return {"email": email, "password": secrets.token_urlsafe(16)}
 
 
 async def register(client: httpx.AsyncClient, account: dict[str, str]) -> None:
@@ -42,20 +40,15 @@ async def sign_in(client: httpx.AsyncClient, name: str = "bench") -> dict[str, s
 
 async def new_conversation(client: httpx.AsyncClient, title: str | None = None) -> str:
     body = {} if title is None else {"title": title}
-    created = await expect(client.post(f"{API}/conversations", json=body), 201)
-    return str(created["id"])
-
-
-def token(headers: dict[str, str]) -> str:
-    return headers["Authorization"].removeprefix("Bearer ")
+    return str((await expect(client.post(f"{API}/conversations", json=body), 201))["id"])
 
 
 async def conversations(
     client: httpx.AsyncClient, count: int, long_questions: int
 ) -> tuple[list[str], str]:
-    """`count` conversations, then a long one: `long_questions` questions, one after another so
-    that created_at (the page's order) follows their number, each stored with its answer. No
-    video mentions them: each is answered, cheaply, that the videos do not cover it."""
+    """`count` conversations, then a long one of `long_questions` questions asked one after
+    another (created_at, the page's order, follows their number), each answered, cheaply, that
+    the videos do not cover it."""
     ids = [await new_conversation(client, f"Conversation {n}") for n in range(count)]
     long_id = await new_conversation(client, "The long one")
     for n in range(long_questions):

@@ -1,10 +1,8 @@
 """The throw-away database a benchmark runs in, and the ways it talks to it: the application's
-engine and units of work, and a raw asyncpg pool for set-up and for the asyncpg baselines.
-
-The server is the one BENCH_DATABASE_URL or TEST_DATABASE_URL names, else an embedded PostgreSQL
-with a data folder of its own (backend/.data/postgres-bench). Each database gets a unique name,
-is migrated before the block and dropped after it.
-"""
+engine and units of work, and raw asyncpg for set-up and for the baselines. The server is the one
+BENCH_DATABASE_URL or TEST_DATABASE_URL names, else an embedded PostgreSQL with a data folder of
+its own (backend/.data/postgres-bench); each database has a unique name, is migrated before the
+block and dropped after it."""
 
 import asyncio
 import os
@@ -12,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -27,43 +26,33 @@ from app.db.repositories import NewChunk, NewPassage
 from app.db.session import UnitOfWork, build_engine
 from testkit.database import create_database, drop_database
 
-BENCH_SERVER_DIR = BACKEND_DIR / ".data" / "postgres-bench"
 POOL_SIZE = 4  # the application's engine, where a benchmark runs one thing at a time
-ASYNCPG_POOL_SIZE = 10
-
 PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$" + "x" * 64
-INSERT_USER = "INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING *"
 SELECT_LAST_MESSAGES = (
     "SELECT * FROM messages WHERE conversation_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
 )
-CHUNK_COLUMNS = tuple(
-    "id transcript_id user_id chunk_index chunk_text token_count metadata".split()  # noqa: SIM905
-)
-INSERT_CHUNK = (
-    "INSERT INTO chunks (id, transcript_id, user_id, chunk_index, chunk_text, token_count, "
-    "metadata) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-)
-# NewChunk.as_row's keys in CHUNK_COLUMNS' order ("meta" is the metadata column's attribute).
-CHUNK_ROW_KEYS = tuple("meta" if column == "metadata" else column for column in CHUNK_COLUMNS)
-PASSAGE_COLUMNS = (
-    "id", "chunk_id", "transcript_id", "user_id", "passage_index", "passage_text",
-    "word_offset", "start_seconds", "end_seconds",
-)  # fmt: skip
-INSERT_PASSAGE = (
-    "INSERT INTO passages (id, chunk_id, transcript_id, user_id, passage_index, passage_text, "
-    "word_offset, start_seconds, end_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-)
+CHUNK_COLUMNS = ("id", "transcript_id", "user_id", "chunk_index", "chunk_text", "token_count",
+                 "metadata")  # fmt: skip
+PASSAGE_COLUMNS = ("id", "chunk_id", "transcript_id", "user_id", "passage_index", "passage_text",
+                   "word_offset", "start_seconds", "end_seconds")  # fmt: skip
 
+
+def insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    values = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"  # noqa: S608
+
+
+INSERT_CHUNK = insert_sql("chunks", CHUNK_COLUMNS)
+INSERT_PASSAGE = insert_sql("passages", PASSAGE_COLUMNS)
 Sessions = async_sessionmaker[AsyncSession]
 
 
 def server_url() -> str:
     """The configured server, else the embedded one (its own data folder, not the tests')."""
     for variable in ("BENCH_DATABASE_URL", "TEST_DATABASE_URL"):
-        configured = os.environ.get(variable, "").strip()
-        if configured:
+        if configured := os.environ.get(variable, "").strip():
             return to_asyncpg_url(configured)
-    return start_embedded_postgres(BENCH_SERVER_DIR)
+    return start_embedded_postgres(BACKEND_DIR / ".data" / "postgres-bench")
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
@@ -107,8 +96,8 @@ def session_maker(engine: AsyncEngine) -> Sessions:
 
 
 def units_of_work(sessions: Sessions, commits: list[float] | None = None) -> UnitOfWork:
-    """`app.db.session.unit_of_work`'s contract on the benchmark's own engine; the time each
-    commit took goes to `commits` when given."""
+    """`app.db.session.unit_of_work`'s contract on the benchmark's engine; each commit's time
+    goes to `commits` when given."""
 
     @asynccontextmanager
     async def unit_of_work() -> AsyncIterator[AsyncSession]:
@@ -127,9 +116,7 @@ def units_of_work(sessions: Sessions, commits: list[float] | None = None) -> Uni
 
 
 @asynccontextmanager
-async def asyncpg_pool(
-    database_url: str, size: int = ASYNCPG_POOL_SIZE
-) -> AsyncIterator[asyncpg.Pool]:
+async def asyncpg_pool(database_url: str, size: int = 10) -> AsyncIterator[asyncpg.Pool]:
     pool = await asyncpg.create_pool(asyncpg_dsn(database_url), min_size=size, max_size=size)
     try:
         yield pool
@@ -139,7 +126,6 @@ async def asyncpg_pool(
 
 @asynccontextmanager
 async def connected(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """One plain connection, closed after the block."""
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         yield connection
@@ -147,23 +133,42 @@ async def connected(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         await connection.close()
 
 
+@dataclass(frozen=True)
+class Bench:
+    """A throw-away database, with the app's settings, engine and sessions, and an asyncpg pool."""
+
+    url: str
+    settings: Settings
+    engine: AsyncEngine
+    sessions: Sessions
+    pool: asyncpg.Pool
+
+
+@asynccontextmanager
+async def bench_database() -> AsyncIterator[Bench]:
+    async with throwaway_database() as url:
+        settings = bench_settings(url)
+        async with app_engine(settings) as engine, asyncpg_pool(url) as pool:
+            yield Bench(url, settings, engine, session_maker(engine), pool)
+
+
 def unique_email() -> str:
     return f"bench-{uuid.uuid4().hex}@example.com"
 
 
 async def new_user(pool: asyncpg.Pool) -> uuid.UUID:
-    user_id: uuid.UUID = (await pool.fetchrow(INSERT_USER, unique_email(), PASSWORD_HASH))["id"]
+    insert = "INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING id"
+    user_id: uuid.UUID = await pool.fetchval(insert, unique_email(), PASSWORD_HASH)
     return user_id
 
 
 def chunk_record(chunk: NewChunk) -> tuple[Any, ...]:
-    """The row asyncpg sends for a chunk: the values `NewChunk.as_row` gives the ORM, the
-    metadata as JSON text (asyncpg's jsonb codec takes text; orjson writes a Fragment as is)."""
-    row = chunk.as_row() | {"meta": orjson.dumps(chunk.metadata).decode()}
-    return tuple(row[column] for column in CHUNK_ROW_KEYS)
+    """The row asyncpg sends for a chunk: `NewChunk.as_row`'s values, the metadata as JSON text
+    (asyncpg's jsonb codec takes text; orjson writes a Fragment as is)."""
+    row = chunk.as_row() | {"metadata": orjson.dumps(chunk.metadata).decode()}
+    return tuple(row[column] for column in CHUNK_COLUMNS)
 
 
 def passage_record(passage: NewPassage) -> tuple[Any, ...]:
-    """The row asyncpg sends for a passage: the values `NewPassage.as_row` gives the ORM."""
     row = passage.as_row()
     return tuple(row[column] for column in PASSAGE_COLUMNS)

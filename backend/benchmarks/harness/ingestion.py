@@ -9,36 +9,37 @@ garbage collector's pauses within all that."""
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.db.repositories import ChunkRepository, JobRepository
 from app.services.chunking import chunk_segments, get_tokenizer
 from app.services.ingest_worker import IngestWorker
 from app.services.youtube.fetcher import FetchedVideo, YouTubeFetcher
-from benchmarks.harness.database import Sessions, units_of_work
+from benchmarks.harness.database import Bench, units_of_work
 from benchmarks.harness.report import table
 from benchmarks.harness.text import SEED, TextGenerator
 from benchmarks.harness.timing import StatementTimer, gc_pauses, median, pause_seconds
 from testkit.youtube_replay import replay_session
 from testkit.youtube_video_artefacts import ReplayVideo
 
-INGEST_RUNS = 3
-CAPTIONS = 2_700
-CAPTION_SECONDS = 4.0  # 2,700 x 4 s = 3 hours
+CAPTIONS, CAPTION_SECONDS = 2_700, 4.0  # 3 hours
+TOTAL, GC = "enqueue -> done, s", "GC pauses, within the rows above, s"
+SQL_ROWS = {  # the statements' kinds (statement_kind), and their rows
+    "transcripts": "  SQL INSERT transcripts, s", "chunks": "  SQL INSERT chunks, s",
+    "passages": "  SQL INSERT passages, s", "jobs": "  SQL on jobs (enqueue, claim, done), s",
+    "other": "  SQL other, s",
+}  # fmt: skip
 
 
 def three_hour_video(video_id: str, text: TextGenerator) -> ReplayVideo:
     topic = text.topic()
     captions = [
-        (index * CAPTION_SECONDS, CAPTION_SECONDS, text.caption(topic)) for index in range(CAPTIONS)
+        (n * CAPTION_SECONDS, CAPTION_SECONDS, text.caption(topic)) for n in range(CAPTIONS)
     ]
-    title = f"Three hours of {topic}"
-    return ReplayVideo(video_id=video_id, title=title, channel_name="Bench", captions=captions)
+    return ReplayVideo(video_id, f"Three hours of {topic}", "Bench", captions)
 
 
 def statement_kind(statement: str) -> str:
@@ -54,8 +55,7 @@ class TimedFetcher:
     """The real fetcher, with the time its fetch (requests, parsing) took and what it got."""
 
     def __init__(self, inner: YouTubeFetcher) -> None:
-        self.inner = inner
-        self.seconds = 0.0
+        self.inner, self.seconds = inner, 0.0
         self.video: FetchedVideo | None = None
 
     def fetch(self, video_id: str, languages: Sequence[str]) -> FetchedVideo:
@@ -65,54 +65,22 @@ class TimedFetcher:
         return self.video
 
 
-@dataclass(frozen=True)
-class IngestRun:
-    video_id: str
-    captions: int
-    words: int
-    segments_json_kb: float
-    chunks: int
-    seconds: float
-    fetch: float
-    chunking: float  # chunk_segments again on the same captions, alone
-    sql: dict[str, float]
-    commits: float
-    gc_pauses: list[tuple[int, float]]
-
-    @property
-    def rest(self) -> float:
-        accounted = self.fetch + self.chunking + sum(self.sql.values()) + self.commits
-        return self.seconds - accounted
-
-    @property
-    def gc_seconds(self) -> float:
-        return pause_seconds(self.gc_pauses)
-
-
-async def ingest_once(
-    engine: AsyncEngine,
-    sessions: Sessions,
-    settings: Settings,
-    user_id: uuid.UUID,
-    video: ReplayVideo,
-) -> IngestRun:
-    """Timed from the enqueue to the job marked done."""
+async def ingest_once(bench: Bench, user_id: uuid.UUID, video: ReplayVideo) -> dict[str, float]:
+    """The ingestion table's figures of one ingestion, by row: timed from the enqueue to the
+    job marked done."""
     commits: list[float] = []
-    unit_of_work = units_of_work(sessions, commits)
+    settings, unit_of_work = bench.settings, units_of_work(bench.sessions, commits)
     fetcher = TimedFetcher(YouTubeFetcher(http=replay_session(video)[0]))
     worker = IngestWorker(unit_of_work, lambda: fetcher, settings)
-    with StatementTimer(statement_kind).listening(engine) as timer, gc_pauses() as pauses:
+    with StatementTimer(statement_kind).listening(bench.engine) as timer, gc_pauses() as pauses:
         started = time.perf_counter()
         async with unit_of_work() as session:
             job, _ = await JobRepository(session).enqueue_ingest(
-                user_id=user_id,
-                video_id=video.video_id,
-                languages=settings.ingest_languages,
+                user_id=user_id, video_id=video.video_id, languages=settings.ingest_languages,
                 max_attempts=settings.job_max_attempts,
-            )
+            )  # fmt: skip
         processed = await worker.run_once()
         seconds = time.perf_counter() - started
-    commit_seconds = sum(commits)
     async with unit_of_work() as session:
         finished = await JobRepository(session).get_by_id(job.id)
         if not processed or finished is None or finished.transcript_id is None:
@@ -120,76 +88,57 @@ async def ingest_once(
         chunks = (await ChunkRepository(session).page_for_transcript(finished.transcript_id)).total
     assert fetcher.video is not None
     segments = fetcher.video.segments
-    options = (settings.chunk_tokens, settings.chunk_overlap, settings.tokenizer_encoding)
     chunking_started = time.perf_counter()
-    chunk_segments(segments, *options)
+    chunk_segments(segments, settings.chunk_tokens, settings.chunk_overlap,
+                   settings.tokenizer_encoding)  # fmt: skip
     chunking = time.perf_counter() - chunking_started
     segments_json = json.dumps(
         [{"text": s.text, "start": s.start, "duration": s.duration} for s in segments]
     )
-    return IngestRun(
-        video_id=video.video_id,
-        captions=len(segments),
-        words=sum(len(s.text.split()) for s in segments),
-        segments_json_kb=len(segments_json) / 1024,
-        chunks=chunks,
-        seconds=seconds,
-        fetch=fetcher.seconds,
-        chunking=chunking,
-        sql=dict(timer.seconds),
-        commits=commit_seconds,
-        gc_pauses=pauses,
-    )
+    figures = {
+        "captions": len(segments), "words": sum(len(s.text.split()) for s in segments),
+        "segments JSON in transcripts.metadata, kB": len(segments_json) / 1024,
+        "chunks": chunks, "chunks/s": chunks / seconds, TOTAL: seconds,
+        "  fetch+parse, s": fetcher.seconds, "  chunking, s": chunking,
+        **{row: timer.seconds.get(kind, 0.0) for kind, row in SQL_ROWS.items()},
+        "  commits, s": sum(commits),
+    }  # fmt: skip
+    accounted = sum(value for label, value in figures.items() if label.startswith("  "))
+    return figures | {
+        "  rest, s": seconds - accounted,
+        GC: pause_seconds(pauses),
+        "full (generation 2) collections": sum(g == 2 for g, _ in pauses),
+    }
 
 
 async def measure_ingestion(
-    engine: AsyncEngine, sessions: Sessions, settings: Settings, user_id: uuid.UUID
-) -> tuple[list[IngestRun], float]:
-    """Three ingestions, after loading the tokenizer (timed: a worker's first job pays it)."""
-    started = time.perf_counter()
+    bench: Bench, user_id: uuid.UUID
+) -> tuple[dict[str, dict[str, float]], float]:
+    """Three ingestions by video id, after loading the tokenizer (timed: a worker's first job
+    pays it)."""
+    started, settings = time.perf_counter(), bench.settings
     get_tokenizer(settings.tokenizer_encoding)
-    tokenizer_load = time.perf_counter() - started
-    text = TextGenerator(SEED + 1)
-    runs = [
-        await ingest_once(
-            engine, sessions, settings, user_id, three_hour_video(f"bench3h{n:04d}", text)
-        )
-        for n in range(INGEST_RUNS)
-    ]
+    tokenizer_load, text = time.perf_counter() - started, TextGenerator(SEED + 1)
+    runs = {}
+    for n in range(3):
+        video = three_hour_video(f"bench3h{n:04d}", text)
+        runs[video.video_id] = await ingest_once(bench, user_id, video)
     return runs, tokenizer_load
 
 
-INGEST_ROWS: tuple[tuple[str, Callable[[IngestRun], float], bool], ...] = (
-    ("captions", lambda r: r.captions, False),
-    ("words", lambda r: r.words, False),
-    ("segments JSON in transcripts.metadata, kB", lambda r: r.segments_json_kb, False),
-    ("chunks", lambda r: r.chunks, False),
-    ("chunks/s", lambda r: r.chunks / r.seconds, False),
-    ("enqueue -> done, s", lambda r: r.seconds, True),
-    ("  fetch+parse, s", lambda r: r.fetch, True),
-    ("  chunking, s", lambda r: r.chunking, True),
-    ("  SQL INSERT transcripts, s", lambda r: r.sql.get("transcripts", 0.0), True),
-    ("  SQL INSERT chunks, s", lambda r: r.sql.get("chunks", 0.0), True),
-    ("  SQL INSERT passages, s", lambda r: r.sql.get("passages", 0.0), True),
-    ("  SQL on jobs (enqueue, claim, done), s", lambda r: r.sql.get("jobs", 0.0), True),
-    ("  SQL other, s", lambda r: r.sql.get("other", 0.0), True),
-    ("  commits, s", lambda r: r.commits, True),
-    ("  rest, s", lambda r: r.rest, True),
-    ("GC pauses, within the rows above, s", lambda r: r.gc_seconds, True),
-    ("full (generation 2) collections", lambda r: sum(g == 2 for g, _ in r.gc_pauses), False),
-)
-
-
-def ingestion_table(runs: Sequence[IngestRun], settings: Settings, tokenizer_load: float) -> Table:
-    total = median([r.seconds for r in runs])
-    rows = []
-    for label, value, is_time in INGEST_ROWS:
-        values = [float(value(r)) for r in runs] + [median([float(value(r)) for r in runs])]
+def ingestion_table(
+    runs: dict[str, dict[str, float]], settings: Settings, tokenizer_load: float
+) -> Table:
+    total, rows = median([r[TOTAL] for r in runs.values()]), []
+    for label in next(iter(runs.values())):
+        values = [r[label] for r in runs.values()]
+        values.append(median(values))
+        is_time = label.endswith(", s")
         cells = [f"{v:.3f}" if is_time else f"{v:,.0f}" for v in values]
         rows.append([label, *cells, f"{values[-1] / total:.0%}" if is_time else ""])
     return table(
         "1. Ingesting a 3-hour video: enqueue_ingest, then IngestWorker.run_once (replay)",
-        ["", *(r.video_id for r in runs), "median", "share"],
+        ["", *runs, "median", "share"],
         rows,
         caption=(
             f"Chunking: {settings.chunk_tokens} tokens, {settings.chunk_overlap:.0%} overlap, "

@@ -1,8 +1,7 @@
 """Load: over HTTP from `wrk` (compiled: a few percent of a core, so a server's figures are the
 server's) or from an httpx client (Python: on two cores it takes much of the CPU the server
-needs, so its rates are a floor), each sending a `Call` from a number of connections at once;
-and in process, an operation from a number of tasks (`run_tasks`), or several operations
-measured in turns (`rates_in_turns`)."""
+needs, so its rates are a floor), sending a `Call` from a number of connections at once; and in
+process, an operation from a number of tasks, or several operations measured in turns."""
 
 import asyncio
 import json
@@ -20,13 +19,10 @@ from typing import Any
 import httpx
 
 INSTALL_WRK = "`apt-get install wrk` (Debian, Ubuntu), `brew install wrk`"
-
 _LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
-_RATE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
-_FAILED = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
-_SOCKET_ERRORS = re.compile(r"Socket errors: (.*)")
-_TIMEOUTS = re.compile(r"Socket errors:.*timeout (\d+)")
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+Operation = Callable[[], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -52,14 +48,8 @@ def wrk_path() -> str | None:
     return shutil.which("wrk")
 
 
-def wrk(
-    url: str,
-    call: Call,
-    headers: Mapping[str, str],
-    connections: int,
-    seconds: float,
-    timeout: str | None = None,
-) -> WrkRun:
+def wrk(url: str, call: Call, headers: Mapping[str, str], connections: int, seconds: float,
+        timeout: str | None = None) -> WrkRun:  # fmt: skip
     """`wrk -t1 --latency` for `seconds` (blocking: run it in a thread), and the CPU it used."""
     command = [wrk_path() or "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
     command += ["--timeout", timeout] if timeout else []
@@ -76,30 +66,20 @@ def wrk(
             [*command, url + call.path], capture_output=True, text=True, check=True
         ).stdout
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return parse_wrk(output, cpu)
-
-
-def parse_wrk(output: str, cpu_seconds: float) -> WrkRun:
-    latencies = {
-        int(p): float(value) * _UNIT_MS[unit] for p, value, unit in _LATENCY.findall(output)
-    }
-    rate = _RATE.search(output)
+    latencies = {int(p): float(v) * _UNIT_MS[unit] for p, v, unit in _LATENCY.findall(output)}
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
     if rate is None or set(latencies) != {50, 99}:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
-    failed = _FAILED.search(output)
-    errors = _SOCKET_ERRORS.search(output)
-    timeouts = _TIMEOUTS.search(output)
+
+    def count(pattern: str) -> int:
+        found = re.search(pattern, output)
+        return sum(map(int, re.findall(r"\d+", found[1]))) if found else 0
+
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return WrkRun(
-        float(rate[1]),
-        latencies[50],
-        latencies[99],
-        int(failed[1]) if failed else 0,
-        sum(map(int, re.findall(r"\d+", errors[1]))) if errors else 0,
-        int(timeouts[1]) if timeouts else 0,
-        cpu_seconds,
-        output,
-    )
+        float(rate[1]), latencies[50], latencies[99], count(r"Non-2xx or 3xx responses:\s+(\d+)"),
+        count(r"Socket errors: (.*)"), count(r"Socket errors:.*timeout (\d+)"), cpu, output,
+    )  # fmt: skip
 
 
 @dataclass
@@ -111,39 +91,28 @@ class Tally:
     first_error: str | None = None
     sample: Any = None  # the first successful answer's JSON, to compare servers' shapes
 
-    def record(self, seconds: float, failure: str | None) -> None:
-        self.latencies.append(seconds)
+    async def send(self, client: httpx.AsyncClient, call: Call) -> None:
+        """One request; any non-2xx answer or transport error is an error."""
+        started, failure = time.perf_counter(), None
+        try:
+            response = await client.request(call.method, call.path, json=call.body)
+        except httpx.HTTPError as problem:
+            response, failure = None, f"{call.method} {call.path}: {problem!r}"
+        self.latencies.append(time.perf_counter() - started)
+        if response is not None and not response.is_success:
+            failure = f"{response.status_code} on {call.method} {call.path}: {response.text[:500]}"
         if failure is not None:
             self.errors += 1
             self.first_error = self.first_error or failure
+        elif self.sample is None and response is not None:
+            self.sample = response.json()
 
 
-async def send(client: httpx.AsyncClient, call: Call, tally: Tally) -> None:
-    """One request; any non-2xx answer or transport error is an error."""
-    started = time.perf_counter()
-    try:
-        response = await client.request(call.method, call.path, json=call.body)
-    except httpx.HTTPError as problem:
-        tally.record(time.perf_counter() - started, f"{call.method} {call.path}: {problem!r}")
-        return
-    elapsed = time.perf_counter() - started
-    if not response.is_success:
-        failure = f"{response.status_code} on {call.method} {call.path}: {response.text[:500]}"
-        tally.record(elapsed, failure)
-        return
-    tally.record(elapsed, None)
-    if tally.sample is None:
-        tally.sample = response.json()
-
-
-async def run_tasks(
-    operation: Callable[[], Awaitable[object]], concurrency: int, max_ops: int, seconds: float
-) -> int:
+async def run_tasks(operation: Operation, concurrency: int, max_ops: int, seconds: float) -> int:
     """`operation` from `concurrency` tasks until `max_ops` are done or `seconds` pass; the
     number done."""
     deadline = time.perf_counter() + seconds
-    # One shared iterator hands out the budget, so faster tasks take more of it.
-    budget = iter(range(max_ops))
+    budget = iter(range(max_ops))  # one shared budget: faster tasks take more of it
 
     async def task() -> int:
         done = 0
@@ -157,60 +126,40 @@ async def run_tasks(
     return sum(await asyncio.gather(*(task() for _ in range(concurrency))))
 
 
-@dataclass
-class Slices:
-    """Work done and the time it took, slice by slice (or round by round), in one measurement."""
-
-    slices: list[tuple[int, float]] = field(default_factory=list)
-
-    @property
-    def seconds(self) -> float:
-        return sum(seconds for _, seconds in self.slices)
-
-    @property
-    def rate(self) -> float:
-        """The median slice's rate: a burst of other work moves it less than it moves the mean."""
-        return statistics.median(done / seconds for done, seconds in self.slices)
+def median_rate(slices: Sequence[tuple[int, float]]) -> float:
+    """The median slice's rate: a burst of other work moves it less than it moves the mean."""
+    return statistics.median(done / seconds for done, seconds in slices)
 
 
 async def rates_in_turns(
-    operations: Sequence[Callable[[], Awaitable[object]]],
-    concurrency: int,
-    slices: int,
-    budget: tuple[int, float],
-    warm_up: tuple[int, float],
-) -> list[float]:
+    operations: Sequence[Operation], concurrency: int, slices: int,
+    budget: tuple[int, float], warm_up: tuple[int, float],
+) -> list[float]:  # fmt: skip
     """Each operation's ops/s from `concurrency` tasks, after a warm-up of each (`warm_up`: ops
     and seconds), in `slices` slices sharing `budget` (ops, seconds), taken in turns with the
     order rotating: a change in the machine's load hits all operations alike."""
     for operation in operations:
         await run_tasks(operation, concurrency, *warm_up)
-    tallies = [Slices() for _ in operations]
+    done: list[list[tuple[int, float]]] = [[] for _ in operations]
     max_ops, seconds = budget[0] // slices, budget[1] / slices
     for turn in range(slices):
         for offset in range(len(operations)):
             index = (turn + offset) % len(operations)
             started = time.perf_counter()
-            done = await run_tasks(operations[index], concurrency, max_ops, seconds)
-            tallies[index].slices.append((done, time.perf_counter() - started))
-    return [tally.rate for tally in tallies]
-
-
-async def drive(
-    client: httpx.AsyncClient,
-    next_call: Callable[[], Call],
-    concurrency: int,
-    max_requests: int,
-    seconds: float,
-) -> Tally:
-    """Requests from `concurrency` tasks until `max_requests` are sent or `seconds` pass."""
-    tally = Tally()
-    await run_tasks(lambda: send(client, next_call(), tally), concurrency, max_requests, seconds)
-    return tally
+            count = await run_tasks(operations[index], concurrency, max_ops, seconds)
+            done[index].append((count, time.perf_counter() - started))
+    return [median_rate(slices_done) for slices_done in done]
 
 
 def load_client(base_url: str, concurrency: int, **options: Any) -> httpx.AsyncClient:
-    """A client with as many keep-alive connections as tasks, on loopback whatever proxy the
-    environment names."""
+    """As many keep-alive connections as tasks, on loopback whatever proxy the environment names."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     return httpx.AsyncClient(base_url=base_url, limits=limits, trust_env=False, **options)
+
+
+async def drive(client: httpx.AsyncClient, next_call: Callable[[], Call], concurrency: int,
+                max_requests: int, seconds: float) -> Tally:  # fmt: skip
+    """Requests from `concurrency` tasks until `max_requests` are sent or `seconds` pass."""
+    tally = Tally()
+    await run_tasks(lambda: tally.send(client, next_call()), concurrency, max_requests, seconds)
+    return tally

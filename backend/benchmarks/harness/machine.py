@@ -1,15 +1,37 @@
-"""What the machine was doing: CPU time of processes (read from /proc), how busy all CPUs were,
-and the load average around a run, which skews every figure when other work shares the cores."""
+"""How a benchmark runs on this machine: on uvloop (as uvicorn runs the app), with SIGTERM taken
+as Ctrl-C so that the finally blocks stop the servers and drop the databases; and what the
+machine was doing: CPU time from /proc, how busy the CPUs were, the load average, which skews
+every figure when other work shares the cores."""
 
 import asyncio
 import os
+import signal
+import sys
 import time
+import warnings
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
+
+import uvloop
 
 from testkit.processes import children_of
 
+T = TypeVar("T")
 CORES = os.cpu_count() or 1
+
+
+def run_benchmark(benchmark: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """The benchmark's result; exit status 130 when interrupted, after the clean-up."""
+    # The embedded server is stopped at exit, outside start_embedded_postgres's own filter.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return uvloop.run(benchmark())
+    except KeyboardInterrupt:
+        print("Interrupted: the servers are stopped and the databases dropped.", file=sys.stderr)
+        sys.exit(130)
 
 
 def load_average() -> float:
@@ -18,7 +40,7 @@ def load_average() -> float:
 
 @dataclass(frozen=True)
 class Clock:
-    """A run's start and the load average then; `closing()` is the line every report ends with."""
+    """A run's start and the load average then; `closing()` is the line a report ends with."""
 
     started: float = field(default_factory=time.perf_counter)
     load_before: float = field(default_factory=load_average)
@@ -35,52 +57,41 @@ class Clock:
 
 
 def stat_cpu_seconds(stat_path: str, *, reaped_children: bool = False) -> float | None:
-    """User + system CPU time from a /proc/.../stat file; None when it cannot be read. With
-    `reaped_children`, also that of the children it has waited for (ended connections'
-    backends, for a PostgreSQL postmaster)."""
+    """User + system CPU time from a /proc/.../stat file (with `reaped_children`, also that of
+    the children it has waited for: a postmaster's ended backends); None when unreadable."""
     try:
         stat = Path(stat_path).read_text()
     except OSError:
         return None
-    # Fields after the parenthesised command name: utime, stime, cutime and cstime are the
-    # 12th to the 15th.
-    fields = [int(field) for field in stat.rsplit(")", 1)[1].split()[11:15]]
-    ticks = sum(fields) if reaped_children else fields[0] + fields[1]
-    return ticks / os.sysconf("SC_CLK_TCK")
+    # utime, stime, cutime and cstime: the 12th to 15th fields after the command's name.
+    ticks = [int(value) for value in stat.rsplit(")", 1)[1].split()[11:15]]
+    return (sum(ticks) if reaped_children else ticks[0] + ticks[1]) / os.sysconf("SC_CLK_TCK")
 
 
 def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process (all its threads) so far; None without /proc."""
     return stat_cpu_seconds(f"/proc/{pid}/stat")
 
 
-def run_queue_seconds(pid: int, tid: int) -> float | None:
-    """How long a thread has waited, runnable, for a CPU (other work holding the cores); None
-    without /proc schedstat."""
-    try:
-        return int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 def process_tree_cpu_seconds(pid: int, *, reaped_children: bool = False) -> float | None:
-    """CPU time of a process and its live children so far (and of its ended children, with
-    `reaped_children`)."""
+    """CPU time of a process and its live children (and its ended ones, with `reaped_children`)."""
     own = stat_cpu_seconds(f"/proc/{pid}/stat", reaped_children=reaped_children)
     if own is None:
         return None
     return own + sum(process_cpu_seconds(child) or 0.0 for child in children_of(pid))
 
 
-def cpu_ticks() -> tuple[int, int] | None:
-    """The machine's (busy, total) CPU ticks since boot; None where there is no /proc."""
+def run_queue_seconds(pid: int, tid: int) -> float | None:
+    """How long a thread has waited, runnable, for a CPU; None without /proc schedstat."""
     try:
-        first_line = Path("/proc/stat").read_text().splitlines()[0]
-    except OSError:
+        return int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
         return None
-    ticks = [int(value) for value in first_line.split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle and iowait
-    return sum(ticks) - idle, sum(ticks)
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """The machine's (busy, total) CPU ticks since boot."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)  # less idle and iowait
 
 
 async def machine_busy_share(seconds: float = 0.5) -> str:
@@ -88,6 +99,4 @@ async def machine_busy_share(seconds: float = 0.5) -> str:
     before = cpu_ticks()
     await asyncio.sleep(seconds)
     after = cpu_ticks()
-    if before is None or after is None or after[1] == before[1]:
-        return "unknown"
-    return f"{(after[0] - before[0]) / (after[1] - before[1]):.0%}"
+    return f"{(after[0] - before[0]) / max(after[1] - before[1], 1):.0%}"

@@ -8,9 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-# Files and pipes do not wrap: there a table gets the width its columns need.
-UNWRAPPED_WIDTH = 170
-PERCENTILES = (0.5, 0.95, 0.99)
+UNWRAPPED_WIDTH = 170  # files and pipes do not wrap: there a table gets the width it needs
 _FIGURE = re.compile(r"[-+]?\d")
 
 Row = Sequence[str] | None  # None: a line under the row before
@@ -29,13 +27,14 @@ def say(text: str, *, style: str | None = None) -> None:
 def table(
     title: str, headers: Sequence[str], rows: Iterable[Row], caption: str | None = None
 ) -> Table:
-    """A table of text: the first column and the columns of words left-justified, the columns
-    of figures right-justified."""
+    """The first column and the columns of words left-justified, those of figures right."""
     rows = list(rows)
     shown = Table(title=title, caption=caption)
     for index, header in enumerate(headers):
         cells = [row[index] for row in rows if row is not None]
-        shown.add_column(header, justify="right" if index and figures(cells) else "left")
+        filled = [cell for cell in cells if cell not in ("", "-", "?", "n/a")]
+        figures = bool(filled) and all(_FIGURE.match(cell) for cell in filled)
+        shown.add_column(header, justify="right" if index and figures else "left")
     for row in rows:
         if row is None:
             shown.add_section()
@@ -44,32 +43,31 @@ def table(
     return shown
 
 
-def figures(cells: Sequence[str]) -> bool:
-    """Whether a column holds figures: every cell but the empty ones starts with a number."""
-    filled = [cell for cell in cells if cell not in ("", "-", "?", "n/a")]
-    return bool(filled) and all(_FIGURE.match(cell) for cell in filled)
-
-
-def print_tables(*tables: Table) -> None:
+def print_tables(*items: Table | str) -> None:
+    """Tables, and lines said as they are."""
     out = console()
-    for shown in tables:
-        out.print(shown)
+    for item in items:
+        if isinstance(item, str):
+            say(item)
+        else:
+            out.print(item)
 
 
 def percentile_ms(seconds: Sequence[float], fraction: float) -> float:
     """Nearest-rank percentile of durations in seconds, in milliseconds."""
     ordered = sorted(seconds)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1] * 1000
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1] * 1000
 
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
 
-def percentiles(seconds: Sequence[float]) -> list[str]:
-    """p50, p95, p99 and max, in milliseconds."""
-    return [f"{percentile_ms(seconds, q):.1f}" for q in PERCENTILES] + [ms(max(seconds))]
+def percentiles(
+    seconds: Sequence[float], fractions: Sequence[float] = (0.5, 0.95, 0.99)
+) -> list[str]:
+    """The percentiles (p50, p95, p99 unless given) and the max, in milliseconds."""
+    return [f"{percentile_ms(seconds, q):.1f}" for q in fractions] + [ms(max(seconds))]
 
 
 def verdict(passed: bool | None) -> str:

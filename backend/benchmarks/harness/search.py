@@ -1,5 +1,6 @@
-"""Searching the corpus as the application does: the fifty queries people type, `retrieve` timed
-by mode with each statement's time by step, and EXPLAIN (ANALYZE, BUFFERS) of what a call sends."""
+"""Searching the corpus as the application does: fifty queries of the kinds people type,
+`retrieve` timed by mode with each statement's time by step, and EXPLAIN (ANALYZE, BUFFERS) of
+what a call sends."""
 
 import re
 import statistics
@@ -8,9 +9,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories import PassageEmbeddingRepository, PassageRepository
 from app.services.embeddings.base import EmbeddingProvider
@@ -21,9 +23,9 @@ from app.services.retrieval import (
     SearchMode,
     retrieve,
 )
-from benchmarks.harness.database import Sessions
+from benchmarks.harness.database import Bench, Sessions
 from benchmarks.harness.text import vocabulary
-from benchmarks.harness.timing import StatementTimer, statements_sent
+from benchmarks.harness.timing import StatementTimer, listening, timed
 
 SEARCH_LIMIT = 10
 SEARCH_PASSES = 4  # timed, after one warm-up pass: 200 samples a mode
@@ -148,9 +150,7 @@ class Plan:
 
 
 async def explain_statements(
-    engine: AsyncEngine,
-    sessions: Sessions,
-    pool: asyncpg.Pool,
+    bench: Bench,
     call: SessionCall,
     *,
     marker: str = "",
@@ -159,11 +159,17 @@ async def explain_statements(
     """EXPLAIN (ANALYZE, BUFFERS) of each statement containing `marker` that `call(session)`
     sends, replayed with its parameters in one transaction on a plain connection (so that SET
     LOCAL settings apply); a second run, caches warm."""
-    with statements_sent(engine, marker) as sent:
-        async with sessions() as session:
+    sent: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if marker in statement:
+            sent.append((statement, parameters))
+
+    with listening(bench.engine, "before_cursor_execute", record):
+        async with bench.sessions() as session:
             await call(session)
     plans = []
-    async with pool.acquire() as connection, connection.transaction():
+    async with bench.pool.acquire() as connection, connection.transaction():
         for statement, parameters in sent:
             if statement.lstrip().upper().startswith("SELECT SET_CONFIG"):
                 await connection.fetch(statement, *parameters)
@@ -181,34 +187,22 @@ def reading(question: str) -> str:
 
 def lexical_call(user_id: uuid.UUID, question: str) -> SessionCall:
     """`PassageRepository.search` as retrieve calls it."""
-
-    def call(session: AsyncSession) -> Awaitable[object]:
-        return PassageRepository(session).search(
-            user_id, question, limit=CANDIDATES_PER_SIGNAL, match=reading(question)
-        )
-
-    return call
+    return lambda session: PassageRepository(session).search(
+        user_id, question, limit=CANDIDATES_PER_SIGNAL, match=reading(question)
+    )
 
 
 def nearest_call(user_id: uuid.UUID, vector: QueryVector) -> SessionCall:
     """`PassageEmbeddingRepository.nearest` as retrieve calls it."""
-
-    def call(session: AsyncSession) -> Awaitable[object]:
-        return PassageEmbeddingRepository(session).nearest(
-            user_id, vector.vector, vector.model_name, limit=CANDIDATES_PER_SIGNAL
-        )
-
-    return call
+    return lambda session: PassageEmbeddingRepository(session).nearest(
+        user_id, vector.vector, vector.model_name, limit=CANDIDATES_PER_SIGNAL
+    )
 
 
 def hybrid_call(user_id: uuid.UUID, question: str, vector: QueryVector | None) -> SessionCall:
-    def call(session: AsyncSession) -> Awaitable[object]:
-        return retrieve(
-            session, user_id, question, query_vector=vector, mode=SearchMode.HYBRID,
-            limit=SEARCH_LIMIT,
-        )  # fmt: skip
-
-    return call
+    return lambda session: retrieve(
+        session, user_id, question, query_vector=vector, mode=SearchMode.HYBRID, limit=SEARCH_LIMIT
+    )
 
 
 @dataclass(frozen=True)
@@ -218,6 +212,7 @@ class Sample:
     query: Query
     seconds: float
     steps: dict[str, float]
+    hits: int
 
     def step(self, name: str) -> float:
         if name == REST_STEP:
@@ -242,28 +237,28 @@ class ModeTiming:
     def step_seconds(self, step: str) -> list[float]:
         return [sample.step(step) for sample in self.samples]
 
+    def by_query(self) -> dict[str, list[Sample]]:
+        found: dict[str, list[Sample]] = defaultdict(list)
+        for sample in self.samples:
+            found[sample.query.text].append(sample)
+        return found
+
     def slowest(self, count: int) -> list[list[Sample]]:
         """The `count` queries with the highest median time, slowest first: their samples."""
-        by_query: dict[str, list[Sample]] = defaultdict(list)
-        for sample in self.samples:
-            by_query[sample.query.text].append(sample)
-        return sorted(by_query.values(), key=median_seconds, reverse=True)[:count]
+        return sorted(self.by_query().values(), key=median_seconds, reverse=True)[:count]
 
 
 async def time_mode(
-    sessions: Sessions,
-    timer: StatementTimer,
-    timing: ModeTiming,
-    user_id: uuid.UUID,
-    queries: Sequence[Query],
-    vectors: dict[str, QueryVector],
-    allowed: set[uuid.UUID],
-) -> ModeTiming:
-    """One warm-up pass, then SEARCH_PASSES timed ones, a session per query, with `timer`
-    listening on the sessions' engine."""
-    for timed in (False, *([True] * SEARCH_PASSES)):
+    sessions: Sessions, timing: ModeTiming, user_id: uuid.UUID, queries: Sequence[Query],
+    vectors: dict[str, QueryVector], allowed: set[uuid.UUID], *,
+    timer: StatementTimer | None = None, passes: int = SEARCH_PASSES,
+) -> ModeTiming:  # fmt: skip
+    """One warm-up pass, then `passes` timed ones, a session per query (with `timer` listening
+    on the sessions' engine, each statement's time by step)."""
+    timer = timer or StatementTimer(retrieval_step)
+    for measured in (False, *([True] * passes)):
         for query in queries:
-            vector = None if timing.mode is SearchMode.LEXICAL else vectors[query.text]
+            vector = None if timing.mode is SearchMode.LEXICAL else vectors.get(query.text)
             async with sessions() as session:
                 with timer.recording() as steps:
                     started = time.perf_counter()
@@ -273,23 +268,19 @@ async def time_mode(
                     )  # fmt: skip
                     elapsed = time.perf_counter() - started
             check_own(query.text, (r.hit.transcript_id for r in retrieval.hits), allowed)
-            if timed:
-                timing.samples.append(Sample(query, elapsed, dict(steps)))
+            if measured:
+                timing.samples.append(Sample(query, elapsed, dict(steps), len(retrieval.hits)))
     return timing
 
 
-@dataclass
-class QueryEmbeddings:
-    vectors: dict[str, QueryVector]
-    seconds: list[float]
-
-
-async def embed_queries(provider: EmbeddingProvider, queries: Sequence[Query]) -> QueryEmbeddings:
-    """Each query's vector from the real model, timed apart: a search pays it before retrieve."""
+async def embed_queries(
+    provider: EmbeddingProvider, queries: Sequence[Query]
+) -> tuple[dict[str, QueryVector], list[float]]:
+    """Each query's vector from the real model, and the seconds each took (a search pays it
+    before retrieve)."""
     vectors, seconds = {}, []
     for query in queries:
-        started = time.perf_counter()
-        vector = await provider.embed_query(query.text)
-        seconds.append(time.perf_counter() - started)
+        vector, elapsed = await timed(provider.embed_query(query.text))
+        seconds.append(elapsed)
         vectors[query.text] = QueryVector(provider.model_name, vector)
-    return QueryEmbeddings(vectors, seconds)
+    return vectors, seconds

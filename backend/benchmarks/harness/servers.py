@@ -19,21 +19,15 @@ from app.core.config import BACKEND_DIR
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 10.0
-
 APP_TARGET = ("app.main:app",)
-BARE_TARGET = ("benchmarks.harness.bare.server:bare_app", "--factory")
+BARE_TARGET = ("benchmarks.harness.bare:bare_app", "--factory")
 # Cheap password hashing keeps a set-up short; the throttles must not refuse a set-up's logins,
 # and one user asks thousands of questions: no limits, though each is still counted.
 CHEAP_SETTINGS = {
-    "ARGON2_TIME_COST": "1",
-    "ARGON2_MEMORY_COST_KIB": "1024",
-    "ARGON2_PARALLELISM": "1",
-    "LOGIN_CLIENT_BACKOFF_AFTER_FAILURES": "1000000",
-    "LIMIT_ASKS_PER_MINUTE": "0",
-    "LIMIT_INGESTS_PER_HOUR": "0",
-    "LIMIT_TOKENS_PER_DAY": "0",
-}
+    "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST_KIB": "1024", "ARGON2_PARALLELISM": "1",
+    "LOGIN_CLIENT_BACKOFF_AFTER_FAILURES": "1000000", "LIMIT_ASKS_PER_MINUTE": "0",
+    "LIMIT_INGESTS_PER_HOUR": "0", "LIMIT_TOKENS_PER_DAY": "0",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -49,29 +43,17 @@ class Server:
         size = os.fstat(self.log.fileno()).st_size
         return os.pread(self.log.fileno(), size, 0).decode(errors="replace")
 
+    def check_running(self) -> None:
+        """Stop the run when the server has died: every request after would fail to connect."""
+        if (exit_code := self.process.poll()) is not None:
+            raise RuntimeError(f"the {self.name} server exited with {exit_code}")
+
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def check_running(server: Server) -> None:
-    """Stop the run when a server has died: every request after it would only fail to connect."""
-    exit_code = server.process.poll()
-    if exit_code is not None:
-        raise RuntimeError(f"the {server.name} server exited with {exit_code}")
 
 
 @contextmanager
@@ -82,13 +64,9 @@ def server_process(
     stopped (SIGTERM, then SIGKILL after 10 s) when the block exits."""
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
-            [sys.executable, *arguments],
-            cwd=BACKEND_DIR,
-            env={**os.environ, **environment},
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+            [sys.executable, *arguments], cwd=BACKEND_DIR, env={**os.environ, **environment},
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
         server = Server(name, f"http://{HOST}:{port}", process, log)
         try:
             yield server
@@ -97,53 +75,52 @@ def server_process(
             print(f"--- the {name} server's output ---\n{server.output()[-3000:]}", file=sys.stderr)
             raise
         finally:
-            stop(process)
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
 @contextmanager
 def uvicorn_server(
-    name: str,
-    target: Sequence[str],
-    database_url: str,
-    settings: Mapping[str, str],
-    workers: int = 1,
+    name: str, target: Sequence[str], database_url: str, workers: int = 1
 ) -> Iterator[Server]:
-    """`python -m uvicorn TARGET` (warnings only) on a free loopback port."""
+    """`python -m uvicorn TARGET` (warnings only) with CHEAP_SETTINGS, on a free port."""
     port = free_port()
     arguments = ["-m", "uvicorn", *target, "--host", HOST, "--port", str(port)]
     arguments += ["--log-level", "warning", "--workers", str(workers)]
-    environment = {**settings, "DATABASE_URL": database_url}
+    environment = {**CHEAP_SETTINGS, "DATABASE_URL": database_url}
     with server_process(name, arguments, environment, port) as server:
         yield server
 
 
 @contextmanager
 def app_server(database_url: str, settings: Mapping[str, str]) -> Iterator[Server]:
-    """`python -m app.serve`, as `make run` serves the app (the app's own logging), on a free
-    loopback port: one worker process unless `settings` names WORKERS."""
+    """`python -m app.serve`, as `make run` serves the app (its own logging), on a free port:
+    one worker process unless `settings` names WORKERS."""
     port = free_port()
     environment = {"WORKERS": "1", **settings, "DATABASE_URL": database_url, "HOST": HOST}
-    environment["PORT"] = str(port)
-    with server_process("app", ["-m", "app.serve"], environment, port) as server:
-        yield server
+    with server_process("app", ["-m", "app.serve"], environment | {"PORT": str(port)}, port) as s:
+        yield s
 
 
 async def wait_until_ready(*servers: Server) -> None:
     """Until GET /health/db answers 200 on each; RuntimeError if one exits or takes too long."""
-    await asyncio.gather(*(_ready(server) for server in servers))
 
+    async def ready(server: Server) -> None:
+        deadline = time.perf_counter() + STARTUP_TIMEOUT_SECONDS
+        async with httpx.AsyncClient(base_url=server.base_url, trust_env=False) as client:
+            while time.perf_counter() < deadline and server.process.poll() is None:
+                try:
+                    if (await client.get("/health/db")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass  # not listening yet
+                await asyncio.sleep(0.1)
+        server.check_running()
+        raise RuntimeError(f"the {server.name} server was not ready in time")
 
-async def _ready(server: Server) -> None:
-    deadline = time.perf_counter() + STARTUP_TIMEOUT_SECONDS
-    async with httpx.AsyncClient(base_url=server.base_url, trust_env=False) as client:
-        while time.perf_counter() < deadline:
-            if server.process.poll() is not None:
-                break
-            try:
-                if (await client.get("/health/db")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass  # not listening yet
-            await asyncio.sleep(0.1)
-    check_running(server)
-    raise RuntimeError(f"the {server.name} server was not ready in {STARTUP_TIMEOUT_SECONDS:.0f} s")
+    await asyncio.gather(*(ready(server) for server in servers))

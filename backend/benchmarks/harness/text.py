@@ -1,16 +1,11 @@
 """Seeded English-like text for corpora, captions and transcripts: a vocabulary with Zipf-like
-frequencies, twenty topics whose words recur in their own texts, and a few rare names; and an
-SRT caption file of a given size, for uploads."""
+frequencies, twenty topics whose words recur in their own texts, and a few rare names."""
 
 import itertools
 import random
-import string
-from collections.abc import Sequence
 from functools import cache
 
-SEED = 20_240_611
-VOCABULARY_SIZE = 3_500
-ZIPF_EXPONENT = 1.0
+SEED, VOCABULARY_SIZE, ZIPF_EXPONENT = 20_240_611, 3_500, 1.0
 WORDS_PER_CHUNK = 94  # with the topic words, about 150 cl100k tokens
 TOPIC_TERMS_PER_CHUNK = (3, 10)
 RARE_TERM_CHANCE = 0.0005  # per chunk: about 80 of 165,000 chunks carry one of the rare names
@@ -74,16 +69,8 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "travel": ("itinerary", "passport", "hostel", "carry on", "layover", "visa", "backpack",
         "train", "museum", "jetlag"),
 }  # fmt: skip
-RARE_TERMS = (
-    "zanzibar",
-    "okavango",
-    "kilimanjaro",
-    "brahmaputra",
-    "quetzalcoatl",
-    "tierra del fuego",
-    "vanuatu",
-    "transnistria",
-)
+RARE_TERMS = ("zanzibar", "okavango", "kilimanjaro", "brahmaputra", "quetzalcoatl",
+              "tierra del fuego", "vanuatu", "transnistria")  # fmt: skip
 
 
 def invented_word(rng: random.Random) -> str:
@@ -106,17 +93,6 @@ def vocabulary() -> tuple[str, ...]:
             taken.add(word)
             words.append(word)
     return tuple(words)
-
-
-@cache
-def letter_words(count: int = 5_000) -> list[str]:
-    """Words of 3 to 9 random letters: many distinct words, as in real transcripts, where the
-    cost of passages.search_vector and of its GIN index grows with the number of distinct lexemes,
-    which a repeated filler would hide."""
-    words = random.Random(0)
-    return [
-        "".join(words.choices(string.ascii_lowercase, k=words.randint(3, 9))) for _ in range(count)
-    ]
 
 
 def zipf_cumulative(size: int) -> list[float]:
@@ -152,23 +128,3 @@ class TextGenerator:
     def caption(self, topic: str) -> str:
         count = self.rng.randint(*CAPTION_WORDS)
         return " ".join(self.words_about(topic, count, self.rng.randint(0, 2))[:count])
-
-
-def caption_file(size: int, vocabulary: Sequence[str]) -> bytes:
-    """An SRT file of at most `size` bytes: 3-second cues of 8 to 16 words of `vocabulary`
-    (seeded by the size)."""
-    draw = random.Random(size)
-    cues: list[str] = []
-    length = 0
-    while True:
-        start = len(cues) * 3
-        words = " ".join(draw.choices(vocabulary, k=draw.randint(8, 16)))
-        cue = f"{len(cues) + 1}\n{srt_time(start)} --> {srt_time(start + 3)}\n{words}\n\n"
-        if length + len(cue) > size:
-            return "".join(cues).encode()
-        cues.append(cue)
-        length += len(cue)
-
-
-def srt_time(seconds: int) -> str:
-    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d},000"

@@ -1,5 +1,5 @@
-"""Where a call's time goes: the SQL statements an engine sends (by a label given to each), the
-statements themselves for EXPLAIN, and the pauses of Python's garbage collector."""
+"""Where a call's time goes: the SQL statements an engine sends (summed by a label given to
+each), and the pauses of Python's garbage collector."""
 
 import gc
 import statistics
@@ -27,6 +27,15 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+@contextmanager
+def listening(engine: AsyncEngine, name: str, listener: Callable[..., None]) -> Iterator[None]:
+    event.listen(engine.sync_engine, name, listener)
+    try:
+        yield
+    finally:
+        event.remove(engine.sync_engine, name, listener)
+
+
 class StatementTimer:
     """Wall time of the statements an engine sends while listening (round trips included),
     summed by the label `classify` gives each; and per call, inside `recording()`."""
@@ -40,21 +49,21 @@ class StatementTimer:
         conn.info.setdefault("bench_started", []).append(time.perf_counter())
 
     def after(self, conn: Connection, cursor: Any, statement: str, *_: Any) -> None:
-        seconds = time.perf_counter() - conn.info["bench_started"].pop()
-        label = self.classify(statement)
+        seconds, label = (
+            time.perf_counter() - conn.info["bench_started"].pop(),
+            self.classify(statement),
+        )
         self.seconds[label] += seconds
         if self.call is not None:
             self.call[label] += seconds
 
     @contextmanager
     def listening(self, engine: AsyncEngine) -> Iterator["StatementTimer"]:
-        event.listen(engine.sync_engine, "before_cursor_execute", self.before)
-        event.listen(engine.sync_engine, "after_cursor_execute", self.after)
-        try:
+        with (
+            listening(engine, "before_cursor_execute", self.before),
+            listening(engine, "after_cursor_execute", self.after),
+        ):
             yield self
-        finally:
-            event.remove(engine.sync_engine, "before_cursor_execute", self.before)
-            event.remove(engine.sync_engine, "after_cursor_execute", self.after)
 
     @contextmanager
     def recording(self) -> Iterator[dict[str, float]]:
@@ -66,25 +75,9 @@ class StatementTimer:
 
 
 @contextmanager
-def statements_sent(engine: AsyncEngine, marker: str = "") -> Iterator[list[tuple[str, Any]]]:
-    """The SQL and driver-level parameters of the statements containing `marker`."""
-    sent: list[tuple[str, Any]] = []
-
-    def record(conn: Connection, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if marker in statement:
-            sent.append((statement, parameters))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-
-
-@contextmanager
 def gc_pauses() -> Iterator[list[tuple[int, float]]]:
-    """(generation, seconds) of each pause of Python's cyclic garbage collector in the block,
-    whichever thread it happened in."""
+    """(generation, seconds) of each pause of the cyclic garbage collector in the block, in
+    whichever thread."""
     pauses: list[tuple[int, float]] = []
     started = time.perf_counter()
 
