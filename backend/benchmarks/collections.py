@@ -1,11 +1,7 @@
-"""Collections and chapters against their targets, on a live server whose YouTube answers are
-replayed (testkit/replayed_server.py), on a throw-away database: 1. a 50-video playlist listed
-and its 48 public videos' jobs queued (`POST /collections`), for several users in turn, target
-< 2 s each, beside one `POST /transcripts/ingest` as the baseline; 2. progress events: while the
-server's worker fetches the 48 videos, the time from each job's `finished_at` to the first event
-of `GET /collections/{id}/events` counting it, target ≤ 1 s; 3. `GET /transcripts/{id}/chapters`
-of a one-hour talk with its vectors in (the labelled talks' captions joined, embedded by the
-server's job), its chapters removed first so that they are found again, target ≤ 5 s.
+"""Collections and chapters against their targets, on a live server with YouTube replayed: a
+50-video playlist listed and its 48 jobs queued (< 2 s, beside one single ingest); the time
+from each job's end to the progress event counting it (≤ 1 s); the chapters of a one-hour talk
+with its vectors in, found again on the read (≤ 5 s).
 
     cd backend && .venv/bin/python -m benchmarks.collections
 """

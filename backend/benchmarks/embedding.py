@@ -1,10 +1,7 @@
-"""What embedding costs, in texts/s: 1. the offline model (in this process) on ~700-token chunks
-of the labelled talks (testkit/talks, chunked with the application's settings), best of 3; 2. the
-HTTP client (`HttpEmbeddingProvider`, batches of 64) against the tests' fake OpenAI-compatible
-server (testkit/llm_server.py) in this process, which answers at once: the client's own overhead,
-best of 3, end to end and without the fake's own time; 3. a 3-hour video (harness/ingestion.py)
-ingested by an `IngestWorker` with an `Embedder` on the offline model, then the embed job the
-ingest queued (claim, `Embedder.embed_missing`, done), in passages/s. About 30 s:
+"""What embedding costs, in texts/s: 1. the offline model on ~700-token chunks of the labelled
+talks, best of 3; 2. the HTTP client (batches of 64) against the tests' fake OpenAI-compatible
+server in this process, end to end and without the fake's own time, best of 3; 3. the embed job
+a 3-hour video's ingestion queues (claim, `Embedder.embed_missing`, done). About 30 s:
 
     cd backend && .venv/bin/python -m benchmarks.embedding
 """

@@ -1,14 +1,9 @@
-"""How much the application costs per HTTP request, next to the bare server doing the same SQL
-(harness/bare.py: Starlette on raw asyncpg, the same queries, token check and JSON shape; no
-input validation, no response models), both under uvicorn on one throw-away database. At
-concurrency 10 (the first also at 1): GET /conversations?limit=20 (of 50); GET …/messages?limit=20
-(of 200); POST /conversations; POST …/messages, a chat turn with the offline model round-robin
-over 50 conversations with full histories, seven questions about five ~3,000-word videos; POST
-/transcripts of 10,000 words. Set up through the real API; each scenario runs on one server at a
-time after a warm-up, until its request budget or 8 s are spent, from one httpx client (any
-non-2xx is an error). `app/bare` 1.00 means the framework and the data layer cost nothing;
-`client CPU` near 100 % means the load generator set the pace (benchmarks/http_wrk.py uses wrk).
-About a minute:
+"""What the application costs per HTTP request next to the bare server doing the same SQL
+(harness/bare.py), loaded from an httpx client: two pages of reads, a new conversation, a chat
+turn with the offline model and a 10,000-word transcript, at concurrency 10 (the first also at
+1), each on one server at a time after a warm-up, set up through the real API. `app/bare` 1.00:
+the framework and the data layer cost nothing; `client CPU` near 100 %: the load generator set
+the pace (http_wrk.py loads with wrk). About a minute:
 
     cd backend && .venv/bin/python -m benchmarks.http_load
 """
@@ -39,13 +34,8 @@ from benchmarks.harness.servers import (
     wait_until_ready,
 )
 
-CONCURRENCY, PAGE_LIMIT, MEASURE_SECONDS, WARMUP_SECONDS, REQUEST_TIMEOUT_SECONDS = (
-    10,
-    20,
-    8.0,
-    1.0,
-    30.0,
-)
+CONCURRENCY, PAGE_LIMIT, REQUEST_TIMEOUT_SECONDS = 10, 20, 30.0
+MEASURE_SECONDS, WARMUP_SECONDS = 8.0, 1.0
 SETUP_CONVERSATIONS = 50
 SETUP_QUESTIONS = 100  # in the long conversation: 200 messages with their answers
 SETUP_TURNS = 5  # each conversation's history before measuring: CHAT_HISTORY_MESSAGES, 10

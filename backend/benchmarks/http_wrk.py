@@ -1,11 +1,8 @@
 """The app's hot reads against the bare server doing the same SQL (harness/bare.py), loaded by
-`wrk`, which needs a few percent of a core where an httpx client needed all of one, so the bare
-server's figures are the server's. GET /api/v1/conversations (a page of 20 of 50) and GET
-…/messages (20 of 200) are each loaded with 1, 10 and 50 connections, app and bare alternated
-A B B A so that drift on a shared machine falls on both alike, then with one uvicorn worker per
-core at 50; each run RUN_SECONDS after a warm-up, figures the medians of each side's two runs.
-The app's, PostgreSQL's and wrk's CPU per request, with one worker, bound what any number of
-workers could serve on this machine.
+`wrk` (a few percent of a core, so a server's figures are the server's): GET /conversations and
+GET …/messages at 1, 10 and 50 connections, app and bare alternated A B B A, then one worker
+per core at 50; medians of each side's two runs, with the app's, PostgreSQL's and wrk's CPU per
+request, which bound what any number of workers could serve here.
 
     cd backend && .venv/bin/python -m benchmarks.http_wrk
 """

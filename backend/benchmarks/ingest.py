@@ -1,12 +1,9 @@
-"""What ingesting a long transcript costs: chunking, storing, and the garbage collector's share;
-each figure the median of three rounds, with its target and verdict. 1. Chunking 300,000 words
-(captions of 10-14 words, 4 s apart): `chunk_segments` on the captions and `chunk_text` on their
-text, against the word-by-word implementation they replaced (kept here as the baseline and
-checked to give the same chunks), with the GC's pauses within; and the floor, encoding the whole
-text once. 2. A 3-hour video ingested (harness/ingestion.py): the GC's pauses, in this process
-and in the worker process, as a share of its time. 3. Storing the 300,000 words:
-`store_transcript` and commit (the process pool warmed up), with its parts; in turns with the two
-GIN indexes on `metadata` rebuilt as `jsonb_path_ops`, and without them. About half a minute:
+"""What ingesting a long transcript costs, medians of three rounds against their targets:
+1. chunking 300,000 words of captions and of plain text, against the word-by-word
+implementation it replaced (kept here as the baseline, checked to give the same chunks) and the
+floor of encoding the text once; 2. the GC's pauses in a 3-hour video's ingestion, here and in
+the worker process; 3. `store_transcript` of the 300,000 words, with its parts, in turns with
+the metadata GIN indexes as migrated, as `jsonb_path_ops` and without. About half a minute:
 
     cd backend && .venv/bin/python -m benchmarks.ingest
 """

@@ -1,12 +1,8 @@
-"""Whether the event loop stays free while CPU-heavy requests run: /health latency alone, then
-while 20 logins and 3 uploads of a 4.9 MB SRT run at once; target /health p99 under 50 ms. The
-app as `make run` serves it (one worker, production Argon2 cost and throttles, job workers off);
-each route is called once first, and small uploads start the process pool's workers. A prober in
-a process of its own sends GET /health every 10 ms over one keep-alive connection on a fixed
-schedule; a probe's latency counts from its scheduled time, so a stall weighs in p99 by its
-length (`p99 sent`: from when it was sent). The CPU table splits the server's event-loop thread
-(and its time waiting, runnable, for a CPU), its other threads, its pool processes and the two
-clients. Exit status 1 on any FAIL; stops after 110 s whatever happens. 30 to 60 s:
+"""Whether the event loop stays free while CPU-heavy requests run: /health probed every 10 ms
+from a process of its own, on a fixed schedule (a stall weighs by its length), idle and then
+while 20 logins and 3 uploads of a 4.9 MB SRT run at once on the app as `make run` serves it
+(production Argon2 cost and throttles); target p99 under 50 ms, with the CPU of each process.
+Exit status 1 on any FAIL; stops after 110 s whatever happens. 30 to 60 s:
 
     cd backend && .venv/bin/python -m benchmarks.loop_stall
 """

@@ -1,11 +1,8 @@
-"""The app through PgBouncer (transaction pooling) next to the app straight on PostgreSQL. Four
-set-ups of `python -m app.serve`, two workers unless said: `direct, WORKERS=1`; `direct`
-(prepared statements cached); `direct, DB_PGBOUNCER` (no statement cache, unique names: what the
-setting changes, alone); `pgbouncer` (PgBouncer in a temporary folder, testkit/pgbouncer.py, 20
-server connections, DB_PGBOUNCER=true). Each first checks the API end to end through it
-(register, log in, store a transcript, a grounded answer, the lists); then three requests at
-concurrency 10, 5 s each, in three rounds taking turns between the set-ups (the median shown),
-loaded by `wrk -t1` when installed, else by httpx (a floor). About four minutes:
+"""The app through PgBouncer (transaction pooling) next to the app straight on PostgreSQL: four
+set-ups of `python -m app.serve` (one worker; two; two with DB_PGBOUNCER alone; two through
+PgBouncer with 20 server connections), each checked end to end through the API, then three
+requests at concurrency 10, 5 s each, in three rounds taking turns (the median shown), loaded
+by `wrk -t1` when installed, else by httpx (a floor). About four minutes:
 
     cd backend && .venv/bin/python -m benchmarks.pgbouncer
 """

@@ -1,12 +1,9 @@
-"""How fast the repository layer is next to raw asyncpg running the same SQL, and where the
-difference goes. In ops/s at concurrency 1 and 10 (a pool of 10 per side): `SessionRepository
-.create`, `UserRepository.get_by_id` and `MessageRepository.get_last_n(conversation, 20)` (of
-10,000 messages), each against asyncpg's same statement; `ChunkRepository.create_many` of 1,000
-~1 KB chunks, committed, in chunks/s against asyncpg's `executemany` and COPY, on the head schema
-and on revision 0015, the last with a GIN-indexed `chunks.search_vector`. Reads run as `[app
-defaults]` (pre-ping, a transaction per session) and as `[read_only]` (the API's read path:
-AUTOCOMMIT, no pre-ping), where the targets are. The sides take turns in short slices; each
-side's rate is the median slice's. About a minute and a half:
+"""The repository layer next to raw asyncpg running the same SQL, and where the difference goes:
+ops/s at concurrency 1 and 10 of a login's write, `get_by_id` and `get_last_n(20)` in the app's
+two session configurations (the targets on the API's read path, `read_only`); chunks/s of
+`create_many` against asyncpg's executemany and COPY on the head schema and on revision 0015
+(with `chunks.search_vector`). The sides take turns in short slices, each rated by its median
+slice. About a minute and a half:
 
     cd backend && .venv/bin/python -m benchmarks.repositories
 """
@@ -24,14 +21,9 @@ import asyncpg
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import repositories as repos
 from app.db.models import User
-from app.db.repositories import (
-    ChunkRepository,
-    MessageRepository,
-    NewChunk,
-    SessionRepository,
-    UserRepository,
-)
+from app.db.repositories import NewChunk
 from app.db.repositories.hot import primary_key_read
 from benchmarks.harness import database as db
 from benchmarks.harness import report
@@ -107,7 +99,9 @@ async def statements_around_a_read(database_url: str, user_id: uuid.UUID) -> dic
     async with session_kinds(database_url, pool_size=1) as kinds:
         for kind, sessions in kinds.items():
             event.listen(sessions.kw["bind"].pool, "connect", log_queries)
-            get_user = in_session(kind, sessions, lambda s: UserRepository(s).get_by_id(user_id))
+            get_user = in_session(
+                kind, sessions, lambda s: repos.UserRepository(s).get_by_id(user_id)
+            )
             await get_user()  # connects, prepares; a fresh connection is not pinged
             seen.clear()
             await get_user()
@@ -177,16 +171,21 @@ async def measure_reads(
     async def raw_last_messages() -> None:
         list(reversed(await pool.fetch(db.SELECT_LAST_MESSAGES, conversation_id, LAST_N)))
 
+    users, messages, sessions = (
+        repos.UserRepository,
+        repos.MessageRepository,
+        repos.SessionRepository,
+    )
     reads: list[tuple[str, Sequence[str], Work, Operation]] = [
         # A write needs its transaction: the app defaults only.
         ("create", [APP_DEFAULTS],
-         lambda s: SessionRepository(s).create(
-             user_id=owner_id, token_hash=uuid.uuid4().hex, expires_at=expiry()),
+         lambda s: sessions(s).create(user_id=owner_id, token_hash=uuid.uuid4().hex,
+                                      expires_at=expiry()),
          lambda: pool.fetchrow(INSERT_SESSION, owner_id, uuid.uuid4().hex, expiry())),
-        ("get_by_id", list(kinds), lambda s: UserRepository(s).get_by_id(random.choice(user_ids)),
+        ("get_by_id", list(kinds), lambda s: users(s).get_by_id(random.choice(user_ids)),
          lambda: pool.fetchrow("SELECT * FROM users WHERE id = $1", random.choice(user_ids))),
-        ("get_last_n", list(kinds),
-         lambda s: MessageRepository(s).get_last_n(conversation_id, LAST_N), raw_last_messages),
+        ("get_last_n", list(kinds), lambda s: messages(s).get_last_n(conversation_id, LAST_N),
+         raw_last_messages),
     ]  # fmt: skip
     for operation, labels, work, raw in reads:
         sides = {kind: in_session(kind, kinds[kind], work) for kind in labels}
@@ -214,7 +213,7 @@ def chunk_inserts(
 
     async def repository(chunks: list[NewChunk]) -> None:
         async with sessions() as session:
-            await ChunkRepository(session).create_many(chunks)
+            await repos.ChunkRepository(session).create_many(chunks)
             await session.commit()
 
     async def copy(chunks: list[NewChunk]) -> None:

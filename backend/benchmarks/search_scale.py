@@ -1,14 +1,10 @@
-"""Search at scale: lexical and hybrid retrieve p99 over 150,000 and 600,000 chunks of one user.
-Targets: p99 at most 50 ms over 150,000 chunks and 100 ms over 600,000, both modes, for the fifty
-queries (each statement timed by step, as in benchmarks/vectors.py); and a search as a request
-makes it (`embed_question` with the default offline model, then hybrid `retrieve`) at p95 at most
-100 ms over 150,000 passages. The corpora (harness/corpus.py with 1,000 or 4,000 transcripts of
-150 chunks for the big user, synthetic vectors under the default provider's model name, its HNSW
-index) take about 1.5 and 9.5 minutes to build on two cores, so each is kept between runs: a
-database of its own (named by its size and CORPUS_VERSION) on an embedded server of its own
-(backend/.data/postgres-search-bench, shared_buffers 2GB unless given; BENCH_DATABASE_URL names
-another server, whose settings are left alone). `--rebuild` builds them again. The vectors are
-synthetic: only the time means something.
+"""Search at scale: lexical and hybrid retrieve p99 over 150,000 and 600,000 chunks of one user
+(targets 50 and 100 ms), and a search as a request makes it (`embed_question` with the default
+offline model, then hybrid retrieve) at p95 under 100 ms over 150,000 passages. The corpora
+(harness/corpus.py, synthetic vectors, HNSW) take about 1.5 and 9.5 minutes to build, so each is
+kept between runs in a database of its own on an embedded server of its own
+(backend/.data/postgres-search-bench, shared_buffers 2GB; BENCH_DATABASE_URL names another
+server, left as it is); `--rebuild` builds them again. Only the time means something.
 
     cd backend && .venv/bin/python -m benchmarks.search_scale [--rebuild] [--sizes 150000,600000]
 """

@@ -1,11 +1,8 @@
-"""What talking to your videos costs: 1. a 3-hour video ingested three times, with where the
-time goes (harness/ingestion.py); 2. search over the corpus of harness/corpus.py (165,000 chunks,
-two users): fifty queries through `retrieve(limit=10)`, one warm-up pass and three timed, by
-kind, the slowest with the passages they matched, EXPLAIN (ANALYZE, BUFFERS) of the slowest and
-its matching and ranking timed apart; 3. an offline chat round trip, step by step: the labelled
-talks (testkit/labelled_set.py) stored for a third user, then 50 questions into one conversation,
-each a unit of work as the messages endpoint runs it; 4. hit@5 of `retrieve(limit=5)` on the
-labelled set, against its floor. About 30 s on two idle cores:
+"""What talking to your videos costs: 1. a 3-hour video ingested three times, where the time
+goes; 2. `retrieve(limit=10)` over 165,000 chunks of two users: fifty queries by kind, the
+slowest with EXPLAIN and its matching and ranking apart; 3. an offline chat round trip, step by
+step, 50 questions about the labelled talks; 4. hit@5 on the labelled set against its floor.
+About 30 s on two idle cores:
 
     cd backend && .venv/bin/python -m benchmarks.talk
 """

@@ -1,10 +1,8 @@
-"""Hybrid search over 150,000 chunks of one user: latency by mode, and where the time goes. The
-corpus of harness/corpus.py with a synthetic vector per passage and the offline model's HNSW
-index; the fifty queries, embedded by the real model (timed apart), through `retrieve(limit=10)`,
-a session each, one warm-up pass and four timed: lexical, hybrid and semantic for the big user,
-hybrid for the second; the big user's hybrid p99 against its target (under 50 ms); each
-statement's time inside the hybrid calls and each signal's call alone; the slowest hybrid
-queries; EXPLAIN (ANALYZE) of the nearest search and of the slowest query. About two minutes:
+"""Hybrid search over 150,000 chunks of one user with a synthetic vector per passage and the
+offline model's HNSW index: the fifty queries (embedded by the real model, timed apart) through
+`retrieve(limit=10)` by mode for two users, against the big user's hybrid p99 target (50 ms);
+each statement's time inside the hybrid calls and each signal alone; the slowest queries; EXPLAIN
+of the nearest search and of the slowest query. About two minutes:
 
     cd backend && .venv/bin/python -m benchmarks.vectors
 """
