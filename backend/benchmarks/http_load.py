@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from rich.console import Console
@@ -82,9 +82,15 @@ VERSIONED_PACKAGES = ("uvicorn", "uvloop", "httptools", "fastapi", "starlette", 
 
 # endpoint, concurrency, requests at most, warm-up requests at most, the next request
 Scenario = tuple[str, int, int, int, Callable[[], Call]]
-# the server's name, what the load saw, seconds, server CPU seconds, client CPU seconds, the
-# warm-up's first error
-Measurement = tuple[str, Tally, float, float | None, float, str | None]
+
+
+class Measurement(NamedTuple):
+    server: str
+    tally: Tally
+    seconds: float
+    server_cpu: float | None
+    client_cpu: float
+    warmup_error: str | None
 
 
 def topic_segments(topic: int, words: str) -> list[dict[str, Any]]:
@@ -185,7 +191,7 @@ async def measure(server: Server, headers: dict[str, str], scenario: Scenario) -
         server_cpu = server_cpu_after - server_cpu_before
     if tally.sample is None:  # every timed request failed; the warm-up may have a success
         tally.sample = warmup.sample
-    return server.name, tally, seconds, server_cpu, client_cpu, warmup.first_error
+    return Measurement(server.name, tally, seconds, server_cpu, client_cpu, warmup.first_error)
 
 
 def cells(measurement: Measurement) -> list[str]:
@@ -215,7 +221,7 @@ def problems(name: str, app: Measurement, bare: Measurement) -> list[str]:
             found.append(f"{where}: {tally.errors} errors, the first: {tally.first_error}")
         if warmup_error:
             found.append(f"{where}, during the warm-up: {warmup_error}")
-    shapes = json_shape(app[1].sample), json_shape(bare[1].sample)
+    shapes = json_shape(app.tally.sample), json_shape(bare.tally.sample)
     if shapes[0] != shapes[1]:
         found.append(f"{name}: the answers differ in shape: app {shapes[0]}, bare {shapes[1]}")
     return found
@@ -244,7 +250,7 @@ async def benchmark() -> None:
                 Console(stderr=True).print(f"[dim]{endpoint} at concurrency {concurrency}…[/dim]")
                 app_run = await measure(app, headers, scenario)
                 bare_run = await measure(bare, headers, scenario)
-                rates = [len(run[1].latencies) / run[2] for run in (app_run, bare_run)]
+                rates = [len(run.tally.latencies) / run.seconds for run in (app_run, bare_run)]
                 ratio = rates[0] / rates[1] if rates[1] else math.nan
                 label = [endpoint, str(concurrency)]
                 rows += [

@@ -50,6 +50,11 @@ CORPUS_VERSION = 3  # bump when the corpus's generation changes: older builds ar
 BUILD_MAINTENANCE_WORK_MEM = "3GB"
 BUILD_TIMES = ("load", "vacuum", "vectors", "hnsw")
 BUILD_RECORD = "bench_corpus_build"
+RECORD_BUILD = (  # the build's last step: a corpus without it is built again
+    f"CREATE TABLE {BUILD_RECORD} AS SELECT $1::int AS version, $2::text AS model, "
+    "$3::float8 AS load_seconds, $4::float8 AS vacuum_seconds, $5::float8 AS vectors_seconds, "
+    "$6::float8 AS hnsw_seconds, now() AS built_at"
+)
 # Run in a process of its own, whose exit stops the server, so that the start after it reads
 # the new setting (when another process still holds the server, the report's setting says so).
 CONFIGURE_SERVER = """
@@ -62,7 +67,6 @@ async def configure(url):
     await connection.close()
 asyncio.run(configure(start_embedded_postgres(pathlib.Path(sys.argv[1]))))
 """
-LOAD = "load"  # a column of tables 2 and 2b: the 1-minute load average before / after
 
 
 def search_server_url(shared_buffers: str) -> str:
@@ -92,7 +96,7 @@ async def built_times(database_url: str, model: str) -> dict[str, float] | None:
         return None
     if row["version"] != CORPUS_VERSION or row["model"] != model:
         return None
-    return {key: float(row[key]) for key in BUILD_TIMES}
+    return {key: float(row[f"{key}_seconds"]) for key in BUILD_TIMES}
 
 
 def corpus_name(chunks: int) -> str:
@@ -121,11 +125,7 @@ async def ready_corpus(server: str, chunks: int, provider: EmbeddingProvider,
             times = {"load": seconds["load"], "vacuum": seconds["vacuum"],
                      "vectors": seconds["sample"] + seconds["vectors"],
                      "hnsw": seconds["hnsw"] + seconds["analyze"]}  # fmt: skip
-            await pool.execute(
-                f"CREATE TABLE {BUILD_RECORD} AS SELECT $1::int AS version, $2::text AS model, "
-                + ", ".join(f"${n}::float8 AS {key}" for n, key in enumerate(BUILD_TIMES, start=3)),
-                CORPUS_VERSION, provider.model_name, *times.values(),
-            )  # fmt: skip
+            await pool.execute(RECORD_BUILD, CORPUS_VERSION, provider.model_name, *times.values())
     async with db.asyncpg_pool(database_url) as pool:
         corpus = await stored_corpus(pool)
         sizes = await pool.fetchrow(
