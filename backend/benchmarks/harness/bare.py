@@ -30,9 +30,9 @@ from app.db.repositories import conversation as conversation_repository
 from app.db.repositories import message as message_repository
 from app.db.repositories import passage as passage_repository
 from app.services.chat import NOT_IN_VIDEOS, SYSTEM_PROMPT, title_from
-from app.services.chunking import count_tokens, get_tokenizer
-from app.services.extract import Passage, best_sentences
-from app.services.llm import OfflineExtractiveModel
+from app.services.chunking import get_tokenizer
+from app.services.extract import Passage
+from app.services.llm import ChatMessage, OfflineExtractiveModel, estimate_usage
 from app.services.retrieval import Ranking, timestamp_label
 from app.services.transcripts import ChunkOptions, new_passage, prepare_text
 from app.services.youtube.links import watch_url
@@ -150,13 +150,14 @@ def citation(number: int, hit: asyncpg.Record) -> dict[str, Any]:
 
 
 def offline_answer(
-    question: str, history: Sequence[asyncpg.Record], hits: Sequence[asyncpg.Record]
+    question: str, history: Sequence[Record], hits: Sequence[Record]
 ) -> tuple[str, dict[str, Any]]:
     """What OfflineExtractiveModel answers, and the answer's metadata with the tokens it counts
     (`estimate_usage`: the prompt's system, history and question, then the answer)."""
     if not hits:
         return NOT_IN_VIDEOS, {"grounded": False, "citations": [], "provider": None,
                                "model": None, "offline": None, "partial": False}  # fmt: skip
+    settings = get_settings()
     citations = [citation(number, hit) for number, hit in enumerate(hits, start=1)]
     passages = [Passage(number, hit["chunk_text"]) for number, hit in enumerate(hits, start=1)]
     excerpts = []
@@ -164,19 +165,19 @@ def offline_answer(
         when = timestamp_label(item["start_seconds"])
         heading = f"[{item['number']}] {item['title'] or item['youtube_video_id']}"
         excerpts.append(heading + (f" at {when}" if when else "") + "\n" + passage.text)
-    system = SYSTEM_PROMPT.format(excerpts="\n\n".join(excerpts))
-    prompt = [system, *(m["content"] for m in history if m["role"] in CHAT_ROLES), question]
-    quoted = best_sentences(question, passages, OfflineExtractiveModel.max_sentences)
-    lines = "\n".join(f"- {sentence} [{number}]" for number, sentence in quoted)
-    answer = f"From your videos (quoted, no language model configured):\n{lines}"
-    encoding = get_settings().tokenizer_encoding
-    prompt_tokens = sum(count_tokens(content, encoding) for content in prompt)
-    completion_tokens = count_tokens(answer, encoding)
-    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-             "total_tokens": prompt_tokens + completion_tokens}  # fmt: skip
+    messages = [
+        ChatMessage("system", SYSTEM_PROMPT.format(excerpts="\n\n".join(excerpts))),
+        *(ChatMessage(m["role"], m["content"]) for m in history if m["role"] in CHAT_ROLES),
+        ChatMessage("user", question),
+    ]
+    model = OfflineExtractiveModel(settings)
+    answer = model.answer(question, passages)
+    usage = estimate_usage(messages, answer, settings.tokenizer_encoding)
+    tokens = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+              "total_tokens": usage.prompt_tokens + usage.completion_tokens}  # fmt: skip
     return answer, {
-        "grounded": True, "citations": citations, "provider": OfflineExtractiveModel.provider,
-        "model": OfflineExtractiveModel.model, "offline": True, "partial": False, "usage": usage,
+        "grounded": True, "citations": citations, "provider": model.provider,
+        "model": model.model, "offline": True, "partial": False, "usage": tokens,
     }  # fmt: skip
 
 
@@ -326,8 +327,8 @@ async def create_transcript(request: Request, connection: Connection, user: Reco
             ]
         await connection.executemany(db.INSERT_CHUNK, chunks)
         await connection.executemany(db.INSERT_PASSAGE, passages)
-    body = {**jsonable(transcript), "chunk_count": len(prepared.chunks)}
-    return JSONResponse(body, status_code=201)
+    created = {**jsonable(transcript), "chunk_count": len(prepared.chunks)}
+    return JSONResponse(created, status_code=201)
 
 
 async def database_health(request: Request) -> Response:
