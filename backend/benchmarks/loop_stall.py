@@ -36,12 +36,8 @@ from testkit.processes import children_of
 
 P99_TARGET_MS = 50.0
 CLIENT_CPU_CEILING = 0.5  # of one core: above it, the load generator may set the pace
-PROBE_INTERVAL_SECONDS, IDLE_SECONDS, REQUEST_TIMEOUT_SECONDS, RUN_TIMEOUT_SECONDS = (
-    0.010,
-    4.0,
-    60.0,
-    110.0,
-)
+PROBE_INTERVAL_SECONDS, IDLE_SECONDS = 0.010, 4.0
+REQUEST_TIMEOUT_SECONDS, RUN_TIMEOUT_SECONDS = 60.0, 110.0
 LOGIN_USERS, LOGIN_PAIRS_PER_USER = 5, 2  # each pair a right password, then a wrong one
 UPLOADS, UPLOAD_BYTES, WARM_UP_UPLOAD_BYTES, WARM_UP_UPLOAD_ROUNDS = 3, 4_900_000, 20_000, 2
 # Production values: the defaults, written out so that a .env cannot lower them.
