@@ -40,7 +40,7 @@ CHUNKS_PER_ROUND, CHUNK_TEXT_BYTES, CHUNK_WARMUP_ROUNDS, CHUNK_MAX_ROUNDS = 1_00
 READ_MIN_RATIO = {1: 0.6, 10: 0.4}  # on the path the API reads by (read_only)
 CREATE_MANY_MIN_CHUNKS_PER_SECOND = 20_000
 OLD_REVISION = "0015"  # the last revision with chunks.search_vector
-HEAD_SCHEMA, OLD_SCHEMA = "head: without search_vector", "0015: with"
+HEAD_SCHEMA, OLD_SCHEMA = SCHEMAS = ("head: without search_vector", "0015: with")
 APP_DEFAULTS, READ_ONLY = "app defaults", "read_only"
 INSERT_SESSION = (
     "INSERT INTO sessions (user_id, token_hash, expires_at) VALUES ($1, $2, $3) RETURNING *"
@@ -265,25 +265,31 @@ def print_report(rates: Rates, statements: dict[str, list[str]], clock: Clock) -
         "Repository layer vs raw asyncpg (ratio = repository / asyncpg)",
         ("operation [configuration]", "concurrency", "repository ops/s", "asyncpg ops/s", "ratio"),
         rows, caption=f"{clock.closing()} create_many in chunks/s.",
-    ))  # fmt: skip
-    report.say("Targets:")
+    ), *targets(rates), "", explanation(rates, statements))  # fmt: skip
+
+
+def created(rates: Rates, schema: str, baseline: str = "") -> float:
+    """The repository's chunks/s on `schema`; with `baseline`, that asyncpg way's."""
+    repository, raw = rates["create_many", schema, 1, baseline or "COPY"]
+    return raw if baseline else repository
+
+
+def targets(rates: Rates) -> list[str]:
+    lines = ["Targets:"]
     for operation in ("get_by_id", "get_last_n"):
         for concurrency, minimum in READ_MIN_RATIO.items():
             repository, raw = rates[operation, READ_ONLY, concurrency, ""]
-            report.say(
+            lines.append(
                 f"- {operation} [{READ_ONLY}] at concurrency {concurrency} >= {minimum}x "
                 f"asyncpg: {report.verdict(repository / raw >= minimum)} ({repository / raw:.2f})"
             )
+    minimum, rate = CREATE_MANY_MIN_CHUNKS_PER_SECOND, {s: created(rates, s) for s in SCHEMAS}
+    verdicts = [f"[{s}] {report.verdict(rate[s] >= minimum)} ({rate[s]:,.0f})" for s in SCHEMAS]
+    return [*lines, f"- create_many >= {minimum:,} chunks/s: " + ", ".join(verdicts)]
 
-    def created(schema: str, baseline: str = "") -> float:
-        """The repository's chunks/s on `schema`; with `baseline`, that asyncpg way's."""
-        repository, raw = rates["create_many", schema, 1, baseline or "COPY"]
-        return raw if baseline else repository
 
-    minimum = CREATE_MANY_MIN_CHUNKS_PER_SECOND
-    verdicts = [f"[{schema}] {report.verdict(created(schema) >= minimum)} ({created(schema):,.0f})"
-                for schema in (HEAD_SCHEMA, OLD_SCHEMA)]  # fmt: skip
-    report.say(f"- create_many >= {minimum:,} chunks/s: " + ", ".join(verdicts))
+def explanation(rates: Rates, statements: dict[str, list[str]]) -> str:
+    """Where the time goes, in figures from this run."""
 
     def breakdown(operation: str, built: str) -> str:
         """Time per call at concurrency 1, where calls do not overlap."""
@@ -304,8 +310,11 @@ def print_report(rates: Rates, statements: dict[str, list[str]], clock: Clock) -
                                   for q in queries) or "none")
         for kind, queries in statements.items()
     )  # fmt: skip
-    report.say("")
-    report.say(
+
+    def chunks(schema: str, baseline: str = "") -> str:
+        return f"{created(rates, schema, baseline):,.0f}"
+
+    return (
         "Where the time goes. Round trips a session adds to the query, as asyncpg logged them "
         f"around one get_by_id: {sent}. The transaction and the pre-ping add "
         f"{len(statements[APP_DEFAULTS]) - len(statements[READ_ONLY])}; read_only sessions have "
@@ -316,11 +325,11 @@ def print_report(rates: Rates, statements: dict[str, list[str]], clock: Clock) -
         "the two cores, so that work, more than the waiting, sets the ratio there. "
         "create_many: on 0015 PostgreSQL computed to_tsvector('english', chunk_text) for "
         "every row inserted and added its lexemes to the GIN index on search_vector, which no "
-        f"client can skip: asyncpg reaches {created(OLD_SCHEMA, 'executemany'):,.0f} chunks/s "
-        f"with executemany and {created(OLD_SCHEMA, 'COPY'):,.0f} with COPY there, against "
-        f"{created(HEAD_SCHEMA, 'executemany'):,.0f} and {created(HEAD_SCHEMA, 'COPY'):,.0f} on "
-        f"the head schema without the column; the repository's {created(OLD_SCHEMA):,.0f} and "
-        f"{created(HEAD_SCHEMA):,.0f} chunks/s add building the rows in Python and passing them "
+        f"client can skip: asyncpg reaches {chunks(OLD_SCHEMA, 'executemany')} chunks/s "
+        f"with executemany and {chunks(OLD_SCHEMA, 'COPY')} with COPY there, against "
+        f"{chunks(HEAD_SCHEMA, 'executemany')} and {chunks(HEAD_SCHEMA, 'COPY')} on "
+        f"the head schema without the column; the repository's {chunks(OLD_SCHEMA)} and "
+        f"{chunks(HEAD_SCHEMA)} chunks/s add building the rows in Python and passing them "
         "through the ORM's bulk insert (no RETURNING)."
     )
 
