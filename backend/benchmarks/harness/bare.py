@@ -199,6 +199,7 @@ async def chat_turn(
             await connection.execute(SET_TITLE, conversation_id, title_from(question))
         hits = await search(connection, user_id, question)
     answer, metadata = offline_answer(question, history, hits)
+    metadata = {"reply_to": str(asked["id"]), **metadata}  # the question it answers, as the app's
     async with connection.transaction():
         answered = await connection.fetchrow(
             INSERT_MESSAGE, conversation_id, "assistant", answer, json.dumps(metadata)
