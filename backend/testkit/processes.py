@@ -1,6 +1,7 @@
 """Other processes as /proc shows them: a server's children (uvicorn's workers, its pool
 processes) and whether one still runs. Linux only, as the tests and benchmarks that use it."""
 
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,3 +36,13 @@ def unmeasured(environment: Mapping[str, str]) -> dict[str, str]:
     the in-process tests measure, and measuring it again made each start 1.4 s slower and each
     request slower too. The tests of the process itself (tests/service) keep it measured."""
     return {name: value for name, value in environment.items() if name not in COVERAGE_VARIABLES}
+
+
+def terminate(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Ask the process to stop (SIGTERM); kill it if it has not within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

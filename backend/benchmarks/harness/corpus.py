@@ -36,6 +36,7 @@ from app.services.passages import chunk_passages
 from benchmarks.harness import database as db
 from benchmarks.harness.report import table
 from benchmarks.harness.text import SEED, TextGenerator
+from benchmarks.harness.timing import timed
 
 OWNER_TRANSCRIPTS, OTHER_TRANSCRIPTS, CHUNKS_PER_TRANSCRIPT = 1_000, 100, 150
 CHUNK_SECONDS = 48.0
@@ -169,9 +170,8 @@ async def load_corpus(
             group.create_task(copy())
         group.create_task(generate())
     corpus.seconds["load"] = time.perf_counter() - started
-    started = time.perf_counter()
-    await pool.execute("VACUUM ANALYZE transcripts, chunks, passages")
-    corpus.seconds["vacuum"] = time.perf_counter() - started
+    vacuum = pool.execute("VACUUM ANALYZE transcripts, chunks, passages")
+    _, corpus.seconds["vacuum"] = await timed(vacuum)
     sizes = await pool.fetchrow(
         "SELECT pg_size_pretty(pg_relation_size('chunks')) AS chunks, "
         "pg_size_pretty(pg_relation_size('ix_passages_search_vector')) AS gin, "
@@ -254,9 +254,7 @@ async def add_vectors(
 ) -> None:  # fmt: skip
     """A synthetic vector for every passage (binary COPY, pgvector's asyncpg codec), then the
     HNSW index and ANALYZE, each timed; and the sizes they take."""
-    started = time.perf_counter()
-    centres = await topic_centres(pool, corpus, provider)
-    corpus.seconds["sample"] = time.perf_counter() - started
+    centres, corpus.seconds["sample"] = await timed(topic_centres(pool, corpus, provider))
     corpus.sample_chunks = sum(len(vectors) for vectors in centres.values())
     topics, rng = {t.id: t.topic for t in corpus.transcripts}, np.random.default_rng(SEED)
     database = await pool.fetchval("SELECT current_database()")
@@ -276,13 +274,11 @@ async def add_vectors(
     setting = f"maintenance_work_mem = '{maintenance_work_mem}'"
     await pool.execute(f"ALTER DATABASE {database} SET {setting}")
     await engine.dispose()  # the build's connection must be a new one, to take the setting
-    started = time.perf_counter()
-    if not await ensure_vector_index(engine, provider.model_name, provider.dimension):
+    index = ensure_vector_index(engine, provider.model_name, provider.dimension)
+    built, corpus.seconds["hnsw"] = await timed(index)
+    if not built:
         raise RuntimeError("another process holds the vector index build")
-    corpus.seconds["hnsw"] = time.perf_counter() - started
-    started = time.perf_counter()
-    await pool.execute("ANALYZE passage_embeddings")
-    corpus.seconds["analyze"] = time.perf_counter() - started
+    _, corpus.seconds["analyze"] = await timed(pool.execute("ANALYZE passage_embeddings"))
     sizes = await pool.fetchrow(
         "SELECT pg_size_pretty(pg_relation_size('passage_embeddings')) AS vectors_heap, "
         "pg_size_pretty(pg_relation_size($1::regclass)) AS hnsw, "

@@ -16,6 +16,7 @@ from typing import IO
 import httpx
 
 from app.core.config import BACKEND_DIR
+from testkit.processes import terminate
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_SECONDS = 60.0
@@ -76,12 +77,7 @@ def server_process(
             raise
         finally:
             if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                terminate(process, timeout=10)
 
 
 @contextmanager

@@ -33,7 +33,7 @@ from playwright.async_api import (
 
 from app.core.config import BACKEND_DIR
 from testkit.database import create_database, drop_database
-from testkit.processes import unmeasured
+from testkit.processes import terminate, unmeasured
 from tests.service.conftest import free_port, wait_for_health
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -69,12 +69,7 @@ def server_environment(database_url: str, port: int, **settings: str) -> dict[st
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    terminate(process, timeout=30)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)  # a worker left behind
 

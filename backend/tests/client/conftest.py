@@ -12,7 +12,7 @@ from typer.testing import CliRunner, Result
 
 from app.client.cli import app
 from app.core.config import BACKEND_DIR
-from testkit.processes import unmeasured
+from testkit.processes import terminate, unmeasured
 from tests.service.conftest import free_port, wait_for_health
 
 PASSWORD = "correct horse battery staple"
@@ -46,12 +46,7 @@ def talker_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
             raise AssertionError(f"{error}\n{log.read_text()}") from error
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process, timeout=30)
 
 
 class Talker:
