@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from app.core.config import Settings
 from app.db.repositories import JobRepository
-from app.services.chunking import Segment, chunk_segments
+from app.services.chunking import chunk_segments
 from app.services.embeddings.http import HttpEmbeddingProvider
 from app.services.embeddings.offline import DIMENSION, OfflineEmbeddings
 from app.services.ingest_worker import IngestWorker
@@ -131,13 +131,13 @@ async def embed_a_video(
 async def benchmark() -> None:
     clock, provider = Clock(), OfflineEmbeddings()
     try:
-        async with db.throwaway_database() as database_url:
-            settings = db.bench_settings(database_url)
+        async with db.bench_database() as bench:
+            settings = bench.settings
             texts = [  # the real talks, chunked as the application chunks them; full chunks only
                 chunk.text
                 for talk in load_talks()
                 for chunk in chunk_segments(
-                    [Segment(s.text, s.start, s.duration) for s in talk.segments],
+                    talk.segments,
                     settings.chunk_tokens, settings.chunk_overlap, settings.tokenizer_encoding,
                 )
                 if chunk.token_count >= LONG_CHUNK_SHARE * settings.chunk_tokens
@@ -160,10 +160,9 @@ async def benchmark() -> None:
                     )
                 finally:
                     await client.aclose()
-            async with db.app_engine(settings) as engine, db.asyncpg_pool(database_url) as pool:
-                passages, ingest_seconds, embed_seconds, model_seconds, load = await embed_a_video(
-                    db.session_maker(engine), pool, settings, provider
-                )
+            passages, ingest_seconds, embed_seconds, model_seconds, load = await embed_a_video(
+                bench.sessions, bench.pool, settings, provider
+            )
     finally:
         await provider.aclose()
     figures = [

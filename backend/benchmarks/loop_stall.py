@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
+from functools import cache
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from typing import NamedTuple
@@ -122,6 +123,7 @@ def lags(probes: Sequence[Probe], since_sent: bool = False) -> list[float]:
     return [probe.answered - (probe.sent if since_sent else probe.scheduled) for probe in probes]
 
 
+@cache
 def caption_file(size: int) -> bytes:
     """An SRT file of at most `size` bytes: 3-second cues of 8 to 16 words (seeded by size)."""
     draw, cues, length = random.Random(size), list[str](), 0

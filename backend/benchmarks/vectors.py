@@ -136,7 +136,8 @@ async def measure(bench: db.Bench, provider: OfflineEmbeddings) -> list[Table | 
                 used = "the HNSW index" if hnsw in plan.indexes else "NOT the HNSW index"
                 nearest.append(f"5. EXPLAIN ANALYZE of nearest, {label}: walks {used}; indexes: "
                                f"{', '.join(plan.indexes)}; {plan.execution}")  # fmt: skip
-    slowest = modes[1].slowest(SLOWEST_SHOWN)[0][0].query.text
+    slowest_hybrid = modes[1].slowest(SLOWEST_SHOWN)
+    slowest = slowest_hybrid[0][0].query.text
     call = search.hybrid_call(corpus.owner, slowest, vectors[slowest])
     plans = []
     for plan in await search.explain_statements(bench, call):
@@ -144,7 +145,7 @@ async def measure(bench: db.Bench, provider: OfflineEmbeddings) -> list[Table | 
         indexes = ", ".join(plan.indexes) or "none"
         plans.append(f"  {plan.reading}: {plan.execution}; indexes: {indexes}; {buffers}")
     slow = []
-    for samples in modes[1].slowest(SLOWEST_SHOWN):
+    for samples in slowest_hybrid:
         query, total = samples[0].query, search.median_seconds(samples)
         found = search.median_seconds(samples, search.SEARCH_STEP)
         near = search.median_seconds(samples, search.NEAREST_STEP)

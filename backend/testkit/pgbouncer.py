@@ -21,6 +21,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from testkit.processes import terminate
+
 HOST = "127.0.0.1"
 START_SECONDS = 10.0
 # Root may not run PgBouncer; the embedded server's user can reach its socket folder.
@@ -111,5 +113,4 @@ def pgbouncer_in_front(server_url: str, *, pool_size: int = 20) -> Iterator[str]
             through = url.set(host=HOST, port=port, password=None, query={})
             yield through.render_as_string(hide_password=False)
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            terminate(process, timeout=10)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from rich.table import Table
 
 from app.core.config import Settings
+from app.db.models import Chunk
 from app.db.repositories import ChunkRepository, JobRepository
 from app.services.chunking import chunk_segments, get_tokenizer
 from app.services.ingest_worker import IngestWorker
@@ -85,7 +86,7 @@ async def ingest_once(bench: Bench, user_id: uuid.UUID, video: ReplayVideo) -> d
         finished = await JobRepository(session).get_by_id(job.id)
         if not processed or finished is None or finished.transcript_id is None:
             raise RuntimeError(f"the ingest job for {video.video_id} did not finish: {finished}")
-        chunks = (await ChunkRepository(session).page_for_transcript(finished.transcript_id)).total
+        chunks = await ChunkRepository(session).count(Chunk.transcript_id == finished.transcript_id)
     assert fetcher.video is not None
     segments = fetcher.video.segments
     chunking_started = time.perf_counter()

@@ -13,7 +13,7 @@ import pytest
 from app.core.config import BACKEND_DIR
 from app.db.migrations import run_alembic, upgrade
 from testkit.database import create_database, drop_database
-from testkit.processes import unmeasured
+from testkit.processes import terminate, unmeasured
 from testkit.replayed_server import COURSE, LESSONS
 from tests.service.conftest import free_port, wait_for_health
 from tests.service.test_readme_walkthrough import (
@@ -64,8 +64,7 @@ def replayed_server(empty_database: str) -> Iterator[int]:
         wait_for_health(process, port)
         yield port
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        terminate(process, timeout=30)
 
 
 def test_the_readme_collections_block_runs_as_pasted(replayed_server: int) -> None:
