@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 # Typer carries its own copy of click and names its classes nowhere public.
-from typer._click import Command, Context
+from typer._click import Command, Context, HelpFormatter
 from typer.core import TyperGroup
 
 from app.client.api import ApiError, ClientError, TalkerApi
@@ -49,9 +49,21 @@ def show_error(error: ClientError) -> None:
             console.print("Log in with `talker login`, or set TALKER_API_KEY.", markup=False)
 
 
+ADMIN_HELP = "On the server itself: administrators, and embedding what lacks a vector."
+LISTING = "talker.listing"  # ctx.meta: the help is listing the commands, not running one
+
+
 class TalkerGroup(TyperGroup):
     """Shows a ClientError as a message (no traceback) and exits 1; mounts the server-side
-    commands as `talker admin …` only when they are used (their imports take half a second)."""
+    commands as `talker admin …` only when they are used: their imports (the server's database
+    stack) take a second, which `talker --help` would pay just to list them."""
+
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        ctx.meta[LISTING] = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            ctx.meta[LISTING] = False
 
     def invoke(self, ctx: Context) -> Any:
         try:
@@ -66,11 +78,13 @@ class TalkerGroup(TyperGroup):
     def get_command(self, ctx: Context, name: str) -> Command | None:
         if name != "admin":
             return super().get_command(ctx, name)
+        if ctx.meta.get(LISTING):
+            return TyperGroup(name="admin", help=ADMIN_HELP)
         from app.cli import cli as server_cli
 
         command = typer.main.get_command(server_cli)
         command.name = "admin"
-        command.help = "On the server itself: administrators, and embedding what lacks a vector."
+        command.help = ADMIN_HELP
         return command
 
 

@@ -198,6 +198,31 @@ def test_the_server_side_commands_are_mounted_as_admin(talker: Talker) -> None:
     assert "embed-missing" in admin
 
 
+def test_the_help_lists_admin_without_loading_the_server_side() -> None:
+    """`talker --help` names `admin` from its own line: importing the server's commands (its
+    database stack) made every `--help` take a second more."""
+    listing = (
+        "import sys\n"
+        "from app.client.cli import main\n"
+        "sys.argv = ['talker', '--help']\n"
+        "try:\n    main()\n"
+        "except SystemExit:\n    print('app.cli' in sys.modules, 'app.db.session' in sys.modules)\n"
+    )
+    result = subprocess.run(  # noqa: S603 (our own interpreter and code)
+        [sys.executable, "-c", listing],
+        cwd=BACKEND_DIR,
+        env={"COLUMNS": "120", "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "admin" in result.stdout
+    assert "On the server itself" in result.stdout
+    assert result.stdout.splitlines()[-1] == "False False"
+
+
 def test_python_dash_m_runs_the_client() -> None:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TALKER_")}
     result = subprocess.run(
