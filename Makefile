@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.8
 VENV := backend/.venv
 
-.PHONY: run test install lint audit bench eval admin worker embed
+.PHONY: run test test-quick install lint audit bench eval admin worker embed
 
 $(VENV)/bin/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ run: install
 
 test: install
 	cd backend && .venv/bin/pytest -n 2 --dist worksteal --cov=app --cov-report=term-missing
+
+# The inner loop while changing code: every test but those marked slow (real server processes,
+# browsers, the embedding model, property-based runs over every route), without the coverage
+# gate. `make test` runs them all, as CI does.
+test-quick: install
+	cd backend && .venv/bin/pytest -n 2 --dist worksteal -m "not slow" -q
 
 lint: install
 	cd backend && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy

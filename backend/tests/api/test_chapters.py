@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -180,6 +181,7 @@ async def test_a_configured_language_model_names_the_chapters_on_the_owners_toke
     assert sum(day["prompt_tokens"] + day["completion_tokens"] for day in daily) == 49
 
 
+@pytest.mark.slow
 async def test_a_failing_or_garbled_model_leaves_the_titles_found_from_the_words(
     session: AsyncSession, alice: Account, bob: Account
 ) -> None:

@@ -236,6 +236,7 @@ async def test_the_first_question_titles_only_an_untitled_conversation(
     assert len(second.json()["title"]) <= 61
 
 
+@pytest.mark.slow
 async def test_most_labelled_questions_get_a_grounded_answer_citing_their_video(
     make_client: ClientFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -111,6 +111,7 @@ async def test_message_length_limit_comes_from_settings(make_client: ClientFacto
         assert error["details"][0]["field"] == "body.content"
 
 
+@pytest.mark.slow
 async def test_default_message_limit_is_2000_characters(
     client: httpx.AsyncClient, alice: Account
 ) -> None:

@@ -4,6 +4,7 @@ question answered before it, unless it names what no video says, which makes it 
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.chat import FOLLOW_UP_CONTEXT_CHARS
@@ -75,6 +76,7 @@ async def test_a_question_naming_what_no_video_says_is_a_new_question(
     assert not declined["metadata"]["grounded"], declined["content"]
 
 
+@pytest.mark.slow
 async def test_a_chain_of_follow_ups_searches_a_bounded_text(
     client: httpx.AsyncClient, alice: Account, session: AsyncSession
 ) -> None:

@@ -45,6 +45,7 @@ def resolve(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+@pytest.mark.slow
 def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
     validate(document)
 

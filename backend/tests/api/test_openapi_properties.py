@@ -98,6 +98,7 @@ def as_sent(case: Case[Any], headers: dict[str, str]) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("operation", "mode"), RUNS)
 @settings(
     max_examples=EXAMPLES_PER_OPERATION,

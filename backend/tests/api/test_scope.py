@@ -3,6 +3,7 @@
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.api.conftest import Account, assert_error
 
@@ -47,6 +48,7 @@ async def conversation(client: httpx.AsyncClient, account: Account, **scope: Any
     return created
 
 
+@pytest.mark.slow
 async def test_a_conversation_scoped_to_a_collection_cites_only_its_videos(
     client: httpx.AsyncClient, alice: Account
 ) -> None:

@@ -26,6 +26,7 @@ async def talks_client(make_client: ClientFactory) -> httpx.AsyncClient:
     return make_client(chunk_tokens=CHUNK_TOKENS, chunk_overlap=0.2)
 
 
+@pytest.mark.slow
 async def test_hit_at_5_on_the_labelled_set(
     talks_client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
 ) -> None:

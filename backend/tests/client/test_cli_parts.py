@@ -223,6 +223,7 @@ def test_the_help_lists_admin_without_loading_the_server_side() -> None:
     assert result.stdout.splitlines()[-1] == "False False"
 
 
+@pytest.mark.slow
 def test_python_dash_m_runs_the_client() -> None:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TALKER_")}
     result = subprocess.run(

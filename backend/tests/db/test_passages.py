@@ -195,6 +195,7 @@ async def test_chunks_without_passages_are_cut_again_and_then_embedded(
     assert await embedder.count_missing(savepoint_unit_of_work(session)) == 0
 
 
+@pytest.mark.slow
 async def test_search_uses_an_earlier_models_vectors_until_the_new_ones_are_in(
     session: AsyncSession,
 ) -> None:

@@ -106,6 +106,7 @@ async def test_a_command_works_on_the_database_of_its_settings(other: Database) 
         assert user.is_admin
 
 
+@pytest.mark.slow
 async def test_the_worker_works_on_the_database_of_its_settings(
     other: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,11 +3,14 @@ alone here; `python -m tests.retrieval.chapters_report` reports with embeddings 
 
 import json
 
+import pytest
+
 from app.services.chapters.finding import outline
 from testkit.corpus import TALKS_DIR, load_talks
 from tests.retrieval.chapters_report import score, summed, talk_blocks
 
 
+@pytest.mark.slow
 def test_most_marked_topic_changes_of_unseen_talks_are_found_within_a_minute() -> None:
     marks = json.loads((TALKS_DIR / "chapters.json").read_text(encoding="utf-8"))["talks"]
     talks = {talk.video_id: talk for talk in load_talks()}

@@ -8,10 +8,13 @@ import uuid
 from collections import Counter
 
 import httpx
+import pytest
 
 from testkit.processes import children_of, running
 from tests.service.conftest import STARTUP_SECONDS, wait_for_health
 from tests.service.test_run_command import stop
+
+pytestmark = pytest.mark.slow
 
 ALLOWANCE = 3
 ATTEMPTS = 20

@@ -92,6 +92,7 @@ async def test_an_empty_list_embeds_to_an_empty_list(embeddings: OfflineEmbeddin
     assert await embeddings.embed_passages([]) == []
 
 
+@pytest.mark.slow
 async def test_embedding_runs_off_the_event_loop(embeddings: OfflineEmbeddings) -> None:
     ticks = 0
 
