@@ -16,13 +16,17 @@ import os
 import signal
 import sys
 from types import FrameType
-
-import uvicorn
-from fastapi import FastAPI
+from typing import TYPE_CHECKING
 
 from app.core.config import Settings, settings_or_exit
 from app.core.logging import configure_logging
-from app.db.embedded import database_failures_said, resolve_database
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+# What only main() uses (uvicorn, the database's resolution) is imported there: every process a
+# worker spawns for its pool imports this module again, as its parent's main module, and would
+# pay for them (0.25 s of CPU) before the work it was started for.
 
 logger = logging.getLogger("app.serve")
 
@@ -48,7 +52,7 @@ def stop_with_the_parent() -> None:
         sys.exit(0)  # the parent died before the request was made
 
 
-def worker_app() -> FastAPI:
+def worker_app() -> "FastAPI":
     """What each worker process serves: the app of the environment's settings, the parent's
     DATABASE_URL among them, logging as the parent does."""
     stop_with_the_parent()
@@ -69,6 +73,10 @@ def hand_down_to_workers(settings: Settings) -> None:
 
 
 def main() -> None:
+    import uvicorn
+
+    from app.db.embedded import database_failures_said, resolve_database
+
     settings = settings_or_exit()
     configure_logging(settings.log_level)
     signal.signal(signal.SIGTERM, exit_cleanly)

@@ -20,7 +20,8 @@ import asyncpg
 from app.core.config import Settings
 from app.core.offload import run_in_process, shutdown_pools
 from app.services.chunking import Segment, TextChunk, chunk_segments, chunk_text, get_tokenizer
-from app.services.transcripts import ChunkOptions, NewTranscript, prepare_text, store_transcript
+from app.services.transcript_text import ChunkOptions, prepare_text
+from app.services.transcripts import NewTranscript, store_transcript
 from benchmarks.harness import database as db
 from benchmarks.harness import report
 from benchmarks.harness.ingestion import GC, TOTAL, ingest_once, statement_kind, three_hour_video

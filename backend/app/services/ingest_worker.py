@@ -32,8 +32,9 @@ from app.db.models import Job
 from app.db.repositories import JobRepository, TranscriptRepository
 from app.db.repositories.job import EMBED, INGEST
 from app.db.session import Database, UnitOfWork
-from app.services import chapters, collections
+from app.services import collections
 from app.services.background_loops import run_rounds
+from app.services.chapters import storing as chapters
 from app.services.embeddings.base import EmbeddingError
 from app.services.job_retries import JobFailure, backoff, why_not_retried
 from app.services.llm import LanguageModel, with_settings

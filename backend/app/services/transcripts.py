@@ -1,18 +1,15 @@
 """Storing a transcript with its chunks: one place for the upload routes and the ingest worker.
 
-Parsing captions and chunking are pure Python and hold the GIL for up to a second on a large
-file, so they run in a worker process (app/core/offload.py). What crosses to that process and
-back is strings, plain tuples and a short list of chunks: pickling tens of thousands of segment
-objects would cost the event loop as much as the work itself.
+Parsing captions and chunking run in a worker process (app/services/transcript_text.py says
+what it does there and why); this module stores what comes back.
 
 The chunks' vectors are not computed here: an embed job is queued in the same transaction, and a
 worker embeds their passages (app/services/passage_embeddings.py). Full-text search works meanwhile.
 """
 
 import asyncio
-import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -32,22 +29,12 @@ from app.db.repositories import (
     TranscriptRepository,
     UncutChunk,
 )
-from app.services import chapters
-from app.services.captions import parse_captions
-from app.services.chunking import Segment, TextChunk, chunk_segments, chunk_text
-from app.services.language import spoken_language
+from app.services.chapters import storing as chapters
+from app.services.chunking import Segment
 from app.services.passages import TextPassage, chunk_passages
-from app.services.text_units import spaced
+from app.services.transcript_text import CaptionFile, ChunkOptions, TextSource, prepare_text
 from app.services.usage_limits import check_stored_words
 from app.services.webhooks.events import TRANSCRIPT_READY, record_event, transcript_ready_data
-
-
-@dataclass(frozen=True, slots=True)
-class CaptionFile:
-    """An SRT or WebVTT file's text, parsed in the worker process."""
-
-    content: str
-    format: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,109 +51,12 @@ class NewTranscript:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkOptions:
-    max_tokens: int
-    overlap: float
-    encoding: str
-
-    @classmethod
-    def of(cls, settings: Settings) -> "ChunkOptions":
-        return cls(settings.chunk_tokens, settings.chunk_overlap, settings.tokenizer_encoding)
-
-
-# What the worker process receives: the caption file, plain (text, start, duration) tuples, or
-# the plain text.
-TextSource = CaptionFile | list[tuple[str, float, float]] | str
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedChunk:
-    index: int
-    text: str
-    token_count: int
-    metadata_json: bytes  # serialised in the worker process, stored as it is
-    passages: list[TextPassage]
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedTranscript:
-    """What the worker process returns: cheap to send back."""
-
-    full_text: str  # as it was sent, in composed form (NFC): what a reader gets back
-    chunks: list[PreparedChunk]
-    segments_json: bytes | None  # the timed segments as a JSON array, kept in the metadata
-    timed_duration: int | None  # the last cue's end, when the text is timed
-    word_count: int  # counted against the owner's stored-words quota
-    language: str | None  # the language it is spoken in (app/services/language.py)
-
-
-def prepare_text(source: TextSource, options: ChunkOptions) -> PreparedTranscript:
-    """Parse (captions), order (segments) and chunk. Runs in a worker process."""
-    chunking = (options.max_tokens, options.overlap, options.encoding)
-    # The words as every later step counts them (text_units.py: spaces after the sentences of
-    # a script written without them, long runs cut) go to the chunks; the transcript and its
-    # segments are stored as they were sent.
-    if isinstance(source, str):
-        text = spaced(source)
-        chunks = _prepared(chunk_text(text, *chunking))
-        composed = unicodedata.normalize("NFC", source)
-        return PreparedTranscript(
-            composed, chunks, None, None, len(text.split()), spoken_language(text)
-        )
-    if isinstance(source, CaptionFile):
-        parsed = parse_captions(source.content, source.format)
-    else:
-        parsed = sorted((Segment(*values) for values in source), key=lambda s: s.start)
-    composed_segments = [
-        replace(segment, text=unicodedata.normalize("NFC", segment.text)) for segment in parsed
-    ]
-    segments = [replace(segment, text=spaced(segment.text)) for segment in parsed]
-    counted_text = " ".join(segment.text.strip() for segment in segments)
-    segments_json = orjson.dumps(
-        [{"text": s.text, "start": s.start, "duration": s.duration} for s in composed_segments]
-    )
-    last_end = max(segment.start + segment.duration for segment in segments)
-    chunks = _prepared(chunk_segments(segments, *chunking))
-    return PreparedTranscript(
-        " ".join(segment.text.strip() for segment in composed_segments),
-        chunks,
-        segments_json,
-        round(last_end),
-        len(counted_text.split()),
-        spoken_language(counted_text),
-    )
-
-
-def _prepared(chunks: list[TextChunk]) -> list[PreparedChunk]:
-    prepared = []
-    for chunk in chunks:
-        metadata = chunk_metadata(chunk)
-        passages = chunk_passages(chunk.text, metadata)
-        prepared.append(
-            PreparedChunk(
-                chunk.index, chunk.text, chunk.token_count, orjson.dumps(metadata), passages
-            )
-        )
-    return prepared
-
-
 def text_source(transcript: NewTranscript) -> TextSource:
     if transcript.captions is not None:
         return transcript.captions
     if transcript.segments is not None:
         return [(s.text, s.start, s.duration) for s in transcript.segments]
     return transcript.text or ""
-
-
-def chunk_metadata(chunk: TextChunk) -> dict[str, Any]:
-    if chunk.start is None or chunk.end is None:
-        return {}
-    return {
-        "start_seconds": round(chunk.start, 3),
-        "end_seconds": round(chunk.end, 3),
-        "moments": [[offset, round(seconds, 2)] for offset, seconds in chunk.moments],
-    }
 
 
 async def store_transcript(

@@ -34,7 +34,8 @@ from app.services.chunking import get_tokenizer
 from app.services.extract import Passage
 from app.services.llm import ChatMessage, OfflineExtractiveModel, estimate_usage
 from app.services.retrieval import Ranking, timestamp_label
-from app.services.transcripts import ChunkOptions, new_passage, prepare_text
+from app.services.transcript_text import ChunkOptions, prepare_text
+from app.services.transcripts import new_passage
 from app.services.youtube.links import watch_url
 from benchmarks.harness import database as db
 from benchmarks.harness.api import API

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 from app.core.config import get_settings
 from app.db.repositories import OutlinePassage
-from app.services.chapters import blocks_and_vectors
 from app.services.chapters.finding import Block, outline
+from app.services.chapters.storing import blocks_and_vectors
 from app.services.embeddings.factory import offline_provider
-from app.services.transcripts import ChunkOptions, prepare_text
+from app.services.transcript_text import ChunkOptions, prepare_text
 from testkit.corpus import TALKS_DIR, load_talks
 
 TOLERANCE_SECONDS = 60.0

@@ -2,7 +2,6 @@
 chapters from its description."""
 
 from app.db.repositories import OutlinePassage
-from app.services.chapters import blocks_and_vectors
 from app.services.chapters.finding import (
     Block,
     central_sentences,
@@ -11,6 +10,7 @@ from app.services.chapters.finding import (
     stop_words,
     title,
 )
+from app.services.chapters.storing import blocks_and_vectors
 
 BREAD = (
     "The sourdough starter needs flour and water; feed the starter, knead the dough, bake the loaf."

@@ -2,7 +2,7 @@
 one block, once."""
 
 from app.db.repositories import OutlinePassage
-from app.services.chapters import blocks_and_vectors
+from app.services.chapters.storing import blocks_and_vectors
 
 
 def passage(chunk: int, index: int, start: float, end: float, text: str) -> OutlinePassage:

@@ -5,7 +5,7 @@ import uuid
 from app.db.repositories import ChunkHit
 from app.services.chunking import Segment, chunk_segments
 from app.services.retrieval import moment_seconds
-from app.services.transcripts import chunk_metadata
+from app.services.transcript_text import chunk_metadata
 
 CAPTIONS = [
     Segment("Welcome back everyone, today we bake bread together.", 0.0, 6.0),

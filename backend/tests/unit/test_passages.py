@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from app.services.chunking import Segment, chunk_segments
 from app.services.passages import MAX_WORDS, TARGET_WORDS, TextPassage, chunk_passages
-from app.services.transcripts import chunk_metadata
+from app.services.transcript_text import chunk_metadata
 
 SECONDS_PER_WORD = 0.4
 

@@ -29,11 +29,13 @@ from app.db.repositories import (
     JobRepository,
     TranscriptRepository,
 )
-from app.services import chapters, collections
+from app.services import collections
 from app.services.captions import CaptionFileError, caption_format, caption_text
+from app.services.chapters import storing as chapters
 from app.services.chunking import Segment
 from app.services.ingest_worker import wake_workers
-from app.services.transcripts import CaptionFile, NewTranscript, store_transcript
+from app.services.transcript_text import CaptionFile
+from app.services.transcripts import NewTranscript, store_transcript
 from app.services.usage_limits import admit_and_commit, give_back
 from app.services.youtube.links import parse_video_id, watch_url
 
