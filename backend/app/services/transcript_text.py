@@ -3,9 +3,9 @@ and cut into passages, its words counted and its language read.
 
 This is the CPU-bound part of storing a transcript (app/services/transcripts.py), pure Python
 that holds the GIL for up to a second on a large file, so it runs in a worker process
-(app/core/offload.py). That process imports this module alone of the app's services: it is
-kept free of the database and the web stack, which would cost each pool process about 0.7 s of
-CPU to import. What crosses to it and back is strings, plain tuples and a short list of chunks:
+(app/core/offload.py). This module, like chapters/finding.py that the pool also runs, imports
+neither the database nor the web stack, which would cost each pool process about 0.7 s of CPU
+to import. What crosses to it and back is strings, plain tuples and a short list of chunks:
 pickling tens of thousands of segment objects would cost the event loop as much as the work.
 """
 
