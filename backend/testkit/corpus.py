@@ -1,11 +1,15 @@
-"""The labelled retrieval corpus: long transcripts of real talks, and questions about them.
+"""The labelled retrieval sets: talks, and questions about them.
 
-Search and the "not in your videos" decision are tuned and measured on this set. The talks are
-public transcripts stored as caption files in `talks/` (WebVTT where the source has real timings,
-else JSON segments timed at speaking pace); `talks/index.json` gives each file its video id and
-title, and `talks/README.md` records where each came from. `questions.json` holds the questions:
-answerable ones name their video and quote, verbatim, the passage that answers them;
-unanswerable ones name neither, and chat should decline them.
+Search and the "not in your videos" decision are tuned and measured on two sets, each split once
+by talk into a tuning part and a test part:
+- `LONG_TALKS`: long transcripts of real talks, in `talks/` (WebVTT where the source has real
+  timings, else JSON segments timed at speaking pace), `talks/README.md` saying where each came
+  from, and `questions.json`;
+- `VIEWER_TALKS`: short talks (10 to 13 minutes) written for this set, in `viewer_talks/`,
+  with questions as viewers type them: in their own words, short, now and then misspelt.
+A set's `index.json` gives each caption file its video id, title, language and split. Answerable
+questions name their video and quote, verbatim, the passage that answers them; unanswerable ones
+name neither (a near-topic one may name the talk it is `about`), and chat should decline them.
 """
 
 import json
@@ -18,14 +22,14 @@ from app.services.chunking import Segment
 
 HERE = Path(__file__).parent
 TALKS_DIR = HERE / "talks"
-QUESTIONS_FILE = HERE / "questions.json"
 
 Kind = Literal["verbatim", "paraphrase", "other_language", "unanswerable"]
-Subkind = Literal["off_topic_shared_word", "near_topic"]
+# A misspelt answerable question; the kinds of unanswerable ones.
+Subkind = Literal["typo", "off_topic_shared_word", "off_topic", "near_topic"]
 Split = Literal["tuning", "test"]
 KINDS: tuple[Kind, ...] = ("verbatim", "paraphrase", "other_language", "unanswerable")
 SPLITS: tuple[Split, ...] = ("tuning", "test")
-SUBKINDS: tuple[Subkind, ...] = ("off_topic_shared_word", "near_topic")
+SUBKINDS: tuple[Subkind, ...] = ("typo", "off_topic_shared_word", "off_topic", "near_topic")
 
 _VTT_TIMING = re.compile(r"^(\d+):(\d{2}):(\d{2}\.\d{3}) --> (\d+):(\d{2}):(\d{2}\.\d{3})")
 
@@ -50,10 +54,11 @@ class Question:
     kind: Kind
     video_id: str | None
     answer: str | None  # a verbatim quote of the passage that answers, for answerable kinds
-    subkind: Subkind | None = None  # only for unanswerable questions
+    subkind: Subkind | None = None
     language: str = "en"  # of the question; other_language questions differ from the talk's
     # Split once, by talk: tuning questions fit the ranking and the decision, test ones report.
     split: Split = "tuning"
+    about: str | None = None  # the talk an unanswerable question was written about, if one
 
     @property
     def answerable(self) -> bool:
@@ -64,31 +69,50 @@ def normalise_space(text: str) -> str:
     return " ".join(text.split())
 
 
-def load_talks() -> tuple[Talk, ...]:
-    entries = _index()
-    return tuple(
-        Talk(
-            entry["video_id"],
-            entry["title"],
-            _read_segments(TALKS_DIR / entry["file"]),
-            entry.get("language", "en"),
-            _split(entry.get("split", "tuning")),
+@dataclass(frozen=True, slots=True)
+class LabelledSet:
+    """Caption files listed in `talks_dir/index.json`, and the questions of `questions_file`."""
+
+    name: str
+    talks_dir: Path
+    questions_file: Path
+
+    def talks(self) -> tuple[Talk, ...]:
+        return tuple(
+            Talk(
+                entry["video_id"],
+                entry["title"],
+                _read_segments(self.talks_dir / entry["file"]),
+                entry.get("language", "en"),
+                _split(entry.get("split", "tuning")),
+            )
+            for entry in self._index()
         )
-        for entry in entries
-    )
+
+    def questions(self) -> tuple[Question, ...]:
+        raw = json.loads(self.questions_file.read_text(encoding="utf-8"))
+        splits = {talk["video_id"]: talk.get("split", "tuning") for talk in self._index()}
+        return tuple(_question(item, splits) for item in raw)
+
+    def _index(self) -> list[dict[str, str]]:
+        entries: list[dict[str, str]] = json.loads(
+            (self.talks_dir / "index.json").read_text(encoding="utf-8")
+        )
+        return entries
+
+
+LONG_TALKS = LabelledSet("long talks", TALKS_DIR, HERE / "questions.json")
+VIEWER_TALKS = LabelledSet(
+    "short talks, viewers' questions", HERE / "viewer_talks", HERE / "viewer_talks/questions.json"
+)
+
+
+def load_talks() -> tuple[Talk, ...]:
+    return LONG_TALKS.talks()
 
 
 def load_questions() -> tuple[Question, ...]:
-    raw = json.loads(QUESTIONS_FILE.read_text(encoding="utf-8"))
-    splits = {talk["video_id"]: talk.get("split", "tuning") for talk in _index()}
-    return tuple(_question(item, splits) for item in raw)
-
-
-def _index() -> list[dict[str, str]]:
-    entries: list[dict[str, str]] = json.loads(
-        (TALKS_DIR / "index.json").read_text(encoding="utf-8")
-    )
-    return entries
+    return LONG_TALKS.questions()
 
 
 def _split(value: str | None) -> Split:
@@ -112,6 +136,7 @@ def _question(item: dict[str, str | None], splits: dict[str, str]) -> Question:
         subkind=subkind,
         language=item.get("language") or "en",
         split=_split(item.get("split") or splits.get(item.get("video_id") or "", "tuning")),
+        about=item.get("about"),
     )
 
 

@@ -37,7 +37,7 @@ from app.services.retrieval import (
     embed_question,
     retrieve,
 )
-from testkit.corpus import Question, load_questions, load_talks
+from testkit.corpus import LONG_TALKS, VIEWER_TALKS, Question, Talk
 from testkit.database import create_database, drop_database, test_server_url
 from testkit.recorded_embeddings import RecordedEmbeddings
 from tests.factories import make_user
@@ -48,6 +48,7 @@ EVAL_EMAIL = "labelled-set@example.com"
 EVAL_RECORDING = BACKEND_DIR / ".data" / "eval-vectors.npz"
 OTHER_LANGUAGES = ("en", "es", "de", "fr", "pl")  # of the other-language questions
 TOP = 5
+TOP_PASSAGES = 3
 
 TARGETS: dict[str, tuple[str, float]] = {
     "hit@5 all answerable": (">=", 0.90),
@@ -76,6 +77,17 @@ class Asked:
     @property
     def declined(self) -> bool:
         return not self.retrieval.answerable
+
+    @property
+    def answer_in_top_passages(self) -> bool:
+        """One of the best passages (not chunks: a short talk is five chunks) says the answer."""
+        answer = self.question.answer or ""
+        return any(
+            r.hit.passage is not None
+            and r.hit.youtube_video_id == self.question.video_id
+            and overlaps_answer(r.hit.passage.text, answer)
+            for r in self.retrieval.passages[:TOP_PASSAGES]
+        )
 
     @property
     def answer_cites_passage(self) -> bool:
@@ -115,6 +127,10 @@ def score_table(asked: Sequence[Asked]) -> dict[str, tuple[float | None, int]]:
         "hit@5 verbatim": [a.hit for a in kind("verbatim")],
         "hit@5 paraphrase": [a.hit for a in kind("paraphrase")],
         "hit@5 other language": [a.hit for a in kind("other_language")],
+        "hit@5 misspelt": [a.hit for a in answerable if a.question.subkind == "typo"],
+        f"answer in the {TOP_PASSAGES} best passages": [
+            a.answer_in_top_passages for a in answerable
+        ],
         **{
             f"  asked in {language}": [
                 a.hit for a in kind("other_language") if a.question.language == language
@@ -157,8 +173,11 @@ def print_table(tables: dict[str, dict[str, tuple[float | None, int]]]) -> None:
         print(f"{row:<46}{cells}  {verdict}")
 
 
-async def ensure_library(url: str, settings: Settings, model: EmbeddingProvider) -> UUID:
-    """The labelled talks stored and embedded for one user; reuses what is there."""
+async def ensure_libraries(
+    url: str, settings: Settings, model: EmbeddingProvider, libraries: dict[str, Sequence[Talk]]
+) -> dict[str, UUID]:
+    """Each library's talks stored and embedded for a user of its own (the key is the user's
+    e-mail); reuses what is there. Returns each library's user."""
     await run_alembic(url)
     engine = create_async_engine(url)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -169,27 +188,30 @@ async def ensure_library(url: str, settings: Settings, model: EmbeddingProvider)
             yield session
             await session.commit()
 
-    async with unit_of_work() as session:
-        user = await session.scalar(select(User).where(User.email == EVAL_EMAIL))
-        if user is None:
-            user = await make_user(session, EVAL_EMAIL)
-            await store_talks(session, user.id, load_talks(), settings)
-        user_id = user.id
+    users = {}
+    for email, talks in libraries.items():
+        async with unit_of_work() as session:
+            user = await session.scalar(select(User).where(User.email == email))
+            if user is None:
+                user = await make_user(session, email)
+                await store_talks(session, user.id, talks, settings)
+            users[email] = user.id
     started = time.perf_counter()
     embedded = await Embedder(settings, factory=lambda _: model).embed_missing(unit_of_work)
     if embedded:
         print(f"embedded {embedded} passages in {time.perf_counter() - started:.1f} s")
     await engine.dispose()
-    return user_id
+    return users
 
 
 async def ask_all(
-    url: str, user_id: UUID, settings: Settings, provider: EmbeddingProvider
+    url: str, asks: Sequence[tuple[Question, UUID]], settings: Settings, provider: EmbeddingProvider
 ) -> list[Asked]:
+    """Each question asked of its user's library as chat asks it."""
     engine = create_async_engine(url)
     asked = []
     try:
-        for question in load_questions():
+        for question, user_id in asks:
             vector = await embed_question(provider, question.text)
             async with AsyncSession(engine) as session:
                 retrieval = await retrieve(
@@ -217,12 +239,40 @@ async def ask_all(
     return asked
 
 
-def dump(asked: Sequence[Asked], path: Path) -> None:
+async def ask_long_talks(url: str, settings: Settings, model: EmbeddingProvider) -> list[Asked]:
+    """Every question of the long talks asked of one library holding all of them."""
+    users = await ensure_libraries(url, settings, model, {EVAL_EMAIL: LONG_TALKS.talks()})
+    user_id = users[EVAL_EMAIL]
+    return await ask_all(url, [(q, user_id) for q in LONG_TALKS.questions()], settings, model)
+
+
+async def ask_viewer_talks(url: str, settings: Settings, model: EmbeddingProvider) -> list[Asked]:
+    """Each short talk a library of its own, as when someone pastes one video: a question is
+    asked of its talk's, an unanswerable one of the talk it is about, else of every talk of its
+    split."""
+    talks = VIEWER_TALKS.talks()
+    emails = {talk.video_id: f"{talk.video_id.lower()}@viewer-talks.example.com" for talk in talks}
+    users = await ensure_libraries(
+        url, settings, model, {emails[talk.video_id]: [talk] for talk in talks}
+    )
+    library = {video_id: users[email] for video_id, email in emails.items()}
+    asks = []
+    for question in VIEWER_TALKS.questions():
+        talk_id = question.video_id or question.about
+        if talk_id is not None:
+            asks.append((question, library[talk_id]))
+        else:
+            asks += [(question, library[t.video_id]) for t in talks if t.split == question.split]
+    return await ask_all(url, asks, settings, model)
+
+
+def dump(asked: dict[str, list[Asked]], path: Path) -> None:
     rows: list[dict[str, Any]] = []
-    for a in asked:
+    for labelled_set, a in ((name, a) for name, of_set in asked.items() for a in of_set):
         q = a.question
         rows.append(
             {
+                "set": labelled_set,
                 "text": q.text,
                 "kind": q.kind,
                 "subkind": q.subkind,
@@ -290,8 +340,10 @@ async def main(argv: Sequence[str]) -> None:
     url = args.database_url or await create_database(server, "ytt_eval")
     short_url = await create_database(server, "ytt_short") if args.short_talks else None
     try:
-        user_id = await ensure_library(url, settings, model)
-        asked = await ask_all(url, user_id, settings, model)
+        asked = {
+            LONG_TALKS.name: await ask_long_talks(url, settings, model),
+            VIEWER_TALKS.name: await ask_viewer_talks(url, settings, model),
+        }
         if short_url is not None:
             await run_alembic(short_url)
             short = await ask_short_talks(short_url, settings, model, args.short_talks)
@@ -305,14 +357,16 @@ async def main(argv: Sequence[str]) -> None:
             await drop_database(short_url)
     if args.dump:
         dump(asked, args.dump)
-    tables = {
-        split: score_table([a for a in asked if a.question.split == split])
-        for split in ("tuning", "test")
-    }
-    if short_url is not None:
-        for split, table in tables.items():
-            table |= short_talks_table([a for a in short if a.question.split == split])
-    print_table(tables)
+    for name, asked_of_set in asked.items():
+        tables = {
+            split: score_table([a for a in asked_of_set if a.question.split == split])
+            for split in ("tuning", "test")
+        }
+        if short_url is not None and name == LONG_TALKS.name:
+            for split, table in tables.items():
+                table |= short_talks_table([a for a in short if a.question.split == split])
+        print(f"\n{name}")
+        print_table(tables)
 
 
 if __name__ == "__main__":

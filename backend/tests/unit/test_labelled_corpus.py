@@ -8,6 +8,8 @@ from collections import Counter
 import pytest
 
 from testkit.corpus import (
+    KINDS,
+    VIEWER_TALKS,
     Kind,
     Question,
     Subkind,
@@ -134,3 +136,51 @@ def test_answerable_questions_cover_every_talk_from_start_to_end() -> None:
 
 def test_content_words_drop_stopwords_and_stem_lightly() -> None:
     assert content_words("The doses were given to nursing homes") == {"dos", "given", "nurs", "hom"}
+
+
+VIEWER_QUESTIONS = VIEWER_TALKS.questions()
+VIEWER_TALKS_BY_ID = {talk.video_id: talk for talk in VIEWER_TALKS.talks()}
+
+
+def test_the_short_talks_are_short_distinct_and_split_by_talk() -> None:
+    talks = list(VIEWER_TALKS_BY_ID.values())
+    assert len(talks) == 8
+    assert all(VIDEO_ID.match(talk.video_id) for talk in talks)
+    assert not VIEWER_TALKS_BY_ID.keys() & TALKS_BY_ID.keys()
+    assert all(1_200 <= len(talk.text.split()) <= 2_200 for talk in talks)
+    assert Counter(talk.split for talk in talks) == {"tuning": 4, "test": 4}
+    assert {talk.language for talk in talks} >= {"en", "es", "de"}
+
+
+@pytest.mark.parametrize("talk", VIEWER_TALKS_BY_ID.values(), ids=lambda talk: talk.video_id)
+def test_the_short_talks_are_captions_in_time_order(talk: Talk) -> None:
+    test_segments_are_caption_sized_and_in_time_order(talk)
+
+
+def test_each_short_talk_question_is_about_a_talk_of_its_own_split() -> None:
+    texts = [normalise_space(question.text).lower() for question in VIEWER_QUESTIONS]
+    assert len(set(texts)) == len(texts)
+    for question in VIEWER_QUESTIONS:
+        talk_id = question.video_id or question.about
+        if question.answerable:
+            assert question.answer is not None, question
+            assert question.about is None, question
+            talk = VIEWER_TALKS_BY_ID[question.video_id or ""]
+            assert normalise_space(question.answer) in talk.text, question
+            assert question.subkind in (None, "typo"), question
+        else:
+            assert question.video_id is None, question
+            assert question.answer is None, question
+            assert question.subkind in ("near_topic", "off_topic", "off_topic_shared_word")
+            assert (talk_id is not None) == (question.subkind == "near_topic"), question
+        if talk_id is not None:
+            assert question.split == VIEWER_TALKS_BY_ID[talk_id].split, question
+
+
+def test_the_short_talks_are_asked_about_in_every_kind_and_language() -> None:
+    for split in ("tuning", "test"):
+        asked = [question for question in VIEWER_QUESTIONS if question.split == split]
+        kinds = Counter[str](q.kind for q in asked) + Counter[str](q.subkind or "" for q in asked)
+        assert all(kinds[kind] >= 4 for kind in (*KINDS, "typo", "near_topic")), kinds
+        other = {q.language for q in asked if q.kind == "other_language"}
+        assert other >= {"en", "es", "de", "fr", "pl"}, other
