@@ -228,9 +228,9 @@ class Settings(BaseSettings):
     # Whether the videos answer a question (app/services/retrieval/ranking.py, `Ranking`): the best
     # passage's similarity in meaning, or without vectors its share of the question's words.
     answer_min_similarity: float = Field(default=0.25, ge=0, le=1)
-    # ...and how much closer than the question comes, on average, to everyday sentences
-    # (app/services/embeddings/background.py).
-    answer_min_margin: float = Field(default=0.087, ge=0, le=1)
+    # ...and how far above the model's everyday level: how close a question comes, on average,
+    # to everyday sentences (app/services/embeddings/background.py).
+    answer_min_margin: float = Field(default=0.073, ge=0, le=1)
     answer_min_coverage: float = Field(default=0.4, ge=0, le=1)
 
     # The settings administrators may change at run time (app/core/runtime_settings.py) are

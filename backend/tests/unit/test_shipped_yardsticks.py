@@ -21,13 +21,22 @@ async def test_the_shipped_vectors_are_what_the_model_says_of_the_texts_now(name
     digest = background.texts_digest(*background.yardstick_texts())
     with np.load(background.shipped_path(provider.model_name)) as shipped:
         assert str(shipped["digest"]) == digest, f"the texts changed: {REWRITE}"
-        vectors = shipped["vectors"]
+        passages, questions = shipped["vectors"], shipped["questions"]
     live = await background.embed_texts(provider)
-    assert np.allclose(vectors, live, atol=1e-5), f"the model changed: {REWRITE}"
+    assert np.allclose(passages, live.passages, atol=1e-5), f"the model changed: {REWRITE}"
+    assert np.allclose(questions, live.questions, atol=1e-5), f"the model changed: {REWRITE}"
+
+
+def test_the_everyday_level_leaves_out_a_sentence_asked_of_itself() -> None:
+    sentences = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+    asked = sentences[:2]
+    # Asked of the others only: (0 + 0.6 + 0 + 0.8) / 4, not counting the 1.0 of each itself.
+    assert background.everyday_level(sentences, asked) == pytest.approx(0.35)
 
 
 class CountingModel:
-    """Answers every text with the same unit vector, and counts the texts it embeds."""
+    """Answers every passage with one unit vector and every question with another (0.6 apart),
+    and counts the texts it embeds."""
 
     model_name = "counting-model"
     dimension = 2
@@ -40,7 +49,8 @@ class CountingModel:
         return [[1.0, 0.0] for _ in texts]
 
     async def embed_query(self, text: str) -> list[float]:
-        return [1.0, 0.0]
+        self.embedded += 1
+        return [0.6, 0.8]
 
     async def aclose(self) -> None:
         pass
@@ -54,15 +64,23 @@ def model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CountingModel:
     return CountingModel()
 
 
+TEXTS = 70 + background.LEVEL_QUESTIONS  # the passages, and the sentences asked as questions
+
+
 async def test_vectors_made_from_other_texts_are_not_used(model: CountingModel) -> None:
     stale = np.zeros((70, 2), dtype=np.float32)
-    np.savez(background.shipped_path(model.model_name), digest=np.array("old"), vectors=stale)
+    np.savez(
+        background.shipped_path(model.model_name),
+        digest=np.array("old"),
+        vectors=stale,
+        questions=stale[: background.LEVEL_QUESTIONS],
+    )
 
     found = await background.background_of(model, [1.0, 0.0])
 
     assert found is not None
-    assert found.everyday == pytest.approx(1.0)  # the model's vectors, not the zeros shipped
-    assert model.embedded == 70
+    assert found.everyday == pytest.approx(0.6)  # the model's vectors, not the zeros shipped
+    assert model.embedded == TEXTS
 
 
 async def test_vectors_made_from_these_texts_are_read_not_embedded(model: CountingModel) -> None:
@@ -73,5 +91,6 @@ async def test_vectors_made_from_these_texts_are_read_not_embedded(model: Counti
 
     assert found is not None
     assert model.embedded == 0
-    assert found.everyday == pytest.approx(0.0)
+    assert found.everyday == pytest.approx(0.6)  # the model's level, whatever the question
+    assert found.by_language["en"] == pytest.approx(0.0)  # this question's own
     assert set(found.by_language) == {"en", "es", "de", "fr", "pl"}
