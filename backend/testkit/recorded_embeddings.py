@@ -10,8 +10,9 @@ recording lacks (chunking changed), is embedded by the model itself, so a stale 
 the test slower, never wrong. The labelled-set test also embeds a sample of the replayed texts
 live and compares.
 
-Re-record after changing the model, the chunking or the test's talks:
-`RECORD_EMBEDDINGS=1 .venv/bin/pytest tests/retrieval/test_labelled_retrieval.py`.
+Re-record after changing the model, the chunking or the tests' talks or questions:
+`RECORD_EMBEDDINGS=1 .venv/bin/pytest tests/retrieval/test_labelled_retrieval.py
+tests/retrieval/test_viewer_talks.py`.
 """
 
 import hashlib
