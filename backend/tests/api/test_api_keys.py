@@ -43,8 +43,11 @@ async def test_a_revoked_key_stops_working(client: httpx.AsyncClient, alice: Acc
     assert_error(await client.get("/api/v1/auth/me", headers=key_headers), 401, "unauthorized")
     listed = (await client.get(KEYS, headers=alice.headers)).json()["items"]
     assert listed[0]["revoked_at"] is not None
+    # Revoking it again answers as the first time did, and it stays revoked when it was.
     second = await client.delete(f"{KEYS}/{created['id']}", headers=alice.headers)
-    assert_error(second, 404, "not_found")
+    assert second.status_code == 204
+    again = (await client.get(KEYS, headers=alice.headers)).json()["items"]
+    assert again[0]["revoked_at"] == listed[0]["revoked_at"]
 
 
 async def test_a_key_cannot_log_out(client: httpx.AsyncClient, alice: Account) -> None:

@@ -70,7 +70,8 @@ async def list_api_keys(
 
 @router.delete("/{key_id:uuid}", status_code=204, responses=error_responses(404))
 async def revoke_api_key(key_id: UUID, user: CurrentUser, session: SessionDep) -> Response:
-    """Revoke a key; it stops working at once. 404 for a key that is not the caller's."""
+    """Revoke a key; it stops working at once. Revoking it again answers the same and keeps
+    when it was revoked; 404 for a key that is not the caller's."""
     if not await ApiKeyRepository(session).revoke(key_id, user.id):
         raise not_found("API key", key_id)
     return Response(status_code=204)

@@ -47,11 +47,12 @@ class ApiKeyRepository(UserListedRepository[ApiKey]):
         return await self.first(statement)
 
     async def revoke(self, key_id: UUID, user_id: UUID) -> bool:
-        """Revoke the user's key; False when it is not theirs or already revoked."""
+        """Revoke the user's key, once: a key revoked before keeps when it was. False when it
+        is not theirs."""
         statement = (
             update(ApiKey)
-            .where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=func.now())
+            .where(ApiKey.id == key_id, ApiKey.user_id == user_id)
+            .values(revoked_at=func.coalesce(ApiKey.revoked_at, func.now()))
             .returning(ApiKey)
             # The session's copy of the key, if it holds one, says it is revoked too.
             .execution_options(populate_existing=True, synchronize_session=False)
