@@ -35,14 +35,14 @@ TOP_PASSAGES = 3
 
 
 @dataclass(frozen=True, slots=True)
-class Asked:
+class Reply:
     question: Question
     declined: bool
     answer_in_top_passages: bool
 
 
 @pytest.fixture(scope="module")
-async def asked(engine: AsyncEngine) -> AsyncIterator[list[Asked]]:
+async def asked(engine: AsyncEngine) -> AsyncIterator[list[Reply]]:
     """Every tuning question asked of its talk's library (an off-topic one of each talk's)."""
     settings = get_settings()
     model = RecordedEmbeddings(provider_for(settings), RECORDING)
@@ -73,7 +73,7 @@ async def asked(engine: AsyncEngine) -> AsyncIterator[list[Asked]]:
                 in_top = any(
                     r.hit.passage and overlaps_answer(r.hit.passage.text, answer) for r in top
                 )
-                found.append(Asked(question, not retrieval.answerable, in_top))
+                found.append(Reply(question, not retrieval.answerable, in_top))
         model.save_if_asked()
         yield found
 
@@ -82,7 +82,7 @@ def share(flags: Sequence[bool]) -> float:
     return sum(flags) / len(flags)
 
 
-async def test_answerable_questions_are_answered_in_every_language(asked: list[Asked]) -> None:
+async def test_answerable_questions_are_answered_in_every_language(asked: list[Reply]) -> None:
     answerable = [a for a in asked if a.question.answerable]
     assert len(answerable) == 72
     assert share([a.declined for a in answerable]) <= 0.1  # 0.06 measured
@@ -90,11 +90,11 @@ async def test_answerable_questions_are_answered_in_every_language(asked: list[A
     assert share([a.declined for a in other_languages]) <= 0.1  # none measured
 
 
-async def test_the_answer_is_among_the_best_passages(asked: list[Asked]) -> None:
+async def test_the_answer_is_among_the_best_passages(asked: list[Reply]) -> None:
     answerable = [a for a in asked if a.question.answerable]
     assert share([a.answer_in_top_passages for a in answerable]) >= 0.65  # 0.75 measured
 
 
-async def test_questions_off_the_talks_subject_are_declined(asked: list[Asked]) -> None:
+async def test_questions_off_the_talks_subject_are_declined(asked: list[Reply]) -> None:
     off_topic = [a for a in asked if a.question.subkind in ("off_topic", "off_topic_shared_word")]
     assert share([a.declined for a in off_topic]) >= 0.55  # 0.67 measured
