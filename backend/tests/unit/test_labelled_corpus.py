@@ -144,12 +144,12 @@ VIEWER_TALKS_BY_ID = {talk.video_id: talk for talk in VIEWER_TALKS.talks()}
 
 def test_the_short_talks_are_short_distinct_and_split_by_talk() -> None:
     talks = list(VIEWER_TALKS_BY_ID.values())
-    assert len(talks) == 8
+    assert len(talks) == 12
     assert all(VIDEO_ID.match(talk.video_id) for talk in talks)
     assert not VIEWER_TALKS_BY_ID.keys() & TALKS_BY_ID.keys()
     assert all(1_200 <= len(talk.text.split()) <= 2_200 for talk in talks)
-    assert Counter(talk.split for talk in talks) == {"tuning": 4, "test": 4}
-    assert {talk.language for talk in talks} >= {"en", "es", "de"}
+    assert Counter(talk.split for talk in talks) == {"tuning": 4, "test": 8}
+    assert {talk.language for talk in talks} >= {"en", "es", "de", "fr"}
 
 
 @pytest.mark.parametrize("talk", VIEWER_TALKS_BY_ID.values(), ids=lambda talk: talk.video_id)
