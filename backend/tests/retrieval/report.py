@@ -232,7 +232,7 @@ async def ask_all(
             )
             numbers = {number for number, _ in quoted}
             cited = [c for c in citations if c.number in numbers]
-            background = vector.background.everyday if vector and vector.background else None
+            background = vector.background.everyday_level if vector and vector.background else None
             asked.append(Asked(question, retrieval, quoted, cited, background))
     finally:
         await engine.dispose()

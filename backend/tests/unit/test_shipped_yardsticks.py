@@ -79,7 +79,7 @@ async def test_vectors_made_from_other_texts_are_not_used(model: CountingModel) 
     found = await background.background_of(model, [1.0, 0.0])
 
     assert found is not None
-    assert found.everyday == pytest.approx(0.6)  # the model's vectors, not the zeros shipped
+    assert found.everyday_level == pytest.approx(0.6)  # the model's vectors, not the zeros shipped
     assert model.embedded == TEXTS
 
 
@@ -91,6 +91,6 @@ async def test_vectors_made_from_these_texts_are_read_not_embedded(model: Counti
 
     assert found is not None
     assert model.embedded == 0
-    assert found.everyday == pytest.approx(0.6)  # the model's level, whatever the question
+    assert found.everyday_level == pytest.approx(0.6)  # the model's level, whatever the question
     assert found.by_language["en"] == pytest.approx(0.0)  # this question's own
     assert set(found.by_language) == {"en", "es", "de", "fr", "pl"}

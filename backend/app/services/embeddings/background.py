@@ -60,7 +60,7 @@ class Background:
     sentences), and a question's mean similarity to the everyday paragraphs of each language
     (by ISO 639-1 code)."""
 
-    everyday: float
+    everyday_level: float
     by_language: dict[str, float] = field(default_factory=dict)
 
 

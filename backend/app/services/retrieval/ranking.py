@@ -22,12 +22,13 @@ paragraphs in the language it comes closest to (its own; background.py): 0 for a
 the question's language, and for passages of a transcript whose language is unknown or has no
 such paragraphs.
 
-The weights and the thresholds below were chosen on the labelled set (tests/retrieval) for
+The weights and the thresholds below were chosen on the labelled sets (tests/retrieval) for
 each kind of question, not for single questions.
 
 The same evidence decides whether the videos answer the question at all: the best passage must
-be close enough in meaning (its similarity, with what its language cost it given back), or
-share enough of the question's words when no vector is available. A question that fails is
+be close enough in meaning (its similarity, with what its language cost it given back, standing
+above the model's everyday level), or share enough of the question's words when no vector is
+available. A question that fails is
 declined: chat says the videos do not cover it, and search lists only the passages holding
 (nearly) every word of it (`Retrieval.listed`).
 """
@@ -186,9 +187,9 @@ async def retrieve(
     scored = _best_passage_per_chunk(passages)
     listed = [ranked for ranked in scored if _listed(ranked, ranking)]
     top = _top(listed, limit, ranking) if listed else []
-    everyday = background.everyday if background is not None else None
+    everyday_level = background.everyday_level if background is not None else None
     # Quotes and -words ask for exactly those words: whatever matches them is relevant.
-    answerable = bool(top) and (strict or _answers(top[0], used, ranking, everyday))
+    answerable = bool(top) and (strict or _answers(top[0], used, ranking, everyday_level))
     return Retrieval(used, top, answerable, ranking, passages, words)
 
 
@@ -249,11 +250,13 @@ def _top(scored: Sequence[RankedHit], limit: int, ranking: Ranking) -> list[Rank
     return top
 
 
-def _answers(best: RankedHit, mode: SearchMode, ranking: Ranking, background: float | None) -> bool:
+def _answers(
+    best: RankedHit, mode: SearchMode, ranking: Ranking, everyday_level: float | None
+) -> bool:
     if best.similarity is not None:
         meaning = best.similarity - best.language_shift
-        stands_out = background is None or (
-            meaning - background + _shared_words(best.hit, ranking) >= ranking.min_margin
+        stands_out = everyday_level is None or (
+            meaning - everyday_level + _shared_words(best.hit, ranking) >= ranking.min_margin
         )
         return best.similarity >= ranking.min_similarity and stands_out
     return mode is not SearchMode.SEMANTIC and best.hit.coverage >= ranking.min_coverage

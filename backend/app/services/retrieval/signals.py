@@ -45,7 +45,8 @@ class SearchMode(StrEnum):
 class QueryVector:
     model_name: str
     vector: list[float]
-    # The question's closeness to everyday texts (background.py), when the model could say.
+    # The model's everyday level and the question's closeness to each language's everyday
+    # paragraphs (background.py), when the model could say.
     background: Background | None = None
     # Offline models whose vectors a library may still hold from before a change of model:
     # searched when it has none of this model's yet (the new ones are being embedded).
