@@ -87,7 +87,7 @@ RUNTIME_SETTINGS: dict[str, RuntimeSetting] = {
         ),
         runtime(
             "answer_min_margin",
-            "...and at least this much closer than questions come to unrelated sentences.",
+            "...and at least this much above the model's closeness to unrelated sentences.",
         ),
         runtime(
             "answer_min_coverage",

@@ -28,9 +28,8 @@ each kind of question, not for single questions.
 The same evidence decides whether the videos answer the question at all: the best passage must
 be close enough in meaning (its similarity, with what its language cost it given back, standing
 above the model's everyday level), or share enough of the question's words when no vector is
-available. A question that fails is
-declined: chat says the videos do not cover it, and search lists only the passages holding
-(nearly) every word of it (`Retrieval.listed`).
+available. A question that fails is declined: chat says the videos do not cover it, and search
+lists only the passages holding (nearly) every word of it (`Retrieval.listed`).
 """
 
 import re
