@@ -60,13 +60,13 @@ async def asked(engine: AsyncEngine) -> AsyncIterator[list[Reply]]:
             (transcript_id,) = await store_talks(session, user.id, [talk], settings)
             await embedder.embed_missing(unit_of_work, transcript_id=transcript_id)
             library[talk.video_id] = user.id
-        found = []
+        found, ranking = [], Ranking.of(settings)
         for question in (q for q in VIEWER_TALKS.questions() if q.split == "tuning"):
             vector = await embed_question(model, question.text)
             talk_id = question.video_id or question.about
             for user_id in [library[talk_id]] if talk_id else library.values():
                 retrieval = await retrieve(
-                    session, user_id, question.text, query_vector=vector, ranking=Ranking()
+                    session, user_id, question.text, query_vector=vector, ranking=ranking
                 )
                 top = retrieval.passages[:TOP_PASSAGES]
                 answer = question.answer or ""
