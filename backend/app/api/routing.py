@@ -11,16 +11,17 @@ Starlette's routes. A streamed answer (server-sent events) is ended after its he
 otherwise run on, sending what nobody reads. OpenAPI lists GET alone: HEAD is implied by it.
 """
 
+from functools import cached_property
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
-from app.api.errors import error_responses
+from app.api.errors import error_responses, unknown_query_parameters
 
 DISCONNECT: Message = {"type": "http.disconnect"}
 
@@ -74,15 +75,43 @@ def _has_length(start: Message) -> bool:
     return "content-length" in Headers(raw=start.get("headers", []))
 
 
-def api_router(prefix: str, tag: str, *also: int, signed_in: bool = True) -> APIRouter:
+class ApiRoute(GetAndHeadRoute):
+    """A route of the API: a query parameter it does not take is refused (422, naming it), as a
+    body's unknown field is, so that `?limt=5` is not answered with the default page as if it
+    had been read."""
+
+    @cached_property
+    def query_names(self) -> frozenset[str]:
+        """The query parameters of the route and of every dependency it has (paging, scope)."""
+        names: set[str] = set()
+        pending = [self.dependant]
+        while pending:
+            dependant = pending.pop()
+            names.update(parameter.alias for parameter in dependant.query_params)
+            pending.extend(dependant.dependencies)
+        return frozenset(names)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        asked = QueryParams(scope.get("query_string", b"")).keys()
+        unknown = sorted(set(asked) - self.query_names)
+        if unknown:
+            await unknown_query_parameters(unknown)(scope, receive, send)
+            return
+        await super().handle(scope, receive, send)
+
+
+def api_router(
+    prefix: str, tag: str, *also: int, signed_in: bool = True, any_query: bool = False
+) -> APIRouter:
     """The router of one area of the API (`tag`): its routes answer HEAD wherever they answer
-    GET, and document 401, 403 and 422 when the caller must be signed in, besides `also`."""
+    GET, refuse query parameters they do not take (unless `any_query`), and document 401, 403
+    and 422 when the caller must be signed in, besides `also`."""
     statuses = (401, 403, 422, *also) if signed_in else also
     return APIRouter(
         prefix=prefix,
         tags=[tag],
         responses=error_responses(*statuses) if statuses else None,
-        route_class=GetAndHeadRoute,
+        route_class=GetAndHeadRoute if any_query else ApiRoute,
     )
 
 

@@ -171,3 +171,23 @@ async def test_a_field_a_body_does_not_have_is_refused_by_name(
 
     (detail,) = assert_error(response, 422, "validation_error")["details"]
     assert (detail["field"], detail["type"]) == ("body.titel", "extra_forbidden")
+
+
+async def test_a_query_parameter_an_operation_does_not_take_is_refused_by_name(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """`?limt=5` answered the default page of 20 as if it had been read."""
+    response = await client.get("/api/v1/transcripts?limt=5&limit=5", headers=alice.headers)
+
+    (detail,) = assert_error(response, 422, "validation_error")["details"]
+    assert (detail["field"], detail["type"]) == ("query.limt", "extra_forbidden")
+    # What the route and its dependencies take is read: paging, a search's words and mode.
+    assert (
+        await client.get("/api/v1/transcripts?limit=5&offset=0", headers=alice.headers)
+    ).is_success
+    search = await client.get("/api/v1/search?q=index&mode=lexical&limit=3", headers=alice.headers)
+    assert search.is_success
+    # HEAD is refused alike; a health probe's own parameters (a cache buster) are not.
+    head = await client.head("/api/v1/transcripts?limt=5", headers=alice.headers)
+    assert head.status_code == 422
+    assert (await client.get("/health?nocache=1")).is_success

@@ -9,7 +9,8 @@ from app.api.deps import DatabaseDep
 from app.api.errors import DATABASE_RETRY_AFTER_SECONDS, ApiError, error_responses
 from app.api.routing import api_router
 
-router = api_router("", "health", signed_in=False)
+# Monitors and load balancers may add parameters of their own (a cache buster): not refused.
+router = api_router("", "health", signed_in=False, any_query=True)
 
 # How long readiness waits for the database's answer: a database that hangs (rather than
 # refusing) would otherwise hold the probe, and whatever waits on it, for as long as it hangs.
