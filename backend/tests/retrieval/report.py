@@ -1,10 +1,11 @@
-"""`make eval`: the labelled set through the service's own pipeline, with its default settings,
-scored per split (tuning / test) and kind of question.
+"""`make eval`: the labelled sets (testkit/corpus.py) through the service's own pipeline, with
+its default settings, scored per set, split (tuning / test) and kind of question.
 
 The talks are stored and embedded as an upload is, in a throw-away database (or a kept one:
---database-url reuses a library already stored there); each question is asked as search and
-chat ask it. Prints the table; --dump writes each question's candidates and signals as JSON,
-for fitting the ranking and the "not in your videos" decision on the tuning split.
+--database-url reuses the libraries already stored there): the long talks as one user's
+library, each short talk as a library of its own. Each question is asked as search and chat ask
+it. Prints a table per set; --dump writes each question's candidates and signals as JSON, for
+fitting the ranking and the "not in your videos" decision on the tuning splits.
 """
 
 import argparse
@@ -68,7 +69,7 @@ class Asked:
     retrieval: Retrieval
     quoted: list[tuple[int, str]]  # the offline answer's sentences, with citation numbers
     cited: list[Citation]
-    background: float | None  # the question's closeness to everyday sentences
+    background: float | None  # the model's everyday level the decision measured against
 
     @property
     def hit(self) -> bool:
