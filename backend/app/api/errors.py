@@ -140,23 +140,6 @@ def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def unknown_query_parameters(names: list[str]) -> JSONResponse:
-    details = [
-        ErrorDetail(
-            field=f"query.{name}",
-            message="is not a parameter of this operation",
-            type="extra_forbidden",
-        )
-        for name in names
-    ]
-    return ApiError(
-        422,
-        "validation_error",
-        "The request has query parameters this operation does not take.",
-        details=details,
-    ).response()
-
-
 def unreadable_body() -> JSONResponse:
     detail = ErrorDetail(
         field="body",

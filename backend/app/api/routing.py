@@ -16,14 +16,16 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.datastructures import Headers, QueryParams
 from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
-from app.api.errors import error_responses, unknown_query_parameters
+from app.api.errors import error_responses
 
 DISCONNECT: Message = {"type": "http.disconnect"}
+EXTRA_FORBIDDEN = "Extra inputs are not permitted"  # pydantic's words for an unknown field
 
 
 class GetAndHeadRoute(APIRoute):
@@ -93,10 +95,15 @@ class ApiRoute(GetAndHeadRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         asked = QueryParams(scope.get("query_string", b"")).keys()
-        unknown = sorted(set(asked) - self.query_names)
-        if unknown:
-            await unknown_query_parameters(unknown)(scope, receive, send)
-            return
+        if unknown := sorted(set(asked) - self.query_names):
+            # Answered as every invalid request is (app/api/error_handlers.py), as pydantic
+            # words a body's unknown field.
+            raise RequestValidationError(
+                [
+                    {"type": "extra_forbidden", "loc": ("query", name), "msg": EXTRA_FORBIDDEN}
+                    for name in unknown
+                ]
+            )
         await super().handle(scope, receive, send)
 
 
