@@ -9,7 +9,7 @@ Used by the tests (tests/api/test_answerability.py) and by `python -m benchmarks
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -68,6 +68,17 @@ async def store_talks(
         transcript, _ = await store_transcript(session, user_id, new, settings)
         ids.append(transcript.id)
     return ids
+
+
+def libraries_asked(
+    question: Question, talks: Sequence[Talk], library: Mapping[str, UUID]
+) -> list[UUID]:
+    """The users (each a library of one talk, by video id) a question is asked of: its talk's,
+    or that of the talk an unanswerable one is about; else every talk's of its split."""
+    talk_id = question.video_id or question.about
+    if talk_id is not None:
+        return [library[talk_id]]
+    return [library[talk.video_id] for talk in talks if talk.split == question.split]
 
 
 @dataclass(frozen=True, slots=True)

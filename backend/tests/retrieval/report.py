@@ -42,7 +42,12 @@ from testkit.corpus import LONG_TALKS, VIEWER_TALKS, Question, Talk
 from testkit.database import create_database, drop_database, test_server_url
 from testkit.recorded_embeddings import RecordedEmbeddings
 from tests.factories import make_user
-from tests.retrieval.evaluation import holds_answer, overlaps_answer, store_talks
+from tests.retrieval.evaluation import (
+    holds_answer,
+    libraries_asked,
+    overlaps_answer,
+    store_talks,
+)
 from tests.retrieval.short_talks import ask_short_talks, short_talks_table
 
 EVAL_EMAIL = "labelled-set@example.com"
@@ -257,13 +262,11 @@ async def ask_viewer_talks(url: str, settings: Settings, model: EmbeddingProvide
         url, settings, model, {emails[talk.video_id]: [talk] for talk in talks}
     )
     library = {video_id: users[email] for video_id, email in emails.items()}
-    asks = []
-    for question in VIEWER_TALKS.questions():
-        talk_id = question.video_id or question.about
-        if talk_id is not None:
-            asks.append((question, library[talk_id]))
-        else:
-            asks += [(question, library[t.video_id]) for t in talks if t.split == question.split]
+    asks = [
+        (question, user_id)
+        for question in VIEWER_TALKS.questions()
+        for user_id in libraries_asked(question, talks, library)
+    ]
     return await ask_all(url, asks, settings, model)
 
 

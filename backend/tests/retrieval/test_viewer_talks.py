@@ -26,7 +26,7 @@ from testkit.recorded_embeddings import RecordedEmbeddings
 from tests.conftest import rolled_back_session
 from tests.factories import make_user
 from tests.offline_model import provider_for
-from tests.retrieval.evaluation import overlaps_answer, store_talks
+from tests.retrieval.evaluation import libraries_asked, overlaps_answer, store_talks
 
 pytestmark = pytest.mark.slow
 
@@ -63,8 +63,7 @@ async def asked(engine: AsyncEngine) -> AsyncIterator[list[Reply]]:
         found, ranking = [], Ranking.of(settings)
         for question in (q for q in VIEWER_TALKS.questions() if q.split == "tuning"):
             vector = await embed_question(model, question.text)
-            talk_id = question.video_id or question.about
-            for user_id in [library[talk_id]] if talk_id else library.values():
+            for user_id in libraries_asked(question, talks, library):
                 retrieval = await retrieve(
                     session, user_id, question.text, query_vector=vector, ranking=ranking
                 )
