@@ -24,7 +24,7 @@ from app.core.logging import request_id_var
 from app.db.errors import NotFoundError
 from app.db.models import Message
 from app.db.session import UnitOfWork
-from app.services.chat import NOT_IN_VIDEOS, ChatTurn, store_answer
+from app.services.chat import ChatTurn, store_answer
 from app.services.llm import Delta, LanguageModel, LanguageModelError, Usage, estimate_usage
 from app.services.retrieval import without_invented_citations
 
@@ -199,7 +199,7 @@ async def stream_answer(
         if usage is None and turn.grounded and (counted or parts):
             written = "".join(parts)
             usage = await asyncio.to_thread(estimate_usage, turn.prompt, written, encoding)
-        text = NOT_IN_VIDEOS
+        text = turn.words.not_in_videos
         if turn.grounded:
             text = without_invented_citations(turn.citations, "".join(parts))
         async with unit_of_work() as session:
@@ -213,8 +213,8 @@ async def stream_answer(
         yield sse(UserMessageEvent(event="user_message", data=message_public(turn.user_message)))
         try:
             if not turn.grounded:
-                parts.append(NOT_IN_VIDEOS)
-                yield sse(DeltaEvent(event="delta", data=TextDelta(text=NOT_IN_VIDEOS)))
+                parts.append(turn.words.not_in_videos)
+                yield sse(DeltaEvent(event="delta", data=TextDelta(text=turn.words.not_in_videos)))
             else:
                 asked = True
                 async with aclosing(model.stream(turn.prompt, turn.passages)) as events:

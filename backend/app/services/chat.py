@@ -5,6 +5,7 @@ the stored answer keeps those citations (with deep links), the provider and the 
 its metadata. A question nothing in the videos covers gets an honest answer, not an invention.
 """
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,6 +23,7 @@ from app.db.repositories import (
 from app.services.answers import choose_quotes, cite_each_quote
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.extract import Passage
+from app.services.language import question_language
 from app.services.llm import ChatMessage, LanguageModel, Usage, storable
 from app.services.retrieval import (
     Citation,
@@ -34,17 +36,14 @@ from app.services.retrieval import (
     without_invented_citations,
 )
 from app.services.usage_limits import record_usage, release_tokens
+from app.services.wording import Words, words_in
 
-NOT_IN_VIDEOS = (
-    "I couldn't find anything about that in your videos. Try other words, or ingest a video "
-    "that covers it."
-)
 TITLE_LENGTH = 60
 
 SYSTEM_PROMPT = """You answer questions about the user's YouTube videos.
 Use only the numbered excerpts below. Cite every statement with the excerpt number, like [2].
 If the excerpts do not answer the question, say plainly that the videos do not cover it, and
-cite nothing: never answer from your own knowledge.
+cite nothing: never answer from your own knowledge. Answer in the language of the question.
 
 Excerpts:
 {excerpts}"""
@@ -63,6 +62,8 @@ class ChatTurn:
     reservation: UUID | None = None
     # What was searched, when the question was read as a follow-up of the one before.
     asked: str | None = None
+    # The answer's own words, in the language the question was asked in.
+    words: Words = field(default_factory=lambda: words_in(None))
 
     @property
     def grounded(self) -> bool:
@@ -166,6 +167,7 @@ async def start_turn(
             if again.retrieval.answerable:
                 found, asked, said_before = again, follow_up, earlier.answer
     retrieval, question_vector = found.retrieval, found.question_vector
+    language = await asyncio.to_thread(question_language, content)
     # A question the videos do not answer gets no citations: the answer says so plainly.
     citations = Citation.numbered(retrieval.supporting(), asked)
     quotes = (
@@ -194,6 +196,7 @@ async def start_turn(
         ],
         reservation=reservation,
         asked=asked if asked != content else None,
+        words=words_in(language),
     )
 
 
@@ -331,7 +334,7 @@ async def store_answer(
 async def answer(session: AsyncSession, turn: ChatTurn, model: LanguageModel) -> Message | None:
     """The whole answer at once (no streaming); None when the conversation went meanwhile."""
     if not turn.grounded:
-        return await store_answer(session, turn, model, NOT_IN_VIDEOS, None)
+        return await store_answer(session, turn, model, turn.words.not_in_videos, None)
     completion = await model.complete(turn.prompt, turn.passages)
     text = without_invented_citations(turn.citations, completion.text)
     return await store_answer(session, turn, model, text, completion.usage)

@@ -19,7 +19,9 @@ import httpx
 from app.core.config import Settings
 from app.services.chunking import count_tokens
 from app.services.extract import Passage, best_sentences
+from app.services.language import question_language
 from app.services.openai_http import RetryingPoster, UpstreamError, api_client
+from app.services.wording import words_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +213,10 @@ class OfflineExtractiveModel:
     def __init__(self, settings: Settings) -> None:
         self.encoding = settings.tokenizer_encoding
 
-    def answer(self, question: str, passages: Sequence[Passage]) -> str:
+    def answer(
+        self, question: str, passages: Sequence[Passage], language: str | None = None
+    ) -> str:
+        """The quotes, headed in `language` (the question's: question_language)."""
         chosen = sorted(
             (quote for passage in passages for quote in passage.quotes), key=lambda q: -q.score
         )
@@ -219,13 +224,14 @@ class OfflineExtractiveModel:
             question, passages, self.max_sentences
         )
         lines = "\n".join(f"- {sentence} [{number}]" for number, sentence in quoted)
-        return f"From your videos (quoted, no language model configured):\n{lines}"
+        return f"{words_in(language).quoted}\n{lines}"
 
     async def complete(
         self, messages: Sequence[ChatMessage], passages: Sequence[Passage]
     ) -> Completion:
         question = next((m.content for m in reversed(messages) if m.role == "user"), "")
-        text = self.answer(question, passages)
+        language = await asyncio.to_thread(question_language, question)
+        text = self.answer(question, passages, language)
         # Counting tokens over a prompt of up to 64 KiB is CPU work: off the event loop.
         usage = await asyncio.to_thread(estimate_usage, messages, text, self.encoding)
         return Completion(text=text, usage=usage)

@@ -5,69 +5,19 @@ thread, a post, an article and an e-mail are still shaped as each platform wants
 Twitter/X thread of numbered posts of at most 280 characters each (a link counts as 23, as
 t.co shortens it), a LinkedIn post under 3,000 characters, an article with headings, an e-mail
 with a subject line. Every quote links to the second it is said. The few words of its own are
-in the language most quotes are in (English when it has none of its own here).
+in the language most quotes are in (app/services/wording.py).
 """
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from app.services.extract import Quote
 from app.services.retrieval.citations import Citation, source_line
+from app.services.wording import Words, words_in
 
 POST_CHARACTERS = 280
 LINK_CHARACTERS = 23  # what a link counts for in a post, whatever its length
 LINKEDIN_CHARACTERS = 3000
-
-
-@dataclass(frozen=True, slots=True)
-class Words:
-    """What a draft says in its own words, in one language."""
-
-    own_words: str  # after the topic, opening a thread
-    say_about_it: str  # before the key points
-    hello: str
-    subject: str
-    sources: str
-
-
-WORDS = {
-    "en": Words(
-        "what was said, in the speakers' own words",
-        "What my videos say about it",
-        "Hello",
-        "Subject",
-        "Sources",
-    ),
-    "es": Words(
-        "lo que se dijo, con las palabras de quien habla",
-        "Lo que dicen mis vídeos",
-        "Hola",
-        "Asunto",
-        "Fuentes",
-    ),
-    "de": Words(
-        "was gesagt wurde, in den Worten der Sprechenden",
-        "Was meine Videos dazu sagen",
-        "Hallo",
-        "Betreff",
-        "Quellen",
-    ),
-    "fr": Words(
-        "ce qui a été dit, avec les mots de l'orateur",
-        "Ce que disent mes vidéos",
-        "Bonjour",
-        "Objet",
-        "Sources",
-    ),
-    "pl": Words(
-        "co zostało powiedziane, słowami mówiących",
-        "Co mówią o tym moje filmy",
-        "Dzień dobry",
-        "Temat",
-        "Źródła",
-    ),
-}
 
 
 def offline_draft(
@@ -87,7 +37,7 @@ def _words(quoted: Quoted) -> Words:
     """The words of the language most quotes are in."""
     languages = Counter(citation.hit.language for _, citation in quoted)
     language = languages.most_common(1)[0][0] if languages else None
-    return WORDS.get(language or "en", WORDS["en"])
+    return words_in(language)
 
 
 def _title(topic: str) -> str:

@@ -29,13 +29,15 @@ from app.db.repositories import NewChunk
 from app.db.repositories import conversation as conversation_repository
 from app.db.repositories import message as message_repository
 from app.db.repositories import passage as passage_repository
-from app.services.chat import NOT_IN_VIDEOS, SYSTEM_PROMPT, title_from
+from app.services.chat import SYSTEM_PROMPT, title_from
 from app.services.chunking import get_tokenizer
 from app.services.extract import Passage
+from app.services.language import question_language
 from app.services.llm import ChatMessage, OfflineExtractiveModel, estimate_usage
 from app.services.retrieval import Ranking, timestamp_label
 from app.services.transcript_text import ChunkOptions, prepare_text
 from app.services.transcripts import new_passage
+from app.services.wording import words_in
 from app.services.youtube.links import watch_url
 from benchmarks.harness import database as db
 from benchmarks.harness.api import API
@@ -155,9 +157,11 @@ def offline_answer(
 ) -> tuple[str, dict[str, Any]]:
     """What OfflineExtractiveModel answers, and the answer's metadata with the tokens it counts
     (`estimate_usage`: the prompt's system, history and question, then the answer)."""
+    language = question_language(question)
     if not hits:
-        return NOT_IN_VIDEOS, {"grounded": False, "citations": [], "provider": None,
-                               "model": None, "offline": None, "partial": False}  # fmt: skip
+        declined = {"grounded": False, "citations": [], "provider": None, "model": None,
+                    "offline": None, "partial": False}  # fmt: skip
+        return words_in(language).not_in_videos, declined
     settings = get_settings()
     citations = [citation(number, hit) for number, hit in enumerate(hits, start=1)]
     passages = [Passage(number, hit["chunk_text"]) for number, hit in enumerate(hits, start=1)]
@@ -172,7 +176,7 @@ def offline_answer(
         ChatMessage("user", question),
     ]
     model = OfflineExtractiveModel(settings)
-    answer = model.answer(question, passages)
+    answer = model.answer(question, passages, language)
     usage = estimate_usage(messages, answer, settings.tokenizer_encoding)
     tokens = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
               "total_tokens": usage.prompt_tokens + usage.completion_tokens}  # fmt: skip

@@ -8,10 +8,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories import UsageRepository
-from app.services.chat import NOT_IN_VIDEOS
+from app.services.wording import WORDS
 from testkit.labelled_set import CHUNK_TOKENS
 from tests.api.conftest import Account, ClientFactory, assert_error, sign_up
-from tests.api.talks import cues_of, ingest_talks, talking_to, upload_example_talk
+from tests.api.talks import cues_of, embed_queued, ingest_talks, talking_to, upload_example_talk
 from tests.fakes import ScriptedModel
 
 OVEN_QUESTION = "How hot should the oven be for the sourdough?"
@@ -92,10 +92,35 @@ async def test_a_question_the_videos_do_not_cover_gets_an_honest_answer(
         usage = await client.get("/api/v1/usage", params={"days": 1}, headers=account.headers)
 
     answer = response.json()["assistant_message"]
-    assert answer["content"] == NOT_IN_VIDEOS
+    assert answer["content"] == WORDS["en"].not_in_videos
     assert answer["metadata"]["grounded"] is False
     assert answer["metadata"]["citations"] == []
     assert usage.json()["total_tokens"] == 0  # no model was asked
+
+
+async def test_an_answer_is_worded_in_the_language_it_was_asked_in(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    """The quotes stay as they were said; the few words around them, and the answer to a
+    question the videos do not cover, are in the asker's language."""
+    await upload_example_talk(client, alice)
+    await embed_queued(session)  # found by meaning, as under `make run`
+    conversation_id = await new_conversation(client, alice)
+
+    spanish = await ask(
+        client, alice, conversation_id, "¿Cuánto tardaba en cargar la página del historial?"
+    )
+    german = await ask(client, alice, conversation_id, "Was ist die Hauptstadt der Mongolei?")
+    english = await ask(client, alice, conversation_id, "How long did the page take to load?")
+
+    answered = spanish.json()["assistant_message"]
+    assert answered["metadata"]["grounded"] is True, answered["content"]
+    assert answered["content"].startswith(WORDS["es"].quoted + "\n")
+    assert "eleven seconds" in answered["content"]
+    declined = german.json()["assistant_message"]
+    assert declined["metadata"]["grounded"] is False
+    assert declined["content"] == WORDS["de"].not_in_videos
+    assert english.json()["assistant_message"]["content"].startswith(WORDS["en"].quoted + "\n")
 
 
 async def test_answers_can_be_restricted_to_some_transcripts(
@@ -191,6 +216,27 @@ async def test_the_streamed_answer_equals_the_stored_one(talks_client: httpx.Asy
     assert done["metadata"]["partial"] is False
     assert done["metadata"]["citations"]
     assert stored.json()["items"][-1]["content"] == streamed
+
+
+async def test_a_streamed_answer_to_what_the_videos_do_not_cover_is_in_the_askers_language(
+    talks_client: httpx.AsyncClient,
+) -> None:
+    async with talks_client as client:
+        account = await sign_up(client)
+        await ingest_talks(client, account)
+        conversation_id = await new_conversation(client, account)
+
+        response = await client.post(
+            f"/api/v1/conversations/{conversation_id}/messages",
+            json={"content": "Quelle est la capitale de la Mongolie ?"},
+            headers={**account.headers, "Accept": "text/event-stream"},
+        )
+
+    events = parse_sse(response.text)
+    streamed = "".join(data["text"] for name, data in events if name == "delta")
+    assert streamed == WORDS["fr"].not_in_videos
+    assert events[-1][1]["content"] == streamed
+    assert events[-1][1]["metadata"]["grounded"] is False
 
 
 async def test_a_model_failing_mid_stream_sends_an_error_and_keeps_the_part(
