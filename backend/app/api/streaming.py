@@ -199,7 +199,7 @@ async def stream_answer(
         if usage is None and turn.grounded and (counted or parts):
             written = "".join(parts)
             usage = await asyncio.to_thread(estimate_usage, turn.prompt, written, encoding)
-        text = turn.words.not_in_videos
+        text = turn.not_answered
         if turn.grounded:
             text = without_invented_citations(turn.citations, "".join(parts))
         async with unit_of_work() as session:
@@ -213,8 +213,8 @@ async def stream_answer(
         yield sse(UserMessageEvent(event="user_message", data=message_public(turn.user_message)))
         try:
             if not turn.grounded:
-                parts.append(turn.words.not_in_videos)
-                yield sse(DeltaEvent(event="delta", data=TextDelta(text=turn.words.not_in_videos)))
+                parts.append(turn.not_answered)
+                yield sse(DeltaEvent(event="delta", data=TextDelta(text=turn.not_answered)))
             else:
                 asked = True
                 async with aclosing(model.stream(turn.prompt, turn.passages)) as events:

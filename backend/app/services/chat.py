@@ -17,6 +17,7 @@ from app.core.config import Settings
 from app.db.models import Conversation, Message
 from app.db.repositories import (
     ConversationRepository,
+    JobRepository,
     MessageRepository,
     MessageRow,
 )
@@ -64,10 +65,18 @@ class ChatTurn:
     asked: str | None = None
     # The answer's own words, in the language the question was asked in.
     words: Words = field(default_factory=lambda: words_in(None))
+    # Not answered while some of the videos asked of were still being fetched or embedded.
+    preparing: bool = False
 
     @property
     def grounded(self) -> bool:
         return bool(self.citations)
+
+    @property
+    def not_answered(self) -> str:
+        """The whole answer when the videos do not answer the question: asking again may
+        find one when some of them were still being prepared."""
+        return self.words.preparing if self.preparing else self.words.not_in_videos
 
 
 def title_from(content: str) -> str:
@@ -168,6 +177,9 @@ async def start_turn(
                 found, asked, said_before = again, follow_up, earlier.answer
     retrieval, question_vector = found.retrieval, found.question_vector
     language = await asyncio.to_thread(question_language, content)
+    preparing = not retrieval.answerable and await JobRepository(session).preparing(
+        conversation.user_id, transcript_ids
+    )
     # A question the videos do not answer gets no citations: the answer says so plainly.
     citations = Citation.numbered(retrieval.supporting(), asked)
     quotes = (
@@ -197,6 +209,7 @@ async def start_turn(
         reservation=reservation,
         asked=asked if asked != content else None,
         words=words_in(language),
+        preparing=preparing,
     )
 
 
@@ -296,6 +309,8 @@ def answer_metadata(
     }
     if turn.asked is not None:
         metadata["asked"] = turn.asked
+    if turn.preparing:
+        metadata["preparing"] = True
     if usage is not None:
         metadata["usage"] = {
             "prompt_tokens": usage.prompt_tokens,
@@ -334,7 +349,7 @@ async def store_answer(
 async def answer(session: AsyncSession, turn: ChatTurn, model: LanguageModel) -> Message | None:
     """The whole answer at once (no streaming); None when the conversation went meanwhile."""
     if not turn.grounded:
-        return await store_answer(session, turn, model, turn.words.not_in_videos, None)
+        return await store_answer(session, turn, model, turn.not_answered, None)
     completion = await model.complete(turn.prompt, turn.passages)
     text = without_invented_citations(turn.citations, completion.text)
     return await store_answer(session, turn, model, text, completion.usage)

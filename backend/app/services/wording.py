@@ -16,6 +16,7 @@ class Words:
 
     # A chat answer.
     not_in_videos: str  # the whole answer to a question the videos do not answer
+    preparing: str  # ...while some of the videos asked of are still being fetched or embedded
     quoted: str  # heads an answer quoted without a language model
     # A draft.
     own_words: str  # after the topic, opening a thread
@@ -29,6 +30,8 @@ WORDS = {
     "en": Words(
         not_in_videos="I couldn't find anything about that in your videos. Try other words, or "
         "ingest a video that covers it.",
+        preparing="I couldn't find anything about that in your videos yet, but some of them are "
+        "still being prepared. Ask again once they are ready.",
         quoted="From your videos (quoted, no language model configured):",
         own_words="what was said, in the speakers' own words",
         say_about_it="What my videos say about it",
@@ -39,6 +42,8 @@ WORDS = {
     "es": Words(
         not_in_videos="No encontré nada sobre eso en tus vídeos. Prueba con otras palabras, o "
         "añade un vídeo que trate el tema.",
+        preparing="Todavía no encontré nada sobre eso en tus vídeos, pero algunos aún se están "
+        "preparando. Vuelve a preguntar cuando estén listos.",
         quoted="De tus vídeos (citas textuales, sin modelo de lenguaje configurado):",
         own_words="lo que se dijo, con las palabras de quien habla",
         say_about_it="Lo que dicen mis vídeos",
@@ -49,6 +54,8 @@ WORDS = {
     "de": Words(
         not_in_videos="Dazu habe ich in deinen Videos nichts gefunden. Versuche es mit anderen "
         "Worten, oder füge ein Video hinzu, das davon handelt.",
+        preparing="Dazu habe ich in deinen Videos noch nichts gefunden, aber einige werden noch "
+        "vorbereitet. Frag noch einmal, sobald sie fertig sind.",
         quoted="Aus deinen Videos (wörtlich zitiert, kein Sprachmodell eingerichtet):",
         own_words="was gesagt wurde, in den Worten der Sprechenden",
         say_about_it="Was meine Videos dazu sagen",
@@ -59,6 +66,8 @@ WORDS = {
     "fr": Words(
         not_in_videos="Je n'ai rien trouvé à ce sujet dans vos vidéos. Essayez avec d'autres "
         "mots, ou ajoutez une vidéo qui en parle.",
+        preparing="Je n'ai encore rien trouvé à ce sujet dans vos vidéos, mais certaines sont "
+        "encore en préparation. Reposez la question quand elles seront prêtes.",
         quoted="D'après vos vidéos (citations, aucun modèle de langage configuré) :",
         own_words="ce qui a été dit, avec les mots de l'orateur",
         say_about_it="Ce que disent mes vidéos",
@@ -69,6 +78,8 @@ WORDS = {
     "pl": Words(
         not_in_videos="W Twoich filmach nie ma nic na ten temat. Spróbuj innymi słowami albo "
         "dodaj film, który o tym mówi.",
+        preparing="Na razie nie ma nic na ten temat w Twoich filmach, ale niektóre są jeszcze "
+        "przygotowywane. Zapytaj ponownie, gdy będą gotowe.",
         quoted="Z Twoich filmów (cytaty, bez skonfigurowanego modelu językowego):",
         own_words="co zostało powiedziane, słowami mówiących",
         say_about_it="Co mówią o tym moje filmy",

@@ -81,11 +81,12 @@ async def test_an_offline_answer_cites_the_moment_in_the_video(
 
 
 async def test_a_question_the_videos_do_not_cover_gets_an_honest_answer(
-    talks_client: httpx.AsyncClient,
+    talks_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     async with talks_client as client:
         account = await sign_up(client)
         await ingest_talks(client, account)
+        await embed_queued(session)  # ready: nothing is still being prepared
         conversation_id = await new_conversation(client, account)
 
         response = await ask(client, account, conversation_id, "What is the capital of Mongolia?")
@@ -121,6 +122,31 @@ async def test_an_answer_is_worded_in_the_language_it_was_asked_in(
     assert declined["metadata"]["grounded"] is False
     assert declined["content"] == WORDS["de"].not_in_videos
     assert english.json()["assistant_message"]["content"].startswith(WORDS["en"].quoted + "\n")
+
+
+async def test_a_question_asked_before_the_video_is_ready_says_to_ask_again(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    """Asked right after an upload, a question in other words than the talk's finds nothing
+    while the talk's vectors are being made: the answer says so, and asked again once they
+    are in, it is answered."""
+    await upload_example_talk(client, alice)  # its embed job is queued, not yet run
+    conversation_id = await new_conversation(client, alice)
+    question = "¿Cuánto tardaba en cargar la página del historial?"
+
+    early = (await ask(client, alice, conversation_id, question)).json()["assistant_message"]
+    await embed_queued(session)
+    ready = (await ask(client, alice, conversation_id, question)).json()["assistant_message"]
+    other = await ask(client, alice, conversation_id, "Was ist die Hauptstadt der Mongolei?")
+
+    assert early["content"] == WORDS["es"].preparing
+    assert early["metadata"]["grounded"] is False
+    assert early["metadata"]["preparing"] is True
+    assert ready["metadata"]["grounded"] is True
+    assert "eleven seconds" in ready["content"]
+    declined = other.json()["assistant_message"]
+    assert declined["content"] == WORDS["de"].not_in_videos
+    assert "preparing" not in declined["metadata"]
 
 
 async def test_answers_can_be_restricted_to_some_transcripts(
@@ -219,11 +245,12 @@ async def test_the_streamed_answer_equals_the_stored_one(talks_client: httpx.Asy
 
 
 async def test_a_streamed_answer_to_what_the_videos_do_not_cover_is_in_the_askers_language(
-    talks_client: httpx.AsyncClient,
+    talks_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     async with talks_client as client:
         account = await sign_up(client)
         await ingest_talks(client, account)
+        await embed_queued(session)
         conversation_id = await new_conversation(client, account)
 
         response = await client.post(

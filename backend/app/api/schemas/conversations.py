@@ -149,6 +149,12 @@ class MessageMetadata(BaseModel):
         description="What was searched, when a follow-up the videos do not answer alone "
         '("and why was that?") was read with the question answered before it.',
     )
+    preparing: bool | MISSING = Field(
+        default=MISSING,
+        description="Not answered while some of the videos asked of were still being fetched "
+        "or made searchable by meaning: asking again once their jobs are done may find an "
+        "answer (present, and true, only then).",
+    )
     citations: list[Citation] | MISSING = MISSING
     provider: str | MISSING | None = Field(
         default=MISSING, description="The language model's provider; null when none ran."

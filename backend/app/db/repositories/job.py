@@ -11,7 +11,8 @@ from app.db.repositories.base import UserListedRepository
 
 INGEST = "youtube_ingest"
 EMBED = "embed"
-ACTIVE_OR_DONE = ("queued", "running", "done")
+PENDING = ("queued", "running")
+ACTIVE_OR_DONE = (*PENDING, "done")
 # The predicate of uq_jobs_one_active_per_user_video, written literally (see _INSERT_INGEST).
 ACTIVE_INGEST_PREDICATE = text(
     "kind = 'youtube_ingest' AND status IN ('queued', 'running', 'done')"
@@ -55,6 +56,15 @@ class JobRepository(UserListedRepository[Job]):
             Job.status.in_(ACTIVE_OR_DONE),
         )
         return list(await self.scalars(statement))
+
+    async def preparing(self, user_id: UUID, transcript_ids: Sequence[UUID] | None) -> bool:
+        """Whether some of the user's videos are still being fetched or embedded (a job queued
+        or running): of the whole library, or, given `transcript_ids`, of those transcripts
+        (being embedded: they are stored)."""
+        statement = select(Job.id).where(Job.user_id == user_id, Job.status.in_(PENDING))
+        if transcript_ids is not None:
+            statement = statement.where(Job.kind == EMBED, Job.transcript_id.in_(transcript_ids))
+        return bool((await self.execute(select(statement.exists()))).scalar())
 
     async def enqueue_ingests(
         self,
