@@ -261,6 +261,11 @@ def _no_sources(error: NoSourcesError) -> ApiError:
     detail = ErrorDetail(field="body.topic", message=f"not covered by {videos}", type="no_sources")
     # Scoped (transcript_ids, or a conversation's scope), another video may well cover it.
     message = f"None of {videos} covers “{error.topic}”."
+    if error.preparing:
+        message = (
+            f"None of {videos} covers “{error.topic}” yet, but some of them are still being "
+            "prepared: try again once they are ready."
+        )
     return ApiError(422, "no_sources", message, details=[detail])
 
 

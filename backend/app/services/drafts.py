@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.db.models import Message, Template
-from app.db.repositories import MessageRepository
+from app.db.repositories import JobRepository, MessageRepository
 from app.services.answers import choose_quotes, cite_each_quote
 from app.services.embeddings.base import EmbeddingProvider
 from app.services.extract import Passage, Quote, best_sentences
@@ -37,10 +37,11 @@ SYSTEM_PROMPT = (
 class NoSourcesError(Exception):
     """None of the user's videos covers the topic (of those chosen, when `scoped`)."""
 
-    def __init__(self, topic: str, *, scoped: bool = False) -> None:
+    def __init__(self, topic: str, *, scoped: bool = False, preparing: bool = False) -> None:
         super().__init__(f"no video covers {topic!r}")
         self.topic = topic
         self.scoped = scoped
+        self.preparing = preparing  # some of the videos are still being fetched or embedded
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,8 @@ async def write_draft(
     # the passages holding its words are about it.
     sources = retrieval.supporting() if retrieval.answerable else retrieval.listed()
     if not sources:
-        raise NoSourcesError(topic, scoped=transcript_ids is not None)
+        preparing = await JobRepository(session).preparing(user_id, transcript_ids)
+        raise NoSourcesError(topic, scoped=transcript_ids is not None, preparing=preparing)
     citations = Citation.numbered(sources, topic)
     quotes = await choose_quotes(
         topic,

@@ -122,16 +122,15 @@ async def test_a_draft_into_a_conversation_deleted_meanwhile_is_404_and_its_toke
 
 
 async def test_drafts_refuse_topics_no_video_covers_and_foreign_things(
-    talks_client: httpx.AsyncClient,
+    talks_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     async with talks_client as client:
         account, other = await sign_up(client), await sign_up(client)
         await ingest_talks(client, account)
-        nothing = await client.post(
-            DRAFTS,
-            json={"template_type": "blog", "topic": "quantum chromodynamics"},
-            headers=account.headers,
-        )
+        topic = {"template_type": "blog", "topic": "quantum chromodynamics"}
+        while_preparing = await client.post(DRAFTS, json=topic, headers=account.headers)
+        await embed_queued(session)
+        nothing = await client.post(DRAFTS, json=topic, headers=account.headers)
         theirs = await client.post("/api/v1/conversations", json={}, headers=other.headers)
         foreign = await client.post(
             DRAFTS,
@@ -153,6 +152,11 @@ async def test_drafts_refuse_topics_no_video_covers_and_foreign_things(
             headers=account.headers,
         )
 
+    assert_error(while_preparing, 422, "no_sources")
+    assert while_preparing.json()["error"]["message"] == (
+        "None of your videos covers “quantum chromodynamics” yet, but some of them are still "
+        "being prepared: try again once they are ready."
+    )
     assert_error(nothing, 422, "no_sources")
     assert (
         nothing.json()["error"]["message"] == "None of your videos covers “quantum chromodynamics”."
@@ -333,17 +337,18 @@ async def test_an_offline_draft_has_the_shape_of_its_platform(
 
 
 async def test_a_draft_refused_within_chosen_videos_does_not_blame_the_others(
-    talks_client: httpx.AsyncClient,
+    talks_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     async with talks_client as client:
         account = await sign_up(client)
         ids = await ingest_talks(client, account)
+        await embed_queued(session)
         coffee = next(id_ for video, id_ in ids.items() if video.startswith("coffee"))
         refused = await client.post(
             DRAFTS,
             json={
                 "template_type": "blog",
-                "topic": "sourdough starter feeding",
+                "topic": "quantum chromodynamics",
                 "transcript_ids": [coffee],
             },
             headers=account.headers,
@@ -351,7 +356,7 @@ async def test_a_draft_refused_within_chosen_videos_does_not_blame_the_others(
 
     assert_error(refused, 422, "no_sources")
     message = refused.json()["error"]["message"]
-    assert message == "None of the videos chosen covers “sourdough starter feeding”."
+    assert message == "None of the videos chosen covers “quantum chromodynamics”."
 
 
 SPANISH_TALK = """1
