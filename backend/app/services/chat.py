@@ -8,7 +8,7 @@ its metadata. A question nothing in the videos covers gets an honest answer, not
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,7 @@ from app.db.repositories import (
     JobRepository,
     MessageRepository,
     MessageRow,
+    TranscriptRepository,
 )
 from app.services.answers import choose_quotes, cite_each_quote
 from app.services.embeddings.base import EmbeddingProvider
@@ -40,6 +41,7 @@ from app.services.usage_limits import record_usage, release_tokens
 from app.services.wording import Words, words_in
 
 TITLE_LENGTH = 60
+Unanswered = Literal["not_covered", "preparing", "no_videos"]
 
 SYSTEM_PROMPT = """You answer questions about the user's YouTube videos.
 Use only the numbered excerpts below. Cite every statement with the excerpt number, like [2].
@@ -65,8 +67,8 @@ class ChatTurn:
     asked: str | None = None
     # The answer's own words, in the language the question was asked in.
     words: Words = field(default_factory=lambda: words_in(None))
-    # Not answered while some of the videos asked of were still being fetched or embedded.
-    preparing: bool = False
+    # Why the videos did not answer, when they did not (_unanswered).
+    unanswered: Unanswered = "not_covered"
 
     @property
     def grounded(self) -> bool:
@@ -76,7 +78,11 @@ class ChatTurn:
     def not_answered(self) -> str:
         """The whole answer when the videos do not answer the question: asking again may
         find one when some of them were still being prepared."""
-        return self.words.preparing if self.preparing else self.words.not_in_videos
+        if self.unanswered == "preparing":
+            return self.words.preparing
+        if self.unanswered == "no_videos":
+            return self.words.no_videos
+        return self.words.not_in_videos
 
 
 def title_from(content: str) -> str:
@@ -177,8 +183,10 @@ async def start_turn(
                 found, asked, said_before = again, follow_up, earlier.answer
     retrieval, question_vector = found.retrieval, found.question_vector
     language = await asyncio.to_thread(question_language, content)
-    preparing = not retrieval.answerable and await JobRepository(session).preparing(
-        conversation.user_id, transcript_ids
+    unanswered = (
+        "not_covered"
+        if retrieval.answerable
+        else await _unanswered(session, conversation.user_id, transcript_ids)
     )
     # A question the videos do not answer gets no citations: the answer says so plainly.
     citations = Citation.numbered(retrieval.supporting(), asked)
@@ -209,7 +217,7 @@ async def start_turn(
         reservation=reservation,
         asked=asked if asked != content else None,
         words=words_in(language),
-        preparing=preparing,
+        unanswered=unanswered,
     )
 
 
@@ -217,6 +225,19 @@ async def start_turn(
 class _Found:
     retrieval: Retrieval
     question_vector: QueryVector | None
+
+
+async def _unanswered(
+    session: AsyncSession, user_id: UUID, transcript_ids: Sequence[UUID] | None
+) -> Unanswered:
+    """Why the videos asked of did not answer: some of them are still being fetched or
+    embedded (asking again may find an answer), the library holds no video yet, or they do
+    not cover it."""
+    if await JobRepository(session).preparing(user_id, transcript_ids):
+        return "preparing"
+    if transcript_ids is None and not await TranscriptRepository(session).has_any(user_id):
+        return "no_videos"
+    return "not_covered"
 
 
 async def _found(
@@ -309,7 +330,7 @@ def answer_metadata(
     }
     if turn.asked is not None:
         metadata["asked"] = turn.asked
-    if turn.preparing:
+    if turn.unanswered == "preparing":
         metadata["preparing"] = True
     if usage is not None:
         metadata["usage"] = {

@@ -17,6 +17,7 @@ class Words:
     # A chat answer.
     not_in_videos: str  # the whole answer to a question the videos do not answer
     preparing: str  # ...while some of the videos asked of are still being fetched or embedded
+    no_videos: str  # ...of a library that holds no video yet
     quoted: str  # heads an answer quoted without a language model
     # A draft.
     own_words: str  # after the topic, opening a thread
@@ -32,6 +33,8 @@ WORDS = {
         "ingest a video that covers it.",
         preparing="I couldn't find anything about that in your videos yet, but some of them are "
         "still being prepared. Ask again once they are ready.",
+        no_videos="You have no videos yet: paste a YouTube link or upload captions in your "
+        "library, then ask again.",
         quoted="From your videos (quoted, no language model configured):",
         own_words="what was said, in the speakers' own words",
         say_about_it="What my videos say about it",
@@ -44,6 +47,8 @@ WORDS = {
         "añade un vídeo que trate el tema.",
         preparing="Todavía no encontré nada sobre eso en tus vídeos, pero algunos aún se están "
         "preparando. Vuelve a preguntar cuando estén listos.",
+        no_videos="Aún no tienes vídeos: pega un enlace de YouTube o sube subtítulos en tu "
+        "biblioteca, y vuelve a preguntar.",
         quoted="De tus vídeos (citas textuales, sin modelo de lenguaje configurado):",
         own_words="lo que se dijo, con las palabras de quien habla",
         say_about_it="Lo que dicen mis vídeos",
@@ -56,6 +61,8 @@ WORDS = {
         "Worten, oder füge ein Video hinzu, das davon handelt.",
         preparing="Dazu habe ich in deinen Videos noch nichts gefunden, aber einige werden noch "
         "vorbereitet. Frag noch einmal, sobald sie fertig sind.",
+        no_videos="Du hast noch keine Videos: Füge einen YouTube-Link ein oder lade Untertitel "
+        "in deine Bibliothek hoch, und frag dann noch einmal.",
         quoted="Aus deinen Videos (wörtlich zitiert, kein Sprachmodell eingerichtet):",
         own_words="was gesagt wurde, in den Worten der Sprechenden",
         say_about_it="Was meine Videos dazu sagen",
@@ -68,6 +75,8 @@ WORDS = {
         "mots, ou ajoutez une vidéo qui en parle.",
         preparing="Je n'ai encore rien trouvé à ce sujet dans vos vidéos, mais certaines sont "
         "encore en préparation. Reposez la question quand elles seront prêtes.",
+        no_videos="Vous n'avez encore aucune vidéo : collez un lien YouTube ou importez des "
+        "sous-titres dans votre bibliothèque, puis reposez la question.",
         quoted="D'après vos vidéos (citations, aucun modèle de langage configuré) :",
         own_words="ce qui a été dit, avec les mots de l'orateur",
         say_about_it="Ce que disent mes vidéos",
@@ -80,6 +89,8 @@ WORDS = {
         "dodaj film, który o tym mówi.",
         preparing="Na razie nie ma nic na ten temat w Twoich filmach, ale niektóre są jeszcze "
         "przygotowywane. Zapytaj ponownie, gdy będą gotowe.",
+        no_videos="Nie masz jeszcze żadnych filmów: wklej link do YouTube albo prześlij napisy "
+        "do swojej biblioteki i zapytaj ponownie.",
         quoted="Z Twoich filmów (cytaty, bez skonfigurowanego modelu językowego):",
         own_words="co zostało powiedziane, słowami mówiących",
         say_about_it="Co mówią o tym moje filmy",

@@ -149,6 +149,22 @@ async def test_a_question_asked_before_the_video_is_ready_says_to_ask_again(
     assert "preparing" not in declined["metadata"]
 
 
+async def test_a_question_asked_of_an_empty_library_says_how_to_add_a_video(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    conversation_id = await new_conversation(client, alice)
+
+    response = await ask(client, alice, conversation_id, "What was the fix?")
+    polish = await ask(client, alice, conversation_id, "Jaka była poprawka?")
+
+    assert response.status_code == 201, response.text
+    answer = response.json()["assistant_message"]
+    assert answer["content"] == WORDS["en"].no_videos
+    assert answer["metadata"]["grounded"] is False
+    assert "preparing" not in answer["metadata"]
+    assert polish.json()["assistant_message"]["content"] == WORDS["pl"].no_videos
+
+
 async def test_answers_can_be_restricted_to_some_transcripts(
     talks_client: httpx.AsyncClient,
 ) -> None:

@@ -1,10 +1,11 @@
-"""Whether a user's videos are still being prepared: what an answer that found nothing says."""
+"""Whether a user's videos are still being prepared, or stored at all: what an answer that found
+nothing says."""
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Job
-from app.db.repositories import JobRepository
+from app.db.repositories import JobRepository, TranscriptRepository
 from tests.factories import make_transcript, make_user
 
 
@@ -49,3 +50,13 @@ async def test_a_scoped_question_counts_only_its_own_videos_being_embedded(
     await jobs.mark_done(embed.id, elsewhere.id)
     assert not await jobs.preparing(user.id, [elsewhere.id])
     assert await jobs.preparing(user.id, None)  # the whole library: a video is still fetched
+
+
+async def test_a_library_has_videos_once_a_transcript_is_stored(session: AsyncSession) -> None:
+    user, other = await make_user(session), await make_user(session)
+    transcripts = TranscriptRepository(session)
+    assert not await transcripts.has_any(user.id)
+    await make_transcript(session, other)
+    assert not await transcripts.has_any(user.id)
+    await make_transcript(session, user)
+    assert await transcripts.has_any(user.id)

@@ -42,6 +42,11 @@ class TranscriptRepository(UserListedRepository[Transcript]):
         stored at once cannot both fit under the quota the pair exceeds."""
         await self._lock_until_commit(f"library:{user_id}")
 
+    async def has_any(self, user_id: UUID) -> bool:
+        """Whether the user has stored any transcript."""
+        stored = select(Transcript.id).where(Transcript.user_id == user_id).exists()
+        return bool((await self.execute(select(stored))).scalar())
+
     async def words_stored(self, user_id: UUID) -> int:
         """Words of every transcript the user holds (their quota's use)."""
         statement = select(func.coalesce(func.sum(Transcript.word_count), 0)).where(
