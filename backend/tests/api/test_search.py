@@ -4,10 +4,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from testkit.labelled_set import CHUNK_TOKENS, HIT_AT_5_FLOOR, QUESTIONS, answers
 from tests.api.conftest import Account, ClientFactory, assert_error, sign_up
-from tests.api.talks import ingest_talks
+from tests.api.talks import embed_queued, ingest_talks, upload_example_talk
 
 SEARCH = "/api/v1/search"
 
@@ -132,3 +133,24 @@ async def test_nothing_matches_is_an_empty_list_and_bad_queries_are_422(
             SEARCH, params={"q": "x", scope: [str(uuid.uuid4())]}, headers=alice.headers
         )
         assert_error(unknown, 404, "not_found")
+
+
+async def test_a_search_before_the_videos_are_ready_says_so(
+    client: httpx.AsyncClient, alice: Account, session: AsyncSession
+) -> None:
+    """Searched right after an upload, a question in other words than the talk's finds nothing
+    while the talk's vectors are being made: `preparing` says to search again."""
+    await upload_example_talk(client, alice)  # its embed job is queued, not yet run
+    question = {"q": "¿Cuánto tardaba en cargar la página del historial?"}
+
+    early = await client.get(SEARCH, params=question, headers=alice.headers)
+    await embed_queued(session)
+    ready = await client.get(SEARCH, params=question, headers=alice.headers)
+    elsewhere = await client.get(
+        SEARCH, params={"q": "What is the capital of Mongolia?"}, headers=alice.headers
+    )
+
+    assert (early.json()["answerable"], early.json()["preparing"]) == (False, True)
+    assert (ready.json()["answerable"], ready.json()["preparing"]) == (True, False)
+    assert "eleven seconds" in ready.json()["hits"][0]["snippet"]
+    assert (elsewhere.json()["answerable"], elsewhere.json()["preparing"]) == (False, False)

@@ -9,6 +9,7 @@ from app.api.routing import api_router
 from app.api.schemas.common import ShortText, from_row
 from app.api.schemas.search import SearchHit, SearchResults
 from app.db.models import LimitedAction
+from app.db.repositories import JobRepository
 from app.services.retrieval import (
     RankedHit,
     Ranking,
@@ -77,13 +78,14 @@ async def search(
     await check_collection_ids(session, collection_ids, user)
     await admit_and_commit(session, user.id, LimitedAction.SEARCH, settings)
     query_vector = None if mode is SearchMode.LEXICAL else await embed_question(embeddings, q)
+    searched = await scoped_transcripts(session, user.id, transcript_ids, collection_ids)
     retrieval = await retrieve(
         session,
         user.id,
         q,
         query_vector=query_vector,
         mode=mode,
-        transcript_ids=await scoped_transcripts(session, user.id, transcript_ids, collection_ids),
+        transcript_ids=searched,
         limit=min(limit or settings.search_default_limit, settings.search_max_results),
         ranking=Ranking.of(settings),
         exact_syntax=True,
@@ -92,5 +94,7 @@ async def search(
         query=q,
         mode=retrieval.mode,
         answerable=retrieval.answerable,
+        preparing=not retrieval.answerable
+        and await JobRepository(session).preparing(user.id, searched),
         hits=[public_hit(ranked, q) for ranked in retrieval.listed()],
     )

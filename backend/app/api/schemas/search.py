@@ -49,4 +49,9 @@ class SearchResults(BaseModel):
         description="Whether any passage answers the question. When false, the hits are only "
         "passages holding (nearly) every word of it (a search for words), often none."
     )
+    preparing: bool = Field(
+        description="Whether nothing answered while some of the videos searched were still being "
+        "fetched or made searchable by meaning (their jobs queued or running): searching again "
+        "once they are ready may find more."
+    )
     hits: list[SearchHit]
