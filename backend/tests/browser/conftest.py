@@ -102,18 +102,36 @@ async def serving_the_app(
     """The base URL of the app, served by `python -m <module>` (as `make run` serves it, or
     `testkit.replayed_server` with YouTube replayed) on a database of its own with these
     settings."""
+    async with (
+        a_database(server_url) as database_url,
+        serving_on(database_url, log_dir, module, **settings) as base_url,
+    ):
+        yield base_url
+
+
+@asynccontextmanager
+async def a_database(server_url: str) -> AsyncIterator[str]:
+    """A database of its own for a served app, dropped after it."""
     database_url = await create_database(server_url, prefix="ytt_browser")
     try:
-        started = await asyncio.to_thread(
-            start_server, database_url, log_dir / "server.log", module, settings
-        )
-        process, port = started
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            await asyncio.to_thread(stop, process)
+        yield database_url
     finally:
         await drop_database(database_url)
+
+
+@asynccontextmanager
+async def serving_on(
+    database_url: str, log_dir: Path, module: str = "app.serve", **settings: str
+) -> AsyncIterator[str]:
+    """The base URL of the app served by `python -m <module>` on that database."""
+    started = await asyncio.to_thread(
+        start_server, database_url, log_dir / "server.log", module, settings
+    )
+    process, port = started
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await asyncio.to_thread(stop, process)
 
 
 @pytest.fixture(scope="session")

@@ -160,24 +160,26 @@ function startNew() {
   question.focus();
 }
 
-/** Shows the answer as it comes; false when the model failed on the way. */
+/** Shows the answer as it comes; returns it as stored, or null when the model failed on the way. */
 async function streamInto(answer, response) {
   const text = el("div", { class: "text" });
   answer.append(text);
-  let answered = true;
+  let stored = null;
+  let failed = false;
   for await (const event of serverSentEvents(response)) {
     if (event.name === "delta") {
       text.append(event.data.text);
     } else if (event.name === "done") {
-      answer.replaceChildren(answer.firstChild, ...answerParts(event.data));
+      stored = event.data;
+      answer.replaceChildren(answer.firstChild, ...answerParts(stored));
     } else if (event.name === "error") {
       // The model failed: what came is kept (the server stored it too), and the reason shown.
       if (!text.textContent) answer.remove();
       showProblem(problem, new ApiProblem(502, event.data));
-      answered = false;
+      failed = true;
     }
   }
-  return answered;
+  return failed ? null : stored;
 }
 
 async function ask(content) {
@@ -194,7 +196,9 @@ async function ask(content) {
       json: { content },
       accept: "text/event-stream",
     });
-    if (!(await streamInto(answer, response))) question.value = content; // to ask again
+    const stored = await streamInto(answer, response);
+    // Failed, or not answered while the videos are still being prepared: it waits to be asked again.
+    if (!stored || stored.metadata?.preparing) question.value = content;
   } catch (error) {
     mine.remove();
     answer.remove();

@@ -29,7 +29,9 @@ async function search() {
       ? `${found.hits.length} passage${found.hits.length === 1 ? "" : "s"} found.`
       : found.hits.length
         ? "No passage answers this as a question; these hold its words."
-        : "None of your videos answers this. Try other words, or add the video that does.";
+        : found.preparing
+          ? "Nothing yet: some of your videos are still being prepared. Search again once they are ready."
+          : "None of your videos answers this. Try other words, or add the video that does.";
   } catch (error) {
     summary.textContent = "";
     throw error;
