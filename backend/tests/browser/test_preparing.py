@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import BACKEND_DIR
-from tests.browser.conftest import a_database, server_environment, serving_on, stop
+from tests.browser.conftest import a_database, screenshot, server_environment, serving_on, stop
 from tests.browser.test_page import new_email, sign_up, upload_captions
 from tests.service.conftest import free_port
 
@@ -88,6 +88,7 @@ async def test_a_question_asked_before_the_video_is_ready_is_kept_to_ask_again(
     early = page.locator(".message.from-assistant").last
     await expect(early).to_contain_text("aún se están preparando")
     await expect(page.get_by_label("Your question")).to_have_value(QUESTION)
+    await screenshot(page, "21-chat-preparing")
 
     await run_the_worker_until_no_job_waits(served_database, tmp_path / "worker.log")
     await page.get_by_label("Your question").press("Enter")
@@ -96,3 +97,4 @@ async def test_a_question_asked_before_the_video_is_ready_is_kept_to_ask_again(
     await expect(answer).to_contain_text("250 degrees")
     await expect(answer.locator("a.cite").first).to_be_visible()
     await expect(page.get_by_label("Your question")).to_have_value("")
+    await screenshot(page, "22-chat-ready")
