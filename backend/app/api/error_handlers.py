@@ -260,12 +260,8 @@ def _no_sources(error: NoSourcesError) -> ApiError:
     videos = "the videos chosen" if error.scoped else "your videos"
     detail = ErrorDetail(field="body.topic", message=f"not covered by {videos}", type="no_sources")
     # Scoped (transcript_ids, or a conversation's scope), another video may well cover it.
-    message = f"None of {videos} covers “{error.topic}”."
-    if error.preparing:
-        message = (
-            f"None of {videos} covers “{error.topic}” yet, but some of them are still being "
-            "prepared: try again once they are ready."
-        )
+    meanwhile = " yet, but some of them are still being prepared: try again once they are ready"
+    message = f"None of {videos} covers “{error.topic}”{meanwhile if error.preparing else ''}."
     return ApiError(422, "no_sources", message, details=[detail])
 
 

@@ -65,7 +65,7 @@ class ChatTurn:
     reservation: UUID | None = None
     # What was searched, when the question was read as a follow-up of the one before.
     asked: str | None = None
-    # The answer's own words, in the language the question was asked in.
+    # The words of an answer the videos do not give, in the language the question was asked in.
     words: Words = field(default_factory=lambda: words_in(None))
     # Why the videos did not answer, when they did not (_unanswered).
     unanswered: Unanswered = "not_covered"
@@ -182,12 +182,11 @@ async def start_turn(
             if again.retrieval.answerable:
                 found, asked, said_before = again, follow_up, earlier.answer
     retrieval, question_vector = found.retrieval, found.question_vector
-    language = await asyncio.to_thread(question_language, content)
-    unanswered = (
-        "not_covered"
-        if retrieval.answerable
-        else await _unanswered(session, conversation.user_id, transcript_ids)
-    )
+    unanswered: Unanswered = "not_covered"
+    words = words_in(None)
+    if not retrieval.answerable:  # worded here; an answer is worded by its model
+        unanswered = await _unanswered(session, conversation.user_id, transcript_ids)
+        words = words_in(await asyncio.to_thread(question_language, content))
     # A question the videos do not answer gets no citations: the answer says so plainly.
     citations = Citation.numbered(retrieval.supporting(), asked)
     quotes = (
@@ -216,7 +215,7 @@ async def start_turn(
         ],
         reservation=reservation,
         asked=asked if asked != content else None,
-        words=words_in(language),
+        words=words,
         unanswered=unanswered,
     )
 
